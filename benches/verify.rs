@@ -1,0 +1,56 @@
+//! Parse + verify + validate of a typical license file, beside a bare
+//! Ed25519 `verify_strict` over a message of the same length (the signed
+//! message of that file), measured in the same run.
+//!
+//! `cargo bench --bench verify --features issuer`
+
+use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use ed25519_dalek::{Signer as _, SigningKey as DalekKey};
+use tessera::{license::ts, Keyring, LicenseFile, SigningKey, ValidationOptions};
+
+const SPEC: &str = include_str!("../examples/specs/time-limited.json");
+
+fn bench(c: &mut Criterion) {
+    // Throwaway test key.
+    let key = SigningKey::from_seed(&[42; 32]).expect("test key");
+    let issued = ts::parse("2026-02-01T00:00:00Z").expect("time");
+    let (text, license) = tessera::issue::issue(SPEC.as_bytes(), &key, issued).expect("issue");
+    let keyring = Keyring::from_keys([key.public_key().clone()]);
+    let options = ValidationOptions::new("acme-cad");
+    let now = ts::parse("2026-06-01T00:00:00Z").expect("time");
+
+    // The message the license signature covers: domain || key id || payload.
+    let payload_len = serde_json::to_vec(&license).expect("encode").len();
+    let message_len = tessera::armor::LICENSE.domain.len() + 8 + payload_len;
+    let message = vec![0x5a_u8; message_len];
+    let dalek = DalekKey::from_bytes(&[42; 32]);
+    let verifying = dalek.verifying_key();
+    let signature = dalek.sign(&message);
+
+    eprintln!(
+        "license file: {} bytes, payload {} bytes, signed message {} bytes",
+        text.len(),
+        payload_len,
+        message_len
+    );
+
+    let mut group = c.benchmark_group("license_check");
+    group.bench_function("parse_verify_validate", |b| {
+        b.iter(|| {
+            let file = LicenseFile::verify(black_box(text.as_bytes()), &keyring).expect("valid");
+            let v = tessera::validate_at(file.license(), &options, now);
+            black_box(v.status)
+        })
+    });
+    group.bench_function("ed25519_verify_strict_same_bytes", |b| {
+        b.iter(|| {
+            verifying
+                .verify_strict(black_box(&message), black_box(&signature))
+                .expect("valid");
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

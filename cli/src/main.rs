@@ -1,0 +1,331 @@
+//! `tessera`: the vendor's and the support desk's command line.
+//!
+//! Exit codes are stable and documented in docs/CLI.md: 0 success; 1 a
+//! command failed (bad spec, file exists, ...); 2 usage; 3 a file could not
+//! be read or written; 4 a key could not be read; 10-17 the license file
+//! failed to verify (the SDK's error code); 20 + status for a license that
+//! verified but is not usable.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use chrono::{DateTime, Utc};
+use clap::{Parser, Subcommand};
+use tessera::license::ts;
+use tessera::{
+    validate_at, Error, Keyring, License, LicenseFile, PublicKey, SigningKey, Status,
+    ValidationOptions,
+};
+
+mod output;
+
+#[derive(Parser)]
+#[command(
+    name = "tessera",
+    version,
+    about = "Tessera licensing: keys, license files, verification"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create an Ed25519 signing key (mode 0600) and its public key.
+    Keygen {
+        /// Directory to write NAME.key and NAME.pub into.
+        #[arg(long, default_value = ".")]
+        out_dir: PathBuf,
+        /// Base name of the two files.
+        #[arg(long, default_value = "signing")]
+        name: String,
+    },
+    /// Sign a license from a JSON spec into a license file.
+    Issue {
+        /// The signing key (PKCS#8 PEM, from `tessera keygen`).
+        #[arg(long)]
+        key: PathBuf,
+        /// The license spec (JSON); `-` reads standard input.
+        #[arg(long)]
+        spec: PathBuf,
+        /// Where to write the license file; standard output when left out.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Issue time (RFC 3339); now when left out.
+        #[arg(long, value_parser = parse_time)]
+        at: Option<DateTime<Utc>>,
+    },
+    /// Show a license file for a person.
+    Inspect {
+        /// The license file.
+        file: PathBuf,
+        /// Public keys to verify against (repeatable); without one the signature is not checked.
+        #[arg(long)]
+        key: Vec<PathBuf>,
+        /// Validate at this time (RFC 3339) instead of now.
+        #[arg(long, value_parser = parse_time)]
+        at: Option<DateTime<Utc>>,
+    },
+    /// Verify and validate a license file; the exit code tells the outcome.
+    Verify {
+        /// The license file.
+        file: PathBuf,
+        /// Trusted public keys (repeatable).
+        #[arg(long, required = true)]
+        key: Vec<PathBuf>,
+        /// The product that must match; the license's own product when left out.
+        #[arg(long)]
+        product: Option<String>,
+        /// This device's fingerprint id, for bound licenses.
+        #[arg(long)]
+        device: Option<String>,
+        /// Validate at this time (RFC 3339) instead of now.
+        #[arg(long, value_parser = parse_time)]
+        at: Option<DateTime<Utc>>,
+    },
+}
+
+/// A failed command: its exit code and a one-line reason.
+struct Failure {
+    code: u8,
+    message: String,
+}
+
+impl Failure {
+    fn new(code: u8, message: impl Into<String>) -> Self {
+        Failure {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        let code = match e.code() {
+            c @ 10..=17 => c as u8,
+            2 => 3,
+            20 => 4,
+            _ => 1,
+        };
+        Failure::new(code, e.to_string())
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Keygen { out_dir, name } => keygen(&out_dir, &name),
+        Command::Issue { key, spec, out, at } => issue(&key, &spec, out.as_deref(), at),
+        Command::Inspect { file, key, at } => inspect(&file, &key, at),
+        Command::Verify {
+            file,
+            key,
+            product,
+            device,
+            at,
+        } => verify(&file, &key, product, device, at),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("tessera: {}", f.message);
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
+    ts::parse(s).ok_or_else(|| format!("`{s}` is not an RFC 3339 time or a YYYY-MM-DD date"))
+}
+
+/// The most the CLI reads from any one input (keys, specs, license files).
+const MAX_INPUT: u64 = 1 << 20;
+
+/// Reads a file (or standard input for `-`), refusing more than `MAX_INPUT` bytes.
+fn read(path: &Path, what: &str) -> Result<Vec<u8>, Failure> {
+    use std::io::Read as _;
+    let shown = if path == Path::new("-") {
+        "standard input".to_owned()
+    } else {
+        path.display().to_string()
+    };
+    let fail = |e: std::io::Error| Failure::new(3, format!("cannot read {what} {shown}: {e}"));
+    let source: Box<dyn std::io::Read> = if path == Path::new("-") {
+        Box::new(std::io::stdin().lock())
+    } else {
+        Box::new(std::fs::File::open(path).map_err(fail)?)
+    };
+    let mut buf = Vec::new();
+    source
+        .take(MAX_INPUT + 1)
+        .read_to_end(&mut buf)
+        .map_err(fail)?;
+    if buf.len() as u64 > MAX_INPUT {
+        return Err(Failure::new(
+            1,
+            format!("{what} {shown} is larger than {MAX_INPUT} bytes"),
+        ));
+    }
+    Ok(buf)
+}
+
+fn read_keyring(paths: &[PathBuf]) -> Result<Keyring, Failure> {
+    let mut ring = Keyring::new();
+    for path in paths {
+        let text = read(path, "public key")?;
+        let text = String::from_utf8(text)
+            .map_err(|_| Failure::new(4, format!("{} is not a text key file", path.display())))?;
+        let key = PublicKey::parse(&text)
+            .map_err(|e| Failure::new(4, format!("{}: {e}", path.display())))?;
+        ring.add(key);
+    }
+    Ok(ring)
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same directory
+/// and a rename, so a reader never sees a partial file. With `no_clobber`
+/// an existing file is left alone and the call fails.
+fn write_atomic(path: &Path, bytes: &[u8], mode: u32, no_clobber: bool) -> Result<(), Failure> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let io = |e: std::io::Error| Failure::new(3, format!("cannot write {}: {e}", path.display()));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".tessera-")
+        .tempfile_in(dir)
+        .map_err(io)?;
+    set_mode(tmp.as_file(), mode).map_err(io)?;
+    tmp.write_all(bytes).map_err(io)?;
+    tmp.as_file().sync_all().map_err(io)?;
+    if no_clobber {
+        tmp.persist_noclobber(path).map_err(|e| {
+            if e.error.kind() == std::io::ErrorKind::AlreadyExists {
+                Failure::new(1, format!("{} exists; not overwriting it", path.display()))
+            } else {
+                io(e.error)
+            }
+        })?;
+    } else {
+        tmp.persist(path).map_err(|e| io(e.error))?;
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn set_mode(file: &std::fs::File, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    file.set_permissions(std::fs::Permissions::from_mode(mode))
+}
+
+#[cfg(not(unix))]
+fn set_mode(_file: &std::fs::File, _mode: u32) -> std::io::Result<()> {
+    Ok(())
+}
+
+fn keygen(out_dir: &Path, name: &str) -> Result<(), Failure> {
+    if name.is_empty() || name.contains(['/', '\\']) {
+        return Err(Failure::new(2, "--name must be a plain file name"));
+    }
+    let key = SigningKey::generate()?;
+    let key_path = out_dir.join(format!("{name}.key"));
+    let pub_path = out_dir.join(format!("{name}.pub"));
+    if pub_path.exists() {
+        return Err(Failure::new(
+            1,
+            format!("{} exists; not overwriting it", pub_path.display()),
+        ));
+    }
+    let pem = key.to_pem()?;
+    write_atomic(&key_path, pem.as_bytes(), 0o600, true)?;
+    write_atomic(&pub_path, key.public_key().to_pem().as_bytes(), 0o644, true)?;
+    println!("key id:      {}", key.id());
+    println!("public key:  {}", key.public_key().to_base64());
+    println!("signing key: {} (keep it secret)", key_path.display());
+    println!("public key:  {}", pub_path.display());
+    Ok(())
+}
+
+fn issue(
+    key: &Path,
+    spec: &Path,
+    out: Option<&Path>,
+    at: Option<DateTime<Utc>>,
+) -> Result<(), Failure> {
+    let pem = zeroize::Zeroizing::new(read(key, "signing key")?);
+    let pem = std::str::from_utf8(&pem)
+        .map_err(|_| Failure::new(4, format!("{} is not a PEM key file", key.display())))?;
+    let key = SigningKey::from_pem(pem)
+        .map_err(|e| Failure::new(4, format!("{}: {e}", key.display())))?;
+    let spec = read(spec, "license spec")?;
+    let (text, license) = tessera::issue::issue(&spec, &key, at.unwrap_or_else(Utc::now))?;
+    match out {
+        Some(path) => {
+            write_atomic(path, text.as_bytes(), 0o644, false)?;
+            eprintln!(
+                "issued license {} for {} signed by key {} into {}",
+                license.id,
+                license.product(),
+                key.id(),
+                path.display()
+            );
+        }
+        None => print!("{text}"),
+    }
+    Ok(())
+}
+
+fn inspect(path: &Path, keys: &[PathBuf], at: Option<DateTime<Utc>>) -> Result<(), Failure> {
+    let bytes = read(path, "license file")?;
+    let (file, verified) = if keys.is_empty() {
+        (LicenseFile::decode_unverified(&bytes)?, false)
+    } else {
+        (LicenseFile::verify(&bytes, &read_keyring(keys)?)?, true)
+    };
+    let now = at.unwrap_or_else(Utc::now);
+    let validation = verified.then(|| {
+        let license = file.license();
+        let mut opts = ValidationOptions::new(license.product());
+        if let Some(d) = &license.device {
+            opts = opts.device(d.fingerprint.clone());
+        }
+        validate_at(license, &opts, now)
+    });
+    print!("{}", output::describe(&file, verified, validation.as_ref()));
+    Ok(())
+}
+
+fn verify(
+    path: &Path,
+    keys: &[PathBuf],
+    product: Option<String>,
+    device: Option<String>,
+    at: Option<DateTime<Utc>>,
+) -> Result<(), Failure> {
+    let keyring = read_keyring(keys)?;
+    let bytes = read(path, "license file")?;
+    let file = LicenseFile::verify(&bytes, &keyring)?;
+    let license: &License = file.license();
+    let mut opts = ValidationOptions::new(product.unwrap_or_else(|| license.product().to_owned()));
+    if let Some(d) = device {
+        opts = opts.device(d);
+    }
+    let v = validate_at(license, &opts, at.unwrap_or_else(Utc::now));
+    let reason = v.reasons.first().cloned().unwrap_or_default();
+    if v.is_usable() {
+        println!("{}: {reason}", v.status);
+        Ok(())
+    } else {
+        Err(Failure::new(
+            exit_code(v.status),
+            format!("{}: {reason}", v.status),
+        ))
+    }
+}
+
+fn exit_code(status: Status) -> u8 {
+    20 + status as u8
+}

@@ -1,0 +1,231 @@
+//! The `tessera` binary, run as a vendor would run it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const SPEC: &str = r#"{
+  "id": "LIC-1",
+  "license_key": "TEST-ONLY-AAAA-BBBB",
+  "license_type": "time-limited",
+  "validity_period": "2027-01-01T00:00:00Z",
+  "allow_grace_period": true,
+  "grace_period": 24,
+  "product_details": {"product_name": "Acme CAD", "short_code": "acme-cad"},
+  "product_features": [{"code": "pdf-export", "name": "PDF export"}]
+}"#;
+
+fn tessera(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(args)
+        .output()
+        .expect("the tessera binary runs")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+struct Vendor {
+    dir: tempfile::TempDir,
+}
+
+impl Vendor {
+    fn new() -> Vendor {
+        let dir = tempfile::tempdir().unwrap();
+        let out = tessera(&["keygen", "--out-dir", path(dir.path()), "--name", "vendor"]);
+        assert!(out.status.success(), "{}", text(&out));
+        Vendor { dir }
+    }
+    fn file(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+    fn issue(&self, spec: &str, name: &str) -> PathBuf {
+        let spec_path = self.file(&format!("{name}.json"));
+        std::fs::write(&spec_path, spec).unwrap();
+        let lic = self.file(name);
+        let out = tessera(&[
+            "issue",
+            "--key",
+            path(&self.file("vendor.key")),
+            "--spec",
+            path(&spec_path),
+            "--out",
+            path(&lic),
+            "--at",
+            "2026-01-01T00:00:00Z",
+        ]);
+        assert!(out.status.success(), "{}", text(&out));
+        lic
+    }
+    fn verify(&self, lic: &Path, extra: &[&str]) -> (i32, String) {
+        let key = self.file("vendor.pub");
+        let mut args = vec!["verify", path(lic), "--key", path(&key)];
+        args.extend_from_slice(extra);
+        let out = tessera(&args);
+        (out.status.code().unwrap_or(-1), text(&out))
+    }
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn keygen_writes_a_private_key_only_its_owner_can_read_and_never_prints_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = tessera(&["keygen", "--out-dir", path(dir.path())]);
+    assert!(out.status.success());
+    let printed = text(&out);
+    let secret = std::fs::read_to_string(dir.path().join("signing.key")).unwrap();
+    assert!(secret.starts_with("-----BEGIN PRIVATE KEY-----"));
+    let secret_body: String = secret.lines().filter(|l| !l.starts_with("-----")).collect();
+    assert!(
+        !printed.contains(&secret_body),
+        "the secret key was printed"
+    );
+    assert!(printed.contains("key id:"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(dir.path().join("signing.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    // A second keygen never overwrites the key.
+    let again = tessera(&["keygen", "--out-dir", path(dir.path())]);
+    assert_eq!(again.status.code(), Some(1));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("signing.key")).unwrap(),
+        secret
+    );
+}
+
+#[test]
+fn verify_exit_codes_tell_each_outcome_apart() {
+    let v = Vendor::new();
+    let lic = v.issue(SPEC, "lic.txt");
+    let cases: [(&[&str], i32, &str); 6] = [
+        (&["--at", "2026-06-01T00:00:00Z"], 0, "valid"),
+        (&["--at", "2027-01-01T12:00:00Z"], 0, "valid_in_grace"),
+        (&["--at", "2027-01-02T00:00:00Z"], 22, "expired"),
+        (&["--at", "2025-12-31T00:00:00Z"], 30, "clock_behind"),
+        (
+            &["--at", "2026-06-01", "--product", "other"],
+            28,
+            "wrong_product",
+        ),
+        (&["--at", "not-a-time"], 2, "not-a-time"),
+    ];
+    for (args, code, needle) in cases {
+        let (got, out) = v.verify(&lic, args);
+        assert_eq!(got, code, "{args:?}: {out}");
+        assert!(out.contains(needle), "{args:?}: {out}");
+        if code != 2 {
+            assert_eq!(out.trim().lines().count(), 1, "one line expected: {out}");
+        }
+    }
+}
+
+#[test]
+fn verify_refuses_tampered_foreign_and_unreadable_files_with_distinct_codes() {
+    let v = Vendor::new();
+    let lic = v.issue(SPEC, "lic.txt");
+    let original = std::fs::read_to_string(&lic).unwrap();
+
+    let tampered = v.file("tampered.txt");
+    let mut body: Vec<String> = original.lines().map(String::from).collect();
+    body[6] = body[6].chars().rev().collect();
+    std::fs::write(&tampered, body.join("\n")).unwrap();
+    assert_eq!(v.verify(&tampered, &[]).0, 16);
+
+    let other = Vendor::new();
+    let (code, out) = other.verify(&lic, &[]);
+    assert_eq!(code, 15, "{out}");
+    assert!(out.contains("not in the keyring"));
+
+    let garbage = v.file("garbage.txt");
+    std::fs::write(&garbage, "hello").unwrap();
+    assert_eq!(v.verify(&garbage, &[]).0, 12);
+    std::fs::write(&garbage, "").unwrap();
+    assert_eq!(v.verify(&garbage, &[]).0, 10);
+    assert_eq!(v.verify(&v.file("missing.txt"), &[]).0, 3);
+
+    let out = tessera(&["verify", path(&lic), "--key", path(&lic)]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+}
+
+#[test]
+fn issue_refuses_bad_specs_and_writes_nothing() {
+    let v = Vendor::new();
+    let spec = v.file("bad.json");
+    std::fs::write(
+        &spec,
+        SPEC.replace("\"grace_period\": 24", "\"grace_periods\": 24"),
+    )
+    .unwrap();
+    let out_path = v.file("never.txt");
+    let out = tessera(&[
+        "issue",
+        "--key",
+        path(&v.file("vendor.key")),
+        "--spec",
+        path(&spec),
+        "--out",
+        path(&out_path),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains("unknown field `grace_periods`"),
+        "{}",
+        text(&out)
+    );
+    assert!(!out_path.exists());
+    let leftovers: Vec<_> = std::fs::read_dir(v.dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".tessera-"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left behind");
+}
+
+#[test]
+fn inspect_shows_the_license_to_a_person_without_the_license_key() {
+    let v = Vendor::new();
+    let lic = v.issue(SPEC, "lic.txt");
+    let out = tessera(&[
+        "inspect",
+        path(&lic),
+        "--key",
+        path(&v.file("vendor.pub")),
+        "--at",
+        "2026-06-01",
+    ]);
+    assert!(out.status.success());
+    let shown = text(&out);
+    for needle in [
+        "Signature      valid",
+        "Acme CAD (acme-cad)",
+        "time-limited",
+        "2027-01-01T00:00:00Z",
+        "24 hours",
+        "pdf-export",
+        "Status         valid at 2026-06-01T00:00:00Z",
+        "****BBBB",
+    ] {
+        assert!(shown.contains(needle), "missing {needle:?} in\n{shown}");
+    }
+    assert!(
+        !shown.contains("TEST-ONLY-AAAA-BBBB"),
+        "the license key was printed"
+    );
+
+    let unverified = text(&tessera(&["inspect", path(&lic)]));
+    assert!(unverified.contains("NOT CHECKED"), "{unverified}");
+    assert!(unverified.contains("not validated"));
+}

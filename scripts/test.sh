@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Runs every test suite of the project, building once and reusing the build.
+# Each suite runs even if an earlier one failed; the last line sums them up.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+passed=0
+failed=0
+failures=()
+suite() {
+    local name=$1
+    shift
+    printf '\n==> %s: %s\n' "$name" "$*"
+    if "$@"; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1))
+        failures+=("$name")
+    fi
+}
+
+suite format cargo fmt --all -- --check
+suite clippy cargo clippy --workspace --all-targets --all-features -- -D warnings
+# The product's build: no vendor code, no network code.
+suite clippy-product cargo clippy -p tessera --all-targets --no-default-features -- -D warnings
+suite rust cargo test --workspace --all-features
+suite quickstart ./scripts/quickstart.sh
+# docs/FORMAT.md's recipe verifies its example with OpenSSL alone, and refuses a tampered copy.
+format_by_hand() {
+    docs/example/verify-by-hand.sh docs/example/license.lic docs/example/vendor.pub >/dev/null || return 1
+    local tampered
+    tampered=$(mktemp)
+    sed '7s/A/B/' docs/example/license.lic >"$tampered"
+    if docs/example/verify-by-hand.sh "$tampered" docs/example/vendor.pub >/dev/null 2>&1; then
+        rm -f "$tampered"
+        echo "the recipe accepted a tampered file" >&2
+        return 1
+    fi
+    rm -f "$tampered"
+}
+suite format-by-hand format_by_hand
+
+if [ "$failed" -ne 0 ]; then
+    printf '\nfailed suites: %s\n' "${failures[*]}"
+fi
+echo "suites: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

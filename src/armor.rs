@@ -1,0 +1,419 @@
+//! The armored, signed envelope shared by every document Tessera signs.
+//!
+//! ```text
+//! -----BEGIN TESSERA LICENSE-----
+//! Version: 1
+//! Algorithm: Ed25519
+//! Key-Id: 0123456789abcdef
+//!
+//! <base64 of payload || signature, 64 characters a line>
+//! -----END TESSERA LICENSE-----
+//! ```
+//!
+//! The signature is Ed25519 over `domain || key_id (8 bytes) || payload`,
+//! where `domain` names the kind of document and the format version, so a
+//! signature made for one kind never verifies as another. `docs/FORMAT.md`
+//! describes every byte.
+//!
+//! Decoding is strict: one canonical encoding per document. Surrounding
+//! whitespace and CRLF line endings are the only liberties taken.
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use ed25519_dalek::Signature;
+
+use crate::error::{Error, Result};
+use crate::keys::{KeyId, Keyring};
+
+/// Characters of base64 per body line (48 bytes decoded).
+pub const LINE_LEN: usize = 64;
+const SIG_LEN: usize = 64;
+const VERSION_LINE: &str = "Version: 1";
+const ALGORITHM_LINE: &str = "Algorithm: Ed25519";
+const KEY_ID_PREFIX: &str = "Key-Id: ";
+
+/// One kind of signed document: its armor label, its signature domain and
+/// its size bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Kind {
+    /// The word between `BEGIN ` and the closing dashes.
+    pub label: &'static str,
+    /// The domain-separation prefix of the signed message.
+    pub domain: &'static [u8],
+    /// The largest armored document accepted, in bytes.
+    pub max_len: usize,
+}
+
+/// A signed license file.
+pub const LICENSE: Kind = Kind {
+    label: "TESSERA LICENSE",
+    domain: b"tessera/v1/license/ed25519\0",
+    max_len: 64 * 1024,
+};
+
+/// A document whose armor decoded, before or after its signature was checked.
+///
+/// The buffer holds the signed message (`domain || key id || payload`)
+/// followed by the signature, so verification needs no copy.
+#[derive(Debug, Clone)]
+pub struct Opened {
+    key_id: KeyId,
+    payload_start: usize,
+    buf: Vec<u8>,
+}
+
+impl Opened {
+    /// The id of the key that signed (or claims to have signed) the document.
+    pub fn key_id(&self) -> KeyId {
+        self.key_id
+    }
+
+    /// The payload bytes exactly as signed.
+    pub fn payload(&self) -> &[u8] {
+        &self.buf[self.payload_start..self.buf.len() - SIG_LEN]
+    }
+
+    fn message(&self) -> &[u8] {
+        &self.buf[..self.buf.len() - SIG_LEN]
+    }
+
+    fn signature(&self) -> Signature {
+        let mut sig = [0u8; SIG_LEN];
+        sig.copy_from_slice(&self.buf[self.buf.len() - SIG_LEN..]);
+        Signature::from_bytes(&sig)
+    }
+}
+
+/// Bounds, decodes strictly, pins algorithm and key id, and verifies the
+/// signature with `verify_strict`. Returns the payload only when it holds.
+pub fn open(kind: &Kind, input: &[u8], keyring: &Keyring) -> Result<Opened> {
+    let opened = decode(kind, input)?;
+    let key = keyring
+        .get(opened.key_id)
+        .ok_or_else(|| Error::UnknownKeyId(opened.key_id.to_string()))?;
+    key.verifying_key()
+        .verify_strict(opened.message(), &opened.signature())
+        .map_err(|_| Error::BadSignature)?;
+    Ok(opened)
+}
+
+/// Decodes the armor without checking the signature.
+///
+/// Only for diagnostics (the vendor's `tessera inspect`); nothing may act on
+/// a payload obtained this way.
+pub fn decode(kind: &Kind, input: &[u8]) -> Result<Opened> {
+    if input.len() > kind.max_len {
+        return Err(Error::TooLarge {
+            len: input.len(),
+            max: kind.max_len,
+        });
+    }
+    let text = input.trim_ascii();
+    if text.is_empty() {
+        return Err(Error::Empty);
+    }
+    let lines = split_lines(text)?;
+    // BEGIN, three headers, a blank line, at least one body line, END.
+    if lines.len() < 7 {
+        return Err(malformed(0, "the document is truncated: too few lines"));
+    }
+    expect_marker(lines[0], "BEGIN", kind.label, 1)?;
+    let last = lines.len() - 1;
+    expect_marker(lines[last], "END", kind.label, last + 1)?;
+
+    check_version(lines[1])?;
+    check_algorithm(lines[2])?;
+    let key_id = lines[3]
+        .strip_prefix(KEY_ID_PREFIX.as_bytes())
+        .and_then(|hex| std::str::from_utf8(hex).ok())
+        .and_then(KeyId::from_hex)
+        .ok_or(malformed(
+            4,
+            "expected `Key-Id: ` and 16 lowercase hex digits",
+        ))?;
+    if !lines[4].is_empty() {
+        return Err(malformed(5, "expected an empty line after the headers"));
+    }
+
+    // Check the body's line structure, gather it into one run of base64, and
+    // decode that in a single pass after the domain and key id.
+    let body = &lines[5..last];
+    let body_chars: usize = body.iter().map(|l| l.len()).sum();
+    let mut b64 = Vec::with_capacity(body_chars);
+    for (i, line) in body.iter().enumerate() {
+        let line_no = 6 + i;
+        if i + 1 == body.len() {
+            if line.is_empty() || line.len() > LINE_LEN || line.len() % 4 != 0 {
+                return Err(malformed(
+                    line_no,
+                    "the last body line must hold 4 to 64 base64 characters, a multiple of 4",
+                ));
+            }
+        } else if line.len() != LINE_LEN || line.contains(&b'=') {
+            return Err(malformed(
+                line_no,
+                "body lines before the last must hold exactly 64 base64 characters without padding",
+            ));
+        }
+        b64.extend_from_slice(line);
+    }
+    let mut buf = Vec::with_capacity(kind.domain.len() + 8 + body_chars / 4 * 3);
+    buf.extend_from_slice(kind.domain);
+    buf.extend_from_slice(&key_id.0);
+    let payload_start = buf.len();
+    B64.decode_vec(&b64, &mut buf)
+        .map_err(|_| malformed(0, "the body is not canonical base64"))?;
+    if buf.len() < payload_start + SIG_LEN + 1 {
+        return Err(malformed(
+            0,
+            "the body is too short to hold a payload and a signature",
+        ));
+    }
+    Ok(Opened {
+        key_id,
+        payload_start,
+        buf,
+    })
+}
+
+/// Signs `payload` with `key` and armors it (feature `issuer`).
+#[cfg(feature = "issuer")]
+pub fn seal(kind: &Kind, key: &crate::keys::SigningKey, payload: &[u8]) -> Result<String> {
+    if payload.is_empty() {
+        return Err(Error::InvalidArgument("the payload is empty"));
+    }
+    let key_id = key.id();
+    let mut message = Vec::with_capacity(kind.domain.len() + 8 + payload.len());
+    message.extend_from_slice(kind.domain);
+    message.extend_from_slice(&key_id.0);
+    message.extend_from_slice(payload);
+    let signature = key.sign(&message);
+
+    let mut body = Vec::with_capacity(payload.len() + SIG_LEN);
+    body.extend_from_slice(payload);
+    body.extend_from_slice(&signature);
+    let encoded = B64.encode(&body);
+
+    let mut out = String::with_capacity(encoded.len() + encoded.len() / LINE_LEN + 160);
+    out.push_str(&format!("-----BEGIN {}-----\n", kind.label));
+    out.push_str(VERSION_LINE);
+    out.push('\n');
+    out.push_str(ALGORITHM_LINE);
+    out.push('\n');
+    out.push_str(&format!("{KEY_ID_PREFIX}{key_id}\n\n"));
+    for chunk in encoded.as_bytes().chunks(LINE_LEN) {
+        // base64 output is ASCII, so every chunk is valid UTF-8.
+        out.push_str(std::str::from_utf8(chunk).unwrap_or_default());
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {}-----\n", kind.label));
+    if out.len() > kind.max_len {
+        return Err(Error::TooLarge {
+            len: out.len(),
+            max: kind.max_len,
+        });
+    }
+    Ok(out)
+}
+
+fn malformed(line: usize, what: &'static str) -> Error {
+    Error::Malformed { line, what }
+}
+
+/// Splits on LF, dropping one CR before each LF. Every other byte must be
+/// printable ASCII.
+fn split_lines(text: &[u8]) -> Result<Vec<&[u8]>> {
+    let mut lines = Vec::with_capacity(text.len() / (LINE_LEN + 1) + 8);
+    for (i, raw) in text.split(|&b| b == b'\n').enumerate() {
+        let line = raw.strip_suffix(b"\r").unwrap_or(raw);
+        // Branch-free over the line so the compiler can vectorise it.
+        if line
+            .iter()
+            .fold(false, |bad, &b| bad | !(0x20..=0x7e).contains(&b))
+        {
+            return Err(malformed(
+                i + 1,
+                "only printable ASCII is allowed inside the armor",
+            ));
+        }
+        lines.push(line);
+    }
+    Ok(lines)
+}
+
+fn expect_marker(line: &[u8], which: &str, label: &str, line_no: usize) -> Result<()> {
+    let ok = line
+        .strip_prefix(b"-----")
+        .and_then(|l| l.strip_prefix(which.as_bytes()))
+        .and_then(|l| l.strip_prefix(b" "))
+        .and_then(|l| l.strip_prefix(label.as_bytes()))
+        .is_some_and(|l| l == b"-----");
+    if ok {
+        Ok(())
+    } else if which == "BEGIN" {
+        Err(malformed(
+            line_no,
+            "expected the BEGIN line of this kind of document",
+        ))
+    } else {
+        Err(malformed(
+            line_no,
+            "expected the END line of this kind of document",
+        ))
+    }
+}
+
+fn check_version(line: &[u8]) -> Result<()> {
+    if line == VERSION_LINE.as_bytes() {
+        return Ok(());
+    }
+    match line.strip_prefix(b"Version: ") {
+        Some(v) if !v.is_empty() && v.iter().all(u8::is_ascii_digit) && v[0] != b'0' => {
+            Err(Error::UnsupportedVersion)
+        }
+        _ => Err(malformed(2, "expected `Version: 1`")),
+    }
+}
+
+fn check_algorithm(line: &[u8]) -> Result<()> {
+    if line == ALGORITHM_LINE.as_bytes() {
+        return Ok(());
+    }
+    match line.strip_prefix(b"Algorithm: ") {
+        Some(a) if !a.is_empty() && a.iter().all(u8::is_ascii_alphanumeric) => {
+            Err(Error::UnsupportedAlgorithm)
+        }
+        _ => Err(malformed(3, "expected `Algorithm: Ed25519`")),
+    }
+}
+
+#[cfg(all(test, feature = "issuer"))]
+mod tests {
+    use super::*;
+    use crate::keys::SigningKey;
+
+    const OTHER: Kind = Kind {
+        label: "TESSERA OTHER",
+        domain: b"tessera/v1/other/ed25519\0",
+        max_len: 1024,
+    };
+
+    fn key() -> SigningKey {
+        SigningKey::from_seed(&[7u8; 32]).unwrap()
+    }
+
+    #[test]
+    fn seal_then_open_round_trips_every_body_length() {
+        let key = key();
+        let ring = Keyring::from_keys([key.public_key().clone()]);
+        // Lengths around line and padding boundaries.
+        for len in [1usize, 2, 3, 31, 32, 33, 47, 48, 49, 95, 96, 97, 500] {
+            let payload: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
+            let text = seal(&LICENSE, &key, &payload).unwrap();
+            for line in text.lines() {
+                assert!(line.len() <= LINE_LEN, "line too long: {line}");
+            }
+            let opened = open(&LICENSE, text.as_bytes(), &ring).unwrap();
+            assert_eq!(opened.payload(), &payload[..]);
+            assert_eq!(opened.key_id(), key.id());
+        }
+    }
+
+    #[test]
+    fn a_signature_for_one_kind_never_verifies_as_another() {
+        let key = key();
+        let ring = Keyring::from_keys([key.public_key().clone()]);
+        let text = seal(&OTHER, &key, b"{}").unwrap();
+        // Same bytes under the license label: the domain differs, so the signature fails.
+        let relabeled = text.replace("TESSERA OTHER", "TESSERA LICENSE");
+        assert_eq!(
+            open(&LICENSE, relabeled.as_bytes(), &ring).unwrap_err(),
+            Error::BadSignature
+        );
+        assert!(matches!(
+            open(&LICENSE, text.as_bytes(), &ring).unwrap_err(),
+            Error::Malformed { line: 1, .. }
+        ));
+    }
+
+    #[test]
+    fn crlf_and_surrounding_whitespace_are_accepted() {
+        let key = key();
+        let ring = Keyring::from_keys([key.public_key().clone()]);
+        let text = seal(&LICENSE, &key, b"{\"a\":1}").unwrap();
+        let crlf = format!("\r\n  \t{}\r\n\r\n", text.replace('\n', "\r\n"));
+        assert_eq!(
+            open(&LICENSE, crlf.as_bytes(), &ring).unwrap().payload(),
+            b"{\"a\":1}"
+        );
+    }
+
+    #[test]
+    fn non_canonical_forms_are_refused() {
+        let key = key();
+        let ring = Keyring::from_keys([key.public_key().clone()]);
+        let payload = vec![b'x'; 100];
+        let text = seal(&LICENSE, &key, &payload).unwrap();
+        let cases = [
+            text.replace("Version: 1", "Version:  1"),
+            text.replace("Algorithm: Ed25519", "algorithm: Ed25519"),
+            text.replace("\n\n", "\n\n\n"),
+            text.replace("\n\n", "\n"),
+            // A body rewrapped at 76 characters decodes to the same bytes but is not canonical.
+            rewrap(&text, 76),
+            text.replace('\n', "\n "),
+            format!("{text}trailing"),
+        ];
+        for case in cases {
+            let err = open(&LICENSE, case.as_bytes(), &ring).unwrap_err();
+            assert!(
+                matches!(err, Error::Malformed { .. }),
+                "{case:?} gave {err:?}"
+            );
+        }
+        assert_eq!(
+            open(
+                &LICENSE,
+                text.replace("Version: 1", "Version: 2").as_bytes(),
+                &ring
+            )
+            .unwrap_err(),
+            Error::UnsupportedVersion
+        );
+        assert_eq!(
+            open(&LICENSE, text.replace("Ed25519", "Ed448").as_bytes(), &ring).unwrap_err(),
+            Error::UnsupportedAlgorithm
+        );
+    }
+
+    fn rewrap(text: &str, width: usize) -> String {
+        let lines: Vec<&str> = text.lines().collect();
+        let body: String = lines[5..lines.len() - 1].concat();
+        let mut out = lines[..5].join("\n");
+        out.push('\n');
+        for chunk in body.as_bytes().chunks(width) {
+            out.push_str(std::str::from_utf8(chunk).unwrap());
+            out.push('\n');
+        }
+        out.push_str(lines[lines.len() - 1]);
+        out
+    }
+
+    #[test]
+    fn size_and_emptiness_are_bounded_first() {
+        let ring = Keyring::new();
+        assert_eq!(open(&LICENSE, b"", &ring).unwrap_err(), Error::Empty);
+        assert_eq!(
+            open(&LICENSE, b" \r\n\t ", &ring).unwrap_err(),
+            Error::Empty
+        );
+        let big = vec![b'A'; LICENSE.max_len + 1];
+        assert_eq!(
+            open(&LICENSE, &big, &ring).unwrap_err(),
+            Error::TooLarge {
+                len: LICENSE.max_len + 1,
+                max: LICENSE.max_len
+            }
+        );
+    }
+}

@@ -1,0 +1,136 @@
+//! The one error type of the SDK, with stable numeric codes.
+//!
+//! The codes are part of the public contract: the C ABI returns them, the
+//! Python binding maps each to an exception class, and the CLI maps them to
+//! exit codes. A code, once published, never changes meaning; new variants
+//! take new numbers. The table lives in `docs/ERRORS.md`.
+//!
+//! Messages say what was wrong and what to do about it. They never include a
+//! private key, a license key or a password.
+
+/// A failure of an SDK operation.
+///
+/// Payloads are small and comparable (`&'static str`, an `io::ErrorKind`), so
+/// callers can match on the variant and tests can compare errors directly.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A caller passed a value the API cannot use.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(&'static str),
+
+    /// Reading or writing a file failed.
+    #[error("i/o error ({kind}) while {context}")]
+    Io {
+        /// What the operating system reported.
+        kind: std::io::ErrorKind,
+        /// What the SDK was doing.
+        context: &'static str,
+    },
+
+    /// The input is empty or holds only whitespace.
+    #[error("the input is empty: expected an armored Tessera document")]
+    Empty,
+
+    /// The input is larger than the format allows.
+    #[error("the input is {len} bytes, more than the {max} bytes this format allows")]
+    TooLarge {
+        /// The size that was given.
+        len: usize,
+        /// The bound for this kind of document.
+        max: usize,
+    },
+
+    /// The armored text does not follow the format byte for byte.
+    #[error("malformed document at line {line}: {what}")]
+    Malformed {
+        /// 1-based line number within the armored block (0: the whole input).
+        line: usize,
+        /// What was expected there.
+        what: &'static str,
+    },
+
+    /// The document has a format version this SDK does not know.
+    #[error("unsupported format version; upgrade the SDK to read this document")]
+    UnsupportedVersion,
+
+    /// The document names a signature algorithm other than Ed25519.
+    #[error("unsupported signature algorithm; only Ed25519 is accepted")]
+    UnsupportedAlgorithm,
+
+    /// The document was signed by a key that is not in the keyring.
+    #[error("signed by key id {0}, which is not in the keyring of trusted keys")]
+    UnknownKeyId(String),
+
+    /// The signature does not verify: the document was altered, or it was
+    /// signed by another key with the same id.
+    #[error(
+        "the signature does not verify: the document was altered or not signed by the trusted key"
+    )]
+    BadSignature,
+
+    /// The signature holds but the signed payload is not a valid document of
+    /// this kind (a vendor-side bug, never an attacker's input).
+    #[error("the signed payload is invalid: {0}")]
+    InvalidPayload(String),
+
+    /// A key could not be read or decoded.
+    #[error("invalid key: {0}")]
+    InvalidKey(&'static str),
+
+    /// A license spec given to the issuer is not acceptable.
+    #[error("invalid license spec: {0}")]
+    InvalidSpec(String),
+}
+
+impl Error {
+    /// The stable numeric code of this error (see `docs/ERRORS.md`).
+    ///
+    /// Codes below 100 are errors of this core; later modules take their own
+    /// hundreds. Zero is reserved for success in the C ABI.
+    pub fn code(&self) -> u32 {
+        match self {
+            Error::InvalidArgument(_) => 1,
+            Error::Io { .. } => 2,
+            Error::Empty => 10,
+            Error::TooLarge { .. } => 11,
+            Error::Malformed { .. } => 12,
+            Error::UnsupportedVersion => 13,
+            Error::UnsupportedAlgorithm => 14,
+            Error::UnknownKeyId(_) => 15,
+            Error::BadSignature => 16,
+            Error::InvalidPayload(_) => 17,
+            Error::InvalidKey(_) => 20,
+            Error::InvalidSpec(_) => 21,
+        }
+    }
+
+    /// A short stable name for the code, used by bindings and logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Error::InvalidArgument(_) => "invalid_argument",
+            Error::Io { .. } => "io",
+            Error::Empty => "empty",
+            Error::TooLarge { .. } => "too_large",
+            Error::Malformed { .. } => "malformed",
+            Error::UnsupportedVersion => "unsupported_version",
+            Error::UnsupportedAlgorithm => "unsupported_algorithm",
+            Error::UnknownKeyId(_) => "unknown_key_id",
+            Error::BadSignature => "bad_signature",
+            Error::InvalidPayload(_) => "invalid_payload",
+            Error::InvalidKey(_) => "invalid_key",
+            Error::InvalidSpec(_) => "invalid_spec",
+        }
+    }
+
+    /// An I/O error with what the SDK was doing.
+    pub fn io(err: &std::io::Error, context: &'static str) -> Self {
+        Error::Io {
+            kind: err.kind(),
+            context,
+        }
+    }
+}
+
+/// Shorthand for results of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

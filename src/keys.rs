@@ -1,0 +1,326 @@
+//! Ed25519 keys, key ids and the keyring of trusted public keys.
+//!
+//! A key id is the first 8 bytes of SHA-256 over the 32-byte public key,
+//! written as 16 lowercase hex digits. It names a key; it does not
+//! authenticate one (the signature does), so a collision costs at most a
+//! failed verification.
+//!
+//! Public keys travel as SPKI PEM (`-----BEGIN PUBLIC KEY-----`, what
+//! `openssl pkey -pubout` writes) or as the base64 of the 32 raw bytes, which
+//! is handy to embed in a product's source. Signing keys (feature `issuer`)
+//! are PKCS#8 PEM.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use ed25519_dalek::pkcs8::DecodePublicKey as _;
+use ed25519_dalek::VerifyingKey;
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+
+/// The id of a key: 8 bytes, shown as 16 lowercase hex digits.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct KeyId(pub [u8; 8]);
+
+impl KeyId {
+    /// The id of a 32-byte Ed25519 public key.
+    pub fn of(public_key: &[u8; 32]) -> KeyId {
+        let digest = Sha256::digest(public_key);
+        let mut id = [0u8; 8];
+        id.copy_from_slice(&digest[..8]);
+        KeyId(id)
+    }
+
+    /// Parses exactly 16 lowercase hex digits.
+    pub fn from_hex(s: &str) -> Option<KeyId> {
+        let bytes = s.as_bytes();
+        if bytes.len() != 16 {
+            return None;
+        }
+        let mut id = [0u8; 8];
+        for (i, pair) in bytes.chunks_exact(2).enumerate() {
+            id[i] = (hex_digit(pair[0])? << 4) | hex_digit(pair[1])?;
+        }
+        Some(KeyId(id))
+    }
+}
+
+fn hex_digit(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        _ => None,
+    }
+}
+
+impl fmt::Display for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "KeyId({self})")
+    }
+}
+
+/// A trusted Ed25519 public key with its id.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PublicKey {
+    key: VerifyingKey,
+    id: KeyId,
+}
+
+impl PublicKey {
+    /// From the 32 raw bytes. Rejects points that are not on the curve and
+    /// keys of small order (which would accept forged signatures).
+    pub fn from_bytes(bytes: &[u8; 32]) -> Result<PublicKey> {
+        let key = VerifyingKey::from_bytes(bytes)
+            .map_err(|_| Error::InvalidKey("not a valid Ed25519 public key"))?;
+        if key.is_weak() {
+            return Err(Error::InvalidKey("weak Ed25519 public key (small order)"));
+        }
+        Ok(PublicKey {
+            id: KeyId::of(bytes),
+            key,
+        })
+    }
+
+    /// From the standard base64 of the 32 raw bytes (surrounding whitespace allowed).
+    pub fn from_base64(s: &str) -> Result<PublicKey> {
+        let raw = B64
+            .decode(s.trim())
+            .map_err(|_| Error::InvalidKey("public key is not valid base64"))?;
+        let bytes: [u8; 32] = raw
+            .try_into()
+            .map_err(|_| Error::InvalidKey("public key must be 32 bytes"))?;
+        PublicKey::from_bytes(&bytes)
+    }
+
+    /// From an SPKI PEM document (`-----BEGIN PUBLIC KEY-----`).
+    pub fn from_pem(pem: &str) -> Result<PublicKey> {
+        let key = VerifyingKey::from_public_key_pem(pem.trim())
+            .map_err(|_| Error::InvalidKey("not an Ed25519 SPKI PEM public key"))?;
+        PublicKey::from_bytes(key.as_bytes())
+    }
+
+    /// From either text form: PEM when it starts with `-----BEGIN`, base64 otherwise.
+    pub fn parse(text: &str) -> Result<PublicKey> {
+        if text.trim_start().starts_with("-----BEGIN") {
+            PublicKey::from_pem(text)
+        } else {
+            PublicKey::from_base64(text)
+        }
+    }
+
+    /// This key's id.
+    pub fn id(&self) -> KeyId {
+        self.id
+    }
+
+    /// The 32 raw bytes.
+    pub fn to_bytes(&self) -> [u8; 32] {
+        self.key.to_bytes()
+    }
+
+    /// The standard base64 of the 32 raw bytes.
+    pub fn to_base64(&self) -> String {
+        B64.encode(self.key.as_bytes())
+    }
+
+    /// SPKI PEM, as `openssl pkey -pubin` reads it.
+    pub fn to_pem(&self) -> String {
+        use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
+        use ed25519_dalek::pkcs8::EncodePublicKey as _;
+        // Encoding 32 bytes into a fixed SPKI structure cannot fail; fall back
+        // to an empty string rather than panic if the library ever says otherwise.
+        self.key
+            .to_public_key_pem(LineEnding::LF)
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn verifying_key(&self) -> &VerifyingKey {
+        &self.key
+    }
+}
+
+impl fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PublicKey({}, {})", self.id, self.to_base64())
+    }
+}
+
+/// The public keys a product trusts, by key id.
+///
+/// Several keys may be trusted at once, so a vendor can rotate: ship the new
+/// key beside the old one, sign new files with the new key, drop the old one
+/// in a later release.
+#[derive(Debug, Clone, Default)]
+pub struct Keyring {
+    keys: BTreeMap<KeyId, PublicKey>,
+}
+
+impl Keyring {
+    /// An empty keyring (it verifies nothing).
+    pub fn new() -> Keyring {
+        Keyring::default()
+    }
+
+    /// A keyring holding `keys`.
+    pub fn from_keys<I: IntoIterator<Item = PublicKey>>(keys: I) -> Keyring {
+        let mut ring = Keyring::new();
+        for key in keys {
+            ring.add(key);
+        }
+        ring
+    }
+
+    /// Adds a key (a key already present is kept once).
+    pub fn add(&mut self, key: PublicKey) -> &mut Self {
+        self.keys.insert(key.id(), key);
+        self
+    }
+
+    /// Removes the key with `id`, if present.
+    pub fn remove(&mut self, id: KeyId) -> Option<PublicKey> {
+        self.keys.remove(&id)
+    }
+
+    /// The key with `id`.
+    pub fn get(&self, id: KeyId) -> Option<&PublicKey> {
+        self.keys.get(&id)
+    }
+
+    /// The trusted keys in key-id order.
+    pub fn keys(&self) -> impl Iterator<Item = &PublicKey> {
+        self.keys.values()
+    }
+
+    /// How many keys are trusted.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether no key is trusted.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+}
+
+#[cfg(feature = "issuer")]
+pub use signing::SigningKey;
+
+#[cfg(feature = "issuer")]
+mod signing {
+    use std::fmt;
+
+    use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
+    use ed25519_dalek::pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _};
+    use ed25519_dalek::Signer as _;
+    use zeroize::Zeroizing;
+
+    use super::{KeyId, PublicKey};
+    use crate::error::{Error, Result};
+
+    /// A vendor's Ed25519 signing key (feature `issuer`).
+    ///
+    /// Its `Debug` output shows only the key id; the secret is never printed.
+    pub struct SigningKey {
+        key: ed25519_dalek::SigningKey,
+        public: PublicKey,
+    }
+
+    impl SigningKey {
+        /// A fresh key from the operating system's random source.
+        pub fn generate() -> Result<SigningKey> {
+            let key = ed25519_dalek::SigningKey::generate(&mut rand_core::OsRng);
+            SigningKey::from_dalek(key)
+        }
+
+        /// From a 32-byte seed. Meant for throwaway test keys only.
+        pub fn from_seed(seed: &[u8; 32]) -> Result<SigningKey> {
+            SigningKey::from_dalek(ed25519_dalek::SigningKey::from_bytes(seed))
+        }
+
+        /// From PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`, as `openssl genpkey -algorithm ed25519` writes).
+        pub fn from_pem(pem: &str) -> Result<SigningKey> {
+            let key = ed25519_dalek::SigningKey::from_pkcs8_pem(pem.trim())
+                .map_err(|_| Error::InvalidKey("not an Ed25519 PKCS#8 PEM private key"))?;
+            SigningKey::from_dalek(key)
+        }
+
+        fn from_dalek(key: ed25519_dalek::SigningKey) -> Result<SigningKey> {
+            let public = PublicKey::from_bytes(key.verifying_key().as_bytes())?;
+            Ok(SigningKey { key, public })
+        }
+
+        /// PKCS#8 PEM of the secret key, in memory that is wiped when dropped.
+        pub fn to_pem(&self) -> Result<Zeroizing<String>> {
+            let pem = self
+                .key
+                .to_pkcs8_pem(LineEnding::LF)
+                .map_err(|_| Error::InvalidKey("could not encode the signing key"))?;
+            Ok(Zeroizing::new(pem.as_str().to_owned()))
+        }
+
+        /// The matching public key.
+        pub fn public_key(&self) -> &PublicKey {
+            &self.public
+        }
+
+        /// The key id of the matching public key.
+        pub fn id(&self) -> KeyId {
+            self.public.id()
+        }
+
+        pub(crate) fn sign(&self, message: &[u8]) -> [u8; 64] {
+            self.key.sign(message).to_bytes()
+        }
+    }
+
+    impl fmt::Debug for SigningKey {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "SigningKey({}, secret redacted)", self.public.id())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_id_hex_round_trip_is_strict() {
+        let id = KeyId([0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef]);
+        assert_eq!(id.to_string(), "0123456789abcdef");
+        assert_eq!(KeyId::from_hex("0123456789abcdef"), Some(id));
+        assert_eq!(KeyId::from_hex("0123456789ABCDEF"), None);
+        assert_eq!(KeyId::from_hex("0123456789abcde"), None);
+        assert_eq!(KeyId::from_hex("0123456789abcdefa"), None);
+        assert_eq!(KeyId::from_hex("0123456789abcdeg"), None);
+    }
+
+    #[test]
+    fn weak_and_invalid_public_keys_are_refused() {
+        // The identity point is of small order.
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        assert!(matches!(
+            PublicKey::from_bytes(&identity),
+            Err(Error::InvalidKey(_))
+        ));
+        assert!(PublicKey::from_base64("not base64!").is_err());
+        assert!(PublicKey::from_base64("AAAA").is_err());
+        assert!(
+            PublicKey::from_pem("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----")
+                .is_err()
+        );
+    }
+}

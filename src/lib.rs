@@ -1,0 +1,50 @@
+//! Tessera: an offline-first software licensing SDK.
+//!
+//! A product embeds Tessera to verify signed license files on the device,
+//! with no network: build a [`Keyring`] of the vendor's public keys, verify
+//! the file with [`LicenseFile::verify`], and validate it against an
+//! injected [`Clock`] with [`validate`].
+//!
+//! ```
+//! # fn main() -> Result<(), tessera::Error> {
+//! use tessera::{Keyring, LicenseFile, ManualClock, PublicKey, ValidationOptions};
+//! # let text = "";
+//! # let public_key_base64 = "";
+//! # if text.is_empty() { return Ok(()); }
+//! let keyring = Keyring::from_keys([PublicKey::from_base64(public_key_base64)?]);
+//! let file = LicenseFile::verify(text.as_bytes(), &keyring)?;
+//! let report = tessera::validate(file.license(), &ValidationOptions::new("acme-cad"), &tessera::SystemClock);
+//! if !report.is_usable() {
+//!     eprintln!("license {}: {}", report.status, report.reasons.join("; "));
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! Vendor-side code (signing keys, issuing) is behind the `issuer` feature.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod armor;
+pub mod clock;
+pub mod error;
+#[cfg(feature = "issuer")]
+pub mod issue;
+pub mod keys;
+pub mod license;
+pub mod validate;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::{Error, Result};
+#[cfg(feature = "issuer")]
+pub use keys::SigningKey;
+pub use keys::{KeyId, Keyring, PublicKey};
+pub use license::{
+    ConsumptionPeriod, DeviceBinding, Feature, FeatureType, License, LicenseFile, LicenseKey,
+    LicenseType,
+};
+pub use validate::{
+    feature_status, validate, validate_at, FeatureStatus, Status, Validation, ValidationOptions,
+};
+
+/// The SDK's version.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

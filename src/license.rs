@@ -1,0 +1,674 @@
+//! The license document: the JSON payload of a license file.
+//!
+//! Field names and meanings follow LicenseSpring's license object (snake
+//! case); `docs/FORMAT.md` lists every field with its type, unit and
+//! default. Tessera adds what a signed file needs on top: `format`,
+//! `issued_at`, `expires_at` (the file's own expiry: the next check-in is due
+//! before it) and `device` (the binding to one device).
+//!
+//! Durations keep LicenseSpring's units: `grace_period` and `max_borrow_time`
+//! in hours, `floating_timeout` in minutes, `trial_days` in days. Timestamps
+//! are RFC 3339 in UTC with second precision (`2026-01-31T00:00:00Z`); a bare
+//! date (`2026-01-31`) is read as midnight UTC of that day.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::armor::{self, Opened};
+use crate::error::{Error, Result};
+use crate::keys::{KeyId, Keyring};
+
+/// The payload format this SDK reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// A signed license document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct License {
+    /// Payload format version; 1.
+    pub format: u32,
+    /// The license's id on the vendor's side.
+    pub id: String,
+    /// The key a user types to activate online. Secret: never printed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub license_key: Option<LicenseKey>,
+    /// perpetual, time-limited, subscription or consumption.
+    pub license_type: LicenseType,
+    /// False when the vendor disabled the license.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub license_enabled: bool,
+    /// False when the license is not (or no longer) active.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub license_active: bool,
+    /// A trial license.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub is_trial: bool,
+    /// Length of the trial in days, counted from `start_date` (or `issued_at`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trial_days: Option<u32>,
+    /// Not usable before this moment.
+    #[serde(default, with = "opt_ts", skip_serializing_if = "Option::is_none")]
+    pub start_date: Option<DateTime<Utc>>,
+    /// Not usable from this moment on (apart from the grace period).
+    #[serde(default, with = "opt_ts", skip_serializing_if = "Option::is_none")]
+    pub validity_period: Option<DateTime<Utc>>,
+    /// Whether `maintenance_period` applies.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub enable_maintenance_period: bool,
+    /// End of maintenance: releases after it are not covered; the license itself stays valid.
+    #[serde(default, with = "opt_ts", skip_serializing_if = "Option::is_none")]
+    pub maintenance_period: Option<DateTime<Utc>>,
+    /// Whether `grace_period` applies.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub allow_grace_period: bool,
+    /// Hours of use allowed after the validity period or the file's expiry.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub grace_period: u32,
+    /// Devices that may activate the license at once.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub max_activations: u32,
+    /// No limit on activations.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub allow_unlimited_activations: bool,
+    /// Activations at the time the file was issued.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub times_activated: u32,
+    /// Transfers to another device made so far.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub transfer_count: u32,
+    /// Transfers allowed.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub max_transfers: u32,
+    /// A floating license (seats leased from a server on the premises or the vendor's).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub is_floating: bool,
+    /// A floating license served from the vendor's cloud.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub is_floating_cloud: bool,
+    /// Minutes a floating lease lasts without a heartbeat.
+    #[serde(
+        default = "floating_timeout_default",
+        skip_serializing_if = "is_floating_timeout_default"
+    )]
+    pub floating_timeout: u32,
+    /// Seats of a floating license.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub floating_users: u32,
+    /// A floating seat may be borrowed for offline use.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub can_borrow: bool,
+    /// Hours a seat may be borrowed at most.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub max_borrow_time: u32,
+    /// The license refuses to run in a virtual machine or container.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub prevent_vm: bool,
+    /// Bound to a hardware token.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub is_hardware_key_auth: bool,
+    /// Activated by codes typed by a person.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub is_air_gapped: bool,
+    /// Features the license enables.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub product_features: Vec<Feature>,
+    /// License-level consumption limit (consumption licenses).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub max_consumptions: u64,
+    /// Units consumed at the time the file was issued.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub total_consumptions: u64,
+    /// No limit on license-level consumption.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub allow_unlimited_consumptions: bool,
+    /// Consumption may pass the limit by up to `max_overages`.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub allow_overages: bool,
+    /// Units allowed past the limit.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub max_overages: u64,
+    /// The counter resets every `consumption_period`.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub reset_consumption: bool,
+    /// The reset period of the license-level counter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consumption_period: Option<ConsumptionPeriod>,
+    /// Vendor-defined fields.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub custom_fields: Vec<CustomField>,
+    /// Who bought the license.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer: Option<Customer>,
+    /// The product the license is for.
+    pub product_details: ProductDetails,
+    /// The user of a user-based license.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<LicenseUser>,
+    /// Free-form vendor data.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+    /// When the file was signed.
+    #[serde(with = "ts")]
+    pub issued_at: DateTime<Utc>,
+    /// The file's own expiry: the product must check in (get a fresh file) before it.
+    #[serde(default, with = "opt_ts", skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+    /// The device the file is bound to, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<DeviceBinding>,
+}
+
+fn yes() -> bool {
+    true
+}
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
+}
+fn is_true(b: &bool) -> bool {
+    *b
+}
+fn is_one(n: &u32) -> bool {
+    *n == 1
+}
+fn is_floating_timeout_default(n: &u32) -> bool {
+    *n == floating_timeout_default()
+}
+fn one() -> u32 {
+    1
+}
+fn floating_timeout_default() -> u32 {
+    120
+}
+
+impl License {
+    /// The product short code the license is for.
+    pub fn product(&self) -> &str {
+        &self.product_details.short_code
+    }
+
+    /// The feature with `code`.
+    pub fn feature(&self, code: &str) -> Option<&Feature> {
+        self.product_features.iter().find(|f| f.code == code)
+    }
+
+    /// When the trial ends, for a trial with `trial_days`.
+    pub fn trial_end(&self) -> Option<DateTime<Utc>> {
+        if !self.is_trial {
+            return None;
+        }
+        let days = self.trial_days?;
+        let from = self.start_date.unwrap_or(self.issued_at);
+        from.checked_add_signed(chrono::Duration::days(i64::from(days)))
+    }
+
+    /// The grace period as a duration (zero when grace is not allowed).
+    pub fn grace(&self) -> chrono::Duration {
+        if self.allow_grace_period {
+            chrono::Duration::hours(i64::from(self.grace_period))
+        } else {
+            chrono::Duration::zero()
+        }
+    }
+}
+
+/// A license key: a secret the user types. `Debug` and `Display` redact it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct LicenseKey(String);
+
+impl LicenseKey {
+    /// Wraps a key.
+    pub fn new(key: impl Into<String>) -> Self {
+        LicenseKey(key.into())
+    }
+
+    /// The key itself, for sending to the license server.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for LicenseKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("LicenseKey(redacted)")
+    }
+}
+
+impl fmt::Display for LicenseKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Enough to tell two keys apart in a support ticket, not enough to use one.
+        let tail: String = self
+            .0
+            .chars()
+            .rev()
+            .take(4)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        write!(f, "****{tail}")
+    }
+}
+
+/// The kind of license.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LicenseType {
+    /// Never expires (a maintenance period may still end).
+    Perpetual,
+    /// Valid until `validity_period`.
+    TimeLimited,
+    /// Valid until `validity_period`, renewed by the vendor.
+    Subscription,
+    /// Metered by consumption counters.
+    Consumption,
+}
+
+impl fmt::Display for LicenseType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            LicenseType::Perpetual => "perpetual",
+            LicenseType::TimeLimited => "time-limited",
+            LicenseType::Subscription => "subscription",
+            LicenseType::Consumption => "consumption",
+        })
+    }
+}
+
+/// How a counter's period is measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConsumptionPeriod {
+    /// Resets at 00:00 UTC.
+    Daily,
+    /// Resets Monday 00:00 UTC.
+    Weekly,
+    /// Resets on the 1st of the month, 00:00 UTC.
+    Monthly,
+    /// Resets on 1 January, 00:00 UTC. LicenseSpring's spelling `annualy` is read too.
+    #[serde(alias = "annualy")]
+    Annually,
+}
+
+/// What a feature is metered by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FeatureType {
+    /// On or off.
+    #[default]
+    Activation,
+    /// Metered by a counter.
+    Consumption,
+}
+
+/// A feature of the product that the license enables.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Feature {
+    /// The code the product asks for.
+    pub code: String,
+    /// A name for people.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub name: String,
+    /// activation or consumption.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub feature_type: FeatureType,
+    /// The feature stops working at this moment; the license goes on.
+    #[serde(default, with = "opt_ts", skip_serializing_if = "Option::is_none")]
+    pub expiry_date: Option<DateTime<Utc>>,
+    /// Consumption limit.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub max_consumption: u64,
+    /// No consumption limit.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub allow_unlimited_consumptions: bool,
+    /// Units consumed at the time the file was issued.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub total_consumptions: u64,
+    /// Consumption may pass the limit by up to `max_overages`.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub allow_overages: bool,
+    /// Units allowed past the limit.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub max_overages: u64,
+    /// The counter resets every `consumption_period`.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub reset_consumption: bool,
+    /// The reset period.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consumption_period: Option<ConsumptionPeriod>,
+    /// The feature floats on its own.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub is_floating: bool,
+    /// The feature floats from the vendor's cloud.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub is_floating_cloud: bool,
+    /// Seats of a floating feature.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub floating_users: Option<u32>,
+    /// Minutes a floating feature lease lasts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub floating_timeout: Option<u32>,
+    /// Free-form vendor data.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The data type of a custom field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum CustomFieldType {
+    /// A number written as text (LicenseSpring's `numer` is read too).
+    #[serde(rename = "number", alias = "numer")]
+    Number,
+    /// Text.
+    #[default]
+    #[serde(rename = "text")]
+    Text,
+    /// A date and time written as text.
+    #[serde(rename = "date/time")]
+    DateTime,
+}
+
+/// A vendor-defined field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomField {
+    /// The field's name.
+    pub name: String,
+    /// How `value` is to be read.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub data_type: CustomFieldType,
+    /// The value, as text.
+    pub value: String,
+}
+
+/// Who bought the license.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+#[allow(missing_docs)]
+pub struct Customer {
+    #[serde(skip_serializing_if = "is_default")]
+    pub email: String,
+    #[serde(skip_serializing_if = "is_default")]
+    pub company_name: String,
+    #[serde(skip_serializing_if = "is_default")]
+    pub reference: String,
+    #[serde(skip_serializing_if = "is_default")]
+    pub phone: String,
+    #[serde(skip_serializing_if = "is_default")]
+    pub first_name: String,
+    #[serde(skip_serializing_if = "is_default")]
+    pub last_name: String,
+    #[serde(skip_serializing_if = "is_default")]
+    pub city: String,
+    #[serde(skip_serializing_if = "is_default")]
+    pub postcode: String,
+    #[serde(skip_serializing_if = "is_default")]
+    pub state: String,
+    #[serde(skip_serializing_if = "is_default")]
+    pub country: String,
+    #[serde(skip_serializing_if = "is_default")]
+    pub address: String,
+    #[serde(skip_serializing_if = "is_default")]
+    pub customer_account: Option<String>,
+    #[serde(skip_serializing_if = "is_default")]
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+}
+
+/// How users authorize the product.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum AuthorizationMethod {
+    /// By license key.
+    #[default]
+    #[serde(rename = "license-key", alias = "license_key")]
+    LicenseKey,
+    /// By user name and password.
+    #[serde(rename = "user")]
+    User,
+}
+
+/// The product the license is for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProductDetails {
+    /// The vendor's numeric product id, if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product_id: Option<u64>,
+    /// A name for people.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub product_name: String,
+    /// The code the product identifies itself with; the license only works for it.
+    pub short_code: String,
+    /// How users authorize.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub authorization_method: AuthorizationMethod,
+    /// Free-form vendor data.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The user of a user-based license.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+#[allow(missing_docs)]
+pub struct LicenseUser {
+    #[serde(skip_serializing_if = "is_default")]
+    pub id: Option<u64>,
+    #[serde(skip_serializing_if = "is_default")]
+    pub email: String,
+    #[serde(skip_serializing_if = "is_default")]
+    pub first_name: String,
+    #[serde(skip_serializing_if = "is_default")]
+    pub last_name: String,
+    #[serde(skip_serializing_if = "is_default")]
+    pub phone_number: String,
+}
+
+/// The device a license file is bound to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceBinding {
+    /// The device's summary fingerprint id.
+    pub fingerprint: String,
+    /// Hashed fingerprint components by name, for tolerant matching.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub components: std::collections::BTreeMap<String, String>,
+}
+
+/// A license file whose signature held, with its parsed document.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LicenseFile {
+    key_id: KeyId,
+    license: License,
+}
+
+impl LicenseFile {
+    /// Verifies an armored license file against `keyring` and parses it.
+    ///
+    /// The order is fixed: bound the size, decode the armor strictly, pin the
+    /// algorithm and the key id, verify the signature, and only then parse
+    /// the JSON payload.
+    pub fn verify(input: &[u8], keyring: &Keyring) -> Result<LicenseFile> {
+        let opened = armor::open(&armor::LICENSE, input, keyring)?;
+        Self::from_opened(&opened)
+    }
+
+    /// Reads and verifies the license file at `path`. Reads at most the
+    /// format's size bound, so a huge or endless file is refused, not loaded.
+    pub fn read(path: impl AsRef<std::path::Path>, keyring: &Keyring) -> Result<LicenseFile> {
+        let bytes = read_bounded(path.as_ref(), armor::LICENSE.max_len)?;
+        LicenseFile::verify(&bytes, keyring)
+    }
+
+    fn from_opened(opened: &Opened) -> Result<LicenseFile> {
+        let license = parse_payload(opened.payload())?;
+        Ok(LicenseFile {
+            key_id: opened.key_id(),
+            license,
+        })
+    }
+
+    /// Decodes a license file without checking its signature (feature
+    /// `issuer`), for the vendor's diagnostics. Nothing may act on the result.
+    #[cfg(feature = "issuer")]
+    pub fn decode_unverified(input: &[u8]) -> Result<LicenseFile> {
+        Self::from_opened(&armor::decode(&armor::LICENSE, input)?)
+    }
+
+    /// The id of the key that signed the file.
+    pub fn key_id(&self) -> KeyId {
+        self.key_id
+    }
+
+    /// The license document.
+    pub fn license(&self) -> &License {
+        &self.license
+    }
+
+    /// Takes the license document out.
+    pub fn into_license(self) -> License {
+        self.license
+    }
+}
+
+/// Reads at most `max + 1` bytes of `path`; more than `max` is `TooLarge`.
+pub(crate) fn read_bounded(path: &std::path::Path, max: usize) -> Result<Vec<u8>> {
+    use std::io::Read as _;
+    let file = std::fs::File::open(path).map_err(|e| Error::io(&e, "opening the license file"))?;
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut bytes = Vec::new();
+    (&file)
+        .take(max as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(&e, "reading the license file"))?;
+    if bytes.len() > max {
+        let len = usize::try_from(size).unwrap_or(usize::MAX).max(bytes.len());
+        return Err(Error::TooLarge { len, max });
+    }
+    Ok(bytes)
+}
+
+/// Parses a payload that a valid signature vouched for.
+fn parse_payload(payload: &[u8]) -> Result<License> {
+    let license: License = serde_json::from_slice(payload)
+        .map_err(|e| Error::InvalidPayload(format!("not a license document: {e}")))?;
+    if license.format != FORMAT_VERSION {
+        return Err(Error::UnsupportedVersion);
+    }
+    Ok(license)
+}
+
+/// Timestamps: RFC 3339 out (UTC, seconds); RFC 3339 or a bare date in.
+pub mod ts {
+    use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+    use serde::{de, Deserialize, Deserializer, Serializer};
+
+    /// `2026-01-31T00:00:00Z`.
+    pub fn format(t: &DateTime<Utc>) -> String {
+        t.to_rfc3339_opts(SecondsFormat::Secs, true)
+    }
+
+    /// An RFC 3339 time (any offset, converted to UTC) or a bare date (midnight UTC).
+    pub fn parse(s: &str) -> Option<DateTime<Utc>> {
+        if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+            return Some(t.with_timezone(&Utc));
+        }
+        let day = NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
+        Some(day.and_hms_opt(0, 0, 0)?.and_utc())
+    }
+
+    /// Serde: writes [`format`].
+    pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format(t))
+    }
+
+    /// Serde: reads what [`parse`] reads.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        parse(&s).ok_or_else(|| {
+            de::Error::custom(
+                "expected an RFC 3339 timestamp (2026-01-31T00:00:00Z) or a date (2026-01-31)",
+            )
+        })
+    }
+}
+
+pub(crate) mod opt_ts {
+    use chrono::{DateTime, Utc};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+        match t {
+            Some(t) => super::ts::serialize(t, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+        #[derive(Deserialize)]
+        struct Wrap(#[serde(with = "super::ts")] DateTime<Utc>);
+        Ok(Option::<Wrap>::deserialize(d)?.map(|w| w.0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn minimal() -> serde_json::Value {
+        serde_json::json!({
+            "format": 1,
+            "id": "lic-1",
+            "license_type": "perpetual",
+            "product_details": {"short_code": "acme"},
+            "issued_at": "2026-01-01T00:00:00Z"
+        })
+    }
+
+    #[test]
+    fn defaults_follow_the_documented_values() {
+        let lic: License = serde_json::from_value(minimal()).unwrap();
+        assert!(lic.license_enabled && lic.license_active);
+        assert_eq!(lic.max_activations, 1);
+        assert_eq!(lic.floating_timeout, 120);
+        assert_eq!(lic.product(), "acme");
+        assert!(lic.metadata.is_empty());
+    }
+
+    #[test]
+    fn timestamps_accept_dates_and_offsets_and_write_utc() {
+        let mut v = minimal();
+        v["validity_period"] = "2027-03-16".into();
+        v["start_date"] = "2026-06-01T02:00:00+02:00".into();
+        let lic: License = serde_json::from_value(v).unwrap();
+        assert_eq!(
+            ts::format(&lic.validity_period.unwrap()),
+            "2027-03-16T00:00:00Z"
+        );
+        assert_eq!(ts::format(&lic.start_date.unwrap()), "2026-06-01T00:00:00Z");
+        let out = serde_json::to_value(&lic).unwrap();
+        assert_eq!(out["validity_period"], "2027-03-16T00:00:00Z");
+        let mut bad = minimal();
+        bad["issued_at"] = "yesterday".into();
+        assert!(serde_json::from_value::<License>(bad).is_err());
+    }
+
+    #[test]
+    fn license_keys_never_print() {
+        let key = LicenseKey::new("ABCD-EFGH-IJKL-MNOP");
+        assert_eq!(format!("{key:?}"), "LicenseKey(redacted)");
+        assert_eq!(key.to_string(), "****MNOP");
+        let mut v = minimal();
+        v["license_key"] = "ABCD-EFGH-IJKL-MNOP".into();
+        let lic: License = serde_json::from_value(v).unwrap();
+        assert!(!format!("{lic:?}").contains("ABCD"));
+    }
+
+    #[test]
+    fn licensespring_spellings_are_read() {
+        let mut v = minimal();
+        v["consumption_period"] = "annualy".into();
+        v["custom_fields"] =
+            serde_json::json!([{"name": "seats", "data_type": "numer", "value": "5"}]);
+        let lic: License = serde_json::from_value(v).unwrap();
+        assert_eq!(lic.consumption_period, Some(ConsumptionPeriod::Annually));
+        assert_eq!(lic.custom_fields[0].data_type, CustomFieldType::Number);
+    }
+}

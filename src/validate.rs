@@ -1,0 +1,356 @@
+//! The rules that decide whether a verified license may be used now.
+//!
+//! Validation never fails with an error: it answers with a [`Validation`],
+//! a [`Status`] plus the dates and reasons behind it, so a product can tell
+//! its user exactly what is wrong and until when things work.
+//!
+//! The rules run in a fixed order and the first that refuses decides the
+//! status: disabled, inactive, wrong product, wrong device, clock behind the
+//! issue time, not yet started, trial over, validity over (after grace),
+//! check-in overdue (after grace). A license past its validity or its file
+//! expiry but inside the grace period is [`Status::ValidInGrace`]. The end of
+//! the maintenance period is reported but never makes a license unusable.
+
+use std::fmt;
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::clock::Clock;
+use crate::license::{ts, License};
+
+/// What the product passes to validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidationOptions {
+    /// The product's short code; a license for another product is refused.
+    pub product: String,
+    /// This device's fingerprint id, for licenses bound to a device.
+    pub device: Option<String>,
+    /// How far `issued_at` may lie in the future before the clock is judged
+    /// to be behind (default one hour, so NTP steps and DST slips pass).
+    pub clock_tolerance: Duration,
+}
+
+impl ValidationOptions {
+    /// Options for `product` with the default tolerance and no device.
+    pub fn new(product: impl Into<String>) -> Self {
+        ValidationOptions {
+            product: product.into(),
+            device: None,
+            clock_tolerance: Duration::hours(1),
+        }
+    }
+
+    /// Sets this device's fingerprint id.
+    pub fn device(mut self, fingerprint: impl Into<String>) -> Self {
+        self.device = Some(fingerprint.into());
+        self
+    }
+
+    /// Sets the clock tolerance.
+    pub fn clock_tolerance(mut self, tolerance: Duration) -> Self {
+        self.clock_tolerance = tolerance;
+        self
+    }
+}
+
+/// Whether a license may be used, and if not, why not.
+///
+/// The numeric values are stable; the C ABI and the bindings use them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+#[repr(u32)]
+pub enum Status {
+    /// Usable.
+    Valid = 0,
+    /// Usable, but only because of the grace period: past the validity
+    /// period or the file's check-in expiry. See [`Validation::grace_until`].
+    ValidInGrace = 1,
+    /// The validity period and any grace are over.
+    Expired = 2,
+    /// The trial is over.
+    TrialExpired = 3,
+    /// The file's expiry and any grace are over: the product must check in.
+    CheckInRequired = 4,
+    /// The start date has not come yet.
+    NotYetValid = 5,
+    /// The vendor disabled the license.
+    Disabled = 6,
+    /// The license is not active.
+    Inactive = 7,
+    /// The license is for another product.
+    WrongProduct = 8,
+    /// The license is bound to another device, or no device id was supplied.
+    WrongDevice = 9,
+    /// The system clock is behind the time the file was issued.
+    ClockBehind = 10,
+}
+
+impl Status {
+    /// Whether the license may be used.
+    pub fn is_usable(self) -> bool {
+        matches!(self, Status::Valid | Status::ValidInGrace)
+    }
+
+    /// A stable snake_case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Valid => "valid",
+            Status::ValidInGrace => "valid_in_grace",
+            Status::Expired => "expired",
+            Status::TrialExpired => "trial_expired",
+            Status::CheckInRequired => "check_in_required",
+            Status::NotYetValid => "not_yet_valid",
+            Status::Disabled => "disabled",
+            Status::Inactive => "inactive",
+            Status::WrongProduct => "wrong_product",
+            Status::WrongDevice => "wrong_device",
+            Status::ClockBehind => "clock_behind",
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The state of one feature at the time of validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FeatureStatus {
+    /// The license has the feature and it has not expired.
+    Enabled {
+        /// When the feature stops, if it does.
+        until: Option<DateTime<Utc>>,
+    },
+    /// The feature's expiry date has passed.
+    Expired {
+        /// When it expired.
+        at: DateTime<Utc>,
+    },
+    /// The license does not include the feature.
+    Missing,
+    /// The license itself is not usable.
+    LicenseUnusable(Status),
+}
+
+impl FeatureStatus {
+    /// Whether the feature may be used.
+    pub fn is_enabled(&self) -> bool {
+        matches!(self, FeatureStatus::Enabled { .. })
+    }
+}
+
+/// The answer of validation: a status with the dates and reasons behind it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Validation {
+    /// The verdict.
+    pub status: Status,
+    /// The time validation was done at.
+    pub checked_at: DateTime<Utc>,
+    /// When use ends without grace: the earlier of the validity period and
+    /// the trial end. `None` for a license that does not end.
+    pub valid_until: Option<DateTime<Utc>>,
+    /// When the grace period in force ends, while in grace.
+    pub grace_until: Option<DateTime<Utc>>,
+    /// When the file expires: the next check-in is due before it.
+    pub check_in_due: Option<DateTime<Utc>>,
+    /// When maintenance ends (or ended).
+    pub maintenance_until: Option<DateTime<Utc>>,
+    /// Whether maintenance has ended (the license may still be valid).
+    pub maintenance_expired: bool,
+    /// Why the status is what it is, one sentence each, most important first.
+    pub reasons: Vec<String>,
+}
+
+impl Validation {
+    /// Whether the license may be used.
+    pub fn is_usable(&self) -> bool {
+        self.status.is_usable()
+    }
+
+    /// Whether maintenance covers a release made at `release_date`.
+    pub fn maintenance_covers(&self, release_date: DateTime<Utc>) -> bool {
+        self.maintenance_until.is_none_or(|end| release_date < end)
+    }
+}
+
+/// Validates `license` at the time `clock` shows.
+pub fn validate(license: &License, options: &ValidationOptions, clock: &dyn Clock) -> Validation {
+    validate_at(license, options, clock.now())
+}
+
+/// Validates `license` at `now`.
+pub fn validate_at(
+    license: &License,
+    options: &ValidationOptions,
+    now: DateTime<Utc>,
+) -> Validation {
+    let mut v = Validation {
+        status: Status::Valid,
+        checked_at: now,
+        valid_until: None,
+        grace_until: None,
+        check_in_due: license.expires_at,
+        maintenance_until: None,
+        maintenance_expired: false,
+        reasons: Vec::new(),
+    };
+    let grace = license.grace();
+
+    if license.enable_maintenance_period {
+        v.maintenance_until = license.maintenance_period;
+        if let Some(end) = license.maintenance_period {
+            v.maintenance_expired = now >= end;
+        }
+    }
+    let trial_end = license.trial_end();
+    v.valid_until = match (license.validity_period, trial_end) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+
+    if let Some(status) = refusal(license, options, now, trial_end, grace, &mut v.reasons) {
+        v.status = status;
+        return v;
+    }
+
+    // Inside grace for validity or for the file's expiry?
+    for (deadline, what) in [
+        (license.validity_period, "the validity period ended"),
+        (license.expires_at, "the check-in was due"),
+    ] {
+        if let Some(deadline) = deadline {
+            if now >= deadline {
+                let until = later(deadline, grace);
+                v.status = Status::ValidInGrace;
+                v.grace_until = Some(v.grace_until.map_or(until, |u: DateTime<Utc>| u.min(until)));
+                v.reasons.push(format!(
+                    "{what} at {}; the grace period lasts until {}",
+                    ts::format(&deadline),
+                    ts::format(&until)
+                ));
+            }
+        }
+    }
+    if v.status == Status::Valid {
+        v.reasons.push(match v.valid_until {
+            Some(end) => format!("valid until {}", ts::format(&end)),
+            None => format!("{} license without an end date", license.license_type),
+        });
+    }
+    if let Some(due) = license.expires_at.filter(|due| now < *due) {
+        v.reasons
+            .push(format!("next check-in due before {}", ts::format(&due)));
+    }
+    if v.maintenance_expired {
+        if let Some(end) = v.maintenance_until {
+            v.reasons.push(format!(
+                "maintenance ended at {}; releases after it are not covered",
+                ts::format(&end)
+            ));
+        }
+    }
+    v
+}
+
+/// The first rule that refuses the license, with its reason.
+fn refusal(
+    license: &License,
+    options: &ValidationOptions,
+    now: DateTime<Utc>,
+    trial_end: Option<DateTime<Utc>>,
+    grace: Duration,
+    reasons: &mut Vec<String>,
+) -> Option<Status> {
+    let (status, reason) = if !license.license_enabled {
+        (
+            Status::Disabled,
+            "the vendor disabled this license".to_owned(),
+        )
+    } else if !license.license_active {
+        (Status::Inactive, "this license is not active".to_owned())
+    } else if license.product() != options.product {
+        (
+            Status::WrongProduct,
+            format!(
+                "the license is for product `{}`, not `{}`",
+                license.product(),
+                options.product
+            ),
+        )
+    } else if let Some(reason) = device_mismatch(license, options) {
+        (Status::WrongDevice, reason.to_owned())
+    } else if license.issued_at > later(now, options.clock_tolerance) {
+        (
+            Status::ClockBehind,
+            format!(
+                "the system clock ({}) is behind the time this file was issued ({}); correct the clock",
+                ts::format(&now),
+                ts::format(&license.issued_at)
+            ),
+        )
+    } else if let Some(start) = license.start_date.filter(|s| now < *s) {
+        (
+            Status::NotYetValid,
+            format!("the license starts at {}", ts::format(&start)),
+        )
+    } else if let Some(end) = trial_end.filter(|e| now >= *e) {
+        (
+            Status::TrialExpired,
+            format!("the trial ended at {}", ts::format(&end)),
+        )
+    } else if let Some(end) = license.validity_period.filter(|e| now >= later(*e, grace)) {
+        (Status::Expired, ended("the license expired", end, grace))
+    } else if let Some(due) = license.expires_at.filter(|d| now >= later(*d, grace)) {
+        (
+            Status::CheckInRequired,
+            ended("the check-in was due", due, grace),
+        )
+    } else {
+        return None;
+    };
+    reasons.push(reason);
+    Some(status)
+}
+
+/// `t + d`, saturating at the end of representable time: a vendor's huge
+/// grace period must not overflow into a panic.
+fn later(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
+    t.checked_add_signed(d).unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+fn ended(what: &str, at: DateTime<Utc>, grace: Duration) -> String {
+    if grace.is_zero() {
+        format!("{what} at {}", ts::format(&at))
+    } else {
+        format!(
+            "{what} at {} and the grace period ended at {}",
+            ts::format(&at),
+            ts::format(&later(at, grace))
+        )
+    }
+}
+
+fn device_mismatch(license: &License, options: &ValidationOptions) -> Option<&'static str> {
+    let bound = license.device.as_ref()?;
+    match &options.device {
+        None => Some("the license is bound to a device, but no device id was supplied to check it"),
+        Some(id) if *id != bound.fingerprint => Some("the license is bound to another device"),
+        Some(_) => None,
+    }
+}
+
+/// The state of feature `code` of `license`, given the license's validation.
+pub fn feature_status(license: &License, validation: &Validation, code: &str) -> FeatureStatus {
+    if !validation.is_usable() {
+        return FeatureStatus::LicenseUnusable(validation.status);
+    }
+    match license.feature(code) {
+        None => FeatureStatus::Missing,
+        Some(f) => match f.expiry_date {
+            Some(at) if validation.checked_at >= at => FeatureStatus::Expired { at },
+            until => FeatureStatus::Enabled { until },
+        },
+    }
+}
