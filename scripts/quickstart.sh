@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The quickstart: the vendor's side and the product's side on one machine.
 # Creates a throwaway signing key, issues a license valid for 30 days,
-# inspects and verifies it with the CLI, then validates it the way a product
-# does, through the Rust API, today and on two later days.
+# inspects and verifies it with the CLI, validates it the way a product
+# does, through the Rust API, today and on two later days, and shows this
+# device's fingerprint.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -58,7 +59,10 @@ if "$bin/examples/validate" "$work/license.lic" "$work/vendor.pub" acme-cad "$(i
     exit 1
 fi
 
-step "8. A tampered file is refused"
+step "8. This device's fingerprint (salted hashes) and what VM detection sees"
+"$bin/tessera" fingerprint --product acme-cad
+
+step "9. A tampered file is refused"
 sed '7s/./x/5' "$work/license.lic" > "$work/tampered.lic"
 if "$bin/tessera" verify "$work/tampered.lic" --key "$work/vendor.pub"; then
     echo "unexpected: a tampered file was accepted" >&2

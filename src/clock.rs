@@ -71,6 +71,58 @@ impl<C: Clock + ?Sized> Clock for std::sync::Arc<C> {
     }
 }
 
+/// The high-water mark of trusted time, and the check against rollback.
+///
+/// Fed by local observations, the `issued_at` of signed files and servers'
+/// signed dates. A clock more than `tolerance` behind the mark is tampering;
+/// smaller steps (NTP corrections, DST mistakes) pass. Lock-free: a check
+/// is one atomic load and, when time moved on, one atomic max.
+#[derive(Debug)]
+pub struct TrustedTime {
+    high_water: AtomicI64,
+    tolerance: Duration,
+}
+
+impl TrustedTime {
+    /// Starts from `high_water` (`None`: nothing seen yet).
+    pub fn new(high_water: Option<DateTime<Utc>>, tolerance: Duration) -> Self {
+        TrustedTime {
+            high_water: AtomicI64::new(high_water.map_or(i64::MIN, |t| t.timestamp())),
+            tolerance,
+        }
+    }
+
+    /// Checks `now` against the mark and raises the mark to it.
+    pub fn observe(&self, now: DateTime<Utc>) -> crate::Result<()> {
+        let now_s = now.timestamp();
+        let mark = self.high_water.load(Ordering::Acquire);
+        let behind = mark.saturating_sub(now_s);
+        if behind > self.tolerance.num_seconds() {
+            return Err(crate::Error::ClockTampered {
+                behind_secs: behind,
+            });
+        }
+        if now_s > mark {
+            self.high_water.fetch_max(now_s, Ordering::AcqRel);
+        }
+        Ok(())
+    }
+
+    /// Raises the mark to a trusted time (a signed file's or a server's).
+    pub fn raise(&self, trusted: DateTime<Utc>) {
+        self.high_water
+            .fetch_max(trusted.timestamp(), Ordering::AcqRel);
+    }
+
+    /// The mark, if anything was seen.
+    pub fn high_water(&self) -> Option<DateTime<Utc>> {
+        match self.high_water.load(Ordering::Acquire) {
+            i64::MIN => None,
+            s => DateTime::from_timestamp(s, 0),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -86,5 +138,24 @@ mod tests {
         assert_eq!(clock.now(), t0 - Duration::hours(1));
         clock.set(t0);
         assert_eq!(clock.now(), t0);
+    }
+
+    #[test]
+    fn small_steps_back_pass_and_large_ones_are_tampering() {
+        let t0 = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let trusted = TrustedTime::new(Some(t0), Duration::hours(1));
+        assert!(trusted.observe(t0 + Duration::hours(5)).is_ok());
+        assert_eq!(trusted.high_water(), Some(t0 + Duration::hours(5)));
+        // An hour back exactly is still an NTP or DST slip.
+        assert!(trusted.observe(t0 + Duration::hours(4)).is_ok());
+        assert_eq!(
+            trusted.observe(t0 + Duration::hours(4) - Duration::seconds(1)),
+            Err(crate::Error::ClockTampered { behind_secs: 3601 })
+        );
+        // The mark never goes down, and signed times raise it.
+        assert_eq!(trusted.high_water(), Some(t0 + Duration::hours(5)));
+        trusted.raise(t0 + Duration::days(2));
+        assert!(trusted.observe(t0 + Duration::days(1)).is_err());
+        assert_eq!(TrustedTime::new(None, Duration::zero()).high_water(), None);
     }
 }

@@ -81,6 +81,58 @@ pub enum Error {
     /// A license spec given to the issuer is not acceptable.
     #[error("invalid license spec: {0}")]
     InvalidSpec(String),
+
+    /// The operation is not available on this platform or build.
+    #[error("not supported: {0}")]
+    Unsupported(&'static str),
+
+    /// The local state file is damaged (truncated, garbled, or missing while
+    /// its backup exists). Nothing was changed; `Store::recover` restores the
+    /// last good copy.
+    #[error("the local state is damaged ({0}); recover it from its backup or reactivate")]
+    StoreCorrupt(&'static str),
+
+    /// The local state file was edited: its integrity tag does not match.
+    #[error(
+        "the local state was modified outside Tessera; recover it from its backup or reactivate"
+    )]
+    StoreTampered,
+
+    /// The local state was created on another device (copied here).
+    #[error("the local state belongs to another device; activate the license on this device")]
+    StoreFromOtherDevice,
+
+    /// The local state belongs to another product.
+    #[error("the local state belongs to another product")]
+    StoreWrongProduct,
+
+    /// The local state has a schema version this SDK does not know.
+    #[error("the local state was written by a newer SDK; upgrade the product")]
+    StoreVersion,
+
+    /// The system clock went back further than the tolerance allows.
+    #[error("the system clock is {behind_secs} s behind the last trusted time; correct the clock")]
+    ClockTampered {
+        /// How far behind the high-water mark of trusted time the clock is.
+        behind_secs: i64,
+    },
+
+    /// No license has been activated on this device for this product.
+    #[error("no license is activated on this device for this product")]
+    NotActivated,
+
+    /// The license verified but may not be used here and now.
+    #[error("the license cannot be used ({status}): {reason}")]
+    Unusable {
+        /// The validation status.
+        status: crate::validate::Status,
+        /// Why, in one sentence.
+        reason: String,
+    },
+
+    /// No device fact could be read, so no fingerprint can be made.
+    #[error("no device identity could be read on this system; supply a custom device id")]
+    FingerprintUnavailable,
 }
 
 impl Error {
@@ -102,6 +154,16 @@ impl Error {
             Error::InvalidPayload(_) => 17,
             Error::InvalidKey(_) => 20,
             Error::InvalidSpec(_) => 21,
+            Error::Unsupported(_) => 3,
+            Error::StoreCorrupt(_) => 30,
+            Error::StoreTampered => 31,
+            Error::StoreFromOtherDevice => 32,
+            Error::StoreWrongProduct => 33,
+            Error::StoreVersion => 34,
+            Error::ClockTampered { .. } => 35,
+            Error::NotActivated => 36,
+            Error::Unusable { .. } => 37,
+            Error::FingerprintUnavailable => 40,
         }
     }
 
@@ -120,6 +182,16 @@ impl Error {
             Error::InvalidPayload(_) => "invalid_payload",
             Error::InvalidKey(_) => "invalid_key",
             Error::InvalidSpec(_) => "invalid_spec",
+            Error::Unsupported(_) => "unsupported",
+            Error::StoreCorrupt(_) => "store_corrupt",
+            Error::StoreTampered => "store_tampered",
+            Error::StoreFromOtherDevice => "store_from_other_device",
+            Error::StoreWrongProduct => "store_wrong_product",
+            Error::StoreVersion => "store_version",
+            Error::ClockTampered { .. } => "clock_tampered",
+            Error::NotActivated => "not_activated",
+            Error::Unusable { .. } => "unusable",
+            Error::FingerprintUnavailable => "fingerprint_unavailable",
         }
     }
 

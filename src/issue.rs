@@ -52,7 +52,7 @@ fn random_id() -> Result<String> {
     rand_core::OsRng
         .try_fill_bytes(&mut bytes)
         .map_err(|_| Error::InvalidArgument("the system random source failed"))?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(crate::util::hex(&bytes))
 }
 
 /// Rules a license must meet to make sense; each broken rule is a spec error.
@@ -108,8 +108,8 @@ fn check_consistency(l: &License) -> Result<()> {
     if l.max_activations == 0 && !l.allow_unlimited_activations {
         return fail("`max_activations` must be at least 1 (or set `allow_unlimited_activations`)");
     }
-    if l.device.as_ref().is_some_and(|d| d.fingerprint.is_empty()) {
-        return fail("`device.fingerprint` must not be empty");
+    if l.device.as_ref().is_some_and(|d| d.id.is_empty()) {
+        return fail("`device.id` must not be empty");
     }
     let mut codes = std::collections::BTreeSet::new();
     for f in &l.product_features {

@@ -26,22 +26,32 @@
 
 pub mod armor;
 pub mod clock;
+pub mod environment;
 pub mod error;
+pub mod fingerprint;
 #[cfg(feature = "issuer")]
 pub mod issue;
 pub mod keys;
 pub mod license;
+pub mod local;
+mod mac;
+pub mod store;
+pub mod sysinfo;
+mod util;
 pub mod validate;
 
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{Clock, ManualClock, SystemClock, TrustedTime};
+pub use environment::Environment;
 pub use error::{Error, Result};
+pub use fingerprint::{Fingerprint, MatchPolicy};
 #[cfg(feature = "issuer")]
 pub use keys::SigningKey;
 pub use keys::{KeyId, Keyring, PublicKey};
 pub use license::{
-    ConsumptionPeriod, DeviceBinding, Feature, FeatureType, License, LicenseFile, LicenseKey,
-    LicenseType,
+    ConsumptionPeriod, Feature, FeatureType, License, LicenseFile, LicenseKey, LicenseType,
 };
+pub use local::{activate, LocalConfig, LocalLicense};
+pub use store::Store;
 pub use validate::{
     feature_status, validate, validate_at, FeatureStatus, Status, Validation, ValidationOptions,
 };

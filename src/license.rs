@@ -154,9 +154,10 @@ pub struct License {
     /// The file's own expiry: the product must check in (get a fresh file) before it.
     #[serde(default, with = "opt_ts", skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<DateTime<Utc>>,
-    /// The device the file is bound to, if any.
+    /// The device the file is bound to, if any: its fingerprint id and,
+    /// for tolerant matching, its hashed components.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub device: Option<DeviceBinding>,
+    pub device: Option<crate::fingerprint::Fingerprint>,
 }
 
 fn yes() -> bool {
@@ -462,16 +463,6 @@ pub struct LicenseUser {
     pub phone_number: String,
 }
 
-/// The device a license file is bound to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeviceBinding {
-    /// The device's summary fingerprint id.
-    pub fingerprint: String,
-    /// Hashed fingerprint components by name, for tolerant matching.
-    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub components: std::collections::BTreeMap<String, String>,
-}
-
 /// A license file whose signature held, with its parsed document.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LicenseFile {
@@ -529,16 +520,11 @@ impl LicenseFile {
 }
 
 /// Reads at most `max + 1` bytes of `path`; more than `max` is `TooLarge`.
-pub(crate) fn read_bounded(path: &std::path::Path, max: usize) -> Result<Vec<u8>> {
-    use std::io::Read as _;
-    let file = std::fs::File::open(path).map_err(|e| Error::io(&e, "opening the license file"))?;
-    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let mut bytes = Vec::new();
-    (&file)
-        .take(max as u64 + 1)
-        .read_to_end(&mut bytes)
+fn read_bounded(path: &std::path::Path, max: usize) -> Result<Vec<u8>> {
+    let bytes = crate::util::read_at_most(path, max as u64)
         .map_err(|e| Error::io(&e, "reading the license file"))?;
     if bytes.len() > max {
+        let size = std::fs::metadata(path).map_or(0, |m| m.len());
         let len = usize::try_from(size).unwrap_or(usize::MAX).max(bytes.len());
         return Err(Error::TooLarge { len, max });
     }

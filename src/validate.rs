@@ -16,6 +16,8 @@ use std::fmt;
 use chrono::{DateTime, Duration, Utc};
 
 use crate::clock::Clock;
+use crate::environment::Environment;
+use crate::fingerprint::{Fingerprint, MatchPolicy};
 use crate::license::{ts, License};
 
 /// What the product passes to validation.
@@ -23,8 +25,12 @@ use crate::license::{ts, License};
 pub struct ValidationOptions {
     /// The product's short code; a license for another product is refused.
     pub product: String,
-    /// This device's fingerprint id, for licenses bound to a device.
-    pub device: Option<String>,
+    /// This device's fingerprint, for licenses bound to a device.
+    pub device: Option<Fingerprint>,
+    /// How a license's device binding is compared with `device`.
+    pub match_policy: MatchPolicy,
+    /// What VM and container detection found, for licenses with `prevent_vm`.
+    pub environment: Option<Environment>,
     /// How far `issued_at` may lie in the future before the clock is judged
     /// to be behind (default one hour, so NTP steps and DST slips pass).
     pub clock_tolerance: Duration,
@@ -36,13 +42,27 @@ impl ValidationOptions {
         ValidationOptions {
             product: product.into(),
             device: None,
+            match_policy: MatchPolicy::default(),
+            environment: None,
             clock_tolerance: Duration::hours(1),
         }
     }
 
-    /// Sets this device's fingerprint id.
-    pub fn device(mut self, fingerprint: impl Into<String>) -> Self {
-        self.device = Some(fingerprint.into());
+    /// Sets this device's fingerprint.
+    pub fn device(mut self, fingerprint: Fingerprint) -> Self {
+        self.device = Some(fingerprint);
+        self
+    }
+
+    /// Sets how device bindings are compared.
+    pub fn match_policy(mut self, policy: MatchPolicy) -> Self {
+        self.match_policy = policy;
+        self
+    }
+
+    /// Sets what VM and container detection found.
+    pub fn environment(mut self, environment: Environment) -> Self {
+        self.environment = Some(environment);
         self
     }
 
@@ -83,6 +103,9 @@ pub enum Status {
     WrongDevice = 9,
     /// The system clock is behind the time the file was issued.
     ClockBehind = 10,
+    /// The license forbids virtual machines and containers, and this is one
+    /// (or detection was not run).
+    VirtualMachine = 11,
 }
 
 impl Status {
@@ -105,6 +128,7 @@ impl Status {
             Status::WrongProduct => "wrong_product",
             Status::WrongDevice => "wrong_device",
             Status::ClockBehind => "clock_behind",
+            Status::VirtualMachine => "virtual_machine",
         }
     }
 }
@@ -180,6 +204,20 @@ pub fn validate(license: &License, options: &ValidationOptions, clock: &dyn Cloc
     validate_at(license, options, clock.now())
 }
 
+/// Only the status of `license` at `now`: the same rules as
+/// [`validate_at`] without building the report, and without allocating.
+pub fn status_at(license: &License, options: &ValidationOptions, now: DateTime<Utc>) -> Status {
+    if let Some((status, _)) = refusal(license, options, now) {
+        return status;
+    }
+    let past = |deadline: Option<DateTime<Utc>>| deadline.is_some_and(|d| now >= d);
+    if past(license.validity_period) || past(license.expires_at) {
+        Status::ValidInGrace
+    } else {
+        Status::Valid
+    }
+}
+
 /// Validates `license` at `now`.
 pub fn validate_at(
     license: &License,
@@ -204,14 +242,14 @@ pub fn validate_at(
             v.maintenance_expired = now >= end;
         }
     }
-    let trial_end = license.trial_end();
-    v.valid_until = match (license.validity_period, trial_end) {
+    v.valid_until = match (license.validity_period, license.trial_end()) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };
 
-    if let Some(status) = refusal(license, options, now, trial_end, grace, &mut v.reasons) {
+    if let Some((status, why)) = refusal(license, options, now) {
         v.status = status;
+        v.reasons.push(why.describe(license, options, now));
         return v;
     }
 
@@ -254,64 +292,109 @@ pub fn validate_at(
     v
 }
 
-/// The first rule that refuses the license, with its reason.
-fn refusal(
-    license: &License,
-    options: &ValidationOptions,
-    now: DateTime<Utc>,
-    trial_end: Option<DateTime<Utc>>,
-    grace: Duration,
-    reasons: &mut Vec<String>,
-) -> Option<Status> {
-    let (status, reason) = if !license.license_enabled {
-        (
-            Status::Disabled,
-            "the vendor disabled this license".to_owned(),
-        )
-    } else if !license.license_active {
-        (Status::Inactive, "this license is not active".to_owned())
-    } else if license.product() != options.product {
-        (
-            Status::WrongProduct,
-            format!(
+/// Why a rule refused; turned into a sentence only when a report is wanted.
+#[derive(Debug, Clone, Copy)]
+enum Why {
+    Disabled,
+    Inactive,
+    WrongProduct,
+    NoDevice,
+    OtherDevice,
+    VmNotChecked,
+    VmDetected,
+    ClockBehind,
+    NotStarted(DateTime<Utc>),
+    TrialOver(DateTime<Utc>),
+    Expired(DateTime<Utc>),
+    CheckInOverdue(DateTime<Utc>),
+}
+
+impl Why {
+    fn describe(
+        self,
+        license: &License,
+        options: &ValidationOptions,
+        now: DateTime<Utc>,
+    ) -> String {
+        let grace = license.grace();
+        match self {
+            Why::Disabled => "the vendor disabled this license".to_owned(),
+            Why::Inactive => "this license is not active".to_owned(),
+            Why::WrongProduct => format!(
                 "the license is for product `{}`, not `{}`",
                 license.product(),
                 options.product
             ),
-        )
-    } else if let Some(reason) = device_mismatch(license, options) {
-        (Status::WrongDevice, reason.to_owned())
-    } else if license.issued_at > later(now, options.clock_tolerance) {
-        (
-            Status::ClockBehind,
-            format!(
+            Why::NoDevice => {
+                "the license is bound to a device, but no device fingerprint was supplied to check it"
+                    .to_owned()
+            }
+            Why::OtherDevice => match (&license.device, &options.device) {
+                (Some(bound), Some(here)) => format!(
+                    "the license is bound to another device ({})",
+                    bound.compare(here, &options.match_policy)
+                ),
+                _ => "the license is bound to another device".to_owned(),
+            },
+            Why::VmNotChecked => {
+                "the license does not allow virtual machines or containers, and no detection result was supplied"
+                    .to_owned()
+            }
+            Why::VmDetected => {
+                let evidence: Vec<String> = options
+                    .environment
+                    .iter()
+                    .flat_map(|e| e.evidence.iter().map(ToString::to_string))
+                    .collect();
+                format!(
+                    "the license does not allow virtual machines or containers; found {}",
+                    evidence.join("; ")
+                )
+            }
+            Why::ClockBehind => format!(
                 "the system clock ({}) is behind the time this file was issued ({}); correct the clock",
                 ts::format(&now),
                 ts::format(&license.issued_at)
             ),
-        )
+            Why::NotStarted(start) => format!("the license starts at {}", ts::format(&start)),
+            Why::TrialOver(end) => format!("the trial ended at {}", ts::format(&end)),
+            Why::Expired(end) => ended("the license expired", end, grace),
+            Why::CheckInOverdue(due) => ended("the check-in was due", due, grace),
+        }
+    }
+}
+
+/// The first rule that refuses the license.
+fn refusal(
+    license: &License,
+    options: &ValidationOptions,
+    now: DateTime<Utc>,
+) -> Option<(Status, Why)> {
+    let grace = license.grace();
+    let refused = if !license.license_enabled {
+        (Status::Disabled, Why::Disabled)
+    } else if !license.license_active {
+        (Status::Inactive, Why::Inactive)
+    } else if license.product() != options.product {
+        (Status::WrongProduct, Why::WrongProduct)
+    } else if let Some(why) = device_mismatch(license, options) {
+        (Status::WrongDevice, why)
+    } else if let Some(why) = vm_refusal(license, options) {
+        (Status::VirtualMachine, why)
+    } else if license.issued_at > later(now, options.clock_tolerance) {
+        (Status::ClockBehind, Why::ClockBehind)
     } else if let Some(start) = license.start_date.filter(|s| now < *s) {
-        (
-            Status::NotYetValid,
-            format!("the license starts at {}", ts::format(&start)),
-        )
-    } else if let Some(end) = trial_end.filter(|e| now >= *e) {
-        (
-            Status::TrialExpired,
-            format!("the trial ended at {}", ts::format(&end)),
-        )
+        (Status::NotYetValid, Why::NotStarted(start))
+    } else if let Some(end) = license.trial_end().filter(|e| now >= *e) {
+        (Status::TrialExpired, Why::TrialOver(end))
     } else if let Some(end) = license.validity_period.filter(|e| now >= later(*e, grace)) {
-        (Status::Expired, ended("the license expired", end, grace))
+        (Status::Expired, Why::Expired(end))
     } else if let Some(due) = license.expires_at.filter(|d| now >= later(*d, grace)) {
-        (
-            Status::CheckInRequired,
-            ended("the check-in was due", due, grace),
-        )
+        (Status::CheckInRequired, Why::CheckInOverdue(due))
     } else {
         return None;
     };
-    reasons.push(reason);
-    Some(status)
+    Some(refused)
 }
 
 /// `t + d`, saturating at the end of representable time: a vendor's huge
@@ -332,11 +415,22 @@ fn ended(what: &str, at: DateTime<Utc>, grace: Duration) -> String {
     }
 }
 
-fn device_mismatch(license: &License, options: &ValidationOptions) -> Option<&'static str> {
+fn device_mismatch(license: &License, options: &ValidationOptions) -> Option<Why> {
     let bound = license.device.as_ref()?;
     match &options.device {
-        None => Some("the license is bound to a device, but no device id was supplied to check it"),
-        Some(id) if *id != bound.fingerprint => Some("the license is bound to another device"),
+        None => Some(Why::NoDevice),
+        Some(here) if !bound.matches(here, &options.match_policy) => Some(Why::OtherDevice),
+        Some(_) => None,
+    }
+}
+
+fn vm_refusal(license: &License, options: &ValidationOptions) -> Option<Why> {
+    if !license.prevent_vm {
+        return None;
+    }
+    match &options.environment {
+        None => Some(Why::VmNotChecked),
+        Some(env) if env.is_isolated() => Some(Why::VmDetected),
         Some(_) => None,
     }
 }

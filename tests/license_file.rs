@@ -5,8 +5,8 @@ mod common;
 use common::{at, issue, ring, spec, test_only_key};
 use serde_json::json;
 use tessera::{
-    feature_status, validate, validate_at, Error, FeatureStatus, LicenseFile, ManualClock, Status,
-    ValidationOptions,
+    feature_status, validate, validate_at, Error, FeatureStatus, Fingerprint, LicenseFile,
+    ManualClock, Status, ValidationOptions,
 };
 
 fn opts() -> ValidationOptions {
@@ -249,10 +249,13 @@ fn disabled_inactive_wrong_product_and_wrong_device_are_refused() {
         check(json!({}), &ValidationOptions::new("other")),
         Status::WrongProduct
     );
-    let bound = json!({"device": {"fingerprint": "dev-A"}});
-    assert_eq!(check(bound.clone(), &opts().device("dev-A")), Status::Valid);
+    let bound = json!({"device": {"id": "dev-A"}});
     assert_eq!(
-        check(bound.clone(), &opts().device("dev-B")),
+        check(bound.clone(), &opts().device(Fingerprint::from_id("dev-A"))),
+        Status::Valid
+    );
+    assert_eq!(
+        check(bound.clone(), &opts().device(Fingerprint::from_id("dev-B"))),
         Status::WrongDevice
     );
     // A bound license with no device to compare is refused, not waved through.

@@ -68,6 +68,25 @@ enum Command {
         #[arg(long, value_parser = parse_time)]
         at: Option<DateTime<Utc>>,
     },
+    /// Show this device's fingerprint (salted hashes only) and what VM and
+    /// container detection finds; compare it with a stored one.
+    Fingerprint {
+        /// The product whose salt the fingerprint uses.
+        #[arg(long)]
+        product: String,
+        /// Read device facts from this directory instead of `/` (a mounted image, a test tree).
+        #[arg(long)]
+        root: Option<PathBuf>,
+        /// Write the fingerprint as JSON (to bind a license to it: the spec's `device`).
+        #[arg(long)]
+        save: Option<PathBuf>,
+        /// Compare with a fingerprint saved earlier; exit 5 when it no longer matches.
+        #[arg(long)]
+        compare: Option<PathBuf>,
+        /// How to compare: `fuzzy` (default: one change tolerated) or `exact`.
+        #[arg(long, default_value = "fuzzy", value_parser = ["fuzzy", "exact"])]
+        policy: String,
+    },
     /// Verify and validate a license file; the exit code tells the outcome.
     Verify {
         /// The license file.
@@ -78,7 +97,7 @@ enum Command {
         /// The product that must match; the license's own product when left out.
         #[arg(long)]
         product: Option<String>,
-        /// This device's fingerprint id, for bound licenses.
+        /// The device's fingerprint id, for bound licenses (`tessera fingerprint` prints it).
         #[arg(long)]
         device: Option<String>,
         /// Validate at this time (RFC 3339) instead of now.
@@ -120,6 +139,13 @@ fn main() -> ExitCode {
         Command::Keygen { out_dir, name } => keygen(&out_dir, &name),
         Command::Issue { key, spec, out, at } => issue(&key, &spec, out.as_deref(), at),
         Command::Inspect { file, key, at } => inspect(&file, &key, at),
+        Command::Fingerprint {
+            product,
+            root,
+            save,
+            compare,
+            policy,
+        } => fingerprint(&product, root, save.as_deref(), compare.as_deref(), &policy),
         Command::Verify {
             file,
             key,
@@ -290,7 +316,10 @@ fn inspect(path: &Path, keys: &[PathBuf], at: Option<DateTime<Utc>>) -> Result<(
         let license = file.license();
         let mut opts = ValidationOptions::new(license.product());
         if let Some(d) = &license.device {
-            opts = opts.device(d.fingerprint.clone());
+            opts = opts.device(d.clone());
+        }
+        if license.prevent_vm {
+            opts = opts.environment(tessera::environment::detect(&tessera::sysinfo::HostSource));
         }
         validate_at(license, &opts, now)
     });
@@ -311,7 +340,10 @@ fn verify(
     let license: &License = file.license();
     let mut opts = ValidationOptions::new(product.unwrap_or_else(|| license.product().to_owned()));
     if let Some(d) = device {
-        opts = opts.device(d);
+        opts = opts.device(tessera::Fingerprint::from_id(d));
+    }
+    if license.prevent_vm {
+        opts = opts.environment(tessera::environment::detect(&tessera::sysinfo::HostSource));
     }
     let v = validate_at(license, &opts, at.unwrap_or_else(Utc::now));
     let reason = v.reasons.first().cloned().unwrap_or_default();
@@ -324,6 +356,67 @@ fn verify(
             format!("{}: {reason}", v.status),
         ))
     }
+}
+
+fn fingerprint(
+    product: &str,
+    root: Option<PathBuf>,
+    save: Option<&Path>,
+    compare: Option<&Path>,
+    policy: &str,
+) -> Result<(), Failure> {
+    use tessera::sysinfo::{HostSource, SystemSource, TreeSource};
+    let source: Box<dyn SystemSource> = match root {
+        Some(r) => Box::new(TreeSource::new(r)),
+        None => Box::new(HostSource),
+    };
+    let mut salt = product.as_bytes().to_vec();
+    salt.push(0);
+    let fp = tessera::fingerprint::collect(source.as_ref(), &salt)?;
+    println!(
+        "Fingerprint of this device for product {product} (salted hashes; no raw value is shown)"
+    );
+    println!("{:<18}{}", "id", fp.id);
+    for (name, hash) in &fp.components {
+        println!("{name:<18}{hash}");
+    }
+    let env = tessera::environment::detect(source.as_ref());
+    if env.evidence.is_empty() {
+        println!(
+            "{:<18}no sign of a virtual machine or container",
+            "environment"
+        );
+    }
+    for (i, e) in env.evidence.iter().enumerate() {
+        println!("{:<18}{e}", if i == 0 { "environment" } else { "" });
+    }
+    if let Some(path) = save {
+        let json = serde_json::to_string_pretty(&fp).map_err(|e| Failure::new(1, e.to_string()))?;
+        write_atomic(path, format!("{json}\n").as_bytes(), 0o644, false)?;
+        eprintln!("saved to {}", path.display());
+    }
+    if let Some(path) = compare {
+        let stored: tessera::Fingerprint =
+            serde_json::from_slice(&read(path, "stored fingerprint")?).map_err(|e| {
+                Failure::new(
+                    1,
+                    format!("{} is not a saved fingerprint: {e}", path.display()),
+                )
+            })?;
+        let policy = match policy {
+            "exact" => tessera::MatchPolicy::Exact,
+            _ => tessera::MatchPolicy::default(),
+        };
+        let c = stored.compare(&fp, &policy);
+        println!("compared with {}: {c}", path.display());
+        if !c.matches {
+            return Err(Failure::new(
+                5,
+                format!("this device no longer matches {}", path.display()),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn exit_code(status: Status) -> u8 {

@@ -160,7 +160,7 @@ pub fn describe(file: &LicenseFile, verified: bool, validation: Option<&Validati
     row(
         "Device",
         match &l.device {
-            Some(d) => format!("bound to {}", d.fingerprint),
+            Some(d) => format!("bound to {} ({} components)", d.id, d.components.len()),
             None => "not bound".to_owned(),
         },
     );

@@ -229,3 +229,56 @@ fn inspect_shows_the_license_to_a_person_without_the_license_key() {
     assert!(unverified.contains("NOT CHECKED"), "{unverified}");
     assert!(unverified.contains("not validated"));
 }
+
+#[test]
+fn fingerprint_saves_compares_and_tells_a_changed_device_apart() {
+    let root = tempfile::tempdir().unwrap();
+    let put = |p: &str, s: &str| {
+        let path = root.path().join(p);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, s).unwrap();
+    };
+    put("etc/machine-id", "6f1e9a7c2b3d4e5f8091a2b3c4d5e6f7\n");
+    put(
+        "proc/cpuinfo",
+        "processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: Xeon\n",
+    );
+    put("proc/sys/kernel/hostname", "build-01\n");
+    put("etc/os-release", "ID=debian\n");
+    let saved = root.path().join("device.json");
+    let args = |extra: &[&str]| {
+        let mut a = vec![
+            "fingerprint",
+            "--product",
+            "acme-cad",
+            "--root",
+            path(root.path()),
+        ];
+        a.extend_from_slice(extra);
+        a.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    };
+    let run = |a: Vec<String>| {
+        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+        tessera(&refs)
+    };
+    let out = run(args(&["--save", path(&saved)]));
+    assert!(out.status.success(), "{}", text(&out));
+    let shown = text(&out);
+    assert!(
+        shown.contains("machine_id") && !shown.contains("6f1e9a7c"),
+        "{shown}"
+    );
+    assert!(shown.contains("no sign of a virtual machine"));
+
+    put("proc/sys/kernel/hostname", "build-02\n");
+    let out = run(args(&["--compare", path(&saved)]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("matches: 3 matching, changed: hostname"));
+    let out = run(args(&["--compare", path(&saved), "--policy", "exact"]));
+    assert_eq!(out.status.code(), Some(5));
+
+    put("etc/machine-id", "00112233445566778899aabbccddeeff\n");
+    let out = run(args(&["--compare", path(&saved)]));
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out));
+    assert!(text(&out).contains("changed: hostname machine_id"));
+}

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod device;
+
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use tessera::{Keyring, SigningKey};

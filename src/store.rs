@@ -1,0 +1,406 @@
+//! The local state store: the SDK's memory on disk, one directory per product.
+//!
+//! ```text
+//! <dir>/state        TESSERA STATE 1 \n <json envelope> \n <tag> \n
+//! <dir>/state.bak    the previous good state (the recovery path)
+//! <dir>/state.lock   held while a process reads-modifies-writes
+//! ```
+//!
+//! - **Atomic**: every write goes to a temporary file that is fsynced, the
+//!   current state is hard-linked to `state.bak`, the temporary file is
+//!   renamed over `state`, and the directory is fsynced. A crash at any point
+//!   leaves the old or the new state, never a mixture.
+//! - **Serialised**: [`Store::update`] holds an exclusive lock on
+//!   `state.lock` across read, change and write, so concurrent processes and
+//!   threads lose no update.
+//! - **Tamper-evident**: an HMAC-SHA256 tag, keyed by the product (and an
+//!   optional vendor secret), covers the product, the device fingerprint the
+//!   state belongs to, and the contents. An edited file fails the tag; a file
+//!   copied from another device carries that device's fingerprint.
+//! - **Never silently reset**: a damaged or edited file is an error, not an
+//!   empty state. [`Store::recover`] restores the last good copy explicitly.
+//!
+//! The state is not a source of authority: what a server granted lives in it
+//! as the signed artifact the server sent, and is verified again when used.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write as _};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use hmac::Mac as _;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+use crate::fingerprint::{Fingerprint, MatchPolicy};
+
+const MAGIC: &str = "TESSERA STATE 1";
+const STATE: &str = "state";
+const BACKUP: &str = "state.bak";
+const LOCK: &str = "state.lock";
+const TMP: &str = "state.tmp";
+const BACKUP_TMP: &str = "state.bak.tmp";
+/// The schema version of [`State`].
+pub const SCHEMA: u32 = 1;
+/// The largest state file read, in bytes.
+pub const MAX_STATE_LEN: u64 = 8 << 20;
+
+/// What the SDK remembers on this device.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct State {
+    /// The newest trusted time seen (local observations, signed files'
+    /// `issued_at`, servers' signed dates).
+    #[serde(
+        default,
+        with = "crate::license::opt_ts",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub high_water: Option<DateTime<Utc>>,
+    /// Licenses activated on this device.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub activations: Vec<ActivationRecord>,
+    /// State kept by later modules (counters, leases), by module name.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub extensions: std::collections::BTreeMap<String, serde_json::Value>,
+}
+
+/// A license activated on this device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivationRecord {
+    /// The license's id.
+    pub license_id: String,
+    /// The signed license file as received (verified again on every open).
+    pub license_file: String,
+    /// This device's fingerprint at activation.
+    pub fingerprint: Fingerprint,
+    /// When the activation happened.
+    #[serde(with = "crate::license::ts")]
+    pub activated_at: DateTime<Utc>,
+}
+
+/// The authenticated part of the file.
+#[derive(Serialize, Deserialize)]
+struct Envelope {
+    schema: u32,
+    product: String,
+    device: Fingerprint,
+    generation: u64,
+    state: State,
+}
+
+/// A product's state directory on this device.
+#[derive(Clone)]
+pub struct Store {
+    dir: PathBuf,
+    product: String,
+    device: Fingerprint,
+    policy: MatchPolicy,
+    key: [u8; 32],
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("dir", &self.dir)
+            .field("product", &self.product)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What [`Store::recover`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recovery {
+    /// The generation of the state restored from the backup.
+    pub restored_generation: u64,
+    /// Where the damaged file was kept for diagnosis, if there was one.
+    pub damaged_copy: Option<PathBuf>,
+}
+
+impl Store {
+    /// Opens (creating if needed, mode 0700) the state directory `dir` of
+    /// `product` on the device `device`. `secret` is an optional vendor
+    /// secret mixed into the integrity key; `policy` decides whether a
+    /// stored fingerprint is still this device.
+    pub fn open(
+        dir: impl Into<PathBuf>,
+        product: &str,
+        device: Fingerprint,
+        policy: MatchPolicy,
+        secret: &[u8],
+    ) -> Result<Store> {
+        if product.is_empty() {
+            return Err(Error::InvalidArgument("the product code is empty"));
+        }
+        let dir = dir.into();
+        create_private_dir(&dir)?;
+        let mut k = Sha256::new();
+        k.update(b"tessera/v1/store-key\0");
+        k.update(product.as_bytes());
+        k.update([0]);
+        k.update(secret);
+        Ok(Store {
+            dir,
+            product: product.to_owned(),
+            device,
+            policy,
+            key: k.finalize().into(),
+        })
+    }
+
+    /// The platform's per-user data directory for `product`:
+    /// `$XDG_DATA_HOME/tessera/<product>` (usually `~/.local/share/...`) on
+    /// Linux, `~/Library/Application Support/tessera/<product>` on macOS,
+    /// `%LOCALAPPDATA%\tessera\<product>` on Windows.
+    pub fn default_dir(product: &str) -> Result<PathBuf> {
+        if product.is_empty() || product.contains(['/', '\\']) || product.starts_with('.') {
+            return Err(Error::InvalidArgument(
+                "the product code cannot name a directory",
+            ));
+        }
+        dirs::data_local_dir()
+            .map(|d| d.join("tessera").join(product))
+            .ok_or(Error::Unsupported(
+                "this platform has no per-user data directory",
+            ))
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// This device's fingerprint, as the store was opened with.
+    pub fn device(&self) -> &Fingerprint {
+        &self.device
+    }
+
+    /// Reads the state. A store never written gives the empty state.
+    pub fn load(&self) -> Result<State> {
+        Ok(self.load_envelope()?.map(|e| e.state).unwrap_or_default())
+    }
+
+    fn load_envelope(&self) -> Result<Option<Envelope>> {
+        match read_bounded(&self.dir.join(STATE))? {
+            Some(bytes) => self.decode(&bytes).map(Some),
+            None if self.dir.join(BACKUP).exists() => Err(Error::StoreCorrupt(
+                "the state file is missing but its backup exists",
+            )),
+            None => Ok(None),
+        }
+    }
+
+    /// Reads, changes and writes the state under the cross-process lock.
+    /// When `change` fails, or the state cannot be read, nothing is written.
+    pub fn update<T>(&self, change: impl FnOnce(&mut State) -> Result<T>) -> Result<T> {
+        let _lock = self.lock()?;
+        let current = self.load_envelope()?;
+        let generation = current.as_ref().map_or(0, |e| e.generation);
+        let mut state = current.map(|e| e.state).unwrap_or_default();
+        let out = change(&mut state)?;
+        self.write(generation + 1, state)?;
+        Ok(out)
+    }
+
+    /// Restores the last good state from the backup, keeping the damaged
+    /// file as `state.damaged` for diagnosis. Never invents an empty state:
+    /// without a valid backup it fails.
+    pub fn recover(&self) -> Result<Recovery> {
+        let _lock = self.lock()?;
+        let backup = read_bounded(&self.dir.join(BACKUP))?
+            .ok_or(Error::StoreCorrupt("there is no backup to recover from"))?;
+        let envelope = self.decode(&backup)?;
+        let state_path = self.dir.join(STATE);
+        let damaged_copy = if state_path.exists() {
+            let keep = self.dir.join("state.damaged");
+            fs::rename(&state_path, &keep)
+                .map_err(|e| Error::io(&e, "keeping the damaged state"))?;
+            Some(keep)
+        } else {
+            None
+        };
+        let generation = envelope.generation;
+        self.write_file(&self.encode(&envelope)?)?;
+        Ok(Recovery {
+            restored_generation: generation,
+            damaged_copy,
+        })
+    }
+
+    fn lock(&self) -> Result<File> {
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(self.dir.join(LOCK))
+            .map_err(|e| Error::io(&e, "opening the state lock"))?;
+        file.lock()
+            .map_err(|e| Error::io(&e, "locking the state"))?;
+        Ok(file)
+    }
+
+    fn tag(&self, signed: &[u8]) -> crate::mac::HmacSha256 {
+        let mut mac = crate::mac::keyed(&self.key);
+        mac.update(signed);
+        mac
+    }
+
+    fn encode(&self, envelope: &Envelope) -> Result<Vec<u8>> {
+        let json = serde_json::to_string(envelope)
+            .map_err(|_| Error::InvalidArgument("the state cannot be encoded"))?;
+        let mut out = format!("{MAGIC}\n{json}\n").into_bytes();
+        let tag = self.tag(&out).finalize().into_bytes();
+        out.extend_from_slice(crate::util::hex(&tag).as_bytes());
+        out.push(b'\n');
+        Ok(out)
+    }
+
+    fn decode(&self, bytes: &[u8]) -> Result<Envelope> {
+        let text = std::str::from_utf8(bytes).map_err(|_| Error::StoreCorrupt("not UTF-8 text"))?;
+        let mut lines = text.split_terminator('\n');
+        let (Some(magic), Some(json), Some(tag), None) =
+            (lines.next(), lines.next(), lines.next(), lines.next())
+        else {
+            return Err(Error::StoreCorrupt("not three lines: truncated or garbled"));
+        };
+        if magic != MAGIC {
+            return if magic.starts_with("TESSERA STATE ") {
+                Err(Error::StoreVersion)
+            } else {
+                Err(Error::StoreCorrupt("not a Tessera state file"))
+            };
+        }
+        let tag = decode_hex32(tag).ok_or(Error::StoreCorrupt("the integrity tag is garbled"))?;
+        // Say "from another device" before "tampered" so a copied store is
+        // reported as what it is; the order gives an attacker nothing, since
+        // both refuse.
+        #[derive(Deserialize)]
+        struct Header {
+            product: String,
+            device: Fingerprint,
+        }
+        let header: Option<Header> = serde_json::from_str(json).ok();
+        if let Some(h) = &header {
+            if h.product != self.product {
+                return Err(Error::StoreWrongProduct);
+            }
+            if !h.device.matches(&self.device, &self.policy) {
+                return Err(Error::StoreFromOtherDevice);
+            }
+        }
+        let signed_len = magic.len() + 1 + json.len() + 1;
+        self.tag(&bytes[..signed_len])
+            .verify_slice(&tag)
+            .map_err(|_| Error::StoreTampered)?;
+        let envelope: Envelope = serde_json::from_str(json)
+            .map_err(|_| Error::StoreCorrupt("the contents do not parse"))?;
+        if envelope.schema != SCHEMA {
+            return Err(Error::StoreVersion);
+        }
+        Ok(envelope)
+    }
+
+    fn write(&self, generation: u64, state: State) -> Result<()> {
+        let envelope = Envelope {
+            schema: SCHEMA,
+            product: self.product.clone(),
+            // A tolerated fingerprint change (new hostname) is recorded, so
+            // changes do not accumulate past the policy unnoticed.
+            device: self.device.clone(),
+            generation,
+            state,
+        };
+        let bytes = self.encode(&envelope)?;
+        if bytes.len() as u64 > MAX_STATE_LEN {
+            return Err(Error::TooLarge {
+                len: bytes.len(),
+                max: MAX_STATE_LEN as usize,
+            });
+        }
+        self.write_file(&bytes)
+    }
+
+    /// tmp + fsync; state → state.bak (by hard link, so `state` never
+    /// disappears); rename tmp → state; fsync the directory.
+    fn write_file(&self, bytes: &[u8]) -> Result<()> {
+        let io = |context: &'static str| move |e: io::Error| Error::io(&e, context);
+        let tmp = self.dir.join(TMP);
+        let state = self.dir.join(STATE);
+        {
+            let mut f = create_private_file(&tmp).map_err(io("creating the new state"))?;
+            f.write_all(bytes).map_err(io("writing the new state"))?;
+            f.sync_all().map_err(io("syncing the new state"))?;
+        }
+        if state.exists() {
+            let bak_tmp = self.dir.join(BACKUP_TMP);
+            let _ = fs::remove_file(&bak_tmp);
+            if fs::hard_link(&state, &bak_tmp).is_err() {
+                fs::copy(&state, &bak_tmp).map_err(io("copying the state to its backup"))?;
+            }
+            fs::rename(&bak_tmp, self.dir.join(BACKUP)).map_err(io("keeping the backup"))?;
+        }
+        fs::rename(&tmp, &state).map_err(io("replacing the state"))?;
+        sync_dir(&self.dir).map_err(io("syncing the state directory"))
+    }
+}
+
+fn read_bounded(path: &Path) -> Result<Option<Vec<u8>>> {
+    let bytes = match crate::util::read_at_most(path, MAX_STATE_LEN) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(&e, "reading the state")),
+    };
+    if bytes.len() as u64 > MAX_STATE_LEN {
+        return Err(Error::StoreCorrupt(
+            "the state file is larger than any state",
+        ));
+    }
+    Ok(Some(bytes))
+}
+
+fn decode_hex32(s: &str) -> Option<[u8; 32]> {
+    if s.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, pair) in s.as_bytes().chunks_exact(2).enumerate() {
+        let pair = std::str::from_utf8(pair).ok()?;
+        out[i] = u8::from_str_radix(pair, 16).ok()?;
+    }
+    Some(out)
+}
+
+fn create_private_dir(dir: &Path) -> Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt as _;
+        builder.mode(0o700);
+    }
+    builder
+        .create(dir)
+        .map_err(|e| Error::io(&e, "creating the state directory"))
+}
+
+fn create_private_file(path: &Path) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    options.open(path)
+}
+
+#[cfg(unix)]
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+#[cfg(not(unix))]
+fn sync_dir(_dir: &Path) -> io::Result<()> {
+    // Windows cannot open a directory for syncing; NTFS journals the rename.
+    Ok(())
+}

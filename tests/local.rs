@@ -1,0 +1,254 @@
+//! Activation records and local checks: a license activated on one fake
+//! device, then opened there, on a changed device, on another device, and
+//! with the clock turned back.
+
+mod common;
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use common::device::FakeDevice;
+use common::{at, issue, ring, spec, test_only_key};
+use serde_json::json;
+use tessera::{activate, Error, LocalConfig, LocalLicense, ManualClock, Status};
+
+struct Setup {
+    key: tessera::SigningKey,
+    clock: Arc<ManualClock>,
+    store: tempfile::TempDir,
+}
+
+impl Setup {
+    fn new() -> Setup {
+        Setup {
+            key: test_only_key(1),
+            clock: Arc::new(ManualClock::new(at("2026-03-01T09:00:00Z"))),
+            store: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn config(&self, device: &FakeDevice) -> LocalConfig {
+        let mut c = LocalConfig::new("acme", ring(&[&self.key]));
+        c.store_dir = Some(self.store.path().to_owned());
+        c.clock = self.clock.clone();
+        c.source = Arc::new(device.source());
+        c
+    }
+
+    fn license(&self, patch: serde_json::Value) -> String {
+        let mut s = spec("time-limited");
+        for (k, v) in patch.as_object().unwrap() {
+            s[k] = v.clone();
+        }
+        issue(&s, &self.key, "2026-03-01T08:00:00Z")
+    }
+}
+
+#[test]
+fn an_activated_license_opens_and_checks_on_the_same_device() {
+    let s = Setup::new();
+    let pc = FakeDevice::physical();
+    let config = s.config(&pc);
+    assert_eq!(
+        LocalLicense::open(&config).unwrap_err(),
+        Error::NotActivated
+    );
+
+    let record = activate(&config, s.license(json!({})).as_bytes()).unwrap();
+    assert_eq!(record.activated_at, at("2026-03-01T09:00:00Z"));
+    assert_eq!(record.fingerprint, config.fingerprint().unwrap());
+
+    s.clock.advance(Duration::days(30));
+    let local = LocalLicense::open(&config).unwrap();
+    assert_eq!(local.check().unwrap(), Status::Valid);
+    assert!(local.feature_enabled("export").unwrap());
+    assert!(!local.feature_enabled("import").unwrap());
+    s.clock.set(at("2027-01-01T00:00:00Z"));
+    assert_eq!(local.check().unwrap(), Status::Expired);
+    assert!(!local.feature_enabled("export").unwrap());
+
+    // A tolerated hardware change: a new network card.
+    let new_nic = pc.clone_tree();
+    new_nic.nic("eth0", "00:1b:21:99:99:99", true);
+    assert!(LocalLicense::open(&s.config(&new_nic)).is_ok());
+
+    assert!(tessera::local::deactivate(&config, &record.license_id).unwrap());
+    assert_eq!(
+        LocalLicense::open(&config).unwrap_err(),
+        Error::NotActivated
+    );
+}
+
+#[test]
+fn the_store_and_license_copied_to_another_device_are_refused() {
+    let s = Setup::new();
+    let pc = FakeDevice::physical();
+    activate(&s.config(&pc), s.license(json!({})).as_bytes()).unwrap();
+
+    let thief = FakeDevice::physical();
+    thief.write("/etc/machine-id", "99999999999999999999999999999999\n");
+    thief.write(
+        "/sys/class/dmi/id/product_uuid",
+        "11111111-2222-3333-4444-555555555555\n",
+    );
+    thief.write("/sys/class/dmi/id/board_serial", "OTHERBOARD\n");
+    thief.nic("eth0", "00:1b:21:00:00:01", true);
+    thief.write("/proc/sys/kernel/hostname", "laptop\n");
+    // Same store directory, same license file: refused, and said why.
+    let err = LocalLicense::open(&s.config(&thief)).unwrap_err();
+    assert_eq!(err, Error::StoreFromOtherDevice);
+    assert!(err.to_string().contains("another device"));
+}
+
+#[test]
+fn a_license_bound_to_one_device_cannot_be_activated_on_another() {
+    let s = Setup::new();
+    let pc = FakeDevice::physical();
+    let bound_to = s.config(&pc).fingerprint().unwrap();
+    let text = s.license(json!({"device": bound_to}));
+
+    let laptop = FakeDevice::physical();
+    laptop.write("/etc/machine-id", "1234\n");
+    laptop.write(
+        "/sys/class/dmi/id/product_uuid",
+        "11111111-2222-3333-4444-555555555555\n",
+    );
+    let elsewhere = tempfile::tempdir().unwrap();
+    let mut config = s.config(&laptop);
+    config.store_dir = Some(elsewhere.path().to_owned());
+    match activate(&config, text.as_bytes()).unwrap_err() {
+        Error::Unusable { status, reason } => {
+            assert_eq!(status, Status::WrongDevice);
+            assert!(
+                reason.contains("changed: dmi_product_uuid machine_id"),
+                "{reason}"
+            );
+        }
+        other => panic!("expected Unusable, got {other:?}"),
+    }
+    assert!(
+        !elsewhere.path().join("state").exists(),
+        "a refused activation wrote state"
+    );
+    // On its own device it works.
+    activate(&s.config(&pc), text.as_bytes()).unwrap();
+    assert_eq!(
+        LocalLicense::open(&s.config(&pc)).unwrap().check().unwrap(),
+        Status::Valid
+    );
+}
+
+#[test]
+fn turning_the_clock_back_is_caught_and_small_steps_are_not() {
+    let s = Setup::new();
+    let pc = FakeDevice::physical();
+    let config = s.config(&pc);
+    activate(&config, s.license(json!({})).as_bytes()).unwrap();
+
+    s.clock.advance(Duration::days(10));
+    let local = LocalLicense::open(&config).unwrap(); // persists the new high-water mark
+                                                      // An NTP correction or a DST slip: tolerated.
+    s.clock.advance(Duration::minutes(-59));
+    assert_eq!(local.check().unwrap(), Status::Valid);
+    // Two hours back: tampering, in this session...
+    s.clock.advance(Duration::minutes(59 - 120));
+    assert_eq!(
+        local.check().unwrap_err(),
+        Error::ClockTampered { behind_secs: 7200 }
+    );
+    // ...and after a restart, because the mark is on disk.
+    assert!(matches!(
+        LocalLicense::open(&config).unwrap_err(),
+        Error::ClockTampered { behind_secs: 7200 }
+    ));
+    // Back before the license was even issued.
+    s.clock.set(at("2026-02-01"));
+    assert!(matches!(
+        LocalLicense::open(&config).unwrap_err(),
+        Error::ClockTampered { .. }
+    ));
+    // Put right, it works again.
+    s.clock.set(at("2026-03-11T09:00:00Z"));
+    assert_eq!(
+        LocalLicense::open(&config).unwrap().check().unwrap(),
+        Status::Valid
+    );
+}
+
+#[test]
+fn the_mark_saved_at_exit_stops_a_rollback_after_restart() {
+    let s = Setup::new();
+    let pc = FakeDevice::physical();
+    let config = s.config(&pc);
+    activate(&config, s.license(json!({})).as_bytes()).unwrap();
+    let local = LocalLicense::open(&config).unwrap();
+    // The product runs for a week without reopening.
+    s.clock.advance(Duration::days(7));
+    assert_eq!(local.check().unwrap(), Status::Valid);
+    local.save_clock().unwrap();
+    drop(local);
+    s.clock.advance(Duration::days(-3));
+    assert!(matches!(
+        LocalLicense::open(&config).unwrap_err(),
+        Error::ClockTampered { .. }
+    ));
+}
+
+#[test]
+fn prevent_vm_refuses_a_virtual_machine_and_names_the_evidence() {
+    let s = Setup::new();
+    let vm = FakeDevice::physical();
+    vm.write("/sys/class/dmi/id/sys_vendor", "VMware, Inc.\n");
+    let text = s.license(json!({"prevent_vm": true}));
+    match activate(&s.config(&vm), text.as_bytes()).unwrap_err() {
+        Error::Unusable { status, reason } => {
+            assert_eq!(status, Status::VirtualMachine);
+            assert!(reason.contains("sys_vendor is `VMware, Inc.`"), "{reason}");
+        }
+        other => panic!("expected Unusable, got {other:?}"),
+    }
+    // On bare metal the same license activates; in a container it does not.
+    let metal = FakeDevice::physical();
+    activate(&s.config(&metal), text.as_bytes()).unwrap();
+    let container = FakeDevice::physical();
+    container.write("/.dockerenv", "");
+    let other_store = tempfile::tempdir().unwrap();
+    let mut config = s.config(&container);
+    config.store_dir = Some(other_store.path().to_owned());
+    assert!(matches!(
+        activate(&config, text.as_bytes()).unwrap_err(),
+        Error::Unusable {
+            status: Status::VirtualMachine,
+            ..
+        }
+    ));
+    // Without prevent_vm, a VM is fine.
+    let third_store = tempfile::tempdir().unwrap();
+    let mut config = s.config(&vm);
+    config.store_dir = Some(third_store.path().to_owned());
+    activate(&config, s.license(json!({})).as_bytes()).unwrap();
+}
+
+#[test]
+fn a_custom_device_id_replaces_collected_facts() {
+    let s = Setup::new();
+    let empty = FakeDevice {
+        dir: tempfile::tempdir().unwrap(),
+    };
+    let mut config = s.config(&empty);
+    assert_eq!(
+        config.fingerprint().unwrap_err(),
+        Error::FingerprintUnavailable
+    );
+    config.custom_device_id = Some("i-0abc123".into());
+    activate(&config, s.license(json!({})).as_bytes()).unwrap();
+    assert_eq!(
+        LocalLicense::open(&config).unwrap().check().unwrap(),
+        Status::Valid
+    );
+    config.custom_device_id = Some("i-0abc124".into());
+    assert_eq!(
+        LocalLicense::open(&config).unwrap_err(),
+        Error::StoreFromOtherDevice
+    );
+}
