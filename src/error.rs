@@ -130,6 +130,52 @@ pub enum Error {
         reason: String,
     },
 
+    /// Consuming would pass the counter's limit (and overages); nothing changed.
+    #[error(
+        "consuming {requested} of `{counter}` would pass its limit: {used} used, {allowed} allowed"
+    )]
+    ConsumptionLimit {
+        /// The counter's journal name.
+        counter: String,
+        /// Units used before this request.
+        used: u64,
+        /// Units requested.
+        requested: u64,
+        /// Units allowed in all, overages included.
+        allowed: u64,
+    },
+
+    /// The license has no consumption counter of that name.
+    #[error("`{0}` is not a consumption counter of this license")]
+    NotConsumable(String),
+
+    /// The consumption journal is damaged (missing, garbled header).
+    #[error("the consumption journal is damaged ({0})")]
+    JournalCorrupt(&'static str),
+
+    /// A consumption journal record was edited, removed or reordered.
+    #[error("the consumption journal was modified outside Tessera")]
+    JournalTampered,
+
+    /// A feature the license lacks, or whose expiry date has passed.
+    #[error("feature `{0}` is not available under this license")]
+    FeatureUnavailable(String),
+
+    /// A lease that cannot serve this license on this device.
+    #[error("the lease cannot be used: {0}")]
+    InvalidLease(&'static str),
+
+    /// The license does not allow borrowing.
+    #[error("this license does not allow borrowing a seat")]
+    BorrowNotAllowed,
+
+    /// The borrow is longer than the license allows.
+    #[error("a seat may be borrowed for at most {max_hours} hours")]
+    BorrowTooLong {
+        /// The license's `max_borrow_time`.
+        max_hours: u32,
+    },
+
     /// No device fact could be read, so no fingerprint can be made.
     #[error("no device identity could be read on this system; supply a custom device id")]
     FingerprintUnavailable,
@@ -163,6 +209,14 @@ impl Error {
             Error::ClockTampered { .. } => 35,
             Error::NotActivated => 36,
             Error::Unusable { .. } => 37,
+            Error::ConsumptionLimit { .. } => 50,
+            Error::NotConsumable(_) => 51,
+            Error::JournalCorrupt(_) => 52,
+            Error::JournalTampered => 53,
+            Error::FeatureUnavailable(_) => 54,
+            Error::InvalidLease(_) => 60,
+            Error::BorrowNotAllowed => 61,
+            Error::BorrowTooLong { .. } => 62,
             Error::FingerprintUnavailable => 40,
         }
     }
@@ -191,6 +245,14 @@ impl Error {
             Error::ClockTampered { .. } => "clock_tampered",
             Error::NotActivated => "not_activated",
             Error::Unusable { .. } => "unusable",
+            Error::ConsumptionLimit { .. } => "consumption_limit",
+            Error::NotConsumable(_) => "not_consumable",
+            Error::JournalCorrupt(_) => "journal_corrupt",
+            Error::JournalTampered => "journal_tampered",
+            Error::FeatureUnavailable(_) => "feature_unavailable",
+            Error::InvalidLease(_) => "invalid_lease",
+            Error::BorrowNotAllowed => "borrow_not_allowed",
+            Error::BorrowTooLong { .. } => "borrow_too_long",
             Error::FingerprintUnavailable => "fingerprint_unavailable",
         }
     }

@@ -36,23 +36,7 @@ impl KeyId {
 
     /// Parses exactly 16 lowercase hex digits.
     pub fn from_hex(s: &str) -> Option<KeyId> {
-        let bytes = s.as_bytes();
-        if bytes.len() != 16 {
-            return None;
-        }
-        let mut id = [0u8; 8];
-        for (i, pair) in bytes.chunks_exact(2).enumerate() {
-            id[i] = (hex_digit(pair[0])? << 4) | hex_digit(pair[1])?;
-        }
-        Some(KeyId(id))
-    }
-}
-
-fn hex_digit(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        _ => None,
+        crate::util::unhex(s).map(KeyId)
     }
 }
 

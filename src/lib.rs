@@ -26,24 +26,30 @@
 
 pub mod armor;
 pub mod clock;
+pub mod consumption;
 pub mod environment;
 pub mod error;
 pub mod fingerprint;
+pub mod handle;
 #[cfg(feature = "issuer")]
 pub mod issue;
 pub mod keys;
+pub mod lease;
 pub mod license;
 pub mod local;
 mod mac;
+pub mod period;
 pub mod store;
 pub mod sysinfo;
 mod util;
 pub mod validate;
 
 pub use clock::{Clock, ManualClock, SystemClock, TrustedTime};
+pub use consumption::{Counter, Usage};
 pub use environment::Environment;
 pub use error::{Error, Result};
 pub use fingerprint::{Fingerprint, MatchPolicy};
+pub use handle::{LeaseStatus, LicenseHandle};
 #[cfg(feature = "issuer")]
 pub use keys::SigningKey;
 pub use keys::{KeyId, Keyring, PublicKey};

@@ -249,9 +249,27 @@ impl LocalLicense {
     /// The status now. Fails only when the clock was turned back beyond
     /// the tolerance ([`Error::ClockTampered`]).
     pub fn check(&self) -> Result<Status> {
+        let now = self.now()?;
+        Ok(validate::status_at(self.file.license(), &self.options, now))
+    }
+
+    /// The time now, checked against the high-water mark.
+    pub(crate) fn now(&self) -> Result<chrono::DateTime<chrono::Utc>> {
         let now = self.clock.now();
         self.trusted.observe(now)?;
-        Ok(validate::status_at(self.file.license(), &self.options, now))
+        Ok(now)
+    }
+
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub(crate) fn options(&self) -> &ValidationOptions {
+        &self.options
+    }
+
+    pub(crate) fn trusted(&self) -> &TrustedTime {
+        &self.trusted
     }
 
     /// The full report now: status, dates and reasons.

@@ -108,6 +108,25 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// The held cross-process lock of a store (unlocked on drop, or when the
+/// process dies). It locks either a descriptor of its own or a long-lived
+/// one that its owner keeps open (and serialises within the process).
+pub(crate) enum StoreLock<'a> {
+    Owned(File),
+    Borrowed(&'a File),
+}
+
+impl Drop for StoreLock<'_> {
+    fn drop(&mut self) {
+        let file = match self {
+            StoreLock::Owned(f) => &*f,
+            StoreLock::Borrowed(f) => f,
+        };
+        // Closing an owned descriptor would unlock too; a borrowed one stays open.
+        let _ = file.unlock();
+    }
+}
+
 /// What [`Store::recover`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recovery {
@@ -193,7 +212,16 @@ impl Store {
     /// Reads, changes and writes the state under the cross-process lock.
     /// When `change` fails, or the state cannot be read, nothing is written.
     pub fn update<T>(&self, change: impl FnOnce(&mut State) -> Result<T>) -> Result<T> {
-        let _lock = self.lock()?;
+        let lock = self.lock()?;
+        self.update_locked(&lock, change)
+    }
+
+    /// [`Store::update`] for a caller that already holds the lock.
+    pub(crate) fn update_locked<T>(
+        &self,
+        _lock: &StoreLock<'_>,
+        change: impl FnOnce(&mut State) -> Result<T>,
+    ) -> Result<T> {
         let current = self.load_envelope()?;
         let generation = current.as_ref().map_or(0, |e| e.generation);
         let mut state = current.map(|e| e.state).unwrap_or_default();
@@ -227,16 +255,35 @@ impl Store {
         })
     }
 
-    fn lock(&self) -> Result<File> {
-        let file = OpenOptions::new()
+    /// Takes the cross-process lock; it is released when the guard drops.
+    pub(crate) fn lock(&self) -> Result<StoreLock<'static>> {
+        let file = self.open_lock_file()?;
+        file.lock()
+            .map_err(|e| Error::io(&e, "locking the state"))?;
+        Ok(StoreLock::Owned(file))
+    }
+
+    /// Opens the lock file, to lock it many times with [`Store::lock_with`].
+    pub(crate) fn open_lock_file(&self) -> Result<File> {
+        OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .open(self.dir.join(LOCK))
-            .map_err(|e| Error::io(&e, "opening the state lock"))?;
+            .map_err(|e| Error::io(&e, "opening the state lock"))
+    }
+
+    /// Locks through a descriptor from [`Store::open_lock_file`]. Threads of
+    /// one process sharing that descriptor must exclude each other first.
+    pub(crate) fn lock_with<'a>(&self, file: &'a File) -> Result<StoreLock<'a>> {
         file.lock()
             .map_err(|e| Error::io(&e, "locking the state"))?;
-        Ok(file)
+        Ok(StoreLock::Borrowed(file))
+    }
+
+    /// The integrity key (HMAC) of this store, shared by the consumption journal.
+    pub(crate) fn key(&self) -> &[u8; 32] {
+        &self.key
     }
 
     fn tag(&self, signed: &[u8]) -> crate::mac::HmacSha256 {
@@ -270,7 +317,8 @@ impl Store {
                 Err(Error::StoreCorrupt("not a Tessera state file"))
             };
         }
-        let tag = decode_hex32(tag).ok_or(Error::StoreCorrupt("the integrity tag is garbled"))?;
+        let tag = crate::util::unhex::<32>(tag)
+            .ok_or(Error::StoreCorrupt("the integrity tag is garbled"))?;
         // Say "from another device" before "tampered" so a copied store is
         // reported as what it is; the order gives an attacker nothing, since
         // both refuse.
@@ -358,18 +406,6 @@ fn read_bounded(path: &Path) -> Result<Option<Vec<u8>>> {
     Ok(Some(bytes))
 }
 
-fn decode_hex32(s: &str) -> Option<[u8; 32]> {
-    if s.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, pair) in s.as_bytes().chunks_exact(2).enumerate() {
-        let pair = std::str::from_utf8(pair).ok()?;
-        out[i] = u8::from_str_radix(pair, 16).ok()?;
-    }
-    Some(out)
-}
-
 fn create_private_dir(dir: &Path) -> Result<()> {
     let mut builder = fs::DirBuilder::new();
     builder.recursive(true);
@@ -383,7 +419,7 @@ fn create_private_dir(dir: &Path) -> Result<()> {
         .map_err(|e| Error::io(&e, "creating the state directory"))
 }
 
-fn create_private_file(path: &Path) -> io::Result<File> {
+pub(crate) fn create_private_file(path: &Path) -> io::Result<File> {
     let mut options = OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
@@ -395,12 +431,12 @@ fn create_private_file(path: &Path) -> io::Result<File> {
 }
 
 #[cfg(unix)]
-fn sync_dir(dir: &Path) -> io::Result<()> {
+pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
 #[cfg(not(unix))]
-fn sync_dir(_dir: &Path) -> io::Result<()> {
+pub(crate) fn sync_dir(_dir: &Path) -> io::Result<()> {
     // Windows cannot open a directory for syncing; NTFS journals the rename.
     Ok(())
 }

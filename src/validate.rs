@@ -106,6 +106,10 @@ pub enum Status {
     /// The license forbids virtual machines and containers, and this is one
     /// (or detection was not run).
     VirtualMachine = 11,
+    /// A floating license without a floating or borrow lease on this device.
+    LeaseRequired = 12,
+    /// The floating or borrow lease expired; a heartbeat (or a new borrow) must renew it.
+    LeaseExpired = 13,
 }
 
 impl Status {
@@ -129,6 +133,8 @@ impl Status {
             Status::WrongDevice => "wrong_device",
             Status::ClockBehind => "clock_behind",
             Status::VirtualMachine => "virtual_machine",
+            Status::LeaseRequired => "lease_required",
+            Status::LeaseExpired => "lease_expired",
         }
     }
 }

@@ -231,6 +231,8 @@ fn child_process_entry() {
         .parse()
         .unwrap();
     let store = open(std::path::Path::new(&dir), device("a"));
+    // libtest has printed "test child_process_entry ... " without a newline.
+    println!();
     for _ in 0..count {
         let n = match role.as_str() {
             "bump" => bump(&store).unwrap(),

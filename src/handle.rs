@@ -1,0 +1,295 @@
+//! The handle a product keeps open all day.
+//!
+//! [`LicenseHandle::open`] loads the license activated on this device, its
+//! local state and any lease; then it answers: is the license usable now
+//! (and why), is a feature enabled, consume units of a feature or of the
+//! license, how much is left, when the next check-in is due, and how long
+//! the floating or borrow lease has left. It is `Send + Sync`; share it
+//! behind an `Arc`. A warm [`LicenseHandle::check`] takes about 0.1 µs.
+
+use std::sync::RwLock;
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::consumption::{Consumption, Counter, Limit, Pending, Usage};
+use crate::error::{Error, Result};
+use crate::keys::Keyring;
+use crate::lease::{Lease, LeaseKind};
+use crate::license::{ts, License};
+use crate::local::{LocalConfig, LocalLicense};
+use crate::validate::{self, FeatureStatus, Status, Validation};
+
+const LEASE_EXTENSION: &str = "lease";
+
+/// The lease this device holds, as a product shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseStatus {
+    /// The lease's id (a heartbeat or a return names it).
+    pub id: String,
+    /// floating or borrow.
+    pub kind: LeaseKind,
+    /// When it ends.
+    pub expires_at: DateTime<Utc>,
+    /// Time left now (zero once expired).
+    pub time_left: Duration,
+    /// For a floating lease: a heartbeat must renew it before this moment.
+    pub renew_before: Option<DateTime<Utc>>,
+}
+
+impl LeaseStatus {
+    fn of(lease: &Lease, now: DateTime<Utc>) -> LeaseStatus {
+        LeaseStatus {
+            id: lease.id.clone(),
+            kind: lease.kind,
+            expires_at: lease.expires_at,
+            time_left: lease.time_left(now),
+            renew_before: (lease.kind == LeaseKind::Floating).then_some(lease.expires_at),
+        }
+    }
+}
+
+/// An open license on this device.
+pub struct LicenseHandle {
+    local: LocalLicense,
+    keyring: Keyring,
+    consumption: Consumption,
+    lease: RwLock<Option<Lease>>,
+}
+
+impl std::fmt::Debug for LicenseHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LicenseHandle")
+            .field("local", &self.local)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LicenseHandle {
+    /// Opens the license activated on this device (see
+    /// [`LocalLicense::open`]) with its counters and its stored lease.
+    pub fn open(config: &LocalConfig) -> Result<LicenseHandle> {
+        let local = LocalLicense::open(config)?;
+        let state = local.store().load()?;
+        // A lease stored for an earlier license or device no longer applies.
+        let lease = state
+            .extensions
+            .get(LEASE_EXTENSION)
+            .and_then(|v| v.as_str())
+            .and_then(|text| Lease::verify(text.as_bytes(), &config.keyring).ok())
+            .filter(|l| {
+                let o = local.options();
+                o.device
+                    .as_ref()
+                    .is_some_and(|d| l.check_for(local.license(), d, &o.match_policy).is_ok())
+            });
+        Ok(LicenseHandle {
+            consumption: Consumption::new(local.store().clone())?,
+            local,
+            keyring: config.keyring.clone(),
+            lease: RwLock::new(lease),
+        })
+    }
+
+    /// The license document.
+    pub fn license(&self) -> &License {
+        self.local.license()
+    }
+
+    fn lease_read(&self) -> std::sync::RwLockReadGuard<'_, Option<Lease>> {
+        self.lease.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn floating(&self) -> bool {
+        let l = self.license();
+        l.is_floating || l.is_floating_cloud
+    }
+
+    /// The lease verdict for a license that is otherwise usable at `now`.
+    fn with_lease(&self, status: Status, now: DateTime<Utc>) -> Status {
+        if !status.is_usable() || !self.floating() {
+            return status;
+        }
+        match &*self.lease_read() {
+            None => Status::LeaseRequired,
+            Some(lease) if !lease.is_active(now) => Status::LeaseExpired,
+            Some(_) => status,
+        }
+    }
+
+    /// Whether the license may be used now. Fails only when the clock was
+    /// turned back ([`Error::ClockTampered`]).
+    pub fn check(&self) -> Result<Status> {
+        let now = self.local.now()?;
+        let status = validate::status_at(self.license(), self.local.options(), now);
+        Ok(self.with_lease(status, now))
+    }
+
+    /// The full answer now: status, dates and reasons, lease included.
+    pub fn validate(&self) -> Result<Validation> {
+        let now = self.local.now()?;
+        let mut v = validate::validate_at(self.license(), self.local.options(), now);
+        let status = self.with_lease(v.status, now);
+        if status != v.status {
+            v.status = status;
+            let reason = match &*self.lease_read() {
+                Some(lease) => format!(
+                    "the {} lease {} expired at {}; a heartbeat must renew it (or borrow the seat again)",
+                    if lease.kind == LeaseKind::Borrow { "borrow" } else { "floating" },
+                    lease.id,
+                    ts::format(&lease.expires_at)
+                ),
+                None => "this floating license needs a seat: register with the license server or borrow one".to_owned(),
+            };
+            v.reasons.insert(0, reason);
+        }
+        Ok(v)
+    }
+
+    /// The state of feature `code` now.
+    pub fn feature(&self, code: &str) -> Result<FeatureStatus> {
+        let v = self.validate()?;
+        Ok(validate::feature_status(self.license(), &v, code))
+    }
+
+    /// Whether feature `code` may be used now.
+    pub fn feature_enabled(&self, code: &str) -> Result<bool> {
+        Ok(self.feature(code)?.is_enabled())
+    }
+
+    /// The limit of `counter` when it may be consumed now. The fast path
+    /// builds no report; only a refusal does, for its reason.
+    fn limit_now(&self, counter: &Counter) -> Result<(Limit, DateTime<Utc>)> {
+        let now = self.local.now()?;
+        let status = self.with_lease(
+            validate::status_at(self.license(), self.local.options(), now),
+            now,
+        );
+        if !status.is_usable() {
+            let v = self.validate()?;
+            let reason = v
+                .reasons
+                .first()
+                .cloned()
+                .unwrap_or_else(|| status.to_string());
+            return Err(Error::Unusable { status, reason });
+        }
+        if let Counter::Feature(code) = counter {
+            let live = self
+                .license()
+                .feature(code)
+                .is_some_and(|f| f.expiry_date.is_none_or(|end| now < end));
+            if !live {
+                return Err(Error::FeatureUnavailable(code.clone()));
+            }
+        }
+        Ok((Limit::of(self.license(), counter)?, now))
+    }
+
+    /// Consumes `amount` units of `counter`. Returns once the increment is
+    /// on disk, with the usage after it. Refused (nothing changes) when the
+    /// license is not usable, the feature is not available, or the limit
+    /// and overages would be passed ([`Error::ConsumptionLimit`]).
+    pub fn consume(&self, counter: &Counter, amount: u64) -> Result<Usage> {
+        let (limit, now) = self.limit_now(counter)?;
+        self.consumption.consume(counter, amount, &limit, now)
+    }
+
+    /// How much of `counter` is used and left now.
+    pub fn usage(&self, counter: &Counter) -> Result<Usage> {
+        let now = self.local.now()?;
+        let limit = Limit::of(self.license(), counter)?;
+        self.consumption.usage(counter, &limit, now)
+    }
+
+    /// Increments the license server has not acknowledged yet.
+    pub fn pending_uploads(&self) -> Result<Vec<Pending>> {
+        self.consumption.pending_uploads()
+    }
+
+    /// Records that the server acknowledged every increment up to `seq`.
+    pub fn acknowledge_upload(&self, seq: u64) -> Result<()> {
+        self.consumption.acknowledge_upload(seq)
+    }
+
+    /// When the next check-in is due (the license file's own expiry).
+    pub fn next_check_in(&self) -> Option<DateTime<Utc>> {
+        self.license().expires_at
+    }
+
+    /// The lease held, with its time left now.
+    pub fn lease(&self) -> Result<Option<LeaseStatus>> {
+        let now = self.local.now()?;
+        Ok(self.lease_read().as_ref().map(|l| LeaseStatus::of(l, now)))
+    }
+
+    /// Installs a lease the server granted (a floating registration or
+    /// heartbeat, or a borrow): verifies it, checks it serves this license
+    /// on this device within the license's limits, stores it, and uses it.
+    pub fn install_lease(&self, text: &[u8]) -> Result<LeaseStatus> {
+        let now = self.local.now()?;
+        let lease = Lease::verify(text, &self.keyring)?;
+        let options = self.local.options();
+        let device = options
+            .device
+            .as_ref()
+            .ok_or(Error::InvalidLease("no device fingerprint"))?;
+        lease.check_for(self.license(), device, &options.match_policy)?;
+        if now
+            .checked_add_signed(options.clock_tolerance)
+            .is_some_and(|latest| lease.issued_at > latest)
+        {
+            return Err(Error::InvalidLease(
+                "the lease was issued in the future: check the clock",
+            ));
+        }
+        if !lease.is_active(now) {
+            return Err(Error::InvalidLease("the lease has already expired"));
+        }
+        let text = std::str::from_utf8(text)
+            .map_err(|_| Error::InvalidLease("the lease is not text"))?
+            .trim()
+            .to_owned();
+        self.local.store().update(|state| {
+            state
+                .extensions
+                .insert(LEASE_EXTENSION.to_owned(), text.into());
+            state.high_water = state.high_water.max(Some(lease.issued_at));
+            Ok(())
+        })?;
+        self.local.trusted().raise(lease.issued_at);
+        let status = LeaseStatus::of(&lease, now);
+        *self.lease.write().unwrap_or_else(|p| p.into_inner()) = Some(lease);
+        Ok(status)
+    }
+
+    /// Ends a borrow early on this device (the sync returns the seat to the
+    /// server). Fails when no borrowed seat is held.
+    pub fn return_borrow(&self) -> Result<()> {
+        let mut guard = self.lease.write().unwrap_or_else(|p| p.into_inner());
+        if guard.as_ref().map(|l| l.kind) != Some(LeaseKind::Borrow) {
+            return Err(Error::InvalidArgument("no borrowed seat to return"));
+        }
+        self.local.store().update(|state| {
+            state.extensions.remove(LEASE_EXTENSION);
+            Ok(())
+        })?;
+        *guard = None;
+        Ok(())
+    }
+
+    /// Writes the clock's high-water mark (call now and then, and at exit).
+    pub fn save_clock(&self) -> Result<()> {
+        self.local.save_clock()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_handle_is_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<LicenseHandle>();
+    }
+}
