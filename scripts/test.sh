@@ -40,6 +40,28 @@ format_by_hand() {
 }
 suite format-by-hand format_by_hand
 
+# Fuzz smoke: every target for a few seconds from the committed seeds, in a
+# scratch corpus (the long runs and their findings: docs/FUZZING.md).
+fuzz_smoke() {
+    command -v cargo-fuzz >/dev/null || { echo "cargo-fuzz is missing: .ci/run installs it" >&2; return 1; }
+    (cd fuzz && cargo fuzz build -s none) || return 1
+    local t scratch
+    scratch=$(mktemp -d)
+    for t in $(cd fuzz && cargo fuzz list); do
+        mkdir -p "$scratch/$t"
+        (cd fuzz && cargo fuzz run -s none "$t" "$scratch/$t" "seeds/$t" -- \
+            -dict=armor.dict -max_total_time="${FUZZ_SECONDS:-8}" -max_len=8192) >"$scratch/$t.log" 2>&1 || {
+            echo "fuzz target $t failed:" >&2
+            tail -30 "$scratch/$t.log" >&2
+            rm -rf "$scratch"
+            return 1
+        }
+        echo "fuzz $t: $(grep -E '^Done' "$scratch/$t.log")"
+    done
+    rm -rf "$scratch"
+}
+suite fuzz-smoke fuzz_smoke
+
 if [ "$failed" -ne 0 ]; then
     printf '\nfailed suites: %s\n' "${failures[*]}"
 fi

@@ -30,6 +30,8 @@ pub mod consumption;
 pub mod environment;
 pub mod error;
 pub mod fingerprint;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod handle;
 #[cfg(feature = "issuer")]
 pub mod issue;

@@ -199,6 +199,17 @@ impl Store {
         Ok(self.load_envelope()?.map(|e| e.state).unwrap_or_default())
     }
 
+    /// Decodes the bytes of a state file exactly as [`Store::load`] would
+    /// (for diagnostics and fuzzing): product, device, tag, schema.
+    pub fn parse(&self, bytes: &[u8]) -> Result<State> {
+        if bytes.len() as u64 > MAX_STATE_LEN {
+            return Err(Error::StoreCorrupt(
+                "the state file is larger than any state",
+            ));
+        }
+        self.decode(bytes).map(|e| e.state)
+    }
+
     fn load_envelope(&self) -> Result<Option<Envelope>> {
         match read_bounded(&self.dir.join(STATE))? {
             Some(bytes) => self.decode(&bytes).map(Some),

@@ -536,9 +536,36 @@ fn consumer_process_entry() {
     // libtest has printed "test consumer_process_entry ... " without a newline.
     println!();
     for _ in 0..count {
-        let u = h.consume(&Counter::License, 1).unwrap();
-        println!("ack {}", u.used);
+        match h.consume(&Counter::License, 1) {
+            Ok(u) => println!("ack {}", u.used),
+            Err(Error::ConsumptionLimit { .. }) => println!("refused"),
+            Err(e) => panic!("{e}"),
+        }
     }
+}
+
+#[test]
+fn three_processes_on_one_limited_counter_get_exactly_the_limit() {
+    let s = Setup::new("2026-03-10T12:00:00Z");
+    drop(s.open("consumption", json!({"max_consumptions": 150})));
+    let children: Vec<_> = (0..3)
+        .map(|_| {
+            child(s.store.path(), s.device.dir.path(), 100)
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let (mut acked, mut refused) = (0, 0);
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(out.status.success());
+        let text = String::from_utf8(out.stdout).unwrap();
+        acked += text.lines().filter(|l| l.contains("ack ")).count();
+        refused += text.lines().filter(|l| l.contains("refused")).count();
+    }
+    assert_eq!((acked, refused), (150, 150));
+    let h = LicenseHandle::open(&s.config()).unwrap();
+    assert_eq!(h.usage(&Counter::License).unwrap().used, 150);
 }
 
 #[test]

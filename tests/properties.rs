@@ -1,0 +1,171 @@
+//! Property tests: round trips for every format, any single change to a
+//! signed artifact refused, and the invariants of periods and counters.
+
+use chrono::{DateTime, Duration, Utc};
+use proptest::prelude::*;
+use serde_json::json;
+use tessera::armor::{self, LICENSE};
+use tessera::consumption::{Consumption, Counter, Limit};
+use tessera::license::ConsumptionPeriod;
+use tessera::period::{next_period_start, period_start};
+use tessera::validate::status_at;
+use tessera::{
+    validate_at, Fingerprint, KeyId, Keyring, LicenseFile, MatchPolicy, SigningKey, Store,
+    ValidationOptions,
+};
+
+fn key() -> SigningKey {
+    SigningKey::from_seed(&[3; 32]).unwrap() // throwaway test key
+}
+
+fn time() -> impl Strategy<Value = DateTime<Utc>> {
+    // 1970 to 2200.
+    (0i64..7_258_118_400).prop_map(|s| DateTime::from_timestamp(s, 0).unwrap())
+}
+
+/// A license spec with the fields that drive validation.
+fn spec() -> impl Strategy<Value = serde_json::Value> {
+    (
+        prop_oneof!["perpetual", "time-limited", "subscription"],
+        time(),
+        1i64..3000,
+        (any::<bool>(), 0u32..500),
+        proptest::option::of(1u32..60),
+        prop::collection::btree_set("[a-z][a-z0-9-]{0,11}", 0..4),
+        proptest::option::of(1i64..400),
+    )
+        .prop_map(|(ty, start, days, (grace, hours), trial, features, expires)| {
+            let mut v = json!({
+                "license_type": ty,
+                "issued_at": tessera::license::ts::format(&start),
+                "start_date": tessera::license::ts::format(&start),
+                "allow_grace_period": grace,
+                "grace_period": hours,
+                "product_details": {"short_code": "acme"},
+                "product_features": features.iter().map(|c| json!({"code": c})).collect::<Vec<_>>(),
+            });
+            if ty != "perpetual" {
+                v["validity_period"] = tessera::license::ts::format(&(start + Duration::days(days))).into();
+            }
+            if let Some(t) = trial {
+                v["is_trial"] = true.into();
+                v["trial_days"] = t.into();
+            }
+            if let Some(e) = expires {
+                v["expires_at"] = tessera::license::ts::format(&(start + Duration::days(e))).into();
+            }
+            v
+        })
+}
+
+proptest! {
+    // Failures print their minimal input; nothing is written beside the tests.
+    #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn the_envelope_round_trips_any_payload(payload in prop::collection::vec(any::<u8>(), 1..3000)) {
+        let key = key();
+        let text = armor::seal(&LICENSE, &key, &payload).unwrap();
+        let ring = Keyring::from_keys([key.public_key().clone()]);
+        let opened = armor::open(&LICENSE, text.as_bytes(), &ring).unwrap();
+        prop_assert_eq!(opened.payload(), &payload[..]);
+        prop_assert!(text.lines().all(|l| l.len() <= 64));
+    }
+
+    #[test]
+    fn any_single_change_to_a_signed_license_is_refused(spec in spec(), pos in any::<prop::sample::Index>(), byte in any::<u8>()) {
+        let key = key();
+        let (text, _) = tessera::issue::issue(spec.to_string().as_bytes(), &key, DateTime::UNIX_EPOCH).unwrap();
+        let ring = Keyring::from_keys([key.public_key().clone()]);
+        let start = text.find("-----BEGIN").unwrap();
+        let end = text.rfind("-----").unwrap() + 5;
+        let i = start + pos.index(end - start);
+        let mut bytes = text.into_bytes();
+        prop_assume!(bytes[i] != byte);
+        bytes[i] = byte;
+        prop_assert!(LicenseFile::verify(&bytes, &ring).is_err());
+    }
+
+    #[test]
+    fn issue_then_verify_gives_back_the_document(spec in spec()) {
+        let key = key();
+        let (text, issued_doc) = tessera::issue::issue(spec.to_string().as_bytes(), &key, DateTime::UNIX_EPOCH).unwrap();
+        let ring = Keyring::from_keys([key.public_key().clone()]);
+        let file = LicenseFile::verify(text.as_bytes(), &ring).unwrap();
+        prop_assert_eq!(file.license(), &issued_doc);
+        prop_assert_eq!(file.key_id(), key.id());
+    }
+
+    #[test]
+    fn the_fast_status_agrees_with_the_full_report(spec in spec(), now in time()) {
+        let (_, license) = tessera::issue::issue(spec.to_string().as_bytes(), &key(), DateTime::UNIX_EPOCH).unwrap();
+        let opts = ValidationOptions::new("acme");
+        prop_assert_eq!(status_at(&license, &opts, now), validate_at(&license, &opts, now).status);
+    }
+
+    #[test]
+    fn periods_contain_their_instant_and_chain(t in time()) {
+        for p in [ConsumptionPeriod::Daily, ConsumptionPeriod::Weekly, ConsumptionPeriod::Monthly, ConsumptionPeriod::Annually] {
+            let start = period_start(p, t);
+            let next = next_period_start(p, t);
+            prop_assert!(start <= t && t < next);
+            prop_assert_eq!(period_start(p, start), start);
+            prop_assert_eq!(period_start(p, next), next);
+            prop_assert!(next - start >= Duration::days(1) && next - start <= Duration::days(366));
+        }
+    }
+
+    #[test]
+    fn key_ids_and_fingerprints_round_trip(bytes in any::<[u8; 8]>(), facts in prop::collection::btree_map("[a-z_:0-9]{1,12}", ".{0,40}", 1..8)) {
+        let id = KeyId(bytes);
+        prop_assert_eq!(KeyId::from_hex(&id.to_string()), Some(id));
+        let fp = Fingerprint::from_facts(b"salt", facts.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let back: Fingerprint = serde_json::from_str(&serde_json::to_string(&fp).unwrap()).unwrap();
+        prop_assert!(back.matches(&fp, &MatchPolicy::Exact));
+        prop_assert_eq!(back, fp);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn the_state_file_round_trips(values in prop::collection::btree_map("[a-z]{1,8}", any::<i64>(), 0..6), mark in proptest::option::of(time())) {
+        let dir = tempfile::tempdir().unwrap();
+        let device = Fingerprint::from_facts(b"s", [("machine_id", "m"), ("cpu", "c")]);
+        let store = Store::open(dir.path(), "acme", device, MatchPolicy::default(), b"").unwrap();
+        store.update(|s| {
+            s.high_water = mark;
+            for (k, v) in &values {
+                s.extensions.insert(k.clone(), (*v).into());
+            }
+            Ok(())
+        }).unwrap();
+        let parsed = store.parse(&std::fs::read(dir.path().join("state")).unwrap()).unwrap();
+        prop_assert_eq!(&parsed, &store.load().unwrap());
+        prop_assert_eq!(parsed.high_water, mark);
+        prop_assert_eq!(parsed.extensions.len(), values.len());
+    }
+
+    #[test]
+    fn counters_accept_exactly_what_fits_and_remember_it(amounts in prop::collection::vec(1u64..20, 1..40), max in 0u64..200, overage in 0u64..20) {
+        let dir = tempfile::tempdir().unwrap();
+        let device = Fingerprint::from_facts(b"s", [("machine_id", "m"), ("cpu", "c")]);
+        let open = || Store::open(dir.path(), "acme", device.clone(), MatchPolicy::default(), b"").unwrap();
+        let now = DateTime::UNIX_EPOCH;
+        let limit = Limit { max, unlimited: false, overage, period: None, base: 0, base_at: now };
+        let counters = Consumption::new(open()).unwrap();
+        let mut expected = 0;
+        for a in amounts {
+            let fits = expected + a <= max + overage;
+            prop_assert_eq!(counters.consume(&Counter::License, a, &limit, now).is_ok(), fits);
+            if fits {
+                expected += a;
+            }
+        }
+        let reopened = Consumption::new(open()).unwrap();
+        prop_assert_eq!(reopened.usage(&Counter::License, &limit, now).unwrap().used, expected);
+        let pending: u64 = reopened.pending_uploads().unwrap().iter().map(|p| p.amount).sum();
+        prop_assert_eq!(pending, expected);
+    }
+}
