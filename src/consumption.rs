@@ -275,11 +275,22 @@ impl std::fmt::Debug for Consumption {
     }
 }
 
+/// Locks the queue. Its fields stay consistent under a panic (each is set
+/// in one step), so a poisoned lock is used as is.
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic while holding the lock cannot leave the data half-changed in a
-    // way later callers could not handle (they re-read from disk), so a
-    // poisoned lock is used as is.
     m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Locks what this process knows of the journal. After a panic half-way
+/// through a group that knowledge may run ahead of the file, so it is
+/// dropped and the next commit reloads everything from disk.
+fn lock_known(m: &Mutex<Known>) -> MutexGuard<'_, Known> {
+    m.lock().unwrap_or_else(|p| {
+        m.clear_poison();
+        let mut known = p.into_inner();
+        *known = Known::default();
+        known
+    })
 }
 
 impl Consumption {
@@ -298,7 +309,7 @@ impl Consumption {
 
     /// The in-process lock, then the cross-process one, in that order.
     fn enter(&self) -> Result<(MutexGuard<'_, Known>, StoreLock<'_>)> {
-        let known = lock(&self.known);
+        let known = lock_known(&self.known);
         let guard = self.store.lock_with(&self.lock_file)?;
         Ok((known, guard))
     }
