@@ -746,14 +746,9 @@ impl Consumption {
     fn rewrite_journal(&self, seq: u64, mac: &[u8; 16]) -> Result<()> {
         let io = |e: std::io::Error| Error::io(&e, "writing the consumption journal");
         let tmp = self.path.with_extension("journal.tmp");
-        {
-            let mut f = crate::store::create_private_file(&tmp).map_err(io)?;
-            f.write_all(format!("{MAGIC} {seq} {}\n", hex(mac)).as_bytes())
-                .map_err(io)?;
-            f.sync_all().map_err(io)?;
-        }
-        std::fs::rename(&tmp, &self.path).map_err(io)?;
-        crate::store::sync_dir(self.store.dir()).map_err(io)
+        let header = format!("{MAGIC} {seq} {}\n", hex(mac));
+        crate::util::write_synced(&tmp, header.as_bytes()).map_err(io)?;
+        crate::util::rename_synced(&tmp, &self.path).map_err(io)
     }
 }
 

@@ -24,7 +24,7 @@
 //! as the signed artifact the server sent, and is verified again when used.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write as _};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
@@ -385,11 +385,7 @@ impl Store {
         let io = |context: &'static str| move |e: io::Error| Error::io(&e, context);
         let tmp = self.dir.join(TMP);
         let state = self.dir.join(STATE);
-        {
-            let mut f = create_private_file(&tmp).map_err(io("creating the new state"))?;
-            f.write_all(bytes).map_err(io("writing the new state"))?;
-            f.sync_all().map_err(io("syncing the new state"))?;
-        }
+        crate::util::write_synced(&tmp, bytes).map_err(io("writing the new state"))?;
         if state.exists() {
             let bak_tmp = self.dir.join(BACKUP_TMP);
             let _ = fs::remove_file(&bak_tmp);
@@ -398,8 +394,7 @@ impl Store {
             }
             fs::rename(&bak_tmp, self.dir.join(BACKUP)).map_err(io("keeping the backup"))?;
         }
-        fs::rename(&tmp, &state).map_err(io("replacing the state"))?;
-        sync_dir(&self.dir).map_err(io("syncing the state directory"))
+        crate::util::rename_synced(&tmp, &state).map_err(io("replacing the state"))
     }
 }
 
@@ -428,26 +423,4 @@ fn create_private_dir(dir: &Path) -> Result<()> {
     builder
         .create(dir)
         .map_err(|e| Error::io(&e, "creating the state directory"))
-}
-
-pub(crate) fn create_private_file(path: &Path) -> io::Result<File> {
-    let mut options = OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(0o600);
-    }
-    options.open(path)
-}
-
-#[cfg(unix)]
-pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
-}
-
-#[cfg(not(unix))]
-pub(crate) fn sync_dir(_dir: &Path) -> io::Result<()> {
-    // Windows cannot open a directory for syncing; NTFS journals the rename.
-    Ok(())
 }
