@@ -253,8 +253,17 @@ pub fn facts(src: &dyn SystemSource) -> Vec<(String, String)> {
     out
 }
 
-/// Collects this device's fingerprint, salted with `salt` (the product's
-/// code, optionally followed by a vendor secret).
+/// The salt of a product's fingerprints: its short code, a NUL byte, and the
+/// vendor's optional secret (docs/FORMAT.md section 4).
+pub fn product_salt(product: &str, secret: &[u8]) -> Vec<u8> {
+    let mut salt = Vec::with_capacity(product.len() + 1 + secret.len());
+    salt.extend_from_slice(product.as_bytes());
+    salt.push(0);
+    salt.extend_from_slice(secret);
+    salt
+}
+
+/// Collects this device's fingerprint, salted with `salt` ([`product_salt`]).
 pub fn collect(src: &dyn SystemSource, salt: &[u8]) -> Result<Fingerprint> {
     let facts = facts(src);
     // `os` alone identifies nothing.

@@ -68,8 +68,7 @@ impl LicenseHandle {
     /// Opens the license activated on this device (see
     /// [`LocalLicense::open`]) with its counters and its stored lease.
     pub fn open(config: &LocalConfig) -> Result<LicenseHandle> {
-        let local = LocalLicense::open(config)?;
-        let state = local.store().load()?;
+        let (local, state) = LocalLicense::open_with_state(config)?;
         // A lease stored for an earlier license or device no longer applies.
         let lease = state
             .extensions
@@ -99,14 +98,9 @@ impl LicenseHandle {
         self.lease.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn floating(&self) -> bool {
-        let l = self.license();
-        l.is_floating || l.is_floating_cloud
-    }
-
     /// The lease verdict for a license that is otherwise usable at `now`.
     fn with_lease(&self, status: Status, now: DateTime<Utc>) -> Status {
-        if !status.is_usable() || !self.floating() {
+        if !status.is_usable() || !self.license().floats() {
             return status;
         }
         match &*self.lease_read() {
@@ -234,10 +228,7 @@ impl LicenseHandle {
             .as_ref()
             .ok_or(Error::InvalidLease("no device fingerprint"))?;
         lease.check_for(self.license(), device, &options.match_policy)?;
-        if now
-            .checked_add_signed(options.clock_tolerance)
-            .is_some_and(|latest| lease.issued_at > latest)
-        {
+        if lease.issued_at > validate::later(now, options.clock_tolerance) {
             return Err(Error::InvalidLease(
                 "the lease was issued in the future: check the clock",
             ));

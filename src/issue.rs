@@ -100,7 +100,7 @@ fn check_consistency(l: &License) -> Result<()> {
     if l.is_floating && l.floating_timeout == 0 {
         return fail("a floating license needs a `floating_timeout` of at least 1 minute");
     }
-    if l.can_borrow && (!l.is_floating && !l.is_floating_cloud || l.max_borrow_time == 0) {
+    if l.can_borrow && (!l.floats() || l.max_borrow_time == 0) {
         return fail(
             "borrowing needs a floating license and a `max_borrow_time` of at least 1 hour",
         );

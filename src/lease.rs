@@ -89,7 +89,7 @@ impl Lease {
         if !self.device.matches(device, policy) {
             return refuse("the lease is for another device");
         }
-        if !(license.is_floating || license.is_floating_cloud) {
+        if !license.floats() {
             return refuse("the license is not floating");
         }
         let length = self.expires_at.signed_duration_since(self.issued_at);

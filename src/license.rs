@@ -203,6 +203,11 @@ impl License {
         from.checked_add_signed(chrono::Duration::days(i64::from(days)))
     }
 
+    /// Whether seats float (from the vendor's cloud or a server on the premises).
+    pub fn floats(&self) -> bool {
+        self.is_floating || self.is_floating_cloud
+    }
+
     /// The grace period as a duration (zero when grace is not allowed).
     pub fn grace(&self) -> chrono::Duration {
         if self.allow_grace_period {

@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::fingerprint::{self, Fingerprint, MatchPolicy};
 use crate::keys::Keyring;
 use crate::license::{License, LicenseFile};
-use crate::store::{ActivationRecord, Store};
+use crate::store::{ActivationRecord, State, Store};
 use crate::sysinfo::{HostSource, SystemSource};
 use crate::validate::{self, Status, Validation, ValidationOptions};
 
@@ -82,10 +82,7 @@ impl LocalConfig {
 
     /// The salt of this product's fingerprints.
     fn salt(&self) -> Vec<u8> {
-        let mut salt = self.product.as_bytes().to_vec();
-        salt.push(0);
-        salt.extend_from_slice(&self.secret);
-        salt
+        fingerprint::product_salt(&self.product, &self.secret)
     }
 
     fn policy(&self) -> MatchPolicy {
@@ -215,6 +212,12 @@ impl LocalLicense {
     /// verifies the recorded file again, and checks the clock against the
     /// stored high-water mark.
     pub fn open(config: &LocalConfig) -> Result<LocalLicense> {
+        Self::open_with_state(config).map(|(local, _)| local)
+    }
+
+    /// [`LocalLicense::open`], also handing back the state it read, so a
+    /// caller needing more of it does not read the file again.
+    pub(crate) fn open_with_state(config: &LocalConfig) -> Result<(LocalLicense, State)> {
         let device = config.fingerprint()?;
         let store = config.store(device.clone())?;
         let state = store.load()?;
@@ -236,14 +239,15 @@ impl LocalLicense {
             persist_high_water(&store, &trusted)?;
         }
         let options = config.options(device, file.license());
-        Ok(LocalLicense {
+        let local = LocalLicense {
             file,
             record,
             options,
             trusted,
             clock: Arc::clone(&config.clock),
             store,
-        })
+        };
+        Ok((local, state))
     }
 
     /// The status now. Fails only when the clock was turned back beyond

@@ -405,7 +405,7 @@ fn refusal(
 
 /// `t + d`, saturating at the end of representable time: a vendor's huge
 /// grace period must not overflow into a panic.
-fn later(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
+pub(crate) fn later(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
     t.checked_add_signed(d).unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 

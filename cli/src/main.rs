@@ -370,8 +370,7 @@ fn fingerprint(
         Some(r) => Box::new(TreeSource::new(r)),
         None => Box::new(HostSource),
     };
-    let mut salt = product.as_bytes().to_vec();
-    salt.push(0);
+    let salt = tessera::fingerprint::product_salt(product, b"");
     let fp = tessera::fingerprint::collect(source.as_ref(), &salt)?;
     println!(
         "Fingerprint of this device for product {product} (salted hashes; no raw value is shown)"

@@ -113,7 +113,7 @@ pub fn describe(file: &LicenseFile, verified: bool, validation: Option<&Validati
     );
     row(
         "Floating",
-        if l.is_floating || l.is_floating_cloud {
+        if l.floats() {
             format!(
                 "{} seats{}, lease timeout {} min; borrowing: {}",
                 l.floating_users,
