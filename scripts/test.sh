@@ -25,6 +25,11 @@ suite clippy cargo clippy --workspace --all-targets --all-features -- -D warning
 suite clippy-product cargo clippy -p tessera --all-targets --no-default-features -- -D warnings
 suite rust cargo test --workspace --all-features
 suite quickstart ./scripts/quickstart.sh
+# include/tessera.h must be what the pinned cbindgen makes of src/ffi/.
+suite header ./scripts/header.sh
+# C and C++: the header alone, every export (plain, valgrind, ASan+UBSan),
+# the C++ wrapper, the examples built with pkg-config and CMake.
+suite c-and-cpp ./scripts/c-tests.sh
 # docs/FORMAT.md's recipe verifies its example with OpenSSL alone, and refuses a tampered copy.
 format_by_hand() {
     docs/example/verify-by-hand.sh docs/example/license.lic docs/example/vendor.pub >/dev/null || return 1

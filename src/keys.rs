@@ -15,7 +15,6 @@ use std::fmt;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use ed25519_dalek::pkcs8::DecodePublicKey as _;
 use ed25519_dalek::VerifyingKey;
 use sha2::{Digest, Sha256};
 
@@ -55,6 +54,15 @@ impl fmt::Debug for KeyId {
     }
 }
 
+const PEM_BEGIN: &str = "-----BEGIN PUBLIC KEY-----";
+const PEM_END: &str = "-----END PUBLIC KEY-----";
+
+/// DER of SubjectPublicKeyInfo { AlgorithmIdentifier { id-Ed25519
+/// (1.3.101.112) }, BIT STRING (32 bytes, no unused bits) } up to the key.
+const ED25519_SPKI_PREFIX: [u8; 12] = [
+    0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+];
+
 /// A trusted Ed25519 public key with its id.
 #[derive(Clone, PartialEq, Eq)]
 pub struct PublicKey {
@@ -88,11 +96,21 @@ impl PublicKey {
         PublicKey::from_bytes(&bytes)
     }
 
-    /// From an SPKI PEM document (`-----BEGIN PUBLIC KEY-----`).
+    /// From an SPKI PEM document (`-----BEGIN PUBLIC KEY-----`). An
+    /// Ed25519 SPKI is a fixed 12-byte DER prefix and the 32 key bytes, so
+    /// it is read without a DER parser: exactly those 44 bytes, nothing else.
     pub fn from_pem(pem: &str) -> Result<PublicKey> {
-        let key = VerifyingKey::from_public_key_pem(pem.trim())
-            .map_err(|_| Error::InvalidKey("not an Ed25519 SPKI PEM public key"))?;
-        PublicKey::from_bytes(key.as_bytes())
+        let bad = || Error::InvalidKey("not an Ed25519 SPKI PEM public key");
+        let body = pem
+            .trim()
+            .strip_prefix(PEM_BEGIN)
+            .and_then(|rest| rest.strip_suffix(PEM_END))
+            .ok_or_else(bad)?;
+        let base64: String = body.lines().map(str::trim).collect();
+        let der = B64.decode(base64).map_err(|_| bad())?;
+        let raw = der.strip_prefix(&ED25519_SPKI_PREFIX).ok_or_else(bad)?;
+        let bytes: [u8; 32] = raw.try_into().map_err(|_| bad())?;
+        PublicKey::from_bytes(&bytes)
     }
 
     /// From either text form: PEM when it starts with `-----BEGIN`, base64 otherwise.
@@ -121,13 +139,10 @@ impl PublicKey {
 
     /// SPKI PEM, as `openssl pkey -pubin` reads it.
     pub fn to_pem(&self) -> String {
-        use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
-        use ed25519_dalek::pkcs8::EncodePublicKey as _;
-        // Encoding 32 bytes into a fixed SPKI structure cannot fail; fall back
-        // to an empty string rather than panic if the library ever says otherwise.
-        self.key
-            .to_public_key_pem(LineEnding::LF)
-            .unwrap_or_default()
+        let mut der = ED25519_SPKI_PREFIX.to_vec();
+        der.extend_from_slice(self.key.as_bytes());
+        // 44 bytes are 60 base64 characters: one line.
+        format!("{PEM_BEGIN}\n{}\n{PEM_END}\n", B64.encode(der))
     }
 
     pub(crate) fn verifying_key(&self) -> &VerifyingKey {
@@ -306,5 +321,66 @@ mod tests {
             PublicKey::from_pem("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----")
                 .is_err()
         );
+    }
+
+    /// The PEM that OpenSSL writes for an Ed25519 public key (RFC 8410 §10.1).
+    const RFC8410_PEM: &str = "-----BEGIN PUBLIC KEY-----\n\
+        MCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=\n\
+        -----END PUBLIC KEY-----\n";
+
+    #[test]
+    fn spki_pem_reads_what_openssl_writes_and_writes_it_back() {
+        let key = PublicKey::from_pem(RFC8410_PEM).unwrap();
+        assert_eq!(key.to_bytes()[..4], [0x19, 0xbf, 0x44, 0x09]);
+        assert_eq!(key.to_pem(), RFC8410_PEM.replace("        ", ""));
+        // CRLF line ends and surrounding blank lines are fine.
+        let crlf = format!("\r\n{}\r\n", key.to_pem().replace('\n', "\r\n"));
+        assert_eq!(PublicKey::parse(&crlf).unwrap(), key);
+    }
+
+    #[cfg(feature = "issuer")]
+    #[test]
+    fn spki_pem_matches_the_pkcs8_crate() {
+        use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
+        use ed25519_dalek::pkcs8::EncodePublicKey as _;
+        let key = SigningKey::from_seed(&[7; 32]).unwrap();
+        let theirs = key
+            .public_key()
+            .verifying_key()
+            .to_public_key_pem(LineEnding::LF)
+            .unwrap();
+        assert_eq!(key.public_key().to_pem(), theirs);
+    }
+
+    #[test]
+    fn spki_pem_refuses_anything_but_an_ed25519_key() {
+        let key = PublicKey::from_pem(RFC8410_PEM).unwrap();
+        let der = |bytes: &[u8]| {
+            format!(
+                "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
+                B64.encode(bytes)
+            )
+        };
+        let mut good = ED25519_SPKI_PREFIX.to_vec();
+        good.extend_from_slice(&key.to_bytes());
+        assert_eq!(PublicKey::from_pem(&der(&good)).unwrap(), key);
+        // X25519's OID (1.3.101.110), a trailing byte, a short key, no footer,
+        // a private key label.
+        let mut x25519 = good.clone();
+        x25519[8] = 0x6e;
+        let mut long = good.clone();
+        long.push(0);
+        for bad in [
+            der(&x25519),
+            der(&long),
+            der(&good[..43]),
+            der(&good).replace("-----END PUBLIC KEY-----\n", ""),
+            der(&good).replace("PUBLIC", "PRIVATE"),
+        ] {
+            assert!(
+                matches!(PublicKey::from_pem(&bad), Err(Error::InvalidKey(_))),
+                "{bad}"
+            );
+        }
     }
 }

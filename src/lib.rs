@@ -21,7 +21,8 @@
 //! ```
 //!
 //! Vendor-side code (signing keys, issuing) is behind the `issuer` feature.
-#![forbid(unsafe_code)]
+//! The C ABI lives in [`ffi`], the only module allowed `unsafe` code.
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod armor;
@@ -29,6 +30,8 @@ pub mod clock;
 pub mod consumption;
 pub mod environment;
 pub mod error;
+#[allow(unsafe_code)]
+pub mod ffi;
 pub mod fingerprint;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;

@@ -1,0 +1,391 @@
+// Tessera: header-only C++17 wrapper over the C API (include/tessera.h).
+//
+// Move-only RAII objects own the C handles; every failure throws
+// tessera::error, which carries the C result code and the SDK's message.
+// Strings are std::string, times std::chrono::system_clock::time_point,
+// durations std::chrono::seconds.
+//
+//   tessera::config cfg{"acme-cad"};
+//   cfg.add_public_key(vendor_pem);
+//   tessera::activate(cfg, license_text);       // once, on this device
+//   tessera::handle license{cfg};
+//   if (!tessera::usable(license.check())) { ... license.validate().reasons ... }
+//
+// Thread safety is the C API's: a handle may be used from several threads
+// at once; a config only while no setter runs.
+//
+// SPDX-License-Identifier: Apache-2.0 OR MIT
+#ifndef TESSERA_HPP
+#define TESSERA_HPP
+
+#include "tessera.h"
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace tessera {
+
+using time_point = std::chrono::system_clock::time_point;
+
+/// A failed call: the C result code, its stable name and the SDK's message.
+class error : public std::runtime_error {
+public:
+    error(tessera_result code, const std::string &message)
+        : std::runtime_error(message), code_(code) {}
+    /// The C result code (TESSERA_ERR_...).
+    tessera_result code() const noexcept { return code_; }
+    /// Its stable short name ("bad_signature", ...).
+    const char *name() const noexcept { return tessera_result_name(code_); }
+
+private:
+    tessera_result code_;
+};
+
+namespace detail {
+
+inline std::string last_message() {
+    size_t len = 0;
+    if (tessera_last_error_message(nullptr, 0, &len) != TESSERA_ERR_BUFFER_TOO_SMALL) {
+        return std::string();
+    }
+    std::string s(len + 1, '\0');
+    if (tessera_last_error_message(s.data(), s.size(), &len) != TESSERA_OK) {
+        return std::string();
+    }
+    s.resize(len);
+    return s;
+}
+
+inline void check(tessera_result r) {
+    if (r != TESSERA_OK) {
+        throw error(r, last_message());
+    }
+}
+
+/// Calls `f(buf, cap, &len)` twice: a size query, then the copy.
+template <typename F> std::string read_string(F f) {
+    size_t len = 0;
+    tessera_result r = f(nullptr, 0, &len);
+    if (r != TESSERA_ERR_BUFFER_TOO_SMALL) {
+        check(r);
+        return std::string();
+    }
+    std::string s(len + 1, '\0');
+    check(f(s.data(), s.size(), &len));
+    s.resize(len);
+    return s;
+}
+
+inline time_point from_unix(int64_t seconds) {
+    return time_point(std::chrono::seconds(seconds));
+}
+
+inline std::optional<time_point> from_unix(bool has, int64_t seconds) {
+    if (!has) return std::nullopt;
+    return from_unix(seconds);
+}
+
+inline int64_t to_unix(time_point t) {
+    return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+}
+
+struct config_free {
+    void operator()(tessera_config *p) const noexcept { tessera_config_free(&p); }
+};
+struct handle_free {
+    void operator()(tessera_handle *p) const noexcept { tessera_handle_free(&p); }
+};
+struct validation_free {
+    void operator()(tessera_validation *p) const noexcept { tessera_validation_free(&p); }
+};
+
+} // namespace detail
+
+/// Whether a status lets the product run.
+inline bool usable(tessera_status s) noexcept {
+    return s == TESSERA_STATUS_VALID || s == TESSERA_STATUS_VALID_IN_GRACE;
+}
+
+/// The status's stable short name ("valid", "expired", ...).
+inline std::string status_name(tessera_status s) { return tessera_status_name(s); }
+
+/// The SDK's version.
+inline std::string version() { return tessera_version(); }
+
+/// A product's configuration (tessera_config). Move-only.
+class config {
+public:
+    /// A configuration for product `product` with the defaults.
+    explicit config(const std::string &product) {
+        tessera_config *raw = nullptr;
+        detail::check(tessera_config_new(product.c_str(), &raw));
+        ptr_.reset(raw);
+    }
+
+    /// Adds a trusted vendor public key (PEM or base64).
+    config &add_public_key(const std::string &key) {
+        detail::check(tessera_config_add_public_key(ptr_.get(), key.c_str()));
+        return *this;
+    }
+    /// Sets the state directory.
+    config &store_dir(const std::string &dir) {
+        detail::check(tessera_config_set_store_dir(ptr_.get(), dir.c_str()));
+        return *this;
+    }
+    /// Sets the vendor secret mixed into fingerprints and the state key.
+    config &secret(std::string_view secret) {
+        detail::check(tessera_config_set_secret(
+            ptr_.get(), reinterpret_cast<const uint8_t *>(secret.data()), secret.size()));
+        return *this;
+    }
+    /// Uses a vendor-supplied device id instead of device facts.
+    config &custom_device_id(const std::string &id) {
+        detail::check(tessera_config_set_custom_device_id(ptr_.get(), id.c_str()));
+        return *this;
+    }
+    /// Requires every fingerprint component to match.
+    config &match_exact() {
+        detail::check(tessera_config_set_match_policy(ptr_.get(), TESSERA_MATCH_EXACT, 0, 0));
+        return *this;
+    }
+    /// Tolerates `max_changed` changed components, needs `min_matching`.
+    config &match_fuzzy(uint32_t max_changed, uint32_t min_matching) {
+        detail::check(tessera_config_set_match_policy(ptr_.get(), TESSERA_MATCH_FUZZY,
+                                                      max_changed, min_matching));
+        return *this;
+    }
+    /// How far the clock may go back before it is tampering.
+    config &clock_tolerance(std::chrono::seconds tolerance) {
+        detail::check(tessera_config_set_clock_tolerance(ptr_.get(), tolerance.count()));
+        return *this;
+    }
+    /// Freezes the SDK's clock (tests and support tools).
+    config &fixed_time(time_point at) {
+        detail::check(tessera_config_set_fixed_time(ptr_.get(), detail::to_unix(at)));
+        return *this;
+    }
+    /// Reads device facts under `root` instead of `/`.
+    config &system_root(const std::string &root) {
+        detail::check(tessera_config_set_system_root(ptr_.get(), root.c_str()));
+        return *this;
+    }
+
+    /// This device's fingerprint id for the product.
+    std::string fingerprint() const {
+        return detail::read_string([this](char *b, size_t n, size_t *len) {
+            return tessera_fingerprint(ptr_.get(), b, n, len);
+        });
+    }
+    /// The fingerprint diagnosis as JSON (components, VM evidence).
+    std::string diagnose() const {
+        return detail::read_string([this](char *b, size_t n, size_t *len) {
+            return tessera_fingerprint_diagnose(ptr_.get(), b, n, len);
+        });
+    }
+
+    /// The C object, still owned by this config.
+    const tessera_config *get() const noexcept { return ptr_.get(); }
+
+private:
+    std::unique_ptr<tessera_config, detail::config_free> ptr_;
+};
+
+/// Verifies `license_file` and activates it on this device.
+inline void activate(const config &cfg, std::string_view license_file) {
+    detail::check(tessera_activate(cfg.get(), reinterpret_cast<const uint8_t *>(license_file.data()),
+                                   license_file.size()));
+}
+
+/// Removes license `license_id` from this device; returns whether it was there.
+inline bool deactivate(const config &cfg, const std::string &license_id) {
+    bool was = false;
+    detail::check(tessera_deactivate(cfg.get(), license_id.c_str(), &was));
+    return was;
+}
+
+/// A validation report, copied out of the C object.
+struct validation {
+    tessera_status status = TESSERA_STATUS_VALID;
+    std::vector<std::string> reasons;
+    time_point checked_at;
+    std::optional<time_point> valid_until;
+    std::optional<time_point> grace_until;
+    std::optional<time_point> check_in_due;
+    std::optional<time_point> maintenance_until;
+
+    bool usable() const noexcept { return tessera::usable(status); }
+};
+
+/// One feature's state.
+struct feature {
+    tessera_feature_state state = TESSERA_FEATURE_MISSING;
+    /// When an enabled feature stops, or when an expired one expired.
+    std::optional<time_point> time;
+    tessera_status license_status = TESSERA_STATUS_VALID;
+
+    bool enabled() const noexcept { return state == TESSERA_FEATURE_ENABLED; }
+};
+
+/// A counter's usage.
+struct usage {
+    uint64_t used = 0;
+    /// Empty when unlimited.
+    std::optional<uint64_t> limit;
+    std::optional<uint64_t> remaining;
+    uint64_t overage_used = 0;
+    uint64_t overage_allowed = 0;
+    std::optional<time_point> resets_at;
+
+    static usage of(const tessera_usage &u) {
+        usage out;
+        out.used = u.used;
+        if (!u.unlimited) {
+            out.limit = u.limit;
+            out.remaining = u.remaining;
+        }
+        out.overage_used = u.overage_used;
+        out.overage_allowed = u.overage_allowed;
+        out.resets_at = detail::from_unix(u.resets, u.resets_at);
+        return out;
+    }
+};
+
+/// The lease held on this device.
+struct lease {
+    tessera_lease_kind kind = TESSERA_LEASE_FLOATING;
+    time_point expires_at;
+    std::chrono::seconds time_left{0};
+
+    static lease of(const tessera_lease_info &l) {
+        return lease{l.kind, detail::from_unix(l.expires_at), std::chrono::seconds(l.seconds_left)};
+    }
+};
+
+/// The license activated on this device, open for checks (tessera_handle).
+/// Move-only; a moved-from handle throws `error` with
+/// TESSERA_ERR_NULL_POINTER on use.
+class handle {
+public:
+    /// Opens the license activated on this device for `cfg`'s product.
+    explicit handle(const config &cfg) {
+        tessera_handle *raw = nullptr;
+        detail::check(tessera_handle_open(cfg.get(), &raw));
+        ptr_.reset(raw);
+    }
+
+    /// Whether the license may be used now (about 0.1 µs).
+    tessera_status check() const {
+        tessera_status s = TESSERA_STATUS_VALID;
+        detail::check(tessera_handle_check(ptr_.get(), &s));
+        return s;
+    }
+
+    /// The full report: status, reasons, dates.
+    validation validate() const {
+        tessera_validation *raw = nullptr;
+        detail::check(tessera_handle_validate(ptr_.get(), &raw));
+        std::unique_ptr<tessera_validation, detail::validation_free> v(raw);
+        validation out;
+        detail::check(tessera_validation_status(v.get(), &out.status));
+        std::string reasons = detail::read_string([&v](char *b, size_t n, size_t *len) {
+            return tessera_validation_reasons(v.get(), b, n, len);
+        });
+        for (size_t start = 0; start < reasons.size();) {
+            size_t end = reasons.find('\n', start);
+            if (end == std::string::npos) end = reasons.size();
+            out.reasons.push_back(reasons.substr(start, end - start));
+            start = end + 1;
+        }
+        tessera_dates d{};
+        detail::check(tessera_validation_dates(v.get(), &d));
+        out.checked_at = detail::from_unix(d.checked_at);
+        out.valid_until = detail::from_unix(d.has_valid_until, d.valid_until);
+        out.grace_until = detail::from_unix(d.has_grace_until, d.grace_until);
+        out.check_in_due = detail::from_unix(d.has_check_in_due, d.check_in_due);
+        out.maintenance_until = detail::from_unix(d.has_maintenance_until, d.maintenance_until);
+        return out;
+    }
+
+    /// The state of feature `code`.
+    tessera::feature feature(const std::string &code) const {
+        tessera_feature_info info{};
+        detail::check(tessera_handle_feature(ptr_.get(), code.c_str(), &info));
+        return tessera::feature{info.state, detail::from_unix(info.has_time, info.time),
+                                info.license_status};
+    }
+
+    /// Consumes `amount` units of the license's own counter.
+    tessera::usage consume(uint64_t amount) const { return consume_raw(nullptr, amount); }
+    /// Consumes `amount` units of feature `code`.
+    tessera::usage consume(const std::string &code, uint64_t amount) const {
+        return consume_raw(code.c_str(), amount);
+    }
+    /// The license's own counter.
+    tessera::usage usage() const { return usage_raw(nullptr); }
+    /// Feature `code`'s counter.
+    tessera::usage usage(const std::string &code) const { return usage_raw(code.c_str()); }
+
+    /// The lease held, if any.
+    std::optional<tessera::lease> lease() const {
+        bool held = false;
+        tessera_lease_info info{};
+        detail::check(tessera_handle_lease(ptr_.get(), &held, &info));
+        if (!held) return std::nullopt;
+        return tessera::lease::of(info);
+    }
+    /// Installs a lease the server granted.
+    tessera::lease install_lease(std::string_view text) const {
+        tessera_lease_info info{};
+        detail::check(tessera_handle_install_lease(
+            ptr_.get(), reinterpret_cast<const uint8_t *>(text.data()), text.size(), &info));
+        return tessera::lease::of(info);
+    }
+    /// Ends a borrow early.
+    void return_borrow() const { detail::check(tessera_handle_return_borrow(ptr_.get())); }
+
+    /// When the next check-in is due, if ever.
+    std::optional<time_point> next_check_in() const {
+        bool due = false;
+        int64_t at = 0;
+        detail::check(tessera_handle_next_check_in(ptr_.get(), &due, &at));
+        return detail::from_unix(due, at);
+    }
+
+    /// The license document as JSON.
+    std::string license_json() const {
+        return detail::read_string([this](char *b, size_t n, size_t *len) {
+            return tessera_handle_license_json(ptr_.get(), b, n, len);
+        });
+    }
+
+    /// Writes the clock's high-water mark.
+    void save_clock() const { detail::check(tessera_handle_save_clock(ptr_.get())); }
+
+    /// The C object, still owned by this handle.
+    const tessera_handle *get() const noexcept { return ptr_.get(); }
+
+private:
+    tessera::usage consume_raw(const char *code, uint64_t amount) const {
+        tessera_usage u{};
+        detail::check(tessera_handle_consume(ptr_.get(), code, amount, &u));
+        return tessera::usage::of(u);
+    }
+    tessera::usage usage_raw(const char *code) const {
+        tessera_usage u{};
+        detail::check(tessera_handle_usage(ptr_.get(), code, &u));
+        return tessera::usage::of(u);
+    }
+
+    std::unique_ptr<tessera_handle, detail::handle_free> ptr_;
+};
+
+} // namespace tessera
+
+#endif // TESSERA_HPP

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# The C and C++ suites, on the debug build the Rust suites already made:
+# - include/tessera.h compiles on its own as C99, C11 and C++17 with
+#   -Wall -Wextra -Werror -pedantic;
+# - tests/c/ffi_test.c (every export, valid and invalid input, threads) runs
+#   plain, under valgrind (no leak, no error) and with ASan+UBSan, after a
+#   canary shows each sanitizer is really linked;
+# - tests/cpp/wrapper_test.cpp runs plain and with ASan+UBSan;
+# - scripts/install-c.sh installs into a temporary prefix, and the examples
+#   build from it with pkg-config and with CMake (find_package) and run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+for tool in gcc g++ valgrind pkg-config cmake; do
+    command -v "$tool" >/dev/null || { echo "c-tests: $tool is missing (.ci/run installs it)" >&2; exit 1; }
+done
+
+cargo build --quiet --lib
+cargo build --quiet -p tessera-cli
+lib=$root/target/debug
+cli=$lib/tessera
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+warn=(-Wall -Wextra -Werror -pedantic)
+step() { printf -- '-- %s\n' "$*"; }
+
+step "the header compiles on its own"
+printf '#include "tessera.h"\nint main(void) { return tessera_abi_version() == TESSERA_ABI_VERSION ? 0 : 1; }\n' > "$work/alone.c"
+cp "$work/alone.c" "$work/alone.cpp"
+for std in c99 c11; do
+    gcc -std=$std "${warn[@]}" -Iinclude -c "$work/alone.c" -o "$work/alone-$std.o"
+done
+g++ -std=c++17 "${warn[@]}" -Iinclude -c "$work/alone.cpp" -o "$work/alone-cpp.o"
+printf '#include "tessera.hpp"\nint main() { return tessera::version().empty(); }\n' > "$work/hpp.cpp"
+g++ -std=c++17 "${warn[@]}" -Iinclude -Ibindings/cpp -c "$work/hpp.cpp" -o "$work/hpp.o"
+
+step "fixtures"
+tests/c/fixtures.sh "$cli" "$work/fx" 2>/dev/null
+fresh() { rm -rf "$work/$1"; cp -r "$work/fx" "$work/$1"; echo "$work/$1"; }
+
+link=(-I"$root/include" -L"$lib" -Wl,-rpath,"$lib" -ltessera -pthread)
+san=(-g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all)
+
+step "C test"
+gcc -std=c11 "${warn[@]}" tests/c/ffi_test.c -o "$work/ffi_test" "${link[@]}"
+"$work/ffi_test" "$(fresh plain)"
+
+step "C test under valgrind"
+valgrind -q --error-exitcode=99 --leak-check=full \
+    --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible \
+    "$work/ffi_test" "$(fresh valgrind)"
+
+step "sanitizer canaries"
+gcc -std=c11 "${san[@]}" tests/c/sanitizer_canary.c -o "$work/canary"
+if "$work/canary" asan 2>"$work/asan.txt"; then echo "ASan did not catch the canary" >&2; exit 1; fi
+grep -q "AddressSanitizer: heap-use-after-free" "$work/asan.txt" || { cat "$work/asan.txt" >&2; exit 1; }
+if "$work/canary" ubsan >/dev/null 2>"$work/ubsan.txt"; then echo "UBSan did not catch the canary" >&2; exit 1; fi
+grep -q "runtime error: signed integer overflow" "$work/ubsan.txt" || { cat "$work/ubsan.txt" >&2; exit 1; }
+echo "ASan and UBSan both caught their canary"
+
+step "C test with ASan+UBSan"
+gcc -std=c11 "${warn[@]}" "${san[@]}" tests/c/ffi_test.c -o "$work/ffi_asan" "${link[@]}"
+"$work/ffi_asan" "$(fresh asan)" | tee "$work/asan-run.txt"
+grep -q "built with AddressSanitizer" "$work/asan-run.txt"
+
+step "C++ wrapper test"
+g++ -std=c++17 "${warn[@]}" -Ibindings/cpp tests/cpp/wrapper_test.cpp -o "$work/cpp_test" "${link[@]}"
+"$work/cpp_test" "$(fresh cpp)"
+g++ -std=c++17 "${warn[@]}" "${san[@]}" -Ibindings/cpp tests/cpp/wrapper_test.cpp -o "$work/cpp_asan" "${link[@]}"
+"$work/cpp_asan" "$(fresh cpp-asan)"
+
+step "install, then build the examples with pkg-config and CMake"
+scripts/install-c.sh "$work/prefix" debug
+now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+until=$(date -u -d '+30 days' +%Y-%m-%dT%H:%M:%SZ)
+printf '{"license_type":"time-limited","start_date":"%s","validity_period":"%s","product_details":{"short_code":"acme-cad"},"product_features":[{"code":"pdf-export"}]}' \
+    "$now" "$until" | "$cli" issue --key "$work/fx/vendor.key" --spec - --out "$work/now.lic" 2>/dev/null
+export PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig"
+# shellcheck disable=SC2046
+gcc -std=c99 "${warn[@]}" examples/c/quickstart.c -o "$work/quickstart-pc" \
+    $(pkg-config --cflags --libs tessera) -Wl,-rpath,"$work/prefix/lib"
+"$work/quickstart-pc" "$work/fx/vendor.pub" "$work/now.lic" "$work/state-pc"
+for ex in c cpp; do
+    cmake -S "examples/$ex" -B "$work/build-$ex" -DCMAKE_PREFIX_PATH="$work/prefix" -DCMAKE_BUILD_TYPE=Debug >/dev/null
+    cmake --build "$work/build-$ex" >/dev/null
+done
+"$work/build-c/quickstart" "$work/fx/vendor.pub" "$work/now.lic" "$work/state-cmake-c"
+"$work/build-c/quickstart_static" "$work/fx/vendor.pub" "$work/now.lic" "$work/state-cmake-static"
+"$work/build-cpp/quickstart" "$work/fx/vendor.pub" "$work/now.lic" "$work/state-cmake-cpp"
+echo "c-tests: all passed"

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# include/tessera.h is generated from src/ffi/ by a pinned cbindgen.
+#   scripts/header.sh           fail when the committed header is stale
+#   scripts/header.sh --write   regenerate it
+# Installs the pinned cbindgen with cargo when it is missing or another version.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CBINDGEN_VERSION=0.29.2
+cbindgen=${CBINDGEN:-cbindgen}
+if ! "$cbindgen" --version 2>/dev/null | grep -qx "cbindgen $CBINDGEN_VERSION"; then
+    echo "installing cbindgen $CBINDGEN_VERSION" >&2
+    cargo install --quiet --locked cbindgen --version "$CBINDGEN_VERSION" >&2
+    cbindgen="$(cargo_bin=${CARGO_HOME:-$HOME/.cargo}/bin; echo "$cargo_bin/cbindgen")"
+fi
+
+fresh=$(mktemp)
+trap 'rm -f "$fresh"' EXIT
+"$cbindgen" --quiet --config cbindgen.toml --crate tessera --output "$fresh"
+
+if [[ "${1:-}" == "--write" ]]; then
+    cp "$fresh" include/tessera.h
+    echo "wrote include/tessera.h"
+elif ! diff -u include/tessera.h "$fresh"; then
+    echo "include/tessera.h is stale: run scripts/header.sh --write and commit it" >&2
+    exit 1
+else
+    echo "include/tessera.h is up to date (cbindgen $CBINDGEN_VERSION)"
+fi

@@ -1,0 +1,332 @@
+//! `tessera_config`: what a product configures once (product code, trusted
+//! keys, where state lives, how devices are matched).
+
+use std::ffi::c_char;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::{
+    arg_bytes, arg_mut, arg_str, boundary, free_slot, infallible, into_raw, tessera_result,
+};
+use super::{returning, Failure};
+use crate::clock::ManualClock;
+use crate::fingerprint::MatchPolicy;
+use crate::keys::{Keyring, PublicKey};
+use crate::local::LocalConfig;
+use crate::sysinfo::TreeSource;
+
+/// A product's configuration: product code, trusted public keys, the
+/// state directory, the device match policy.
+///
+/// Create it with `tessera_config_new`, set it up, then pass it (read only)
+/// to `tessera_activate` and `tessera_handle_open`, which copy what they
+/// need: the configuration may be freed right after.
+///
+/// Thread safety: the setters need exclusive access; functions that take a
+/// `const tessera_config *` may run on one configuration from several
+/// threads at once, as long as no setter runs at the same time.
+#[allow(non_camel_case_types)]
+pub struct tessera_config {
+    pub(crate) inner: LocalConfig,
+}
+
+/// How a stored device fingerprint is compared with this device's
+/// (`tessera_config_set_match_policy`).
+#[allow(non_camel_case_types)]
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum tessera_match_policy {
+    /// Every component must be the same.
+    TESSERA_MATCH_EXACT = 0,
+    /// At most `max_changed` components changed and at least
+    /// `min_matching` still the same (the default is 1 and 2).
+    TESSERA_MATCH_FUZZY = 1,
+}
+
+/// Creates a configuration for `product` (the product's short code) with
+/// the defaults: no trusted key yet, the platform's data directory for
+/// state, the system clock, this machine's device facts, the fuzzy match
+/// policy tolerating one change, a one-hour clock tolerance.
+///
+/// Ownership: on success `*config_out` owns a new configuration; free it
+/// with `tessera_config_free`. Nothing is written on failure.
+///
+/// Returns `TESSERA_OK`; `TESSERA_ERR_NULL_POINTER` when `product` or
+/// `config_out` is NULL; `TESSERA_ERR_INVALID_UTF8`;
+/// `TESSERA_ERR_INVALID_ARGUMENT` when `product` is empty.
+///
+/// # Safety
+/// `product` is NULL or a NUL-terminated string; `config_out` is NULL or
+/// writable.
+#[no_mangle]
+pub unsafe extern "C" fn tessera_config_new(
+    product: *const c_char,
+    config_out: *mut *mut tessera_config,
+) -> tessera_result {
+    let run = || {
+        // SAFETY: the function's contract.
+        let product = unsafe { arg_str(product, "product") }?;
+        if product.trim().is_empty() {
+            return Err(Failure::invalid("the product code is empty"));
+        }
+        let config = tessera_config {
+            inner: LocalConfig::new(product, Keyring::new()),
+        };
+        Ok(into_raw(config))
+    };
+    // SAFETY: the function's contract covers `config_out`.
+    unsafe { returning(config_out, "config_out", run) }
+}
+
+/// Frees the configuration `*config` and sets `*config` to NULL, so a
+/// second call with the same variable does nothing. `config` NULL or
+/// `*config` NULL is accepted and ignored. Handles opened from the
+/// configuration stay valid.
+///
+/// # Safety
+/// `config` is NULL or points to a variable holding NULL or a
+/// configuration from `tessera_config_new`; no other thread uses it.
+#[no_mangle]
+pub unsafe extern "C" fn tessera_config_free(config: *mut *mut tessera_config) {
+    // SAFETY: the function's contract.
+    infallible((), || unsafe { free_slot(config) })
+}
+
+/// Adds a trusted public key of the vendor, as PEM
+/// (`-----BEGIN PUBLIC KEY-----`) or as the 44-character base64 of its 32
+/// bytes. Several keys may be added (key rotation); each file names the
+/// key that signed it.
+///
+/// Returns `TESSERA_OK`; `TESSERA_ERR_NULL_POINTER`;
+/// `TESSERA_ERR_INVALID_UTF8`; `TESSERA_ERR_INVALID_KEY` when the text is
+/// not an Ed25519 public key (the configuration is unchanged).
+///
+/// # Safety
+/// `config` is NULL or a live configuration not used by another thread
+/// during the call; `key` is NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn tessera_config_add_public_key(
+    config: *mut tessera_config,
+    key: *const c_char,
+) -> tessera_result {
+    boundary(|| {
+        // SAFETY: the function's contract.
+        let config = unsafe { arg_mut(config, "config") }?;
+        // SAFETY: the function's contract.
+        let key = PublicKey::parse(unsafe { arg_str(key, "key") }?)?;
+        config.inner.keyring.add(key);
+        Ok(())
+    })
+}
+
+/// Sets the directory that holds this product's state (activation, clock,
+/// counters, leases). It is created, private to the user, when first
+/// written. By default it is the platform's data directory.
+///
+/// Returns `TESSERA_OK`; `TESSERA_ERR_NULL_POINTER`;
+/// `TESSERA_ERR_INVALID_UTF8`; `TESSERA_ERR_INVALID_ARGUMENT` when `dir`
+/// is empty.
+///
+/// # Safety
+/// As for `tessera_config_add_public_key`, with `dir` for `key`.
+#[no_mangle]
+pub unsafe extern "C" fn tessera_config_set_store_dir(
+    config: *mut tessera_config,
+    dir: *const c_char,
+) -> tessera_result {
+    boundary(|| {
+        // SAFETY: the function's contract.
+        let config = unsafe { arg_mut(config, "config") }?;
+        // SAFETY: the function's contract.
+        let dir = unsafe { arg_str(dir, "dir") }?;
+        if dir.is_empty() {
+            return Err(Failure::invalid("the store directory is empty"));
+        }
+        config.inner.store_dir = Some(dir.into());
+        Ok(())
+    })
+}
+
+/// Sets a vendor secret mixed into the fingerprint salt and the state
+/// file's key, so another product's files cannot be moved over. The bytes
+/// are copied. `(secret, 0)` sets the empty secret whatever `secret` is.
+///
+/// Returns `TESSERA_OK`; `TESSERA_ERR_NULL_POINTER` when `config` is NULL,
+/// or `secret` is NULL with a length above zero.
+///
+/// # Safety
+/// `config` as for `tessera_config_add_public_key`; `secret` is NULL or
+/// points to `secret_len` readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn tessera_config_set_secret(
+    config: *mut tessera_config,
+    secret: *const u8,
+    secret_len: usize,
+) -> tessera_result {
+    boundary(|| {
+        // SAFETY: the function's contract.
+        let config = unsafe { arg_mut(config, "config") }?;
+        // SAFETY: the function's contract.
+        let secret = unsafe { arg_bytes(secret, secret_len, "secret") }?;
+        config.inner.secret = secret.to_vec();
+        Ok(())
+    })
+}
+
+/// Uses a vendor-supplied device id instead of collected device facts
+/// (containers, cloud instances); stored fingerprints must then match it
+/// exactly.
+///
+/// Returns `TESSERA_OK`; `TESSERA_ERR_NULL_POINTER`;
+/// `TESSERA_ERR_INVALID_UTF8`; `TESSERA_ERR_INVALID_ARGUMENT` when the id
+/// is empty or only whitespace.
+///
+/// # Safety
+/// As for `tessera_config_add_public_key`, with `device_id` for `key`.
+#[no_mangle]
+pub unsafe extern "C" fn tessera_config_set_custom_device_id(
+    config: *mut tessera_config,
+    device_id: *const c_char,
+) -> tessera_result {
+    boundary(|| {
+        // SAFETY: the function's contract.
+        let config = unsafe { arg_mut(config, "config") }?;
+        // SAFETY: the function's contract.
+        let id = unsafe { arg_str(device_id, "device_id") }?;
+        if id.trim().is_empty() {
+            return Err(Failure::invalid("the custom device id is empty"));
+        }
+        config.inner.custom_device_id = Some(id.to_owned());
+        Ok(())
+    })
+}
+
+/// Sets how a stored fingerprint is compared with this device's: `policy`
+/// is a `tessera_match_policy` value. For `TESSERA_MATCH_FUZZY`, at most
+/// `max_changed` components may differ and at least `min_matching` must
+/// still match; both are ignored for `TESSERA_MATCH_EXACT`.
+///
+/// Returns `TESSERA_OK`; `TESSERA_ERR_NULL_POINTER`;
+/// `TESSERA_ERR_INVALID_ARGUMENT` for an unknown policy or a fuzzy policy
+/// with `min_matching` zero (which would match any device).
+///
+/// # Safety
+/// `config` as for `tessera_config_add_public_key`.
+#[no_mangle]
+pub unsafe extern "C" fn tessera_config_set_match_policy(
+    config: *mut tessera_config,
+    policy: u32,
+    max_changed: u32,
+    min_matching: u32,
+) -> tessera_result {
+    boundary(|| {
+        // SAFETY: the function's contract.
+        let config = unsafe { arg_mut(config, "config") }?;
+        let policy = match policy {
+            p if p == tessera_match_policy::TESSERA_MATCH_EXACT as u32 => MatchPolicy::Exact,
+            p if p == tessera_match_policy::TESSERA_MATCH_FUZZY as u32 => {
+                if min_matching == 0 {
+                    return Err(Failure::invalid(
+                        "min_matching is zero: any device would match",
+                    ));
+                }
+                MatchPolicy::Fuzzy {
+                    max_changed: max_changed as usize,
+                    min_matching: min_matching as usize,
+                }
+            }
+            _ => return Err(Failure::invalid(format!("unknown match policy {policy}"))),
+        };
+        config.inner.match_policy = policy;
+        Ok(())
+    })
+}
+
+/// Sets how many seconds the clock may go back before it counts as
+/// tampering (default 3600, so time zone and NTP steps pass).
+///
+/// Returns `TESSERA_OK`; `TESSERA_ERR_NULL_POINTER`;
+/// `TESSERA_ERR_INVALID_ARGUMENT` when `seconds` is negative or above
+/// 30 days.
+///
+/// # Safety
+/// `config` as for `tessera_config_add_public_key`.
+#[no_mangle]
+pub unsafe extern "C" fn tessera_config_set_clock_tolerance(
+    config: *mut tessera_config,
+    seconds: i64,
+) -> tessera_result {
+    boundary(|| {
+        // SAFETY: the function's contract.
+        let config = unsafe { arg_mut(config, "config") }?;
+        if !(0..=30 * 86_400).contains(&seconds) {
+            return Err(Failure::invalid(
+                "the clock tolerance must be between 0 and 30 days",
+            ));
+        }
+        config.inner.clock_tolerance = Duration::seconds(seconds);
+        Ok(())
+    })
+}
+
+/// Freezes the SDK's clock at `unix_seconds` (seconds since 1970-01-01
+/// UTC) for everything opened from this configuration. For tests and
+/// support tools that replay a situation; a product leaves the system
+/// clock in place.
+///
+/// Returns `TESSERA_OK`; `TESSERA_ERR_NULL_POINTER`;
+/// `TESSERA_ERR_INVALID_ARGUMENT` for a time outside years 1970 to 9999.
+///
+/// # Safety
+/// `config` as for `tessera_config_add_public_key`.
+#[no_mangle]
+pub unsafe extern "C" fn tessera_config_set_fixed_time(
+    config: *mut tessera_config,
+    unix_seconds: i64,
+) -> tessera_result {
+    boundary(|| {
+        // SAFETY: the function's contract.
+        let config = unsafe { arg_mut(config, "config") }?;
+        let at = time_from_unix(unix_seconds)?;
+        config.inner.clock = Arc::new(ManualClock::new(at));
+        Ok(())
+    })
+}
+
+/// Reads device facts (for the fingerprint and VM detection) under `root`
+/// instead of `/`: a mounted image or a support bundle. A product leaves
+/// this unset.
+///
+/// Returns `TESSERA_OK`; `TESSERA_ERR_NULL_POINTER`;
+/// `TESSERA_ERR_INVALID_UTF8`; `TESSERA_ERR_INVALID_ARGUMENT` when `root`
+/// is empty.
+///
+/// # Safety
+/// As for `tessera_config_add_public_key`, with `root` for `key`.
+#[no_mangle]
+pub unsafe extern "C" fn tessera_config_set_system_root(
+    config: *mut tessera_config,
+    root: *const c_char,
+) -> tessera_result {
+    boundary(|| {
+        // SAFETY: the function's contract.
+        let config = unsafe { arg_mut(config, "config") }?;
+        // SAFETY: the function's contract.
+        let root = unsafe { arg_str(root, "root") }?;
+        if root.is_empty() {
+            return Err(Failure::invalid("the system root is empty"));
+        }
+        config.inner.source = Arc::new(TreeSource::new(root));
+        Ok(())
+    })
+}
+
+pub(crate) fn time_from_unix(unix_seconds: i64) -> super::FfiResult<DateTime<Utc>> {
+    const YEAR_10000: i64 = 253_402_300_800;
+    if !(0..YEAR_10000).contains(&unix_seconds) {
+        return Err(Failure::invalid("the time is outside years 1970 to 9999"));
+    }
+    DateTime::from_timestamp(unix_seconds, 0)
+        .ok_or_else(|| Failure::invalid("the time is outside years 1970 to 9999"))
+}

@@ -1,0 +1,147 @@
+//! Versions, names of codes, and the last error.
+
+use std::ffi::{c_char, CStr};
+
+use super::handle::tessera_status;
+use super::{boundary, infallible, tessera_result, with_last_error, write_string, Failure};
+use crate::validate::Status;
+
+/// The version of the C ABI. It grows when functions are added; existing
+/// functions keep their meaning. Compare with `TESSERA_ABI_VERSION` from
+/// the header the product was built with.
+pub const TESSERA_ABI_VERSION: u32 = 1;
+
+static VERSION: &CStr = {
+    match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
+        Ok(v) => v,
+        Err(_) => c"unknown",
+    }
+};
+
+/// The SDK's version (for example `0.1.0`): a static string, never freed.
+///
+/// Thread safety: may be called from any thread at any time.
+#[no_mangle]
+pub extern "C" fn tessera_version() -> *const c_char {
+    VERSION.as_ptr()
+}
+
+/// The version of the C ABI the library implements (see
+/// `TESSERA_ABI_VERSION`).
+///
+/// Thread safety: may be called from any thread at any time.
+#[no_mangle]
+pub extern "C" fn tessera_abi_version() -> u32 {
+    TESSERA_ABI_VERSION
+}
+
+/// The stable short name of a result code (`"ok"`, `"bad_signature"`,
+/// ...; `"other"` for a number the library does not know): a static
+/// string, never freed.
+///
+/// Thread safety: may be called from any thread at any time.
+#[no_mangle]
+pub extern "C" fn tessera_result_name(result: u32) -> *const c_char {
+    infallible(c"other".as_ptr(), || {
+        tessera_result::from_code(result).name().as_ptr()
+    })
+}
+
+/// The stable short name of a status (`"valid"`, `"expired"`, ...;
+/// `"unknown"` for a number the library does not know): a static string,
+/// never freed.
+///
+/// Thread safety: may be called from any thread at any time.
+#[no_mangle]
+pub extern "C" fn tessera_status_name(status: u32) -> *const c_char {
+    infallible(c"unknown".as_ptr(), || {
+        status_of(status).map_or(c"unknown".as_ptr(), |s| status_name(s).as_ptr())
+    })
+}
+
+fn status_of(code: u32) -> Option<Status> {
+    use Status::*;
+    [
+        Valid,
+        ValidInGrace,
+        Expired,
+        TrialExpired,
+        CheckInRequired,
+        NotYetValid,
+        Disabled,
+        Inactive,
+        WrongProduct,
+        WrongDevice,
+        ClockBehind,
+        VirtualMachine,
+        LeaseRequired,
+        LeaseExpired,
+    ]
+    .into_iter()
+    .find(|s| tessera_status::from(*s) as u32 == code)
+}
+
+fn status_name(s: Status) -> &'static CStr {
+    use Status::*;
+    match s {
+        Valid => c"valid",
+        ValidInGrace => c"valid_in_grace",
+        Expired => c"expired",
+        TrialExpired => c"trial_expired",
+        CheckInRequired => c"check_in_required",
+        NotYetValid => c"not_yet_valid",
+        Disabled => c"disabled",
+        Inactive => c"inactive",
+        WrongProduct => c"wrong_product",
+        WrongDevice => c"wrong_device",
+        ClockBehind => c"clock_behind",
+        VirtualMachine => c"virtual_machine",
+        LeaseRequired => c"lease_required",
+        LeaseExpired => c"lease_expired",
+    }
+}
+
+/// The code of the last failure on this thread (`TESSERA_OK` when nothing
+/// failed yet). A success leaves it as it was, like `errno`.
+///
+/// Thread safety: each thread has its own last error.
+#[no_mangle]
+pub extern "C" fn tessera_last_error_code() -> tessera_result {
+    infallible(tessera_result::TESSERA_ERR_PANIC, || {
+        with_last_error(|e| e.map_or(tessera_result::TESSERA_OK, |(code, _)| code))
+    })
+}
+
+/// The message of the last failure on this thread (empty when nothing
+/// failed yet): what was wrong and what to do. It never contains a key, a
+/// license key or a password. Copied into `buf` as
+/// `tessera_fingerprint` describes; a `TESSERA_ERR_BUFFER_TOO_SMALL` from
+/// this function does not replace the message it reports.
+///
+/// Returns `TESSERA_OK`; `TESSERA_ERR_NULL_POINTER` when `len_out` is
+/// NULL, or `buf` is NULL with `buf_len` above zero;
+/// `TESSERA_ERR_BUFFER_TOO_SMALL`.
+///
+/// Thread safety: each thread has its own last error.
+///
+/// # Safety
+/// `buf` is NULL or points to `buf_len` writable bytes; `len_out` is NULL
+/// or writable.
+#[no_mangle]
+pub unsafe extern "C" fn tessera_last_error_message(
+    buf: *mut c_char,
+    buf_len: usize,
+    len_out: *mut usize,
+) -> tessera_result {
+    let message = with_last_error(|e| e.map(|(_, m)| m.to_owned()).unwrap_or_default());
+    // The query must not overwrite the message it reports: run it outside
+    // the boundary that records failures.
+    match std::panic::catch_unwind(|| {
+        // SAFETY: the function's contract.
+        unsafe { write_string(&message, buf, buf_len, len_out) }
+    }) {
+        Ok(Ok(())) => tessera_result::TESSERA_OK,
+        Ok(Err(Failure { code, .. })) => code,
+        Err(_) => boundary(|| panic!("copying the last error failed")),
+    }
+}

@@ -1,0 +1,584 @@
+/* Every export of the C ABI, with valid and with invalid input.
+ *
+ * Usage: ffi_test FIXTURES_DIR
+ * FIXTURES_DIR holds what scripts/c-tests.sh makes with the CLI: vendor.pub,
+ * other.pub, and license files (see that script for each one's spec).
+ * Every license is issued at 2030-01-01T00:00:00Z; the tests freeze the
+ * SDK's clock with tessera_config_set_fixed_time, so nothing depends on the
+ * day they run. Each test works in its own state directory under
+ * FIXTURES_DIR.
+ *
+ * Prints one line per failed check and exits non-zero when any failed. */
+#include "tessera.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int failures = 0;
+static int checks = 0;
+static const char *fixtures;
+
+#define CHECK(cond)                                                            \
+    do {                                                                       \
+        checks++;                                                              \
+        if (!(cond)) {                                                         \
+            failures++;                                                        \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__,   \
+                    #cond);                                                    \
+        }                                                                      \
+    } while (0)
+
+/* Checks a call's result; on a mismatch prints both names and the message. */
+#define EXPECT(call, want)                                                     \
+    do {                                                                       \
+        tessera_result got_ = (call);                                          \
+        checks++;                                                              \
+        if (got_ != (want)) {                                                  \
+            char msg_[512] = "";                                               \
+            size_t n_ = 0;                                                     \
+            tessera_last_error_message(msg_, sizeof msg_, &n_);                \
+            failures++;                                                        \
+            fprintf(stderr, "%s:%d: %s gave %s, expected %s (%s)\n", __FILE__, \
+                    __LINE__, #call, tessera_result_name(got_),                \
+                    tessera_result_name(want), msg_);                          \
+        }                                                                      \
+    } while (0)
+
+#define OK(call) EXPECT(call, TESSERA_OK)
+
+/* 2030-01-01T00:00:00Z and friends. */
+#define T2030 1893456000LL
+#define DAY 86400LL
+
+static char *read_file(const char *name, size_t *len) {
+    char path[1024];
+    FILE *f;
+    char *buf;
+    long n;
+    snprintf(path, sizeof path, "%s/%s", fixtures, name);
+    f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "cannot open fixture %s\n", path);
+        exit(2);
+    }
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    buf = malloc((size_t)n + 1);
+    if (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        fprintf(stderr, "cannot read fixture %s\n", path);
+        exit(2);
+    }
+    buf[n] = 0;
+    fclose(f);
+    if (len) *len = (size_t)n;
+    return buf;
+}
+
+static int contains(const char *haystack, const char *needle) {
+    return strstr(haystack, needle) != NULL;
+}
+
+/* The last error's message, copied into a static buffer. */
+static const char *last_message(void) {
+    static char msg[1024];
+    size_t n = 0;
+    msg[0] = 0;
+    tessera_last_error_message(msg, sizeof msg, &n);
+    return msg;
+}
+
+/* A configuration for `product` with the vendor key, its own state
+ * directory `state`, a frozen clock and a fixed custom device id. */
+static tessera_config *config_for(const char *product, const char *state,
+                                  int64_t now, const char *device) {
+    tessera_config *c = NULL;
+    char dir[1024];
+    char *key = read_file("vendor.pub", NULL);
+    snprintf(dir, sizeof dir, "%s/state-%s", fixtures, state);
+    OK(tessera_config_new(product, &c));
+    OK(tessera_config_add_public_key(c, key));
+    OK(tessera_config_set_store_dir(c, dir));
+    OK(tessera_config_set_fixed_time(c, now));
+    OK(tessera_config_set_custom_device_id(c, device));
+    free(key);
+    return c;
+}
+
+static void activate_file(tessera_config *c, const char *name) {
+    size_t len = 0;
+    char *file = read_file(name, &len);
+    OK(tessera_activate(c, (const uint8_t *)file, len));
+    free(file);
+}
+
+static void test_info(void) {
+    CHECK(tessera_abi_version() == TESSERA_ABI_VERSION);
+    CHECK(tessera_version() != NULL && strlen(tessera_version()) > 0);
+    CHECK(strcmp(tessera_result_name(TESSERA_OK), "ok") == 0);
+    CHECK(strcmp(tessera_result_name(TESSERA_ERR_BAD_SIGNATURE), "bad_signature") == 0);
+    CHECK(strcmp(tessera_result_name(TESSERA_ERR_BUFFER_TOO_SMALL), "buffer_too_small") == 0);
+    CHECK(strcmp(tessera_result_name(4242), "other") == 0);
+    CHECK(strcmp(tessera_status_name(TESSERA_STATUS_VALID), "valid") == 0);
+    CHECK(strcmp(tessera_status_name(TESSERA_STATUS_LEASE_EXPIRED), "lease_expired") == 0);
+    CHECK(strcmp(tessera_status_name(4242), "unknown") == 0);
+}
+
+static void test_last_error(void) {
+    char buf[256];
+    size_t n = 99;
+    tessera_config *c = NULL;
+    /* Nothing failed on this thread yet. */
+    CHECK(tessera_last_error_code() == TESSERA_OK);
+    OK(tessera_last_error_message(buf, sizeof buf, &n));
+    CHECK(n == 0 && buf[0] == 0);
+
+    EXPECT(tessera_config_new(NULL, &c), TESSERA_ERR_NULL_POINTER);
+    CHECK(tessera_last_error_code() == TESSERA_ERR_NULL_POINTER);
+    /* Size query, then a buffer one byte too small, then the right size. */
+    EXPECT(tessera_last_error_message(NULL, 0, &n), TESSERA_ERR_BUFFER_TOO_SMALL);
+    CHECK(n > 0 && n < sizeof buf);
+    memset(buf, 'x', sizeof buf);
+    EXPECT(tessera_last_error_message(buf, n, &n), TESSERA_ERR_BUFFER_TOO_SMALL);
+    CHECK(buf[0] == 'x'); /* nothing copied */
+    OK(tessera_last_error_message(buf, n + 1, &n));
+    CHECK(strlen(buf) == n && contains(buf, "product"));
+    /* The failed queries above did not replace the message. */
+    CHECK(tessera_last_error_code() == TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_last_error_message(buf, sizeof buf, NULL), TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_last_error_message(NULL, 8, &n), TESSERA_ERR_NULL_POINTER);
+    /* A success leaves the last error as it was. */
+    OK(tessera_config_new("p", &c));
+    CHECK(tessera_last_error_code() == TESSERA_ERR_NULL_POINTER);
+    tessera_config_free(&c);
+}
+
+static void test_config(void) {
+    tessera_config *c = (tessera_config *)&failures; /* a sentinel */
+    tessera_config *sentinel = c;
+    char *key = read_file("vendor.pub", NULL);
+
+    EXPECT(tessera_config_new("acme", NULL), TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_config_new(NULL, &c), TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_config_new("", &c), TESSERA_ERR_INVALID_ARGUMENT);
+    EXPECT(tessera_config_new("  ", &c), TESSERA_ERR_INVALID_ARGUMENT);
+    EXPECT(tessera_config_new("bad\xff", &c), TESSERA_ERR_INVALID_UTF8);
+    CHECK(c == sentinel); /* never written on failure */
+    OK(tessera_config_new("acme", &c));
+    CHECK(c != NULL && c != sentinel);
+
+    EXPECT(tessera_config_add_public_key(NULL, key), TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_config_add_public_key(c, NULL), TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_config_add_public_key(c, ""), TESSERA_ERR_INVALID_KEY);
+    EXPECT(tessera_config_add_public_key(c, "not a key"), TESSERA_ERR_INVALID_KEY);
+    EXPECT(tessera_config_add_public_key(c, "\xc3\x28"), TESSERA_ERR_INVALID_UTF8);
+    OK(tessera_config_add_public_key(c, key));
+
+    EXPECT(tessera_config_set_store_dir(NULL, "/tmp"), TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_config_set_store_dir(c, NULL), TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_config_set_store_dir(c, ""), TESSERA_ERR_INVALID_ARGUMENT);
+    OK(tessera_config_set_store_dir(c, fixtures));
+
+    EXPECT(tessera_config_set_secret(NULL, NULL, 0), TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_config_set_secret(c, NULL, 4), TESSERA_ERR_NULL_POINTER);
+    OK(tessera_config_set_secret(c, NULL, 0));                   /* (NULL, 0) */
+    OK(tessera_config_set_secret(c, (const uint8_t *)"x", 0));   /* (ptr, 0) */
+    OK(tessera_config_set_secret(c, (const uint8_t *)"s3cr3t", 6));
+
+    EXPECT(tessera_config_set_custom_device_id(c, NULL), TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_config_set_custom_device_id(c, " "), TESSERA_ERR_INVALID_ARGUMENT);
+
+    EXPECT(tessera_config_set_match_policy(NULL, TESSERA_MATCH_EXACT, 0, 0), TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_config_set_match_policy(c, 7, 0, 0), TESSERA_ERR_INVALID_ARGUMENT);
+    EXPECT(tessera_config_set_match_policy(c, TESSERA_MATCH_FUZZY, 9, 0), TESSERA_ERR_INVALID_ARGUMENT);
+    OK(tessera_config_set_match_policy(c, TESSERA_MATCH_FUZZY, 1, 2));
+    OK(tessera_config_set_match_policy(c, TESSERA_MATCH_EXACT, 0, 0));
+
+    EXPECT(tessera_config_set_clock_tolerance(NULL, 60), TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_config_set_clock_tolerance(c, -1), TESSERA_ERR_INVALID_ARGUMENT);
+    EXPECT(tessera_config_set_clock_tolerance(c, 31 * DAY), TESSERA_ERR_INVALID_ARGUMENT);
+    OK(tessera_config_set_clock_tolerance(c, 600));
+
+    EXPECT(tessera_config_set_fixed_time(NULL, T2030), TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_config_set_fixed_time(c, -1), TESSERA_ERR_INVALID_ARGUMENT);
+    EXPECT(tessera_config_set_fixed_time(c, INT64_MAX), TESSERA_ERR_INVALID_ARGUMENT);
+    OK(tessera_config_set_fixed_time(c, T2030));
+
+    EXPECT(tessera_config_set_system_root(NULL, "/"), TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_config_set_system_root(c, NULL), TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_config_set_system_root(c, ""), TESSERA_ERR_INVALID_ARGUMENT);
+    OK(tessera_config_set_system_root(c, "/"));
+
+    /* Free sets the variable to NULL; a second free is a no-op. */
+    tessera_config_free(&c);
+    CHECK(c == NULL);
+    tessera_config_free(&c);
+    tessera_config_free(NULL);
+    free(key);
+}
+
+static void test_fingerprint(void) {
+    tessera_config *c = config_for("acme", "fingerprint", T2030, "device-A");
+    tessera_config *host = NULL;
+    char small[32];
+    char buf[4096];
+    size_t n = 0;
+
+    EXPECT(tessera_fingerprint(NULL, buf, sizeof buf, &n), TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_fingerprint(c, buf, sizeof buf, NULL), TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_fingerprint(c, NULL, 10, &n), TESSERA_ERR_NULL_POINTER);
+    /* The id is 32 hex digits: a 32-byte buffer is one byte too small. */
+    EXPECT(tessera_fingerprint(c, NULL, 0, &n), TESSERA_ERR_BUFFER_TOO_SMALL);
+    CHECK(n == 32);
+    memset(small, 'x', sizeof small);
+    EXPECT(tessera_fingerprint(c, small, sizeof small, &n), TESSERA_ERR_BUFFER_TOO_SMALL);
+    CHECK(small[0] == 'x' && small[31] == 'x');
+    OK(tessera_fingerprint(c, buf, 33, &n));
+    CHECK(n == 32 && strlen(buf) == 32);
+
+    OK(tessera_fingerprint_diagnose(c, buf, sizeof buf, &n));
+    CHECK(strlen(buf) == n && contains(buf, "\"components\"") && contains(buf, "\"evidence\""));
+
+    /* This machine, read through the real system facts. */
+    OK(tessera_config_new("acme", &host));
+    OK(tessera_fingerprint(host, buf, sizeof buf, &n));
+    CHECK(n == 32);
+    OK(tessera_fingerprint_diagnose(host, buf, sizeof buf, &n));
+    CHECK(contains(buf, "\"virtual_machine\""));
+
+    /* A system root with no device facts at all. */
+    OK(tessera_config_set_system_root(host, fixtures));
+    EXPECT(tessera_fingerprint(host, buf, sizeof buf, &n), TESSERA_ERR_FINGERPRINT_UNAVAILABLE);
+    CHECK(contains(last_message(), "custom device id"));
+
+    tessera_config_free(&host);
+    tessera_config_free(&c);
+}
+
+static void test_activation_errors(void) {
+    tessera_config *c = config_for("acme", "activation-errors", T2030 + 30 * DAY, "device-A");
+    tessera_handle *h = NULL;
+    size_t len = 0;
+    char *file = read_file("license.lic", &len);
+    char *tampered = read_file("license.lic", NULL);
+    char *foreign = read_file("foreign.lic", NULL);
+    char *expired = read_file("expired.lic", NULL);
+    char *other_product = read_file("other-product.lic", NULL);
+    bool was = true;
+
+    /* Out of order: open before anything was activated. */
+    EXPECT(tessera_handle_open(c, &h), TESSERA_ERR_NOT_ACTIVATED);
+    CHECK(h == NULL);
+    EXPECT(tessera_handle_open(NULL, &h), TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_handle_open(c, NULL), TESSERA_ERR_NULL_POINTER);
+
+    EXPECT(tessera_activate(NULL, (const uint8_t *)file, len), TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_activate(c, NULL, len), TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_activate(c, NULL, 0), TESSERA_ERR_EMPTY);
+    EXPECT(tessera_activate(c, (const uint8_t *)file, 0), TESSERA_ERR_EMPTY);
+    EXPECT(tessera_activate(c, (const uint8_t *)"garbage", 7), TESSERA_ERR_MALFORMED);
+    EXPECT(tessera_activate(c, (const uint8_t *)file, len / 2), TESSERA_ERR_MALFORMED);
+    EXPECT(tessera_activate(c, (const uint8_t *)"\xff\xfe\x00", 3), TESSERA_ERR_MALFORMED);
+    /* One character of the signed body changed (line 5 is base64). */
+    {
+        char *body = strstr(tampered, "\n\n");
+        CHECK(body != NULL);
+        if (body) body[10] = body[10] == 'A' ? 'B' : 'A';
+        EXPECT(tessera_activate(c, (const uint8_t *)tampered, len), TESSERA_ERR_BAD_SIGNATURE);
+    }
+    EXPECT(tessera_activate(c, (const uint8_t *)foreign, strlen(foreign)), TESSERA_ERR_UNKNOWN_KEY_ID);
+    EXPECT(tessera_activate(c, (const uint8_t *)expired, strlen(expired)), TESSERA_ERR_UNUSABLE);
+    CHECK(contains(last_message(), "expired"));
+    EXPECT(tessera_activate(c, (const uint8_t *)other_product, strlen(other_product)), TESSERA_ERR_UNUSABLE);
+    /* None of these activated anything. */
+    EXPECT(tessera_handle_open(c, &h), TESSERA_ERR_NOT_ACTIVATED);
+
+    EXPECT(tessera_deactivate(NULL, "x", &was), TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_deactivate(c, NULL, &was), TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_deactivate(c, "x", NULL), TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_deactivate(c, "\xff", &was), TESSERA_ERR_INVALID_UTF8);
+    CHECK(was == true); /* untouched by the failures */
+    OK(tessera_deactivate(c, "never-activated", &was));
+    CHECK(was == false);
+
+    free(file);
+    free(tampered);
+    free(foreign);
+    free(expired);
+    free(other_product);
+    tessera_config_free(&c);
+}
+
+static void test_handle(void) {
+    const int64_t now = T2030 + 30 * DAY;
+    tessera_config *c = config_for("acme", "handle", now, "device-A");
+    tessera_handle *h = NULL;
+    tessera_validation *v = NULL;
+    tessera_status status = 99;
+    tessera_dates dates;
+    tessera_feature_info feature;
+    tessera_lease_info lease;
+    bool held = true, due = true;
+    int64_t at = -5;
+    char buf[8192];
+    size_t n = 0;
+
+    activate_file(c, "license.lic");
+    OK(tessera_handle_open(c, &h));
+    CHECK(h != NULL);
+
+    EXPECT(tessera_handle_check(NULL, &status), TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_handle_check(h, NULL), TESSERA_ERR_NULL_POINTER);
+    CHECK(status == 99);
+    OK(tessera_handle_check(h, &status));
+    CHECK(status == TESSERA_STATUS_VALID);
+
+    EXPECT(tessera_handle_validate(NULL, &v), TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_handle_validate(h, NULL), TESSERA_ERR_NULL_POINTER);
+    OK(tessera_handle_validate(h, &v));
+    status = 99;
+    EXPECT(tessera_validation_status(NULL, &status), TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_validation_status(v, NULL), TESSERA_ERR_NULL_POINTER);
+    OK(tessera_validation_status(v, &status));
+    CHECK(status == TESSERA_STATUS_VALID);
+    EXPECT(tessera_validation_reasons(NULL, buf, sizeof buf, &n), TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_validation_reasons(v, buf, sizeof buf, NULL), TESSERA_ERR_NULL_POINTER);
+    OK(tessera_validation_reasons(v, buf, sizeof buf, &n));
+    CHECK(strlen(buf) == n);
+    EXPECT(tessera_validation_dates(NULL, &dates), TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_validation_dates(v, NULL), TESSERA_ERR_NULL_POINTER);
+    OK(tessera_validation_dates(v, &dates));
+    CHECK(dates.checked_at == now);
+    CHECK(dates.has_valid_until && dates.valid_until == T2030 + 365 * DAY);
+    CHECK(!dates.has_grace_until);
+    tessera_validation_free(&v);
+    CHECK(v == NULL);
+    tessera_validation_free(&v);
+    tessera_validation_free(NULL);
+
+    /* Features: enabled, expired on day 10, missing. */
+    EXPECT(tessera_handle_feature(NULL, "pdf-export", &feature), TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_handle_feature(h, NULL, &feature), TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_handle_feature(h, "pdf-export", NULL), TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_handle_feature(h, "\xff", &feature), TESSERA_ERR_INVALID_UTF8);
+    OK(tessera_handle_feature(h, "pdf-export", &feature));
+    CHECK(feature.state == TESSERA_FEATURE_ENABLED && !feature.has_time);
+    CHECK(feature.license_status == TESSERA_STATUS_VALID);
+    OK(tessera_handle_feature(h, "beta-tools", &feature));
+    CHECK(feature.state == TESSERA_FEATURE_EXPIRED && feature.has_time && feature.time == T2030 + 10 * DAY);
+    OK(tessera_handle_feature(h, "no-such-feature", &feature));
+    CHECK(feature.state == TESSERA_FEATURE_MISSING);
+
+    /* The license document as JSON, with a size query first. */
+    EXPECT(tessera_handle_license_json(NULL, buf, sizeof buf, &n), TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_handle_license_json(h, NULL, 0, &n), TESSERA_ERR_BUFFER_TOO_SMALL);
+    CHECK(n > 0 && n < sizeof buf);
+    {
+        size_t need = n;
+        char *json = malloc(need + 1);
+        EXPECT(tessera_handle_license_json(h, json, need, &n), TESSERA_ERR_BUFFER_TOO_SMALL);
+        OK(tessera_handle_license_json(h, json, need + 1, &n));
+        CHECK(n == need && strlen(json) == need);
+        CHECK(contains(json, "\"id\":\"C-ABI-0001\"") && contains(json, "pdf-export"));
+        free(json);
+    }
+
+    /* Not a consumption license, and no lease. */
+    {
+        tessera_usage usage;
+        EXPECT(tessera_handle_consume(h, NULL, 1, &usage), TESSERA_ERR_NOT_CONSUMABLE);
+        EXPECT(tessera_handle_consume(h, "pdf-export", 1, &usage), TESSERA_ERR_NOT_CONSUMABLE);
+    }
+    EXPECT(tessera_handle_lease(NULL, &held, &lease), TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_handle_lease(h, NULL, &lease), TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_handle_lease(h, &held, NULL), TESSERA_ERR_NULL_POINTER);
+    OK(tessera_handle_lease(h, &held, &lease));
+    CHECK(held == false);
+    EXPECT(tessera_handle_install_lease(NULL, (const uint8_t *)"x", 1, &lease), TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_handle_install_lease(h, NULL, 5, &lease), TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_handle_install_lease(h, (const uint8_t *)"x", 1, NULL), TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_handle_install_lease(h, NULL, 0, &lease), TESSERA_ERR_EMPTY);
+    EXPECT(tessera_handle_install_lease(h, (const uint8_t *)"junk", 4, &lease), TESSERA_ERR_MALFORMED);
+    {
+        /* A license file is not a lease: another kind of signed document. */
+        size_t len = 0;
+        char *file = read_file("license.lic", &len);
+        EXPECT(tessera_handle_install_lease(h, (const uint8_t *)file, len, &lease), TESSERA_ERR_MALFORMED);
+        free(file);
+    }
+    EXPECT(tessera_handle_return_borrow(NULL), TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_handle_return_borrow(h), TESSERA_ERR_INVALID_ARGUMENT);
+
+    EXPECT(tessera_handle_next_check_in(NULL, &due, &at), TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_handle_next_check_in(h, NULL, &at), TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_handle_next_check_in(h, &due, NULL), TESSERA_ERR_NULL_POINTER);
+    OK(tessera_handle_next_check_in(h, &due, &at));
+    CHECK(due == true && at == T2030 + 90 * DAY);
+
+    EXPECT(tessera_handle_save_clock(NULL), TESSERA_ERR_NULL_POINTER);
+    OK(tessera_handle_save_clock(h));
+    tessera_handle_free(&h);
+    CHECK(h == NULL);
+    tessera_handle_free(&h);
+    tessera_handle_free(NULL);
+
+    /* Another device (a different id) cannot open this device's state. */
+    {
+        tessera_config *other = config_for("acme", "handle", now, "device-B");
+        EXPECT(tessera_handle_open(other, &h), TESSERA_ERR_STORE_FROM_OTHER_DEVICE);
+        CHECK(h == NULL);
+        tessera_config_free(&other);
+    }
+    /* The clock turned back two days: tampering. */
+    {
+        tessera_config *back = config_for("acme", "handle", now - 2 * DAY, "device-A");
+        EXPECT(tessera_handle_open(back, &h), TESSERA_ERR_CLOCK_TAMPERED);
+        tessera_config_free(&back);
+    }
+    /* Sixty days on, past the check-in date plus its grace. */
+    {
+        tessera_config *later = config_for("acme", "handle", T2030 + 100 * DAY, "device-A");
+        OK(tessera_handle_open(later, &h));
+        OK(tessera_handle_check(h, &status));
+        CHECK(status == TESSERA_STATUS_CHECK_IN_REQUIRED);
+        OK(tessera_handle_feature(h, "pdf-export", &feature));
+        CHECK(feature.state == TESSERA_FEATURE_LICENSE_UNUSABLE);
+        CHECK(feature.license_status == TESSERA_STATUS_CHECK_IN_REQUIRED);
+        OK(tessera_handle_validate(h, &v));
+        OK(tessera_validation_reasons(v, buf, sizeof buf, &n));
+        CHECK(n > 0 && contains(buf, "check"));
+        tessera_validation_free(&v);
+        tessera_handle_free(&h);
+        tessera_config_free(&later);
+    }
+    {
+        bool was = false;
+        OK(tessera_deactivate(c, "C-ABI-0001", &was));
+        CHECK(was == true);
+        OK(tessera_deactivate(c, "C-ABI-0001", &was));
+        CHECK(was == false);
+        EXPECT(tessera_handle_open(c, &h), TESSERA_ERR_NOT_ACTIVATED);
+    }
+    tessera_config_free(&c);
+}
+
+static void test_consumption(void) {
+    tessera_config *c = config_for("acme", "consumption", T2030 + DAY, "device-A");
+    tessera_handle *h = NULL;
+    tessera_usage usage, before;
+
+    activate_file(c, "consumption.lic");
+    OK(tessera_handle_open(c, &h));
+    EXPECT(tessera_handle_consume(NULL, NULL, 1, &usage), TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_handle_consume(h, NULL, 1, NULL), TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_handle_consume(h, NULL, 0, &usage), TESSERA_ERR_INVALID_ARGUMENT);
+    EXPECT(tessera_handle_consume(h, "", 1, &usage), TESSERA_ERR_INVALID_ARGUMENT);
+    EXPECT(tessera_handle_consume(h, "\xff", 1, &usage), TESSERA_ERR_INVALID_UTF8);
+
+    OK(tessera_handle_consume(h, NULL, 2, &usage));
+    CHECK(usage.used == 2 && !usage.unlimited && usage.limit == 5 && usage.remaining == 3);
+    CHECK(usage.resets && usage.resets_at == T2030 + 31 * DAY); /* 1 February */
+    /* Past the limit: refused, nothing changes. */
+    EXPECT(tessera_handle_consume(h, NULL, 4, &usage), TESSERA_ERR_CONSUMPTION_LIMIT);
+    CHECK(contains(last_message(), "license"));
+    OK(tessera_handle_usage(h, NULL, &before));
+    CHECK(before.used == 2);
+    OK(tessera_handle_consume(h, NULL, 3, &usage));
+    CHECK(usage.used == 5 && usage.remaining == 0);
+
+    /* A consumption feature, unlimited. */
+    OK(tessera_handle_consume(h, "ocr", 7, &usage));
+    CHECK(usage.used == 7 && usage.unlimited && usage.limit == 0 && !usage.resets);
+    EXPECT(tessera_handle_consume(h, "no-such-feature", 1, &usage), TESSERA_ERR_FEATURE_UNAVAILABLE);
+    EXPECT(tessera_handle_usage(NULL, "ocr", &usage), TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_handle_usage(h, "ocr", NULL), TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_handle_usage(h, "", &usage), TESSERA_ERR_INVALID_ARGUMENT);
+    tessera_handle_free(&h);
+
+    /* The counters are on disk: a new handle sees them. */
+    OK(tessera_handle_open(c, &h));
+    OK(tessera_handle_usage(h, NULL, &usage));
+    CHECK(usage.used == 5);
+    OK(tessera_handle_usage(h, "ocr", &usage));
+    CHECK(usage.used == 7);
+    tessera_handle_free(&h);
+    tessera_config_free(&c);
+}
+
+/* Several threads share one handle: checks, consumption and last errors. */
+#define THREADS 8
+#define PER_THREAD 25
+
+struct worker {
+    const tessera_handle *h;
+    int failures;
+};
+
+static void *work(void *arg) {
+    struct worker *w = arg;
+    tessera_status status;
+    tessera_usage usage;
+    tessera_result r;
+    int i;
+    /* Each thread's last error is its own. */
+    if (tessera_last_error_code() != TESSERA_OK) w->failures++;
+    if (tessera_handle_check(w->h, NULL) != TESSERA_ERR_NULL_POINTER) w->failures++;
+    for (i = 0; i < PER_THREAD; i++) {
+        if (tessera_handle_check(w->h, &status) != TESSERA_OK || status != TESSERA_STATUS_VALID)
+            w->failures++;
+        r = tessera_handle_consume(w->h, "ocr", 1, &usage);
+        if (r != TESSERA_OK) w->failures++;
+    }
+    if (tessera_last_error_code() != TESSERA_ERR_NULL_POINTER) w->failures++;
+    return NULL;
+}
+
+static void test_threads(void) {
+    tessera_config *c = config_for("acme", "threads", T2030 + DAY, "device-A");
+    tessera_handle *h = NULL;
+    pthread_t threads[THREADS];
+    struct worker workers[THREADS];
+    tessera_usage usage;
+    int i;
+
+    activate_file(c, "consumption.lic");
+    OK(tessera_handle_open(c, &h));
+    EXPECT(tessera_config_new(NULL, NULL), TESSERA_ERR_NULL_POINTER); /* main's last error */
+    for (i = 0; i < THREADS; i++) {
+        workers[i].h = h;
+        workers[i].failures = 0;
+        CHECK(pthread_create(&threads[i], NULL, work, &workers[i]) == 0);
+    }
+    for (i = 0; i < THREADS; i++) {
+        CHECK(pthread_join(threads[i], NULL) == 0);
+        CHECK(workers[i].failures == 0);
+    }
+    OK(tessera_handle_usage(h, "ocr", &usage));
+    CHECK(usage.used == THREADS * PER_THREAD);
+    CHECK(tessera_last_error_code() == TESSERA_ERR_NULL_POINTER);
+    tessera_handle_free(&h);
+    tessera_config_free(&c);
+}
+
+int main(int argc, char **argv) {
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s FIXTURES_DIR\n", argv[0]);
+        return 2;
+    }
+    fixtures = argv[1];
+#if defined(__SANITIZE_ADDRESS__)
+    printf("built with AddressSanitizer\n");
+#endif
+    test_last_error(); /* first: nothing failed on this thread yet */
+    test_info();
+    test_config();
+    test_fingerprint();
+    test_activation_errors();
+    test_handle();
+    test_consumption();
+    test_threads();
+    printf("%d checks, %d failed\n", checks, failures);
+    return failures == 0 ? 0 : 1;
+}

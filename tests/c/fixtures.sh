@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Makes the fixtures of the C and C++ tests with the vendor CLI:
+#   tests/c/fixtures.sh TESSERA_CLI DIR
+# Every license is issued at 2030-01-01T00:00:00Z for product `acme`; the
+# tests freeze the SDK's clock, so nothing depends on the day they run.
+# The keys are throwaway test keys, made fresh each run.
+set -euo pipefail
+cli=$1
+dir=$2
+mkdir -p "$dir"
+at=2030-01-01T00:00:00Z
+"$cli" keygen --out-dir "$dir" --name vendor >/dev/null
+"$cli" keygen --out-dir "$dir" --name other >/dev/null
+
+issue() { # KEY OUT SPEC
+    printf '%s' "$3" | "$cli" issue --key "$dir/$1.key" --spec - --at "$at" --out "$dir/$2" >/dev/null
+}
+
+time_limited() { # ID PRODUCT VALID_UNTIL
+    cat <<JSON
+{
+  "id": "$1",
+  "license_key": "TEST-ONLY-C-ABI",
+  "license_type": "time-limited",
+  "start_date": "$at",
+  "validity_period": "$3",
+  "expires_at": "2030-04-01T00:00:00Z",
+  "allow_grace_period": true,
+  "grace_period": 48,
+  "product_details": {"product_name": "Acme CAD", "short_code": "$2"},
+  "product_features": [
+    {"code": "pdf-export", "name": "PDF export"},
+    {"code": "beta-tools", "name": "Beta tools", "expiry_date": "2030-01-11T00:00:00Z"}
+  ]
+}
+JSON
+}
+
+issue vendor license.lic "$(time_limited C-ABI-0001 acme 2031-01-01T00:00:00Z)"
+issue other foreign.lic "$(time_limited C-ABI-0001 acme 2031-01-01T00:00:00Z)"
+issue vendor expired.lic "$(time_limited C-ABI-0003 acme 2030-01-15T00:00:00Z)"
+issue vendor other-product.lic "$(time_limited C-ABI-0004 other 2031-01-01T00:00:00Z)"
+issue vendor consumption.lic '{
+  "id": "C-ABI-0002",
+  "license_type": "consumption",
+  "validity_period": "2031-01-01T00:00:00Z",
+  "max_consumptions": 5,
+  "reset_consumption": true,
+  "consumption_period": "monthly",
+  "product_details": {"short_code": "acme"},
+  "product_features": [
+    {"code": "ocr", "feature_type": "consumption", "allow_unlimited_consumptions": true}
+  ]
+}'

@@ -1,0 +1,168 @@
+// The C++ wrapper (bindings/cpp/tessera.hpp) over the real library, with
+// the fixtures of tests/c/fixtures.sh. Usage: wrapper_test FIXTURES_DIR
+#include "tessera.hpp"
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+#include <type_traits>
+
+static int failures = 0;
+static int checks = 0;
+
+#define CHECK(cond)                                                                      \
+    do {                                                                                 \
+        ++checks;                                                                        \
+        if (!(cond)) {                                                                   \
+            ++failures;                                                                  \
+            std::cerr << __FILE__ << ":" << __LINE__ << ": check failed: " #cond "\n";   \
+        }                                                                                \
+    } while (0)
+
+// Runs `body`, which must throw tessera::error with `code`.
+template <typename F> static void expect_error(int line, tessera_result code, F body) {
+    ++checks;
+    try {
+        body();
+        ++failures;
+        std::cerr << __FILE__ << ":" << line << ": no exception, expected "
+                  << tessera_result_name(code) << "\n";
+    } catch (const tessera::error &e) {
+        if (e.code() != code) {
+            ++failures;
+            std::cerr << __FILE__ << ":" << line << ": " << e.name() << " (" << e.what()
+                      << "), expected " << tessera_result_name(code) << "\n";
+        }
+    }
+}
+#define EXPECT_ERROR(code, ...) expect_error(__LINE__, code, [&] { __VA_ARGS__; })
+
+static std::string dir;
+
+static std::string read(const std::string &name) {
+    std::ifstream f(dir + "/" + name, std::ios::binary);
+    std::stringstream s;
+    s << f.rdbuf();
+    return s.str();
+}
+
+using namespace std::chrono;
+static const tessera::time_point t2030 = tessera::time_point(seconds(1893456000));
+
+static tessera::config config_for(const std::string &state, tessera::time_point now) {
+    tessera::config cfg("acme");
+    cfg.add_public_key(read("vendor.pub"))
+        .store_dir(dir + "/cpp-" + state)
+        .fixed_time(now)
+        .custom_device_id("device-A");
+    return cfg;
+}
+
+static void test_errors() {
+    static_assert(!std::is_copy_constructible_v<tessera::config>, "config is move-only");
+    static_assert(!std::is_copy_constructible_v<tessera::handle>, "handle is move-only");
+    static_assert(std::is_nothrow_move_constructible_v<tessera::handle>, "handle moves");
+    EXPECT_ERROR(TESSERA_ERR_INVALID_ARGUMENT, tessera::config(""));
+    tessera::config cfg("acme");
+    EXPECT_ERROR(TESSERA_ERR_INVALID_KEY, cfg.add_public_key("not a key"));
+    try {
+        cfg.add_public_key("not a key");
+    } catch (const tessera::error &e) {
+        CHECK(std::string(e.name()) == "invalid_key");
+        CHECK(std::string(e.what()).find("key") != std::string::npos);
+    }
+    EXPECT_ERROR(TESSERA_ERR_INVALID_ARGUMENT, cfg.clock_tolerance(seconds(-1)));
+    EXPECT_ERROR(TESSERA_ERR_INVALID_ARGUMENT, cfg.match_fuzzy(1, 0));
+    CHECK(!tessera::version().empty());
+}
+
+static void test_license() {
+    auto cfg = config_for("license", t2030 + hours(24 * 30));
+    EXPECT_ERROR(TESSERA_ERR_NOT_ACTIVATED, tessera::handle h(cfg));
+    std::string file = read("license.lic");
+    std::string tampered = file;
+    tampered[tampered.find("\n\n") + 10] ^= 1;
+    EXPECT_ERROR(TESSERA_ERR_BAD_SIGNATURE, tessera::activate(cfg, tampered));
+    EXPECT_ERROR(TESSERA_ERR_EMPTY, tessera::activate(cfg, ""));
+    tessera::activate(cfg, file);
+
+    tessera::handle h(cfg);
+    CHECK(h.check() == TESSERA_STATUS_VALID);
+    CHECK(tessera::usable(h.check()));
+    CHECK(tessera::status_name(h.check()) == "valid");
+    auto v = h.validate();
+    CHECK(v.usable());
+    CHECK(v.checked_at == t2030 + hours(24 * 30));
+    CHECK(v.valid_until == t2030 + hours(24 * 365));
+    CHECK(v.check_in_due == t2030 + hours(24 * 90));
+    CHECK(!v.grace_until);
+    CHECK(h.next_check_in() == t2030 + hours(24 * 90));
+    CHECK(h.feature("pdf-export").enabled());
+    auto beta = h.feature("beta-tools");
+    CHECK(beta.state == TESSERA_FEATURE_EXPIRED && beta.time == t2030 + hours(24 * 10));
+    CHECK(h.feature("nope").state == TESSERA_FEATURE_MISSING);
+    CHECK(h.license_json().find("\"id\":\"C-ABI-0001\"") != std::string::npos);
+    CHECK(!h.lease());
+    EXPECT_ERROR(TESSERA_ERR_INVALID_ARGUMENT, h.return_borrow());
+    EXPECT_ERROR(TESSERA_ERR_MALFORMED, h.install_lease("junk"));
+    EXPECT_ERROR(TESSERA_ERR_NOT_CONSUMABLE, h.consume(1));
+
+    // Moving hands the C handle over; the moved-from object refuses use.
+    tessera::handle moved = std::move(h);
+    CHECK(moved.check() == TESSERA_STATUS_VALID);
+    EXPECT_ERROR(TESSERA_ERR_NULL_POINTER, h.check()); // NOLINT(bugprone-use-after-move)
+
+    CHECK(cfg.fingerprint().size() == 32);
+    CHECK(cfg.diagnose().find("\"components\"") != std::string::npos);
+    CHECK(tessera::deactivate(cfg, "C-ABI-0001"));
+    CHECK(!tessera::deactivate(cfg, "C-ABI-0001"));
+
+    // Past the check-in date and its 48 hours of grace.
+    auto later = config_for("license", t2030 + hours(24 * 100));
+    tessera::activate(config_for("license", t2030 + hours(24 * 30)), file);
+    tessera::handle old(later);
+    auto report = old.validate();
+    CHECK(report.status == TESSERA_STATUS_CHECK_IN_REQUIRED);
+    CHECK(!report.reasons.empty());
+}
+
+static void test_consumption_and_threads() {
+    auto cfg = config_for("consumption", t2030 + hours(24));
+    tessera::activate(cfg, read("consumption.lic"));
+    tessera::handle h(cfg);
+    auto u = h.consume(2);
+    CHECK(u.used == 2 && u.limit == 5u && u.remaining == 3u);
+    CHECK(u.resets_at == t2030 + hours(24 * 31));
+    EXPECT_ERROR(TESSERA_ERR_CONSUMPTION_LIMIT, h.consume(4));
+    CHECK(h.usage().used == 2);
+
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+        threads.emplace_back([&h] {
+            for (int i = 0; i < 25; ++i) h.consume("ocr", 1);
+        });
+    }
+    for (auto &t : threads) t.join();
+    auto ocr = h.usage("ocr");
+    CHECK(ocr.used == 100 && !ocr.limit && !ocr.resets_at);
+}
+
+int main(int argc, char **argv) {
+    if (argc != 2) {
+        std::cerr << "usage: " << argv[0] << " FIXTURES_DIR\n";
+        return 2;
+    }
+    dir = argv[1];
+    try {
+        test_errors();
+        test_license();
+        test_consumption_and_threads();
+    } catch (const tessera::error &e) {
+        std::cerr << "unexpected tessera::error " << e.name() << ": " << e.what() << "\n";
+        return 1;
+    }
+    std::cout << checks << " checks, " << failures << " failed\n";
+    return failures == 0 ? 0 : 1;
+}
