@@ -30,6 +30,8 @@ suite header ./scripts/header.sh
 # C and C++: the header alone, every export (plain, valgrind, ASan+UBSan),
 # the C++ wrapper, the examples built with pkg-config and CMake.
 suite c-and-cpp ./scripts/c-tests.sh
+# Python: pip install of bindings/python into a fresh venv, pytest, the example.
+suite python ./scripts/python-tests.sh
 # docs/FORMAT.md's recipe verifies its example with OpenSSL alone, and refuses a tampered copy.
 format_by_hand() {
     docs/example/verify-by-hand.sh docs/example/license.lic docs/example/vendor.pub >/dev/null || return 1

@@ -1,0 +1,48 @@
+"""The build step: cargo builds the Tessera library, which ships inside the
+package, next to tessera/_ffi.py that loads it.
+
+TESSERA_CARGO_PROFILE picks the cargo profile (default ``release``; the
+test command uses ``dev`` to reuse its debug build). CARGO_TARGET_DIR is
+honoured. The package must be built from the repository (pip builds a
+local directory in place).
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from setuptools import setup
+from setuptools.command.build_py import build_py
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+
+if sys.platform == "darwin":
+    LIB = "libtessera.dylib"
+elif sys.platform == "win32":
+    LIB = "tessera.dll"
+else:
+    LIB = "libtessera.so"
+
+
+class BuildWithCargo(build_py):
+    def run(self):
+        super().run()
+        if not (ROOT / "Cargo.toml").is_file():
+            raise SystemExit(f"the Tessera repository was not found at {ROOT}")
+        profile = os.environ.get("TESSERA_CARGO_PROFILE", "release")
+        subprocess.run(
+            ["cargo", "build", "--quiet", "--lib", "--profile", profile],
+            cwd=ROOT,
+            check=True,
+        )
+        target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+        built = target / ("debug" if profile == "dev" else profile) / LIB
+        dest = Path(self.build_lib) / "tessera" / LIB
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(built, dest)
+
+
+setup(cmdclass={"build_py": BuildWithCargo})

@@ -1,0 +1,22 @@
+"""Tessera: offline-first software licensing, from Python.
+
+A thin, typed binding over the Tessera C library (ctypes)::
+
+    import tessera
+
+    with tessera.Config("acme-cad", public_keys=[vendor_pem]) as config:
+        tessera.activate(config, open("license.lic", "rb").read())  # once
+        with tessera.License(config) as lic:
+            status = lic.check()
+            if not status.usable:
+                print(status.label, lic.validate().reasons)
+
+Every failure raises a subclass of :class:`tessera.TesseraError`, one per
+error code (``tessera.errors``).
+"""
+
+from . import _api, errors
+from ._api import *  # noqa: F401,F403 (the public surface, listed in _api.__all__)
+from .errors import TesseraError
+
+__all__ = [*_api.__all__, "TesseraError", "errors"]

@@ -1,0 +1,43 @@
+from datetime import datetime
+
+import pytest
+
+import tessera
+from tessera import errors
+
+
+def test_one_class_per_code_with_code_name_and_message():
+    seen = set()
+    for code, name, cls_name, _ in errors._TABLE:
+        cls = getattr(errors, cls_name)
+        assert issubclass(cls, tessera.TesseraError)
+        assert cls.code == code and cls.name == name
+        assert errors.error_class(code) is cls
+        assert cls not in seen
+        seen.add(cls)
+    assert errors.error_class(4242) is errors.OtherError
+
+
+def test_the_c_library_names_every_code_as_the_table_does():
+    for code, name, _, _ in errors._TABLE:
+        assert tessera._ffi.lib.tessera_result_name(code).decode() == name
+
+
+def test_bad_arguments_raise_their_class_with_the_sdk_message():
+    with pytest.raises(errors.InvalidArgumentError) as e:
+        tessera.Config("")
+    assert e.value.code == 1 and e.value.name == "invalid_argument"
+    assert "product" in e.value.message
+    with tessera.Config("acme") as c:
+        with pytest.raises(errors.InvalidKeyError):
+            c.add_public_key("not a key")
+        with pytest.raises(errors.InvalidUtf8Error):
+            # Python strings always encode; raw bytes reach the C check.
+            errors.check(tessera._ffi.lib.tessera_config_add_public_key(c._ptr, b"\xff"))
+    with pytest.raises(ValueError, match="aware"):
+        tessera.Config("acme", fixed_time=datetime(2030, 1, 1))
+
+
+def test_library_version_and_abi():
+    assert tessera.version()
+    assert tessera._ffi.lib.tessera_abi_version() >= tessera._ffi.ABI_VERSION

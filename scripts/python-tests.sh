@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The Python suite: a fresh virtual environment, `pip install` of
+# bindings/python (its build step runs cargo; the debug build the Rust suites
+# made is reused), pytest against the installed package, then
+# examples/python/quickstart.py. Needs network access to PyPI for pytest and
+# the build backend (setuptools, wheel).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+cargo build --quiet -p tessera-cli
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+python3 -m venv "$work/venv"
+py=$work/venv/bin/python
+"$py" -m pip install --quiet --disable-pip-version-check "pytest>=7,<9"
+TESSERA_CARGO_PROFILE=dev "$py" -m pip install --quiet --disable-pip-version-check "$root/bindings/python"
+
+# From outside the source tree, so `import tessera` is the installed package.
+cd "$work"
+TESSERA_EXPECT_INSTALLED=1 TESSERA_CLI="$root/target/debug/tessera" \
+    "$py" -m pytest -q -p no:cacheprovider "$root/bindings/python/tests"
+
+echo "-- examples/python/quickstart.py"
+cli=$root/target/debug/tessera
+"$cli" keygen --out-dir "$work" --name vendor >/dev/null 2>&1
+printf '{"license_type":"time-limited","start_date":"%s","validity_period":"%s","product_details":{"short_code":"acme-cad"},"product_features":[{"code":"pdf-export"}],"customer":{"company_name":"Example GmbH"}}' \
+    "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(date -u -d '+30 days' +%Y-%m-%dT%H:%M:%SZ)" |
+    "$cli" issue --key "$work/vendor.key" --spec - --out "$work/license.lic" 2>/dev/null
+"$py" "$root/examples/python/quickstart.py" "$work/vendor.pub" "$work/license.lic" "$work/state"
