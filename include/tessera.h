@@ -15,10 +15,16 @@
 #include <stdint.h>
 
 
+// The shortest vendor secret air-gapped activation accepts.
+#define MIN_SECRET_LEN 16
+
 // The version of the C ABI. It grows when functions are added; existing
 // functions keep their meaning. Compare with `TESSERA_ABI_VERSION` from
 // the header the product was built with.
 #define TESSERA_ABI_VERSION 1
+
+// The length of an air-gapped initialization code, without the NUL.
+#define TESSERA_AIRGAP_INIT_CODE_LEN 27
 
 // The result of every fallible export. `TESSERA_OK` is zero; the other
 // values are the core's stable error codes (docs/ERRORS.md), plus a few
@@ -90,6 +96,18 @@ enum tessera_result
   TESSERA_ERR_BORROW_NOT_ALLOWED = 61,
   // The borrow is longer than the license allows.
   TESSERA_ERR_BORROW_TOO_LONG = 62,
+  // No offline request is pending on this device.
+  TESSERA_ERR_OFFLINE_NO_REQUEST = 70,
+  // The offline response answers another (older) request.
+  TESSERA_ERR_OFFLINE_REPLAY = 71,
+  // The offline response is for another device.
+  TESSERA_ERR_OFFLINE_WRONG_DEVICE = 72,
+  // A typed code was mistyped.
+  TESSERA_ERR_CODE_MISTYPED = 80,
+  // The confirmation code was not made for this device, license and request.
+  TESSERA_ERR_CODE_REJECTED = 81,
+  // The license must be activated with an air-gapped confirmation code.
+  TESSERA_ERR_AIR_GAPPED = 82,
   // A required pointer argument was NULL.
   TESSERA_ERR_NULL_POINTER = 100,
   // A string argument is not valid UTF-8.
@@ -198,6 +216,22 @@ enum tessera_match_policy
 };
 #ifndef __cplusplus
 typedef uint32_t tessera_match_policy;
+#endif // __cplusplus
+
+// What an offline activation request names
+// (`tessera_offline_request_activation`).
+enum tessera_credential
+#ifdef __cplusplus
+  : uint32_t
+#endif // __cplusplus
+ {
+  // A license key.
+  TESSERA_CREDENTIAL_LICENSE_KEY = 0,
+  // The username of a user-based license.
+  TESSERA_CREDENTIAL_USER = 1,
+};
+#ifndef __cplusplus
+typedef uint32_t tessera_credential;
 #endif // __cplusplus
 
 // A product's configuration: product code, trusted public keys, the
@@ -794,6 +828,123 @@ tessera_result tessera_last_error_code(void);
 // `buf` is NULL or points to `buf_len` writable bytes; `len_out` is NULL
 // or writable.
 tessera_result tessera_last_error_message(char *buf, size_t buf_len, size_t *len_out);
+
+// Writes an offline activation request for this device and keeps it as
+// the pending request (a newer request replaces an older one, whose
+// response is then refused). `credential_kind` is a `tessera_credential`.
+// Read the request's text with `tessera_offline_pending_request` and hand
+// it to the vendor.
+//
+// Returns `TESSERA_OK`; `TESSERA_ERR_NULL_POINTER`;
+// `TESSERA_ERR_INVALID_UTF8`; `TESSERA_ERR_INVALID_ARGUMENT` for an
+// unknown kind or an empty credential;
+// `TESSERA_ERR_FINGERPRINT_UNAVAILABLE`; the store errors.
+//
+// # Safety
+// `config` is NULL or a live configuration; `credential` is NULL or a
+// NUL-terminated string.
+tessera_result tessera_offline_request_activation(const struct tessera_config *config,
+                                                  uint32_t credential_kind,
+                                                  const char *credential);
+
+// The pending offline activation request's armored text, copied into
+// `buf` (as `tessera_fingerprint` describes); reading it changes nothing.
+//
+// Returns `TESSERA_OK`; `TESSERA_ERR_NULL_POINTER`;
+// `TESSERA_ERR_BUFFER_TOO_SMALL`; `TESSERA_ERR_OFFLINE_NO_REQUEST` when no
+// request is pending; the store errors.
+//
+// # Safety
+// `config` is NULL or a live configuration; `buf` is NULL or points to
+// `buf_len` writable bytes; `len_out` is NULL or writable.
+tessera_result tessera_offline_pending_request(const struct tessera_config *config,
+                                               char *buf,
+                                               size_t buf_len,
+                                               size_t *len_out);
+
+// Imports the vendor's response (`response_len` bytes of armored text) to
+// the pending request and activates the license in it. Refused, changing
+// nothing, when it is not signed by a trusted key, answers an older
+// request, or is for another device.
+//
+// Returns `TESSERA_OK`; `TESSERA_ERR_NULL_POINTER`; `TESSERA_ERR_EMPTY`;
+// the verification errors; `TESSERA_ERR_OFFLINE_NO_REQUEST`;
+// `TESSERA_ERR_OFFLINE_REPLAY`; `TESSERA_ERR_OFFLINE_WRONG_DEVICE`;
+// `TESSERA_ERR_UNUSABLE`; `TESSERA_ERR_CLOCK_TAMPERED`; the store errors.
+//
+// # Safety
+// `config` is NULL or a live configuration; `response` is NULL or points
+// to `response_len` readable bytes.
+tessera_result tessera_offline_import_response(const struct tessera_config *config,
+                                               const uint8_t *response,
+                                               size_t response_len);
+
+// Removes the activation of `license_id` from this device and writes a
+// deactivation request, signed by this device's key, for the vendor to
+// free the slot. Read it with `tessera_offline_deactivation_request`.
+//
+// Returns `TESSERA_OK`; `TESSERA_ERR_NULL_POINTER`;
+// `TESSERA_ERR_INVALID_UTF8`; `TESSERA_ERR_NOT_ACTIVATED` when the
+// license is not activated here (nothing changes); the store errors.
+//
+// # Safety
+// `config` is NULL or a live configuration; `license_id` is NULL or a
+// NUL-terminated string.
+tessera_result tessera_offline_request_deactivation(const struct tessera_config *config,
+                                                    const char *license_id);
+
+// The last deactivation request this device wrote, copied into `buf` (as
+// `tessera_fingerprint` describes).
+//
+// Returns `TESSERA_OK`; `TESSERA_ERR_NULL_POINTER`;
+// `TESSERA_ERR_BUFFER_TOO_SMALL`; `TESSERA_ERR_OFFLINE_NO_REQUEST` when
+// there is none; the store errors.
+//
+// # Safety
+// As for `tessera_offline_pending_request`.
+tessera_result tessera_offline_deactivation_request(const struct tessera_config *config,
+                                                    char *buf,
+                                                    size_t buf_len,
+                                                    size_t *len_out);
+
+// Makes a fresh air-gapped initialization code for this device (27
+// characters, `XXXX-XXXX-XXXX-XXXX-XXXX-XX`), remembers it, and copies it
+// into `buf`. The buffer is checked first: one smaller than
+// `TESSERA_AIRGAP_INIT_CODE_LEN + 1` bytes gives
+// `TESSERA_ERR_BUFFER_TOO_SMALL` (with `*len_out` set) before any code is
+// made. Needs a vendor secret of at least 16 bytes in the configuration.
+//
+// Returns `TESSERA_OK`; `TESSERA_ERR_NULL_POINTER`;
+// `TESSERA_ERR_BUFFER_TOO_SMALL`; `TESSERA_ERR_INVALID_ARGUMENT` without
+// the secret; `TESSERA_ERR_FINGERPRINT_UNAVAILABLE`; the store errors.
+//
+// # Safety
+// `config` is NULL or a live configuration; `buf` is NULL or points to
+// `buf_len` writable bytes; `len_out` is NULL or writable.
+tessera_result tessera_airgap_initialization_code(const struct tessera_config *config,
+                                                  char *buf,
+                                                  size_t buf_len,
+                                                  size_t *len_out);
+
+// Verifies the typed `confirmation` code for this device's pending
+// initialization code and the air-gapped license file (`license_len`
+// bytes), then activates the license.
+//
+// Returns `TESSERA_OK`; `TESSERA_ERR_NULL_POINTER`;
+// `TESSERA_ERR_INVALID_UTF8`; `TESSERA_ERR_CODE_MISTYPED` for a typing
+// mistake; `TESSERA_ERR_CODE_REJECTED` for a code made for another
+// device, license or initialization code; `TESSERA_ERR_OFFLINE_NO_REQUEST`
+// when no initialization code is pending; the verification errors;
+// `TESSERA_ERR_UNUSABLE`; the store errors.
+//
+// # Safety
+// `config` is NULL or a live configuration; `license` is NULL or points
+// to `license_len` readable bytes; `confirmation` is NULL or a
+// NUL-terminated string.
+tessera_result tessera_airgap_activate(const struct tessera_config *config,
+                                       const uint8_t *license,
+                                       size_t license_len,
+                                       const char *confirmation);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -45,12 +45,12 @@ san=(-g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-r
 
 step "C test"
 gcc -std=c11 "${warn[@]}" tests/c/ffi_test.c -o "$work/ffi_test" "${link[@]}"
-"$work/ffi_test" "$(fresh plain)"
+"$work/ffi_test" "$(fresh plain)" "$cli"
 
 step "C test under valgrind"
 valgrind -q --error-exitcode=99 --leak-check=full \
     --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible \
-    "$work/ffi_test" "$(fresh valgrind)"
+    "$work/ffi_test" "$(fresh valgrind)" "$cli"
 
 step "sanitizer canaries"
 gcc -std=c11 "${san[@]}" tests/c/sanitizer_canary.c -o "$work/canary"
@@ -62,7 +62,7 @@ echo "ASan and UBSan both caught their canary"
 
 step "C test with ASan+UBSan"
 gcc -std=c11 "${warn[@]}" "${san[@]}" tests/c/ffi_test.c -o "$work/ffi_asan" "${link[@]}"
-"$work/ffi_asan" "$(fresh asan)" | tee "$work/asan-run.txt"
+"$work/ffi_asan" "$(fresh asan)" "$cli" | tee "$work/asan-run.txt"
 grep -q "built with AddressSanitizer" "$work/asan-run.txt"
 
 step "C++ wrapper test"

@@ -60,7 +60,7 @@ fuzz_smoke() {
     for t in $(cd fuzz && cargo fuzz list); do
         mkdir -p "$scratch/$t"
         (cd fuzz && cargo fuzz run -s none "$t" "$scratch/$t" "seeds/$t" -- \
-            -dict=armor.dict -max_total_time="${FUZZ_SECONDS:-8}" -max_len=8192) >"$scratch/$t.log" 2>&1 || {
+            -dict=armor.dict -max_total_time="${FUZZ_SECONDS:-6}" -max_len=8192) >"$scratch/$t.log" 2>&1 || {
             echo "fuzz target $t failed:" >&2
             tail -30 "$scratch/$t.log" >&2
             rm -rf "$scratch"

@@ -179,15 +179,26 @@ pub fn decode(kind: &Kind, input: &[u8]) -> Result<Opened> {
 /// Signs `payload` with `key` and armors it (feature `issuer`).
 #[cfg(feature = "issuer")]
 pub fn seal(kind: &Kind, key: &crate::keys::SigningKey, payload: &[u8]) -> Result<String> {
+    seal_with(kind, key.id(), payload, |message| key.sign(message))
+}
+
+/// Armors `payload` with the signature `sign` makes over the signed
+/// message (`domain || key_id || payload`): the vendor's key, or a
+/// device's own key for the requests it writes.
+pub(crate) fn seal_with(
+    kind: &Kind,
+    key_id: KeyId,
+    payload: &[u8],
+    sign: impl FnOnce(&[u8]) -> [u8; SIG_LEN],
+) -> Result<String> {
     if payload.is_empty() {
         return Err(Error::InvalidArgument("the payload is empty"));
     }
-    let key_id = key.id();
     let mut message = Vec::with_capacity(kind.domain.len() + 8 + payload.len());
     message.extend_from_slice(kind.domain);
     message.extend_from_slice(&key_id.0);
     message.extend_from_slice(payload);
-    let signature = key.sign(&message);
+    let signature = sign(&message);
 
     let mut body = Vec::with_capacity(payload.len() + SIG_LEN);
     body.extend_from_slice(payload);

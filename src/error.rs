@@ -179,6 +179,38 @@ pub enum Error {
     /// No device fact could be read, so no fingerprint can be made.
     #[error("no device identity could be read on this system; supply a custom device id")]
     FingerprintUnavailable,
+
+    /// An offline response was imported, but no request is pending here.
+    #[error("no offline request is pending on this device: write a request first")]
+    OfflineNoRequest,
+
+    /// An offline response answers another request than the pending one:
+    /// an older request (a replay) or another device's.
+    #[error(
+        "the response answers another request (an older one, or another device's): \
+         send the vendor the latest request"
+    )]
+    OfflineReplay,
+
+    /// An offline response or its license is for another device.
+    #[error("the response is for another device")]
+    OfflineWrongDevice,
+
+    /// A typed code has a wrong length, a character outside the alphabet,
+    /// or a failing check: a typing mistake.
+    #[error("the code was mistyped ({0}): check it and type it again")]
+    CodeMistyped(&'static str),
+
+    /// A well-typed confirmation code that was not made for this device,
+    /// license and request.
+    #[error("the confirmation code was not made for this device, license and request")]
+    CodeRejected,
+
+    /// The license must be activated with an air-gapped confirmation code.
+    #[error(
+        "this license is air-gapped: activate it with an initialization and confirmation code"
+    )]
+    AirGapped,
 }
 
 impl Error {
@@ -218,6 +250,12 @@ impl Error {
             Error::BorrowNotAllowed => 61,
             Error::BorrowTooLong { .. } => 62,
             Error::FingerprintUnavailable => 40,
+            Error::OfflineNoRequest => 70,
+            Error::OfflineReplay => 71,
+            Error::OfflineWrongDevice => 72,
+            Error::CodeMistyped(_) => 80,
+            Error::CodeRejected => 81,
+            Error::AirGapped => 82,
         }
     }
 
@@ -254,6 +292,12 @@ impl Error {
             Error::BorrowNotAllowed => "borrow_not_allowed",
             Error::BorrowTooLong { .. } => "borrow_too_long",
             Error::FingerprintUnavailable => "fingerprint_unavailable",
+            Error::OfflineNoRequest => "offline_no_request",
+            Error::OfflineReplay => "offline_replay",
+            Error::OfflineWrongDevice => "offline_wrong_device",
+            Error::CodeMistyped(_) => "code_mistyped",
+            Error::CodeRejected => "code_rejected",
+            Error::AirGapped => "air_gapped",
         }
     }
 

@@ -127,15 +127,144 @@ pub fn issue_spec(data: &[u8]) {
     }
 }
 
+/// Offline requests, as the vendor reads them.
+pub fn offline_request(data: &[u8]) {
+    if let Ok(request) = crate::offline::verify_request(data) {
+        let _ = crate::offline::device_key_id(&request);
+        let _ = crate::offline::request_id(data);
+    }
+}
+
+/// A product configuration with its own state directory for this process,
+/// trusting the test key, with a pending offline request and a pending
+/// air-gapped code, so responses and codes reach their last checks.
+fn device_config() -> Option<&'static crate::local::LocalConfig> {
+    static CONFIG: std::sync::OnceLock<Option<crate::local::LocalConfig>> =
+        std::sync::OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            let key = test_key()?;
+            let mut c = crate::local::LocalConfig::new(
+                "acme",
+                Keyring::from_keys([key.public_key().clone()]),
+            );
+            c.store_dir = Some(
+                std::env::temp_dir().join(format!("tessera-fuzz-device-{}", std::process::id())),
+            );
+            c.custom_device_id = Some("fuzz-device".into());
+            c.secret = AIRGAP_SECRET.to_vec();
+            c.clock =
+                std::sync::Arc::new(crate::clock::ManualClock::new(DateTime::<Utc>::UNIX_EPOCH));
+            let credential = crate::offline::Credential::LicenseKey("FUZZ".into());
+            crate::offline::request_activation(&c, &credential).ok()?;
+            crate::airgap::initialization_code(&c).ok()?;
+            Some(c)
+        })
+        .as_ref()
+}
+
+const AIRGAP_SECRET: &[u8] = b"fuzzing-only vendor secret";
+
+/// An air-gapped license signed by the test key.
+fn airgap_license() -> Option<&'static str> {
+    static LICENSE: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    LICENSE
+        .get_or_init(|| {
+            let spec = br#"{"id":"FUZZ-AIR","license_type":"perpetual","is_air_gapped":true,
+                "product_details":{"short_code":"acme"}}"#;
+            crate::issue::issue(spec, &test_key()?, DateTime::<Utc>::UNIX_EPOCH)
+                .ok()
+                .map(|(text, _)| text)
+        })
+        .as_deref()
+}
+
+/// Offline responses, imported by a device with a pending request.
+pub fn offline_response(data: &[u8]) {
+    if let Some(config) = device_config() {
+        let _ = crate::offline::import_response(config, data);
+    }
+}
+
+/// Typed air-gapped codes: as initialization codes at the vendor, and as
+/// confirmation codes on a device with a pending initialization code.
+pub fn airgap_code(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Some(license) = airgap_license() else {
+        return;
+    };
+    let _ = crate::airgap::confirmation_code(text, license.as_bytes(), "acme", AIRGAP_SECRET);
+    if let Some(config) = device_config() {
+        // Anything that activates would use the pending code up; nothing can.
+        assert!(crate::airgap::activate(config, license.as_bytes(), text).is_err());
+    }
+}
+
+/// The C entry points that take bytes or strings from the caller.
+#[allow(unsafe_code)]
+pub fn c_abi(data: &[u8]) {
+    use crate::ffi::{activation, config, offline, tessera_result};
+    let text: Vec<u8> = data
+        .iter()
+        .copied()
+        .take_while(|&b| b != 0)
+        .chain([0])
+        .collect();
+    let text = text.as_ptr().cast::<std::ffi::c_char>();
+    let mut cfg = std::ptr::null_mut();
+    // SAFETY: every pointer is a live local for the call; `data` is a
+    // slice of `data.len()` bytes; `text` is NUL-terminated.
+    unsafe {
+        if config::tessera_config_new(c"acme".as_ptr(), &mut cfg) != tessera_result::TESSERA_OK {
+            return;
+        }
+        let no_panic = |r: tessera_result| assert_ne!(r, tessera_result::TESSERA_ERR_PANIC);
+        no_panic(config::tessera_config_add_public_key(cfg, text));
+        no_panic(config::tessera_config_set_custom_device_id(cfg, text));
+        no_panic(config::tessera_config_set_secret(
+            cfg,
+            data.as_ptr(),
+            data.len(),
+        ));
+        let dir = std::ffi::CString::new(
+            std::env::temp_dir()
+                .join(format!("tessera-fuzz-c-abi-{}", std::process::id()))
+                .to_string_lossy()
+                .into_owned(),
+        )
+        .unwrap_or_default();
+        no_panic(config::tessera_config_set_store_dir(cfg, dir.as_ptr()));
+        no_panic(activation::tessera_activate(cfg, data.as_ptr(), data.len()));
+        no_panic(offline::tessera_offline_import_response(
+            cfg,
+            data.as_ptr(),
+            data.len(),
+        ));
+        no_panic(offline::tessera_airgap_activate(
+            cfg,
+            data.as_ptr(),
+            data.len(),
+            text,
+        ));
+        config::tessera_config_free(&mut cfg);
+    }
+}
+
 /// A target's entry point.
 pub type Entry = fn(&[u8]);
 
 /// The entry point of each target, by name (for the regression test).
-pub const TARGETS: [(&str, Entry); 6] = [
+pub const TARGETS: [(&str, Entry); 10] = [
     ("license_file", license_file),
     ("license_payload", license_payload),
     ("lease", lease),
     ("state_file", state_file),
     ("journal", journal),
     ("issue_spec", issue_spec),
+    ("offline_request", offline_request),
+    ("offline_response", offline_response),
+    ("airgap_code", airgap_code),
+    ("c_abi", c_abi),
 ];

@@ -25,6 +25,7 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod airgap;
 pub mod armor;
 pub mod clock;
 pub mod consumption;
@@ -43,6 +44,7 @@ pub mod lease;
 pub mod license;
 pub mod local;
 mod mac;
+pub mod offline;
 pub mod period;
 pub mod store;
 pub mod sysinfo;

@@ -85,7 +85,7 @@ impl LocalConfig {
         fingerprint::product_salt(&self.product, &self.secret)
     }
 
-    fn policy(&self) -> MatchPolicy {
+    pub(crate) fn policy(&self) -> MatchPolicy {
         if self.custom_device_id.is_some() {
             MatchPolicy::Custom
         } else {
@@ -104,7 +104,7 @@ impl LocalConfig {
         }
     }
 
-    fn store(&self, device: Fingerprint) -> Result<Store> {
+    pub(crate) fn store(&self, device: Fingerprint) -> Result<Store> {
         let dir = match &self.store_dir {
             Some(d) => d.clone(),
             None => Store::default_dir(&self.product)?,
@@ -134,8 +134,40 @@ impl LocalConfig {
 /// the license is not usable here (wrong product or device, expired, a VM
 /// where forbidden, ...), or the clock was turned back.
 pub fn activate(config: &LocalConfig, license_file: &[u8]) -> Result<ActivationRecord> {
+    activate_as(config, license_file, Route::Direct, |_| Ok(()))
+}
+
+/// How a license file reached the device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Route {
+    /// Given to [`activate`]: refused for air-gapped licenses.
+    Direct,
+    /// In an offline response: the license must be bound to this device.
+    OfflineResponse,
+    /// Unlocked by an air-gapped confirmation code.
+    AirGapped,
+}
+
+/// [`activate`] for every route: verifies, checks the license on this
+/// device now, and records it, running `also` in the same store update
+/// (so a pending request is cleared in the same atomic write).
+pub(crate) fn activate_as(
+    config: &LocalConfig,
+    license_file: &[u8],
+    route: Route,
+    also: impl FnOnce(&mut State) -> Result<()>,
+) -> Result<ActivationRecord> {
     let file = LicenseFile::verify(license_file, &config.keyring)?;
     let license = file.license();
+    match route {
+        Route::Direct if license.is_air_gapped => return Err(Error::AirGapped),
+        Route::OfflineResponse if license.device.is_none() => {
+            return Err(Error::InvalidPayload(
+                "an offline response must hold a license bound to the device".into(),
+            ))
+        }
+        _ => {}
+    }
     let device = config.fingerprint()?;
     let now = config.clock.now();
     let validation = validate::validate_at(license, &config.options(device.clone(), license), now);
@@ -162,7 +194,7 @@ pub fn activate(config: &LocalConfig, license_file: &[u8]) -> Result<ActivationR
             .activations
             .retain(|a| a.license_id != record.license_id);
         state.activations.push(record.clone());
-        Ok(())
+        also(state)
     })?;
     Ok(record)
 }

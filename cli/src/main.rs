@@ -87,6 +87,13 @@ enum Command {
         #[arg(long, default_value = "fuzzy", value_parser = ["fuzzy", "exact"])]
         policy: String,
     },
+    /// Answer the offline request files products write.
+    #[command(subcommand)]
+    Offline(OfflineCommand),
+    /// Air-gapped activation: turn a device's initialization code into a
+    /// confirmation code.
+    #[command(subcommand)]
+    Airgap(AirgapCommand),
     /// Verify and validate a license file; the exit code tells the outcome.
     Verify {
         /// The license file.
@@ -103,6 +110,59 @@ enum Command {
         /// Validate at this time (RFC 3339) instead of now.
         #[arg(long, value_parser = parse_time)]
         at: Option<DateTime<Utc>>,
+    },
+}
+
+#[derive(Subcommand)]
+enum OfflineCommand {
+    /// Verify a request file (activation or deactivation) and show it.
+    Read {
+        /// The request file the product wrote.
+        request: PathBuf,
+    },
+    /// Answer an activation request: issue the spec's license bound to the
+    /// request's device and sign the response.
+    Respond {
+        /// The signing key (PKCS#8 PEM).
+        #[arg(long)]
+        key: PathBuf,
+        /// The license spec (JSON); its `device` is set from the request.
+        #[arg(long)]
+        spec: PathBuf,
+        /// The request file the product wrote.
+        #[arg(long)]
+        request: PathBuf,
+        /// Where to write the response; standard output when left out.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Issue time (RFC 3339); now when left out.
+        #[arg(long, value_parser = parse_time)]
+        at: Option<DateTime<Utc>>,
+    },
+}
+
+#[derive(Subcommand)]
+enum AirgapCommand {
+    /// Make the confirmation code for an initialization code and an
+    /// air-gapped license file.
+    Confirm {
+        /// The initialization code the device shows.
+        #[arg(long)]
+        init: String,
+        /// The signed air-gapped license file the device holds.
+        #[arg(long)]
+        license: PathBuf,
+        /// The product's vendor secret (the bytes the product is built with).
+        #[arg(long)]
+        secret_file: PathBuf,
+        /// Also draw the code as a QR code in the terminal.
+        #[arg(long)]
+        qr: bool,
+    },
+    /// Draw any code (or short text) as a QR code in the terminal.
+    Qr {
+        /// The code.
+        code: String,
     },
 }
 
@@ -153,6 +213,21 @@ fn main() -> ExitCode {
             device,
             at,
         } => verify(&file, &key, product, device, at),
+        Command::Offline(OfflineCommand::Read { request }) => offline_read(&request),
+        Command::Airgap(AirgapCommand::Confirm {
+            init,
+            license,
+            secret_file,
+            qr,
+        }) => airgap_confirm(&init, &license, &secret_file, qr),
+        Command::Airgap(AirgapCommand::Qr { code }) => qr(&code),
+        Command::Offline(OfflineCommand::Respond {
+            key,
+            spec,
+            request,
+            out,
+            at,
+        }) => offline_respond(&key, &spec, &request, out.as_deref(), at),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -275,17 +350,20 @@ fn keygen(out_dir: &Path, name: &str) -> Result<(), Failure> {
     Ok(())
 }
 
+fn read_signing_key(path: &Path) -> Result<SigningKey, Failure> {
+    let pem = zeroize::Zeroizing::new(read(path, "signing key")?);
+    let pem = std::str::from_utf8(&pem)
+        .map_err(|_| Failure::new(4, format!("{} is not a PEM key file", path.display())))?;
+    SigningKey::from_pem(pem).map_err(|e| Failure::new(4, format!("{}: {e}", path.display())))
+}
+
 fn issue(
     key: &Path,
     spec: &Path,
     out: Option<&Path>,
     at: Option<DateTime<Utc>>,
 ) -> Result<(), Failure> {
-    let pem = zeroize::Zeroizing::new(read(key, "signing key")?);
-    let pem = std::str::from_utf8(&pem)
-        .map_err(|_| Failure::new(4, format!("{} is not a PEM key file", key.display())))?;
-    let key = SigningKey::from_pem(pem)
-        .map_err(|e| Failure::new(4, format!("{}: {e}", key.display())))?;
+    let key = read_signing_key(key)?;
     let spec = read(spec, "license spec")?;
     let (text, license) = tessera::issue::issue(&spec, &key, at.unwrap_or_else(Utc::now))?;
     match out {
@@ -420,4 +498,137 @@ fn fingerprint(
 
 fn exit_code(status: Status) -> u8 {
     20 + status as u8
+}
+
+/// Shows a license key with all but its last four characters masked.
+fn masked(key: &str) -> String {
+    let n = key.chars().count();
+    let tail: String = key.chars().skip(n.saturating_sub(4)).collect();
+    format!("{}{tail}", "*".repeat(n.saturating_sub(4)))
+}
+
+fn offline_read(path: &Path) -> Result<(), Failure> {
+    use tessera::offline::{self, Action};
+    let text = read(path, "offline request")?;
+    let request = offline::verify_request(&text)?;
+    let action = match request.action {
+        Action::Activate => "activate",
+        Action::Deactivate => "deactivate (the device removed the activation)",
+    };
+    println!("request      {}", offline::request_id(&text));
+    println!("action       {action}");
+    println!("product      {}", request.product);
+    if let Some(k) = &request.license_key {
+        println!("license key  {}", masked(k));
+    }
+    if let Some(u) = &request.username {
+        println!("user         {u}");
+    }
+    if let Some(id) = &request.license_id {
+        println!("license      {id}");
+    }
+    println!("device       {}", request.device.id);
+    println!("device key   {}", offline::device_key_id(&request)?);
+    println!("written at   {}", ts::format(&request.created_at));
+    if request.action == Action::Deactivate {
+        println!(
+            "free the slot of license {} on device {}",
+            request.license_id.as_deref().unwrap_or_default(),
+            request.device.id
+        );
+    }
+    Ok(())
+}
+
+fn offline_respond(
+    key: &Path,
+    spec: &Path,
+    request_path: &Path,
+    out: Option<&Path>,
+    at: Option<DateTime<Utc>>,
+) -> Result<(), Failure> {
+    use tessera::offline::{self, Action};
+    let key = read_signing_key(key)?;
+    let text = read(request_path, "offline request")?;
+    let request = offline::verify_request(&text)?;
+    if request.action != Action::Activate {
+        return Err(Failure::new(
+            1,
+            "this is a deactivation request: read it with `tessera offline read` and free the slot",
+        ));
+    }
+    let mut spec: serde_json::Value = serde_json::from_slice(&read(spec, "license spec")?)
+        .map_err(|e| Failure::new(1, format!("the license spec is not JSON: {e}")))?;
+    let product = spec["product_details"]["short_code"]
+        .as_str()
+        .unwrap_or_default();
+    if product != request.product {
+        return Err(Failure::new(
+            1,
+            format!(
+                "the request is for product {}, the spec for {product}",
+                request.product
+            ),
+        ));
+    }
+    if let (Some(wanted), Some(asked)) = (spec["license_key"].as_str(), &request.license_key) {
+        if wanted != asked {
+            return Err(Failure::new(1, "the request names another license key"));
+        }
+    }
+    spec["device"] = serde_json::to_value(&request.device)
+        .map_err(|e| Failure::new(1, format!("the device cannot be encoded: {e}")))?;
+    let now = at.unwrap_or_else(Utc::now);
+    let spec = serde_json::to_vec(&spec).map_err(|e| Failure::new(1, e.to_string()))?;
+    let (license_file, license) = tessera::issue::issue(&spec, &key, now)?;
+    let response = offline::respond(&text, &request, &license_file, &key, now)?;
+    match out {
+        Some(path) => {
+            write_atomic(path, response.as_bytes(), 0o644, false)?;
+            eprintln!(
+                "answered request {} with license {} for device {} into {}",
+                &offline::request_id(&text)[..16],
+                license.id,
+                request.device.id,
+                path.display()
+            );
+        }
+        None => print!("{response}"),
+    }
+    Ok(())
+}
+
+fn airgap_confirm(
+    init: &str,
+    license: &Path,
+    secret_file: &Path,
+    show_qr: bool,
+) -> Result<(), Failure> {
+    let file = read(license, "license file")?;
+    let product = LicenseFile::decode_unverified(&file)?
+        .license()
+        .product()
+        .to_owned();
+    let secret = zeroize::Zeroizing::new(read(secret_file, "vendor secret")?);
+    let code = tessera::airgap::confirmation_code(init, &file, &product, &secret)?;
+    println!("{code}");
+    if show_qr {
+        qr(&code)?;
+    }
+    Ok(())
+}
+
+/// Draws `text` as a QR code with Unicode half blocks (two rows a line).
+fn qr(text: &str) -> Result<(), Failure> {
+    use qrcode::render::unicode::Dense1x2;
+    let code = qrcode::QrCode::new(text.as_bytes())
+        .map_err(|e| Failure::new(1, format!("cannot draw a QR code: {e}")))?;
+    let art = code
+        .render::<Dense1x2>()
+        .dark_color(Dense1x2::Light)
+        .light_color(Dense1x2::Dark)
+        .quiet_zone(true)
+        .build();
+    println!("{art}");
+    Ok(())
 }

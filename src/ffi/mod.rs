@@ -3,7 +3,7 @@
 //! One file per exported object: [`config`] (what a product configures),
 //! [`activation`] (activate and deactivate on this device), [`handle`] (the
 //! open license and its validation report), [`device`] (fingerprint and its
-//! diagnosis) and [`info`] (versions, names, the last error).
+//! diagnosis), [`offline`] (request files and air-gapped codes) and [`info`] (versions, names, the last error).
 //!
 //! Every export follows the same rules (docs/C-API.md has them for C
 //! readers):
@@ -21,6 +21,7 @@ pub mod config;
 pub mod device;
 pub mod handle;
 pub mod info;
+pub mod offline;
 
 use std::cell::RefCell;
 use std::ffi::{c_char, CStr};
@@ -97,6 +98,18 @@ pub enum tessera_result {
     TESSERA_ERR_BORROW_NOT_ALLOWED = 61,
     /// The borrow is longer than the license allows.
     TESSERA_ERR_BORROW_TOO_LONG = 62,
+    /// No offline request is pending on this device.
+    TESSERA_ERR_OFFLINE_NO_REQUEST = 70,
+    /// The offline response answers another (older) request.
+    TESSERA_ERR_OFFLINE_REPLAY = 71,
+    /// The offline response is for another device.
+    TESSERA_ERR_OFFLINE_WRONG_DEVICE = 72,
+    /// A typed code was mistyped.
+    TESSERA_ERR_CODE_MISTYPED = 80,
+    /// The confirmation code was not made for this device, license and request.
+    TESSERA_ERR_CODE_REJECTED = 81,
+    /// The license must be activated with an air-gapped confirmation code.
+    TESSERA_ERR_AIR_GAPPED = 82,
     /// A required pointer argument was NULL.
     TESSERA_ERR_NULL_POINTER = 100,
     /// A string argument is not valid UTF-8.
@@ -157,6 +170,12 @@ impl tessera_result {
             TESSERA_ERR_INVALID_LEASE => c"invalid_lease",
             TESSERA_ERR_BORROW_NOT_ALLOWED => c"borrow_not_allowed",
             TESSERA_ERR_BORROW_TOO_LONG => c"borrow_too_long",
+            TESSERA_ERR_OFFLINE_NO_REQUEST => c"offline_no_request",
+            TESSERA_ERR_OFFLINE_REPLAY => c"offline_replay",
+            TESSERA_ERR_OFFLINE_WRONG_DEVICE => c"offline_wrong_device",
+            TESSERA_ERR_CODE_MISTYPED => c"code_mistyped",
+            TESSERA_ERR_CODE_REJECTED => c"code_rejected",
+            TESSERA_ERR_AIR_GAPPED => c"air_gapped",
             TESSERA_ERR_NULL_POINTER => c"null_pointer",
             TESSERA_ERR_INVALID_UTF8 => c"invalid_utf8",
             TESSERA_ERR_BUFFER_TOO_SMALL => c"buffer_too_small",
@@ -167,7 +186,7 @@ impl tessera_result {
 }
 
 /// Every result, for lookups by number.
-const ALL: [tessera_result; 36] = {
+const ALL: [tessera_result; 42] = {
     use tessera_result::*;
     [
         TESSERA_OK,
@@ -201,6 +220,12 @@ const ALL: [tessera_result; 36] = {
         TESSERA_ERR_INVALID_LEASE,
         TESSERA_ERR_BORROW_NOT_ALLOWED,
         TESSERA_ERR_BORROW_TOO_LONG,
+        TESSERA_ERR_OFFLINE_NO_REQUEST,
+        TESSERA_ERR_OFFLINE_REPLAY,
+        TESSERA_ERR_OFFLINE_WRONG_DEVICE,
+        TESSERA_ERR_CODE_MISTYPED,
+        TESSERA_ERR_CODE_REJECTED,
+        TESSERA_ERR_AIR_GAPPED,
         TESSERA_ERR_NULL_POINTER,
         TESSERA_ERR_INVALID_UTF8,
         TESSERA_ERR_BUFFER_TOO_SMALL,
@@ -512,6 +537,12 @@ mod tests {
                 allowed: 1,
             },
             Error::BorrowTooLong { max_hours: 1 },
+            Error::OfflineNoRequest,
+            Error::OfflineReplay,
+            Error::OfflineWrongDevice,
+            Error::CodeMistyped("x"),
+            Error::CodeRejected,
+            Error::AirGapped,
         ];
         for e in errors {
             let r = tessera_result::from_code(e.code());

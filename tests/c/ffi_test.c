@@ -1,6 +1,6 @@
 /* Every export of the C ABI, with valid and with invalid input.
  *
- * Usage: ffi_test FIXTURES_DIR
+ * Usage: ffi_test FIXTURES_DIR TESSERA_CLI
  * FIXTURES_DIR holds what scripts/c-tests.sh makes with the CLI: vendor.pub,
  * other.pub, and license files (see that script for each one's spec).
  * Every license is issued at 2030-01-01T00:00:00Z; the tests freeze the
@@ -19,6 +19,7 @@
 static int failures = 0;
 static int checks = 0;
 static const char *fixtures;
+static const char *cli;
 
 #define CHECK(cond)                                                            \
     do {                                                                       \
@@ -562,12 +563,172 @@ static void test_threads(void) {
     tessera_config_free(&c);
 }
 
+/* Writes `len` bytes to FIXTURES_DIR/name. */
+static void write_file(const char *name, const char *data, size_t len) {
+    char path[1024];
+    FILE *f;
+    snprintf(path, sizeof path, "%s/%s", fixtures, name);
+    f = fopen(path, "wb");
+    if (!f || fwrite(data, 1, len, f) != len) {
+        fprintf(stderr, "cannot write %s\n", path);
+        exit(2);
+    }
+    fclose(f);
+}
+
+/* Runs the vendor CLI with `args` (paths relative to FIXTURES_DIR);
+ * returns its exit status. */
+static int vendor(const char *args) {
+    char command[4096];
+    snprintf(command, sizeof command, "cd '%s' && '%s' %s >cli.out 2>&1", fixtures, cli, args);
+    return system(command);
+}
+
+/* Reads a string output into a malloc'd buffer with a size query first. */
+static char *read_out(tessera_result (*fn)(const tessera_config *, char *, size_t, size_t *),
+                      const tessera_config *c) {
+    size_t n = 0;
+    char *buf;
+    EXPECT(fn(c, NULL, 0, &n), TESSERA_ERR_BUFFER_TOO_SMALL);
+    buf = malloc(n + 1);
+    OK(fn(c, buf, n + 1, &n));
+    return buf;
+}
+
+static void test_offline(void) {
+    tessera_config *c = config_for("acme", "offline", T2030 + DAY, "device-A");
+    tessera_handle *h = NULL;
+    tessera_status status = 99;
+    char buf[64];
+    size_t n = 0, len = 0;
+    char *request, *response, *deactivation;
+
+    EXPECT(tessera_offline_pending_request(c, buf, sizeof buf, &n), TESSERA_ERR_OFFLINE_NO_REQUEST);
+    EXPECT(tessera_offline_request_activation(NULL, TESSERA_CREDENTIAL_LICENSE_KEY, "k"), TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_offline_request_activation(c, TESSERA_CREDENTIAL_LICENSE_KEY, NULL), TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_offline_request_activation(c, 7, "k"), TESSERA_ERR_INVALID_ARGUMENT);
+    EXPECT(tessera_offline_request_activation(c, TESSERA_CREDENTIAL_LICENSE_KEY, ""), TESSERA_ERR_INVALID_ARGUMENT);
+    EXPECT(tessera_offline_request_activation(c, TESSERA_CREDENTIAL_USER, "\xff"), TESSERA_ERR_INVALID_UTF8);
+    EXPECT(tessera_offline_pending_request(c, buf, sizeof buf, &n), TESSERA_ERR_OFFLINE_NO_REQUEST);
+
+    OK(tessera_offline_request_activation(c, TESSERA_CREDENTIAL_LICENSE_KEY, "TEST-ONLY-C-ABI"));
+    request = read_out(tessera_offline_pending_request, c);
+    CHECK(contains(request, "-----BEGIN TESSERA OFFLINE REQUEST-----"));
+    write_file("offline.req", request, strlen(request));
+    CHECK(vendor("offline respond --key vendor.key --spec offline-spec.json --request offline.req "
+                 "--out offline.res --at 2030-01-01T12:00:00Z") == 0);
+    response = read_file("offline.res", &len);
+
+    EXPECT(tessera_offline_import_response(NULL, (const uint8_t *)response, len), TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_offline_import_response(c, NULL, len), TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_offline_import_response(c, NULL, 0), TESSERA_ERR_EMPTY);
+    EXPECT(tessera_offline_import_response(c, (const uint8_t *)request, strlen(request)), TESSERA_ERR_MALFORMED);
+    /* Another device cannot use this device's response. */
+    {
+        tessera_config *other = config_for("acme", "offline-other", T2030 + DAY, "device-B");
+        OK(tessera_offline_request_activation(other, TESSERA_CREDENTIAL_LICENSE_KEY, "TEST-ONLY-C-ABI"));
+        EXPECT(tessera_offline_import_response(other, (const uint8_t *)response, len), TESSERA_ERR_OFFLINE_REPLAY);
+        tessera_config_free(&other);
+    }
+    OK(tessera_offline_import_response(c, (const uint8_t *)response, len));
+    EXPECT(tessera_offline_import_response(c, (const uint8_t *)response, len), TESSERA_ERR_OFFLINE_NO_REQUEST);
+    OK(tessera_handle_open(c, &h));
+    OK(tessera_handle_check(h, &status));
+    CHECK(status == TESSERA_STATUS_VALID);
+    tessera_handle_free(&h);
+
+    EXPECT(tessera_offline_request_deactivation(c, NULL), TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_offline_request_deactivation(c, "not-here"), TESSERA_ERR_NOT_ACTIVATED);
+    EXPECT(tessera_offline_deactivation_request(c, buf, sizeof buf, &n), TESSERA_ERR_OFFLINE_NO_REQUEST);
+    OK(tessera_offline_request_deactivation(c, "C-ABI-OFFLINE"));
+    EXPECT(tessera_handle_open(c, &h), TESSERA_ERR_NOT_ACTIVATED);
+    deactivation = read_out(tessera_offline_deactivation_request, c);
+    write_file("offline-deactivate.req", deactivation, strlen(deactivation));
+    CHECK(vendor("offline read offline-deactivate.req") == 0);
+    /* An edited request is refused by the vendor. */
+    deactivation[strstr(deactivation, "\n\n") - deactivation + 12] ^= 1;
+    write_file("offline-edited.req", deactivation, strlen(deactivation));
+    CHECK(vendor("offline read offline-edited.req") != 0);
+
+    free(request);
+    free(response);
+    free(deactivation);
+    tessera_config_free(&c);
+}
+
+static void test_airgap(void) {
+    tessera_config *c = config_for("acme", "airgap", T2030 + DAY, "device-A");
+    tessera_handle *h = NULL;
+    char code[TESSERA_AIRGAP_INIT_CODE_LEN + 1];
+    char args[512];
+    size_t n = 0, len = 0;
+    char *secret = read_file("vendor.secret", &n);
+    char *license = read_file("airgap.lic", &len);
+    char *confirmation;
+
+    /* No vendor secret configured yet. */
+    EXPECT(tessera_airgap_initialization_code(c, code, sizeof code, &n), TESSERA_ERR_INVALID_ARGUMENT);
+    OK(tessera_config_set_secret(c, (const uint8_t *)secret, strlen(secret)));
+    EXPECT(tessera_airgap_initialization_code(NULL, code, sizeof code, &n), TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_airgap_initialization_code(c, code, sizeof code, NULL), TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_airgap_initialization_code(c, code, TESSERA_AIRGAP_INIT_CODE_LEN, &n), TESSERA_ERR_BUFFER_TOO_SMALL);
+    CHECK(n == TESSERA_AIRGAP_INIT_CODE_LEN);
+    OK(tessera_airgap_initialization_code(c, code, sizeof code, &n));
+    CHECK(n == TESSERA_AIRGAP_INIT_CODE_LEN && strlen(code) == n && code[4] == '-');
+
+    /* Plain activation of an air-gapped license is refused. */
+    EXPECT(tessera_activate(c, (const uint8_t *)license, len), TESSERA_ERR_AIR_GAPPED);
+
+    snprintf(args, sizeof args, "airgap confirm --init %s --license airgap.lic --secret-file vendor.secret", code);
+    CHECK(vendor(args) == 0);
+    confirmation = read_file("cli.out", NULL);
+    confirmation[strcspn(confirmation, "\n")] = 0;
+    CHECK(strlen(confirmation) == 20);
+
+    EXPECT(tessera_airgap_activate(NULL, (const uint8_t *)license, len, confirmation), TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_airgap_activate(c, NULL, len, confirmation), TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_airgap_activate(c, (const uint8_t *)license, len, NULL), TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_airgap_activate(c, (const uint8_t *)license, len, "\xff"), TESSERA_ERR_INVALID_UTF8);
+    {
+        /* One character mistyped, then two neighbours swapped. */
+        char typo[32];
+        strcpy(typo, confirmation);
+        typo[0] = typo[0] == '7' ? '8' : '7';
+        EXPECT(tessera_airgap_activate(c, (const uint8_t *)license, len, typo), TESSERA_ERR_CODE_MISTYPED);
+        strcpy(typo, confirmation);
+        if (typo[1] != typo[2]) {
+            char t = typo[1];
+            typo[1] = typo[2];
+            typo[2] = t;
+            EXPECT(tessera_airgap_activate(c, (const uint8_t *)license, len, typo), TESSERA_ERR_CODE_MISTYPED);
+        }
+    }
+    /* A code for this license but another device's initialization code. */
+    {
+        tessera_config *other = config_for("acme", "airgap-other", T2030 + DAY, "device-B");
+        char other_code[TESSERA_AIRGAP_INIT_CODE_LEN + 1];
+        OK(tessera_config_set_secret(other, (const uint8_t *)secret, strlen(secret)));
+        OK(tessera_airgap_initialization_code(other, other_code, sizeof other_code, &n));
+        EXPECT(tessera_airgap_activate(other, (const uint8_t *)license, len, confirmation), TESSERA_ERR_CODE_REJECTED);
+        tessera_config_free(&other);
+    }
+    OK(tessera_airgap_activate(c, (const uint8_t *)license, len, confirmation));
+    OK(tessera_handle_open(c, &h));
+    tessera_handle_free(&h);
+
+    free(secret);
+    free(license);
+    free(confirmation);
+    tessera_config_free(&c);
+}
+
 int main(int argc, char **argv) {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s FIXTURES_DIR\n", argv[0]);
+    if (argc != 3) {
+        fprintf(stderr, "usage: %s FIXTURES_DIR TESSERA_CLI\n", argv[0]);
         return 2;
     }
     fixtures = argv[1];
+    cli = argv[2];
 #if defined(__SANITIZE_ADDRESS__)
     printf("built with AddressSanitizer\n");
 #endif
@@ -579,6 +740,8 @@ int main(int argc, char **argv) {
     test_handle();
     test_consumption();
     test_threads();
+    test_offline();
+    test_airgap();
     printf("%d checks, %d failed\n", checks, failures);
     return failures == 0 ? 0 : 1;
 }

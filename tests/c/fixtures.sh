@@ -52,3 +52,22 @@ issue vendor consumption.lic '{
     {"code": "ocr", "feature_type": "consumption", "allow_unlimited_consumptions": true}
   ]
 }'
+
+# Offline activation: the spec the vendor answers requests with.
+cat > "$dir/offline-spec.json" <<'JSON'
+{
+  "id": "C-ABI-OFFLINE",
+  "license_key": "TEST-ONLY-C-ABI",
+  "license_type": "time-limited",
+  "validity_period": "2031-01-01T00:00:00Z",
+  "product_details": {"short_code": "acme"}
+}
+JSON
+# Air-gapped activation: the signed policy and the vendor secret (test only).
+issue vendor airgap.lic '{
+  "id": "C-ABI-AIRGAP",
+  "license_type": "perpetual",
+  "is_air_gapped": true,
+  "product_details": {"short_code": "acme"}
+}'
+printf 'test-only air-gap vendor secret' > "$dir/vendor.secret"

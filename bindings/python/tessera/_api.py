@@ -269,6 +269,58 @@ def deactivate(config: Config, license_id: str) -> bool:
     return was.value
 
 
+def offline_request(
+    config: Config, *, license_key: Optional[str] = None, username: Optional[str] = None
+) -> str:
+    """Writes an offline activation request for this device (by license key
+    or by user) and returns its text, to hand to the vendor. A newer
+    request replaces an older one, whose response is then refused."""
+    if (license_key is None) == (username is None):
+        raise ValueError("give exactly one of license_key and username")
+    kind, value = (0, license_key) if license_key is not None else (1, username)
+    check(lib.tessera_offline_request_activation(config._get(), kind, _encode(value)))
+    return _ffi.read_string(lib.tessera_offline_pending_request, config._get())
+
+
+def offline_pending_request(config: Config) -> Optional[str]:
+    """The pending offline request's text, or None when none is pending."""
+    from .errors import OfflineNoRequestError
+
+    try:
+        return _ffi.read_string(lib.tessera_offline_pending_request, config._get())
+    except OfflineNoRequestError:
+        return None
+
+
+def offline_import(config: Config, response: Bytes) -> None:
+    """Imports the vendor's response to the pending request and activates
+    the license in it."""
+    data, n = _ffi.as_bytes(_as_data(response))
+    check(lib.tessera_offline_import_response(config._get(), data, n))
+
+
+def offline_deactivate(config: Config, license_id: str) -> str:
+    """Removes the license from this device and returns the deactivation
+    request the vendor needs to free the slot."""
+    check(lib.tessera_offline_request_deactivation(config._get(), _encode(license_id)))
+    return _ffi.read_string(lib.tessera_offline_deactivation_request, config._get())
+
+
+def airgap_initialization_code(config: Config) -> str:
+    """A fresh initialization code for this device (needs a vendor secret of
+    at least 16 bytes in the configuration)."""
+    buf = ctypes.create_string_buffer(64)
+    n = ctypes.c_size_t(0)
+    check(lib.tessera_airgap_initialization_code(config._get(), buf, len(buf), byref(n)))
+    return buf.raw[: n.value].decode()
+
+
+def airgap_activate(config: Config, license_file: Bytes, confirmation: str) -> None:
+    """Activates the air-gapped license with the typed confirmation code."""
+    data, n = _ffi.as_bytes(_as_data(license_file))
+    check(lib.tessera_airgap_activate(config._get(), data, n, _encode(confirmation)))
+
+
 class License(_Managed):
     """The license activated on this device, open for checks.
 
@@ -399,6 +451,12 @@ __all__ = [
     "Usage",
     "Validation",
     "activate",
+    "airgap_activate",
+    "airgap_initialization_code",
     "deactivate",
+    "offline_deactivate",
+    "offline_import",
+    "offline_pending_request",
+    "offline_request",
     "version",
 ]

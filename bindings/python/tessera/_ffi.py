@@ -165,6 +165,14 @@ _SIGNATURES = {
     "tessera_handle_next_check_in": ([handle_p, POINTER(c_bool), POINTER(c_int64)], result_t),
     "tessera_handle_license_json": ([handle_p, *_str_out], result_t),
     "tessera_handle_save_clock": ([handle_p], result_t),
+    # offline files and air-gapped codes
+    "tessera_offline_request_activation": ([config_p, c_uint32, c_char_p], result_t),
+    "tessera_offline_pending_request": ([config_p, *_str_out], result_t),
+    "tessera_offline_import_response": ([config_p, _bytes, c_size_t], result_t),
+    "tessera_offline_request_deactivation": ([config_p, c_char_p], result_t),
+    "tessera_offline_deactivation_request": ([config_p, *_str_out], result_t),
+    "tessera_airgap_initialization_code": ([config_p, *_str_out], result_t),
+    "tessera_airgap_activate": ([config_p, _bytes, c_size_t, c_char_p], result_t),
     # validation
     "tessera_validation_free": ([POINTER(validation_p)], None),
     "tessera_validation_status": ([validation_p, POINTER(status_t)], result_t),

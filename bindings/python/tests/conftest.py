@@ -44,16 +44,17 @@ def state(tmp_path) -> Path:
 
 @pytest.fixture
 def make_config(fixtures, state):
-    """make_config(now, device="device-A", store=state) -> tessera.Config"""
+    """make_config(now, device="device-A", store=state, secret=None) -> tessera.Config"""
     made = []
 
-    def make(now: datetime, device: str = "device-A", store: Path = state) -> tessera.Config:
+    def make(now: datetime, device: str = "device-A", store: Path = state, secret=None) -> tessera.Config:
         c = tessera.Config(
             "acme",
             public_keys=[(fixtures / "vendor.pub").read_text()],
             store_dir=store,
             fixed_time=now,
             custom_device_id=device,
+            secret=secret,
         )
         made.append(c)
         return c

@@ -1,0 +1,299 @@
+//! Offline activation by files carried by hand: request, response, import,
+//! and deactivation, with replays, other devices and edited files.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::device::FakeDevice;
+use common::{at, ring, spec, test_only_key};
+use serde_json::json;
+use tessera::offline::{self, Action, Credential};
+use tessera::{Error, LicenseHandle, LocalConfig, ManualClock, Status};
+
+struct Vendor {
+    key: tessera::SigningKey,
+}
+
+impl Vendor {
+    /// What `tessera offline respond` does: verify the request, issue the
+    /// license bound to its device, sign the response.
+    fn respond(&self, request_text: &str) -> String {
+        let request = offline::verify_request(request_text.as_bytes()).unwrap();
+        let mut s = spec("time-limited");
+        s["device"] = serde_json::to_value(&request.device).unwrap();
+        let bytes = serde_json::to_vec(&s).unwrap();
+        let now = at("2026-03-01T10:00:00Z");
+        let (file, _) = tessera::issue::issue(&bytes, &self.key, now).unwrap();
+        offline::respond(request_text.as_bytes(), &request, &file, &self.key, now).unwrap()
+    }
+}
+
+struct Setup {
+    vendor: Vendor,
+    clock: Arc<ManualClock>,
+    store: tempfile::TempDir,
+    device: FakeDevice,
+}
+
+impl Setup {
+    fn new() -> Setup {
+        Setup {
+            vendor: Vendor {
+                key: test_only_key(1),
+            },
+            clock: Arc::new(ManualClock::new(at("2026-03-01T09:00:00Z"))),
+            store: tempfile::tempdir().unwrap(),
+            device: FakeDevice::physical(),
+        }
+    }
+
+    fn config(&self) -> LocalConfig {
+        let mut c = LocalConfig::new("acme", ring(&[&self.vendor.key]));
+        c.store_dir = Some(self.store.path().to_owned());
+        c.clock = self.clock.clone();
+        c.source = Arc::new(self.device.source());
+        c
+    }
+
+    /// The same product on another device (its own store and id).
+    fn other_device(&self, store: &tempfile::TempDir) -> LocalConfig {
+        let mut c = self.config();
+        c.store_dir = Some(store.path().to_owned());
+        c.custom_device_id = Some("another-device".into());
+        c
+    }
+}
+
+fn key() -> Credential {
+    Credential::LicenseKey("TEST-ONLY-KEY-0001".into())
+}
+
+#[test]
+fn request_respond_import_then_the_license_opens() {
+    let s = Setup::new();
+    let config = s.config();
+    let request = offline::request_activation(&config, &key()).unwrap();
+    assert!(request.starts_with("-----BEGIN TESSERA OFFLINE REQUEST-----\n"));
+    assert_eq!(
+        offline::pending_request(&config).unwrap().as_deref(),
+        Some(request.as_str())
+    );
+
+    let read = offline::verify_request(request.as_bytes()).unwrap();
+    assert_eq!(read.action, Action::Activate);
+    assert_eq!(read.product, "acme");
+    assert_eq!(read.license_key.as_deref(), Some("TEST-ONLY-KEY-0001"));
+    assert_eq!(read.device, config.fingerprint().unwrap());
+    assert!(!format!("{read:?}").contains("TEST-ONLY-KEY-0001"));
+
+    let response = s.vendor.respond(&request);
+    let record = offline::import_response(&config, response.as_bytes()).unwrap();
+    assert_eq!(record.license_id, "test-time-limited");
+    assert_eq!(offline::pending_request(&config).unwrap(), None);
+    let handle = LicenseHandle::open(&config).unwrap();
+    assert_eq!(handle.check().unwrap(), Status::Valid);
+    assert!(handle.license().device.is_some());
+
+    // The same response again: nothing is pending any more.
+    assert_eq!(
+        offline::import_response(&config, response.as_bytes()).unwrap_err(),
+        Error::OfflineNoRequest
+    );
+}
+
+#[test]
+fn a_response_to_an_older_request_is_a_replay() {
+    let s = Setup::new();
+    let config = s.config();
+    let first = offline::request_activation(&config, &key()).unwrap();
+    let second = offline::request_activation(&config, &key()).unwrap();
+    assert_ne!(first, second, "every request has its own nonce");
+    let old = s.vendor.respond(&first);
+    assert_eq!(
+        offline::import_response(&config, old.as_bytes()).unwrap_err(),
+        Error::OfflineReplay
+    );
+    // Nothing changed: the newer request is still pending and its answer works.
+    assert_eq!(
+        LicenseHandle::open(&config).unwrap_err(),
+        Error::NotActivated
+    );
+    offline::import_response(&config, s.vendor.respond(&second).as_bytes()).unwrap();
+}
+
+#[test]
+fn a_response_for_another_device_is_refused() {
+    let s = Setup::new();
+    let here = s.config();
+    let there_store = tempfile::tempdir().unwrap();
+    let there = s.other_device(&there_store);
+    let request_here = offline::request_activation(&here, &key()).unwrap();
+    let request_there = offline::request_activation(&there, &key()).unwrap();
+    // The other device's response, imported here: it answers another request.
+    let theirs = s.vendor.respond(&request_there);
+    assert_eq!(
+        offline::import_response(&here, theirs.as_bytes()).unwrap_err(),
+        Error::OfflineReplay
+    );
+    // A response that names this request but carries another device: only
+    // a vendor could sign one; it is still refused.
+    let mut forged = offline::verify_request(request_here.as_bytes()).unwrap();
+    forged.device = offline::verify_request(request_there.as_bytes())
+        .unwrap()
+        .device;
+    let mut sp = spec("time-limited");
+    sp["device"] = serde_json::to_value(&forged.device).unwrap();
+    let (file, _) = tessera::issue::issue(
+        &serde_json::to_vec(&sp).unwrap(),
+        &s.vendor.key,
+        at("2026-03-01T10:00:00Z"),
+    )
+    .unwrap();
+    let response = offline::respond(
+        request_here.as_bytes(),
+        &forged,
+        &file,
+        &s.vendor.key,
+        at("2026-03-01T10:00:00Z"),
+    )
+    .unwrap();
+    assert_eq!(
+        offline::import_response(&here, response.as_bytes()).unwrap_err(),
+        Error::OfflineWrongDevice
+    );
+    assert!(offline::pending_request(&here).unwrap().is_some());
+}
+
+#[test]
+fn edited_requests_and_responses_are_refused() {
+    let s = Setup::new();
+    let config = s.config();
+    let request = offline::request_activation(&config, &key()).unwrap();
+    // Every character of the base64 body changed in turn.
+    let body_start = request.find("\n\n").unwrap() + 2;
+    let body_end = request.find("-----END").unwrap();
+    for i in body_start..body_end {
+        let c = request.as_bytes()[i];
+        if c == b'\n' {
+            continue;
+        }
+        let mut edited = request.clone().into_bytes();
+        edited[i] = if c == b'A' { b'B' } else { b'A' };
+        assert!(
+            offline::verify_request(&edited).is_err(),
+            "an edit at byte {i} was accepted"
+        );
+    }
+    let response = s.vendor.respond(&request);
+    let mut edited = response.clone().into_bytes();
+    let i = response.find("\n\n").unwrap() + 40;
+    edited[i] = if edited[i] == b'A' { b'B' } else { b'A' };
+    assert!(offline::import_response(&config, &edited).is_err());
+    // A response signed by a key the product does not trust.
+    let stranger = Vendor {
+        key: test_only_key(9),
+    };
+    assert!(matches!(
+        offline::import_response(&config, stranger.respond(&request).as_bytes()),
+        Err(Error::UnknownKeyId(_))
+    ));
+    // A request is not a response, nor a license.
+    assert!(offline::import_response(&config, request.as_bytes()).is_err());
+    offline::import_response(&config, response.as_bytes()).unwrap();
+}
+
+#[test]
+fn a_response_without_a_request_and_empty_credentials_are_refused() {
+    let s = Setup::new();
+    let config = s.config();
+    let other_store = tempfile::tempdir().unwrap();
+    let other = s.other_device(&other_store);
+    let request = offline::request_activation(&other, &key()).unwrap();
+    assert_eq!(
+        offline::import_response(&config, s.vendor.respond(&request).as_bytes()).unwrap_err(),
+        Error::OfflineNoRequest
+    );
+    assert!(matches!(
+        offline::request_activation(&config, &Credential::LicenseKey(" ".into())),
+        Err(Error::InvalidArgument(_))
+    ));
+    let by_user =
+        offline::request_activation(&config, &Credential::User("ana@example.com".into())).unwrap();
+    let read = offline::verify_request(by_user.as_bytes()).unwrap();
+    assert_eq!(read.username.as_deref(), Some("ana@example.com"));
+    assert_eq!(read.license_key, None);
+}
+
+#[test]
+fn deactivation_removes_the_activation_and_is_signed_by_the_same_device_key() {
+    let s = Setup::new();
+    let config = s.config();
+    let request = offline::request_activation(&config, &key()).unwrap();
+    offline::import_response(&config, s.vendor.respond(&request).as_bytes()).unwrap();
+    let activation_key =
+        offline::device_key_id(&offline::verify_request(request.as_bytes()).unwrap()).unwrap();
+
+    let give_back = offline::request_deactivation(&config, "test-time-limited").unwrap();
+    // The product can no longer run on it.
+    assert_eq!(
+        LicenseHandle::open(&config).unwrap_err(),
+        Error::NotActivated
+    );
+    assert_eq!(
+        offline::last_deactivation_request(&config)
+            .unwrap()
+            .as_deref(),
+        Some(give_back.as_str())
+    );
+    let read = offline::verify_request(give_back.as_bytes()).unwrap();
+    assert_eq!(read.action, Action::Deactivate);
+    assert_eq!(read.license_id.as_deref(), Some("test-time-limited"));
+    assert_eq!(offline::device_key_id(&read).unwrap(), activation_key);
+    // A second deactivation has nothing to give back.
+    assert_eq!(
+        offline::request_deactivation(&config, "test-time-limited").unwrap_err(),
+        Error::NotActivated
+    );
+}
+
+#[test]
+fn requests_whose_fields_do_not_fit_their_action_are_refused() {
+    // A request re-signed by its own (derived) key cannot be made outside
+    // the SDK, so build one by hand with a throwaway device key.
+    let device_key = test_only_key(7);
+    let payload = json!({
+        "format": 1, "action": "deactivate", "product": "acme",
+        "license_key": "TEST-ONLY-KEY-0001",
+        "device": {"id": "00", "components": {}},
+        "device_key": device_key.public_key().to_base64(),
+        "nonce": "00112233445566778899aabbccddeeff",
+        "created_at": "2026-03-01T09:00:00Z"
+    });
+    let text = tessera::armor::seal(
+        &offline::REQUEST,
+        &device_key,
+        payload.to_string().as_bytes(),
+    )
+    .unwrap();
+    assert!(matches!(
+        offline::verify_request(text.as_bytes()),
+        Err(Error::InvalidPayload(_))
+    ));
+    // The same signed by another key than the one it names.
+    let mut good = payload.clone();
+    good["action"] = json!("activate");
+    let wrong_signer = tessera::armor::seal(
+        &offline::REQUEST,
+        &test_only_key(8),
+        good.to_string().as_bytes(),
+    )
+    .unwrap();
+    assert!(matches!(
+        offline::verify_request(wrong_signer.as_bytes()),
+        Err(Error::UnknownKeyId(_))
+    ));
+    let right_signer =
+        tessera::armor::seal(&offline::REQUEST, &device_key, good.to_string().as_bytes()).unwrap();
+    assert!(offline::verify_request(right_signer.as_bytes()).is_ok());
+}
