@@ -108,6 +108,14 @@ enum tessera_result
   TESSERA_ERR_CODE_REJECTED = 81,
   // The license must be activated with an air-gapped confirmation code.
   TESSERA_ERR_AIR_GAPPED = 82,
+  // The hardware key is not present.
+  TESSERA_ERR_TOKEN_ABSENT = 90,
+  // The hardware key refused the PIN.
+  TESSERA_ERR_TOKEN_PIN = 91,
+  // The hardware key present is not the one the license is bound to.
+  TESSERA_ERR_TOKEN_MISMATCH = 92,
+  // The hardware key or its PKCS#11 module failed.
+  TESSERA_ERR_TOKEN_FAILURE = 93,
   // A required pointer argument was NULL.
   TESSERA_ERR_NULL_POINTER = 100,
   // A string argument is not valid UTF-8.
@@ -501,6 +509,26 @@ tessera_result tessera_config_set_fixed_time(struct tessera_config *config, int6
 // # Safety
 // As for `tessera_config_add_public_key`, with `root` for `key`.
 tessera_result tessera_config_set_system_root(struct tessera_config *config, const char *root);
+
+// Uses the key `key_label` on the PKCS#11 token labelled `token_label`
+// (through the module at `module`, unlocked with `pin`) to answer the
+// challenges of hardware-key licenses: every check of such a license asks
+// the token. The PIN is kept in memory for the configuration's life and
+// never printed. Nothing is opened until a license needs the token.
+//
+// Returns `TESSERA_OK`; `TESSERA_ERR_NULL_POINTER`;
+// `TESSERA_ERR_INVALID_UTF8`; `TESSERA_ERR_INVALID_ARGUMENT` for an empty
+// module path or label; `TESSERA_ERR_UNSUPPORTED` when the library was
+// built without the `pkcs11` feature.
+//
+// # Safety
+// `config` as for `tessera_config_add_public_key`; the other arguments are
+// NULL or NUL-terminated strings.
+tessera_result tessera_config_set_pkcs11_token(struct tessera_config *config,
+                                               const char *module,
+                                               const char *token_label,
+                                               const char *key_label,
+                                               const char *pin);
 
 // This device's fingerprint id for the configuration's product (32 hex
 // digits; a custom device id's hash when one is set), copied into `buf`.

@@ -211,6 +211,22 @@ pub enum Error {
         "this license is air-gapped: activate it with an initialization and confirmation code"
     )]
     AirGapped,
+
+    /// The hardware key is not present (or none is configured).
+    #[error("the hardware key is not present: plug in the token this license is bound to")]
+    TokenAbsent,
+
+    /// The token refused the PIN (wrong, locked or expired).
+    #[error("the hardware key refused the PIN")]
+    TokenPin,
+
+    /// A token answered, but it is not the one the license is bound to.
+    #[error("this hardware key is not the one the license is bound to")]
+    TokenMismatch,
+
+    /// The token or its PKCS#11 module failed otherwise.
+    #[error("the hardware key failed: {0}")]
+    TokenFailure(&'static str),
 }
 
 impl Error {
@@ -256,6 +272,10 @@ impl Error {
             Error::CodeMistyped(_) => 80,
             Error::CodeRejected => 81,
             Error::AirGapped => 82,
+            Error::TokenAbsent => 90,
+            Error::TokenPin => 91,
+            Error::TokenMismatch => 92,
+            Error::TokenFailure(_) => 93,
         }
     }
 
@@ -298,6 +318,10 @@ impl Error {
             Error::CodeMistyped(_) => "code_mistyped",
             Error::CodeRejected => "code_rejected",
             Error::AirGapped => "air_gapped",
+            Error::TokenAbsent => "token_absent",
+            Error::TokenPin => "token_pin",
+            Error::TokenMismatch => "token_mismatch",
+            Error::TokenFailure(_) => "token_failure",
         }
     }
 

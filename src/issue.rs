@@ -108,6 +108,14 @@ fn check_consistency(l: &License) -> Result<()> {
     if l.max_activations == 0 && !l.allow_unlimited_activations {
         return fail("`max_activations` must be at least 1 (or set `allow_unlimited_activations`)");
     }
+    match (&l.hardware_key, l.is_hardware_key_auth) {
+        (None, true) => return fail("`is_hardware_key_auth` needs the token's `hardware_key`"),
+        (Some(_), false) => return fail("`hardware_key` needs `is_hardware_key_auth`"),
+        (Some(k), true) if crate::keys::PublicKey::from_base64(k).is_err() => {
+            return fail("`hardware_key` must be the base64 of an Ed25519 public key");
+        }
+        _ => {}
+    }
     if l.device.as_ref().is_some_and(|d| d.id.is_empty()) {
         return fail("`device.id` must not be empty");
     }

@@ -37,6 +37,7 @@ pub mod fingerprint;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod handle;
+pub mod hardware;
 #[cfg(feature = "issuer")]
 pub mod issue;
 pub mod keys;

@@ -158,6 +158,10 @@ pub struct License {
     /// for tolerant matching, its hashed components.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device: Option<crate::fingerprint::Fingerprint>,
+    /// For `is_hardware_key_auth`: the token's Ed25519 public key (base64
+    /// of 32 bytes) that must answer every check's challenge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hardware_key: Option<String>,
 }
 
 fn yes() -> bool {

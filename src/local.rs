@@ -19,6 +19,7 @@ use crate::clock::{Clock, SystemClock, TrustedTime};
 use crate::environment::{self, Environment};
 use crate::error::{Error, Result};
 use crate::fingerprint::{self, Fingerprint, MatchPolicy};
+use crate::hardware::{self, HardwareToken};
 use crate::keys::Keyring;
 use crate::license::{License, LicenseFile};
 use crate::store::{ActivationRecord, State, Store};
@@ -51,6 +52,8 @@ pub struct LocalConfig {
     pub secret: Vec<u8>,
     /// How far the clock may go back before it is tampering (default 1 hour).
     pub clock_tolerance: Duration,
+    /// The token that answers the challenges of hardware-key licenses.
+    pub hardware_token: Option<Arc<dyn HardwareToken>>,
 }
 
 impl std::fmt::Debug for LocalConfig {
@@ -77,6 +80,7 @@ impl LocalConfig {
             custom_device_id: None,
             secret: Vec::new(),
             clock_tolerance: Duration::hours(1),
+            hardware_token: None,
         }
     }
 
@@ -174,6 +178,9 @@ pub(crate) fn activate_as(
     if !validation.is_usable() {
         return Err(unusable(&validation));
     }
+    if license.is_hardware_key_auth {
+        hardware::challenge(license, config.hardware_token.as_deref())?;
+    }
     let text = std::str::from_utf8(license_file)
         .map_err(|_| Error::InvalidArgument("the license file is not text"))?
         .trim()
@@ -227,6 +234,7 @@ pub struct LocalLicense {
     trusted: TrustedTime,
     clock: Arc<dyn Clock>,
     store: Store,
+    token: Option<Arc<dyn HardwareToken>>,
 }
 
 impl std::fmt::Debug for LocalLicense {
@@ -278,6 +286,7 @@ impl LocalLicense {
             trusted,
             clock: Arc::clone(&config.clock),
             store,
+            token: config.hardware_token.clone(),
         };
         Ok((local, state))
     }
@@ -289,10 +298,15 @@ impl LocalLicense {
         Ok(validate::status_at(self.file.license(), &self.options, now))
     }
 
-    /// The time now, checked against the high-water mark.
+    /// The time now, checked against the high-water mark; for a
+    /// hardware-key license, after the token answered a fresh challenge.
     pub(crate) fn now(&self) -> Result<chrono::DateTime<chrono::Utc>> {
         let now = self.clock.now();
         self.trusted.observe(now)?;
+        let license = self.file.license();
+        if license.is_hardware_key_auth {
+            hardware::challenge(license, self.token.as_deref())?;
+        }
         Ok(now)
     }
 
@@ -310,8 +324,7 @@ impl LocalLicense {
 
     /// The full report now: status, dates and reasons.
     pub fn validate(&self) -> Result<Validation> {
-        let now = self.clock.now();
-        self.trusted.observe(now)?;
+        let now = self.now()?;
         Ok(validate::validate_at(
             self.file.license(),
             &self.options,

@@ -94,6 +94,22 @@ enum Command {
     /// confirmation code.
     #[command(subcommand)]
     Airgap(AirgapCommand),
+    /// Print the Ed25519 public key of a key on a PKCS#11 token, for a
+    /// hardware-key license's `hardware_key`.
+    TokenKey {
+        /// The token's PKCS#11 module (a shared library).
+        #[arg(long)]
+        module: PathBuf,
+        /// The token's label.
+        #[arg(long)]
+        token: String,
+        /// The key's label on the token.
+        #[arg(long)]
+        key: String,
+        /// A file holding the user PIN (never given on the command line).
+        #[arg(long)]
+        pin_file: PathBuf,
+    },
     /// Verify and validate a license file; the exit code tells the outcome.
     Verify {
         /// The license file.
@@ -214,6 +230,12 @@ fn main() -> ExitCode {
             at,
         } => verify(&file, &key, product, device, at),
         Command::Offline(OfflineCommand::Read { request }) => offline_read(&request),
+        Command::TokenKey {
+            module,
+            token,
+            key,
+            pin_file,
+        } => token_key(&module, &token, &key, &pin_file),
         Command::Airgap(AirgapCommand::Confirm {
             init,
             license,
@@ -630,5 +652,26 @@ fn qr(text: &str) -> Result<(), Failure> {
         .quiet_zone(true)
         .build();
     println!("{art}");
+    Ok(())
+}
+
+fn token_key(module: &Path, token: &str, key: &str, pin_file: &Path) -> Result<(), Failure> {
+    let pin = zeroize::Zeroizing::new(read(pin_file, "PIN file")?);
+    let pin = std::str::from_utf8(&pin)
+        .map_err(|_| Failure::new(1, "the PIN file is not text"))?
+        .trim_end_matches(['\r', '\n']);
+    let handle = tessera::hardware::Pkcs11Token::new(module, token, key, pin);
+    let public = handle.public_key().map_err(|e| match e {
+        Error::TokenMismatch => Failure::new(
+            1,
+            format!("token {token} holds no Ed25519 key labelled {key}"),
+        ),
+        other => other.into(),
+    })?;
+    println!("{}", public.to_base64());
+    eprintln!(
+        "key id {}: put it in the spec as \"hardware_key\" with \"is_hardware_key_auth\": true",
+        public.id()
+    );
     Ok(())
 }

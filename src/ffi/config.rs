@@ -330,3 +330,72 @@ pub(crate) fn time_from_unix(unix_seconds: i64) -> super::FfiResult<DateTime<Utc
     DateTime::from_timestamp(unix_seconds, 0)
         .ok_or_else(|| Failure::invalid("the time is outside years 1970 to 9999"))
 }
+
+/// Uses the key `key_label` on the PKCS#11 token labelled `token_label`
+/// (through the module at `module`, unlocked with `pin`) to answer the
+/// challenges of hardware-key licenses: every check of such a license asks
+/// the token. The PIN is kept in memory for the configuration's life and
+/// never printed. Nothing is opened until a license needs the token.
+///
+/// Returns `TESSERA_OK`; `TESSERA_ERR_NULL_POINTER`;
+/// `TESSERA_ERR_INVALID_UTF8`; `TESSERA_ERR_INVALID_ARGUMENT` for an empty
+/// module path or label; `TESSERA_ERR_UNSUPPORTED` when the library was
+/// built without the `pkcs11` feature.
+///
+/// # Safety
+/// `config` as for `tessera_config_add_public_key`; the other arguments are
+/// NULL or NUL-terminated strings.
+#[no_mangle]
+pub unsafe extern "C" fn tessera_config_set_pkcs11_token(
+    config: *mut tessera_config,
+    module: *const c_char,
+    token_label: *const c_char,
+    key_label: *const c_char,
+    pin: *const c_char,
+) -> tessera_result {
+    boundary(|| {
+        // SAFETY: the function's contract.
+        let config = unsafe { arg_mut(config, "config") }?;
+        // SAFETY: the function's contract (each string below).
+        let module = unsafe { arg_str(module, "module") }?;
+        // SAFETY: as above.
+        let token_label = unsafe { arg_str(token_label, "token_label") }?;
+        // SAFETY: as above.
+        let key_label = unsafe { arg_str(key_label, "key_label") }?;
+        // SAFETY: as above.
+        let pin = unsafe { arg_str(pin, "pin") }?;
+        if module.is_empty() || token_label.is_empty() || key_label.is_empty() {
+            return Err(Failure::invalid(
+                "the module path, token label and key label must not be empty",
+            ));
+        }
+        set_token(&mut config.inner, module, token_label, key_label, pin)
+    })
+}
+
+#[cfg(feature = "pkcs11")]
+fn set_token(
+    config: &mut LocalConfig,
+    module: &str,
+    token_label: &str,
+    key_label: &str,
+    pin: &str,
+) -> super::FfiResult {
+    let token = crate::hardware::Pkcs11Token::new(module, token_label, key_label, pin);
+    config.hardware_token = Some(Arc::new(token));
+    Ok(())
+}
+
+#[cfg(not(feature = "pkcs11"))]
+fn set_token(
+    _config: &mut LocalConfig,
+    _module: &str,
+    _token_label: &str,
+    _key_label: &str,
+    _pin: &str,
+) -> super::FfiResult {
+    Err(crate::error::Error::Unsupported(
+        "hardware keys need the library built with the `pkcs11` feature",
+    )
+    .into())
+}

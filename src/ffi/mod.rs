@@ -110,6 +110,14 @@ pub enum tessera_result {
     TESSERA_ERR_CODE_REJECTED = 81,
     /// The license must be activated with an air-gapped confirmation code.
     TESSERA_ERR_AIR_GAPPED = 82,
+    /// The hardware key is not present.
+    TESSERA_ERR_TOKEN_ABSENT = 90,
+    /// The hardware key refused the PIN.
+    TESSERA_ERR_TOKEN_PIN = 91,
+    /// The hardware key present is not the one the license is bound to.
+    TESSERA_ERR_TOKEN_MISMATCH = 92,
+    /// The hardware key or its PKCS#11 module failed.
+    TESSERA_ERR_TOKEN_FAILURE = 93,
     /// A required pointer argument was NULL.
     TESSERA_ERR_NULL_POINTER = 100,
     /// A string argument is not valid UTF-8.
@@ -176,6 +184,10 @@ impl tessera_result {
             TESSERA_ERR_CODE_MISTYPED => c"code_mistyped",
             TESSERA_ERR_CODE_REJECTED => c"code_rejected",
             TESSERA_ERR_AIR_GAPPED => c"air_gapped",
+            TESSERA_ERR_TOKEN_ABSENT => c"token_absent",
+            TESSERA_ERR_TOKEN_PIN => c"token_pin",
+            TESSERA_ERR_TOKEN_MISMATCH => c"token_mismatch",
+            TESSERA_ERR_TOKEN_FAILURE => c"token_failure",
             TESSERA_ERR_NULL_POINTER => c"null_pointer",
             TESSERA_ERR_INVALID_UTF8 => c"invalid_utf8",
             TESSERA_ERR_BUFFER_TOO_SMALL => c"buffer_too_small",
@@ -186,7 +198,7 @@ impl tessera_result {
 }
 
 /// Every result, for lookups by number.
-const ALL: [tessera_result; 42] = {
+const ALL: [tessera_result; 46] = {
     use tessera_result::*;
     [
         TESSERA_OK,
@@ -226,6 +238,10 @@ const ALL: [tessera_result; 42] = {
         TESSERA_ERR_CODE_MISTYPED,
         TESSERA_ERR_CODE_REJECTED,
         TESSERA_ERR_AIR_GAPPED,
+        TESSERA_ERR_TOKEN_ABSENT,
+        TESSERA_ERR_TOKEN_PIN,
+        TESSERA_ERR_TOKEN_MISMATCH,
+        TESSERA_ERR_TOKEN_FAILURE,
         TESSERA_ERR_NULL_POINTER,
         TESSERA_ERR_INVALID_UTF8,
         TESSERA_ERR_BUFFER_TOO_SMALL,
@@ -543,6 +559,10 @@ mod tests {
             Error::CodeMistyped("x"),
             Error::CodeRejected,
             Error::AirGapped,
+            Error::TokenAbsent,
+            Error::TokenPin,
+            Error::TokenMismatch,
+            Error::TokenFailure("x"),
         ];
         for e in errors {
             let r = tessera_result::from_code(e.code());

@@ -212,6 +212,13 @@ static void test_config(void) {
     EXPECT(tessera_config_set_system_root(c, ""), TESSERA_ERR_INVALID_ARGUMENT);
     OK(tessera_config_set_system_root(c, "/"));
 
+    EXPECT(tessera_config_set_pkcs11_token(NULL, "m", "t", "k", "1"), TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_config_set_pkcs11_token(c, "m", NULL, "k", "1"), TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_config_set_pkcs11_token(c, "", "t", "k", "1"), TESSERA_ERR_INVALID_ARGUMENT);
+    /* The test command builds the library without the pkcs11 feature. */
+    EXPECT(tessera_config_set_pkcs11_token(c, "/usr/lib/softhsm/libsofthsm2.so", "t", "k", "1"),
+           TESSERA_ERR_UNSUPPORTED);
+
     /* Free sets the variable to NULL; a second free is a no-op. */
     tessera_config_free(&c);
     CHECK(c == NULL);

@@ -203,7 +203,9 @@ class Config(_Managed):
     """A product's configuration: product code, trusted keys, where state lives.
 
     Everything may be given to the constructor; ``fixed_time`` and
-    ``system_root`` are for tests and support tools only.
+    ``system_root`` are for tests and support tools only. ``pkcs11_token``
+    is ``(module, token_label, key_label, pin)`` for hardware-key licenses
+    (the library must be built with the ``pkcs11`` feature).
     """
 
     _free = lib.tessera_config_free
@@ -220,6 +222,7 @@ class Config(_Managed):
         clock_tolerance: Optional[timedelta] = None,
         fixed_time: Optional[datetime] = None,
         system_root: Optional[Union[str, os.PathLike]] = None,
+        pkcs11_token: Optional[tuple[Union[str, os.PathLike], str, str, str]] = None,
     ) -> None:
         super().__init__()
         check(lib.tessera_config_new(_encode(product), byref(self._ptr)))
@@ -242,6 +245,17 @@ class Config(_Managed):
             check(lib.tessera_config_set_fixed_time(self._ptr, _unix(fixed_time)))
         if system_root is not None:
             check(lib.tessera_config_set_system_root(self._ptr, _encode(os.fspath(system_root))))
+        if pkcs11_token is not None:
+            module, token_label, key_label, pin = pkcs11_token
+            check(
+                lib.tessera_config_set_pkcs11_token(
+                    self._ptr,
+                    _encode(os.fspath(module)),
+                    _encode(token_label),
+                    _encode(key_label),
+                    _encode(pin),
+                )
+            )
 
     def add_public_key(self, key: str) -> None:
         """Adds a trusted vendor public key (PEM or base64)."""

@@ -146,6 +146,7 @@ _SIGNATURES = {
     "tessera_config_set_clock_tolerance": ([config_p, c_int64], result_t),
     "tessera_config_set_fixed_time": ([config_p, c_int64], result_t),
     "tessera_config_set_system_root": ([config_p, c_char_p], result_t),
+    "tessera_config_set_pkcs11_token": ([config_p, c_char_p, c_char_p, c_char_p, c_char_p], result_t),
     # activation and device
     "tessera_activate": ([config_p, _bytes, c_size_t], result_t),
     "tessera_deactivate": ([config_p, c_char_p, POINTER(c_bool)], result_t),

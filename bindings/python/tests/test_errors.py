@@ -41,3 +41,8 @@ def test_bad_arguments_raise_their_class_with_the_sdk_message():
 def test_library_version_and_abi():
     assert tessera.version()
     assert tessera._ffi.lib.tessera_abi_version() >= tessera._ffi.ABI_VERSION
+
+
+def test_pkcs11_is_unsupported_in_the_default_build():
+    with pytest.raises(errors.UnsupportedError, match="pkcs11"):
+        tessera.Config("acme", pkcs11_token=("/usr/lib/softhsm/libsofthsm2.so", "t", "k", "1"))
