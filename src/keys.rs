@@ -145,6 +145,15 @@ impl PublicKey {
         format!("{PEM_BEGIN}\n{}\n{PEM_END}\n", B64.encode(der))
     }
 
+    /// Whether `signature` is this key's Ed25519 signature of `message`
+    /// (`verify_strict`). For messages that are not armored documents:
+    /// the license server's response signatures.
+    pub fn verify(&self, message: &[u8], signature: &[u8; 64]) -> bool {
+        self.key
+            .verify_strict(message, &ed25519_dalek::Signature::from_bytes(signature))
+            .is_ok()
+    }
+
     pub(crate) fn verifying_key(&self) -> &VerifyingKey {
         &self.key
     }
@@ -281,6 +290,13 @@ mod signing {
 
         pub(crate) fn sign(&self, message: &[u8]) -> [u8; 64] {
             self.key.sign(message).to_bytes()
+        }
+
+        /// Signs `message` as given. The caller domain-separates it (the
+        /// license server's response signatures start with their own
+        /// prefix); armored documents use [`crate::armor::seal`].
+        pub fn sign_message(&self, message: &[u8]) -> [u8; 64] {
+            self.sign(message)
         }
     }
 

@@ -1,0 +1,249 @@
+//! The HTTP layer: one dispatcher that authenticates, routes, and signs
+//! every response, including errors.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::body::{to_bytes, Body, Bytes};
+use axum::http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+use axum::Router;
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use rusqlite::Connection;
+use tessera::{Clock, ManualClock, SigningKey, SystemClock};
+
+use crate::error::ApiError;
+use crate::protocol;
+
+/// The largest request body accepted.
+pub const MAX_BODY: usize = 64 * 1024;
+/// How far a request's Date may be from the server's clock.
+pub const MAX_SKEW_SECS: i64 = 300;
+
+/// Everything a request needs.
+pub struct App {
+    pub db: Mutex<Connection>,
+    pub key: SigningKey,
+    admin_token: String,
+    pub check_in_days: u32,
+    clock: Arc<dyn Clock>,
+    manual: Option<Arc<ManualClock>>,
+}
+
+impl App {
+    pub fn new(
+        conn: Connection,
+        key: SigningKey,
+        admin_token: String,
+        check_in_days: u32,
+        test_clock: bool,
+    ) -> App {
+        let manual = test_clock.then(|| Arc::new(ManualClock::new(SystemClock.now())));
+        let clock: Arc<dyn Clock> = match &manual {
+            Some(m) => m.clone(),
+            None => Arc::new(SystemClock),
+        };
+        App {
+            db: Mutex::new(conn),
+            key,
+            admin_token,
+            check_in_days,
+            clock,
+            manual,
+        }
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// Sets the test clock (only when started with `test_clock`).
+    pub fn set_clock(&self, at: DateTime<Utc>) -> Result<(), ApiError> {
+        match &self.manual {
+            Some(m) => {
+                m.set(at);
+                Ok(())
+            }
+            None => Err(ApiError::not_found("not_found", "no such endpoint")),
+        }
+    }
+
+    /// Runs `f` with the database on a blocking thread.
+    pub async fn with_db<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&App, &mut Connection) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let app = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            let mut conn = app.db.lock().unwrap_or_else(|p| p.into_inner());
+            f(&app, &mut conn)
+        })
+        .await
+        .map_err(|_| ApiError::internal("the request was cancelled"))?
+    }
+}
+
+/// A request after its body was read and it was authenticated.
+pub struct Call {
+    pub method: Method,
+    pub path: String,
+    pub body: Bytes,
+    /// The product a client request was authorized for.
+    pub product: Option<String>,
+}
+
+pub async fn serve(app: Arc<App>, listen: SocketAddr) -> Result<(), String> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    eprintln!(
+        "tessera-server listening on http://{} (key {})",
+        listener.local_addr().map_err(|e| e.to_string())?,
+        app.key.id()
+    );
+    let router = Router::new().fallback(move |req: Request<Body>| {
+        let app = Arc::clone(&app);
+        async move { handle(app, req).await }
+    });
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .map_err(|e| e.to_string())
+}
+
+async fn handle(app: Arc<App>, req: Request<Body>) -> Response<Body> {
+    let nonce = header(req.headers(), "tessera-nonce")
+        .filter(|n| protocol::nonce_ok(n))
+        .unwrap_or_default()
+        .to_owned();
+    let result = route(&app, req).await;
+    let (status, body) = match result {
+        Ok(json) => (200, json),
+        Err(e) => (e.status, serde_json::to_vec(&e).unwrap_or_default()),
+    };
+    sign(&app, &nonce, status, body)
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+async fn route(app: &Arc<App>, req: Request<Body>) -> Result<Vec<u8>, ApiError> {
+    let (parts, body) = req.into_parts();
+    let path = parts.uri.path().to_owned();
+    let body = to_bytes(body, MAX_BODY).await.map_err(|_| {
+        ApiError::new(
+            413,
+            "body_too_large",
+            format!("the body is larger than {MAX_BODY} bytes"),
+        )
+    })?;
+    let mut call = Call {
+        method: parts.method.clone(),
+        path,
+        body,
+        product: None,
+    };
+    if call.path.starts_with("/admin/") {
+        let token = header(&parts.headers, "authorization")
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        if !tessera_ct_eq(token.as_bytes(), app.admin_token.as_bytes()) {
+            return Err(ApiError::unauthorized(
+                "unauthorized",
+                "a valid admin token is required",
+            ));
+        }
+        return crate::admin::route(app, call).await;
+    }
+    if call.path.starts_with("/api/") {
+        call.product = Some(authenticate(app, &parts.headers, &call).await?);
+        return crate::api::route(app, call).await;
+    }
+    if call.path == "/openapi.json" && call.method == Method::GET {
+        return Ok(include_bytes!("../openapi.json").to_vec());
+    }
+    Err(ApiError::not_found("not_found", "no such endpoint"))
+}
+
+fn tessera_ct_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Checks Date, nonce and the HMAC; returns the product.
+async fn authenticate(
+    app: &Arc<App>,
+    headers: &HeaderMap,
+    call: &Call,
+) -> Result<String, ApiError> {
+    let date = header(headers, "date")
+        .ok_or_else(|| ApiError::unauthorized("missing_date", "the Date header is required"))?;
+    let sent = httpdate::parse_http_date(date)
+        .map_err(|_| ApiError::unauthorized("bad_date", "the Date header is not an HTTP date"))?;
+    let sent: DateTime<Utc> = sent.into();
+    if (app.now() - sent).num_seconds().abs() > MAX_SKEW_SECS {
+        return Err(ApiError::unauthorized(
+            "stale_date",
+            "the Date header is more than 5 minutes from the server's clock",
+        ));
+    }
+    let nonce = header(headers, "tessera-nonce")
+        .filter(|n| protocol::nonce_ok(n))
+        .ok_or_else(|| {
+            ApiError::unauthorized(
+                "bad_nonce",
+                "Tessera-Nonce must be 16 to 64 characters [0-9A-Za-z_-]",
+            )
+        })?;
+    let (product, signature) = header(headers, "authorization")
+        .and_then(protocol::parse_authorization)
+        .ok_or_else(|| {
+            ApiError::unauthorized(
+                "bad_authorization",
+                "Authorization must be Tessera-HMAC-SHA256",
+            )
+        })?;
+    let product = product.to_owned();
+    let signature = signature.to_owned();
+    let message =
+        protocol::request_string(date, call.method.as_str(), &call.path, &call.body, nonce);
+    let looked_up = product.clone();
+    let key = app
+        .with_db(move |_, conn| crate::db::product_key(conn, &looked_up))
+        .await?;
+    match key {
+        Some(k) if protocol::hmac_matches(&k, &message, &signature) => Ok(product),
+        _ => Err(ApiError::unauthorized(
+            "bad_signature",
+            "the request's signature does not match (unknown product or wrong key)",
+        )),
+    }
+}
+
+fn sign(app: &App, nonce: &str, status: u16, body: Vec<u8>) -> Response<Body> {
+    let date = httpdate::fmt_http_date(app.now().into());
+    let message = protocol::response_message(nonce, status, &date, &body);
+    let signature = format!(
+        "{} {}",
+        app.key.id(),
+        B64.encode(app.key.sign_message(&message))
+    );
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() =
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = response.headers_mut();
+    headers.insert("content-type", HeaderValue::from_static("application/json"));
+    if let Ok(v) = HeaderValue::from_str(&date) {
+        headers.insert("date", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(nonce) {
+        headers.insert("tessera-nonce", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&signature) {
+        headers.insert("tessera-signature", v);
+    }
+    response
+}

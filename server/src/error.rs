@@ -1,0 +1,50 @@
+//! The error body every failure answers with: `{status, code, message}`.
+
+use serde::Serialize;
+
+/// A failed request.
+#[derive(Debug, Clone, Serialize)]
+pub struct ApiError {
+    /// The HTTP status.
+    pub status: u16,
+    /// A stable short code (`license_not_found`, `no_seat_available`, ...).
+    pub code: &'static str,
+    /// What was wrong, for people. Never a key, license key or password.
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(400, code, message)
+    }
+    pub fn unauthorized(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(401, code, message)
+    }
+    pub fn not_found(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(404, code, message)
+    }
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(409, code, message)
+    }
+    pub fn internal(message: impl Into<String>) -> ApiError {
+        ApiError::new(500, "internal", message)
+    }
+}
+
+impl From<tessera::Error> for ApiError {
+    fn from(e: tessera::Error) -> ApiError {
+        match e {
+            tessera::Error::InvalidSpec(_) => ApiError::new(422, "invalid_spec", e.to_string()),
+            tessera::Error::InvalidKey(_) => ApiError::bad_request("invalid_key", e.to_string()),
+            tessera::Error::Io { .. } => ApiError::internal(e.to_string()),
+            _ => ApiError::bad_request(e.name(), e.to_string()),
+        }
+    }
+}

@@ -1,0 +1,599 @@
+//! The real `tessera-server` binary on loopback, with an embedded SQLite
+//! file in a temporary directory: admin set-up, activation limits, 200
+//! clients racing for 10 seats, seats freed after their timeout, request
+//! authorization, signed responses, bad input, and a restart.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use tessera::{Keyring, LicenseFile, SigningKey};
+
+const ADMIN: &str = "test-only-admin-token-0123456789";
+
+struct Server {
+    child: Child,
+    url: String,
+    key: tessera::PublicKey,
+    dir: Arc<tempfile::TempDir>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_in(dir: Arc<tempfile::TempDir>, test_clock: bool) -> Server {
+    let key_path = dir.path().join("server.key");
+    if !key_path.exists() {
+        let key = SigningKey::generate().unwrap();
+        std::fs::write(&key_path, key.to_pem().unwrap().as_bytes()).unwrap();
+    }
+    let pem = std::fs::read_to_string(&key_path).unwrap();
+    let public = SigningKey::from_pem(&pem).unwrap().public_key().clone();
+    let config = dir.path().join("server.json");
+    std::fs::write(
+        &config,
+        json!({"listen": "127.0.0.1:0", "insecure_http": true, "test_clock": test_clock})
+            .to_string(),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera-server"))
+        .args(["--config", config.to_str().unwrap()])
+        .env("TESSERA_SERVER_DATABASE", dir.path().join("tessera.db"))
+        .env("TESSERA_SERVER_SIGNING_KEY", &key_path)
+        .env("TESSERA_ADMIN_TOKEN", ADMIN)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_owned();
+    Server {
+        child,
+        url,
+        key: public,
+        dir,
+    }
+}
+
+fn start() -> Server {
+    start_in(Arc::new(tempfile::tempdir().unwrap()), true)
+}
+
+fn http() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder().build().unwrap()
+}
+
+/// A response: status, body, and whether its signature verified.
+struct Answer {
+    status: u16,
+    body: Value,
+}
+
+fn verify_response(server: &Server, nonce: &str, r: reqwest::blocking::Response) -> Answer {
+    let status = r.status().as_u16();
+    let date = r.headers()["date"].to_str().unwrap().to_owned();
+    let echoed = r.headers()["tessera-nonce"].to_str().unwrap().to_owned();
+    let sig = r.headers()["tessera-signature"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let bytes = r.bytes().unwrap();
+    assert_eq!(echoed, nonce);
+    let (key_id, sig) = sig.split_once(' ').unwrap();
+    assert_eq!(key_id, server.key.id().to_string());
+    let mut msg = b"tessera/v1/server-response\0".to_vec();
+    msg.extend_from_slice(nonce.as_bytes());
+    msg.push(0);
+    msg.extend_from_slice(format!("{status:03}").as_bytes());
+    msg.push(0);
+    msg.extend_from_slice(date.as_bytes());
+    msg.push(0);
+    msg.extend_from_slice(&Sha256::digest(&bytes));
+    let sig: [u8; 64] = B64.decode(sig).unwrap().try_into().unwrap();
+    assert!(
+        server.key.verify(&msg, &sig),
+        "the response signature does not verify"
+    );
+    Answer {
+        status,
+        body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    }
+}
+
+fn admin(server: &Server, method: &str, path: &str, body: Value) -> Answer {
+    let req = http()
+        .request(method.parse().unwrap(), format!("{}{path}", server.url))
+        .header("authorization", format!("Bearer {ADMIN}"))
+        .header("tessera-nonce", "admin-nonce-0123456789")
+        .body(body.to_string());
+    verify_response(server, "admin-nonce-0123456789", req.send().unwrap())
+}
+
+struct Product {
+    code: String,
+    key: Vec<u8>,
+}
+
+fn nonce() -> String {
+    let mut b = [0u8; 16];
+    getrandom::getrandom(&mut b).unwrap();
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// A client call signed as the protocol says, at the server's clock `date`.
+fn call_at(server: &Server, p: &Product, path: &str, body: &str, date: &str) -> Answer {
+    let nonce = nonce();
+    let digest: String = Sha256::digest(body.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let msg = format!("{date}\nPOST\n{path}\n{digest}\n{nonce}");
+    let mut mac = Hmac::<Sha256>::new_from_slice(&p.key).unwrap();
+    mac.update(msg.as_bytes());
+    let sig = B64.encode(mac.finalize().into_bytes());
+    let r = http()
+        .post(format!("{}{path}", server.url))
+        .header("date", date)
+        .header("tessera-nonce", &nonce)
+        .header(
+            "authorization",
+            format!("Tessera-HMAC-SHA256 product={}, signature={sig}", p.code),
+        )
+        .body(body.to_owned())
+        .send()
+        .unwrap();
+    verify_response(server, &nonce, r)
+}
+
+fn server_date(server: &Server) -> String {
+    let r = http()
+        .get(format!("{}/openapi.json", server.url))
+        .send()
+        .unwrap();
+    r.headers()["date"].to_str().unwrap().to_owned()
+}
+
+fn call(server: &Server, p: &Product, path: &str, body: Value) -> Answer {
+    call_at(server, p, path, &body.to_string(), &server_date(server))
+}
+
+fn product(server: &Server, code: &str) -> Product {
+    let a = admin(
+        server,
+        "POST",
+        "/admin/v1/products",
+        json!({"code": code, "name": "Acme"}),
+    );
+    assert_eq!(a.status, 200, "{}", a.body);
+    Product {
+        code: code.into(),
+        key: B64.decode(a.body["api_key"].as_str().unwrap()).unwrap(),
+    }
+}
+
+fn license(server: &Server, p: &Product, key: &str, spec: Value) {
+    let mut spec = spec;
+    spec["product_details"] = json!({"short_code": p.code});
+    let a = admin(
+        server,
+        "POST",
+        "/admin/v1/licenses",
+        json!({"license_key": key, "spec": spec}),
+    );
+    assert_eq!(a.status, 200, "{}", a.body);
+}
+
+fn device(n: usize) -> Value {
+    json!({"id": format!("device-{n:04}"), "components": {}})
+}
+
+fn who(p: &Product, key: &str, n: usize) -> Value {
+    json!({"product": p.code, "license_key": key, "fingerprint": device(n)})
+}
+
+#[test]
+fn activation_check_and_deactivation_with_limits() {
+    let s = start();
+    let p = product(&s, "acme");
+    license(
+        &s,
+        &p,
+        "KEY-1",
+        json!({"id": "L-1", "license_type": "perpetual", "max_activations": 3, "max_transfers": 2}),
+    );
+    let a = call(&s, &p, "/api/v1/activate_license", who(&p, "KEY-1", 1));
+    assert_eq!(a.status, 200, "{}", a.body);
+    let file = a.body["license_file"].as_str().unwrap();
+    let ring = Keyring::from_keys([s.key.clone()]);
+    let verified = LicenseFile::verify(file.as_bytes(), &ring).unwrap();
+    assert_eq!(
+        verified.license().device.as_ref().unwrap().id,
+        "device-0001"
+    );
+    assert_eq!(
+        verified.license().license_key.as_ref().unwrap().expose(),
+        "KEY-1"
+    );
+    assert!(verified.license().expires_at.is_some());
+
+    // Activating again on the same device takes no new slot.
+    assert_eq!(
+        call(&s, &p, "/api/v1/activate_license", who(&p, "KEY-1", 1)).status,
+        200
+    );
+    // Eight more devices race for the two slots left.
+    let results: Vec<u16> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (2..10)
+            .map(|n| {
+                let (s, p) = (&s, &p);
+                scope.spawn(move || {
+                    call(s, p, "/api/v1/activate_license", who(p, "KEY-1", n)).status
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(results.iter().filter(|&&s| s == 200).count(), 2);
+    assert_eq!(results.iter().filter(|&&s| s == 409).count(), 6);
+    let seats = admin(&s, "GET", "/admin/v1/licenses/L-1/seats", Value::Null);
+    assert_eq!(
+        seats.body,
+        json!({"kind": "activations", "allowed": 3, "used": 3, "available": 0})
+    );
+
+    let check = call(&s, &p, "/api/v1/check_license", who(&p, "KEY-1", 1));
+    assert_eq!(check.status, 200);
+    assert_eq!(
+        call(&s, &p, "/api/v1/check_license", who(&p, "KEY-1", 99)).body["code"],
+        "not_activated"
+    );
+
+    // Two transfers allowed: the third deactivation is refused.
+    assert_eq!(
+        call(&s, &p, "/api/v1/deactivate_license", who(&p, "KEY-1", 1)).status,
+        200
+    );
+    assert_eq!(
+        call(&s, &p, "/api/v1/activate_license", who(&p, "KEY-1", 50)).status,
+        200
+    );
+    let activated: Vec<usize> = (2..10)
+        .filter(|n| call(&s, &p, "/api/v1/check_license", who(&p, "KEY-1", *n)).status == 200)
+        .collect();
+    assert_eq!(
+        call(
+            &s,
+            &p,
+            "/api/v1/deactivate_license",
+            who(&p, "KEY-1", activated[0])
+        )
+        .status,
+        200
+    );
+    let third = call(&s, &p, "/api/v1/deactivate_license", who(&p, "KEY-1", 50));
+    assert_eq!(
+        (third.status, third.body["code"].as_str()),
+        (409, Some("transfer_limit"))
+    );
+
+    // A disabled license answers nothing.
+    admin(&s, "POST", "/admin/v1/licenses/L-1/disable", Value::Null);
+    assert_eq!(
+        call(&s, &p, "/api/v1/check_license", who(&p, "KEY-1", 50)).body["code"],
+        "license_disabled"
+    );
+}
+
+#[test]
+fn two_hundred_clients_race_for_ten_seats_and_lapsed_seats_come_free() {
+    let s = start();
+    let p = product(&s, "acme");
+    license(
+        &s,
+        &p,
+        "FLOAT",
+        json!({"id": "F-1", "license_type": "perpetual", "allow_unlimited_activations": true,
+               "is_floating": true, "floating_users": 10, "floating_timeout": 15}),
+    );
+    let date = server_date(&s);
+    for n in 0..200 {
+        let a = call_at(
+            &s,
+            &p,
+            "/api/v1/activate_license",
+            &who(&p, "FLOAT", n).to_string(),
+            &date,
+        );
+        assert_eq!(a.status, 200);
+    }
+    let results: Vec<(usize, u16)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..200)
+            .map(|n| {
+                let (s, p, date) = (&s, &p, &date);
+                scope.spawn(move || {
+                    let body = who(p, "FLOAT", n).to_string();
+                    (
+                        n,
+                        call_at(s, p, "/api/v1/floating/register", &body, date).status,
+                    )
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let winners: Vec<usize> = results.iter().filter(|r| r.1 == 200).map(|r| r.0).collect();
+    assert_eq!(winners.len(), 10);
+    assert_eq!(results.iter().filter(|r| r.1 == 409).count(), 190);
+    let seats = admin(&s, "GET", "/admin/v1/licenses/F-1/seats", Value::Null);
+    assert_eq!(seats.body["used"], 10);
+
+    // A winner's lease verifies and is a floating lease for its device.
+    let lease = call(
+        &s,
+        &p,
+        "/api/v1/floating/heartbeat",
+        who(&p, "FLOAT", winners[0]),
+    );
+    assert_eq!(lease.status, 200, "{}", lease.body);
+    let ring = Keyring::from_keys([s.key.clone()]);
+    let l = tessera::lease::Lease::verify(lease.body["lease"].as_str().unwrap().as_bytes(), &ring)
+        .unwrap();
+    assert_eq!(l.device.id, format!("device-{:04}", winners[0]));
+    assert_eq!((l.expires_at - l.issued_at).num_minutes(), 15);
+
+    // Releasing a seat frees it at once.
+    assert_eq!(
+        call(
+            &s,
+            &p,
+            "/api/v1/floating/release",
+            who(&p, "FLOAT", winners[1])
+        )
+        .status,
+        200
+    );
+    let loser = (0..200).find(|n| !winners.contains(n)).unwrap();
+    assert_eq!(
+        call(&s, &p, "/api/v1/floating/register", who(&p, "FLOAT", loser)).status,
+        200
+    );
+
+    // Sixteen minutes later every seat lapsed (the test clock moves).
+    let later = chrono::Utc::now() + chrono::Duration::minutes(16);
+    admin(
+        &s,
+        "POST",
+        "/admin/v1/clock",
+        json!({"now": tessera::license::ts::format(&later)}),
+    );
+    assert_eq!(
+        call(
+            &s,
+            &p,
+            "/api/v1/floating/heartbeat",
+            who(&p, "FLOAT", winners[0])
+        )
+        .body["code"],
+        "no_lease"
+    );
+    let seats = admin(&s, "GET", "/admin/v1/licenses/F-1/seats", Value::Null);
+    assert_eq!(seats.body["used"], 0);
+    assert_eq!(
+        call(&s, &p, "/api/v1/floating/register", who(&p, "FLOAT", 199)).status,
+        200
+    );
+}
+
+#[test]
+fn requests_need_a_fresh_date_a_nonce_and_the_right_key() {
+    let s = start();
+    let p = product(&s, "acme");
+    license(
+        &s,
+        &p,
+        "KEY",
+        json!({"id": "L", "license_type": "perpetual"}),
+    );
+    let body = who(&p, "KEY", 1).to_string();
+    let now = chrono::Utc::now();
+    let stale = httpdate::fmt_http_date((now - chrono::Duration::minutes(6)).into());
+    let a = call_at(&s, &p, "/api/v1/activate_license", &body, &stale);
+    assert_eq!(
+        (a.status, a.body["code"].as_str()),
+        (401, Some("stale_date"))
+    );
+    assert_eq!(a.body["status"], 401);
+    let wrong = Product {
+        code: "acme".into(),
+        key: b"not the product's shared key....".to_vec(),
+    };
+    let a = call(&s, &wrong, "/api/v1/activate_license", who(&p, "KEY", 1));
+    assert_eq!(
+        (a.status, a.body["code"].as_str()),
+        (401, Some("bad_signature"))
+    );
+    // No Authorization at all, and a wrong admin token.
+    let r = http()
+        .post(format!("{}/api/v1/activate_license", s.url))
+        .body(body.clone())
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    let r = http()
+        .post(format!("{}/admin/v1/products", s.url))
+        .header("authorization", "Bearer wrong-token")
+        .body("{}")
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    // The body is part of the signature: the same headers with another body fail.
+    let date = server_date(&s);
+    let n = nonce();
+    let digest: String = Sha256::digest(body.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let mut mac = Hmac::<Sha256>::new_from_slice(&p.key).unwrap();
+    mac.update(format!("{date}\nPOST\n/api/v1/activate_license\n{digest}\n{n}").as_bytes());
+    let sig = B64.encode(mac.finalize().into_bytes());
+    let r = http()
+        .post(format!("{}/api/v1/activate_license", s.url))
+        .header("date", &date)
+        .header("tessera-nonce", &n)
+        .header(
+            "authorization",
+            format!("Tessera-HMAC-SHA256 product=acme, signature={sig}"),
+        )
+        .body(who(&p, "KEY", 2).to_string())
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+}
+
+#[test]
+fn bad_input_gets_a_4xx_with_the_error_body_never_a_500() {
+    let s = start();
+    let p = product(&s, "acme");
+    license(
+        &s,
+        &p,
+        "KEY",
+        json!({"id": "L", "license_type": "perpetual"}),
+    );
+    let date = server_date(&s);
+    let cases: Vec<(String, &str)> = vec![
+        ("{".into(), "invalid_body"),
+        ("[]".into(), "invalid_body"),
+        (json!({"product": "acme", "license_key": 7, "fingerprint": device(1)}).to_string(), "invalid_body"),
+        (json!({"product": "acme", "license_key": "KEY"}).to_string(), "invalid_body"),
+        (json!({"product": "acme", "license_key": "KEY", "fingerprint": device(1), "extra": 1}).to_string(), "invalid_body"),
+        (json!({"product": "acme", "license_key": "NOPE", "fingerprint": device(1)}).to_string(), "license_not_found"),
+        (json!({"product": "other", "license_key": "KEY", "fingerprint": device(1)}).to_string(), "wrong_product"),
+        (json!({"product": "acme", "license_key": "KEY", "fingerprint": {"id": "", "components": {}}}).to_string(), "invalid_body"),
+        ("x".repeat(100 * 1024), "body_too_large"),
+    ];
+    for (body, code) in cases {
+        let a = call_at(&s, &p, "/api/v1/activate_license", &body, &date);
+        assert!((400..500).contains(&a.status), "{code}: {}", a.status);
+        assert_eq!(a.body["code"], code, "{}", a.body);
+        assert!(a.body["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+    assert_eq!(call(&s, &p, "/api/v1/no_such_call", json!({})).status, 404);
+    // Admin: a spec that is not a valid license, an unknown product, a duplicate.
+    let bad = admin(
+        &s,
+        "POST",
+        "/admin/v1/licenses",
+        json!({"license_key": "K2", "spec": {"license_type": "time-limited", "product_details": {"short_code": "acme"}}}),
+    );
+    assert_eq!(
+        (bad.status, bad.body["code"].as_str()),
+        (422, Some("invalid_spec"))
+    );
+    let none = admin(
+        &s,
+        "POST",
+        "/admin/v1/licenses",
+        json!({"license_key": "K3", "spec": {"license_type": "perpetual", "product_details": {"short_code": "nope"}}}),
+    );
+    assert_eq!(none.status, 404);
+    let dup = admin(
+        &s,
+        "POST",
+        "/admin/v1/products",
+        json!({"code": "acme", "name": "again"}),
+    );
+    assert_eq!(dup.status, 409);
+    assert_eq!(
+        admin(&s, "GET", "/admin/v1/licenses/nope/seats", Value::Null).status,
+        404
+    );
+}
+
+#[test]
+fn consumption_is_counted_once_and_a_restart_loses_nothing_acknowledged() {
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let s = start_in(Arc::clone(&dir), false);
+    let p = product(&s, "acme");
+    license(
+        &s,
+        &p,
+        "METER",
+        json!({"id": "M", "license_type": "consumption", "max_consumptions": 100}),
+    );
+    assert_eq!(
+        call(&s, &p, "/api/v1/activate_license", who(&p, "METER", 1)).status,
+        200
+    );
+    let batch = |seqs: std::ops::Range<u64>| {
+        let records: Vec<Value> = seqs
+            .map(|seq| json!({"seq": seq, "counter": "license", "amount": 2}))
+            .collect();
+        let mut body = who(&p, "METER", 1);
+        body["records"] = json!(records);
+        body
+    };
+    let a = call(&s, &p, "/api/v1/add_consumption", batch(1..11));
+    assert_eq!(
+        (
+            a.body["accepted"].clone(),
+            a.body["totals"]["license"].clone()
+        ),
+        (json!(10), json!(20))
+    );
+    // The same records again (a retry), and overlapping ones.
+    let a = call(&s, &p, "/api/v1/add_consumption", batch(1..11));
+    assert_eq!(a.body["totals"]["license"], 20);
+    let a = call(&s, &p, "/api/v1/add_consumption", batch(5..16));
+    assert_eq!(
+        (
+            a.body["accepted"].clone(),
+            a.body["totals"]["license"].clone()
+        ),
+        (json!(5), json!(30))
+    );
+    // Past the limit: refused, and nothing of the batch kept.
+    let over = call(&s, &p, "/api/v1/add_consumption", batch(100..140));
+    assert_eq!(
+        (over.status, over.body["code"].as_str()),
+        (409, Some("consumption_limit"))
+    );
+
+    // kill -9, then a new process on the same database.
+    let mut s = s;
+    s.child.kill().unwrap();
+    s.child.wait().unwrap();
+    let key = s.key.clone();
+    drop(s);
+    let s = start_in(Arc::clone(&dir), false);
+    assert_eq!(s.key, key);
+    assert_eq!(
+        call(&s, &p, "/api/v1/check_license", who(&p, "METER", 1)).status,
+        200
+    );
+    let a = call(&s, &p, "/api/v1/add_consumption", batch(1..16));
+    assert_eq!(
+        (
+            a.body["accepted"].clone(),
+            a.body["totals"]["license"].clone()
+        ),
+        (json!(0), json!(30))
+    );
+    assert!(Path::new(&s.dir.path().join("tessera.db")).exists());
+}
