@@ -4,8 +4,10 @@
 #   scripts/bench-server.sh [--requests N] [--seconds S]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --quiet --release -p tessera-server -p tessera-cli --example load
+cargo build --quiet --release -p tessera-server -p tessera-cli --bins
+cargo build --quiet --release -p tessera-server --example load
 work=$(mktemp -d)
+pid=
 trap 'kill "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
 target/release/tessera keygen --out-dir "$work" --name server >/dev/null
 token=bench-only-admin-token-$RANDOM$RANDOM

@@ -79,14 +79,14 @@ pub async fn route(app: &Arc<App>, call: Call) -> Result<Vec<u8>, ApiError> {
         }
         "/api/v1/floating/register" => {
             let r: DeviceRequest = parse(&call.body)?;
-            with_license(app, product, r.who, |a, tx, l, who, now| {
-                lease(a, tx, l, who, now, LeaseKind::Floating, 0)
+            with_license(app, product, r.who, |_, tx, l, who, now| {
+                lease(tx, l, who, now, LeaseKind::Floating, 0)
             })
             .await?
         }
         "/api/v1/floating/heartbeat" => {
             let r: DeviceRequest = parse(&call.body)?;
-            with_license(app, product, r.who, |a, tx, l, who, now| {
+            with_license(app, product, r.who, |_, tx, l, who, now| {
                 // A heartbeat renews a live seat; a lapsed one must register again.
                 if db::lease_of(tx, &l.id, &who.fingerprint.id, now.timestamp())?.is_none() {
                     return Err(ApiError::not_found(
@@ -94,15 +94,15 @@ pub async fn route(app: &Arc<App>, call: Call) -> Result<Vec<u8>, ApiError> {
                         "this device holds no live seat: register again",
                     ));
                 }
-                lease(a, tx, l, who, now, LeaseKind::Floating, 0)
+                lease(tx, l, who, now, LeaseKind::Floating, 0)
             })
             .await?
         }
         "/api/v1/floating/borrow" => {
             let r: BorrowRequest = parse(&call.body)?;
             let hours = r.hours;
-            with_license(app, product, r.who, move |a, tx, l, who, now| {
-                lease(a, tx, l, who, now, LeaseKind::Borrow, hours)
+            with_license(app, product, r.who, move |_, tx, l, who, now| {
+                lease(tx, l, who, now, LeaseKind::Borrow, hours)
             })
             .await?
         }
@@ -110,7 +110,7 @@ pub async fn route(app: &Arc<App>, call: Call) -> Result<Vec<u8>, ApiError> {
             let r: DeviceRequest = parse(&call.body)?;
             with_license(app, product, r.who, |_, tx, row, who, _| {
                 let released = db::delete_lease(tx, &row.id, &who.fingerprint.id)?;
-                Ok(json!({ "released": released }))
+                Ok(Reply::Done(json!({ "released": released })))
             })
             .await?
         }
@@ -127,8 +127,33 @@ pub async fn route(app: &Arc<App>, call: Call) -> Result<Vec<u8>, ApiError> {
     serde_json::to_vec(&value).map_err(|e| ApiError::internal(e.to_string()))
 }
 
+/// What a call answers: ready, or a document to sign once the database
+/// lock is released.
+enum Reply {
+    Done(Value),
+    /// A license spec to issue at the time given.
+    License(Value, DateTime<Utc>),
+    /// A lease to seal, and the other fields of the answer.
+    Lease(Box<Lease>, Value),
+}
+
+fn finish(app: &App, reply: Reply) -> Result<Value, ApiError> {
+    match reply {
+        Reply::Done(v) => Ok(v),
+        Reply::License(spec, now) => {
+            let bytes = serde_json::to_vec(&spec).map_err(|e| ApiError::internal(e.to_string()))?;
+            let (text, _) = tessera::issue::issue(&bytes, &app.key, now)?;
+            Ok(json!({ "license_file": text }))
+        }
+        Reply::Lease(lease, mut extra) => {
+            extra["lease"] = json!(tessera::lease::seal(&lease, &app.key)?);
+            Ok(extra)
+        }
+    }
+}
+
 /// Looks the license up for the authenticated product and runs `f` in one
-/// write transaction.
+/// write transaction; what it answers is signed after the lock is released.
 async fn with_license(
     app: &Arc<App>,
     product: String,
@@ -139,7 +164,7 @@ async fn with_license(
             &LicenseRow,
             &Who,
             DateTime<Utc>,
-        ) -> Result<Value, ApiError>
+        ) -> Result<Reply, ApiError>
         + Send
         + 'static,
 ) -> Result<Value, ApiError> {
@@ -156,20 +181,23 @@ async fn with_license(
             "fingerprint.id must be 1 to 128 characters",
         ));
     }
-    app.with_db(move |app, conn| {
-        let now = app.now();
-        db::write(conn, |tx| {
-            let row = db::license_by_key(tx, &who.product, &who.license_key)?;
-            if !row.enabled {
-                return Err(ApiError::new(
-                    403,
-                    "license_disabled",
-                    "the license is disabled",
-                ));
-            }
-            f(app, tx, &row, &who, now)
-        })
-    })
+    app.with_db_then(
+        move |app, conn| {
+            let now = app.now();
+            db::write(conn, |tx| {
+                let row = db::license_by_key(tx, &who.product, &who.license_key)?;
+                if !row.enabled {
+                    return Err(ApiError::new(
+                        403,
+                        "license_disabled",
+                        "the license is disabled",
+                    ));
+                }
+                f(app, tx, &row, &who, now)
+            })
+        },
+        finish,
+    )
     .await
 }
 
@@ -186,14 +214,14 @@ fn license_of(row: &LicenseRow) -> Result<(Value, License), ApiError> {
     Ok((spec, license))
 }
 
-/// Issues the license file for `who`'s device now.
-fn license_file(
+/// The license for `who`'s device now, issued once the lock is released.
+fn license_reply(
     app: &App,
     conn: &rusqlite::Connection,
     row: &LicenseRow,
     who: &Who,
     now: DateTime<Utc>,
-) -> Result<String, ApiError> {
+) -> Result<Reply, ApiError> {
     let (mut spec, _) = license_of(row)?;
     spec["device"] =
         serde_json::to_value(&who.fingerprint).map_err(|e| ApiError::internal(e.to_string()))?;
@@ -202,9 +230,7 @@ fn license_file(
     spec["expires_at"] = json!(tessera::license::ts::format(
         &(now + Duration::days(i64::from(app.check_in_days)))
     ));
-    let bytes = serde_json::to_vec(&spec).map_err(|e| ApiError::internal(e.to_string()))?;
-    let (text, _) = tessera::issue::issue(&bytes, &app.key, now)?;
-    Ok(text)
+    Ok(Reply::License(spec, now))
 }
 
 fn activate(
@@ -213,7 +239,7 @@ fn activate(
     row: &LicenseRow,
     who: &Who,
     now: DateTime<Utc>,
-) -> Result<Value, ApiError> {
+) -> Result<Reply, ApiError> {
     let (_, license) = license_of(row)?;
     let device = &who.fingerprint.id;
     if !db::is_activated(tx, &row.id, device)?
@@ -231,7 +257,7 @@ fn activate(
     let fp =
         serde_json::to_string(&who.fingerprint).map_err(|e| ApiError::internal(e.to_string()))?;
     db::insert_activation(tx, &row.id, device, &fp, now.timestamp())?;
-    Ok(json!({ "license_file": license_file(app, tx, row, who, now)? }))
+    license_reply(app, tx, row, who, now)
 }
 
 fn check(
@@ -240,14 +266,14 @@ fn check(
     row: &LicenseRow,
     who: &Who,
     now: DateTime<Utc>,
-) -> Result<Value, ApiError> {
+) -> Result<Reply, ApiError> {
     if !db::is_activated(tx, &row.id, &who.fingerprint.id)? {
         return Err(ApiError::not_found(
             "not_activated",
             "the license is not activated on this device",
         ));
     }
-    Ok(json!({ "license_file": license_file(app, tx, row, who, now)? }))
+    license_reply(app, tx, row, who, now)
 }
 
 fn deactivate(
@@ -256,7 +282,7 @@ fn deactivate(
     row: &LicenseRow,
     who: &Who,
     _: DateTime<Utc>,
-) -> Result<Value, ApiError> {
+) -> Result<Reply, ApiError> {
     let (_, license) = license_of(row)?;
     if !db::is_activated(tx, &row.id, &who.fingerprint.id)? {
         return Err(ApiError::not_found(
@@ -274,18 +300,17 @@ fn deactivate(
         ));
     }
     db::delete_activation(tx, &row.id, &who.fingerprint.id)?;
-    Ok(json!({ "deactivated": true }))
+    Ok(Reply::Done(json!({ "deactivated": true })))
 }
 
 fn lease(
-    app: &App,
     tx: &rusqlite::Transaction<'_>,
     row: &LicenseRow,
     who: &Who,
     now: DateTime<Utc>,
     kind: LeaseKind,
     hours: u32,
-) -> Result<Value, ApiError> {
+) -> Result<Reply, ApiError> {
     let (_, license) = license_of(row)?;
     if !license.floats() {
         return Err(ApiError::conflict(
@@ -352,10 +377,11 @@ fn lease(
         kind_name,
         lease.expires_at.timestamp(),
     )?;
-    let text = tessera::lease::seal(&lease, &app.key)?;
-    Ok(
-        json!({ "lease": text, "seats_used": db::seats_held(tx, &row.id, ts)?, "seats_total": license.floating_users }),
-    )
+    let extra = json!({
+        "seats_used": db::seats_held(tx, &row.id, ts)?,
+        "seats_total": license.floating_users,
+    });
+    Ok(Reply::Lease(Box::new(lease), extra))
 }
 
 fn add_consumption(
@@ -364,7 +390,7 @@ fn add_consumption(
     who: &Who,
     now: DateTime<Utc>,
     records: &[Record],
-) -> Result<Value, ApiError> {
+) -> Result<Reply, ApiError> {
     let (_, license) = license_of(row)?;
     if records.len() > 10_000 {
         return Err(ApiError::bad_request(
@@ -436,7 +462,9 @@ fn add_consumption(
         }
         totals.insert(counter, json!(total));
     }
-    Ok(json!({ "accepted": accepted, "totals": totals }))
+    Ok(Reply::Done(
+        json!({ "accepted": accepted, "totals": totals }),
+    ))
 }
 
 pub fn random_id() -> Result<String, ApiError> {

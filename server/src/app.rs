@@ -84,6 +84,27 @@ impl App {
     }
 }
 
+impl App {
+    /// Runs `f` with the database (its lock held), then `then` with `f`'s
+    /// result after the lock is released: signing stays out of the lock.
+    pub async fn with_db_then<T: Send + 'static, U: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&App, &mut Connection) -> Result<T, ApiError> + Send + 'static,
+        then: impl FnOnce(&App, T) -> Result<U, ApiError> + Send + 'static,
+    ) -> Result<U, ApiError> {
+        let app = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            let value = {
+                let mut conn = app.db.lock().unwrap_or_else(|p| p.into_inner());
+                f(&app, &mut conn)?
+            };
+            then(&app, value)
+        })
+        .await
+        .map_err(|_| ApiError::internal("the request was cancelled"))?
+    }
+}
+
 /// A request after its body was read and it was authenticated.
 pub struct Call {
     pub method: Method,

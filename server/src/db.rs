@@ -21,6 +21,7 @@ CREATE TABLE IF NOT EXISTS licenses (
     spec TEXT NOT NULL,
     enabled INTEGER NOT NULL DEFAULT 1,
     transfer_count INTEGER NOT NULL DEFAULT 0,
+    activations INTEGER NOT NULL DEFAULT 0,
     UNIQUE (product, license_key)
 );
 CREATE TABLE IF NOT EXISTS activations (
@@ -212,9 +213,11 @@ pub fn set_enabled(
     Ok(())
 }
 
+/// Devices the license is activated on (a counter kept with the rows, so
+/// it costs no scan).
 pub fn activation_count(conn: &Connection, license_id: &str) -> Result<u32, ApiError> {
     conn.query_row(
-        "SELECT COUNT(*) FROM activations WHERE license_id = ?1",
+        "SELECT activations FROM licenses WHERE id = ?1",
         params![license_id],
         |r| r.get(0),
     )
@@ -240,10 +243,23 @@ pub fn insert_activation(
     fingerprint: &str,
     at: i64,
 ) -> Result<(), ApiError> {
+    if is_activated(tx, license_id, device)? {
+        tx.execute(
+            "UPDATE activations SET fingerprint = ?3 WHERE license_id = ?1 AND device = ?2",
+            params![license_id, device, fingerprint],
+        )
+        .map_err(internal)?;
+        return Ok(());
+    }
     tx.execute(
-        "INSERT OR REPLACE INTO activations (license_id, device, fingerprint, activated_at)
+        "INSERT INTO activations (license_id, device, fingerprint, activated_at)
          VALUES (?1, ?2, ?3, ?4)",
         params![license_id, device, fingerprint, at],
+    )
+    .map_err(internal)?;
+    tx.execute(
+        "UPDATE licenses SET activations = activations + 1 WHERE id = ?1",
+        params![license_id],
     )
     .map_err(internal)?;
     Ok(())
@@ -267,7 +283,8 @@ pub fn delete_activation(
     .map_err(internal)?;
     if n > 0 {
         tx.execute(
-            "UPDATE licenses SET transfer_count = transfer_count + 1 WHERE id = ?1",
+            "UPDATE licenses SET transfer_count = transfer_count + 1,
+             activations = activations - 1 WHERE id = ?1",
             params![license_id],
         )
         .map_err(internal)?;
