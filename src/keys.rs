@@ -291,13 +291,6 @@ mod signing {
         pub(crate) fn sign(&self, message: &[u8]) -> [u8; 64] {
             self.key.sign(message).to_bytes()
         }
-
-        /// Signs `message` as given. The caller domain-separates it (the
-        /// license server's response signatures start with their own
-        /// prefix); armored documents use [`crate::armor::seal`].
-        pub fn sign_message(&self, message: &[u8]) -> [u8; 64] {
-            self.sign(message)
-        }
     }
 
     impl fmt::Debug for SigningKey {

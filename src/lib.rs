@@ -47,6 +47,7 @@ pub mod local;
 mod mac;
 pub mod offline;
 pub mod period;
+pub mod protocol;
 pub mod store;
 pub mod sysinfo;
 mod util;

@@ -246,12 +246,8 @@ async fn authenticate(
 
 fn sign(app: &App, nonce: &str, status: u16, body: Vec<u8>) -> Response<Body> {
     let date = httpdate::fmt_http_date(app.now().into());
-    let message = protocol::response_message(nonce, status, &date, &body);
-    let signature = format!(
-        "{} {}",
-        app.key.id(),
-        B64.encode(app.key.sign_message(&message))
-    );
+    let signature = protocol::sign_response(&app.key, nonce, status, &date, &body);
+    let signature = format!("{} {}", app.key.id(), B64.encode(signature));
     let mut response = Response::new(Body::from(body));
     *response.status_mut() =
         StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

@@ -18,19 +18,7 @@ use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
-/// The signed message of a response.
-pub fn response_message(nonce: &str, status: u16, date: &str, body: &[u8]) -> Vec<u8> {
-    let mut m = Vec::with_capacity(64 + nonce.len() + date.len());
-    m.extend_from_slice(b"tessera/v1/server-response\0");
-    m.extend_from_slice(nonce.as_bytes());
-    m.push(0);
-    m.extend_from_slice(format!("{status:03}").as_bytes());
-    m.push(0);
-    m.extend_from_slice(date.as_bytes());
-    m.push(0);
-    m.extend_from_slice(&Sha256::digest(body));
-    m
-}
+pub use tessera::protocol::sign_response;
 
 /// The string a request's HMAC covers.
 pub fn request_string(date: &str, method: &str, path: &str, body: &[u8], nonce: &str) -> String {

@@ -97,17 +97,9 @@ fn verify_response(server: &Server, nonce: &str, r: reqwest::blocking::Response)
     assert_eq!(echoed, nonce);
     let (key_id, sig) = sig.split_once(' ').unwrap();
     assert_eq!(key_id, server.key.id().to_string());
-    let mut msg = b"tessera/v1/server-response\0".to_vec();
-    msg.extend_from_slice(nonce.as_bytes());
-    msg.push(0);
-    msg.extend_from_slice(format!("{status:03}").as_bytes());
-    msg.push(0);
-    msg.extend_from_slice(date.as_bytes());
-    msg.push(0);
-    msg.extend_from_slice(&Sha256::digest(&bytes));
     let sig: [u8; 64] = B64.decode(sig).unwrap().try_into().unwrap();
     assert!(
-        server.key.verify(&msg, &sig),
+        tessera::protocol::verify_response(&server.key, nonce, status, &date, &bytes, &sig),
         "the response signature does not verify"
     );
     Answer {
