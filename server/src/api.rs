@@ -1,5 +1,6 @@
 //! The client API the SDK calls (authenticated per product).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
@@ -201,7 +202,23 @@ async fn with_license(
     .await
 }
 
-fn license_of(row: &LicenseRow) -> Result<(Value, License), ApiError> {
+/// The stored spec and the license it describes. A spec never changes
+/// once stored (only `enabled` does, in its own column), so parsed specs
+/// are kept by license id.
+type Parsed = Arc<(Value, License)>;
+
+fn license_of(row: &LicenseRow) -> Result<Parsed, ApiError> {
+    static CACHE: std::sync::OnceLock<std::sync::Mutex<HashMap<String, Parsed>>> =
+        std::sync::OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let hit = cache
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&row.id)
+        .cloned();
+    if let Some(parsed) = hit {
+        return Ok(parsed);
+    }
     let spec: Value =
         serde_json::from_str(&row.spec).map_err(|e| ApiError::internal(e.to_string()))?;
     let license: License = serde_json::from_value({
@@ -211,7 +228,12 @@ fn license_of(row: &LicenseRow) -> Result<(Value, License), ApiError> {
         v
     })
     .map_err(|e| ApiError::internal(e.to_string()))?;
-    Ok((spec, license))
+    let parsed = Arc::new((spec, license));
+    cache
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(row.id.clone(), Arc::clone(&parsed));
+    Ok(parsed)
 }
 
 /// The license for `who`'s device now, issued once the lock is released.
@@ -222,7 +244,7 @@ fn license_reply(
     who: &Who,
     now: DateTime<Utc>,
 ) -> Result<Reply, ApiError> {
-    let (mut spec, _) = license_of(row)?;
+    let mut spec = license_of(row)?.0.clone();
     spec["device"] =
         serde_json::to_value(&who.fingerprint).map_err(|e| ApiError::internal(e.to_string()))?;
     spec["times_activated"] = json!(db::activation_count(conn, &row.id)?);
@@ -240,7 +262,8 @@ fn activate(
     who: &Who,
     now: DateTime<Utc>,
 ) -> Result<Reply, ApiError> {
-    let (_, license) = license_of(row)?;
+    let parsed = license_of(row)?;
+    let license = &parsed.1;
     let device = &who.fingerprint.id;
     if !db::is_activated(tx, &row.id, device)?
         && !license.allow_unlimited_activations
@@ -283,7 +306,8 @@ fn deactivate(
     who: &Who,
     _: DateTime<Utc>,
 ) -> Result<Reply, ApiError> {
-    let (_, license) = license_of(row)?;
+    let parsed = license_of(row)?;
+    let license = &parsed.1;
     if !db::is_activated(tx, &row.id, &who.fingerprint.id)? {
         return Err(ApiError::not_found(
             "not_activated",
@@ -311,7 +335,8 @@ fn lease(
     kind: LeaseKind,
     hours: u32,
 ) -> Result<Reply, ApiError> {
-    let (_, license) = license_of(row)?;
+    let parsed = license_of(row)?;
+    let license = &parsed.1;
     if !license.floats() {
         return Err(ApiError::conflict(
             "not_floating",
@@ -391,7 +416,8 @@ fn add_consumption(
     now: DateTime<Utc>,
     records: &[Record],
 ) -> Result<Reply, ApiError> {
-    let (_, license) = license_of(row)?;
+    let parsed = license_of(row)?;
+    let license = &parsed.1;
     if records.len() > 10_000 {
         return Err(ApiError::bad_request(
             "invalid_body",

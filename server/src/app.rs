@@ -29,6 +29,8 @@ pub struct App {
     pub check_in_days: u32,
     clock: Arc<dyn Clock>,
     manual: Option<Arc<ManualClock>>,
+    /// Products' shared keys, which never change once created.
+    product_keys: std::sync::RwLock<std::collections::HashMap<String, Vec<u8>>>,
 }
 
 impl App {
@@ -51,6 +53,7 @@ impl App {
             check_in_days,
             clock,
             manual,
+            product_keys: Default::default(),
         }
     }
 
@@ -231,10 +234,28 @@ async fn authenticate(
     let signature = signature.to_owned();
     let message =
         protocol::request_string(date, call.method.as_str(), &call.path, &call.body, nonce);
-    let looked_up = product.clone();
-    let key = app
-        .with_db(move |_, conn| crate::db::product_key(conn, &looked_up))
-        .await?;
+    let cached = app
+        .product_keys
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&product)
+        .cloned();
+    let key = match cached {
+        Some(k) => Some(k),
+        None => {
+            let looked_up = product.clone();
+            let key = app
+                .with_db(move |_, conn| crate::db::product_key(conn, &looked_up))
+                .await?;
+            if let Some(k) = &key {
+                app.product_keys
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(product.clone(), k.clone());
+            }
+            key
+        }
+    };
     match key {
         Some(k) if protocol::hmac_matches(&k, &message, &signature) => Ok(product),
         _ => Err(ApiError::unauthorized(
