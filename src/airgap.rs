@@ -65,13 +65,17 @@ fn weight(i: usize) -> u32 {
     33 + i as u32
 }
 
-/// Symbols (values 0..32) with their two check symbols appended.
-fn with_check(payload: &[u8]) -> Vec<u8> {
-    let sum = payload
+/// The weighted sum of payload symbols, modulo the prime.
+fn weighted_sum(payload: &[u8]) -> u32 {
+    payload
         .iter()
         .enumerate()
-        .fold(0u32, |s, (i, &v)| (s + weight(i) * u32::from(v)) % PRIME);
-    let t = (PRIME - sum) % PRIME; // 32 * c0 + c1 == t, t < 1024
+        .fold(0u32, |s, (i, &v)| (s + weight(i) * u32::from(v)) % PRIME)
+}
+
+/// Symbols (values 0..32) with their two check symbols appended.
+fn with_check(payload: &[u8]) -> Vec<u8> {
+    let t = (PRIME - weighted_sum(payload)) % PRIME; // 32 * c0 + c1 == t, t < 1024
     let mut out = payload.to_vec();
     out.push((t / 32) as u8);
     out.push((t % 32) as u8);
@@ -80,11 +84,9 @@ fn with_check(payload: &[u8]) -> Vec<u8> {
 
 fn check_holds(symbols: &[u8]) -> bool {
     let n = symbols.len() - 2;
-    let sum = symbols[..n]
-        .iter()
-        .enumerate()
-        .fold(0u32, |s, (i, &v)| (s + weight(i) * u32::from(v)) % PRIME);
-    (sum + 32 * u32::from(symbols[n]) + u32::from(symbols[n + 1])) % PRIME == 0
+    let total =
+        weighted_sum(&symbols[..n]) + 32 * u32::from(symbols[n]) + u32::from(symbols[n + 1]);
+    total.is_multiple_of(PRIME)
 }
 
 /// The `n` base32 symbols of the low `5 n` bits of `value`, most
@@ -192,20 +194,14 @@ fn confirmation_symbols(
     with_check(&to_symbols(u128::from_be_bytes(bits), CONFIRM_SYMBOLS))
 }
 
-fn nonce() -> Result<u32> {
-    let mut b = [0u8; 4];
-    getrandom::getrandom(&mut b)
-        .map_err(|_| Error::Unsupported("no random source is available"))?;
-    Ok(u32::from_be_bytes(b))
-}
-
 /// Makes a fresh initialization code for this device and remembers it
 /// (a newer code replaces an older one, whose confirmation is then
 /// refused).
 pub fn initialization_code(config: &LocalConfig) -> Result<String> {
     airgap_key(&config.product, &config.secret)?;
     let device = config.fingerprint()?;
-    let code = format(&init_symbols(device_bits(&device), nonce()?), 4);
+    let nonce = u32::from_be_bytes(crate::util::random_bytes()?);
+    let code = format(&init_symbols(device_bits(&device), nonce), 4);
     let pending = Pending {
         code: code.clone(),
         created_at: config.clock.now(),

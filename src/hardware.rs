@@ -38,9 +38,7 @@ pub fn challenge(license: &License, token: Option<&dyn HardwareToken>) -> Result
         .ok_or_else(|| Error::InvalidPayload("the license names no hardware key".into()))?;
     let key = PublicKey::from_base64(key)?;
     let token = token.ok_or(Error::TokenAbsent)?;
-    let mut nonce = [0u8; 32];
-    getrandom::getrandom(&mut nonce)
-        .map_err(|_| Error::Unsupported("no random source is available"))?;
+    let nonce: [u8; 32] = crate::util::random_bytes()?;
     let mut message = Vec::with_capacity(CHALLENGE_DOMAIN.len() + license.id.len() + 33);
     message.extend_from_slice(CHALLENGE_DOMAIN);
     message.extend_from_slice(license.id.as_bytes());

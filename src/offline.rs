@@ -39,7 +39,7 @@ use crate::keys::{KeyId, Keyring, PublicKey};
 use crate::license::ts;
 use crate::local::{self, LocalConfig, Route};
 use crate::store::{ActivationRecord, State, Store};
-use crate::util::hex;
+use crate::util::{hex, random_bytes};
 
 /// A request the device writes.
 pub const REQUEST: Kind = Kind {
@@ -177,13 +177,6 @@ fn device_key(store: &Store, fingerprint: &Fingerprint) -> ed25519_dalek::Signin
     ed25519_dalek::SigningKey::from_bytes(&seed)
 }
 
-fn nonce() -> Result<String> {
-    let mut bytes = [0u8; 16];
-    getrandom::getrandom(&mut bytes)
-        .map_err(|_| Error::Unsupported("no random source is available"))?;
-    Ok(hex(&bytes))
-}
-
 fn seal_request(
     store: &Store,
     fingerprint: &Fingerprint,
@@ -201,7 +194,7 @@ fn seal_request(
         license_id: None,
         device: fingerprint.clone(),
         device_key: public.to_base64(),
-        nonce: nonce()?,
+        nonce: hex(&random_bytes::<16>()?),
         created_at: now,
     };
     fill(&mut request);

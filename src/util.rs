@@ -86,6 +86,14 @@ pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// `N` bytes from the operating system's random source.
+pub(crate) fn random_bytes<const N: usize>() -> crate::error::Result<[u8; N]> {
+    let mut bytes = [0u8; N];
+    getrandom::getrandom(&mut bytes)
+        .map_err(|_| crate::error::Error::Unsupported("no random source is available"))?;
+    Ok(bytes)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
