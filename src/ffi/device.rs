@@ -3,7 +3,7 @@
 use std::ffi::c_char;
 
 use super::config::tessera_config;
-use super::{arg_ref, boundary, tessera_result, write_string, Failure};
+use super::{tessera_result, text_of, Failure};
 use crate::environment::Isolation;
 
 /// This device's fingerprint id for the configuration's product (32 hex
@@ -31,13 +31,12 @@ pub unsafe extern "C" fn tessera_fingerprint(
     buf_len: usize,
     len_out: *mut usize,
 ) -> tessera_result {
-    boundary(|| {
-        // SAFETY: the function's contract.
-        let config = unsafe { arg_ref(config, "config") }?;
-        let fingerprint = config.inner.fingerprint()?;
-        // SAFETY: the function's contract.
-        unsafe { write_string(&fingerprint.id, buf, buf_len, len_out) }
-    })
+    // SAFETY: the function's contract.
+    unsafe {
+        text_of(config, "config", buf, buf_len, len_out, |c| {
+            Ok(c.inner.fingerprint()?.id)
+        })
+    }
 }
 
 /// A diagnosis for support tickets, as JSON: the fingerprint id, each
@@ -64,9 +63,7 @@ pub unsafe extern "C" fn tessera_fingerprint_diagnose(
     buf_len: usize,
     len_out: *mut usize,
 ) -> tessera_result {
-    boundary(|| {
-        // SAFETY: the function's contract.
-        let config = unsafe { arg_ref(config, "config") }?;
+    let diagnose = |config: &tessera_config| -> super::FfiResult<String> {
         let fingerprint = config.inner.fingerprint()?;
         let environment = config.inner.environment();
         let evidence: Vec<_> = environment
@@ -87,9 +84,9 @@ pub unsafe extern "C" fn tessera_fingerprint_diagnose(
             "container": environment.is_container(),
             "evidence": evidence,
         });
-        let text = serde_json::to_string(&json)
-            .map_err(|e| Failure::invalid(format!("the diagnosis cannot be shown: {e}")))?;
-        // SAFETY: the function's contract.
-        unsafe { write_string(&text, buf, buf_len, len_out) }
-    })
+        serde_json::to_string(&json)
+            .map_err(|e| Failure::invalid(format!("the diagnosis cannot be shown: {e}")))
+    };
+    // SAFETY: the function's contract.
+    unsafe { text_of(config, "config", buf, buf_len, len_out, diagnose) }
 }

@@ -4,9 +4,7 @@
 use std::ffi::c_char;
 
 use super::{arg_bytes, arg_ref, arg_str, boundary, free_slot, infallible, into_raw, unix};
-use super::{
-    config::tessera_config, returning, tessera_result, write_string, Failure, FfiResult, Out,
-};
+use super::{config::tessera_config, returning, tessera_result, text_of, Failure, FfiResult, Out};
 use crate::consumption::{Counter, Usage};
 use crate::handle::{LeaseStatus, LicenseHandle};
 use crate::lease::LeaseKind;
@@ -586,14 +584,13 @@ pub unsafe extern "C" fn tessera_handle_license_json(
     buf_len: usize,
     len_out: *mut usize,
 ) -> tessera_result {
-    boundary(|| {
-        // SAFETY: the function's contract.
-        let h = unsafe { self::handle(handle) }?;
-        let json = serde_json::to_string(h.license())
-            .map_err(|e| Failure::invalid(format!("the license cannot be shown: {e}")))?;
-        // SAFETY: the function's contract.
-        unsafe { write_string(&json, buf, buf_len, len_out) }
-    })
+    // SAFETY: the function's contract.
+    unsafe {
+        text_of(handle, "handle", buf, buf_len, len_out, |h| {
+            serde_json::to_string(h.inner.license())
+                .map_err(|e| Failure::invalid(format!("the license cannot be shown: {e}")))
+        })
+    }
 }
 
 /// Writes the clock's high-water mark to the state (call it now and then,
@@ -668,12 +665,12 @@ pub unsafe extern "C" fn tessera_validation_reasons(
     buf_len: usize,
     len_out: *mut usize,
 ) -> tessera_result {
-    boundary(|| {
-        // SAFETY: the function's contract.
-        let reasons = unsafe { self::validation(validation) }?.reasons.join("\n");
-        // SAFETY: the function's contract.
-        unsafe { write_string(&reasons, buf, buf_len, len_out) }
-    })
+    // SAFETY: the function's contract.
+    unsafe {
+        text_of(validation, "validation", buf, buf_len, len_out, |v| {
+            Ok(v.inner.reasons.join("\n"))
+        })
+    }
 }
 
 /// The report's dates.

@@ -472,6 +472,30 @@ pub(crate) unsafe fn write_string(
     Ok(())
 }
 
+/// Runs an export that hands out text about one object: `obj` is checked,
+/// `text` makes the string, and it is copied into `(buf, buf_len)` as
+/// [`write_string`] does.
+///
+/// # Safety
+/// `obj` is NULL or points to a live `T`; `buf` and `len_out` as for
+/// [`write_string`].
+pub(crate) unsafe fn text_of<T>(
+    obj: *const T,
+    name: &'static str,
+    buf: *mut c_char,
+    buf_len: usize,
+    len_out: *mut usize,
+    text: impl FnOnce(&T) -> FfiResult<String>,
+) -> tessera_result {
+    boundary(|| {
+        // SAFETY: the caller's contract.
+        let obj = unsafe { arg_ref(obj, name) }?;
+        let s = text(obj)?;
+        // SAFETY: the caller's contract.
+        unsafe { write_string(&s, buf, buf_len, len_out) }
+    })
+}
+
 /// Moves `value` to the heap and hands its ownership to C.
 pub(crate) fn into_raw<T>(value: T) -> *mut T {
     Box::into_raw(Box::new(value))

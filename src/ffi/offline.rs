@@ -3,7 +3,9 @@
 use std::ffi::c_char;
 
 use super::config::tessera_config;
-use super::{arg_bytes, arg_ref, arg_str, boundary, tessera_result, write_string, Failure};
+use super::{
+    arg_bytes, arg_ref, arg_str, boundary, tessera_result, text_of, write_string, Failure,
+};
 use crate::error::Error;
 use crate::{airgap, offline};
 
@@ -82,13 +84,12 @@ pub unsafe extern "C" fn tessera_offline_pending_request(
     buf_len: usize,
     len_out: *mut usize,
 ) -> tessera_result {
-    boundary(|| {
-        // SAFETY: the function's contract.
-        let config = unsafe { arg_ref(config, "config") }?;
-        let text = offline::pending_request(&config.inner)?.ok_or(Error::OfflineNoRequest)?;
-        // SAFETY: the function's contract.
-        unsafe { write_string(&text, buf, buf_len, len_out) }
-    })
+    // SAFETY: the function's contract.
+    unsafe {
+        text_of(config, "config", buf, buf_len, len_out, |c| {
+            Ok(offline::pending_request(&c.inner)?.ok_or(Error::OfflineNoRequest)?)
+        })
+    }
 }
 
 /// Imports the vendor's response (`response_len` bytes of armored text) to
@@ -162,14 +163,12 @@ pub unsafe extern "C" fn tessera_offline_deactivation_request(
     buf_len: usize,
     len_out: *mut usize,
 ) -> tessera_result {
-    boundary(|| {
-        // SAFETY: the function's contract.
-        let config = unsafe { arg_ref(config, "config") }?;
-        let text =
-            offline::last_deactivation_request(&config.inner)?.ok_or(Error::OfflineNoRequest)?;
-        // SAFETY: the function's contract.
-        unsafe { write_string(&text, buf, buf_len, len_out) }
-    })
+    // SAFETY: the function's contract.
+    unsafe {
+        text_of(config, "config", buf, buf_len, len_out, |c| {
+            Ok(offline::last_deactivation_request(&c.inner)?.ok_or(Error::OfflineNoRequest)?)
+        })
+    }
 }
 
 /// Makes a fresh air-gapped initialization code for this device (27
