@@ -89,7 +89,7 @@ pub async fn route(app: &Arc<App>, call: Call) -> Result<Vec<u8>, ApiError> {
             let r: DeviceRequest = parse(&call.body)?;
             with_license(app, product, r.who, |_, tx, l, who, now| {
                 // A heartbeat renews a live seat; a lapsed one must register again.
-                if db::lease_of(tx, &l.id, &who.fingerprint.id, now.timestamp())?.is_none() {
+                if !db::has_live_lease(tx, &l.id, &who.fingerprint.id, now.timestamp())? {
                     return Err(ApiError::not_found(
                         "no_lease",
                         "this device holds no live seat: register again",
@@ -283,6 +283,22 @@ fn activate(
     license_reply(app, tx, row, who, now)
 }
 
+/// Refuses a device the license is not activated on.
+fn require_activated(
+    tx: &rusqlite::Transaction<'_>,
+    row: &LicenseRow,
+    who: &Who,
+) -> Result<(), ApiError> {
+    if db::is_activated(tx, &row.id, &who.fingerprint.id)? {
+        Ok(())
+    } else {
+        Err(ApiError::not_found(
+            "not_activated",
+            "the license is not activated on this device",
+        ))
+    }
+}
+
 fn check(
     app: &App,
     tx: &rusqlite::Transaction<'_>,
@@ -290,12 +306,7 @@ fn check(
     who: &Who,
     now: DateTime<Utc>,
 ) -> Result<Reply, ApiError> {
-    if !db::is_activated(tx, &row.id, &who.fingerprint.id)? {
-        return Err(ApiError::not_found(
-            "not_activated",
-            "the license is not activated on this device",
-        ));
-    }
+    require_activated(tx, row, who)?;
     license_reply(app, tx, row, who, now)
 }
 
@@ -308,12 +319,7 @@ fn deactivate(
 ) -> Result<Reply, ApiError> {
     let parsed = license_of(row)?;
     let license = &parsed.1;
-    if !db::is_activated(tx, &row.id, &who.fingerprint.id)? {
-        return Err(ApiError::not_found(
-            "not_activated",
-            "the license is not activated on this device",
-        ));
-    }
+    require_activated(tx, row, who)?;
     if license.max_transfers > 0 && row.transfer_count >= license.max_transfers {
         return Err(ApiError::conflict(
             "transfer_limit",
@@ -343,13 +349,8 @@ fn lease(
             "the license is not a floating license",
         ));
     }
+    require_activated(tx, row, who)?;
     let device = &who.fingerprint.id;
-    if !db::is_activated(tx, &row.id, device)? {
-        return Err(ApiError::not_found(
-            "not_activated",
-            "the license is not activated on this device",
-        ));
-    }
     let length = match kind {
         LeaseKind::Floating => Duration::minutes(i64::from(license.floating_timeout)),
         LeaseKind::Borrow => {
@@ -368,8 +369,8 @@ fn lease(
             Duration::hours(i64::from(hours))
         }
     };
-    let ts = now.timestamp();
-    if db::seats_held_by_others(tx, &row.id, device, ts)? >= license.floating_users {
+    let others = db::seats_held_by_others(tx, &row.id, device, now.timestamp())?;
+    if others >= license.floating_users {
         return Err(ApiError::conflict(
             "no_seat_available",
             format!(
@@ -403,7 +404,8 @@ fn lease(
         lease.expires_at.timestamp(),
     )?;
     let extra = json!({
-        "seats_used": db::seats_held(tx, &row.id, ts)?,
+        // The others, and this device's lease, which is live until expires_at.
+        "seats_used": others + 1,
         "seats_total": license.floating_users,
     });
     Ok(Reply::Lease(Box::new(lease), extra))

@@ -77,17 +77,9 @@ impl App {
         self: &Arc<Self>,
         f: impl FnOnce(&App, &mut Connection) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
-        let app = Arc::clone(self);
-        tokio::task::spawn_blocking(move || {
-            let mut conn = app.db.lock().unwrap_or_else(|p| p.into_inner());
-            f(&app, &mut conn)
-        })
-        .await
-        .map_err(|_| ApiError::internal("the request was cancelled"))?
+        self.with_db_then(f, |_, value| Ok(value)).await
     }
-}
 
-impl App {
     /// Runs `f` with the database (its lock held), then `then` with `f`'s
     /// result after the lock is released: signing stays out of the lock.
     pub async fn with_db_then<T: Send + 'static, U: Send + 'static>(

@@ -276,11 +276,7 @@ pub fn delete_activation(
             params![license_id, device],
         )
         .map_err(internal)?;
-    tx.execute(
-        "DELETE FROM leases WHERE license_id = ?1 AND device = ?2",
-        params![license_id, device],
-    )
-    .map_err(internal)?;
+    delete_lease(tx, license_id, device)?;
     if n > 0 {
         tx.execute(
             "UPDATE licenses SET transfer_count = transfer_count + 1,
@@ -316,21 +312,22 @@ pub fn seats_held(conn: &Connection, license_id: &str, now: i64) -> Result<u32, 
     .map_err(internal)
 }
 
-/// The live lease of `device`, if any: (id, kind, expires_at).
-pub fn lease_of(
+/// Whether `device` holds a live lease.
+pub fn has_live_lease(
     conn: &Connection,
     license_id: &str,
     device: &str,
     now: i64,
-) -> Result<Option<(String, String, i64)>, ApiError> {
-    conn.query_row(
-        "SELECT id, kind, expires_at FROM leases
-         WHERE license_id = ?1 AND device = ?2 AND expires_at > ?3",
-        params![license_id, device, now],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-    )
-    .optional()
-    .map_err(internal)
+) -> Result<bool, ApiError> {
+    Ok(conn
+        .query_row(
+            "SELECT 1 FROM leases WHERE license_id = ?1 AND device = ?2 AND expires_at > ?3",
+            params![license_id, device, now],
+            |_| Ok(true),
+        )
+        .optional()
+        .map_err(internal)?
+        .unwrap_or(false))
 }
 
 pub fn upsert_lease(
