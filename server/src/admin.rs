@@ -1,5 +1,9 @@
-//! The vendor's admin API, behind the admin token.
+//! The vendor's admin API, behind the admin token: products, license
+//! definitions, licenses, users and their licenses (one at a time, in
+//! batches with a status per item, and as bundles for an account), seat
+//! counts and feature toggles.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::http::Method;
@@ -8,9 +12,11 @@ use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::api::{license_key, parse, random_id};
 use crate::app::{App, Call};
-use crate::db;
+use crate::db::{self, DefinitionRow, LicenseRow, UserRow};
 use crate::error::ApiError;
+use crate::users::{self, Password};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -21,10 +27,104 @@ struct NewProduct {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct NewLicense {
-    license_key: String,
-    /// A license spec as `tessera issue` takes it (docs/FORMAT.md section 2).
+struct NewDefinition {
+    product: String,
+    code: String,
+    name: String,
+    /// A license spec without `id` and `license_key`.
     spec: Value,
+    /// Set for the product's trial: how many days a trial lasts.
+    #[serde(default)]
+    trial_days: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewLicense {
+    /// A fresh key is made when absent (user-based licenses need none).
+    #[serde(default)]
+    license_key: Option<String>,
+    /// A license spec as `tessera issue` takes it (docs/FORMAT.md section
+    /// 2); with `definition`, fields that override the definition's.
+    #[serde(default)]
+    spec: Option<Value>,
+    #[serde(default)]
+    definition: Option<DefinitionRef>,
+    /// The customer account the license was sold to (for bundles).
+    #[serde(default)]
+    account: Option<String>,
+    /// How many users it may be assigned to (default 1).
+    #[serde(default)]
+    max_license_users: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DefinitionRef {
+    product: String,
+    code: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LicenseUpdate {
+    /// Top-level spec fields to replace (null removes one).
+    #[serde(default)]
+    spec: Option<serde_json::Map<String, Value>>,
+    #[serde(default)]
+    max_license_users: Option<u32>,
+    #[serde(default)]
+    account: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewUser {
+    username: String,
+    password: Password,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    first_name: String,
+    #[serde(default)]
+    last_name: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Toggle {
+    enabled: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserIds {
+    user_ids: Vec<String>,
+}
+
+/// Seed 001's batch assignment: per license, users to add and to remove.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Assignments {
+    assignments: Vec<Assignment>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Assignment {
+    license_id: String,
+    #[serde(default)]
+    user_ids_add: Vec<String>,
+    #[serde(default)]
+    user_ids_remove: Vec<String>,
+}
+
+/// Seed 002's allocation: bundle codes (definition codes) for users.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Allocation {
+    user_ids: Vec<String>,
+    bundle_codes: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -33,123 +133,678 @@ struct SetClock {
     now: String,
 }
 
-fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| ApiError::bad_request("invalid_body", e.to_string()))
-}
+/// The most items one batch call takes.
+const MAX_BATCH: usize = 1000;
 
 fn encode(v: &Value) -> Result<Vec<u8>, ApiError> {
     serde_json::to_vec(v).map_err(|e| ApiError::internal(e.to_string()))
 }
 
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError::internal(e.to_string())
+}
+
+fn invalid(message: impl Into<String>) -> ApiError {
+    ApiError::bad_request("invalid_body", message)
+}
+
+/// `?a=1&b=2` into pairs (values are plain: no percent-decoding needed
+/// for the numbers and codes the admin API takes).
+fn query(raw: Option<&str>) -> HashMap<&str, &str> {
+    raw.unwrap_or_default()
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .collect()
+}
+
 pub async fn route(app: &Arc<App>, call: Call) -> Result<Vec<u8>, ApiError> {
-    let segments: Vec<&str> = call.path.trim_end_matches('/').split('/').skip(3).collect();
-    match (call.method.clone(), segments.as_slice()) {
-        (Method::POST, ["products"]) => {
-            let p: NewProduct = parse(&call.body)?;
-            if p.code.is_empty() || p.code.len() > 64 || p.code.contains(['/', '\\']) {
-                return Err(ApiError::bad_request(
-                    "invalid_body",
-                    "code must be 1 to 64 characters without slashes",
-                ));
-            }
-            let mut key = [0u8; 32];
-            getrandom::getrandom(&mut key).map_err(|_| ApiError::internal("no random source"))?;
-            let (code, name) = (p.code.clone(), p.name.clone());
+    let segments: Vec<String> = call
+        .path
+        .trim_end_matches('/')
+        .split('/')
+        .skip(3)
+        .map(str::to_owned)
+        .collect();
+    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+    let q = query(call.query.as_deref());
+    let body = &call.body;
+    let value = match (call.method.clone(), segments.as_slice()) {
+        (Method::POST, ["products"]) => new_product(app, parse(body)?).await?,
+        (Method::POST, ["definitions"]) => new_definition(app, parse(body)?).await?,
+        (Method::GET, ["definitions"]) => {
+            let product = q.get("product").map(|p| p.to_string());
             app.with_db(move |_, conn| {
-                db::write(conn, |tx| db::insert_product(tx, &code, &name, &key))
+                let list = db::definitions(conn, product.as_deref())?;
+                list.iter()
+                    .map(definition_json)
+                    .collect::<Result<Vec<_>, _>>()
             })
-            .await?;
-            // The shared key is shown once; the product embeds it.
-            encode(&json!({ "code": p.code, "name": p.name, "api_key": B64.encode(key) }))
+            .await
+            .map(Value::from)?
         }
-        (Method::POST, ["licenses"]) => {
-            let l: NewLicense = parse(&call.body)?;
-            let mut spec = l.spec;
-            if !spec.is_object() {
-                return Err(ApiError::bad_request(
-                    "invalid_body",
-                    "spec must be an object",
-                ));
-            }
-            if l.license_key.trim().is_empty() {
-                return Err(ApiError::bad_request(
-                    "invalid_body",
-                    "license_key must not be empty",
-                ));
-            }
-            if spec.get("id").is_none() {
-                spec["id"] = json!(crate::api::random_id()?);
-            }
-            spec["license_key"] = json!(l.license_key);
-            for k in ["issued_at", "expires_at", "device", "format"] {
-                if spec.get(k).is_some() {
-                    return Err(ApiError::bad_request(
-                        "invalid_body",
-                        format!("the server sets `{k}`"),
-                    ));
-                }
-            }
-            // The spec must make a valid license: issue one and throw it away.
-            let bytes = encode(&spec)?;
-            let (_, license) = tessera::issue::issue(&bytes, &app.key, app.now())?;
-            let (id, product, key, text) = (
-                license.id.clone(),
-                license.product().to_owned(),
-                l.license_key.clone(),
-                String::from_utf8(bytes).map_err(|e| ApiError::internal(e.to_string()))?,
-            );
+        (Method::GET, ["definitions", product, code]) => {
+            let (product, code) = (product.to_string(), code.to_string());
             app.with_db(move |_, conn| {
-                db::write(conn, |tx| {
-                    db::insert_license(tx, &id, &product, &key, &text)
-                })
+                let d = db::definition(conn, &product, &code)?.ok_or_else(|| {
+                    ApiError::not_found("definition_not_found", "no such definition")
+                })?;
+                definition_json(&d)
             })
-            .await?;
-            encode(&json!({ "id": license.id, "product": license.product() }))
+            .await?
         }
+        (Method::POST, ["licenses"]) => new_license(app, parse(body)?).await?,
+        (Method::GET, ["licenses", id]) => {
+            let id = id.to_string();
+            app.with_db(move |app, conn| license_json(app, conn, &db::license_by_id(conn, &id)?))
+                .await?
+        }
+        (Method::PATCH, ["licenses", id]) => update_license(app, id, parse(body)?).await?,
         (Method::POST, ["licenses", id, action @ ("disable" | "enable")]) => {
             let (id, enabled) = (id.to_string(), *action == "enable");
             app.with_db(move |_, conn| db::write(conn, |tx| db::set_enabled(tx, &id, enabled)))
                 .await?;
-            encode(&json!({ "enabled": enabled }))
+            json!({ "enabled": enabled })
         }
-        (Method::GET, ["licenses", id, "seats"]) => {
+        (Method::GET, ["licenses", id, "seats"]) => seats(app, id).await?,
+        (Method::GET, ["licenses", id, "toggles", feature]) => {
+            toggle(app, id, feature, None).await?
+        }
+        (Method::POST, ["licenses", id, "toggles", feature]) => {
+            let t: Toggle = parse(body)?;
+            toggle(app, id, feature, Some(t.enabled)).await?
+        }
+        (Method::GET, ["licenses", id, "users"]) => {
             let id = id.to_string();
-            let v = app
-                .with_db(move |app, conn| {
-                    let row = db::license_by_id(conn, &id)?;
-                    let spec: Value = serde_json::from_str(&row.spec)
-                        .map_err(|e| ApiError::internal(e.to_string()))?;
-                    let floating = spec["is_floating"].as_bool().unwrap_or(false)
-                        || spec["is_floating_cloud"].as_bool().unwrap_or(false);
-                    let (allowed, used) = if floating {
-                        (
-                            spec["floating_users"].as_u64().unwrap_or(0),
-                            u64::from(db::seats_held(conn, &id, app.now().timestamp())?),
-                        )
-                    } else {
-                        (
-                            spec["max_activations"].as_u64().unwrap_or(1),
-                            u64::from(db::activation_count(conn, &id)?),
-                        )
-                    };
-                    Ok(json!({
-                        "kind": if floating { "floating" } else { "activations" },
-                        "allowed": allowed,
-                        "used": used,
-                        "available": allowed.saturating_sub(used),
-                    }))
-                })
-                .await?;
-            encode(&v)
+            app.with_db(move |_, conn| {
+                db::license_by_id(conn, &id)?;
+                let users = db::users_of_license(conn, &id)?;
+                Ok(Value::from(
+                    users.iter().map(users::public).collect::<Vec<_>>(),
+                ))
+            })
+            .await?
+        }
+        (method @ (Method::POST | Method::DELETE), ["licenses", id, "users", user]) => {
+            let add = method == Method::POST;
+            let item = Assignment {
+                license_id: id.to_string(),
+                user_ids_add: if add { vec![user.to_string()] } else { vec![] },
+                user_ids_remove: if add { vec![] } else { vec![user.to_string()] },
+            };
+            let results = assign(app, vec![item]).await?;
+            // One item: its status is the call's.
+            match results.first() {
+                Some(r) if r["status"] != json!(200) => {
+                    let status = r["status"].as_u64().and_then(|s| u16::try_from(s).ok());
+                    return Err(ApiError::new(
+                        status.unwrap_or(400),
+                        static_code(r["code"].as_str().unwrap_or_default()),
+                        r["message"].as_str().unwrap_or_default(),
+                    ));
+                }
+                Some(r) => r.clone(),
+                None => return Err(ApiError::internal("no result")),
+            }
+        }
+        (Method::POST, ["assignments"]) => {
+            let a: Assignments = parse(body)?;
+            let items: usize = a
+                .assignments
+                .iter()
+                .map(|x| x.user_ids_add.len() + x.user_ids_remove.len())
+                .sum();
+            if items > MAX_BATCH {
+                return Err(invalid(format!("at most {MAX_BATCH} users per call")));
+            }
+            json!({ "results": assign(app, a.assignments).await? })
+        }
+        (Method::POST, ["accounts", account, "user-license"]) => {
+            allocate(app, account, parse(body)?).await?
+        }
+        (Method::POST, ["users"]) => new_user(app, parse(body)?).await?,
+        (Method::GET, ["users"]) => {
+            let number = |k: &str, default: u64| -> Result<u64, ApiError> {
+                match q.get(k) {
+                    None => Ok(default),
+                    Some(v) => v
+                        .parse::<u64>()
+                        .ok()
+                        .filter(|n| *n >= 1)
+                        .ok_or_else(|| invalid(format!("{k} must be a whole number from 1"))),
+                }
+            };
+            let page_number = number("page_number", 1)?;
+            let page_size = number("page_size", 25)?.min(500);
+            app.with_db(move |_, conn| {
+                let offset = (page_number - 1).saturating_mul(page_size);
+                let (rows, total) = db::users_page(conn, offset, page_size)?;
+                let entities = rows
+                    .iter()
+                    .map(|u| user_with_licenses(conn, u))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(json!({
+                    "entities": entities,
+                    "page_number": page_number,
+                    "page_size": page_size,
+                    "total": total,
+                    "page_count": total.div_ceil(page_size),
+                }))
+            })
+            .await?
+        }
+        (Method::GET, ["users", id]) => {
+            let id = id.to_string();
+            app.with_db(move |_, conn| {
+                let u = db::user_by_id(conn, &id)?
+                    .ok_or_else(|| ApiError::not_found("user_not_found", "no such user"))?;
+                user_with_licenses(conn, &u)
+            })
+            .await?
+        }
+        (Method::POST, ["users", "batch"]) => {
+            let ids: UserIds = parse(body)?;
+            if ids.user_ids.len() > MAX_BATCH {
+                return Err(invalid(format!("at most {MAX_BATCH} users per call")));
+            }
+            app.with_db(move |_, conn| {
+                let (mut entities, mut missing) = (Vec::new(), Vec::new());
+                for id in &ids.user_ids {
+                    match db::user_by_id(conn, id)? {
+                        Some(u) => entities.push(user_with_licenses(conn, &u)?),
+                        None => missing.push(id.clone()),
+                    }
+                }
+                Ok(json!({ "entities": entities, "not_found": missing }))
+            })
+            .await?
         }
         (Method::POST, ["clock"]) => {
-            let c: SetClock = parse(&call.body)?;
-            let at = tessera::license::ts::parse(&c.now).ok_or_else(|| {
-                ApiError::bad_request("invalid_body", "now must be an RFC 3339 time")
-            })?;
+            let c: SetClock = parse(body)?;
+            let at = tessera::license::ts::parse(&c.now)
+                .ok_or_else(|| invalid("now must be an RFC 3339 time"))?;
             app.set_clock(at)?;
-            encode(&json!({ "now": c.now }))
+            json!({ "now": c.now })
         }
-        _ => Err(ApiError::not_found("not_found", "no such endpoint")),
+        _ => return Err(ApiError::not_found("not_found", "no such endpoint")),
+    };
+    encode(&value)
+}
+
+/// The stable codes a per-item status can carry, as `'static` strings.
+fn static_code(code: &str) -> &'static str {
+    [
+        "user_not_found",
+        "license_not_found",
+        "no_units_left",
+        "not_assigned",
+        "wrong_product",
+    ]
+    .into_iter()
+    .find(|c| *c == code)
+    .unwrap_or("invalid_body")
+}
+
+async fn new_product(app: &Arc<App>, p: NewProduct) -> Result<Value, ApiError> {
+    check_code(&p.code, "code")?;
+    let mut key = [0u8; 32];
+    getrandom::getrandom(&mut key).map_err(|_| ApiError::internal("no random source"))?;
+    let (code, name) = (p.code.clone(), p.name.clone());
+    app.with_db(move |_, conn| db::write(conn, |tx| db::insert_product(tx, &code, &name, &key)))
+        .await?;
+    // The shared key is shown once; the product embeds it.
+    Ok(json!({ "code": p.code, "name": p.name, "api_key": B64.encode(key) }))
+}
+
+fn check_code(code: &str, what: &str) -> Result<(), ApiError> {
+    if code.is_empty() || code.len() > 64 || code.contains(['/', '\\', '?', '&', '=']) {
+        return Err(invalid(format!(
+            "{what} must be 1 to 64 characters without / \\ ? & ="
+        )));
     }
+    Ok(())
+}
+
+/// Refuses fields the server sets itself.
+fn server_fields(spec: &Value) -> Result<(), ApiError> {
+    for k in ["issued_at", "expires_at", "device", "format"] {
+        if spec.get(k).is_some() {
+            return Err(invalid(format!("the server sets `{k}`")));
+        }
+    }
+    Ok(())
+}
+
+/// Checks that `spec` makes a valid license: issues one and throws it away.
+fn validate(app: &App, spec: &Value) -> Result<tessera::License, ApiError> {
+    let bytes = encode(spec)?;
+    Ok(tessera::issue::issue(&bytes, &app.key, app.now())?.1)
+}
+
+async fn new_definition(app: &Arc<App>, d: NewDefinition) -> Result<Value, ApiError> {
+    check_code(&d.code, "code")?;
+    if !d.spec.is_object() {
+        return Err(invalid("spec must be an object"));
+    }
+    server_fields(&d.spec)?;
+    for k in ["id", "license_key"] {
+        if d.spec.get(k).is_some() {
+            return Err(invalid(format!("a definition has no `{k}`")));
+        }
+    }
+    let mut probe = d.spec.clone();
+    probe["id"] = json!("definition-check");
+    let license = validate(app, &probe)?;
+    if license.product() != d.product {
+        return Err(ApiError::new(
+            422,
+            "invalid_spec",
+            "the spec's product_details.short_code is another product",
+        ));
+    }
+    let row = DefinitionRow {
+        product: d.product,
+        code: d.code,
+        name: d.name,
+        spec: serde_json::to_string(&d.spec).map_err(internal)?,
+        trial_days: d.trial_days,
+    };
+    let answer = definition_json(&row)?;
+    app.with_db(move |_, conn| db::write(conn, |tx| db::insert_definition(tx, &row)))
+        .await?;
+    Ok(answer)
+}
+
+fn definition_json(d: &DefinitionRow) -> Result<Value, ApiError> {
+    Ok(json!({
+        "product": d.product,
+        "code": d.code,
+        "name": d.name,
+        "spec": serde_json::from_str::<Value>(&d.spec).map_err(internal)?,
+        "trial_days": d.trial_days,
+    }))
+}
+
+async fn new_license(app: &Arc<App>, l: NewLicense) -> Result<Value, ApiError> {
+    let overrides = l.spec.unwrap_or_else(|| json!({}));
+    if !overrides.is_object() {
+        return Err(invalid("spec must be an object"));
+    }
+    server_fields(&overrides)?;
+    let license_key = match l.license_key {
+        Some(k) if k.trim().is_empty() => return Err(invalid("license_key must not be empty")),
+        Some(k) => k,
+        None => license_key()?,
+    };
+    if let Some(a) = &l.account {
+        check_code(a, "account")?;
+    }
+    let max_users = l.max_license_users.unwrap_or(1);
+    let definition = l.definition;
+    let key = license_key.clone();
+    app.with_db(move |app, conn| {
+        // The definition's spec, then the overrides on top.
+        let mut spec = match &definition {
+            Some(d) => {
+                let found = db::definition(conn, &d.product, &d.code)?.ok_or_else(|| {
+                    ApiError::not_found("definition_not_found", "no such definition")
+                })?;
+                serde_json::from_str::<Value>(&found.spec).map_err(internal)?
+            }
+            None => json!({}),
+        };
+        for (k, v) in overrides.as_object().into_iter().flatten() {
+            spec[k] = v.clone();
+        }
+        if spec.get("id").is_none() {
+            spec["id"] = json!(random_id()?);
+        }
+        spec["license_key"] = json!(key);
+        let license = validate(app, &spec)?;
+        let text = serde_json::to_string(&spec).map_err(internal)?;
+        db::write(conn, |tx| {
+            db::insert_license(
+                tx,
+                &db::NewLicense {
+                    id: &license.id,
+                    product: license.product(),
+                    license_key: &key,
+                    spec: &text,
+                    account: l.account.as_deref(),
+                    definition: definition.as_ref().map(|d| d.code.as_str()),
+                    max_users,
+                },
+            )
+        })?;
+        Ok(json!({
+            "id": license.id,
+            "product": license.product(),
+            "license_key": key,
+        }))
+    })
+    .await
+}
+
+fn license_json(
+    app: &App,
+    conn: &rusqlite::Connection,
+    row: &LicenseRow,
+) -> Result<Value, ApiError> {
+    let spec: Value = serde_json::from_str(&row.spec).map_err(internal)?;
+    let off: Vec<String> = serde_json::from_str(&row.features_off).unwrap_or_default();
+    let now = app.now().timestamp();
+    Ok(json!({
+        "id": row.id,
+        "product": row.product,
+        "license_key": row.license_key,
+        "enabled": row.enabled,
+        "spec": spec,
+        "times_activated": db::activation_count(conn, &row.id)?,
+        "transfer_count": row.transfer_count,
+        "floating_in_use_devices": db::seats_held(conn, &row.id, now)?,
+        "account": row.account,
+        "definition": row.definition,
+        "max_license_users": row.max_users,
+        "users_assigned": db::assigned_count(conn, &row.id)?,
+        "features_off": off,
+    }))
+}
+
+async fn update_license(app: &Arc<App>, id: &str, u: LicenseUpdate) -> Result<Value, ApiError> {
+    let id = id.to_string();
+    if let Some(a) = &u.account {
+        check_code(a, "account")?;
+    }
+    app.with_db(move |app, conn| {
+        db::write(conn, |tx| {
+            let row = db::license_by_id(tx, &id)?;
+            let mut spec: Value = serde_json::from_str(&row.spec).map_err(internal)?;
+            if let Some(changes) = &u.spec {
+                let changes = Value::Object(changes.clone());
+                server_fields(&changes)?;
+                for k in ["id", "license_key"] {
+                    if changes.get(k).is_some() {
+                        return Err(invalid(format!("`{k}` cannot change")));
+                    }
+                }
+                for (k, v) in changes.as_object().into_iter().flatten() {
+                    match (v.is_null(), spec.as_object_mut()) {
+                        (true, Some(o)) => {
+                            o.remove(k);
+                        }
+                        _ => spec[k] = v.clone(),
+                    }
+                }
+            }
+            let license = validate(app, &spec)?;
+            if license.product() != row.product {
+                return Err(ApiError::new(
+                    422,
+                    "invalid_spec",
+                    "a license cannot move to another product",
+                ));
+            }
+            let max_users = u.max_license_users.unwrap_or(row.max_users);
+            if max_users < db::assigned_count(tx, &id)? {
+                return Err(ApiError::conflict(
+                    "users_assigned",
+                    "more users hold the license than that: revoke some first",
+                ));
+            }
+            let account = u.account.clone().or(row.account.clone());
+            let text = serde_json::to_string(&spec).map_err(internal)?;
+            db::update_license(tx, &id, &text, max_users, account.as_deref())?;
+            license_json(app, tx, &db::license_by_id(tx, &id)?)
+        })
+    })
+    .await
+}
+
+async fn seats(app: &Arc<App>, id: &str) -> Result<Value, ApiError> {
+    let id = id.to_string();
+    app.with_db(move |app, conn| {
+        let row = db::license_by_id(conn, &id)?;
+        let license = app.license_of(&row)?;
+        let license = &license.1;
+        let (allowed, used) = if license.floats() {
+            (
+                u64::from(license.floating_users),
+                u64::from(db::seats_held(conn, &id, app.now().timestamp())?),
+            )
+        } else {
+            (
+                u64::from(license.max_activations),
+                u64::from(db::activation_count(conn, &id)?),
+            )
+        };
+        let assigned = u64::from(db::assigned_count(conn, &id)?);
+        let max_users = u64::from(row.max_users);
+        Ok(json!({
+            "kind": if license.floats() { "floating" } else { "activations" },
+            "allowed": allowed,
+            "used": used,
+            "available": allowed.saturating_sub(used),
+            "users": {
+                "allowed": max_users,
+                "used": assigned,
+                "available": max_users.saturating_sub(assigned),
+            },
+        }))
+    })
+    .await
+}
+
+/// Reads a feature toggle, or switches it (`set`).
+async fn toggle(
+    app: &Arc<App>,
+    id: &str,
+    feature: &str,
+    set: Option<bool>,
+) -> Result<Value, ApiError> {
+    let (id, feature) = (id.to_string(), feature.to_string());
+    app.with_db(move |_, conn| {
+        db::write(conn, |tx| {
+            let row = db::license_by_id(tx, &id)?;
+            let spec: Value = serde_json::from_str(&row.spec).map_err(internal)?;
+            let known = spec["product_features"]
+                .as_array()
+                .is_some_and(|fs| fs.iter().any(|f| f["code"] == json!(feature)));
+            if !known {
+                return Err(ApiError::not_found(
+                    "feature_not_found",
+                    "the license has no such feature",
+                ));
+            }
+            let mut off: Vec<String> = serde_json::from_str(&row.features_off).unwrap_or_default();
+            if let Some(enabled) = set {
+                off.retain(|f| f != &feature);
+                if !enabled {
+                    off.push(feature.clone());
+                }
+                off.sort();
+                db::set_features_off(tx, &id, &serde_json::to_string(&off).map_err(internal)?)?;
+            }
+            let enabled = !off.contains(&feature);
+            Ok(json!({ "license_id": id, "feature": feature, "enabled": enabled }))
+        })
+    })
+    .await
+}
+
+async fn new_user(app: &Arc<App>, u: NewUser) -> Result<Value, ApiError> {
+    if u.username.trim().is_empty() || u.username.len() > 254 {
+        return Err(invalid("username must be 1 to 254 characters"));
+    }
+    if u.password.expose().chars().count() < users::MIN_PASSWORD {
+        return Err(invalid(format!(
+            "the password must be at least {} characters",
+            users::MIN_PASSWORD
+        )));
+    }
+    let password = u.password.clone();
+    let hash = tokio::task::spawn_blocking(move || users::hash(password.expose()))
+        .await
+        .map_err(|_| ApiError::internal("the request was cancelled"))??;
+    let row = UserRow {
+        id: random_id()?,
+        email: u.email.unwrap_or_else(|| u.username.clone()),
+        username: u.username,
+        first_name: u.first_name,
+        last_name: u.last_name,
+        password_hash: hash,
+    };
+    let answer = users::public(&row);
+    app.with_db(move |app, conn| {
+        let now = app.now().timestamp();
+        db::write(conn, |tx| db::insert_user(tx, &row, now))
+    })
+    .await?;
+    Ok(answer)
+}
+
+fn user_with_licenses(conn: &rusqlite::Connection, u: &UserRow) -> Result<Value, ApiError> {
+    let mut v = users::public(u);
+    v["licenses"] = json!(db::license_ids_of_user(conn, &u.id)?);
+    Ok(v)
+}
+
+/// One status per (license, user, action); each item stands alone.
+async fn assign(app: &Arc<App>, items: Vec<Assignment>) -> Result<Vec<Value>, ApiError> {
+    app.with_db(move |_, conn| {
+        db::write(conn, |tx| {
+            let mut results = Vec::new();
+            for item in &items {
+                let row = db::license_by_id(tx, &item.license_id).ok();
+                let actions = item
+                    .user_ids_remove
+                    .iter()
+                    .map(|u| (u, false))
+                    .chain(item.user_ids_add.iter().map(|u| (u, true)));
+                for (user, add) in actions {
+                    let (status, code, message) = assign_one(tx, row.as_ref(), user, add)?;
+                    results.push(json!({
+                        "license_id": item.license_id,
+                        "user_id": user,
+                        "action": if add { "add" } else { "remove" },
+                        "status": status,
+                        "code": code,
+                        "message": message,
+                    }));
+                }
+            }
+            Ok(results)
+        })
+    })
+    .await
+}
+
+fn assign_one(
+    tx: &rusqlite::Transaction<'_>,
+    row: Option<&LicenseRow>,
+    user: &str,
+    add: bool,
+) -> Result<(u16, &'static str, String), ApiError> {
+    let Some(row) = row else {
+        return Ok((404, "license_not_found", "no such license".into()));
+    };
+    if db::user_by_id(tx, user)?.is_none() {
+        return Ok((404, "user_not_found", "no such user".into()));
+    }
+    if !add {
+        return Ok(if db::revoke(tx, user, &row.id)? {
+            (200, "revoked", "the license was revoked".into())
+        } else {
+            (
+                404,
+                "not_assigned",
+                "the user does not hold the license".into(),
+            )
+        });
+    }
+    if db::is_assigned(tx, user, &row.id)? {
+        return Ok((
+            200,
+            "unchanged",
+            "the user holds the license already".into(),
+        ));
+    }
+    if db::assigned_count(tx, &row.id)? >= row.max_users {
+        return Ok((
+            409,
+            "no_units_left",
+            format!("all {} users of the license are assigned", row.max_users),
+        ));
+    }
+    db::assign(tx, user, &row.id)?;
+    Ok((200, "assigned", "the license was assigned".into()))
+}
+
+/// Seed 002: every user gets a unit of every bundle, or nothing changes.
+async fn allocate(app: &Arc<App>, account: &str, a: Allocation) -> Result<Value, ApiError> {
+    if a.user_ids.is_empty() || a.bundle_codes.is_empty() {
+        return Err(invalid("name at least one user and one bundle code"));
+    }
+    if a.user_ids.len().saturating_mul(a.bundle_codes.len()) > MAX_BATCH {
+        return Err(invalid(format!("at most {MAX_BATCH} allocations per call")));
+    }
+    let account = account.to_string();
+    app.with_db(move |_, conn| {
+        db::write(conn, |tx| {
+            for user in &a.user_ids {
+                if db::user_by_id(tx, user)?.is_none() {
+                    return Err(ApiError::not_found("user_not_found", format!("no user `{user}`")));
+                }
+            }
+            let mut allocated: HashMap<&str, Vec<String>> = HashMap::new();
+            for code in &a.bundle_codes {
+                let licenses = db::licenses_of_account(tx, &account, code)?;
+                if licenses.is_empty() {
+                    return Err(ApiError::not_found(
+                        "bundle_not_found",
+                        format!("the account has no license for bundle `{code}`"),
+                    ));
+                }
+                for user in &a.user_ids {
+                    if licenses
+                        .iter()
+                        .map(|l| db::is_assigned(tx, user, &l.id))
+                        .collect::<Result<Vec<_>, _>>()?
+                        .contains(&true)
+                    {
+                        allocated.entry(user).or_default().push(code.clone());
+                        continue;
+                    }
+                    let mut free = None;
+                    for l in &licenses {
+                        if db::assigned_count(tx, &l.id)? < l.max_users {
+                            free = Some(l);
+                            break;
+                        }
+                    }
+                    let Some(l) = free else {
+                        // The transaction is dropped: nothing of this call is kept.
+                        let bought: u32 = licenses.iter().map(|l| l.max_users).sum();
+                        return Err(ApiError::conflict(
+                            "exceeds_quantity",
+                            format!("bundle `{code}`: the account bought {bought} and they are all allocated"),
+                        ));
+                    };
+                    db::assign(tx, user, &l.id)?;
+                    allocated.entry(user).or_default().push(code.clone());
+                }
+            }
+            Ok(Value::from(
+                a.user_ids
+                    .iter()
+                    .map(|u| {
+                        json!({
+                            "user_id": u,
+                            "account": account,
+                            "bundle_codes": allocated.get(u.as_str()).cloned().unwrap_or_default(),
+                        })
+                    })
+                    .collect::<Vec<_>>(),
+            ))
+        })
+    })
+    .await
 }

@@ -1,23 +1,32 @@
 //! The client API the SDK calls (authenticated per product).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tessera::lease::{Lease, LeaseKind};
-use tessera::{Fingerprint, License};
+use tessera::offline::{self, Action};
+use tessera::Fingerprint;
 
-use crate::app::{App, Call};
+use crate::app::{App, Call, Parsed};
 use crate::db::{self, LicenseRow};
 use crate::error::ApiError;
+use crate::users::{self, Password};
 
-/// What every client request names.
+/// What every client request names: the product, the license (by key, or
+/// by id for a device it is activated on or for its user), and the device.
 #[derive(Debug, Deserialize)]
 struct Who {
     product: String,
-    license_key: String,
+    #[serde(default)]
+    license_key: Option<String>,
+    #[serde(default)]
+    license_id: Option<String>,
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    password: Option<Password>,
     fingerprint: Fingerprint,
 }
 
@@ -52,9 +61,50 @@ struct Record {
     amount: u64,
 }
 
-fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserLicensesRequest {
+    product: String,
+    username: String,
+    password: Password,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TrialRequest {
+    product: String,
+    fingerprint: Fingerprint,
+    #[serde(default)]
+    email: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OfflineRequest {
+    product: String,
+    /// The armored request file the device wrote.
+    request: String,
+    /// For a user's request: the password, and which license when the
+    /// user has several for the product.
+    #[serde(default)]
+    password: Option<Password>,
+    #[serde(default)]
+    license_id: Option<String>,
+}
+
+pub fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|e| ApiError::bad_request("invalid_body", e.to_string()))
 }
+
+/// What a handler does inside the transaction.
+type Handler = dyn FnOnce(
+        &App,
+        &rusqlite::Transaction<'_>,
+        &LicenseRow,
+        &Who,
+        DateTime<Utc>,
+    ) -> Result<Reply, ApiError>
+    + Send;
 
 pub async fn route(app: &Arc<App>, call: Call) -> Result<Vec<u8>, ApiError> {
     if call.method != axum::http::Method::POST {
@@ -65,67 +115,95 @@ pub async fn route(app: &Arc<App>, call: Call) -> Result<Vec<u8>, ApiError> {
         ));
     }
     let product = call.product.clone().unwrap_or_default();
-    let value = match call.path.as_str() {
-        "/api/v1/activate_license" => {
-            let r: DeviceRequest = parse(&call.body)?;
-            with_license(app, product, r.who, activate).await?
+    let path = call.path.as_str();
+    let value = match path {
+        "/api/v1/user_licenses" => {
+            let r: UserLicensesRequest = parse(&call.body)?;
+            same_product(&product, &r.product)?;
+            user_licenses(app, r).await?
         }
-        "/api/v1/check_license" => {
-            let r: DeviceRequest = parse(&call.body)?;
-            with_license(app, product, r.who, check).await?
+        "/api/v1/trial_key" => {
+            let r: TrialRequest = parse(&call.body)?;
+            same_product(&product, &r.product)?;
+            check_fingerprint(&r.fingerprint)?;
+            trial_key(app, r).await?
         }
-        "/api/v1/deactivate_license" => {
-            let r: DeviceRequest = parse(&call.body)?;
-            with_license(app, product, r.who, deactivate).await?
-        }
-        "/api/v1/floating/register" => {
-            let r: DeviceRequest = parse(&call.body)?;
-            with_license(app, product, r.who, |_, tx, l, who, now| {
-                lease(tx, l, who, now, LeaseKind::Floating, 0)
-            })
-            .await?
-        }
-        "/api/v1/floating/heartbeat" => {
-            let r: DeviceRequest = parse(&call.body)?;
-            with_license(app, product, r.who, |_, tx, l, who, now| {
-                // A heartbeat renews a live seat; a lapsed one must register again.
-                if !db::has_live_lease(tx, &l.id, &who.fingerprint.id, now.timestamp())? {
-                    return Err(ApiError::not_found(
-                        "no_lease",
-                        "this device holds no live seat: register again",
-                    ));
-                }
-                lease(tx, l, who, now, LeaseKind::Floating, 0)
-            })
-            .await?
+        "/api/v1/activate_offline" | "/api/v1/deactivate_offline" => {
+            let r: OfflineRequest = parse(&call.body)?;
+            same_product(&product, &r.product)?;
+            offline_call(app, r, path == "/api/v1/activate_offline").await?
         }
         "/api/v1/floating/borrow" => {
             let r: BorrowRequest = parse(&call.body)?;
             let hours = r.hours;
-            with_license(app, product, r.who, move |_, tx, l, who, now| {
-                lease(tx, l, who, now, LeaseKind::Borrow, hours)
-            })
-            .await?
-        }
-        "/api/v1/floating/release" => {
-            let r: DeviceRequest = parse(&call.body)?;
-            with_license(app, product, r.who, |_, tx, row, who, _| {
-                let released = db::delete_lease(tx, &row.id, &who.fingerprint.id)?;
-                Ok(Reply::Done(json!({ "released": released })))
-            })
+            with_license(
+                app,
+                product,
+                r.who,
+                false,
+                Box::new(move |app, tx, l, who, now| {
+                    lease(app, tx, l, who, now, LeaseKind::Borrow, hours)
+                }),
+            )
             .await?
         }
         "/api/v1/add_consumption" => {
             let r: ConsumptionRequest = parse(&call.body)?;
             let records = r.records;
-            with_license(app, product, r.who, move |_, tx, row, who, now| {
-                add_consumption(tx, row, who, now, &records)
-            })
+            with_license(
+                app,
+                product,
+                r.who,
+                false,
+                Box::new(move |app, tx, row, who, now| {
+                    add_consumption(app, tx, row, who, now, &records)
+                }),
+            )
             .await?
         }
-        _ => return Err(ApiError::not_found("not_found", "no such endpoint")),
+        _ => {
+            let handler: Box<Handler> = match path {
+                "/api/v1/activate_license" => Box::new(activate),
+                "/api/v1/check_license" => Box::new(check),
+                "/api/v1/deactivate_license" => Box::new(deactivate),
+                "/api/v1/floating/register" => Box::new(|app, tx, l, who, now| {
+                    lease(app, tx, l, who, now, LeaseKind::Floating, 0)
+                }),
+                "/api/v1/floating/heartbeat" => Box::new(heartbeat),
+                "/api/v1/floating/release" => Box::new(|_, tx, row, who, _| {
+                    let released = db::delete_lease(tx, &row.id, &who.fingerprint.id)?;
+                    Ok(Reply::Done(json!({ "released": released })))
+                }),
+                _ => return Err(ApiError::not_found("not_found", "no such endpoint")),
+            };
+            let r: DeviceRequest = parse(&call.body)?;
+            let activating = path == "/api/v1/activate_license";
+            with_license(app, product, r.who, activating, handler).await?
+        }
     };
     serde_json::to_vec(&value).map_err(|e| ApiError::internal(e.to_string()))
+}
+
+fn same_product(authorized: &str, named: &str) -> Result<(), ApiError> {
+    if authorized == named {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            403,
+            "wrong_product",
+            "the body names another product than the key",
+        ))
+    }
+}
+
+fn check_fingerprint(fingerprint: &Fingerprint) -> Result<(), ApiError> {
+    if fingerprint.id.is_empty() || fingerprint.id.len() > 128 {
+        return Err(ApiError::bad_request(
+            "invalid_body",
+            "fingerprint.id must be 1 to 128 characters",
+        ));
+    }
+    Ok(())
 }
 
 /// What a call answers: ready, or a document to sign once the database
@@ -134,17 +212,25 @@ enum Reply {
     Done(Value),
     /// A license spec to issue at the time given.
     License(Value, DateTime<Utc>),
+    /// A license spec to issue, then wrap in the answer to an offline
+    /// request (its text and what it says).
+    Offline(Value, DateTime<Utc>, String, Box<offline::Request>),
     /// A lease to seal, and the other fields of the answer.
     Lease(Box<Lease>, Value),
 }
 
 fn finish(app: &App, reply: Reply) -> Result<Value, ApiError> {
+    let issue = |spec: Value, now| -> Result<String, ApiError> {
+        let bytes = serde_json::to_vec(&spec).map_err(|e| ApiError::internal(e.to_string()))?;
+        Ok(tessera::issue::issue(&bytes, &app.key, now)?.0)
+    };
     match reply {
         Reply::Done(v) => Ok(v),
-        Reply::License(spec, now) => {
-            let bytes = serde_json::to_vec(&spec).map_err(|e| ApiError::internal(e.to_string()))?;
-            let (text, _) = tessera::issue::issue(&bytes, &app.key, now)?;
-            Ok(json!({ "license_file": text }))
+        Reply::License(spec, now) => Ok(json!({ "license_file": issue(spec, now)? })),
+        Reply::Offline(spec, now, text, request) => {
+            let file = issue(spec, now)?;
+            let response = offline::respond(text.as_bytes(), &request, &file, &app.key, now)?;
+            Ok(json!({ "response": response }))
         }
         Reply::Lease(lease, mut extra) => {
             extra["lease"] = json!(tessera::lease::seal(&lease, &app.key)?);
@@ -155,38 +241,55 @@ fn finish(app: &App, reply: Reply) -> Result<Value, ApiError> {
 
 /// Looks the license up for the authenticated product and runs `f` in one
 /// write transaction; what it answers is signed after the lock is released.
+/// A user's password is checked first, outside the lock.
 async fn with_license(
     app: &Arc<App>,
     product: String,
     who: Who,
-    f: impl FnOnce(
-            &App,
-            &rusqlite::Transaction<'_>,
-            &LicenseRow,
-            &Who,
-            DateTime<Utc>,
-        ) -> Result<Reply, ApiError>
-        + Send
-        + 'static,
+    activating: bool,
+    f: Box<Handler>,
 ) -> Result<Value, ApiError> {
-    if who.product != product {
-        return Err(ApiError::new(
-            403,
-            "wrong_product",
-            "the body names another product than the key",
-        ));
-    }
-    if who.fingerprint.id.is_empty() || who.fingerprint.id.len() > 128 {
+    same_product(&product, &who.product)?;
+    check_fingerprint(&who.fingerprint)?;
+    let user = match (&who.username, &who.password) {
+        (Some(name), Some(password)) => Some(users::login(app, name, password).await?),
+        (None, None) => None,
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid_body",
+                "username and password come together",
+            ))
+        }
+    };
+    if activating && who.license_key.is_none() && user.is_none() {
         return Err(ApiError::bad_request(
             "invalid_body",
-            "fingerprint.id must be 1 to 128 characters",
+            "activate with license_key, or with username, password and license_id",
         ));
     }
     app.with_db_then(
         move |app, conn| {
             let now = app.now();
             db::write(conn, |tx| {
-                let row = db::license_by_key(tx, &who.product, &who.license_key)?;
+                let row = match (&who.license_key, &who.license_id) {
+                    (Some(key), None) => db::license_by_key(tx, &who.product, key)?,
+                    (None, Some(id)) => license_of_product(tx, &who.product, id)?,
+                    _ => {
+                        return Err(ApiError::bad_request(
+                            "invalid_body",
+                            "name the license by license_key or by license_id",
+                        ))
+                    }
+                };
+                if let Some(user) = &user {
+                    if !db::is_assigned(tx, &user.id, &row.id)? {
+                        return Err(ApiError::new(
+                            403,
+                            "not_assigned",
+                            "the license is not assigned to this user",
+                        ));
+                    }
+                }
                 if !row.enabled {
                     return Err(ApiError::new(
                         403,
@@ -202,70 +305,46 @@ async fn with_license(
     .await
 }
 
-/// The stored spec and the license it describes. A spec never changes
-/// once stored (only `enabled` does, in its own column), so parsed specs
-/// are kept by license id.
-type Parsed = Arc<(Value, License)>;
-
-fn license_of(row: &LicenseRow) -> Result<Parsed, ApiError> {
-    static CACHE: std::sync::OnceLock<std::sync::Mutex<HashMap<String, Parsed>>> =
-        std::sync::OnceLock::new();
-    let cache = CACHE.get_or_init(Default::default);
-    let hit = cache
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .get(&row.id)
-        .cloned();
-    if let Some(parsed) = hit {
-        return Ok(parsed);
-    }
-    let spec: Value =
-        serde_json::from_str(&row.spec).map_err(|e| ApiError::internal(e.to_string()))?;
-    let license: License = serde_json::from_value({
-        let mut v = spec.clone();
-        v["format"] = json!(1);
-        v["issued_at"] = json!("1970-01-01T00:00:00Z");
-        v
-    })
-    .map_err(|e| ApiError::internal(e.to_string()))?;
-    let parsed = Arc::new((spec, license));
-    cache
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .insert(row.id.clone(), Arc::clone(&parsed));
-    Ok(parsed)
+/// The license `id`, when it belongs to `product`.
+fn license_of_product(
+    conn: &rusqlite::Connection,
+    product: &str,
+    id: &str,
+) -> Result<LicenseRow, ApiError> {
+    db::license_by_id(conn, id)
+        .ok()
+        .filter(|row| row.product == product)
+        .ok_or_else(|| ApiError::not_found("license_not_found", "no such license for the product"))
 }
 
-/// The license for `who`'s device now, issued once the lock is released.
-fn license_reply(
+/// The license for `device` now, issued once the lock is released.
+fn license_spec(
     app: &App,
     conn: &rusqlite::Connection,
     row: &LicenseRow,
-    who: &Who,
+    device: &Fingerprint,
     now: DateTime<Utc>,
-) -> Result<Reply, ApiError> {
-    let mut spec = license_of(row)?.0.clone();
-    spec["device"] =
-        serde_json::to_value(&who.fingerprint).map_err(|e| ApiError::internal(e.to_string()))?;
+) -> Result<Value, ApiError> {
+    let mut spec = app.license_of(row)?.0.clone();
+    spec["device"] = serde_json::to_value(device).map_err(|e| ApiError::internal(e.to_string()))?;
     spec["times_activated"] = json!(db::activation_count(conn, &row.id)?);
     spec["transfer_count"] = json!(row.transfer_count);
     spec["expires_at"] = json!(tessera::license::ts::format(
         &(now + Duration::days(i64::from(app.check_in_days)))
     ));
-    Ok(Reply::License(spec, now))
+    Ok(spec)
 }
 
-fn activate(
-    app: &App,
+/// Records `device`'s activation, refusing past `max_activations`.
+fn record_activation(
     tx: &rusqlite::Transaction<'_>,
+    parsed: &Parsed,
     row: &LicenseRow,
-    who: &Who,
+    device: &Fingerprint,
     now: DateTime<Utc>,
-) -> Result<Reply, ApiError> {
-    let parsed = license_of(row)?;
+) -> Result<(), ApiError> {
     let license = &parsed.1;
-    let device = &who.fingerprint.id;
-    if !db::is_activated(tx, &row.id, device)?
+    if !db::is_activated(tx, &row.id, &device.id)?
         && !license.allow_unlimited_activations
         && db::activation_count(tx, &row.id)? >= license.max_activations
     {
@@ -277,19 +356,31 @@ fn activate(
             ),
         ));
     }
-    let fp =
-        serde_json::to_string(&who.fingerprint).map_err(|e| ApiError::internal(e.to_string()))?;
-    db::insert_activation(tx, &row.id, device, &fp, now.timestamp())?;
-    license_reply(app, tx, row, who, now)
+    let fp = serde_json::to_string(device).map_err(|e| ApiError::internal(e.to_string()))?;
+    db::insert_activation(tx, &row.id, &device.id, &fp, now.timestamp())
+}
+
+fn activate(
+    app: &App,
+    tx: &rusqlite::Transaction<'_>,
+    row: &LicenseRow,
+    who: &Who,
+    now: DateTime<Utc>,
+) -> Result<Reply, ApiError> {
+    record_activation(tx, &app.license_of(row)?, row, &who.fingerprint, now)?;
+    Ok(Reply::License(
+        license_spec(app, tx, row, &who.fingerprint, now)?,
+        now,
+    ))
 }
 
 /// Refuses a device the license is not activated on.
 fn require_activated(
     tx: &rusqlite::Transaction<'_>,
     row: &LicenseRow,
-    who: &Who,
+    device: &str,
 ) -> Result<(), ApiError> {
-    if db::is_activated(tx, &row.id, &who.fingerprint.id)? {
+    if db::is_activated(tx, &row.id, device)? {
         Ok(())
     } else {
         Err(ApiError::not_found(
@@ -306,20 +397,23 @@ fn check(
     who: &Who,
     now: DateTime<Utc>,
 ) -> Result<Reply, ApiError> {
-    require_activated(tx, row, who)?;
-    license_reply(app, tx, row, who, now)
+    require_activated(tx, row, &who.fingerprint.id)?;
+    Ok(Reply::License(
+        license_spec(app, tx, row, &who.fingerprint, now)?,
+        now,
+    ))
 }
 
-fn deactivate(
-    _: &App,
+/// Frees `device`'s slot, counting a transfer.
+fn remove_activation(
+    app: &App,
     tx: &rusqlite::Transaction<'_>,
     row: &LicenseRow,
-    who: &Who,
-    _: DateTime<Utc>,
-) -> Result<Reply, ApiError> {
-    let parsed = license_of(row)?;
+    device: &str,
+) -> Result<(), ApiError> {
+    let parsed = app.license_of(row)?;
     let license = &parsed.1;
-    require_activated(tx, row, who)?;
+    require_activated(tx, row, device)?;
     if license.max_transfers > 0 && row.transfer_count >= license.max_transfers {
         return Err(ApiError::conflict(
             "transfer_limit",
@@ -329,11 +423,23 @@ fn deactivate(
             ),
         ));
     }
-    db::delete_activation(tx, &row.id, &who.fingerprint.id)?;
+    db::delete_activation(tx, &row.id, device)?;
+    Ok(())
+}
+
+fn deactivate(
+    app: &App,
+    tx: &rusqlite::Transaction<'_>,
+    row: &LicenseRow,
+    who: &Who,
+    _: DateTime<Utc>,
+) -> Result<Reply, ApiError> {
+    remove_activation(app, tx, row, &who.fingerprint.id)?;
     Ok(Reply::Done(json!({ "deactivated": true })))
 }
 
 fn lease(
+    app: &App,
     tx: &rusqlite::Transaction<'_>,
     row: &LicenseRow,
     who: &Who,
@@ -341,7 +447,7 @@ fn lease(
     kind: LeaseKind,
     hours: u32,
 ) -> Result<Reply, ApiError> {
-    let parsed = license_of(row)?;
+    let parsed = app.license_of(row)?;
     let license = &parsed.1;
     if !license.floats() {
         return Err(ApiError::conflict(
@@ -349,7 +455,7 @@ fn lease(
             "the license is not a floating license",
         ));
     }
-    require_activated(tx, row, who)?;
+    require_activated(tx, row, &who.fingerprint.id)?;
     let device = &who.fingerprint.id;
     let length = match kind {
         LeaseKind::Floating => Duration::minutes(i64::from(license.floating_timeout)),
@@ -379,17 +485,7 @@ fn lease(
             ),
         ));
     }
-    let id = random_id()?;
-    let lease = Lease {
-        format: 1,
-        id: id.clone(),
-        license_id: row.id.clone(),
-        product: row.product.clone(),
-        device: who.fingerprint.clone(),
-        kind,
-        issued_at: now,
-        expires_at: now + length,
-    };
+    let lease = new_lease(row, who, kind, now, now + length)?;
     let kind_name = if kind == LeaseKind::Borrow {
         "borrow"
     } else {
@@ -397,7 +493,7 @@ fn lease(
     };
     db::upsert_lease(
         tx,
-        &id,
+        &lease.id,
         &row.id,
         device,
         kind_name,
@@ -411,14 +507,65 @@ fn lease(
     Ok(Reply::Lease(Box::new(lease), extra))
 }
 
+fn new_lease(
+    row: &LicenseRow,
+    who: &Who,
+    kind: LeaseKind,
+    now: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> Result<Lease, ApiError> {
+    Ok(Lease {
+        format: 1,
+        id: random_id()?,
+        license_id: row.id.clone(),
+        product: row.product.clone(),
+        device: who.fingerprint.clone(),
+        kind,
+        issued_at: now,
+        expires_at,
+    })
+}
+
+/// Renews the device's live floating seat: one statement, no seat count
+/// (the device holds its seat already). A lapsed seat must register again.
+fn heartbeat(
+    app: &App,
+    tx: &rusqlite::Transaction<'_>,
+    row: &LicenseRow,
+    who: &Who,
+    now: DateTime<Utc>,
+) -> Result<Reply, ApiError> {
+    let parsed = app.license_of(row)?;
+    let license = &parsed.1;
+    let length = Duration::minutes(i64::from(license.floating_timeout));
+    let lease = new_lease(row, who, LeaseKind::Floating, now, now + length)?;
+    let renewed = db::renew_lease(
+        tx,
+        &lease.id,
+        &row.id,
+        &who.fingerprint.id,
+        now.timestamp(),
+        lease.expires_at.timestamp(),
+    )?;
+    if !renewed {
+        return Err(ApiError::not_found(
+            "no_lease",
+            "this device holds no live seat: register again",
+        ));
+    }
+    let extra = json!({ "seats_total": license.floating_users });
+    Ok(Reply::Lease(Box::new(lease), extra))
+}
+
 fn add_consumption(
+    app: &App,
     tx: &rusqlite::Transaction<'_>,
     row: &LicenseRow,
     who: &Who,
     now: DateTime<Utc>,
     records: &[Record],
 ) -> Result<Reply, ApiError> {
-    let parsed = license_of(row)?;
+    let parsed = app.license_of(row)?;
     let license = &parsed.1;
     if records.len() > 10_000 {
         return Err(ApiError::bad_request(
@@ -426,6 +573,7 @@ fn add_consumption(
             "at most 10000 records per call",
         ));
     }
+    require_activated(tx, row, &who.fingerprint.id)?;
     let mut accepted = 0u64;
     let mut counters = std::collections::BTreeSet::new();
     for r in records {
@@ -453,7 +601,11 @@ fn add_consumption(
         let (max, unlimited, overages) = match counter.strip_prefix("feature:") {
             Some(code) => {
                 let f = license.feature(code).ok_or_else(|| {
-                    ApiError::bad_request("unknown_counter", format!("no feature `{code}`"))
+                    if app.feature_is_off(row, code) {
+                        ApiError::conflict("feature_disabled", format!("`{code}` is switched off"))
+                    } else {
+                        ApiError::bad_request("unknown_counter", format!("no feature `{code}`"))
+                    }
                 })?;
                 (
                     f.max_consumption,
@@ -495,8 +647,232 @@ fn add_consumption(
     ))
 }
 
+/// The user's licenses for the product (seed 003), each as its license
+/// object with the counts and the user.
+async fn user_licenses(app: &Arc<App>, r: UserLicensesRequest) -> Result<Value, ApiError> {
+    let user = users::login(app, &r.username, &r.password).await?;
+    let product = r.product;
+    app.with_db(move |app, conn| {
+        let now = app.now().timestamp();
+        let mut list = Vec::new();
+        for row in db::licenses_of_user(conn, &user.id, &product)? {
+            let mut item = app.license_of(&row)?.0.clone();
+            item["times_activated"] = json!(db::activation_count(conn, &row.id)?);
+            item["transfer_count"] = json!(row.transfer_count);
+            item["license_enabled"] = json!(row.enabled);
+            if item["is_floating"] == json!(true) || item["is_floating_cloud"] == json!(true) {
+                item["floating_in_use_devices"] = json!(db::seats_held(conn, &row.id, now)?);
+            }
+            // A user's license is activated by id; its key stays private.
+            if let Some(o) = item.as_object_mut() {
+                o.remove("license_key");
+            }
+            item["user"] = users::public(&user);
+            list.push(item);
+        }
+        Ok(Value::Array(list))
+    })
+    .await
+}
+
+/// A trial license for this device, made from the product's trial
+/// definition: one per device, so asking again gives the same key.
+async fn trial_key(app: &Arc<App>, r: TrialRequest) -> Result<Value, ApiError> {
+    let key = license_key()?;
+    let id = random_id()?;
+    app.with_db(move |app, conn| {
+        let now = app.now();
+        db::write(conn, |tx| {
+            if let Some(existing) = db::trial_of(tx, &r.product, &r.fingerprint.id)? {
+                let row = db::license_by_id(tx, &existing)?;
+                return Ok(
+                    json!({ "license_key": row.license_key, "license_id": row.id, "new": false }),
+                );
+            }
+            let definition = db::trial_definition(tx, &r.product)?
+                .ok_or_else(|| ApiError::not_found("no_trial", "the product offers no trial"))?;
+            let days = definition.trial_days.unwrap_or(0);
+            let mut spec: Value = serde_json::from_str(&definition.spec)
+                .map_err(|e| ApiError::internal(e.to_string()))?;
+            spec["id"] = json!(id);
+            spec["license_key"] = json!(key);
+            spec["is_trial"] = json!(true);
+            spec["trial_days"] = json!(days);
+            spec["validity_period"] = json!(tessera::license::ts::format(
+                &(now + Duration::days(i64::from(days)))
+            ));
+            if let Some(email) = &r.email {
+                spec["metadata"]["trial_email"] = json!(email);
+            }
+            let text =
+                serde_json::to_string(&spec).map_err(|e| ApiError::internal(e.to_string()))?;
+            db::insert_license(
+                tx,
+                &db::NewLicense {
+                    id: &id,
+                    product: &r.product,
+                    license_key: &key,
+                    spec: &text,
+                    account: None,
+                    definition: Some(&definition.code),
+                    max_users: 1,
+                },
+            )?;
+            db::insert_trial(tx, &r.product, &r.fingerprint.id, &id)?;
+            Ok(json!({
+                "license_key": key,
+                "license_id": id,
+                "validity_period": spec["validity_period"],
+                "new": true,
+            }))
+        })
+    })
+    .await
+}
+
+/// Answers an offline activation request with a response file, or takes
+/// an offline deactivation request and frees the device's slot.
+async fn offline_call(
+    app: &Arc<App>,
+    r: OfflineRequest,
+    activating: bool,
+) -> Result<Value, ApiError> {
+    let text = r.request;
+    let request = offline::verify_request(text.as_bytes())?;
+    same_product(&r.product, &request.product)?;
+    check_fingerprint(&request.device)?;
+    let wanted = if activating {
+        Action::Activate
+    } else {
+        Action::Deactivate
+    };
+    if request.action != wanted {
+        return Err(ApiError::bad_request(
+            "wrong_action",
+            "this request asks for the other action",
+        ));
+    }
+    let user = match (&request.username, &r.password) {
+        (Some(name), Some(password)) => Some(users::login(app, name, password).await?),
+        (Some(_), None) => {
+            return Err(ApiError::bad_request(
+                "invalid_body",
+                "a user's request comes with the user's password",
+            ))
+        }
+        (None, _) => None,
+    };
+    let request_id = offline::request_id(text.as_bytes());
+    let chosen = r.license_id;
+    app.with_db_then(
+        move |app, conn| {
+            let now = app.now();
+            db::write(conn, |tx| {
+                let first_time = db::record_offline_request(tx, &request_id, now.timestamp())?;
+                let row = match (&request.license_key, &request.license_id, &user) {
+                    (Some(key), _, _) => db::license_by_key(tx, &request.product, key)?,
+                    (None, Some(id), _) => license_of_product(tx, &request.product, id)?,
+                    (None, None, Some(user)) => pick_license(
+                        db::licenses_of_user(tx, &user.id, &request.product)?,
+                        chosen.as_deref(),
+                    )?,
+                    (None, None, None) => {
+                        return Err(ApiError::bad_request(
+                            "invalid_body",
+                            "the request names no license",
+                        ))
+                    }
+                };
+                if !row.enabled {
+                    return Err(ApiError::new(
+                        403,
+                        "license_disabled",
+                        "the license is disabled",
+                    ));
+                }
+                let device = request.device.clone();
+                if activating {
+                    record_activation(tx, &app.license_of(&row)?, &row, &device, now)?;
+                    db::set_activation_device_key(tx, &row.id, &device.id, &request.device_key)?;
+                    let mut spec = license_spec(app, tx, &row, &device, now)?;
+                    // A device that is never online cannot check in: the
+                    // file lasts as long as the license does.
+                    if let Some(o) = spec.as_object_mut() {
+                        o.remove("expires_at");
+                    }
+                    return Ok(Reply::Offline(spec, now, text, Box::new(request)));
+                }
+                if !first_time {
+                    return Err(ApiError::conflict(
+                        "offline_replay",
+                        "this deactivation request was taken already",
+                    ));
+                }
+                match db::activation_device_key(tx, &row.id, &device.id)? {
+                    Some(key) if key != request.device_key => {
+                        return Err(ApiError::new(
+                            403,
+                            "offline_wrong_device",
+                            "the request is signed by another device than the activation",
+                        ))
+                    }
+                    _ => {}
+                }
+                remove_activation(app, tx, &row, &device.id)?;
+                Ok(Reply::Done(
+                    json!({ "deactivated": true, "license_id": row.id }),
+                ))
+            })
+        },
+        finish,
+    )
+    .await
+}
+
+/// The user's license named by `chosen`, or their only one.
+fn pick_license(rows: Vec<LicenseRow>, chosen: Option<&str>) -> Result<LicenseRow, ApiError> {
+    match chosen {
+        Some(id) => rows.into_iter().find(|r| r.id == id).ok_or_else(|| {
+            ApiError::new(
+                403,
+                "not_assigned",
+                "the license is not assigned to this user",
+            )
+        }),
+        None if rows.len() == 1 => Ok(rows
+            .into_iter()
+            .next()
+            .ok_or_else(|| ApiError::internal("no row"))?),
+        None if rows.is_empty() => Err(ApiError::not_found(
+            "license_not_found",
+            "the user has no license for the product",
+        )),
+        None => Err(ApiError::conflict(
+            "choose_license",
+            "the user has several licenses for the product: name one with license_id",
+        )),
+    }
+}
+
 pub fn random_id() -> Result<String, ApiError> {
     let mut b = [0u8; 16];
     getrandom::getrandom(&mut b).map_err(|_| ApiError::internal("no random source"))?;
     Ok(b.iter().map(|x| format!("{x:02x}")).collect())
+}
+
+/// A fresh license key: 20 Crockford base-32 symbols in groups of five
+/// (100 bits).
+pub fn license_key() -> Result<String, ApiError> {
+    const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    let mut b = [0u8; 20];
+    getrandom::getrandom(&mut b).map_err(|_| ApiError::internal("no random source"))?;
+    let symbols: Vec<char> = b
+        .iter()
+        .map(|x| char::from(ALPHABET[usize::from(x & 31)]))
+        .collect();
+    Ok(symbols
+        .chunks(5)
+        .map(|c| c.iter().collect::<String>())
+        .collect::<Vec<_>>()
+        .join("-"))
 }

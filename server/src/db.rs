@@ -1,14 +1,21 @@
-//! The server's SQLite database (WAL): products, licenses, activations,
-//! leases, consumption. One connection behind a mutex; every operation is
-//! one transaction, so limits hold under any concurrency.
+//! The server's SQLite database (WAL): products, license definitions,
+//! licenses, users and their licenses, activations, leases, consumption.
+//! One connection behind a mutex; every operation is one transaction, so
+//! limits hold under any concurrency. Statements are prepared once and
+//! kept (`prepare_cached`).
 
 use std::path::Path;
 
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, Params, TransactionBehavior};
 
 use crate::error::ApiError;
 
-const SCHEMA: &str = "
+/// The schema, one step per version (`PRAGMA user_version`). A database
+/// is brought forward step by step when the server opens it; a step never
+/// changes once released.
+const MIGRATIONS: &[&str] = &[
+    // 1: the first release.
+    "
 CREATE TABLE IF NOT EXISTS products (
     code TEXT PRIMARY KEY,
     name TEXT NOT NULL,
@@ -48,27 +55,131 @@ CREATE TABLE IF NOT EXISTS consumption (
     at INTEGER NOT NULL,
     PRIMARY KEY (license_id, device, seq)
 );
-";
+",
+    // 2: definitions, users, bundles, feature toggles, trials, offline requests.
+    "
+ALTER TABLE licenses ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE licenses ADD COLUMN account TEXT;
+ALTER TABLE licenses ADD COLUMN definition TEXT;
+ALTER TABLE licenses ADD COLUMN max_users INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE licenses ADD COLUMN features_off TEXT NOT NULL DEFAULT '[]';
+CREATE INDEX licenses_by_account ON licenses (account, definition);
+CREATE TABLE definitions (
+    product TEXT NOT NULL REFERENCES products(code),
+    code TEXT NOT NULL,
+    name TEXT NOT NULL,
+    spec TEXT NOT NULL,
+    trial_days INTEGER,
+    PRIMARY KEY (product, code)
+);
+CREATE TABLE users (
+    id TEXT PRIMARY KEY,
+    username TEXT NOT NULL UNIQUE,
+    email TEXT NOT NULL,
+    first_name TEXT NOT NULL,
+    last_name TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE user_licenses (
+    user_id TEXT NOT NULL REFERENCES users(id),
+    license_id TEXT NOT NULL REFERENCES licenses(id),
+    PRIMARY KEY (user_id, license_id)
+);
+CREATE INDEX user_licenses_by_license ON user_licenses (license_id);
+ALTER TABLE activations ADD COLUMN device_key TEXT;
+CREATE TABLE offline_requests (
+    id TEXT PRIMARY KEY,
+    at INTEGER NOT NULL
+);
+CREATE TABLE trials (
+    product TEXT NOT NULL,
+    device TEXT NOT NULL,
+    license_id TEXT NOT NULL REFERENCES licenses(id),
+    PRIMARY KEY (product, device)
+);
+",
+];
 
 /// A license row.
 #[derive(Debug, Clone)]
 pub struct LicenseRow {
     pub id: String,
     pub product: String,
+    pub license_key: String,
     pub spec: String,
     pub enabled: bool,
     pub transfer_count: u32,
+    /// Bumped by every change to the spec or its feature toggles.
+    pub revision: i64,
+    pub account: Option<String>,
+    pub definition: Option<String>,
+    /// How many users the license may be assigned to.
+    pub max_users: u32,
+    /// Codes of the features switched off (a JSON array).
+    pub features_off: String,
 }
 
-/// Opens (creating) the database at `path` in WAL mode.
+const LICENSE_COLUMNS: &str = "id, product, license_key, spec, enabled, transfer_count, revision, \
+     account, definition, max_users, features_off";
+
+fn license_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<LicenseRow> {
+    Ok(LicenseRow {
+        id: r.get(0)?,
+        product: r.get(1)?,
+        license_key: r.get(2)?,
+        spec: r.get(3)?,
+        enabled: r.get(4)?,
+        transfer_count: r.get(5)?,
+        revision: r.get(6)?,
+        account: r.get(7)?,
+        definition: r.get(8)?,
+        max_users: r.get(9)?,
+        features_off: r.get(10)?,
+    })
+}
+
+/// A user (the password hash stays in the database layer's callers that
+/// check it).
+#[derive(Debug, Clone)]
+pub struct UserRow {
+    pub id: String,
+    pub username: String,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub password_hash: String,
+}
+
+fn user_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
+    Ok(UserRow {
+        id: r.get(0)?,
+        username: r.get(1)?,
+        email: r.get(2)?,
+        first_name: r.get(3)?,
+        last_name: r.get(4)?,
+        password_hash: r.get(5)?,
+    })
+}
+
+const USER_COLUMNS: &str = "id, username, email, first_name, last_name, password_hash";
+
+/// Opens (creating or bringing forward) the database at `path`, in WAL mode.
 pub fn open(path: &Path) -> rusqlite::Result<Connection> {
-    let conn = Connection::open(path)?;
+    let mut conn = Connection::open(path)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     // NORMAL in WAL: a committed transaction survives a crash of the
     // process (it is in the WAL); only a power loss may drop the last ones.
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
-    conn.execute_batch(SCHEMA)?;
+    conn.set_prepared_statement_cache_capacity(64);
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
+    let version: usize = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    for (i, step) in MIGRATIONS.iter().enumerate().skip(version) {
+        tx.execute_batch(step)?;
+        tx.pragma_update(None, "user_version", i + 1)?;
+    }
+    tx.commit()?;
     Ok(conn)
 }
 
@@ -89,18 +200,52 @@ pub fn write<T>(
     Ok(value)
 }
 
+/// One row or none, through the statement cache.
+fn one<T>(
+    conn: &Connection,
+    sql: &str,
+    params: impl Params,
+    map: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Option<T>, ApiError> {
+    conn.prepare_cached(sql)
+        .and_then(|mut s| s.query_row(params, map).optional())
+        .map_err(internal)
+}
+
+/// Every row, through the statement cache.
+fn all<T>(
+    conn: &Connection,
+    sql: &str,
+    params: impl Params,
+    map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Vec<T>, ApiError> {
+    let mut statement = conn.prepare_cached(sql).map_err(internal)?;
+    let rows = statement.query_map(params, map).map_err(internal)?;
+    rows.collect::<rusqlite::Result<Vec<T>>>().map_err(internal)
+}
+
+/// Runs a statement through the cache; returns the rows changed.
+fn exec(conn: &Connection, sql: &str, params: impl Params) -> Result<usize, ApiError> {
+    conn.prepare_cached(sql)
+        .and_then(|mut s| s.execute(params))
+        .map_err(internal)
+}
+
+fn exists(conn: &Connection, sql: &str, params: impl Params) -> Result<bool, ApiError> {
+    Ok(one(conn, sql, params, |_| Ok(()))?.is_some())
+}
+
 pub fn insert_product(
     tx: &rusqlite::Transaction<'_>,
     code: &str,
     name: &str,
     api_key: &[u8],
 ) -> Result<(), ApiError> {
-    let n = tx
-        .execute(
-            "INSERT OR IGNORE INTO products (code, name, api_key) VALUES (?1, ?2, ?3)",
-            params![code, name, api_key],
-        )
-        .map_err(internal)?;
+    let n = exec(
+        tx,
+        "INSERT OR IGNORE INTO products (code, name, api_key) VALUES (?1, ?2, ?3)",
+        params![code, name, api_key],
+    )?;
     if n == 0 {
         return Err(ApiError::conflict(
             "product_exists",
@@ -111,40 +256,54 @@ pub fn insert_product(
 }
 
 pub fn product_key(conn: &Connection, code: &str) -> Result<Option<Vec<u8>>, ApiError> {
-    conn.query_row(
+    one(
+        conn,
         "SELECT api_key FROM products WHERE code = ?1",
         params![code],
         |r| r.get(0),
     )
-    .optional()
-    .map_err(internal)
 }
 
-pub fn insert_license(
-    tx: &rusqlite::Transaction<'_>,
-    id: &str,
-    product: &str,
-    license_key: &str,
-    spec: &str,
-) -> Result<(), ApiError> {
-    let exists: bool = tx
-        .query_row(
-            "SELECT 1 FROM products WHERE code = ?1",
-            params![product],
-            |_| Ok(true),
-        )
-        .optional()
-        .map_err(internal)?
-        .unwrap_or(false);
-    if !exists {
-        return Err(ApiError::not_found("product_not_found", "no such product"));
+fn require_product(conn: &Connection, product: &str) -> Result<(), ApiError> {
+    if exists(
+        conn,
+        "SELECT 1 FROM products WHERE code = ?1",
+        params![product],
+    )? {
+        Ok(())
+    } else {
+        Err(ApiError::not_found("product_not_found", "no such product"))
     }
-    let n = tx
-        .execute(
-            "INSERT OR IGNORE INTO licenses (id, product, license_key, spec) VALUES (?1, ?2, ?3, ?4)",
-            params![id, product, license_key, spec],
-        )
-        .map_err(internal)?;
+}
+
+/// What a new license row holds.
+pub struct NewLicense<'a> {
+    pub id: &'a str,
+    pub product: &'a str,
+    pub license_key: &'a str,
+    pub spec: &'a str,
+    pub account: Option<&'a str>,
+    pub definition: Option<&'a str>,
+    pub max_users: u32,
+}
+
+pub fn insert_license(tx: &rusqlite::Transaction<'_>, l: &NewLicense<'_>) -> Result<(), ApiError> {
+    require_product(tx, l.product)?;
+    let n = exec(
+        tx,
+        "INSERT OR IGNORE INTO licenses
+         (id, product, license_key, spec, account, definition, max_users)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            l.id,
+            l.product,
+            l.license_key,
+            l.spec,
+            l.account,
+            l.definition,
+            l.max_users
+        ],
+    )?;
     if n == 0 {
         return Err(ApiError::conflict(
             "license_exists",
@@ -154,29 +313,17 @@ pub fn insert_license(
     Ok(())
 }
 
-fn license_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<LicenseRow> {
-    Ok(LicenseRow {
-        id: r.get(0)?,
-        product: r.get(1)?,
-        spec: r.get(2)?,
-        enabled: r.get(3)?,
-        transfer_count: r.get(4)?,
-    })
-}
-
 pub fn license_by_key(
     conn: &Connection,
     product: &str,
     license_key: &str,
 ) -> Result<LicenseRow, ApiError> {
-    conn.query_row(
-        "SELECT id, product, spec, enabled, transfer_count FROM licenses
-         WHERE product = ?1 AND license_key = ?2",
+    one(
+        conn,
+        &format!("SELECT {LICENSE_COLUMNS} FROM licenses WHERE product = ?1 AND license_key = ?2"),
         params![product, license_key],
         license_from,
-    )
-    .optional()
-    .map_err(internal)?
+    )?
     .ok_or_else(|| {
         ApiError::not_found(
             "license_not_found",
@@ -186,14 +333,43 @@ pub fn license_by_key(
 }
 
 pub fn license_by_id(conn: &Connection, id: &str) -> Result<LicenseRow, ApiError> {
-    conn.query_row(
-        "SELECT id, product, spec, enabled, transfer_count FROM licenses WHERE id = ?1",
+    one(
+        conn,
+        &format!("SELECT {LICENSE_COLUMNS} FROM licenses WHERE id = ?1"),
         params![id],
         license_from,
-    )
-    .optional()
-    .map_err(internal)?
+    )?
     .ok_or_else(|| ApiError::not_found("license_not_found", "no such license"))
+}
+
+/// Replaces a license's spec, users and account; bumps its revision.
+pub fn update_license(
+    tx: &rusqlite::Transaction<'_>,
+    id: &str,
+    spec: &str,
+    max_users: u32,
+    account: Option<&str>,
+) -> Result<(), ApiError> {
+    exec(
+        tx,
+        "UPDATE licenses SET spec = ?2, max_users = ?3, account = ?4, revision = revision + 1
+         WHERE id = ?1",
+        params![id, spec, max_users, account],
+    )?;
+    Ok(())
+}
+
+pub fn set_features_off(
+    tx: &rusqlite::Transaction<'_>,
+    id: &str,
+    features_off: &str,
+) -> Result<(), ApiError> {
+    exec(
+        tx,
+        "UPDATE licenses SET features_off = ?2, revision = revision + 1 WHERE id = ?1",
+        params![id, features_off],
+    )?;
+    Ok(())
 }
 
 pub fn set_enabled(
@@ -201,12 +377,11 @@ pub fn set_enabled(
     id: &str,
     enabled: bool,
 ) -> Result<(), ApiError> {
-    let n = tx
-        .execute(
-            "UPDATE licenses SET enabled = ?2 WHERE id = ?1",
-            params![id, enabled],
-        )
-        .map_err(internal)?;
+    let n = exec(
+        tx,
+        "UPDATE licenses SET enabled = ?2 WHERE id = ?1",
+        params![id, enabled],
+    )?;
     if n == 0 {
         return Err(ApiError::not_found("license_not_found", "no such license"));
     }
@@ -216,24 +391,21 @@ pub fn set_enabled(
 /// Devices the license is activated on (a counter kept with the rows, so
 /// it costs no scan).
 pub fn activation_count(conn: &Connection, license_id: &str) -> Result<u32, ApiError> {
-    conn.query_row(
+    Ok(one(
+        conn,
         "SELECT activations FROM licenses WHERE id = ?1",
         params![license_id],
         |r| r.get(0),
-    )
-    .map_err(internal)
+    )?
+    .unwrap_or(0))
 }
 
 pub fn is_activated(conn: &Connection, license_id: &str, device: &str) -> Result<bool, ApiError> {
-    Ok(conn
-        .query_row(
-            "SELECT 1 FROM activations WHERE license_id = ?1 AND device = ?2",
-            params![license_id, device],
-            |_| Ok(true),
-        )
-        .optional()
-        .map_err(internal)?
-        .unwrap_or(false))
+    exists(
+        conn,
+        "SELECT 1 FROM activations WHERE license_id = ?1 AND device = ?2",
+        params![license_id, device],
+    )
 }
 
 pub fn insert_activation(
@@ -243,25 +415,25 @@ pub fn insert_activation(
     fingerprint: &str,
     at: i64,
 ) -> Result<(), ApiError> {
-    if is_activated(tx, license_id, device)? {
-        tx.execute(
-            "UPDATE activations SET fingerprint = ?3 WHERE license_id = ?1 AND device = ?2",
-            params![license_id, device, fingerprint],
-        )
-        .map_err(internal)?;
+    let updated = exec(
+        tx,
+        "UPDATE activations SET fingerprint = ?3 WHERE license_id = ?1 AND device = ?2",
+        params![license_id, device, fingerprint],
+    )?;
+    if updated > 0 {
         return Ok(());
     }
-    tx.execute(
+    exec(
+        tx,
         "INSERT INTO activations (license_id, device, fingerprint, activated_at)
          VALUES (?1, ?2, ?3, ?4)",
         params![license_id, device, fingerprint, at],
-    )
-    .map_err(internal)?;
-    tx.execute(
+    )?;
+    exec(
+        tx,
         "UPDATE licenses SET activations = activations + 1 WHERE id = ?1",
         params![license_id],
-    )
-    .map_err(internal)?;
+    )?;
     Ok(())
 }
 
@@ -270,20 +442,19 @@ pub fn delete_activation(
     license_id: &str,
     device: &str,
 ) -> Result<bool, ApiError> {
-    let n = tx
-        .execute(
-            "DELETE FROM activations WHERE license_id = ?1 AND device = ?2",
-            params![license_id, device],
-        )
-        .map_err(internal)?;
+    let n = exec(
+        tx,
+        "DELETE FROM activations WHERE license_id = ?1 AND device = ?2",
+        params![license_id, device],
+    )?;
     delete_lease(tx, license_id, device)?;
     if n > 0 {
-        tx.execute(
+        exec(
+            tx,
             "UPDATE licenses SET transfer_count = transfer_count + 1,
              activations = activations - 1 WHERE id = ?1",
             params![license_id],
-        )
-        .map_err(internal)?;
+        )?;
     }
     Ok(n > 0)
 }
@@ -295,39 +466,23 @@ pub fn seats_held_by_others(
     device: &str,
     now: i64,
 ) -> Result<u32, ApiError> {
-    conn.query_row(
+    Ok(one(
+        conn,
         "SELECT COUNT(*) FROM leases WHERE license_id = ?1 AND device != ?2 AND expires_at > ?3",
         params![license_id, device, now],
         |r| r.get(0),
-    )
-    .map_err(internal)
+    )?
+    .unwrap_or(0))
 }
 
 pub fn seats_held(conn: &Connection, license_id: &str, now: i64) -> Result<u32, ApiError> {
-    conn.query_row(
+    Ok(one(
+        conn,
         "SELECT COUNT(*) FROM leases WHERE license_id = ?1 AND expires_at > ?2",
         params![license_id, now],
         |r| r.get(0),
-    )
-    .map_err(internal)
-}
-
-/// Whether `device` holds a live lease.
-pub fn has_live_lease(
-    conn: &Connection,
-    license_id: &str,
-    device: &str,
-    now: i64,
-) -> Result<bool, ApiError> {
-    Ok(conn
-        .query_row(
-            "SELECT 1 FROM leases WHERE license_id = ?1 AND device = ?2 AND expires_at > ?3",
-            params![license_id, device, now],
-            |_| Ok(true),
-        )
-        .optional()
-        .map_err(internal)?
-        .unwrap_or(false))
+    )?
+    .unwrap_or(0))
 }
 
 pub fn upsert_lease(
@@ -338,13 +493,30 @@ pub fn upsert_lease(
     kind: &str,
     expires_at: i64,
 ) -> Result<(), ApiError> {
-    tx.execute(
+    exec(
+        tx,
         "INSERT INTO leases (id, license_id, device, kind, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT (license_id, device) DO UPDATE SET id = ?1, kind = ?4, expires_at = ?5",
         params![id, license_id, device, kind, expires_at],
-    )
-    .map_err(internal)?;
+    )?;
     Ok(())
+}
+
+/// Renews `device`'s live lease to `expires_at`; false when it has none.
+pub fn renew_lease(
+    tx: &rusqlite::Transaction<'_>,
+    id: &str,
+    license_id: &str,
+    device: &str,
+    now: i64,
+    expires_at: i64,
+) -> Result<bool, ApiError> {
+    Ok(exec(
+        tx,
+        "UPDATE leases SET id = ?1, expires_at = ?5
+         WHERE license_id = ?2 AND device = ?3 AND expires_at > ?4 AND kind = 'floating'",
+        params![id, license_id, device, now, expires_at],
+    )? > 0)
 }
 
 pub fn delete_lease(
@@ -352,13 +524,11 @@ pub fn delete_lease(
     license_id: &str,
     device: &str,
 ) -> Result<bool, ApiError> {
-    let n = tx
-        .execute(
-            "DELETE FROM leases WHERE license_id = ?1 AND device = ?2",
-            params![license_id, device],
-        )
-        .map_err(internal)?;
-    Ok(n > 0)
+    Ok(exec(
+        tx,
+        "DELETE FROM leases WHERE license_id = ?1 AND device = ?2",
+        params![license_id, device],
+    )? > 0)
 }
 
 /// Inserts a consumption record unless the same (license, device, seq)
@@ -376,23 +546,348 @@ pub fn insert_consumption(
         .map_err(|_| ApiError::bad_request("invalid_body", "seq is too large"))?;
     let amount = i64::try_from(amount)
         .map_err(|_| ApiError::bad_request("invalid_body", "amount is too large"))?;
-    let n = tx
-        .execute(
-            "INSERT OR IGNORE INTO consumption (license_id, device, seq, counter, amount, at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![license_id, device, seq, counter, amount, at],
-        )
-        .map_err(internal)?;
-    Ok(n > 0)
+    Ok(exec(
+        tx,
+        "INSERT OR IGNORE INTO consumption (license_id, device, seq, counter, amount, at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![license_id, device, seq, counter, amount, at],
+    )? > 0)
 }
 
 pub fn consumed(conn: &Connection, license_id: &str, counter: &str) -> Result<u64, ApiError> {
-    let total: i64 = conn
-        .query_row(
-            "SELECT COALESCE(SUM(amount), 0) FROM consumption WHERE license_id = ?1 AND counter = ?2",
-            params![license_id, counter],
-            |r| r.get(0),
-        )
-        .map_err(internal)?;
+    let total: i64 = one(
+        conn,
+        "SELECT COALESCE(SUM(amount), 0) FROM consumption WHERE license_id = ?1 AND counter = ?2",
+        params![license_id, counter],
+        |r| r.get(0),
+    )?
+    .unwrap_or(0);
     Ok(u64::try_from(total).unwrap_or(0))
+}
+
+// ---- license definitions ----
+
+/// A license definition: a template spec licenses are made from.
+#[derive(Debug, Clone)]
+pub struct DefinitionRow {
+    pub product: String,
+    pub code: String,
+    pub name: String,
+    pub spec: String,
+    pub trial_days: Option<u32>,
+}
+
+fn definition_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<DefinitionRow> {
+    Ok(DefinitionRow {
+        product: r.get(0)?,
+        code: r.get(1)?,
+        name: r.get(2)?,
+        spec: r.get(3)?,
+        trial_days: r.get(4)?,
+    })
+}
+
+pub fn insert_definition(
+    tx: &rusqlite::Transaction<'_>,
+    d: &DefinitionRow,
+) -> Result<(), ApiError> {
+    require_product(tx, &d.product)?;
+    let n = exec(
+        tx,
+        "INSERT OR IGNORE INTO definitions (product, code, name, spec, trial_days)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![d.product, d.code, d.name, d.spec, d.trial_days],
+    )?;
+    if n == 0 {
+        return Err(ApiError::conflict(
+            "definition_exists",
+            "the product has a definition with this code",
+        ));
+    }
+    Ok(())
+}
+
+pub fn definition(
+    conn: &Connection,
+    product: &str,
+    code: &str,
+) -> Result<Option<DefinitionRow>, ApiError> {
+    one(
+        conn,
+        "SELECT product, code, name, spec, trial_days FROM definitions
+         WHERE product = ?1 AND code = ?2",
+        params![product, code],
+        definition_from,
+    )
+}
+
+/// A product's definitions (every product's when `product` is None).
+pub fn definitions(
+    conn: &Connection,
+    product: Option<&str>,
+) -> Result<Vec<DefinitionRow>, ApiError> {
+    all(
+        conn,
+        "SELECT product, code, name, spec, trial_days FROM definitions
+         WHERE ?1 IS NULL OR product = ?1 ORDER BY product, code",
+        params![product],
+        definition_from,
+    )
+}
+
+/// The product's trial definition (the first by code that has trial days).
+pub fn trial_definition(
+    conn: &Connection,
+    product: &str,
+) -> Result<Option<DefinitionRow>, ApiError> {
+    one(
+        conn,
+        "SELECT product, code, name, spec, trial_days FROM definitions
+         WHERE product = ?1 AND trial_days IS NOT NULL ORDER BY code LIMIT 1",
+        params![product],
+        definition_from,
+    )
+}
+
+// ---- trials ----
+
+pub fn trial_of(
+    conn: &Connection,
+    product: &str,
+    device: &str,
+) -> Result<Option<String>, ApiError> {
+    one(
+        conn,
+        "SELECT license_id FROM trials WHERE product = ?1 AND device = ?2",
+        params![product, device],
+        |r| r.get(0),
+    )
+}
+
+pub fn insert_trial(
+    tx: &rusqlite::Transaction<'_>,
+    product: &str,
+    device: &str,
+    license_id: &str,
+) -> Result<(), ApiError> {
+    exec(
+        tx,
+        "INSERT INTO trials (product, device, license_id) VALUES (?1, ?2, ?3)",
+        params![product, device, license_id],
+    )?;
+    Ok(())
+}
+
+// ---- users ----
+
+pub fn insert_user(
+    tx: &rusqlite::Transaction<'_>,
+    u: &UserRow,
+    created_at: i64,
+) -> Result<(), ApiError> {
+    let n = exec(
+        tx,
+        "INSERT OR IGNORE INTO users
+         (id, username, email, first_name, last_name, password_hash, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            u.id,
+            u.username,
+            u.email,
+            u.first_name,
+            u.last_name,
+            u.password_hash,
+            created_at
+        ],
+    )?;
+    if n == 0 {
+        return Err(ApiError::conflict(
+            "user_exists",
+            "a user with this username exists",
+        ));
+    }
+    Ok(())
+}
+
+pub fn user_by_username(conn: &Connection, username: &str) -> Result<Option<UserRow>, ApiError> {
+    one(
+        conn,
+        &format!("SELECT {USER_COLUMNS} FROM users WHERE username = ?1"),
+        params![username],
+        user_from,
+    )
+}
+
+pub fn user_by_id(conn: &Connection, id: &str) -> Result<Option<UserRow>, ApiError> {
+    one(
+        conn,
+        &format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"),
+        params![id],
+        user_from,
+    )
+}
+
+/// A page of users by username, and how many there are in all.
+pub fn users_page(
+    conn: &Connection,
+    offset: u64,
+    limit: u64,
+) -> Result<(Vec<UserRow>, u64), ApiError> {
+    let (offset, limit) = (
+        i64::try_from(offset).unwrap_or(i64::MAX),
+        i64::try_from(limit).unwrap_or(i64::MAX),
+    );
+    let rows = all(
+        conn,
+        &format!("SELECT {USER_COLUMNS} FROM users ORDER BY username LIMIT ?1 OFFSET ?2"),
+        params![limit, offset],
+        user_from,
+    )?;
+    let total: i64 = one(conn, "SELECT COUNT(*) FROM users", [], |r| r.get(0))?.unwrap_or(0);
+    Ok((rows, u64::try_from(total).unwrap_or(0)))
+}
+
+/// The ids of the licenses assigned to a user.
+pub fn license_ids_of_user(conn: &Connection, user_id: &str) -> Result<Vec<String>, ApiError> {
+    all(
+        conn,
+        "SELECT license_id FROM user_licenses WHERE user_id = ?1 ORDER BY license_id",
+        params![user_id],
+        |r| r.get(0),
+    )
+}
+
+/// The user's licenses for a product.
+pub fn licenses_of_user(
+    conn: &Connection,
+    user_id: &str,
+    product: &str,
+) -> Result<Vec<LicenseRow>, ApiError> {
+    all(
+        conn,
+        &format!(
+            "SELECT {LICENSE_COLUMNS} FROM licenses WHERE product = ?2 AND id IN
+             (SELECT license_id FROM user_licenses WHERE user_id = ?1) ORDER BY id"
+        ),
+        params![user_id, product],
+        license_from,
+    )
+}
+
+pub fn is_assigned(conn: &Connection, user_id: &str, license_id: &str) -> Result<bool, ApiError> {
+    exists(
+        conn,
+        "SELECT 1 FROM user_licenses WHERE user_id = ?1 AND license_id = ?2",
+        params![user_id, license_id],
+    )
+}
+
+pub fn assigned_count(conn: &Connection, license_id: &str) -> Result<u32, ApiError> {
+    Ok(one(
+        conn,
+        "SELECT COUNT(*) FROM user_licenses WHERE license_id = ?1",
+        params![license_id],
+        |r| r.get(0),
+    )?
+    .unwrap_or(0))
+}
+
+/// Assigns a license to a user; false when it already was.
+pub fn assign(
+    tx: &rusqlite::Transaction<'_>,
+    user_id: &str,
+    license_id: &str,
+) -> Result<bool, ApiError> {
+    Ok(exec(
+        tx,
+        "INSERT OR IGNORE INTO user_licenses (user_id, license_id) VALUES (?1, ?2)",
+        params![user_id, license_id],
+    )? > 0)
+}
+
+/// Revokes a license from a user; false when it was not assigned.
+pub fn revoke(
+    tx: &rusqlite::Transaction<'_>,
+    user_id: &str,
+    license_id: &str,
+) -> Result<bool, ApiError> {
+    Ok(exec(
+        tx,
+        "DELETE FROM user_licenses WHERE user_id = ?1 AND license_id = ?2",
+        params![user_id, license_id],
+    )? > 0)
+}
+
+/// An account's licenses made from a definition (a bundle code).
+pub fn licenses_of_account(
+    conn: &Connection,
+    account: &str,
+    definition: &str,
+) -> Result<Vec<LicenseRow>, ApiError> {
+    all(
+        conn,
+        &format!(
+            "SELECT {LICENSE_COLUMNS} FROM licenses WHERE account = ?1 AND definition = ?2
+             ORDER BY id"
+        ),
+        params![account, definition],
+        license_from,
+    )
+}
+
+// ---- offline requests ----
+
+/// The device key an offline activation was made with, if any.
+pub fn activation_device_key(
+    conn: &Connection,
+    license_id: &str,
+    device: &str,
+) -> Result<Option<String>, ApiError> {
+    Ok(one(
+        conn,
+        "SELECT device_key FROM activations WHERE license_id = ?1 AND device = ?2",
+        params![license_id, device],
+        |r| r.get::<_, Option<String>>(0),
+    )?
+    .flatten())
+}
+
+pub fn set_activation_device_key(
+    tx: &rusqlite::Transaction<'_>,
+    license_id: &str,
+    device: &str,
+    device_key: &str,
+) -> Result<(), ApiError> {
+    exec(
+        tx,
+        "UPDATE activations SET device_key = ?3 WHERE license_id = ?1 AND device = ?2",
+        params![license_id, device, device_key],
+    )?;
+    Ok(())
+}
+
+/// Records an offline request as answered; false when it already was.
+pub fn record_offline_request(
+    tx: &rusqlite::Transaction<'_>,
+    id: &str,
+    at: i64,
+) -> Result<bool, ApiError> {
+    Ok(exec(
+        tx,
+        "INSERT OR IGNORE INTO offline_requests (id, at) VALUES (?1, ?2)",
+        params![id, at],
+    )? > 0)
+}
+
+/// The users a license is assigned to.
+pub fn users_of_license(conn: &Connection, license_id: &str) -> Result<Vec<UserRow>, ApiError> {
+    all(
+        conn,
+        &format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE id IN
+             (SELECT user_id FROM user_licenses WHERE license_id = ?1) ORDER BY username"
+        ),
+        params![license_id],
+        user_from,
+    )
 }

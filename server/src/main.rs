@@ -9,7 +9,11 @@
 //! `signing_key` / `TESSERA_SERVER_SIGNING_KEY` (a PKCS#8 PEM file from
 //! `tessera keygen`), `admin_token_file` / `TESSERA_ADMIN_TOKEN` (the token
 //! itself), `insecure_http` / `TESSERA_SERVER_INSECURE_HTTP`, `check_in_days`,
-//! `test_clock`. docs/PROTOCOL.md describes the API.
+//! `tls_cert` / `TESSERA_SERVER_TLS_CERT` and `tls_key` /
+//! `TESSERA_SERVER_TLS_KEY` (PEM files), `check_in_days`, `test_clock`.
+//! It serves TLS when given a certificate and key; plain HTTP only with
+//! `insecure_http`, and then only on a loopback address. docs/PROTOCOL.md
+//! describes the API.
 
 mod admin;
 mod api;
@@ -17,6 +21,8 @@ mod app;
 mod db;
 mod error;
 mod protocol;
+mod tls;
+mod users;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -34,6 +40,8 @@ struct FileConfig {
     signing_key: Option<PathBuf>,
     admin_token_file: Option<PathBuf>,
     insecure_http: Option<bool>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
     check_in_days: Option<u32>,
     test_clock: Option<bool>,
 }
@@ -70,14 +78,31 @@ fn main() -> ExitCode {
         .map(|v| v == "1" || v == "true")
         .or(file.insecure_http)
         .unwrap_or(false);
-    if !insecure {
-        return fail(
-            "TLS is not built into this version yet: start with insecure_http on a loopback address",
-        );
-    }
-    if !listen.ip().is_loopback() {
-        return fail("plain HTTP is allowed on a loopback address only");
-    }
+    let tls_cert = env("TESSERA_SERVER_TLS_CERT")
+        .map(PathBuf::from)
+        .or(file.tls_cert);
+    let tls_key = env("TESSERA_SERVER_TLS_KEY")
+        .map(PathBuf::from)
+        .or(file.tls_key);
+    let tls = match (tls_cert, tls_key, insecure) {
+        (Some(cert), Some(key), false) => match tls::acceptor(&cert, &key) {
+            Ok(a) => Some(a),
+            Err(e) => return fail(e),
+        },
+        (None, None, true) if listen.ip().is_loopback() => None,
+        (None, None, true) => return fail("plain HTTP is allowed on a loopback address only"),
+        (Some(_), Some(_), true) => {
+            return fail("both TLS files and insecure_http are set: choose one")
+        }
+        (Some(_), None, _) | (None, Some(_), _) => {
+            return fail("TLS needs both tls_cert and tls_key")
+        }
+        (None, None, false) => {
+            return fail(
+                "no TLS certificate: set tls_cert and tls_key (PEM files), or insecure_http on a loopback address",
+            )
+        }
+    };
     let Some(database) = env("TESSERA_SERVER_DATABASE")
         .map(PathBuf::from)
         .or(file.database)
@@ -128,7 +153,7 @@ fn main() -> ExitCode {
         Ok(r) => r,
         Err(e) => return fail(format!("cannot start the runtime: {e}")),
     };
-    match runtime.block_on(app::serve(app, listen)) {
+    match runtime.block_on(app::serve(app, listen, tls)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(e),
     }

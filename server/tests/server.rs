@@ -3,9 +3,9 @@
 //! clients racing for 10 seats, seats freed after their timeout, request
 //! authorization, signed responses, bad input, and a restart.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 
 use base64::engine::general_purpose::STANDARD as B64;
@@ -13,191 +13,9 @@ use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use tessera::{Keyring, LicenseFile, SigningKey};
+use tessera::{Keyring, LicenseFile};
 
-const ADMIN: &str = "test-only-admin-token-0123456789";
-
-struct Server {
-    child: Child,
-    url: String,
-    key: tessera::PublicKey,
-    dir: Arc<tempfile::TempDir>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_in(dir: Arc<tempfile::TempDir>, test_clock: bool) -> Server {
-    let key_path = dir.path().join("server.key");
-    if !key_path.exists() {
-        let key = SigningKey::generate().unwrap();
-        std::fs::write(&key_path, key.to_pem().unwrap().as_bytes()).unwrap();
-    }
-    let pem = std::fs::read_to_string(&key_path).unwrap();
-    let public = SigningKey::from_pem(&pem).unwrap().public_key().clone();
-    let config = dir.path().join("server.json");
-    std::fs::write(
-        &config,
-        json!({"listen": "127.0.0.1:0", "insecure_http": true, "test_clock": test_clock})
-            .to_string(),
-    )
-    .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera-server"))
-        .args(["--config", config.to_str().unwrap()])
-        .env("TESSERA_SERVER_DATABASE", dir.path().join("tessera.db"))
-        .env("TESSERA_SERVER_SIGNING_KEY", &key_path)
-        .env("TESSERA_ADMIN_TOKEN", ADMIN)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stderr.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .to_owned();
-    Server {
-        child,
-        url,
-        key: public,
-        dir,
-    }
-}
-
-fn start() -> Server {
-    start_in(Arc::new(tempfile::tempdir().unwrap()), true)
-}
-
-fn http() -> reqwest::blocking::Client {
-    reqwest::blocking::Client::builder().build().unwrap()
-}
-
-/// A response: status, body, and whether its signature verified.
-struct Answer {
-    status: u16,
-    body: Value,
-}
-
-fn verify_response(server: &Server, nonce: &str, r: reqwest::blocking::Response) -> Answer {
-    let status = r.status().as_u16();
-    let date = r.headers()["date"].to_str().unwrap().to_owned();
-    let echoed = r.headers()["tessera-nonce"].to_str().unwrap().to_owned();
-    let sig = r.headers()["tessera-signature"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let bytes = r.bytes().unwrap();
-    assert_eq!(echoed, nonce);
-    let (key_id, sig) = sig.split_once(' ').unwrap();
-    assert_eq!(key_id, server.key.id().to_string());
-    let sig: [u8; 64] = B64.decode(sig).unwrap().try_into().unwrap();
-    assert!(
-        tessera::protocol::verify_response(&server.key, nonce, status, &date, &bytes, &sig),
-        "the response signature does not verify"
-    );
-    Answer {
-        status,
-        body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    }
-}
-
-fn admin(server: &Server, method: &str, path: &str, body: Value) -> Answer {
-    let req = http()
-        .request(method.parse().unwrap(), format!("{}{path}", server.url))
-        .header("authorization", format!("Bearer {ADMIN}"))
-        .header("tessera-nonce", "admin-nonce-0123456789")
-        .body(body.to_string());
-    verify_response(server, "admin-nonce-0123456789", req.send().unwrap())
-}
-
-struct Product {
-    code: String,
-    key: Vec<u8>,
-}
-
-fn nonce() -> String {
-    let mut b = [0u8; 16];
-    getrandom::getrandom(&mut b).unwrap();
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-/// A client call signed as the protocol says, at the server's clock `date`.
-fn call_at(server: &Server, p: &Product, path: &str, body: &str, date: &str) -> Answer {
-    let nonce = nonce();
-    let digest: String = Sha256::digest(body.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let msg = format!("{date}\nPOST\n{path}\n{digest}\n{nonce}");
-    let mut mac = Hmac::<Sha256>::new_from_slice(&p.key).unwrap();
-    mac.update(msg.as_bytes());
-    let sig = B64.encode(mac.finalize().into_bytes());
-    let r = http()
-        .post(format!("{}{path}", server.url))
-        .header("date", date)
-        .header("tessera-nonce", &nonce)
-        .header(
-            "authorization",
-            format!("Tessera-HMAC-SHA256 product={}, signature={sig}", p.code),
-        )
-        .body(body.to_owned())
-        .send()
-        .unwrap();
-    verify_response(server, &nonce, r)
-}
-
-fn server_date(server: &Server) -> String {
-    let r = http()
-        .get(format!("{}/openapi.json", server.url))
-        .send()
-        .unwrap();
-    r.headers()["date"].to_str().unwrap().to_owned()
-}
-
-fn call(server: &Server, p: &Product, path: &str, body: Value) -> Answer {
-    call_at(server, p, path, &body.to_string(), &server_date(server))
-}
-
-fn product(server: &Server, code: &str) -> Product {
-    let a = admin(
-        server,
-        "POST",
-        "/admin/v1/products",
-        json!({"code": code, "name": "Acme"}),
-    );
-    assert_eq!(a.status, 200, "{}", a.body);
-    Product {
-        code: code.into(),
-        key: B64.decode(a.body["api_key"].as_str().unwrap()).unwrap(),
-    }
-}
-
-fn license(server: &Server, p: &Product, key: &str, spec: Value) {
-    let mut spec = spec;
-    spec["product_details"] = json!({"short_code": p.code});
-    let a = admin(
-        server,
-        "POST",
-        "/admin/v1/licenses",
-        json!({"license_key": key, "spec": spec}),
-    );
-    assert_eq!(a.status, 200, "{}", a.body);
-}
-
-fn device(n: usize) -> Value {
-    json!({"id": format!("device-{n:04}"), "components": {}})
-}
-
-fn who(p: &Product, key: &str, n: usize) -> Value {
-    json!({"product": p.code, "license_key": key, "fingerprint": device(n)})
-}
+use common::*;
 
 #[test]
 fn activation_check_and_deactivation_with_limits() {
@@ -246,7 +64,8 @@ fn activation_check_and_deactivation_with_limits() {
     let seats = admin(&s, "GET", "/admin/v1/licenses/L-1/seats", Value::Null);
     assert_eq!(
         seats.body,
-        json!({"kind": "activations", "allowed": 3, "used": 3, "available": 0})
+        json!({"kind": "activations", "allowed": 3, "used": 3, "available": 0,
+               "users": {"allowed": 1, "used": 0, "available": 1}})
     );
 
     let check = call(&s, &p, "/api/v1/check_license", who(&p, "KEY-1", 1));

@@ -1,0 +1,220 @@
+//! What the server tests share: the real `tessera-server` binary on
+//! loopback with an embedded SQLite file in a temporary directory, signed
+//! client calls, admin calls, and a check of every response's signature.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use tessera::SigningKey;
+
+pub const ADMIN: &str = "test-only-admin-token-0123456789";
+
+pub struct Server {
+    pub child: Child,
+    pub url: String,
+    pub key: tessera::PublicKey,
+    pub dir: Arc<tempfile::TempDir>,
+    /// A client that trusts the server's certificate when it serves TLS.
+    pub client: reqwest::blocking::Client,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn start_in(dir: Arc<tempfile::TempDir>, test_clock: bool) -> Server {
+    let config = json!({"listen": "127.0.0.1:0", "insecure_http": true, "test_clock": test_clock});
+    start_with(dir, config, None).unwrap_or_else(|e| panic!("the server did not start: {e}"))
+}
+
+/// Starts the server with this configuration file; `ca` is the PEM
+/// certificate a TLS server's clients trust. Err holds what the server
+/// printed when it did not start.
+pub fn start_with(
+    dir: Arc<tempfile::TempDir>,
+    config: Value,
+    ca: Option<&str>,
+) -> Result<Server, String> {
+    let key_path = dir.path().join("server.key");
+    if !key_path.exists() {
+        let key = SigningKey::generate().unwrap();
+        std::fs::write(&key_path, key.to_pem().unwrap().as_bytes()).unwrap();
+    }
+    let pem = std::fs::read_to_string(&key_path).unwrap();
+    let public = SigningKey::from_pem(&pem).unwrap().public_key().clone();
+    let config_path = dir.path().join("server.json");
+    std::fs::write(&config_path, config.to_string()).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera-server"))
+        .args(["--config", config_path.to_str().unwrap()])
+        .env("TESSERA_SERVER_DATABASE", dir.path().join("tessera.db"))
+        .env("TESSERA_SERVER_SIGNING_KEY", &key_path)
+        .env("TESSERA_ADMIN_TOKEN", ADMIN)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let Some(url) = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://") || w.starts_with("https://"))
+    else {
+        let _ = child.wait();
+        return Err(line);
+    };
+    let mut client = reqwest::blocking::Client::builder();
+    if let Some(pem) = ca {
+        client = client
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(reqwest::Certificate::from_pem(pem.as_bytes()).unwrap());
+    }
+    Ok(Server {
+        url: url.to_owned(),
+        child,
+        key: public,
+        dir,
+        client: client.build().unwrap(),
+    })
+}
+
+pub fn start() -> Server {
+    start_in(Arc::new(tempfile::tempdir().unwrap()), true)
+}
+
+pub fn http() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder().build().unwrap()
+}
+
+/// A response: status, body, and whether its signature verified.
+pub struct Answer {
+    pub status: u16,
+    pub body: Value,
+}
+
+pub fn verify_response(server: &Server, nonce: &str, r: reqwest::blocking::Response) -> Answer {
+    let status = r.status().as_u16();
+    let date = r.headers()["date"].to_str().unwrap().to_owned();
+    let echoed = r.headers()["tessera-nonce"].to_str().unwrap().to_owned();
+    let sig = r.headers()["tessera-signature"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let bytes = r.bytes().unwrap();
+    assert_eq!(echoed, nonce);
+    let (key_id, sig) = sig.split_once(' ').unwrap();
+    assert_eq!(key_id, server.key.id().to_string());
+    let sig: [u8; 64] = B64.decode(sig).unwrap().try_into().unwrap();
+    assert!(
+        tessera::protocol::verify_response(&server.key, nonce, status, &date, &bytes, &sig),
+        "the response signature does not verify"
+    );
+    Answer {
+        status,
+        body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    }
+}
+
+pub fn admin(server: &Server, method: &str, path: &str, body: Value) -> Answer {
+    let req = server
+        .client
+        .request(method.parse().unwrap(), format!("{}{path}", server.url))
+        .header("authorization", format!("Bearer {ADMIN}"))
+        .header("tessera-nonce", "admin-nonce-0123456789")
+        .body(body.to_string());
+    verify_response(server, "admin-nonce-0123456789", req.send().unwrap())
+}
+
+pub struct Product {
+    pub code: String,
+    pub key: Vec<u8>,
+}
+
+pub fn nonce() -> String {
+    let mut b = [0u8; 16];
+    getrandom::getrandom(&mut b).unwrap();
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// A client call signed as the protocol says, at the server's clock `date`.
+pub fn call_at(server: &Server, p: &Product, path: &str, body: &str, date: &str) -> Answer {
+    let nonce = nonce();
+    let digest: String = Sha256::digest(body.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let msg = format!("{date}\nPOST\n{path}\n{digest}\n{nonce}");
+    let mut mac = Hmac::<Sha256>::new_from_slice(&p.key).unwrap();
+    mac.update(msg.as_bytes());
+    let sig = B64.encode(mac.finalize().into_bytes());
+    let r = server
+        .client
+        .post(format!("{}{path}", server.url))
+        .header("date", date)
+        .header("tessera-nonce", &nonce)
+        .header(
+            "authorization",
+            format!("Tessera-HMAC-SHA256 product={}, signature={sig}", p.code),
+        )
+        .body(body.to_owned())
+        .send()
+        .unwrap();
+    verify_response(server, &nonce, r)
+}
+
+pub fn server_date(server: &Server) -> String {
+    let r = server
+        .client
+        .get(format!("{}/openapi.json", server.url))
+        .send()
+        .unwrap();
+    r.headers()["date"].to_str().unwrap().to_owned()
+}
+
+pub fn call(server: &Server, p: &Product, path: &str, body: Value) -> Answer {
+    call_at(server, p, path, &body.to_string(), &server_date(server))
+}
+
+pub fn product(server: &Server, code: &str) -> Product {
+    let a = admin(
+        server,
+        "POST",
+        "/admin/v1/products",
+        json!({"code": code, "name": "Acme"}),
+    );
+    assert_eq!(a.status, 200, "{}", a.body);
+    Product {
+        code: code.into(),
+        key: B64.decode(a.body["api_key"].as_str().unwrap()).unwrap(),
+    }
+}
+
+pub fn license(server: &Server, p: &Product, key: &str, spec: Value) {
+    let mut spec = spec;
+    spec["product_details"] = json!({"short_code": p.code});
+    let a = admin(
+        server,
+        "POST",
+        "/admin/v1/licenses",
+        json!({"license_key": key, "spec": spec}),
+    );
+    assert_eq!(a.status, 200, "{}", a.body);
+}
+
+pub fn device(n: usize) -> Value {
+    json!({"id": format!("device-{n:04}"), "components": {}})
+}
+
+pub fn who(p: &Product, key: &str, n: usize) -> Value {
+    json!({"product": p.code, "license_key": key, "fingerprint": device(n)})
+}
