@@ -116,6 +116,12 @@ enum tessera_result
   TESSERA_ERR_TOKEN_MISMATCH = 92,
   // The hardware key or its PKCS#11 module failed.
   TESSERA_ERR_TOKEN_FAILURE = 93,
+  // The license server could not be reached.
+  TESSERA_ERR_NETWORK = 110,
+  // The license server refused the request.
+  TESSERA_ERR_SERVER_REFUSED = 111,
+  // The license server's answer is forged, replayed or altered.
+  TESSERA_ERR_BAD_RESPONSE = 112,
   // A required pointer argument was NULL.
   TESSERA_ERR_NULL_POINTER = 100,
   // A string argument is not valid UTF-8.

@@ -3,7 +3,10 @@
 # Creates a throwaway signing key, issues a license valid for 30 days,
 # inspects and verifies it with the CLI, validates it the way a product
 # does, through the Rust API, today and on two later days, and shows this
-# device's fingerprint.
+# device's fingerprint. Then the online loop: the reference server on
+# loopback, a product and license made through its admin API, and a device
+# that activates, checks, consumes, borrows, goes offline, comes back and
+# deactivates (examples/online.rs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -68,5 +71,8 @@ if "$bin/tessera" verify "$work/tampered.lic" --key "$work/vendor.pub"; then
     echo "unexpected: a tampered file was accepted" >&2
     exit 1
 fi
+
+step "10. Online: the reference server, the admin API and the SDK's online half, the whole loop"
+"$bin/examples/online" "$bin/tessera-server"
 
 printf '\nquickstart finished: every step behaved as expected\n'

@@ -227,6 +227,27 @@ pub enum Error {
     /// The token or its PKCS#11 module failed otherwise.
     #[error("the hardware key failed: {0}")]
     TokenFailure(&'static str),
+
+    /// The license server could not be reached, after the retries (carries
+    /// what went wrong: no route, refused, timed out, a 5xx).
+    #[error("the license server could not be reached ({0}); the license keeps working offline until its check-in is due")]
+    Network(String),
+
+    /// The license server answered with a signed refusal.
+    #[error("the license server refused the request ({code}): {message}")]
+    ServerRefused {
+        /// The HTTP status.
+        status: u16,
+        /// The server's stable code (`activation_limit`, `no_seat_available`, ...).
+        code: String,
+        /// The server's message.
+        message: String,
+    },
+
+    /// An answer that claims to come from the license server but is not
+    /// signed by a trusted key, not for this request, or altered.
+    #[error("the license server's answer was refused: {0}")]
+    BadResponse(&'static str),
 }
 
 impl Error {
@@ -276,6 +297,9 @@ impl Error {
             Error::TokenPin => 91,
             Error::TokenMismatch => 92,
             Error::TokenFailure(_) => 93,
+            Error::Network(_) => 110,
+            Error::ServerRefused { .. } => 111,
+            Error::BadResponse(_) => 112,
         }
     }
 
@@ -322,6 +346,9 @@ impl Error {
             Error::TokenPin => "token_pin",
             Error::TokenMismatch => "token_mismatch",
             Error::TokenFailure(_) => "token_failure",
+            Error::Network(_) => "network",
+            Error::ServerRefused { .. } => "server_refused",
+            Error::BadResponse(_) => "bad_response",
         }
     }
 

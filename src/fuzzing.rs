@@ -2,6 +2,7 @@
 //! test that replays their seeds and every crash found (feature `fuzzing`).
 //! Each takes arbitrary bytes and must return without panicking.
 
+use base64::Engine as _;
 use chrono::{DateTime, Utc};
 
 use crate::consumption::{Consumption, Counter, Limit};
@@ -255,8 +256,43 @@ pub fn c_abi(data: &[u8]) {
 /// A target's entry point.
 pub type Entry = fn(&[u8]);
 
+/// A server's answer as the SDK receives it, one field a line: status,
+/// `Date`, `Tessera-Nonce`, `Tessera-Signature`, then the body. Verified
+/// against the test key for the nonce it echoes.
+pub fn server_response(data: &[u8]) {
+    let mut fields = data.splitn(5, |b| *b == b'\n');
+    let mut text = || fields.next().and_then(|f| std::str::from_utf8(f).ok());
+    let (Some(status), date, nonce, signature) = (text(), text(), text(), text()) else {
+        return;
+    };
+    let body = data.splitn(5, |b| *b == b'\n').nth(4).unwrap_or_default();
+    let Ok(status) = status.parse::<u16>() else {
+        return;
+    };
+    let Some(key) = test_key() else { return };
+    let ring = Keyring::from_keys([key.public_key().clone()]);
+    let headers = crate::protocol::ResponseHeaders {
+        date,
+        nonce,
+        signature,
+    };
+    let expected = nonce.unwrap_or_default();
+    if let Ok(time) = crate::protocol::verify_answer(&ring, expected, status, headers, body) {
+        // Whatever verified was signed by the test key over these fields.
+        let sig = key.sign(&crate::protocol::response_message(
+            expected,
+            status,
+            date.unwrap_or_default(),
+            body,
+        ));
+        assert!(signature
+            .is_some_and(|s| s.ends_with(&base64::engine::general_purpose::STANDARD.encode(sig))));
+        assert!(crate::protocol::parse_http_date(date.unwrap_or_default()) == Some(time));
+    }
+}
+
 /// The entry point of each target, by name (for the regression test).
-pub const TARGETS: [(&str, Entry); 10] = [
+pub const TARGETS: [(&str, Entry); 11] = [
     ("license_file", license_file),
     ("license_payload", license_payload),
     ("lease", lease),
@@ -267,4 +303,5 @@ pub const TARGETS: [(&str, Entry); 10] = [
     ("offline_response", offline_response),
     ("airgap_code", airgap_code),
     ("c_abi", c_abi),
+    ("server_response", server_response),
 ];

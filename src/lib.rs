@@ -46,6 +46,8 @@ pub mod license;
 pub mod local;
 mod mac;
 pub mod offline;
+#[cfg(feature = "online")]
+pub mod online;
 pub mod period;
 pub mod protocol;
 pub mod store;

@@ -206,6 +206,18 @@ pub(crate) fn activate_as(
     Ok(record)
 }
 
+/// The newest activation recorded on this device (not verified again).
+#[cfg_attr(not(feature = "online"), allow(dead_code))]
+pub(crate) fn current_activation(config: &LocalConfig) -> Result<ActivationRecord> {
+    let store = config.store(config.fingerprint()?)?;
+    store
+        .load()?
+        .activations
+        .last()
+        .cloned()
+        .ok_or(Error::NotActivated)
+}
+
 /// Removes the license with `license_id` from this device's records.
 /// Returns whether it was there.
 pub fn deactivate(config: &LocalConfig, license_id: &str) -> Result<bool> {

@@ -7,9 +7,13 @@
 //! own, so a response signature never verifies as any armored document,
 //! and no armored document's signature as a response.
 
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
-use crate::keys::PublicKey;
+use crate::error::{Error, Result};
+use crate::keys::{KeyId, Keyring, PublicKey};
 
 const DOMAIN: &[u8] = b"tessera/v1/server-response\0";
 
@@ -39,6 +43,65 @@ pub fn verify_response(
     key.verify(&response_message(nonce, status, date, body), signature)
 }
 
+/// What a response carries besides its status and body: its `Date`,
+/// `Tessera-Nonce` and `Tessera-Signature` headers, as received.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ResponseHeaders<'a> {
+    /// `Date`.
+    pub date: Option<&'a str>,
+    /// `Tessera-Nonce`: the request's nonce, echoed.
+    pub nonce: Option<&'a str>,
+    /// `Tessera-Signature`: `<key id> <base64 signature>`.
+    pub signature: Option<&'a str>,
+}
+
+/// Checks that a response answers the request sent with `nonce` and is
+/// signed by a key of `keyring` over its status, date and body; returns
+/// the server's signed time. Anything else is [`Error::BadResponse`].
+pub fn verify_answer(
+    keyring: &Keyring,
+    nonce: &str,
+    status: u16,
+    headers: ResponseHeaders<'_>,
+    body: &[u8],
+) -> Result<DateTime<Utc>> {
+    let (Some(date), Some(signature)) = (headers.date, headers.signature) else {
+        return Err(Error::BadResponse("the answer is not signed"));
+    };
+    if headers.nonce != Some(nonce) {
+        return Err(Error::BadResponse("the answer is for another request"));
+    }
+    let (key_id, signature) = signature
+        .split_once(' ')
+        .ok_or(Error::BadResponse("the signature header is malformed"))?;
+    let key = KeyId::from_hex(key_id)
+        .and_then(|id| keyring.get(id))
+        .ok_or(Error::BadResponse("signed by a key that is not trusted"))?;
+    let signature: [u8; 64] = B64
+        .decode(signature)
+        .ok()
+        .and_then(|s| s.try_into().ok())
+        .ok_or(Error::BadResponse("the signature is malformed"))?;
+    if !verify_response(key, nonce, status, date, body, &signature) {
+        return Err(Error::BadResponse(
+            "the signature does not verify (forged, replayed or altered)",
+        ));
+    }
+    parse_http_date(date).ok_or(Error::BadResponse("the signed Date is malformed"))
+}
+
+/// An HTTP date (`Sun, 06 Nov 1994 08:49:37 GMT`).
+pub fn format_http_date(t: DateTime<Utc>) -> String {
+    t.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
+}
+
+/// Parses an HTTP date in its preferred form.
+pub fn parse_http_date(s: &str) -> Option<DateTime<Utc>> {
+    chrono::NaiveDateTime::parse_from_str(s, "%a, %d %b %Y %H:%M:%S GMT")
+        .ok()
+        .map(|t| t.and_utc())
+}
+
 /// Signs a response with the server's key (feature `issuer`).
 #[cfg(feature = "issuer")]
 pub fn sign_response(
@@ -54,6 +117,57 @@ pub fn sign_response(
 #[cfg(all(test, feature = "issuer"))]
 mod tests {
     use super::*;
+
+    #[test]
+    fn http_dates_round_trip() {
+        let t = crate::license::ts::parse("2026-11-23T01:02:03Z").unwrap();
+        assert_eq!(format_http_date(t), "Mon, 23 Nov 2026 01:02:03 GMT");
+        assert_eq!(parse_http_date(&format_http_date(t)), Some(t));
+        assert_eq!(parse_http_date("yesterday"), None);
+    }
+
+    #[test]
+    fn an_answer_verifies_only_for_its_request_key_status_date_and_body() {
+        let key = crate::keys::SigningKey::from_seed(&[5; 32]).unwrap();
+        let ring = Keyring::from_keys([key.public_key().clone()]);
+        let date = "Mon, 23 Nov 2026 01:02:03 GMT";
+        let sig = sign_response(&key, "nonce-0123456789ab", 200, date, b"{}");
+        let header = format!("{} {}", key.id(), B64.encode(sig));
+        let headers = ResponseHeaders {
+            date: Some(date),
+            nonce: Some("nonce-0123456789ab"),
+            signature: Some(&header),
+        };
+        let ok = verify_answer(&ring, "nonce-0123456789ab", 200, headers, b"{}");
+        assert_eq!(ok.unwrap(), parse_http_date(date).unwrap());
+        let refused = |nonce: &str, status, headers, body: &[u8]| {
+            matches!(
+                verify_answer(&ring, nonce, status, headers, body),
+                Err(Error::BadResponse(_))
+            )
+        };
+        assert!(refused("nonce-other-0000000", 200, headers, b"{}"));
+        assert!(refused("nonce-0123456789ab", 404, headers, b"{}"));
+        assert!(refused("nonce-0123456789ab", 200, headers, b"{ }"));
+        let later = ResponseHeaders {
+            date: Some("Mon, 23 Nov 2026 01:02:04 GMT"),
+            ..headers
+        };
+        assert!(refused("nonce-0123456789ab", 200, later, b"{}"));
+        let unsigned = ResponseHeaders {
+            signature: None,
+            ..headers
+        };
+        assert!(refused("nonce-0123456789ab", 200, unsigned, b"{}"));
+        let stranger = Keyring::from_keys([crate::keys::SigningKey::from_seed(&[6; 32])
+            .unwrap()
+            .public_key()
+            .clone()]);
+        assert!(matches!(
+            verify_answer(&stranger, "nonce-0123456789ab", 200, headers, b"{}"),
+            Err(Error::BadResponse(_))
+        ));
+    }
 
     #[test]
     fn a_response_signature_binds_nonce_status_date_and_body() {

@@ -506,6 +506,10 @@ fn license_json(
         "max_license_users": row.max_users,
         "users_assigned": db::assigned_count(conn, &row.id)?,
         "features_off": off,
+        "consumption": db::consumption_totals(conn, &row.id)?
+            .into_iter()
+            .map(|(counter, total)| (counter, json!(total)))
+            .collect::<serde_json::Map<String, Value>>(),
     }))
 }
 

@@ -56,6 +56,9 @@ struct ConsumptionRequest {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Record {
+    /// The journal range's first sequence number (default: `seq`).
+    #[serde(default)]
+    first_seq: Option<u64>,
     seq: u64,
     counter: String,
     amount: u64,
@@ -587,6 +590,7 @@ fn add_consumption(
             tx,
             &row.id,
             &who.fingerprint.id,
+            r.first_seq.unwrap_or(r.seq),
             r.seq,
             &r.counter,
             r.amount,

@@ -99,6 +99,10 @@ CREATE TABLE trials (
     PRIMARY KEY (product, device)
 );
 ",
+    // 3: consumption records that stand for a range of the device's journal.
+    "
+ALTER TABLE consumption ADD COLUMN first_seq INTEGER;
+",
 ];
 
 /// A license row.
@@ -531,27 +535,83 @@ pub fn delete_lease(
     )? > 0)
 }
 
-/// Inserts a consumption record unless the same (license, device, seq)
-/// exists; returns whether it was new.
+/// Inserts a consumption record for the device's journal range
+/// `first_seq..=seq` unless one ending at `seq` exists; returns whether it
+/// was new. A range (the device compacted its journal before the upload
+/// was acknowledged) may cover records of the same counter sent before:
+/// their amounts are in its total, so only the rest is added.
+#[allow(clippy::too_many_arguments)]
 pub fn insert_consumption(
     tx: &rusqlite::Transaction<'_>,
     license_id: &str,
     device: &str,
+    first_seq: u64,
     seq: u64,
     counter: &str,
     amount: u64,
     at: i64,
 ) -> Result<bool, ApiError> {
-    let seq = i64::try_from(seq)
-        .map_err(|_| ApiError::bad_request("invalid_body", "seq is too large"))?;
-    let amount = i64::try_from(amount)
-        .map_err(|_| ApiError::bad_request("invalid_body", "amount is too large"))?;
-    Ok(exec(
+    let too_large = |what| ApiError::bad_request("invalid_body", format!("{what} is too large"));
+    let seq = i64::try_from(seq).map_err(|_| too_large("seq"))?;
+    let first = i64::try_from(first_seq).map_err(|_| too_large("first_seq"))?;
+    let amount = i64::try_from(amount).map_err(|_| too_large("amount"))?;
+    if first > seq {
+        return Err(ApiError::bad_request(
+            "invalid_body",
+            "first_seq is after seq",
+        ));
+    }
+    if exists(
         tx,
-        "INSERT OR IGNORE INTO consumption (license_id, device, seq, counter, amount, at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![license_id, device, seq, counter, amount, at],
-    )? > 0)
+        "SELECT 1 FROM consumption WHERE license_id = ?1 AND device = ?2 AND seq = ?3",
+        params![license_id, device, seq],
+    )? {
+        return Ok(false);
+    }
+    let covered: i64 = one(
+        tx,
+        "SELECT COALESCE(SUM(amount), 0) FROM consumption
+         WHERE license_id = ?1 AND device = ?2 AND counter = ?3
+           AND COALESCE(first_seq, seq) >= ?4 AND seq <= ?5",
+        params![license_id, device, counter, first, seq],
+        |r| r.get(0),
+    )?
+    .unwrap_or(0);
+    if covered > amount {
+        return Err(ApiError::bad_request(
+            "invalid_body",
+            "the range's amount is less than the records it covers",
+        ));
+    }
+    exec(
+        tx,
+        "INSERT INTO consumption (license_id, device, seq, counter, amount, at, first_seq)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            license_id,
+            device,
+            seq,
+            counter,
+            amount - covered,
+            at,
+            first
+        ],
+    )?;
+    Ok(true)
+}
+
+/// Every counter's total for a license.
+pub fn consumption_totals(
+    conn: &Connection,
+    license_id: &str,
+) -> Result<Vec<(String, i64)>, ApiError> {
+    all(
+        conn,
+        "SELECT counter, SUM(amount) FROM consumption WHERE license_id = ?1
+         GROUP BY counter ORDER BY counter",
+        params![license_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
 }
 
 pub fn consumed(conn: &Connection, license_id: &str, counter: &str) -> Result<u64, ApiError> {

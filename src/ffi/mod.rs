@@ -118,6 +118,12 @@ pub enum tessera_result {
     TESSERA_ERR_TOKEN_MISMATCH = 92,
     /// The hardware key or its PKCS#11 module failed.
     TESSERA_ERR_TOKEN_FAILURE = 93,
+    /// The license server could not be reached.
+    TESSERA_ERR_NETWORK = 110,
+    /// The license server refused the request.
+    TESSERA_ERR_SERVER_REFUSED = 111,
+    /// The license server's answer is forged, replayed or altered.
+    TESSERA_ERR_BAD_RESPONSE = 112,
     /// A required pointer argument was NULL.
     TESSERA_ERR_NULL_POINTER = 100,
     /// A string argument is not valid UTF-8.
@@ -188,6 +194,9 @@ impl tessera_result {
             TESSERA_ERR_TOKEN_PIN => c"token_pin",
             TESSERA_ERR_TOKEN_MISMATCH => c"token_mismatch",
             TESSERA_ERR_TOKEN_FAILURE => c"token_failure",
+            TESSERA_ERR_NETWORK => c"network",
+            TESSERA_ERR_SERVER_REFUSED => c"server_refused",
+            TESSERA_ERR_BAD_RESPONSE => c"bad_response",
             TESSERA_ERR_NULL_POINTER => c"null_pointer",
             TESSERA_ERR_INVALID_UTF8 => c"invalid_utf8",
             TESSERA_ERR_BUFFER_TOO_SMALL => c"buffer_too_small",
@@ -198,7 +207,7 @@ impl tessera_result {
 }
 
 /// Every result, for lookups by number.
-const ALL: [tessera_result; 46] = {
+const ALL: [tessera_result; 49] = {
     use tessera_result::*;
     [
         TESSERA_OK,
@@ -242,6 +251,9 @@ const ALL: [tessera_result; 46] = {
         TESSERA_ERR_TOKEN_PIN,
         TESSERA_ERR_TOKEN_MISMATCH,
         TESSERA_ERR_TOKEN_FAILURE,
+        TESSERA_ERR_NETWORK,
+        TESSERA_ERR_SERVER_REFUSED,
+        TESSERA_ERR_BAD_RESPONSE,
         TESSERA_ERR_NULL_POINTER,
         TESSERA_ERR_INVALID_UTF8,
         TESSERA_ERR_BUFFER_TOO_SMALL,
@@ -587,6 +599,13 @@ mod tests {
             Error::TokenPin,
             Error::TokenMismatch,
             Error::TokenFailure("x"),
+            Error::Network("x".into()),
+            Error::ServerRefused {
+                status: 409,
+                code: "x".into(),
+                message: "x".into(),
+            },
+            Error::BadResponse("x"),
         ];
         for e in errors {
             let r = tessera_result::from_code(e.code());

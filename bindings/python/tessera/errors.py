@@ -75,6 +75,9 @@ _TABLE = [
     (101, "invalid_utf8", "InvalidUtf8Error", "A string is not valid UTF-8."),
     (102, "buffer_too_small", "BufferTooSmallError", "An output buffer was too small (a binding bug)."),
     (103, "panic", "PanicError", "The SDK panicked: a bug in Tessera; please report it."),
+    (110, "network", "NetworkError", "The license server could not be reached; the license keeps working offline."),
+    (111, "server_refused", "ServerRefusedError", "The license server refused the request."),
+    (112, "bad_response", "BadResponseError", "The license server's answer is forged, replayed or altered."),
     (199, "other", "OtherError", "An error this binding has no class for."),
 ]
 

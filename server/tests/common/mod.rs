@@ -3,6 +3,8 @@
 //! client calls, admin calls, and a check of every response's signature.
 #![allow(dead_code)]
 
+pub mod proxy;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;

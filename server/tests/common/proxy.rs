@@ -1,0 +1,160 @@
+//! A small HTTP proxy on loopback that can drop, delay, duplicate, alter
+//! or replay the server's answers: the network fault is simulated, the
+//! server behind it is real.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// What the proxy does to the next answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// Passes everything.
+    None,
+    /// Forwards the request, then closes without answering (`n` times).
+    DropAnswer(u32),
+    /// Closes without forwarding (`n` times): the server never sees it.
+    Refuse(u32),
+    /// Waits this long before forwarding.
+    Delay(Duration),
+    /// Sends the request to the server twice; answers the second reply.
+    Duplicate,
+    /// Flips a byte of the answer's body.
+    Alter,
+    /// Answers the last answer it passed, instead of forwarding.
+    Replay,
+}
+
+pub struct Proxy {
+    pub url: String,
+    pub upstream: Arc<Mutex<String>>,
+    pub fault: Arc<Mutex<Fault>>,
+    /// Requests that reached the server through the proxy.
+    pub forwarded: Arc<Mutex<u32>>,
+}
+
+impl Proxy {
+    /// A proxy in front of `upstream` (`host:port`).
+    pub fn start(upstream: &str) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let upstream = Arc::new(Mutex::new(upstream.to_owned()));
+        let fault = Arc::new(Mutex::new(Fault::None));
+        let forwarded = Arc::new(Mutex::new(0));
+        let last: Arc<Mutex<Option<Vec<u8>>>> = Arc::new(Mutex::new(None));
+        let (u, f, n) = (upstream.clone(), fault.clone(), forwarded.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let (u, f, n, l) = (u.clone(), f.clone(), n.clone(), last.clone());
+                std::thread::spawn(move || serve(client, u, f, n, l));
+            }
+        });
+        Proxy {
+            url,
+            upstream,
+            fault,
+            forwarded,
+        }
+    }
+
+    pub fn set(&self, fault: Fault) {
+        *self.fault.lock().unwrap() = fault;
+    }
+
+    pub fn point_to(&self, upstream: &str) {
+        *self.upstream.lock().unwrap() = upstream.to_owned();
+    }
+}
+
+/// One HTTP message: head and body (by Content-Length).
+fn read_message(r: &mut BufReader<TcpStream>) -> Option<Vec<u8>> {
+    let mut head = Vec::new();
+    let mut length = 0usize;
+    loop {
+        let mut line = String::new();
+        if r.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            length = v.trim().parse().ok()?;
+        }
+        head.extend_from_slice(line.as_bytes());
+        if line == "\r\n" {
+            break;
+        }
+    }
+    let mut body = vec![0; length];
+    r.read_exact(&mut body).ok()?;
+    head.extend_from_slice(&body);
+    Some(head)
+}
+
+fn exchange(upstream: &str, request: &[u8]) -> Option<Vec<u8>> {
+    let mut s = TcpStream::connect(upstream).ok()?;
+    s.write_all(request).ok()?;
+    read_message(&mut BufReader::new(s))
+}
+
+fn serve(
+    client: TcpStream,
+    upstream: Arc<Mutex<String>>,
+    fault: Arc<Mutex<Fault>>,
+    forwarded: Arc<Mutex<u32>>,
+    last: Arc<Mutex<Option<Vec<u8>>>>,
+) {
+    let mut reader = BufReader::new(client.try_clone().unwrap());
+    let mut writer = client;
+    while let Some(request) = read_message(&mut reader) {
+        let now = {
+            let mut f = fault.lock().unwrap();
+            let now = f.clone();
+            match &mut *f {
+                Fault::DropAnswer(n) | Fault::Refuse(n) => {
+                    *n -= 1;
+                    if *n == 0 {
+                        *f = Fault::None;
+                    }
+                }
+                _ => {}
+            }
+            now
+        };
+        let target = upstream.lock().unwrap().clone();
+        if let Fault::Delay(d) = now {
+            std::thread::sleep(d);
+        }
+        if let Fault::Refuse(_) = now {
+            return;
+        }
+        if now == Fault::Replay {
+            if let Some(old) = last.lock().unwrap().clone() {
+                let _ = writer.write_all(&old);
+                continue;
+            }
+        }
+        let mut answer = match exchange(&target, &request) {
+            Some(a) => a,
+            None => return,
+        };
+        *forwarded.lock().unwrap() += 1;
+        if now == Fault::Duplicate {
+            if let Some(again) = exchange(&target, &request) {
+                *forwarded.lock().unwrap() += 1;
+                answer = again;
+            }
+        }
+        if let Fault::DropAnswer(_) = now {
+            return;
+        }
+        *last.lock().unwrap() = Some(answer.clone());
+        if now == Fault::Alter {
+            if let Some(i) = answer.iter().rposition(|b| *b == b'"') {
+                answer[i - 1] ^= 0x01;
+            }
+        }
+        if writer.write_all(&answer).is_err() {
+            return;
+        }
+    }
+}

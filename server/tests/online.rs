@@ -1,0 +1,443 @@
+//! The SDK's online half (`tessera::online`, feature `online`) against the
+//! real server on loopback: activation by key and by user, check-in,
+//! consumption uploaded exactly once, floating seats and borrowing, the
+//! server killed and restarted, the grace period, network faults from a
+//! proxy, a clock turned back, and 50 devices racing for 10 seats.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Duration as Span;
+use serde_json::{json, Value};
+use tessera::online::{Connection, Credential, FloatingSession, ServerConfig};
+use tessera::{Clock, Counter, Error, Keyring, LicenseHandle, LocalConfig, ManualClock, Status};
+
+use common::proxy::{Fault, Proxy};
+use common::*;
+
+/// A device of the product: its own store, id and clock.
+struct Device {
+    config: LocalConfig,
+    clock: Arc<ManualClock>,
+    _store: tempfile::TempDir,
+}
+
+fn device_of(s: &Server, p: &Product, name: &str) -> Device {
+    let store = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+    let mut config = LocalConfig::new(&p.code, Keyring::from_keys([s.key.clone()]));
+    config.store_dir = Some(store.path().to_owned());
+    config.custom_device_id = Some(name.to_owned());
+    config.clock = clock.clone();
+    Device {
+        config,
+        clock,
+        _store: store,
+    }
+}
+
+fn connect(d: &Device, url: &str, p: &Product) -> Connection {
+    let mut server = ServerConfig::new(url, p.key.clone());
+    server.attempts = 3;
+    server.backoff = Duration::from_millis(10);
+    server.timeout = Duration::from_secs(2);
+    Connection::new(&d.config, server).unwrap()
+}
+
+fn upstream(s: &Server) -> String {
+    s.url.trim_start_matches("http://").to_owned()
+}
+
+fn totals(s: &Server, id: &str) -> Value {
+    admin(s, "GET", &format!("/admin/v1/licenses/{id}"), Value::Null).body["consumption"].clone()
+}
+
+fn floating_spec(p: &Product, id: &str) -> Value {
+    json!({"id": id, "license_type": "perpetual", "allow_unlimited_activations": true,
+           "is_floating": true, "floating_users": 10, "floating_timeout": 30,
+           "can_borrow": true, "max_borrow_time": 48,
+           "allow_grace_period": true, "grace_period": 24,
+           "product_features": [{"code": "render", "name": "Render", "feature_type": "consumption",
+                                 "max_consumption": 1000}],
+           "product_details": {"short_code": p.code}})
+}
+
+fn new_license(s: &Server, p: &Product, key: &str, spec: Value) {
+    let a = admin(
+        s,
+        "POST",
+        "/admin/v1/licenses",
+        json!({"license_key": key, "spec": spec}),
+    );
+    assert_eq!(a.status, 200, "{}", a.body);
+    let _ = p;
+}
+
+#[test]
+fn the_whole_loop_activate_check_in_consume_borrow_deactivate() {
+    let s = start();
+    let p = product(&s, "loop");
+    new_license(&s, &p, "KEY-LOOP", floating_spec(&p, "L-LOOP"));
+    let d = device_of(&s, &p, "laptop");
+    let conn = connect(&d, &s.url, &p);
+
+    let record = conn
+        .activate(&Credential::LicenseKey("KEY-LOOP".into()))
+        .unwrap();
+    assert_eq!(record.license_id, "L-LOOP");
+    let handle = LicenseHandle::open(&d.config).unwrap();
+    // A floating license needs a seat before it is usable.
+    assert_eq!(handle.check().unwrap(), Status::LeaseRequired);
+    conn.register(&handle).unwrap();
+    assert_eq!(handle.check().unwrap(), Status::Valid);
+
+    // Consumption goes up once, however often the upload runs.
+    let render = Counter::Feature("render".into());
+    for _ in 0..3 {
+        handle.consume(&render, 2).unwrap();
+    }
+    let up = conn.upload_consumption(&handle).unwrap();
+    assert_eq!((up.sent, up.new), (3, 3));
+    assert_eq!(conn.upload_consumption(&handle).unwrap().sent, 0);
+    assert_eq!(totals(&s, "L-LOOP"), json!({"feature:render": 6}));
+
+    // Check-in: the vendor's change arrives in a fresh file.
+    let u = admin(
+        &s,
+        "PATCH",
+        "/admin/v1/licenses/L-LOOP",
+        json!({"spec": {"floating_users": 12}}),
+    );
+    assert_eq!(u.status, 200, "{}", u.body);
+    conn.check_in().unwrap();
+    let handle = LicenseHandle::open(&d.config).unwrap();
+    assert_eq!(handle.license().floating_users, 12);
+
+    // Borrow for a day: usable offline, then returned early.
+    let lease = conn.borrow(&handle, 24).unwrap();
+    assert!(lease.time_left >= Span::hours(23), "{lease:?}");
+    assert_eq!(handle.check().unwrap(), Status::Valid);
+    conn.return_borrow(&handle).unwrap();
+    assert_eq!(handle.check().unwrap(), Status::LeaseRequired);
+
+    // Deactivate: the slot is free on the server, nothing is left here.
+    conn.deactivate().unwrap();
+    assert!(matches!(
+        LicenseHandle::open(&d.config),
+        Err(Error::NotActivated)
+    ));
+    let seats = admin(&s, "GET", "/admin/v1/licenses/L-LOOP", Value::Null);
+    assert_eq!(seats.body["times_activated"], 0);
+    // A refusal is signed and carries the server's code.
+    match conn.activate(&Credential::LicenseKey("NO-SUCH-KEY".into())) {
+        Err(Error::ServerRefused { status, code, .. }) => {
+            assert_eq!((status, code.as_str()), (404, "license_not_found"))
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_user_signs_in_lists_licenses_and_activates_one() {
+    let s = start();
+    let p = product(&s, "byuser");
+    let user = admin(
+        &s,
+        "POST",
+        "/admin/v1/users",
+        json!({"username": "ada@example.com", "password": "test-only-password"}),
+    );
+    let user = user.body["id"].as_str().unwrap().to_owned();
+    new_license(&s, &p, "KEY-U", floating_spec(&p, "L-U"));
+    admin(
+        &s,
+        "POST",
+        &format!("/admin/v1/licenses/L-U/users/{user}"),
+        Value::Null,
+    );
+    let d = device_of(&s, &p, "desk");
+    let conn = connect(&d, &s.url, &p);
+    let wrong = conn.user_licenses("ada@example.com", "wrong-password");
+    assert!(
+        matches!(&wrong, Err(Error::ServerRefused { code, .. }) if code == "invalid_credentials"),
+        "{wrong:?}"
+    );
+    let mine = conn
+        .user_licenses("ada@example.com", "test-only-password")
+        .unwrap();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0].id, "L-U");
+    let credential = Credential::User {
+        username: "ada@example.com".into(),
+        password: "test-only-password".into(),
+        license_id: mine[0].id.clone(),
+    };
+    assert!(!format!("{credential:?}").contains("test-only-password"));
+    conn.activate(&credential).unwrap();
+    // Check-in needs no password: the device is activated.
+    conn.check_in().unwrap();
+    assert_eq!(LicenseHandle::open(&d.config).unwrap().license().id, "L-U");
+}
+
+#[test]
+fn network_faults_never_count_twice_and_forged_answers_change_nothing() {
+    let s = start();
+    let p = product(&s, "faults");
+    new_license(&s, &p, "KEY-F", floating_spec(&p, "L-F"));
+    let proxy = Proxy::start(&upstream(&s));
+    let d = device_of(&s, &p, "flaky");
+    let conn = connect(&d, &proxy.url, &p);
+    conn.activate(&Credential::LicenseKey("KEY-F".into()))
+        .unwrap();
+    let handle = LicenseHandle::open(&d.config).unwrap();
+    conn.register(&handle).unwrap();
+    let render = Counter::Feature("render".into());
+
+    // The answer is lost after the server kept the records: the retry is
+    // answered as a duplicate and the total is right.
+    handle.consume(&render, 5).unwrap();
+    proxy.set(Fault::DropAnswer(1));
+    let up = conn.upload_consumption(&handle).unwrap();
+    assert_eq!(up.new, 0, "the first send was kept, its answer lost");
+    assert_eq!(totals(&s, "L-F"), json!({"feature:render": 5}));
+
+    // Sent twice over the wire: counted once.
+    handle.consume(&render, 7).unwrap();
+    proxy.set(Fault::Duplicate);
+    conn.upload_consumption(&handle).unwrap();
+    assert_eq!(totals(&s, "L-F"), json!({"feature:render": 12}));
+
+    // Refused connections are retried with backoff until one gets through.
+    handle.consume(&render, 1).unwrap();
+    proxy.set(Fault::Refuse(2));
+    conn.upload_consumption(&handle).unwrap();
+    assert_eq!(totals(&s, "L-F"), json!({"feature:render": 13}));
+
+    // Slower than the timeout every time: a network error, nothing acknowledged.
+    handle.consume(&render, 1).unwrap();
+    let mut slow = ServerConfig::new(&proxy.url, p.key.clone());
+    slow.timeout = Duration::from_millis(200);
+    slow.attempts = 2;
+    slow.backoff = Duration::from_millis(1);
+    let impatient = Connection::new(&d.config, slow).unwrap();
+    proxy.set(Fault::Delay(Duration::from_millis(400)));
+    let e = impatient.upload_consumption(&handle).unwrap_err();
+    assert!(matches!(e, Error::Network(_)), "{e:?}");
+    assert_eq!(handle.pending_uploads().unwrap().len(), 1);
+
+    // An altered answer and a replayed one are refused; nothing changes.
+    proxy.set(Fault::Alter);
+    let e = conn.check_in().unwrap_err();
+    assert!(matches!(e, Error::BadResponse(_)), "{e:?}");
+    proxy.set(Fault::Replay);
+    let e = conn.upload_consumption(&handle).unwrap_err();
+    assert!(matches!(e, Error::BadResponse(_)), "{e:?}");
+    assert_eq!(handle.pending_uploads().unwrap().len(), 1);
+
+    // A connection that trusts another key refuses every answer.
+    let mut stranger = d.config.clone();
+    stranger.keyring = Keyring::from_keys([tessera::SigningKey::generate()
+        .unwrap()
+        .public_key()
+        .clone()]);
+    let other = Connection::new(&stranger, ServerConfig::new(&s.url, p.key.clone())).unwrap();
+    let e = other.check_in().unwrap_err();
+    assert!(matches!(e, Error::BadResponse(_)), "{e:?}");
+
+    // Back to normal: the delayed record goes up once.
+    proxy.set(Fault::None);
+    conn.upload_consumption(&handle).unwrap();
+    assert_eq!(totals(&s, "L-F"), json!({"feature:render": 14}));
+    assert!(handle.pending_uploads().unwrap().is_empty());
+}
+
+#[test]
+fn server_killed_mid_request_down_past_the_grace_period_then_back() {
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let s = start_in(dir.clone(), true);
+    let p = product(&s, "outage");
+    let mut spec = floating_spec(&p, "L-O");
+    spec["is_floating"] = json!(false);
+    spec["can_borrow"] = json!(false);
+    new_license(&s, &p, "KEY-O", spec);
+    let proxy = Proxy::start(&upstream(&s));
+    let d = device_of(&s, &p, "field-pc");
+    let conn = Arc::new(connect(&d, &proxy.url, &p));
+    conn.activate(&Credential::LicenseKey("KEY-O".into()))
+        .unwrap();
+    let handle = LicenseHandle::open(&d.config).unwrap();
+    handle
+        .consume(&Counter::Feature("render".into()), 4)
+        .unwrap();
+
+    // The server is killed while the upload is on its way.
+    proxy.set(Fault::Delay(Duration::from_millis(300)));
+    let uploading = {
+        let (conn, config) = (conn.clone(), d.config.clone());
+        std::thread::spawn(move || {
+            let h = LicenseHandle::open(&config).unwrap();
+            conn.upload_consumption(&h)
+        })
+    };
+    drop(s);
+    let e = uploading.join().unwrap().unwrap_err();
+    assert!(matches!(e, Error::Network(_)), "{e:?}");
+    proxy.set(Fault::None);
+
+    // Offline: usable until the check-in expiry, then in grace, then not.
+    let due = handle.license().expires_at.unwrap();
+    assert_eq!(handle.check().unwrap(), Status::Valid);
+    d.clock.set(due + Span::hours(1));
+    assert_eq!(handle.check().unwrap(), Status::ValidInGrace);
+    d.clock.set(due + Span::hours(25));
+    assert_eq!(handle.check().unwrap(), Status::CheckInRequired);
+    assert!(matches!(conn.check_in(), Err(Error::Network(_))));
+
+    // Back (same database, new port): it syncs and the license works again.
+    let s = start_in(dir, true);
+    proxy.point_to(&upstream(&s));
+    let now = tessera::license::ts::format(&d.clock.now());
+    admin(&s, "POST", "/admin/v1/clock", json!({ "now": now }));
+    conn.check_in().unwrap();
+    let handle = LicenseHandle::open(&d.config).unwrap();
+    assert_eq!(handle.check().unwrap(), Status::Valid);
+    conn.upload_consumption(&handle).unwrap();
+    assert_eq!(totals(&s, "L-O"), json!({"feature:render": 4}));
+}
+
+#[test]
+fn a_clock_turned_back_is_caught_by_the_servers_time() {
+    let s = start();
+    let p = product(&s, "clock");
+    new_license(&s, &p, "KEY-C", floating_spec(&p, "L-C"));
+    let d = device_of(&s, &p, "rewound");
+    let conn = connect(&d, &s.url, &p);
+    conn.activate(&Credential::LicenseKey("KEY-C".into()))
+        .unwrap();
+    // The device's clock goes three hours back: the server's signed
+    // answer (a refusal of the stale date) shows it.
+    d.clock.set(chrono::Utc::now() - Span::hours(3));
+    match conn.check_in() {
+        Err(Error::ClockTampered { behind_secs }) => {
+            assert!(
+                (3 * 3600 - 60..3 * 3600 + 60).contains(&behind_secs),
+                "{behind_secs}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    // And the device itself now refuses to open the license.
+    assert!(matches!(
+        LicenseHandle::open(&d.config),
+        Err(Error::ClockTampered { .. })
+    ));
+}
+
+#[test]
+fn fifty_devices_race_for_ten_seats_and_lapsed_seats_come_free() {
+    let s = start();
+    let p = product(&s, "race");
+    new_license(&s, &p, "KEY-R", floating_spec(&p, "L-R"));
+    let devices: Vec<Device> = (0..50)
+        .map(|i| device_of(&s, &p, &format!("seat-{i:02}")))
+        .collect();
+    let conns: Vec<Arc<Connection>> = devices
+        .iter()
+        .map(|d| {
+            let c = connect(d, &s.url, &p);
+            c.activate(&Credential::LicenseKey("KEY-R".into())).unwrap();
+            Arc::new(c)
+        })
+        .collect();
+    let handles: Vec<Arc<LicenseHandle>> = devices
+        .iter()
+        .map(|d| Arc::new(LicenseHandle::open(&d.config).unwrap()))
+        .collect();
+    let sessions: Vec<Option<FloatingSession>> = std::thread::scope(|scope| {
+        let joins: Vec<_> = (0..50)
+            .map(|i| {
+                let (c, h) = (conns[i].clone(), handles[i].clone());
+                scope.spawn(
+                    move || match FloatingSession::open(c, h, Duration::from_secs(3600)) {
+                        Ok(session) => Some(session),
+                        Err(Error::ServerRefused { code, .. }) if code == "no_seat_available" => {
+                            None
+                        }
+                        Err(e) => panic!("{e:?}"),
+                    },
+                )
+            })
+            .collect();
+        joins.into_iter().map(|j| j.join().unwrap()).collect()
+    });
+    let holders: Vec<usize> = (0..50).filter(|i| sessions[*i].is_some()).collect();
+    assert_eq!(holders.len(), 10);
+    for (i, handle) in handles.iter().enumerate() {
+        let expected = if holders.contains(&i) {
+            Status::Valid
+        } else {
+            Status::LeaseRequired
+        };
+        assert_eq!(handle.check().unwrap(), expected, "device {i}");
+    }
+    let seats = admin(&s, "GET", "/admin/v1/licenses/L-R/seats", Value::Null);
+    assert_eq!(seats.body["used"], 10);
+
+    // Closing a session gives its seat to the next device.
+    let mut sessions = sessions;
+    let first = holders[0];
+    sessions[first].take().unwrap().close().unwrap();
+    let waiting = (0..50).find(|i| !holders.contains(i)).unwrap();
+    let next = FloatingSession::open(
+        conns[waiting].clone(),
+        handles[waiting].clone(),
+        Duration::from_secs(3600),
+    )
+    .unwrap();
+
+    // Five holders go silent (the process dies: no release); the other
+    // five heart-beat. After floating_timeout the silent seats are free.
+    let silent: Vec<usize> = holders[1..6].to_vec();
+    for i in &silent {
+        std::mem::forget(sessions[*i].take());
+    }
+    let later = chrono::Utc::now() + Span::minutes(20);
+    admin(
+        &s,
+        "POST",
+        "/admin/v1/clock",
+        json!({"now": tessera::license::ts::format(&later)}),
+    );
+    for i in &holders[6..] {
+        devices[*i].clock.set(later);
+        conns[*i].heartbeat(&handles[*i]).unwrap();
+    }
+    devices[waiting].clock.set(later);
+    conns[waiting].heartbeat(&handles[waiting]).unwrap();
+    let end = chrono::Utc::now() + Span::minutes(31);
+    admin(
+        &s,
+        "POST",
+        "/admin/v1/clock",
+        json!({"now": tessera::license::ts::format(&end)}),
+    );
+    // Locally, a silent device's lease is over too: the seat is not usable
+    // past its lease, connection or not.
+    devices[silent[0]].clock.set(end);
+    assert_eq!(handles[silent[0]].check().unwrap(), Status::LeaseExpired);
+    let seats = admin(&s, "GET", "/admin/v1/licenses/L-R/seats", Value::Null);
+    assert_eq!(seats.body["used"], 5);
+    let mut taken = 0;
+    for i in (0..50).filter(|i| !holders.contains(i) && *i != waiting) {
+        devices[i].clock.set(end);
+        match conns[i].register(&handles[i]) {
+            Ok(_) => taken += 1,
+            Err(Error::ServerRefused { code, .. }) if code == "no_seat_available" => {}
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    assert_eq!(taken, 5);
+    drop(next);
+}
