@@ -444,6 +444,18 @@ impl Connection {
         crate::local::activate(&self.local, Self::license_file(&answer)?.as_bytes())
     }
 
+    /// What a product runs on its check-in timer (see
+    /// [`LicenseHandle::next_check_in`]): uploads the consumption not yet
+    /// acknowledged, checks in, and answers the handle reopened on the
+    /// fresh file, its lease and counters included (the old handle keeps
+    /// the old file). Offline it fails with [`Error::Network`], and the old
+    /// handle keeps working until the check-in expiry plus grace.
+    pub fn sync(&self, handle: &LicenseHandle) -> Result<LicenseHandle> {
+        self.upload_consumption(handle)?;
+        self.check_in()?;
+        LicenseHandle::open(&self.local)
+    }
+
     /// Frees this device's slot on the server, then removes the local
     /// activation. Nothing changes here when the server cannot be reached.
     pub fn deactivate(&self) -> Result<()> {
@@ -551,6 +563,7 @@ fn describe(e: &ureq::Error) -> String {
 /// [`close`]: FloatingSession::close
 pub struct FloatingSession {
     connection: Arc<Connection>,
+    handle: Arc<Mutex<Arc<LicenseHandle>>>,
     stop: Option<mpsc::Sender<()>>,
     thread: Option<JoinHandle<()>>,
     last_error: Arc<Mutex<Option<Error>>>,
@@ -574,7 +587,12 @@ impl FloatingSession {
         connection.register(&handle)?;
         let (stop, stopped) = mpsc::channel::<()>();
         let last_error = Arc::new(Mutex::new(None));
-        let (conn, errors) = (Arc::clone(&connection), Arc::clone(&last_error));
+        let handle = Arc::new(Mutex::new(handle));
+        let (conn, errors, current) = (
+            Arc::clone(&connection),
+            Arc::clone(&last_error),
+            Arc::clone(&handle),
+        );
         let thread = std::thread::Builder::new()
             .name("tessera-heartbeat".into())
             .spawn(move || loop {
@@ -583,17 +601,32 @@ impl FloatingSession {
                     // Asked to stop, or the session is gone.
                     _ => return,
                 }
+                let handle = Arc::clone(&current.lock().unwrap_or_else(|p| p.into_inner()));
                 let result = conn.heartbeat(&handle);
                 *errors.lock().unwrap_or_else(|p| p.into_inner()) = result.err();
             })
             .map_err(|e| Error::io(&e, "starting the heartbeat thread"))?;
         Ok(FloatingSession {
             connection,
+            handle,
             stop: Some(stop),
             thread: Some(thread),
             last_error,
             released: false,
         })
+    }
+
+    /// Heart-beats now (after a resume from sleep, say) and answers the
+    /// renewed lease.
+    pub fn beat(&self) -> Result<LeaseStatus> {
+        let handle = Arc::clone(&self.handle.lock().unwrap_or_else(|p| p.into_inner()));
+        self.connection.heartbeat(&handle)
+    }
+
+    /// Installs the following leases in `handle` from now on: the one
+    /// [`Connection::sync`] answered.
+    pub fn follow(&self, handle: Arc<LicenseHandle>) {
+        *self.handle.lock().unwrap_or_else(|p| p.into_inner()) = handle;
     }
 
     /// The last heartbeat's error, if it failed (taken: asking again

@@ -169,3 +169,61 @@ proptest! {
         prop_assert_eq!(pending, expected);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// A server's signed answer verifies as sent, and any single change to
+    /// its status, Date, echoed nonce or body is refused.
+    #[test]
+    fn a_signed_answer_round_trips_and_any_single_change_is_refused(
+        body in prop::collection::vec(any::<u8>(), 0..512),
+        status in 100u16..600,
+        secs in 0i64..4_000_000_000,
+        which in 0usize..4,
+        at in any::<prop::sample::Index>(),
+        flip in 1u8..=255,
+    ) {
+        use tessera::protocol::{format_http_date, sign_response, verify_answer, ResponseHeaders};
+        use base64::Engine as _;
+        let key = key();
+        let ring = Keyring::from_keys([key.public_key().clone()]);
+        let date = format_http_date(DateTime::from_timestamp(secs, 0).unwrap());
+        let nonce = "0123456789abcdef0123456789abcdef";
+        let sig = sign_response(&key, nonce, status, &date, &body);
+        let header = format!("{} {}", key.id(), base64::engine::general_purpose::STANDARD.encode(sig));
+        let headers = ResponseHeaders { date: Some(&date), nonce: Some(nonce), signature: Some(&header) };
+        prop_assert_eq!(
+            verify_answer(&ring, nonce, status, headers, &body).unwrap().timestamp(),
+            secs
+        );
+        let changed = |s: &str| -> String {
+            let mut b = s.as_bytes().to_vec();
+            let i = at.index(b.len());
+            b[i] = if b[i] == b'0' { b'1' } else { b'0' };
+            String::from_utf8(b).unwrap()
+        };
+        let result = match which {
+            0 => verify_answer(&ring, nonce, if status == 599 { 100 } else { status + 1 }, headers, &body),
+            1 => {
+                let d = changed(&date);
+                verify_answer(&ring, nonce, status, ResponseHeaders { date: Some(&d), ..headers }, &body)
+            }
+            2 => {
+                let n = changed(nonce);
+                verify_answer(&ring, &n, status, ResponseHeaders { nonce: Some(&n), ..headers }, &body)
+            }
+            _ => {
+                let mut b = body.clone();
+                if b.is_empty() {
+                    b.push(flip);
+                } else {
+                    let i = at.index(b.len());
+                    b[i] ^= flip;
+                }
+                verify_answer(&ring, nonce, status, headers, &b)
+            }
+        };
+        prop_assert!(matches!(result, Err(tessera::Error::BadResponse(_))), "{:?}", result);
+    }
+}

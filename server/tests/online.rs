@@ -81,7 +81,7 @@ fn the_whole_loop_activate_check_in_consume_borrow_deactivate() {
     let p = product(&s, "loop");
     new_license(&s, &p, "KEY-LOOP", floating_spec(&p, "L-LOOP"));
     let d = device_of(&s, &p, "laptop");
-    let conn = connect(&d, &s.url, &p);
+    let conn = Arc::new(connect(&d, &s.url, &p));
 
     let record = conn
         .activate(&Credential::LicenseKey("KEY-LOOP".into()))
@@ -111,9 +111,30 @@ fn the_whole_loop_activate_check_in_consume_borrow_deactivate() {
         json!({"spec": {"floating_users": 12}}),
     );
     assert_eq!(u.status, 200, "{}", u.body);
-    conn.check_in().unwrap();
-    let handle = LicenseHandle::open(&d.config).unwrap();
+    handle.consume(&render, 1).unwrap();
+    let handle = conn.sync(&handle).unwrap();
     assert_eq!(handle.license().floating_users, 12);
+    assert_eq!(totals(&s, "L-LOOP"), json!({"feature:render": 7}));
+    // The seat came along with the reopened handle; a session follows it.
+    assert_eq!(handle.check().unwrap(), Status::Valid);
+    let handle = Arc::new(handle);
+    let session =
+        FloatingSession::open(conn.clone(), handle.clone(), Duration::from_secs(3600)).unwrap();
+    let newer = Arc::new(conn.sync(&handle).unwrap());
+    session.follow(newer.clone());
+    let later = chrono::Utc::now() + Span::minutes(20);
+    admin(
+        &s,
+        "POST",
+        "/admin/v1/clock",
+        json!({"now": tessera::license::ts::format(&later)}),
+    );
+    d.clock.set(later);
+    let renewed = session.beat().unwrap();
+    assert!(renewed.time_left > Span::minutes(25), "{renewed:?}");
+    assert_eq!(newer.check().unwrap(), Status::Valid);
+    session.close().unwrap();
+    let handle = newer;
 
     // Borrow for a day: usable offline, then returned early.
     let lease = conn.borrow(&handle, 24).unwrap();
