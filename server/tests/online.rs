@@ -462,3 +462,40 @@ fn fifty_devices_race_for_ten_seats_and_lapsed_seats_come_free() {
     assert_eq!(taken, 5);
     drop(next);
 }
+
+#[test]
+fn https_with_a_pinned_ca_and_nothing_without_it() {
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+    let cert_pem = cert.cert.pem();
+    std::fs::write(dir.path().join("tls.crt"), &cert_pem).unwrap();
+    std::fs::write(dir.path().join("tls.key"), cert.key_pair.serialize_pem()).unwrap();
+    let config = json!({
+        "listen": "127.0.0.1:0",
+        "tls_cert": dir.path().join("tls.crt"),
+        "tls_key": dir.path().join("tls.key"),
+    });
+    let s = start_with(dir, config, Some(&cert_pem)).unwrap();
+    let p = product(&s, "tls");
+    new_license(&s, &p, "KEY-TLS", floating_spec(&p, "L-TLS"));
+    let d = device_of(&s, &p, "secure");
+
+    let mut pinned = ServerConfig::new(&s.url, p.key.clone());
+    pinned.pinned_ca = Some(cert_pem.clone());
+    let conn = Connection::new(&d.config, pinned).unwrap();
+    conn.activate(&Credential::LicenseKey("KEY-TLS".into()))
+        .unwrap();
+
+    // The system's roots do not know this certificate: no answer is taken.
+    let mut system = ServerConfig::new(&s.url, p.key.clone());
+    system.attempts = 1;
+    let conn = Connection::new(&d.config, system).unwrap();
+    let e = conn.check_in().unwrap_err();
+    assert!(matches!(e, Error::Network(_)), "{e:?}");
+    // Plain HTTP to a non-loopback address and a bad pin are refused up front.
+    let plain = ServerConfig::new("http://licenses.example.com", p.key.clone());
+    assert!(Connection::new(&d.config, plain).is_err());
+    let mut bad = ServerConfig::new(&s.url, p.key.clone());
+    bad.pinned_ca = Some("not a certificate".into());
+    assert!(Connection::new(&d.config, bad).is_err());
+}
