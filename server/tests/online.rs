@@ -267,6 +267,17 @@ fn network_faults_never_count_twice_and_forged_answers_change_nothing() {
     let e = other.check_in().unwrap_err();
     assert!(matches!(e, Error::BadResponse(_)), "{e:?}");
 
+    // A refusal (4xx) is final: sent once, not retried (a proxy of its
+    // own counts, so the delayed requests above cannot land in the count).
+    let counting = Proxy::start(&upstream(&s));
+    let refused =
+        connect(&d, &counting.url, &p).activate(&Credential::LicenseKey("NOT-A-KEY".into()));
+    assert!(
+        matches!(refused, Err(Error::ServerRefused { status: 404, .. })),
+        "{refused:?}"
+    );
+    assert_eq!(*counting.forwarded.lock().unwrap(), 1);
+
     // Back to normal: the delayed record goes up once.
     proxy.set(Fault::None);
     conn.upload_consumption(&handle).unwrap();
