@@ -72,6 +72,13 @@ pub async fn login(
         .with_db(move |_, conn| db::user_by_username(conn, &name))
         .await?;
     let password = password.clone();
+    // Each check takes Argon2's 19 MiB for about 20 ms: a few at a time,
+    // so a flood of sign-ins queues instead of exhausting memory.
+    static CHECKS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
+    let _permit = CHECKS
+        .acquire()
+        .await
+        .map_err(|_| ApiError::internal("the password checks are closed"))?;
     let ok = tokio::task::spawn_blocking(move || match user {
         Some(u) if verify(password.expose(), &u.password_hash) => Some(u),
         Some(_) => None,
