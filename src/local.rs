@@ -206,10 +206,13 @@ pub(crate) fn activate_as(
     Ok(record)
 }
 
-/// The newest activation recorded on this device (not verified again).
+/// The newest activation recorded on `device` (not verified again).
 #[cfg_attr(not(feature = "online"), allow(dead_code))]
-pub(crate) fn current_activation(config: &LocalConfig) -> Result<ActivationRecord> {
-    let store = config.store(config.fingerprint()?)?;
+pub(crate) fn current_activation(
+    config: &LocalConfig,
+    device: Fingerprint,
+) -> Result<ActivationRecord> {
+    let store = config.store(device)?;
     store
         .load()?
         .activations

@@ -18,7 +18,7 @@
 //! reports.
 
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::Duration as StdDuration;
 
@@ -32,6 +32,7 @@ use sha2::{Digest, Sha256};
 use crate::clock::TrustedTime;
 use crate::consumption::Pending;
 use crate::error::{Error, Result};
+use crate::fingerprint::Fingerprint;
 use crate::handle::{LeaseStatus, LicenseHandle};
 use crate::local::LocalConfig;
 use crate::protocol::{format_http_date, verify_answer, ResponseHeaders};
@@ -158,6 +159,9 @@ pub struct Connection {
     agent: ureq::Agent,
     server: ServerConfig,
     local: LocalConfig,
+    /// This device's fingerprint, collected on first use and kept, as a
+    /// [`LicenseHandle`] keeps it for its life.
+    device: OnceLock<Fingerprint>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -231,18 +235,27 @@ impl Connection {
             agent,
             server,
             local: local.clone(),
+            device: OnceLock::new(),
         })
+    }
+
+    fn fingerprint(&self) -> Result<Fingerprint> {
+        if let Some(f) = self.device.get() {
+            return Ok(f.clone());
+        }
+        let collected = self.local.fingerprint()?;
+        Ok(self.device.get_or_init(|| collected).clone())
     }
 
     /// This device's part of every client request.
     fn device(&self) -> Result<Value> {
-        let fingerprint = self.local.fingerprint()?;
+        let fingerprint = self.fingerprint()?;
         Ok(json!({ "product": self.local.product, "fingerprint": fingerprint }))
     }
 
     /// The request for the license activated here, named by id.
     fn activated(&self) -> Result<(Value, ActivationRecord)> {
-        let record = crate::local::current_activation(&self.local)?;
+        let record = crate::local::current_activation(&self.local, self.fingerprint()?)?;
         let mut body = self.device()?;
         body["license_id"] = json!(record.license_id);
         Ok((body, record))
@@ -354,7 +367,7 @@ impl Connection {
     /// Raises the stored high-water mark to the server's signed time, and
     /// refuses a device clock more than the tolerance behind it.
     fn observe_server_time(&self, server_time: DateTime<Utc>) -> Result<()> {
-        let store = self.local.store(self.local.fingerprint()?)?;
+        let store = self.local.store(self.fingerprint()?)?;
         let tolerance = self.local.clock_tolerance;
         store.update(|state| {
             let trusted = TrustedTime::new(state.high_water, tolerance);
