@@ -231,18 +231,12 @@ pub async fn route(app: &Arc<App>, call: Call) -> Result<Vec<u8>, ApiError> {
                 user_ids_add: if add { vec![user.to_string()] } else { vec![] },
                 user_ids_remove: if add { vec![] } else { vec![user.to_string()] },
             };
-            let results = assign(app, vec![item]).await?;
             // One item: its status is the call's.
-            match results.first() {
-                Some(r) if r["status"] != json!(200) => {
-                    let status = r["status"].as_u64().and_then(|s| u16::try_from(s).ok());
-                    return Err(ApiError::new(
-                        status.unwrap_or(400),
-                        static_code(r["code"].as_str().unwrap_or_default()),
-                        r["message"].as_str().unwrap_or_default(),
-                    ));
+            match assign(app, vec![item]).await?.pop() {
+                Some(r) if r.status != 200 => {
+                    return Err(ApiError::new(r.status, r.code, r.message))
                 }
-                Some(r) => r.clone(),
+                Some(r) => r.to_json(),
                 None => return Err(ApiError::internal("no result")),
             }
         }
@@ -256,7 +250,8 @@ pub async fn route(app: &Arc<App>, call: Call) -> Result<Vec<u8>, ApiError> {
             if items > MAX_BATCH {
                 return Err(invalid(format!("at most {MAX_BATCH} users per call")));
             }
-            json!({ "results": assign(app, a.assignments).await? })
+            let results = assign(app, a.assignments).await?;
+            json!({ "results": results.iter().map(ItemResult::to_json).collect::<Vec<_>>() })
         }
         (Method::POST, ["accounts", account, "user-license"]) => {
             allocate(app, account, parse(body)?).await?
@@ -328,20 +323,6 @@ pub async fn route(app: &Arc<App>, call: Call) -> Result<Vec<u8>, ApiError> {
         _ => return Err(ApiError::not_found("not_found", "no such endpoint")),
     };
     encode(&value)
-}
-
-/// The stable codes a per-item status can carry, as `'static` strings.
-fn static_code(code: &str) -> &'static str {
-    [
-        "user_not_found",
-        "license_not_found",
-        "no_units_left",
-        "not_assigned",
-        "wrong_product",
-    ]
-    .into_iter()
-    .find(|c| *c == code)
-    .unwrap_or("invalid_body")
 }
 
 async fn new_product(app: &Arc<App>, p: NewProduct) -> Result<Value, ApiError> {
@@ -671,8 +652,31 @@ fn user_with_licenses(conn: &rusqlite::Connection, u: &UserRow) -> Result<Value,
     Ok(v)
 }
 
+/// How one (license, user, action) of an assignment ended.
+struct ItemResult {
+    license_id: String,
+    user_id: String,
+    add: bool,
+    status: u16,
+    code: &'static str,
+    message: String,
+}
+
+impl ItemResult {
+    fn to_json(&self) -> Value {
+        json!({
+            "license_id": self.license_id,
+            "user_id": self.user_id,
+            "action": if self.add { "add" } else { "remove" },
+            "status": self.status,
+            "code": self.code,
+            "message": self.message,
+        })
+    }
+}
+
 /// One status per (license, user, action); each item stands alone.
-async fn assign(app: &Arc<App>, items: Vec<Assignment>) -> Result<Vec<Value>, ApiError> {
+async fn assign(app: &Arc<App>, items: Vec<Assignment>) -> Result<Vec<ItemResult>, ApiError> {
     app.with_db(move |_, conn| {
         db::write(conn, |tx| {
             let mut results = Vec::new();
@@ -685,14 +689,14 @@ async fn assign(app: &Arc<App>, items: Vec<Assignment>) -> Result<Vec<Value>, Ap
                     .chain(item.user_ids_add.iter().map(|u| (u, true)));
                 for (user, add) in actions {
                     let (status, code, message) = assign_one(tx, row.as_ref(), user, add)?;
-                    results.push(json!({
-                        "license_id": item.license_id,
-                        "user_id": user,
-                        "action": if add { "add" } else { "remove" },
-                        "status": status,
-                        "code": code,
-                        "message": message,
-                    }));
+                    results.push(ItemResult {
+                        license_id: item.license_id.clone(),
+                        user_id: user.clone(),
+                        add,
+                        status,
+                        code,
+                        message,
+                    });
                 }
             }
             Ok(results)
