@@ -260,12 +260,12 @@ pub type Entry = fn(&[u8]);
 /// `Date`, `Tessera-Nonce`, `Tessera-Signature`, then the body. Verified
 /// against the test key for the nonce it echoes.
 pub fn server_response(data: &[u8]) {
-    let mut fields = data.splitn(5, |b| *b == b'\n');
-    let mut text = || fields.next().and_then(|f| std::str::from_utf8(f).ok());
-    let (Some(status), date, nonce, signature) = (text(), text(), text(), text()) else {
+    let fields: Vec<&[u8]> = data.splitn(5, |b| *b == b'\n').collect();
+    let text = |i: usize| fields.get(i).and_then(|f| std::str::from_utf8(f).ok());
+    let (Some(status), date, nonce, signature) = (text(0), text(1), text(2), text(3)) else {
         return;
     };
-    let body = data.splitn(5, |b| *b == b'\n').nth(4).unwrap_or_default();
+    let body = fields.get(4).copied().unwrap_or_default();
     let Ok(status) = status.parse::<u16>() else {
         return;
     };

@@ -106,15 +106,7 @@ where
             })
         })
         .collect();
-    let results: Vec<(Vec<Duration>, u64)> = local
-        .run_until(async {
-            let mut all = Vec::new();
-            for h in handles {
-                all.push(h.await.unwrap_or_default());
-            }
-            all
-        })
-        .await;
+    let results = gather(local, handles).await;
     report(name, clients, &results, start.elapsed(), "");
 }
 
@@ -149,7 +141,18 @@ where
             })
         })
         .collect();
-    let results: Vec<(Vec<Duration>, u64)> = local
+    let results = gather(local, handles).await;
+    let note = format!("  (offered {rate:.0}/s)");
+    report(name, clients, &results, start.elapsed(), &note);
+}
+
+/// Runs the clients' tasks to their end; each answers its latencies and
+/// its error count.
+async fn gather(
+    local: tokio::task::LocalSet,
+    handles: Vec<tokio::task::JoinHandle<(Vec<Duration>, u64)>>,
+) -> Vec<(Vec<Duration>, u64)> {
+    local
         .run_until(async {
             let mut all = Vec::new();
             for h in handles {
@@ -157,9 +160,7 @@ where
             }
             all
         })
-        .await;
-    let note = format!("  (offered {rate:.0}/s)");
-    report(name, clients, &results, start.elapsed(), &note);
+        .await
 }
 
 /// Prints a phase's rate and latency percentiles.
