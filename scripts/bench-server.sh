@@ -19,3 +19,4 @@ for _ in $(seq 50); do grep -q "listening on" "$work/server.log" 2>/dev/null && 
 url=$(grep -o 'http://[0-9.:]*' "$work/server.log" | head -1)
 echo "server $url (pid $pid), $(nproc) cores"
 target/release/examples/load "$url" "$token" "$@"
+echo "write-ahead log after the run: $(( $(stat -c %s "$work/tessera.db-wal" 2>/dev/null || echo 0) / 1048576 )) MiB"

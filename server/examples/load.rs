@@ -8,8 +8,11 @@
 //! database and runs this against it:
 //!
 //! ```text
-//! load URL ADMIN_TOKEN [--requests N] [--seconds S]
+//! load URL ADMIN_TOKEN [--requests N] [--seconds S] [--paced-only] [--rounds R]
 //! ```
+//!
+//! `--paced-only` skips the closed-loop phases; `--rounds` repeats the
+//! paced phase (default 1), each round on its own schedule.
 
 use std::time::{Duration, Instant};
 
@@ -197,7 +200,9 @@ fn main() {
 async fn run() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 3 {
-        eprintln!("usage: load URL ADMIN_TOKEN [--requests N] [--seconds S]");
+        eprintln!(
+            "usage: load URL ADMIN_TOKEN [--requests N] [--seconds S] [--paced-only] [--rounds R]"
+        );
         std::process::exit(2);
     }
     let url = args[1].trim_end_matches('/').to_owned();
@@ -217,6 +222,8 @@ async fn run() {
     };
     let requests = flag("--requests", 20_000);
     let limit = Duration::from_secs(flag("--seconds", 10));
+    let rounds = flag("--rounds", 1);
+    let paced_only = args.iter().any(|a| a == "--paced-only");
     let admin = reqwest::Client::new();
     let bearer = format!("Bearer {}", args[2]);
     let product: Value = admin
@@ -253,7 +260,8 @@ async fn run() {
         "bounded to {requests} requests or {} s per phase",
         limit.as_secs()
     );
-    for clients in [1usize, 16, 128] {
+    let counts: &[usize] = if paced_only { &[128] } else { &[1, 16, 128] };
+    for &clients in counts {
         // One connection per client, as separate processes would have.
         let pool: std::rc::Rc<Vec<reqwest::Client>> =
             std::rc::Rc::new((0..clients).map(|_| reqwest::Client::new()).collect());
@@ -265,7 +273,9 @@ async fn run() {
                 call(&p[c], &t, "/api/v1/activate_license", &body, n).await
             }
         };
-        phase("activations", clients, requests, limit, activate).await;
+        if !paced_only {
+            phase("activations", clients, requests, limit, activate).await;
+        }
         // Each client holds a seat and heart-beats it.
         for (c, client) in pool.iter().enumerate() {
             let d = who(format!("hb-{clients}-{c}"));
@@ -280,12 +290,16 @@ async fn run() {
                 call(&p[c], &t, "/api/v1/floating/heartbeat", &body, n).await
             }
         };
-        phase("heartbeats", clients, requests, limit, heartbeat.clone()).await;
+        if !paced_only {
+            phase("heartbeats", clients, requests, limit, heartbeat.clone()).await;
+        }
         if clients == 128 {
             // The target's rate, offered rather than as fast as it goes:
             // the latency a vendor's 128 clients see at 5,000 a second.
             let length = limit.min(Duration::from_secs(5));
-            paced("heartbeats", clients, 5000.0, length, heartbeat).await;
+            for _ in 0..rounds {
+                paced("heartbeats", clients, 5000.0, length, heartbeat.clone()).await;
+            }
         }
     }
 }
