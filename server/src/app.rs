@@ -18,6 +18,7 @@ use tessera::{Clock, License, ManualClock, SigningKey, SystemClock};
 use crate::db::LicenseRow;
 use crate::error::ApiError;
 use crate::protocol;
+use crate::wal::Checkpointer;
 
 /// The largest request body accepted.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -26,7 +27,10 @@ pub const MAX_SKEW_SECS: i64 = 300;
 
 /// Everything a request needs.
 pub struct App {
-    pub db: Mutex<Connection>,
+    /// The requests' connection. An async lock: a request waiting for it
+    /// leaves its worker free for others.
+    db: Arc<tokio::sync::Mutex<Connection>>,
+    checkpoints: Checkpointer,
     pub key: SigningKey,
     admin_token: String,
     pub check_in_days: u32,
@@ -44,7 +48,8 @@ pub type Parsed = Arc<(Value, License)>;
 
 impl App {
     pub fn new(
-        conn: Connection,
+        db: Arc<tokio::sync::Mutex<Connection>>,
+        checkpoints: Checkpointer,
         key: SigningKey,
         admin_token: String,
         check_in_days: u32,
@@ -56,7 +61,8 @@ impl App {
             None => Arc::new(SystemClock),
         };
         App {
-            db: Mutex::new(conn),
+            db,
+            checkpoints,
             key,
             admin_token,
             check_in_days,
@@ -134,11 +140,17 @@ impl App {
         then: impl FnOnce(&App, T) -> Result<U, ApiError> + Send + 'static,
     ) -> Result<U, ApiError> {
         // Every statement is short (prepared, indexed, no fsync in WAL
-        // with synchronous = NORMAL), so it runs on the worker itself:
-        // handing it to a blocking thread cost more than the work.
+        // with synchronous = NORMAL, checkpoints on a thread of their own),
+        // so it runs on the worker itself: handing it to a blocking thread
+        // cost more than the work.
         let value = {
-            let mut conn = self.db.lock().unwrap_or_else(|p| p.into_inner());
-            f(self, &mut conn)?
+            let mut conn = self.db.lock().await;
+            let before = conn.total_changes();
+            let value = f(self, &mut conn);
+            if conn.total_changes() != before {
+                self.checkpoints.wrote();
+            }
+            value?
         };
         then(self, value)
     }

@@ -23,6 +23,7 @@ mod error;
 mod protocol;
 mod tls;
 mod users;
+mod wal;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -139,8 +140,14 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => return fail(format!("database {}: {e}", database.display())),
     };
+    let db = Arc::new(tokio::sync::Mutex::new(conn));
+    let checkpoints = match wal::Checkpointer::start(&database, &db) {
+        Ok(c) => c,
+        Err(e) => return fail(format!("database {}: {e}", database.display())),
+    };
     let app = Arc::new(app::App::new(
-        conn,
+        db,
+        checkpoints,
         key,
         admin_token,
         file.check_in_days.unwrap_or(7),
