@@ -27,9 +27,10 @@ pub const MAX_SKEW_SECS: i64 = 300;
 
 /// Everything a request needs.
 pub struct App {
-    /// The requests' connection. An async lock: a request waiting for it
-    /// leaves its worker free for others.
-    db: Arc<tokio::sync::Mutex<Connection>>,
+    /// The requests' connection. A plain lock, never held across an
+    /// await: at 128 clients it served about 30% more heartbeats per second
+    /// than tokio's async lock, with the same tail (docs/PROTOCOL.md).
+    db: Arc<Mutex<Connection>>,
     checkpoints: Checkpointer,
     pub key: SigningKey,
     admin_token: String,
@@ -48,7 +49,7 @@ pub type Parsed = Arc<(Value, License)>;
 
 impl App {
     pub fn new(
-        db: Arc<tokio::sync::Mutex<Connection>>,
+        db: Arc<Mutex<Connection>>,
         checkpoints: Checkpointer,
         key: SigningKey,
         admin_token: String,
@@ -144,7 +145,7 @@ impl App {
         // so it runs on the worker itself: handing it to a blocking thread
         // cost more than the work.
         let value = {
-            let mut conn = self.db.lock().await;
+            let mut conn = self.db.lock().unwrap_or_else(|p| p.into_inner());
             let before = conn.total_changes();
             let value = f(self, &mut conn);
             if conn.total_changes() != before {

@@ -140,7 +140,7 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => return fail(format!("database {}: {e}", database.display())),
     };
-    let db = Arc::new(tokio::sync::Mutex::new(conn));
+    let db = Arc::new(std::sync::Mutex::new(conn));
     let checkpoints = match wal::Checkpointer::start(&database, &db) {
         Ok(c) => c,
         Err(e) => return fail(format!("database {}: {e}", database.display())),

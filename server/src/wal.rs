@@ -20,7 +20,7 @@ use std::thread::Thread;
 use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
-use tokio::sync::Mutex;
+use std::sync::Mutex;
 
 /// The shortest time between two passes: a busy server checkpoints about
 /// this often, an idle one not at all.
@@ -96,8 +96,11 @@ impl Passes {
         db: &Arc<Mutex<Connection>>,
         restart_frames: i64,
     ) -> rusqlite::Result<Passes> {
-        db.blocking_lock()
-            .pragma_update(None, "wal_autocheckpoint", 0)?;
+        db.lock().unwrap_or_else(|p| p.into_inner()).pragma_update(
+            None,
+            "wal_autocheckpoint",
+            0,
+        )?;
         let conn = Connection::open(path)?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         Ok(Passes {
@@ -130,7 +133,7 @@ impl Passes {
         };
         // No request reads or writes while this is held, so nothing holds
         // back the copy and nothing is added to the log meanwhile.
-        let _held = db.blocking_lock();
+        let _held = db.lock().unwrap_or_else(|p| p.into_inner());
         self.copy()?;
         Ok(Pass::Restarted(frames))
     }
@@ -145,7 +148,7 @@ mod tests {
     /// `n` commits, each taking the lock as a request does.
     fn write(db: &Mutex<Connection>, n: usize) {
         for _ in 0..n {
-            let conn = db.blocking_lock();
+            let conn = db.lock().unwrap_or_else(|p| p.into_inner());
             conn.execute(
                 "INSERT INTO products (code, name, api_key) VALUES (?1, 'p', x'00')",
                 [format!("p{}", conn.total_changes())],
@@ -155,7 +158,8 @@ mod tests {
     }
 
     fn count(db: &Mutex<Connection>) -> usize {
-        db.blocking_lock()
+        db.lock()
+            .unwrap_or_else(|p| p.into_inner())
             .query_row("SELECT COUNT(*) FROM products", [], |r| r.get(0))
             .expect("count")
     }
