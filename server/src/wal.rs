@@ -15,12 +15,11 @@
 //! written during the last one; the next write starts the log over.
 
 use std::path::Path;
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
-use std::sync::Mutex;
 
 /// The shortest time between two passes: a busy server checkpoints about
 /// this often, an idle one not at all.
