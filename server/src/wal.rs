@@ -37,7 +37,7 @@ impl Checkpointer {
     /// Turns off the automatic checkpoint of `db`, the requests' connection
     /// to the database at `path`, and starts the thread that does it.
     pub fn start(path: &Path, db: &Arc<Mutex<Connection>>) -> Result<Checkpointer, String> {
-        let mut passes = Passes::new(path, db, RESTART_FRAMES).map_err(|e| e.to_string())?;
+        let passes = Passes::new(path, db, RESTART_FRAMES).map_err(|e| e.to_string())?;
         let handle = std::thread::Builder::new()
             .name("checkpoint".into())
             .spawn(move || {
@@ -111,7 +111,7 @@ impl Passes {
 
     /// Copies the log into the database file; when the log is long, again
     /// with the database held.
-    pub fn pass(&mut self) -> rusqlite::Result<Pass> {
+    pub fn pass(&self) -> rusqlite::Result<Pass> {
         let frames = self.copy()?;
         if frames < self.restart_frames {
             return Ok(Pass::Copied(frames));
@@ -173,7 +173,7 @@ mod tests {
 
     #[test]
     fn requests_never_checkpoint_and_an_idle_log_starts_over() {
-        let (_dir, db, mut passes) = opened(5000);
+        let (_dir, db, passes) = opened(5000);
         // More commits than SQLite's own threshold (1,000 pages): had the
         // requests' connection checkpointed, the log would have started over.
         write(&db, 1200);
@@ -216,7 +216,7 @@ mod tests {
 
     #[test]
     fn a_long_log_under_steady_writes_starts_over() {
-        let (_dir, db, mut passes) = opened(300);
+        let (_dir, db, passes) = opened(300);
         let stop = Arc::new(AtomicBool::new(false));
         let written = Arc::new(AtomicUsize::new(0));
         let writer = {
@@ -264,7 +264,7 @@ mod tests {
 
     #[test]
     fn a_pass_after_the_server_is_gone_says_so() {
-        let (_dir, db, mut passes) = opened(1);
+        let (_dir, db, passes) = opened(1);
         write(&db, 1);
         drop(db);
         assert_eq!(passes.pass().expect("pass"), Pass::Closed);
