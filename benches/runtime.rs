@@ -9,8 +9,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
-use tessera::ffi::handle::{tessera_handle, tessera_handle_check, tessera_status};
-use tessera::ffi::tessera_result;
 use tessera::{
     activate, Clock, Counter, Keyring, LicenseHandle, LocalConfig, SigningKey, SystemClock,
 };
@@ -21,41 +19,6 @@ const SPEC: &str = r#"{
   "product_details": {"short_code": "acme-cad"},
   "product_features": [{"code": "pdf-export"}]
 }"#;
-
-/// Opens `config`'s license through the C ABI.
-fn c_abi_handle(config: &LocalConfig) -> *mut tessera_handle {
-    use std::ffi::CString;
-    use tessera::ffi::config::*;
-    let product = CString::new(config.product.clone()).expect("product");
-    let dir = config.store_dir.clone().expect("store dir");
-    let dir = CString::new(dir.to_string_lossy().into_owned()).expect("dir");
-    let mut cfg = std::ptr::null_mut();
-    let mut handle = std::ptr::null_mut();
-    // SAFETY: every pointer is a live local or CString; results are checked.
-    unsafe {
-        assert_eq!(
-            tessera_config_new(product.as_ptr(), &mut cfg),
-            tessera_result::TESSERA_OK
-        );
-        for key in config.keyring.keys() {
-            let pem = CString::new(key.to_pem()).expect("pem");
-            assert_eq!(
-                tessera_config_add_public_key(cfg, pem.as_ptr()),
-                tessera_result::TESSERA_OK
-            );
-        }
-        assert_eq!(
-            tessera_config_set_store_dir(cfg, dir.as_ptr()),
-            tessera_result::TESSERA_OK
-        );
-        assert_eq!(
-            tessera::ffi::handle::tessera_handle_open(cfg, &mut handle),
-            tessera_result::TESSERA_OK
-        );
-        tessera_config_free(&mut cfg);
-    }
-    handle
-}
 
 fn bench(c: &mut Criterion) {
     let key = SigningKey::from_seed(&[42; 32]).expect("throwaway test key");
@@ -71,20 +34,7 @@ fn bench(c: &mut Criterion) {
     g.bench_function("warm_check", |b| {
         b.iter(|| black_box(handle.check().expect("check")))
     });
-    // The same check through the C ABI (what C, C++ and Python call).
-    let raw = c_abi_handle(&config);
-    g.bench_function("warm_check_c_abi", |b| {
-        b.iter(|| {
-            let mut status = tessera_status::TESSERA_STATUS_EXPIRED;
-            // SAFETY: `raw` is a live handle, `status` a live local.
-            let r = unsafe { tessera_handle_check(raw, &mut status) };
-            black_box((r, status))
-        })
-    });
     g.finish();
-    let mut raw = raw;
-    // SAFETY: `raw` came from tessera_handle_open and is freed once.
-    unsafe { tessera::ffi::handle::tessera_handle_free(&mut raw) };
 
     let mut g = c.benchmark_group("durable_increment");
     g.throughput(Throughput::Elements(1));

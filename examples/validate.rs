@@ -22,7 +22,11 @@ fn main() -> ExitCode {
     match run(&args) {
         Ok(usable) => ExitCode::from(if usable { 0 } else { 1 }),
         Err(e) => {
-            eprintln!("license check failed (E{}, {}): {e}", e.code(), e.name());
+            eprintln!(
+                "license check failed (E{}, {}): {e}",
+                e.code() as u32,
+                e.name()
+            );
             ExitCode::from(1)
         }
     }

@@ -16,7 +16,7 @@ for tool in gcc g++ valgrind pkg-config cmake; do
     command -v "$tool" >/dev/null || { echo "c-tests: $tool is missing (.ci/run installs it)" >&2; exit 1; }
 done
 
-cargo build --quiet --lib
+cargo build --quiet -p tessera-capi
 cargo build --quiet -p tessera-cli
 lib=$root/target/debug
 cli=$lib/tessera

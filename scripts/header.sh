@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# include/tessera.h is generated from src/ffi/ by a pinned cbindgen.
+# include/tessera.h is generated from capi/src/ by a pinned cbindgen, with the
+# two enums of codes (tessera_result, tessera_status) rendered from the core's
+# tables by capi/examples/header_enums.rs, so their numbers live in one place.
 #   scripts/header.sh           fail when the committed header is stale
 #   scripts/header.sh --write   regenerate it
 # Installs the pinned cbindgen with cargo when it is missing or another version.
@@ -15,8 +17,19 @@ if ! "$cbindgen" --version 2>/dev/null | grep -qx "cbindgen $CBINDGEN_VERSION"; 
 fi
 
 fresh=$(mktemp)
-trap 'rm -f "$fresh"' EXIT
-"$cbindgen" --quiet --config cbindgen.toml --crate tessera --output "$fresh"
+config=$(mktemp)
+enums=$(mktemp)
+trap 'rm -f "$fresh" "$config" "$enums"' EXIT
+cargo run --quiet -p tessera-capi --example header_enums >"$enums"
+# cbindgen.toml's `after_includes = ""` receives the enums.
+python3 - "$enums" >"$config" <<'PY'
+import sys
+enums = open(sys.argv[1]).read()
+config = open("cbindgen.toml").read()
+assert '"""' not in enums and 'after_includes = ""' in config
+print(config.replace('after_includes = ""', 'after_includes = """\n' + enums + '"""'), end="")
+PY
+"$cbindgen" --quiet --config "$config" --crate tessera-capi --output "$fresh"
 
 if [[ "${1:-}" == "--write" ]]; then
     cp "$fresh" include/tessera.h

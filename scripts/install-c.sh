@@ -10,8 +10,8 @@ cd "$(dirname "$0")/.."
 prefix=${1:?usage: scripts/install-c.sh PREFIX [debug|release]}
 profile=${2:-release}
 case "$profile" in
-    release) cargo build --quiet --release --lib ;;
-    debug) cargo build --quiet --lib ;;
+    release) cargo build --quiet --release -p tessera-capi ;;
+    debug) cargo build --quiet -p tessera-capi ;;
     *) echo "profile must be debug or release" >&2; exit 2 ;;
 esac
 mkdir -p "$prefix"

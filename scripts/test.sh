@@ -25,7 +25,7 @@ suite clippy cargo clippy --workspace --all-targets --all-features -- -D warning
 suite clippy-product cargo clippy -p tessera --all-targets --no-default-features -- -D warnings
 suite rust cargo test --workspace --all-features
 suite quickstart ./scripts/quickstart.sh
-# include/tessera.h must be what the pinned cbindgen makes of src/ffi/.
+# include/tessera.h must be what the pinned cbindgen makes of capi/src/.
 suite header ./scripts/header.sh
 # C and C++: the header alone, every export (plain, valgrind, ASan+UBSan),
 # the C++ wrapper, the examples built with pkg-config and CMake.

@@ -1,12 +1,178 @@
-//! The one error type of the SDK, with stable numeric codes.
+//! The one error type of the SDK, and the one table of result codes.
 //!
 //! The codes are part of the public contract: the C ABI returns them, the
 //! Python binding maps each to an exception class, and the CLI maps them to
 //! exit codes. A code, once published, never changes meaning; new variants
-//! take new numbers. The table lives in `docs/ERRORS.md`.
+//! take new numbers. The table is [`Code`]; `docs/ERRORS.md` explains it.
+//!
+//! The ranges, one rule for every surface:
+//! - `0` is success (`TESSERA_OK`), never an [`Error`];
+//! - `1..=99` are errors of the offline core, grouped by tens (arguments and
+//!   platform, documents, keys, local state and clock, device, consumption,
+//!   leases, offline and air-gapped activation, hardware keys);
+//! - `100..=109` come only from a binding's boundary (a NULL pointer, bad
+//!   UTF-8, a short buffer, a panic), never from [`Error`];
+//! - `110..=189` are errors of later parts of the core (110: the online half);
+//! - `199` is a code a binding does not know (a newer core).
 //!
 //! Messages say what was wrong and what to do about it. They never include a
 //! private key, a license key or a password.
+
+macro_rules! code_table {
+    ($( $(#[doc = $doc:literal])* $variant:ident = $num:literal, $name:literal, $c_name:literal; )*) => {
+        /// Every result code of Tessera, with its stable number
+        /// (`Code::BadSignature as u32 == 16`).
+        ///
+        /// The one table behind [`Error::code`], the C header's
+        /// `tessera_result` (rendered from [`Code::ALL`] by
+        /// `scripts/header.sh`) and Python's exception classes (checked
+        /// against the header by their tests).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[non_exhaustive]
+        #[repr(u32)]
+        pub enum Code {
+            $( $(#[doc = $doc])* $variant = $num, )*
+        }
+
+        impl Code {
+            /// Every code, in the order of their numbers.
+            pub const ALL: &'static [Code] = &[$(Code::$variant),*];
+
+            /// The stable snake_case name (`ok`, `bad_signature`, ...).
+            pub fn name(self) -> &'static str {
+                match self { $(Code::$variant => $name,)* }
+            }
+
+            /// The name of the constant in the C header
+            /// (`TESSERA_OK`, `TESSERA_ERR_BAD_SIGNATURE`, ...).
+            pub fn c_name(self) -> &'static str {
+                match self { $(Code::$variant => $c_name,)* }
+            }
+
+            /// What the code means (the C header's comment).
+            pub fn description(self) -> &'static str {
+                match self { $(Code::$variant => concat!($($doc, "\n"),*),)* }
+            }
+        }
+    };
+}
+
+code_table! {
+    /// Success.
+    Ok = 0, "ok", "TESSERA_OK";
+    /// A caller passed a value the API cannot use.
+    InvalidArgument = 1, "invalid_argument", "TESSERA_ERR_INVALID_ARGUMENT";
+    /// Reading or writing a file failed.
+    Io = 2, "io", "TESSERA_ERR_IO";
+    /// Not available on this platform or in this build.
+    Unsupported = 3, "unsupported", "TESSERA_ERR_UNSUPPORTED";
+    /// The input is empty.
+    Empty = 10, "empty", "TESSERA_ERR_EMPTY";
+    /// The input is larger than its format allows.
+    TooLarge = 11, "too_large", "TESSERA_ERR_TOO_LARGE";
+    /// The armored text does not follow the format.
+    Malformed = 12, "malformed", "TESSERA_ERR_MALFORMED";
+    /// A format version this SDK does not know.
+    UnsupportedVersion = 13, "unsupported_version", "TESSERA_ERR_UNSUPPORTED_VERSION";
+    /// A signature algorithm other than Ed25519.
+    UnsupportedAlgorithm = 14, "unsupported_algorithm", "TESSERA_ERR_UNSUPPORTED_ALGORITHM";
+    /// Signed by a key that is not in the keyring.
+    UnknownKeyId = 15, "unknown_key_id", "TESSERA_ERR_UNKNOWN_KEY_ID";
+    /// The signature does not verify.
+    BadSignature = 16, "bad_signature", "TESSERA_ERR_BAD_SIGNATURE";
+    /// The signed payload is not a valid document of its kind.
+    InvalidPayload = 17, "invalid_payload", "TESSERA_ERR_INVALID_PAYLOAD";
+    /// A key could not be read or decoded.
+    InvalidKey = 20, "invalid_key", "TESSERA_ERR_INVALID_KEY";
+    /// A license spec is invalid (vendor side).
+    InvalidSpec = 21, "invalid_spec", "TESSERA_ERR_INVALID_SPEC";
+    /// The state file is damaged.
+    StoreCorrupt = 30, "store_corrupt", "TESSERA_ERR_STORE_CORRUPT";
+    /// The state file was edited.
+    StoreTampered = 31, "store_tampered", "TESSERA_ERR_STORE_TAMPERED";
+    /// The state file was written on another device.
+    StoreFromOtherDevice = 32, "store_from_other_device", "TESSERA_ERR_STORE_FROM_OTHER_DEVICE";
+    /// The state file belongs to another product.
+    StoreWrongProduct = 33, "store_wrong_product", "TESSERA_ERR_STORE_WRONG_PRODUCT";
+    /// The state file has a version this SDK does not know.
+    StoreVersion = 34, "store_version", "TESSERA_ERR_STORE_VERSION";
+    /// The clock went back further than the tolerance.
+    ClockTampered = 35, "clock_tampered", "TESSERA_ERR_CLOCK_TAMPERED";
+    /// No license is activated on this device for this product.
+    NotActivated = 36, "not_activated", "TESSERA_ERR_NOT_ACTIVATED";
+    /// The license is not usable now (the message says why).
+    Unusable = 37, "unusable", "TESSERA_ERR_UNUSABLE";
+    /// The device cannot be fingerprinted.
+    FingerprintUnavailable = 40, "fingerprint_unavailable", "TESSERA_ERR_FINGERPRINT_UNAVAILABLE";
+    /// Consuming would pass the limit and its overages.
+    ConsumptionLimit = 50, "consumption_limit", "TESSERA_ERR_CONSUMPTION_LIMIT";
+    /// The license or feature does not count consumption.
+    NotConsumable = 51, "not_consumable", "TESSERA_ERR_NOT_CONSUMABLE";
+    /// The consumption journal is damaged.
+    JournalCorrupt = 52, "journal_corrupt", "TESSERA_ERR_JOURNAL_CORRUPT";
+    /// The consumption journal was edited.
+    JournalTampered = 53, "journal_tampered", "TESSERA_ERR_JOURNAL_TAMPERED";
+    /// The feature is missing or expired.
+    FeatureUnavailable = 54, "feature_unavailable", "TESSERA_ERR_FEATURE_UNAVAILABLE";
+    /// A lease is invalid for this license or device.
+    InvalidLease = 60, "invalid_lease", "TESSERA_ERR_INVALID_LEASE";
+    /// The license does not allow borrowing.
+    BorrowNotAllowed = 61, "borrow_not_allowed", "TESSERA_ERR_BORROW_NOT_ALLOWED";
+    /// The borrow is longer than the license allows.
+    BorrowTooLong = 62, "borrow_too_long", "TESSERA_ERR_BORROW_TOO_LONG";
+    /// No offline request is pending on this device.
+    OfflineNoRequest = 70, "offline_no_request", "TESSERA_ERR_OFFLINE_NO_REQUEST";
+    /// The offline response answers another (older) request.
+    OfflineReplay = 71, "offline_replay", "TESSERA_ERR_OFFLINE_REPLAY";
+    /// The offline response is for another device.
+    OfflineWrongDevice = 72, "offline_wrong_device", "TESSERA_ERR_OFFLINE_WRONG_DEVICE";
+    /// A typed code was mistyped.
+    CodeMistyped = 80, "code_mistyped", "TESSERA_ERR_CODE_MISTYPED";
+    /// The confirmation code was not made for this device, license and request.
+    CodeRejected = 81, "code_rejected", "TESSERA_ERR_CODE_REJECTED";
+    /// The license must be activated with an air-gapped confirmation code.
+    AirGapped = 82, "air_gapped", "TESSERA_ERR_AIR_GAPPED";
+    /// The hardware key is not present.
+    TokenAbsent = 90, "token_absent", "TESSERA_ERR_TOKEN_ABSENT";
+    /// The hardware key refused the PIN.
+    TokenPin = 91, "token_pin", "TESSERA_ERR_TOKEN_PIN";
+    /// The hardware key present is not the one the license is bound to.
+    TokenMismatch = 92, "token_mismatch", "TESSERA_ERR_TOKEN_MISMATCH";
+    /// The hardware key or its PKCS#11 module failed.
+    TokenFailure = 93, "token_failure", "TESSERA_ERR_TOKEN_FAILURE";
+    /// A required pointer argument was NULL.
+    NullPointer = 100, "null_pointer", "TESSERA_ERR_NULL_POINTER";
+    /// A string argument is not valid UTF-8.
+    InvalidUtf8 = 101, "invalid_utf8", "TESSERA_ERR_INVALID_UTF8";
+    /// The output buffer is too small; the size out-parameter says how
+    /// many bytes are needed (without the terminating NUL).
+    BufferTooSmall = 102, "buffer_too_small", "TESSERA_ERR_BUFFER_TOO_SMALL";
+    /// The SDK panicked: a bug in Tessera. The call changed nothing it
+    /// could roll back; report it with the last error message.
+    Panic = 103, "panic", "TESSERA_ERR_PANIC";
+    /// The license server could not be reached.
+    Network = 110, "network", "TESSERA_ERR_NETWORK";
+    /// The license server refused the request.
+    ServerRefused = 111, "server_refused", "TESSERA_ERR_SERVER_REFUSED";
+    /// The license server's answer is forged, replayed or altered.
+    BadResponse = 112, "bad_response", "TESSERA_ERR_BAD_RESPONSE";
+    /// An error this build of the C ABI does not know by number (a newer
+    /// core); the message says what it was.
+    Other = 199, "other", "TESSERA_ERR_OTHER";
+}
+
+impl Code {
+    /// The code with this number, if there is one.
+    pub fn from_u32(number: u32) -> Option<Code> {
+        Code::ALL.iter().copied().find(|c| *c as u32 == number)
+    }
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
 /// A failure of an SDK operation.
 ///
@@ -125,7 +291,7 @@ pub enum Error {
     #[error("the license cannot be used ({status}): {reason}")]
     Unusable {
         /// The validation status.
-        status: crate::validate::Status,
+        status: crate::status::Status,
         /// Why, in one sentence.
         reason: String,
     },
@@ -251,105 +417,59 @@ pub enum Error {
 }
 
 impl Error {
-    /// The stable numeric code of this error (see `docs/ERRORS.md`).
-    ///
-    /// Codes below 100 are errors of this core; later modules take their own
-    /// hundreds. Zero is reserved for success in the C ABI.
-    pub fn code(&self) -> u32 {
+    /// The stable code of this error (docs/ERRORS.md); `code() as u32` is
+    /// its number, the same in the C ABI and the bindings.
+    pub fn code(&self) -> Code {
         match self {
-            Error::InvalidArgument(_) => 1,
-            Error::Io { .. } => 2,
-            Error::Empty => 10,
-            Error::TooLarge { .. } => 11,
-            Error::Malformed { .. } => 12,
-            Error::UnsupportedVersion => 13,
-            Error::UnsupportedAlgorithm => 14,
-            Error::UnknownKeyId(_) => 15,
-            Error::BadSignature => 16,
-            Error::InvalidPayload(_) => 17,
-            Error::InvalidKey(_) => 20,
-            Error::InvalidSpec(_) => 21,
-            Error::Unsupported(_) => 3,
-            Error::StoreCorrupt(_) => 30,
-            Error::StoreTampered => 31,
-            Error::StoreFromOtherDevice => 32,
-            Error::StoreWrongProduct => 33,
-            Error::StoreVersion => 34,
-            Error::ClockTampered { .. } => 35,
-            Error::NotActivated => 36,
-            Error::Unusable { .. } => 37,
-            Error::ConsumptionLimit { .. } => 50,
-            Error::NotConsumable(_) => 51,
-            Error::JournalCorrupt(_) => 52,
-            Error::JournalTampered => 53,
-            Error::FeatureUnavailable(_) => 54,
-            Error::InvalidLease(_) => 60,
-            Error::BorrowNotAllowed => 61,
-            Error::BorrowTooLong { .. } => 62,
-            Error::FingerprintUnavailable => 40,
-            Error::OfflineNoRequest => 70,
-            Error::OfflineReplay => 71,
-            Error::OfflineWrongDevice => 72,
-            Error::CodeMistyped(_) => 80,
-            Error::CodeRejected => 81,
-            Error::AirGapped => 82,
-            Error::TokenAbsent => 90,
-            Error::TokenPin => 91,
-            Error::TokenMismatch => 92,
-            Error::TokenFailure(_) => 93,
-            Error::Network(_) => 110,
-            Error::ServerRefused { .. } => 111,
-            Error::BadResponse(_) => 112,
+            Error::InvalidArgument(_) => Code::InvalidArgument,
+            Error::Io { .. } => Code::Io,
+            Error::Empty => Code::Empty,
+            Error::TooLarge { .. } => Code::TooLarge,
+            Error::Malformed { .. } => Code::Malformed,
+            Error::UnsupportedVersion => Code::UnsupportedVersion,
+            Error::UnsupportedAlgorithm => Code::UnsupportedAlgorithm,
+            Error::UnknownKeyId(_) => Code::UnknownKeyId,
+            Error::BadSignature => Code::BadSignature,
+            Error::InvalidPayload(_) => Code::InvalidPayload,
+            Error::InvalidKey(_) => Code::InvalidKey,
+            Error::InvalidSpec(_) => Code::InvalidSpec,
+            Error::Unsupported(_) => Code::Unsupported,
+            Error::StoreCorrupt(_) => Code::StoreCorrupt,
+            Error::StoreTampered => Code::StoreTampered,
+            Error::StoreFromOtherDevice => Code::StoreFromOtherDevice,
+            Error::StoreWrongProduct => Code::StoreWrongProduct,
+            Error::StoreVersion => Code::StoreVersion,
+            Error::ClockTampered { .. } => Code::ClockTampered,
+            Error::NotActivated => Code::NotActivated,
+            Error::Unusable { .. } => Code::Unusable,
+            Error::ConsumptionLimit { .. } => Code::ConsumptionLimit,
+            Error::NotConsumable(_) => Code::NotConsumable,
+            Error::JournalCorrupt(_) => Code::JournalCorrupt,
+            Error::JournalTampered => Code::JournalTampered,
+            Error::FeatureUnavailable(_) => Code::FeatureUnavailable,
+            Error::InvalidLease(_) => Code::InvalidLease,
+            Error::BorrowNotAllowed => Code::BorrowNotAllowed,
+            Error::BorrowTooLong { .. } => Code::BorrowTooLong,
+            Error::FingerprintUnavailable => Code::FingerprintUnavailable,
+            Error::OfflineNoRequest => Code::OfflineNoRequest,
+            Error::OfflineReplay => Code::OfflineReplay,
+            Error::OfflineWrongDevice => Code::OfflineWrongDevice,
+            Error::CodeMistyped(_) => Code::CodeMistyped,
+            Error::CodeRejected => Code::CodeRejected,
+            Error::AirGapped => Code::AirGapped,
+            Error::TokenAbsent => Code::TokenAbsent,
+            Error::TokenPin => Code::TokenPin,
+            Error::TokenMismatch => Code::TokenMismatch,
+            Error::TokenFailure(_) => Code::TokenFailure,
+            Error::Network(_) => Code::Network,
+            Error::ServerRefused { .. } => Code::ServerRefused,
+            Error::BadResponse(_) => Code::BadResponse,
         }
     }
 
     /// A short stable name for the code, used by bindings and logs.
     pub fn name(&self) -> &'static str {
-        match self {
-            Error::InvalidArgument(_) => "invalid_argument",
-            Error::Io { .. } => "io",
-            Error::Empty => "empty",
-            Error::TooLarge { .. } => "too_large",
-            Error::Malformed { .. } => "malformed",
-            Error::UnsupportedVersion => "unsupported_version",
-            Error::UnsupportedAlgorithm => "unsupported_algorithm",
-            Error::UnknownKeyId(_) => "unknown_key_id",
-            Error::BadSignature => "bad_signature",
-            Error::InvalidPayload(_) => "invalid_payload",
-            Error::InvalidKey(_) => "invalid_key",
-            Error::InvalidSpec(_) => "invalid_spec",
-            Error::Unsupported(_) => "unsupported",
-            Error::StoreCorrupt(_) => "store_corrupt",
-            Error::StoreTampered => "store_tampered",
-            Error::StoreFromOtherDevice => "store_from_other_device",
-            Error::StoreWrongProduct => "store_wrong_product",
-            Error::StoreVersion => "store_version",
-            Error::ClockTampered { .. } => "clock_tampered",
-            Error::NotActivated => "not_activated",
-            Error::Unusable { .. } => "unusable",
-            Error::ConsumptionLimit { .. } => "consumption_limit",
-            Error::NotConsumable(_) => "not_consumable",
-            Error::JournalCorrupt(_) => "journal_corrupt",
-            Error::JournalTampered => "journal_tampered",
-            Error::FeatureUnavailable(_) => "feature_unavailable",
-            Error::InvalidLease(_) => "invalid_lease",
-            Error::BorrowNotAllowed => "borrow_not_allowed",
-            Error::BorrowTooLong { .. } => "borrow_too_long",
-            Error::FingerprintUnavailable => "fingerprint_unavailable",
-            Error::OfflineNoRequest => "offline_no_request",
-            Error::OfflineReplay => "offline_replay",
-            Error::OfflineWrongDevice => "offline_wrong_device",
-            Error::CodeMistyped(_) => "code_mistyped",
-            Error::CodeRejected => "code_rejected",
-            Error::AirGapped => "air_gapped",
-            Error::TokenAbsent => "token_absent",
-            Error::TokenPin => "token_pin",
-            Error::TokenMismatch => "token_mismatch",
-            Error::TokenFailure(_) => "token_failure",
-            Error::Network(_) => "network",
-            Error::ServerRefused { .. } => "server_refused",
-            Error::BadResponse(_) => "bad_response",
-        }
+        self.code().name()
     }
 
     /// An I/O error with what the SDK was doing.
@@ -363,3 +483,108 @@ impl Error {
 
 /// Shorthand for results of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_names_and_c_names_are_unique_and_follow_the_ranges() {
+        let mut names = std::collections::HashSet::new();
+        let mut c_names = std::collections::HashSet::new();
+        let mut last = None;
+        for c in Code::ALL {
+            let n = *c as u32;
+            assert!(last < Some(n), "listed in order of numbers: {c:?}");
+            last = Some(n);
+            assert_eq!(Code::from_u32(n), Some(*c));
+            assert!(names.insert(c.name()), "{c:?}");
+            assert!(c_names.insert(c.c_name()), "{c:?}");
+            let expected = match c {
+                Code::Ok => "TESSERA_OK".to_string(),
+                _ => format!("TESSERA_ERR_{}", c.name().to_uppercase()),
+            };
+            assert_eq!(c.c_name(), expected);
+            assert!(!c.description().trim().is_empty(), "{c:?}");
+            assert!(n <= 199, "{c:?}");
+        }
+        assert_eq!(Code::from_u32(4242), None);
+    }
+
+    #[test]
+    fn every_error_has_a_code_of_the_core_ranges() {
+        let errors = [
+            Error::InvalidArgument("x"),
+            Error::Io {
+                kind: std::io::ErrorKind::Other,
+                context: "x",
+            },
+            Error::Unsupported("x"),
+            Error::Empty,
+            Error::TooLarge { len: 1, max: 0 },
+            Error::Malformed { line: 1, what: "x" },
+            Error::UnsupportedVersion,
+            Error::UnsupportedAlgorithm,
+            Error::UnknownKeyId("x".into()),
+            Error::BadSignature,
+            Error::InvalidPayload("x".into()),
+            Error::InvalidKey("x"),
+            Error::InvalidSpec("x".into()),
+            Error::StoreCorrupt("x"),
+            Error::StoreTampered,
+            Error::StoreFromOtherDevice,
+            Error::StoreWrongProduct,
+            Error::StoreVersion,
+            Error::NotActivated,
+            Error::FingerprintUnavailable,
+            Error::NotConsumable("x".into()),
+            Error::JournalCorrupt("x"),
+            Error::JournalTampered,
+            Error::FeatureUnavailable("x".into()),
+            Error::InvalidLease("x"),
+            Error::BorrowNotAllowed,
+            Error::ClockTampered { behind_secs: 1 },
+            Error::Unusable {
+                status: crate::status::Status::Expired,
+                reason: "x".into(),
+            },
+            Error::ConsumptionLimit {
+                counter: "x".into(),
+                used: 1,
+                requested: 1,
+                allowed: 1,
+            },
+            Error::BorrowTooLong { max_hours: 1 },
+            Error::OfflineNoRequest,
+            Error::OfflineReplay,
+            Error::OfflineWrongDevice,
+            Error::CodeMistyped("x"),
+            Error::CodeRejected,
+            Error::AirGapped,
+            Error::TokenAbsent,
+            Error::TokenPin,
+            Error::TokenMismatch,
+            Error::TokenFailure("x"),
+            Error::Network("x".into()),
+            Error::ServerRefused {
+                status: 409,
+                code: "x".into(),
+                message: "x".into(),
+            },
+            Error::BadResponse("x"),
+        ];
+        let mut seen = std::collections::HashSet::new();
+        for e in &errors {
+            let n = e.code() as u32;
+            assert!((1..100).contains(&n) || (110..190).contains(&n), "{e:?}");
+            assert!(seen.insert(n), "two errors share {n}: {e:?}");
+            assert_eq!(e.name(), e.code().name());
+        }
+        // Every code of the core ranges has its error.
+        let core = Code::ALL
+            .iter()
+            .filter(|c| matches!(**c as u32, 1..=99 | 110..=189))
+            .count();
+        assert_eq!(core, errors.len());
+    }
+}

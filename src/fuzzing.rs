@@ -203,56 +203,6 @@ pub fn airgap_code(data: &[u8]) {
     }
 }
 
-/// The C entry points that take bytes or strings from the caller.
-#[allow(unsafe_code)]
-pub fn c_abi(data: &[u8]) {
-    use crate::ffi::{activation, config, offline, tessera_result};
-    let text: Vec<u8> = data
-        .iter()
-        .copied()
-        .take_while(|&b| b != 0)
-        .chain([0])
-        .collect();
-    let text = text.as_ptr().cast::<std::ffi::c_char>();
-    let mut cfg = std::ptr::null_mut();
-    // SAFETY: every pointer is a live local for the call; `data` is a
-    // slice of `data.len()` bytes; `text` is NUL-terminated.
-    unsafe {
-        if config::tessera_config_new(c"acme".as_ptr(), &mut cfg) != tessera_result::TESSERA_OK {
-            return;
-        }
-        let no_panic = |r: tessera_result| assert_ne!(r, tessera_result::TESSERA_ERR_PANIC);
-        no_panic(config::tessera_config_add_public_key(cfg, text));
-        no_panic(config::tessera_config_set_custom_device_id(cfg, text));
-        no_panic(config::tessera_config_set_secret(
-            cfg,
-            data.as_ptr(),
-            data.len(),
-        ));
-        let dir = std::ffi::CString::new(
-            std::env::temp_dir()
-                .join(format!("tessera-fuzz-c-abi-{}", std::process::id()))
-                .to_string_lossy()
-                .into_owned(),
-        )
-        .unwrap_or_default();
-        no_panic(config::tessera_config_set_store_dir(cfg, dir.as_ptr()));
-        no_panic(activation::tessera_activate(cfg, data.as_ptr(), data.len()));
-        no_panic(offline::tessera_offline_import_response(
-            cfg,
-            data.as_ptr(),
-            data.len(),
-        ));
-        no_panic(offline::tessera_airgap_activate(
-            cfg,
-            data.as_ptr(),
-            data.len(),
-            text,
-        ));
-        config::tessera_config_free(&mut cfg);
-    }
-}
-
 /// A target's entry point.
 pub type Entry = fn(&[u8]);
 
@@ -292,7 +242,7 @@ pub fn server_response(data: &[u8]) {
 }
 
 /// The entry point of each target, by name (for the regression test).
-pub const TARGETS: [(&str, Entry); 11] = [
+pub const TARGETS: [(&str, Entry); 10] = [
     ("license_file", license_file),
     ("license_payload", license_payload),
     ("lease", lease),
@@ -302,6 +252,5 @@ pub const TARGETS: [(&str, Entry); 11] = [
     ("offline_request", offline_request),
     ("offline_response", offline_response),
     ("airgap_code", airgap_code),
-    ("c_abi", c_abi),
     ("server_response", server_response),
 ];

@@ -17,7 +17,8 @@ use crate::keys::Keyring;
 use crate::lease::{Lease, LeaseKind};
 use crate::license::{ts, License};
 use crate::local::{LocalConfig, LocalLicense};
-use crate::validate::{self, FeatureStatus, Status, Validation};
+use crate::status::Status;
+use crate::validate::{self, FeatureStatus, Validation};
 
 const LEASE_EXTENSION: &str = "lease";
 

@@ -21,8 +21,9 @@
 //! ```
 //!
 //! Vendor-side code (signing keys, issuing) is behind the `issuer` feature.
-//! The C ABI lives in [`ffi`], the only module allowed `unsafe` code.
-#![deny(unsafe_code)]
+//! The C ABI is a crate of its own (`capi/`, package `tessera-capi`); this
+//! crate has no `unsafe` code and forbids it.
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod airgap;
@@ -31,8 +32,6 @@ pub mod clock;
 pub mod consumption;
 pub mod environment;
 pub mod error;
-#[allow(unsafe_code)]
-pub mod ffi;
 pub mod fingerprint;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
@@ -50,6 +49,7 @@ pub mod offline;
 pub mod online;
 pub mod period;
 pub mod protocol;
+pub mod status;
 pub mod store;
 pub mod sysinfo;
 mod util;
@@ -58,7 +58,7 @@ pub mod validate;
 pub use clock::{Clock, ManualClock, SystemClock, TrustedTime};
 pub use consumption::{Counter, Usage};
 pub use environment::Environment;
-pub use error::{Error, Result};
+pub use error::{Code, Error, Result};
 pub use fingerprint::{Fingerprint, MatchPolicy};
 pub use handle::{LeaseStatus, LicenseHandle};
 #[cfg(feature = "issuer")]
@@ -68,9 +68,10 @@ pub use license::{
     ConsumptionPeriod, Feature, FeatureType, License, LicenseFile, LicenseKey, LicenseType,
 };
 pub use local::{activate, LocalConfig, LocalLicense};
+pub use status::Status;
 pub use store::Store;
 pub use validate::{
-    feature_status, validate, validate_at, FeatureStatus, Status, Validation, ValidationOptions,
+    feature_status, validate, validate_at, FeatureStatus, Validation, ValidationOptions,
 };
 
 /// The SDK's version.

@@ -22,9 +22,10 @@ use crate::fingerprint::{self, Fingerprint, MatchPolicy};
 use crate::hardware::{self, HardwareToken};
 use crate::keys::Keyring;
 use crate::license::{License, LicenseFile};
+use crate::status::Status;
 use crate::store::{ActivationRecord, State, Store};
 use crate::sysinfo::{HostSource, SystemSource};
-use crate::validate::{self, Status, Validation, ValidationOptions};
+use crate::validate::{self, Validation, ValidationOptions};
 
 /// How long the clock's high-water mark may run ahead of what is stored
 /// before opening a license writes it back.

@@ -11,14 +11,13 @@
 //! expiry but inside the grace period is [`Status::ValidInGrace`]. The end of
 //! the maintenance period is reported but never makes a license unusable.
 
-use std::fmt;
-
 use chrono::{DateTime, Duration, Utc};
 
 use crate::clock::Clock;
 use crate::environment::Environment;
 use crate::fingerprint::{Fingerprint, MatchPolicy};
 use crate::license::{ts, License};
+use crate::status::Status;
 
 /// What the product passes to validation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,78 +69,6 @@ impl ValidationOptions {
     pub fn clock_tolerance(mut self, tolerance: Duration) -> Self {
         self.clock_tolerance = tolerance;
         self
-    }
-}
-
-/// Whether a license may be used, and if not, why not.
-///
-/// The numeric values are stable; the C ABI and the bindings use them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-#[repr(u32)]
-pub enum Status {
-    /// Usable.
-    Valid = 0,
-    /// Usable, but only because of the grace period: past the validity
-    /// period or the file's check-in expiry. See [`Validation::grace_until`].
-    ValidInGrace = 1,
-    /// The validity period and any grace are over.
-    Expired = 2,
-    /// The trial is over.
-    TrialExpired = 3,
-    /// The file's expiry and any grace are over: the product must check in.
-    CheckInRequired = 4,
-    /// The start date has not come yet.
-    NotYetValid = 5,
-    /// The vendor disabled the license.
-    Disabled = 6,
-    /// The license is not active.
-    Inactive = 7,
-    /// The license is for another product.
-    WrongProduct = 8,
-    /// The license is bound to another device, or no device id was supplied.
-    WrongDevice = 9,
-    /// The system clock is behind the time the file was issued.
-    ClockBehind = 10,
-    /// The license forbids virtual machines and containers, and this is one
-    /// (or detection was not run).
-    VirtualMachine = 11,
-    /// A floating license without a floating or borrow lease on this device.
-    LeaseRequired = 12,
-    /// The floating or borrow lease expired; a heartbeat (or a new borrow) must renew it.
-    LeaseExpired = 13,
-}
-
-impl Status {
-    /// Whether the license may be used.
-    pub fn is_usable(self) -> bool {
-        matches!(self, Status::Valid | Status::ValidInGrace)
-    }
-
-    /// A stable snake_case name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Status::Valid => "valid",
-            Status::ValidInGrace => "valid_in_grace",
-            Status::Expired => "expired",
-            Status::TrialExpired => "trial_expired",
-            Status::CheckInRequired => "check_in_required",
-            Status::NotYetValid => "not_yet_valid",
-            Status::Disabled => "disabled",
-            Status::Inactive => "inactive",
-            Status::WrongProduct => "wrong_product",
-            Status::WrongDevice => "wrong_device",
-            Status::ClockBehind => "clock_behind",
-            Status::VirtualMachine => "virtual_machine",
-            Status::LeaseRequired => "lease_required",
-            Status::LeaseExpired => "lease_expired",
-        }
-    }
-}
-
-impl fmt::Display for Status {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
     }
 }
 

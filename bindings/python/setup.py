@@ -34,7 +34,7 @@ class BuildWithCargo(build_py):
             raise SystemExit(f"the Tessera repository was not found at {ROOT}")
         profile = os.environ.get("TESSERA_CARGO_PROFILE", "release")
         subprocess.run(
-            ["cargo", "build", "--quiet", "--lib", "--profile", profile],
+            ["cargo", "build", "--quiet", "-p", "tessera-capi", "--profile", profile],
             cwd=ROOT,
             check=True,
         )

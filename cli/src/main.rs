@@ -199,7 +199,7 @@ impl Failure {
 
 impl From<Error> for Failure {
     fn from(e: Error) -> Self {
-        let code = match e.code() {
+        let code = match e.code() as u32 {
             c @ 10..=17 => c as u8,
             2 => 3,
             20 => 4,

@@ -18,6 +18,20 @@ def test_one_class_per_code_with_code_name_and_message():
     assert errors.error_class(4242) is errors.OtherError
 
 
+def test_the_table_is_the_headers_enum_number_for_number():
+    """The header's tessera_result is rendered from the core's one table;
+    this table must list exactly its codes, under the same names."""
+    import re
+    from conftest import ROOT
+
+    header = (ROOT / "include" / "tessera.h").read_text()
+    enum = header[header.index("enum tessera_result") : header.index("typedef uint32_t tessera_result;")]
+    in_header = {int(n): c for c, n in re.findall(r"^\s+(TESSERA_\w+) = (\d+),", enum, re.M)}
+    ours = {code: "TESSERA_ERR_" + name.upper() for code, name, _, _ in errors._TABLE}
+    assert in_header.pop(0) == "TESSERA_OK"
+    assert ours == in_header
+
+
 def test_the_c_library_names_every_code_as_the_table_does():
     for code, name, _, _ in errors._TABLE:
         assert tessera._ffi.lib.tessera_result_name(code).decode() == name

@@ -2,9 +2,9 @@
 
 use std::ffi::c_char;
 
-use super::config::tessera_config;
-use super::{tessera_result, text_of, Failure};
-use crate::environment::Isolation;
+use crate::config::tessera_config;
+use crate::{tessera_result, text_of, Failure};
+use tessera::environment::Isolation;
 
 /// This device's fingerprint id for the configuration's product (32 hex
 /// digits; a custom device id's hash when one is set), copied into `buf`.
@@ -63,7 +63,7 @@ pub unsafe extern "C" fn tessera_fingerprint_diagnose(
     buf_len: usize,
     len_out: *mut usize,
 ) -> tessera_result {
-    let diagnose = |config: &tessera_config| -> super::FfiResult<String> {
+    let diagnose = |config: &tessera_config| -> crate::FfiResult<String> {
         let fingerprint = config.inner.fingerprint()?;
         let environment = config.inner.environment();
         let evidence: Vec<_> = environment

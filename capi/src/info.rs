@@ -1,10 +1,10 @@
 //! Versions, names of codes, and the last error.
 
-use std::ffi::{c_char, CStr};
+use std::ffi::{c_char, CStr, CString};
+use std::sync::OnceLock;
 
-use super::handle::tessera_status;
-use super::{boundary, infallible, tessera_result, with_last_error, write_string, Failure};
-use crate::validate::Status;
+use crate::{boundary, infallible, tessera_result, with_last_error, write_string, Failure};
+use tessera::{Code, Status};
 
 /// The version of the C ABI. It grows when functions are added; existing
 /// functions keep their meaning. Compare with `TESSERA_ABI_VERSION` from
@@ -43,7 +43,12 @@ pub extern "C" fn tessera_abi_version() -> u32 {
 #[no_mangle]
 pub extern "C" fn tessera_result_name(result: u32) -> *const c_char {
     infallible(c"other".as_ptr(), || {
-        tessera_result::from_code(result).name().as_ptr()
+        let names = NAMES.get_or_init(Names::new);
+        let code = Code::from_u32(result).unwrap_or(Code::Other);
+        names
+            .name(&names.codes, code as u32)
+            .unwrap_or(c"other")
+            .as_ptr()
     })
 }
 
@@ -55,49 +60,40 @@ pub extern "C" fn tessera_result_name(result: u32) -> *const c_char {
 #[no_mangle]
 pub extern "C" fn tessera_status_name(status: u32) -> *const c_char {
     infallible(c"unknown".as_ptr(), || {
-        status_of(status).map_or(c"unknown".as_ptr(), |s| status_name(s).as_ptr())
+        let names = NAMES.get_or_init(Names::new);
+        names
+            .name(&names.statuses, status)
+            .unwrap_or(c"unknown")
+            .as_ptr()
     })
 }
 
-fn status_of(code: u32) -> Option<Status> {
-    use Status::*;
-    [
-        Valid,
-        ValidInGrace,
-        Expired,
-        TrialExpired,
-        CheckInRequired,
-        NotYetValid,
-        Disabled,
-        Inactive,
-        WrongProduct,
-        WrongDevice,
-        ClockBehind,
-        VirtualMachine,
-        LeaseRequired,
-        LeaseExpired,
-    ]
-    .into_iter()
-    .find(|s| tessera_status::from(*s) as u32 == code)
+/// The names of the core's tables as C strings, made once and kept for the
+/// life of the process (so the pointers handed out stay valid).
+struct Names {
+    codes: Vec<(u32, CString)>,
+    statuses: Vec<(u32, CString)>,
 }
 
-fn status_name(s: Status) -> &'static CStr {
-    use Status::*;
-    match s {
-        Valid => c"valid",
-        ValidInGrace => c"valid_in_grace",
-        Expired => c"expired",
-        TrialExpired => c"trial_expired",
-        CheckInRequired => c"check_in_required",
-        NotYetValid => c"not_yet_valid",
-        Disabled => c"disabled",
-        Inactive => c"inactive",
-        WrongProduct => c"wrong_product",
-        WrongDevice => c"wrong_device",
-        ClockBehind => c"clock_behind",
-        VirtualMachine => c"virtual_machine",
-        LeaseRequired => c"lease_required",
-        LeaseExpired => c"lease_expired",
+static NAMES: OnceLock<Names> = OnceLock::new();
+
+impl Names {
+    fn new() -> Names {
+        let c = |name: &str| CString::new(name).unwrap_or_default();
+        Names {
+            codes: Code::ALL.iter().map(|k| (*k as u32, c(k.name()))).collect(),
+            statuses: Status::ALL
+                .iter()
+                .map(|s| (*s as u32, c(s.name())))
+                .collect(),
+        }
+    }
+
+    fn name<'a>(&'a self, table: &'a [(u32, CString)], number: u32) -> Option<&'a CStr> {
+        table
+            .iter()
+            .find(|(n, _)| *n == number)
+            .map(|(_, s)| s.as_c_str())
     }
 }
 
@@ -107,8 +103,8 @@ fn status_name(s: Status) -> &'static CStr {
 /// Thread safety: each thread has its own last error.
 #[no_mangle]
 pub extern "C" fn tessera_last_error_code() -> tessera_result {
-    infallible(tessera_result::TESSERA_ERR_PANIC, || {
-        with_last_error(|e| e.map_or(tessera_result::TESSERA_OK, |(code, _)| code))
+    infallible(Code::Panic, || {
+        with_last_error(|e| e.map_or(Code::Ok, |(code, _)| code))
     })
 }
 
@@ -140,7 +136,7 @@ pub unsafe extern "C" fn tessera_last_error_message(
         // SAFETY: the function's contract.
         unsafe { write_string(&message, buf, buf_len, len_out) }
     }) {
-        Ok(Ok(())) => tessera_result::TESSERA_OK,
+        Ok(Ok(())) => Code::Ok,
         Ok(Err(Failure { code, .. })) => code,
         Err(_) => boundary(|| panic!("copying the last error failed")),
     }

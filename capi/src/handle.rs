@@ -3,12 +3,13 @@
 
 use std::ffi::c_char;
 
-use super::{arg_bytes, arg_ref, arg_str, boundary, free_slot, infallible, into_raw, unix};
-use super::{config::tessera_config, returning, tessera_result, text_of, Failure, FfiResult, Out};
-use crate::consumption::{Counter, Usage};
-use crate::handle::{LeaseStatus, LicenseHandle};
-use crate::lease::LeaseKind;
-use crate::validate::{FeatureStatus, Status, Validation};
+use crate::tessera_status;
+use crate::{arg_bytes, arg_ref, arg_str, boundary, free_slot, infallible, into_raw, unix};
+use crate::{config::tessera_config, returning, tessera_result, text_of, Failure, FfiResult, Out};
+use tessera::consumption::{Counter, Usage};
+use tessera::handle::{LeaseStatus, LicenseHandle};
+use tessera::lease::LeaseKind;
+use tessera::validate::{FeatureStatus, Validation};
 
 /// The license activated on this device, open for checks.
 ///
@@ -27,65 +28,6 @@ pub struct tessera_handle {
 #[allow(non_camel_case_types)]
 pub struct tessera_validation {
     inner: Validation,
-}
-
-/// Whether the license may be used, and if not, why (the same codes as the
-/// Rust `Status`). `TESSERA_STATUS_VALID` and `TESSERA_STATUS_VALID_IN_GRACE`
-/// are usable; every other value is not.
-#[allow(non_camel_case_types)]
-#[repr(u32)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum tessera_status {
-    /// Usable.
-    TESSERA_STATUS_VALID = 0,
-    /// Usable within the grace period.
-    TESSERA_STATUS_VALID_IN_GRACE = 1,
-    /// The validity period and any grace are over.
-    TESSERA_STATUS_EXPIRED = 2,
-    /// The trial is over.
-    TESSERA_STATUS_TRIAL_EXPIRED = 3,
-    /// The file's expiry and grace are over: check in with the server.
-    TESSERA_STATUS_CHECK_IN_REQUIRED = 4,
-    /// The start date has not come yet.
-    TESSERA_STATUS_NOT_YET_VALID = 5,
-    /// The vendor disabled the license.
-    TESSERA_STATUS_DISABLED = 6,
-    /// The license is not active.
-    TESSERA_STATUS_INACTIVE = 7,
-    /// The license is for another product.
-    TESSERA_STATUS_WRONG_PRODUCT = 8,
-    /// The license is bound to another device.
-    TESSERA_STATUS_WRONG_DEVICE = 9,
-    /// The clock is behind the time the file was issued.
-    TESSERA_STATUS_CLOCK_BEHIND = 10,
-    /// Virtual machines and containers are not allowed, and this is one.
-    TESSERA_STATUS_VIRTUAL_MACHINE = 11,
-    /// A floating license without a lease on this device.
-    TESSERA_STATUS_LEASE_REQUIRED = 12,
-    /// The floating or borrow lease expired.
-    TESSERA_STATUS_LEASE_EXPIRED = 13,
-}
-
-impl From<Status> for tessera_status {
-    fn from(s: Status) -> tessera_status {
-        use tessera_status::*;
-        match s {
-            Status::Valid => TESSERA_STATUS_VALID,
-            Status::ValidInGrace => TESSERA_STATUS_VALID_IN_GRACE,
-            Status::Expired => TESSERA_STATUS_EXPIRED,
-            Status::TrialExpired => TESSERA_STATUS_TRIAL_EXPIRED,
-            Status::CheckInRequired => TESSERA_STATUS_CHECK_IN_REQUIRED,
-            Status::NotYetValid => TESSERA_STATUS_NOT_YET_VALID,
-            Status::Disabled => TESSERA_STATUS_DISABLED,
-            Status::Inactive => TESSERA_STATUS_INACTIVE,
-            Status::WrongProduct => TESSERA_STATUS_WRONG_PRODUCT,
-            Status::WrongDevice => TESSERA_STATUS_WRONG_DEVICE,
-            Status::ClockBehind => TESSERA_STATUS_CLOCK_BEHIND,
-            Status::VirtualMachine => TESSERA_STATUS_VIRTUAL_MACHINE,
-            Status::LeaseRequired => TESSERA_STATUS_LEASE_REQUIRED,
-            Status::LeaseExpired => TESSERA_STATUS_LEASE_EXPIRED,
-        }
-    }
 }
 
 /// The state of one feature.
@@ -295,7 +237,7 @@ pub unsafe extern "C" fn tessera_handle_check(
     let run = || {
         // SAFETY: the function's contract.
         let status = unsafe { self::handle(handle) }?.check()?;
-        Ok(status.into())
+        Ok(status)
     };
     // SAFETY: the function's contract covers `status_out`.
     unsafe { returning(status_out, "status_out", run) }
@@ -347,7 +289,7 @@ pub unsafe extern "C" fn tessera_handle_feature(
         // SAFETY: the function's contract.
         let code = unsafe { arg_str(code, "code") }?;
         let validation = h.validate()?;
-        let status = crate::validate::feature_status(h.license(), &validation, code);
+        let status = tessera::validate::feature_status(h.license(), &validation, code);
         use tessera_feature_state::*;
         let (state, time) = match status {
             FeatureStatus::Enabled { until } => (TESSERA_FEATURE_ENABLED, until),
@@ -360,7 +302,7 @@ pub unsafe extern "C" fn tessera_handle_feature(
             state,
             has_time,
             time,
-            license_status: validation.status.into(),
+            license_status: validation.status,
         };
         Ok(info)
     };
@@ -642,7 +584,7 @@ pub unsafe extern "C" fn tessera_validation_status(
     let run = || {
         // SAFETY: the function's contract.
         let status = unsafe { self::validation(validation) }?.status;
-        Ok(status.into())
+        Ok(status)
     };
     // SAFETY: the function's contract covers `status_out`.
     unsafe { returning(status_out, "status_out", run) }

@@ -2,12 +2,12 @@
 
 use std::ffi::c_char;
 
-use super::config::tessera_config;
-use super::{
+use crate::config::tessera_config;
+use crate::{
     arg_bytes, arg_ref, arg_str, boundary, tessera_result, text_of, write_string, Failure,
 };
-use crate::error::Error;
-use crate::{airgap, offline};
+use tessera::error::Error;
+use tessera::{airgap, offline};
 
 /// What an offline activation request names
 /// (`tessera_offline_request_activation`).

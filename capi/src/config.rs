@@ -6,15 +6,15 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::{
+use crate::{
     arg_bytes, arg_mut, arg_str, boundary, free_slot, infallible, into_raw, tessera_result,
 };
-use super::{returning, Failure};
-use crate::clock::ManualClock;
-use crate::fingerprint::MatchPolicy;
-use crate::keys::{Keyring, PublicKey};
-use crate::local::LocalConfig;
-use crate::sysinfo::TreeSource;
+use crate::{returning, Failure};
+use tessera::clock::ManualClock;
+use tessera::fingerprint::MatchPolicy;
+use tessera::keys::{Keyring, PublicKey};
+use tessera::local::LocalConfig;
+use tessera::sysinfo::TreeSource;
 
 /// A product's configuration: product code, trusted public keys, the
 /// state directory, the device match policy.
@@ -322,7 +322,7 @@ pub unsafe extern "C" fn tessera_config_set_system_root(
     })
 }
 
-pub(crate) fn time_from_unix(unix_seconds: i64) -> super::FfiResult<DateTime<Utc>> {
+pub(crate) fn time_from_unix(unix_seconds: i64) -> crate::FfiResult<DateTime<Utc>> {
     const YEAR_10000: i64 = 253_402_300_800;
     if !(0..YEAR_10000).contains(&unix_seconds) {
         return Err(Failure::invalid("the time is outside years 1970 to 9999"));
@@ -380,8 +380,8 @@ fn set_token(
     token_label: &str,
     key_label: &str,
     pin: &str,
-) -> super::FfiResult {
-    let token = crate::hardware::Pkcs11Token::new(module, token_label, key_label, pin);
+) -> crate::FfiResult {
+    let token = tessera::hardware::Pkcs11Token::new(module, token_label, key_label, pin);
     config.hardware_token = Some(Arc::new(token));
     Ok(())
 }
@@ -393,8 +393,8 @@ fn set_token(
     _token_label: &str,
     _key_label: &str,
     _pin: &str,
-) -> super::FfiResult {
-    Err(crate::error::Error::Unsupported(
+) -> crate::FfiResult {
+    Err(tessera::error::Error::Unsupported(
         "hardware keys need the library built with the `pkcs11` feature",
     )
     .into())
