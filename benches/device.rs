@@ -23,7 +23,8 @@ const SPEC: &str = r#"{
 
 fn bench(c: &mut Criterion) {
     let key = SigningKey::from_seed(&[42; 32]).expect("throwaway test key");
-    let (text, _) = tessera::issue::issue(SPEC.as_bytes(), &key, SystemClock.now()).expect("issue");
+    let (text, _) =
+        tessera::issuer::issue(SPEC.as_bytes(), &key, SystemClock.now()).expect("issue");
     let keyring = Keyring::from_keys([key.public_key().clone()]);
     let dir = tempfile::tempdir().expect("tempdir");
     let mut config = LocalConfig::new("acme-cad", keyring.clone());
@@ -34,7 +35,9 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("device");
     g.bench_function("fingerprint_cold", |b| {
         b.iter(|| {
-            black_box(tessera::fingerprint::collect_host(b"acme-cad\0").expect("fingerprint"))
+            black_box(
+                tessera::device::fingerprint::collect_host(b"acme-cad\0").expect("fingerprint"),
+            )
         })
     });
     g.bench_function("baseline_read_proc_cpuinfo", |b| {

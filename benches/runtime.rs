@@ -22,7 +22,8 @@ const SPEC: &str = r#"{
 
 fn bench(c: &mut Criterion) {
     let key = SigningKey::from_seed(&[42; 32]).expect("throwaway test key");
-    let (text, _) = tessera::issue::issue(SPEC.as_bytes(), &key, SystemClock.now()).expect("issue");
+    let (text, _) =
+        tessera::issuer::issue(SPEC.as_bytes(), &key, SystemClock.now()).expect("issue");
     let dir = tempfile::tempdir_in(std::env::current_dir().expect("cwd"))
         .expect("tempdir on the project's disk");
     let mut config = LocalConfig::new("acme-cad", Keyring::from_keys([key.public_key().clone()]));

@@ -6,7 +6,7 @@
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use ed25519_dalek::{Signer as _, SigningKey as DalekKey};
-use tessera::{license::ts, Keyring, LicenseFile, SigningKey, ValidationOptions};
+use tessera::{format::license::ts, Keyring, LicenseFile, SigningKey, ValidationOptions};
 
 const SPEC: &str = include_str!("../examples/specs/time-limited.json");
 
@@ -14,14 +14,14 @@ fn bench(c: &mut Criterion) {
     // Throwaway test key.
     let key = SigningKey::from_seed(&[42; 32]).expect("test key");
     let issued = ts::parse("2026-02-01T00:00:00Z").expect("time");
-    let (text, license) = tessera::issue::issue(SPEC.as_bytes(), &key, issued).expect("issue");
+    let (text, license) = tessera::issuer::issue(SPEC.as_bytes(), &key, issued).expect("issue");
     let keyring = Keyring::from_keys([key.public_key().clone()]);
     let options = ValidationOptions::new("acme-cad");
     let now = ts::parse("2026-06-01T00:00:00Z").expect("time");
 
     // The message the license signature covers: domain || key id || payload.
     let payload_len = serde_json::to_vec(&license).expect("encode").len();
-    let message_len = tessera::armor::LICENSE.domain.len() + 8 + payload_len;
+    let message_len = tessera::format::armor::LICENSE.domain.len() + 8 + payload_len;
     let message = vec![0x5a_u8; message_len];
     let dalek = DalekKey::from_bytes(&[42; 32]);
     let verifying = dalek.verifying_key();

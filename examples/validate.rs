@@ -9,8 +9,8 @@
 use std::process::ExitCode;
 
 use tessera::{
-    feature_status, license::ts, validate, Clock, Keyring, LicenseFile, ManualClock, PublicKey,
-    SystemClock, ValidationOptions,
+    feature_status, format::license::ts, validate, Clock, Keyring, LicenseFile, ManualClock,
+    PublicKey, SystemClock, ValidationOptions,
 };
 
 fn main() -> ExitCode {

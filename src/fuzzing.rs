@@ -5,13 +5,13 @@
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 
-use crate::consumption::{Consumption, Counter, Limit};
-use crate::fingerprint::{Fingerprint, MatchPolicy};
-use crate::keys::{Keyring, PublicKey, SigningKey};
-use crate::lease::Lease;
-use crate::license::{License, LicenseFile};
-use crate::store::Store;
-use crate::validate::{feature_status, status_at, validate_at, ValidationOptions};
+use crate::device::fingerprint::{Fingerprint, MatchPolicy};
+use crate::format::keys::{Keyring, PublicKey, SigningKey};
+use crate::format::lease::Lease;
+use crate::format::license::{License, LicenseFile};
+use crate::runtime::consumption::{Consumption, Counter, Limit};
+use crate::runtime::store::Store;
+use crate::runtime::validate::{feature_status, status_at, validate_at, ValidationOptions};
 
 /// The public key of docs/example/license.lic, so mutations of the seed
 /// reach every stage of verification.
@@ -122,7 +122,7 @@ fn journal_in(dir: &std::path::Path, data: &[u8]) {
 /// License specs given to the issuer: what it signs, the verifier reads.
 pub fn issue_spec(data: &[u8]) {
     let Some(key) = test_key() else { return };
-    if let Ok((text, _)) = crate::issue::issue(data, &key, DateTime::<Utc>::UNIX_EPOCH) {
+    if let Ok((text, _)) = crate::issuer::issue(data, &key, DateTime::<Utc>::UNIX_EPOCH) {
         let keyring = Keyring::from_keys([key.public_key().clone()]);
         assert!(LicenseFile::verify(text.as_bytes(), &keyring).is_ok());
     }
@@ -130,22 +130,22 @@ pub fn issue_spec(data: &[u8]) {
 
 /// Offline requests, as the vendor reads them.
 pub fn offline_request(data: &[u8]) {
-    if let Ok(request) = crate::offline::verify_request(data) {
-        let _ = crate::offline::device_key_id(&request);
-        let _ = crate::offline::request_id(data);
+    if let Ok(request) = crate::activation::offline::verify_request(data) {
+        let _ = crate::activation::offline::device_key_id(&request);
+        let _ = crate::activation::offline::request_id(data);
     }
 }
 
 /// A product configuration with its own state directory for this process,
 /// trusting the test key, with a pending offline request and a pending
 /// air-gapped code, so responses and codes reach their last checks.
-fn device_config() -> Option<&'static crate::local::LocalConfig> {
-    static CONFIG: std::sync::OnceLock<Option<crate::local::LocalConfig>> =
+fn device_config() -> Option<&'static crate::activation::local::LocalConfig> {
+    static CONFIG: std::sync::OnceLock<Option<crate::activation::local::LocalConfig>> =
         std::sync::OnceLock::new();
     CONFIG
         .get_or_init(|| {
             let key = test_key()?;
-            let mut c = crate::local::LocalConfig::new(
+            let mut c = crate::activation::local::LocalConfig::new(
                 "acme",
                 Keyring::from_keys([key.public_key().clone()]),
             );
@@ -154,11 +154,12 @@ fn device_config() -> Option<&'static crate::local::LocalConfig> {
             );
             c.custom_device_id = Some("fuzz-device".into());
             c.secret = AIRGAP_SECRET.to_vec();
-            c.clock =
-                std::sync::Arc::new(crate::clock::ManualClock::new(DateTime::<Utc>::UNIX_EPOCH));
-            let credential = crate::offline::Credential::LicenseKey("FUZZ".into());
-            crate::offline::request_activation(&c, &credential).ok()?;
-            crate::airgap::initialization_code(&c).ok()?;
+            c.clock = std::sync::Arc::new(crate::runtime::clock::ManualClock::new(
+                DateTime::<Utc>::UNIX_EPOCH,
+            ));
+            let credential = crate::activation::offline::Credential::LicenseKey("FUZZ".into());
+            crate::activation::offline::request_activation(&c, &credential).ok()?;
+            crate::activation::airgap::initialization_code(&c).ok()?;
             Some(c)
         })
         .as_ref()
@@ -173,7 +174,7 @@ fn airgap_license() -> Option<&'static str> {
         .get_or_init(|| {
             let spec = br#"{"id":"FUZZ-AIR","license_type":"perpetual","is_air_gapped":true,
                 "product_details":{"short_code":"acme"}}"#;
-            crate::issue::issue(spec, &test_key()?, DateTime::<Utc>::UNIX_EPOCH)
+            crate::issuer::issue(spec, &test_key()?, DateTime::<Utc>::UNIX_EPOCH)
                 .ok()
                 .map(|(text, _)| text)
         })
@@ -183,7 +184,7 @@ fn airgap_license() -> Option<&'static str> {
 /// Offline responses, imported by a device with a pending request.
 pub fn offline_response(data: &[u8]) {
     if let Some(config) = device_config() {
-        let _ = crate::offline::import_response(config, data);
+        let _ = crate::activation::offline::import_response(config, data);
     }
 }
 
@@ -196,10 +197,15 @@ pub fn airgap_code(data: &[u8]) {
     let Some(license) = airgap_license() else {
         return;
     };
-    let _ = crate::airgap::confirmation_code(text, license.as_bytes(), "acme", AIRGAP_SECRET);
+    let _ = crate::activation::airgap::confirmation_code(
+        text,
+        license.as_bytes(),
+        "acme",
+        AIRGAP_SECRET,
+    );
     if let Some(config) = device_config() {
         // Anything that activates would use the pending code up; nothing can.
-        assert!(crate::airgap::activate(config, license.as_bytes(), text).is_err());
+        assert!(crate::activation::airgap::activate(config, license.as_bytes(), text).is_err());
     }
 }
 

@@ -26,53 +26,40 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod airgap;
-pub mod armor;
-pub mod clock;
-pub mod consumption;
-pub mod environment;
+pub mod activation;
+pub mod device;
 pub mod error;
-pub mod fingerprint;
+pub mod format;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
-pub mod handle;
-pub mod hardware;
 #[cfg(feature = "issuer")]
-pub mod issue;
-pub mod keys;
-pub mod lease;
-pub mod license;
-pub mod local;
+pub mod issuer;
 mod mac;
-pub mod offline;
 #[cfg(feature = "online")]
 pub mod online;
-pub mod period;
 pub mod protocol;
+pub mod runtime;
 pub mod status;
-pub mod store;
-pub mod sysinfo;
 mod util;
-pub mod validate;
 
-pub use clock::{Clock, ManualClock, SystemClock, TrustedTime};
-pub use consumption::{Counter, Usage};
-pub use environment::Environment;
+pub use activation::local::{activate, LocalConfig, LocalLicense};
+pub use device::environment::Environment;
+pub use device::fingerprint::{Fingerprint, MatchPolicy};
 pub use error::{Code, Error, Result};
-pub use fingerprint::{Fingerprint, MatchPolicy};
-pub use handle::{LeaseStatus, LicenseHandle};
 #[cfg(feature = "issuer")]
-pub use keys::SigningKey;
-pub use keys::{KeyId, Keyring, PublicKey};
-pub use license::{
+pub use format::keys::SigningKey;
+pub use format::keys::{KeyId, Keyring, PublicKey};
+pub use format::license::{
     ConsumptionPeriod, Feature, FeatureType, License, LicenseFile, LicenseKey, LicenseType,
 };
-pub use local::{activate, LocalConfig, LocalLicense};
-pub use status::Status;
-pub use store::Store;
-pub use validate::{
+pub use runtime::clock::{Clock, ManualClock, SystemClock, TrustedTime};
+pub use runtime::consumption::{Counter, Usage};
+pub use runtime::handle::{LeaseStatus, LicenseHandle};
+pub use runtime::store::Store;
+pub use runtime::validate::{
     feature_status, validate, validate_at, FeatureStatus, Validation, ValidationOptions,
 };
+pub use status::Status;
 
 /// The SDK's version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -29,14 +29,14 @@ use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::clock::TrustedTime;
-use crate::consumption::Pending;
+use crate::activation::local::LocalConfig;
+use crate::device::fingerprint::Fingerprint;
 use crate::error::{Error, Result};
-use crate::fingerprint::Fingerprint;
-use crate::handle::{LeaseStatus, LicenseHandle};
-use crate::local::LocalConfig;
 use crate::protocol::{format_http_date, verify_answer, ResponseHeaders};
-use crate::store::ActivationRecord;
+use crate::runtime::clock::TrustedTime;
+use crate::runtime::consumption::Pending;
+use crate::runtime::handle::{LeaseStatus, LicenseHandle};
+use crate::runtime::store::ActivationRecord;
 
 /// The largest answer read from the server.
 const MAX_ANSWER: u64 = 1024 * 1024;
@@ -255,7 +255,8 @@ impl Connection {
 
     /// The request for the license activated here, named by id.
     fn activated(&self) -> Result<(Value, ActivationRecord)> {
-        let record = crate::local::current_activation(&self.local, self.fingerprint()?)?;
+        let record =
+            crate::activation::local::current_activation(&self.local, self.fingerprint()?)?;
         let mut body = self.device()?;
         body["license_id"] = json!(record.license_id);
         Ok((body, record))
@@ -408,7 +409,7 @@ impl Connection {
             }
         }
         let answer = self.call("/api/v1/activate_license", &body)?;
-        crate::local::activate(&self.local, Self::license_file(&answer)?.as_bytes())
+        crate::activation::local::activate(&self.local, Self::license_file(&answer)?.as_bytes())
     }
 
     /// A user's licenses for this product (username and password; seed 003).
@@ -454,7 +455,7 @@ impl Connection {
     pub fn check_in(&self) -> Result<ActivationRecord> {
         let (body, _) = self.activated()?;
         let answer = self.call("/api/v1/check_license", &body)?;
-        crate::local::activate(&self.local, Self::license_file(&answer)?.as_bytes())
+        crate::activation::local::activate(&self.local, Self::license_file(&answer)?.as_bytes())
     }
 
     /// What a product runs on its check-in timer (see
@@ -474,7 +475,7 @@ impl Connection {
     pub fn deactivate(&self) -> Result<()> {
         let (body, record) = self.activated()?;
         self.call("/api/v1/deactivate_license", &body)?;
-        crate::local::deactivate(&self.local, &record.license_id)?;
+        crate::activation::local::deactivate(&self.local, &record.license_id)?;
         Ok(())
     }
 

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::keys::{KeyId, Keyring, PublicKey};
+use crate::format::keys::{KeyId, Keyring, PublicKey};
 
 const DOMAIN: &[u8] = b"tessera/v1/server-response\0";
 
@@ -105,7 +105,7 @@ pub fn parse_http_date(s: &str) -> Option<DateTime<Utc>> {
 /// Signs a response with the server's key (feature `issuer`).
 #[cfg(feature = "issuer")]
 pub fn sign_response(
-    key: &crate::keys::SigningKey,
+    key: &crate::format::keys::SigningKey,
     nonce: &str,
     status: u16,
     date: &str,
@@ -120,7 +120,7 @@ mod tests {
 
     #[test]
     fn http_dates_round_trip() {
-        let t = crate::license::ts::parse("2026-11-23T01:02:03Z").unwrap();
+        let t = crate::format::license::ts::parse("2026-11-23T01:02:03Z").unwrap();
         assert_eq!(format_http_date(t), "Mon, 23 Nov 2026 01:02:03 GMT");
         assert_eq!(parse_http_date(&format_http_date(t)), Some(t));
         assert_eq!(parse_http_date("yesterday"), None);
@@ -128,7 +128,7 @@ mod tests {
 
     #[test]
     fn an_answer_verifies_only_for_its_request_key_status_date_and_body() {
-        let key = crate::keys::SigningKey::from_seed(&[5; 32]).unwrap();
+        let key = crate::format::keys::SigningKey::from_seed(&[5; 32]).unwrap();
         let ring = Keyring::from_keys([key.public_key().clone()]);
         let date = "Mon, 23 Nov 2026 01:02:03 GMT";
         let sig = sign_response(&key, "nonce-0123456789ab", 200, date, b"{}");
@@ -159,7 +159,7 @@ mod tests {
             ..headers
         };
         assert!(refused("nonce-0123456789ab", 200, unsigned, b"{}"));
-        let stranger = Keyring::from_keys([crate::keys::SigningKey::from_seed(&[6; 32])
+        let stranger = Keyring::from_keys([crate::format::keys::SigningKey::from_seed(&[6; 32])
             .unwrap()
             .public_key()
             .clone()]);
@@ -171,7 +171,7 @@ mod tests {
 
     #[test]
     fn a_response_signature_binds_nonce_status_date_and_body() {
-        let key = crate::keys::SigningKey::from_seed(&[5; 32]).unwrap();
+        let key = crate::format::keys::SigningKey::from_seed(&[5; 32]).unwrap();
         let public = key.public_key();
         let date = "Sun, 22 Nov 2026 10:00:00 GMT";
         let sig = sign_response(&key, "nonce-0123456789ab", 200, date, b"{}");

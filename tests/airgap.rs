@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use common::device::FakeDevice;
 use common::{at, issue, ring, spec, test_only_key};
-use tessera::{airgap, Error, LicenseHandle, LocalConfig, ManualClock, Status};
+use tessera::{activation::airgap, Error, LicenseHandle, LocalConfig, ManualClock, Status};
 
 const SECRET: &[u8] = b"test-only vendor secret, 32 byte";
 const ALPHABET: &str = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";

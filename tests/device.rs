@@ -4,9 +4,9 @@
 mod common;
 
 use common::device::FakeDevice;
-use tessera::environment::{detect, Isolation};
-use tessera::fingerprint::{collect, collect_host, facts, MatchPolicy};
-use tessera::sysinfo::HostSource;
+use tessera::device::environment::{detect, Isolation};
+use tessera::device::fingerprint::{collect, collect_host, facts, MatchPolicy};
+use tessera::device::sources::HostSource;
 use tessera::Error;
 
 const SALT: &[u8] = b"acme-cad\0";

@@ -1,7 +1,7 @@
 //! docs/FORMAT.md's worked example is a real file the SDK verifies.
 
 use tessera::{
-    license::ts, validate_at, Keyring, LicenseFile, PublicKey, Status, ValidationOptions,
+    format::license::ts, validate_at, Keyring, LicenseFile, PublicKey, Status, ValidationOptions,
 };
 
 const LICENSE: &str = include_str!("../docs/example/license.lic");

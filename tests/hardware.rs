@@ -16,7 +16,7 @@ use cryptoki::mechanism::Mechanism;
 use cryptoki::object::Attribute;
 use cryptoki::session::UserType;
 use cryptoki::types::AuthPin;
-use tessera::hardware::{self, HardwareToken, Pkcs11Token};
+use tessera::device::hardware::{self, HardwareToken, Pkcs11Token};
 use tessera::{Error, LicenseHandle, LocalConfig, ManualClock, Status};
 
 const PIN: &str = "123456";

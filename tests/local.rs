@@ -72,7 +72,7 @@ fn an_activated_license_opens_and_checks_on_the_same_device() {
     new_nic.nic("eth0", "00:1b:21:99:99:99", true);
     assert!(LocalLicense::open(&s.config(&new_nic)).is_ok());
 
-    assert!(tessera::local::deactivate(&config, &record.license_id).unwrap());
+    assert!(tessera::activation::local::deactivate(&config, &record.license_id).unwrap());
     assert_eq!(
         LocalLicense::open(&config).unwrap_err(),
         Error::NotActivated

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use common::device::FakeDevice;
 use common::{at, ring, spec, test_only_key};
 use serde_json::json;
-use tessera::offline::{self, Action, Credential};
+use tessera::activation::offline::{self, Action, Credential};
 use tessera::{Error, LicenseHandle, LocalConfig, ManualClock, Status};
 
 struct Vendor {
@@ -24,7 +24,7 @@ impl Vendor {
         s["device"] = serde_json::to_value(&request.device).unwrap();
         let bytes = serde_json::to_vec(&s).unwrap();
         let now = at("2026-03-01T10:00:00Z");
-        let (file, _) = tessera::issue::issue(&bytes, &self.key, now).unwrap();
+        let (file, _) = tessera::issuer::issue(&bytes, &self.key, now).unwrap();
         offline::respond(request_text.as_bytes(), &request, &file, &self.key, now).unwrap()
     }
 }
@@ -144,7 +144,7 @@ fn a_response_for_another_device_is_refused() {
         .device;
     let mut sp = spec("time-limited");
     sp["device"] = serde_json::to_value(&forged.device).unwrap();
-    let (file, _) = tessera::issue::issue(
+    let (file, _) = tessera::issuer::issue(
         &serde_json::to_vec(&sp).unwrap(),
         &s.vendor.key,
         at("2026-03-01T10:00:00Z"),
@@ -270,7 +270,7 @@ fn requests_whose_fields_do_not_fit_their_action_are_refused() {
         "nonce": "00112233445566778899aabbccddeeff",
         "created_at": "2026-03-01T09:00:00Z"
     });
-    let text = tessera::armor::seal(
+    let text = tessera::format::armor::seal(
         &offline::REQUEST,
         &device_key,
         payload.to_string().as_bytes(),
@@ -283,7 +283,7 @@ fn requests_whose_fields_do_not_fit_their_action_are_refused() {
     // The same signed by another key than the one it names.
     let mut good = payload.clone();
     good["action"] = json!("activate");
-    let wrong_signer = tessera::armor::seal(
+    let wrong_signer = tessera::format::armor::seal(
         &offline::REQUEST,
         &test_only_key(8),
         good.to_string().as_bytes(),
@@ -294,6 +294,7 @@ fn requests_whose_fields_do_not_fit_their_action_are_refused() {
         Err(Error::UnknownKeyId(_))
     ));
     let right_signer =
-        tessera::armor::seal(&offline::REQUEST, &device_key, good.to_string().as_bytes()).unwrap();
+        tessera::format::armor::seal(&offline::REQUEST, &device_key, good.to_string().as_bytes())
+            .unwrap();
     assert!(offline::verify_request(right_signer.as_bytes()).is_ok());
 }

@@ -4,11 +4,11 @@
 use chrono::{DateTime, Duration, Utc};
 use proptest::prelude::*;
 use serde_json::json;
-use tessera::armor::{self, LICENSE};
-use tessera::consumption::{Consumption, Counter, Limit};
-use tessera::license::ConsumptionPeriod;
-use tessera::period::{next_period_start, period_start};
-use tessera::validate::status_at;
+use tessera::format::armor::{self, LICENSE};
+use tessera::format::license::ConsumptionPeriod;
+use tessera::format::period::{next_period_start, period_start};
+use tessera::runtime::consumption::{Consumption, Counter, Limit};
+use tessera::runtime::validate::status_at;
 use tessera::{
     validate_at, Fingerprint, KeyId, Keyring, LicenseFile, MatchPolicy, SigningKey, Store,
     ValidationOptions,
@@ -37,22 +37,22 @@ fn spec() -> impl Strategy<Value = serde_json::Value> {
         .prop_map(|(ty, start, days, (grace, hours), trial, features, expires)| {
             let mut v = json!({
                 "license_type": ty,
-                "issued_at": tessera::license::ts::format(&start),
-                "start_date": tessera::license::ts::format(&start),
+                "issued_at": tessera::format::license::ts::format(&start),
+                "start_date": tessera::format::license::ts::format(&start),
                 "allow_grace_period": grace,
                 "grace_period": hours,
                 "product_details": {"short_code": "acme"},
                 "product_features": features.iter().map(|c| json!({"code": c})).collect::<Vec<_>>(),
             });
             if ty != "perpetual" {
-                v["validity_period"] = tessera::license::ts::format(&(start + Duration::days(days))).into();
+                v["validity_period"] = tessera::format::license::ts::format(&(start + Duration::days(days))).into();
             }
             if let Some(t) = trial {
                 v["is_trial"] = true.into();
                 v["trial_days"] = t.into();
             }
             if let Some(e) = expires {
-                v["expires_at"] = tessera::license::ts::format(&(start + Duration::days(e))).into();
+                v["expires_at"] = tessera::format::license::ts::format(&(start + Duration::days(e))).into();
             }
             v
         })
@@ -75,7 +75,7 @@ proptest! {
     #[test]
     fn any_single_change_to_a_signed_license_is_refused(spec in spec(), pos in any::<prop::sample::Index>(), byte in any::<u8>()) {
         let key = key();
-        let (text, _) = tessera::issue::issue(spec.to_string().as_bytes(), &key, DateTime::UNIX_EPOCH).unwrap();
+        let (text, _) = tessera::issuer::issue(spec.to_string().as_bytes(), &key, DateTime::UNIX_EPOCH).unwrap();
         let ring = Keyring::from_keys([key.public_key().clone()]);
         let start = text.find("-----BEGIN").unwrap();
         let end = text.rfind("-----").unwrap() + 5;
@@ -89,7 +89,7 @@ proptest! {
     #[test]
     fn issue_then_verify_gives_back_the_document(spec in spec()) {
         let key = key();
-        let (text, issued_doc) = tessera::issue::issue(spec.to_string().as_bytes(), &key, DateTime::UNIX_EPOCH).unwrap();
+        let (text, issued_doc) = tessera::issuer::issue(spec.to_string().as_bytes(), &key, DateTime::UNIX_EPOCH).unwrap();
         let ring = Keyring::from_keys([key.public_key().clone()]);
         let file = LicenseFile::verify(text.as_bytes(), &ring).unwrap();
         prop_assert_eq!(file.license(), &issued_doc);
@@ -98,7 +98,7 @@ proptest! {
 
     #[test]
     fn the_fast_status_agrees_with_the_full_report(spec in spec(), now in time()) {
-        let (_, license) = tessera::issue::issue(spec.to_string().as_bytes(), &key(), DateTime::UNIX_EPOCH).unwrap();
+        let (_, license) = tessera::issuer::issue(spec.to_string().as_bytes(), &key(), DateTime::UNIX_EPOCH).unwrap();
         let opts = ValidationOptions::new("acme");
         prop_assert_eq!(status_at(&license, &opts, now), validate_at(&license, &opts, now).status);
     }

@@ -12,7 +12,7 @@ use chrono::Duration;
 use common::device::FakeDevice;
 use common::{at, issue, ring, spec, test_only_key};
 use serde_json::json;
-use tessera::lease::{seal, Lease, LeaseKind};
+use tessera::format::lease::{seal, Lease, LeaseKind};
 use tessera::{
     activate, Counter, Error, Fingerprint, LicenseHandle, LocalConfig, ManualClock, Status,
 };
@@ -49,7 +49,7 @@ impl Setup {
         for (k, v) in patch.as_object().unwrap() {
             s[k] = v.clone();
         }
-        let issued = tessera::license::ts::format(&self.clock.now_for_tests());
+        let issued = tessera::format::license::ts::format(&self.clock.now_for_tests());
         activate(&self.config(), issue(&s, &self.key, &issued).as_bytes()).unwrap();
         LicenseHandle::open(&self.config()).unwrap()
     }
@@ -273,7 +273,7 @@ fn an_edited_journal_is_refused_and_a_torn_record_is_dropped() {
 fn compaction_keeps_counts_and_what_is_left_to_upload() {
     let s = Setup::new("2026-03-10T12:00:00Z");
     let h = s.open("consumption", json!({"allow_unlimited_consumptions": true}));
-    let n = tessera::consumption::COMPACT_AFTER + 10;
+    let n = tessera::runtime::consumption::COMPACT_AFTER + 10;
     for _ in 0..n {
         h.consume(&Counter::License, 1).unwrap();
     }
@@ -531,7 +531,7 @@ fn consumer_process_entry() {
     let mut c = LocalConfig::new("acme", ring(&[&key]));
     c.store_dir = Some(store.into());
     c.clock = Arc::new(ManualClock::new(at("2026-03-10T12:00:00Z")));
-    c.source = Arc::new(tessera::sysinfo::TreeSource::new(device));
+    c.source = Arc::new(tessera::device::sources::TreeSource::new(device));
     let h = LicenseHandle::open(&c).unwrap();
     // libtest has printed "test consumer_process_entry ... " without a newline.
     println!();

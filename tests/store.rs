@@ -4,8 +4,8 @@
 use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};
 
-use tessera::fingerprint::{Fingerprint, MatchPolicy};
-use tessera::store::{State, Store};
+use tessera::device::fingerprint::{Fingerprint, MatchPolicy};
+use tessera::runtime::store::{State, Store};
 use tessera::Error;
 
 const PRODUCT: &str = "acme-cad";

@@ -4,7 +4,7 @@ use std::ffi::c_char;
 
 use crate::config::tessera_config;
 use crate::{arg_bytes, arg_ref, arg_str, boundary, returning, tessera_result};
-use tessera::local;
+use tessera::activation::local;
 
 /// Verifies a license file (the armored text, `file_len` bytes), checks it
 /// is usable on this device now, and records it as activated here. Once

@@ -10,11 +10,11 @@ use crate::{
     arg_bytes, arg_mut, arg_str, boundary, free_slot, infallible, into_raw, tessera_result,
 };
 use crate::{returning, Failure};
-use tessera::clock::ManualClock;
-use tessera::fingerprint::MatchPolicy;
-use tessera::keys::{Keyring, PublicKey};
-use tessera::local::LocalConfig;
-use tessera::sysinfo::TreeSource;
+use tessera::activation::local::LocalConfig;
+use tessera::device::fingerprint::MatchPolicy;
+use tessera::device::sources::TreeSource;
+use tessera::format::keys::{Keyring, PublicKey};
+use tessera::runtime::clock::ManualClock;
 
 /// A product's configuration: product code, trusted public keys, the
 /// state directory, the device match policy.
@@ -381,7 +381,7 @@ fn set_token(
     key_label: &str,
     pin: &str,
 ) -> crate::FfiResult {
-    let token = tessera::hardware::Pkcs11Token::new(module, token_label, key_label, pin);
+    let token = tessera::device::hardware::Pkcs11Token::new(module, token_label, key_label, pin);
     config.hardware_token = Some(Arc::new(token));
     Ok(())
 }

@@ -4,7 +4,7 @@ use std::ffi::c_char;
 
 use crate::config::tessera_config;
 use crate::{tessera_result, text_of, Failure};
-use tessera::environment::Isolation;
+use tessera::device::environment::Isolation;
 
 /// This device's fingerprint id for the configuration's product (32 hex
 /// digits; a custom device id's hash when one is set), copied into `buf`.

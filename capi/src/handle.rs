@@ -6,10 +6,10 @@ use std::ffi::c_char;
 use crate::tessera_status;
 use crate::{arg_bytes, arg_ref, arg_str, boundary, free_slot, infallible, into_raw, unix};
 use crate::{config::tessera_config, returning, tessera_result, text_of, Failure, FfiResult, Out};
-use tessera::consumption::{Counter, Usage};
-use tessera::handle::{LeaseStatus, LicenseHandle};
-use tessera::lease::LeaseKind;
-use tessera::validate::{FeatureStatus, Validation};
+use tessera::format::lease::LeaseKind;
+use tessera::runtime::consumption::{Counter, Usage};
+use tessera::runtime::handle::{LeaseStatus, LicenseHandle};
+use tessera::runtime::validate::{FeatureStatus, Validation};
 
 /// The license activated on this device, open for checks.
 ///
@@ -289,7 +289,7 @@ pub unsafe extern "C" fn tessera_handle_feature(
         // SAFETY: the function's contract.
         let code = unsafe { arg_str(code, "code") }?;
         let validation = h.validate()?;
-        let status = tessera::validate::feature_status(h.license(), &validation, code);
+        let status = tessera::runtime::validate::feature_status(h.license(), &validation, code);
         use tessera_feature_state::*;
         let (state, time) = match status {
             FeatureStatus::Enabled { until } => (TESSERA_FEATURE_ENABLED, until),

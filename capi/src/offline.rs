@@ -7,7 +7,7 @@ use crate::{
     arg_bytes, arg_ref, arg_str, boundary, tessera_result, text_of, write_string, Failure,
 };
 use tessera::error::Error;
-use tessera::{airgap, offline};
+use tessera::{activation::airgap, activation::offline};
 
 /// What an offline activation request names
 /// (`tessera_offline_request_activation`).

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
-use tessera::license::ts;
+use tessera::format::license::ts;
 use tessera::{
     validate_at, Error, Keyring, License, LicenseFile, PublicKey, SigningKey, Status,
     ValidationOptions,
@@ -387,7 +387,7 @@ fn issue(
 ) -> Result<(), Failure> {
     let key = read_signing_key(key)?;
     let spec = read(spec, "license spec")?;
-    let (text, license) = tessera::issue::issue(&spec, &key, at.unwrap_or_else(Utc::now))?;
+    let (text, license) = tessera::issuer::issue(&spec, &key, at.unwrap_or_else(Utc::now))?;
     match out {
         Some(path) => {
             write_atomic(path, text.as_bytes(), 0o644, false)?;
@@ -419,7 +419,9 @@ fn inspect(path: &Path, keys: &[PathBuf], at: Option<DateTime<Utc>>) -> Result<(
             opts = opts.device(d.clone());
         }
         if license.prevent_vm {
-            opts = opts.environment(tessera::environment::detect(&tessera::sysinfo::HostSource));
+            opts = opts.environment(tessera::device::environment::detect(
+                &tessera::device::sources::HostSource,
+            ));
         }
         validate_at(license, &opts, now)
     });
@@ -443,7 +445,9 @@ fn verify(
         opts = opts.device(tessera::Fingerprint::from_id(d));
     }
     if license.prevent_vm {
-        opts = opts.environment(tessera::environment::detect(&tessera::sysinfo::HostSource));
+        opts = opts.environment(tessera::device::environment::detect(
+            &tessera::device::sources::HostSource,
+        ));
     }
     let v = validate_at(license, &opts, at.unwrap_or_else(Utc::now));
     let reason = v.reasons.first().cloned().unwrap_or_default();
@@ -465,13 +469,13 @@ fn fingerprint(
     compare: Option<&Path>,
     policy: &str,
 ) -> Result<(), Failure> {
-    use tessera::sysinfo::{HostSource, SystemSource, TreeSource};
+    use tessera::device::sources::{HostSource, SystemSource, TreeSource};
     let source: Box<dyn SystemSource> = match root {
         Some(r) => Box::new(TreeSource::new(r)),
         None => Box::new(HostSource),
     };
-    let salt = tessera::fingerprint::product_salt(product, b"");
-    let fp = tessera::fingerprint::collect(source.as_ref(), &salt)?;
+    let salt = tessera::device::fingerprint::product_salt(product, b"");
+    let fp = tessera::device::fingerprint::collect(source.as_ref(), &salt)?;
     println!(
         "Fingerprint of this device for product {product} (salted hashes; no raw value is shown)"
     );
@@ -479,7 +483,7 @@ fn fingerprint(
     for (name, hash) in &fp.components {
         println!("{name:<18}{hash}");
     }
-    let env = tessera::environment::detect(source.as_ref());
+    let env = tessera::device::environment::detect(source.as_ref());
     if env.evidence.is_empty() {
         println!(
             "{:<18}no sign of a virtual machine or container",
@@ -530,7 +534,7 @@ fn masked(key: &str) -> String {
 }
 
 fn offline_read(path: &Path) -> Result<(), Failure> {
-    use tessera::offline::{self, Action};
+    use tessera::activation::offline::{self, Action};
     let text = read(path, "offline request")?;
     let request = offline::verify_request(&text)?;
     let action = match request.action {
@@ -569,7 +573,7 @@ fn offline_respond(
     out: Option<&Path>,
     at: Option<DateTime<Utc>>,
 ) -> Result<(), Failure> {
-    use tessera::offline::{self, Action};
+    use tessera::activation::offline::{self, Action};
     let key = read_signing_key(key)?;
     let text = read(request_path, "offline request")?;
     let request = offline::verify_request(&text)?;
@@ -602,7 +606,7 @@ fn offline_respond(
         .map_err(|e| Failure::new(1, format!("the device cannot be encoded: {e}")))?;
     let now = at.unwrap_or_else(Utc::now);
     let spec = serde_json::to_vec(&spec).map_err(|e| Failure::new(1, e.to_string()))?;
-    let (license_file, license) = tessera::issue::issue(&spec, &key, now)?;
+    let (license_file, license) = tessera::issuer::issue(&spec, &key, now)?;
     let response = offline::respond(&text, &request, &license_file, &key, now)?;
     match out {
         Some(path) => {
@@ -632,7 +636,7 @@ fn airgap_confirm(
         .product()
         .to_owned();
     let secret = zeroize::Zeroizing::new(read(secret_file, "vendor secret")?);
-    let code = tessera::airgap::confirmation_code(init, &file, &product, &secret)?;
+    let code = tessera::activation::airgap::confirmation_code(init, &file, &product, &secret)?;
     println!("{code}");
     if show_qr {
         qr(&code)?;
@@ -660,7 +664,7 @@ fn token_key(module: &Path, token: &str, key: &str, pin_file: &Path) -> Result<(
     let pin = std::str::from_utf8(&pin)
         .map_err(|_| Failure::new(1, "the PIN file is not text"))?
         .trim_end_matches(['\r', '\n']);
-    let handle = tessera::hardware::Pkcs11Token::new(module, token, key, pin);
+    let handle = tessera::device::hardware::Pkcs11Token::new(module, token, key, pin);
     let public = handle.public_key().map_err(|e| match e {
         Error::TokenMismatch => Failure::new(
             1,

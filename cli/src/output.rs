@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
-use tessera::license::ts;
+use tessera::format::license::ts;
 use tessera::{License, LicenseFile, Validation};
 
 fn when(t: Option<DateTime<Utc>>) -> String {

@@ -315,7 +315,7 @@ pub async fn route(app: &Arc<App>, call: Call) -> Result<Vec<u8>, ApiError> {
         }
         (Method::POST, ["clock"]) => {
             let c: SetClock = parse(body)?;
-            let at = tessera::license::ts::parse(&c.now)
+            let at = tessera::format::license::ts::parse(&c.now)
                 .ok_or_else(|| invalid("now must be an RFC 3339 time"))?;
             app.set_clock(at)?;
             json!({ "now": c.now })
@@ -358,7 +358,7 @@ fn server_fields(spec: &Value) -> Result<(), ApiError> {
 /// Checks that `spec` makes a valid license: issues one and throws it away.
 fn validate(app: &App, spec: &Value) -> Result<tessera::License, ApiError> {
     let bytes = encode(spec)?;
-    Ok(tessera::issue::issue(&bytes, &app.key, app.now())?.1)
+    Ok(tessera::issuer::issue(&bytes, &app.key, app.now())?.1)
 }
 
 async fn new_definition(app: &Arc<App>, d: NewDefinition) -> Result<Value, ApiError> {

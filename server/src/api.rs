@@ -5,8 +5,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use tessera::lease::{Lease, LeaseKind};
-use tessera::offline::{self, Action};
+use tessera::activation::offline::{self, Action};
+use tessera::format::lease::{Lease, LeaseKind};
 use tessera::Fingerprint;
 
 use crate::app::{App, Call, Parsed};
@@ -225,7 +225,7 @@ enum Reply {
 fn finish(app: &App, reply: Reply) -> Result<Value, ApiError> {
     let issue = |spec: Value, now| -> Result<String, ApiError> {
         let bytes = serde_json::to_vec(&spec).map_err(|e| ApiError::internal(e.to_string()))?;
-        Ok(tessera::issue::issue(&bytes, &app.key, now)?.0)
+        Ok(tessera::issuer::issue(&bytes, &app.key, now)?.0)
     };
     match reply {
         Reply::Done(v) => Ok(v),
@@ -236,7 +236,7 @@ fn finish(app: &App, reply: Reply) -> Result<Value, ApiError> {
             Ok(json!({ "response": response }))
         }
         Reply::Lease(lease, mut extra) => {
-            extra["lease"] = json!(tessera::lease::seal(&lease, &app.key)?);
+            extra["lease"] = json!(tessera::format::lease::seal(&lease, &app.key)?);
             Ok(extra)
         }
     }
@@ -332,7 +332,7 @@ fn license_spec(
     spec["device"] = serde_json::to_value(device).map_err(|e| ApiError::internal(e.to_string()))?;
     spec["times_activated"] = json!(db::activation_count(conn, &row.id)?);
     spec["transfer_count"] = json!(row.transfer_count);
-    spec["expires_at"] = json!(tessera::license::ts::format(
+    spec["expires_at"] = json!(tessera::format::license::ts::format(
         &(now + Duration::days(i64::from(app.check_in_days)))
     ));
     Ok(spec)
@@ -702,7 +702,7 @@ async fn trial_key(app: &Arc<App>, r: TrialRequest) -> Result<Value, ApiError> {
             spec["license_key"] = json!(key);
             spec["is_trial"] = json!(true);
             spec["trial_days"] = json!(days);
-            spec["validity_period"] = json!(tessera::license::ts::format(
+            spec["validity_period"] = json!(tessera::format::license::ts::format(
                 &(now + Duration::days(i64::from(days)))
             ));
             if let Some(email) = &r.email {

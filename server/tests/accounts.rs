@@ -8,7 +8,7 @@ mod common;
 use std::sync::Arc;
 
 use serde_json::{json, Value};
-use tessera::offline::{self, Credential};
+use tessera::activation::offline::{self, Credential};
 use tessera::{Keyring, LicenseFile, LicenseHandle, LocalConfig};
 
 use common::*;

@@ -127,7 +127,7 @@ fn the_whole_loop_activate_check_in_consume_borrow_deactivate() {
         &s,
         "POST",
         "/admin/v1/clock",
-        json!({"now": tessera::license::ts::format(&later)}),
+        json!({"now": tessera::format::license::ts::format(&later)}),
     );
     d.clock.set(later);
     let renewed = session.beat().unwrap();
@@ -330,7 +330,7 @@ fn server_killed_mid_request_down_past_the_grace_period_then_back() {
     // Back (same database, new port): it syncs and the license works again.
     let s = start_in(dir, true);
     proxy.point_to(&upstream(&s));
-    let now = tessera::license::ts::format(&d.clock.now());
+    let now = tessera::format::license::ts::format(&d.clock.now());
     admin(&s, "POST", "/admin/v1/clock", json!({ "now": now }));
     conn.check_in().unwrap();
     let handle = LicenseHandle::open(&d.config).unwrap();
@@ -440,7 +440,7 @@ fn fifty_devices_race_for_ten_seats_and_lapsed_seats_come_free() {
         &s,
         "POST",
         "/admin/v1/clock",
-        json!({"now": tessera::license::ts::format(&later)}),
+        json!({"now": tessera::format::license::ts::format(&later)}),
     );
     for i in &holders[6..] {
         devices[*i].clock.set(later);
@@ -453,7 +453,7 @@ fn fifty_devices_race_for_ten_seats_and_lapsed_seats_come_free() {
         &s,
         "POST",
         "/admin/v1/clock",
-        json!({"now": tessera::license::ts::format(&end)}),
+        json!({"now": tessera::format::license::ts::format(&end)}),
     );
     // Locally, a silent device's lease is over too: the seat is not usable
     // past its lease, connection or not.

@@ -163,8 +163,11 @@ fn two_hundred_clients_race_for_ten_seats_and_lapsed_seats_come_free() {
     );
     assert_eq!(lease.status, 200, "{}", lease.body);
     let ring = Keyring::from_keys([s.key.clone()]);
-    let l = tessera::lease::Lease::verify(lease.body["lease"].as_str().unwrap().as_bytes(), &ring)
-        .unwrap();
+    let l = tessera::format::lease::Lease::verify(
+        lease.body["lease"].as_str().unwrap().as_bytes(),
+        &ring,
+    )
+    .unwrap();
     assert_eq!(l.device.id, format!("device-{:04}", winners[0]));
     assert_eq!((l.expires_at - l.issued_at).num_minutes(), 15);
 
@@ -191,7 +194,7 @@ fn two_hundred_clients_race_for_ten_seats_and_lapsed_seats_come_free() {
         &s,
         "POST",
         "/admin/v1/clock",
-        json!({"now": tessera::license::ts::format(&later)}),
+        json!({"now": tessera::format::license::ts::format(&later)}),
     );
     assert_eq!(
         call(

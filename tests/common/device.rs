@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use tessera::sysinfo::TreeSource;
+use tessera::device::sources::TreeSource;
 
 pub struct FakeDevice {
     pub dir: tempfile::TempDir,

@@ -19,7 +19,7 @@ pub fn ring(keys: &[&SigningKey]) -> Keyring {
 
 /// Parses an RFC 3339 time or a date.
 pub fn at(s: &str) -> DateTime<Utc> {
-    tessera::license::ts::parse(s).expect("test time")
+    tessera::format::license::ts::parse(s).expect("test time")
 }
 
 /// A spec for product `acme` of the given type, with the fields that type needs.
@@ -47,7 +47,7 @@ pub fn spec(license_type: &str) -> Value {
 /// Issues `spec` with `key` at `issued`.
 pub fn issue(spec: &Value, key: &SigningKey, issued: &str) -> String {
     let bytes = serde_json::to_vec(spec).expect("spec encodes");
-    tessera::issue::issue(&bytes, key, at(issued))
+    tessera::issuer::issue(&bytes, key, at(issued))
         .expect("spec issues")
         .0
 }

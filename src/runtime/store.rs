@@ -32,8 +32,8 @@ use hmac::Mac as _;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::device::fingerprint::{Fingerprint, MatchPolicy};
 use crate::error::{Error, Result};
-use crate::fingerprint::{Fingerprint, MatchPolicy};
 
 const MAGIC: &str = "TESSERA STATE 1";
 const STATE: &str = "state";
@@ -53,7 +53,7 @@ pub struct State {
     /// `issued_at`, servers' signed dates).
     #[serde(
         default,
-        with = "crate::license::opt_ts",
+        with = "crate::format::license::opt_ts",
         skip_serializing_if = "Option::is_none"
     )]
     pub high_water: Option<DateTime<Utc>>,
@@ -75,7 +75,7 @@ pub struct ActivationRecord {
     /// This device's fingerprint at activation.
     pub fingerprint: Fingerprint,
     /// When the activation happened.
-    #[serde(with = "crate::license::ts")]
+    #[serde(with = "crate::format::license::ts")]
     pub activated_at: DateTime<Utc>,
 }
 

@@ -32,13 +32,13 @@ use ed25519_dalek::Signer as _;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::armor::{self, Kind};
+use crate::activation::local::{self, LocalConfig, Route};
+use crate::device::fingerprint::Fingerprint;
 use crate::error::{Error, Result};
-use crate::fingerprint::Fingerprint;
-use crate::keys::{KeyId, Keyring, PublicKey};
-use crate::license::ts;
-use crate::local::{self, LocalConfig, Route};
-use crate::store::{ActivationRecord, State, Store};
+use crate::format::armor::{self, Kind};
+use crate::format::keys::{KeyId, Keyring, PublicKey};
+use crate::format::license::ts;
+use crate::runtime::store::{ActivationRecord, State, Store};
 use crate::util::{hex, random_bytes};
 
 /// A request the device writes.
@@ -283,12 +283,14 @@ pub fn import_response(config: &LocalConfig, text: &[u8]) -> Result<ActivationRe
     if !response.device.matches(&device, &config.policy()) {
         return Err(Error::OfflineWrongDevice);
     }
-    let bound_elsewhere =
-        crate::license::LicenseFile::verify(response.license_file.as_bytes(), &config.keyring)?
-            .license()
-            .device
-            .as_ref()
-            .is_some_and(|d| !d.matches(&device, &config.policy()));
+    let bound_elsewhere = crate::format::license::LicenseFile::verify(
+        response.license_file.as_bytes(),
+        &config.keyring,
+    )?
+    .license()
+    .device
+    .as_ref()
+    .is_some_and(|d| !d.matches(&device, &config.policy()));
     if bound_elsewhere {
         return Err(Error::OfflineWrongDevice);
     }
@@ -409,7 +411,7 @@ pub fn respond(
     request_text: &[u8],
     request: &Request,
     license_file: &str,
-    key: &crate::keys::SigningKey,
+    key: &crate::format::keys::SigningKey,
     now: DateTime<Utc>,
 ) -> Result<String> {
     if request.action != Action::Activate {

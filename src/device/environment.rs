@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use crate::sysinfo::SystemSource;
+use crate::device::sources::SystemSource;
 
 /// What kind of isolation a finding points to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

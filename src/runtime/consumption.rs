@@ -32,9 +32,9 @@ use hmac::Mac as _;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::license::{ConsumptionPeriod, FeatureType, License, LicenseType};
-use crate::period::{next_period_start, period_start};
-use crate::store::{Store, StoreLock};
+use crate::format::license::{ConsumptionPeriod, FeatureType, License, LicenseType};
+use crate::format::period::{next_period_start, period_start};
+use crate::runtime::store::{Store, StoreLock};
 use crate::util::hex;
 
 /// Journal records after which the journal is compacted into the store.
@@ -779,7 +779,7 @@ fn apply(used: &mut BTreeMap<String, (i64, u64)>, counter: &str, period: i64, am
     // A record of an older period (a clock slip at a boundary) counts there, not now.
 }
 
-fn read_snapshot(state: &crate::store::State) -> Result<Snapshot> {
+fn read_snapshot(state: &crate::runtime::store::State) -> Result<Snapshot> {
     match state.extensions.get(EXTENSION) {
         None => Ok(Snapshot::default()),
         Some(v) => serde_json::from_value(v.clone())
@@ -787,7 +787,7 @@ fn read_snapshot(state: &crate::store::State) -> Result<Snapshot> {
     }
 }
 
-fn write_snapshot(state: &mut crate::store::State, snap: &Snapshot) -> Result<()> {
+fn write_snapshot(state: &mut crate::runtime::store::State, snap: &Snapshot) -> Result<()> {
     let value = serde_json::to_value(snap)
         .map_err(|_| Error::InvalidArgument("the snapshot cannot be encoded"))?;
     state.extensions.insert(EXTENSION.to_owned(), value);

@@ -15,17 +15,17 @@ use std::sync::Arc;
 
 use chrono::Duration;
 
-use crate::clock::{Clock, SystemClock, TrustedTime};
-use crate::environment::{self, Environment};
+use crate::device::environment::{self, Environment};
+use crate::device::fingerprint::{self, Fingerprint, MatchPolicy};
+use crate::device::hardware::{self, HardwareToken};
+use crate::device::sources::{HostSource, SystemSource};
 use crate::error::{Error, Result};
-use crate::fingerprint::{self, Fingerprint, MatchPolicy};
-use crate::hardware::{self, HardwareToken};
-use crate::keys::Keyring;
-use crate::license::{License, LicenseFile};
+use crate::format::keys::Keyring;
+use crate::format::license::{License, LicenseFile};
+use crate::runtime::clock::{Clock, SystemClock, TrustedTime};
+use crate::runtime::store::{ActivationRecord, State, Store};
+use crate::runtime::validate::{self, Validation, ValidationOptions};
 use crate::status::Status;
-use crate::store::{ActivationRecord, State, Store};
-use crate::sysinfo::{HostSource, SystemSource};
-use crate::validate::{self, Validation, ValidationOptions};
 
 /// How long the clock's high-water mark may run ahead of what is stored
 /// before opening a license writes it back.

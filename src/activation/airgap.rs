@@ -35,11 +35,11 @@ use hmac::Mac as _;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::activation::local::{self, LocalConfig, Route};
+use crate::device::fingerprint::Fingerprint;
 use crate::error::{Error, Result};
-use crate::fingerprint::Fingerprint;
-use crate::license::{ts, LicenseFile};
-use crate::local::{self, LocalConfig, Route};
-use crate::store::ActivationRecord;
+use crate::format::license::{ts, LicenseFile};
+use crate::runtime::store::ActivationRecord;
 
 const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 const PRIME: u32 = 1021;
@@ -248,7 +248,7 @@ fn air_gapped_license_id(license_file: &[u8]) -> Result<String> {
         #[serde(default)]
         is_air_gapped: bool,
     }
-    let opened = crate::armor::decode(&crate::armor::LICENSE, license_file)?;
+    let opened = crate::format::armor::decode(&crate::format::armor::LICENSE, license_file)?;
     let marks: Marks = serde_json::from_slice(opened.payload())
         .map_err(|e| Error::InvalidPayload(format!("license: {e}")))?;
     if !marks.is_air_gapped {

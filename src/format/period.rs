@@ -9,7 +9,7 @@
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 
-use crate::license::ConsumptionPeriod;
+use crate::format::license::ConsumptionPeriod;
 
 /// The start of the period that contains `t`.
 pub fn period_start(period: ConsumptionPeriod, t: DateTime<Utc>) -> DateTime<Utc> {
@@ -44,7 +44,7 @@ pub fn next_period_start(period: ConsumptionPeriod, t: DateTime<Utc>) -> DateTim
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::license::ts;
+    use crate::format::license::ts;
 
     fn t(s: &str) -> DateTime<Utc> {
         ts::parse(s).unwrap()

@@ -23,7 +23,7 @@ use base64::Engine as _;
 use ed25519_dalek::Signature;
 
 use crate::error::{Error, Result};
-use crate::keys::{KeyId, Keyring};
+use crate::format::keys::{KeyId, Keyring};
 
 /// Characters of base64 per body line (48 bytes decoded).
 pub const LINE_LEN: usize = 64;
@@ -178,7 +178,7 @@ pub fn decode(kind: &Kind, input: &[u8]) -> Result<Opened> {
 
 /// Signs `payload` with `key` and armors it (feature `issuer`).
 #[cfg(feature = "issuer")]
-pub fn seal(kind: &Kind, key: &crate::keys::SigningKey, payload: &[u8]) -> Result<String> {
+pub fn seal(kind: &Kind, key: &crate::format::keys::SigningKey, payload: &[u8]) -> Result<String> {
     seal_with(kind, key.id(), payload, |message| key.sign(message))
 }
 
@@ -301,7 +301,7 @@ fn check_algorithm(line: &[u8]) -> Result<()> {
 #[cfg(all(test, feature = "issuer"))]
 mod tests {
     use super::*;
-    use crate::keys::SigningKey;
+    use crate::format::keys::SigningKey;
 
     const OTHER: Kind = Kind {
         label: "TESSERA OTHER",

@@ -13,10 +13,10 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::clock::Clock;
-use crate::environment::Environment;
-use crate::fingerprint::{Fingerprint, MatchPolicy};
-use crate::license::{ts, License};
+use crate::device::environment::Environment;
+use crate::device::fingerprint::{Fingerprint, MatchPolicy};
+use crate::format::license::{ts, License};
+use crate::runtime::clock::Clock;
 use crate::status::Status;
 
 /// What the product passes to validation.

@@ -14,11 +14,11 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::armor::{self, Kind};
+use crate::device::fingerprint::{Fingerprint, MatchPolicy};
 use crate::error::{Error, Result};
-use crate::fingerprint::{Fingerprint, MatchPolicy};
-use crate::keys::Keyring;
-use crate::license::{ts, License};
+use crate::format::armor::{self, Kind};
+use crate::format::keys::Keyring;
+use crate::format::license::{ts, License};
 
 /// A signed lease.
 pub const LEASE: Kind = Kind {
@@ -127,7 +127,7 @@ impl Lease {
 
 /// Signs a lease (feature `issuer`; the server's side, and tests).
 #[cfg(feature = "issuer")]
-pub fn seal(lease: &Lease, key: &crate::keys::SigningKey) -> Result<String> {
+pub fn seal(lease: &Lease, key: &crate::format::keys::SigningKey) -> Result<String> {
     let payload = serde_json::to_vec(lease)
         .map_err(|_| Error::InvalidArgument("the lease cannot be encoded"))?;
     armor::seal(&LEASE, key, &payload)

@@ -15,8 +15,8 @@
 use ed25519_dalek::Signature;
 
 use crate::error::{Error, Result};
-use crate::keys::PublicKey;
-use crate::license::License;
+use crate::format::keys::PublicKey;
+use crate::format::license::License;
 
 const CHALLENGE_DOMAIN: &[u8] = b"tessera/v1/hardware-challenge\0";
 
@@ -69,7 +69,7 @@ mod pkcs11 {
 
     use super::HardwareToken;
     use crate::error::{Error, Result};
-    use crate::keys::PublicKey;
+    use crate::format::keys::PublicKey;
 
     /// A module's context and the lock that serialises its use.
     type Module = (Pkcs11, Arc<Mutex<()>>);

@@ -9,10 +9,10 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::armor;
 use crate::error::{Error, Result};
-use crate::keys::SigningKey;
-use crate::license::{ts, License, LicenseType, FORMAT_VERSION};
+use crate::format::armor;
+use crate::format::keys::SigningKey;
+use crate::format::license::{ts, License, LicenseType, FORMAT_VERSION};
 
 /// Checks a spec, fills in what may be left out, and signs it into an
 /// armored license file. Returns the file's text and the document it holds.
@@ -111,7 +111,7 @@ fn check_consistency(l: &License) -> Result<()> {
     match (&l.hardware_key, l.is_hardware_key_auth) {
         (None, true) => return fail("`is_hardware_key_auth` needs the token's `hardware_key`"),
         (Some(_), false) => return fail("`hardware_key` needs `is_hardware_key_auth`"),
-        (Some(k), true) if crate::keys::PublicKey::from_base64(k).is_err() => {
+        (Some(k), true) if crate::format::keys::PublicKey::from_base64(k).is_err() => {
             return fail("`hardware_key` must be the base64 of an Ed25519 public key");
         }
         _ => {}

@@ -11,14 +11,14 @@ use std::sync::RwLock;
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::consumption::{Consumption, Counter, Limit, Pending, Usage};
+use crate::activation::local::{LocalConfig, LocalLicense};
 use crate::error::{Error, Result};
-use crate::keys::Keyring;
-use crate::lease::{Lease, LeaseKind};
-use crate::license::{ts, License};
-use crate::local::{LocalConfig, LocalLicense};
+use crate::format::keys::Keyring;
+use crate::format::lease::{Lease, LeaseKind};
+use crate::format::license::{ts, License};
+use crate::runtime::consumption::{Consumption, Counter, Limit, Pending, Usage};
+use crate::runtime::validate::{self, FeatureStatus, Validation};
 use crate::status::Status;
-use crate::validate::{self, FeatureStatus, Validation};
 
 const LEASE_EXTENSION: &str = "lease";
 

@@ -26,8 +26,8 @@ use hmac::Mac as _;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::device::sources::SystemSource;
 use crate::error::{Error, Result};
-use crate::sysinfo::SystemSource;
 use crate::util::hex;
 
 /// A device fingerprint: hashed components by name and a summary id.
@@ -279,7 +279,7 @@ pub fn collect(src: &dyn SystemSource, salt: &[u8]) -> Result<Fingerprint> {
 /// Collects the fingerprint of the machine this code runs on.
 #[cfg(target_os = "linux")]
 pub fn collect_host(salt: &[u8]) -> Result<Fingerprint> {
-    collect(&crate::sysinfo::HostSource, salt)
+    collect(&crate::device::sources::HostSource, salt)
 }
 
 /// Collects the fingerprint of the machine this code runs on.

@@ -16,9 +16,9 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::armor::{self, Opened};
 use crate::error::{Error, Result};
-use crate::keys::{KeyId, Keyring};
+use crate::format::armor::{self, Opened};
+use crate::format::keys::{KeyId, Keyring};
 
 /// The payload format this SDK reads and writes.
 pub const FORMAT_VERSION: u32 = 1;
@@ -157,7 +157,7 @@ pub struct License {
     /// The device the file is bound to, if any: its fingerprint id and,
     /// for tolerant matching, its hashed components.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub device: Option<crate::fingerprint::Fingerprint>,
+    pub device: Option<crate::device::fingerprint::Fingerprint>,
     /// For `is_hardware_key_auth`: the token's Ed25519 public key (base64
     /// of 32 bytes) that must answer every check's challenge.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -569,7 +569,7 @@ pub mod ts {
         Some(day.and_hms_opt(0, 0, 0)?.and_utc())
     }
 
-    /// Serde: writes [`format`].
+    /// Serde: writes [`format()`].
     pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&format(t))
     }

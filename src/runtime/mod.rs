@@ -1,0 +1,11 @@
+//! What a running product does all day: the injected clock, the local state
+//! store, validation of a verified license, the [`LicenseHandle`] with its
+//! consumption counters and leases (docs/RUNTIME.md, docs/VALIDATION.md).
+//!
+//! [`LicenseHandle`]: handle::LicenseHandle
+
+pub mod clock;
+pub mod consumption;
+pub mod handle;
+pub mod store;
+pub mod validate;
