@@ -4,6 +4,10 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
+# Set-up: the system packages the suites need (scripts/setup.sh installs
+# them with apt-get, or names what is missing and stops).
+./scripts/setup.sh || exit 1
+
 passed=0
 failed=0
 failures=()
@@ -23,7 +27,10 @@ suite format cargo fmt --all -- --check
 suite clippy cargo clippy --workspace --all-targets --all-features -- -D warnings
 # The product's build: no vendor code, no network code.
 suite clippy-product cargo clippy -p tessera --all-targets --no-default-features -- -D warnings
-suite rust cargo test --workspace --all-features
+# --no-fail-fast: one failing test binary does not hide the others.
+suite rust cargo test --workspace --all-features --no-fail-fast
+# The API docs build without a warning (broken links, missing docs), as docs.rs would.
+suite docs env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features
 suite quickstart ./scripts/quickstart.sh
 # include/tessera.h must be what the pinned cbindgen makes of capi/src/.
 suite header ./scripts/header.sh

@@ -2,7 +2,7 @@
 //! creates in its own directory (it never touches a system token): the
 //! right token, a wrong PIN, another token, the token removed.
 //!
-//! Needs the softhsm2 package (`.ci/run` installs it); the module path can
+//! Needs the softhsm2 package (`scripts/setup.sh`, run by the test command, installs it); the module path can
 //! be given in `SOFTHSM2_MODULE`.
 
 mod common;

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the system packages the test suites need, idempotent and quiet:
+# compilers, valgrind and the build tools of the C and C++ suites, SoftHSM2
+# for the hardware-key tests, python3-venv for the Python suite. Uses
+# apt-get when it runs as root (or with password-less sudo) on a Debian-like
+# machine; otherwise it names the missing packages and fails. Tools from
+# crates.io (cbindgen, cargo-fuzz) are installed, pinned, by the suite that
+# needs them.
+set -euo pipefail
+
+packages=(gcc g++ make valgrind pkg-config cmake softhsm2 python3-venv)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ "${#missing[@]}" -eq 0 ] && exit 0
+
+sudo=()
+[ "$(id -u)" -eq 0 ] || sudo=(sudo -n)
+echo "setup: installing ${missing[*]} (apt-get)"
+if command -v apt-get >/dev/null &&
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; then
+    exit 0
+fi
+echo "setup: the tests need these packages, which could not be installed: ${missing[*]}" >&2
+echo "setup: install them (Debian: apt-get install ${missing[*]}) and run again" >&2
+exit 1
