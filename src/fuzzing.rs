@@ -235,7 +235,7 @@ pub fn server_response(data: &[u8]) {
     let expected = nonce.unwrap_or_default();
     if let Ok(time) = crate::protocol::verify_answer(&ring, expected, status, headers, body) {
         // Whatever verified was signed by the test key over these fields.
-        let sig = key.sign(&crate::protocol::response_message(
+        let sig = key.sign(&crate::protocol::response::response_message(
             expected,
             status,
             date.unwrap_or_default(),

@@ -22,17 +22,13 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::Duration as StdDuration;
 
-use base64::engine::general_purpose::STANDARD as B64;
-use base64::Engine as _;
 use chrono::{DateTime, Utc};
-use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 
 use crate::activation::local::LocalConfig;
 use crate::device::fingerprint::Fingerprint;
 use crate::error::{Error, Result};
-use crate::protocol::{format_http_date, verify_answer, ResponseHeaders};
+use crate::protocol::{format_http_date, request, verify_answer, ResponseHeaders};
 use crate::runtime::clock::TrustedTime;
 use crate::runtime::consumption::Pending;
 use crate::runtime::handle::{LeaseStatus, LicenseHandle};
@@ -296,18 +292,11 @@ impl Connection {
 
     /// One attempt: Ok(None) is a 5xx (retried).
     fn attempt(&self, path: &str, body: &[u8]) -> std::result::Result<Option<Answer>, Retry> {
-        let nonce = crate::util::hex(&crate::util::random_bytes::<16>().map_err(Retry::Final)?);
+        let nonce = hex::encode(crate::util::random_bytes::<16>().map_err(Retry::Final)?);
         let date = format_http_date(self.local.clock.now());
-        let digest = crate::util::hex(&Sha256::digest(body));
-        let message = format!("{date}\nPOST\n{path}\n{digest}\n{nonce}");
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.server.product_key)
-            .map_err(|_| Retry::Final(Error::InvalidArgument("the product key is unusable")))?;
-        mac.update(message.as_bytes());
-        let authorization = format!(
-            "Tessera-HMAC-SHA256 product={}, signature={}",
-            self.local.product,
-            B64.encode(mac.finalize().into_bytes())
-        );
+        let message = request::request_string(&date, "POST", path, body, &nonce);
+        let signature = request::sign(&self.server.product_key, &message).map_err(Retry::Final)?;
+        let authorization = request::authorization(&self.local.product, &signature);
         let sent = self
             .agent
             .post(format!("{}{path}", self.server.url))

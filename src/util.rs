@@ -49,41 +49,29 @@ fn sync_dir(_dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// Lowercase hex.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
-}
+/// Crockford's base-32 alphabet (no I, L, O, U): license keys and the
+/// air-gapped codes are written in it.
+pub(crate) const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
 /// Exactly `2 * N` lowercase hex digits into `N` bytes. Strict: one
 /// spelling per value (no sign, no uppercase), so a tag has no twin.
 pub(crate) fn unhex<const N: usize>(s: &str) -> Option<[u8; N]> {
-    fn digit(b: u8) -> Option<u8> {
-        match b {
-            b'0'..=b'9' => Some(b - b'0'),
-            b'a'..=b'f' => Some(b - b'a' + 10),
-            _ => None,
-        }
-    }
-    if s.len() != 2 * N {
+    if !s
+        .bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
         return None;
     }
     let mut out = [0u8; N];
-    for (i, pair) in s.as_bytes().chunks_exact(2).enumerate() {
-        out[i] = (digit(pair[0])? << 4) | digit(pair[1])?;
-    }
+    hex::decode_to_slice(s, &mut out).ok()?;
     Some(out)
 }
 
 /// Whether `a` and `b` are equal, in time that depends only on their
-/// lengths (for comparing MACs).
+/// lengths (for comparing MACs and typed codes).
 pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    use subtle::ConstantTimeEq as _;
+    a.ct_eq(b).into()
 }
 
 /// `N` bytes from the operating system's random source.
@@ -102,6 +90,7 @@ mod tests {
         for bad in ["+fa0", "0FA0", "0fa", "0fa00", "0fg0"] {
             assert_eq!(super::unhex::<2>(bad), None, "{bad}");
         }
-        assert_eq!(super::hex(&[0x0f, 0xa0]), "0fa0");
+        assert!(super::constant_time_eq(b"ab", b"ab"));
+        assert!(!super::constant_time_eq(b"ab", b"ac") && !super::constant_time_eq(b"ab", b"abc"));
     }
 }

@@ -18,9 +18,8 @@ use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
+use tessera::protocol::request;
 
 struct Target {
     url: String,
@@ -29,23 +28,15 @@ struct Target {
 }
 
 fn sign(t: &Target, path: &str, body: &str, date: &str, nonce: &str) -> String {
-    let digest: String = Sha256::digest(body.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let mut mac = Hmac::<Sha256>::new_from_slice(&t.key).expect("key");
-    mac.update(format!("{date}\nPOST\n{path}\n{digest}\n{nonce}").as_bytes());
-    format!(
-        "Tessera-HMAC-SHA256 product={}, signature={}",
-        t.code,
-        B64.encode(mac.finalize().into_bytes())
-    )
+    let message = request::request_string(date, "POST", path, body.as_bytes(), nonce);
+    let signature = request::sign(&t.key, &message).expect("key");
+    request::authorization(&t.code, &signature)
 }
 
 /// One signed client call; returns its status.
 async fn call(client: &reqwest::Client, t: &Target, path: &str, body: &Value, n: u64) -> u16 {
     let body = body.to_string();
-    let date = httpdate::fmt_http_date(std::time::SystemTime::now());
+    let date = tessera::protocol::format_http_date(chrono::Utc::now());
     let nonce = format!("load-{n:016x}-{:08x}", std::process::id());
     let auth = sign(t, path, &body, &date, &nonce);
     let sent = client

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tessera::activation::offline::{self, Action};
 use tessera::format::lease::{Lease, LeaseKind};
+use tessera::protocol::counter::{Counter, Limit};
 use tessera::Fingerprint;
 
 use crate::app::{App, Call, Parsed};
@@ -602,45 +603,34 @@ fn add_consumption(
     }
     let mut totals = serde_json::Map::new();
     for counter in counters {
-        let (max, unlimited, overages) = match counter.strip_prefix("feature:") {
-            Some(code) => {
-                let f = license.feature(code).ok_or_else(|| {
-                    if app.feature_is_off(row, code) {
+        let parsed = Counter::parse(&counter).ok_or_else(|| {
+            ApiError::bad_request("unknown_counter", format!("no counter `{counter}`"))
+        })?;
+        let limit = match Limit::of(license, &parsed) {
+            Ok(limit) => limit,
+            Err(_) => {
+                return Err(match &parsed {
+                    Counter::Feature(code) if app.feature_is_off(row, code) => {
                         ApiError::conflict("feature_disabled", format!("`{code}` is switched off"))
-                    } else {
-                        ApiError::bad_request("unknown_counter", format!("no feature `{code}`"))
                     }
-                })?;
-                (
-                    f.max_consumption,
-                    f.allow_unlimited_consumptions,
-                    if f.allow_overages { f.max_overages } else { 0 },
-                )
-            }
-            None if counter == "license" => (
-                license.max_consumptions,
-                license.allow_unlimited_consumptions,
-                if license.allow_overages {
-                    license.max_overages
-                } else {
-                    0
-                },
-            ),
-            None => {
-                return Err(ApiError::bad_request(
-                    "unknown_counter",
-                    format!("no counter `{counter}`"),
-                ))
+                    Counter::Feature(code) => ApiError::bad_request(
+                        "unknown_counter",
+                        format!("no consumption feature `{code}`"),
+                    ),
+                    Counter::License => {
+                        ApiError::bad_request("unknown_counter", format!("no counter `{counter}`"))
+                    }
+                })
             }
         };
         let total = db::consumed(tx, &row.id, &counter)?;
-        if !unlimited && total > max.saturating_add(overages) {
+        if !limit.allows(total) {
             // The transaction is dropped: nothing of this call is kept.
             return Err(ApiError::conflict(
                 "consumption_limit",
                 format!(
                     "`{counter}` would reach {total}, more than the {} allowed",
-                    max + overages
+                    limit.ceiling().unwrap_or(u64::MAX)
                 ),
             ));
         }
@@ -858,25 +848,12 @@ fn pick_license(rows: Vec<LicenseRow>, chosen: Option<&str>) -> Result<LicenseRo
     }
 }
 
+/// A fresh 128-bit id (tessera's issuer makes it).
 pub fn random_id() -> Result<String, ApiError> {
-    let mut b = [0u8; 16];
-    getrandom::getrandom(&mut b).map_err(|_| ApiError::internal("no random source"))?;
-    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
+    tessera::issuer::new_id().map_err(|_| ApiError::internal("no random source"))
 }
 
-/// A fresh license key: 20 Crockford base-32 symbols in groups of five
-/// (100 bits).
+/// A fresh license key (tessera's issuer makes it: 20 Crockford symbols).
 pub fn license_key() -> Result<String, ApiError> {
-    const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-    let mut b = [0u8; 20];
-    getrandom::getrandom(&mut b).map_err(|_| ApiError::internal("no random source"))?;
-    let symbols: Vec<char> = b
-        .iter()
-        .map(|x| char::from(ALPHABET[usize::from(x & 31)]))
-        .collect();
-    Ok(symbols
-        .chunks(5)
-        .map(|c| c.iter().collect::<String>())
-        .collect::<Vec<_>>()
-        .join("-"))
+    tessera::issuer::new_license_key().map_err(|_| ApiError::internal("no random source"))
 }

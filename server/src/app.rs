@@ -17,8 +17,9 @@ use tessera::{Clock, License, ManualClock, SigningKey, SystemClock};
 
 use crate::db::LicenseRow;
 use crate::error::ApiError;
-use crate::protocol;
 use crate::wal::Checkpointer;
+use subtle::ConstantTimeEq as _;
+use tessera::protocol::{self, request};
 
 /// The largest request body accepted.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -208,7 +209,7 @@ pub async fn serve(
 
 async fn handle(app: Arc<App>, req: Request<Body>) -> Response<Body> {
     let nonce = header(req.headers(), "tessera-nonce")
-        .filter(|n| protocol::nonce_ok(n))
+        .filter(|n| request::nonce_ok(n))
         .unwrap_or_default()
         .to_owned();
     let result = route(&app, req).await;
@@ -244,7 +245,7 @@ async fn route(app: &Arc<App>, req: Request<Body>) -> Result<Vec<u8>, ApiError> 
         let token = header(&parts.headers, "authorization")
             .and_then(|v| v.strip_prefix("Bearer "))
             .unwrap_or_default();
-        if !tessera_ct_eq(token.as_bytes(), app.admin_token.as_bytes()) {
+        if !bool::from(token.as_bytes().ct_eq(app.admin_token.as_bytes())) {
             return Err(ApiError::unauthorized(
                 "unauthorized",
                 "a valid admin token is required",
@@ -262,10 +263,6 @@ async fn route(app: &Arc<App>, req: Request<Body>) -> Result<Vec<u8>, ApiError> 
     Err(ApiError::not_found("not_found", "no such endpoint"))
 }
 
-fn tessera_ct_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 /// Checks Date, nonce and the HMAC; returns the product.
 async fn authenticate(
     app: &Arc<App>,
@@ -274,9 +271,8 @@ async fn authenticate(
 ) -> Result<String, ApiError> {
     let date = header(headers, "date")
         .ok_or_else(|| ApiError::unauthorized("missing_date", "the Date header is required"))?;
-    let sent = httpdate::parse_http_date(date)
-        .map_err(|_| ApiError::unauthorized("bad_date", "the Date header is not an HTTP date"))?;
-    let sent: DateTime<Utc> = sent.into();
+    let sent = protocol::parse_http_date(date)
+        .ok_or_else(|| ApiError::unauthorized("bad_date", "the Date header is not an HTTP date"))?;
     if (app.now() - sent).num_seconds().abs() > MAX_SKEW_SECS {
         return Err(ApiError::unauthorized(
             "stale_date",
@@ -284,7 +280,7 @@ async fn authenticate(
         ));
     }
     let nonce = header(headers, "tessera-nonce")
-        .filter(|n| protocol::nonce_ok(n))
+        .filter(|n| request::nonce_ok(n))
         .ok_or_else(|| {
             ApiError::unauthorized(
                 "bad_nonce",
@@ -292,7 +288,7 @@ async fn authenticate(
             )
         })?;
     let (product, signature) = header(headers, "authorization")
-        .and_then(protocol::parse_authorization)
+        .and_then(request::parse_authorization)
         .ok_or_else(|| {
             ApiError::unauthorized(
                 "bad_authorization",
@@ -302,7 +298,7 @@ async fn authenticate(
     let product = product.to_owned();
     let signature = signature.to_owned();
     let message =
-        protocol::request_string(date, call.method.as_str(), &call.path, &call.body, nonce);
+        request::request_string(date, call.method.as_str(), &call.path, &call.body, nonce);
     let cached = app
         .product_keys
         .read()
@@ -326,7 +322,7 @@ async fn authenticate(
         }
     };
     match key {
-        Some(k) if protocol::hmac_matches(&k, &message, &signature) => Ok(product),
+        Some(k) if request::signature_matches(&k, &message, &signature) => Ok(product),
         _ => Err(ApiError::unauthorized(
             "bad_signature",
             "the request's signature does not match (unknown product or wrong key)",
@@ -335,7 +331,7 @@ async fn authenticate(
 }
 
 fn sign(app: &App, nonce: &str, status: u16, body: Vec<u8>) -> Response<Body> {
-    let date = httpdate::fmt_http_date(app.now().into());
+    let date = protocol::format_http_date(app.now());
     let signature = protocol::sign_response(&app.key, nonce, status, &date, &body);
     let signature = format!("{} {}", app.key.id(), B64.encode(signature));
     let mut response = Response::new(Body::from(body));

@@ -20,7 +20,6 @@ mod api;
 mod app;
 mod db;
 mod error;
-mod protocol;
 mod tls;
 mod users;
 mod wal;

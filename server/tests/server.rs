@@ -8,11 +8,8 @@ mod common;
 use std::path::Path;
 use std::sync::Arc;
 
-use base64::engine::general_purpose::STANDARD as B64;
-use base64::Engine as _;
-use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
+use tessera::protocol::request;
 use tessera::{Keyring, LicenseFile};
 
 use common::*;
@@ -226,7 +223,7 @@ fn requests_need_a_fresh_date_a_nonce_and_the_right_key() {
     );
     let body = who(&p, "KEY", 1).to_string();
     let now = chrono::Utc::now();
-    let stale = httpdate::fmt_http_date((now - chrono::Duration::minutes(6)).into());
+    let stale = tessera::protocol::format_http_date(now - chrono::Duration::minutes(6));
     let a = call_at(&s, &p, "/api/v1/activate_license", &body, &stale);
     assert_eq!(
         (a.status, a.body["code"].as_str()),
@@ -259,21 +256,19 @@ fn requests_need_a_fresh_date_a_nonce_and_the_right_key() {
     // The body is part of the signature: the same headers with another body fail.
     let date = server_date(&s);
     let n = nonce();
-    let digest: String = Sha256::digest(body.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let mut mac = Hmac::<Sha256>::new_from_slice(&p.key).unwrap();
-    mac.update(format!("{date}\nPOST\n/api/v1/activate_license\n{digest}\n{n}").as_bytes());
-    let sig = B64.encode(mac.finalize().into_bytes());
+    let msg = request::request_string(
+        &date,
+        "POST",
+        "/api/v1/activate_license",
+        body.as_bytes(),
+        &n,
+    );
+    let sig = request::sign(&p.key, &msg).unwrap();
     let r = http()
         .post(format!("{}/api/v1/activate_license", s.url))
         .header("date", &date)
         .header("tessera-nonce", &n)
-        .header(
-            "authorization",
-            format!("Tessera-HMAC-SHA256 product=acme, signature={sig}"),
-        )
+        .header("authorization", request::authorization("acme", &sig))
         .body(who(&p, "KEY", 2).to_string())
         .send()
         .unwrap();

@@ -41,7 +41,7 @@ use crate::error::{Error, Result};
 use crate::format::license::{ts, LicenseFile};
 use crate::runtime::store::ActivationRecord;
 
-const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+use crate::util::CROCKFORD as ALPHABET;
 const PRIME: u32 = 1021;
 const INIT_SYMBOLS: usize = 20;
 const CONFIRM_SYMBOLS: usize = 16;

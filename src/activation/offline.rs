@@ -39,7 +39,7 @@ use crate::format::armor::{self, Kind};
 use crate::format::keys::{KeyId, Keyring, PublicKey};
 use crate::format::license::ts;
 use crate::runtime::store::{ActivationRecord, State, Store};
-use crate::util::{hex, random_bytes};
+use crate::util::random_bytes;
 
 /// A request the device writes.
 pub const REQUEST: Kind = Kind {
@@ -164,7 +164,7 @@ struct Pending {
 /// The id of a request: the SHA-256 of its armored text with surrounding
 /// whitespace removed, as 64 hex digits.
 pub fn request_id(text: &[u8]) -> String {
-    hex(&Sha256::digest(text.trim_ascii()))
+    hex::encode(Sha256::digest(text.trim_ascii()))
 }
 
 /// This device's key for `fingerprint`: a seed derived from the store's
@@ -194,7 +194,7 @@ fn seal_request(
         license_id: None,
         device: fingerprint.clone(),
         device_key: public.to_base64(),
-        nonce: hex(&random_bytes::<16>()?),
+        nonce: hex::encode(random_bytes::<16>()?),
         created_at: now,
     };
     fill(&mut request);

@@ -28,7 +28,6 @@ use sha2::{Digest, Sha256};
 
 use crate::device::sources::SystemSource;
 use crate::error::{Error, Result};
-use crate::util::hex;
 
 /// A device fingerprint: hashed components by name and a summary id.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,7 +58,7 @@ impl Fingerprint {
             h.update([0]);
         }
         Fingerprint {
-            id: hex(&h.finalize()[..16]),
+            id: hex::encode(&h.finalize()[..16]),
             components,
         }
     }
@@ -207,7 +206,7 @@ fn component_hash(salt: &[u8], name: &str, value: &str) -> String {
     mac.update(name.as_bytes());
     mac.update(&[0]);
     mac.update(value.as_bytes());
-    hex(&mac.finalize().into_bytes()[..16])
+    hex::encode(&mac.finalize().into_bytes()[..16])
 }
 
 /// Reads this device's raw facts (name, value). The values are device

@@ -26,7 +26,7 @@ pub fn issue(spec: &[u8], key: &SigningKey, now: DateTime<Utc>) -> Result<(Strin
     obj.entry("issued_at")
         .or_insert(Value::from(ts::format(&now)));
     if !obj.contains_key("id") {
-        obj.insert("id".into(), Value::from(random_id()?));
+        obj.insert("id".into(), Value::from(new_id()?));
     }
 
     let mut unknown = None;
@@ -45,14 +45,33 @@ pub fn issue(spec: &[u8], key: &SigningKey, now: DateTime<Utc>) -> Result<(Strin
     Ok((text, license))
 }
 
-/// A fresh 128-bit id as 32 hex digits.
-fn random_id() -> Result<String> {
+/// A fresh 128-bit id as 32 hex digits (license, activation and lease ids).
+pub fn new_id() -> Result<String> {
     use rand_core::RngCore as _;
     let mut bytes = [0u8; 16];
     rand_core::OsRng
         .try_fill_bytes(&mut bytes)
         .map_err(|_| Error::InvalidArgument("the system random source failed"))?;
-    Ok(crate::util::hex(&bytes))
+    Ok(hex::encode(bytes))
+}
+
+/// A fresh license key: 20 symbols of Crockford's base 32 in groups of
+/// five (100 bits), as `tessera::format::license::LicenseKey` reads them.
+pub fn new_license_key() -> Result<String> {
+    use rand_core::RngCore as _;
+    let mut bytes = [0u8; 20];
+    rand_core::OsRng
+        .try_fill_bytes(&mut bytes)
+        .map_err(|_| Error::InvalidArgument("the system random source failed"))?;
+    let symbols: Vec<char> = bytes
+        .iter()
+        .map(|x| char::from(crate::util::CROCKFORD[usize::from(x & 31)]))
+        .collect();
+    Ok(symbols
+        .chunks(5)
+        .map(|c| c.iter().collect::<String>())
+        .collect::<Vec<_>>()
+        .join("-"))
 }
 
 /// Rules a license must meet to make sense; each broken rule is a spec error.

@@ -308,7 +308,7 @@ impl Store {
             .map_err(|_| Error::InvalidArgument("the state cannot be encoded"))?;
         let mut out = format!("{MAGIC}\n{json}\n").into_bytes();
         let tag = self.tag(&out).finalize().into_bytes();
-        out.extend_from_slice(crate::util::hex(&tag).as_bytes());
+        out.extend_from_slice(hex::encode(tag).as_bytes());
         out.push(b'\n');
         Ok(out)
     }

@@ -11,9 +11,8 @@ use std::sync::Arc;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
+use tessera::protocol::request;
 use tessera::SigningKey;
 
 pub const ADMIN: &str = "test-only-admin-token-0123456789";
@@ -118,7 +117,14 @@ pub fn verify_response(server: &Server, nonce: &str, r: reqwest::blocking::Respo
     assert_eq!(key_id, server.key.id().to_string());
     let sig: [u8; 64] = B64.decode(sig).unwrap().try_into().unwrap();
     assert!(
-        tessera::protocol::verify_response(&server.key, nonce, status, &date, &bytes, &sig),
+        tessera::protocol::response::verify_response(
+            &server.key,
+            nonce,
+            status,
+            &date,
+            &bytes,
+            &sig
+        ),
         "the response signature does not verify"
     );
     Answer {
@@ -145,29 +151,20 @@ pub struct Product {
 pub fn nonce() -> String {
     let mut b = [0u8; 16];
     getrandom::getrandom(&mut b).unwrap();
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    hex::encode(b)
 }
 
 /// A client call signed as the protocol says, at the server's clock `date`.
 pub fn call_at(server: &Server, p: &Product, path: &str, body: &str, date: &str) -> Answer {
     let nonce = nonce();
-    let digest: String = Sha256::digest(body.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let msg = format!("{date}\nPOST\n{path}\n{digest}\n{nonce}");
-    let mut mac = Hmac::<Sha256>::new_from_slice(&p.key).unwrap();
-    mac.update(msg.as_bytes());
-    let sig = B64.encode(mac.finalize().into_bytes());
+    let msg = request::request_string(date, "POST", path, body.as_bytes(), &nonce);
+    let sig = request::sign(&p.key, &msg).unwrap();
     let r = server
         .client
         .post(format!("{}{path}", server.url))
         .header("date", date)
         .header("tessera-nonce", &nonce)
-        .header(
-            "authorization",
-            format!("Tessera-HMAC-SHA256 product={}, signature={sig}", p.code),
-        )
+        .header("authorization", request::authorization(&p.code, &sig))
         .body(body.to_owned())
         .send()
         .unwrap();

@@ -1,4 +1,4 @@
-//! The license server protocol's signed responses (docs/PROTOCOL.md).
+//! The license server's signed responses (docs/PROTOCOL.md).
 //!
 //! Every server response carries `Tessera-Signature: <key id> <base64>`,
 //! an Ed25519 signature under the server's key over
@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use crate::format::keys::{KeyId, Keyring, PublicKey};
+use crate::protocol::http_date::parse_http_date;
 
 const DOMAIN: &[u8] = b"tessera/v1/server-response\0";
 
@@ -90,18 +91,6 @@ pub fn verify_answer(
     parse_http_date(date).ok_or(Error::BadResponse("the signed Date is malformed"))
 }
 
-/// An HTTP date (`Sun, 06 Nov 1994 08:49:37 GMT`).
-pub fn format_http_date(t: DateTime<Utc>) -> String {
-    t.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
-}
-
-/// Parses an HTTP date in its preferred form.
-pub fn parse_http_date(s: &str) -> Option<DateTime<Utc>> {
-    chrono::NaiveDateTime::parse_from_str(s, "%a, %d %b %Y %H:%M:%S GMT")
-        .ok()
-        .map(|t| t.and_utc())
-}
-
 /// Signs a response with the server's key (feature `issuer`).
 #[cfg(feature = "issuer")]
 pub fn sign_response(
@@ -117,14 +106,6 @@ pub fn sign_response(
 #[cfg(all(test, feature = "issuer"))]
 mod tests {
     use super::*;
-
-    #[test]
-    fn http_dates_round_trip() {
-        let t = crate::format::license::ts::parse("2026-11-23T01:02:03Z").unwrap();
-        assert_eq!(format_http_date(t), "Mon, 23 Nov 2026 01:02:03 GMT");
-        assert_eq!(parse_http_date(&format_http_date(t)), Some(t));
-        assert_eq!(parse_http_date("yesterday"), None);
-    }
 
     #[test]
     fn an_answer_verifies_only_for_its_request_key_status_date_and_body() {

@@ -1,0 +1,20 @@
+//! Both ends of the wire, written once: the SDK's online client and the
+//! reference server use this module and keep no copy of their own
+//! (docs/PROTOCOL.md).
+//!
+//! - [`request`]: the string a request's HMAC covers, the `Authorization`
+//!   header, nonces;
+//! - [`response`]: the server's Ed25519 signature over each answer, and its
+//!   check on the device;
+//! - [`http_date`]: the `Date` header's form;
+//! - [`counter`]: counter keys and the limit arithmetic of consumption.
+
+pub mod counter;
+pub mod http_date;
+pub mod request;
+pub mod response;
+
+pub use http_date::{format_http_date, parse_http_date};
+#[cfg(feature = "issuer")]
+pub use response::sign_response;
+pub use response::{verify_answer, ResponseHeaders};

@@ -1,0 +1,370 @@
+//! The journal on disk: one JSON line per accepted increment, each with its
+//! sequence number and an HMAC chained over the previous record; reading it
+//! back (with a torn last line cut off), and compaction into the store.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::{Read as _, Seek as _, SeekFrom, Write as _};
+use std::sync::Arc;
+
+use hmac::Mac as _;
+use serde::{Deserialize, Serialize};
+
+use super::{Consumption, Pending};
+use crate::error::{Error, Result};
+use crate::protocol::counter::Limit;
+use crate::runtime::store::{State, StoreLock};
+
+/// Journal records after which the journal is compacted into the store.
+pub const COMPACT_AFTER: u64 = 4096;
+pub(super) const JOURNAL: &str = "consumption.journal";
+const MAGIC: &str = "TESSERA JOURNAL 1";
+const EXTENSION: &str = "consumption";
+
+/// One journal line.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct Record {
+    pub(super) seq: u64,
+    pub(super) counter: String,
+    pub(super) period: i64,
+    pub(super) amount: u64,
+    pub(super) at: i64,
+    pub(super) mac: String,
+}
+
+/// What compaction leaves in the store.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(super) struct Snapshot {
+    pub(super) base_seq: u64,
+    pub(super) base_mac: String,
+    /// counter → (period, used locally in it)
+    pub(super) used: BTreeMap<String, (i64, u64)>,
+    pub(super) uploaded_seq: u64,
+    pub(super) pending: Vec<Pending>,
+}
+
+/// What this process knows of the journal.
+#[derive(Default)]
+pub(super) struct Known {
+    pub(super) file: Option<Arc<File>>,
+    pub(super) ino: u64,
+    /// Bytes of the journal read and applied.
+    pub(super) offset: u64,
+    pub(super) start_seq: u64,
+    pub(super) last_seq: u64,
+    pub(super) last_mac: [u8; 16],
+    pub(super) used: BTreeMap<String, (i64, u64)>,
+    pub(super) snapshot: Snapshot,
+}
+
+impl Consumption {
+    /// Appends (under the lock); on failure, cuts the file back to where
+    /// it was, so a refused or failed increment leaves nothing behind.
+    pub(super) fn append(&self, known: &mut Known, line: &[u8]) -> Result<()> {
+        let offset = known.offset;
+        let file = known
+            .file
+            .as_deref()
+            .ok_or(Error::JournalCorrupt("the journal is not open"))?;
+        if let Err(e) = (&*file).write_all(line) {
+            let _ = file.set_len(offset);
+            return Err(Error::io(&e, "appending to the consumption journal"));
+        }
+        known.offset += line.len() as u64;
+        Ok(())
+    }
+
+    /// Brings `known` up to date with the journal on disk (under the lock).
+    pub(super) fn catch_up(&self, _guard: &StoreLock<'_>, known: &mut Known) -> Result<()> {
+        let meta = match std::fs::metadata(&self.path) {
+            Ok(m) => Some(m),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(Error::io(&e, "reading the consumption journal")),
+        };
+        let ino = meta.as_ref().map_or(0, file_id);
+        let len = meta.as_ref().map_or(0, |m| m.len());
+        if known.file.is_none() || ino != known.ino || len < known.offset {
+            self.reload(known)?;
+        } else if len > known.offset {
+            self.read_from(known, known.offset)?;
+        }
+        Ok(())
+    }
+
+    /// Starts over from the store's snapshot and the whole journal.
+    fn reload(&self, known: &mut Known) -> Result<()> {
+        let snapshot = read_snapshot(&self.store.load()?)?;
+        let base_mac = if snapshot.base_seq == 0 {
+            genesis(self.store.key())
+        } else {
+            parse_mac(&snapshot.base_mac)
+                .ok_or(Error::JournalCorrupt("the snapshot's MAC is garbled"))?
+        };
+        if !self.path.exists() {
+            if snapshot.base_seq > 0 {
+                return Err(Error::JournalCorrupt("the journal is missing"));
+            }
+            self.rewrite_journal(0, &base_mac)?;
+        }
+        let file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .open(&self.path)
+            .map_err(|e| Error::io(&e, "opening the consumption journal"))?;
+        let meta = file
+            .metadata()
+            .map_err(|e| Error::io(&e, "reading the consumption journal"))?;
+        *known = Known {
+            ino: file_id(&meta),
+            file: Some(Arc::new(file)),
+            used: snapshot.used.clone(),
+            snapshot,
+            ..Known::default()
+        };
+        let header_len = self.read_header(known)?;
+        let (start_seq, start_mac) = (known.last_seq, known.last_mac);
+        if start_seq > known.snapshot.base_seq
+            || (start_seq == known.snapshot.base_seq && !macs_equal(&start_mac, &base_mac))
+        {
+            return Err(Error::JournalTampered);
+        }
+        known.start_seq = start_seq;
+        self.read_from(known, header_len)?;
+        if known.last_seq < known.snapshot.base_seq {
+            return Err(Error::JournalCorrupt(
+                "the journal ends before the last compaction",
+            ));
+        }
+        Ok(())
+    }
+
+    fn read_header(&self, known: &mut Known) -> Result<u64> {
+        let mut file = known
+            .file
+            .as_deref()
+            .ok_or(Error::JournalCorrupt("the journal is not open"))?;
+        file.seek(SeekFrom::Start(0))
+            .map_err(|e| Error::io(&e, "reading the consumption journal"))?;
+        let mut head = Vec::new();
+        std::io::Read::by_ref(&mut file)
+            .take(128)
+            .read_to_end(&mut head)
+            .map_err(|e| Error::io(&e, "reading the consumption journal"))?;
+        let end = head
+            .iter()
+            .position(|&b| b == b'\n')
+            .ok_or(Error::JournalCorrupt("the journal header is incomplete"))?;
+        let line = std::str::from_utf8(&head[..end])
+            .map_err(|_| Error::JournalCorrupt("the journal header is not text"))?;
+        let mut parts = line.rsplitn(3, ' ');
+        let (Some(mac), Some(seq), Some(magic)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(Error::JournalCorrupt("the journal header is garbled"));
+        };
+        if magic != MAGIC {
+            return Err(Error::JournalCorrupt("not a Tessera consumption journal"));
+        }
+        known.last_seq = seq
+            .parse()
+            .map_err(|_| Error::JournalCorrupt("the journal header is garbled"))?;
+        known.last_mac =
+            parse_mac(mac).ok_or(Error::JournalCorrupt("the journal header is garbled"))?;
+        Ok(end as u64 + 1)
+    }
+
+    /// Applies the complete records from `offset` on. A torn last line (a
+    /// crash mid-write, never acknowledged) is cut off.
+    fn read_from(&self, known: &mut Known, offset: u64) -> Result<()> {
+        let mut file = known
+            .file
+            .as_deref()
+            .ok_or(Error::JournalCorrupt("the journal is not open"))?;
+        file.seek(SeekFrom::Start(offset))
+            .map_err(|e| Error::io(&e, "reading the consumption journal"))?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)
+            .map_err(|e| Error::io(&e, "reading the consumption journal"))?;
+        let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        if complete < bytes.len() {
+            file.set_len(offset + complete as u64)
+                .map_err(|e| Error::io(&e, "cutting a torn journal record"))?;
+        }
+        let key = *self.store.key();
+        for line in bytes[..complete]
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+        {
+            let r: Record = serde_json::from_slice(line).map_err(|_| Error::JournalTampered)?;
+            let mac = chain(
+                &key,
+                &known.last_mac,
+                r.seq,
+                &r.counter,
+                r.period,
+                r.amount,
+                r.at,
+            );
+            if Some(r.seq) != known.last_seq.checked_add(1)
+                || !parse_mac(&r.mac).is_some_and(|m| macs_equal(&m, &mac))
+            {
+                return Err(Error::JournalTampered);
+            }
+            known.last_seq = r.seq;
+            known.last_mac = mac;
+            if r.seq > known.snapshot.base_seq {
+                apply(&mut known.used, &r.counter, r.period, r.amount);
+            } else if r.seq == known.snapshot.base_seq
+                && !parse_mac(&known.snapshot.base_mac).is_some_and(|m| macs_equal(&m, &mac))
+            {
+                return Err(Error::JournalTampered);
+            }
+        }
+        known.offset = offset + complete as u64;
+        Ok(())
+    }
+
+    pub(super) fn read_records(&self, known: &Known) -> Result<Vec<Record>> {
+        let text = std::fs::read_to_string(&self.path)
+            .map_err(|e| Error::io(&e, "reading the consumption journal"))?;
+        Ok(text
+            .lines()
+            .skip(1)
+            .filter_map(|l| serde_json::from_str::<Record>(l).ok())
+            .filter(|r| r.seq <= known.last_seq)
+            .collect())
+    }
+
+    /// Moves the totals into the store and restarts the journal.
+    pub(super) fn compact(&self, guard: &StoreLock<'_>, known: &mut Known) -> Result<()> {
+        let records = self.read_records(known)?;
+        let mut snap = known.snapshot.clone();
+        let from = snap.base_seq.max(snap.uploaded_seq);
+        for r in records.iter().filter(|r| r.seq > from) {
+            match snap.pending.iter_mut().find(|p| {
+                p.counter == r.counter && p.period == r.period && p.first_seq > snap.base_seq
+            }) {
+                Some(p) => {
+                    p.last_seq = r.seq;
+                    p.amount = p.amount.saturating_add(r.amount);
+                }
+                None => snap.pending.push(Pending {
+                    first_seq: r.seq,
+                    last_seq: r.seq,
+                    counter: r.counter.clone(),
+                    period: r.period,
+                    amount: r.amount,
+                }),
+            }
+        }
+        snap.base_seq = known.last_seq;
+        snap.base_mac = hex::encode(known.last_mac);
+        snap.used = known.used.clone();
+        self.store
+            .update_locked(guard, |state| write_snapshot(state, &snap))?;
+        self.rewrite_journal(known.last_seq, &known.last_mac)?;
+        known.file = None; // reopened on the next catch-up
+        known.snapshot = snap;
+        Ok(())
+    }
+
+    /// Atomically replaces the journal with a header starting at `seq`/`mac`.
+    fn rewrite_journal(&self, seq: u64, mac: &[u8; 16]) -> Result<()> {
+        let io = |e: std::io::Error| Error::io(&e, "writing the consumption journal");
+        let tmp = self.path.with_extension("journal.tmp");
+        let header = format!("{MAGIC} {seq} {}\n", hex::encode(mac));
+        crate::util::write_synced(&tmp, header.as_bytes()).map_err(io)?;
+        crate::util::rename_synced(&tmp, &self.path).map_err(io)
+    }
+}
+
+pub(super) fn used_in(known: &Known, counter: &str, limit: &Limit, period: i64) -> u64 {
+    let local = match known.used.get(counter) {
+        Some((p, used)) if *p == period => *used,
+        _ => 0,
+    };
+    local.saturating_add(limit.base_in(period))
+}
+
+pub(super) fn apply(
+    used: &mut BTreeMap<String, (i64, u64)>,
+    counter: &str,
+    period: i64,
+    amount: u64,
+) {
+    let entry = used.entry(counter.to_owned()).or_insert((period, 0));
+    if period > entry.0 {
+        *entry = (period, amount);
+    } else if period == entry.0 {
+        entry.1 = entry.1.saturating_add(amount);
+    }
+    // A record of an older period (a clock slip at a boundary) counts there, not now.
+}
+
+pub(super) fn read_snapshot(state: &State) -> Result<Snapshot> {
+    match state.extensions.get(EXTENSION) {
+        None => Ok(Snapshot::default()),
+        Some(v) => serde_json::from_value(v.clone())
+            .map_err(|_| Error::StoreCorrupt("the consumption snapshot does not parse")),
+    }
+}
+
+pub(super) fn write_snapshot(state: &mut State, snap: &Snapshot) -> Result<()> {
+    let value = serde_json::to_value(snap)
+        .map_err(|_| Error::InvalidArgument("the snapshot cannot be encoded"))?;
+    state.extensions.insert(EXTENSION.to_owned(), value);
+    Ok(())
+}
+
+pub(super) fn genesis(key: &[u8; 32]) -> [u8; 16] {
+    let mut mac = crate::mac::keyed(key);
+    mac.update(b"tessera/v1/journal-genesis");
+    first16(&mac.finalize().into_bytes())
+}
+
+pub(super) fn chain(
+    key: &[u8; 32],
+    prev: &[u8; 16],
+    seq: u64,
+    counter: &str,
+    period: i64,
+    amount: u64,
+    at: i64,
+) -> [u8; 16] {
+    let mut mac = crate::mac::keyed(key);
+    mac.update(b"tessera/v1/journal\0");
+    mac.update(prev);
+    mac.update(&seq.to_be_bytes());
+    mac.update(&period.to_be_bytes());
+    mac.update(&amount.to_be_bytes());
+    mac.update(&at.to_be_bytes());
+    mac.update(counter.as_bytes());
+    first16(&mac.finalize().into_bytes())
+}
+
+fn first16(bytes: &[u8]) -> [u8; 16] {
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&bytes[..16]);
+    out
+}
+
+/// Compares two record MACs in constant time.
+fn macs_equal(a: &[u8; 16], b: &[u8; 16]) -> bool {
+    crate::util::constant_time_eq(a, b)
+}
+
+pub(super) fn parse_mac(s: &str) -> Option<[u8; 16]> {
+    crate::util::unhex(s)
+}
+
+#[cfg(unix)]
+fn file_id(meta: &std::fs::Metadata) -> u64 {
+    std::os::unix::fs::MetadataExt::ino(meta)
+}
+
+#[cfg(not(unix))]
+pub(super) fn file_id(meta: &std::fs::Metadata) -> u64 {
+    // Without inodes, a replaced journal is noticed by its creation time.
+    meta.created()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos() as u64)
+}
