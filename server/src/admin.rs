@@ -6,16 +6,19 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::http::Method;
+use axum::extract::{Path, Query, State};
+use axum::routing::{get, post};
+use axum::Router;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::api::{license_key, parse, random_id};
-use crate::app::{App, Call};
+use crate::api::{license_key, random_id};
 use crate::db::{self, DefinitionRow, LicenseRow, UserRow};
 use crate::error::ApiError;
+use crate::http::{Answer, JsonBody};
+use crate::state::App;
 use crate::users::{self, Password};
 
 #[derive(Deserialize)]
@@ -148,181 +151,272 @@ fn invalid(message: impl Into<String>) -> ApiError {
     ApiError::bad_request("invalid_body", message)
 }
 
-/// `?a=1&b=2` into pairs (values are plain: no percent-decoding needed
-/// for the numbers and codes the admin API takes).
-fn query(raw: Option<&str>) -> HashMap<&str, &str> {
-    raw.unwrap_or_default()
-        .split('&')
-        .filter_map(|kv| kv.split_once('='))
-        .collect()
+type AppState = State<Arc<App>>;
+type Reply = Result<Answer, ApiError>;
+
+/// The admin API, mounted under `/admin/v1` behind the admin token.
+pub fn routes() -> Router<Arc<App>> {
+    Router::new()
+        .route("/products", post(new_product_call))
+        .route(
+            "/definitions",
+            post(new_definition_call).get(definitions_call),
+        )
+        .route("/definitions/{product}/{code}", get(definition_call))
+        .route("/licenses", post(new_license_call))
+        .route(
+            "/licenses/{id}",
+            get(license_call).patch(update_license_call),
+        )
+        .route("/licenses/{id}/disable", post(disable_call))
+        .route("/licenses/{id}/enable", post(enable_call))
+        .route("/licenses/{id}/seats", get(seats_call))
+        .route(
+            "/licenses/{id}/toggles/{feature}",
+            get(toggle_get_call).post(toggle_set_call),
+        )
+        .route("/licenses/{id}/users", get(license_users_call))
+        .route(
+            "/licenses/{id}/users/{user}",
+            post(assign_user_call).delete(revoke_user_call),
+        )
+        .route("/assignments", post(assignments_call))
+        .route("/accounts/{account}/user-license", post(allocate_call))
+        .route("/users", post(new_user_call).get(users_call))
+        .route("/users/batch", post(users_batch_call))
+        .route("/users/{id}", get(user_call))
+        .route("/clock", post(clock_call))
 }
 
-pub async fn route(app: &Arc<App>, call: Call) -> Result<Vec<u8>, ApiError> {
-    let segments: Vec<String> = call
-        .path
-        .trim_end_matches('/')
-        .split('/')
-        .skip(3)
-        .map(str::to_owned)
-        .collect();
-    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
-    let q = query(call.query.as_deref());
-    let body = &call.body;
-    let value = match (call.method.clone(), segments.as_slice()) {
-        (Method::POST, ["products"]) => new_product(app, parse(body)?).await?,
-        (Method::POST, ["definitions"]) => new_definition(app, parse(body)?).await?,
-        (Method::GET, ["definitions"]) => {
-            let product = q.get("product").map(|p| p.to_string());
-            app.with_db(move |_, conn| {
-                let list = db::definitions(conn, product.as_deref())?;
-                list.iter()
-                    .map(definition_json)
-                    .collect::<Result<Vec<_>, _>>()
-            })
-            .await
-            .map(Value::from)?
-        }
-        (Method::GET, ["definitions", product, code]) => {
-            let (product, code) = (product.to_string(), code.to_string());
-            app.with_db(move |_, conn| {
-                let d = db::definition(conn, &product, &code)?.ok_or_else(|| {
-                    ApiError::not_found("definition_not_found", "no such definition")
-                })?;
-                definition_json(&d)
-            })
-            .await?
-        }
-        (Method::POST, ["licenses"]) => new_license(app, parse(body)?).await?,
-        (Method::GET, ["licenses", id]) => {
-            let id = id.to_string();
-            app.with_db(move |app, conn| license_json(app, conn, &db::license_by_id(conn, &id)?))
-                .await?
-        }
-        (Method::PATCH, ["licenses", id]) => update_license(app, id, parse(body)?).await?,
-        (Method::POST, ["licenses", id, action @ ("disable" | "enable")]) => {
-            let (id, enabled) = (id.to_string(), *action == "enable");
-            app.with_db(move |_, conn| db::write(conn, |tx| db::set_enabled(tx, &id, enabled)))
-                .await?;
-            json!({ "enabled": enabled })
-        }
-        (Method::GET, ["licenses", id, "seats"]) => seats(app, id).await?,
-        (Method::GET, ["licenses", id, "toggles", feature]) => {
-            toggle(app, id, feature, None).await?
-        }
-        (Method::POST, ["licenses", id, "toggles", feature]) => {
-            let t: Toggle = parse(body)?;
-            toggle(app, id, feature, Some(t.enabled)).await?
-        }
-        (Method::GET, ["licenses", id, "users"]) => {
-            let id = id.to_string();
-            app.with_db(move |_, conn| {
-                db::license_by_id(conn, &id)?;
-                let users = db::users_of_license(conn, &id)?;
-                Ok(Value::from(
-                    users.iter().map(users::public).collect::<Vec<_>>(),
-                ))
-            })
-            .await?
-        }
-        (method @ (Method::POST | Method::DELETE), ["licenses", id, "users", user]) => {
-            let add = method == Method::POST;
-            let item = Assignment {
-                license_id: id.to_string(),
-                user_ids_add: if add { vec![user.to_string()] } else { vec![] },
-                user_ids_remove: if add { vec![] } else { vec![user.to_string()] },
-            };
-            // One item: its status is the call's.
-            match assign(app, vec![item]).await?.pop() {
-                Some(r) if r.status != 200 => {
-                    return Err(ApiError::new(r.status, r.code, r.message))
-                }
-                Some(r) => r.to_json(),
-                None => return Err(ApiError::internal("no result")),
-            }
-        }
-        (Method::POST, ["assignments"]) => {
-            let a: Assignments = parse(body)?;
-            let items: usize = a
-                .assignments
-                .iter()
-                .map(|x| x.user_ids_add.len() + x.user_ids_remove.len())
-                .sum();
-            if items > MAX_BATCH {
-                return Err(invalid(format!("at most {MAX_BATCH} users per call")));
-            }
-            let results = assign(app, a.assignments).await?;
-            json!({ "results": results.iter().map(ItemResult::to_json).collect::<Vec<_>>() })
-        }
-        (Method::POST, ["accounts", account, "user-license"]) => {
-            allocate(app, account, parse(body)?).await?
-        }
-        (Method::POST, ["users"]) => new_user(app, parse(body)?).await?,
-        (Method::GET, ["users"]) => {
-            let number = |k: &str, default: u64| -> Result<u64, ApiError> {
-                match q.get(k) {
-                    None => Ok(default),
-                    Some(v) => v
-                        .parse::<u64>()
-                        .ok()
-                        .filter(|n| *n >= 1)
-                        .ok_or_else(|| invalid(format!("{k} must be a whole number from 1"))),
-                }
-            };
-            let page_number = number("page_number", 1)?;
-            let page_size = number("page_size", 25)?.min(500);
-            app.with_db(move |_, conn| {
-                let offset = (page_number - 1).saturating_mul(page_size);
-                let (rows, total) = db::users_page(conn, offset, page_size)?;
-                let entities = rows
-                    .iter()
-                    .map(|u| user_with_licenses(conn, u))
-                    .collect::<Result<Vec<_>, _>>()?;
-                Ok(json!({
-                    "entities": entities,
-                    "page_number": page_number,
-                    "page_size": page_size,
-                    "total": total,
-                    "page_count": total.div_ceil(page_size),
-                }))
-            })
-            .await?
-        }
-        (Method::GET, ["users", id]) => {
-            let id = id.to_string();
-            app.with_db(move |_, conn| {
-                let u = db::user_by_id(conn, &id)?
-                    .ok_or_else(|| ApiError::not_found("user_not_found", "no such user"))?;
-                user_with_licenses(conn, &u)
-            })
-            .await?
-        }
-        (Method::POST, ["users", "batch"]) => {
-            let ids: UserIds = parse(body)?;
-            if ids.user_ids.len() > MAX_BATCH {
-                return Err(invalid(format!("at most {MAX_BATCH} users per call")));
-            }
-            app.with_db(move |_, conn| {
-                let (mut entities, mut missing) = (Vec::new(), Vec::new());
-                for id in &ids.user_ids {
-                    match db::user_by_id(conn, id)? {
-                        Some(u) => entities.push(user_with_licenses(conn, &u)?),
-                        None => missing.push(id.clone()),
-                    }
-                }
-                Ok(json!({ "entities": entities, "not_found": missing }))
-            })
-            .await?
-        }
-        (Method::POST, ["clock"]) => {
-            let c: SetClock = parse(body)?;
-            let at = tessera::format::license::ts::parse(&c.now)
-                .ok_or_else(|| invalid("now must be an RFC 3339 time"))?;
-            app.set_clock(at)?;
-            json!({ "now": c.now })
-        }
-        _ => return Err(ApiError::not_found("not_found", "no such endpoint")),
+async fn new_product_call(State(app): AppState, JsonBody(p): JsonBody<NewProduct>) -> Reply {
+    Ok(Answer(new_product(&app, p).await?))
+}
+
+async fn new_definition_call(State(app): AppState, JsonBody(d): JsonBody<NewDefinition>) -> Reply {
+    Ok(Answer(new_definition(&app, d).await?))
+}
+
+/// `GET /definitions?product=`.
+#[derive(Deserialize)]
+struct DefinitionsQuery {
+    product: Option<String>,
+}
+
+async fn definitions_call(State(app): AppState, Query(q): Query<DefinitionsQuery>) -> Reply {
+    let list = app
+        .with_db(move |_, conn| {
+            let list = db::definitions(conn, q.product.as_deref())?;
+            list.iter()
+                .map(definition_json)
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await?;
+    Ok(Answer(Value::from(list)))
+}
+
+async fn definition_call(
+    State(app): AppState,
+    Path((product, code)): Path<(String, String)>,
+) -> Reply {
+    let d = app
+        .with_db(move |_, conn| {
+            let d = db::definition(conn, &product, &code)?
+                .ok_or_else(|| ApiError::not_found("definition_not_found", "no such definition"))?;
+            definition_json(&d)
+        })
+        .await?;
+    Ok(Answer(d))
+}
+
+async fn new_license_call(State(app): AppState, JsonBody(l): JsonBody<NewLicense>) -> Reply {
+    Ok(Answer(new_license(&app, l).await?))
+}
+
+async fn license_call(State(app): AppState, Path(id): Path<String>) -> Reply {
+    let l = app
+        .with_db(move |app, conn| license_json(app, conn, &db::license_by_id(conn, &id)?))
+        .await?;
+    Ok(Answer(l))
+}
+
+async fn update_license_call(
+    State(app): AppState,
+    Path(id): Path<String>,
+    JsonBody(u): JsonBody<LicenseUpdate>,
+) -> Reply {
+    Ok(Answer(update_license(&app, &id, u).await?))
+}
+
+async fn set_enabled(app: &Arc<App>, id: String, enabled: bool) -> Reply {
+    app.with_db(move |_, conn| db::write(conn, |tx| db::set_enabled(tx, &id, enabled)))
+        .await?;
+    Ok(Answer(json!({ "enabled": enabled })))
+}
+
+async fn disable_call(State(app): AppState, Path(id): Path<String>) -> Reply {
+    set_enabled(&app, id, false).await
+}
+
+async fn enable_call(State(app): AppState, Path(id): Path<String>) -> Reply {
+    set_enabled(&app, id, true).await
+}
+
+async fn seats_call(State(app): AppState, Path(id): Path<String>) -> Reply {
+    Ok(Answer(seats(&app, &id).await?))
+}
+
+async fn toggle_get_call(
+    State(app): AppState,
+    Path((id, feature)): Path<(String, String)>,
+) -> Reply {
+    Ok(Answer(toggle(&app, &id, &feature, None).await?))
+}
+
+async fn toggle_set_call(
+    State(app): AppState,
+    Path((id, feature)): Path<(String, String)>,
+    JsonBody(t): JsonBody<Toggle>,
+) -> Reply {
+    Ok(Answer(toggle(&app, &id, &feature, Some(t.enabled)).await?))
+}
+
+async fn license_users_call(State(app): AppState, Path(id): Path<String>) -> Reply {
+    let users = app
+        .with_db(move |_, conn| {
+            db::license_by_id(conn, &id)?;
+            let users = db::users_of_license(conn, &id)?;
+            Ok(Value::from(
+                users.iter().map(users::public).collect::<Vec<_>>(),
+            ))
+        })
+        .await?;
+    Ok(Answer(users))
+}
+
+/// Assigns or revokes one user: one item, whose status is the call's.
+async fn assign_one_user(app: &Arc<App>, id: String, user: String, add: bool) -> Reply {
+    let item = Assignment {
+        license_id: id,
+        user_ids_add: if add { vec![user.clone()] } else { vec![] },
+        user_ids_remove: if add { vec![] } else { vec![user] },
     };
-    encode(&value)
+    match assign(app, vec![item]).await?.pop() {
+        Some(r) if r.status != 200 => Err(ApiError::new(r.status, r.code, r.message)),
+        Some(r) => Ok(Answer(r.to_json())),
+        None => Err(ApiError::internal("no result")),
+    }
+}
+
+async fn assign_user_call(State(app): AppState, Path((id, user)): Path<(String, String)>) -> Reply {
+    assign_one_user(&app, id, user, true).await
+}
+
+async fn revoke_user_call(State(app): AppState, Path((id, user)): Path<(String, String)>) -> Reply {
+    assign_one_user(&app, id, user, false).await
+}
+
+async fn assignments_call(State(app): AppState, JsonBody(a): JsonBody<Assignments>) -> Reply {
+    let items: usize = a
+        .assignments
+        .iter()
+        .map(|x| x.user_ids_add.len().saturating_add(x.user_ids_remove.len()))
+        .fold(0, usize::saturating_add);
+    if items > MAX_BATCH {
+        return Err(invalid(format!("at most {MAX_BATCH} users per call")));
+    }
+    let results = assign(&app, a.assignments).await?;
+    Ok(Answer(
+        json!({ "results": results.iter().map(ItemResult::to_json).collect::<Vec<_>>() }),
+    ))
+}
+
+async fn allocate_call(
+    State(app): AppState,
+    Path(account): Path<String>,
+    JsonBody(a): JsonBody<Allocation>,
+) -> Reply {
+    Ok(Answer(allocate(&app, &account, a).await?))
+}
+
+async fn new_user_call(State(app): AppState, JsonBody(u): JsonBody<NewUser>) -> Reply {
+    Ok(Answer(new_user(&app, u).await?))
+}
+
+/// `GET /users?page_number=&page_size=`.
+#[derive(Deserialize)]
+struct Paging {
+    page_number: Option<String>,
+    page_size: Option<String>,
+}
+
+async fn users_call(State(app): AppState, Query(q): Query<Paging>) -> Reply {
+    let number = |k: &str, v: &Option<String>, default: u64| -> Result<u64, ApiError> {
+        match v {
+            None => Ok(default),
+            Some(v) => v
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n >= 1)
+                .ok_or_else(|| invalid(format!("{k} must be a whole number from 1"))),
+        }
+    };
+    let page_number = number("page_number", &q.page_number, 1)?;
+    let page_size = number("page_size", &q.page_size, 25)?.min(500);
+    let page = app
+        .with_db(move |_, conn| {
+            let offset = (page_number - 1).saturating_mul(page_size);
+            let (rows, total) = db::users_page(conn, offset, page_size)?;
+            let entities = rows
+                .iter()
+                .map(|u| user_with_licenses(conn, u))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(json!({
+                "entities": entities,
+                "page_number": page_number,
+                "page_size": page_size,
+                "total": total,
+                "page_count": total.div_ceil(page_size),
+            }))
+        })
+        .await?;
+    Ok(Answer(page))
+}
+
+async fn user_call(State(app): AppState, Path(id): Path<String>) -> Reply {
+    let user = app
+        .with_db(move |_, conn| {
+            let u = db::user_by_id(conn, &id)?
+                .ok_or_else(|| ApiError::not_found("user_not_found", "no such user"))?;
+            user_with_licenses(conn, &u)
+        })
+        .await?;
+    Ok(Answer(user))
+}
+
+async fn users_batch_call(State(app): AppState, JsonBody(ids): JsonBody<UserIds>) -> Reply {
+    if ids.user_ids.len() > MAX_BATCH {
+        return Err(invalid(format!("at most {MAX_BATCH} users per call")));
+    }
+    let found = app
+        .with_db(move |_, conn| {
+            let (mut entities, mut missing) = (Vec::new(), Vec::new());
+            for id in &ids.user_ids {
+                match db::user_by_id(conn, id)? {
+                    Some(u) => entities.push(user_with_licenses(conn, &u)?),
+                    None => missing.push(id.clone()),
+                }
+            }
+            Ok(json!({ "entities": entities, "not_found": missing }))
+        })
+        .await?;
+    Ok(Answer(found))
+}
+
+async fn clock_call(State(app): AppState, JsonBody(c): JsonBody<SetClock>) -> Reply {
+    let at = tessera::format::license::ts::parse(&c.now)
+        .ok_or_else(|| invalid("now must be an RFC 3339 time"))?;
+    app.set_clock(at)?;
+    Ok(Answer(json!({ "now": c.now })))
 }
 
 async fn new_product(app: &Arc<App>, p: NewProduct) -> Result<Value, ApiError> {

@@ -10,9 +10,14 @@ use tessera::format::lease::{Lease, LeaseKind};
 use tessera::protocol::counter::{Counter, Limit};
 use tessera::Fingerprint;
 
-use crate::app::{App, Call, Parsed};
+use axum::extract::State;
+use axum::routing::post;
+use axum::{Extension, Router};
+
 use crate::db::{self, LicenseRow};
 use crate::error::ApiError;
+use crate::http::{Answer, JsonBody, Product};
+use crate::state::{App, Parsed};
 use crate::users::{self, Password};
 
 /// What every client request names: the product, the license (by key, or
@@ -96,10 +101,6 @@ struct OfflineRequest {
     license_id: Option<String>,
 }
 
-pub fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| ApiError::bad_request("invalid_body", e.to_string()))
-}
-
 /// What a handler does inside the transaction.
 type Handler = dyn FnOnce(
         &App,
@@ -110,82 +111,154 @@ type Handler = dyn FnOnce(
     ) -> Result<Reply, ApiError>
     + Send;
 
-pub async fn route(app: &Arc<App>, call: Call) -> Result<Vec<u8>, ApiError> {
-    if call.method != axum::http::Method::POST {
-        return Err(ApiError::new(
-            405,
-            "method_not_allowed",
-            "the client API takes POST",
-        ));
-    }
-    let product = call.product.clone().unwrap_or_default();
-    let path = call.path.as_str();
-    let value = match path {
-        "/api/v1/user_licenses" => {
-            let r: UserLicensesRequest = parse(&call.body)?;
-            same_product(&product, &r.product)?;
-            user_licenses(app, r).await?
-        }
-        "/api/v1/trial_key" => {
-            let r: TrialRequest = parse(&call.body)?;
-            same_product(&product, &r.product)?;
-            check_fingerprint(&r.fingerprint)?;
-            trial_key(app, r).await?
-        }
-        "/api/v1/activate_offline" | "/api/v1/deactivate_offline" => {
-            let r: OfflineRequest = parse(&call.body)?;
-            same_product(&product, &r.product)?;
-            offline_call(app, r, path == "/api/v1/activate_offline").await?
-        }
-        "/api/v1/floating/borrow" => {
-            let r: BorrowRequest = parse(&call.body)?;
-            let hours = r.hours;
-            with_license(
-                app,
-                product,
-                r.who,
-                false,
-                Box::new(move |app, tx, l, who, now| {
-                    lease(app, tx, l, who, now, LeaseKind::Borrow, hours)
-                }),
-            )
-            .await?
-        }
-        "/api/v1/add_consumption" => {
-            let r: ConsumptionRequest = parse(&call.body)?;
-            let records = r.records;
-            with_license(
-                app,
-                product,
-                r.who,
-                false,
-                Box::new(move |app, tx, row, who, now| {
-                    add_consumption(app, tx, row, who, now, &records)
-                }),
-            )
-            .await?
-        }
-        _ => {
-            let handler: Box<Handler> = match path {
-                "/api/v1/activate_license" => Box::new(activate),
-                "/api/v1/check_license" => Box::new(check),
-                "/api/v1/deactivate_license" => Box::new(deactivate),
-                "/api/v1/floating/register" => Box::new(|app, tx, l, who, now| {
-                    lease(app, tx, l, who, now, LeaseKind::Floating, 0)
-                }),
-                "/api/v1/floating/heartbeat" => Box::new(heartbeat),
-                "/api/v1/floating/release" => Box::new(|_, tx, row, who, _| {
-                    let released = db::delete_lease(tx, &row.id, &who.fingerprint.id)?;
-                    Ok(Reply::Done(json!({ "released": released })))
-                }),
-                _ => return Err(ApiError::not_found("not_found", "no such endpoint")),
-            };
-            let r: DeviceRequest = parse(&call.body)?;
-            let activating = path == "/api/v1/activate_license";
-            with_license(app, product, r.who, activating, handler).await?
-        }
-    };
-    serde_json::to_vec(&value).map_err(|e| ApiError::internal(e.to_string()))
+type AppState = State<Arc<App>>;
+type Authenticated = Extension<Product>;
+
+/// The client API, mounted under `/api/v1`; every call is a POST.
+pub fn routes() -> Router<Arc<App>> {
+    Router::new()
+        .route("/user_licenses", post(user_licenses_call))
+        .route("/trial_key", post(trial_key_call))
+        .route("/activate_offline", post(activate_offline_call))
+        .route("/deactivate_offline", post(deactivate_offline_call))
+        .route("/floating/borrow", post(borrow_call))
+        .route("/add_consumption", post(add_consumption_call))
+        .route("/activate_license", post(activate_call))
+        .route("/check_license", post(check_call))
+        .route("/deactivate_license", post(deactivate_call))
+        .route("/floating/register", post(register_call))
+        .route("/floating/heartbeat", post(heartbeat_call))
+        .route("/floating/release", post(release_call))
+}
+
+async fn user_licenses_call(
+    State(app): AppState,
+    Extension(Product(product)): Authenticated,
+    JsonBody(r): JsonBody<UserLicensesRequest>,
+) -> Result<Answer, ApiError> {
+    same_product(&product, &r.product)?;
+    Ok(Answer(user_licenses(&app, r).await?))
+}
+
+async fn trial_key_call(
+    State(app): AppState,
+    Extension(Product(product)): Authenticated,
+    JsonBody(r): JsonBody<TrialRequest>,
+) -> Result<Answer, ApiError> {
+    same_product(&product, &r.product)?;
+    check_fingerprint(&r.fingerprint)?;
+    Ok(Answer(trial_key(&app, r).await?))
+}
+
+async fn activate_offline_call(
+    State(app): AppState,
+    Extension(Product(product)): Authenticated,
+    JsonBody(r): JsonBody<OfflineRequest>,
+) -> Result<Answer, ApiError> {
+    same_product(&product, &r.product)?;
+    Ok(Answer(offline_call(&app, r, true).await?))
+}
+
+async fn deactivate_offline_call(
+    State(app): AppState,
+    Extension(Product(product)): Authenticated,
+    JsonBody(r): JsonBody<OfflineRequest>,
+) -> Result<Answer, ApiError> {
+    same_product(&product, &r.product)?;
+    Ok(Answer(offline_call(&app, r, false).await?))
+}
+
+async fn borrow_call(
+    State(app): AppState,
+    Extension(Product(product)): Authenticated,
+    JsonBody(r): JsonBody<BorrowRequest>,
+) -> Result<Answer, ApiError> {
+    let hours = r.hours;
+    let handler: Box<Handler> =
+        Box::new(move |app, tx, l, who, now| lease(app, tx, l, who, now, LeaseKind::Borrow, hours));
+    Ok(Answer(
+        with_license(&app, product, r.who, false, handler).await?,
+    ))
+}
+
+async fn add_consumption_call(
+    State(app): AppState,
+    Extension(Product(product)): Authenticated,
+    JsonBody(r): JsonBody<ConsumptionRequest>,
+) -> Result<Answer, ApiError> {
+    let records = r.records;
+    let handler: Box<Handler> =
+        Box::new(move |app, tx, row, who, now| add_consumption(app, tx, row, who, now, &records));
+    Ok(Answer(
+        with_license(&app, product, r.who, false, handler).await?,
+    ))
+}
+
+/// A call about one device's use of one license.
+async fn device_call(
+    app: &Arc<App>,
+    product: String,
+    r: DeviceRequest,
+    activating: bool,
+    handler: Box<Handler>,
+) -> Result<Answer, ApiError> {
+    Ok(Answer(
+        with_license(app, product, r.who, activating, handler).await?,
+    ))
+}
+
+async fn activate_call(
+    State(app): AppState,
+    Extension(Product(product)): Authenticated,
+    JsonBody(r): JsonBody<DeviceRequest>,
+) -> Result<Answer, ApiError> {
+    device_call(&app, product, r, true, Box::new(activate)).await
+}
+
+async fn check_call(
+    State(app): AppState,
+    Extension(Product(product)): Authenticated,
+    JsonBody(r): JsonBody<DeviceRequest>,
+) -> Result<Answer, ApiError> {
+    device_call(&app, product, r, false, Box::new(check)).await
+}
+
+async fn deactivate_call(
+    State(app): AppState,
+    Extension(Product(product)): Authenticated,
+    JsonBody(r): JsonBody<DeviceRequest>,
+) -> Result<Answer, ApiError> {
+    device_call(&app, product, r, false, Box::new(deactivate)).await
+}
+
+async fn register_call(
+    State(app): AppState,
+    Extension(Product(product)): Authenticated,
+    JsonBody(r): JsonBody<DeviceRequest>,
+) -> Result<Answer, ApiError> {
+    let handler: Box<Handler> =
+        Box::new(|app, tx, l, who, now| lease(app, tx, l, who, now, LeaseKind::Floating, 0));
+    device_call(&app, product, r, false, handler).await
+}
+
+async fn heartbeat_call(
+    State(app): AppState,
+    Extension(Product(product)): Authenticated,
+    JsonBody(r): JsonBody<DeviceRequest>,
+) -> Result<Answer, ApiError> {
+    device_call(&app, product, r, false, Box::new(heartbeat)).await
+}
+
+async fn release_call(
+    State(app): AppState,
+    Extension(Product(product)): Authenticated,
+    JsonBody(r): JsonBody<DeviceRequest>,
+) -> Result<Answer, ApiError> {
+    let handler: Box<Handler> = Box::new(|_, tx, row, who, _| {
+        let released = db::delete_lease(tx, &row.id, &who.fingerprint.id)?;
+        Ok(Reply::Done(json!({ "released": released })))
+    });
+    device_call(&app, product, r, false, handler).await
 }
 
 fn same_product(authorized: &str, named: &str) -> Result<(), ApiError> {

@@ -17,9 +17,11 @@
 
 mod admin;
 mod api;
-mod app;
 mod db;
 mod error;
+mod http;
+mod routes;
+mod state;
 mod tls;
 mod users;
 mod wal;
@@ -144,7 +146,7 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => return fail(format!("database {}: {e}", database.display())),
     };
-    let app = Arc::new(app::App::new(
+    let app = Arc::new(state::App::new(
         db,
         checkpoints,
         key,
@@ -159,7 +161,7 @@ fn main() -> ExitCode {
         Ok(r) => r,
         Err(e) => return fail(format!("cannot start the runtime: {e}")),
     };
-    match runtime.block_on(app::serve(app, listen, tls)) {
+    match runtime.block_on(routes::serve(app, listen, tls)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(e),
     }

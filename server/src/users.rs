@@ -8,9 +8,9 @@ use argon2::Argon2;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::app::App;
 use crate::db::{self, UserRow};
 use crate::error::ApiError;
+use crate::state::App;
 
 /// A password from a request body: never printed.
 #[derive(Clone, Deserialize)]

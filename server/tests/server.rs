@@ -406,3 +406,58 @@ fn consumption_is_counted_once_and_a_restart_loses_nothing_acknowledged() {
     );
     assert!(Path::new(&s.dir.path().join("tessera.db")).exists());
 }
+
+#[test]
+fn routes_are_declared_undeclared_methods_get_405_and_every_answer_is_signed() {
+    let s = start();
+    let p = product(&s, "acme");
+    license(
+        &s,
+        &p,
+        "KEY",
+        json!({"id": "L-1", "license_type": "perpetual"}),
+    );
+    // An undeclared method on a declared path: 405, signed, the error body.
+    for (method, path) in [
+        ("PUT", "/admin/v1/users"),
+        ("DELETE", "/admin/v1/products"),
+        ("GET", "/admin/v1/licenses/L-1/disable"),
+    ] {
+        let a = admin(&s, method, path, json!({}));
+        assert_eq!(a.status, 405, "{method} {path}: {}", a.body);
+        assert_eq!(a.body["code"], "method_not_allowed");
+        assert_eq!(a.body["status"], 405);
+    }
+    // Only /admin/v1/ is the admin API.
+    for path in [
+        "/admin/v2/licenses/L-1",
+        "/admin/x/licenses/L-1",
+        "/admin/licenses/L-1",
+    ] {
+        let a = admin(&s, "GET", path, json!({}));
+        assert_eq!(
+            (a.status, a.body["code"].as_str()),
+            (404, Some("not_found")),
+            "{path}"
+        );
+    }
+    // Path segments are percent-decoded: L%2D1 is L-1.
+    let a = admin(&s, "GET", "/admin/v1/licenses/L%2D1", json!({}));
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.body["id"], "L-1");
+    // A query that does not parse is a signed 400 with the error body.
+    let a = admin(&s, "GET", "/admin/v1/users?page_size=0", json!({}));
+    assert_eq!(
+        (a.status, a.body["code"].as_str()),
+        (400, Some("invalid_body"))
+    );
+    // The client API takes POST only; anything else is refused, signed.
+    let r = http()
+        .get(format!("{}/api/v1/activate_license", s.url))
+        .header("tessera-nonce", "client-nonce-0123456789")
+        .send()
+        .unwrap();
+    let a = verify_response(&s, "client-nonce-0123456789", r);
+    assert!(matches!(a.status, 401 | 405), "{}", a.status);
+    assert!(a.body["code"].is_string(), "{}", a.body);
+}

@@ -1,0 +1,246 @@
+//! The HTTP layer's parts: the one layer that signs every response (errors and axum's own rejections included, each
+//! as the `{status, code, message}` body), the authentication of client
+//! requests (HMAC, docs/PROTOCOL.md) and of admin requests (bearer token),
+//! and the typed JSON body extractor.
+
+use std::sync::Arc;
+
+use axum::body::{to_bytes, Body, Bytes};
+use axum::extract::{FromRequest, OriginalUri, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use subtle::ConstantTimeEq as _;
+use tessera::protocol::{self, request};
+
+use crate::error::ApiError;
+use crate::state::App;
+
+/// The largest request body accepted.
+pub const MAX_BODY: usize = 64 * 1024;
+/// How far a request's Date may be from the server's clock.
+pub const MAX_SKEW_SECS: i64 = 300;
+/// The largest answer the signing layer reads back to sign.
+const MAX_ANSWER: usize = 64 * 1024 * 1024;
+
+/// The product a client request was authenticated for (a request
+/// extension set by the client API's authentication).
+#[derive(Debug, Clone)]
+pub struct Product(pub String);
+
+/// A successful answer: a JSON document, status 200.
+pub struct Answer(pub Value);
+
+impl IntoResponse for Answer {
+    fn into_response(self) -> Response {
+        match serde_json::to_vec(&self.0) {
+            Ok(body) => json_response(StatusCode::OK, body),
+            Err(e) => ApiError::internal(e.to_string()).into_response(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        json_response(status, serde_json::to_vec(&self).unwrap_or_default())
+    }
+}
+
+pub fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// A JSON request body of type `T`: at most [`MAX_BODY`] bytes (413
+/// `body_too_large`), and anything that does not parse as `T` is 400
+/// `invalid_body` with what serde said.
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self, ApiError> {
+        let bytes = read_body(req.into_body()).await?;
+        parse(&bytes).map(JsonBody)
+    }
+}
+
+/// `T` from a JSON body, or 400 `invalid_body`.
+pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| ApiError::bad_request("invalid_body", e.to_string()))
+}
+
+async fn read_body(body: Body) -> Result<Bytes, ApiError> {
+    to_bytes(body, MAX_BODY).await.map_err(|_| {
+        ApiError::new(
+            413,
+            "body_too_large",
+            format!("the body is larger than {MAX_BODY} bytes"),
+        )
+    })
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Signs every answer with the server's key over the request's nonce, the
+/// status, the Date and the body (docs/PROTOCOL.md). A failure that axum
+/// produced itself (a path that does not decode, a query that does not
+/// parse) is first given the error body every failure has.
+pub async fn sign_every_response(
+    State(app): State<Arc<App>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let nonce = header_str(req.headers(), "tessera-nonce")
+        .filter(|n| request::nonce_ok(n))
+        .unwrap_or_default()
+        .to_owned();
+    let response = next.run(req).await;
+    let (parts, body) = response.into_parts();
+    let status = parts.status.as_u16();
+    let is_json = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    let body = match to_bytes(body, MAX_ANSWER).await {
+        Ok(bytes) if is_json => bytes.to_vec(),
+        Ok(bytes) => rejection_body(status, &bytes),
+        Err(_) => rejection_body(500, b"the answer could not be read"),
+    };
+    sign(&app, &nonce, status, body)
+}
+
+/// The `{status, code, message}` body for an answer axum made itself.
+fn rejection_body(status: u16, text: &[u8]) -> Vec<u8> {
+    let code = match status {
+        400 => "bad_request",
+        404 => "not_found",
+        405 => "method_not_allowed",
+        413 => "body_too_large",
+        415 => "unsupported_media_type",
+        422 => "invalid_body",
+        _ if status >= 500 => "internal",
+        _ => "error",
+    };
+    let message = String::from_utf8_lossy(text).into_owned();
+    serde_json::to_vec(&ApiError::new(status, code, message)).unwrap_or_default()
+}
+
+fn sign(app: &App, nonce: &str, status: u16, body: Vec<u8>) -> Response {
+    let date = protocol::format_http_date(app.now());
+    let signature = protocol::sign_response(&app.key, nonce, status, &date, &body);
+    let signature = format!("{} {}", app.key.id(), B64.encode(signature));
+    let mut response = json_response(
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        body,
+    );
+    let headers = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&date) {
+        headers.insert(header::DATE, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(nonce) {
+        headers.insert("tessera-nonce", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&signature) {
+        headers.insert("tessera-signature", v);
+    }
+    response
+}
+
+/// The admin API's bearer token, compared in constant time.
+pub async fn authenticate_admin(
+    State(app): State<Arc<App>>,
+    req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let token = header_str(req.headers(), "authorization")
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if !bool::from(token.as_bytes().ct_eq(app.admin_token.as_bytes())) {
+        return Err(ApiError::unauthorized(
+            "unauthorized",
+            "a valid admin token is required",
+        ));
+    }
+    Ok(next.run(req).await)
+}
+
+/// Checks a client request's Date, nonce and HMAC over its body; the body
+/// is read once (bounded), checked, and handed on with the [`Product`] it
+/// was authenticated for.
+pub async fn authenticate_client(
+    State(app): State<Arc<App>>,
+    req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let (mut parts, body) = req.into_parts();
+    let body = read_body(body).await?;
+    // The path as the client signed it: nesting strips `/api/v1` from
+    // `parts.uri`, so take the original.
+    let path = parts
+        .extensions
+        .get::<OriginalUri>()
+        .map_or_else(|| parts.uri.path().to_owned(), |o| o.0.path().to_owned());
+    let product = authenticate(&app, &parts.headers, parts.method.as_str(), &path, &body).await?;
+    parts.extensions.insert(Product(product));
+    Ok(next.run(Request::from_parts(parts, Body::from(body))).await)
+}
+
+/// Checks Date, nonce and the HMAC; returns the product.
+async fn authenticate(
+    app: &Arc<App>,
+    headers: &HeaderMap,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> Result<String, ApiError> {
+    let date = header_str(headers, "date")
+        .ok_or_else(|| ApiError::unauthorized("missing_date", "the Date header is required"))?;
+    let sent = protocol::parse_http_date(date)
+        .ok_or_else(|| ApiError::unauthorized("bad_date", "the Date header is not an HTTP date"))?;
+    if (app.now() - sent).num_seconds().abs() > MAX_SKEW_SECS {
+        return Err(ApiError::unauthorized(
+            "stale_date",
+            "the Date header is more than 5 minutes from the server's clock",
+        ));
+    }
+    let nonce = header_str(headers, "tessera-nonce")
+        .filter(|n| request::nonce_ok(n))
+        .ok_or_else(|| {
+            ApiError::unauthorized(
+                "bad_nonce",
+                "Tessera-Nonce must be 16 to 64 characters [0-9A-Za-z_-]",
+            )
+        })?;
+    let (product, signature) = header_str(headers, "authorization")
+        .and_then(request::parse_authorization)
+        .ok_or_else(|| {
+            ApiError::unauthorized(
+                "bad_authorization",
+                "Authorization must be Tessera-HMAC-SHA256",
+            )
+        })?;
+    let product = product.to_owned();
+    let signature = signature.to_owned();
+    let message = request::request_string(date, method, path, body, nonce);
+    let key = app.product_key(&product).await?;
+    match key {
+        Some(k) if request::signature_matches(&k, &message, &signature) => Ok(product),
+        _ => Err(ApiError::unauthorized(
+            "bad_signature",
+            "the request's signature does not match (unknown product or wrong key)",
+        )),
+    }
+}

@@ -1,0 +1,91 @@
+//! The [`Router`] of every endpoint, and the server's accept loop.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use axum::middleware;
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+
+use crate::error::ApiError;
+use crate::http::{authenticate_admin, authenticate_client, sign_every_response};
+use crate::state::App;
+
+/// Every endpoint: the client API under `/api/v1`, the admin API under
+/// `/admin/v1`, the OpenAPI document; anything else is 404, an undeclared
+/// method 405, and every answer goes through [`sign_every_response`].
+pub fn router(app: Arc<App>) -> Router {
+    let api = crate::api::routes().route_layer(middleware::from_fn_with_state(
+        Arc::clone(&app),
+        authenticate_client,
+    ));
+    let admin = crate::admin::routes().route_layer(middleware::from_fn_with_state(
+        Arc::clone(&app),
+        authenticate_admin,
+    ));
+    Router::new()
+        .nest("/api/v1", api)
+        .nest("/admin/v1", admin)
+        .route("/openapi.json", get(openapi))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&app),
+            sign_every_response,
+        ))
+        .with_state(app)
+}
+
+async fn openapi() -> Response {
+    crate::http::json_response(StatusCode::OK, include_bytes!("../openapi.json").to_vec())
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("not_found", "no such endpoint")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        405,
+        "method_not_allowed",
+        "the endpoint does not take this method",
+    )
+}
+
+/// Listens on `listen`, with TLS when an acceptor is given, until Ctrl-C.
+pub async fn serve(
+    app: Arc<App>,
+    listen: SocketAddr,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) -> Result<(), String> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    eprintln!(
+        "tessera-server listening on {scheme}://{local} (key {})",
+        app.key.id()
+    );
+    let router = router(app);
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    match tls {
+        Some(acceptor) => {
+            let listener =
+                crate::tls::TlsListener::new(listener, acceptor).map_err(|e| e.to_string())?;
+            axum::serve(listener, router)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+        None => {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+    }
+    .map_err(|e| e.to_string())
+}
