@@ -248,8 +248,10 @@ async fn update_license_call(
 }
 
 async fn set_enabled(app: &Arc<App>, id: String, enabled: bool) -> Reply {
-    app.with_db(move |_, conn| db::write(conn, |tx| db::set_enabled(tx, &id, enabled)))
-        .await?;
+    app.with_db(move |_, conn| {
+        db::write(conn, |tx| db::set_enabled(tx, &id, enabled)).map_err(ApiError::from)
+    })
+    .await?;
     Ok(Answer(json!({ "enabled": enabled })))
 }
 
@@ -424,8 +426,10 @@ async fn new_product(app: &Arc<App>, p: NewProduct) -> Result<Value, ApiError> {
     let mut key = [0u8; 32];
     getrandom::getrandom(&mut key).map_err(|_| ApiError::internal("no random source"))?;
     let (code, name) = (p.code.clone(), p.name.clone());
-    app.with_db(move |_, conn| db::write(conn, |tx| db::insert_product(tx, &code, &name, &key)))
-        .await?;
+    app.with_db(move |_, conn| {
+        db::write(conn, |tx| db::insert_product(tx, &code, &name, &key)).map_err(ApiError::from)
+    })
+    .await?;
     // The shared key is shown once; the product embeds it.
     Ok(json!({ "code": p.code, "name": p.name, "api_key": B64.encode(key) }))
 }
@@ -484,8 +488,10 @@ async fn new_definition(app: &Arc<App>, d: NewDefinition) -> Result<Value, ApiEr
         trial_days: d.trial_days,
     };
     let answer = definition_json(&row)?;
-    app.with_db(move |_, conn| db::write(conn, |tx| db::insert_definition(tx, &row)))
-        .await?;
+    app.with_db(move |_, conn| {
+        db::write(conn, |tx| db::insert_definition(tx, &row)).map_err(ApiError::from)
+    })
+    .await?;
     Ok(answer)
 }
 
@@ -734,7 +740,7 @@ async fn new_user(app: &Arc<App>, u: NewUser) -> Result<Value, ApiError> {
     let answer = users::public(&row);
     app.with_db(move |app, conn| {
         let now = app.now().timestamp();
-        db::write(conn, |tx| db::insert_user(tx, &row, now))
+        db::write(conn, |tx| db::insert_user(tx, &row, now)).map_err(ApiError::from)
     })
     .await?;
     Ok(answer)

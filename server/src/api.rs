@@ -434,7 +434,13 @@ fn record_activation(
         ));
     }
     let fp = serde_json::to_string(device).map_err(|e| ApiError::internal(e.to_string()))?;
-    db::insert_activation(tx, &row.id, &device.id, &fp, now.timestamp())
+    Ok(db::insert_activation(
+        tx,
+        &row.id,
+        &device.id,
+        &fp,
+        now.timestamp(),
+    )?)
 }
 
 fn activate(

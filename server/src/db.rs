@@ -8,7 +8,31 @@ use std::path::Path;
 
 use rusqlite::{params, Connection, OptionalExtension, Params, TransactionBehavior};
 
-use crate::error::ApiError;
+/// What the database layer answers besides its rows: the outcomes of the
+/// data model that a caller turns into an HTTP answer, or a failure of
+/// SQLite itself. It knows nothing of HTTP; `From<DbError> for ApiError`
+/// (server/src/error.rs) maps it.
+#[derive(Debug)]
+pub enum DbError {
+    /// What was looked up does not exist: a stable code and a message.
+    NotFound(&'static str, &'static str),
+    /// A row with this key exists already.
+    Exists(&'static str, &'static str),
+    /// A value the data model cannot hold (a number out of range, a range
+    /// that does not add up).
+    Invalid(String),
+    /// SQLite failed.
+    Sqlite(rusqlite::Error),
+}
+
+impl From<rusqlite::Error> for DbError {
+    fn from(e: rusqlite::Error) -> DbError {
+        DbError::Sqlite(e)
+    }
+}
+
+/// Shorthand for the database layer's results.
+pub type DbResult<T> = Result<T, DbError>;
 
 /// The schema, one step per version (`PRAGMA user_version`). A database
 /// is brought forward step by step when the server opens it; a step never
@@ -187,20 +211,18 @@ pub fn open(path: &Path) -> rusqlite::Result<Connection> {
     Ok(conn)
 }
 
-fn internal(e: rusqlite::Error) -> ApiError {
-    ApiError::internal(format!("database: {e}"))
-}
-
 /// Runs `f` in an immediate (write-locked) transaction.
-pub fn write<T>(
+/// `f` may fail with any error a [`DbError`] converts into, so a handler
+/// runs its own checks in the same transaction.
+pub fn write<T, E: From<DbError>>(
     conn: &mut Connection,
-    f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, ApiError>,
-) -> Result<T, ApiError> {
+    f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, E>,
+) -> Result<T, E> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(internal)?;
+        .map_err(DbError::from)?;
     let value = f(&tx)?;
-    tx.commit().map_err(internal)?;
+    tx.commit().map_err(DbError::from)?;
     Ok(value)
 }
 
@@ -210,10 +232,10 @@ fn one<T>(
     sql: &str,
     params: impl Params,
     map: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
-) -> Result<Option<T>, ApiError> {
+) -> DbResult<Option<T>> {
     conn.prepare_cached(sql)
         .and_then(|mut s| s.query_row(params, map).optional())
-        .map_err(internal)
+        .map_err(DbError::from)
 }
 
 /// Every row, through the statement cache.
@@ -222,20 +244,21 @@ fn all<T>(
     sql: &str,
     params: impl Params,
     map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
-) -> Result<Vec<T>, ApiError> {
-    let mut statement = conn.prepare_cached(sql).map_err(internal)?;
-    let rows = statement.query_map(params, map).map_err(internal)?;
-    rows.collect::<rusqlite::Result<Vec<T>>>().map_err(internal)
+) -> DbResult<Vec<T>> {
+    let mut statement = conn.prepare_cached(sql).map_err(DbError::from)?;
+    let rows = statement.query_map(params, map).map_err(DbError::from)?;
+    rows.collect::<rusqlite::Result<Vec<T>>>()
+        .map_err(DbError::from)
 }
 
 /// Runs a statement through the cache; returns the rows changed.
-fn exec(conn: &Connection, sql: &str, params: impl Params) -> Result<usize, ApiError> {
+fn exec(conn: &Connection, sql: &str, params: impl Params) -> DbResult<usize> {
     conn.prepare_cached(sql)
         .and_then(|mut s| s.execute(params))
-        .map_err(internal)
+        .map_err(DbError::from)
 }
 
-fn exists(conn: &Connection, sql: &str, params: impl Params) -> Result<bool, ApiError> {
+fn exists(conn: &Connection, sql: &str, params: impl Params) -> DbResult<bool> {
     Ok(one(conn, sql, params, |_| Ok(()))?.is_some())
 }
 
@@ -244,14 +267,14 @@ pub fn insert_product(
     code: &str,
     name: &str,
     api_key: &[u8],
-) -> Result<(), ApiError> {
+) -> DbResult<()> {
     let n = exec(
         tx,
         "INSERT OR IGNORE INTO products (code, name, api_key) VALUES (?1, ?2, ?3)",
         params![code, name, api_key],
     )?;
     if n == 0 {
-        return Err(ApiError::conflict(
+        return Err(DbError::Exists(
             "product_exists",
             "a product with this code exists",
         ));
@@ -259,7 +282,7 @@ pub fn insert_product(
     Ok(())
 }
 
-pub fn product_key(conn: &Connection, code: &str) -> Result<Option<Vec<u8>>, ApiError> {
+pub fn product_key(conn: &Connection, code: &str) -> DbResult<Option<Vec<u8>>> {
     one(
         conn,
         "SELECT api_key FROM products WHERE code = ?1",
@@ -268,7 +291,7 @@ pub fn product_key(conn: &Connection, code: &str) -> Result<Option<Vec<u8>>, Api
     )
 }
 
-fn require_product(conn: &Connection, product: &str) -> Result<(), ApiError> {
+fn require_product(conn: &Connection, product: &str) -> DbResult<()> {
     if exists(
         conn,
         "SELECT 1 FROM products WHERE code = ?1",
@@ -276,7 +299,7 @@ fn require_product(conn: &Connection, product: &str) -> Result<(), ApiError> {
     )? {
         Ok(())
     } else {
-        Err(ApiError::not_found("product_not_found", "no such product"))
+        Err(DbError::NotFound("product_not_found", "no such product"))
     }
 }
 
@@ -291,7 +314,7 @@ pub struct NewLicense<'a> {
     pub max_users: u32,
 }
 
-pub fn insert_license(tx: &rusqlite::Transaction<'_>, l: &NewLicense<'_>) -> Result<(), ApiError> {
+pub fn insert_license(tx: &rusqlite::Transaction<'_>, l: &NewLicense<'_>) -> DbResult<()> {
     require_product(tx, l.product)?;
     let n = exec(
         tx,
@@ -309,7 +332,7 @@ pub fn insert_license(tx: &rusqlite::Transaction<'_>, l: &NewLicense<'_>) -> Res
         ],
     )?;
     if n == 0 {
-        return Err(ApiError::conflict(
+        return Err(DbError::Exists(
             "license_exists",
             "a license with this id, or this key for the product, exists",
         ));
@@ -317,11 +340,7 @@ pub fn insert_license(tx: &rusqlite::Transaction<'_>, l: &NewLicense<'_>) -> Res
     Ok(())
 }
 
-pub fn license_by_key(
-    conn: &Connection,
-    product: &str,
-    license_key: &str,
-) -> Result<LicenseRow, ApiError> {
+pub fn license_by_key(conn: &Connection, product: &str, license_key: &str) -> DbResult<LicenseRow> {
     one(
         conn,
         &format!("SELECT {LICENSE_COLUMNS} FROM licenses WHERE product = ?1 AND license_key = ?2"),
@@ -329,21 +348,21 @@ pub fn license_by_key(
         license_from,
     )?
     .ok_or_else(|| {
-        ApiError::not_found(
+        DbError::NotFound(
             "license_not_found",
             "no license with this key for the product",
         )
     })
 }
 
-pub fn license_by_id(conn: &Connection, id: &str) -> Result<LicenseRow, ApiError> {
+pub fn license_by_id(conn: &Connection, id: &str) -> DbResult<LicenseRow> {
     one(
         conn,
         &format!("SELECT {LICENSE_COLUMNS} FROM licenses WHERE id = ?1"),
         params![id],
         license_from,
     )?
-    .ok_or_else(|| ApiError::not_found("license_not_found", "no such license"))
+    .ok_or_else(|| DbError::NotFound("license_not_found", "no such license"))
 }
 
 /// Replaces a license's spec, users and account; bumps its revision.
@@ -353,7 +372,7 @@ pub fn update_license(
     spec: &str,
     max_users: u32,
     account: Option<&str>,
-) -> Result<(), ApiError> {
+) -> DbResult<()> {
     exec(
         tx,
         "UPDATE licenses SET spec = ?2, max_users = ?3, account = ?4, revision = revision + 1
@@ -367,7 +386,7 @@ pub fn set_features_off(
     tx: &rusqlite::Transaction<'_>,
     id: &str,
     features_off: &str,
-) -> Result<(), ApiError> {
+) -> DbResult<()> {
     exec(
         tx,
         "UPDATE licenses SET features_off = ?2, revision = revision + 1 WHERE id = ?1",
@@ -376,25 +395,21 @@ pub fn set_features_off(
     Ok(())
 }
 
-pub fn set_enabled(
-    tx: &rusqlite::Transaction<'_>,
-    id: &str,
-    enabled: bool,
-) -> Result<(), ApiError> {
+pub fn set_enabled(tx: &rusqlite::Transaction<'_>, id: &str, enabled: bool) -> DbResult<()> {
     let n = exec(
         tx,
         "UPDATE licenses SET enabled = ?2 WHERE id = ?1",
         params![id, enabled],
     )?;
     if n == 0 {
-        return Err(ApiError::not_found("license_not_found", "no such license"));
+        return Err(DbError::NotFound("license_not_found", "no such license"));
     }
     Ok(())
 }
 
 /// Devices the license is activated on (a counter kept with the rows, so
 /// it costs no scan).
-pub fn activation_count(conn: &Connection, license_id: &str) -> Result<u32, ApiError> {
+pub fn activation_count(conn: &Connection, license_id: &str) -> DbResult<u32> {
     Ok(one(
         conn,
         "SELECT activations FROM licenses WHERE id = ?1",
@@ -404,7 +419,7 @@ pub fn activation_count(conn: &Connection, license_id: &str) -> Result<u32, ApiE
     .unwrap_or(0))
 }
 
-pub fn is_activated(conn: &Connection, license_id: &str, device: &str) -> Result<bool, ApiError> {
+pub fn is_activated(conn: &Connection, license_id: &str, device: &str) -> DbResult<bool> {
     exists(
         conn,
         "SELECT 1 FROM activations WHERE license_id = ?1 AND device = ?2",
@@ -418,7 +433,7 @@ pub fn insert_activation(
     device: &str,
     fingerprint: &str,
     at: i64,
-) -> Result<(), ApiError> {
+) -> DbResult<()> {
     let updated = exec(
         tx,
         "UPDATE activations SET fingerprint = ?3 WHERE license_id = ?1 AND device = ?2",
@@ -445,7 +460,7 @@ pub fn delete_activation(
     tx: &rusqlite::Transaction<'_>,
     license_id: &str,
     device: &str,
-) -> Result<bool, ApiError> {
+) -> DbResult<bool> {
     let n = exec(
         tx,
         "DELETE FROM activations WHERE license_id = ?1 AND device = ?2",
@@ -469,7 +484,7 @@ pub fn seats_held_by_others(
     license_id: &str,
     device: &str,
     now: i64,
-) -> Result<u32, ApiError> {
+) -> DbResult<u32> {
     Ok(one(
         conn,
         "SELECT COUNT(*) FROM leases WHERE license_id = ?1 AND device != ?2 AND expires_at > ?3",
@@ -479,7 +494,7 @@ pub fn seats_held_by_others(
     .unwrap_or(0))
 }
 
-pub fn seats_held(conn: &Connection, license_id: &str, now: i64) -> Result<u32, ApiError> {
+pub fn seats_held(conn: &Connection, license_id: &str, now: i64) -> DbResult<u32> {
     Ok(one(
         conn,
         "SELECT COUNT(*) FROM leases WHERE license_id = ?1 AND expires_at > ?2",
@@ -496,7 +511,7 @@ pub fn upsert_lease(
     device: &str,
     kind: &str,
     expires_at: i64,
-) -> Result<(), ApiError> {
+) -> DbResult<()> {
     exec(
         tx,
         "INSERT INTO leases (id, license_id, device, kind, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)
@@ -514,7 +529,7 @@ pub fn renew_lease(
     device: &str,
     now: i64,
     expires_at: i64,
-) -> Result<bool, ApiError> {
+) -> DbResult<bool> {
     Ok(exec(
         tx,
         "UPDATE leases SET id = ?1, expires_at = ?5
@@ -527,7 +542,7 @@ pub fn delete_lease(
     tx: &rusqlite::Transaction<'_>,
     license_id: &str,
     device: &str,
-) -> Result<bool, ApiError> {
+) -> DbResult<bool> {
     Ok(exec(
         tx,
         "DELETE FROM leases WHERE license_id = ?1 AND device = ?2",
@@ -550,16 +565,13 @@ pub fn insert_consumption(
     counter: &str,
     amount: u64,
     at: i64,
-) -> Result<bool, ApiError> {
-    let too_large = |what| ApiError::bad_request("invalid_body", format!("{what} is too large"));
+) -> DbResult<bool> {
+    let too_large = |what| DbError::Invalid(format!("{what} is too large"));
     let seq = i64::try_from(seq).map_err(|_| too_large("seq"))?;
     let first = i64::try_from(first_seq).map_err(|_| too_large("first_seq"))?;
     let amount = i64::try_from(amount).map_err(|_| too_large("amount"))?;
     if first > seq {
-        return Err(ApiError::bad_request(
-            "invalid_body",
-            "first_seq is after seq",
-        ));
+        return Err(DbError::Invalid("first_seq is after seq".to_owned()));
     }
     if exists(
         tx,
@@ -578,9 +590,8 @@ pub fn insert_consumption(
     )?
     .unwrap_or(0);
     if covered > amount {
-        return Err(ApiError::bad_request(
-            "invalid_body",
-            "the range's amount is less than the records it covers",
+        return Err(DbError::Invalid(
+            "the range's amount is less than the records it covers".to_owned(),
         ));
     }
     exec(
@@ -601,10 +612,7 @@ pub fn insert_consumption(
 }
 
 /// Every counter's total for a license.
-pub fn consumption_totals(
-    conn: &Connection,
-    license_id: &str,
-) -> Result<Vec<(String, i64)>, ApiError> {
+pub fn consumption_totals(conn: &Connection, license_id: &str) -> DbResult<Vec<(String, i64)>> {
     all(
         conn,
         "SELECT counter, SUM(amount) FROM consumption WHERE license_id = ?1
@@ -614,7 +622,7 @@ pub fn consumption_totals(
     )
 }
 
-pub fn consumed(conn: &Connection, license_id: &str, counter: &str) -> Result<u64, ApiError> {
+pub fn consumed(conn: &Connection, license_id: &str, counter: &str) -> DbResult<u64> {
     let total: i64 = one(
         conn,
         "SELECT COALESCE(SUM(amount), 0) FROM consumption WHERE license_id = ?1 AND counter = ?2",
@@ -647,10 +655,7 @@ fn definition_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<DefinitionRow> {
     })
 }
 
-pub fn insert_definition(
-    tx: &rusqlite::Transaction<'_>,
-    d: &DefinitionRow,
-) -> Result<(), ApiError> {
+pub fn insert_definition(tx: &rusqlite::Transaction<'_>, d: &DefinitionRow) -> DbResult<()> {
     require_product(tx, &d.product)?;
     let n = exec(
         tx,
@@ -659,7 +664,7 @@ pub fn insert_definition(
         params![d.product, d.code, d.name, d.spec, d.trial_days],
     )?;
     if n == 0 {
-        return Err(ApiError::conflict(
+        return Err(DbError::Exists(
             "definition_exists",
             "the product has a definition with this code",
         ));
@@ -667,11 +672,7 @@ pub fn insert_definition(
     Ok(())
 }
 
-pub fn definition(
-    conn: &Connection,
-    product: &str,
-    code: &str,
-) -> Result<Option<DefinitionRow>, ApiError> {
+pub fn definition(conn: &Connection, product: &str, code: &str) -> DbResult<Option<DefinitionRow>> {
     one(
         conn,
         "SELECT product, code, name, spec, trial_days FROM definitions
@@ -682,10 +683,7 @@ pub fn definition(
 }
 
 /// A product's definitions (every product's when `product` is None).
-pub fn definitions(
-    conn: &Connection,
-    product: Option<&str>,
-) -> Result<Vec<DefinitionRow>, ApiError> {
+pub fn definitions(conn: &Connection, product: Option<&str>) -> DbResult<Vec<DefinitionRow>> {
     all(
         conn,
         "SELECT product, code, name, spec, trial_days FROM definitions
@@ -696,10 +694,7 @@ pub fn definitions(
 }
 
 /// The product's trial definition (the first by code that has trial days).
-pub fn trial_definition(
-    conn: &Connection,
-    product: &str,
-) -> Result<Option<DefinitionRow>, ApiError> {
+pub fn trial_definition(conn: &Connection, product: &str) -> DbResult<Option<DefinitionRow>> {
     one(
         conn,
         "SELECT product, code, name, spec, trial_days FROM definitions
@@ -711,11 +706,7 @@ pub fn trial_definition(
 
 // ---- trials ----
 
-pub fn trial_of(
-    conn: &Connection,
-    product: &str,
-    device: &str,
-) -> Result<Option<String>, ApiError> {
+pub fn trial_of(conn: &Connection, product: &str, device: &str) -> DbResult<Option<String>> {
     one(
         conn,
         "SELECT license_id FROM trials WHERE product = ?1 AND device = ?2",
@@ -729,7 +720,7 @@ pub fn insert_trial(
     product: &str,
     device: &str,
     license_id: &str,
-) -> Result<(), ApiError> {
+) -> DbResult<()> {
     exec(
         tx,
         "INSERT INTO trials (product, device, license_id) VALUES (?1, ?2, ?3)",
@@ -740,11 +731,7 @@ pub fn insert_trial(
 
 // ---- users ----
 
-pub fn insert_user(
-    tx: &rusqlite::Transaction<'_>,
-    u: &UserRow,
-    created_at: i64,
-) -> Result<(), ApiError> {
+pub fn insert_user(tx: &rusqlite::Transaction<'_>, u: &UserRow, created_at: i64) -> DbResult<()> {
     let n = exec(
         tx,
         "INSERT OR IGNORE INTO users
@@ -761,7 +748,7 @@ pub fn insert_user(
         ],
     )?;
     if n == 0 {
-        return Err(ApiError::conflict(
+        return Err(DbError::Exists(
             "user_exists",
             "a user with this username exists",
         ));
@@ -769,7 +756,7 @@ pub fn insert_user(
     Ok(())
 }
 
-pub fn user_by_username(conn: &Connection, username: &str) -> Result<Option<UserRow>, ApiError> {
+pub fn user_by_username(conn: &Connection, username: &str) -> DbResult<Option<UserRow>> {
     one(
         conn,
         &format!("SELECT {USER_COLUMNS} FROM users WHERE username = ?1"),
@@ -778,7 +765,7 @@ pub fn user_by_username(conn: &Connection, username: &str) -> Result<Option<User
     )
 }
 
-pub fn user_by_id(conn: &Connection, id: &str) -> Result<Option<UserRow>, ApiError> {
+pub fn user_by_id(conn: &Connection, id: &str) -> DbResult<Option<UserRow>> {
     one(
         conn,
         &format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"),
@@ -788,11 +775,7 @@ pub fn user_by_id(conn: &Connection, id: &str) -> Result<Option<UserRow>, ApiErr
 }
 
 /// A page of users by username, and how many there are in all.
-pub fn users_page(
-    conn: &Connection,
-    offset: u64,
-    limit: u64,
-) -> Result<(Vec<UserRow>, u64), ApiError> {
+pub fn users_page(conn: &Connection, offset: u64, limit: u64) -> DbResult<(Vec<UserRow>, u64)> {
     let (offset, limit) = (
         i64::try_from(offset).unwrap_or(i64::MAX),
         i64::try_from(limit).unwrap_or(i64::MAX),
@@ -808,7 +791,7 @@ pub fn users_page(
 }
 
 /// The ids of the licenses assigned to a user.
-pub fn license_ids_of_user(conn: &Connection, user_id: &str) -> Result<Vec<String>, ApiError> {
+pub fn license_ids_of_user(conn: &Connection, user_id: &str) -> DbResult<Vec<String>> {
     all(
         conn,
         "SELECT license_id FROM user_licenses WHERE user_id = ?1 ORDER BY license_id",
@@ -822,7 +805,7 @@ pub fn licenses_of_user(
     conn: &Connection,
     user_id: &str,
     product: &str,
-) -> Result<Vec<LicenseRow>, ApiError> {
+) -> DbResult<Vec<LicenseRow>> {
     all(
         conn,
         &format!(
@@ -834,7 +817,7 @@ pub fn licenses_of_user(
     )
 }
 
-pub fn is_assigned(conn: &Connection, user_id: &str, license_id: &str) -> Result<bool, ApiError> {
+pub fn is_assigned(conn: &Connection, user_id: &str, license_id: &str) -> DbResult<bool> {
     exists(
         conn,
         "SELECT 1 FROM user_licenses WHERE user_id = ?1 AND license_id = ?2",
@@ -842,7 +825,7 @@ pub fn is_assigned(conn: &Connection, user_id: &str, license_id: &str) -> Result
     )
 }
 
-pub fn assigned_count(conn: &Connection, license_id: &str) -> Result<u32, ApiError> {
+pub fn assigned_count(conn: &Connection, license_id: &str) -> DbResult<u32> {
     Ok(one(
         conn,
         "SELECT COUNT(*) FROM user_licenses WHERE license_id = ?1",
@@ -853,11 +836,7 @@ pub fn assigned_count(conn: &Connection, license_id: &str) -> Result<u32, ApiErr
 }
 
 /// Assigns a license to a user; false when it already was.
-pub fn assign(
-    tx: &rusqlite::Transaction<'_>,
-    user_id: &str,
-    license_id: &str,
-) -> Result<bool, ApiError> {
+pub fn assign(tx: &rusqlite::Transaction<'_>, user_id: &str, license_id: &str) -> DbResult<bool> {
     Ok(exec(
         tx,
         "INSERT OR IGNORE INTO user_licenses (user_id, license_id) VALUES (?1, ?2)",
@@ -866,11 +845,7 @@ pub fn assign(
 }
 
 /// Revokes a license from a user; false when it was not assigned.
-pub fn revoke(
-    tx: &rusqlite::Transaction<'_>,
-    user_id: &str,
-    license_id: &str,
-) -> Result<bool, ApiError> {
+pub fn revoke(tx: &rusqlite::Transaction<'_>, user_id: &str, license_id: &str) -> DbResult<bool> {
     Ok(exec(
         tx,
         "DELETE FROM user_licenses WHERE user_id = ?1 AND license_id = ?2",
@@ -883,7 +858,7 @@ pub fn licenses_of_account(
     conn: &Connection,
     account: &str,
     definition: &str,
-) -> Result<Vec<LicenseRow>, ApiError> {
+) -> DbResult<Vec<LicenseRow>> {
     all(
         conn,
         &format!(
@@ -902,7 +877,7 @@ pub fn activation_device_key(
     conn: &Connection,
     license_id: &str,
     device: &str,
-) -> Result<Option<String>, ApiError> {
+) -> DbResult<Option<String>> {
     Ok(one(
         conn,
         "SELECT device_key FROM activations WHERE license_id = ?1 AND device = ?2",
@@ -917,7 +892,7 @@ pub fn set_activation_device_key(
     license_id: &str,
     device: &str,
     device_key: &str,
-) -> Result<(), ApiError> {
+) -> DbResult<()> {
     exec(
         tx,
         "UPDATE activations SET device_key = ?3 WHERE license_id = ?1 AND device = ?2",
@@ -927,11 +902,7 @@ pub fn set_activation_device_key(
 }
 
 /// Records an offline request as answered; false when it already was.
-pub fn record_offline_request(
-    tx: &rusqlite::Transaction<'_>,
-    id: &str,
-    at: i64,
-) -> Result<bool, ApiError> {
+pub fn record_offline_request(tx: &rusqlite::Transaction<'_>, id: &str, at: i64) -> DbResult<bool> {
     Ok(exec(
         tx,
         "INSERT OR IGNORE INTO offline_requests (id, at) VALUES (?1, ?2)",
@@ -940,7 +911,7 @@ pub fn record_offline_request(
 }
 
 /// The users a license is assigned to.
-pub fn users_of_license(conn: &Connection, license_id: &str) -> Result<Vec<UserRow>, ApiError> {
+pub fn users_of_license(conn: &Connection, license_id: &str) -> DbResult<Vec<UserRow>> {
     all(
         conn,
         &format!(

@@ -48,3 +48,15 @@ impl From<tessera::Error> for ApiError {
         }
     }
 }
+
+impl From<crate::db::DbError> for ApiError {
+    fn from(e: crate::db::DbError) -> ApiError {
+        use crate::db::DbError;
+        match e {
+            DbError::NotFound(code, message) => ApiError::not_found(code, message),
+            DbError::Exists(code, message) => ApiError::conflict(code, message),
+            DbError::Invalid(message) => ApiError::bad_request("invalid_body", message),
+            DbError::Sqlite(e) => ApiError::internal(format!("database: {e}")),
+        }
+    }
+}

@@ -159,7 +159,7 @@ impl App {
         }
         let looked_up = product.to_owned();
         let key = self
-            .with_db(move |_, conn| crate::db::product_key(conn, &looked_up))
+            .with_db(move |_, conn| Ok(crate::db::product_key(conn, &looked_up)?))
             .await?;
         if let Some(k) = &key {
             self.product_keys

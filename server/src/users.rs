@@ -69,7 +69,7 @@ pub async fn login(
 ) -> Result<UserRow, ApiError> {
     let name = username.to_owned();
     let user = app
-        .with_db(move |_, conn| db::user_by_username(conn, &name))
+        .with_db(move |_, conn| Ok(db::user_by_username(conn, &name)?))
         .await?;
     let password = password.clone();
     // Each check takes Argon2's 19 MiB for about 20 ms: a few at a time,
