@@ -5,13 +5,15 @@
 //! - a warm check, beside one read of the system clock.
 //!
 //! `cargo bench --bench device --features issuer`
+// A test may fail by panicking, and its shared helpers are `pub` to its modules.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+#![allow(missing_docs)] // criterion_group! makes an undocumented pub fn
 
 use std::sync::Arc;
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
-use tessera::{
-    activate, Clock, Keyring, LicenseFile, LocalConfig, LocalLicense, SigningKey, SystemClock,
-};
+use tessera::issuer::SigningKey;
+use tessera::{activate, Clock, Keyring, LicenseFile, LicenseHandle, LocalConfig, SystemClock};
 
 const SPEC: &str = r#"{
   "license_type": "time-limited",
@@ -44,12 +46,12 @@ fn bench(c: &mut Criterion) {
         b.iter(|| black_box(std::fs::read("/proc/cpuinfo").expect("cpuinfo")))
     });
     g.bench_function("open_store_and_license_cold", |b| {
-        b.iter(|| black_box(LocalLicense::open(&config).expect("open")))
+        b.iter(|| black_box(LicenseHandle::open(&config).expect("open")))
     });
     g.bench_function("baseline_verify_license_file", |b| {
         b.iter(|| black_box(LicenseFile::verify(text.as_bytes(), &keyring).expect("verify")))
     });
-    let local = LocalLicense::open(&config).expect("open");
+    let local = LicenseHandle::open(&config).expect("open");
     g.bench_function("warm_check", |b| {
         b.iter(|| black_box(local.check().expect("check")))
     });

@@ -3,15 +3,17 @@
 //! all in the same run.
 //!
 //! `cargo bench --bench runtime --features issuer`
+// A test may fail by panicking, and its shared helpers are `pub` to its modules.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+#![allow(missing_docs)] // criterion_group! makes an undocumented pub fn
 
 use std::io::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
-use tessera::{
-    activate, Clock, Counter, Keyring, LicenseHandle, LocalConfig, SigningKey, SystemClock,
-};
+use tessera::issuer::SigningKey;
+use tessera::{activate, Clock, Counter, Keyring, LicenseHandle, LocalConfig, SystemClock};
 
 const SPEC: &str = r#"{
   "license_type": "consumption", "allow_unlimited_consumptions": true,

@@ -8,9 +8,10 @@
 
 use std::process::ExitCode;
 
+use tessera::runtime::validate::feature_status;
 use tessera::{
-    feature_status, format::license::ts, validate, Clock, Keyring, LicenseFile, ManualClock,
-    PublicKey, SystemClock, ValidationOptions,
+    format::license::ts, validate, Clock, Keyring, LicenseFile, ManualClock, PublicKey,
+    SystemClock, ValidationOptions,
 };
 
 fn main() -> ExitCode {

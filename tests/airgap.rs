@@ -1,6 +1,8 @@
 //! Air-gapped activation: initialization code on the device, confirmation
 //! code from the vendor, typed back; typos, other devices, other licenses
 //! and older codes.
+// A test may fail by panicking, and its shared helpers are `pub` to its modules.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 mod common;
 
@@ -14,7 +16,7 @@ const SECRET: &[u8] = b"test-only vendor secret, 32 byte";
 const ALPHABET: &str = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
 struct Setup {
-    key: tessera::SigningKey,
+    key: tessera::issuer::SigningKey,
     clock: Arc<ManualClock>,
     store: tempfile::TempDir,
     device: FakeDevice,

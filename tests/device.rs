@@ -1,5 +1,7 @@
 //! Fingerprints and VM/container detection over fake device trees, and
 //! once over this machine.
+// A test may fail by panicking, and its shared helpers are `pub` to its modules.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 mod common;
 

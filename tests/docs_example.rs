@@ -1,8 +1,9 @@
 //! docs/FORMAT.md's worked example is a real file the SDK verifies.
+// A test may fail by panicking, and its shared helpers are `pub` to its modules.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
-use tessera::{
-    format::license::ts, validate_at, Keyring, LicenseFile, PublicKey, Status, ValidationOptions,
-};
+use tessera::runtime::validate::validate_at;
+use tessera::{format::license::ts, Keyring, LicenseFile, PublicKey, Status, ValidationOptions};
 
 const LICENSE: &str = include_str!("../docs/example/license.lic");
 const PUBLIC_KEY: &str = include_str!("../docs/example/vendor.pub");

@@ -1,6 +1,8 @@
 //! Replays every committed fuzz seed (`fuzz/seeds/<target>/`) and every
 //! input that once crashed a target (`fuzz/regressions/<target>/`) through
 //! the same entry points the fuzz targets use.
+// A test may fail by panicking, and its shared helpers are `pub` to its modules.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 use std::path::Path;
 

@@ -4,6 +4,8 @@
 //!
 //! Needs the softhsm2 package (`scripts/setup.sh`, run by the test command, installs it); the module path can
 //! be given in `SOFTHSM2_MODULE`.
+// A test may fail by panicking, and its shared helpers are `pub` to its modules.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 mod common;
 
@@ -127,7 +129,7 @@ fn token(label: &str, pin: &str) -> Arc<Pkcs11Token> {
 }
 
 struct Setup {
-    key: tessera::SigningKey,
+    key: tessera::issuer::SigningKey,
     store: tempfile::TempDir,
 }
 

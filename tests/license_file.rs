@@ -1,13 +1,15 @@
 //! License files end to end: issue, write to disk, read, verify, validate.
+// A test may fail by panicking, and its shared helpers are `pub` to its modules.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 mod common;
 
 use common::{at, issue, ring, spec, test_only_key};
 use serde_json::json;
-use tessera::{
-    feature_status, validate, validate_at, Error, FeatureStatus, Fingerprint, LicenseFile,
-    ManualClock, Status, ValidationOptions,
-};
+use tessera::runtime::validate::feature_status;
+use tessera::runtime::validate::validate_at;
+use tessera::runtime::validate::FeatureStatus;
+use tessera::{validate, Error, Fingerprint, LicenseFile, ManualClock, Status, ValidationOptions};
 
 fn opts() -> ValidationOptions {
     ValidationOptions::new("acme")

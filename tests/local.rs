@@ -1,6 +1,8 @@
 //! Activation records and local checks: a license activated on one fake
 //! device, then opened there, on a changed device, on another device, and
 //! with the clock turned back.
+// A test may fail by panicking, and its shared helpers are `pub` to its modules.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 mod common;
 
@@ -10,10 +12,11 @@ use chrono::Duration;
 use common::device::FakeDevice;
 use common::{at, issue, ring, spec, test_only_key};
 use serde_json::json;
-use tessera::{activate, Error, LocalConfig, LocalLicense, ManualClock, Status};
+
+use tessera::{activate, Error, LicenseHandle, LocalConfig, ManualClock, Status};
 
 struct Setup {
-    key: tessera::SigningKey,
+    key: tessera::issuer::SigningKey,
     clock: Arc<ManualClock>,
     store: tempfile::TempDir,
 }
@@ -50,7 +53,7 @@ fn an_activated_license_opens_and_checks_on_the_same_device() {
     let pc = FakeDevice::physical();
     let config = s.config(&pc);
     assert_eq!(
-        LocalLicense::open(&config).unwrap_err(),
+        LicenseHandle::open(&config).unwrap_err(),
         Error::NotActivated
     );
 
@@ -59,7 +62,7 @@ fn an_activated_license_opens_and_checks_on_the_same_device() {
     assert_eq!(record.fingerprint, config.fingerprint().unwrap());
 
     s.clock.advance(Duration::days(30));
-    let local = LocalLicense::open(&config).unwrap();
+    let local = LicenseHandle::open(&config).unwrap();
     assert_eq!(local.check().unwrap(), Status::Valid);
     assert!(local.feature_enabled("export").unwrap());
     assert!(!local.feature_enabled("import").unwrap());
@@ -70,11 +73,11 @@ fn an_activated_license_opens_and_checks_on_the_same_device() {
     // A tolerated hardware change: a new network card.
     let new_nic = pc.clone_tree();
     new_nic.nic("eth0", "00:1b:21:99:99:99", true);
-    assert!(LocalLicense::open(&s.config(&new_nic)).is_ok());
+    assert!(LicenseHandle::open(&s.config(&new_nic)).is_ok());
 
     assert!(tessera::activation::local::deactivate(&config, &record.license_id).unwrap());
     assert_eq!(
-        LocalLicense::open(&config).unwrap_err(),
+        LicenseHandle::open(&config).unwrap_err(),
         Error::NotActivated
     );
 }
@@ -95,7 +98,7 @@ fn the_store_and_license_copied_to_another_device_are_refused() {
     thief.nic("eth0", "00:1b:21:00:00:01", true);
     thief.write("/proc/sys/kernel/hostname", "laptop\n");
     // Same store directory, same license file: refused, and said why.
-    let err = LocalLicense::open(&s.config(&thief)).unwrap_err();
+    let err = LicenseHandle::open(&s.config(&thief)).unwrap_err();
     assert_eq!(err, Error::StoreFromOtherDevice);
     assert!(err.to_string().contains("another device"));
 }
@@ -133,7 +136,10 @@ fn a_license_bound_to_one_device_cannot_be_activated_on_another() {
     // On its own device it works.
     activate(&s.config(&pc), text.as_bytes()).unwrap();
     assert_eq!(
-        LocalLicense::open(&s.config(&pc)).unwrap().check().unwrap(),
+        LicenseHandle::open(&s.config(&pc))
+            .unwrap()
+            .check()
+            .unwrap(),
         Status::Valid
     );
 }
@@ -146,8 +152,8 @@ fn turning_the_clock_back_is_caught_and_small_steps_are_not() {
     activate(&config, s.license(json!({})).as_bytes()).unwrap();
 
     s.clock.advance(Duration::days(10));
-    let local = LocalLicense::open(&config).unwrap(); // persists the new high-water mark
-                                                      // An NTP correction or a DST slip: tolerated.
+    let local = LicenseHandle::open(&config).unwrap(); // persists the new high-water mark
+                                                       // An NTP correction or a DST slip: tolerated.
     s.clock.advance(Duration::minutes(-59));
     assert_eq!(local.check().unwrap(), Status::Valid);
     // Two hours back: tampering, in this session...
@@ -158,19 +164,19 @@ fn turning_the_clock_back_is_caught_and_small_steps_are_not() {
     );
     // ...and after a restart, because the mark is on disk.
     assert!(matches!(
-        LocalLicense::open(&config).unwrap_err(),
+        LicenseHandle::open(&config).unwrap_err(),
         Error::ClockTampered { behind_secs: 7200 }
     ));
     // Back before the license was even issued.
     s.clock.set(at("2026-02-01"));
     assert!(matches!(
-        LocalLicense::open(&config).unwrap_err(),
+        LicenseHandle::open(&config).unwrap_err(),
         Error::ClockTampered { .. }
     ));
     // Put right, it works again.
     s.clock.set(at("2026-03-11T09:00:00Z"));
     assert_eq!(
-        LocalLicense::open(&config).unwrap().check().unwrap(),
+        LicenseHandle::open(&config).unwrap().check().unwrap(),
         Status::Valid
     );
 }
@@ -181,7 +187,7 @@ fn the_mark_saved_at_exit_stops_a_rollback_after_restart() {
     let pc = FakeDevice::physical();
     let config = s.config(&pc);
     activate(&config, s.license(json!({})).as_bytes()).unwrap();
-    let local = LocalLicense::open(&config).unwrap();
+    let local = LicenseHandle::open(&config).unwrap();
     // The product runs for a week without reopening.
     s.clock.advance(Duration::days(7));
     assert_eq!(local.check().unwrap(), Status::Valid);
@@ -189,7 +195,7 @@ fn the_mark_saved_at_exit_stops_a_rollback_after_restart() {
     drop(local);
     s.clock.advance(Duration::days(-3));
     assert!(matches!(
-        LocalLicense::open(&config).unwrap_err(),
+        LicenseHandle::open(&config).unwrap_err(),
         Error::ClockTampered { .. }
     ));
 }
@@ -243,12 +249,12 @@ fn a_custom_device_id_replaces_collected_facts() {
     config.custom_device_id = Some("i-0abc123".into());
     activate(&config, s.license(json!({})).as_bytes()).unwrap();
     assert_eq!(
-        LocalLicense::open(&config).unwrap().check().unwrap(),
+        LicenseHandle::open(&config).unwrap().check().unwrap(),
         Status::Valid
     );
     config.custom_device_id = Some("i-0abc124".into());
     assert_eq!(
-        LocalLicense::open(&config).unwrap_err(),
+        LicenseHandle::open(&config).unwrap_err(),
         Error::StoreFromOtherDevice
     );
 }

@@ -1,5 +1,7 @@
 //! Offline activation by files carried by hand: request, response, import,
 //! and deactivation, with replays, other devices and edited files.
+// A test may fail by panicking, and its shared helpers are `pub` to its modules.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 mod common;
 
@@ -12,7 +14,7 @@ use tessera::activation::offline::{self, Action, Credential};
 use tessera::{Error, LicenseHandle, LocalConfig, ManualClock, Status};
 
 struct Vendor {
-    key: tessera::SigningKey,
+    key: tessera::issuer::SigningKey,
 }
 
 impl Vendor {

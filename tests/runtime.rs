@@ -1,6 +1,8 @@
 //! The license handle: consumption counters (periods, overages, threads,
 //! processes, kill -9), floating leases and borrowing, on real files with an
 //! injected clock.
+// A test may fail by panicking, and its shared helpers are `pub` to its modules.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 mod common;
 
@@ -18,7 +20,7 @@ use tessera::{
 };
 
 struct Setup {
-    key: tessera::SigningKey,
+    key: tessera::issuer::SigningKey,
     clock: Arc<ManualClock>,
     device: FakeDevice,
     store: tempfile::TempDir,

@@ -1,5 +1,7 @@
 //! The local store on real files: round trips, tampering, copying to
 //! another device, corruption and recovery, concurrent processes, kill -9.
+// A test may fail by panicking, and its shared helpers are `pub` to its modules.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};

@@ -394,7 +394,7 @@ fn set_token(
     _key_label: &str,
     _pin: &str,
 ) -> crate::FfiResult {
-    Err(tessera::error::Error::Unsupported(
+    Err(tessera::Error::Unsupported(
         "hardware keys need the library built with the `pkcs11` feature",
     )
     .into())

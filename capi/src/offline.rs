@@ -6,7 +6,7 @@ use crate::config::tessera_config;
 use crate::{
     arg_bytes, arg_ref, arg_str, boundary, tessera_result, text_of, write_string, Failure,
 };
-use tessera::error::Error;
+use tessera::Error;
 use tessera::{activation::airgap, activation::offline};
 
 /// What an offline activation request names

@@ -13,10 +13,9 @@ use std::process::ExitCode;
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 use tessera::format::license::ts;
-use tessera::{
-    validate_at, Error, Keyring, License, LicenseFile, PublicKey, SigningKey, Status,
-    ValidationOptions,
-};
+use tessera::issuer::SigningKey;
+use tessera::runtime::validate::validate_at;
+use tessera::{Error, Keyring, License, LicenseFile, PublicKey, Status, ValidationOptions};
 
 mod output;
 

@@ -27,7 +27,11 @@ fn limit(n: u64, unlimited: bool) -> String {
 }
 
 /// The text `inspect` prints.
-pub fn describe(file: &LicenseFile, verified: bool, validation: Option<&Validation>) -> String {
+pub(crate) fn describe(
+    file: &LicenseFile,
+    verified: bool,
+    validation: Option<&Validation>,
+) -> String {
     let l: &License = file.license();
     let mut o = String::new();
     let mut row = |k: &str, v: String| {

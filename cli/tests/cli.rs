@@ -1,4 +1,6 @@
 //! The `tessera` binary, run as a vendor would run it.
+// A test may fail by panicking, and its shared helpers are `pub` to its modules.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

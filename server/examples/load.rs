@@ -13,6 +13,8 @@
 //!
 //! `--paced-only` skips the closed-loop phases; `--rounds` repeats the
 //! paced phase (default 1), each round on its own schedule.
+// A test may fail by panicking, and its shared helpers are `pub` to its modules.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 use std::time::{Duration, Instant};
 

@@ -155,7 +155,7 @@ type AppState = State<Arc<App>>;
 type Reply = Result<Answer, ApiError>;
 
 /// The admin API, mounted under `/admin/v1` behind the admin token.
-pub fn routes() -> Router<Arc<App>> {
+pub(crate) fn routes() -> Router<Arc<App>> {
     Router::new()
         .route("/products", post(new_product_call))
         .route(

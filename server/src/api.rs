@@ -115,7 +115,7 @@ type AppState = State<Arc<App>>;
 type Authenticated = Extension<Product>;
 
 /// The client API, mounted under `/api/v1`; every call is a POST.
-pub fn routes() -> Router<Arc<App>> {
+pub(crate) fn routes() -> Router<Arc<App>> {
     Router::new()
         .route("/user_licenses", post(user_licenses_call))
         .route("/trial_key", post(trial_key_call))
@@ -928,11 +928,11 @@ fn pick_license(rows: Vec<LicenseRow>, chosen: Option<&str>) -> Result<LicenseRo
 }
 
 /// A fresh 128-bit id (tessera's issuer makes it).
-pub fn random_id() -> Result<String, ApiError> {
+pub(crate) fn random_id() -> Result<String, ApiError> {
     tessera::issuer::new_id().map_err(|_| ApiError::internal("no random source"))
 }
 
 /// A fresh license key (tessera's issuer makes it: 20 Crockford symbols).
-pub fn license_key() -> Result<String, ApiError> {
+pub(crate) fn license_key() -> Result<String, ApiError> {
     tessera::issuer::new_license_key().map_err(|_| ApiError::internal("no random source"))
 }

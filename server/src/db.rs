@@ -13,7 +13,7 @@ use rusqlite::{params, Connection, OptionalExtension, Params, TransactionBehavio
 /// SQLite itself. It knows nothing of HTTP; `From<DbError> for ApiError`
 /// (server/src/error.rs) maps it.
 #[derive(Debug)]
-pub enum DbError {
+pub(crate) enum DbError {
     /// What was looked up does not exist: a stable code and a message.
     NotFound(&'static str, &'static str),
     /// A row with this key exists already.
@@ -32,7 +32,7 @@ impl From<rusqlite::Error> for DbError {
 }
 
 /// Shorthand for the database layer's results.
-pub type DbResult<T> = Result<T, DbError>;
+pub(crate) type DbResult<T> = Result<T, DbError>;
 
 /// The schema, one step per version (`PRAGMA user_version`). A database
 /// is brought forward step by step when the server opens it; a step never
@@ -131,7 +131,7 @@ ALTER TABLE consumption ADD COLUMN first_seq INTEGER;
 
 /// A license row.
 #[derive(Debug, Clone)]
-pub struct LicenseRow {
+pub(crate) struct LicenseRow {
     pub id: String,
     pub product: String,
     pub license_key: String,
@@ -170,7 +170,7 @@ fn license_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<LicenseRow> {
 /// A user (the password hash stays in the database layer's callers that
 /// check it).
 #[derive(Debug, Clone)]
-pub struct UserRow {
+pub(crate) struct UserRow {
     pub id: String,
     pub username: String,
     pub email: String,
@@ -193,7 +193,7 @@ fn user_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
 const USER_COLUMNS: &str = "id, username, email, first_name, last_name, password_hash";
 
 /// Opens (creating or bringing forward) the database at `path`, in WAL mode.
-pub fn open(path: &Path) -> rusqlite::Result<Connection> {
+pub(crate) fn open(path: &Path) -> rusqlite::Result<Connection> {
     let mut conn = Connection::open(path)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     // NORMAL in WAL: a committed transaction survives a crash of the
@@ -214,7 +214,7 @@ pub fn open(path: &Path) -> rusqlite::Result<Connection> {
 /// Runs `f` in an immediate (write-locked) transaction.
 /// `f` may fail with any error a [`DbError`] converts into, so a handler
 /// runs its own checks in the same transaction.
-pub fn write<T, E: From<DbError>>(
+pub(crate) fn write<T, E: From<DbError>>(
     conn: &mut Connection,
     f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, E>,
 ) -> Result<T, E> {
@@ -262,7 +262,7 @@ fn exists(conn: &Connection, sql: &str, params: impl Params) -> DbResult<bool> {
     Ok(one(conn, sql, params, |_| Ok(()))?.is_some())
 }
 
-pub fn insert_product(
+pub(crate) fn insert_product(
     tx: &rusqlite::Transaction<'_>,
     code: &str,
     name: &str,
@@ -282,7 +282,7 @@ pub fn insert_product(
     Ok(())
 }
 
-pub fn product_key(conn: &Connection, code: &str) -> DbResult<Option<Vec<u8>>> {
+pub(crate) fn product_key(conn: &Connection, code: &str) -> DbResult<Option<Vec<u8>>> {
     one(
         conn,
         "SELECT api_key FROM products WHERE code = ?1",
@@ -304,7 +304,7 @@ fn require_product(conn: &Connection, product: &str) -> DbResult<()> {
 }
 
 /// What a new license row holds.
-pub struct NewLicense<'a> {
+pub(crate) struct NewLicense<'a> {
     pub id: &'a str,
     pub product: &'a str,
     pub license_key: &'a str,
@@ -314,7 +314,7 @@ pub struct NewLicense<'a> {
     pub max_users: u32,
 }
 
-pub fn insert_license(tx: &rusqlite::Transaction<'_>, l: &NewLicense<'_>) -> DbResult<()> {
+pub(crate) fn insert_license(tx: &rusqlite::Transaction<'_>, l: &NewLicense<'_>) -> DbResult<()> {
     require_product(tx, l.product)?;
     let n = exec(
         tx,
@@ -340,7 +340,11 @@ pub fn insert_license(tx: &rusqlite::Transaction<'_>, l: &NewLicense<'_>) -> DbR
     Ok(())
 }
 
-pub fn license_by_key(conn: &Connection, product: &str, license_key: &str) -> DbResult<LicenseRow> {
+pub(crate) fn license_by_key(
+    conn: &Connection,
+    product: &str,
+    license_key: &str,
+) -> DbResult<LicenseRow> {
     one(
         conn,
         &format!("SELECT {LICENSE_COLUMNS} FROM licenses WHERE product = ?1 AND license_key = ?2"),
@@ -355,7 +359,7 @@ pub fn license_by_key(conn: &Connection, product: &str, license_key: &str) -> Db
     })
 }
 
-pub fn license_by_id(conn: &Connection, id: &str) -> DbResult<LicenseRow> {
+pub(crate) fn license_by_id(conn: &Connection, id: &str) -> DbResult<LicenseRow> {
     one(
         conn,
         &format!("SELECT {LICENSE_COLUMNS} FROM licenses WHERE id = ?1"),
@@ -366,7 +370,7 @@ pub fn license_by_id(conn: &Connection, id: &str) -> DbResult<LicenseRow> {
 }
 
 /// Replaces a license's spec, users and account; bumps its revision.
-pub fn update_license(
+pub(crate) fn update_license(
     tx: &rusqlite::Transaction<'_>,
     id: &str,
     spec: &str,
@@ -382,7 +386,7 @@ pub fn update_license(
     Ok(())
 }
 
-pub fn set_features_off(
+pub(crate) fn set_features_off(
     tx: &rusqlite::Transaction<'_>,
     id: &str,
     features_off: &str,
@@ -395,7 +399,7 @@ pub fn set_features_off(
     Ok(())
 }
 
-pub fn set_enabled(tx: &rusqlite::Transaction<'_>, id: &str, enabled: bool) -> DbResult<()> {
+pub(crate) fn set_enabled(tx: &rusqlite::Transaction<'_>, id: &str, enabled: bool) -> DbResult<()> {
     let n = exec(
         tx,
         "UPDATE licenses SET enabled = ?2 WHERE id = ?1",
@@ -409,7 +413,7 @@ pub fn set_enabled(tx: &rusqlite::Transaction<'_>, id: &str, enabled: bool) -> D
 
 /// Devices the license is activated on (a counter kept with the rows, so
 /// it costs no scan).
-pub fn activation_count(conn: &Connection, license_id: &str) -> DbResult<u32> {
+pub(crate) fn activation_count(conn: &Connection, license_id: &str) -> DbResult<u32> {
     Ok(one(
         conn,
         "SELECT activations FROM licenses WHERE id = ?1",
@@ -419,7 +423,7 @@ pub fn activation_count(conn: &Connection, license_id: &str) -> DbResult<u32> {
     .unwrap_or(0))
 }
 
-pub fn is_activated(conn: &Connection, license_id: &str, device: &str) -> DbResult<bool> {
+pub(crate) fn is_activated(conn: &Connection, license_id: &str, device: &str) -> DbResult<bool> {
     exists(
         conn,
         "SELECT 1 FROM activations WHERE license_id = ?1 AND device = ?2",
@@ -427,7 +431,7 @@ pub fn is_activated(conn: &Connection, license_id: &str, device: &str) -> DbResu
     )
 }
 
-pub fn insert_activation(
+pub(crate) fn insert_activation(
     tx: &rusqlite::Transaction<'_>,
     license_id: &str,
     device: &str,
@@ -456,7 +460,7 @@ pub fn insert_activation(
     Ok(())
 }
 
-pub fn delete_activation(
+pub(crate) fn delete_activation(
     tx: &rusqlite::Transaction<'_>,
     license_id: &str,
     device: &str,
@@ -479,7 +483,7 @@ pub fn delete_activation(
 }
 
 /// Seats held at `now` by devices other than `device`.
-pub fn seats_held_by_others(
+pub(crate) fn seats_held_by_others(
     conn: &Connection,
     license_id: &str,
     device: &str,
@@ -494,7 +498,7 @@ pub fn seats_held_by_others(
     .unwrap_or(0))
 }
 
-pub fn seats_held(conn: &Connection, license_id: &str, now: i64) -> DbResult<u32> {
+pub(crate) fn seats_held(conn: &Connection, license_id: &str, now: i64) -> DbResult<u32> {
     Ok(one(
         conn,
         "SELECT COUNT(*) FROM leases WHERE license_id = ?1 AND expires_at > ?2",
@@ -504,7 +508,7 @@ pub fn seats_held(conn: &Connection, license_id: &str, now: i64) -> DbResult<u32
     .unwrap_or(0))
 }
 
-pub fn upsert_lease(
+pub(crate) fn upsert_lease(
     tx: &rusqlite::Transaction<'_>,
     id: &str,
     license_id: &str,
@@ -522,7 +526,7 @@ pub fn upsert_lease(
 }
 
 /// Renews `device`'s live lease to `expires_at`; false when it has none.
-pub fn renew_lease(
+pub(crate) fn renew_lease(
     tx: &rusqlite::Transaction<'_>,
     id: &str,
     license_id: &str,
@@ -538,7 +542,7 @@ pub fn renew_lease(
     )? > 0)
 }
 
-pub fn delete_lease(
+pub(crate) fn delete_lease(
     tx: &rusqlite::Transaction<'_>,
     license_id: &str,
     device: &str,
@@ -556,7 +560,7 @@ pub fn delete_lease(
 /// was acknowledged) may cover records of the same counter sent before:
 /// their amounts are in its total, so only the rest is added.
 #[allow(clippy::too_many_arguments)]
-pub fn insert_consumption(
+pub(crate) fn insert_consumption(
     tx: &rusqlite::Transaction<'_>,
     license_id: &str,
     device: &str,
@@ -612,7 +616,10 @@ pub fn insert_consumption(
 }
 
 /// Every counter's total for a license.
-pub fn consumption_totals(conn: &Connection, license_id: &str) -> DbResult<Vec<(String, i64)>> {
+pub(crate) fn consumption_totals(
+    conn: &Connection,
+    license_id: &str,
+) -> DbResult<Vec<(String, i64)>> {
     all(
         conn,
         "SELECT counter, SUM(amount) FROM consumption WHERE license_id = ?1
@@ -622,7 +629,7 @@ pub fn consumption_totals(conn: &Connection, license_id: &str) -> DbResult<Vec<(
     )
 }
 
-pub fn consumed(conn: &Connection, license_id: &str, counter: &str) -> DbResult<u64> {
+pub(crate) fn consumed(conn: &Connection, license_id: &str, counter: &str) -> DbResult<u64> {
     let total: i64 = one(
         conn,
         "SELECT COALESCE(SUM(amount), 0) FROM consumption WHERE license_id = ?1 AND counter = ?2",
@@ -637,7 +644,7 @@ pub fn consumed(conn: &Connection, license_id: &str, counter: &str) -> DbResult<
 
 /// A license definition: a template spec licenses are made from.
 #[derive(Debug, Clone)]
-pub struct DefinitionRow {
+pub(crate) struct DefinitionRow {
     pub product: String,
     pub code: String,
     pub name: String,
@@ -655,7 +662,7 @@ fn definition_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<DefinitionRow> {
     })
 }
 
-pub fn insert_definition(tx: &rusqlite::Transaction<'_>, d: &DefinitionRow) -> DbResult<()> {
+pub(crate) fn insert_definition(tx: &rusqlite::Transaction<'_>, d: &DefinitionRow) -> DbResult<()> {
     require_product(tx, &d.product)?;
     let n = exec(
         tx,
@@ -672,7 +679,11 @@ pub fn insert_definition(tx: &rusqlite::Transaction<'_>, d: &DefinitionRow) -> D
     Ok(())
 }
 
-pub fn definition(conn: &Connection, product: &str, code: &str) -> DbResult<Option<DefinitionRow>> {
+pub(crate) fn definition(
+    conn: &Connection,
+    product: &str,
+    code: &str,
+) -> DbResult<Option<DefinitionRow>> {
     one(
         conn,
         "SELECT product, code, name, spec, trial_days FROM definitions
@@ -683,7 +694,10 @@ pub fn definition(conn: &Connection, product: &str, code: &str) -> DbResult<Opti
 }
 
 /// A product's definitions (every product's when `product` is None).
-pub fn definitions(conn: &Connection, product: Option<&str>) -> DbResult<Vec<DefinitionRow>> {
+pub(crate) fn definitions(
+    conn: &Connection,
+    product: Option<&str>,
+) -> DbResult<Vec<DefinitionRow>> {
     all(
         conn,
         "SELECT product, code, name, spec, trial_days FROM definitions
@@ -694,7 +708,10 @@ pub fn definitions(conn: &Connection, product: Option<&str>) -> DbResult<Vec<Def
 }
 
 /// The product's trial definition (the first by code that has trial days).
-pub fn trial_definition(conn: &Connection, product: &str) -> DbResult<Option<DefinitionRow>> {
+pub(crate) fn trial_definition(
+    conn: &Connection,
+    product: &str,
+) -> DbResult<Option<DefinitionRow>> {
     one(
         conn,
         "SELECT product, code, name, spec, trial_days FROM definitions
@@ -706,7 +723,7 @@ pub fn trial_definition(conn: &Connection, product: &str) -> DbResult<Option<Def
 
 // ---- trials ----
 
-pub fn trial_of(conn: &Connection, product: &str, device: &str) -> DbResult<Option<String>> {
+pub(crate) fn trial_of(conn: &Connection, product: &str, device: &str) -> DbResult<Option<String>> {
     one(
         conn,
         "SELECT license_id FROM trials WHERE product = ?1 AND device = ?2",
@@ -715,7 +732,7 @@ pub fn trial_of(conn: &Connection, product: &str, device: &str) -> DbResult<Opti
     )
 }
 
-pub fn insert_trial(
+pub(crate) fn insert_trial(
     tx: &rusqlite::Transaction<'_>,
     product: &str,
     device: &str,
@@ -731,7 +748,11 @@ pub fn insert_trial(
 
 // ---- users ----
 
-pub fn insert_user(tx: &rusqlite::Transaction<'_>, u: &UserRow, created_at: i64) -> DbResult<()> {
+pub(crate) fn insert_user(
+    tx: &rusqlite::Transaction<'_>,
+    u: &UserRow,
+    created_at: i64,
+) -> DbResult<()> {
     let n = exec(
         tx,
         "INSERT OR IGNORE INTO users
@@ -756,7 +777,7 @@ pub fn insert_user(tx: &rusqlite::Transaction<'_>, u: &UserRow, created_at: i64)
     Ok(())
 }
 
-pub fn user_by_username(conn: &Connection, username: &str) -> DbResult<Option<UserRow>> {
+pub(crate) fn user_by_username(conn: &Connection, username: &str) -> DbResult<Option<UserRow>> {
     one(
         conn,
         &format!("SELECT {USER_COLUMNS} FROM users WHERE username = ?1"),
@@ -765,7 +786,7 @@ pub fn user_by_username(conn: &Connection, username: &str) -> DbResult<Option<Us
     )
 }
 
-pub fn user_by_id(conn: &Connection, id: &str) -> DbResult<Option<UserRow>> {
+pub(crate) fn user_by_id(conn: &Connection, id: &str) -> DbResult<Option<UserRow>> {
     one(
         conn,
         &format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"),
@@ -775,7 +796,11 @@ pub fn user_by_id(conn: &Connection, id: &str) -> DbResult<Option<UserRow>> {
 }
 
 /// A page of users by username, and how many there are in all.
-pub fn users_page(conn: &Connection, offset: u64, limit: u64) -> DbResult<(Vec<UserRow>, u64)> {
+pub(crate) fn users_page(
+    conn: &Connection,
+    offset: u64,
+    limit: u64,
+) -> DbResult<(Vec<UserRow>, u64)> {
     let (offset, limit) = (
         i64::try_from(offset).unwrap_or(i64::MAX),
         i64::try_from(limit).unwrap_or(i64::MAX),
@@ -791,7 +816,7 @@ pub fn users_page(conn: &Connection, offset: u64, limit: u64) -> DbResult<(Vec<U
 }
 
 /// The ids of the licenses assigned to a user.
-pub fn license_ids_of_user(conn: &Connection, user_id: &str) -> DbResult<Vec<String>> {
+pub(crate) fn license_ids_of_user(conn: &Connection, user_id: &str) -> DbResult<Vec<String>> {
     all(
         conn,
         "SELECT license_id FROM user_licenses WHERE user_id = ?1 ORDER BY license_id",
@@ -801,7 +826,7 @@ pub fn license_ids_of_user(conn: &Connection, user_id: &str) -> DbResult<Vec<Str
 }
 
 /// The user's licenses for a product.
-pub fn licenses_of_user(
+pub(crate) fn licenses_of_user(
     conn: &Connection,
     user_id: &str,
     product: &str,
@@ -817,7 +842,7 @@ pub fn licenses_of_user(
     )
 }
 
-pub fn is_assigned(conn: &Connection, user_id: &str, license_id: &str) -> DbResult<bool> {
+pub(crate) fn is_assigned(conn: &Connection, user_id: &str, license_id: &str) -> DbResult<bool> {
     exists(
         conn,
         "SELECT 1 FROM user_licenses WHERE user_id = ?1 AND license_id = ?2",
@@ -825,7 +850,7 @@ pub fn is_assigned(conn: &Connection, user_id: &str, license_id: &str) -> DbResu
     )
 }
 
-pub fn assigned_count(conn: &Connection, license_id: &str) -> DbResult<u32> {
+pub(crate) fn assigned_count(conn: &Connection, license_id: &str) -> DbResult<u32> {
     Ok(one(
         conn,
         "SELECT COUNT(*) FROM user_licenses WHERE license_id = ?1",
@@ -836,7 +861,11 @@ pub fn assigned_count(conn: &Connection, license_id: &str) -> DbResult<u32> {
 }
 
 /// Assigns a license to a user; false when it already was.
-pub fn assign(tx: &rusqlite::Transaction<'_>, user_id: &str, license_id: &str) -> DbResult<bool> {
+pub(crate) fn assign(
+    tx: &rusqlite::Transaction<'_>,
+    user_id: &str,
+    license_id: &str,
+) -> DbResult<bool> {
     Ok(exec(
         tx,
         "INSERT OR IGNORE INTO user_licenses (user_id, license_id) VALUES (?1, ?2)",
@@ -845,7 +874,11 @@ pub fn assign(tx: &rusqlite::Transaction<'_>, user_id: &str, license_id: &str) -
 }
 
 /// Revokes a license from a user; false when it was not assigned.
-pub fn revoke(tx: &rusqlite::Transaction<'_>, user_id: &str, license_id: &str) -> DbResult<bool> {
+pub(crate) fn revoke(
+    tx: &rusqlite::Transaction<'_>,
+    user_id: &str,
+    license_id: &str,
+) -> DbResult<bool> {
     Ok(exec(
         tx,
         "DELETE FROM user_licenses WHERE user_id = ?1 AND license_id = ?2",
@@ -854,7 +887,7 @@ pub fn revoke(tx: &rusqlite::Transaction<'_>, user_id: &str, license_id: &str) -
 }
 
 /// An account's licenses made from a definition (a bundle code).
-pub fn licenses_of_account(
+pub(crate) fn licenses_of_account(
     conn: &Connection,
     account: &str,
     definition: &str,
@@ -873,7 +906,7 @@ pub fn licenses_of_account(
 // ---- offline requests ----
 
 /// The device key an offline activation was made with, if any.
-pub fn activation_device_key(
+pub(crate) fn activation_device_key(
     conn: &Connection,
     license_id: &str,
     device: &str,
@@ -887,7 +920,7 @@ pub fn activation_device_key(
     .flatten())
 }
 
-pub fn set_activation_device_key(
+pub(crate) fn set_activation_device_key(
     tx: &rusqlite::Transaction<'_>,
     license_id: &str,
     device: &str,
@@ -902,7 +935,11 @@ pub fn set_activation_device_key(
 }
 
 /// Records an offline request as answered; false when it already was.
-pub fn record_offline_request(tx: &rusqlite::Transaction<'_>, id: &str, at: i64) -> DbResult<bool> {
+pub(crate) fn record_offline_request(
+    tx: &rusqlite::Transaction<'_>,
+    id: &str,
+    at: i64,
+) -> DbResult<bool> {
     Ok(exec(
         tx,
         "INSERT OR IGNORE INTO offline_requests (id, at) VALUES (?1, ?2)",
@@ -911,7 +948,7 @@ pub fn record_offline_request(tx: &rusqlite::Transaction<'_>, id: &str, at: i64)
 }
 
 /// The users a license is assigned to.
-pub fn users_of_license(conn: &Connection, license_id: &str) -> DbResult<Vec<UserRow>> {
+pub(crate) fn users_of_license(conn: &Connection, license_id: &str) -> DbResult<Vec<UserRow>> {
     all(
         conn,
         &format!(

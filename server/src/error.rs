@@ -4,7 +4,7 @@ use serde::Serialize;
 
 /// A failed request.
 #[derive(Debug, Clone, Serialize)]
-pub struct ApiError {
+pub(crate) struct ApiError {
     /// The HTTP status.
     pub status: u16,
     /// A stable short code (`license_not_found`, `no_seat_available`, ...).
@@ -14,26 +14,26 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> ApiError {
+    pub(crate) fn new(status: u16, code: &'static str, message: impl Into<String>) -> ApiError {
         ApiError {
             status,
             code,
             message: message.into(),
         }
     }
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
+    pub(crate) fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
         ApiError::new(400, code, message)
     }
-    pub fn unauthorized(code: &'static str, message: impl Into<String>) -> ApiError {
+    pub(crate) fn unauthorized(code: &'static str, message: impl Into<String>) -> ApiError {
         ApiError::new(401, code, message)
     }
-    pub fn not_found(code: &'static str, message: impl Into<String>) -> ApiError {
+    pub(crate) fn not_found(code: &'static str, message: impl Into<String>) -> ApiError {
         ApiError::new(404, code, message)
     }
-    pub fn conflict(code: &'static str, message: impl Into<String>) -> ApiError {
+    pub(crate) fn conflict(code: &'static str, message: impl Into<String>) -> ApiError {
         ApiError::new(409, code, message)
     }
-    pub fn internal(message: impl Into<String>) -> ApiError {
+    pub(crate) fn internal(message: impl Into<String>) -> ApiError {
         ApiError::new(500, "internal", message)
     }
 }

@@ -21,19 +21,19 @@ use crate::error::ApiError;
 use crate::state::App;
 
 /// The largest request body accepted.
-pub const MAX_BODY: usize = 64 * 1024;
+pub(crate) const MAX_BODY: usize = 64 * 1024;
 /// How far a request's Date may be from the server's clock.
-pub const MAX_SKEW_SECS: i64 = 300;
+pub(crate) const MAX_SKEW_SECS: i64 = 300;
 /// The largest answer the signing layer reads back to sign.
 const MAX_ANSWER: usize = 64 * 1024 * 1024;
 
 /// The product a client request was authenticated for (a request
 /// extension set by the client API's authentication).
 #[derive(Debug, Clone)]
-pub struct Product(pub String);
+pub(crate) struct Product(pub String);
 
 /// A successful answer: a JSON document, status 200.
-pub struct Answer(pub Value);
+pub(crate) struct Answer(pub Value);
 
 impl IntoResponse for Answer {
     fn into_response(self) -> Response {
@@ -51,7 +51,7 @@ impl IntoResponse for ApiError {
     }
 }
 
-pub fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
+pub(crate) fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
     let mut response = Response::new(Body::from(body));
     *response.status_mut() = status;
     response.headers_mut().insert(
@@ -64,7 +64,7 @@ pub fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
 /// A JSON request body of type `T`: at most [`MAX_BODY`] bytes (413
 /// `body_too_large`), and anything that does not parse as `T` is 400
 /// `invalid_body` with what serde said.
-pub struct JsonBody<T>(pub T);
+pub(crate) struct JsonBody<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
@@ -76,7 +76,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
 }
 
 /// `T` from a JSON body, or 400 `invalid_body`.
-pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+pub(crate) fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|e| ApiError::bad_request("invalid_body", e.to_string()))
 }
 
@@ -98,7 +98,7 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 /// status, the Date and the body (docs/PROTOCOL.md). A failure that axum
 /// produced itself (a path that does not decode, a query that does not
 /// parse) is first given the error body every failure has.
-pub async fn sign_every_response(
+pub(crate) async fn sign_every_response(
     State(app): State<Arc<App>>,
     req: Request,
     next: Next,
@@ -160,7 +160,7 @@ fn sign(app: &App, nonce: &str, status: u16, body: Vec<u8>) -> Response {
 }
 
 /// The admin API's bearer token, compared in constant time.
-pub async fn authenticate_admin(
+pub(crate) async fn authenticate_admin(
     State(app): State<Arc<App>>,
     req: Request,
     next: Next,
@@ -180,7 +180,7 @@ pub async fn authenticate_admin(
 /// Checks a client request's Date, nonce and HMAC over its body; the body
 /// is read once (bounded), checked, and handed on with the [`Product`] it
 /// was authenticated for.
-pub async fn authenticate_client(
+pub(crate) async fn authenticate_client(
     State(app): State<Arc<App>>,
     req: Request,
     next: Next,

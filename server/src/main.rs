@@ -132,7 +132,7 @@ fn main() -> ExitCode {
     }
     let key = match std::fs::read_to_string(&key_path)
         .map_err(|e| e.to_string())
-        .and_then(|pem| tessera::SigningKey::from_pem(&pem).map_err(|e| e.to_string()))
+        .and_then(|pem| tessera::issuer::SigningKey::from_pem(&pem).map_err(|e| e.to_string()))
     {
         Ok(k) => k,
         Err(e) => return fail(format!("signing key {}: {e}", key_path.display())),

@@ -16,7 +16,7 @@ use crate::state::App;
 /// Every endpoint: the client API under `/api/v1`, the admin API under
 /// `/admin/v1`, the OpenAPI document; anything else is 404, an undeclared
 /// method 405, and every answer goes through [`sign_every_response`].
-pub fn router(app: Arc<App>) -> Router {
+pub(crate) fn router(app: Arc<App>) -> Router {
     let api = crate::api::routes().route_layer(middleware::from_fn_with_state(
         Arc::clone(&app),
         authenticate_client,
@@ -55,7 +55,7 @@ async fn method_not_allowed() -> ApiError {
 }
 
 /// Listens on `listen`, with TLS when an acceptor is given, until Ctrl-C.
-pub async fn serve(
+pub(crate) async fn serve(
     app: Arc<App>,
     listen: SocketAddr,
     tls: Option<tokio_rustls::TlsAcceptor>,

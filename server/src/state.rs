@@ -8,14 +8,15 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 use serde_json::{json, Value};
-use tessera::{Clock, License, ManualClock, SigningKey, SystemClock};
+use tessera::issuer::SigningKey;
+use tessera::{Clock, License, ManualClock, SystemClock};
 
 use crate::db::LicenseRow;
 use crate::error::ApiError;
 use crate::wal::Checkpointer;
 
 /// Everything a request needs.
-pub struct App {
+pub(crate) struct App {
     /// The requests' connection. A plain lock, never held across an
     /// await: at 128 clients it served about 30% more heartbeats per second
     /// than tokio's async lock, with the same tail (docs/PROTOCOL.md).
@@ -34,10 +35,10 @@ pub struct App {
 
 /// A license's spec as issued (switched-off features left out) and the
 /// license it describes.
-pub type Parsed = Arc<(Value, License)>;
+pub(crate) type Parsed = Arc<(Value, License)>;
 
 impl App {
-    pub fn new(
+    pub(crate) fn new(
         db: Arc<Mutex<Connection>>,
         checkpoints: Checkpointer,
         key: SigningKey,
@@ -64,7 +65,7 @@ impl App {
     }
 
     /// The row's spec and license, parsed once per revision.
-    pub fn license_of(&self, row: &LicenseRow) -> Result<Parsed, ApiError> {
+    pub(crate) fn license_of(&self, row: &LicenseRow) -> Result<Parsed, ApiError> {
         let mut cache = self.specs.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((revision, parsed)) = cache.get(&row.id) {
             if *revision == row.revision {
@@ -93,18 +94,18 @@ impl App {
     }
 
     /// Whether the row's feature `code` is switched off.
-    pub fn feature_is_off(&self, row: &LicenseRow, code: &str) -> bool {
+    pub(crate) fn feature_is_off(&self, row: &LicenseRow, code: &str) -> bool {
         serde_json::from_str::<Vec<String>>(&row.features_off)
             .map(|off| off.iter().any(|o| o == code))
             .unwrap_or(false)
     }
 
-    pub fn now(&self) -> DateTime<Utc> {
+    pub(crate) fn now(&self) -> DateTime<Utc> {
         self.clock.now()
     }
 
     /// Sets the test clock (only when started with `test_clock`).
-    pub fn set_clock(&self, at: DateTime<Utc>) -> Result<(), ApiError> {
+    pub(crate) fn set_clock(&self, at: DateTime<Utc>) -> Result<(), ApiError> {
         match &self.manual {
             Some(m) => {
                 m.set(at);
@@ -115,7 +116,7 @@ impl App {
     }
 
     /// Runs `f` with the database (its lock held).
-    pub async fn with_db<T: Send + 'static>(
+    pub(crate) async fn with_db<T: Send + 'static>(
         self: &Arc<Self>,
         f: impl FnOnce(&App, &mut Connection) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
@@ -124,7 +125,7 @@ impl App {
 
     /// Runs `f` with the database (its lock held), then `then` with `f`'s
     /// result after the lock is released: signing stays out of the lock.
-    pub async fn with_db_then<T: Send + 'static, U: Send + 'static>(
+    pub(crate) async fn with_db_then<T: Send + 'static, U: Send + 'static>(
         self: &Arc<Self>,
         f: impl FnOnce(&App, &mut Connection) -> Result<T, ApiError> + Send + 'static,
         then: impl FnOnce(&App, T) -> Result<U, ApiError> + Send + 'static,
@@ -147,7 +148,10 @@ impl App {
 
     /// A product's shared key: from the cache, or the database once (keys
     /// never change once created).
-    pub async fn product_key(self: &Arc<Self>, product: &str) -> Result<Option<Vec<u8>>, ApiError> {
+    pub(crate) async fn product_key(
+        self: &Arc<Self>,
+        product: &str,
+    ) -> Result<Option<Vec<u8>>, ApiError> {
         let cached = self
             .product_keys
             .read()

@@ -15,7 +15,7 @@ use crate::state::App;
 /// A password from a request body: never printed.
 #[derive(Clone, Deserialize)]
 #[serde(transparent)]
-pub struct Password(String);
+pub(crate) struct Password(String);
 
 impl std::fmt::Debug for Password {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -24,16 +24,16 @@ impl std::fmt::Debug for Password {
 }
 
 impl Password {
-    pub fn expose(&self) -> &str {
+    pub(crate) fn expose(&self) -> &str {
         &self.0
     }
 }
 
 /// The shortest password the admin API accepts.
-pub const MIN_PASSWORD: usize = 8;
+pub(crate) const MIN_PASSWORD: usize = 8;
 
 /// An Argon2id hash (PHC string) of `password` with a fresh salt.
-pub fn hash(password: &str) -> Result<String, ApiError> {
+pub(crate) fn hash(password: &str) -> Result<String, ApiError> {
     let mut salt = [0u8; 16];
     getrandom::getrandom(&mut salt).map_err(|_| ApiError::internal("no random source"))?;
     let salt = SaltString::encode_b64(&salt).map_err(|e| ApiError::internal(e.to_string()))?;
@@ -62,7 +62,7 @@ fn decoy() -> &'static str {
 
 /// Checks a username and password; the same answer for an unknown user
 /// and a wrong password.
-pub async fn login(
+pub(crate) async fn login(
     app: &Arc<App>,
     username: &str,
     password: &Password,
@@ -98,7 +98,7 @@ pub async fn login(
 }
 
 /// What the API shows of a user (never the hash).
-pub fn public(u: &UserRow) -> Value {
+pub(crate) fn public(u: &UserRow) -> Value {
     json!({
         "id": u.id,
         "username": u.username,

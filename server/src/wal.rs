@@ -23,20 +23,20 @@ use rusqlite::Connection;
 
 /// The shortest time between two passes: a busy server checkpoints about
 /// this often, an idle one not at all.
-pub const PAUSE: Duration = Duration::from_millis(20);
+pub(crate) const PAUSE: Duration = Duration::from_millis(20);
 /// How long the log may grow (in pages, 4 KiB each) before it is made to
 /// start over.
-pub const RESTART_FRAMES: i64 = 4096;
+pub(crate) const RESTART_FRAMES: i64 = 4096;
 
 /// The handle the requests use to say they wrote.
-pub struct Checkpointer {
+pub(crate) struct Checkpointer {
     thread: Thread,
 }
 
 impl Checkpointer {
     /// Turns off the automatic checkpoint of `db`, the requests' connection
     /// to the database at `path`, and starts the thread that does it.
-    pub fn start(path: &Path, db: &Arc<Mutex<Connection>>) -> Result<Checkpointer, String> {
+    pub(crate) fn start(path: &Path, db: &Arc<Mutex<Connection>>) -> Result<Checkpointer, String> {
         let passes = Passes::new(path, db, RESTART_FRAMES).map_err(|e| e.to_string())?;
         let handle = std::thread::Builder::new()
             .name("checkpoint".into())
@@ -65,14 +65,14 @@ impl Checkpointer {
     }
 
     /// Tells the thread that the log grew; cheap when it is awake already.
-    pub fn wrote(&self) {
+    pub(crate) fn wrote(&self) {
         self.thread.unpark();
     }
 }
 
 /// What one pass did.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Pass {
+pub(crate) enum Pass {
     /// Copied what it could; the log held this many frames.
     Copied(i64),
     /// Copied everything with the database held, so the next write starts
@@ -83,14 +83,14 @@ pub enum Pass {
 }
 
 /// The checkpoint thread's state: its own connection and the requests'.
-pub struct Passes {
+pub(crate) struct Passes {
     conn: Connection,
     db: Weak<Mutex<Connection>>,
     restart_frames: i64,
 }
 
 impl Passes {
-    pub fn new(
+    pub(crate) fn new(
         path: &Path,
         db: &Arc<Mutex<Connection>>,
         restart_frames: i64,
@@ -111,7 +111,7 @@ impl Passes {
 
     /// Copies the log into the database file; when the log is long, again
     /// with the database held.
-    pub fn pass(&self) -> rusqlite::Result<Pass> {
+    pub(crate) fn pass(&self) -> rusqlite::Result<Pass> {
         let frames = self.copy()?;
         if frames < self.restart_frames {
             return Ok(Pass::Copied(frames));

@@ -2,6 +2,8 @@
 //! file in a temporary directory: admin set-up, activation limits, 200
 //! clients racing for 10 seats, seats freed after their timeout, request
 //! authorization, signed responses, bad input, and a restart.
+// A test may fail by panicking, and its shared helpers are `pub` to its modules.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 mod common;
 

@@ -2,9 +2,10 @@
 //!
 //! [`activate`] verifies a license file, checks it against this device, and
 //! records it in the local store with the device's fingerprint and the
-//! activation time. [`LocalLicense::open`] loads that record, verifies the
-//! file again, and checks the clock against the stored high-water mark;
-//! [`LocalLicense::check`] then answers in well under a microsecond.
+//! activation time. [`LicenseHandle::open`](crate::LicenseHandle::open)
+//! loads that record, verifies the file again, and checks the clock against
+//! the stored high-water mark; its `check` then answers in well under a
+//! microsecond.
 //!
 //! A store and license copied to another device are refused: the store
 //! carries the fingerprint it was written on, and a license bound to a
@@ -25,7 +26,6 @@ use crate::format::license::{License, LicenseFile};
 use crate::runtime::clock::{Clock, SystemClock, TrustedTime};
 use crate::runtime::store::{ActivationRecord, State, Store};
 use crate::runtime::validate::{self, Validation, ValidationOptions};
-use crate::status::Status;
 
 /// How long the clock's high-water mark may run ahead of what is stored
 /// before opening a license writes it back.
@@ -240,10 +240,10 @@ fn unusable(v: &Validation) -> Error {
     }
 }
 
-/// A license activated on this device, ready for repeated checks.
-///
-/// `Send + Sync`: share it between threads behind an `Arc`.
-pub struct LocalLicense {
+/// A license activated on this device, verified and checked against the
+/// device and the clock: what a [`LicenseHandle`](crate::LicenseHandle) is
+/// built on. `Send + Sync`.
+pub(crate) struct LocalLicense {
     file: LicenseFile,
     record: ActivationRecord,
     options: ValidationOptions,
@@ -266,13 +266,8 @@ impl LocalLicense {
     /// Opens the newest license activated on this device: loads the store
     /// (refusing one that was edited or copied from another device),
     /// verifies the recorded file again, and checks the clock against the
-    /// stored high-water mark.
-    pub fn open(config: &LocalConfig) -> Result<LocalLicense> {
-        Self::open_with_state(config).map(|(local, _)| local)
-    }
-
-    /// [`LocalLicense::open`], also handing back the state it read, so a
-    /// caller needing more of it does not read the file again.
+    /// stored high-water mark. Hands back the state it read, so the caller
+    /// (the [`LicenseHandle`](crate::LicenseHandle)) does not read it again.
     pub(crate) fn open_with_state(config: &LocalConfig) -> Result<(LocalLicense, State)> {
         let device = config.fingerprint()?;
         let store = config.store(device.clone())?;
@@ -307,13 +302,6 @@ impl LocalLicense {
         Ok((local, state))
     }
 
-    /// The status now. Fails only when the clock was turned back beyond
-    /// the tolerance ([`Error::ClockTampered`]).
-    pub fn check(&self) -> Result<Status> {
-        let now = self.now()?;
-        Ok(validate::status_at(self.file.license(), &self.options, now))
-    }
-
     /// The time now, checked against the high-water mark; for a
     /// hardware-key license, after the token answered a fresh challenge.
     pub(crate) fn now(&self) -> Result<chrono::DateTime<chrono::Utc>> {
@@ -338,36 +326,15 @@ impl LocalLicense {
         &self.trusted
     }
 
-    /// The full report now: status, dates and reasons.
-    pub fn validate(&self) -> Result<Validation> {
-        let now = self.now()?;
-        Ok(validate::validate_at(
-            self.file.license(),
-            &self.options,
-            now,
-        ))
-    }
-
-    /// Whether feature `code` may be used now.
-    pub fn feature_enabled(&self, code: &str) -> Result<bool> {
-        let v = self.validate()?;
-        Ok(validate::feature_status(self.file.license(), &v, code).is_enabled())
-    }
-
     /// Writes the clock's high-water mark to the store (products call this
     /// now and then and at exit, so a restart cannot roll the clock back).
-    pub fn save_clock(&self) -> Result<()> {
+    pub(crate) fn save_clock(&self) -> Result<()> {
         persist_high_water(&self.store, &self.trusted)
     }
 
     /// The license document.
-    pub fn license(&self) -> &License {
+    pub(crate) fn license(&self) -> &License {
         self.file.license()
-    }
-
-    /// The activation record.
-    pub fn activation(&self) -> &ActivationRecord {
-        &self.record
     }
 }
 

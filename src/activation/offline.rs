@@ -407,6 +407,7 @@ pub fn device_key_id(request: &Request) -> Result<KeyId> {
 /// Answers an activation request with `license_file` (already bound to the
 /// request's device), signed by the vendor's `key` (feature `issuer`).
 #[cfg(feature = "issuer")]
+#[cfg_attr(docsrs, doc(cfg(feature = "issuer")))]
 pub fn respond(
     request_text: &[u8],
     request: &Request,

@@ -51,6 +51,7 @@ pub fn challenge(license: &License, token: Option<&dyn HardwareToken>) -> Result
 }
 
 #[cfg(feature = "pkcs11")]
+#[cfg_attr(docsrs, doc(cfg(feature = "pkcs11")))]
 pub use pkcs11::Pkcs11Token;
 
 #[cfg(feature = "pkcs11")]

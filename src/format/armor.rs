@@ -178,6 +178,7 @@ pub fn decode(kind: &Kind, input: &[u8]) -> Result<Opened> {
 
 /// Signs `payload` with `key` and armors it (feature `issuer`).
 #[cfg(feature = "issuer")]
+#[cfg_attr(docsrs, doc(cfg(feature = "issuer")))]
 pub fn seal(kind: &Kind, key: &crate::format::keys::SigningKey, payload: &[u8]) -> Result<String> {
     seal_with(kind, key.id(), payload, |message| key.sign(message))
 }
@@ -299,6 +300,7 @@ fn check_algorithm(line: &[u8]) -> Result<()> {
 }
 
 #[cfg(all(test, feature = "issuer"))]
+#[allow(clippy::unwrap_used, clippy::expect_used)] // tests (clippy sees cfg(test) only alone)
 mod tests {
     use super::*;
     use crate::format::keys::SigningKey;

@@ -220,6 +220,7 @@ impl Keyring {
 }
 
 #[cfg(feature = "issuer")]
+#[cfg_attr(docsrs, doc(cfg(feature = "issuer")))]
 pub use signing::SigningKey;
 
 #[cfg(feature = "issuer")]

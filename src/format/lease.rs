@@ -127,6 +127,7 @@ impl Lease {
 
 /// Signs a lease (feature `issuer`; the server's side, and tests).
 #[cfg(feature = "issuer")]
+#[cfg_attr(docsrs, doc(cfg(feature = "issuer")))]
 pub fn seal(lease: &Lease, key: &crate::format::keys::SigningKey) -> Result<String> {
     let payload = serde_json::to_vec(lease)
         .map_err(|_| Error::InvalidArgument("the lease cannot be encoded"))?;

@@ -508,6 +508,7 @@ impl LicenseFile {
     /// Decodes a license file without checking its signature (feature
     /// `issuer`), for the vendor's diagnostics. Nothing may act on the result.
     #[cfg(feature = "issuer")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "issuer")))]
     pub fn decode_unverified(input: &[u8]) -> Result<LicenseFile> {
         Self::from_opened(&armor::decode(&armor::LICENSE, input)?)
     }
@@ -589,14 +590,19 @@ pub(crate) mod opt_ts {
     use chrono::{DateTime, Utc};
     use serde::{Deserialize, Deserializer, Serializer};
 
-    pub fn serialize<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(
+        t: &Option<DateTime<Utc>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         match t {
             Some(t) => super::ts::serialize(t, s),
             None => s.serialize_none(),
         }
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<DateTime<Utc>>, D::Error> {
         #[derive(Deserialize)]
         struct Wrap(#[serde(with = "super::ts")] DateTime<Utc>);
         Ok(Option::<Wrap>::deserialize(d)?.map(|w| w.0))

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::format::armor;
-use crate::format::keys::SigningKey;
+pub use crate::format::keys::SigningKey;
 use crate::format::license::{ts, License, LicenseType, FORMAT_VERSION};
 
 /// Checks a spec, fills in what may be left out, and signs it into an

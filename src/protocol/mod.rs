@@ -16,5 +16,6 @@ pub mod response;
 
 pub use http_date::{format_http_date, parse_http_date};
 #[cfg(feature = "issuer")]
+#[cfg_attr(docsrs, doc(cfg(feature = "issuer")))]
 pub use response::sign_response;
 pub use response::{verify_answer, ResponseHeaders};

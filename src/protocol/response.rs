@@ -93,6 +93,7 @@ pub fn verify_answer(
 
 /// Signs a response with the server's key (feature `issuer`).
 #[cfg(feature = "issuer")]
+#[cfg_attr(docsrs, doc(cfg(feature = "issuer")))]
 pub fn sign_response(
     key: &crate::format::keys::SigningKey,
     nonce: &str,
@@ -104,6 +105,7 @@ pub fn sign_response(
 }
 
 #[cfg(all(test, feature = "issuer"))]
+#[allow(clippy::unwrap_used, clippy::expect_used)] // tests (clippy sees cfg(test) only alone)
 mod tests {
     use super::*;
 

@@ -66,8 +66,10 @@ impl std::fmt::Debug for LicenseHandle {
 }
 
 impl LicenseHandle {
-    /// Opens the license activated on this device (see
-    /// [`LocalLicense::open`]) with its counters and its stored lease.
+    /// Opens the newest license activated on this device, with its counters
+    /// and its stored lease: loads the store (refusing one that was edited or
+    /// copied from another device), verifies the recorded file again, and
+    /// checks the clock against the stored high-water mark.
     pub fn open(config: &LocalConfig) -> Result<LicenseHandle> {
         let (local, state) = LocalLicense::open_with_state(config)?;
         // A lease stored for an earlier license or device no longer applies.

@@ -5,7 +5,8 @@ pub mod device;
 
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
-use tessera::{Keyring, SigningKey};
+use tessera::issuer::SigningKey;
+use tessera::Keyring;
 
 /// A throwaway signing key for tests only, derived from a fixed seed.
 pub fn test_only_key(n: u8) -> SigningKey {

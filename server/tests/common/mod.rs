@@ -12,8 +12,8 @@ use std::sync::Arc;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use serde_json::{json, Value};
+use tessera::issuer::SigningKey;
 use tessera::protocol::request;
-use tessera::SigningKey;
 
 pub const ADMIN: &str = "test-only-admin-token-0123456789";
 
