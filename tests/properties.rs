@@ -12,7 +12,7 @@ use tessera::format::license::ConsumptionPeriod;
 use tessera::format::period::{next_period_start, period_start};
 use tessera::issuer::SigningKey;
 use tessera::runtime::consumption::{Consumption, Counter, Limit};
-use tessera::runtime::store::Store;
+use tessera::runtime::store::{ActivationRecord, Store};
 use tessera::runtime::validate::status_at;
 use tessera::runtime::validate::validate_at;
 use tessera::{Fingerprint, Keyring, LicenseFile, MatchPolicy, ValidationOptions};
@@ -140,14 +140,19 @@ proptest! {
         store.update(|s| {
             s.high_water = mark;
             for (k, v) in &values {
-                s.extensions.insert(k.clone(), (*v).into());
+                s.activations.push(ActivationRecord {
+                    license_id: k.clone(),
+                    license_file: v.to_string(),
+                    fingerprint: Fingerprint::from_id(k),
+                    activated_at: chrono::DateTime::UNIX_EPOCH,
+                });
             }
             Ok(())
         }).unwrap();
         let parsed = store.parse(&std::fs::read(dir.path().join("state")).unwrap()).unwrap();
         prop_assert_eq!(&parsed, &store.load().unwrap());
         prop_assert_eq!(parsed.high_water, mark);
-        prop_assert_eq!(parsed.extensions.len(), values.len());
+        prop_assert_eq!(parsed.activations.len(), values.len());
     }
 
     #[test]

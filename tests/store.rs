@@ -7,7 +7,7 @@ use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};
 
 use tessera::device::fingerprint::{Fingerprint, MatchPolicy};
-use tessera::runtime::store::{State, Store};
+use tessera::runtime::store::{ActivationRecord, State, Store};
 use tessera::Error;
 
 const PRODUCT: &str = "acme-cad";
@@ -35,18 +35,25 @@ fn open(dir: &std::path::Path, fp: Fingerprint) -> Store {
     Store::open(dir, PRODUCT, fp, MatchPolicy::default(), b"").unwrap()
 }
 
+/// The tests count with the state's activation records: each update adds
+/// one (the store does not care what the records say).
 fn counter(state: &State) -> u64 {
-    state
-        .extensions
-        .get("counter")
-        .and_then(|v| v.as_u64())
-        .unwrap_or(0)
+    state.activations.len() as u64
+}
+
+fn record(n: u64, ballast: usize) -> ActivationRecord {
+    ActivationRecord {
+        license_id: format!("L-{n}"),
+        license_file: "x".repeat(ballast),
+        fingerprint: device("a"),
+        activated_at: chrono::DateTime::UNIX_EPOCH,
+    }
 }
 
 fn bump(store: &Store) -> Result<u64, Error> {
     store.update(|s| {
         let n = counter(s) + 1;
-        s.extensions.insert("counter".into(), n.into());
+        s.activations.push(record(n, 0));
         Ok(n)
     })
 }
@@ -68,7 +75,7 @@ fn a_new_store_is_empty_and_updates_persist_privately() {
     // A failed change writes nothing.
     let before = std::fs::read(dir.join("state")).unwrap();
     let err = store.update(|s| -> Result<(), Error> {
-        s.extensions.insert("counter".into(), 99.into());
+        s.activations.push(record(99, 0));
         Err(Error::InvalidArgument("refused"))
     });
     assert!(err.is_err());
@@ -84,7 +91,7 @@ fn an_edited_store_is_refused_and_never_overwritten() {
     }
     let path = dir.path().join("state");
     let original = std::fs::read_to_string(&path).unwrap();
-    let edited = original.replace("\"counter\":3", "\"counter\":0");
+    let edited = original.replace("\"license_id\":\"L-3\"", "\"license_id\":\"L-9\"");
     assert_ne!(edited, original);
     std::fs::write(&path, &edited).unwrap();
     assert_eq!(store.load().unwrap_err(), Error::StoreTampered);
@@ -242,9 +249,12 @@ fn child_process_entry() {
             "bulk" => store
                 .update(|s| {
                     let n = counter(s) + 1;
-                    s.extensions.insert("counter".into(), n.into());
-                    s.extensions
-                        .insert("ballast".into(), "x".repeat(200_000).into());
+                    // Only the newest record carries the ballast, so the
+                    // file stays about 200 KB as it grows.
+                    for r in &mut s.activations {
+                        r.license_file.clear();
+                    }
+                    s.activations.push(record(n, 200_000));
                     Ok(n)
                 })
                 .unwrap(),

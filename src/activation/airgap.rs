@@ -30,34 +30,23 @@
 //! 1020/1021. Decoding is Crockford's: case is ignored, `O` reads as `0`,
 //! `I` and `L` as `1`, hyphens and spaces are ignored.
 
-use chrono::{DateTime, Utc};
 use hmac::Mac as _;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::activation::local::{self, LocalConfig, Route};
 use crate::device::fingerprint::Fingerprint;
 use crate::error::{Error, Result};
-use crate::format::license::{ts, LicenseFile};
-use crate::runtime::store::ActivationRecord;
-
+use crate::format::license::LicenseFile;
+use crate::runtime::store::{ActivationRecord, PendingCode};
 use crate::util::CROCKFORD as ALPHABET;
+
 const PRIME: u32 = 1021;
 const INIT_SYMBOLS: usize = 20;
 const CONFIRM_SYMBOLS: usize = 16;
 const VERSION: u128 = 1;
-const PENDING: &str = "airgap";
 /// The shortest vendor secret air-gapped activation accepts.
 pub const MIN_SECRET_LEN: usize = 16;
-
-/// What the device keeps between showing an initialization code and
-/// receiving its confirmation code.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct Pending {
-    code: String,
-    #[serde(with = "ts")]
-    created_at: DateTime<Utc>,
-}
 
 /// The weight of payload position `i` (check symbols weigh 32 and 1):
 /// all distinct and non-zero modulo the prime.
@@ -202,14 +191,12 @@ pub fn initialization_code(config: &LocalConfig) -> Result<String> {
     let device = config.fingerprint()?;
     let nonce = u32::from_be_bytes(crate::util::random_bytes()?);
     let code = format(&init_symbols(device_bits(&device), nonce), 4);
-    let pending = Pending {
+    let pending = PendingCode {
         code: code.clone(),
         created_at: config.clock.now(),
     };
     config.store(device)?.update(|state| {
-        let value = serde_json::to_value(&pending)
-            .map_err(|_| Error::InvalidArgument("the code cannot be stored"))?;
-        state.extensions.insert(PENDING.to_owned(), value);
+        state.kept.airgap = Some(pending);
         Ok(())
     })?;
     Ok(code)
@@ -279,12 +266,7 @@ pub fn activate(
     }
     let device = config.fingerprint()?;
     let store = config.store(device.clone())?;
-    let pending: Pending = store
-        .load()?
-        .extensions
-        .get(PENDING)
-        .and_then(|v| serde_json::from_value(v.clone()).ok())
-        .ok_or(Error::OfflineNoRequest)?;
+    let pending = store.load()?.kept.airgap.ok_or(Error::OfflineNoRequest)?;
     let init = parse(&pending.code, INIT_SYMBOLS)?;
     let init_device = (from_symbols(&init) >> 32) as u64;
     let expected = confirmation_symbols(&init, license_file, &file.license().id, &key);
@@ -294,7 +276,7 @@ pub fn activate(
         return Err(Error::CodeRejected);
     }
     local::activate_as(config, license_file, Route::AirGapped, |state| {
-        state.extensions.remove(PENDING);
+        state.kept.airgap = None;
         Ok(())
     })
 }

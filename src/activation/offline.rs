@@ -38,7 +38,7 @@ use crate::error::{Error, Result};
 use crate::format::armor::{self, Kind};
 use crate::format::keys::{KeyId, Keyring, PublicKey};
 use crate::format::license::ts;
-use crate::runtime::store::{ActivationRecord, State, Store};
+use crate::runtime::store::{ActivationRecord, PendingRequest, State, Store};
 use crate::util::random_bytes;
 
 /// A request the device writes.
@@ -55,8 +55,6 @@ pub const RESPONSE: Kind = Kind {
     max_len: 128 * 1024,
 };
 
-const PENDING: &str = "offline_request";
-const DEACTIVATION: &str = "offline_deactivation";
 const FORMAT: u32 = 1;
 
 /// What a request asks for.
@@ -154,13 +152,6 @@ pub struct Response {
     pub issued_at: DateTime<Utc>,
 }
 
-/// What the store keeps while a request waits for its response.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct Pending {
-    id: String,
-    request: String,
-}
-
 /// The id of a request: the SHA-256 of its armored text with surrounding
 /// whitespace removed, as 64 hex digits.
 pub fn request_id(text: &[u8]) -> String {
@@ -230,14 +221,12 @@ pub fn request_activation(config: &LocalConfig, credential: &Credential) -> Resu
         },
         now,
     )?;
-    let pending = Pending {
+    let pending = PendingRequest {
         id: request_id(text.as_bytes()),
         request: text.clone(),
     };
     store.update(|state| {
-        let value = serde_json::to_value(&pending)
-            .map_err(|_| Error::InvalidArgument("the request cannot be stored"))?;
-        state.extensions.insert(PENDING.to_owned(), value);
+        state.kept.offline_request = Some(pending);
         Ok(())
     })?;
     Ok(text)
@@ -250,11 +239,8 @@ pub fn pending_request(config: &LocalConfig) -> Result<Option<String>> {
     Ok(pending(&store.load()?).map(|p| p.request))
 }
 
-fn pending(state: &State) -> Option<Pending> {
-    state
-        .extensions
-        .get(PENDING)
-        .and_then(|v| serde_json::from_value(v.clone()).ok())
+fn pending(state: &State) -> Option<PendingRequest> {
+    state.kept.offline_request.clone()
 }
 
 /// Verifies a response, checks it answers this device's pending request,
@@ -303,7 +289,7 @@ pub fn import_response(config: &LocalConfig, text: &[u8]) -> Result<ActivationRe
             // may have written a newer request meanwhile).
             match pending(state) {
                 Some(p) if p.id == response.request => {
-                    state.extensions.remove(PENDING);
+                    state.kept.offline_request = None;
                     Ok(())
                 }
                 _ => Err(Error::OfflineReplay),
@@ -343,9 +329,7 @@ pub fn request_deactivation(config: &LocalConfig, license_id: &str) -> Result<St
             return Err(Error::NotActivated);
         }
         // Kept so the product can show it again if the file is lost.
-        state
-            .extensions
-            .insert(DEACTIVATION.to_owned(), text.clone().into());
+        state.kept.offline_deactivation = Some(text.clone());
         Ok(())
     })?;
     Ok(text)
@@ -354,12 +338,7 @@ pub fn request_deactivation(config: &LocalConfig, license_id: &str) -> Result<St
 /// The last deactivation request this device wrote, to write it out again.
 pub fn last_deactivation_request(config: &LocalConfig) -> Result<Option<String>> {
     let store = config.store(config.fingerprint()?)?;
-    Ok(store
-        .load()?
-        .extensions
-        .get(DEACTIVATION)
-        .and_then(|v| v.as_str())
-        .map(str::to_owned))
+    Ok(store.load()?.kept.offline_deactivation)
 }
 
 /// Verifies a request's self-signature and returns it (vendor side: the

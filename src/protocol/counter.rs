@@ -4,6 +4,7 @@
 //! The device's journal and the server's `add_consumption` both use these.
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::format::license::{ConsumptionPeriod, FeatureType, License, LicenseType};
@@ -127,6 +128,22 @@ impl Limit {
     pub fn allows(&self, used: u64) -> bool {
         self.ceiling().is_none_or(|ceiling| used <= ceiling)
     }
+}
+
+/// Increments not yet acknowledged by the license server: one journal
+/// record, or a compacted range of them (what an upload carries).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pending {
+    /// First sequence number covered.
+    pub first_seq: u64,
+    /// Last sequence number covered.
+    pub last_seq: u64,
+    /// The counter's journal name.
+    pub counter: String,
+    /// The period start (Unix seconds; `i64::MIN` for counters that never reset).
+    pub period: i64,
+    /// Units.
+    pub amount: u64,
 }
 
 #[cfg(test)]

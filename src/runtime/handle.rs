@@ -20,8 +20,6 @@ use crate::runtime::consumption::{Consumption, Counter, Limit, Pending, Usage};
 use crate::runtime::validate::{self, FeatureStatus, Validation};
 use crate::status::Status;
 
-const LEASE_EXTENSION: &str = "lease";
-
 /// The lease this device holds, as a product shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LeaseStatus {
@@ -74,9 +72,9 @@ impl LicenseHandle {
         let (local, state) = LocalLicense::open_with_state(config)?;
         // A lease stored for an earlier license or device no longer applies.
         let lease = state
-            .extensions
-            .get(LEASE_EXTENSION)
-            .and_then(|v| v.as_str())
+            .kept
+            .lease
+            .as_deref()
             .and_then(|text| Lease::verify(text.as_bytes(), &config.keyring).ok())
             .filter(|l| {
                 let o = local.options();
@@ -244,9 +242,7 @@ impl LicenseHandle {
             .trim()
             .to_owned();
         self.local.store().update(|state| {
-            state
-                .extensions
-                .insert(LEASE_EXTENSION.to_owned(), text.into());
+            state.kept.lease = Some(text.to_owned());
             state.high_water = state.high_water.max(Some(lease.issued_at));
             Ok(())
         })?;
@@ -264,7 +260,7 @@ impl LicenseHandle {
             return Err(Error::InvalidArgument("no borrowed seat to return"));
         }
         self.local.store().update(|state| {
-            state.extensions.remove(LEASE_EXTENSION);
+            state.kept.lease = None;
             Ok(())
         })?;
         *guard = None;

@@ -23,6 +23,7 @@
 //! The state is not a source of authority: what a server granted lives in it
 //! as the signed artifact the server sent, and is verified again when used.
 
+use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
@@ -34,6 +35,7 @@ use sha2::{Digest, Sha256};
 
 use crate::device::fingerprint::{Fingerprint, MatchPolicy};
 use crate::error::{Error, Result};
+use crate::protocol::counter::Pending;
 
 const MAGIC: &str = "TESSERA STATE 1";
 const STATE: &str = "state";
@@ -60,9 +62,67 @@ pub struct State {
     /// Licenses activated on this device.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub activations: Vec<ActivationRecord>,
-    /// State kept by later modules (counters, leases), by module name.
-    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub extensions: std::collections::BTreeMap<String, serde_json::Value>,
+    /// What the runtime and activation keep between runs (written under
+    /// `extensions` in the file).
+    #[serde(default, rename = "extensions", skip_serializing_if = "Kept::is_empty")]
+    pub(crate) kept: Kept,
+}
+
+/// What the parts of the SDK keep in the state, each in a typed field of
+/// its own (one schema, in one place: docs/RUNTIME.md).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub(crate) struct Kept {
+    /// The consumption counters' snapshot, after the first compaction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) consumption: Option<ConsumptionSnapshot>,
+    /// The floating or borrow lease the server granted, as it was signed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) lease: Option<String>,
+    /// The offline request waiting for its response.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) offline_request: Option<PendingRequest>,
+    /// The last offline deactivation request, to show again if it is lost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) offline_deactivation: Option<String>,
+    /// The air-gapped initialization code waiting for its confirmation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) airgap: Option<PendingCode>,
+    /// Entries a newer SDK wrote, kept as they were.
+    #[serde(flatten)]
+    pub(crate) other: BTreeMap<String, serde_json::Value>,
+}
+
+impl Kept {
+    fn is_empty(&self) -> bool {
+        *self == Kept::default()
+    }
+}
+
+/// What compaction of the consumption journal leaves in the state: where
+/// the journal restarts, the totals so far, and what is not yet uploaded.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub(crate) struct ConsumptionSnapshot {
+    pub(crate) base_seq: u64,
+    pub(crate) base_mac: String,
+    /// counter → (period, used locally in it)
+    pub(crate) used: BTreeMap<String, (i64, u64)>,
+    pub(crate) uploaded_seq: u64,
+    pub(crate) pending: Vec<Pending>,
+}
+
+/// An offline request waiting for its response: its id and its text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct PendingRequest {
+    pub(crate) id: String,
+    pub(crate) request: String,
+}
+
+/// An air-gapped initialization code waiting for its confirmation code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct PendingCode {
+    pub(crate) code: String,
+    #[serde(with = "crate::format::license::ts")]
+    pub(crate) created_at: DateTime<Utc>,
 }
 
 /// A license activated on this device.
@@ -423,4 +483,57 @@ fn create_private_dir(dir: &Path) -> Result<()> {
     builder
         .create(dir)
         .map_err(|e| Error::io(&e, "creating the state directory"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// A state as the SDK wrote it when these parts were a string-keyed map
+    /// (0.1.0): every part, and an entry of a newer SDK.
+    fn written_before() -> serde_json::Value {
+        json!({
+            "high_water": "2026-11-30T10:00:00Z",
+            "extensions": {
+                "consumption": {
+                    "base_seq": 4096,
+                    "base_mac": "00112233445566778899aabbccddeeff",
+                    "used": {"license": [-9223372036854775808_i64, 12]},
+                    "uploaded_seq": 4000,
+                    "pending": [{"first_seq": 4001, "last_seq": 4096, "counter": "license",
+                                 "period": -9223372036854775808_i64, "amount": 96}]
+                },
+                "lease": "-----BEGIN TESSERA LEASE-----\n...",
+                "offline_request": {"id": "ab", "request": "-----BEGIN TESSERA OFFLINE REQUEST-----"},
+                "offline_deactivation": "-----BEGIN TESSERA OFFLINE REQUEST-----",
+                "airgap": {"code": "ABCDE-FGHJK-MNPQR-STVWX-YZ012", "created_at": "2026-11-30T09:00:00Z"},
+                "from_a_newer_sdk": {"kept": [1, 2, 3]}
+            }
+        })
+    }
+
+    #[test]
+    fn every_part_reads_into_its_typed_field_and_writes_back_unchanged() {
+        let state: State = serde_json::from_value(written_before()).unwrap();
+        let kept = &state.kept;
+        let snapshot = kept.consumption.as_ref().unwrap();
+        assert_eq!((snapshot.base_seq, snapshot.uploaded_seq), (4096, 4000));
+        assert_eq!(snapshot.used["license"], (i64::MIN, 12));
+        assert_eq!(snapshot.pending[0].amount, 96);
+        assert!(kept.lease.as_deref().unwrap().starts_with("-----BEGIN TESSERA LEASE"));
+        assert_eq!(kept.offline_request.as_ref().unwrap().id, "ab");
+        assert!(kept.offline_deactivation.is_some());
+        assert_eq!(kept.airgap.as_ref().unwrap().code, "ABCDE-FGHJK-MNPQR-STVWX-YZ012");
+        assert_eq!(kept.other["from_a_newer_sdk"], json!({"kept": [1, 2, 3]}));
+        assert_eq!(serde_json::to_value(&state).unwrap(), written_before());
+    }
+
+    #[test]
+    fn an_empty_state_writes_no_extensions() {
+        let value = serde_json::to_value(State::default()).unwrap();
+        assert_eq!(value, json!({}));
+        let back: State = serde_json::from_value(value).unwrap();
+        assert_eq!(back, State::default());
+    }
 }

@@ -10,16 +10,16 @@ use std::sync::Arc;
 use hmac::Mac as _;
 use serde::{Deserialize, Serialize};
 
-use super::{Consumption, Pending};
+use super::Consumption;
 use crate::error::{Error, Result};
 use crate::protocol::counter::Limit;
-use crate::runtime::store::{State, StoreLock};
+use crate::protocol::counter::Pending;
+use crate::runtime::store::{ConsumptionSnapshot as Snapshot, State, StoreLock};
 
 /// Journal records after which the journal is compacted into the store.
 pub const COMPACT_AFTER: u64 = 4096;
 pub(super) const JOURNAL: &str = "consumption.journal";
 const MAGIC: &str = "TESSERA JOURNAL 1";
-const EXTENSION: &str = "consumption";
 
 /// One journal line.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -30,17 +30,6 @@ pub(super) struct Record {
     pub(super) amount: u64,
     pub(super) at: i64,
     pub(super) mac: String,
-}
-
-/// What compaction leaves in the store.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub(super) struct Snapshot {
-    pub(super) base_seq: u64,
-    pub(super) base_mac: String,
-    /// counter → (period, used locally in it)
-    pub(super) used: BTreeMap<String, (i64, u64)>,
-    pub(super) uploaded_seq: u64,
-    pub(super) pending: Vec<Pending>,
 }
 
 /// What this process knows of the journal.
@@ -93,7 +82,7 @@ impl Consumption {
 
     /// Starts over from the store's snapshot and the whole journal.
     fn reload(&self, known: &mut Known) -> Result<()> {
-        let snapshot = read_snapshot(&self.store.load()?)?;
+        let snapshot = read_snapshot(&self.store.load()?);
         let base_mac = if snapshot.base_seq == 0 {
             genesis(self.store.key())
         } else {
@@ -258,8 +247,10 @@ impl Consumption {
         snap.base_seq = known.last_seq;
         snap.base_mac = hex::encode(known.last_mac);
         snap.used = known.used.clone();
-        self.store
-            .update_locked(guard, |state| write_snapshot(state, &snap))?;
+        self.store.update_locked(guard, |state| {
+            write_snapshot(state, &snap);
+            Ok(())
+        })?;
         self.rewrite_journal(known.last_seq, &known.last_mac)?;
         known.file = None; // reopened on the next catch-up
         known.snapshot = snap;
@@ -299,19 +290,13 @@ pub(super) fn apply(
     // A record of an older period (a clock slip at a boundary) counts there, not now.
 }
 
-pub(super) fn read_snapshot(state: &State) -> Result<Snapshot> {
-    match state.extensions.get(EXTENSION) {
-        None => Ok(Snapshot::default()),
-        Some(v) => serde_json::from_value(v.clone())
-            .map_err(|_| Error::StoreCorrupt("the consumption snapshot does not parse")),
-    }
+/// The counters' part of the state (empty before the first compaction).
+pub(super) fn read_snapshot(state: &State) -> Snapshot {
+    state.kept.consumption.clone().unwrap_or_default()
 }
 
-pub(super) fn write_snapshot(state: &mut State, snap: &Snapshot) -> Result<()> {
-    let value = serde_json::to_value(snap)
-        .map_err(|_| Error::InvalidArgument("the snapshot cannot be encoded"))?;
-    state.extensions.insert(EXTENSION.to_owned(), value);
-    Ok(())
+pub(super) fn write_snapshot(state: &mut State, snap: &Snapshot) {
+    state.kept.consumption = Some(snap.clone());
 }
 
 pub(super) fn genesis(key: &[u8; 32]) -> [u8; 16] {

@@ -29,14 +29,13 @@ use std::path::PathBuf;
 use std::sync::{Condvar, Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
 use self::commit::Queue;
 pub use self::journal::COMPACT_AFTER;
 use self::journal::{read_snapshot, used_in, write_snapshot, Known, JOURNAL};
 use crate::error::{Error, Result};
 use crate::format::period::next_period_start;
-pub use crate::protocol::counter::{Counter, Limit};
+pub use crate::protocol::counter::{Counter, Limit, Pending};
 use crate::runtime::store::{Store, StoreLock};
 
 /// How much of a counter is used and left.
@@ -74,21 +73,6 @@ impl Usage {
             resets_at: limit.period.map(|p| next_period_start(p, now)),
         }
     }
-}
-
-/// An increment not yet acknowledged by the license server.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Pending {
-    /// First sequence number covered.
-    pub first_seq: u64,
-    /// Last sequence number covered.
-    pub last_seq: u64,
-    /// The counter's journal name.
-    pub counter: String,
-    /// The period start (Unix seconds; `i64::MIN` for counters that never reset).
-    pub period: i64,
-    /// Units.
-    pub amount: u64,
 }
 
 /// The consumption counters of one product on this device.
@@ -199,10 +183,10 @@ impl Consumption {
             ));
         }
         self.store.update_locked(&guard, |state| {
-            let mut snap = read_snapshot(state)?;
+            let mut snap = read_snapshot(state);
             snap.uploaded_seq = snap.uploaded_seq.max(seq);
             snap.pending.retain(|p| p.last_seq > snap.uploaded_seq);
-            write_snapshot(state, &snap)?;
+            write_snapshot(state, &snap);
             known.snapshot = snap;
             Ok(())
         })
