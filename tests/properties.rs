@@ -11,7 +11,6 @@ use tessera::format::keys::KeyId;
 use tessera::format::license::ConsumptionPeriod;
 use tessera::format::period::{next_period_start, period_start};
 use tessera::issuer::SigningKey;
-use tessera::runtime::consumption::{Consumption, Counter, Limit};
 use tessera::runtime::store::{ActivationRecord, Store};
 use tessera::runtime::validate::status_at;
 use tessera::runtime::validate::validate_at;
@@ -153,28 +152,6 @@ proptest! {
         prop_assert_eq!(&parsed, &store.load().unwrap());
         prop_assert_eq!(parsed.high_water, mark);
         prop_assert_eq!(parsed.activations.len(), values.len());
-    }
-
-    #[test]
-    fn counters_accept_exactly_what_fits_and_remember_it(amounts in prop::collection::vec(1u64..20, 1..40), max in 0u64..200, overage in 0u64..20) {
-        let dir = tempfile::tempdir().unwrap();
-        let device = Fingerprint::from_facts(b"s", [("machine_id", "m"), ("cpu", "c")]);
-        let open = || Store::open(dir.path(), "acme", device.clone(), MatchPolicy::default(), b"").unwrap();
-        let now = DateTime::UNIX_EPOCH;
-        let limit = Limit { max, unlimited: false, overage, period: None, base: 0, base_at: now };
-        let counters = Consumption::new(open()).unwrap();
-        let mut expected = 0;
-        for a in amounts {
-            let fits = expected + a <= max + overage;
-            prop_assert_eq!(counters.consume(&Counter::License, a, &limit, now).is_ok(), fits);
-            if fits {
-                expected += a;
-            }
-        }
-        let reopened = Consumption::new(open()).unwrap();
-        prop_assert_eq!(reopened.usage(&Counter::License, &limit, now).unwrap().used, expected);
-        let pending: u64 = reopened.pending_uploads().unwrap().iter().map(|p| p.amount).sum();
-        prop_assert_eq!(pending, expected);
     }
 }
 

@@ -521,10 +521,17 @@ mod tests {
         assert_eq!((snapshot.base_seq, snapshot.uploaded_seq), (4096, 4000));
         assert_eq!(snapshot.used["license"], (i64::MIN, 12));
         assert_eq!(snapshot.pending[0].amount, 96);
-        assert!(kept.lease.as_deref().unwrap().starts_with("-----BEGIN TESSERA LEASE"));
+        assert!(kept
+            .lease
+            .as_deref()
+            .unwrap()
+            .starts_with("-----BEGIN TESSERA LEASE"));
         assert_eq!(kept.offline_request.as_ref().unwrap().id, "ab");
         assert!(kept.offline_deactivation.is_some());
-        assert_eq!(kept.airgap.as_ref().unwrap().code, "ABCDE-FGHJK-MNPQR-STVWX-YZ012");
+        assert_eq!(
+            kept.airgap.as_ref().unwrap().code,
+            "ABCDE-FGHJK-MNPQR-STVWX-YZ012"
+        );
         assert_eq!(kept.other["from_a_newer_sdk"], json!({"kept": [1, 2, 3]}));
         assert_eq!(serde_json::to_value(&state).unwrap(), written_before());
     }

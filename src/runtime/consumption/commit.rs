@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use super::journal::{apply, chain, used_in, Record, COMPACT_AFTER};
+use super::journal::{apply, chain, used_in, Record};
 use super::{lock, Consumption, Usage};
 use crate::error::{Error, Result};
 use crate::protocol::counter::{Counter, Limit};
@@ -51,7 +51,7 @@ impl Consumption {
     /// Consumes `amount` units of `counter` at `now`, if the limit allows.
     /// Returns after the increment is on disk; a refused increment changes
     /// nothing and fails with [`Error::ConsumptionLimit`].
-    pub fn consume(
+    pub(crate) fn consume(
         &self,
         counter: &Counter,
         amount: u64,
@@ -194,7 +194,7 @@ impl Consumption {
                 return fail_accepted(results, &e);
             }
             let file = known.file.clone();
-            if known.last_seq - known.start_seq >= COMPACT_AFTER {
+            if known.last_seq - known.start_seq >= self.compact_after {
                 // The snapshot that compaction writes makes these records
                 // durable too; a failed compaction is retried next time.
                 let _ = self.compact(&guard, &mut known);
@@ -222,4 +222,156 @@ fn fail_accepted(results: Vec<(u64, Result<Usage>)>, err: &Error) -> Vec<(u64, R
         .into_iter()
         .map(|(t, r)| (t, r.and_then(|_| Err(err.clone()))))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::device::fingerprint::{Fingerprint, MatchPolicy};
+    use crate::runtime::consumption::journal::JOURNAL;
+    use crate::runtime::store::Store;
+
+    fn counters(dir: &std::path::Path) -> Consumption {
+        let device = Fingerprint::from_facts(b"s", [("machine_id", "m"), ("cpu", "c")]);
+        let store = Store::open(dir, "acme", device, MatchPolicy::default(), b"").unwrap();
+        Consumption::new(store).unwrap()
+    }
+
+    fn limit(max: u64, overage: u64) -> Limit {
+        Limit {
+            max,
+            unlimited: false,
+            overage,
+            period: None,
+            base: 0,
+            base_at: DateTime::UNIX_EPOCH,
+        }
+    }
+
+    fn request(amount: u64, limit: &Limit) -> Request {
+        Request {
+            counter: Counter::License.key(),
+            amount,
+            limit: limit.clone(),
+            now: DateTime::UNIX_EPOCH,
+        }
+    }
+
+    fn journal_lines(dir: &std::path::Path) -> usize {
+        std::fs::read_to_string(dir.join(JOURNAL))
+            .unwrap()
+            .lines()
+            .count()
+    }
+
+    #[test]
+    fn a_group_accepts_in_ticket_order_what_fits_and_writes_only_that() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = counters(dir.path());
+        let l = limit(10, 0);
+        let group = [6, 5, 4, 1]
+            .into_iter()
+            .enumerate()
+            .map(|(t, a)| (t as u64, request(a, &l)))
+            .collect();
+        let results = c.commit(group);
+        let accepted: Vec<bool> = results.iter().map(|(_, r)| r.is_ok()).collect();
+        // 6 fits; 6+5 does not; 6+4 fits; 10+1 does not.
+        assert_eq!(accepted, [true, false, true, false]);
+        assert_eq!(
+            results[1].1.as_ref().unwrap_err(),
+            &Error::ConsumptionLimit {
+                counter: "license".into(),
+                used: 6,
+                requested: 5,
+                allowed: 10
+            }
+        );
+        assert_eq!(results[2].1.as_ref().unwrap().used, 10);
+        // One header and the two accepted records, numbered 1 and 2.
+        assert_eq!(journal_lines(dir.path()), 3);
+        let reopened = counters(dir.path());
+        let pending = reopened.pending_uploads().unwrap();
+        let seqs: Vec<(u64, u64)> = pending.iter().map(|p| (p.first_seq, p.amount)).collect();
+        assert_eq!(seqs, [(1, 6), (2, 4)]);
+    }
+
+    #[test]
+    fn a_group_of_refusals_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = counters(dir.path());
+        let l = limit(3, 1);
+        c.consume(&Counter::License, 4, &l, DateTime::UNIX_EPOCH)
+            .unwrap();
+        let before = std::fs::read(dir.path().join(JOURNAL)).unwrap();
+        let results = c.commit(vec![(7, request(1, &l)), (8, request(2, &l))]);
+        assert!(results.iter().all(|(_, r)| r.is_err()));
+        assert_eq!(std::fs::read(dir.path().join(JOURNAL)).unwrap(), before);
+    }
+
+    #[test]
+    fn threads_consuming_at_once_get_exactly_the_limit_and_contiguous_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Arc::new(counters(dir.path()));
+        let l = limit(300, 0);
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let (c, l) = (Arc::clone(&c), l.clone());
+                std::thread::spawn(move || {
+                    (0..50)
+                        .filter(|_| {
+                            c.consume(&Counter::License, 1, &l, DateTime::UNIX_EPOCH)
+                                .is_ok()
+                        })
+                        .count()
+                })
+            })
+            .collect();
+        let accepted: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+        assert_eq!(accepted, 300);
+        let reopened = counters(dir.path());
+        let usage = reopened
+            .usage(&Counter::License, &l, DateTime::UNIX_EPOCH)
+            .unwrap();
+        assert_eq!(usage.used, 300);
+        let seqs: Vec<u64> = reopened
+            .pending_uploads()
+            .unwrap()
+            .iter()
+            .map(|p| p.first_seq)
+            .collect();
+        assert_eq!(seqs, (1..=300).collect::<Vec<_>>());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 24, failure_persistence: None, ..ProptestConfig::default() })]
+
+        #[test]
+        fn counters_accept_exactly_what_fits_and_remember_it(
+            amounts in prop::collection::vec(1u64..20, 1..40),
+            max in 0u64..200,
+            overage in 0u64..20,
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let l = limit(max, overage);
+            let now = DateTime::UNIX_EPOCH;
+            let c = counters(dir.path());
+            let mut expected = 0;
+            for a in amounts {
+                let fits = expected + a <= max + overage;
+                prop_assert_eq!(c.consume(&Counter::License, a, &l, now).is_ok(), fits);
+                if fits {
+                    expected += a;
+                }
+            }
+            let reopened = counters(dir.path());
+            prop_assert_eq!(reopened.usage(&Counter::License, &l, now).unwrap().used, expected);
+            let pending: u64 = reopened.pending_uploads().unwrap().iter().map(|p| p.amount).sum();
+            prop_assert_eq!(pending, expected);
+        }
+    }
 }

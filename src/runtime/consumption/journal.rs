@@ -353,3 +353,149 @@ pub(super) fn file_id(meta: &std::fs::Metadata) -> u64 {
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map_or(0, |d| d.as_nanos() as u64)
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::DateTime;
+
+    use super::*;
+    use crate::device::fingerprint::{Fingerprint, MatchPolicy};
+    use crate::protocol::counter::Counter;
+    use crate::runtime::store::Store;
+
+    fn store(dir: &std::path::Path) -> Store {
+        let device = Fingerprint::from_facts(b"s", [("machine_id", "m"), ("cpu", "c")]);
+        Store::open(dir, "acme", device, MatchPolicy::default(), b"").unwrap()
+    }
+
+    /// Counters that compact after every `every` records.
+    fn counters(dir: &std::path::Path, every: u64) -> Consumption {
+        let mut c = Consumption::new(store(dir)).unwrap();
+        c.compact_after = every;
+        c
+    }
+
+    fn unlimited() -> Limit {
+        Limit {
+            max: 0,
+            unlimited: true,
+            overage: 0,
+            period: None,
+            base: 0,
+            base_at: DateTime::UNIX_EPOCH,
+        }
+    }
+
+    fn consume(c: &Consumption, counter: &Counter, n: u64) {
+        for _ in 0..n {
+            c.consume(counter, 1, &unlimited(), DateTime::UNIX_EPOCH)
+                .unwrap();
+        }
+    }
+
+    fn used(c: &Consumption, counter: &Counter) -> u64 {
+        c.usage(counter, &unlimited(), DateTime::UNIX_EPOCH)
+            .unwrap()
+            .used
+    }
+
+    #[test]
+    fn compaction_restarts_the_journal_and_keeps_totals_and_what_is_left_to_upload() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = counters(dir.path(), 4);
+        let (license, render) = (Counter::License, Counter::Feature("render".into()));
+        for _ in 0..5 {
+            consume(&c, &license, 1);
+            consume(&c, &render, 1);
+        }
+        // Compacted after records 4 and 8: the journal restarts at 8.
+        let text = std::fs::read_to_string(dir.path().join(JOURNAL)).unwrap();
+        assert!(text.starts_with(&format!("{MAGIC} 8 ")), "{text}");
+        assert_eq!(text.lines().count(), 3);
+        let snapshot = store(dir.path()).load().unwrap().kept.consumption.unwrap();
+        assert_eq!(snapshot.base_seq, 8);
+        assert_eq!(
+            snapshot.used["license"].1 + snapshot.used["feature:render"].1,
+            8
+        );
+        // Totals and pending ranges are whole, before and after a reopen.
+        for c in [&c, &counters(dir.path(), 4)] {
+            assert_eq!((used(c, &license), used(c, &render)), (5, 5));
+            // A compacted range covers its counter's records from first_seq
+            // to last_seq; per counter, ranges never overlap.
+            let pending = c.pending_uploads().unwrap();
+            for key in ["license", "feature:render"] {
+                let mine: Vec<_> = pending.iter().filter(|p| p.counter == key).collect();
+                assert_eq!(mine.iter().map(|p| p.amount).sum::<u64>(), 5, "{key}");
+                assert!(
+                    mine.windows(2).all(|w| w[0].last_seq < w[1].first_seq),
+                    "{mine:?}"
+                );
+            }
+            assert_eq!(pending.iter().map(|p| p.first_seq).min(), Some(1));
+            assert_eq!(pending.iter().map(|p| p.last_seq).max(), Some(10));
+        }
+        // What the server acknowledged is not uploaded again, and a later
+        // compaction keeps it that way. (A compacted range that straddles
+        // the acknowledged point is kept whole: the server adds only the
+        // part of a range it has not counted, docs/PROTOCOL.md.)
+        c.acknowledge_upload(6).unwrap();
+        consume(&c, &license, 2);
+        let pending = c.pending_uploads().unwrap();
+        assert!(pending.iter().all(|p| p.last_seq > 6), "{pending:?}");
+        assert!(pending.iter().any(|p| p.last_seq == 12), "{pending:?}");
+        assert_eq!(used(&c, &license), 7);
+    }
+
+    #[test]
+    fn a_journal_lost_or_rolled_back_after_a_compaction_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = counters(dir.path(), 4);
+        consume(&c, &Counter::License, 2);
+        let early = std::fs::read(dir.path().join(JOURNAL)).unwrap();
+        consume(&c, &Counter::License, 4);
+        drop(c);
+        std::fs::write(dir.path().join(JOURNAL), &early).unwrap();
+        let rolled_back = counters(dir.path(), 4);
+        assert!(matches!(
+            rolled_back.usage(&Counter::License, &unlimited(), DateTime::UNIX_EPOCH),
+            Err(Error::JournalCorrupt(_) | Error::JournalTampered)
+        ));
+        std::fs::remove_file(dir.path().join(JOURNAL)).unwrap();
+        let lost = counters(dir.path(), 4);
+        assert_eq!(
+            lost.usage(&Counter::License, &unlimited(), DateTime::UNIX_EPOCH),
+            Err(Error::JournalCorrupt("the journal is missing"))
+        );
+    }
+
+    #[test]
+    fn a_torn_last_record_is_cut_off_and_an_edited_one_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = counters(dir.path(), 100);
+        consume(&c, &Counter::License, 3);
+        drop(c);
+        let path = dir.path().join(JOURNAL);
+        let whole = std::fs::read(&path).unwrap();
+        let mut torn = whole.clone();
+        torn.extend_from_slice(b"{\"seq\":4,\"coun");
+        std::fs::write(&path, &torn).unwrap();
+        let c = counters(dir.path(), 100);
+        assert_eq!(used(&c, &Counter::License), 3);
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            whole,
+            "the torn line is cut off"
+        );
+        drop(c);
+        let edited = String::from_utf8(whole)
+            .unwrap()
+            .replacen("\"amount\":1", "\"amount\":0", 1);
+        std::fs::write(&path, edited).unwrap();
+        let c = counters(dir.path(), 100);
+        assert_eq!(
+            c.usage(&Counter::License, &unlimited(), DateTime::UNIX_EPOCH),
+            Err(Error::JournalTampered)
+        );
+    }
+}

@@ -75,8 +75,10 @@ impl Usage {
     }
 }
 
-/// The consumption counters of one product on this device.
-pub struct Consumption {
+/// The consumption counters of one product on this device. Internal: a
+/// product consumes through [`LicenseHandle`](crate::LicenseHandle), which
+/// validates the license and reads its limits first.
+pub(crate) struct Consumption {
     store: Store,
     path: PathBuf,
     /// The store's lock file, kept open: every commit locks it.
@@ -87,6 +89,9 @@ pub struct Consumption {
     full: Condvar,
     /// Wakes the others when a group is committed.
     committed: Condvar,
+    /// Records after which the journal is compacted ([`COMPACT_AFTER`];
+    /// lower in unit tests, so compaction runs often).
+    compact_after: u64,
 }
 
 impl std::fmt::Debug for Consumption {
@@ -117,10 +122,11 @@ fn lock_known(m: &Mutex<Known>) -> MutexGuard<'_, Known> {
 
 impl Consumption {
     /// The counters kept in `store`'s directory.
-    pub fn new(store: Store) -> Result<Consumption> {
+    pub(crate) fn new(store: Store) -> Result<Consumption> {
         Ok(Consumption {
             path: store.dir().join(JOURNAL),
             lock_file: store.open_lock_file()?,
+            compact_after: COMPACT_AFTER,
             store,
             known: Mutex::new(Known::default()),
             queue: Mutex::new(Queue::default()),
@@ -137,7 +143,12 @@ impl Consumption {
     }
 
     /// Usage of `counter` at `now`, including other processes' increments.
-    pub fn usage(&self, counter: &Counter, limit: &Limit, now: DateTime<Utc>) -> Result<Usage> {
+    pub(crate) fn usage(
+        &self,
+        counter: &Counter,
+        limit: &Limit,
+        now: DateTime<Utc>,
+    ) -> Result<Usage> {
         let (mut known, guard) = self.enter()?;
         self.catch_up(&guard, &mut known)?;
         let key = counter.key();
@@ -147,7 +158,7 @@ impl Consumption {
 
     /// Increments not yet acknowledged by the server, oldest first: pending
     /// ranges from compactions, then single records from the journal.
-    pub fn pending_uploads(&self) -> Result<Vec<Pending>> {
+    pub(crate) fn pending_uploads(&self) -> Result<Vec<Pending>> {
         let (mut known, guard) = self.enter()?;
         self.catch_up(&guard, &mut known)?;
         let uploaded = known.snapshot.uploaded_seq;
@@ -174,7 +185,7 @@ impl Consumption {
     }
 
     /// Records that the server acknowledged every increment up to `seq`.
-    pub fn acknowledge_upload(&self, seq: u64) -> Result<()> {
+    pub(crate) fn acknowledge_upload(&self, seq: u64) -> Result<()> {
         let (mut known, guard) = self.enter()?;
         self.catch_up(&guard, &mut known)?;
         if seq > known.last_seq {
