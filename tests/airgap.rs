@@ -6,55 +6,32 @@
 
 mod common;
 
-use std::sync::Arc;
-
-use common::device::FakeDevice;
-use common::{at, issue, ring, spec, test_only_key};
-use tessera::{activation::airgap, Error, LicenseHandle, LocalConfig, ManualClock, Status};
+use common::{issue, spec, Setup};
+use tessera::{activation::airgap, Error, LicenseHandle, LocalConfig, Status};
 
 const SECRET: &[u8] = b"test-only vendor secret, 32 byte";
 const ALPHABET: &str = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
-struct Setup {
-    key: tessera::issuer::SigningKey,
-    clock: Arc<ManualClock>,
-    store: tempfile::TempDir,
-    device: FakeDevice,
+/// The product with the vendor secret air-gapped activation needs.
+fn air_config(s: &Setup) -> LocalConfig {
+    let mut c = s.config();
+    c.secret = SECRET.to_vec();
+    c
 }
 
-impl Setup {
-    fn new() -> Setup {
-        Setup {
-            key: test_only_key(1),
-            clock: Arc::new(ManualClock::new(at("2026-03-01T09:00:00Z"))),
-            store: tempfile::tempdir().unwrap(),
-            device: FakeDevice::physical(),
-        }
-    }
-
-    fn config(&self) -> LocalConfig {
-        let mut c = LocalConfig::new("acme", ring(&[&self.key]));
-        c.store_dir = Some(self.store.path().to_owned());
-        c.clock = self.clock.clone();
-        c.source = Arc::new(self.device.source());
-        c.secret = SECRET.to_vec();
-        c
-    }
-
-    /// The signed air-gapped license (the policy the device holds).
-    fn license(&self, id: &str) -> String {
-        let mut s = spec("time-limited");
-        s["id"] = id.into();
-        s["is_air_gapped"] = true.into();
-        issue(&s, &self.key, "2026-03-01T08:00:00Z")
-    }
+/// The signed air-gapped license (the policy the device holds).
+fn air_license(s: &Setup, id: &str) -> String {
+    s.license(
+        "time-limited",
+        serde_json::json!({"id": id, "is_air_gapped": true}),
+    )
 }
 
 #[test]
 fn initialization_then_confirmation_activates_the_license() {
     let s = Setup::new();
-    let config = s.config();
-    let license = s.license("AIR-1");
+    let config = air_config(&s);
+    let license = air_license(&s, "AIR-1");
     // Plain activation of an air-gapped license is refused.
     assert_eq!(
         tessera::activate(&config, license.as_bytes()).unwrap_err(),
@@ -103,8 +80,8 @@ fn typos(code: &str) -> Vec<String> {
 #[test]
 fn every_mistyped_character_and_swapped_pair_is_caught() {
     let s = Setup::new();
-    let config = s.config();
-    let license = s.license("AIR-1");
+    let config = air_config(&s);
+    let license = air_license(&s, "AIR-1");
     let init = airgap::initialization_code(&config).unwrap();
     for typo in typos(&init) {
         assert!(
@@ -134,12 +111,12 @@ fn every_mistyped_character_and_swapped_pair_is_caught() {
 #[test]
 fn codes_for_another_device_license_or_an_older_request_are_rejected() {
     let s = Setup::new();
-    let config = s.config();
-    let license = s.license("AIR-1");
+    let config = air_config(&s);
+    let license = air_license(&s, "AIR-1");
 
     // Another device's initialization code.
     let other_store = tempfile::tempdir().unwrap();
-    let mut other = s.config();
+    let mut other = air_config(&s);
     other.store_dir = Some(other_store.path().to_owned());
     other.custom_device_id = Some("another-device".into());
     let theirs = airgap::initialization_code(&other).unwrap();
@@ -151,7 +128,7 @@ fn codes_for_another_device_license_or_an_older_request_are_rejected() {
     );
 
     // Another license's code used with this license.
-    let other_license = s.license("AIR-2");
+    let other_license = air_license(&s, "AIR-2");
     let for_other_license =
         airgap::confirmation_code(&mine, other_license.as_bytes(), "acme", SECRET).unwrap();
     assert_eq!(
@@ -191,13 +168,13 @@ fn codes_for_another_device_license_or_an_older_request_are_rejected() {
 #[test]
 fn air_gapped_mode_needs_a_vendor_secret_and_an_air_gapped_license() {
     let s = Setup::new();
-    let mut config = s.config();
+    let mut config = air_config(&s);
     config.secret = b"short".to_vec();
     assert!(matches!(
         airgap::initialization_code(&config),
         Err(Error::InvalidArgument(_))
     ));
-    let config = s.config();
+    let config = air_config(&s);
     let init = airgap::initialization_code(&config).unwrap();
     let plain = issue(&spec("time-limited"), &s.key, "2026-03-01T08:00:00Z");
     assert!(matches!(
@@ -205,11 +182,12 @@ fn air_gapped_mode_needs_a_vendor_secret_and_an_air_gapped_license() {
         Err(Error::InvalidArgument(_))
     ));
     // A forged "air-gapped" file fails its signature on the device.
-    let mut forged = s.license("AIR-1").into_bytes();
+    let mut forged = air_license(&s, "AIR-1").into_bytes();
     let i = forged.windows(2).position(|w| w == b"\n\n").unwrap() + 10;
     forged[i] = if forged[i] == b'A' { b'B' } else { b'A' };
     let code =
-        airgap::confirmation_code(&init, s.license("AIR-1").as_bytes(), "acme", SECRET).unwrap();
+        airgap::confirmation_code(&init, air_license(&s, "AIR-1").as_bytes(), "acme", SECRET)
+            .unwrap();
     assert!(matches!(
         airgap::activate(&config, &forged, &code),
         Err(Error::BadSignature | Error::Malformed { .. })

@@ -12,7 +12,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-use common::{at, issue, ring, spec, test_only_key};
+use common::{at, issue, ring, spec, test_only_key, Setup};
 use cryptoki::context::{CInitializeArgs, Pkcs11};
 use cryptoki::mechanism::Mechanism;
 use cryptoki::object::Attribute;
@@ -128,43 +128,29 @@ fn token(label: &str, pin: &str) -> Arc<Pkcs11Token> {
     Arc::new(Pkcs11Token::new(module(), label, KEY, pin))
 }
 
-struct Setup {
-    key: tessera::issuer::SigningKey,
-    store: tempfile::TempDir,
+/// The product on a workstation with a fixed id, with `token` (or none).
+fn token_config(s: &Setup, token: Option<Arc<Pkcs11Token>>) -> LocalConfig {
+    let mut c = s.config();
+    c.clock = Arc::new(ManualClock::new(at(common::START)));
+    c.custom_device_id = Some("workstation-7".into());
+    c.hardware_token = token.map(|t| t as Arc<dyn HardwareToken>);
+    c
 }
 
-impl Setup {
-    fn new() -> Setup {
-        Setup {
-            key: test_only_key(1),
-            store: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn config(&self, token: Option<Arc<Pkcs11Token>>) -> LocalConfig {
-        let mut c = LocalConfig::new("acme", ring(&[&self.key]));
-        c.store_dir = Some(self.store.path().to_owned());
-        c.clock = Arc::new(ManualClock::new(at("2026-03-01T09:00:00Z")));
-        c.custom_device_id = Some("workstation-7".into());
-        c.hardware_token = token.map(|t| t as Arc<dyn HardwareToken>);
-        c
-    }
-
-    /// A license bound to token A's key.
-    fn license(&self) -> String {
-        let bound = token("tessera-a", PIN).public_key().unwrap();
-        let mut s = spec("time-limited");
-        s["is_hardware_key_auth"] = true.into();
-        s["hardware_key"] = bound.to_base64().into();
-        issue(&s, &self.key, "2026-03-01T08:00:00Z")
-    }
+/// A license bound to token A's key.
+fn bound_license(s: &Setup) -> String {
+    let bound = token("tessera-a", PIN).public_key().unwrap();
+    s.license(
+        "time-limited",
+        serde_json::json!({"is_hardware_key_auth": true, "hardware_key": bound.to_base64()}),
+    )
 }
 
 #[test]
 fn the_bound_token_answers_every_check() {
     let s = Setup::new();
-    let config = s.config(Some(token("tessera-a", PIN)));
-    tessera::activate(&config, s.license().as_bytes()).unwrap();
+    let config = token_config(&s, Some(token("tessera-a", PIN)));
+    tessera::activate(&config, bound_license(&s).as_bytes()).unwrap();
     let handle = LicenseHandle::open(&config).unwrap();
     for _ in 0..3 {
         assert_eq!(handle.check().unwrap(), Status::Valid);
@@ -176,34 +162,41 @@ fn the_bound_token_answers_every_check() {
 #[test]
 fn a_wrong_pin_another_token_and_no_token_each_have_their_error() {
     let s = Setup::new();
-    let license = s.license();
+    let license = bound_license(&s);
     // Activation itself asks the token.
     assert_eq!(
         tessera::activate(
-            &s.config(Some(token("tessera-a", "000000"))),
+            &token_config(&s, Some(token("tessera-a", "000000"))),
             license.as_bytes()
         )
         .unwrap_err(),
         Error::TokenPin
     );
     assert_eq!(
-        tessera::activate(&s.config(Some(token("tessera-b", PIN))), license.as_bytes())
-            .unwrap_err(),
+        tessera::activate(
+            &token_config(&s, Some(token("tessera-b", PIN))),
+            license.as_bytes()
+        )
+        .unwrap_err(),
         Error::TokenMismatch
     );
     assert_eq!(
-        tessera::activate(&s.config(None), license.as_bytes()).unwrap_err(),
+        tessera::activate(&token_config(&s, None), license.as_bytes()).unwrap_err(),
         Error::TokenAbsent
     );
     assert_eq!(
         tessera::activate(
-            &s.config(Some(token("not-plugged-in", PIN))),
+            &token_config(&s, Some(token("not-plugged-in", PIN))),
             license.as_bytes()
         )
         .unwrap_err(),
         Error::TokenAbsent
     );
-    tessera::activate(&s.config(Some(token("tessera-a", PIN))), license.as_bytes()).unwrap();
+    tessera::activate(
+        &token_config(&s, Some(token("tessera-a", PIN))),
+        license.as_bytes(),
+    )
+    .unwrap();
 
     // After activation, each check asks again.
     for (t, want) in [
@@ -211,7 +204,7 @@ fn a_wrong_pin_another_token_and_no_token_each_have_their_error() {
         (Some(token("tessera-b", PIN)), Error::TokenMismatch),
         (None, Error::TokenAbsent),
     ] {
-        let err = LicenseHandle::open(&s.config(t.clone()))
+        let err = LicenseHandle::open(&token_config(&s, t.clone()))
             .and_then(|h| h.check())
             .unwrap_err();
         assert_eq!(err, want);
@@ -228,7 +221,7 @@ fn the_token_removed_after_opening_stops_the_next_check() {
     l["is_hardware_key_auth"] = true.into();
     l["hardware_key"] = bound.to_base64().into();
     let license = issue(&l, &s.key, "2026-03-01T08:00:00Z");
-    let config = s.config(Some(token("tessera-c", PIN)));
+    let config = token_config(&s, Some(token("tessera-c", PIN)));
     tessera::activate(&config, license.as_bytes()).unwrap();
     let handle = LicenseHandle::open(&config).unwrap();
     assert_eq!(handle.check().unwrap(), Status::Valid);

@@ -6,58 +6,24 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use chrono::Duration;
 use common::device::FakeDevice;
-use common::{at, issue, ring, spec, test_only_key};
+use common::{at, Setup};
 use serde_json::json;
 
-use tessera::{activate, Error, LicenseHandle, LocalConfig, ManualClock, Status};
-
-struct Setup {
-    key: tessera::issuer::SigningKey,
-    clock: Arc<ManualClock>,
-    store: tempfile::TempDir,
-}
-
-impl Setup {
-    fn new() -> Setup {
-        Setup {
-            key: test_only_key(1),
-            clock: Arc::new(ManualClock::new(at("2026-03-01T09:00:00Z"))),
-            store: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn config(&self, device: &FakeDevice) -> LocalConfig {
-        let mut c = LocalConfig::new("acme", ring(&[&self.key]));
-        c.store_dir = Some(self.store.path().to_owned());
-        c.clock = self.clock.clone();
-        c.source = Arc::new(device.source());
-        c
-    }
-
-    fn license(&self, patch: serde_json::Value) -> String {
-        let mut s = spec("time-limited");
-        for (k, v) in patch.as_object().unwrap() {
-            s[k] = v.clone();
-        }
-        issue(&s, &self.key, "2026-03-01T08:00:00Z")
-    }
-}
+use tessera::{activate, Error, LicenseHandle, Status};
 
 #[test]
 fn an_activated_license_opens_and_checks_on_the_same_device() {
     let s = Setup::new();
     let pc = FakeDevice::physical();
-    let config = s.config(&pc);
+    let config = s.config_on(&pc);
     assert_eq!(
         LicenseHandle::open(&config).unwrap_err(),
         Error::NotActivated
     );
 
-    let record = activate(&config, s.license(json!({})).as_bytes()).unwrap();
+    let record = activate(&config, s.license("time-limited", json!({})).as_bytes()).unwrap();
     assert_eq!(record.activated_at, at("2026-03-01T09:00:00Z"));
     assert_eq!(record.fingerprint, config.fingerprint().unwrap());
 
@@ -73,7 +39,7 @@ fn an_activated_license_opens_and_checks_on_the_same_device() {
     // A tolerated hardware change: a new network card.
     let new_nic = pc.clone_tree();
     new_nic.nic("eth0", "00:1b:21:99:99:99", true);
-    assert!(LicenseHandle::open(&s.config(&new_nic)).is_ok());
+    assert!(LicenseHandle::open(&s.config_on(&new_nic)).is_ok());
 
     assert!(tessera::activation::local::deactivate(&config, &record.license_id).unwrap());
     assert_eq!(
@@ -86,7 +52,11 @@ fn an_activated_license_opens_and_checks_on_the_same_device() {
 fn the_store_and_license_copied_to_another_device_are_refused() {
     let s = Setup::new();
     let pc = FakeDevice::physical();
-    activate(&s.config(&pc), s.license(json!({})).as_bytes()).unwrap();
+    activate(
+        &s.config_on(&pc),
+        s.license("time-limited", json!({})).as_bytes(),
+    )
+    .unwrap();
 
     let thief = FakeDevice::physical();
     thief.write("/etc/machine-id", "99999999999999999999999999999999\n");
@@ -98,7 +68,7 @@ fn the_store_and_license_copied_to_another_device_are_refused() {
     thief.nic("eth0", "00:1b:21:00:00:01", true);
     thief.write("/proc/sys/kernel/hostname", "laptop\n");
     // Same store directory, same license file: refused, and said why.
-    let err = LicenseHandle::open(&s.config(&thief)).unwrap_err();
+    let err = LicenseHandle::open(&s.config_on(&thief)).unwrap_err();
     assert_eq!(err, Error::StoreFromOtherDevice);
     assert!(err.to_string().contains("another device"));
 }
@@ -107,8 +77,8 @@ fn the_store_and_license_copied_to_another_device_are_refused() {
 fn a_license_bound_to_one_device_cannot_be_activated_on_another() {
     let s = Setup::new();
     let pc = FakeDevice::physical();
-    let bound_to = s.config(&pc).fingerprint().unwrap();
-    let text = s.license(json!({"device": bound_to}));
+    let bound_to = s.config_on(&pc).fingerprint().unwrap();
+    let text = s.license("time-limited", json!({"device": bound_to}));
 
     let laptop = FakeDevice::physical();
     laptop.write("/etc/machine-id", "1234\n");
@@ -117,7 +87,7 @@ fn a_license_bound_to_one_device_cannot_be_activated_on_another() {
         "11111111-2222-3333-4444-555555555555\n",
     );
     let elsewhere = tempfile::tempdir().unwrap();
-    let mut config = s.config(&laptop);
+    let mut config = s.config_on(&laptop);
     config.store_dir = Some(elsewhere.path().to_owned());
     match activate(&config, text.as_bytes()).unwrap_err() {
         Error::Unusable { status, reason } => {
@@ -134,9 +104,9 @@ fn a_license_bound_to_one_device_cannot_be_activated_on_another() {
         "a refused activation wrote state"
     );
     // On its own device it works.
-    activate(&s.config(&pc), text.as_bytes()).unwrap();
+    activate(&s.config_on(&pc), text.as_bytes()).unwrap();
     assert_eq!(
-        LicenseHandle::open(&s.config(&pc))
+        LicenseHandle::open(&s.config_on(&pc))
             .unwrap()
             .check()
             .unwrap(),
@@ -148,8 +118,8 @@ fn a_license_bound_to_one_device_cannot_be_activated_on_another() {
 fn turning_the_clock_back_is_caught_and_small_steps_are_not() {
     let s = Setup::new();
     let pc = FakeDevice::physical();
-    let config = s.config(&pc);
-    activate(&config, s.license(json!({})).as_bytes()).unwrap();
+    let config = s.config_on(&pc);
+    activate(&config, s.license("time-limited", json!({})).as_bytes()).unwrap();
 
     s.clock.advance(Duration::days(10));
     let local = LicenseHandle::open(&config).unwrap(); // persists the new high-water mark
@@ -185,8 +155,8 @@ fn turning_the_clock_back_is_caught_and_small_steps_are_not() {
 fn the_mark_saved_at_exit_stops_a_rollback_after_restart() {
     let s = Setup::new();
     let pc = FakeDevice::physical();
-    let config = s.config(&pc);
-    activate(&config, s.license(json!({})).as_bytes()).unwrap();
+    let config = s.config_on(&pc);
+    activate(&config, s.license("time-limited", json!({})).as_bytes()).unwrap();
     let local = LicenseHandle::open(&config).unwrap();
     // The product runs for a week without reopening.
     s.clock.advance(Duration::days(7));
@@ -205,8 +175,8 @@ fn prevent_vm_refuses_a_virtual_machine_and_names_the_evidence() {
     let s = Setup::new();
     let vm = FakeDevice::physical();
     vm.write("/sys/class/dmi/id/sys_vendor", "VMware, Inc.\n");
-    let text = s.license(json!({"prevent_vm": true}));
-    match activate(&s.config(&vm), text.as_bytes()).unwrap_err() {
+    let text = s.license("time-limited", json!({"prevent_vm": true}));
+    match activate(&s.config_on(&vm), text.as_bytes()).unwrap_err() {
         Error::Unusable { status, reason } => {
             assert_eq!(status, Status::VirtualMachine);
             assert!(reason.contains("sys_vendor is `VMware, Inc.`"), "{reason}");
@@ -215,11 +185,11 @@ fn prevent_vm_refuses_a_virtual_machine_and_names_the_evidence() {
     }
     // On bare metal the same license activates; in a container it does not.
     let metal = FakeDevice::physical();
-    activate(&s.config(&metal), text.as_bytes()).unwrap();
+    activate(&s.config_on(&metal), text.as_bytes()).unwrap();
     let container = FakeDevice::physical();
     container.write("/.dockerenv", "");
     let other_store = tempfile::tempdir().unwrap();
-    let mut config = s.config(&container);
+    let mut config = s.config_on(&container);
     config.store_dir = Some(other_store.path().to_owned());
     assert!(matches!(
         activate(&config, text.as_bytes()).unwrap_err(),
@@ -230,9 +200,9 @@ fn prevent_vm_refuses_a_virtual_machine_and_names_the_evidence() {
     ));
     // Without prevent_vm, a VM is fine.
     let third_store = tempfile::tempdir().unwrap();
-    let mut config = s.config(&vm);
+    let mut config = s.config_on(&vm);
     config.store_dir = Some(third_store.path().to_owned());
-    activate(&config, s.license(json!({})).as_bytes()).unwrap();
+    activate(&config, s.license("time-limited", json!({})).as_bytes()).unwrap();
 }
 
 #[test]
@@ -241,13 +211,13 @@ fn a_custom_device_id_replaces_collected_facts() {
     let empty = FakeDevice {
         dir: tempfile::tempdir().unwrap(),
     };
-    let mut config = s.config(&empty);
+    let mut config = s.config_on(&empty);
     assert_eq!(
         config.fingerprint().unwrap_err(),
         Error::FingerprintUnavailable
     );
     config.custom_device_id = Some("i-0abc123".into());
-    activate(&config, s.license(json!({})).as_bytes()).unwrap();
+    activate(&config, s.license("time-limited", json!({})).as_bytes()).unwrap();
     assert_eq!(
         LicenseHandle::open(&config).unwrap().check().unwrap(),
         Status::Valid

@@ -5,66 +5,34 @@
 
 mod common;
 
-use std::sync::Arc;
-
-use common::device::FakeDevice;
-use common::{at, ring, spec, test_only_key};
+use common::{at, spec, test_only_key, Setup};
 use serde_json::json;
 use tessera::activation::offline::{self, Action, Credential};
-use tessera::{Error, LicenseHandle, LocalConfig, ManualClock, Status};
+use tessera::{Error, LicenseHandle, LocalConfig, Status};
 
-struct Vendor {
-    key: tessera::issuer::SigningKey,
+/// What `tessera offline respond` does: verify the request, issue the
+/// license bound to its device, sign the response.
+fn respond(s: &Setup, request_text: &str) -> String {
+    respond_with(&s.key, request_text)
 }
 
-impl Vendor {
-    /// What `tessera offline respond` does: verify the request, issue the
-    /// license bound to its device, sign the response.
-    fn respond(&self, request_text: &str) -> String {
-        let request = offline::verify_request(request_text.as_bytes()).unwrap();
-        let mut s = spec("time-limited");
-        s["device"] = serde_json::to_value(&request.device).unwrap();
-        let bytes = serde_json::to_vec(&s).unwrap();
-        let now = at("2026-03-01T10:00:00Z");
-        let (file, _) = tessera::issuer::issue(&bytes, &self.key, now).unwrap();
-        offline::respond(request_text.as_bytes(), &request, &file, &self.key, now).unwrap()
-    }
+/// The same, signed with `key`.
+fn respond_with(key: &tessera::issuer::SigningKey, request_text: &str) -> String {
+    let request = offline::verify_request(request_text.as_bytes()).unwrap();
+    let mut spec = spec("time-limited");
+    spec["device"] = serde_json::to_value(&request.device).unwrap();
+    let bytes = serde_json::to_vec(&spec).unwrap();
+    let now = at("2026-03-01T10:00:00Z");
+    let (file, _) = tessera::issuer::issue(&bytes, key, now).unwrap();
+    offline::respond(request_text.as_bytes(), &request, &file, key, now).unwrap()
 }
 
-struct Setup {
-    vendor: Vendor,
-    clock: Arc<ManualClock>,
-    store: tempfile::TempDir,
-    device: FakeDevice,
-}
-
-impl Setup {
-    fn new() -> Setup {
-        Setup {
-            vendor: Vendor {
-                key: test_only_key(1),
-            },
-            clock: Arc::new(ManualClock::new(at("2026-03-01T09:00:00Z"))),
-            store: tempfile::tempdir().unwrap(),
-            device: FakeDevice::physical(),
-        }
-    }
-
-    fn config(&self) -> LocalConfig {
-        let mut c = LocalConfig::new("acme", ring(&[&self.vendor.key]));
-        c.store_dir = Some(self.store.path().to_owned());
-        c.clock = self.clock.clone();
-        c.source = Arc::new(self.device.source());
-        c
-    }
-
-    /// The same product on another device (its own store and id).
-    fn other_device(&self, store: &tempfile::TempDir) -> LocalConfig {
-        let mut c = self.config();
-        c.store_dir = Some(store.path().to_owned());
-        c.custom_device_id = Some("another-device".into());
-        c
-    }
+/// The same product on another device (its own store and id).
+fn other_device(s: &Setup, store: &tempfile::TempDir) -> LocalConfig {
+    let mut c = s.config();
+    c.store_dir = Some(store.path().to_owned());
+    c.custom_device_id = Some("another-device".into());
+    c
 }
 
 fn key() -> Credential {
@@ -89,7 +57,7 @@ fn request_respond_import_then_the_license_opens() {
     assert_eq!(read.device, config.fingerprint().unwrap());
     assert!(!format!("{read:?}").contains("TEST-ONLY-KEY-0001"));
 
-    let response = s.vendor.respond(&request);
+    let response = respond(&s, &request);
     let record = offline::import_response(&config, response.as_bytes()).unwrap();
     assert_eq!(record.license_id, "test-time-limited");
     assert_eq!(offline::pending_request(&config).unwrap(), None);
@@ -111,7 +79,7 @@ fn a_response_to_an_older_request_is_a_replay() {
     let first = offline::request_activation(&config, &key()).unwrap();
     let second = offline::request_activation(&config, &key()).unwrap();
     assert_ne!(first, second, "every request has its own nonce");
-    let old = s.vendor.respond(&first);
+    let old = respond(&s, &first);
     assert_eq!(
         offline::import_response(&config, old.as_bytes()).unwrap_err(),
         Error::OfflineReplay
@@ -121,7 +89,7 @@ fn a_response_to_an_older_request_is_a_replay() {
         LicenseHandle::open(&config).unwrap_err(),
         Error::NotActivated
     );
-    offline::import_response(&config, s.vendor.respond(&second).as_bytes()).unwrap();
+    offline::import_response(&config, respond(&s, &second).as_bytes()).unwrap();
 }
 
 #[test]
@@ -129,11 +97,11 @@ fn a_response_for_another_device_is_refused() {
     let s = Setup::new();
     let here = s.config();
     let there_store = tempfile::tempdir().unwrap();
-    let there = s.other_device(&there_store);
+    let there = other_device(&s, &there_store);
     let request_here = offline::request_activation(&here, &key()).unwrap();
     let request_there = offline::request_activation(&there, &key()).unwrap();
     // The other device's response, imported here: it answers another request.
-    let theirs = s.vendor.respond(&request_there);
+    let theirs = respond(&s, &request_there);
     assert_eq!(
         offline::import_response(&here, theirs.as_bytes()).unwrap_err(),
         Error::OfflineReplay
@@ -148,7 +116,7 @@ fn a_response_for_another_device_is_refused() {
     sp["device"] = serde_json::to_value(&forged.device).unwrap();
     let (file, _) = tessera::issuer::issue(
         &serde_json::to_vec(&sp).unwrap(),
-        &s.vendor.key,
+        &s.key,
         at("2026-03-01T10:00:00Z"),
     )
     .unwrap();
@@ -156,7 +124,7 @@ fn a_response_for_another_device_is_refused() {
         request_here.as_bytes(),
         &forged,
         &file,
-        &s.vendor.key,
+        &s.key,
         at("2026-03-01T10:00:00Z"),
     )
     .unwrap();
@@ -187,17 +155,15 @@ fn edited_requests_and_responses_are_refused() {
             "an edit at byte {i} was accepted"
         );
     }
-    let response = s.vendor.respond(&request);
+    let response = respond(&s, &request);
     let mut edited = response.clone().into_bytes();
     let i = response.find("\n\n").unwrap() + 40;
     edited[i] = if edited[i] == b'A' { b'B' } else { b'A' };
     assert!(offline::import_response(&config, &edited).is_err());
     // A response signed by a key the product does not trust.
-    let stranger = Vendor {
-        key: test_only_key(9),
-    };
+    let stranger = respond_with(&test_only_key(9), &request);
     assert!(matches!(
-        offline::import_response(&config, stranger.respond(&request).as_bytes()),
+        offline::import_response(&config, stranger.as_bytes()),
         Err(Error::UnknownKeyId(_))
     ));
     // A request is not a response, nor a license.
@@ -210,10 +176,10 @@ fn a_response_without_a_request_and_empty_credentials_are_refused() {
     let s = Setup::new();
     let config = s.config();
     let other_store = tempfile::tempdir().unwrap();
-    let other = s.other_device(&other_store);
+    let other = other_device(&s, &other_store);
     let request = offline::request_activation(&other, &key()).unwrap();
     assert_eq!(
-        offline::import_response(&config, s.vendor.respond(&request).as_bytes()).unwrap_err(),
+        offline::import_response(&config, respond(&s, &request).as_bytes()).unwrap_err(),
         Error::OfflineNoRequest
     );
     assert!(matches!(
@@ -232,7 +198,7 @@ fn deactivation_removes_the_activation_and_is_signed_by_the_same_device_key() {
     let s = Setup::new();
     let config = s.config();
     let request = offline::request_activation(&config, &key()).unwrap();
-    offline::import_response(&config, s.vendor.respond(&request).as_bytes()).unwrap();
+    offline::import_response(&config, respond(&s, &request).as_bytes()).unwrap();
     let activation_key =
         offline::device_key_id(&offline::verify_request(request.as_bytes()).unwrap()).unwrap();
 

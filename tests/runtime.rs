@@ -11,64 +11,10 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use chrono::Duration;
-use common::device::FakeDevice;
-use common::{at, issue, ring, spec, test_only_key};
+use common::{at, ring, test_only_key, Setup};
 use serde_json::json;
 use tessera::format::lease::{seal, Lease, LeaseKind};
-use tessera::{
-    activate, Counter, Error, Fingerprint, LicenseHandle, LocalConfig, ManualClock, Status,
-};
-
-struct Setup {
-    key: tessera::issuer::SigningKey,
-    clock: Arc<ManualClock>,
-    device: FakeDevice,
-    store: tempfile::TempDir,
-}
-
-impl Setup {
-    fn new(start: &str) -> Setup {
-        Setup {
-            key: test_only_key(1),
-            clock: Arc::new(ManualClock::new(at(start))),
-            device: FakeDevice::physical(),
-            store: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn config(&self) -> LocalConfig {
-        let mut c = LocalConfig::new("acme", ring(&[&self.key]));
-        c.store_dir = Some(self.store.path().to_owned());
-        c.clock = self.clock.clone();
-        c.source = Arc::new(self.device.source());
-        c
-    }
-
-    /// Activates a license made from `spec("consumption")` patched with `patch`.
-    fn open(&self, license_type: &str, patch: serde_json::Value) -> LicenseHandle {
-        let mut s = spec(license_type);
-        s["validity_period"] = json!("2099-01-01");
-        for (k, v) in patch.as_object().unwrap() {
-            s[k] = v.clone();
-        }
-        let issued = tessera::format::license::ts::format(&self.clock.now_for_tests());
-        activate(&self.config(), issue(&s, &self.key, &issued).as_bytes()).unwrap();
-        LicenseHandle::open(&self.config()).unwrap()
-    }
-
-    fn device_fp(&self) -> Fingerprint {
-        self.config().fingerprint().unwrap()
-    }
-}
-
-trait Now {
-    fn now_for_tests(&self) -> chrono::DateTime<chrono::Utc>;
-}
-impl Now for ManualClock {
-    fn now_for_tests(&self) -> chrono::DateTime<chrono::Utc> {
-        tessera::Clock::now(self)
-    }
-}
+use tessera::{Counter, Error, Fingerprint, LicenseHandle, LocalConfig, ManualClock, Status};
 
 fn limit_error(e: Error) -> (u64, u64, u64) {
     match e {
@@ -84,7 +30,7 @@ fn limit_error(e: Error) -> (u64, u64, u64) {
 
 #[test]
 fn the_limit_is_exact_and_a_refused_increment_changes_nothing() {
-    let s = Setup::new("2026-03-10T12:00:00Z");
+    let s = Setup::starting("2026-03-10T12:00:00Z");
     let h = s.open("consumption", json!({"max_consumptions": 10}));
     let lic = Counter::License;
     let u = h.consume(&lic, 9).unwrap();
@@ -111,7 +57,7 @@ fn the_limit_is_exact_and_a_refused_increment_changes_nothing() {
 
 #[test]
 fn overages_extend_the_limit_by_exactly_max_overages() {
-    let s = Setup::new("2026-03-10T12:00:00Z");
+    let s = Setup::starting("2026-03-10T12:00:00Z");
     let h = s.open(
         "consumption",
         json!({"max_consumptions": 10, "allow_overages": true, "max_overages": 5}),
@@ -128,7 +74,7 @@ fn overages_extend_the_limit_by_exactly_max_overages() {
 
 #[test]
 fn feature_counters_follow_their_own_rules() {
-    let s = Setup::new("2026-03-10T12:00:00Z");
+    let s = Setup::starting("2026-03-10T12:00:00Z");
     let h = s.open(
         "perpetual",
         json!({"validity_period": null, "product_features": [
@@ -166,7 +112,7 @@ fn feature_counters_follow_their_own_rules() {
 
 #[test]
 fn monthly_counters_reset_at_the_real_month_end() {
-    let s = Setup::new("2026-01-31T23:59:58Z");
+    let s = Setup::starting("2026-01-31T23:59:58Z");
     let h = s.open(
         "consumption",
         json!({"max_consumptions": 5, "reset_consumption": true, "consumption_period": "monthly", "total_consumptions": 2}),
@@ -190,7 +136,7 @@ fn monthly_counters_reset_at_the_real_month_end() {
 
 #[test]
 fn daily_counters_know_leap_days_and_annual_ones_the_new_year() {
-    let s = Setup::new("2028-02-28T23:00:00Z");
+    let s = Setup::starting("2028-02-28T23:00:00Z");
     let h = s.open(
         "perpetual",
         json!({"validity_period": null, "product_features": [
@@ -213,7 +159,7 @@ fn daily_counters_know_leap_days_and_annual_ones_the_new_year() {
 
 #[test]
 fn eight_threads_on_one_counter_never_pass_the_limit() {
-    let s = Setup::new("2026-03-10T12:00:00Z");
+    let s = Setup::starting("2026-03-10T12:00:00Z");
     let h = Arc::new(s.open("consumption", json!({"max_consumptions": 500})));
     let threads: Vec<_> = (0..8)
         .map(|_| {
@@ -233,7 +179,7 @@ fn eight_threads_on_one_counter_never_pass_the_limit() {
 
 #[test]
 fn an_edited_journal_is_refused_and_a_torn_record_is_dropped() {
-    let s = Setup::new("2026-03-10T12:00:00Z");
+    let s = Setup::starting("2026-03-10T12:00:00Z");
     let h = s.open("consumption", json!({"max_consumptions": 100}));
     for _ in 0..5 {
         h.consume(&Counter::License, 2).unwrap();
@@ -273,7 +219,7 @@ fn an_edited_journal_is_refused_and_a_torn_record_is_dropped() {
 
 #[test]
 fn compaction_keeps_counts_and_what_is_left_to_upload() {
-    let s = Setup::new("2026-03-10T12:00:00Z");
+    let s = Setup::starting("2026-03-10T12:00:00Z");
     let h = s.open("consumption", json!({"allow_unlimited_consumptions": true}));
     let n = tessera::runtime::consumption::COMPACT_AFTER + 10;
     for _ in 0..n {
@@ -330,7 +276,7 @@ fn lease(
 
 #[test]
 fn a_floating_license_works_only_while_its_lease_holds() {
-    let s = Setup::new("2026-03-10T12:00:00Z");
+    let s = Setup::starting("2026-03-10T12:00:00Z");
     let h = s.open(
         "time-limited",
         json!({"is_floating": true, "floating_users": 5, "floating_timeout": 30}),
@@ -346,7 +292,7 @@ fn a_floating_license_works_only_while_its_lease_holds() {
                 LeaseKind::Floating,
                 "2026-03-10T12:00:00Z",
                 Duration::minutes(30),
-                s.device_fp(),
+                s.config().fingerprint().unwrap(),
             )
             .as_bytes(),
         )
@@ -369,7 +315,7 @@ fn a_floating_license_works_only_while_its_lease_holds() {
             LeaseKind::Floating,
             "2026-03-10T12:30:00Z",
             Duration::minutes(30),
-            s.device_fp(),
+            s.config().fingerprint().unwrap(),
         )
         .as_bytes(),
     )
@@ -379,7 +325,7 @@ fn a_floating_license_works_only_while_its_lease_holds() {
 
 #[test]
 fn leases_for_others_or_too_long_or_forged_are_refused() {
-    let s = Setup::new("2026-03-10T12:00:00Z");
+    let s = Setup::starting("2026-03-10T12:00:00Z");
     let h = s.open(
         "time-limited",
         json!({"is_floating": true, "floating_users": 5, "floating_timeout": 30}),
@@ -398,14 +344,14 @@ fn leases_for_others_or_too_long_or_forged_are_refused() {
             LeaseKind::Floating,
             "2026-03-10T12:00:00Z",
             Duration::minutes(31),
-            s.device_fp(),
+            s.config().fingerprint().unwrap(),
         ),
         lease(
             &s,
             LeaseKind::Floating,
             "2026-03-10T11:00:00Z",
             Duration::minutes(30),
-            s.device_fp(),
+            s.config().fingerprint().unwrap(),
         ),
     ];
     for text in cases {
@@ -421,7 +367,7 @@ fn leases_for_others_or_too_long_or_forged_are_refused() {
                 LeaseKind::Borrow,
                 "2026-03-10T12:00:00Z",
                 Duration::minutes(60),
-                s.device_fp()
+                s.config().fingerprint().unwrap()
             )
             .as_bytes()
         )
@@ -434,7 +380,7 @@ fn leases_for_others_or_too_long_or_forged_are_refused() {
         LeaseKind::Floating,
         "2026-03-10T12:00:00Z",
         Duration::minutes(30),
-        s.device_fp(),
+        s.config().fingerprint().unwrap(),
     )
     .replace(&s.key.id().to_string(), &stranger.id().to_string());
     assert!(matches!(
@@ -446,7 +392,7 @@ fn leases_for_others_or_too_long_or_forged_are_refused() {
 
 #[test]
 fn a_borrow_works_offline_up_to_its_maximum_and_ends_when_returned() {
-    let s = Setup::new("2026-03-10T12:00:00Z");
+    let s = Setup::starting("2026-03-10T12:00:00Z");
     let floating = json!({"is_floating": true, "floating_users": 5, "can_borrow": true, "max_borrow_time": 24});
     let h = s.open("time-limited", floating);
     // One second past the maximum: refused.
@@ -456,7 +402,7 @@ fn a_borrow_works_offline_up_to_its_maximum_and_ends_when_returned() {
         LeaseKind::Borrow,
         "2026-03-10T12:00:00Z",
         max + Duration::seconds(1),
-        s.device_fp(),
+        s.config().fingerprint().unwrap(),
     );
     assert_eq!(
         h.install_lease(over.as_bytes()).unwrap_err(),
@@ -468,7 +414,7 @@ fn a_borrow_works_offline_up_to_its_maximum_and_ends_when_returned() {
         LeaseKind::Borrow,
         "2026-03-10T12:00:00Z",
         max,
-        s.device_fp(),
+        s.config().fingerprint().unwrap(),
     );
     let b = h.install_lease(at_max.as_bytes()).unwrap();
     assert_eq!((b.kind, b.renew_before), (LeaseKind::Borrow, None));
@@ -487,7 +433,7 @@ fn a_borrow_works_offline_up_to_its_maximum_and_ends_when_returned() {
             LeaseKind::Borrow,
             "2026-03-11T12:00:00Z",
             Duration::minutes(60),
-            s.device_fp(),
+            s.config().fingerprint().unwrap(),
         )
         .as_bytes(),
     )
@@ -548,7 +494,7 @@ fn consumer_process_entry() {
 
 #[test]
 fn three_processes_on_one_limited_counter_get_exactly_the_limit() {
-    let s = Setup::new("2026-03-10T12:00:00Z");
+    let s = Setup::starting("2026-03-10T12:00:00Z");
     drop(s.open("consumption", json!({"max_consumptions": 150})));
     let children: Vec<_> = (0..3)
         .map(|_| {
@@ -572,7 +518,7 @@ fn three_processes_on_one_limited_counter_get_exactly_the_limit() {
 
 #[test]
 fn kill_9_in_the_middle_of_10000_increments_from_4_processes_loses_nothing() {
-    let s = Setup::new("2026-03-10T12:00:00Z");
+    let s = Setup::starting("2026-03-10T12:00:00Z");
     drop(s.open("consumption", json!({"allow_unlimited_consumptions": true})));
     let mut children: Vec<_> = (0..4)
         .map(|_| {

@@ -3,10 +3,14 @@
 
 pub mod device;
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use tessera::issuer::SigningKey;
-use tessera::Keyring;
+use tessera::{activate, Keyring, LicenseHandle, LocalConfig, ManualClock};
+
+use self::device::FakeDevice;
 
 /// A throwaway signing key for tests only, derived from a fixed seed.
 pub fn test_only_key(n: u8) -> SigningKey {
@@ -51,4 +55,80 @@ pub fn issue(spec: &Value, key: &SigningKey, issued: &str) -> String {
     tessera::issuer::issue(&bytes, key, at(issued))
         .expect("spec issues")
         .0
+}
+
+/// When a [`Setup`] starts, unless a test says otherwise.
+pub const START: &str = "2026-03-01T09:00:00Z";
+
+/// What most integration tests start from: the vendor's (throwaway) key,
+/// a manual clock, a fake physical machine and a state directory of its own.
+pub struct Setup {
+    pub key: SigningKey,
+    pub clock: Arc<ManualClock>,
+    pub device: FakeDevice,
+    pub store: tempfile::TempDir,
+}
+
+impl Setup {
+    /// At [`START`].
+    pub fn new() -> Setup {
+        Setup::starting(START)
+    }
+
+    /// With the clock at `start`.
+    pub fn starting(start: &str) -> Setup {
+        Setup {
+            key: test_only_key(1),
+            clock: Arc::new(ManualClock::new(at(start))),
+            device: FakeDevice::physical(),
+            store: tempfile::tempdir().expect("temporary directory"),
+        }
+    }
+
+    /// Product `acme` on this setup's machine, clock and state directory.
+    pub fn config(&self) -> LocalConfig {
+        self.config_on(&self.device)
+    }
+
+    /// Product `acme` on another machine, with this setup's clock and state
+    /// directory.
+    pub fn config_on(&self, device: &FakeDevice) -> LocalConfig {
+        let mut c = LocalConfig::new("acme", ring(&[&self.key]));
+        c.store_dir = Some(self.store.path().to_owned());
+        c.clock = self.clock.clone();
+        c.source = Arc::new(device.source());
+        c
+    }
+
+    /// A license of `license_type` ([`spec`] with `patch` applied), issued
+    /// an hour before [`START`].
+    pub fn license(&self, license_type: &str, patch: Value) -> String {
+        issue(
+            &patched(license_type, patch),
+            &self.key,
+            "2026-03-01T08:00:00Z",
+        )
+    }
+
+    /// Activates a license of `license_type` (valid until 2099, `patch`
+    /// applied) issued at the clock's time, and opens it.
+    pub fn open(&self, license_type: &str, patch: Value) -> LicenseHandle {
+        let mut s = patched(license_type, json!({"validity_period": "2099-01-01"}));
+        for (k, v) in patch.as_object().expect("a patch is an object") {
+            s[k] = v.clone();
+        }
+        let issued =
+            tessera::format::license::ts::format(&tessera::Clock::now(self.clock.as_ref()));
+        activate(&self.config(), issue(&s, &self.key, &issued).as_bytes()).expect("activate");
+        LicenseHandle::open(&self.config()).expect("open")
+    }
+}
+
+/// [`spec`] of `license_type` with the fields of `patch` replaced.
+pub fn patched(license_type: &str, patch: Value) -> Value {
+    let mut s = spec(license_type);
+    for (k, v) in patch.as_object().expect("a patch is an object") {
+        s[k] = v.clone();
+    }
+    s
 }
