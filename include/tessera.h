@@ -138,7 +138,8 @@ enum tessera_status
  {
   // Usable.
   TESSERA_STATUS_VALID = 0,
-  // Usable, but only because of the grace period: past the validity period or the file's check-in expiry.
+  // Usable, but only because of the grace period: past the validity
+  // period or the file's check-in expiry.
   TESSERA_STATUS_VALID_IN_GRACE = 1,
   // The validity period and any grace are over.
   TESSERA_STATUS_EXPIRED = 2,
@@ -158,11 +159,13 @@ enum tessera_status
   TESSERA_STATUS_WRONG_DEVICE = 9,
   // The system clock is behind the time the file was issued.
   TESSERA_STATUS_CLOCK_BEHIND = 10,
-  // The license forbids virtual machines and containers, and this is one (or detection was not run).
+  // The license forbids virtual machines and containers, and this is one
+  // (or detection was not run).
   TESSERA_STATUS_VIRTUAL_MACHINE = 11,
   // A floating license without a floating or borrow lease on this device.
   TESSERA_STATUS_LEASE_REQUIRED = 12,
-  // The floating or borrow lease expired; a heartbeat (or a new borrow) must renew it.
+  // The floating or borrow lease expired; a heartbeat (or a new borrow)
+  // must renew it.
   TESSERA_STATUS_LEASE_EXPIRED = 13,
 };
 #ifndef __cplusplus

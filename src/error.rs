@@ -18,159 +18,116 @@
 //! Messages say what was wrong and what to do about it. They never include a
 //! private key, a license key or a password.
 
-macro_rules! code_table {
-    ($( $(#[doc = $doc:literal])* $variant:ident = $num:literal, $name:literal, $c_name:literal; )*) => {
-        /// Every result code of Tessera, with its stable number
-        /// (`Code::BadSignature as u32 == 16`).
-        ///
-        /// The one table behind [`Error::code`], the C header's
-        /// `tessera_result` (rendered from [`Code::ALL`] by
-        /// `scripts/header.sh`) and Python's exception classes (checked
-        /// against the header by their tests).
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        #[non_exhaustive]
-        #[repr(u32)]
-        pub enum Code {
-            $( $(#[doc = $doc])* $variant = $num, )*
-        }
-
-        impl Code {
-            /// Every code, in the order of their numbers.
-            pub const ALL: &'static [Code] = &[$(Code::$variant),*];
-
-            /// The stable snake_case name (`ok`, `bad_signature`, ...).
-            pub fn name(self) -> &'static str {
-                match self { $(Code::$variant => $name,)* }
-            }
-
-            /// The name of the constant in the C header
-            /// (`TESSERA_OK`, `TESSERA_ERR_BAD_SIGNATURE`, ...).
-            pub fn c_name(self) -> &'static str {
-                match self { $(Code::$variant => $c_name,)* }
-            }
-
-            /// What the code means (the C header's comment).
-            pub fn description(self) -> &'static str {
-                match self { $(Code::$variant => concat!($($doc, "\n"),*),)* }
-            }
-        }
-    };
-}
-
-code_table! {
-    /// Success.
-    Ok = 0, "ok", "TESSERA_OK";
-    /// A caller passed a value the API cannot use.
-    InvalidArgument = 1, "invalid_argument", "TESSERA_ERR_INVALID_ARGUMENT";
-    /// Reading or writing a file failed.
-    Io = 2, "io", "TESSERA_ERR_IO";
-    /// Not available on this platform or in this build.
-    Unsupported = 3, "unsupported", "TESSERA_ERR_UNSUPPORTED";
-    /// The input is empty.
-    Empty = 10, "empty", "TESSERA_ERR_EMPTY";
-    /// The input is larger than its format allows.
-    TooLarge = 11, "too_large", "TESSERA_ERR_TOO_LARGE";
-    /// The armored text does not follow the format.
-    Malformed = 12, "malformed", "TESSERA_ERR_MALFORMED";
-    /// A format version this SDK does not know.
-    UnsupportedVersion = 13, "unsupported_version", "TESSERA_ERR_UNSUPPORTED_VERSION";
-    /// A signature algorithm other than Ed25519.
-    UnsupportedAlgorithm = 14, "unsupported_algorithm", "TESSERA_ERR_UNSUPPORTED_ALGORITHM";
-    /// Signed by a key that is not in the keyring.
-    UnknownKeyId = 15, "unknown_key_id", "TESSERA_ERR_UNKNOWN_KEY_ID";
-    /// The signature does not verify.
-    BadSignature = 16, "bad_signature", "TESSERA_ERR_BAD_SIGNATURE";
-    /// The signed payload is not a valid document of its kind.
-    InvalidPayload = 17, "invalid_payload", "TESSERA_ERR_INVALID_PAYLOAD";
-    /// A key could not be read or decoded.
-    InvalidKey = 20, "invalid_key", "TESSERA_ERR_INVALID_KEY";
-    /// A license spec is invalid (vendor side).
-    InvalidSpec = 21, "invalid_spec", "TESSERA_ERR_INVALID_SPEC";
-    /// The state file is damaged.
-    StoreCorrupt = 30, "store_corrupt", "TESSERA_ERR_STORE_CORRUPT";
-    /// The state file was edited.
-    StoreTampered = 31, "store_tampered", "TESSERA_ERR_STORE_TAMPERED";
-    /// The state file was written on another device.
-    StoreFromOtherDevice = 32, "store_from_other_device", "TESSERA_ERR_STORE_FROM_OTHER_DEVICE";
-    /// The state file belongs to another product.
-    StoreWrongProduct = 33, "store_wrong_product", "TESSERA_ERR_STORE_WRONG_PRODUCT";
-    /// The state file has a version this SDK does not know.
-    StoreVersion = 34, "store_version", "TESSERA_ERR_STORE_VERSION";
-    /// The clock went back further than the tolerance.
-    ClockTampered = 35, "clock_tampered", "TESSERA_ERR_CLOCK_TAMPERED";
-    /// No license is activated on this device for this product.
-    NotActivated = 36, "not_activated", "TESSERA_ERR_NOT_ACTIVATED";
-    /// The license is not usable now (the message says why).
-    Unusable = 37, "unusable", "TESSERA_ERR_UNUSABLE";
-    /// The device cannot be fingerprinted.
-    FingerprintUnavailable = 40, "fingerprint_unavailable", "TESSERA_ERR_FINGERPRINT_UNAVAILABLE";
-    /// Consuming would pass the limit and its overages.
-    ConsumptionLimit = 50, "consumption_limit", "TESSERA_ERR_CONSUMPTION_LIMIT";
-    /// The license or feature does not count consumption.
-    NotConsumable = 51, "not_consumable", "TESSERA_ERR_NOT_CONSUMABLE";
-    /// The consumption journal is damaged.
-    JournalCorrupt = 52, "journal_corrupt", "TESSERA_ERR_JOURNAL_CORRUPT";
-    /// The consumption journal was edited.
-    JournalTampered = 53, "journal_tampered", "TESSERA_ERR_JOURNAL_TAMPERED";
-    /// The feature is missing or expired.
-    FeatureUnavailable = 54, "feature_unavailable", "TESSERA_ERR_FEATURE_UNAVAILABLE";
-    /// A lease is invalid for this license or device.
-    InvalidLease = 60, "invalid_lease", "TESSERA_ERR_INVALID_LEASE";
-    /// The license does not allow borrowing.
-    BorrowNotAllowed = 61, "borrow_not_allowed", "TESSERA_ERR_BORROW_NOT_ALLOWED";
-    /// The borrow is longer than the license allows.
-    BorrowTooLong = 62, "borrow_too_long", "TESSERA_ERR_BORROW_TOO_LONG";
-    /// No offline request is pending on this device.
-    OfflineNoRequest = 70, "offline_no_request", "TESSERA_ERR_OFFLINE_NO_REQUEST";
-    /// The offline response answers another (older) request.
-    OfflineReplay = 71, "offline_replay", "TESSERA_ERR_OFFLINE_REPLAY";
-    /// The offline response is for another device.
-    OfflineWrongDevice = 72, "offline_wrong_device", "TESSERA_ERR_OFFLINE_WRONG_DEVICE";
-    /// A typed code was mistyped.
-    CodeMistyped = 80, "code_mistyped", "TESSERA_ERR_CODE_MISTYPED";
-    /// The confirmation code was not made for this device, license and request.
-    CodeRejected = 81, "code_rejected", "TESSERA_ERR_CODE_REJECTED";
-    /// The license must be activated with an air-gapped confirmation code.
-    AirGapped = 82, "air_gapped", "TESSERA_ERR_AIR_GAPPED";
-    /// The hardware key is not present.
-    TokenAbsent = 90, "token_absent", "TESSERA_ERR_TOKEN_ABSENT";
-    /// The hardware key refused the PIN.
-    TokenPin = 91, "token_pin", "TESSERA_ERR_TOKEN_PIN";
-    /// The hardware key present is not the one the license is bound to.
-    TokenMismatch = 92, "token_mismatch", "TESSERA_ERR_TOKEN_MISMATCH";
-    /// The hardware key or its PKCS#11 module failed.
-    TokenFailure = 93, "token_failure", "TESSERA_ERR_TOKEN_FAILURE";
-    /// A required pointer argument was NULL.
-    NullPointer = 100, "null_pointer", "TESSERA_ERR_NULL_POINTER";
-    /// A string argument is not valid UTF-8.
-    InvalidUtf8 = 101, "invalid_utf8", "TESSERA_ERR_INVALID_UTF8";
-    /// The output buffer is too small; the size out-parameter says how
-    /// many bytes are needed (without the terminating NUL).
-    BufferTooSmall = 102, "buffer_too_small", "TESSERA_ERR_BUFFER_TOO_SMALL";
-    /// The SDK panicked: a bug in Tessera. The call changed nothing it
-    /// could roll back; report it with the last error message.
-    Panic = 103, "panic", "TESSERA_ERR_PANIC";
-    /// The license server could not be reached.
-    Network = 110, "network", "TESSERA_ERR_NETWORK";
-    /// The license server refused the request.
-    ServerRefused = 111, "server_refused", "TESSERA_ERR_SERVER_REFUSED";
-    /// The license server's answer is forged, replayed or altered.
-    BadResponse = 112, "bad_response", "TESSERA_ERR_BAD_RESPONSE";
-    /// An error this build of the C ABI does not know by number (a newer
-    /// core); the message says what it was.
-    Other = 199, "other", "TESSERA_ERR_OTHER";
-}
-
-impl Code {
-    /// The code with this number, if there is one.
-    pub fn from_u32(number: u32) -> Option<Code> {
-        Code::ALL.iter().copied().find(|c| *c as u32 == number)
-    }
-}
-
-impl std::fmt::Display for Code {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
+crate::table::numbered_table! {
+    /// Every result code of Tessera, with its stable number
+    /// (`Code::BadSignature as u32 == 16`).
+    ///
+    /// The one table behind [`Error::code`], the C header's
+    /// `tessera_result` (rendered from [`Code::ALL`] by
+    /// `scripts/header.sh`) and Python's exception classes (checked
+    /// against the header by their tests). The ranges are in docs/ERRORS.md.
+    pub enum Code {
+        /// Success.
+        Ok = 0, "ok", "TESSERA_OK";
+        /// A caller passed a value the API cannot use.
+        InvalidArgument = 1, "invalid_argument", "TESSERA_ERR_INVALID_ARGUMENT";
+        /// Reading or writing a file failed.
+        Io = 2, "io", "TESSERA_ERR_IO";
+        /// Not available on this platform or in this build.
+        Unsupported = 3, "unsupported", "TESSERA_ERR_UNSUPPORTED";
+        /// The input is empty.
+        Empty = 10, "empty", "TESSERA_ERR_EMPTY";
+        /// The input is larger than its format allows.
+        TooLarge = 11, "too_large", "TESSERA_ERR_TOO_LARGE";
+        /// The armored text does not follow the format.
+        Malformed = 12, "malformed", "TESSERA_ERR_MALFORMED";
+        /// A format version this SDK does not know.
+        UnsupportedVersion = 13, "unsupported_version", "TESSERA_ERR_UNSUPPORTED_VERSION";
+        /// A signature algorithm other than Ed25519.
+        UnsupportedAlgorithm = 14, "unsupported_algorithm", "TESSERA_ERR_UNSUPPORTED_ALGORITHM";
+        /// Signed by a key that is not in the keyring.
+        UnknownKeyId = 15, "unknown_key_id", "TESSERA_ERR_UNKNOWN_KEY_ID";
+        /// The signature does not verify.
+        BadSignature = 16, "bad_signature", "TESSERA_ERR_BAD_SIGNATURE";
+        /// The signed payload is not a valid document of its kind.
+        InvalidPayload = 17, "invalid_payload", "TESSERA_ERR_INVALID_PAYLOAD";
+        /// A key could not be read or decoded.
+        InvalidKey = 20, "invalid_key", "TESSERA_ERR_INVALID_KEY";
+        /// A license spec is invalid (vendor side).
+        InvalidSpec = 21, "invalid_spec", "TESSERA_ERR_INVALID_SPEC";
+        /// The state file is damaged.
+        StoreCorrupt = 30, "store_corrupt", "TESSERA_ERR_STORE_CORRUPT";
+        /// The state file was edited.
+        StoreTampered = 31, "store_tampered", "TESSERA_ERR_STORE_TAMPERED";
+        /// The state file was written on another device.
+        StoreFromOtherDevice = 32, "store_from_other_device", "TESSERA_ERR_STORE_FROM_OTHER_DEVICE";
+        /// The state file belongs to another product.
+        StoreWrongProduct = 33, "store_wrong_product", "TESSERA_ERR_STORE_WRONG_PRODUCT";
+        /// The state file has a version this SDK does not know.
+        StoreVersion = 34, "store_version", "TESSERA_ERR_STORE_VERSION";
+        /// The clock went back further than the tolerance.
+        ClockTampered = 35, "clock_tampered", "TESSERA_ERR_CLOCK_TAMPERED";
+        /// No license is activated on this device for this product.
+        NotActivated = 36, "not_activated", "TESSERA_ERR_NOT_ACTIVATED";
+        /// The license is not usable now (the message says why).
+        Unusable = 37, "unusable", "TESSERA_ERR_UNUSABLE";
+        /// The device cannot be fingerprinted.
+        FingerprintUnavailable = 40, "fingerprint_unavailable", "TESSERA_ERR_FINGERPRINT_UNAVAILABLE";
+        /// Consuming would pass the limit and its overages.
+        ConsumptionLimit = 50, "consumption_limit", "TESSERA_ERR_CONSUMPTION_LIMIT";
+        /// The license or feature does not count consumption.
+        NotConsumable = 51, "not_consumable", "TESSERA_ERR_NOT_CONSUMABLE";
+        /// The consumption journal is damaged.
+        JournalCorrupt = 52, "journal_corrupt", "TESSERA_ERR_JOURNAL_CORRUPT";
+        /// The consumption journal was edited.
+        JournalTampered = 53, "journal_tampered", "TESSERA_ERR_JOURNAL_TAMPERED";
+        /// The feature is missing or expired.
+        FeatureUnavailable = 54, "feature_unavailable", "TESSERA_ERR_FEATURE_UNAVAILABLE";
+        /// A lease is invalid for this license or device.
+        InvalidLease = 60, "invalid_lease", "TESSERA_ERR_INVALID_LEASE";
+        /// The license does not allow borrowing.
+        BorrowNotAllowed = 61, "borrow_not_allowed", "TESSERA_ERR_BORROW_NOT_ALLOWED";
+        /// The borrow is longer than the license allows.
+        BorrowTooLong = 62, "borrow_too_long", "TESSERA_ERR_BORROW_TOO_LONG";
+        /// No offline request is pending on this device.
+        OfflineNoRequest = 70, "offline_no_request", "TESSERA_ERR_OFFLINE_NO_REQUEST";
+        /// The offline response answers another (older) request.
+        OfflineReplay = 71, "offline_replay", "TESSERA_ERR_OFFLINE_REPLAY";
+        /// The offline response is for another device.
+        OfflineWrongDevice = 72, "offline_wrong_device", "TESSERA_ERR_OFFLINE_WRONG_DEVICE";
+        /// A typed code was mistyped.
+        CodeMistyped = 80, "code_mistyped", "TESSERA_ERR_CODE_MISTYPED";
+        /// The confirmation code was not made for this device, license and request.
+        CodeRejected = 81, "code_rejected", "TESSERA_ERR_CODE_REJECTED";
+        /// The license must be activated with an air-gapped confirmation code.
+        AirGapped = 82, "air_gapped", "TESSERA_ERR_AIR_GAPPED";
+        /// The hardware key is not present.
+        TokenAbsent = 90, "token_absent", "TESSERA_ERR_TOKEN_ABSENT";
+        /// The hardware key refused the PIN.
+        TokenPin = 91, "token_pin", "TESSERA_ERR_TOKEN_PIN";
+        /// The hardware key present is not the one the license is bound to.
+        TokenMismatch = 92, "token_mismatch", "TESSERA_ERR_TOKEN_MISMATCH";
+        /// The hardware key or its PKCS#11 module failed.
+        TokenFailure = 93, "token_failure", "TESSERA_ERR_TOKEN_FAILURE";
+        /// A required pointer argument was NULL.
+        NullPointer = 100, "null_pointer", "TESSERA_ERR_NULL_POINTER";
+        /// A string argument is not valid UTF-8.
+        InvalidUtf8 = 101, "invalid_utf8", "TESSERA_ERR_INVALID_UTF8";
+        /// The output buffer is too small; the size out-parameter says how
+        /// many bytes are needed (without the terminating NUL).
+        BufferTooSmall = 102, "buffer_too_small", "TESSERA_ERR_BUFFER_TOO_SMALL";
+        /// The SDK panicked: a bug in Tessera. The call changed nothing it
+        /// could roll back; report it with the last error message.
+        Panic = 103, "panic", "TESSERA_ERR_PANIC";
+        /// The license server could not be reached.
+        Network = 110, "network", "TESSERA_ERR_NETWORK";
+        /// The license server refused the request.
+        ServerRefused = 111, "server_refused", "TESSERA_ERR_SERVER_REFUSED";
+        /// The license server's answer is forged, replayed or altered.
+        BadResponse = 112, "bad_response", "TESSERA_ERR_BAD_RESPONSE";
+        /// An error this build of the C ABI does not know by number (a newer
+        /// core); the message says what it was.
+        Other = 199, "other", "TESSERA_ERR_OTHER";
     }
 }
 

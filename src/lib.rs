@@ -118,6 +118,7 @@ pub mod online;
 pub mod protocol;
 pub mod runtime;
 mod status;
+mod table;
 mod util;
 
 pub use activation::local::{activate, LocalConfig};
