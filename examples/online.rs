@@ -16,8 +16,9 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use serde_json::{json, Value};
+use tessera::activation::Credential;
 use tessera::issuer::SigningKey;
-use tessera::online::{Connection, Credential, ServerConfig};
+use tessera::online::{Connection, ServerConfig};
 use tessera::{Counter, Keyring, LicenseHandle, LocalConfig};
 
 type Fallible<T> = Result<T, Box<dyn std::error::Error>>;

@@ -157,7 +157,7 @@ fn device_config() -> Option<&'static crate::activation::local::LocalConfig> {
             c.clock = std::sync::Arc::new(crate::runtime::clock::ManualClock::new(
                 DateTime::<Utc>::UNIX_EPOCH,
             ));
-            let credential = crate::activation::offline::Credential::LicenseKey("FUZZ".into());
+            let credential = crate::activation::Credential::license_key("FUZZ");
             crate::activation::offline::request_activation(&c, &credential).ok()?;
             crate::activation::airgap::initialization_code(&c).ok()?;
             Some(c)

@@ -26,6 +26,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use crate::activation::local::LocalConfig;
+use crate::activation::Credential;
 use crate::device::fingerprint::Fingerprint;
 use crate::error::{Error, Result};
 use crate::protocol::{format_http_date, request, verify_answer, ResponseHeaders};
@@ -80,40 +81,6 @@ impl ServerConfig {
             timeout: StdDuration::from_secs(10),
             attempts: 4,
             backoff: StdDuration::from_millis(250),
-        }
-    }
-}
-
-/// How the license is named to the server.
-#[derive(Clone)]
-pub enum Credential {
-    /// The license key.
-    LicenseKey(String),
-    /// A user's license: the user's name and password and which license
-    /// (from [`Connection::user_licenses`]).
-    User {
-        /// The username (an email address).
-        username: String,
-        /// The password; sent once, never stored.
-        password: String,
-        /// The license's id.
-        license_id: String,
-    },
-}
-
-impl std::fmt::Debug for Credential {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Credential::LicenseKey(_) => f.write_str("LicenseKey(redacted)"),
-            Credential::User {
-                username,
-                license_id,
-                ..
-            } => f
-                .debug_struct("User")
-                .field("username", username)
-                .field("license_id", license_id)
-                .finish_non_exhaustive(),
         }
     }
 }
@@ -389,12 +356,17 @@ impl Connection {
             Credential::LicenseKey(key) => body["license_key"] = json!(key),
             Credential::User {
                 username,
-                password,
-                license_id,
+                password: Some(password),
+                license_id: Some(license_id),
             } => {
                 body["username"] = json!(username);
                 body["password"] = json!(password);
                 body["license_id"] = json!(license_id);
+            }
+            Credential::User { .. } => {
+                return Err(Error::InvalidArgument(
+                    "activating a user's license online needs the password and the license id",
+                ))
             }
         }
         let answer = self.call("/api/v1/activate_license", &body)?;

@@ -7,7 +7,8 @@ mod common;
 
 use common::{at, spec, test_only_key, Setup};
 use serde_json::json;
-use tessera::activation::offline::{self, Action, Credential};
+use tessera::activation::offline::{self, Action};
+use tessera::activation::Credential;
 use tessera::{Error, LicenseHandle, LocalConfig, Status};
 
 /// What `tessera offline respond` does: verify the request, issue the
@@ -186,8 +187,16 @@ fn a_response_without_a_request_and_empty_credentials_are_refused() {
         offline::request_activation(&config, &Credential::LicenseKey(" ".into())),
         Err(Error::InvalidArgument(_))
     ));
+    // A password never goes into a request file.
+    assert!(matches!(
+        offline::request_activation(
+            &config,
+            &Credential::user_license("ana@example.com", "pw", "L")
+        ),
+        Err(Error::InvalidArgument(_))
+    ));
     let by_user =
-        offline::request_activation(&config, &Credential::User("ana@example.com".into())).unwrap();
+        offline::request_activation(&config, &Credential::user("ana@example.com")).unwrap();
     let read = offline::verify_request(by_user.as_bytes()).unwrap();
     assert_eq!(read.username.as_deref(), Some("ana@example.com"));
     assert_eq!(read.license_key, None);

@@ -51,10 +51,10 @@ pub unsafe extern "C" fn tessera_offline_request_activation(
         let value = unsafe { arg_str(credential, "credential") }?.to_owned();
         let credential = match credential_kind {
             k if k == tessera_credential::TESSERA_CREDENTIAL_LICENSE_KEY as u32 => {
-                offline::Credential::LicenseKey(value)
+                tessera::activation::Credential::LicenseKey(value)
             }
             k if k == tessera_credential::TESSERA_CREDENTIAL_USER as u32 => {
-                offline::Credential::User(value)
+                tessera::activation::Credential::user(value)
             }
             _ => {
                 return Err(Failure::invalid(format!(

@@ -10,7 +10,8 @@ mod common;
 use std::sync::Arc;
 
 use serde_json::{json, Value};
-use tessera::activation::offline::{self, Credential};
+use tessera::activation::offline;
+use tessera::activation::Credential;
 use tessera::{Keyring, LicenseFile, LicenseHandle, LocalConfig};
 
 use common::*;

@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use chrono::Duration as Span;
 use serde_json::{json, Value};
-use tessera::online::{Connection, Credential, FloatingSession, ServerConfig};
+use tessera::activation::Credential;
+use tessera::online::{Connection, FloatingSession, ServerConfig};
 use tessera::{Clock, Counter, Error, Keyring, LicenseHandle, LocalConfig, ManualClock, Status};
 
 use common::proxy::{Fault, Proxy};
@@ -192,11 +193,7 @@ fn a_user_signs_in_lists_licenses_and_activates_one() {
         .unwrap();
     assert_eq!(mine.len(), 1);
     assert_eq!(mine[0].id, "L-U");
-    let credential = Credential::User {
-        username: "ada@example.com".into(),
-        password: "test-only-password".into(),
-        license_id: mine[0].id.clone(),
-    };
+    let credential = Credential::user_license("ada@example.com", "test-only-password", &mine[0].id);
     assert!(!format!("{credential:?}").contains("test-only-password"));
     conn.activate(&credential).unwrap();
     // Check-in needs no password: the device is activated.

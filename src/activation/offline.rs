@@ -33,6 +33,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::activation::local::{self, LocalConfig, Route};
+use crate::activation::Credential;
 use crate::device::fingerprint::Fingerprint;
 use crate::error::{Error, Result};
 use crate::format::armor::{self, Kind};
@@ -65,24 +66,6 @@ pub enum Action {
     Activate,
     /// Free the device's slot: the device already removed the activation.
     Deactivate,
-}
-
-/// Who asks: a license key, or a user of a user-based license.
-#[derive(Clone, PartialEq, Eq)]
-pub enum Credential {
-    /// The license key the customer received.
-    LicenseKey(String),
-    /// The username (an email address) of a user-based license.
-    User(String),
-}
-
-impl fmt::Debug for Credential {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Credential::LicenseKey(_) => f.write_str("LicenseKey(redacted)"),
-            Credential::User(u) => f.debug_tuple("User").field(u).finish(),
-        }
-    }
 }
 
 /// The payload of a request.
@@ -202,11 +185,18 @@ pub fn request_activation(config: &LocalConfig, credential: &Credential) -> Resu
         Credential::LicenseKey(k) if k.trim().is_empty() => {
             return Err(Error::InvalidArgument("the license key is empty"))
         }
-        Credential::User(u) if u.trim().is_empty() => {
+        Credential::User { username, .. } if username.trim().is_empty() => {
             return Err(Error::InvalidArgument("the username is empty"))
         }
+        Credential::User {
+            password: Some(_), ..
+        } => {
+            return Err(Error::InvalidArgument(
+                "an offline request never carries a password: the user gives it to the vendor",
+            ))
+        }
         Credential::LicenseKey(k) => (Some(k.clone()), None),
-        Credential::User(u) => (None, Some(u.clone())),
+        Credential::User { username, .. } => (None, Some(username.clone())),
     };
     let device = config.fingerprint()?;
     let store = config.store(device.clone())?;
