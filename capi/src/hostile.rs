@@ -24,7 +24,9 @@ fn feed(data: &[u8]) {
         .chain([0])
         .collect();
     let text = text.as_ptr().cast::<c_char>();
-    let dir = tempfile_dir();
+    // A state directory of this input's own, removed when it is dropped.
+    let scratch = tempfile::tempdir().unwrap();
+    let dir = CString::new(scratch.path().to_string_lossy().into_owned()).unwrap();
     let mut cfg = std::ptr::null_mut();
     let no_panic = |r: tessera_result| assert_ne!(r, Code::Panic);
     // SAFETY: every pointer is a live local for the call; `data` is a slice
@@ -57,12 +59,6 @@ fn feed(data: &[u8]) {
         config::tessera_config_free(&mut cfg);
     }
     assert!(cfg.is_null());
-}
-
-/// A store directory of this process under the system's temporary folder.
-fn tempfile_dir() -> CString {
-    let dir = std::env::temp_dir().join(format!("tessera-capi-hostile-{}", std::process::id()));
-    CString::new(dir.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
 const SEEDS: [&[u8]; 2] = [
