@@ -109,15 +109,17 @@ pub(crate) async fn sign_every_response(
         .to_owned();
     let response = next.run(req).await;
     let (parts, body) = response.into_parts();
-    let status = parts.status.as_u16();
     let is_json = parts
         .headers
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-    let body = match to_bytes(body, MAX_ANSWER).await {
-        Ok(bytes) if is_json => bytes.to_vec(),
-        Ok(bytes) => rejection_body(status, &bytes),
-        Err(_) => rejection_body(500, b"the answer could not be read"),
+    let (status, body) = match to_bytes(body, MAX_ANSWER).await {
+        Ok(bytes) if is_json => (parts.status.as_u16(), bytes.to_vec()),
+        Ok(bytes) => {
+            let status = parts.status.as_u16();
+            (status, rejection_body(status, &bytes))
+        }
+        Err(_) => (500, rejection_body(500, b"the answer could not be read")),
     };
     sign(&app, &nonce, status, body)
 }
