@@ -1,0 +1,296 @@
+//! The calls a product makes on its license server, each through the
+//! [transport](super::transport): activation, check-in and sync,
+//! deactivation, floating seats, borrowing, and the upload of consumption.
+
+use std::sync::OnceLock;
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+
+use super::transport::{Answer, ServerConfig, Transport};
+use crate::activation::local::LocalConfig;
+use crate::activation::Credential;
+use crate::device::fingerprint::Fingerprint;
+use crate::error::{Error, Result};
+use crate::runtime::clock::TrustedTime;
+use crate::runtime::consumption::Pending;
+use crate::runtime::handle::{LeaseStatus, LicenseHandle};
+use crate::runtime::store::ActivationRecord;
+
+/// The most consumption records one upload call carries.
+const UPLOAD_BATCH: usize = 5_000;
+
+/// One of a user's licenses, as [`Connection::user_licenses`] lists them.
+#[derive(Debug, Clone)]
+pub struct UserLicense {
+    /// The id to activate it by.
+    pub id: String,
+    /// `perpetual`, `time-limited`, `subscription` or `consumption`.
+    pub license_type: String,
+    /// Whether it is a trial.
+    pub is_trial: bool,
+    /// Devices it is activated on.
+    pub times_activated: u64,
+    /// The whole license object as the server sent it (seed 003's fields).
+    pub details: Value,
+}
+
+/// What an upload did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Upload {
+    /// Pending records sent.
+    pub sent: usize,
+    /// Of those, the ones the server had not seen before.
+    pub new: u64,
+    /// The last journal sequence number now acknowledged (0: none).
+    pub acknowledged: u64,
+}
+/// A connection to the license server for one product on this device.
+/// Cheap to share (`Arc`); calls from several threads may overlap.
+pub struct Connection {
+    transport: Transport,
+    local: LocalConfig,
+    /// This device's fingerprint, collected on first use and kept, as a
+    /// [`LicenseHandle`] keeps it for its life.
+    device: OnceLock<Fingerprint>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("server", &self.transport.server)
+            .field("product", &self.local.product)
+            .finish_non_exhaustive()
+    }
+}
+impl Connection {
+    /// A connection for the product `local` configures. Refuses a plain
+    /// `http://` URL that is not loopback, and a pinned CA that is not a
+    /// PEM certificate.
+    pub fn new(local: &LocalConfig, server: ServerConfig) -> Result<Connection> {
+        Ok(Connection {
+            transport: Transport::new(local, server)?,
+            local: local.clone(),
+            device: OnceLock::new(),
+        })
+    }
+
+    fn fingerprint(&self) -> Result<Fingerprint> {
+        if let Some(f) = self.device.get() {
+            return Ok(f.clone());
+        }
+        let collected = self.local.fingerprint()?;
+        Ok(self.device.get_or_init(|| collected).clone())
+    }
+
+    /// This device's part of every client request.
+    fn device(&self) -> Result<Value> {
+        let fingerprint = self.fingerprint()?;
+        Ok(json!({ "product": self.local.product, "fingerprint": fingerprint }))
+    }
+
+    /// The request for the license activated here, named by id.
+    fn activated(&self) -> Result<(Value, ActivationRecord)> {
+        let record =
+            crate::activation::local::current_activation(&self.local, self.fingerprint()?)?;
+        let mut body = self.device()?;
+        body["license_id"] = json!(record.license_id);
+        Ok((body, record))
+    }
+
+    /// One signed call; every verified answer's time reaches the clock.
+    fn call(&self, path: &str, body: &Value) -> Result<Answer> {
+        self.transport
+            .call(path, body, &|time| self.observe_server_time(time))
+    }
+
+    /// Raises the stored high-water mark to the server's signed time, and
+    /// refuses a device clock more than the tolerance behind it.
+    fn observe_server_time(&self, server_time: DateTime<Utc>) -> Result<()> {
+        let store = self.local.store(self.fingerprint()?)?;
+        let tolerance = self.local.clock_tolerance;
+        store.update(|state| {
+            let trusted = TrustedTime::new(state.high_water, tolerance);
+            trusted.raise(server_time);
+            state.high_water = trusted.high_water();
+            Ok(())
+        })?;
+        let behind = (server_time - self.local.clock.now()).num_seconds();
+        if behind > tolerance.num_seconds() {
+            return Err(Error::ClockTampered {
+                behind_secs: behind,
+            });
+        }
+        Ok(())
+    }
+
+    fn license_file(answer: &Answer) -> Result<&str> {
+        answer.body["license_file"]
+            .as_str()
+            .ok_or(Error::BadResponse("the answer holds no license file"))
+    }
+
+    /// Activates a license on this device: the server records the device
+    /// (within `max_activations`) and answers a license file bound to it,
+    /// which is verified and stored as [`crate::activate`] does.
+    pub fn activate(&self, credential: &Credential) -> Result<ActivationRecord> {
+        let mut body = self.device()?;
+        match credential {
+            Credential::LicenseKey(key) => body["license_key"] = json!(key),
+            Credential::User {
+                username,
+                password: Some(password),
+                license_id: Some(license_id),
+            } => {
+                body["username"] = json!(username);
+                body["password"] = json!(password);
+                body["license_id"] = json!(license_id);
+            }
+            Credential::User { .. } => {
+                return Err(Error::InvalidArgument(
+                    "activating a user's license online needs the password and the license id",
+                ))
+            }
+        }
+        let answer = self.call("/api/v1/activate_license", &body)?;
+        crate::activation::local::activate(&self.local, Self::license_file(&answer)?.as_bytes())
+    }
+
+    /// A user's licenses for this product (username and password; seed 003).
+    pub fn user_licenses(&self, username: &str, password: &str) -> Result<Vec<UserLicense>> {
+        let body =
+            json!({ "product": self.local.product, "username": username, "password": password });
+        let answer = self.call("/api/v1/user_licenses", &body)?;
+        let list = answer
+            .body
+            .as_array()
+            .ok_or(Error::BadResponse("the answer is not a list"))?;
+        list.iter()
+            .map(|item| {
+                Ok(UserLicense {
+                    id: item["id"]
+                        .as_str()
+                        .ok_or(Error::BadResponse("a license without an id"))?
+                        .to_owned(),
+                    license_type: item["license_type"].as_str().unwrap_or_default().to_owned(),
+                    is_trial: item["is_trial"].as_bool().unwrap_or(false),
+                    times_activated: item["times_activated"].as_u64().unwrap_or(0),
+                    details: item.clone(),
+                })
+            })
+            .collect()
+    }
+
+    /// A trial license key for this device (the same one when asked again).
+    pub fn trial_key(&self, email: Option<&str>) -> Result<String> {
+        let mut body = self.device()?;
+        if let Some(e) = email {
+            body["email"] = json!(e);
+        }
+        let answer = self.call("/api/v1/trial_key", &body)?;
+        Ok(answer.body["license_key"]
+            .as_str()
+            .ok_or(Error::BadResponse("the answer holds no key"))?
+            .to_owned())
+    }
+
+    /// Checks in: a fresh license file (new expiry, the vendor's changes)
+    /// replaces the stored one. Reopen handles to see it.
+    pub fn check_in(&self) -> Result<ActivationRecord> {
+        let (body, _) = self.activated()?;
+        let answer = self.call("/api/v1/check_license", &body)?;
+        crate::activation::local::activate(&self.local, Self::license_file(&answer)?.as_bytes())
+    }
+
+    /// What a product runs on its check-in timer (see
+    /// [`LicenseHandle::next_check_in`]): uploads the consumption not yet
+    /// acknowledged, checks in, and answers the handle reopened on the
+    /// fresh file, its lease and counters included (the old handle keeps
+    /// the old file). Offline it fails with [`Error::Network`], and the old
+    /// handle keeps working until the check-in expiry plus grace.
+    pub fn sync(&self, handle: &LicenseHandle) -> Result<LicenseHandle> {
+        self.upload_consumption(handle)?;
+        self.check_in()?;
+        LicenseHandle::open(&self.local)
+    }
+
+    /// Frees this device's slot on the server, then removes the local
+    /// activation. Nothing changes here when the server cannot be reached.
+    pub fn deactivate(&self) -> Result<()> {
+        let (body, record) = self.activated()?;
+        self.call("/api/v1/deactivate_license", &body)?;
+        crate::activation::local::deactivate(&self.local, &record.license_id)?;
+        Ok(())
+    }
+
+    fn install(&self, handle: &LicenseHandle, answer: &Answer) -> Result<LeaseStatus> {
+        let lease = answer.body["lease"]
+            .as_str()
+            .ok_or(Error::BadResponse("the answer holds no lease"))?;
+        handle.install_lease(lease.as_bytes())
+    }
+
+    /// Takes a floating seat: a lease of `floating_timeout` minutes,
+    /// installed in `handle`. See [`FloatingSession`](super::FloatingSession) to keep it.
+    pub fn register(&self, handle: &LicenseHandle) -> Result<LeaseStatus> {
+        let (body, _) = self.activated()?;
+        let answer = self.call("/api/v1/floating/register", &body)?;
+        self.install(handle, &answer)
+    }
+
+    /// Renews the seat; a lapsed seat is taken again if one is free.
+    pub fn heartbeat(&self, handle: &LicenseHandle) -> Result<LeaseStatus> {
+        let (body, _) = self.activated()?;
+        match self.call("/api/v1/floating/heartbeat", &body) {
+            Ok(answer) => self.install(handle, &answer),
+            Err(Error::ServerRefused { code, .. }) if code == "no_lease" => self.register(handle),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Gives the seat back.
+    pub fn release(&self) -> Result<()> {
+        let (body, _) = self.activated()?;
+        self.call("/api/v1/floating/release", &body)?;
+        Ok(())
+    }
+
+    /// Borrows a seat for `hours` (at most `max_borrow_time`): the lease
+    /// is installed and survives restarts, for use offline.
+    pub fn borrow(&self, handle: &LicenseHandle, hours: u32) -> Result<LeaseStatus> {
+        let (mut body, _) = self.activated()?;
+        body["hours"] = json!(hours);
+        let answer = self.call("/api/v1/floating/borrow", &body)?;
+        self.install(handle, &answer)
+    }
+
+    /// Returns a borrowed seat early: to the server, then here.
+    pub fn return_borrow(&self, handle: &LicenseHandle) -> Result<()> {
+        self.release()?;
+        handle.return_borrow()
+    }
+
+    /// Uploads the consumption not yet acknowledged, oldest first, and
+    /// acknowledges what the server kept. The server keeps a record once
+    /// per journal sequence number, so a retry, a duplicate or an upload
+    /// cut off before its acknowledgement never counts twice.
+    pub fn upload_consumption(&self, handle: &LicenseHandle) -> Result<Upload> {
+        let pending = handle.pending_uploads()?;
+        let mut report = Upload::default();
+        for batch in pending.chunks(UPLOAD_BATCH) {
+            let (mut body, _) = self.activated()?;
+            body["records"] = Value::from(batch.iter().map(record).collect::<Vec<_>>());
+            let answer = self.call("/api/v1/add_consumption", &body)?;
+            report.sent += batch.len();
+            report.new += answer.body["accepted"].as_u64().unwrap_or(0);
+            let last = batch.iter().map(|p| p.last_seq).max().unwrap_or(0);
+            handle.acknowledge_upload(last)?;
+            report.acknowledged = last;
+        }
+        Ok(report)
+    }
+}
+
+fn record(p: &Pending) -> Value {
+    json!({ "first_seq": p.first_seq, "seq": p.last_seq, "counter": p.counter, "amount": p.amount })
+}

@@ -1,0 +1,26 @@
+//! The online half (feature `online`): activation by license key or by
+//! user, check-in, floating seats with a heart-beat thread, borrowing,
+//! and the upload of consumption, against a license server speaking
+//! docs/PROTOCOL.md.
+//!
+//! Every request is authorized with the product's shared key; every
+//! answer must be signed by a key of the keyring over this request's
+//! nonce, its status, its `Date` and its body, or it is refused
+//! ([`Error::BadResponse`](crate::Error::BadResponse)) and changes nothing. The signed `Date` raises
+//! the clock's high-water mark, so a clock turned back is caught by the
+//! server's time as well as by the device's own history.
+//!
+//! Network errors and 5xx answers are retried with exponential backoff
+//! and full jitter; a 4xx is a signed refusal and is never retried
+//! ([`Error::ServerRefused`](crate::Error::ServerRefused)). When the server cannot be reached
+//! ([`Error::Network`](crate::Error::Network)), the license keeps working offline until its
+//! check-in expiry plus its grace period, as [`crate::LicenseHandle::check`]
+//! reports.
+
+mod calls;
+mod session;
+mod transport;
+
+pub use calls::{Connection, Upload, UserLicense};
+pub use session::FloatingSession;
+pub use transport::ServerConfig;
