@@ -30,7 +30,7 @@ suite clippy-product cargo clippy -p tessera --all-targets --no-default-features
 # --no-fail-fast: one failing test binary does not hide the others.
 suite rust cargo test --workspace --all-features --no-fail-fast
 # The API docs build without a warning (broken links, missing docs), as docs.rs would.
-suite docs env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features
+suite docs env RUSTDOCFLAGS="-D warnings" cargo doc -p tessera --no-deps --all-features
 suite quickstart ./scripts/quickstart.sh
 # include/tessera.h must be what the pinned cbindgen makes of capi/src/.
 suite header ./scripts/header.sh
