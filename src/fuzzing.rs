@@ -5,7 +5,7 @@
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 
-use crate::device::fingerprint::{Fingerprint, MatchPolicy};
+use crate::format::fingerprint::{Fingerprint, MatchPolicy};
 use crate::format::keys::{Keyring, PublicKey, SigningKey};
 use crate::format::lease::Lease;
 use crate::format::license::{License, LicenseFile};
@@ -139,13 +139,13 @@ pub fn offline_request(data: &[u8]) {
 /// A product configuration with its own state directory for this process,
 /// trusting the test key, with a pending offline request and a pending
 /// air-gapped code, so responses and codes reach their last checks.
-fn device_config() -> Option<&'static crate::activation::local::LocalConfig> {
-    static CONFIG: std::sync::OnceLock<Option<crate::activation::local::LocalConfig>> =
+fn device_config() -> Option<&'static crate::runtime::config::LocalConfig> {
+    static CONFIG: std::sync::OnceLock<Option<crate::runtime::config::LocalConfig>> =
         std::sync::OnceLock::new();
     CONFIG
         .get_or_init(|| {
             let key = test_key()?;
-            let mut c = crate::activation::local::LocalConfig::new(
+            let mut c = crate::runtime::config::LocalConfig::new(
                 "acme",
                 Keyring::from_keys([key.public_key().clone()]),
             );

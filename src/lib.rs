@@ -121,12 +121,13 @@ mod status;
 mod table;
 mod util;
 
-pub use activation::local::{activate, LocalConfig};
-pub use device::fingerprint::{Fingerprint, MatchPolicy};
+pub use activation::local::activate;
 pub use error::{Code, Error, Result};
+pub use format::fingerprint::{Fingerprint, MatchPolicy};
 pub use format::keys::{Keyring, PublicKey};
 pub use format::license::{License, LicenseFile};
 pub use runtime::clock::{Clock, ManualClock, SystemClock};
+pub use runtime::config::LocalConfig;
 pub use runtime::consumption::{Counter, Usage};
 pub use runtime::handle::LicenseHandle;
 pub use runtime::validate::{validate, Validation, ValidationOptions};

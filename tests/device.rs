@@ -7,8 +7,9 @@ mod common;
 
 use common::device::FakeDevice;
 use tessera::device::environment::{detect, Isolation};
-use tessera::device::fingerprint::{collect, collect_host, facts, MatchPolicy};
+use tessera::device::fingerprint::{collect, collect_host, facts};
 use tessera::device::sources::HostSource;
+use tessera::format::fingerprint::MatchPolicy;
 use tessera::Error;
 
 const SALT: &[u8] = b"acme-cad\0";

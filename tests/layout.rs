@@ -87,26 +87,44 @@ fn resolve<'a>(path: &str, names: &'a BTreeSet<String>) -> Option<&'a String> {
         .find_map(|n| names.get(&segments[..n].join("::")))
 }
 
-/// The cycles (strongly connected components of more than one module).
-fn cycles(root: &Path) -> Vec<Vec<String>> {
+/// The import graph of the modules under `root`: module → the modules it
+/// names. With `top_level`, each module stands for its top-level module
+/// (`runtime::handle` counts as `runtime`), so the graph is the folders'.
+fn graph(root: &Path, top_level: bool) -> BTreeMap<String, BTreeSet<String>> {
     let modules = modules(root);
     let names: BTreeSet<String> = modules.keys().cloned().collect();
-    let mut edges: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    let fold = |name: &str| -> String {
+        if top_level {
+            name.split("::").next().unwrap_or_default().to_owned()
+        } else {
+            name.to_owned()
+        }
+    };
+    let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for (name, source) in &modules {
-        let targets = edges.entry(name.as_str()).or_default();
+        let from = fold(name);
+        let targets = edges.entry(from.clone()).or_default();
         for path in crate_paths(&code(source)) {
             match resolve(&path, &names) {
                 // A module may use its own children; the root names nothing.
                 Some(t) if t != name && !t.is_empty() && !name.starts_with(&format!("{t}::")) => {
-                    targets.insert(t.as_str());
+                    let to = fold(t);
+                    if to != from {
+                        targets.insert(to);
+                    }
                 }
                 _ => {}
             }
         }
     }
+    edges
+}
+
+/// The cycles (strongly connected components of more than one node).
+fn cycles_of(edges: &BTreeMap<String, BTreeSet<String>>) -> Vec<Vec<String>> {
     // Tarjan's strongly connected components.
     struct Walk<'a> {
-        edges: &'a BTreeMap<&'a str, BTreeSet<&'a str>>,
+        edges: &'a BTreeMap<String, BTreeSet<String>>,
         index: BTreeMap<&'a str, usize>,
         low: BTreeMap<&'a str, usize>,
         stack: Vec<&'a str>,
@@ -118,7 +136,13 @@ fn cycles(root: &Path) -> Vec<Vec<String>> {
             self.index.insert(v, n);
             self.low.insert(v, n);
             self.stack.push(v);
-            let next: Vec<&str> = self.edges.get(v).into_iter().flatten().copied().collect();
+            let next: Vec<&'a str> = self
+                .edges
+                .get(v)
+                .into_iter()
+                .flatten()
+                .map(String::as_str)
+                .collect();
             for w in next {
                 if !self.index.contains_key(w) {
                     self.visit(w);
@@ -145,18 +169,23 @@ fn cycles(root: &Path) -> Vec<Vec<String>> {
         }
     }
     let mut walk = Walk {
-        edges: &edges,
+        edges,
         index: BTreeMap::new(),
         low: BTreeMap::new(),
         stack: Vec::new(),
         found: Vec::new(),
     };
     for v in edges.keys() {
-        if !walk.index.contains_key(v) {
+        if !walk.index.contains_key(v.as_str()) {
             walk.visit(v);
         }
     }
     walk.found
+}
+
+/// The cycles between the modules under `root`.
+fn cycles(root: &Path) -> Vec<Vec<String>> {
+    cycles_of(&graph(root, false))
 }
 
 fn root(dir: &str) -> PathBuf {
@@ -167,6 +196,23 @@ fn root(dir: &str) -> PathBuf {
 fn no_module_imports_one_that_imports_it_back() {
     for dir in ["src", "capi/src", "server/src", "cli/src"] {
         assert_eq!(cycles(&root(dir)), Vec::<Vec<String>>::new(), "in {dir}/");
+    }
+}
+
+#[test]
+fn the_sdks_folders_depend_one_way() {
+    // format <- device <- runtime <- activation <- online: data flows one
+    // way, from bytes to a verified file to a decision to a sync.
+    let edges = graph(&root("src"), true);
+    assert_eq!(cycles_of(&edges), Vec::<Vec<String>>::new(), "{edges:?}");
+    let uses = |from: &str, to: &str| edges.get(from).is_some_and(|t| t.contains(to));
+    for (lower, higher) in [
+        ("format", "device"),
+        ("device", "runtime"),
+        ("runtime", "activation"),
+        ("activation", "online"),
+    ] {
+        assert!(!uses(lower, higher), "{lower} must not use {higher}");
     }
 }
 

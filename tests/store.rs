@@ -6,7 +6,7 @@
 use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};
 
-use tessera::device::fingerprint::{Fingerprint, MatchPolicy};
+use tessera::format::fingerprint::{Fingerprint, MatchPolicy};
 use tessera::runtime::store::{ActivationRecord, State, Store};
 use tessera::Error;
 

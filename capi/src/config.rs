@@ -10,11 +10,11 @@ use crate::{
     arg_bytes, arg_mut, arg_str, boundary, free_slot, infallible, into_raw, tessera_result,
 };
 use crate::{returning, Failure};
-use tessera::activation::local::LocalConfig;
-use tessera::device::fingerprint::MatchPolicy;
 use tessera::device::sources::TreeSource;
+use tessera::format::fingerprint::MatchPolicy;
 use tessera::format::keys::{Keyring, PublicKey};
 use tessera::runtime::clock::ManualClock;
+use tessera::LocalConfig;
 
 /// A product's configuration: product code, trusted public keys, the
 /// state directory, the device match policy.

@@ -473,7 +473,7 @@ fn fingerprint(
         Some(r) => Box::new(TreeSource::new(r)),
         None => Box::new(HostSource),
     };
-    let salt = tessera::device::fingerprint::product_salt(product, b"");
+    let salt = tessera::format::fingerprint::product_salt(product, b"");
     let fp = tessera::device::fingerprint::collect(source.as_ref(), &salt)?;
     println!(
         "Fingerprint of this device for product {product} (salted hashes; no raw value is shown)"

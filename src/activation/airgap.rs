@@ -34,10 +34,11 @@ use hmac::Mac as _;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use crate::activation::local::{self, LocalConfig, Route};
-use crate::device::fingerprint::Fingerprint;
+use crate::activation::local::{self, Route};
 use crate::error::{Error, Result};
+use crate::format::fingerprint::Fingerprint;
 use crate::format::license::LicenseFile;
+use crate::runtime::config::LocalConfig;
 use crate::runtime::store::{ActivationRecord, PendingCode};
 use crate::util::CROCKFORD as ALPHABET;
 

@@ -32,13 +32,14 @@ use ed25519_dalek::Signer as _;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::activation::local::{self, LocalConfig, Route};
+use crate::activation::local::{self, Route};
 use crate::activation::Credential;
-use crate::device::fingerprint::Fingerprint;
 use crate::error::{Error, Result};
 use crate::format::armor::{self, Kind};
+use crate::format::fingerprint::Fingerprint;
 use crate::format::keys::{KeyId, Keyring, PublicKey};
 use crate::format::license::ts;
+use crate::runtime::config::LocalConfig;
 use crate::runtime::store::{ActivationRecord, PendingRequest, State, Store};
 use crate::util::random_bytes;
 

@@ -14,9 +14,9 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::device::fingerprint::{Fingerprint, MatchPolicy};
 use crate::error::{Error, Result};
 use crate::format::armor::{self, Kind};
+use crate::format::fingerprint::{Fingerprint, MatchPolicy};
 use crate::format::keys::Keyring;
 use crate::format::license::{ts, License};
 

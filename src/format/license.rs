@@ -157,7 +157,7 @@ pub struct License {
     /// The device the file is bound to, if any: its fingerprint id and,
     /// for tolerant matching, its hashed components.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub device: Option<crate::device::fingerprint::Fingerprint>,
+    pub device: Option<crate::format::fingerprint::Fingerprint>,
     /// For `is_hardware_key_auth`: the token's Ed25519 public key (base64
     /// of 32 bytes) that must answer every check's challenge.
     #[serde(default, skip_serializing_if = "Option::is_none")]

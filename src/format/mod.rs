@@ -1,12 +1,14 @@
 //! What arrives as bytes and is verified before anything else: the armored
-//! envelope, keys and the keyring, the license document, leases, and the
-//! calendar of consumption periods (docs/FORMAT.md).
+//! envelope, keys and the keyring, the license document, leases, device
+//! fingerprints as values, and the calendar of consumption periods
+//! (docs/FORMAT.md).
 //!
 //! Data flows one way through the crate: bytes are verified here, the
 //! verified license is validated in [`crate::runtime`], and
 //! [`crate::activation`] and [`crate::online`] bring new files in.
 
 pub mod armor;
+pub mod fingerprint;
 pub mod keys;
 pub mod lease;
 pub mod license;

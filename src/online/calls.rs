@@ -8,11 +8,11 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use super::transport::{Answer, ServerConfig, Transport};
-use crate::activation::local::LocalConfig;
 use crate::activation::Credential;
-use crate::device::fingerprint::Fingerprint;
 use crate::error::{Error, Result};
+use crate::format::fingerprint::Fingerprint;
 use crate::runtime::clock::TrustedTime;
+use crate::runtime::config::LocalConfig;
 use crate::runtime::consumption::Pending;
 use crate::runtime::handle::{LeaseStatus, LicenseHandle};
 use crate::runtime::store::ActivationRecord;

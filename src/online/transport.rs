@@ -9,11 +9,11 @@ use std::time::Duration as StdDuration;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::activation::local::LocalConfig;
 use crate::error::{Error, Result};
 use crate::format::keys::Keyring;
 use crate::protocol::{format_http_date, request, verify_answer, ResponseHeaders};
 use crate::runtime::clock::Clock;
+use crate::runtime::config::LocalConfig;
 
 /// The largest answer read from the server.
 const MAX_ANSWER: u64 = 1024 * 1024;

@@ -11,12 +11,13 @@ use std::sync::RwLock;
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::activation::local::{LocalConfig, LocalLicense};
 use crate::error::{Error, Result};
 use crate::format::keys::Keyring;
 use crate::format::lease::{Lease, LeaseKind};
 use crate::format::license::{ts, License};
+use crate::runtime::config::LocalConfig;
 use crate::runtime::consumption::{Consumption, Counter, Limit, Pending, Usage};
+use crate::runtime::local::LocalLicense;
 use crate::runtime::validate::{self, FeatureStatus, Validation};
 use crate::status::Status;
 

@@ -5,7 +5,9 @@
 //! [`LicenseHandle`]: handle::LicenseHandle
 
 pub mod clock;
+pub mod config;
 pub mod consumption;
 pub mod handle;
+mod local;
 pub mod store;
 pub mod validate;

@@ -33,8 +33,8 @@ use hmac::Mac as _;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::device::fingerprint::{Fingerprint, MatchPolicy};
 use crate::error::{Error, Result};
+use crate::format::fingerprint::{Fingerprint, MatchPolicy};
 use crate::protocol::counter::Pending;
 
 const MAGIC: &str = "TESSERA STATE 1";

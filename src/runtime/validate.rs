@@ -14,7 +14,7 @@
 use chrono::{DateTime, Duration, Utc};
 
 use crate::device::environment::Environment;
-use crate::device::fingerprint::{Fingerprint, MatchPolicy};
+use crate::format::fingerprint::{Fingerprint, MatchPolicy};
 use crate::format::license::{ts, License};
 use crate::runtime::clock::Clock;
 use crate::status::Status;

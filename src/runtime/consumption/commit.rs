@@ -231,7 +231,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::device::fingerprint::{Fingerprint, MatchPolicy};
+    use crate::format::fingerprint::{Fingerprint, MatchPolicy};
     use crate::runtime::consumption::journal::JOURNAL;
     use crate::runtime::store::Store;
 

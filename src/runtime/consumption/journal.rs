@@ -359,7 +359,7 @@ mod tests {
     use chrono::DateTime;
 
     use super::*;
-    use crate::device::fingerprint::{Fingerprint, MatchPolicy};
+    use crate::format::fingerprint::{Fingerprint, MatchPolicy};
     use crate::protocol::counter::Counter;
     use crate::runtime::store::Store;
 

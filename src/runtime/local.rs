@@ -1,0 +1,134 @@
+//! A license activated on this device, opened: verified again, checked
+//! against this device and against the clock's high-water mark. What a
+//! [`LicenseHandle`](crate::LicenseHandle) is built on.
+
+use std::sync::Arc;
+
+use crate::device::hardware::{self, HardwareToken};
+use crate::error::{Error, Result};
+use crate::format::license::{License, LicenseFile};
+use crate::runtime::clock::{Clock, TrustedTime};
+use crate::runtime::config::LocalConfig;
+use crate::runtime::store::{ActivationRecord, State, Store};
+use crate::runtime::validate::ValidationOptions;
+
+/// How long the clock's high-water mark may run ahead of what is stored
+/// before opening a license writes it back.
+const PERSIST_CLOCK_EVERY: i64 = 3600;
+
+/// A license activated on this device, verified and checked against the
+/// device and the clock: what a [`LicenseHandle`](crate::LicenseHandle) is
+/// built on. `Send + Sync`.
+pub(crate) struct LocalLicense {
+    file: LicenseFile,
+    record: ActivationRecord,
+    options: ValidationOptions,
+    trusted: TrustedTime,
+    clock: Arc<dyn Clock>,
+    store: Store,
+    token: Option<Arc<dyn HardwareToken>>,
+}
+
+impl std::fmt::Debug for LocalLicense {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalLicense")
+            .field("license_id", &self.record.license_id)
+            .field("store", &self.store)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LocalLicense {
+    /// Opens the newest license activated on this device: loads the store
+    /// (refusing one that was edited or copied from another device),
+    /// verifies the recorded file again, and checks the clock against the
+    /// stored high-water mark. Hands back the state it read, so the caller
+    /// (the [`LicenseHandle`](crate::LicenseHandle)) does not read it again.
+    pub(crate) fn open_with_state(config: &LocalConfig) -> Result<(LocalLicense, State)> {
+        let device = config.fingerprint()?;
+        let store = config.store(device.clone())?;
+        let state = store.load()?;
+        let record = state
+            .activations
+            .last()
+            .cloned()
+            .ok_or(Error::NotActivated)?;
+        if !record.fingerprint.matches(&device, &config.policy()) {
+            return Err(Error::StoreFromOtherDevice);
+        }
+        let file = LicenseFile::verify(record.license_file.as_bytes(), &config.keyring)?;
+        let trusted = TrustedTime::new(state.high_water, config.clock_tolerance);
+        trusted.raise(file.license().issued_at);
+        let now = config.clock.now();
+        trusted.observe(now)?;
+        let stored = state.high_water.map_or(i64::MIN, |t| t.timestamp());
+        if now.timestamp().saturating_sub(stored) > PERSIST_CLOCK_EVERY {
+            persist_high_water(&store, &trusted)?;
+        }
+        let options = config.options(device, file.license());
+        let local = LocalLicense {
+            file,
+            record,
+            options,
+            trusted,
+            clock: Arc::clone(&config.clock),
+            store,
+            token: config.hardware_token.clone(),
+        };
+        Ok((local, state))
+    }
+
+    /// The time now, checked against the high-water mark; for a
+    /// hardware-key license, after the token answered a fresh challenge.
+    pub(crate) fn now(&self) -> Result<chrono::DateTime<chrono::Utc>> {
+        let now = self.clock.now();
+        self.trusted.observe(now)?;
+        let license = self.file.license();
+        if license.is_hardware_key_auth {
+            hardware::challenge(license, self.token.as_deref())?;
+        }
+        Ok(now)
+    }
+
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub(crate) fn options(&self) -> &ValidationOptions {
+        &self.options
+    }
+
+    pub(crate) fn trusted(&self) -> &TrustedTime {
+        &self.trusted
+    }
+
+    /// Writes the clock's high-water mark to the store (products call this
+    /// now and then and at exit, so a restart cannot roll the clock back).
+    pub(crate) fn save_clock(&self) -> Result<()> {
+        persist_high_water(&self.store, &self.trusted)
+    }
+
+    /// The license document.
+    pub(crate) fn license(&self) -> &License {
+        self.file.license()
+    }
+}
+
+fn persist_high_water(store: &Store, trusted: &TrustedTime) -> Result<()> {
+    store.update(|state| {
+        state.high_water = state.high_water.max(trusted.high_water());
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn a_local_license_can_be_shared_between_threads() {
+        assert_send_sync::<LocalLicense>();
+    }
+}
