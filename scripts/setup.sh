@@ -15,15 +15,18 @@ for p in "${packages[@]}"; do
 done
 [ "${#missing[@]}" -eq 0 ] && exit 0
 
+fail() {
+    echo "setup: the tests need these packages, which could not be installed: ${missing[*]}" >&2
+    echo "setup: install them (Debian: apt-get install ${missing[*]}) and run again" >&2
+    exit 1
+}
 sudo=()
-[ "$(id -u)" -eq 0 ] || sudo=(sudo -n)
-echo "setup: installing ${missing[*]} (apt-get)"
-if command -v apt-get >/dev/null &&
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
-        apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; then
-    exit 0
+if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null && sudo -n true 2>/dev/null || fail
+    sudo=(sudo -n)
 fi
-echo "setup: the tests need these packages, which could not be installed: ${missing[*]}" >&2
-echo "setup: install them (Debian: apt-get install ${missing[*]}) and run again" >&2
-exit 1
+command -v apt-get >/dev/null || fail
+echo "setup: installing ${missing[*]} (apt-get)"
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq || fail
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || fail
