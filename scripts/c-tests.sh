@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 root=$PWD
 
 for tool in gcc g++ valgrind pkg-config cmake; do
-    command -v "$tool" >/dev/null || { echo "c-tests: $tool is missing (.ci/run installs it)" >&2; exit 1; }
+    command -v "$tool" >/dev/null || { echo "c-tests: $tool is missing (scripts/setup.sh installs it)" >&2; exit 1; }
 done
 
 cargo build --quiet -p tessera-capi

@@ -5,16 +5,6 @@
 //! exit codes. A code, once published, never changes meaning; new variants
 //! take new numbers. The table is [`Code`]; `docs/ERRORS.md` explains it.
 //!
-//! The ranges, one rule for every surface:
-//! - `0` is success (`TESSERA_OK`), never an [`Error`];
-//! - `1..=99` are errors of the offline core, grouped by tens (arguments and
-//!   platform, documents, keys, local state and clock, device, consumption,
-//!   leases, offline and air-gapped activation, hardware keys);
-//! - `100..=109` come only from a binding's boundary (a NULL pointer, bad
-//!   UTF-8, a short buffer, a panic), never from [`Error`];
-//! - `110..=189` are errors of later parts of the core (110: the online half);
-//! - `199` is a code a binding does not know (a newer core).
-//!
 //! Messages say what was wrong and what to do about it. They never include a
 //! private key, a license key or a password.
 
@@ -25,7 +15,17 @@ crate::table::numbered_table! {
     /// The one table behind [`Error::code`], the C header's
     /// `tessera_result` (rendered from [`Code::ALL`] by
     /// `scripts/header.sh`) and Python's exception classes (checked
-    /// against the header by their tests). The ranges are in docs/ERRORS.md.
+    /// against the header by their tests).
+    ///
+    /// The ranges, one rule for every surface (docs/ERRORS.md):
+    /// - `0` is success (`TESSERA_OK`), never an [`Error`];
+    /// - `1..=99` are errors of the offline core, grouped by tens (arguments
+    ///   and platform, documents, keys, local state and clock, device,
+    ///   consumption, leases, offline and air-gapped activation, hardware keys);
+    /// - `100..=109` come only from a binding's boundary (a NULL pointer, bad
+    ///   UTF-8, a short buffer, a panic), never from an [`Error`];
+    /// - `110..=189` are errors of later parts of the core (110: the online half);
+    /// - `199` is a code a binding does not know (a newer core).
     pub enum Code {
         /// Success.
         Ok = 0, "ok", "TESSERA_OK";

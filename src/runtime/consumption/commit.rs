@@ -136,15 +136,14 @@ impl Consumption {
             for (ticket, r) in group {
                 let period = r.limit.period_key(r.now);
                 let used = used_in(&known, &r.counter, &r.limit, period);
-                let allowed = r.limit.max.saturating_add(r.limit.overage);
                 let after = match used.checked_add(r.amount) {
-                    Some(after) if r.limit.unlimited || after <= allowed => after,
+                    Some(after) if r.limit.allows(after) => after,
                     _ => {
                         let refused = Error::ConsumptionLimit {
                             counter: r.counter,
                             used,
                             requested: r.amount,
-                            allowed,
+                            allowed: r.limit.ceiling().unwrap_or(u64::MAX),
                         };
                         results.push((ticket, Err(refused)));
                         continue;
