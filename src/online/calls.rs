@@ -69,7 +69,7 @@ impl Connection {
     /// PEM certificate.
     pub fn new(local: &LocalConfig, server: ServerConfig) -> Result<Connection> {
         Ok(Connection {
-            transport: Transport::new(local, server)?,
+            transport: Transport::new(server)?,
             local: local.clone(),
             device: OnceLock::new(),
         })
@@ -100,8 +100,9 @@ impl Connection {
 
     /// One signed call; every verified answer's time reaches the clock.
     fn call(&self, path: &str, body: &Value) -> Result<Answer> {
-        self.transport
-            .call(path, body, &|time| self.observe_server_time(time))
+        self.transport.call(&self.local, path, body, &|time| {
+            self.observe_server_time(time)
+        })
     }
 
     /// Raises the stored high-water mark to the server's signed time, and

@@ -3,16 +3,13 @@
 //! ([`crate::protocol::request`]), retries with backoff and full jitter, and
 //! every answer's signature checked before anything in it is used.
 
-use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::format::keys::Keyring;
 use crate::protocol::{format_http_date, request, verify_answer, ResponseHeaders};
-use crate::runtime::clock::Clock;
 use crate::runtime::config::LocalConfig;
 
 /// The largest answer read from the server.
@@ -67,22 +64,19 @@ pub(super) struct Answer {
     pub(super) body: Value,
 }
 
-/// The HTTPS client of one product: its server, its shared key, the
-/// keyring its answers must verify against, and the clock its requests are
-/// dated by.
+/// The HTTPS client of one product's server. The product's code, the
+/// keyring its answers must verify against and the clock its requests are
+/// dated by come from the product's configuration at each call.
 pub(super) struct Transport {
     agent: ureq::Agent,
     pub(super) server: ServerConfig,
-    product: String,
-    keyring: Keyring,
-    clock: Arc<dyn Clock>,
 }
 
 impl Transport {
     /// The client for the product `local` configures. Refuses a plain
     /// `http://` URL that is not loopback, and a pinned CA that is not a
     /// PEM certificate.
-    pub(super) fn new(local: &LocalConfig, server: ServerConfig) -> Result<Transport> {
+    pub(super) fn new(server: ServerConfig) -> Result<Transport> {
         if !server.url.starts_with("https://") && !is_loopback(&server.url) {
             return Err(Error::InvalidArgument(
                 "the server URL must be https:// (http:// only for a loopback address)",
@@ -122,19 +116,15 @@ impl Transport {
             .tls_config(tls)
             .build()
             .into();
-        Ok(Transport {
-            agent,
-            server,
-            product: local.product.clone(),
-            keyring: local.keyring.clone(),
-            clock: Arc::clone(&local.clock),
-        })
+        Ok(Transport { agent, server })
     }
 
-    /// One signed call, retried on network errors and 5xx; `observe` sees
-    /// the signed time of every answer that verified.
+    /// One signed call for the product `local` configures, retried on
+    /// network errors and 5xx; `observe` sees the signed time of every
+    /// answer that verified.
     pub(super) fn call(
         &self,
+        local: &LocalConfig,
         path: &str,
         body: &Value,
         observe: &dyn Fn(DateTime<Utc>) -> Result<()>,
@@ -146,7 +136,7 @@ impl Transport {
             if attempt > 0 {
                 std::thread::sleep(self.backoff(attempt));
             }
-            match self.attempt(path, &bytes, observe) {
+            match self.attempt(local, path, &bytes, observe) {
                 Ok(Some(answer)) => return Ok(answer),
                 Ok(None) => last = "the server answered with a 5xx".into(),
                 Err(Retry::Network(what)) => last = what,
@@ -172,15 +162,16 @@ impl Transport {
     /// One attempt: Ok(None) is a 5xx (retried).
     fn attempt(
         &self,
+        local: &LocalConfig,
         path: &str,
         body: &[u8],
         observe: &dyn Fn(DateTime<Utc>) -> Result<()>,
     ) -> std::result::Result<Option<Answer>, Retry> {
         let nonce = hex::encode(crate::util::random_bytes::<16>().map_err(Retry::Final)?);
-        let date = format_http_date(self.clock.now());
+        let date = format_http_date(local.clock.now());
         let message = request::request_string(&date, "POST", path, body, &nonce);
         let signature = request::sign(&self.server.product_key, &message).map_err(Retry::Final)?;
-        let authorization = request::authorization(&self.product, &signature);
+        let authorization = request::authorization(&local.product, &signature);
         let sent = self
             .agent
             .post(format!("{}{path}", self.server.url))
@@ -219,7 +210,7 @@ impl Transport {
             nonce: echoed.as_deref(),
             signature: signature.as_deref(),
         };
-        let verified = verify_answer(&self.keyring, &nonce, status, headers, &answer);
+        let verified = verify_answer(&local.keyring, &nonce, status, headers, &answer);
         let server_time = verified.map_err(Retry::Final)?;
         observe(server_time).map_err(Retry::Final)?;
         if status >= 500 {
