@@ -45,8 +45,7 @@ pub extern "C" fn tessera_result_name(result: u32) -> *const c_char {
     infallible(c"other".as_ptr(), || {
         let names = NAMES.get_or_init(Names::new);
         let code = Code::from_u32(result).unwrap_or(Code::Other);
-        names
-            .name(&names.codes, code as u32)
+        Names::find(&names.codes, code as u32)
             .unwrap_or(c"other")
             .as_ptr()
     })
@@ -61,8 +60,7 @@ pub extern "C" fn tessera_result_name(result: u32) -> *const c_char {
 pub extern "C" fn tessera_status_name(status: u32) -> *const c_char {
     infallible(c"unknown".as_ptr(), || {
         let names = NAMES.get_or_init(Names::new);
-        names
-            .name(&names.statuses, status)
+        Names::find(&names.statuses, status)
             .unwrap_or(c"unknown")
             .as_ptr()
     })
@@ -89,7 +87,8 @@ impl Names {
         }
     }
 
-    fn name<'a>(&'a self, table: &'a [(u32, CString)], number: u32) -> Option<&'a CStr> {
+    /// The name of `number` in one of the tables.
+    fn find(table: &[(u32, CString)], number: u32) -> Option<&CStr> {
         table
             .iter()
             .find(|(n, _)| *n == number)

@@ -113,10 +113,9 @@ impl Setup {
     /// Activates a license of `license_type` (valid until 2099, `patch`
     /// applied) issued at the clock's time, and opens it.
     pub fn open(&self, license_type: &str, patch: Value) -> LicenseHandle {
-        let mut s = patched(license_type, json!({"validity_period": "2099-01-01"}));
-        for (k, v) in patch.as_object().expect("a patch is an object") {
-            s[k] = v.clone();
-        }
+        let mut s = spec(license_type);
+        s["validity_period"] = json!("2099-01-01");
+        apply(&mut s, patch);
         let issued =
             tessera::format::license::ts::format(&tessera::Clock::now(self.clock.as_ref()));
         activate(&self.config(), issue(&s, &self.key, &issued).as_bytes()).expect("activate");
@@ -127,8 +126,13 @@ impl Setup {
 /// [`spec`] of `license_type` with the fields of `patch` replaced.
 pub fn patched(license_type: &str, patch: Value) -> Value {
     let mut s = spec(license_type);
-    for (k, v) in patch.as_object().expect("a patch is an object") {
-        s[k] = v.clone();
-    }
+    apply(&mut s, patch);
     s
+}
+
+/// Replaces the fields of `spec` that `patch` names.
+fn apply(spec: &mut Value, patch: Value) {
+    for (k, v) in patch.as_object().expect("a patch is an object") {
+        spec[k] = v.clone();
+    }
 }
