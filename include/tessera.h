@@ -46,6 +46,9 @@ enum tessera_result
   TESSERA_ERR_BAD_SIGNATURE = 16,
   // The signed payload is not a valid document of its kind.
   TESSERA_ERR_INVALID_PAYLOAD = 17,
+  // The signature holds but the payload does not decrypt with the
+  // key given (a Keygen file: the wrong license key or fingerprint).
+  TESSERA_ERR_DECRYPTION_FAILED = 18,
   // A key could not be read or decoded.
   TESSERA_ERR_INVALID_KEY = 20,
   // A license spec is invalid (vendor side).

@@ -51,6 +51,9 @@ crate::table::numbered_table! {
         BadSignature = 16, "bad_signature", "TESSERA_ERR_BAD_SIGNATURE";
         /// The signed payload is not a valid document of its kind.
         InvalidPayload = 17, "invalid_payload", "TESSERA_ERR_INVALID_PAYLOAD";
+        /// The signature holds but the payload does not decrypt with the
+        /// key given (a Keygen file: the wrong license key or fingerprint).
+        DecryptionFailed = 18, "decryption_failed", "TESSERA_ERR_DECRYPTION_FAILED";
         /// A key could not be read or decoded.
         InvalidKey = 20, "invalid_key", "TESSERA_ERR_INVALID_KEY";
         /// A license spec is invalid (vendor side).
@@ -196,6 +199,12 @@ pub enum Error {
     /// this kind (a vendor-side bug, never an attacker's input).
     #[error("the signed payload is invalid: {0}")]
     InvalidPayload(String),
+
+    /// The signature holds, but the payload does not decrypt with the key
+    /// given: for a Keygen file, the license key (and, for a machine file,
+    /// the fingerprint) is not the one it was encrypted for.
+    #[error("the file verified but does not decrypt: {0}")]
+    DecryptionFailed(&'static str),
 
     /// A key could not be read or decoded.
     #[error("invalid key: {0}")]
@@ -388,6 +397,7 @@ impl Error {
             Error::UnknownKeyId(_) => Code::UnknownKeyId,
             Error::BadSignature => Code::BadSignature,
             Error::InvalidPayload(_) => Code::InvalidPayload,
+            Error::DecryptionFailed(_) => Code::DecryptionFailed,
             Error::InvalidKey(_) => Code::InvalidKey,
             Error::InvalidSpec(_) => Code::InvalidSpec,
             Error::Unsupported(_) => Code::Unsupported,
@@ -485,6 +495,7 @@ mod tests {
             Error::UnknownKeyId("x".into()),
             Error::BadSignature,
             Error::InvalidPayload("x".into()),
+            Error::DecryptionFailed("x"),
             Error::InvalidKey("x"),
             Error::InvalidSpec("x".into()),
             Error::StoreCorrupt("x"),

@@ -124,6 +124,9 @@ mod util;
 pub use activation::local::activate;
 pub use error::{Code, Error, Result};
 pub use format::fingerprint::{Fingerprint, MatchPolicy};
+#[cfg(feature = "keygen")]
+#[cfg_attr(docsrs, doc(cfg(feature = "keygen")))]
+pub use format::keygen;
 pub use format::keys::{Keyring, PublicKey};
 pub use format::license::{License, LicenseFile};
 pub use runtime::clock::{Clock, ManualClock, SystemClock};

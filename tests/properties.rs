@@ -144,6 +144,7 @@ proptest! {
                     license_file: v.to_string(),
                     fingerprint: Fingerprint::from_id(k),
                     activated_at: chrono::DateTime::UNIX_EPOCH,
+                    decryption_key: None,
                 });
             }
             Ok(())

@@ -47,6 +47,7 @@ fn record(n: u64, ballast: usize) -> ActivationRecord {
         license_file: "x".repeat(ballast),
         fingerprint: device("a"),
         activated_at: chrono::DateTime::UNIX_EPOCH,
+        decryption_key: None,
     }
 }
 

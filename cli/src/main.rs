@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 use tessera::format::license::ts;
 use tessera::issuer::SigningKey;
+use tessera::keygen::KeygenFile;
 use tessera::runtime::validate::validate_at;
 use tessera::{Error, Keyring, License, LicenseFile, PublicKey, Status, ValidationOptions};
 
@@ -56,7 +57,7 @@ enum Command {
         #[arg(long, value_parser = parse_time)]
         at: Option<DateTime<Utc>>,
     },
-    /// Show a license file for a person.
+    /// Show a license file (Tessera's or Keygen's) for a person.
     Inspect {
         /// The license file.
         file: PathBuf,
@@ -66,6 +67,8 @@ enum Command {
         /// Validate at this time (RFC 3339) instead of now.
         #[arg(long, value_parser = parse_time)]
         at: Option<DateTime<Utc>>,
+        #[command(flatten)]
+        keygen: KeygenArgs,
     },
     /// Show this device's fingerprint (salted hashes only) and what VM and
     /// container detection finds; compare it with a stored one.
@@ -125,6 +128,51 @@ enum Command {
         /// Validate at this time (RFC 3339) instead of now.
         #[arg(long, value_parser = parse_time)]
         at: Option<DateTime<Utc>>,
+        #[command(flatten)]
+        keygen: KeygenArgs,
+    },
+    /// Turn another vendor's license file into an activation on this device.
+    #[command(subcommand)]
+    Import(ImportCommand),
+}
+
+/// What reads a Keygen file (docs/MIGRATING.md): with it, `--key` names
+/// the Keygen account's verify key (64 hex digits).
+#[derive(clap::Args)]
+struct KeygenArgs {
+    /// A Keygen file: a file holding the license key that decrypts it
+    /// (never given on the command line; `-` reads standard input).
+    #[arg(long)]
+    license_key_file: Option<PathBuf>,
+    /// A Keygen machine file: the machine's fingerprint, as the product gave it to Keygen.
+    #[arg(long)]
+    machine_fingerprint: Option<String>,
+    /// A Keygen file: the Keygen product id that the Tessera product (`--product`) stands for.
+    #[arg(long)]
+    keygen_product: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// Verify a Keygen license or machine file and activate it on this
+    /// device for a product, as the product's own `activation::keygen::import` does.
+    Keygen {
+        /// The Keygen license or machine file.
+        file: PathBuf,
+        /// The Keygen account's verify key (a file holding its 64 hex digits).
+        #[arg(long)]
+        key: PathBuf,
+        /// The Tessera product code the license becomes.
+        #[arg(long)]
+        product: String,
+        /// The product's state directory; the platform's data directory when left out.
+        #[arg(long)]
+        store_dir: Option<PathBuf>,
+        /// A file holding the product's vendor secret (the one the product is built with).
+        #[arg(long)]
+        secret_file: Option<PathBuf>,
+        #[command(flatten)]
+        keygen: KeygenArgs,
     },
 }
 
@@ -199,7 +247,7 @@ impl Failure {
 impl From<Error> for Failure {
     fn from(e: Error) -> Self {
         let code = match e.code() as u32 {
-            c @ 10..=17 => c as u8,
+            c @ 10..=18 => c as u8,
             2 => 3,
             20 => 4,
             _ => 1,
@@ -213,7 +261,12 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Keygen { out_dir, name } => keygen(&out_dir, &name),
         Command::Issue { key, spec, out, at } => issue(&key, &spec, out.as_deref(), at),
-        Command::Inspect { file, key, at } => inspect(&file, &key, at),
+        Command::Inspect {
+            file,
+            key,
+            at,
+            keygen,
+        } => inspect(&file, &key, at, &keygen),
         Command::Fingerprint {
             product,
             root,
@@ -227,7 +280,23 @@ fn main() -> ExitCode {
             product,
             device,
             at,
-        } => verify(&file, &key, product, device, at),
+            keygen,
+        } => verify(&file, &key, product, device, at, &keygen),
+        Command::Import(ImportCommand::Keygen {
+            file,
+            key,
+            product,
+            store_dir,
+            secret_file,
+            keygen,
+        }) => import_keygen(
+            &file,
+            &key,
+            &product,
+            store_dir,
+            secret_file.as_deref(),
+            &keygen,
+        ),
         Command::Offline(OfflineCommand::Read { request }) => offline_read(&request),
         Command::TokenKey {
             module,
@@ -403,9 +472,17 @@ fn issue(
     Ok(())
 }
 
-fn inspect(path: &Path, keys: &[PathBuf], at: Option<DateTime<Utc>>) -> Result<(), Failure> {
+fn inspect(
+    path: &Path,
+    keys: &[PathBuf],
+    at: Option<DateTime<Utc>>,
+    keygen: &KeygenArgs,
+) -> Result<(), Failure> {
     let bytes = read(path, "license file")?;
-    let (file, verified) = if keys.is_empty() {
+    let read_keygen = KeygenFile::sniff(&bytes).is_some();
+    let (file, verified) = if read_keygen {
+        (open_keygen(&bytes, keys, None, keygen)?, true)
+    } else if keys.is_empty() {
         (LicenseFile::decode_unverified(&bytes)?, false)
     } else {
         (LicenseFile::verify(&bytes, &read_keyring(keys)?)?, true)
@@ -424,7 +501,98 @@ fn inspect(path: &Path, keys: &[PathBuf], at: Option<DateTime<Utc>>) -> Result<(
         }
         validate_at(license, &opts, now)
     });
+    if read_keygen {
+        println!("{:<15}Keygen", "Format");
+    }
     print!("{}", output::describe(&file, verified, validation.as_ref()));
+    Ok(())
+}
+
+/// Verifies a Keygen file with the account keys in `keys` and reads it
+/// with the license key from `--license-key-file`, as a Tessera license
+/// file: of the Tessera `product` when `--keygen-product` maps it, of
+/// `keygen:<product id>` otherwise.
+fn open_keygen(
+    bytes: &[u8],
+    keys: &[PathBuf],
+    product: Option<&str>,
+    args: &KeygenArgs,
+) -> Result<LicenseFile, Failure> {
+    let mut ring = Keyring::new();
+    for key in read_keyring(keys)?.keys() {
+        ring.add_keygen(
+            key.clone(),
+            args.keygen_product.clone().unwrap_or_default(),
+            product.unwrap_or_default(),
+        );
+    }
+    if ring.keygen_keys().is_empty() {
+        return Err(Failure::new(
+            1,
+            "a Keygen file is verified with the account's verify key: pass --key",
+        ));
+    }
+    let file = KeygenFile::verify(bytes, &ring)?;
+    let license_key = match &args.license_key_file {
+        Some(path) => read_license_key(path)?,
+        None if file.is_encrypted() => {
+            return Err(Failure::new(
+                1,
+                "the Keygen file verified; it is encrypted: pass --license-key-file to read it",
+            ))
+        }
+        None => zeroize::Zeroizing::new(String::new()),
+    };
+    let doc = file.open(&license_key, args.machine_fingerprint.as_deref())?;
+    Ok(LicenseFile::from_keygen(&doc))
+}
+
+/// The license key in `path`, without surrounding whitespace.
+fn read_license_key(path: &Path) -> Result<zeroize::Zeroizing<String>, Failure> {
+    let raw = zeroize::Zeroizing::new(read(path, "license key")?);
+    let text = std::str::from_utf8(&raw)
+        .map_err(|_| Failure::new(1, format!("{} is not a text file", path.display())))?;
+    Ok(zeroize::Zeroizing::new(text.trim().to_owned()))
+}
+
+fn import_keygen(
+    path: &Path,
+    key: &Path,
+    product: &str,
+    store_dir: Option<PathBuf>,
+    secret_file: Option<&Path>,
+    args: &KeygenArgs,
+) -> Result<(), Failure> {
+    let bytes = read(path, "Keygen file")?;
+    let Some(keygen_product) = &args.keygen_product else {
+        return Err(Failure::new(
+            1,
+            "pass --keygen-product: the Keygen product id this product stands for",
+        ));
+    };
+    let mut ring = Keyring::new();
+    for k in read_keyring(&[key.to_owned()])?.keys() {
+        ring.add_keygen(k.clone(), keygen_product.clone(), product);
+    }
+    let mut config = tessera::LocalConfig::new(product, ring);
+    config.store_dir = store_dir;
+    if let Some(path) = secret_file {
+        config.secret = read(path, "vendor secret")?;
+    }
+    let license_key = match &args.license_key_file {
+        Some(path) => read_license_key(path)?,
+        None => zeroize::Zeroizing::new(String::new()),
+    };
+    let record = tessera::activation::keygen::import(
+        &config,
+        &bytes,
+        &license_key,
+        args.machine_fingerprint.as_deref(),
+    )?;
+    println!(
+        "activated Keygen license {} as product `{product}` on this device",
+        record.license_id
+    );
     Ok(())
 }
 
@@ -434,10 +602,14 @@ fn verify(
     product: Option<String>,
     device: Option<String>,
     at: Option<DateTime<Utc>>,
+    keygen: &KeygenArgs,
 ) -> Result<(), Failure> {
-    let keyring = read_keyring(keys)?;
     let bytes = read(path, "license file")?;
-    let file = LicenseFile::verify(&bytes, &keyring)?;
+    let file = if KeygenFile::sniff(&bytes).is_some() {
+        open_keygen(&bytes, keys, product.as_deref(), keygen)?
+    } else {
+        LicenseFile::verify(&bytes, &read_keyring(keys)?)?
+    };
     let license: &License = file.license();
     let mut opts = ValidationOptions::new(product.unwrap_or_else(|| license.product().to_owned()));
     if let Some(d) = device {

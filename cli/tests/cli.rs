@@ -284,3 +284,142 @@ fn fingerprint_saves_compares_and_tells_a_changed_device_apart() {
     assert_eq!(out.status.code(), Some(5), "{}", text(&out));
     assert!(text(&out).contains("changed: hostname machine_id"));
 }
+
+/// A Keygen vector from `tests/vectors/keygen/` (the SDK's copy of the
+/// public samples).
+fn keygen_vector(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/vectors/keygen")
+        .join(name)
+}
+
+#[test]
+fn inspect_verify_and_import_read_keygen_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("keygen.pub");
+    std::fs::write(
+        &key,
+        "e8601e48b69383ba520245fd07971e983d06d22c4257cfd82304601479cee788\n",
+    )
+    .unwrap();
+    let license_key = dir.path().join("license.key");
+    std::fs::write(&license_key, "988214-879010-F1185E-B37E91-E53AF5-V3\n").unwrap();
+    let file = keygen_vector("rust_license_files_examples_license.lic");
+    let product = "174c3c8f-6d7f-4161-aa8e-54231ab0b911";
+
+    // Without the license key: verified, and told what is missing.
+    let out = tessera(&["inspect", path(&file), "--key", path(&key)]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("--license-key-file"), "{}", text(&out));
+    // With it: shown, never the license key.
+    let out = tessera(&[
+        "inspect",
+        path(&file),
+        "--key",
+        path(&key),
+        "--license-key-file",
+        path(&license_key),
+        "--at",
+        "2022-09-01",
+    ]);
+    let shown = text(&out);
+    assert!(out.status.success(), "{shown}");
+    assert!(
+        shown.contains("Keygen") && shown.contains("FEATURE_ENTITLEMENT_A"),
+        "{shown}"
+    );
+    assert!(!shown.contains("988214-879010"), "{shown}");
+
+    // verify: the exit code tells valid, check-in required, wrong product.
+    let verify = |at: &str, extra: &[&str]| {
+        let mut args = vec![
+            "verify",
+            path(&file),
+            "--key",
+            path(&key),
+            "--license-key-file",
+            path(&license_key),
+            "--at",
+            at,
+        ];
+        args.extend_from_slice(extra);
+        tessera(&args).status.code()
+    };
+    assert_eq!(verify("2022-09-01", &[]), Some(0));
+    assert_eq!(verify("2023-09-01", &[]), Some(24));
+    assert_eq!(verify("2022-09-01", &["--product", "acme"]), Some(28));
+    assert_eq!(
+        verify(
+            "2022-09-01",
+            &["--product", "acme", "--keygen-product", product]
+        ),
+        Some(0)
+    );
+    // A wrong license key: exit 18, decryption failed.
+    std::fs::write(&license_key, "NOT-THE-KEY").unwrap();
+    assert_eq!(verify("2022-09-01", &[]), Some(18));
+    // A changed byte: a signature failure.
+    let mut forged = std::fs::read(&file).unwrap();
+    forged[2000] = if forged[2000] == b'A' { b'B' } else { b'A' };
+    let forged_path = dir.path().join("forged.lic");
+    std::fs::write(&forged_path, forged).unwrap();
+    let out = tessera(&["verify", path(&forged_path), "--key", path(&key)]);
+    assert_eq!(out.status.code(), Some(16), "{}", text(&out));
+
+    // import keygen: an activation in the product's state directory. The
+    // vector's license expired on 2025-01-01, so it is refused now, and
+    // nothing is written.
+    std::fs::write(&license_key, "988214-879010-F1185E-B37E91-E53AF5-V3").unwrap();
+    let store = dir.path().join("state");
+    let out = tessera(&[
+        "import",
+        "keygen",
+        path(&file),
+        "--key",
+        path(&key),
+        "--product",
+        "acme",
+        "--keygen-product",
+        product,
+        "--license-key-file",
+        path(&license_key),
+        "--store-dir",
+        path(&store),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("cannot be used (expired)"),
+        "{}",
+        text(&out)
+    );
+    assert!(!store.join("state").exists());
+    // The JS example's file never expires: imported.
+    let js_key = dir.path().join("js.key");
+    std::fs::write(&js_key, "8750AB-30B7BD-023BA9-31B601-4550A2-V3").unwrap();
+    let out = tessera(&[
+        "import",
+        "keygen",
+        path(&keygen_vector("js_license_files_examples_license.lic")),
+        "--key",
+        path(&key),
+        "--product",
+        "acme",
+        "--keygen-product",
+        "3b682cb9-590b-4906-b688-ffef60eae8e0",
+        "--license-key-file",
+        path(&js_key),
+        "--store-dir",
+        path(&store),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("activated Keygen license"),
+        "{}",
+        text(&out)
+    );
+    let state = std::fs::read_to_string(store.join("state")).unwrap();
+    assert!(
+        !state.contains("8750AB-30B7BD"),
+        "the license key is not kept"
+    );
+}

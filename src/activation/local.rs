@@ -14,10 +14,10 @@
 use crate::device::hardware;
 use crate::error::{Error, Result};
 use crate::format::fingerprint::Fingerprint;
-use crate::format::license::LicenseFile;
+use crate::format::license::{License, LicenseFile};
 use crate::runtime::clock::TrustedTime;
 use crate::runtime::config::LocalConfig;
-use crate::runtime::store::{ActivationRecord, State};
+use crate::runtime::store::{ActivationRecord, DecryptionKey, State};
 use crate::runtime::validate::{self, Validation};
 
 /// Verifies `license_file`, checks it on this device now, and records it as
@@ -49,7 +49,19 @@ pub(crate) fn activate_as(
     also: impl FnOnce(&mut State) -> Result<()>,
 ) -> Result<ActivationRecord> {
     let file = LicenseFile::verify(license_file, &config.keyring)?;
-    let license = file.license();
+    record_verified(config, license_file, file.license(), route, None, also)
+}
+
+/// Checks a verified `license` on this device now and records it with the
+/// text it came in (`license_file`), in one store update with `also`.
+pub(crate) fn record_verified(
+    config: &LocalConfig,
+    license_file: &[u8],
+    license: &License,
+    route: Route,
+    decryption_key: Option<DecryptionKey>,
+    also: impl FnOnce(&mut State) -> Result<()>,
+) -> Result<ActivationRecord> {
     match route {
         Route::Direct if license.is_air_gapped => return Err(Error::AirGapped),
         Route::OfflineResponse if license.device.is_none() => {
@@ -77,6 +89,7 @@ pub(crate) fn activate_as(
         license_file: text,
         fingerprint: device.clone(),
         activated_at: now,
+        decryption_key,
     };
     let store = config.store(device)?;
     store.update(|state| {

@@ -4,6 +4,9 @@
 //! [`crate::online`].
 
 pub mod airgap;
+#[cfg(feature = "keygen")]
+#[cfg_attr(docsrs, doc(cfg(feature = "keygen")))]
+pub mod keygen;
 pub mod local;
 pub mod offline;
 

@@ -110,10 +110,30 @@ impl PublicKey {
         PublicKey::from_bytes(&bytes)
     }
 
-    /// From either text form: PEM when it starts with `-----BEGIN`, base64 otherwise.
+    /// From the 64 hex digits of the 32 raw bytes (surrounding whitespace
+    /// allowed): how Keygen shows an account's Ed25519 verify key.
+    pub fn from_hex(s: &str) -> Result<PublicKey> {
+        let s = s.trim();
+        let bytes: [u8; 32] = if s.len() == 64 {
+            hex::decode(s)
+                .ok()
+                .and_then(|raw| raw.try_into().ok())
+                .ok_or(Error::InvalidKey("public key is not 64 hex digits"))?
+        } else {
+            return Err(Error::InvalidKey("public key is not 64 hex digits"));
+        };
+        PublicKey::from_bytes(&bytes)
+    }
+
+    /// From any of its text forms: PEM when it starts with `-----BEGIN`,
+    /// hex when it is 64 hex digits (Keygen's form), base64 otherwise. The
+    /// forms cannot be confused: 64 base64 characters are 48 bytes, not 32.
     pub fn parse(text: &str) -> Result<PublicKey> {
-        if text.trim_start().starts_with("-----BEGIN") {
+        let trimmed = text.trim();
+        if trimmed.starts_with("-----BEGIN") {
             PublicKey::from_pem(text)
+        } else if trimmed.len() == 64 && trimmed.bytes().all(|b| b.is_ascii_hexdigit()) {
+            PublicKey::from_hex(trimmed)
         } else {
             PublicKey::from_base64(text)
         }
@@ -167,9 +187,28 @@ impl fmt::Debug for PublicKey {
 /// Several keys may be trusted at once, so a vendor can rotate: ship the new
 /// key beside the old one, sign new files with the new key, drop the old one
 /// in a later release.
+///
+/// A keyring may also trust Keygen account keys ([`Keyring::add_keygen`]),
+/// each for one Keygen product. The two lists are apart: a Tessera key never
+/// verifies a Keygen file, nor a Keygen key a Tessera file.
 #[derive(Debug, Clone, Default)]
 pub struct Keyring {
     keys: BTreeMap<KeyId, PublicKey>,
+    keygen: Vec<KeygenTrust>,
+}
+
+/// A Keygen account's Ed25519 verify key, trusted for the license and
+/// machine files of one Keygen product, which this keyring's product reads
+/// as its own (feature `keygen` reads the files; docs/MIGRATING.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeygenTrust {
+    /// The account's verify key.
+    pub key: PublicKey,
+    /// The Keygen product's id (a UUID): files for another product of the
+    /// same account do not become this product's licenses.
+    pub keygen_product: String,
+    /// The Tessera product code a file of that product is read as.
+    pub product_code: String,
 }
 
 impl Keyring {
@@ -216,6 +255,32 @@ impl Keyring {
     /// Whether no key is trusted.
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
+    }
+
+    /// Trusts `key`, a Keygen account's verify key, for the files of the
+    /// Keygen product `keygen_product`, read as licenses of the Tessera
+    /// product `product_code`. The same key may be added for several
+    /// products; adding the same triple twice keeps it once.
+    pub fn add_keygen(
+        &mut self,
+        key: PublicKey,
+        keygen_product: impl Into<String>,
+        product_code: impl Into<String>,
+    ) -> &mut Self {
+        let trust = KeygenTrust {
+            key,
+            keygen_product: keygen_product.into(),
+            product_code: product_code.into(),
+        };
+        if !self.keygen.contains(&trust) {
+            self.keygen.push(trust);
+        }
+        self
+    }
+
+    /// The Keygen keys trusted, in the order they were added.
+    pub fn keygen_keys(&self) -> &[KeygenTrust] {
+        &self.keygen
     }
 }
 

@@ -505,6 +505,17 @@ impl LicenseFile {
         })
     }
 
+    /// The license a verified Keygen file maps to, as a license file of
+    /// the Keygen key that verified it (feature `keygen`).
+    #[cfg(feature = "keygen")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "keygen")))]
+    pub fn from_keygen(doc: &crate::format::keygen::Document) -> LicenseFile {
+        LicenseFile {
+            key_id: doc.key_id(),
+            license: doc.license().clone(),
+        }
+    }
+
     /// Decodes a license file without checking its signature (feature
     /// `issuer`), for the vendor's diagnostics. Nothing may act on the result.
     #[cfg(feature = "issuer")]

@@ -9,6 +9,9 @@
 
 pub mod armor;
 pub mod fingerprint;
+#[cfg(feature = "keygen")]
+#[cfg_attr(docsrs, doc(cfg(feature = "keygen")))]
+pub mod keygen;
 pub mod keys;
 pub mod lease;
 pub mod license;

@@ -56,7 +56,7 @@ impl LocalLicense {
         if !record.fingerprint.matches(&device, &config.policy()) {
             return Err(Error::StoreFromOtherDevice);
         }
-        let file = LicenseFile::verify(record.license_file.as_bytes(), &config.keyring)?;
+        let file = verify_record(&record, config)?;
         let trusted = TrustedTime::new(state.high_water, config.clock_tolerance);
         trusted.raise(file.license().issued_at);
         let now = config.clock.now();
@@ -111,6 +111,28 @@ impl LocalLicense {
     /// The license document.
     pub(crate) fn license(&self) -> &License {
         self.file.license()
+    }
+}
+
+/// Verifies an activation's file again: a Tessera file, or a Keygen file
+/// read with the key its activation kept.
+fn verify_record(record: &ActivationRecord, config: &LocalConfig) -> Result<LicenseFile> {
+    match &record.decryption_key {
+        None => LicenseFile::verify(record.license_file.as_bytes(), &config.keyring),
+        #[cfg(feature = "keygen")]
+        Some(key) => {
+            use crate::format::keygen::{KeygenFile, Secret};
+            let secret = Secret::from_hex(&key.0).ok_or(Error::StoreCorrupt(
+                "the Keygen file's key is not 64 hex digits",
+            ))?;
+            let doc = KeygenFile::verify(record.license_file.as_bytes(), &config.keyring)?
+                .open_with(&secret)?;
+            Ok(LicenseFile::from_keygen(&doc))
+        }
+        #[cfg(not(feature = "keygen"))]
+        Some(_) => Err(Error::Unsupported(
+            "the activated license is a Keygen file, and this build does not read them (feature keygen)",
+        )),
     }
 }
 

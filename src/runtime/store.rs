@@ -137,6 +137,23 @@ pub struct ActivationRecord {
     /// When the activation happened.
     #[serde(with = "crate::format::license::ts")]
     pub activated_at: DateTime<Utc>,
+    /// For a Keygen file (feature `keygen`): the key that decrypts it,
+    /// derived from the license key, which itself is not kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decryption_key: Option<DecryptionKey>,
+}
+
+/// The key that reads an activated Keygen file again (64 hex digits of
+/// SHA-256 over the license key, and for a machine file the fingerprint).
+/// `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct DecryptionKey(pub(crate) String);
+
+impl std::fmt::Debug for DecryptionKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DecryptionKey(redacted)")
+    }
 }
 
 /// The authenticated part of the file.

@@ -42,6 +42,7 @@ _TABLE = [
     (15, "unknown_key_id", "UnknownKeyIdError", "Signed by a key that is not in the keyring."),
     (16, "bad_signature", "BadSignatureError", "The signature does not verify: the document was altered."),
     (17, "invalid_payload", "InvalidPayloadError", "The signed payload is not a valid document."),
+    (18, "decryption_failed", "DecryptionFailedError", "The file verified but does not decrypt with the key given."),
     (20, "invalid_key", "InvalidKeyError", "A key could not be decoded."),
     (21, "invalid_spec", "InvalidSpecError", "A license spec is invalid (vendor side)."),
     (30, "store_corrupt", "StoreCorruptError", "The local state file is damaged."),
