@@ -387,6 +387,36 @@ tessera_result tessera_deactivate(const struct tessera_config *config,
                                   const char *license_id,
                                   bool *was_active_out);
 
+// Activates a Keygen license or machine file (the armored text,
+// `file_len` bytes) on this device, verified with the keys of
+// `tessera_config_add_keygen_key`: read with `license_key` (NULL or empty
+// for a `base64+ed25519` file, which is not encrypted) and, for a machine
+// file, the machine's Keygen `fingerprint` (NULL for a license file).
+// Only the key derived from the license key is kept; once activated,
+// `tessera_handle_open` opens it like any activation.
+//
+// Returns `TESSERA_OK`; `TESSERA_ERR_NULL_POINTER` (`config`, `file`);
+// `TESSERA_ERR_INVALID_UTF8`; `TESSERA_ERR_EMPTY`; the verification errors
+// (`TESSERA_ERR_MALFORMED`, `TESSERA_ERR_UNSUPPORTED_ALGORITHM` for RSA,
+// `TESSERA_ERR_UNKNOWN_KEY_ID` when no Keygen key is trusted,
+// `TESSERA_ERR_BAD_SIGNATURE`); `TESSERA_ERR_DECRYPTION_FAILED` for the
+// wrong license key or fingerprint; `TESSERA_ERR_INVALID_ARGUMENT` for a
+// machine file without a fingerprint; `TESSERA_ERR_UNUSABLE` with the
+// reason; the store errors; `TESSERA_ERR_UNSUPPORTED` from a library
+// built without Keygen support. Fails changing nothing.
+//
+// Thread safety: as for `tessera_activate`.
+//
+// # Safety
+// `config` is NULL or a live configuration; `file` is NULL or points to
+// `file_len` readable bytes; `license_key` and `fingerprint` are NULL or
+// NUL-terminated strings.
+tessera_result tessera_keygen_import(const struct tessera_config *config,
+                                     const uint8_t *file,
+                                     size_t file_len,
+                                     const char *license_key,
+                                     const char *fingerprint);
+
 // Creates a configuration for `product` (the product's short code) with
 // the defaults: no trusted key yet, the platform's data directory for
 // state, the system clock, this machine's device facts, the fuzzy match
@@ -427,6 +457,26 @@ void tessera_config_free(struct tessera_config **config);
 // `config` is NULL or a live configuration not used by another thread
 // during the call; `key` is NULL or a NUL-terminated string.
 tessera_result tessera_config_add_public_key(struct tessera_config *config, const char *key);
+
+// Trusts a Keygen account's Ed25519 verify key (its 64 hex digits, as
+// Keygen shows it; PEM and base64 are read too) for the license and machine
+// files of the Keygen product `keygen_product` (its id), which become
+// licenses of this configuration's product (docs/MIGRATING.md). Keygen keys
+// verify only Keygen files, never Tessera's own.
+//
+// Returns `TESSERA_OK`; `TESSERA_ERR_NULL_POINTER`;
+// `TESSERA_ERR_INVALID_UTF8`; `TESSERA_ERR_INVALID_ARGUMENT` when
+// `keygen_product` is empty; `TESSERA_ERR_INVALID_KEY` (the configuration
+// is unchanged on every error). A library built without Keygen support
+// still accepts the key; `tessera_keygen_import` then says
+// `TESSERA_ERR_UNSUPPORTED`.
+//
+// # Safety
+// As for `tessera_config_add_public_key`, and `keygen_product` is NULL
+// or a NUL-terminated string.
+tessera_result tessera_config_add_keygen_key(struct tessera_config *config,
+                                             const char *key,
+                                             const char *keygen_product);
 
 // Sets the directory that holds this product's state (activation, clock,
 // counters, leases). It is created, private to the user, when first

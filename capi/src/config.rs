@@ -120,6 +120,48 @@ pub unsafe extern "C" fn tessera_config_add_public_key(
     })
 }
 
+/// Trusts a Keygen account's Ed25519 verify key (its 64 hex digits, as
+/// Keygen shows it; PEM and base64 are read too) for the license and machine
+/// files of the Keygen product `keygen_product` (its id), which become
+/// licenses of this configuration's product (docs/MIGRATING.md). Keygen keys
+/// verify only Keygen files, never Tessera's own.
+///
+/// Returns `TESSERA_OK`; `TESSERA_ERR_NULL_POINTER`;
+/// `TESSERA_ERR_INVALID_UTF8`; `TESSERA_ERR_INVALID_ARGUMENT` when
+/// `keygen_product` is empty; `TESSERA_ERR_INVALID_KEY` (the configuration
+/// is unchanged on every error). A library built without Keygen support
+/// still accepts the key; `tessera_keygen_import` then says
+/// `TESSERA_ERR_UNSUPPORTED`.
+///
+/// # Safety
+/// As for `tessera_config_add_public_key`, and `keygen_product` is NULL
+/// or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn tessera_config_add_keygen_key(
+    config: *mut tessera_config,
+    key: *const c_char,
+    keygen_product: *const c_char,
+) -> tessera_result {
+    boundary(|| {
+        // SAFETY: the function's contract.
+        let config = unsafe { arg_mut(config, "config") }?;
+        // SAFETY: the function's contract.
+        let key = unsafe { arg_str(key, "key") }?;
+        // SAFETY: the function's contract.
+        let keygen_product = unsafe { arg_str(keygen_product, "keygen_product") }?;
+        if keygen_product.is_empty() {
+            return Err(tessera::Error::InvalidArgument("keygen_product is empty").into());
+        }
+        let key = PublicKey::parse(key)?;
+        let product = config.inner.product.clone();
+        config
+            .inner
+            .keyring
+            .add_keygen(key, keygen_product, product);
+        Ok(())
+    })
+}
+
 /// Sets the directory that holds this product's state (activation, clock,
 /// counters, leases). It is created, private to the user, when first
 /// written. By default it is the platform's data directory.

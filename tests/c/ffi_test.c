@@ -729,6 +729,65 @@ static void test_airgap(void) {
     tessera_config_free(&c);
 }
 
+/* Keygen files (the public samples of tests/vectors/keygen, copied by
+ * fixtures.sh): verified with the Keygen demo account's key, imported,
+ * opened like any activation. */
+static void test_keygen(void) {
+    const char *account = "e8601e48b69383ba520245fd07971e983d06d22c4257cfd82304601479cee788";
+    const char *js_product = "3b682cb9-590b-4906-b688-ffef60eae8e0";
+    const char *js_key = "8750AB-30B7BD-023BA9-31B601-4550A2-V3";
+    size_t len = 0;
+    char *file = read_file("keygen.lic", &len);
+    tessera_config *c = config_for("acme", "keygen", 1893456000 /* 2030-01-01 */, "kg-device");
+
+    /* No Keygen key trusted yet: unknown key, nothing activated. */
+    CHECK(tessera_keygen_import(c, (const uint8_t *)file, len, js_key, NULL) ==
+          TESSERA_ERR_UNKNOWN_KEY_ID);
+    /* Argument checks before anything changes. */
+    CHECK(tessera_config_add_keygen_key(c, account, "") == TESSERA_ERR_INVALID_ARGUMENT);
+    CHECK(tessera_config_add_keygen_key(c, "not a key", js_product) == TESSERA_ERR_INVALID_KEY);
+    CHECK(tessera_config_add_keygen_key(c, NULL, js_product) == TESSERA_ERR_NULL_POINTER);
+    CHECK(tessera_keygen_import(NULL, (const uint8_t *)file, len, js_key, NULL) ==
+          TESSERA_ERR_NULL_POINTER);
+    CHECK(tessera_keygen_import(c, NULL, len, js_key, NULL) == TESSERA_ERR_NULL_POINTER);
+    OK(tessera_config_add_keygen_key(c, account, js_product));
+
+    /* The wrong license key does not decrypt; the Tessera key is not a Keygen key. */
+    CHECK(tessera_keygen_import(c, (const uint8_t *)file, len, "WRONG", NULL) ==
+          TESSERA_ERR_DECRYPTION_FAILED);
+    CHECK(!contains(last_message(), js_key));
+    CHECK(tessera_activate(c, (const uint8_t *)file, len) == TESSERA_ERR_MALFORMED);
+    tessera_handle *h = NULL;
+    CHECK(tessera_handle_open(c, &h) == TESSERA_ERR_NOT_ACTIVATED);
+
+    OK(tessera_keygen_import(c, (const uint8_t *)file, len, js_key, NULL));
+    OK(tessera_handle_open(c, &h));
+    tessera_status status = TESSERA_STATUS_EXPIRED;
+    OK(tessera_handle_check(h, &status));
+    CHECK(status == TESSERA_STATUS_VALID);
+    tessera_handle_free(&h);
+    free(file);
+    tessera_config_free(&c);
+
+    /* A machine file: only with its machine's fingerprint. */
+    file = read_file("keygen-machine.lic", &len);
+    c = config_for("acme", "keygen-machine", 1704067200 /* 2024-01-01 */, "kg-machine");
+    OK(tessera_config_add_keygen_key(c, account, "174c3c8f-6d7f-4161-aa8e-54231ab0b911"));
+    const char *rust_key = "988214-879010-F1185E-B37E91-E53AF5-V3";
+    CHECK(tessera_keygen_import(c, (const uint8_t *)file, len, rust_key, NULL) ==
+          TESSERA_ERR_INVALID_ARGUMENT);
+    CHECK(tessera_keygen_import(c, (const uint8_t *)file, len, rust_key, "another-machine") ==
+          TESSERA_ERR_DECRYPTION_FAILED);
+    OK(tessera_keygen_import(c, (const uint8_t *)file, len, rust_key,
+                             "af249c134edd21c508e2114f0dd52628caf36e002edd9cada71eedb2d52f6841"));
+    OK(tessera_handle_open(c, &h));
+    OK(tessera_handle_check(h, &status));
+    CHECK(status == TESSERA_STATUS_VALID);
+    tessera_handle_free(&h);
+    free(file);
+    tessera_config_free(&c);
+}
+
 int main(int argc, char **argv) {
     if (argc != 3) {
         fprintf(stderr, "usage: %s FIXTURES_DIR TESSERA_CLI\n", argv[0]);
@@ -749,6 +808,7 @@ int main(int argc, char **argv) {
     test_threads();
     test_offline();
     test_airgap();
+    test_keygen();
     printf("%d checks, %d failed\n", checks, failures);
     return failures == 0 ? 0 : 1;
 }

@@ -10,6 +10,11 @@ dir=$2
 mkdir -p "$dir"
 at=2030-01-01T00:00:00Z
 "$cli" keygen --out-dir "$dir" --name vendor >/dev/null
+# Two public Keygen samples (docs/MIGRATING.md): a license file that never
+# expires and a machine file.
+vectors="$(dirname "$0")/../vectors/keygen"
+cp "$vectors/js_license_files_examples_license.lic" "$dir/keygen.lic"
+cp "$vectors/rust_machine_files_examples_machine.lic" "$dir/keygen-machine.lic"
 "$cli" keygen --out-dir "$dir" --name other >/dev/null
 
 issue() { # KEY OUT SPEC

@@ -261,6 +261,12 @@ class Config(_Managed):
         """Adds a trusted vendor public key (PEM or base64)."""
         check(lib.tessera_config_add_public_key(self._get(), _encode(key)))
 
+    def add_keygen_key(self, key: str, keygen_product: str) -> None:
+        """Trusts a Keygen account's verify key (64 hex digits) for the files
+        of the Keygen product ``keygen_product``, read as this product's
+        licenses (docs/MIGRATING.md)."""
+        check(lib.tessera_config_add_keygen_key(self._get(), _encode(key), _encode(keygen_product)))
+
     def fingerprint(self) -> str:
         """This device's fingerprint id for the product (32 hex digits)."""
         return _ffi.read_string(lib.tessera_fingerprint, self._get())
@@ -274,6 +280,23 @@ def activate(config: Config, license_file: Bytes) -> None:
     """Verifies ``license_file`` and activates it on this device."""
     data, n = _ffi.as_bytes(_as_data(license_file))
     check(lib.tessera_activate(config._get(), data, n))
+
+
+def keygen_import(
+    config: Config,
+    keygen_file: Bytes,
+    license_key: Optional[str] = None,
+    fingerprint: Optional[str] = None,
+) -> None:
+    """Verifies a Keygen license or machine file with the Keygen keys of
+    ``config`` and activates it on this device. ``license_key`` decrypts an
+    encrypted file; ``fingerprint`` is a machine file's machine, as the
+    product gave it to Keygen. Only a key derived from the license key is
+    kept."""
+    data, n = _ffi.as_bytes(_as_data(keygen_file))
+    key = _encode(license_key) if license_key is not None else None
+    fp = _encode(fingerprint) if fingerprint is not None else None
+    check(lib.tessera_keygen_import(config._get(), data, n, key, fp))
 
 
 def deactivate(config: Config, license_id: str) -> bool:
@@ -468,6 +491,7 @@ __all__ = [
     "airgap_activate",
     "airgap_initialization_code",
     "deactivate",
+    "keygen_import",
     "offline_deactivate",
     "offline_import",
     "offline_pending_request",

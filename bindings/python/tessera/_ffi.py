@@ -139,6 +139,7 @@ _SIGNATURES = {
     "tessera_config_new": ([c_char_p, POINTER(config_p)], result_t),
     "tessera_config_free": ([POINTER(config_p)], None),
     "tessera_config_add_public_key": ([config_p, c_char_p], result_t),
+    "tessera_config_add_keygen_key": ([config_p, c_char_p, c_char_p], result_t),
     "tessera_config_set_store_dir": ([config_p, c_char_p], result_t),
     "tessera_config_set_secret": ([config_p, _bytes, c_size_t], result_t),
     "tessera_config_set_custom_device_id": ([config_p, c_char_p], result_t),
@@ -149,6 +150,7 @@ _SIGNATURES = {
     "tessera_config_set_pkcs11_token": ([config_p, c_char_p, c_char_p, c_char_p, c_char_p], result_t),
     # activation and device
     "tessera_activate": ([config_p, _bytes, c_size_t], result_t),
+    "tessera_keygen_import": ([config_p, _bytes, c_size_t, c_char_p, c_char_p], result_t),
     "tessera_deactivate": ([config_p, c_char_p, POINTER(c_bool)], result_t),
     "tessera_fingerprint": ([config_p, *_str_out], result_t),
     "tessera_fingerprint_diagnose": ([config_p, *_str_out], result_t),
