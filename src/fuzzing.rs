@@ -64,6 +64,39 @@ fn license_document(license: &License) {
     let _ = license.trial_end();
 }
 
+/// The Keygen demo account's public verify key (vectors.txt), so the
+/// public samples used as seeds verify.
+const KEYGEN_DEMO_KEY: &str = "e8601e48b69383ba520245fd07971e983d06d22c4257cfd82304601479cee788";
+
+/// Keygen files: the bytes as a whole file (armor, certificate, signature,
+/// then decryption with a sample's license key), and the same bytes as the
+/// payload of a `base64+ed25519` file signed here with a test key, so the
+/// payload parser and the mapping see them too.
+pub fn keygen_file(data: &[u8]) {
+    use crate::format::keygen::KeygenFile;
+    use base64::engine::general_purpose::STANDARD as B64;
+    let (Ok(demo), Some(test)) = (PublicKey::from_hex(KEYGEN_DEMO_KEY), test_key()) else {
+        return;
+    };
+    let mut ring = Keyring::new();
+    ring.add_keygen(demo, "174c3c8f-6d7f-4161-aa8e-54231ab0b911", "acme");
+    ring.add_keygen(test.public_key().clone(), "p", "acme");
+    if let Ok(file) = KeygenFile::verify(data, &ring) {
+        let _ = file.open("988214-879010-F1185E-B37E91-E53AF5-V3", Some("x"));
+        let _ = file.decode();
+    }
+    let enc = B64.encode(data);
+    let sig = B64.encode(test.sign(format!("license/{enc}").as_bytes()));
+    let certificate = format!(r#"{{"enc":"{enc}","sig":"{sig}","alg":"base64+ed25519"}}"#);
+    let body = B64.encode(certificate);
+    let text = format!("-----BEGIN LICENSE FILE-----\n{body}\n-----END LICENSE FILE-----\n");
+    let file = KeygenFile::verify(text.as_bytes(), &ring);
+    assert!(file.is_ok(), "a file signed by a trusted key verifies");
+    if let Ok(Ok(doc)) = file.map(|f| f.decode()) {
+        license_document(doc.license());
+    }
+}
+
 /// Leases.
 pub fn lease(data: &[u8]) {
     let Some(key) = test_key() else { return };
@@ -248,7 +281,7 @@ pub fn server_response(data: &[u8]) {
 }
 
 /// The entry point of each target, by name (for the regression test).
-pub const TARGETS: [(&str, Entry); 10] = [
+pub const TARGETS: [(&str, Entry); 11] = [
     ("license_file", license_file),
     ("license_payload", license_payload),
     ("lease", lease),
@@ -259,4 +292,5 @@ pub const TARGETS: [(&str, Entry); 10] = [
     ("offline_response", offline_response),
     ("airgap_code", airgap_code),
     ("server_response", server_response),
+    ("keygen_file", keygen_file),
 ];

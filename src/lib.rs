@@ -93,7 +93,9 @@
 //!
 //! - `issuer`: signing keys and issuing (vendor side; products leave it out);
 //! - `online`: the online half (HTTPS with rustls; no OpenSSL);
-//! - `pkcs11`: hardware-key licenses through a PKCS#11 token.
+//! - `pkcs11`: hardware-key licenses through a PKCS#11 token;
+//! - `keygen`: reading Keygen's license and machine files (`tessera::keygen`,
+//!   docs/MIGRATING.md).
 //!
 //! The C ABI is a crate of its own (`capi/`, `libtessera`); this crate has
 //! no `unsafe` code and forbids it.

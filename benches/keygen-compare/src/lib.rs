@@ -1,0 +1,1 @@
+//! Nothing but the benchmark (benches/compare.rs).
