@@ -7,7 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 #![allow(missing_docs)] // criterion_group! makes an undocumented pub fn
 
-use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use criterion::{black_box, criterion_group, Criterion};
 use ed25519_dalek::{Signer as _, SigningKey as DalekKey};
 use tessera::issuer::SigningKey;
 use tessera::{format::license::ts, Keyring, LicenseFile, ValidationOptions};
@@ -56,5 +56,30 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
+/// The median of `group/name` from criterion's report of this run, in ns.
+fn median(group: &str, name: &str) -> Option<f64> {
+    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
+    let path = format!("{target}/criterion/{group}/{name}/new/estimates.json");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+    report["median"]["point_estimate"].as_f64()
+}
+
 criterion_group!(benches, bench);
-criterion_main!(benches);
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    // Every run states the ratio (goal: at most 1.10).
+    if let (Some(check), Some(bare)) = (
+        median("license_check", "parse_verify_validate"),
+        median("license_check", "ed25519_verify_strict_same_bytes"),
+    ) {
+        println!(
+            "median: parse+verify+validate {:.1} µs, bare verify_strict {:.1} µs, ratio {:.3} (goal <= 1.10)",
+            check / 1000.0,
+            bare / 1000.0,
+            check / bare
+        );
+    }
+}
