@@ -11,7 +11,7 @@ use std::io::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{black_box, criterion_group, Criterion, Throughput};
 use tessera::issuer::SigningKey;
 use tessera::{activate, Clock, Counter, Keyring, LicenseHandle, LocalConfig, SystemClock};
 
@@ -82,5 +82,39 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
+/// The median of `group/name` from criterion's report of this run, in ns.
+fn median(group: &str, name: &str) -> Option<f64> {
+    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
+    let path = format!("{target}/criterion/{group}/{name}/new/estimates.json");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+    report["median"]["point_estimate"].as_f64()
+}
+
 criterion_group!(benches, bench);
-criterion_main!(benches);
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    // Every run states its ratios: increments per second against the raw
+    // append + fdatasync rate (goal: at least 0.9), and eight threads
+    // against one (goal: at least 5).
+    let group = "durable_increment";
+    if let (Some(raw), Some(one), Some(eight)) = (
+        median(group, "raw_append_fdatasync"),
+        median(group, "consume_1_thread"),
+        median(group, "consume_8_threads"),
+    ) {
+        println!(
+            "median per increment: raw {:.1} µs, 1 thread {:.1} µs, 8 threads {:.1} µs",
+            raw / 1000.0,
+            one / 1000.0,
+            eight / 1000.0
+        );
+        println!(
+            "1 thread / raw rate {:.3} (goal >= 0.9); 8 threads / 1 thread rate {:.2} (goal >= 5)",
+            raw / one,
+            one / eight
+        );
+    }
+}

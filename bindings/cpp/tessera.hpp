@@ -134,6 +134,13 @@ public:
         detail::check(tessera_config_add_public_key(ptr_.get(), key.c_str()));
         return *this;
     }
+    /// Trusts a Keygen account's verify key (64 hex digits) for the files of
+    /// the Keygen product `keygen_product`, read as this product's licenses
+    /// (docs/MIGRATING.md).
+    config &add_keygen_key(const std::string &key, const std::string &keygen_product) {
+        detail::check(tessera_config_add_keygen_key(ptr_.get(), key.c_str(), keygen_product.c_str()));
+        return *this;
+    }
     /// Sets the state directory.
     config &store_dir(const std::string &dir) {
         detail::check(tessera_config_set_store_dir(ptr_.get(), dir.c_str()));
@@ -201,6 +208,17 @@ private:
 inline void activate(const config &cfg, std::string_view license_file) {
     detail::check(tessera_activate(cfg.get(), reinterpret_cast<const uint8_t *>(license_file.data()),
                                    license_file.size()));
+}
+
+/// Verifies a Keygen license or machine file with the configuration's Keygen
+/// keys and activates it on this device: `license_key` decrypts it, and a
+/// machine file needs its machine's Keygen `fingerprint` (empty for a
+/// license file). Only a key derived from the license key is kept.
+inline void keygen_import(const config &cfg, std::string_view keygen_file,
+                          const std::string &license_key, const std::string &fingerprint = {}) {
+    detail::check(tessera_keygen_import(cfg.get(), reinterpret_cast<const uint8_t *>(keygen_file.data()),
+                                        keygen_file.size(), license_key.c_str(),
+                                        fingerprint.empty() ? nullptr : fingerprint.c_str()));
 }
 
 /// Removes license `license_id` from this device; returns whether it was there.

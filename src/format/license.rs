@@ -554,7 +554,11 @@ fn read_bounded(path: &std::path::Path, max: usize) -> Result<Vec<u8>> {
 
 /// Parses a payload that a valid signature vouched for.
 fn parse_payload(payload: &[u8]) -> Result<License> {
-    let license: License = serde_json::from_slice(payload)
+    // UTF-8 checked once over the whole payload (std's fast ASCII path),
+    // so the JSON reader does not check each string again.
+    let text = std::str::from_utf8(payload)
+        .map_err(|_| Error::InvalidPayload("not a license document: not UTF-8".into()))?;
+    let license: License = serde_json::from_str(text)
         .map_err(|e| Error::InvalidPayload(format!("not a license document: {e}")))?;
     if license.format != FORMAT_VERSION {
         return Err(Error::UnsupportedVersion);
@@ -574,11 +578,44 @@ pub mod ts {
 
     /// An RFC 3339 time (any offset, converted to UTC) or a bare date (midnight UTC).
     pub fn parse(s: &str) -> Option<DateTime<Utc>> {
+        if let Some(t) = parse_canonical(s) {
+            return Some(t);
+        }
         if let Ok(t) = DateTime::parse_from_rfc3339(s) {
             return Some(t.with_timezone(&Utc));
         }
         let day = NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
         Some(day.and_hms_opt(0, 0, 0)?.and_utc())
+    }
+
+    /// The form [`format()`] writes (`2026-01-31T00:00:00Z`), read without
+    /// chrono's general parser: what every signed document holds, so the
+    /// common case is cheap. Anything else (other offsets, fractions, leap
+    /// seconds, dates alone) is left to chrono, which decides as before.
+    pub(super) fn parse_canonical(s: &str) -> Option<DateTime<Utc>> {
+        let b = s.as_bytes();
+        if b.len() != 20
+            || b[4] != b'-'
+            || b[7] != b'-'
+            || b[10] != b'T'
+            || b[13] != b':'
+            || b[16] != b':'
+            || b[19] != b'Z'
+        {
+            return None;
+        }
+        let num = |range: std::ops::Range<usize>| -> Option<u32> {
+            b[range].iter().try_fold(0u32, |n, &d| {
+                d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+            })
+        };
+        let year = i32::try_from(num(0..4)?).ok()?;
+        let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+        if second > 59 {
+            return None; // a leap second: chrono's rules
+        }
+        let day = NaiveDate::from_ymd_opt(year, num(5..7)?, num(8..10)?)?;
+        Some(day.and_hms_opt(hour, minute, second)?.and_utc())
     }
 
     /// Serde: writes [`format()`].
@@ -660,6 +697,37 @@ mod tests {
         let mut bad = minimal();
         bad["issued_at"] = "yesterday".into();
         assert!(serde_json::from_value::<License>(bad).is_err());
+    }
+
+    #[test]
+    fn the_canonical_time_reader_agrees_with_chrono() {
+        for s in [
+            "2026-01-31T00:00:00Z",
+            "1970-01-01T00:00:00Z",
+            "9999-12-31T23:59:59Z",
+            "2024-02-29T12:34:56Z",
+            "2026-02-29T00:00:00Z",
+            "2026-13-01T00:00:00Z",
+            "2026-01-32T00:00:00Z",
+            "2026-01-31T24:00:00Z",
+            "2026-01-31T23:60:00Z",
+            "2026-12-31T23:59:60Z",
+            "2026-01-31t00:00:00Z",
+            "2026-01-31T00:00:00z",
+            "+026-01-31T00:00:00Z",
+            "2026-0a-31T00:00:00Z",
+        ] {
+            let chrono = DateTime::parse_from_rfc3339(s)
+                .ok()
+                .map(|t| t.with_timezone(&Utc));
+            let fast = ts::parse_canonical(s);
+            // Where the fast reader answers, chrono answers the same; where
+            // it declines, `parse` asks chrono.
+            if fast.is_some() {
+                assert_eq!(fast, chrono, "{s}");
+            }
+            assert_eq!(ts::parse(s), chrono, "{s}");
+        }
     }
 
     #[test]

@@ -149,6 +149,22 @@ static void test_consumption_and_threads() {
     CHECK(ocr.used == 100 && !ocr.limit && !ocr.resets_at);
 }
 
+static void test_keygen() {
+    // The JS example's Keygen license file (tests/vectors/keygen), which
+    // never expires.
+    auto cfg = config_for("keygen", t2030);
+    std::string file = read("keygen.lic");
+    const std::string key = "8750AB-30B7BD-023BA9-31B601-4550A2-V3";
+    EXPECT_ERROR(TESSERA_ERR_UNKNOWN_KEY_ID, tessera::keygen_import(cfg, file, key));
+    EXPECT_ERROR(TESSERA_ERR_INVALID_KEY, cfg.add_keygen_key("not a key", "p"));
+    cfg.add_keygen_key("e8601e48b69383ba520245fd07971e983d06d22c4257cfd82304601479cee788",
+                       "3b682cb9-590b-4906-b688-ffef60eae8e0");
+    EXPECT_ERROR(TESSERA_ERR_DECRYPTION_FAILED, tessera::keygen_import(cfg, file, "WRONG"));
+    tessera::keygen_import(cfg, file, key);
+    tessera::handle h(cfg);
+    CHECK(h.check() == TESSERA_STATUS_VALID);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         std::cerr << "usage: " << argv[0] << " FIXTURES_DIR\n";
@@ -159,6 +175,7 @@ int main(int argc, char **argv) {
         test_errors();
         test_license();
         test_consumption_and_threads();
+        test_keygen();
     } catch (const tessera::error &e) {
         std::cerr << "unexpected tessera::error " << e.name() << ": " << e.what() << "\n";
         return 1;
