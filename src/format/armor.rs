@@ -112,6 +112,15 @@ pub fn decode(kind: &Kind, input: &[u8]) -> Result<Opened> {
     if text.is_empty() {
         return Err(Error::Empty);
     }
+    match decode_canonical(kind, text) {
+        Some(opened) => Ok(opened),
+        None => decode_general(kind, text),
+    }
+}
+
+/// Every rule of the armor, one line after another, with the error of the
+/// first rule a document breaks.
+fn decode_general(kind: &Kind, text: &[u8]) -> Result<Opened> {
     let lines = split_lines(text)?;
     // BEGIN, three headers, a blank line, at least one body line, END.
     if lines.len() < 7 {
@@ -170,6 +179,54 @@ pub fn decode(kind: &Kind, input: &[u8]) -> Result<Opened> {
         ));
     }
     Ok(Opened {
+        key_id,
+        payload_start,
+        buf,
+    })
+}
+
+/// The exact shape every document this SDK writes has (LF line breaks,
+/// full 64-character lines, a last line, nothing else), read in strides
+/// without splitting the text into lines. `None` for anything else, which
+/// [`decode`]'s general reader then accepts or refuses, with its error; so
+/// this accepts nothing that reader refuses, and reads what it accepts to
+/// the same bytes (`armor::tests::the_fast_reader_agrees_with_the_general_one`).
+fn decode_canonical(kind: &Kind, text: &[u8]) -> Option<Opened> {
+    let rest = text
+        .strip_prefix(b"-----BEGIN ")?
+        .strip_prefix(kind.label.as_bytes())?
+        .strip_prefix(b"-----\n")?
+        .strip_prefix(VERSION_LINE.as_bytes())?
+        .strip_prefix(b"\n")?
+        .strip_prefix(ALGORITHM_LINE.as_bytes())?
+        .strip_prefix(b"\n")?
+        .strip_prefix(KEY_ID_PREFIX.as_bytes())?;
+    let key_id = KeyId::from_hex(std::str::from_utf8(rest.get(..16)?).ok()?)?;
+    let mut body = rest.get(16..)?.strip_prefix(b"\n\n")?;
+    body = body
+        .strip_suffix(b"-----")?
+        .strip_suffix(kind.label.as_bytes())?
+        .strip_suffix(b"\n-----END ")?;
+    let mut b64 = Vec::with_capacity(body.len());
+    while body.len() > LINE_LEN {
+        let (line, next) = body.split_at(LINE_LEN);
+        if next[0] != b'\n' || line.contains(&b'=') {
+            return None;
+        }
+        b64.extend_from_slice(line);
+        body = &next[1..];
+    }
+    if body.is_empty() || body.len() % 4 != 0 {
+        return None;
+    }
+    b64.extend_from_slice(body);
+    let mut buf = Vec::with_capacity(kind.domain.len() + 8 + b64.len() / 4 * 3);
+    buf.extend_from_slice(kind.domain);
+    buf.extend_from_slice(&key_id.0);
+    let payload_start = buf.len();
+    // Base64 refuses every byte outside its alphabet, a line break among them.
+    B64.decode_vec(&b64, &mut buf).ok()?;
+    (buf.len() > payload_start + SIG_LEN).then_some(Opened {
         key_id,
         payload_start,
         buf,
@@ -304,6 +361,45 @@ fn check_algorithm(line: &[u8]) -> Result<()> {
 mod tests {
     use super::*;
     use crate::format::keys::SigningKey;
+
+    #[test]
+    fn the_fast_reader_agrees_with_the_general_one() {
+        let key = SigningKey::from_seed(&[3; 32]).unwrap();
+        let mut inputs = Vec::new();
+        for len in [1usize, 47, 48, 49, 96, 200] {
+            let doc = seal(&LICENSE, &key, &vec![b'x'; len]).unwrap();
+            let text = doc.trim().as_bytes().to_vec();
+            // The document as written is read by the fast reader.
+            assert!(decode_canonical(&LICENSE, &text).is_some(), "{len}");
+            for i in 0..text.len() {
+                for b in [b'\n', b'\r', b'=', b'A', b' ', b'-', 0xc3] {
+                    let mut changed = text.clone();
+                    changed[i] = b;
+                    inputs.push(changed);
+                }
+                let mut cut = text.clone();
+                cut.remove(i);
+                inputs.push(cut);
+                let mut grown = text.clone();
+                grown.insert(i, b'\n');
+                inputs.push(grown);
+            }
+            inputs.push(doc.replace('\n', "\r\n").trim().as_bytes().to_vec());
+            inputs.push(text);
+        }
+        let mut fast = 0;
+        for input in &inputs {
+            if let Some(quick) = decode_canonical(&LICENSE, input) {
+                fast += 1;
+                let general = decode_general(&LICENSE, input)
+                    .unwrap_or_else(|e| panic!("{e}: {:?}", String::from_utf8_lossy(input)));
+                assert_eq!(quick.key_id, general.key_id);
+                assert_eq!(quick.payload_start, general.payload_start);
+                assert_eq!(quick.buf, general.buf);
+            }
+        }
+        assert!(fast >= 6, "{fast}");
+    }
 
     const OTHER: Kind = Kind {
         label: "TESSERA OTHER",
