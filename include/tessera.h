@@ -467,9 +467,8 @@ tessera_result tessera_config_add_public_key(struct tessera_config *config, cons
 // Returns `TESSERA_OK`; `TESSERA_ERR_NULL_POINTER`;
 // `TESSERA_ERR_INVALID_UTF8`; `TESSERA_ERR_INVALID_ARGUMENT` when
 // `keygen_product` is empty; `TESSERA_ERR_INVALID_KEY` (the configuration
-// is unchanged on every error). A library built without Keygen support
-// still accepts the key; `tessera_keygen_import` then says
-// `TESSERA_ERR_UNSUPPORTED`.
+// is unchanged on every error); `TESSERA_ERR_UNSUPPORTED` from a library
+// built without Keygen support (the `keygen` feature, on by default).
 //
 // # Safety
 // As for `tessera_config_add_public_key`, and `keygen_product` is NULL

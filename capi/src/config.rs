@@ -129,9 +129,8 @@ pub unsafe extern "C" fn tessera_config_add_public_key(
 /// Returns `TESSERA_OK`; `TESSERA_ERR_NULL_POINTER`;
 /// `TESSERA_ERR_INVALID_UTF8`; `TESSERA_ERR_INVALID_ARGUMENT` when
 /// `keygen_product` is empty; `TESSERA_ERR_INVALID_KEY` (the configuration
-/// is unchanged on every error). A library built without Keygen support
-/// still accepts the key; `tessera_keygen_import` then says
-/// `TESSERA_ERR_UNSUPPORTED`.
+/// is unchanged on every error); `TESSERA_ERR_UNSUPPORTED` from a library
+/// built without Keygen support (the `keygen` feature, on by default).
 ///
 /// # Safety
 /// As for `tessera_config_add_public_key`, and `keygen_product` is NULL
@@ -152,14 +151,29 @@ pub unsafe extern "C" fn tessera_config_add_keygen_key(
         if keygen_product.is_empty() {
             return Err(tessera::Error::InvalidArgument("keygen_product is empty").into());
         }
-        let key = PublicKey::parse(key)?;
-        let product = config.inner.product.clone();
-        config
-            .inner
-            .keyring
-            .add_keygen(key, keygen_product, product);
-        Ok(())
+        add_keygen_key(&mut config.inner, key, keygen_product)
     })
+}
+
+#[cfg(feature = "keygen")]
+fn add_keygen_key(
+    config: &mut LocalConfig,
+    key: &str,
+    keygen_product: &str,
+) -> Result<(), Failure> {
+    let key = PublicKey::parse(key)?;
+    let product = config.product.clone();
+    config.keyring.add_keygen(key, keygen_product, product);
+    Ok(())
+}
+
+#[cfg(not(feature = "keygen"))]
+fn add_keygen_key(
+    _config: &mut LocalConfig,
+    _key: &str,
+    _keygen_product: &str,
+) -> Result<(), Failure> {
+    Err(tessera::Error::Unsupported("this library was built without Keygen support").into())
 }
 
 /// Sets the directory that holds this product's state (activation, clock,

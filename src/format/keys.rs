@@ -113,15 +113,9 @@ impl PublicKey {
     /// From the 64 hex digits of the 32 raw bytes (surrounding whitespace
     /// allowed): how Keygen shows an account's Ed25519 verify key.
     pub fn from_hex(s: &str) -> Result<PublicKey> {
-        let s = s.trim();
-        let bytes: [u8; 32] = if s.len() == 64 {
-            hex::decode(s)
-                .ok()
-                .and_then(|raw| raw.try_into().ok())
-                .ok_or(Error::InvalidKey("public key is not 64 hex digits"))?
-        } else {
-            return Err(Error::InvalidKey("public key is not 64 hex digits"));
-        };
+        let mut bytes = [0u8; 32];
+        hex::decode_to_slice(s.trim(), &mut bytes)
+            .map_err(|_| Error::InvalidKey("public key is not 64 hex digits"))?;
         PublicKey::from_bytes(&bytes)
     }
 
@@ -366,6 +360,27 @@ mod signing {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_read_in_hex_as_keygen_shows_them() {
+        let hex = "e8601e48b69383ba520245fd07971e983d06d22c4257cfd82304601479cee788";
+        let key = PublicKey::parse(hex).unwrap();
+        assert_eq!(hex::encode(key.to_bytes()), hex);
+        assert_eq!(PublicKey::from_hex(&hex.to_uppercase()).unwrap(), key);
+        // The same key in base64 and PEM reads the same.
+        assert_eq!(PublicKey::parse(&key.to_base64()).unwrap(), key);
+        assert_eq!(PublicKey::parse(&key.to_pem()).unwrap(), key);
+        for bad in [&hex[..63], &format!("{hex}0")[..], &hex.replace('e', "g")] {
+            assert_eq!(
+                PublicKey::from_hex(bad),
+                Err(Error::InvalidKey("public key is not 64 hex digits")),
+                "{bad}"
+            );
+        }
+        // A small-order point is refused in hex as in every other form.
+        let weak = format!("01{}", "0".repeat(62));
+        assert!(PublicKey::from_hex(&weak).is_err());
+    }
 
     #[test]
     fn key_id_hex_round_trip_is_strict() {
