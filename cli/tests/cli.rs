@@ -99,6 +99,22 @@ fn keygen_writes_a_private_key_only_its_owner_can_read_and_never_prints_it() {
             .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
+    // OpenSSL reads the key (PKCS#8 version 1) and derives the same public
+    // key that keygen wrote (SECURITY.md, finding 13 of issue 21).
+    let derived = Command::new("openssl")
+        .args([
+            "pkey",
+            "-pubout",
+            "-in",
+            path(&dir.path().join("signing.key")),
+        ])
+        .output()
+        .expect("openssl runs (scripts/setup.sh installs it)");
+    assert!(derived.status.success(), "{}", text(&derived));
+    assert_eq!(
+        String::from_utf8(derived.stdout).unwrap(),
+        std::fs::read_to_string(dir.path().join("signing.pub")).unwrap()
+    );
     // A second keygen never overwrites the key.
     let again = tessera(&["keygen", "--out-dir", path(dir.path())]);
     assert_eq!(again.status.code(), Some(1));

@@ -286,13 +286,22 @@ pub use signing::SigningKey;
 mod signing {
     use std::fmt;
 
-    use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
-    use ed25519_dalek::pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _};
+    use ed25519_dalek::pkcs8::DecodePrivateKey as _;
     use ed25519_dalek::Signer as _;
     use zeroize::Zeroizing;
 
-    use super::{KeyId, PublicKey};
+    use base64::Engine as _;
+
+    use super::{KeyId, PublicKey, B64};
     use crate::error::{Error, Result};
+
+    /// DER of OneAsymmetricKey v1 { version 0, AlgorithmIdentifier {
+    /// id-Ed25519 (1.3.101.112) }, OCTET STRING { OCTET STRING (32 bytes) } }
+    /// up to the 32-byte seed.
+    const ED25519_PKCS8_V1_PREFIX: [u8; 16] = [
+        0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04,
+        0x20,
+    ];
 
     /// A vendor's Ed25519 signing key (feature `issuer`).
     ///
@@ -326,13 +335,21 @@ mod signing {
             Ok(SigningKey { key, public })
         }
 
-        /// PKCS#8 PEM of the secret key, in memory that is wiped when dropped.
+        /// PKCS#8 PEM of the secret key, in memory that is wiped when dropped:
+        /// version 1 (RFC 8410, the seed alone), what `openssl genpkey
+        /// -algorithm ed25519` writes and what OpenSSL 3 and Python's
+        /// `cryptography` read. (ed25519-dalek's encoder writes version 2,
+        /// with the public key inside, which both refuse.)
         pub fn to_pem(&self) -> Result<Zeroizing<String>> {
-            let pem = self
-                .key
-                .to_pkcs8_pem(LineEnding::LF)
-                .map_err(|_| Error::InvalidKey("could not encode the signing key"))?;
-            Ok(Zeroizing::new(pem.as_str().to_owned()))
+            let mut der = Zeroizing::new([0u8; 48]);
+            der[..16].copy_from_slice(&ED25519_PKCS8_V1_PREFIX);
+            der[16..].copy_from_slice(self.key.as_bytes());
+            // 48 bytes are 64 base64 characters: one line.
+            let body = Zeroizing::new(B64.encode(&der[..]));
+            Ok(Zeroizing::new(format!(
+                "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+                body.as_str()
+            )))
         }
 
         /// The matching public key.
@@ -360,6 +377,38 @@ mod signing {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A throwaway test key written by `openssl genpkey -algorithm ed25519`
+    /// (OpenSSL 3.0), and the public key `openssl pkey -pubout` derives.
+    #[cfg(feature = "issuer")]
+    const OPENSSL_TEST_ONLY_KEY: &str = "-----BEGIN PRIVATE KEY-----
+MC4CAQAwBQYDK2VwBCIEILcEmNWtYpVuI4zz/sevlOVEdV8f5jF03Gh4qrH7JA3/
+-----END PRIVATE KEY-----
+";
+    #[cfg(feature = "issuer")]
+    const OPENSSL_TEST_ONLY_PUB: &str = "-----BEGIN PUBLIC KEY-----
+MCowBQYDK2VwAyEAFAz/V1S0QsRQ2TJJb74P1xwIUogt9WvQ6j2CPeQY1sU=
+-----END PUBLIC KEY-----
+";
+
+    #[cfg(feature = "issuer")]
+    #[test]
+    fn signing_keys_are_written_as_openssl_writes_them() {
+        // Read from OpenSSL, written back byte for byte.
+        let key = SigningKey::from_pem(OPENSSL_TEST_ONLY_KEY).unwrap();
+        assert_eq!(key.public_key().to_pem(), OPENSSL_TEST_ONLY_PUB);
+        assert_eq!(key.to_pem().unwrap().as_str(), OPENSSL_TEST_ONLY_KEY);
+        // Round trip of a fresh key; and version 2 (with the public key,
+        // what earlier releases wrote) is still read.
+        let fresh = SigningKey::generate().unwrap();
+        let again = SigningKey::from_pem(&fresh.to_pem().unwrap()).unwrap();
+        assert_eq!(again.public_key(), fresh.public_key());
+        let v2_test_only_key = "-----BEGIN PRIVATE KEY-----
+MFECAQEwBQYDK2VwBCIEIBvd4ZF5jtHVhaVUIjYrRa4bXyjq+tfhwmBJiKuDJL9b
+gSEAa3Sg0h2LEMW5OytvzBpW4uWeHLPKfaX9nw2FUqEpcbQ=
+-----END PRIVATE KEY-----";
+        assert!(SigningKey::from_pem(v2_test_only_key).is_ok());
+    }
 
     #[test]
     fn keys_read_in_hex_as_keygen_shows_them() {
