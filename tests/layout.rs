@@ -253,3 +253,30 @@ fn the_core_has_no_unsafe_code_and_the_c_abi_is_its_own_crate() {
     let core = std::fs::read_to_string(root("Cargo.toml")).unwrap();
     assert!(!core.contains("cdylib"), "the core must build an rlib only");
 }
+
+/// Vendor-only functions are compiled only with the `issuer` feature, so a
+/// product build cannot call them (SECURITY.md, issue 21 finding 8: a
+/// device that can make its own air-gapped confirmation code needs no
+/// vendor).
+#[test]
+fn vendor_only_functions_exist_only_with_the_issuer_feature() {
+    const VENDOR_ONLY: &[(&str, &str)] = &[("activation/airgap.rs", "pub fn confirmation_code(")];
+    for (file, function) in VENDOR_ONLY {
+        let source = std::fs::read_to_string(root("src").join(file)).unwrap();
+        let at = source
+            .find(function)
+            .unwrap_or_else(|| panic!("{function} not found in {file}"));
+        // The attributes right above the function.
+        let attributes: Vec<&str> = source[..at]
+            .lines()
+            .rev()
+            .take_while(|l| l.trim_start().starts_with("#[") || l.trim_start().starts_with("///"))
+            .collect();
+        assert!(
+            attributes
+                .iter()
+                .any(|l| l.trim() == "#[cfg(feature = \"issuer\")]"),
+            "{file}: {function} is not behind #[cfg(feature = \"issuer\")]"
+        );
+    }
+}

@@ -31,7 +31,6 @@
 //! `I` and `L` as `1`, hyphens and spaces are ignored.
 
 use hmac::Mac as _;
-use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::activation::local::{self, Route};
@@ -207,6 +206,10 @@ pub fn initialization_code(config: &LocalConfig) -> Result<String> {
 /// air-gapped `license_file`, under the product's vendor `secret`. Refuses
 /// a mistyped initialization code and a license that is not air-gapped.
 /// The file's signature is the product's business: the device verifies it.
+///
+/// Feature `issuer` only: a product build cannot mint its own confirmation.
+#[cfg(feature = "issuer")]
+#[cfg_attr(docsrs, doc(cfg(feature = "issuer")))]
 pub fn confirmation_code(
     init_code: &str,
     license_file: &[u8],
@@ -229,8 +232,9 @@ pub fn confirmation_code(
 
 /// The id of an air-gapped license file, read without its signature: the
 /// vendor reads its own file, and the device verifies it before acting.
+#[cfg(feature = "issuer")]
 fn air_gapped_license_id(license_file: &[u8]) -> Result<String> {
-    #[derive(Deserialize)]
+    #[derive(serde::Deserialize)]
     struct Marks {
         id: String,
         #[serde(default)]
