@@ -314,7 +314,10 @@ impl Store {
         let generation = current.as_ref().map_or(0, |e| e.generation);
         let mut state = current.map(|e| e.state).unwrap_or_default();
         let out = change(&mut state)?;
-        self.write(generation + 1, state)?;
+        let next = generation.checked_add(1).ok_or(Error::StoreCorrupt(
+            "the state's generation number is used up",
+        ))?;
+        self.write(next, state)?;
         Ok(out)
     }
 

@@ -149,7 +149,15 @@ impl Consumption {
                         continue;
                     }
                 };
-                let seq = known.last_seq + 1;
+                let Some(seq) = known.last_seq.checked_add(1) else {
+                    results.push((
+                        ticket,
+                        Err(Error::JournalCorrupt(
+                            "the journal's sequence numbers are used up",
+                        )),
+                    ));
+                    continue;
+                };
                 let at = r.now.timestamp();
                 let mac = chain(
                     self.store.key(),
@@ -193,7 +201,7 @@ impl Consumption {
                 return fail_accepted(results, &e);
             }
             let file = known.file.clone();
-            if known.last_seq - known.start_seq >= self.compact_after {
+            if known.last_seq.saturating_sub(known.start_seq) >= self.compact_after {
                 // The snapshot that compaction writes makes these records
                 // durable too; a failed compaction is retried next time.
                 let _ = self.compact(&guard, &mut known);

@@ -19,6 +19,10 @@ use crate::runtime::store::{ConsumptionSnapshot as Snapshot, State, StoreLock};
 /// Journal records after which the journal is compacted into the store.
 pub const COMPACT_AFTER: u64 = 4096;
 pub(super) const JOURNAL: &str = "consumption.journal";
+/// The most of the journal ever read: far more than [`COMPACT_AFTER`]
+/// records of any license, so a journal larger than this was not written by
+/// the SDK and is refused, not loaded into memory.
+pub(super) const MAX_JOURNAL_BYTES: u64 = 32 << 20;
 const MAGIC: &str = "TESSERA JOURNAL 1";
 
 /// One journal line.
@@ -170,8 +174,15 @@ impl Consumption {
         file.seek(SeekFrom::Start(offset))
             .map_err(|e| Error::io(&e, "reading the consumption journal"))?;
         let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes)
+        std::io::Read::by_ref(&mut file)
+            .take(MAX_JOURNAL_BYTES.saturating_sub(offset).saturating_add(1))
+            .read_to_end(&mut bytes)
             .map_err(|e| Error::io(&e, "reading the consumption journal"))?;
+        if offset.saturating_add(bytes.len() as u64) > MAX_JOURNAL_BYTES {
+            return Err(Error::JournalCorrupt(
+                "the journal is larger than the SDK ever writes",
+            ));
+        }
         let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
         if complete < bytes.len() {
             file.set_len(offset + complete as u64)
@@ -212,8 +223,14 @@ impl Consumption {
     }
 
     pub(super) fn read_records(&self, known: &Known) -> Result<Vec<Record>> {
-        let text = std::fs::read_to_string(&self.path)
+        let bytes = crate::util::read_at_most(&self.path, MAX_JOURNAL_BYTES)
             .map_err(|e| Error::io(&e, "reading the consumption journal"))?;
+        if bytes.len() as u64 > MAX_JOURNAL_BYTES {
+            return Err(Error::JournalCorrupt(
+                "the journal is larger than the SDK ever writes",
+            ));
+        }
+        let text = String::from_utf8_lossy(&bytes);
         Ok(text
             .lines()
             .skip(1)
@@ -391,6 +408,76 @@ mod tests {
             c.consume(counter, 1, &unlimited(), DateTime::UNIX_EPOCH)
                 .unwrap();
         }
+    }
+
+    /// A journal that a forger (who knows the store key: with an empty
+    /// vendor secret anyone does) brought to the last sequence number.
+    fn at_the_end_of_the_sequence(dir: &std::path::Path) -> Consumption {
+        let c = counters(dir, COMPACT_AFTER);
+        let key = *c.store.key();
+        let start_mac = [7u8; 16];
+        c.store
+            .update(|s| {
+                let snap = Snapshot {
+                    base_seq: u64::MAX - 1,
+                    base_mac: hex::encode(start_mac),
+                    ..Snapshot::default()
+                };
+                write_snapshot(s, &snap);
+                Ok(())
+            })
+            .unwrap();
+        c.rewrite_journal(u64::MAX - 1, &start_mac).unwrap();
+        let period = unlimited().period_key(DateTime::UNIX_EPOCH);
+        let mac = chain(&key, &start_mac, u64::MAX, "license", period, 1, 0);
+        let record = Record {
+            seq: u64::MAX,
+            counter: "license".into(),
+            period,
+            amount: 1,
+            at: 0,
+            mac: hex::encode(mac),
+        };
+        let mut line = serde_json::to_vec(&record).unwrap();
+        line.push(b'\n');
+        let mut file = OpenOptions::new()
+            .append(true)
+            .open(dir.join(JOURNAL))
+            .unwrap();
+        std::io::Write::write_all(&mut file, &line).unwrap();
+        c
+    }
+
+    #[test]
+    fn a_journal_at_the_end_of_its_sequence_refuses_more_and_never_wraps() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = at_the_end_of_the_sequence(dir.path());
+        // The record at u64::MAX reads back; the next one has no number.
+        assert_eq!(used(&c, &Counter::License), 1);
+        let err = c
+            .consume(&Counter::License, 1, &unlimited(), DateTime::UNIX_EPOCH)
+            .unwrap_err();
+        assert!(matches!(err, Error::JournalCorrupt(_)), "{err}");
+        assert_eq!(used(&c, &Counter::License), 1, "nothing was counted");
+    }
+
+    #[test]
+    fn a_journal_larger_than_the_sdk_writes_is_refused_not_loaded() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = counters(dir.path(), COMPACT_AFTER);
+        consume(&c, &Counter::License, 1);
+        // Grown behind the SDK's back past the bound (a sparse file: no
+        // disk is used for it).
+        let file = OpenOptions::new()
+            .write(true)
+            .open(dir.path().join(JOURNAL))
+            .unwrap();
+        file.set_len(MAX_JOURNAL_BYTES + 1).unwrap();
+        let fresh = counters(dir.path(), COMPACT_AFTER);
+        let err = fresh
+            .usage(&Counter::License, &unlimited(), DateTime::UNIX_EPOCH)
+            .unwrap_err();
+        assert!(matches!(err, Error::JournalCorrupt(_)), "{err}");
     }
 
     fn used(c: &Consumption, counter: &Counter) -> u64 {
