@@ -409,3 +409,67 @@ fn every_single_byte_change_and_every_truncation_is_refused() {
     }
     assert!(tried > 8 * (end - start), "only {tried} changes tried");
 }
+
+/// Signed payloads that break a rule of FORMAT.md section 2 (made by hand,
+/// past the issuer, as a buggy or hostile signing tool would): every
+/// reader refuses them (SECURITY.md, issue 21 finding 17).
+#[test]
+fn a_signed_license_that_breaks_a_rule_is_refused_by_the_reader() {
+    let key = test_only_key(1);
+    let keyring = ring(&[&key]);
+    let base = json!({
+        "format": 1, "id": "L-1", "license_type": "perpetual",
+        "product_details": {"short_code": "acme"}, "issued_at": "2026-01-01T00:00:00Z"
+    });
+    let sign = |patch: serde_json::Value| {
+        let mut doc = base.clone();
+        for (k, v) in patch.as_object().unwrap() {
+            doc[k] = v.clone();
+        }
+        let payload = serde_json::to_vec(&doc).unwrap();
+        tessera::format::armor::seal(&tessera::format::armor::LICENSE, &key, &payload).unwrap()
+    };
+    // The base itself reads.
+    assert!(LicenseFile::verify(sign(json!({})).as_bytes(), &keyring).is_ok());
+    let short_key = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode([7u8; 31])
+    };
+    for (what, patch) in [
+        (
+            "perpetual with a validity period",
+            json!({"validity_period": "2027-01-01T00:00:00Z"}),
+        ),
+        (
+            "hardware-key without its key",
+            json!({"is_hardware_key_auth": true}),
+        ),
+        (
+            "hardware-key with a 31-byte key",
+            json!({"is_hardware_key_auth": true, "hardware_key": short_key}),
+        ),
+        (
+            "a feature listed twice",
+            json!({"product_features": [{"code": "a"}, {"code": "a"}]}),
+        ),
+        (
+            "floating with no seats",
+            json!({"is_floating": true, "floating_users": 0}),
+        ),
+        (
+            "borrowable but not floating",
+            json!({"can_borrow": true, "max_borrow_time": 24}),
+        ),
+        ("no activations allowed", json!({"max_activations": 0})),
+        (
+            "an empty product code",
+            json!({"product_details": {"short_code": " "}}),
+        ),
+    ] {
+        let err = LicenseFile::verify(sign(patch).as_bytes(), &keyring).unwrap_err();
+        assert!(
+            matches!(&err, Error::InvalidPayload(why) if why.contains("breaks a rule")),
+            "{what}: {err}"
+        );
+    }
+}

@@ -212,6 +212,94 @@ impl License {
         self.is_floating || self.is_floating_cloud
     }
 
+    /// The rules of docs/FORMAT.md section 2 that make a license make sense:
+    /// checked by the issuer before it signs (a broken rule is a spec error)
+    /// and by every reader after the signature holds (a broken rule is
+    /// `invalid_payload`: a reader fails closed on what it cannot interpret
+    /// safely). The error is the rule, in one sentence.
+    pub(crate) fn consistency(&self) -> std::result::Result<(), String> {
+        let l = self;
+        let fail = |msg: &str| Err(msg.to_owned());
+        if l.format != FORMAT_VERSION {
+            return fail("`format` must be 1");
+        }
+        if l.id.trim().is_empty() {
+            return fail("`id` must not be empty");
+        }
+        if l.product_details.short_code.trim().is_empty() {
+            return fail("`product_details.short_code` must not be empty");
+        }
+        match l.license_type {
+            LicenseType::TimeLimited | LicenseType::Subscription if l.validity_period.is_none() => {
+                return fail("a time-limited or subscription license needs `validity_period`");
+            }
+            LicenseType::Perpetual if l.validity_period.is_some() => {
+                return fail(
+                    "a perpetual license has no `validity_period`; use license_type `time-limited`",
+                );
+            }
+            LicenseType::Consumption
+                if !l.allow_unlimited_consumptions && l.max_consumptions == 0 =>
+            {
+                return fail(
+                    "a consumption license needs `max_consumptions` or `allow_unlimited_consumptions`",
+                );
+            }
+            _ => {}
+        }
+        if l.is_trial && l.trial_days.is_none() && l.validity_period.is_none() {
+            return fail("a trial needs `trial_days` or `validity_period`");
+        }
+        if let (Some(start), Some(end)) = (l.start_date, l.validity_period) {
+            if start >= end {
+                return fail("`start_date` must come before `validity_period`");
+            }
+        }
+        if l.expires_at.is_some_and(|e| e <= l.issued_at) {
+            return fail("`expires_at` must come after `issued_at`");
+        }
+        if l.enable_maintenance_period && l.maintenance_period.is_none() {
+            return fail("`enable_maintenance_period` needs `maintenance_period`");
+        }
+        if l.is_floating && l.floating_users == 0 {
+            return fail("a floating license needs `floating_users` of at least 1");
+        }
+        if l.is_floating && l.floating_timeout == 0 {
+            return fail("a floating license needs a `floating_timeout` of at least 1 minute");
+        }
+        if l.can_borrow && (!l.floats() || l.max_borrow_time == 0) {
+            return fail(
+                "borrowing needs a floating license and a `max_borrow_time` of at least 1 hour",
+            );
+        }
+        if l.max_activations == 0 && !l.allow_unlimited_activations {
+            return fail(
+                "`max_activations` must be at least 1 (or set `allow_unlimited_activations`)",
+            );
+        }
+        match (&l.hardware_key, l.is_hardware_key_auth) {
+            (None, true) => return fail("`is_hardware_key_auth` needs the token's `hardware_key`"),
+            (Some(_), false) => return fail("`hardware_key` needs `is_hardware_key_auth`"),
+            (Some(k), true) if crate::format::keys::PublicKey::from_base64(k).is_err() => {
+                return fail("`hardware_key` must be the base64 of an Ed25519 public key");
+            }
+            _ => {}
+        }
+        if l.device.as_ref().is_some_and(|d| d.id.is_empty()) {
+            return fail("`device.id` must not be empty");
+        }
+        let mut codes = std::collections::BTreeSet::new();
+        for f in &l.product_features {
+            if f.code.trim().is_empty() {
+                return fail("every feature needs a `code`");
+            }
+            if !codes.insert(f.code.as_str()) {
+                return Err(format!("feature `{}` is listed twice", f.code));
+            }
+        }
+        Ok(())
+    }
+
     /// The grace period as a duration (zero when grace is not allowed).
     pub fn grace(&self) -> chrono::Duration {
         if self.allow_grace_period {
@@ -563,6 +651,9 @@ fn parse_payload(payload: &[u8]) -> Result<License> {
     if license.format != FORMAT_VERSION {
         return Err(Error::UnsupportedVersion);
     }
+    license
+        .consistency()
+        .map_err(|rule| Error::InvalidPayload(format!("the license breaks a rule: {rule}")))?;
     Ok(license)
 }
 

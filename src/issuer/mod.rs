@@ -12,11 +12,12 @@ use serde_json::Value;
 use crate::error::{Error, Result};
 use crate::format::armor;
 pub use crate::format::keys::SigningKey;
-use crate::format::license::{ts, License, LicenseType, FORMAT_VERSION};
+use crate::format::license::{ts, License, FORMAT_VERSION};
 
 /// Checks a spec, fills in what may be left out, and signs it into an
 /// armored license file. Returns the file's text and the document it holds.
 pub fn issue(spec: &[u8], key: &SigningKey, now: DateTime<Utc>) -> Result<(String, License)> {
+    refuse_duplicate_keys(spec)?;
     let mut value: Value = serde_json::from_slice(spec)
         .map_err(|e| Error::InvalidSpec(format!("not valid JSON: {e}")))?;
     let obj = value
@@ -37,12 +38,70 @@ pub fn issue(spec: &[u8], key: &SigningKey, now: DateTime<Utc>) -> Result<(Strin
     if let Some(path) = unknown {
         return Err(Error::InvalidSpec(format!("unknown field `{path}`")));
     }
-    check_consistency(&license)?;
+    license.consistency().map_err(Error::InvalidSpec)?;
 
     let payload = serde_json::to_vec(&license)
         .map_err(|e| Error::InvalidSpec(format!("cannot encode the license: {e}")))?;
     let text = armor::seal(&armor::LICENSE, key, &payload)?;
     Ok((text, license))
+}
+
+/// Refuses a spec in which an object names a key twice: JSON readers
+/// disagree on which one wins (serde's `Value` keeps the last), so the
+/// vendor's intent is unknown.
+fn refuse_duplicate_keys(spec: &[u8]) -> Result<()> {
+    use serde::de::{Deserializer as _, MapAccess, SeqAccess, Visitor};
+
+    struct Unique;
+    impl<'de> serde::de::DeserializeSeed<'de> for Unique {
+        type Value = ();
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_any(Unique)
+        }
+    }
+    impl<'de> Visitor<'de> for Unique {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a JSON value")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            let mut seen = std::collections::BTreeSet::new();
+            while let Some(key) = map.next_key::<String>()? {
+                if !seen.insert(key.clone()) {
+                    return Err(serde::de::Error::custom(format!(
+                        "the key `{key}` appears twice"
+                    )));
+                }
+                map.next_value_seed(Unique)?;
+            }
+            Ok(())
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            while seq.next_element_seed(Unique)?.is_some() {}
+            Ok(())
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_str<E>(self, _: &str) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_unit<E>(self) -> Result<(), E> {
+            Ok(())
+        }
+    }
+    serde_json::Deserializer::from_slice(spec)
+        .deserialize_any(Unique)
+        .map_err(|e| Error::InvalidSpec(format!("not valid JSON: {e}")))
 }
 
 /// A fresh 128-bit id as 32 hex digits (license, activation and lease ids).
@@ -72,85 +131,6 @@ pub fn new_license_key() -> Result<String> {
         .map(|c| c.iter().collect::<String>())
         .collect::<Vec<_>>()
         .join("-"))
-}
-
-/// Rules a license must meet to make sense; each broken rule is a spec error.
-fn check_consistency(l: &License) -> Result<()> {
-    let fail = |msg: &str| Err(Error::InvalidSpec(msg.to_owned()));
-    if l.id.trim().is_empty() {
-        return fail("`id` must not be empty");
-    }
-    if l.product_details.short_code.trim().is_empty() {
-        return fail("`product_details.short_code` must not be empty");
-    }
-    match l.license_type {
-        LicenseType::TimeLimited | LicenseType::Subscription if l.validity_period.is_none() => {
-            return fail("a time-limited or subscription license needs `validity_period`");
-        }
-        LicenseType::Perpetual if l.validity_period.is_some() => {
-            return fail(
-                "a perpetual license has no `validity_period`; use license_type `time-limited`",
-            );
-        }
-        LicenseType::Consumption if !l.allow_unlimited_consumptions && l.max_consumptions == 0 => {
-            return fail(
-                "a consumption license needs `max_consumptions` or `allow_unlimited_consumptions`",
-            );
-        }
-        _ => {}
-    }
-    if l.is_trial && l.trial_days.is_none() && l.validity_period.is_none() {
-        return fail("a trial needs `trial_days` or `validity_period`");
-    }
-    if let (Some(start), Some(end)) = (l.start_date, l.validity_period) {
-        if start >= end {
-            return fail("`start_date` must come before `validity_period`");
-        }
-    }
-    if l.expires_at.is_some_and(|e| e <= l.issued_at) {
-        return fail("`expires_at` must come after `issued_at`");
-    }
-    if l.enable_maintenance_period && l.maintenance_period.is_none() {
-        return fail("`enable_maintenance_period` needs `maintenance_period`");
-    }
-    if l.is_floating && l.floating_users == 0 {
-        return fail("a floating license needs `floating_users` of at least 1");
-    }
-    if l.is_floating && l.floating_timeout == 0 {
-        return fail("a floating license needs a `floating_timeout` of at least 1 minute");
-    }
-    if l.can_borrow && (!l.floats() || l.max_borrow_time == 0) {
-        return fail(
-            "borrowing needs a floating license and a `max_borrow_time` of at least 1 hour",
-        );
-    }
-    if l.max_activations == 0 && !l.allow_unlimited_activations {
-        return fail("`max_activations` must be at least 1 (or set `allow_unlimited_activations`)");
-    }
-    match (&l.hardware_key, l.is_hardware_key_auth) {
-        (None, true) => return fail("`is_hardware_key_auth` needs the token's `hardware_key`"),
-        (Some(_), false) => return fail("`hardware_key` needs `is_hardware_key_auth`"),
-        (Some(k), true) if crate::format::keys::PublicKey::from_base64(k).is_err() => {
-            return fail("`hardware_key` must be the base64 of an Ed25519 public key");
-        }
-        _ => {}
-    }
-    if l.device.as_ref().is_some_and(|d| d.id.is_empty()) {
-        return fail("`device.id` must not be empty");
-    }
-    let mut codes = std::collections::BTreeSet::new();
-    for f in &l.product_features {
-        if f.code.trim().is_empty() {
-            return fail("every feature needs a `code`");
-        }
-        if !codes.insert(f.code.as_str()) {
-            return Err(Error::InvalidSpec(format!(
-                "feature `{}` is listed twice",
-                f.code
-            )));
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -202,6 +182,30 @@ mod tests {
         s["validity_period"] = Value::Null;
         s["metadata"] = json!({"anything": {"nested": true}});
         assert!(try_issue(s).is_ok());
+    }
+
+    #[test]
+    fn a_format_other_than_1_and_a_key_named_twice_are_refused() {
+        // Signed, `"format": 2` would be refused by every reader.
+        let mut s = base();
+        s["format"] = json!(2);
+        assert_eq!(
+            try_issue(s).unwrap_err(),
+            Error::InvalidSpec("`format` must be 1".into())
+        );
+        // A key named twice, at the top or nested, is refused: which one
+        // the vendor meant is unknown.
+        for spec in [
+            r#"{"license_type": "perpetual", "license_type": "time-limited", "product_details": {"short_code": "acme"}}"#,
+            r#"{"license_type": "perpetual", "product_details": {"short_code": "acme", "short_code": "evil"}}"#,
+            r#"{"license_type": "perpetual", "product_details": {"short_code": "acme"}, "product_features": [{"code": "a", "code": "b"}]}"#,
+            r#"{"license_type": "perpetual", "product_details": {"short_code": "acme"}, "metadata": {"k": 1, "k": 2}}"#,
+        ] {
+            match issue(spec.as_bytes(), &key(), now()) {
+                Err(Error::InvalidSpec(why)) => assert!(why.contains("twice"), "{why}"),
+                other => panic!("{spec}: {other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -229,6 +229,13 @@ impl Document {
             file_expiry,
             trusted,
         )?;
+        // What Tessera cannot read as a sound license is refused, as for
+        // its own files.
+        license.consistency().map_err(|rule| {
+            Error::InvalidPayload(format!(
+                "the Keygen license maps to no sound license: {rule}"
+            ))
+        })?;
         Ok(Document {
             plaintext,
             kind,
