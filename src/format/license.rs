@@ -668,16 +668,40 @@ pub mod ts {
         t.to_rfc3339_opts(SecondsFormat::Secs, true)
     }
 
-    /// An RFC 3339 time (any offset, converted to UTC) or a bare date (midnight UTC).
+    /// An RFC 3339 time with whole seconds (`2026-01-31T00:00:00Z`, or any
+    /// offset, converted to UTC) or a bare date (midnight UTC). One-second
+    /// resolution, as docs/FORMAT.md says, held to: a fraction of a second,
+    /// a leap second (`23:59:60`), a space or a lowercase `t` for the `T`,
+    /// and a lowercase `z` are refused, not rounded.
     pub fn parse(s: &str) -> Option<DateTime<Utc>> {
+        use chrono::Timelike as _;
         if let Some(t) = parse_canonical(s) {
             return Some(t);
         }
-        if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-            return Some(t.with_timezone(&Utc));
+        let b = s.as_bytes();
+        let date_shape = |d: &[u8]| {
+            d.len() == 10
+                && d.iter().enumerate().all(|(i, c)| {
+                    if i == 4 || i == 7 {
+                        *c == b'-'
+                    } else {
+                        c.is_ascii_digit()
+                    }
+                })
+        };
+        if b.len() == 10 {
+            if !date_shape(b) {
+                return None;
+            }
+            let day = NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
+            return Some(day.and_hms_opt(0, 0, 0)?.and_utc());
         }
-        let day = NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
-        Some(day.and_hms_opt(0, 0, 0)?.and_utc())
+        if !date_shape(b.get(..10)?) || b[10] != b'T' || s.contains('.') || s.ends_with('z') {
+            return None;
+        }
+        let t = DateTime::parse_from_rfc3339(s).ok()?;
+        // chrono reads `23:59:60` as a second with 10^9 nanoseconds.
+        (t.nanosecond() == 0).then(|| t.with_timezone(&Utc))
     }
 
     /// The form [`format()`] writes (`2026-01-31T00:00:00Z`), read without
@@ -813,12 +837,40 @@ mod tests {
                 .ok()
                 .map(|t| t.with_timezone(&Utc));
             let fast = ts::parse_canonical(s);
-            // Where the fast reader answers, chrono answers the same; where
-            // it declines, `parse` asks chrono.
+            // Where the fast reader answers, chrono answers the same.
             if fast.is_some() {
                 assert_eq!(fast, chrono, "{s}");
             }
-            assert_eq!(ts::parse(s), chrono, "{s}");
+        }
+    }
+
+    #[test]
+    fn times_have_one_second_resolution_and_one_spelling_of_t_and_z() {
+        for good in [
+            "2026-01-31T00:00:00Z",
+            "2026-01-31T02:00:00+02:00",
+            "2026-01-31T00:00:00-00:30",
+            "2026-01-31",
+        ] {
+            assert!(ts::parse(good).is_some(), "{good}");
+        }
+        assert_eq!(
+            ts::parse("2026-01-31T02:00:00+02:00"),
+            ts::parse("2026-01-31T00:00:00Z")
+        );
+        for bad in [
+            "2026-01-31T00:00:00.5Z",
+            "2026-01-31T00:00:00.000Z",
+            "2016-12-31T23:59:60Z",
+            "2026-01-31 00:00:00Z",
+            "2026-01-31t00:00:00Z",
+            "2026-01-31T00:00:00z",
+            "+2026-01-31",
+            "2026-1-31",
+            "2026-01-31T00:00Z",
+            "",
+        ] {
+            assert_eq!(ts::parse(bad), None, "{bad}");
         }
     }
 
