@@ -49,6 +49,24 @@ fn sync_dir(_dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// SHA-256 of an armored text's canonical form: surrounding whitespace
+/// removed and every CRLF read as LF. A file that crossed a mail client or
+/// a Windows editor hashes as it was written, so the ids and bindings made
+/// from these hashes survive the trip (docs/FORMAT.md).
+pub(crate) fn text_digest(text: &[u8]) -> [u8; 32] {
+    use sha2::{Digest as _, Sha256};
+    let text = text.trim_ascii();
+    let mut hash = Sha256::new();
+    let mut rest = text;
+    while let Some(at) = rest.windows(2).position(|w| w == b"\r\n") {
+        hash.update(&rest[..at]);
+        hash.update(b"\n");
+        rest = &rest[at + 2..];
+    }
+    hash.update(rest);
+    hash.finalize().into()
+}
+
 /// Crockford's base-32 alphabet (no I, L, O, U): license keys and the
 /// air-gapped codes are written in it.
 pub(crate) const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
@@ -84,6 +102,19 @@ pub(crate) fn random_bytes<const N: usize>() -> crate::error::Result<[u8; N]> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_text_hashes_the_same_with_crlf_and_surrounding_whitespace() {
+        let lf = b"-----BEGIN X-----\nAAAA\n-----END X-----";
+        let crlf = b"  -----BEGIN X-----\r\nAAAA\r\n-----END X-----\r\n\r\n";
+        assert_eq!(super::text_digest(lf), super::text_digest(crlf));
+        assert_ne!(
+            super::text_digest(lf),
+            super::text_digest(b"-----BEGIN X-----\nAAAB\n-----END X-----")
+        );
+        // A lone carriage return is content, not a line break.
+        assert_ne!(super::text_digest(b"a\rb"), super::text_digest(b"a\nb"));
+    }
+
     #[test]
     fn unhex_takes_one_spelling_only() {
         assert_eq!(super::unhex::<2>("0fa0"), Some([0x0f, 0xa0]));

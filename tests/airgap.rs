@@ -193,3 +193,22 @@ fn air_gapped_mode_needs_a_vendor_secret_and_an_air_gapped_license() {
         Err(Error::BadSignature | Error::Malformed { .. })
     ));
 }
+
+/// The license file the vendor confirmed may reach the device with CRLF
+/// line breaks, or the other way round: the confirmation still holds
+/// (SECURITY.md, issue 21 finding 14).
+#[test]
+fn a_license_file_that_crossed_a_crlf_system_is_confirmed_all_the_same() {
+    let s = Setup::new();
+    let config = air_config(&s);
+    let license = air_license(&s, "AIR-1");
+    let init = airgap::initialization_code(&config).unwrap();
+    let crlf = license.replace('\n', "\r\n");
+    let confirm = airgap::confirmation_code(&init, crlf.as_bytes(), "acme", SECRET).unwrap();
+    assert_eq!(
+        confirm,
+        airgap::confirmation_code(&init, license.as_bytes(), "acme", SECRET).unwrap()
+    );
+    let record = airgap::activate(&config, license.as_bytes(), &confirm).unwrap();
+    assert_eq!(record.license_id, "AIR-1");
+}

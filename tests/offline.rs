@@ -275,3 +275,23 @@ fn requests_whose_fields_do_not_fit_their_action_are_refused() {
             .unwrap();
     assert!(offline::verify_request(right_signer.as_bytes()).is_ok());
 }
+
+/// A request converted to CRLF on its way to the vendor (a mail client, a
+/// Windows editor) is answered, and the answer, converted too, is taken
+/// (SECURITY.md, issue 21 finding 14: the id used to be a hash of the raw
+/// text, so the response was refused as a replay).
+#[test]
+fn a_request_and_a_response_that_crossed_a_crlf_system_still_match() {
+    let s = Setup::new();
+    let config = s.config();
+    let request = offline::request_activation(&config, &key()).unwrap();
+    let crlf_request = request.replace('\n', "\r\n");
+    assert_ne!(crlf_request, request);
+    assert_eq!(
+        offline::request_id(crlf_request.as_bytes()),
+        offline::request_id(request.as_bytes())
+    );
+    let response = respond(&s, &crlf_request).replace('\n', "\r\n");
+    let record = offline::import_response(&config, response.as_bytes()).unwrap();
+    assert_eq!(record.license_id, "test-time-limited");
+}

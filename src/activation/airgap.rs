@@ -163,20 +163,24 @@ fn airgap_key(product: &str, secret: &[u8]) -> Result<[u8; 32]> {
     Ok(k.finalize().into())
 }
 
-/// The confirmation symbols for an initialization code's payload symbols.
+/// The confirmation symbols for an initialization code's payload symbols,
+/// as docs/FORMAT.md section 10 writes them: the MAC covers the
+/// initialization code in its canonical 27-character form (upper case, in
+/// groups of four, its check symbols included) and the license file's
+/// digest (`util::text_digest`).
 fn confirmation_symbols(
     init: &[u8],
-    license_file: &[u8],
+    license_digest: &[u8; 32],
     license_id: &str,
     key: &[u8; 32],
 ) -> Vec<u8> {
     let mut mac = crate::mac::keyed(key);
     mac.update(b"tessera/v1/airgap-confirm\0");
-    mac.update(&format(init, INIT_SYMBOLS).into_bytes());
+    mac.update(format(&with_check(init), 4).as_bytes());
     mac.update(&[0]);
     mac.update(license_id.as_bytes());
     mac.update(&[0]);
-    mac.update(&Sha256::digest(license_file.trim_ascii()));
+    mac.update(license_digest);
     let tag = mac.finalize().into_bytes();
     let mut bits = [0u8; 16];
     bits[6..].copy_from_slice(&tag[..10]);
@@ -225,7 +229,12 @@ pub fn confirmation_code(
     }
     let license_id = air_gapped_license_id(license_file)?;
     Ok(format(
-        &confirmation_symbols(&init, license_file, &license_id, &key),
+        &confirmation_symbols(
+            &init,
+            &crate::util::text_digest(license_file),
+            &license_id,
+            &key,
+        ),
         6,
     ))
 }
@@ -274,7 +283,12 @@ pub fn activate(
     let pending = store.load()?.kept.airgap.ok_or(Error::OfflineNoRequest)?;
     let init = parse(&pending.code, INIT_SYMBOLS)?;
     let init_device = (from_symbols(&init) >> 32) as u64;
-    let expected = confirmation_symbols(&init, license_file, &file.license().id, &key);
+    let expected = confirmation_symbols(
+        &init,
+        &crate::util::text_digest(license_file),
+        &file.license().id,
+        &key,
+    );
     let same = init_device == device_bits(&device)
         && crate::util::constant_time_eq(&expected[..CONFIRM_SYMBOLS], &typed);
     if !same {
@@ -288,6 +302,24 @@ pub fn activate(
 
 #[cfg(test)]
 mod tests {
+    /// The worked example of docs/FORMAT.md section 10, whose codes were
+    /// computed from the document alone by an independent implementation
+    /// (Python's hashlib and hmac).
+    #[test]
+    fn the_worked_example_of_the_format_document_holds() {
+        use sha2::{Digest as _, Sha256};
+        let init = init_symbols(0x0123_4567_89ab_cdef, 0x89ab_cdef);
+        assert_eq!(format(&init, 4), "2093-8NKR-KAYD-XY4T-QKFF-6E");
+        let key = airgap_key("acme", b"0123456789abcdef").unwrap();
+        assert_eq!(
+            hex::encode(key),
+            "642f478511abea29a6d190803e33237ec1f522ec072ea16f6ce6a83db3f0b675"
+        );
+        let digest: [u8; 32] = Sha256::digest(b"example license file").into();
+        let confirm = confirmation_symbols(&init[..INIT_SYMBOLS], &digest, "AIR-1", &key);
+        assert_eq!(format(&confirm, 6), "F725E1-D4N4NQ-RAZSTZ");
+    }
+
     use super::*;
 
     #[test]

@@ -30,7 +30,6 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use ed25519_dalek::Signer as _;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::activation::local::{self, Route};
 use crate::activation::Credential;
@@ -137,9 +136,10 @@ pub struct Response {
 }
 
 /// The id of a request: the SHA-256 of its armored text with surrounding
-/// whitespace removed, as 64 hex digits.
+/// whitespace removed and CRLF line breaks read as LF, as 64 hex digits
+/// (a request converted to CRLF on its way to the vendor keeps its id).
 pub fn request_id(text: &[u8]) -> String {
-    hex::encode(Sha256::digest(text.trim_ascii()))
+    hex::encode(crate::util::text_digest(text))
 }
 
 /// This device's key for `fingerprint`: a seed derived from the store's
