@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use super::journal::{apply, chain, used_in, Record};
+use super::journal::{apply, chain, effective_period, used_in, Record};
 use super::{lock, Consumption, Usage};
 use crate::error::{Error, Result};
 use crate::protocol::counter::{Counter, Limit};
@@ -134,7 +134,7 @@ impl Consumption {
             let saved = (known.last_seq, known.last_mac, known.used.clone());
             let mut lines = Vec::new();
             for (ticket, r) in group {
-                let period = r.limit.period_key(r.now);
+                let period = effective_period(&known, &r.counter, r.limit.period_key(r.now));
                 let used = used_in(&known, &r.counter, &r.limit, period);
                 let after = match used.checked_add(r.amount) {
                     Some(after) if r.limit.allows(after) => after,

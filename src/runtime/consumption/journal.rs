@@ -284,6 +284,18 @@ impl Consumption {
     }
 }
 
+/// The period an increment or a reading at `period` counts in: never one
+/// older than the newest period this counter has recorded. A clock stepped
+/// back over a period boundary (or an honest NTP slip at midnight) cannot
+/// reopen a closed period with a fresh limit; the increment counts in the
+/// newest period instead (SECURITY.md, issue 21 finding 3).
+pub(super) fn effective_period(known: &Known, counter: &str, period: i64) -> i64 {
+    known
+        .used
+        .get(counter)
+        .map_or(period, |(newest, _)| period.max(*newest))
+}
+
 pub(super) fn used_in(known: &Known, counter: &str, limit: &Limit, period: i64) -> u64 {
     let local = match known.used.get(counter) {
         Some((p, used)) if *p == period => *used,
@@ -459,6 +471,59 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err, Error::JournalCorrupt(_)), "{err}");
         assert_eq!(used(&c, &Counter::License), 1, "nothing was counted");
+    }
+
+    /// The attack of issue 21, finding 3: a daily limit of 10 used up,
+    /// one unit the next day at 00:10, the clock stepped back 20 minutes
+    /// (inside the clock tolerance): a closed period must not open again.
+    #[test]
+    fn a_clock_stepped_back_over_midnight_cannot_reopen_a_closed_period() {
+        use crate::format::license::ConsumptionPeriod;
+        let t = |s: &str| {
+            DateTime::parse_from_rfc3339(s)
+                .unwrap()
+                .with_timezone(&chrono::Utc)
+        };
+        let daily = Limit {
+            max: 10,
+            unlimited: false,
+            overage: 0,
+            period: Some(ConsumptionPeriod::Daily),
+            base: 0,
+            base_at: DateTime::UNIX_EPOCH,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let c = counters(dir.path(), COMPACT_AFTER);
+        let day1 = t("2026-03-01T12:00:00Z");
+        for _ in 0..10 {
+            c.consume(&Counter::License, 1, &daily, day1).unwrap();
+        }
+        assert!(c.consume(&Counter::License, 1, &daily, day1).is_err());
+        c.consume(&Counter::License, 1, &daily, t("2026-03-02T00:10:00Z"))
+            .unwrap();
+        let back = t("2026-03-01T23:50:00Z");
+        // What is left is what the newest day has left: 9, not a fresh 10.
+        assert_eq!(c.usage(&Counter::License, &daily, back).unwrap().used, 1);
+        for _ in 0..9 {
+            c.consume(&Counter::License, 1, &daily, back).unwrap();
+        }
+        assert!(matches!(
+            c.consume(&Counter::License, 1, &daily, back),
+            Err(Error::ConsumptionLimit { .. })
+        ));
+        // And so after a restart.
+        let again = counters(dir.path(), COMPACT_AFTER);
+        let day2 = t("2026-03-02T08:00:00Z");
+        assert_eq!(
+            again.usage(&Counter::License, &daily, day2).unwrap().used,
+            10
+        );
+        assert!(again.consume(&Counter::License, 1, &daily, back).is_err());
+        assert!(again.consume(&Counter::License, 1, &daily, day2).is_err());
+        // The next day opens a new period, as it should.
+        again
+            .consume(&Counter::License, 1, &daily, t("2026-03-03T00:00:01Z"))
+            .unwrap();
     }
 
     #[test]

@@ -152,7 +152,8 @@ impl Consumption {
         let (mut known, guard) = self.enter()?;
         self.catch_up(&guard, &mut known)?;
         let key = counter.key();
-        let used = used_in(&known, &key, limit, limit.period_key(now));
+        let period = journal::effective_period(&known, &key, limit.period_key(now));
+        let used = used_in(&known, &key, limit, period);
         Ok(Usage::new(key, used, limit, now))
     }
 
