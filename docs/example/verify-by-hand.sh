@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Verifies a Tessera license file with nothing but coreutils and OpenSSL 3,
 # following docs/FORMAT.md step by step. Prints the payload when it verifies.
+# An illustration of the steps, NOT a strict verifier: it skips the armor's
+# canonical-encoding rules and OpenSSL's Ed25519 check is not verify_strict
+# (a small-order key forgery can pass it). Products verify with the SDK.
 #   docs/example/verify-by-hand.sh docs/example/license.lic docs/example/vendor.pub
 set -euo pipefail
 lic=$1 pub=$2
