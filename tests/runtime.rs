@@ -576,3 +576,73 @@ fn kill_9_in_the_middle_of_10000_increments_from_4_processes_loses_nothing() {
     // The journal is whole: the next increment goes on from there.
     assert_eq!(h.consume(&Counter::License, 1).unwrap().used, used + 1);
 }
+
+/// Deleting only the consumption journal, or cutting records off its end,
+/// used to reset the counters until the first compaction (SECURITY.md,
+/// issue 21 finding 2). The state now vouches for the journal from its
+/// creation on, and for its last record at every open and `save_clock`.
+#[test]
+fn a_journal_deleted_or_cut_short_is_refused() {
+    let s = Setup::starting("2026-03-10T12:00:00Z");
+    let h = s.open("consumption", json!({"max_consumptions": 100}));
+    for _ in 0..5 {
+        h.consume(&Counter::License, 2).unwrap();
+    }
+    h.save_clock().unwrap();
+    drop(h);
+    let path = s.store.path().join("consumption.journal");
+    let text = std::fs::read_to_string(&path).unwrap();
+
+    // Deleted: refused, not read as zero.
+    std::fs::remove_file(&path).unwrap();
+    let h = LicenseHandle::open(&s.config()).unwrap();
+    assert!(matches!(
+        h.usage(&Counter::License),
+        Err(Error::JournalCorrupt(_))
+    ));
+    assert!(matches!(
+        h.consume(&Counter::License, 1),
+        Err(Error::JournalCorrupt(_))
+    ));
+    drop(h);
+
+    // Cut short by two whole records: refused.
+    let shorter: String = text
+        .lines()
+        .take(text.lines().count() - 2)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&path, shorter).unwrap();
+    let h = LicenseHandle::open(&s.config()).unwrap();
+    let got = h.usage(&Counter::License);
+    assert!(matches!(got, Err(Error::JournalCorrupt(_))), "{got:?}");
+    drop(h);
+
+    // Put back whole, it reads as before.
+    std::fs::write(&path, &text).unwrap();
+    let h = LicenseHandle::open(&s.config()).unwrap();
+    assert_eq!(h.usage(&Counter::License).unwrap().used, 10);
+}
+
+/// What the checkpoint cannot stop, stated in SECURITY.md as a bound: the
+/// records written after the last checkpoint (the last open or
+/// `save_clock`) can be cut off, as a crash before they were written would.
+#[test]
+fn only_records_after_the_last_checkpoint_can_be_cut_off() {
+    let s = Setup::starting("2026-03-10T12:00:00Z");
+    let h = s.open("consumption", json!({"max_consumptions": 100}));
+    h.consume(&Counter::License, 3).unwrap();
+    h.save_clock().unwrap(); // checkpoint at 3 units
+    h.consume(&Counter::License, 4).unwrap();
+    drop(h);
+    let path = s.store.path().join("consumption.journal");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let without_last: String = text
+        .lines()
+        .take(text.lines().count() - 1)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&path, without_last).unwrap();
+    let h = LicenseHandle::open(&s.config()).unwrap();
+    assert_eq!(h.usage(&Counter::License).unwrap().used, 3);
+}

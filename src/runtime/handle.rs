@@ -83,8 +83,14 @@ impl LicenseHandle {
                     .as_ref()
                     .is_some_and(|d| l.check_for(local.license(), d, &o.match_policy).is_ok())
             });
+        let consumption = Consumption::new(local.store().clone())?;
+        // The state vouches for the journal as it is now, so a journal lost
+        // or cut short later is refused (SECURITY.md). A journal that is
+        // already damaged does not stop the license from opening: its
+        // counters report it when used.
+        let _ = consumption.checkpoint();
         Ok(LicenseHandle {
-            consumption: Consumption::new(local.store().clone())?,
+            consumption,
             local,
             keyring: config.keyring.clone(),
             lease: RwLock::new(lease),
@@ -268,8 +274,12 @@ impl LicenseHandle {
         Ok(())
     }
 
-    /// Writes the clock's high-water mark (call now and then, and at exit).
+    /// Writes the clock's high-water mark and the consumption journal's
+    /// checkpoint (call now and then, and at exit): a restart cannot roll
+    /// the clock back, and a journal cut short below this point is refused.
     pub fn save_clock(&self) -> Result<()> {
+        // A damaged journal is reported by the counters themselves.
+        let _ = self.consumption.checkpoint();
         self.local.save_clock()
     }
 }

@@ -108,6 +108,19 @@ pub(crate) struct ConsumptionSnapshot {
     pub(crate) used: BTreeMap<String, (i64, u64)>,
     pub(crate) uploaded_seq: u64,
     pub(crate) pending: Vec<Pending>,
+    /// The journal's last sequence number and chain head when the state
+    /// was last written with them (the journal's creation, a handle's open,
+    /// `save_clock`, a compaction): a journal that is missing, or shorter,
+    /// or another chain at that point, is refused. `None`: no journal yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) checkpoint: Option<JournalCheckpoint>,
+}
+
+/// A point of the consumption journal the state vouches for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct JournalCheckpoint {
+    pub(crate) seq: u64,
+    pub(crate) mac: String,
 }
 
 /// An offline request waiting for its response: its id and its text.

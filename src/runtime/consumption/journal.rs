@@ -14,7 +14,7 @@ use super::Consumption;
 use crate::error::{Error, Result};
 use crate::protocol::counter::Limit;
 use crate::protocol::counter::Pending;
-use crate::runtime::store::{ConsumptionSnapshot as Snapshot, State, StoreLock};
+use crate::runtime::store::{ConsumptionSnapshot as Snapshot, JournalCheckpoint, State, StoreLock};
 
 /// Journal records after which the journal is compacted into the store.
 pub const COMPACT_AFTER: u64 = 4096;
@@ -68,7 +68,7 @@ impl Consumption {
     }
 
     /// Brings `known` up to date with the journal on disk (under the lock).
-    pub(super) fn catch_up(&self, _guard: &StoreLock<'_>, known: &mut Known) -> Result<()> {
+    pub(super) fn catch_up(&self, guard: &StoreLock<'_>, known: &mut Known) -> Result<()> {
         let meta = match std::fs::metadata(&self.path) {
             Ok(m) => Some(m),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
@@ -77,16 +77,27 @@ impl Consumption {
         let ino = meta.as_ref().map_or(0, file_id);
         let len = meta.as_ref().map_or(0, |m| m.len());
         if known.file.is_none() || ino != known.ino || len < known.offset {
-            self.reload(known)?;
+            self.reload(guard, known)?;
         } else if len > known.offset {
             self.read_from(known, known.offset)?;
         }
         Ok(())
     }
 
-    /// Starts over from the store's snapshot and the whole journal.
-    fn reload(&self, known: &mut Known) -> Result<()> {
-        let snapshot = read_snapshot(&self.store.load()?);
+    /// Starts over from the store's snapshot and the whole journal. On
+    /// failure nothing half-read is kept: the next call starts over and
+    /// fails the same way, rather than trusting what was read before the
+    /// fault was found.
+    fn reload(&self, guard: &StoreLock<'_>, known: &mut Known) -> Result<()> {
+        let loaded = self.load_all(guard, known);
+        if loaded.is_err() {
+            *known = Known::default();
+        }
+        loaded
+    }
+
+    fn load_all(&self, guard: &StoreLock<'_>, known: &mut Known) -> Result<()> {
+        let mut snapshot = read_snapshot(&self.store.load()?);
         let base_mac = if snapshot.base_seq == 0 {
             genesis(self.store.key())
         } else {
@@ -94,9 +105,19 @@ impl Consumption {
                 .ok_or(Error::JournalCorrupt("the snapshot's MAC is garbled"))?
         };
         if !self.path.exists() {
-            if snapshot.base_seq > 0 {
+            if snapshot.base_seq > 0 || snapshot.checkpoint.is_some() {
                 return Err(Error::JournalCorrupt("the journal is missing"));
             }
+            // The journal's creation is the first checkpoint: from now on
+            // the state knows there is a journal to lose.
+            snapshot.checkpoint = Some(JournalCheckpoint {
+                seq: 0,
+                mac: hex::encode(base_mac),
+            });
+            self.store.update_locked(guard, |state| {
+                write_snapshot(state, &snapshot);
+                Ok(())
+            })?;
             self.rewrite_journal(0, &base_mac)?;
         }
         let file = OpenOptions::new()
@@ -122,10 +143,25 @@ impl Consumption {
             return Err(Error::JournalTampered);
         }
         known.start_seq = start_seq;
+        if let Some(cp) = &known.snapshot.checkpoint {
+            if cp.seq == start_seq && parse_mac(&cp.mac) != Some(start_mac) {
+                return Err(Error::JournalTampered);
+            }
+        }
         self.read_from(known, header_len)?;
         if known.last_seq < known.snapshot.base_seq {
             return Err(Error::JournalCorrupt(
                 "the journal ends before the last compaction",
+            ));
+        }
+        if known
+            .snapshot
+            .checkpoint
+            .as_ref()
+            .is_some_and(|cp| known.last_seq < cp.seq)
+        {
+            return Err(Error::JournalCorrupt(
+                "the journal is shorter than the state says it was",
             ));
         }
         Ok(())
@@ -208,6 +244,14 @@ impl Consumption {
             {
                 return Err(Error::JournalTampered);
             }
+            if known
+                .snapshot
+                .checkpoint
+                .as_ref()
+                .is_some_and(|cp| cp.seq == r.seq && parse_mac(&cp.mac) != Some(mac))
+            {
+                return Err(Error::JournalTampered);
+            }
             known.last_seq = r.seq;
             known.last_mac = mac;
             if r.seq > known.snapshot.base_seq {
@@ -239,6 +283,31 @@ impl Consumption {
             .collect())
     }
 
+    /// Writes the journal's last sequence number and chain head into the
+    /// state, when they moved since the last checkpoint: afterwards a
+    /// journal shortened below them, or lost, is refused.
+    pub(crate) fn checkpoint(&self) -> Result<()> {
+        let (mut known, guard) = self.enter()?;
+        self.catch_up(&guard, &mut known)?;
+        let point = JournalCheckpoint {
+            seq: known.last_seq,
+            mac: hex::encode(known.last_mac),
+        };
+        if known.snapshot.checkpoint.as_ref() == Some(&point) {
+            return Ok(());
+        }
+        let mut snap = known.snapshot.clone();
+        snap.checkpoint = Some(point);
+        self.store.update_locked(&guard, |state| {
+            let mut current = read_snapshot(state);
+            current.checkpoint = snap.checkpoint.clone();
+            write_snapshot(state, &current);
+            Ok(())
+        })?;
+        known.snapshot = snap;
+        Ok(())
+    }
+
     /// Moves the totals into the store and restarts the journal.
     pub(super) fn compact(&self, guard: &StoreLock<'_>, known: &mut Known) -> Result<()> {
         let records = self.read_records(known)?;
@@ -263,6 +332,10 @@ impl Consumption {
         }
         snap.base_seq = known.last_seq;
         snap.base_mac = hex::encode(known.last_mac);
+        snap.checkpoint = Some(JournalCheckpoint {
+            seq: known.last_seq,
+            mac: snap.base_mac.clone(),
+        });
         snap.used = known.used.clone();
         self.store.update_locked(guard, |state| {
             write_snapshot(state, &snap);
