@@ -223,3 +223,30 @@ fn this_machine_yields_a_stable_fingerprint() {
         env.evidence
     );
 }
+
+/// A container of an image (issue 21, finding 9): CPU, host name and OS
+/// only, the same in every container of that image on that CPU model. No
+/// fingerprint is made from that; the product sets a custom id (from the
+/// orchestrator, docs/DEVICE.md) and then activates.
+#[test]
+fn a_machine_with_nothing_that_names_it_gets_no_fingerprint() {
+    let d = FakeDevice::physical();
+    d.remove("/sys/class/dmi");
+    d.remove("/sys/class/net");
+    d.remove("/etc/machine-id");
+    d.remove("/dev/disk/by-uuid");
+    let found: Vec<String> = facts(&d.source()).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(found, ["cpu", "hostname", "os"]);
+    assert_eq!(
+        collect(&d.source(), SALT).unwrap_err(),
+        Error::FingerprintUnavailable
+    );
+    let mut config = tessera::LocalConfig::new("acme-cad", tessera::Keyring::new());
+    config.source = std::sync::Arc::new(d.source());
+    assert_eq!(
+        config.fingerprint().unwrap_err(),
+        Error::FingerprintUnavailable
+    );
+    config.custom_device_id = Some("pod-7f3a from the orchestrator".into());
+    assert!(config.fingerprint().is_ok());
+}

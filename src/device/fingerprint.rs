@@ -70,8 +70,14 @@ pub fn facts(src: &dyn SystemSource) -> Vec<(String, String)> {
 /// Collects this device's fingerprint, salted with `salt` ([`product_salt`](crate::format::fingerprint::product_salt)).
 pub fn collect(src: &dyn SystemSource, salt: &[u8]) -> Result<Fingerprint> {
     let facts = facts(src);
-    // `os` alone identifies nothing.
-    if facts.iter().all(|(name, _)| name == "os") {
+    // Without one component that names this machine (a container, most
+    // often), the fingerprint would be the same on every machine of its
+    // kind: refused, and the product sets a custom device id instead
+    // (docs/DEVICE.md).
+    if !facts
+        .iter()
+        .any(|(name, _)| crate::format::fingerprint::is_identifying(name))
+    {
         return Err(Error::FingerprintUnavailable);
     }
     Ok(Fingerprint::from_facts(

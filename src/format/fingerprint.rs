@@ -74,12 +74,21 @@ impl Fingerprint {
                 max_changed,
                 min_matching,
             } if !self.components.is_empty() && !current.components.is_empty() => {
-                let matching = self
-                    .components
-                    .iter()
-                    .filter(|(name, hash)| current.components.get(*name) == Some(hash))
-                    .count();
-                self.components.len() - matching <= *max_changed && matching >= *min_matching
+                let mut matching = 0usize;
+                let mut counted = 0usize;
+                let mut identifying = false;
+                for (name, hash) in &self.components {
+                    if current.components.get(name) == Some(hash) {
+                        matching += 1;
+                        // `os` is shared by every machine of a fleet: it
+                        // never counts toward the minimum.
+                        counted += usize::from(name != "os");
+                        identifying |= is_identifying(name);
+                    }
+                }
+                self.components.len() - matching <= *max_changed
+                    && counted >= *min_matching
+                    && identifying
             }
             _ => self.id == current.id,
         }
@@ -111,6 +120,19 @@ impl Fingerprint {
         c.matches = self.matches(current, policy);
         c
     }
+}
+
+/// Whether a component names this machine rather than its kind: the
+/// machine id, the firmware's UUID and board serial, a network card's
+/// address, the root volume's id. `os`, `cpu` and `hostname` are shared by
+/// many machines (every container of one image on one CPU model has the
+/// same three), so a fuzzy match needs at least one of these among the
+/// components that still match (docs/DEVICE.md).
+pub fn is_identifying(component: &str) -> bool {
+    matches!(
+        component,
+        "machine_id" | "dmi_product_uuid" | "dmi_board_serial" | "root_fs_uuid"
+    ) || component.starts_with("mac:")
 }
 
 /// How a stored fingerprint is compared with this device's.
@@ -265,16 +287,77 @@ mod tests {
                 .compare(&with(&[("hostname", "x")]), &MatchPolicy::Exact)
                 .matches
         );
-        // At least 4 of 5.
-        let four_of_five = MatchPolicy::Fuzzy {
+        // At least 3 of the 4 that count (`os` never counts): the CPU
+        // changed, 3 still match.
+        let three_of_four = MatchPolicy::Fuzzy {
             max_changed: 1,
-            min_matching: 4,
+            min_matching: 3,
         };
         assert!(
             stored
-                .compare(&with(&[("cpu", "x")]), &four_of_five)
+                .compare(&with(&[("cpu", "x")]), &three_of_four)
                 .matches
         );
+        let four = MatchPolicy::Fuzzy {
+            max_changed: 1,
+            min_matching: 4,
+        };
+        assert!(!stored.compare(&with(&[("cpu", "x")]), &four).matches);
+    }
+
+    /// Issue 21, finding 9: a match must rest on a component that names
+    /// the machine, and `os` never counts toward the minimum. Two machines
+    /// that share CPU model, host name and OS (containers of one image, a
+    /// VM whose machine id was swapped) are not the same device.
+    #[test]
+    fn a_match_needs_a_component_that_names_the_machine() {
+        let stored = Fingerprint::from_facts(
+            b"s",
+            [
+                ("machine_id", "m1"),
+                ("cpu", "c"),
+                ("hostname", "h"),
+                ("os", "debian"),
+            ],
+        );
+        let swapped = Fingerprint::from_facts(
+            b"s",
+            [
+                ("machine_id", "m2"),
+                ("cpu", "c"),
+                ("hostname", "h"),
+                ("os", "debian"),
+            ],
+        );
+        let policy = MatchPolicy::default();
+        let c = stored.compare(&swapped, &policy);
+        assert_eq!(c.changed, vec!["machine_id".to_owned()]);
+        assert_eq!(c.matching.len(), 3);
+        assert!(!c.matches, "only cpu, hostname and os still match");
+        // The same machine with a new host name still matches.
+        let renamed = Fingerprint::from_facts(
+            b"s",
+            [
+                ("machine_id", "m1"),
+                ("cpu", "c"),
+                ("hostname", "h2"),
+                ("os", "debian"),
+            ],
+        );
+        assert!(stored.matches(&renamed, &policy));
+        // Two components that count are needed: machine id and os alone are not enough.
+        let only_os_left = Fingerprint::from_facts(
+            b"s",
+            [
+                ("machine_id", "m1"),
+                ("cpu", "c2"),
+                ("hostname", "h2"),
+                ("os", "debian"),
+            ],
+        );
+        assert!(!stored.matches(&only_os_left, &policy));
+        assert!(is_identifying("mac:eth0") && is_identifying("root_fs_uuid"));
+        assert!(!is_identifying("cpu") && !is_identifying("hostname") && !is_identifying("os"));
     }
 
     #[test]
