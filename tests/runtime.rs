@@ -646,3 +646,49 @@ fn only_records_after_the_last_checkpoint_can_be_cut_off() {
     let h = LicenseHandle::open(&s.config()).unwrap();
     assert_eq!(h.usage(&Counter::License).unwrap().used, 3);
 }
+
+/// The sawtooth of issue 21, finding 4: a 30-minute floating lease, the
+/// clock stepped back 25 minutes after every 25 minutes of use (inside the
+/// one-hour tolerance, so never `clock_tampered`), used to stay valid for
+/// days, across restarts. The lease's deadline now gets no tolerance, and
+/// the trusted time follows the monotonic clock while the license is open.
+#[test]
+fn a_sawtooth_clock_does_not_stretch_a_floating_lease() {
+    let s = Setup::starting("2026-03-10T12:00:00Z");
+    let h = s.open(
+        "time-limited",
+        json!({"is_floating": true, "floating_users": 5, "floating_timeout": 30}),
+    );
+    let device = s.config().fingerprint().unwrap();
+    h.install_lease(
+        lease(
+            &s,
+            LeaseKind::Floating,
+            "2026-03-10T12:00:00Z",
+            Duration::minutes(30),
+            device,
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    // Within one run: 25 minutes pass, the clock is set back 25 minutes.
+    s.clock.advance(Duration::minutes(25));
+    assert_eq!(h.check().unwrap(), Status::Valid);
+    s.clock.set(at("2026-03-10T12:00:00Z"));
+    assert_eq!(h.check().unwrap(), Status::Valid, "5 minutes are left");
+    s.clock.advance(Duration::minutes(5)); // 30 minutes have passed
+    assert_eq!(h.check().unwrap(), Status::LeaseExpired);
+    s.clock.set(at("2026-03-10T12:00:00Z"));
+    assert_eq!(
+        h.check().unwrap(),
+        Status::LeaseExpired,
+        "setting it back again"
+    );
+    drop(h);
+
+    // Across a restart with the clock set back: the trusted time was
+    // written while the license was open, so the lease stays expired.
+    let h = LicenseHandle::open(&s.config()).unwrap();
+    assert_eq!(h.check().unwrap(), Status::LeaseExpired);
+    assert_eq!(h.lease().unwrap().unwrap().time_left, Duration::zero());
+}

@@ -12,6 +12,16 @@ use chrono::{DateTime, Duration, Utc};
 pub trait Clock: Send + Sync {
     /// The current time in UTC.
     fn now(&self) -> DateTime<Utc>;
+
+    /// Time elapsed on a clock that nobody can set: only differences of
+    /// two readings mean anything. While a license is open, its trusted
+    /// time never runs slower than this, so a wall clock set back again and
+    /// again (a sawtooth) does not stretch a deadline. The default is the
+    /// operating system's monotonic clock.
+    fn monotonic(&self) -> std::time::Duration {
+        static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+        START.get_or_init(std::time::Instant::now).elapsed()
+    }
 }
 
 /// The operating system's wall clock.
@@ -27,9 +37,13 @@ impl Clock for SystemClock {
 /// A clock that stands still until it is set or advanced.
 ///
 /// Resolution is one second, like every timestamp in Tessera's formats.
+/// [`ManualClock::advance`] by a positive amount is time passing (the
+/// monotonic reading moves too); [`ManualClock::set`] and a negative
+/// advance are the wall clock being set (the monotonic reading stays).
 #[derive(Debug)]
 pub struct ManualClock {
     unix_seconds: AtomicI64,
+    monotonic_seconds: AtomicI64,
 }
 
 impl ManualClock {
@@ -37,6 +51,7 @@ impl ManualClock {
     pub fn new(at: DateTime<Utc>) -> Self {
         ManualClock {
             unix_seconds: AtomicI64::new(at.timestamp()),
+            monotonic_seconds: AtomicI64::new(0),
         }
     }
 
@@ -49,6 +64,10 @@ impl ManualClock {
     pub fn advance(&self, by: Duration) {
         self.unix_seconds
             .fetch_add(by.num_seconds(), Ordering::SeqCst);
+        if by > Duration::zero() {
+            self.monotonic_seconds
+                .fetch_add(by.num_seconds(), Ordering::SeqCst);
+        }
     }
 }
 
@@ -57,17 +76,30 @@ impl Clock for ManualClock {
         let secs = self.unix_seconds.load(Ordering::SeqCst);
         DateTime::from_timestamp(secs, 0).unwrap_or(DateTime::<Utc>::MAX_UTC)
     }
+
+    fn monotonic(&self) -> std::time::Duration {
+        let secs = self.monotonic_seconds.load(Ordering::SeqCst);
+        std::time::Duration::from_secs(u64::try_from(secs).unwrap_or(0))
+    }
 }
 
 impl<C: Clock + ?Sized> Clock for &C {
     fn now(&self) -> DateTime<Utc> {
         (**self).now()
     }
+
+    fn monotonic(&self) -> std::time::Duration {
+        (**self).monotonic()
+    }
 }
 
 impl<C: Clock + ?Sized> Clock for std::sync::Arc<C> {
     fn now(&self) -> DateTime<Utc> {
         (**self).now()
+    }
+
+    fn monotonic(&self) -> std::time::Duration {
+        (**self).monotonic()
     }
 }
 
@@ -110,8 +142,20 @@ impl TrustedTime {
 
     /// Raises the mark to a trusted time (a signed file's or a server's).
     pub fn raise(&self, trusted: DateTime<Utc>) {
-        self.high_water
-            .fetch_max(trusted.timestamp(), Ordering::AcqRel);
+        self.raise_secs(trusted.timestamp());
+    }
+
+    /// [`TrustedTime::raise`] in Unix seconds, for the hot path: a load,
+    /// and a write only when the mark moves.
+    pub(crate) fn raise_secs(&self, trusted: i64) {
+        if trusted > self.high_water.load(Ordering::Acquire) {
+            self.high_water.fetch_max(trusted, Ordering::AcqRel);
+        }
+    }
+
+    /// The high-water mark in Unix seconds (`i64::MIN` when none).
+    pub(crate) fn mark_secs(&self) -> i64 {
+        self.high_water.load(Ordering::Acquire)
     }
 
     /// The mark, if anything was seen.

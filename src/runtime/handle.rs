@@ -111,6 +111,9 @@ impl LicenseHandle {
         if !status.is_usable() || !self.license().floats() {
             return status;
         }
+        // A lease's deadline gets no clock tolerance: it is judged against
+        // the trusted time, which a clock set back does not move back.
+        let now = self.local.trusted_now(now);
         match &*self.lease_read() {
             None => Status::LeaseRequired,
             Some(lease) if !lease.is_active(now) => Status::LeaseExpired,
@@ -220,7 +223,7 @@ impl LicenseHandle {
 
     /// The lease held, with its time left now.
     pub fn lease(&self) -> Result<Option<LeaseStatus>> {
-        let now = self.local.now()?;
+        let now = self.local.trusted_now(self.local.now()?);
         Ok(self.lease_read().as_ref().map(|l| LeaseStatus::of(l, now)))
     }
 

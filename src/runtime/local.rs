@@ -16,6 +16,11 @@ use crate::runtime::validate::ValidationOptions;
 /// before opening a license writes it back.
 const PERSIST_CLOCK_EVERY: i64 = 3600;
 
+/// How far the trusted time may run ahead of what is stored while a license
+/// is open before a check writes it back: the most a deadline (a lease's)
+/// can gain from a restart with the clock set back (SECURITY.md).
+const PERSIST_WHILE_OPEN: i64 = 60;
+
 /// A license activated on this device, verified and checked against the
 /// device and the clock: what a [`LicenseHandle`](crate::LicenseHandle) is
 /// built on. `Send + Sync`.
@@ -27,6 +32,12 @@ pub(crate) struct LocalLicense {
     clock: Arc<dyn Clock>,
     store: Store,
     token: Option<Arc<dyn HardwareToken>>,
+    /// The wall-clock time at open and the monotonic clock's reading then:
+    /// while the license is open, time cannot run slower than the
+    /// monotonic clock, whatever the wall clock is set to.
+    opened: (i64, std::time::Duration),
+    /// The high-water mark as last written to the store (Unix seconds).
+    persisted: std::sync::atomic::AtomicI64,
 }
 
 impl std::fmt::Debug for LocalLicense {
@@ -61,9 +72,10 @@ impl LocalLicense {
         trusted.raise(file.license().issued_at);
         let now = config.clock.now();
         trusted.observe(now)?;
-        let stored = state.high_water.map_or(i64::MIN, |t| t.timestamp());
+        let mut stored = state.high_water.map_or(i64::MIN, |t| t.timestamp());
         if now.timestamp().saturating_sub(stored) > PERSIST_CLOCK_EVERY {
             persist_high_water(&store, &trusted)?;
+            stored = trusted.high_water().map_or(stored, |t| t.timestamp());
         }
         let options = config.options(device, file.license());
         let local = LocalLicense {
@@ -74,6 +86,8 @@ impl LocalLicense {
             clock: Arc::clone(&config.clock),
             store,
             token: config.hardware_token.clone(),
+            opened: (now.timestamp(), config.clock.monotonic()),
+            persisted: std::sync::atomic::AtomicI64::new(stored),
         };
         Ok((local, state))
     }
@@ -83,11 +97,52 @@ impl LocalLicense {
     pub(crate) fn now(&self) -> Result<chrono::DateTime<chrono::Utc>> {
         let now = self.clock.now();
         self.trusted.observe(now)?;
+        // The monotonic clock cannot be set back: the trusted time is at
+        // least the time at open plus the time elapsed since.
+        let elapsed = self
+            .clock
+            .monotonic()
+            .saturating_sub(self.opened.1)
+            .as_secs();
+        let floor = self
+            .opened
+            .0
+            .saturating_add(i64::try_from(elapsed).unwrap_or(i64::MAX));
+        self.trusted.raise_secs(floor);
+        self.persist_if_far_ahead();
         let license = self.file.license();
         if license.is_hardware_key_auth {
             hardware::challenge(license, self.token.as_deref())?;
         }
         Ok(now)
+    }
+
+    /// The trusted time now: the latest of the clock, the high-water mark
+    /// and the monotonic floor. Deadlines that must not gain from a clock
+    /// set back within the tolerance (a lease's) are judged against it.
+    pub(crate) fn trusted_now(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> chrono::DateTime<chrono::Utc> {
+        self.trusted.high_water().map_or(now, |mark| mark.max(now))
+    }
+
+    /// Writes the high-water mark back once it runs [`PERSIST_WHILE_OPEN`]
+    /// ahead of the stored one (a write a minute of use at most).
+    /// A failed write is retried at the next check; it never fails one.
+    fn persist_if_far_ahead(&self) {
+        use std::sync::atomic::Ordering;
+        let mark = self.trusted.mark_secs();
+        let stored = self.persisted.load(Ordering::Acquire);
+        if mark.saturating_sub(stored) > PERSIST_WHILE_OPEN
+            && self
+                .persisted
+                .compare_exchange(stored, mark, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            && persist_high_water(&self.store, &self.trusted).is_err()
+        {
+            self.persisted.store(stored, Ordering::Release);
+        }
     }
 
     pub(crate) fn store(&self) -> &Store {
