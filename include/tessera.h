@@ -533,35 +533,40 @@ tessera_result tessera_config_set_match_policy(struct tessera_config *config,
                                                uint32_t min_matching);
 
 // Sets how many seconds the clock may go back before it counts as
-// tampering (default 3600, so time zone and NTP steps pass).
+// tampering (default 3600, so time zone and NTP steps pass). At most a
+// day: a larger tolerance is a larger window to set the clock back in.
 //
 // Returns `TESSERA_OK`; `TESSERA_ERR_NULL_POINTER`;
 // `TESSERA_ERR_INVALID_ARGUMENT` when `seconds` is negative or above
-// 30 days.
+// 86400 (one day).
 //
 // # Safety
 // `config` as for `tessera_config_add_public_key`.
 tessera_result tessera_config_set_clock_tolerance(struct tessera_config *config, int64_t seconds);
 
-// Freezes the SDK's clock at `unix_seconds` (seconds since 1970-01-01
-// UTC) for everything opened from this configuration. For tests and
-// support tools that replay a situation; a product leaves the system
-// clock in place.
+// Test hook: freezes the SDK's clock at `unix_seconds` (seconds since
+// 1970-01-01 UTC) for everything opened from this configuration. Only in
+// a library built with the `testing` feature (the SDK's own suites,
+// support tools that replay a situation); a product's library answers
+// `TESSERA_ERR_UNSUPPORTED`, so a shim cannot turn its clock. A fixed
+// time never raises the clock mark kept in the state.
 //
 // Returns `TESSERA_OK`; `TESSERA_ERR_NULL_POINTER`;
-// `TESSERA_ERR_INVALID_ARGUMENT` for a time outside years 1970 to 9999.
+// `TESSERA_ERR_INVALID_ARGUMENT` for a time outside years 1970 to 9999;
+// `TESSERA_ERR_UNSUPPORTED` without the `testing` feature.
 //
 // # Safety
 // `config` as for `tessera_config_add_public_key`.
 tessera_result tessera_config_set_fixed_time(struct tessera_config *config, int64_t unix_seconds);
 
-// Reads device facts (for the fingerprint and VM detection) under `root`
-// instead of `/`: a mounted image or a support bundle. A product leaves
-// this unset.
+// Test hook: reads device facts (for the fingerprint and VM detection)
+// under `root` instead of `/`: a mounted image or a support bundle. Only
+// in a library built with the `testing` feature; a product's library
+// answers `TESSERA_ERR_UNSUPPORTED`.
 //
 // Returns `TESSERA_OK`; `TESSERA_ERR_NULL_POINTER`;
 // `TESSERA_ERR_INVALID_UTF8`; `TESSERA_ERR_INVALID_ARGUMENT` when `root`
-// is empty.
+// is empty; `TESSERA_ERR_UNSUPPORTED` without the `testing` feature.
 //
 // # Safety
 // As for `tessera_config_add_public_key`, with `root` for `key`.

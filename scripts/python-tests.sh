@@ -15,7 +15,7 @@ trap 'rm -rf "$work"' EXIT
 python3 -m venv "$work/venv"
 py=$work/venv/bin/python
 "$py" -m pip install --quiet --disable-pip-version-check "pytest>=7,<9"
-TESSERA_CARGO_PROFILE=dev "$py" -m pip install --quiet --disable-pip-version-check "$root/bindings/python"
+TESSERA_CARGO_PROFILE=dev TESSERA_CARGO_FEATURES=testing "$py" -m pip install --quiet --disable-pip-version-check "$root/bindings/python"
 
 # From outside the source tree, so `import tessera` is the installed package.
 cd "$work"

@@ -228,3 +228,46 @@ fn a_custom_device_id_replaces_collected_facts() {
         Error::StoreFromOtherDevice
     );
 }
+
+/// A test hook's fixed time (the C ABI's `tessera_config_set_fixed_time`)
+/// is a clock whose readings never raise the stored mark: one run at a
+/// time far ahead must not lock the real clock out afterwards (SECURITY.md,
+/// issue 21 finding 7).
+#[test]
+fn a_fixed_test_time_never_raises_the_stored_clock_mark() {
+    struct Fixed(chrono::DateTime<chrono::Utc>);
+    impl tessera::Clock for Fixed {
+        fn now(&self) -> chrono::DateTime<chrono::Utc> {
+            self.0
+        }
+        fn monotonic(&self) -> std::time::Duration {
+            std::time::Duration::ZERO
+        }
+        fn raises_stored_mark(&self) -> bool {
+            false
+        }
+    }
+    let s = Setup::new();
+    let file = s.license("perpetual", serde_json::json!({}));
+    for ahead in ["2026-03-11T09:00:00Z", "9999-01-01T00:00:00Z"] {
+        let mut fixed = s.config();
+        fixed.clock = std::sync::Arc::new(Fixed(common::at(ahead)));
+        tessera::activate(&fixed, file.as_bytes()).unwrap();
+        let h = LicenseHandle::open(&fixed).unwrap();
+        assert_eq!(h.check().unwrap(), Status::Valid);
+        h.save_clock().unwrap();
+        drop(h);
+        // The real clock, back at today: not `clock_tampered`.
+        let h = LicenseHandle::open(&s.config()).unwrap();
+        assert_eq!(h.check().unwrap(), Status::Valid, "after a run at {ahead}");
+    }
+    // A clock that raises the mark (a product's) still catches a rollback.
+    let ahead = s.config();
+    s.clock.set(common::at("2026-03-11T09:00:00Z"));
+    LicenseHandle::open(&ahead).unwrap().save_clock().unwrap();
+    s.clock.set(common::at("2026-03-01T09:00:00Z"));
+    assert!(matches!(
+        LicenseHandle::open(&s.config()),
+        Err(tessera::Error::ClockTampered { .. })
+    ));
+}

@@ -2,7 +2,8 @@
 package, next to tessera/_ffi.py that loads it.
 
 TESSERA_CARGO_PROFILE picks the cargo profile (default ``release``; the
-test command uses ``dev`` to reuse its debug build). CARGO_TARGET_DIR is
+test command uses ``dev`` to reuse its debug build), TESSERA_CARGO_FEATURES
+adds cargo features (the test suite: ``testing``). CARGO_TARGET_DIR is
 honoured. The package must be built from the repository (pip builds a
 local directory in place).
 """
@@ -33,8 +34,13 @@ class BuildWithCargo(build_py):
         if not (ROOT / "Cargo.toml").is_file():
             raise SystemExit(f"the Tessera repository was not found at {ROOT}")
         profile = os.environ.get("TESSERA_CARGO_PROFILE", "release")
+        # TESSERA_CARGO_FEATURES adds cargo features: the test suite builds
+        # with `testing` (the fixed-time and system-root hooks); a package
+        # that ships never does.
+        features = os.environ.get("TESSERA_CARGO_FEATURES", "")
+        extra = ["--features", features] if features else []
         subprocess.run(
-            ["cargo", "build", "--quiet", "-p", "tessera-capi", "--profile", profile],
+            ["cargo", "build", "--quiet", "-p", "tessera-capi", "--profile", profile, *extra],
             cwd=ROOT,
             check=True,
         )

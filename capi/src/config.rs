@@ -13,7 +13,6 @@ use crate::{returning, Failure};
 use tessera::device::sources::TreeSource;
 use tessera::format::fingerprint::MatchPolicy;
 use tessera::format::keys::{Keyring, PublicKey};
-use tessera::runtime::clock::ManualClock;
 use tessera::LocalConfig;
 
 /// A product's configuration: product code, trusted public keys, the
@@ -300,11 +299,12 @@ pub unsafe extern "C" fn tessera_config_set_match_policy(
 }
 
 /// Sets how many seconds the clock may go back before it counts as
-/// tampering (default 3600, so time zone and NTP steps pass).
+/// tampering (default 3600, so time zone and NTP steps pass). At most a
+/// day: a larger tolerance is a larger window to set the clock back in.
 ///
 /// Returns `TESSERA_OK`; `TESSERA_ERR_NULL_POINTER`;
 /// `TESSERA_ERR_INVALID_ARGUMENT` when `seconds` is negative or above
-/// 30 days.
+/// 86400 (one day).
 ///
 /// # Safety
 /// `config` as for `tessera_config_add_public_key`.
@@ -316,9 +316,9 @@ pub unsafe extern "C" fn tessera_config_set_clock_tolerance(
     boundary(|| {
         // SAFETY: the function's contract.
         let config = unsafe { arg_mut(config, "config") }?;
-        if !(0..=30 * 86_400).contains(&seconds) {
+        if !(0..=86_400).contains(&seconds) {
             return Err(Failure::invalid(
-                "the clock tolerance must be between 0 and 30 days",
+                "the clock tolerance must be between 0 seconds and one day",
             ));
         }
         config.inner.clock_tolerance = Duration::seconds(seconds);
@@ -326,13 +326,16 @@ pub unsafe extern "C" fn tessera_config_set_clock_tolerance(
     })
 }
 
-/// Freezes the SDK's clock at `unix_seconds` (seconds since 1970-01-01
-/// UTC) for everything opened from this configuration. For tests and
-/// support tools that replay a situation; a product leaves the system
-/// clock in place.
+/// Test hook: freezes the SDK's clock at `unix_seconds` (seconds since
+/// 1970-01-01 UTC) for everything opened from this configuration. Only in
+/// a library built with the `testing` feature (the SDK's own suites,
+/// support tools that replay a situation); a product's library answers
+/// `TESSERA_ERR_UNSUPPORTED`, so a shim cannot turn its clock. A fixed
+/// time never raises the clock mark kept in the state.
 ///
 /// Returns `TESSERA_OK`; `TESSERA_ERR_NULL_POINTER`;
-/// `TESSERA_ERR_INVALID_ARGUMENT` for a time outside years 1970 to 9999.
+/// `TESSERA_ERR_INVALID_ARGUMENT` for a time outside years 1970 to 9999;
+/// `TESSERA_ERR_UNSUPPORTED` without the `testing` feature.
 ///
 /// # Safety
 /// `config` as for `tessera_config_add_public_key`.
@@ -345,18 +348,20 @@ pub unsafe extern "C" fn tessera_config_set_fixed_time(
         // SAFETY: the function's contract.
         let config = unsafe { arg_mut(config, "config") }?;
         let at = time_from_unix(unix_seconds)?;
-        config.inner.clock = Arc::new(ManualClock::new(at));
+        testing_only()?;
+        config.inner.clock = Arc::new(FixedClock(at));
         Ok(())
     })
 }
 
-/// Reads device facts (for the fingerprint and VM detection) under `root`
-/// instead of `/`: a mounted image or a support bundle. A product leaves
-/// this unset.
+/// Test hook: reads device facts (for the fingerprint and VM detection)
+/// under `root` instead of `/`: a mounted image or a support bundle. Only
+/// in a library built with the `testing` feature; a product's library
+/// answers `TESSERA_ERR_UNSUPPORTED`.
 ///
 /// Returns `TESSERA_OK`; `TESSERA_ERR_NULL_POINTER`;
 /// `TESSERA_ERR_INVALID_UTF8`; `TESSERA_ERR_INVALID_ARGUMENT` when `root`
-/// is empty.
+/// is empty; `TESSERA_ERR_UNSUPPORTED` without the `testing` feature.
 ///
 /// # Safety
 /// As for `tessera_config_add_public_key`, with `root` for `key`.
@@ -373,6 +378,7 @@ pub unsafe extern "C" fn tessera_config_set_system_root(
         if root.is_empty() {
             return Err(Failure::invalid("the system root is empty"));
         }
+        testing_only()?;
         config.inner.source = Arc::new(TreeSource::new(root));
         Ok(())
     })
@@ -454,4 +460,34 @@ fn set_token(
         "hardware keys need the library built with the `pkcs11` feature",
     )
     .into())
+}
+
+/// The test hooks' gate: `Ok` only in a library built with `testing`.
+fn testing_only() -> Result<(), Failure> {
+    if cfg!(feature = "testing") {
+        Ok(())
+    } else {
+        Err(tessera::Error::Unsupported(
+            "a test hook: this library was built without the testing feature",
+        )
+        .into())
+    }
+}
+
+/// The clock of `tessera_config_set_fixed_time`: a fixed wall time, no
+/// time passing, and no effect on the clock mark kept in the state.
+struct FixedClock(DateTime<Utc>);
+
+impl tessera::Clock for FixedClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.0
+    }
+
+    fn monotonic(&self) -> std::time::Duration {
+        std::time::Duration::ZERO
+    }
+
+    fn raises_stored_mark(&self) -> bool {
+        false
+    }
 }

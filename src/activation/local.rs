@@ -96,7 +96,12 @@ pub(crate) fn record_verified(
         let trusted = TrustedTime::new(state.high_water, config.clock_tolerance);
         trusted.observe(now)?;
         trusted.raise(license.issued_at);
-        state.high_water = trusted.high_water();
+        state.high_water = if config.clock.raises_stored_mark() {
+            trusted.high_water()
+        } else {
+            // A fixed test time is not kept; the signed issue time is.
+            state.high_water.max(Some(license.issued_at))
+        };
         state
             .activations
             .retain(|a| a.license_id != record.license_id);

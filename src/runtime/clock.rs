@@ -22,6 +22,14 @@ pub trait Clock: Send + Sync {
         static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
         START.get_or_init(std::time::Instant::now).elapsed()
     }
+
+    /// Whether this clock's readings may raise the high-water mark kept in
+    /// the state. A test hook's fixed time must not: one run with a time
+    /// far ahead would make the real clock `clock_tampered` afterwards
+    /// (SECURITY.md). Signed times (a file's `issued_at`) raise it always.
+    fn raises_stored_mark(&self) -> bool {
+        true
+    }
 }
 
 /// The operating system's wall clock.
@@ -91,6 +99,9 @@ impl<C: Clock + ?Sized> Clock for &C {
     fn monotonic(&self) -> std::time::Duration {
         (**self).monotonic()
     }
+    fn raises_stored_mark(&self) -> bool {
+        (**self).raises_stored_mark()
+    }
 }
 
 impl<C: Clock + ?Sized> Clock for std::sync::Arc<C> {
@@ -100,6 +111,9 @@ impl<C: Clock + ?Sized> Clock for std::sync::Arc<C> {
 
     fn monotonic(&self) -> std::time::Duration {
         (**self).monotonic()
+    }
+    fn raises_stored_mark(&self) -> bool {
+        (**self).raises_stored_mark()
     }
 }
 

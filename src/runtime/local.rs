@@ -73,7 +73,9 @@ impl LocalLicense {
         let now = config.clock.now();
         trusted.observe(now)?;
         let mut stored = state.high_water.map_or(i64::MIN, |t| t.timestamp());
-        if now.timestamp().saturating_sub(stored) > PERSIST_CLOCK_EVERY {
+        if config.clock.raises_stored_mark()
+            && now.timestamp().saturating_sub(stored) > PERSIST_CLOCK_EVERY
+        {
             persist_high_water(&store, &trusted)?;
             stored = trusted.high_water().map_or(stored, |t| t.timestamp());
         }
@@ -132,6 +134,9 @@ impl LocalLicense {
     /// A failed write is retried at the next check; it never fails one.
     fn persist_if_far_ahead(&self) {
         use std::sync::atomic::Ordering;
+        if !self.clock.raises_stored_mark() {
+            return;
+        }
         let mark = self.trusted.mark_secs();
         let stored = self.persisted.load(Ordering::Acquire);
         if mark.saturating_sub(stored) > PERSIST_WHILE_OPEN
@@ -160,6 +165,9 @@ impl LocalLicense {
     /// Writes the clock's high-water mark to the store (products call this
     /// now and then and at exit, so a restart cannot roll the clock back).
     pub(crate) fn save_clock(&self) -> Result<()> {
+        if !self.clock.raises_stored_mark() {
+            return Ok(());
+        }
         persist_high_water(&self.store, &self.trusted)
     }
 
