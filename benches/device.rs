@@ -30,6 +30,7 @@ fn bench(c: &mut Criterion) {
     let keyring = Keyring::from_keys([key.public_key().clone()]);
     let dir = tempfile::tempdir().expect("tempdir");
     let mut config = LocalConfig::new("acme-cad", keyring.clone());
+    config.secret = b"test-only vendor secret".to_vec();
     config.store_dir = Some(dir.path().to_owned());
     config.clock = Arc::new(SystemClock);
     activate(&config, text.as_bytes()).expect("activate");

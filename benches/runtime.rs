@@ -29,6 +29,7 @@ fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir_in(std::env::current_dir().expect("cwd"))
         .expect("tempdir on the project's disk");
     let mut config = LocalConfig::new("acme-cad", Keyring::from_keys([key.public_key().clone()]));
+    config.secret = b"test-only vendor secret".to_vec();
     config.store_dir = Some(dir.path().join("store"));
     activate(&config, text.as_bytes()).expect("activate");
     let handle = Arc::new(LicenseHandle::open(&config).expect("open"));

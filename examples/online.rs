@@ -108,6 +108,8 @@ fn run(binary: &Path, work: &Path) -> Fallible<()> {
 
     // The product's side: the vendor's key in the keyring, a state directory.
     let mut config = LocalConfig::new("acme-cad", Keyring::from_keys([key.public_key().clone()]));
+    // Every product builds in a vendor secret of its own (at least 16 bytes).
+    config.secret = b"example vendor secret, not a real one".to_vec();
     config.store_dir = Some(work.join("device"));
     let connect = |url: &str| -> Fallible<Connection> {
         let mut server = ServerConfig::new(url, product_key.clone());

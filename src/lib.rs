@@ -57,6 +57,7 @@
 //! # let text = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/example/license.lic"));
 //! # let dir = std::env::temp_dir().join(format!("tessera-doc-{}", std::process::id()));
 //! let mut config = LocalConfig::new("acme-cad", Keyring::from_keys([PublicKey::from_pem(vendor_key)?]));
+//! config.secret = b"the product's own vendor secret".to_vec(); // at least 16 bytes
 //! config.store_dir = Some(dir.clone()); // default: the platform's data directory
 //! config.clock = Arc::new(ManualClock::new("2026-12-01T00:00:00Z".parse()?));
 //!

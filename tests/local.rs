@@ -271,3 +271,31 @@ fn a_fixed_test_time_never_raises_the_stored_clock_mark() {
         Err(tessera::Error::ClockTampered { .. })
     ));
 }
+
+/// Issue 21, finding 6: the state is keyed with the vendor secret, so a
+/// product without one (or with a short one) cannot activate or open.
+#[test]
+fn a_product_without_a_vendor_secret_cannot_open_its_state() {
+    let s = Setup::new();
+    let file = s.license("perpetual", json!({}));
+    for secret in [&b""[..], b"fifteen bytes!!"] {
+        let mut config = s.config();
+        config.secret = secret.to_vec();
+        let err = activate(&config, file.as_bytes()).unwrap_err();
+        assert!(
+            matches!(&err, Error::InvalidArgument(why) if why.contains("vendor secret")),
+            "{err}"
+        );
+        assert!(matches!(
+            LicenseHandle::open(&config),
+            Err(Error::InvalidArgument(_))
+        ));
+    }
+    let mut config = s.config();
+    config.secret = b"sixteen bytes!!!".to_vec();
+    activate(&config, file.as_bytes()).unwrap();
+    assert_eq!(
+        LicenseHandle::open(&config).unwrap().check().unwrap(),
+        Status::Valid
+    );
+}

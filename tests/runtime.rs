@@ -477,6 +477,7 @@ fn consumer_process_entry() {
         .unwrap();
     let key = test_only_key(1);
     let mut c = LocalConfig::new("acme", ring(&[&key]));
+    c.secret = common::TEST_SECRET.to_vec();
     c.store_dir = Some(store.into());
     c.clock = Arc::new(ManualClock::new(at("2026-03-10T12:00:00Z")));
     c.source = Arc::new(tessera::device::sources::TreeSource::new(device));

@@ -170,7 +170,7 @@ enum ImportCommand {
         store_dir: Option<PathBuf>,
         /// A file holding the product's vendor secret (the one the product is built with).
         #[arg(long)]
-        secret_file: Option<PathBuf>,
+        secret_file: PathBuf,
         #[command(flatten)]
         keygen: KeygenArgs,
     },
@@ -289,14 +289,7 @@ fn main() -> ExitCode {
             store_dir,
             secret_file,
             keygen,
-        }) => import_keygen(
-            &file,
-            &key,
-            &product,
-            store_dir,
-            secret_file.as_deref(),
-            &keygen,
-        ),
+        }) => import_keygen(&file, &key, &product, store_dir, &secret_file, &keygen),
         Command::Offline(OfflineCommand::Read { request }) => offline_read(&request),
         Command::TokenKey {
             module,
@@ -560,7 +553,7 @@ fn import_keygen(
     key: &Path,
     product: &str,
     store_dir: Option<PathBuf>,
-    secret_file: Option<&Path>,
+    secret_file: &Path,
     args: &KeygenArgs,
 ) -> Result<(), Failure> {
     let bytes = read(path, "Keygen file")?;
@@ -576,9 +569,7 @@ fn import_keygen(
     }
     let mut config = tessera::LocalConfig::new(product, ring);
     config.store_dir = store_dir;
-    if let Some(path) = secret_file {
-        config.secret = read(path, "vendor secret")?;
-    }
+    config.secret = read(secret_file, "vendor secret")?;
     let license_key = match &args.license_key_file {
         Some(path) => read_license_key(path)?,
         None => zeroize::Zeroizing::new(String::new()),

@@ -387,6 +387,8 @@ fn inspect_verify_and_import_read_keygen_files() {
     // nothing is written.
     std::fs::write(&license_key, "988214-879010-F1185E-B37E91-E53AF5-V3").unwrap();
     let store = dir.path().join("state");
+    let secret = dir.path().join("vendor.secret");
+    std::fs::write(&secret, "test-only vendor secret").unwrap();
     let out = tessera(&[
         "import",
         "keygen",
@@ -401,6 +403,8 @@ fn inspect_verify_and_import_read_keygen_files() {
         path(&license_key),
         "--store-dir",
         path(&store),
+        "--secret-file",
+        path(&secret),
     ]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(
@@ -426,6 +430,8 @@ fn inspect_verify_and_import_read_keygen_files() {
         path(&js_key),
         "--store-dir",
         path(&store),
+        "--secret-file",
+        path(&secret),
     ]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(

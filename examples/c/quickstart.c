@@ -9,6 +9,10 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+/* The product's vendor secret: its own, built in, at least 16 bytes. */
+#define VENDOR_SECRET "example vendor secret, not a real one"
 
 static char *slurp(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
@@ -67,6 +71,8 @@ int main(int argc, char **argv) {
 
     if ((r = tessera_config_new("acme-cad", &config)) != TESSERA_OK) { rc = fail("config", r); goto done; }
     if ((r = tessera_config_add_public_key(config, key)) != TESSERA_OK) { rc = fail("public key", r); goto done; }
+    /* Every product builds in a vendor secret of its own, at least 16 bytes. */
+    if ((r = tessera_config_set_secret(config, (const uint8_t *)VENDOR_SECRET, strlen(VENDOR_SECRET))) != TESSERA_OK) { rc = fail("secret", r); goto done; }
     if ((r = tessera_config_set_store_dir(config, argv[3])) != TESSERA_OK) { rc = fail("store dir", r); goto done; }
     if ((r = tessera_fingerprint(config, text, sizeof text, &len)) != TESSERA_OK) { rc = fail("fingerprint", r); goto done; }
     printf("this device: %s\n", text);

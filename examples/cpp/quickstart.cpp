@@ -22,7 +22,8 @@ int main(int argc, char **argv) {
     try {
         std::cout << "tessera " << tessera::version() << "\n";
         tessera::config cfg("acme-cad");
-        cfg.add_public_key(slurp(argv[1])).store_dir(argv[3]);
+        // Every product builds in a vendor secret of its own, at least 16 bytes.
+        cfg.add_public_key(slurp(argv[1])).secret("example vendor secret, not a real one").store_dir(argv[3]);
         std::cout << "this device: " << cfg.fingerprint() << "\n";
 
         tessera::activate(cfg, slurp(argv[2]));

@@ -17,7 +17,9 @@ def main(argv: list[str]) -> int:
     key, license_file, state = Path(argv[1]), Path(argv[2]), Path(argv[3])
     print(f"tessera {tessera.version()}")
     try:
-        with tessera.Config("acme-cad", public_keys=[key.read_text()], store_dir=state) as config:
+        # Every product builds in a vendor secret of its own, at least 16 bytes.
+        secret = b"example vendor secret, not a real one"
+        with tessera.Config("acme-cad", public_keys=[key.read_text()], store_dir=state, secret=secret) as config:
             print(f"this device: {config.fingerprint()}")
             tessera.activate(config, license_file.read_bytes())
             print("activated")

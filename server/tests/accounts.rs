@@ -255,6 +255,7 @@ fn a_trial_key_is_made_once_per_device_from_the_trial_definition() {
 /// A device of this product that keeps its state in `dir`.
 fn offline_device(s: &Server, p: &Product, dir: &tempfile::TempDir, name: &str) -> LocalConfig {
     let mut c = LocalConfig::new(&p.code, Keyring::from_keys([s.key.clone()]));
+    c.secret = b"test-only vendor secret".to_vec();
     c.store_dir = Some(dir.path().to_owned());
     c.custom_device_id = Some(name.to_owned());
     c

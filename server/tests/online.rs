@@ -31,6 +31,7 @@ fn device_of(s: &Server, p: &Product, name: &str) -> Device {
     let store = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
     let mut config = LocalConfig::new(&p.code, Keyring::from_keys([s.key.clone()]));
+    config.secret = b"test-only vendor secret".to_vec();
     config.store_dir = Some(store.path().to_owned());
     config.custom_device_id = Some(name.to_owned());
     config.clock = clock.clone();

@@ -19,6 +19,10 @@ use crate::runtime::clock::{Clock, SystemClock};
 use crate::runtime::store::Store;
 use crate::runtime::validate::ValidationOptions;
 
+/// The shortest vendor secret a product may set ([`LocalConfig::secret`]):
+/// 16 bytes.
+pub const MIN_SECRET_LEN: usize = 16;
+
 /// What a product configures once.
 #[derive(Clone)]
 pub struct LocalConfig {
@@ -37,7 +41,11 @@ pub struct LocalConfig {
     /// A vendor-supplied device id used instead of collected facts
     /// (containers, cloud instances); implies [`MatchPolicy::Custom`].
     pub custom_device_id: Option<String>,
-    /// A vendor secret mixed into fingerprint salts and the store key.
+    /// A vendor secret mixed into fingerprint salts and the store key: at
+    /// least [`MIN_SECRET_LEN`] bytes, built into the product. Opening the
+    /// local state without one is refused (SECURITY.md says what it buys:
+    /// a deterrent against editing the state, not a protection against
+    /// someone who reads the product's binary).
     pub secret: Vec<u8>,
     /// How far the clock may go back before it is tampering (default 1 hour).
     pub clock_tolerance: Duration,
@@ -102,6 +110,11 @@ impl LocalConfig {
             Some(d) => d.clone(),
             None => Store::default_dir(&self.product)?,
         };
+        if self.secret.len() < MIN_SECRET_LEN {
+            return Err(Error::InvalidArgument(
+                "set a vendor secret of at least 16 bytes (LocalConfig::secret, tessera_config_set_secret): the local state is keyed with it",
+            ));
+        }
         Store::open(dir, &self.product, device, self.policy(), &self.secret)
     }
 

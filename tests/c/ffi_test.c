@@ -101,6 +101,7 @@ static tessera_config *config_for(const char *product, const char *state,
     snprintf(dir, sizeof dir, "%s/state-%s", fixtures, state);
     OK(tessera_config_new(product, &c));
     OK(tessera_config_add_public_key(c, key));
+    OK(tessera_config_set_secret(c, (const uint8_t *)"test-only vendor secret", 23));
     OK(tessera_config_set_store_dir(c, dir));
     OK(tessera_config_set_fixed_time(c, now));
     OK(tessera_config_set_custom_device_id(c, device));
@@ -675,7 +676,8 @@ static void test_airgap(void) {
     char *license = read_file("airgap.lic", &len);
     char *confirmation;
 
-    /* No vendor secret configured yet. */
+    /* No vendor secret (a short one is none). */
+    OK(tessera_config_set_secret(c, NULL, 0));
     EXPECT(tessera_airgap_initialization_code(c, code, sizeof code, &n), TESSERA_ERR_INVALID_ARGUMENT);
     OK(tessera_config_set_secret(c, (const uint8_t *)secret, strlen(secret)));
     EXPECT(tessera_airgap_initialization_code(NULL, code, sizeof code, &n), TESSERA_ERR_NULL_POINTER);

@@ -17,6 +17,9 @@ pub fn test_only_key(n: u8) -> SigningKey {
     SigningKey::from_seed(&[n; 32]).expect("seeded key")
 }
 
+/// The vendor secret the tests' products are built with (test only).
+pub const TEST_SECRET: &[u8] = b"test-only vendor secret";
+
 /// A keyring trusting the given test keys.
 pub fn ring(keys: &[&SigningKey]) -> Keyring {
     Keyring::from_keys(keys.iter().map(|k| k.public_key().clone()))
@@ -94,6 +97,7 @@ impl Setup {
     /// directory.
     pub fn config_on(&self, device: &FakeDevice) -> LocalConfig {
         let mut c = LocalConfig::new("acme", ring(&[&self.key]));
+        c.secret = TEST_SECRET.to_vec();
         c.store_dir = Some(self.store.path().to_owned());
         c.clock = self.clock.clone();
         c.source = Arc::new(device.source());

@@ -54,6 +54,7 @@ static const tessera::time_point t2030 = tessera::time_point(seconds(1893456000)
 static tessera::config config_for(const std::string &state, tessera::time_point now) {
     tessera::config cfg("acme");
     cfg.add_public_key(read("vendor.pub"))
+        .secret("test-only vendor secret")
         .store_dir(dir + "/cpp-" + state)
         .fixed_time(now)
         .custom_device_id("device-A");

@@ -48,6 +48,8 @@ def make_config(fixtures, state):
     made = []
 
     def make(now: datetime, device: str = "device-A", store: Path = state, secret=None) -> tessera.Config:
+        if secret is None:
+            secret = b"test-only vendor secret"
         c = tessera.Config(
             "acme",
             public_keys=[(fixtures / "vendor.pub").read_text()],

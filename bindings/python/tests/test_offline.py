@@ -52,7 +52,7 @@ def test_offline_round_trip_and_deactivation(fixtures, make_config, tmp_path):
 
 def test_airgap_codes(fixtures, make_config):
     with pytest.raises(errors.InvalidArgumentError, match="secret"):
-        tessera.airgap_initialization_code(make_config(T2030 + days(1)))
+        tessera.airgap_initialization_code(make_config(T2030 + days(1), secret=b""))
     config = make_config(T2030 + days(1), secret=(fixtures / "vendor.secret").read_bytes())
     license_file = read(fixtures, "airgap.lic")
     with pytest.raises(errors.AirGappedError):
