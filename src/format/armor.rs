@@ -130,8 +130,17 @@ fn decode_general(kind: &Kind, text: &[u8]) -> Result<Opened> {
     let last = lines.len() - 1;
     expect_marker(lines[last], "END", kind.label, last + 1)?;
 
-    check_version(lines[1])?;
-    check_algorithm(lines[2])?;
+    // The armor is checked strictly first, as FORMAT.md orders it: a
+    // header that is well formed but names another version or algorithm
+    // is reported only once the rest of the armor holds.
+    let version = check_version(lines[1]);
+    if let Err(e @ Error::Malformed { .. }) = version {
+        return Err(e);
+    }
+    let algorithm = check_algorithm(lines[2]);
+    if let Err(e @ Error::Malformed { .. }) = algorithm {
+        return Err(e);
+    }
     let key_id = lines[3]
         .strip_prefix(KEY_ID_PREFIX.as_bytes())
         .and_then(|hex| std::str::from_utf8(hex).ok())
@@ -178,6 +187,8 @@ fn decode_general(kind: &Kind, text: &[u8]) -> Result<Opened> {
             "the body is too short to hold a payload and a signature",
         ));
     }
+    version?;
+    algorithm?;
     Ok(Opened {
         key_id,
         payload_start,
@@ -337,7 +348,8 @@ fn check_version(line: &[u8]) -> Result<()> {
         return Ok(());
     }
     match line.strip_prefix(b"Version: ") {
-        Some(v) if !v.is_empty() && v.iter().all(u8::is_ascii_digit) && v[0] != b'0' => {
+        // Any other number, `01` and `0` included (FORMAT.md: "another number").
+        Some(v) if !v.is_empty() && v.iter().all(u8::is_ascii_digit) => {
             Err(Error::UnsupportedVersion)
         }
         _ => Err(malformed(2, "expected `Version: 1`")),
@@ -493,6 +505,35 @@ mod tests {
             open(&LICENSE, text.replace("Ed25519", "Ed448").as_bytes(), &ring).unwrap_err(),
             Error::UnsupportedAlgorithm
         );
+        // FORMAT.md's order (issue 21, finding 18): the armor is checked
+        // strictly first, then the version. Another version beside a broken
+        // body line is the broken line; `01` and `0` are other numbers.
+        let broken_line = rewrap(&text.replace("Version: 1", "Version: 2"), 63);
+        assert!(matches!(
+            open(&LICENSE, broken_line.as_bytes(), &ring).unwrap_err(),
+            Error::Malformed { .. }
+        ));
+        for other in ["Version: 01", "Version: 0", "Version: 10"] {
+            assert_eq!(
+                open(
+                    &LICENSE,
+                    text.replace("Version: 1", other).as_bytes(),
+                    &ring
+                )
+                .unwrap_err(),
+                Error::UnsupportedVersion,
+                "{other}"
+            );
+        }
+        assert!(matches!(
+            open(
+                &LICENSE,
+                text.replace("Version: 1", "Version: x").as_bytes(),
+                &ring
+            )
+            .unwrap_err(),
+            Error::Malformed { .. }
+        ));
     }
 
     fn rewrap(text: &str, width: usize) -> String {
