@@ -7,6 +7,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 #![allow(missing_docs)] // criterion_group! makes an undocumented pub fn
 
+mod common;
+use common::median;
+
 use std::io::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -81,15 +84,6 @@ fn bench(c: &mut Criterion) {
         })
     });
     g.finish();
-}
-
-/// The median of `group/name` from criterion's report of this run, in ns.
-fn median(group: &str, name: &str) -> Option<f64> {
-    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
-    let path = format!("{target}/criterion/{group}/{name}/new/estimates.json");
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
-    report["median"]["point_estimate"].as_f64()
 }
 
 criterion_group!(benches, bench);

@@ -7,6 +7,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 #![allow(missing_docs)] // criterion_group! makes an undocumented pub fn
 
+mod common;
+use common::median;
+
 use criterion::{black_box, criterion_group, Criterion};
 use ed25519_dalek::{Signer as _, SigningKey as DalekKey};
 use tessera::issuer::SigningKey;
@@ -74,15 +77,6 @@ fn bench(c: &mut Criterion) {
 
 thread_local! {
     static INTERLEAVED: std::cell::Cell<Option<f64>> = const { std::cell::Cell::new(None) };
-}
-
-/// The median of `group/name` from criterion's report of this run, in ns.
-fn median(group: &str, name: &str) -> Option<f64> {
-    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
-    let path = format!("{target}/criterion/{group}/{name}/new/estimates.json");
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
-    report["median"]["point_estimate"].as_f64()
 }
 
 criterion_group!(benches, bench);

@@ -218,25 +218,29 @@ impl KeygenFile {
     /// [`open`](Self::open) with the derived key: what an activation keeps,
     /// so the license key itself is never stored.
     pub fn open_with(&self, secret: &Secret) -> Result<Document> {
-        let plaintext = match self.algorithm {
-            Algorithm::Aes256GcmEd25519 => super::payload::decrypt(&self.enc, secret)?,
-            Algorithm::Base64Ed25519 => B64
-                .decode(&self.enc)
-                .map_err(|_| Error::InvalidPayload("enc is not base64".into()))?,
-        };
-        Document::parse(plaintext, self.kind, self.key_id, &self.trusted)
+        self.read(Some(secret))
     }
 
     /// Reads a payload that is not encrypted (`base64+ed25519`).
     pub fn decode(&self) -> Result<Document> {
-        if self.is_encrypted() {
-            return Err(Error::InvalidArgument(
-                "this Keygen file is encrypted: open it with its license key",
-            ));
-        }
-        let plaintext = B64
-            .decode(&self.enc)
-            .map_err(|_| Error::InvalidPayload("enc is not base64".into()))?;
+        self.read(None)
+    }
+
+    /// Decrypts (with `secret`) or decodes the payload, then parses it.
+    fn read(&self, secret: Option<&Secret>) -> Result<Document> {
+        let plaintext = match (self.algorithm, secret) {
+            (Algorithm::Aes256GcmEd25519, Some(secret)) => {
+                super::payload::decrypt(&self.enc, secret)?
+            }
+            (Algorithm::Aes256GcmEd25519, None) => {
+                return Err(Error::InvalidArgument(
+                    "this Keygen file is encrypted: open it with its license key",
+                ))
+            }
+            (Algorithm::Base64Ed25519, _) => B64
+                .decode(&self.enc)
+                .map_err(|_| Error::InvalidPayload("enc is not base64".into()))?,
+        };
         Document::parse(plaintext, self.kind, self.key_id, &self.trusted)
     }
 }
