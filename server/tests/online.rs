@@ -367,6 +367,36 @@ fn a_clock_turned_back_is_caught_by_the_servers_time() {
     ));
 }
 
+/// Issue 21, finding 5: a device once run with a future date (a PC imaged
+/// with a wrong clock) keeps a mark ahead of real time and is refused once
+/// its clock is right; the server's signed time, fresh and bound to the
+/// request's nonce, lowers the mark at the next check-in, and it recovers.
+#[test]
+fn a_device_whose_mark_ran_ahead_recovers_at_its_next_check_in() {
+    let s = start();
+    let p = product(&s, "ahead");
+    new_license(&s, &p, "KEY-F", floating_spec(&p, "L-F"));
+    let d = device_of(&s, &p, "imaged");
+    let conn = connect(&d, &s.url, &p);
+    conn.activate(&Credential::LicenseKey("KEY-F".into()))
+        .unwrap();
+    // Three days ahead, offline: the mark follows the clock.
+    d.clock.set(chrono::Utc::now() + Span::days(3));
+    LicenseHandle::open(&d.config)
+        .unwrap()
+        .save_clock()
+        .unwrap();
+    // The clock set right: refused, as a clock turned back is.
+    d.clock.set(chrono::Utc::now());
+    assert!(matches!(
+        LicenseHandle::open(&d.config),
+        Err(Error::ClockTampered { .. })
+    ));
+    // One check-in with the server, and it opens again.
+    conn.check_in().unwrap();
+    LicenseHandle::open(&d.config).unwrap();
+}
+
 #[test]
 fn fifty_devices_race_for_ten_seats_and_lapsed_seats_come_free() {
     let s = start();

@@ -11,7 +11,6 @@ use super::transport::{Answer, ServerConfig, Transport};
 use crate::activation::Credential;
 use crate::error::{Error, Result};
 use crate::format::fingerprint::Fingerprint;
-use crate::runtime::clock::TrustedTime;
 use crate::runtime::config::LocalConfig;
 use crate::runtime::consumption::Pending;
 use crate::runtime::handle::{LeaseStatus, LicenseHandle};
@@ -105,19 +104,19 @@ impl Connection {
         })
     }
 
-    /// Raises the stored high-water mark to the server's signed time, and
-    /// refuses a device clock more than the tolerance behind it.
+    /// Sets the stored high-water mark to the server's signed time (fresh:
+    /// the answer is bound to this request's nonce), raising it, or
+    /// lowering it when the device once ran ahead (a PC imaged with a
+    /// future date recovers at its next check-in); and refuses a device
+    /// clock more than the tolerance behind it.
     fn observe_server_time(&self, server_time: DateTime<Utc>) -> Result<()> {
         let store = self.local.store(self.fingerprint()?)?;
-        let tolerance = self.local.clock_tolerance;
         store.update(|state| {
-            let trusted = TrustedTime::new(state.high_water, tolerance);
-            trusted.raise(server_time);
-            state.high_water = trusted.high_water();
+            state.high_water = Some(server_time);
             Ok(())
         })?;
         let behind = (server_time - self.local.clock.now()).num_seconds();
-        if behind > tolerance.num_seconds() {
+        if behind > self.local.clock_tolerance.num_seconds() {
             return Err(Error::ClockTampered {
                 behind_secs: behind,
             });

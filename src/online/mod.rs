@@ -6,9 +6,11 @@
 //! Every request is authorized with the product's shared key; every
 //! answer must be signed by a key of the keyring over this request's
 //! nonce, its status, its `Date` and its body, or it is refused
-//! ([`Error::BadResponse`](crate::Error::BadResponse)) and changes nothing. The signed `Date` raises
+//! ([`Error::BadResponse`](crate::Error::BadResponse)) and changes nothing. The signed `Date` becomes
 //! the clock's high-water mark, so a clock turned back is caught by the
-//! server's time as well as by the device's own history.
+//! server's time as well as by the device's own history, and a device
+//! whose mark ran ahead (a future date, since corrected) recovers at its
+//! next successful call.
 //!
 //! Network errors and 5xx answers are retried with exponential backoff
 //! and full jitter; a 4xx is a signed refusal and is never retried
