@@ -12,7 +12,7 @@ use tessera::activation::Credential;
 use tessera::{Error, LicenseHandle, LocalConfig, Status};
 
 /// What `tessera offline respond` does: verify the request, issue the
-/// license bound to its device, sign the response.
+/// license bound to its device, expiring 30 days on, sign the response.
 fn respond(s: &Setup, request_text: &str) -> String {
     respond_with(&s.key, request_text)
 }
@@ -22,6 +22,7 @@ fn respond_with(key: &tessera::issuer::SigningKey, request_text: &str) -> String
     let request = offline::verify_request(request_text.as_bytes()).unwrap();
     let mut spec = spec("time-limited");
     spec["device"] = serde_json::to_value(&request.device).unwrap();
+    spec["expires_at"] = serde_json::json!("2026-03-31T10:00:00Z");
     let bytes = serde_json::to_vec(&spec).unwrap();
     let now = at("2026-03-01T10:00:00Z");
     let (file, _) = tessera::issuer::issue(&bytes, key, now).unwrap();
@@ -294,4 +295,34 @@ fn a_request_and_a_response_that_crossed_a_crlf_system_still_match() {
     let response = respond(&s, &crlf_request).replace('\n', "\r\n");
     let record = offline::import_response(&config, response.as_bytes()).unwrap();
     assert_eq!(record.license_id, "test-time-limited");
+}
+
+/// Issue 21, finding 1, bounded: a device that gives its seat back offline
+/// (a deactivation request) and then copies its old state back has its
+/// activation again, but only until the license file's own expiry: 30 days
+/// from the vendor's answer, plus grace. It cannot renew it without the
+/// vendor, who freed the slot. SECURITY.md states the bound.
+#[test]
+fn a_deactivation_undone_from_a_copy_of_the_state_lasts_only_until_the_file_expires() {
+    let s = Setup::new();
+    let config = s.config();
+    let request = offline::request_activation(&config, &key()).unwrap();
+    offline::import_response(&config, respond(&s, &request).as_bytes()).unwrap();
+    let state = s.store.path().join("state");
+    let before = std::fs::read(&state).unwrap();
+    offline::request_deactivation(&config, "test-time-limited").unwrap();
+    assert!(matches!(
+        LicenseHandle::open(&config),
+        Err(Error::NotActivated)
+    ));
+    // The attack: the state as it was before the deactivation.
+    std::fs::write(&state, &before).unwrap();
+    let h = LicenseHandle::open(&config).unwrap();
+    assert_eq!(h.check().unwrap(), Status::Valid);
+    assert_eq!(h.license().expires_at, Some(at("2026-03-31T10:00:00Z")));
+    drop(h);
+    // The bound: the file's expiry (this spec has no grace).
+    s.clock.set(at("2026-03-31T10:00:00Z"));
+    let h = LicenseHandle::open(&config).unwrap();
+    assert_eq!(h.check().unwrap(), Status::CheckInRequired);
 }

@@ -767,6 +767,16 @@ fn offline_respond(
     spec["device"] = serde_json::to_value(&request.device)
         .map_err(|e| Failure::new(1, format!("the device cannot be encoded: {e}")))?;
     let now = at.unwrap_or_else(Utc::now);
+    // The file expires, as the server's do (30 days unless the spec says):
+    // the device renews it with another request, and a deactivation
+    // undone from a copy of the device's state lasts no longer.
+    if spec
+        .get("expires_at")
+        .is_none_or(serde_json::Value::is_null)
+    {
+        spec["expires_at"] =
+            serde_json::Value::from(ts::format(&(now + chrono::Duration::days(30))));
+    }
     let spec = serde_json::to_vec(&spec).map_err(|e| Failure::new(1, e.to_string()))?;
     let (license_file, license) = tessera::issuer::issue(&spec, &key, now)?;
     let response = offline::respond(&text, &request, &license_file, &key, now)?;

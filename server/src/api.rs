@@ -394,6 +394,11 @@ fn license_of_product(
         .ok_or_else(|| ApiError::not_found("license_not_found", "no such license for the product"))
 }
 
+/// Days a license file answered to an offline request lasts before the
+/// device must renew it with another request (Keygen's license files last
+/// 30 days by default too).
+const OFFLINE_FILE_DAYS: i64 = 30;
+
 /// The license for `device` now, issued once the lock is released.
 fn license_spec(
     app: &App,
@@ -868,11 +873,13 @@ async fn offline_call(
                     record_activation(tx, &app.license_of(&row)?, &row, &device, now)?;
                     db::set_activation_device_key(tx, &row.id, &device.id, &request.device_key)?;
                     let mut spec = license_spec(app, tx, &row, &device, now)?;
-                    // A device that is never online cannot check in: the
-                    // file lasts as long as the license does.
-                    if let Some(o) = spec.as_object_mut() {
-                        o.remove("expires_at");
-                    }
+                    // A device that is never online renews by another
+                    // request file before this one expires; a file that
+                    // lasted the license's life would outlive a
+                    // deactivation undone from a copy of the state.
+                    spec["expires_at"] = json!(tessera::format::license::ts::format(
+                        &(now + Duration::days(OFFLINE_FILE_DAYS))
+                    ));
                     return Ok(Reply::Offline(spec, now, text, Box::new(request)));
                 }
                 if !first_time {

@@ -508,6 +508,9 @@ pub(crate) fn seats_held(conn: &Connection, license_id: &str, now: i64) -> DbRes
     .unwrap_or(0))
 }
 
+/// Records the device's lease. A borrow that has not ended is never cut
+/// short by a later lease of the same device: its seat stays counted until
+/// its end (see [`delete_lease`]).
 pub(crate) fn upsert_lease(
     tx: &rusqlite::Transaction<'_>,
     id: &str,
@@ -519,7 +522,9 @@ pub(crate) fn upsert_lease(
     exec(
         tx,
         "INSERT INTO leases (id, license_id, device, kind, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT (license_id, device) DO UPDATE SET id = ?1, kind = ?4, expires_at = ?5",
+         ON CONFLICT (license_id, device) DO UPDATE SET id = ?1,
+           kind = CASE WHEN leases.kind = 'borrow' AND leases.expires_at > ?5 THEN 'borrow' ELSE ?4 END,
+           expires_at = MAX(leases.expires_at, ?5)",
         params![id, license_id, device, kind, expires_at],
     )?;
     Ok(())
@@ -542,6 +547,10 @@ pub(crate) fn renew_lease(
     )? > 0)
 }
 
+/// Frees the device's floating seat. A borrowed seat is not freed: it
+/// stays counted until the borrow ends, returned early or not, because a
+/// device can restore the borrow it gave back from a copy of its state
+/// (SECURITY.md); it lapses at its `expires_at` like any lease.
 pub(crate) fn delete_lease(
     tx: &rusqlite::Transaction<'_>,
     license_id: &str,
@@ -549,7 +558,7 @@ pub(crate) fn delete_lease(
 ) -> DbResult<bool> {
     Ok(exec(
         tx,
-        "DELETE FROM leases WHERE license_id = ?1 AND device = ?2",
+        "DELETE FROM leases WHERE license_id = ?1 AND device = ?2 AND kind != 'borrow'",
         params![license_id, device],
     )? > 0)
 }

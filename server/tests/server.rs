@@ -463,3 +463,59 @@ fn routes_are_declared_undeclared_methods_get_405_and_every_answer_is_signed() {
     assert!(matches!(a.status, 401 | 405), "{}", a.status);
     assert!(a.body["code"].is_string(), "{}", a.body);
 }
+
+/// Issue 21, finding 1 (the server's part): a borrowed seat returned early
+/// stays counted until the borrow's end, because the device can restore
+/// the borrow it gave back from a copy of its state. Neither a return, nor
+/// a floating registration and release, nor a deactivation frees it early.
+#[test]
+fn a_returned_borrow_stays_counted_until_its_end() {
+    let s = start();
+    let p = product(&s, "acme");
+    license(
+        &s,
+        &p,
+        "ONE",
+        json!({"id": "B-1", "license_type": "perpetual", "allow_unlimited_activations": true,
+               "is_floating": true, "floating_users": 1, "floating_timeout": 15,
+               "can_borrow": true, "max_borrow_time": 24}),
+    );
+    for n in [1, 2] {
+        assert_eq!(
+            call(&s, &p, "/api/v1/activate_license", who(&p, "ONE", n)).status,
+            200
+        );
+    }
+    let mut borrow = who(&p, "ONE", 1);
+    borrow["hours"] = json!(24);
+    let b = call(&s, &p, "/api/v1/floating/borrow", borrow);
+    assert_eq!(b.status, 200, "{}", b.body);
+    let register = |n| call(&s, &p, "/api/v1/floating/register", who(&p, "ONE", n)).status;
+    assert_eq!(register(2), 409);
+    // Returned early: still counted.
+    let r = call(&s, &p, "/api/v1/floating/release", who(&p, "ONE", 1));
+    assert_eq!((r.status, &r.body["released"]), (200, &json!(false)));
+    assert_eq!(register(2), 409);
+    // A floating seat taken and released by the same device does not cut it short.
+    assert_eq!(register(1), 200);
+    assert_eq!(
+        call(&s, &p, "/api/v1/floating/release", who(&p, "ONE", 1)).status,
+        200
+    );
+    assert_eq!(register(2), 409);
+    // Nor does deactivating the device.
+    assert_eq!(
+        call(&s, &p, "/api/v1/deactivate_license", who(&p, "ONE", 1)).status,
+        200
+    );
+    assert_eq!(register(2), 409);
+    // The borrow's end frees it (the test clock moves a day on).
+    let later = chrono::Utc::now() + chrono::Duration::hours(24) + chrono::Duration::minutes(1);
+    admin(
+        &s,
+        "POST",
+        "/admin/v1/clock",
+        json!({"now": tessera::format::license::ts::format(&later)}),
+    );
+    assert_eq!(register(2), 200);
+}
