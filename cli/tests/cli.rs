@@ -445,3 +445,74 @@ fn inspect_verify_and_import_read_keygen_files() {
         "the license key is not kept"
     );
 }
+
+/// Every public Keygen vector through `tessera verify` at its issue time:
+/// the decryptable ones are usable (exit 0), the three whose license key is
+/// not published verify and then fail to decrypt (exit 18).
+#[test]
+fn verify_reads_every_keygen_vector() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("keygen.pub");
+    std::fs::write(
+        &key,
+        "e8601e48b69383ba520245fd07971e983d06d22c4257cfd82304601479cee788",
+    )
+    .unwrap();
+    let license_key = dir.path().join("license.key");
+    let expectations: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(keygen_vector("decrypt_expectations.json")).unwrap())
+            .unwrap();
+    for e in expectations.as_array().unwrap() {
+        let file = e["file"].as_str().unwrap();
+        let plain: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(keygen_vector(&format!("{file}.plaintext.json"))).unwrap(),
+        )
+        .unwrap();
+        std::fs::write(&license_key, e["license_key_in_payload"].as_str().unwrap()).unwrap();
+        let issued: chrono::DateTime<chrono::Utc> =
+            e["meta"]["issued"].as_str().unwrap().parse().unwrap();
+        let at = (issued + chrono::Duration::seconds(1))
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string();
+        let mut args = vec![
+            "verify".to_owned(),
+            keygen_vector(file).display().to_string(),
+            "--key".into(),
+            key.display().to_string(),
+            "--license-key-file".into(),
+            license_key.display().to_string(),
+            "--at".into(),
+            at,
+        ];
+        if plain["data"]["type"] == "machines" {
+            args.push("--machine-fingerprint".into());
+            args.push(
+                plain["data"]["attributes"]["fingerprint"]
+                    .as_str()
+                    .unwrap()
+                    .into(),
+            );
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = tessera(&args);
+        assert_eq!(out.status.code(), Some(0), "{file}: {}", text(&out));
+    }
+    std::fs::write(&license_key, "NOT-PUBLISHED").unwrap();
+    for file in [
+        "keygen_go_TestLicenseFile.lic",
+        "keygen_go_TestLicenseFileNoTTL.lic",
+        "keygen_go_TestMachineFile.lic",
+    ] {
+        let out = tessera(&[
+            "verify",
+            path(&keygen_vector(file)),
+            "--key",
+            path(&key),
+            "--license-key-file",
+            path(&license_key),
+            "--machine-fingerprint",
+            "unknown",
+        ]);
+        assert_eq!(out.status.code(), Some(18), "{file}: {}", text(&out));
+    }
+}

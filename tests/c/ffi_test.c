@@ -773,6 +773,38 @@ static void test_keygen(void) {
     free(file);
     tessera_config_free(&c);
 
+    /* Every decryptable public vector, at a second after its issue time. */
+    {
+        char *list = read_file("keygen-vectors.txt", NULL);
+        char *line = strtok(list, "\n");
+        int imported = 0;
+        while (line) {
+            char name[64], key[64], product[64], fp[80], state[80];
+            long long at = 0;
+            if (sscanf(line, "%63s %63s %63s %79s %lld", name, key, product, fp, &at) == 5) {
+                size_t n = 0;
+                char *text = read_file(name, &n);
+                tessera_handle *vh = NULL;
+                tessera_status vs = TESSERA_STATUS_EXPIRED;
+                snprintf(state, sizeof state, "keygen-vector-%d", imported);
+                tessera_config *vc = config_for("acme", state, (int64_t)at, "kg-vector");
+                OK(tessera_config_add_keygen_key(vc, account, product));
+                OK(tessera_keygen_import(vc, (const uint8_t *)text, n, key,
+                                         strcmp(fp, "-") == 0 ? NULL : fp));
+                OK(tessera_handle_open(vc, &vh));
+                OK(tessera_handle_check(vh, &vs));
+                CHECK(vs == TESSERA_STATUS_VALID);
+                tessera_handle_free(&vh);
+                tessera_config_free(&vc);
+                free(text);
+                imported++;
+            }
+            line = strtok(NULL, "\n");
+        }
+        CHECK(imported == 10);
+        free(list);
+    }
+
     /* A machine file: only with its machine's fingerprint. */
     file = read_file("keygen-machine.lic", &len);
     c = config_for("acme", "keygen-machine", 1704067200 /* 2024-01-01 */, "kg-machine");

@@ -15,6 +15,25 @@ at=2030-01-01T00:00:00Z
 vectors="$(dirname "$0")/../vectors/keygen"
 cp "$vectors/js_license_files_examples_license.lic" "$dir/keygen.lic"
 cp "$vectors/rust_machine_files_examples_machine.lic" "$dir/keygen-machine.lic"
+# Every decryptable public vector, copied as keygen-N.lic, and a line each in
+# keygen-vectors.txt: name, license key, Keygen product, machine fingerprint
+# (- for a license file), and a second after its issue time (Unix seconds).
+python3 - "$vectors" "$dir" > "$dir/keygen-vectors.txt" <<'PY'
+import datetime, json, shutil, sys
+folder, out = sys.argv[1], sys.argv[2]
+with open(f"{folder}/decrypt_expectations.json") as f:
+    expectations = json.load(f)
+for n, e in enumerate(expectations):
+    with open(f"{folder}/{e['file']}.plaintext.json") as f:
+        plain = json.load(f)
+    data = plain["data"]
+    lic = data if data["type"] == "licenses" else next(i for i in plain["included"] if i["type"] == "licenses")
+    fingerprint = data["attributes"]["fingerprint"] if data["type"] == "machines" else "-"
+    issued = datetime.datetime.fromisoformat(e["meta"]["issued"].replace("Z", "+00:00"))
+    shutil.copy(f"{folder}/{e['file']}", f"{out}/keygen-{n}.lic")
+    product = lic["relationships"]["product"]["data"]["id"]
+    print(f"keygen-{n}.lic {e['license_key_in_payload']} {product} {fingerprint} {int(issued.timestamp()) + 1}")
+PY
 "$cli" keygen --out-dir "$dir" --name other >/dev/null
 
 issue() { # KEY OUT SPEC

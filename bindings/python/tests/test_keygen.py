@@ -48,3 +48,44 @@ def test_a_machine_file_needs_its_own_fingerprint(fixtures, make_config):
     tessera.keygen_import(config, machine, RUST_KEY, fingerprint=RUST_MACHINE)
     with tessera.License(config) as lic:
         assert lic.check() is Status.VALID
+
+
+def _vectors():
+    """Every decryptable public vector (tests/vectors/keygen): its file,
+    license key, Keygen product, machine fingerprint and issue time."""
+    import json
+    from pathlib import Path
+
+    from conftest import ROOT
+
+    folder = Path(ROOT) / "tests" / "vectors" / "keygen"
+    for e in json.loads((folder / "decrypt_expectations.json").read_text()):
+        plain = json.loads((folder / (e["file"] + ".plaintext.json")).read_text())
+        data = plain["data"]
+        lic = data if data["type"] == "licenses" else next(
+            i for i in plain["included"] if i["type"] == "licenses"
+        )
+        fingerprint = data["attributes"]["fingerprint"] if data["type"] == "machines" else None
+        issued = datetime.fromisoformat(e["meta"]["issued"].replace("Z", "+00:00")).replace(microsecond=0)
+        yield pytest.param(
+            folder / e["file"],
+            e["license_key_in_payload"],
+            lic["relationships"]["product"]["data"]["id"],
+            fingerprint,
+            issued,
+            lic["id"],
+            id=e["file"],
+        )
+
+
+@pytest.mark.parametrize("path,key,product,fingerprint,issued,license_id", list(_vectors()))
+def test_every_vector_imports_at_its_issue_time(make_config, tmp_path, path, key, product, fingerprint, issued, license_id):
+    from datetime import timedelta
+
+    config = make_config(issued + timedelta(seconds=1), store=tmp_path / "state")
+    config.add_keygen_key(ACCOUNT, product)
+    tessera.keygen_import(config, path.read_bytes(), key, fingerprint=fingerprint)
+    with tessera.License(config) as lic:
+        assert lic.check() is Status.VALID
+        assert lic.document["id"] == license_id
+        assert "license_key" not in lic.document
