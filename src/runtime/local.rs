@@ -130,8 +130,9 @@ impl LocalLicense {
     }
 
     /// Writes the high-water mark back once it runs [`PERSIST_WHILE_OPEN`]
-    /// ahead of the stored one (a write a minute of use at most).
-    /// A failed write is retried at the next check; it never fails one.
+    /// ahead of the stored one (a write a minute of use at most). A failed
+    /// write (a read-only or full disk) never fails the check, and is tried
+    /// again only after another minute, so checks stay cheap meanwhile.
     fn persist_if_far_ahead(&self) {
         use std::sync::atomic::Ordering;
         if !self.clock.raises_stored_mark() {
@@ -144,9 +145,8 @@ impl LocalLicense {
                 .persisted
                 .compare_exchange(stored, mark, Ordering::AcqRel, Ordering::Acquire)
                 .is_ok()
-            && persist_high_water(&self.store, &self.trusted).is_err()
         {
-            self.persisted.store(stored, Ordering::Release);
+            let _ = persist_high_water(&self.store, &self.trusted);
         }
     }
 
