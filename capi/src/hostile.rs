@@ -45,6 +45,14 @@ fn feed(data: &[u8]) {
         ));
         no_panic(config::tessera_config_set_store_dir(cfg, dir.as_ptr()));
         no_panic(activation::tessera_activate(cfg, data.as_ptr(), data.len()));
+        no_panic(config::tessera_config_add_keygen_key(cfg, text, text));
+        no_panic(activation::tessera_keygen_import(
+            cfg,
+            data.as_ptr(),
+            data.len(),
+            text,
+            text,
+        ));
         no_panic(offline::tessera_offline_import_response(
             cfg,
             data.as_ptr(),
@@ -61,9 +69,11 @@ fn feed(data: &[u8]) {
     assert!(cfg.is_null());
 }
 
-const SEEDS: [&[u8]; 2] = [
+const SEEDS: [&[u8]; 3] = [
     include_bytes!("hostile_seeds/license.lic"),
     include_bytes!("hostile_seeds/response.res"),
+    // A public Keygen sample (tests/vectors/keygen).
+    include_bytes!("hostile_seeds/keygen.lic"),
 ];
 
 #[test]
