@@ -516,3 +516,82 @@ fn verify_reads_every_keygen_vector() {
         assert_eq!(out.status.code(), Some(18), "{file}: {}", text(&out));
     }
 }
+
+/// The exit codes docs/CLI.md lists: its table's rows, with `10-18` and
+/// `20 + status` read as ranges.
+fn documented_exit_codes() -> Vec<i32> {
+    let doc =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/CLI.md"))
+            .unwrap();
+    let table = doc.split("## Exit codes").nth(1).unwrap();
+    let mut codes = Vec::new();
+    for row in table.lines().filter(|l| l.starts_with("| ")) {
+        let first = row.split('|').nth(1).unwrap().trim();
+        if let Some((a, b)) = first.split_once('-') {
+            codes.extend(a.trim().parse::<i32>().unwrap()..=b.trim().parse::<i32>().unwrap());
+        } else if first == "20 + status" {
+            codes.extend(20..=33);
+        } else if let Ok(n) = first.parse() {
+            codes.push(n);
+        }
+    }
+    codes
+}
+
+/// Every exit code the CLI gives, across a matrix of outcomes, is one
+/// docs/CLI.md lists (issue 21, finding 18).
+#[test]
+fn every_exit_code_is_documented() {
+    let documented = documented_exit_codes();
+    assert!(documented.contains(&0) && documented.contains(&18) && documented.contains(&33));
+    let v = Vendor::new();
+    let lic = v.issue(SPEC, "lic.txt");
+    let mut seen = Vec::new();
+    for extra in [
+        &["--at", "2026-06-01T00:00:00Z"][..],
+        &["--at", "2027-01-02T00:00:00Z"],
+        &["--at", "2025-12-31T00:00:00Z"],
+        &["--at", "2026-06-01", "--product", "other"],
+        &["--at", "not-a-time"],
+    ] {
+        seen.push(v.verify(&lic, extra).0);
+    }
+    let garbage = v.file("garbage.txt");
+    std::fs::write(&garbage, "not a license").unwrap();
+    seen.push(v.verify(&garbage, &[]).0);
+    seen.push(v.verify(&v.file("missing.txt"), &[]).0);
+    let bad_key = v.file("bad.pub");
+    std::fs::write(&bad_key, "not a key").unwrap();
+    seen.push(
+        tessera(&["verify", path(&lic), "--key", path(&bad_key)])
+            .status
+            .code()
+            .unwrap(),
+    );
+    seen.push(tessera(&["keygen", "--name", "a/b"]).status.code().unwrap());
+    seen.push(tessera(&["no-such-command"]).status.code().unwrap());
+    let spec = v.file("bad-spec.json");
+    std::fs::write(&spec, r#"{"license_type": "perpetual"}"#).unwrap();
+    seen.push(
+        tessera(&[
+            "issue",
+            "--key",
+            path(&v.file("vendor.key")),
+            "--spec",
+            path(&spec),
+        ])
+        .status
+        .code()
+        .unwrap(),
+    );
+    for code in &seen {
+        assert!(
+            documented.contains(code),
+            "exit code {code} is not in docs/CLI.md"
+        );
+    }
+    // The matrix reaches the table's kinds of rows.
+    for expected in [0, 1, 2, 3, 4, 12, 22, 28, 30] {
+        assert!(seen.contains(&expected), "{expected} not reached: {seen:?}");
+    }
+}
