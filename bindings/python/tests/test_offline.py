@@ -43,6 +43,9 @@ def test_offline_round_trip_and_deactivation(fixtures, make_config, tmp_path):
     with tessera.License(config) as lic:
         assert lic.check().usable
         assert lic.document["device"]["id"] == config.fingerprint()
+        # `tessera offline respond` makes the file expire 30 days on: the
+        # device renews it (SECURITY.md, issue 21 finding 1).
+        assert lic.document["expires_at"] == "2030-01-31T12:00:00Z"
     give_back = tessera.offline_deactivate(config, "C-ABI-OFFLINE")
     (tmp_path / "deact").write_text(give_back)
     assert "free the slot of license C-ABI-OFFLINE" in vendor(fixtures, "offline", "read", str(tmp_path / "deact"))
