@@ -242,6 +242,37 @@ mod tests {
         );
     }
 
+    /// What the hashes do not hide (SECURITY.md, issue 21 finding 10): with
+    /// the salt known (an empty or extracted vendor secret), a low-entropy
+    /// value is found by trying the likely ones.
+    #[test]
+    fn a_low_entropy_component_is_found_once_the_salt_is_known() {
+        let salt = product_salt("acme", b"");
+        let seen = Fingerprint::from_facts(&salt, [("os", "ubuntu"), ("hostname", "build-07")]);
+        let guess = |name: &str, candidates: &[&str]| {
+            candidates
+                .iter()
+                .find(|c| {
+                    Fingerprint::from_facts(&salt, [(name, **c)]).components[name]
+                        == seen.components[name]
+                })
+                .map(|c| (*c).to_owned())
+        };
+        assert_eq!(
+            guess("os", &["debian", "fedora", "ubuntu", "arch"]),
+            Some("ubuntu".into())
+        );
+        let hosts: Vec<String> = (0..100).map(|n| format!("build-{n:02}")).collect();
+        let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
+        assert_eq!(guess("hostname", &hosts), Some("build-07".into()));
+        // With a secret the attacker does not have, the same search finds nothing.
+        let secret = product_salt("acme", b"a vendor secret of sixteen+ bytes");
+        let hidden = Fingerprint::from_facts(&secret, [("os", "ubuntu")]);
+        assert!(["debian", "fedora", "ubuntu", "arch"].iter().all(|c| {
+            Fingerprint::from_facts(&salt, [("os", *c)]).components["os"] != hidden.components["os"]
+        }));
+    }
+
     #[test]
     fn the_default_policy_tolerates_exactly_one_change() {
         let facts = [
