@@ -693,3 +693,18 @@ fn a_sawtooth_clock_does_not_stretch_a_floating_lease() {
     assert_eq!(h.check().unwrap(), Status::LeaseExpired);
     assert_eq!(h.lease().unwrap().unwrap().time_left, Duration::zero());
 }
+
+/// A license without consumption counters has no journal: opening it, and
+/// saving the clock, neither read nor create one. One that counts gets its
+/// journal (and the state's checkpoint of it) at open.
+#[test]
+fn only_a_license_that_counts_consumption_has_a_journal() {
+    let journal = |s: &Setup| s.store.path().join("consumption.journal").exists();
+    let s = Setup::starting("2026-03-10T12:00:00Z");
+    let h = s.open("time-limited", json!({}));
+    h.save_clock().unwrap();
+    assert!(!journal(&s));
+    let s = Setup::starting("2026-03-10T12:00:00Z");
+    let _h = s.open("consumption", json!({"max_consumptions": 100}));
+    assert!(journal(&s));
+}

@@ -511,14 +511,11 @@ fn open_keygen(
     product: Option<&str>,
     args: &KeygenArgs,
 ) -> Result<LicenseFile, Failure> {
-    let mut ring = Keyring::new();
-    for key in read_keyring(keys)?.keys() {
-        ring.add_keygen(
-            key.clone(),
-            args.keygen_product.clone().unwrap_or_default(),
-            product.unwrap_or_default(),
-        );
-    }
+    let ring = keygen_keyring(
+        keys,
+        args.keygen_product.as_deref().unwrap_or_default(),
+        product.unwrap_or_default(),
+    )?;
     if ring.keygen_keys().is_empty() {
         return Err(Failure::new(
             1,
@@ -526,22 +523,37 @@ fn open_keygen(
         ));
     }
     let file = KeygenFile::verify(bytes, &ring)?;
-    let license_key = match &args.license_key_file {
-        Some(path) => read_license_key(path)?,
-        None if file.is_encrypted() => {
-            return Err(Failure::new(
-                1,
-                "the Keygen file verified; it is encrypted: pass --license-key-file to read it",
-            ))
-        }
-        None => zeroize::Zeroizing::new(String::new()),
-    };
+    if args.license_key_file.is_none() && file.is_encrypted() {
+        return Err(Failure::new(
+            1,
+            "the Keygen file verified; it is encrypted: pass --license-key-file to read it",
+        ));
+    }
+    let license_key = license_key_of(args)?;
     let doc = file.open(&license_key, args.machine_fingerprint.as_deref())?;
-    Ok(LicenseFile::from_keygen(&doc))
+    Ok(LicenseFile::from_keygen(doc))
 }
 
-/// The license key in `path`, without surrounding whitespace.
-fn read_license_key(path: &Path) -> Result<zeroize::Zeroizing<String>, Failure> {
+/// The Keygen account keys in `keys`, trusted for `keygen_product`, read as
+/// the Tessera product `product`.
+fn keygen_keyring(
+    keys: &[PathBuf],
+    keygen_product: &str,
+    product: &str,
+) -> Result<Keyring, Failure> {
+    let mut ring = Keyring::new();
+    for key in read_keyring(keys)?.keys() {
+        ring.add_keygen(key.clone(), keygen_product, product);
+    }
+    Ok(ring)
+}
+
+/// The license key in `--license-key-file`, without surrounding
+/// whitespace; empty without the flag (a file that is not encrypted).
+fn license_key_of(args: &KeygenArgs) -> Result<zeroize::Zeroizing<String>, Failure> {
+    let Some(path) = &args.license_key_file else {
+        return Ok(zeroize::Zeroizing::new(String::new()));
+    };
     let raw = zeroize::Zeroizing::new(read(path, "license key")?);
     let text = std::str::from_utf8(&raw)
         .map_err(|_| Failure::new(1, format!("{} is not a text file", path.display())))?;
@@ -563,17 +575,11 @@ fn import_keygen(
             "pass --keygen-product: the Keygen product id this product stands for",
         ));
     };
-    let mut ring = Keyring::new();
-    for k in read_keyring(&[key.to_owned()])?.keys() {
-        ring.add_keygen(k.clone(), keygen_product.clone(), product);
-    }
+    let ring = keygen_keyring(&[key.to_owned()], keygen_product, product)?;
     let mut config = tessera::LocalConfig::new(product, ring);
     config.store_dir = store_dir;
     config.secret = read(secret_file, "vendor secret")?;
-    let license_key = match &args.license_key_file {
-        Some(path) => read_license_key(path)?,
-        None => zeroize::Zeroizing::new(String::new()),
-    };
+    let license_key = license_key_of(args)?;
     let record = tessera::activation::keygen::import(
         &config,
         &bytes,

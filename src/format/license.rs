@@ -207,6 +207,16 @@ impl License {
         from.checked_add_signed(chrono::Duration::days(i64::from(days)))
     }
 
+    /// Whether the license has a consumption counter (a consumption
+    /// license, or a consumption feature): only then is there a journal.
+    pub fn counts_consumption(&self) -> bool {
+        self.license_type == LicenseType::Consumption
+            || self
+                .product_features
+                .iter()
+                .any(|f| f.feature_type == FeatureType::Consumption)
+    }
+
     /// Whether seats float (from the vendor's cloud or a server on the premises).
     pub fn floats(&self) -> bool {
         self.is_floating || self.is_floating_cloud
@@ -598,10 +608,10 @@ impl LicenseFile {
     /// the Keygen key that verified it (feature `keygen`).
     #[cfg(feature = "keygen")]
     #[cfg_attr(docsrs, doc(cfg(feature = "keygen")))]
-    pub fn from_keygen(doc: &crate::format::keygen::Document) -> LicenseFile {
+    pub fn from_keygen(doc: crate::format::keygen::Document) -> LicenseFile {
         LicenseFile {
             key_id: doc.key_id(),
-            license: doc.license().clone(),
+            license: doc.into_license(),
         }
     }
 

@@ -87,8 +87,11 @@ impl LicenseHandle {
         // The state vouches for the journal as it is now, so a journal lost
         // or cut short later is refused (SECURITY.md). A journal that is
         // already damaged does not stop the license from opening: its
-        // counters report it when used.
-        let _ = consumption.checkpoint();
+        // counters report it when used. A license without counters has no
+        // journal to vouch for, and its start-up reads none.
+        if local.license().counts_consumption() {
+            let _ = consumption.checkpoint();
+        }
         Ok(LicenseHandle {
             consumption,
             local,
@@ -282,7 +285,9 @@ impl LicenseHandle {
     /// the clock back, and a journal cut short below this point is refused.
     pub fn save_clock(&self) -> Result<()> {
         // A damaged journal is reported by the counters themselves.
-        let _ = self.consumption.checkpoint();
+        if self.license().counts_consumption() {
+            let _ = self.consumption.checkpoint();
+        }
         self.local.save_clock()
     }
 }

@@ -190,7 +190,7 @@ fn verify_record(record: &ActivationRecord, config: &LocalConfig) -> Result<Lice
             ))?;
             let doc = KeygenFile::verify(record.license_file.as_bytes(), &config.keyring)?
                 .open_with(&secret)?;
-            Ok(LicenseFile::from_keygen(&doc))
+            Ok(LicenseFile::from_keygen(doc))
         }
         #[cfg(not(feature = "keygen"))]
         Some(_) => Err(Error::Unsupported(

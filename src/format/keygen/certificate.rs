@@ -269,10 +269,8 @@ fn decode_armor(input: &[u8]) -> Result<(FileKind, Vec<u8>)> {
     // (Keygen writes one line break; editors and copies add more).
     let text = text.trim_end_matches(|c: char| c.is_ascii_whitespace());
     let mut lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
-    lines.next(); // the BEGIN line, checked by sniff; no more on it:
-    if !text.starts_with(&format!("-----BEGIN {}-----\n", kind.label()))
-        && !text.starts_with(&format!("-----BEGIN {}-----\r\n", kind.label()))
-    {
+    // `sniff` found the BEGIN line's start; nothing else may be on it.
+    if lines.next() != Some(format!("-----BEGIN {}-----", kind.label()).as_str()) {
         return Err(Error::Malformed {
             line: 1,
             what: "the BEGIN line alone on the first line",

@@ -296,15 +296,13 @@ impl Consumption {
         if known.snapshot.checkpoint.as_ref() == Some(&point) {
             return Ok(());
         }
-        let mut snap = known.snapshot.clone();
-        snap.checkpoint = Some(point);
         self.store.update_locked(&guard, |state| {
             let mut current = read_snapshot(state);
-            current.checkpoint = snap.checkpoint.clone();
+            current.checkpoint = Some(point.clone());
             write_snapshot(state, &current);
             Ok(())
         })?;
-        known.snapshot = snap;
+        known.snapshot.checkpoint = Some(point);
         Ok(())
     }
 
