@@ -582,15 +582,22 @@ fn files_under(dir: &std::path::Path) -> Vec<u8> {
 const RUST_PRODUCT: &str = "174c3c8f-6d7f-4161-aa8e-54231ab0b911";
 const RUST_KEY: &str = "988214-879010-F1185E-B37E91-E53AF5-V3";
 
+/// Product `acme` on the setup's machine, trusting the Keygen demo account
+/// for the Rust example's product.
+fn rust_example_config(setup: &common::Setup) -> tessera::LocalConfig {
+    let mut config = setup.config();
+    config
+        .keyring
+        .add_keygen(PublicKey::parse(ACCOUNT_KEY).unwrap(), RUST_PRODUCT, "acme");
+    config
+}
+
 #[test]
 fn a_keygen_license_file_activates_checks_and_deactivates_on_this_device() {
     use tessera::activation::keygen::import;
     use tessera::{Clock as _, LicenseHandle};
     let setup = common::Setup::starting("2022-09-01T00:00:00Z");
-    let mut config = setup.config();
-    config
-        .keyring
-        .add_keygen(PublicKey::parse(ACCOUNT_KEY).unwrap(), RUST_PRODUCT, "acme");
+    let config = rust_example_config(&setup);
     let bytes = read("rust_license_files_examples_license.lic");
 
     // A wrong license key changes nothing.
@@ -634,10 +641,7 @@ fn a_machine_file_activates_only_with_its_own_fingerprint() {
     use tessera::activation::keygen::import;
     use tessera::LicenseHandle;
     let setup = common::Setup::starting("2024-01-01T00:00:00Z");
-    let mut config = setup.config();
-    config
-        .keyring
-        .add_keygen(PublicKey::parse(ACCOUNT_KEY).unwrap(), RUST_PRODUCT, "acme");
+    let config = rust_example_config(&setup);
     let bytes = read("rust_machine_files_examples_machine.lic");
     let fingerprint = MACHINE_FINGERPRINTS[0].1;
     for wrong in [None, Some("another-machine")] {
@@ -656,14 +660,7 @@ fn a_machine_file_activates_only_with_its_own_fingerprint() {
     assert_eq!(handle.check().unwrap(), Status::Valid);
     assert_eq!(handle.license().id, "5224caee-595b-44cc-bac9-d01787642bac");
     // The state carried to another machine is refused there.
-    let other = common::device::FakeDevice::physical();
-    other.write("/etc/machine-id", "99999999999999999999999999999999\n");
-    other.write(
-        "/sys/class/dmi/id/product_uuid",
-        "11111111-2222-3333-4444-555555555555\n",
-    );
-    other.write("/sys/class/dmi/id/board_serial", "OTHERBOARD\n");
-    other.nic("eth0", "00:1b:21:00:00:01", true);
+    let other = common::device::FakeDevice::another_physical();
     let mut elsewhere = setup.config_on(&other);
     elsewhere.keyring = config.keyring.clone();
     let err = LicenseHandle::open(&elsewhere).unwrap_err();
@@ -675,10 +672,7 @@ fn a_keyring_without_the_keygen_key_cannot_open_an_imported_file() {
     use tessera::activation::keygen::import;
     use tessera::LicenseHandle;
     let setup = common::Setup::starting("2022-09-01T00:00:00Z");
-    let mut config = setup.config();
-    config
-        .keyring
-        .add_keygen(PublicKey::parse(ACCOUNT_KEY).unwrap(), RUST_PRODUCT, "acme");
+    let config = rust_example_config(&setup);
     import(
         &config,
         &read("rust_license_files_examples_license.lic"),

@@ -58,14 +58,7 @@ fn the_store_and_license_copied_to_another_device_are_refused() {
     )
     .unwrap();
 
-    let thief = FakeDevice::physical();
-    thief.write("/etc/machine-id", "99999999999999999999999999999999\n");
-    thief.write(
-        "/sys/class/dmi/id/product_uuid",
-        "11111111-2222-3333-4444-555555555555\n",
-    );
-    thief.write("/sys/class/dmi/id/board_serial", "OTHERBOARD\n");
-    thief.nic("eth0", "00:1b:21:00:00:01", true);
+    let thief = FakeDevice::another_physical();
     thief.write("/proc/sys/kernel/hostname", "laptop\n");
     // Same store directory, same license file: refused, and said why.
     let err = LicenseHandle::open(&s.config_on(&thief)).unwrap_err();

@@ -309,15 +309,22 @@ fn keygen_vector(name: &str) -> PathBuf {
         .join(name)
 }
 
-#[test]
-fn inspect_verify_and_import_read_keygen_files() {
-    let dir = tempfile::tempdir().unwrap();
-    let key = dir.path().join("keygen.pub");
+/// The Keygen demo account's public verify key (vectors.txt), written to
+/// `dir/keygen.pub` as a vendor would keep it.
+fn keygen_account_key(dir: &Path) -> PathBuf {
+    let key = dir.join("keygen.pub");
     std::fs::write(
         &key,
         "e8601e48b69383ba520245fd07971e983d06d22c4257cfd82304601479cee788\n",
     )
     .unwrap();
+    key
+}
+
+#[test]
+fn inspect_verify_and_import_read_keygen_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = keygen_account_key(dir.path());
     let license_key = dir.path().join("license.key");
     std::fs::write(&license_key, "988214-879010-F1185E-B37E91-E53AF5-V3\n").unwrap();
     let file = keygen_vector("rust_license_files_examples_license.lic");
@@ -452,12 +459,7 @@ fn inspect_verify_and_import_read_keygen_files() {
 #[test]
 fn verify_reads_every_keygen_vector() {
     let dir = tempfile::tempdir().unwrap();
-    let key = dir.path().join("keygen.pub");
-    std::fs::write(
-        &key,
-        "e8601e48b69383ba520245fd07971e983d06d22c4257cfd82304601479cee788",
-    )
-    .unwrap();
+    let key = keygen_account_key(dir.path());
     let license_key = dir.path().join("license.key");
     let expectations: serde_json::Value =
         serde_json::from_slice(&std::fs::read(keygen_vector("decrypt_expectations.json")).unwrap())

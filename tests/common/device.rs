@@ -10,6 +10,20 @@ pub struct FakeDevice {
 }
 
 impl FakeDevice {
+    /// Another physical server: [`FakeDevice::physical`] with every
+    /// component that names the machine (machine id, DMI, its NIC) its own.
+    pub fn another_physical() -> FakeDevice {
+        let d = FakeDevice::physical();
+        d.write("/etc/machine-id", "99999999999999999999999999999999\n");
+        d.write(
+            "/sys/class/dmi/id/product_uuid",
+            "11111111-2222-3333-4444-555555555555\n",
+        );
+        d.write("/sys/class/dmi/id/board_serial", "OTHERBOARD\n");
+        d.nic("eth0", "00:1b:21:00:00:01", true);
+        d
+    }
+
     /// A physical server: machine id, DMI, one physical NIC beside loopback,
     /// a Docker bridge and a veth, two Intel cores, a root file system with a UUID.
     pub fn physical() -> FakeDevice {
