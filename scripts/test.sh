@@ -39,6 +39,9 @@ suite header ./scripts/header.sh
 suite c-and-cpp ./scripts/c-tests.sh
 # Python: pip install of bindings/python into a fresh venv, pytest, the example.
 suite python ./scripts/python-tests.sh
+# Windows under wine (the SDK's suites, `tessera fingerprint`, tessera.dll
+# and the C test built with MinGW) and macOS type-checked for both targets.
+suite windows-and-macos ./scripts/windows-tests.sh
 # docs/FORMAT.md's recipe verifies its example with OpenSSL alone, and refuses a tampered copy.
 format_by_hand() {
     docs/example/verify-by-hand.sh docs/example/license.lic docs/example/vendor.pub >/dev/null || return 1

@@ -65,6 +65,7 @@
 //! let handle = LicenseHandle::open(&config)?;  // at each start
 //! assert_eq!(handle.check()?, Status::Valid);  // any time
 //! assert!(handle.feature_enabled("pdf-export")?);
+//! # drop(handle); // Windows removes no file that is open
 //! # std::fs::remove_dir_all(dir)?;
 //! # Ok(()) }
 //! ```

@@ -1,11 +1,14 @@
 //! Hardware-key licenses against a real SoftHSM2 token that this test
 //! creates in its own directory (it never touches a system token): the
 //! right token, a wrong PIN, another token, the token removed.
+//! Unix only: SoftHSM2 is a Linux library here; on Windows a product loads
+//! its token vendor's PKCS#11 DLL the same way.
 //!
 //! Needs the softhsm2 package (`scripts/setup.sh`, run by the test command, installs it); the module path can
 //! be given in `SOFTHSM2_MODULE`.
 // A test may fail by panicking, and its shared helpers are `pub` to its modules.
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+#![cfg(unix)]
 
 mod common;
 

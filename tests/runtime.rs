@@ -480,7 +480,7 @@ fn consumer_process_entry() {
     c.secret = common::TEST_SECRET.to_vec();
     c.store_dir = Some(store.into());
     c.clock = Arc::new(ManualClock::new(at("2026-03-10T12:00:00Z")));
-    c.source = Arc::new(tessera::device::sources::TreeSource::new(device));
+    c.machine = tessera::device::sources::TreeSource::new(device).into();
     let h = LicenseHandle::open(&c).unwrap();
     // libtest has printed "test consumer_process_entry ... " without a newline.
     println!();

@@ -379,7 +379,7 @@ pub unsafe extern "C" fn tessera_config_set_system_root(
             return Err(Failure::invalid("the system root is empty"));
         }
         testing_only()?;
-        config.inner.source = Arc::new(TreeSource::new(root));
+        config.inner.machine = TreeSource::new(root).into();
         Ok(())
     })
 }

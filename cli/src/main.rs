@@ -488,9 +488,7 @@ fn inspect(
             opts = opts.device(d.clone());
         }
         if license.prevent_vm {
-            opts = opts.environment(tessera::device::environment::detect(
-                &tessera::device::sources::HostSource,
-            ));
+            opts = opts.environment(tessera::device::Machine::host().environment());
         }
         validate_at(license, &opts, now)
     });
@@ -613,9 +611,7 @@ fn verify(
         opts = opts.device(tessera::Fingerprint::from_id(d));
     }
     if license.prevent_vm {
-        opts = opts.environment(tessera::device::environment::detect(
-            &tessera::device::sources::HostSource,
-        ));
+        opts = opts.environment(tessera::device::Machine::host().environment());
     }
     let v = validate_at(license, &opts, at.unwrap_or_else(Utc::now));
     let reason = v.reasons.first().cloned().unwrap_or_default();
@@ -637,13 +633,12 @@ fn fingerprint(
     compare: Option<&Path>,
     policy: &str,
 ) -> Result<(), Failure> {
-    use tessera::device::sources::{HostSource, SystemSource, TreeSource};
-    let source: Box<dyn SystemSource> = match root {
-        Some(r) => Box::new(TreeSource::new(r)),
-        None => Box::new(HostSource),
+    let machine = match root {
+        Some(r) => tessera::device::sources::TreeSource::new(r).into(),
+        None => tessera::device::Machine::host(),
     };
     let salt = tessera::format::fingerprint::product_salt(product, b"");
-    let fp = tessera::device::fingerprint::collect(source.as_ref(), &salt)?;
+    let fp = machine.fingerprint(&salt)?;
     println!(
         "Fingerprint of this device for product {product} (salted hashes; no raw value is shown)"
     );
@@ -651,7 +646,7 @@ fn fingerprint(
     for (name, hash) in &fp.components {
         println!("{name:<18}{hash}");
     }
-    let env = tessera::device::environment::detect(source.as_ref());
+    let env = machine.environment();
     if env.evidence.is_empty() {
         println!(
             "{:<18}no sign of a virtual machine or container",

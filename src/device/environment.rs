@@ -61,7 +61,7 @@ impl Environment {
     }
 }
 
-const HYPERVISOR_VENDORS: [&str; 14] = [
+pub(crate) const HYPERVISOR_VENDORS: [&str; 14] = [
     "qemu",
     "kvm",
     "vmware",

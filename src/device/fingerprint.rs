@@ -69,7 +69,12 @@ pub fn facts(src: &dyn SystemSource) -> Vec<(String, String)> {
 
 /// Collects this device's fingerprint, salted with `salt` ([`product_salt`](crate::format::fingerprint::product_salt)).
 pub fn collect(src: &dyn SystemSource, salt: &[u8]) -> Result<Fingerprint> {
-    let facts = facts(src);
+    from_facts(&facts(src), salt)
+}
+
+/// A fingerprint of raw facts, refused when none of them names this
+/// machine.
+pub(crate) fn from_facts(facts: &[(String, String)], salt: &[u8]) -> Result<Fingerprint> {
     // Without one component that names this machine (a container, most
     // often), the fingerprint would be the same on every machine of its
     // kind: refused, and the product sets a custom device id instead
@@ -86,22 +91,14 @@ pub fn collect(src: &dyn SystemSource, salt: &[u8]) -> Result<Fingerprint> {
     ))
 }
 
-/// Collects the fingerprint of the machine this code runs on.
-#[cfg(target_os = "linux")]
+/// Collects the fingerprint of the machine this code runs on, on any of
+/// the three platforms ([`crate::device::Machine::host`]).
 pub fn collect_host(salt: &[u8]) -> Result<Fingerprint> {
-    collect(&crate::device::sources::HostSource, salt)
-}
-
-/// Collects the fingerprint of the machine this code runs on.
-#[cfg(not(target_os = "linux"))]
-pub fn collect_host(_salt: &[u8]) -> Result<Fingerprint> {
-    Err(Error::Unsupported(
-        "device fingerprinting is not supported on this platform yet; use Fingerprint::custom",
-    ))
+    crate::device::Machine::host().fingerprint(salt)
 }
 
 /// DMI files hold placeholders on many boards; those identify nothing.
-fn dmi_value(raw: &str) -> Option<String> {
+pub(crate) fn dmi_value(raw: &str) -> Option<String> {
     let v = raw.trim();
     let placeholder = v.is_empty()
         || v.bytes().all(|b| b == b'0' || b == b'-' || b == b' ')

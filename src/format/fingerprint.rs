@@ -124,14 +124,20 @@ impl Fingerprint {
 
 /// Whether a component names this machine rather than its kind: the
 /// machine id, the firmware's UUID and board serial, a network card's
-/// address, the root volume's id. `os`, `cpu` and `hostname` are shared by
+/// address, the root or system volume's id, a Mac's serial number. `os`, `cpu` and `hostname` are shared by
 /// many machines (every container of one image on one CPU model has the
 /// same three), so a fuzzy match needs at least one of these among the
 /// components that still match (docs/DEVICE.md).
 pub fn is_identifying(component: &str) -> bool {
     matches!(
         component,
-        "machine_id" | "dmi_product_uuid" | "dmi_board_serial" | "root_fs_uuid"
+        "machine_id"
+            | "dmi_product_uuid"
+            | "dmi_board_serial"
+            | "root_fs_uuid"
+            | "system_volume"
+            | "serial_number"
+            | "boot_volume_uuid"
     ) || component.starts_with("mac:")
 }
 

@@ -7,10 +7,9 @@ use std::sync::Arc;
 
 use chrono::Duration;
 
-use crate::device::environment::{self, Environment};
-use crate::device::fingerprint;
+use crate::device::environment::Environment;
 use crate::device::hardware::HardwareToken;
-use crate::device::sources::{HostSource, SystemSource};
+use crate::device::Machine;
 use crate::error::{Error, Result};
 use crate::format::fingerprint::{Fingerprint, MatchPolicy};
 use crate::format::keys::Keyring;
@@ -34,8 +33,8 @@ pub struct LocalConfig {
     pub store_dir: Option<PathBuf>,
     /// The time source.
     pub clock: Arc<dyn Clock>,
-    /// Where device facts come from.
-    pub source: Arc<dyn SystemSource>,
+    /// Where device facts come from: this machine ([`Machine::host`]) by default.
+    pub machine: Machine,
     /// How stored fingerprints are compared with this device's.
     pub match_policy: MatchPolicy,
     /// A vendor-supplied device id used instead of collected facts
@@ -72,7 +71,7 @@ impl LocalConfig {
             keyring,
             store_dir: None,
             clock: Arc::new(SystemClock),
-            source: Arc::new(HostSource),
+            machine: Machine::host(),
             match_policy: MatchPolicy::default(),
             custom_device_id: None,
             secret: Vec::new(),
@@ -101,7 +100,7 @@ impl LocalConfig {
                 Err(Error::InvalidArgument("the custom device id is empty"))
             }
             Some(id) => Ok(Fingerprint::custom(&self.salt(), id)),
-            None => fingerprint::collect(self.source.as_ref(), &self.salt()),
+            None => self.machine.fingerprint(&self.salt()),
         }
     }
 
@@ -131,7 +130,7 @@ impl LocalConfig {
 
     /// What VM and container detection finds on this device.
     pub fn environment(&self) -> Environment {
-        environment::detect(self.source.as_ref())
+        self.machine.environment()
     }
 }
 

@@ -515,7 +515,14 @@ fn create_private_dir(dir: &Path) -> Result<()> {
     }
     builder
         .create(dir)
-        .map_err(|e| Error::io(&e, "creating the state directory"))
+        .map_err(|e| Error::io(&e, "creating the state directory"))?;
+    // Windows: an ACL that grants this user alone, inherited by the files
+    // inside (a directory under %LOCALAPPDATA% is private already; one the
+    // product chose elsewhere may not be).
+    #[cfg(windows)]
+    tessera_os::windows::restrict_to_owner(dir)
+        .map_err(|e| Error::io(&e, "making the state directory private"))?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -590,7 +590,12 @@ static void write_file(const char *name, const char *data, size_t len) {
  * returns its exit status. */
 static int vendor(const char *args) {
     char command[4096];
+#ifdef _WIN32
+    /* cmd.exe: double quotes, and /d to change drive too. */
+    snprintf(command, sizeof command, "cd /d \"%s\" && \"%s\" %s >cli.out 2>&1", fixtures, cli, args);
+#else
     snprintf(command, sizeof command, "cd '%s' && '%s' %s >cli.out 2>&1", fixtures, cli, args);
+#endif
     return system(command);
 }
 

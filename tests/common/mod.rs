@@ -100,7 +100,7 @@ impl Setup {
         c.secret = TEST_SECRET.to_vec();
         c.store_dir = Some(self.store.path().to_owned());
         c.clock = self.clock.clone();
-        c.source = Arc::new(device.source());
+        c.machine = device.source().into();
         c
     }
 

@@ -200,13 +200,20 @@ impl Consumption {
                 (known.last_seq, known.last_mac, known.used) = saved;
                 return fail_accepted(results, &e);
             }
-            let file = known.file.clone();
-            if known.last_seq.saturating_sub(known.start_seq) >= self.compact_after {
+            if known.last_seq.saturating_sub(known.start_seq) >= self.compact_after
+                && known.last_seq >= known.compact_again_at
+            {
                 // The snapshot that compaction writes makes these records
-                // durable too; a failed compaction is retried next time.
-                let _ = self.compact(&guard, &mut known);
+                // durable: nothing is left to sync. A failed compaction is
+                // tried again after as many records more.
+                match self.compact(&guard, &mut known) {
+                    Ok(()) => return results,
+                    Err(_) => {
+                        known.compact_again_at = known.last_seq.saturating_add(self.compact_after);
+                    }
+                }
             }
-            file
+            known.file.clone()
         };
         // Other processes go on while this one waits for the disk.
         let synced = file

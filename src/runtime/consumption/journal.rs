@@ -48,6 +48,10 @@ pub(super) struct Known {
     pub(super) last_mac: [u8; 16],
     pub(super) used: BTreeMap<String, (i64, u64)>,
     pub(super) snapshot: Snapshot,
+    /// After a failed compaction, the sequence number to try again at (a
+    /// process that holds the journal open can make Windows refuse the
+    /// replace; the journal grows meanwhile, within its bound).
+    pub(super) compact_again_at: u64,
 }
 
 impl Consumption {
@@ -74,7 +78,7 @@ impl Consumption {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(Error::io(&e, "reading the consumption journal")),
         };
-        let ino = meta.as_ref().map_or(0, file_id);
+        let ino = meta.as_ref().map_or(0, |m| file_id(&self.path, m));
         let len = meta.as_ref().map_or(0, |m| m.len());
         if known.file.is_none() || ino != known.ino || len < known.offset {
             self.reload(guard, known)?;
@@ -129,7 +133,7 @@ impl Consumption {
             .metadata()
             .map_err(|e| Error::io(&e, "reading the consumption journal"))?;
         *known = Known {
-            ino: file_id(&meta),
+            ino: file_id(&self.path, &meta),
             file: Some(Arc::new(file)),
             used: snapshot.used.clone(),
             snapshot,
@@ -339,8 +343,19 @@ impl Consumption {
             write_snapshot(state, &snap);
             Ok(())
         })?;
-        self.rewrite_journal(known.last_seq, &known.last_mac)?;
-        known.file = None; // reopened on the next catch-up
+        // Closed before the replace (Windows refuses to replace a file this
+        // process holds open); reopened on the next catch-up.
+        known.file = None;
+        if let Err(e) = self.rewrite_journal(known.last_seq, &known.last_mac) {
+            // Not replaced: the same journal, open again where it was.
+            known.file = OpenOptions::new()
+                .read(true)
+                .append(true)
+                .open(&self.path)
+                .ok()
+                .map(Arc::new);
+            return Err(e);
+        }
         known.snapshot = snap;
         Ok(())
     }
@@ -440,18 +455,29 @@ pub(super) fn parse_mac(s: &str) -> Option<[u8; 16]> {
     crate::util::unhex(s)
 }
 
+/// What tells a replaced journal from the one read before: its inode.
 #[cfg(unix)]
-fn file_id(meta: &std::fs::Metadata) -> u64 {
+fn file_id(_path: &std::path::Path, meta: &std::fs::Metadata) -> u64 {
     std::os::unix::fs::MetadataExt::ino(meta)
 }
 
+/// What tells a replaced journal from the one read before. Without inodes
+/// (and with NTFS's tunnelling, which gives a file created under a
+/// just-removed name the old creation time), it is the header line: every
+/// rewrite starts a new sequence number and MAC there.
 #[cfg(not(unix))]
-pub(super) fn file_id(meta: &std::fs::Metadata) -> u64 {
-    // Without inodes, a replaced journal is noticed by its creation time.
-    meta.created()
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_nanos() as u64)
+fn file_id(path: &std::path::Path, _meta: &std::fs::Metadata) -> u64 {
+    use std::io::Read as _;
+    let mut head = Vec::with_capacity(128);
+    let read = std::fs::File::open(path).and_then(|f| f.take(128).read_to_end(&mut head));
+    if read.is_err() {
+        return 0;
+    }
+    let line = head.split(|&b| b == b'\n').next().unwrap_or_default();
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(line);
+    let mut id = [0u8; 8];
+    id.copy_from_slice(&digest[..8]);
+    u64::from_le_bytes(id)
 }
 
 #[cfg(test)]

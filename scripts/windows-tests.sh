@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Windows, tested under wine (x86_64-pc-windows-gnu, MinGW-w64, wine 8):
+# - the SDK's Rust test suites, cross-compiled and run under wine (cargo's
+#   runner: scripts/wine-run.sh), the real (wine) machine's fingerprint and
+#   VM check among them;
+# - `tessera fingerprint`, built for Windows, on the wine machine: at least
+#   four components and the environment line;
+# - tessera.dll with its import libraries (MinGW's libtessera.dll.a and an
+#   MSVC-style tessera.lib), and the C test program built with MinGW
+#   against the DLL, run under wine.
+# Then macOS: the SDK, its OS layer and the C library type-checked with
+# clippy (-D warnings) for aarch64-apple-darwin and x86_64-apple-darwin;
+# its rules are tested from recorded dumps in tests/macos.rs on every run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+win=x86_64-pc-windows-gnu
+apple=(aarch64-apple-darwin x86_64-apple-darwin)
+
+# Set-up: the Rust targets (the system packages come from scripts/setup.sh).
+for t in "$win" "${apple[@]}"; do
+    rustup target list --installed | grep -qx "$t" || rustup target add "$t" >/dev/null
+done
+for tool in x86_64-w64-mingw32-gcc x86_64-w64-mingw32-dlltool; do
+    command -v "$tool" >/dev/null || { echo "windows-tests: $tool is missing (Debian: gcc-mingw-w64-x86-64)" >&2; exit 1; }
+done
+[ -x /usr/lib/wine/wine64 ] || command -v wine64 >/dev/null || { echo "windows-tests: wine64 is missing (Debian: wine wine64)" >&2; exit 1; }
+export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER="$root/scripts/wine-run.sh"
+step() { printf -- '-- %s\n' "$*"; }
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+step "the SDK's Rust suites under wine"
+cargo test -p tessera --all-features --target "$win" --no-fail-fast -- --nocapture --test-threads=2 2>&1 \
+    | tee "$work/rust.txt" | grep -E "^test result|^components|^environment|FAILED|panicked" 
+grep -q "^test result: FAILED" "$work/rust.txt" && exit 1
+grep -q "^components: " "$work/rust.txt" || { echo "the host fingerprint test did not run" >&2; exit 1; }
+
+step "tessera fingerprint on the wine machine"
+cargo build --quiet -p tessera-cli --target "$win"
+exe=$root/target/$win/debug/tessera.exe
+scripts/wine-run.sh "$exe" fingerprint --product acme-cad | tr -d '\r' | tee "$work/fingerprint.txt"
+components=$(grep -cE '^(machine_id|dmi_|mac:|cpu|system_volume|hostname|os) ' "$work/fingerprint.txt" || true)
+[ "$components" -ge 4 ] || { echo "only $components components under wine" >&2; exit 1; }
+grep -q '^environment' "$work/fingerprint.txt"
+
+step "tessera.dll and its import libraries"
+cargo build --quiet -p tessera-capi --features testing --target "$win"
+lib=$root/target/$win/debug
+[ -f "$lib/tessera.dll" ] && [ -f "$lib/libtessera.dll.a" ]
+# An MSVC-style import library from the DLL's own export table.
+{
+    echo "LIBRARY tessera.dll"
+    echo "EXPORTS"
+    x86_64-w64-mingw32-objdump -p "$lib/tessera.dll" \
+        | sed -n '/\[Ordinal\/Name Pointer\] Table/,/^$/p' | grep -oE 'tessera_[A-Za-z0-9_]+'
+} > "$work/tessera.def"
+x86_64-w64-mingw32-dlltool -d "$work/tessera.def" -D tessera.dll -l "$lib/tessera.lib"
+echo "tessera.dll exports $(grep -c '^tessera_' "$work/tessera.def") functions; import libraries: libtessera.dll.a, tessera.lib"
+
+step "the C test, built with MinGW against tessera.dll, under wine"
+cargo build --quiet -p tessera-cli
+tests/c/fixtures.sh "$root/target/debug/tessera" "$work/fx" 2>/dev/null
+x86_64-w64-mingw32-gcc -std=c11 -Wall -Wextra -Werror -pedantic -Iinclude tests/c/ffi_test.c \
+    -o "$work/ffi_test.exe" -L"$lib" -ltessera -lpthread
+cp "$lib/tessera.dll" "$work/"
+cp "$(x86_64-w64-mingw32-gcc -print-file-name=libwinpthread-1.dll)" "$work/" 2>/dev/null || true
+winpath() { WINEDEBUG=-all WINEPREFIX="$root/target/wine" /usr/lib/wine/wine64 winepath -w "$1" 2>/dev/null | tr -d '\r'; }
+scripts/wine-run.sh "$work/ffi_test.exe" "$(winpath "$work/fx")" "$(winpath "$exe")" | tr -d '\r' | tail -3
+
+step "macOS: type-checked for both Apple targets"
+for t in "${apple[@]}"; do
+    # The network feature needs a C compiler for Apple's ABI (ring); the
+    # offline SDK, its OS layer and the C library do not.
+    cargo clippy --quiet -p tessera-os -p tessera --features issuer,keygen,pkcs11 --all-targets --target "$t" -- -D warnings
+    cargo clippy --quiet -p tessera-capi --features testing --target "$t" -- -D warnings
+    echo "$t: clean"
+done
