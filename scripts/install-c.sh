@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the C library for C and C++ projects:
-#   scripts/install-c.sh PREFIX [debug|release]
-# PREFIX/include/{tessera.h,tessera.hpp}, PREFIX/lib/libtessera.{so,a},
+#   scripts/install-c.sh PREFIX [debug|release] [TARGET]
+# PREFIX/include/{tessera.h,tessera.hpp}, PREFIX/lib/libtessera.{so,a}
+# (for TARGET x86_64-pc-windows-gnu: PREFIX/bin/tessera.dll and
+# PREFIX/lib/{libtessera.dll.a,tessera.lib,libtessera.a}),
 # PREFIX/lib/pkgconfig/tessera.pc and PREFIX/lib/cmake/Tessera/ for
 # find_package(Tessera). Builds the library with cargo first (release by
 # default; the test command installs its debug build).
@@ -9,11 +11,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 prefix=${1:?usage: scripts/install-c.sh PREFIX [debug|release]}
 profile=${2:-release}
+target=${3:-}
+flags=()
+[ -n "$target" ] && flags=(--target "$target")
 case "$profile" in
-    release) cargo build --quiet --release -p tessera-capi ;;
-    debug) cargo build --quiet -p tessera-capi ;;
+    release) cargo build --quiet --release -p tessera-capi "${flags[@]}" ;;
+    debug) cargo build --quiet -p tessera-capi "${flags[@]}" ;;
     *) echo "profile must be debug or release" >&2; exit 2 ;;
 esac
+out=target/${target:+$target/}$profile
 mkdir -p "$prefix"
 prefix=$(cd "$prefix" && pwd)
 version=$(cargo pkgid -p tessera | sed 's/.*[@#]//')
@@ -22,8 +28,27 @@ minor=$(echo "$version" | cut -d. -f2)
 
 install -d "$prefix/include" "$prefix/lib/pkgconfig" "$prefix/lib/cmake/Tessera"
 install -m 0644 include/tessera.h bindings/cpp/tessera.hpp "$prefix/include/"
-install -m 0755 "target/$profile/libtessera.so" "$prefix/lib/"
-install -m 0644 "target/$profile/libtessera.a" "$prefix/lib/"
+case "$target" in
+    *windows*)
+        install -d "$prefix/bin"
+        install -m 0755 "$out/tessera.dll" "$prefix/bin/"
+        install -m 0644 "$out/libtessera.dll.a" "$out/libtessera.a" "$prefix/lib/"
+        # The MSVC-style import library, made from the DLL's export table.
+        def=$(mktemp)
+        {
+            echo "LIBRARY tessera.dll"
+            echo "EXPORTS"
+            x86_64-w64-mingw32-objdump -p "$out/tessera.dll" \
+                | sed -n '/\[Ordinal\/Name Pointer\] Table/,/^$/p' | grep -oE 'tessera_[A-Za-z0-9_]+'
+        } > "$def"
+        x86_64-w64-mingw32-dlltool -d "$def" -D tessera.dll -l "$prefix/lib/tessera.lib"
+        rm -f "$def"
+        ;;
+    *)
+        install -m 0755 "$out/libtessera.so" "$prefix/lib/"
+        install -m 0644 "$out/libtessera.a" "$prefix/lib/"
+        ;;
+esac
 sed "s|@PREFIX@|$prefix|; s|@VERSION@|$version|" packaging/tessera.pc.in > "$prefix/lib/pkgconfig/tessera.pc"
 install -m 0644 packaging/TesseraConfig.cmake "$prefix/lib/cmake/Tessera/"
 sed "s|@VERSION@|$version|; s|@MAJOR@|$major|; s|@MINOR@|$minor|" packaging/TesseraConfigVersion.cmake.in \
