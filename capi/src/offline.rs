@@ -195,7 +195,10 @@ pub unsafe extern "C" fn tessera_airgap_initialization_code(
     boundary(|| {
         // SAFETY: the function's contract.
         let config = unsafe { arg_ref(config, "config") }?;
-        if buf_len <= TESSERA_AIRGAP_INIT_CODE_LEN {
+        if buf_len <= TESSERA_AIRGAP_INIT_CODE_LEN || buf.is_null() || len_out.is_null() {
+            // A size query, or outputs that cannot take the code: answered
+            // (or refused) before a new code replaces the pending one, so
+            // the vendor's confirmation of that one still matches.
             let probe = "x".repeat(TESSERA_AIRGAP_INIT_CODE_LEN);
             // SAFETY: the function's contract; this only reports the size.
             return unsafe { write_string(&probe, buf, buf_len, len_out) };

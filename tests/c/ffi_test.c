@@ -691,6 +691,13 @@ static void test_airgap(void) {
     CHECK(n == TESSERA_AIRGAP_INIT_CODE_LEN);
     OK(tessera_airgap_initialization_code(c, code, sizeof code, &n));
     CHECK(n == TESSERA_AIRGAP_INIT_CODE_LEN && strlen(code) == n && code[4] == '-');
+    /* Misuse after the code went to the vendor: a NULL output, a NULL
+     * buffer with a size, a size query. Each fails or answers the size
+     * without making a new code, so the confirmation below still matches. */
+    EXPECT(tessera_airgap_initialization_code(c, code, sizeof code, NULL), TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_airgap_initialization_code(c, NULL, sizeof code, &n), TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_airgap_initialization_code(c, NULL, 0, &n), TESSERA_ERR_BUFFER_TOO_SMALL);
+    CHECK(n == TESSERA_AIRGAP_INIT_CODE_LEN);
 
     /* Plain activation of an air-gapped license is refused. */
     EXPECT(tessera_activate(c, (const uint8_t *)license, len), TESSERA_ERR_AIR_GAPPED);
