@@ -32,7 +32,7 @@
 //! let report = validate(file.license(), &options, &on("2027-01-02T00:00:00Z"));
 //! assert_eq!(report.status, Status::ValidInGrace); // 72 hours of grace
 //! let report = validate(file.license(), &options, &on("2027-01-05T00:00:00Z"));
-//! assert!(!report.is_usable(), "{}: {}", report.status, report.reasons.join("; "));
+//! assert!(!report.is_usable(), "{}: {}", report.status, report.reasons[0]);
 //!
 //! // One changed byte of the signed body, and nothing verifies.
 //! let mut forged = text.as_bytes().to_vec();

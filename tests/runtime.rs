@@ -282,7 +282,9 @@ fn a_floating_license_works_only_while_its_lease_holds() {
         json!({"is_floating": true, "floating_users": 5, "floating_timeout": 30}),
     );
     assert_eq!(h.check().unwrap(), Status::LeaseRequired);
-    assert!(h.validate().unwrap().reasons[0].contains("needs a seat"));
+    assert!(h.validate().unwrap().reasons[0]
+        .to_string()
+        .contains("needs a seat"));
     assert!(!h.feature_enabled("export").unwrap());
 
     let granted = h
@@ -306,7 +308,9 @@ fn a_floating_license_works_only_while_its_lease_holds() {
     // Exactly at the expiry: over.
     s.clock.set(at("2026-03-10T12:30:00Z"));
     assert_eq!(h.check().unwrap(), Status::LeaseExpired);
-    assert!(h.validate().unwrap().reasons[0].contains("a heartbeat must renew it"));
+    assert!(h.validate().unwrap().reasons[0]
+        .to_string()
+        .contains("a heartbeat must renew it"));
     assert_eq!(h.lease().unwrap().unwrap().time_left, Duration::zero());
     // A heartbeat's new lease renews it.
     h.install_lease(

@@ -610,7 +610,8 @@ pub unsafe extern "C" fn tessera_validation_reasons(
     // SAFETY: the function's contract.
     unsafe {
         text_of(validation, "validation", buf, buf_len, len_out, |v| {
-            Ok(v.inner.reasons.join("\n"))
+            let lines: Vec<String> = v.inner.reasons.iter().map(ToString::to_string).collect();
+            Ok(lines.join("\n"))
         })
     }
 }

@@ -614,7 +614,11 @@ fn verify(
         opts = opts.environment(tessera::device::Machine::host().environment());
     }
     let v = validate_at(license, &opts, at.unwrap_or_else(Utc::now));
-    let reason = v.reasons.first().cloned().unwrap_or_default();
+    let reason = v
+        .reasons
+        .first()
+        .map(ToString::to_string)
+        .unwrap_or_default();
     if v.is_usable() {
         println!("{}: {reason}", v.status);
         Ok(())

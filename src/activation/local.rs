@@ -140,6 +140,10 @@ pub fn deactivate(config: &LocalConfig, license_id: &str) -> Result<bool> {
 fn unusable(v: &Validation) -> Error {
     Error::Unusable {
         status: v.status,
-        reason: v.reasons.first().cloned().unwrap_or_default(),
+        reason: v
+            .reasons
+            .first()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
     }
 }

@@ -148,7 +148,7 @@ impl LicenseHandle {
                 ),
                 None => "this floating license needs a seat: register with the license server or borrow one".to_owned(),
             };
-            v.reasons.insert(0, reason);
+            v.reasons.insert(0, validate::Reason::Text(reason));
         }
         Ok(v)
     }
@@ -177,8 +177,7 @@ impl LicenseHandle {
             let reason = v
                 .reasons
                 .first()
-                .cloned()
-                .unwrap_or_else(|| status.to_string());
+                .map_or_else(|| status.to_string(), ToString::to_string);
             return Err(Error::Unusable { status, reason });
         }
         if let Counter::Feature(code) = counter {

@@ -15,7 +15,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::device::environment::Environment;
 use crate::format::fingerprint::{Fingerprint, MatchPolicy};
-use crate::format::license::{ts, License};
+use crate::format::license::{ts, License, LicenseType};
 use crate::runtime::clock::Clock;
 use crate::status::Status;
 
@@ -116,8 +116,64 @@ pub struct Validation {
     pub maintenance_until: Option<DateTime<Utc>>,
     /// Whether maintenance has ended (the license may still be valid).
     pub maintenance_expired: bool,
-    /// Why the status is what it is, one sentence each, most important first.
-    pub reasons: Vec<String>,
+    /// Why the status is what it is, one sentence each (their `Display`),
+    /// most important first.
+    pub reasons: Vec<Reason>,
+}
+
+/// One reason behind a validation's status. It keeps the facts and becomes
+/// a sentence only when displayed, so a check whose report nobody reads
+/// formats nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Reason {
+    /// A sentence made when the reason was found (refusals, leases).
+    Text(String),
+    /// Valid until the given time.
+    ValidUntil(DateTime<Utc>),
+    /// A license of the given type that does not end.
+    NoEnd(LicenseType),
+    /// The next check-in is due before the given time.
+    CheckInDue(DateTime<Utc>),
+    /// A deadline passed and its grace period runs.
+    InGrace {
+        /// What passed: the validity period, or the check-in.
+        what: &'static str,
+        /// When it passed.
+        deadline: DateTime<Utc>,
+        /// When the grace period ends.
+        until: DateTime<Utc>,
+    },
+    /// Maintenance ended at the given time.
+    MaintenanceEnded(DateTime<Utc>),
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reason::Text(text) => f.write_str(text),
+            Reason::ValidUntil(end) => write!(f, "valid until {}", ts::format(end)),
+            Reason::NoEnd(kind) => write!(f, "{kind} license without an end date"),
+            Reason::CheckInDue(due) => {
+                write!(f, "next check-in due before {}", ts::format(due))
+            }
+            Reason::InGrace {
+                what,
+                deadline,
+                until,
+            } => write!(
+                f,
+                "{what} at {}; the grace period lasts until {}",
+                ts::format(deadline),
+                ts::format(until)
+            ),
+            Reason::MaintenanceEnded(end) => write!(
+                f,
+                "maintenance ended at {}; releases after it are not covered",
+                ts::format(end)
+            ),
+        }
+    }
 }
 
 impl Validation {
@@ -182,7 +238,8 @@ pub fn validate_at(
 
     if let Some((status, why)) = refusal(license, options, now) {
         v.status = status;
-        v.reasons.push(why.describe(license, options, now));
+        v.reasons
+            .push(Reason::Text(why.describe(license, options, now)));
         return v;
     }
 
@@ -196,30 +253,26 @@ pub fn validate_at(
                 let until = later(deadline, grace);
                 v.status = Status::ValidInGrace;
                 v.grace_until = Some(v.grace_until.map_or(until, |u: DateTime<Utc>| u.min(until)));
-                v.reasons.push(format!(
-                    "{what} at {}; the grace period lasts until {}",
-                    ts::format(&deadline),
-                    ts::format(&until)
-                ));
+                v.reasons.push(Reason::InGrace {
+                    what,
+                    deadline,
+                    until,
+                });
             }
         }
     }
     if v.status == Status::Valid {
         v.reasons.push(match v.valid_until {
-            Some(end) => format!("valid until {}", ts::format(&end)),
-            None => format!("{} license without an end date", license.license_type),
+            Some(end) => Reason::ValidUntil(end),
+            None => Reason::NoEnd(license.license_type),
         });
     }
     if let Some(due) = license.expires_at.filter(|due| now < *due) {
-        v.reasons
-            .push(format!("next check-in due before {}", ts::format(&due)));
+        v.reasons.push(Reason::CheckInDue(due));
     }
     if v.maintenance_expired {
         if let Some(end) = v.maintenance_until {
-            v.reasons.push(format!(
-                "maintenance ended at {}; releases after it are not covered",
-                ts::format(&end)
-            ));
+            v.reasons.push(Reason::MaintenanceEnded(end));
         }
     }
     v
