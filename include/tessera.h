@@ -175,6 +175,10 @@ enum tessera_status
 typedef uint32_t tessera_status;
 #endif // __cplusplus
 
+// The shortest vendor secret that opens the local state, in bytes
+// (`tessera_config_set_secret`).
+#define TESSERA_MIN_SECRET_LEN 16
+
 // The version of the C ABI. It grows when functions are added; existing
 // functions keep their meaning. Compare with `TESSERA_ABI_VERSION` from
 // the header the product was built with.
@@ -492,6 +496,7 @@ tessera_result tessera_config_set_store_dir(struct tessera_config *config, const
 // Sets a vendor secret mixed into the fingerprint salt and the state
 // file's key, so another product's files cannot be moved over. The bytes
 // are copied. `(secret, 0)` sets the empty secret whatever `secret` is.
+// Opening the local state needs at least `TESSERA_MIN_SECRET_LEN` bytes.
 //
 // Returns `TESSERA_OK`; `TESSERA_ERR_NULL_POINTER` when `config` is NULL,
 // or `secret` is NULL with a length above zero.
@@ -800,7 +805,9 @@ tessera_result tessera_handle_next_check_in(const struct tessera_handle *handle,
                                             int64_t *at_out);
 
 // The license document as JSON (the fields of docs/FORMAT.md §2: id,
-// license type, customer, features, ...), copied into `buf`.
+// license type, customer, features, ...), copied into `buf`. The license
+// key is left out: it is a secret the user typed, and the SDK never hands
+// it out.
 //
 // Strings out: when `buf_len` is larger than the JSON, it is copied with
 // a terminating NUL and `*len_out` receives its length without the NUL.

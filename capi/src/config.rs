@@ -206,6 +206,7 @@ pub unsafe extern "C" fn tessera_config_set_store_dir(
 /// Sets a vendor secret mixed into the fingerprint salt and the state
 /// file's key, so another product's files cannot be moved over. The bytes
 /// are copied. `(secret, 0)` sets the empty secret whatever `secret` is.
+/// Opening the local state needs at least `TESSERA_MIN_SECRET_LEN` bytes.
 ///
 /// Returns `TESSERA_OK`; `TESSERA_ERR_NULL_POINTER` when `config` is NULL,
 /// or `secret` is NULL with a length above zero.
@@ -491,3 +492,8 @@ impl tessera::Clock for FixedClock {
         false
     }
 }
+
+/// The shortest vendor secret that opens the local state, in bytes
+/// (`tessera_config_set_secret`).
+pub const TESSERA_MIN_SECRET_LEN: usize = 16;
+const _: () = assert!(TESSERA_MIN_SECRET_LEN == tessera::runtime::config::MIN_SECRET_LEN);

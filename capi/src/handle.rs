@@ -504,7 +504,9 @@ pub unsafe extern "C" fn tessera_handle_next_check_in(
 }
 
 /// The license document as JSON (the fields of docs/FORMAT.md §2: id,
-/// license type, customer, features, ...), copied into `buf`.
+/// license type, customer, features, ...), copied into `buf`. The license
+/// key is left out: it is a secret the user typed, and the SDK never hands
+/// it out.
 ///
 /// Strings out: when `buf_len` is larger than the JSON, it is copied with
 /// a terminating NUL and `*len_out` receives its length without the NUL.
@@ -529,8 +531,14 @@ pub unsafe extern "C" fn tessera_handle_license_json(
     // SAFETY: the function's contract.
     unsafe {
         text_of(handle, "handle", buf, buf_len, len_out, |h| {
-            serde_json::to_string(h.inner.license())
-                .map_err(|e| Failure::invalid(format!("the license cannot be shown: {e}")))
+            let shown = |e: serde_json::Error| {
+                Failure::invalid(format!("the license cannot be shown: {e}"))
+            };
+            let mut document = serde_json::to_value(h.inner.license()).map_err(shown)?;
+            if let Some(fields) = document.as_object_mut() {
+                fields.remove("license_key");
+            }
+            serde_json::to_string(&document).map_err(shown)
         })
     }
 }

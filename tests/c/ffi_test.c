@@ -391,6 +391,8 @@ static void test_handle(void) {
         OK(tessera_handle_license_json(h, json, need + 1, &n));
         CHECK(n == need && strlen(json) == need);
         CHECK(contains(json, "\"id\":\"C-ABI-0001\"") && contains(json, "pdf-export"));
+        /* The license key is a secret the user typed: never handed out. */
+        CHECK(!contains(json, "license_key") && !contains(json, "TEST-ONLY-C-ABI"));
         free(json);
     }
 
@@ -684,6 +686,13 @@ static void test_airgap(void) {
     /* No vendor secret (a short one is none). */
     OK(tessera_config_set_secret(c, NULL, 0));
     EXPECT(tessera_airgap_initialization_code(c, code, sizeof code, &n), TESSERA_ERR_INVALID_ARGUMENT);
+    {
+        /* One byte short of TESSERA_MIN_SECRET_LEN is no secret either. */
+        uint8_t short_secret[TESSERA_MIN_SECRET_LEN];
+        memset(short_secret, 'k', sizeof short_secret);
+        OK(tessera_config_set_secret(c, short_secret, TESSERA_MIN_SECRET_LEN - 1));
+        EXPECT(tessera_airgap_initialization_code(c, code, sizeof code, &n), TESSERA_ERR_INVALID_ARGUMENT);
+    }
     OK(tessera_config_set_secret(c, (const uint8_t *)secret, strlen(secret)));
     EXPECT(tessera_airgap_initialization_code(NULL, code, sizeof code, &n), TESSERA_ERR_NULL_POINTER);
     EXPECT(tessera_airgap_initialization_code(c, code, sizeof code, NULL), TESSERA_ERR_NULL_POINTER);
