@@ -54,29 +54,29 @@ pub(crate) fn rename_synced(from: &Path, to: &Path) -> io::Result<()> {
 /// file on Windows 10 and later) and a flush of the new file do it. A
 /// reader that holds `to` without sharing deletion (an indexer, a virus
 /// scanner) makes both refuse for a moment: tried again four times over
-/// about 150 ms before the error is reported.
+/// about 150 ms before the error is reported. Only a flush that fails
+/// after the rename leaves `to` replaced with an error (a failing disk).
 #[cfg(windows)]
 pub(crate) fn rename_synced(from: &Path, to: &Path) -> io::Result<()> {
-    let replace = || {
-        tessera_os::windows::replace_durably(from, to).or_else(|e| {
-            if e.kind() != io::ErrorKind::PermissionDenied {
-                return Err(e);
-            }
-            std::fs::rename(from, to)?;
-            std::fs::OpenOptions::new().write(true).open(to)?.sync_all()
-        })
-    };
     let mut wait = std::time::Duration::from_millis(10);
-    for _ in 0..4 {
-        match replace() {
-            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+    let mut retries = 4;
+    loop {
+        match tessera_os::windows::replace_durably(from, to) {
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {}
+            other => return other,
+        }
+        match std::fs::rename(from, to) {
+            Ok(()) => {
+                return std::fs::OpenOptions::new().write(true).open(to)?.sync_all();
+            }
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied && retries > 0 => {
+                retries -= 1;
                 std::thread::sleep(wait);
                 wait = wait.saturating_mul(2);
             }
-            other => return other,
+            Err(e) => return Err(e),
         }
     }
-    replace()
 }
 
 #[cfg(unix)]
