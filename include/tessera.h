@@ -17,9 +17,10 @@
 // 110 to 189 are the core's stable error codes, 100 to 109 come only
 // from the C boundary, 199 is a code this library does not know
 // (docs/ERRORS.md).
-enum tessera_result
 #ifdef __cplusplus
-  : uint32_t
+enum tessera_result : uint32_t
+#else
+enum tessera_result_values
 #endif // __cplusplus
  {
   // Success.
@@ -134,9 +135,10 @@ typedef uint32_t tessera_result;
 // Whether the license may be used, and if not, why (the Rust `Status`).
 // `TESSERA_STATUS_VALID` and `TESSERA_STATUS_VALID_IN_GRACE` are usable;
 // every other value is not.
-enum tessera_status
 #ifdef __cplusplus
-  : uint32_t
+enum tessera_status : uint32_t
+#else
+enum tessera_status_values
 #endif // __cplusplus
  {
   // Usable.
@@ -188,9 +190,10 @@ typedef uint32_t tessera_status;
 #define TESSERA_AIRGAP_INIT_CODE_LEN 27
 
 // The state of one feature.
-enum tessera_feature_state
 #ifdef __cplusplus
-  : uint32_t
+enum tessera_feature_state : uint32_t
+#else
+enum tessera_feature_state_values
 #endif // __cplusplus
  {
   // The license has the feature and it may be used.
@@ -207,9 +210,10 @@ typedef uint32_t tessera_feature_state;
 #endif // __cplusplus
 
 // The kind of a lease.
-enum tessera_lease_kind
 #ifdef __cplusplus
-  : uint32_t
+enum tessera_lease_kind : uint32_t
+#else
+enum tessera_lease_kind_values
 #endif // __cplusplus
  {
   // A floating seat, renewed by heartbeats.
@@ -223,9 +227,10 @@ typedef uint32_t tessera_lease_kind;
 
 // How a stored device fingerprint is compared with this device's
 // (`tessera_config_set_match_policy`).
-enum tessera_match_policy
 #ifdef __cplusplus
-  : uint32_t
+enum tessera_match_policy : uint32_t
+#else
+enum tessera_match_policy_values
 #endif // __cplusplus
  {
   // Every component must be the same.
@@ -240,9 +245,10 @@ typedef uint32_t tessera_match_policy;
 
 // What an offline activation request names
 // (`tessera_offline_request_activation`).
-enum tessera_credential
 #ifdef __cplusplus
-  : uint32_t
+enum tessera_credential : uint32_t
+#else
+enum tessera_credential_values
 #endif // __cplusplus
  {
   // A license key.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The C and C++ suites, on the debug build the Rust suites already made:
-# - include/tessera.h compiles on its own as C99, C11 and C++17 with
-#   -Wall -Wextra -Werror -pedantic;
+# - include/tessera.h compiles on its own as C99 and C11 (with
+#   -Wc++-compat too) and C++17, with -Wall -Wextra -Werror -pedantic;
 # - tests/c/ffi_test.c (every export, valid and invalid input, threads) runs
 #   plain, under valgrind (no leak, no error) and with ASan+UBSan, after a
 #   canary shows each sanitizer is really linked;
@@ -32,7 +32,7 @@ step "the header compiles on its own"
 printf '#include "tessera.h"\nint main(void) { return tessera_abi_version() == TESSERA_ABI_VERSION ? 0 : 1; }\n' > "$work/alone.c"
 cp "$work/alone.c" "$work/alone.cpp"
 for std in c99 c11; do
-    gcc -std=$std "${warn[@]}" -Iinclude -c "$work/alone.c" -o "$work/alone-$std.o"
+    gcc -std=$std "${warn[@]}" -Wc++-compat -Iinclude -c "$work/alone.c" -o "$work/alone-$std.o"
 done
 g++ -std=c++17 "${warn[@]}" -Iinclude -c "$work/alone.cpp" -o "$work/alone-cpp.o"
 printf '#include "tessera.hpp"\nint main() { return tessera::version().empty(); }\n' > "$work/hpp.cpp"

@@ -30,6 +30,20 @@ assert '"""' not in enums and 'after_includes = ""' in config
 print(config.replace('after_includes = ""', 'after_includes = """\n' + enums + '"""'), end="")
 PY
 "$cbindgen" --quiet --config "$config" --crate tessera-capi --output "$fresh"
+# C++-compatible C: cbindgen gives a 32-bit enum the same name as a tag and
+# as a typedef (`enum X {..}; typedef uint32_t X;`), which C allows and
+# C++ does not (`-Wc++-compat` says so). In C the tag becomes `X_values`;
+# C++ keeps `enum X : uint32_t`, so both languages see the same type name.
+python3 - "$fresh" <<'PY'
+import re, sys
+path = sys.argv[1]
+text = open(path).read()
+pattern = re.compile(r"enum (tessera_\w+)\n#ifdef __cplusplus\n  : uint32_t\n#endif // __cplusplus\n")
+text, count = pattern.subn(
+    lambda m: f"#ifdef __cplusplus\nenum {m[1]} : uint32_t\n#else\nenum {m[1]}_values\n#endif // __cplusplus\n", text)
+assert count >= 6, count
+open(path, "w").write(text)
+PY
 
 if [[ "${1:-}" == "--write" ]]; then
     cp "$fresh" include/tessera.h
