@@ -32,7 +32,10 @@
 
 namespace tessera {
 
-using time_point = std::chrono::system_clock::time_point;
+/// A time as the C API gives it: whole seconds on the system clock. Seconds,
+/// not the clock's own ticks: libstdc++ counts nanoseconds, which overflow
+/// after the year 2262, and a license may run longer than that.
+using time_point = std::chrono::time_point<std::chrono::system_clock, std::chrono::seconds>;
 
 /// A failed call: the C result code, its stable name and the SDK's message.
 class error : public std::runtime_error {
@@ -69,6 +72,23 @@ inline void check(tessera_result r) {
     }
 }
 
+/// The string for the C API. A string with a NUL byte inside would be cut
+/// short there without a word, so it is refused instead.
+inline const char *c_str(const std::string &s, const char *what) {
+    if (s.find('\0') != std::string::npos) {
+        throw error(TESSERA_ERR_INVALID_ARGUMENT, std::string(what) + " contains a NUL byte");
+    }
+    return s.c_str();
+}
+
+/// A C string argument that may not be NULL.
+inline const char *not_null(const char *s, const char *what) {
+    if (s == nullptr) {
+        throw error(TESSERA_ERR_NULL_POINTER, std::string("`") + what + "` is NULL");
+    }
+    return s;
+}
+
 /// Calls `f(buf, cap, &len)` twice: a size query, then the copy.
 template <typename F> std::string read_string(F f) {
     size_t len = 0;
@@ -92,9 +112,7 @@ inline std::optional<time_point> from_unix(bool has, int64_t seconds) {
     return from_unix(seconds);
 }
 
-inline int64_t to_unix(time_point t) {
-    return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
-}
+inline int64_t to_unix(time_point t) { return t.time_since_epoch().count(); }
 
 struct config_free {
     void operator()(tessera_config *p) const noexcept { tessera_config_free(&p); }
@@ -125,25 +143,26 @@ public:
     /// A configuration for product `product` with the defaults.
     explicit config(const std::string &product) {
         tessera_config *raw = nullptr;
-        detail::check(tessera_config_new(product.c_str(), &raw));
+        detail::check(tessera_config_new(detail::c_str(product, "product"), &raw));
         ptr_.reset(raw);
     }
 
     /// Adds a trusted vendor public key (PEM or base64).
     config &add_public_key(const std::string &key) {
-        detail::check(tessera_config_add_public_key(ptr_.get(), key.c_str()));
+        detail::check(tessera_config_add_public_key(ptr_.get(), detail::c_str(key, "key")));
         return *this;
     }
     /// Trusts a Keygen account's verify key (64 hex digits) for the files of
     /// the Keygen product `keygen_product`, read as this product's licenses
     /// (docs/MIGRATING.md).
     config &add_keygen_key(const std::string &key, const std::string &keygen_product) {
-        detail::check(tessera_config_add_keygen_key(ptr_.get(), key.c_str(), keygen_product.c_str()));
+        detail::check(tessera_config_add_keygen_key(ptr_.get(), detail::c_str(key, "key"),
+                                                    detail::c_str(keygen_product, "keygen_product")));
         return *this;
     }
     /// Sets the state directory.
     config &store_dir(const std::string &dir) {
-        detail::check(tessera_config_set_store_dir(ptr_.get(), dir.c_str()));
+        detail::check(tessera_config_set_store_dir(ptr_.get(), detail::c_str(dir, "dir")));
         return *this;
     }
     /// Sets the vendor secret mixed into fingerprints and the state key.
@@ -154,7 +173,7 @@ public:
     }
     /// Uses a vendor-supplied device id instead of device facts.
     config &custom_device_id(const std::string &id) {
-        detail::check(tessera_config_set_custom_device_id(ptr_.get(), id.c_str()));
+        detail::check(tessera_config_set_custom_device_id(ptr_.get(), detail::c_str(id, "id")));
         return *this;
     }
     /// Requires every fingerprint component to match.
@@ -180,7 +199,7 @@ public:
     }
     /// Reads device facts under `root` instead of `/`.
     config &system_root(const std::string &root) {
-        detail::check(tessera_config_set_system_root(ptr_.get(), root.c_str()));
+        detail::check(tessera_config_set_system_root(ptr_.get(), detail::c_str(root, "root")));
         return *this;
     }
 
@@ -217,14 +236,14 @@ inline void activate(const config &cfg, std::string_view license_file) {
 inline void keygen_import(const config &cfg, std::string_view keygen_file,
                           const std::string &license_key, const std::string &fingerprint = {}) {
     detail::check(tessera_keygen_import(cfg.get(), reinterpret_cast<const uint8_t *>(keygen_file.data()),
-                                        keygen_file.size(), license_key.c_str(),
-                                        fingerprint.empty() ? nullptr : fingerprint.c_str()));
+                                        keygen_file.size(), detail::c_str(license_key, "license_key"),
+                                        fingerprint.empty() ? nullptr : detail::c_str(fingerprint, "fingerprint")));
 }
 
 /// Removes license `license_id` from this device; returns whether it was there.
 inline bool deactivate(const config &cfg, const std::string &license_id) {
     bool was = false;
-    detail::check(tessera_deactivate(cfg.get(), license_id.c_str(), &was));
+    detail::check(tessera_deactivate(cfg.get(), detail::c_str(license_id, "license_id"), &was));
     return was;
 }
 
@@ -332,9 +351,13 @@ public:
     }
 
     /// The state of feature `code`.
+    tessera::feature feature(const char *code) const {
+        return feature(std::string(detail::not_null(code, "code")));
+    }
+    /// The state of feature `code`.
     tessera::feature feature(const std::string &code) const {
         tessera_feature_info info{};
-        detail::check(tessera_handle_feature(ptr_.get(), code.c_str(), &info));
+        detail::check(tessera_handle_feature(ptr_.get(), detail::c_str(code, "code"), &info));
         return tessera::feature{info.state, detail::from_unix(info.has_time, info.time),
                                 info.license_status};
     }
@@ -343,12 +366,23 @@ public:
     tessera::usage consume(uint64_t amount) const { return consume_raw(nullptr, amount); }
     /// Consumes `amount` units of feature `code`.
     tessera::usage consume(const std::string &code, uint64_t amount) const {
-        return consume_raw(code.c_str(), amount);
+        return consume_raw(detail::c_str(code, "code"), amount);
+    }
+    /// Consumes `amount` units of feature `code`; a NULL `code` is an error
+    /// (`consume(amount)` is the license's own counter).
+    tessera::usage consume(const char *code, uint64_t amount) const {
+        return consume(std::string(detail::not_null(code, "code")), amount);
     }
     /// The license's own counter.
     tessera::usage usage() const { return usage_raw(nullptr); }
     /// Feature `code`'s counter.
-    tessera::usage usage(const std::string &code) const { return usage_raw(code.c_str()); }
+    tessera::usage usage(const std::string &code) const {
+        return usage_raw(detail::c_str(code, "code"));
+    }
+    /// Feature `code`'s counter; a NULL `code` is an error, not the license's.
+    tessera::usage usage(const char *code) const {
+        return usage(std::string(detail::not_null(code, "code")));
+    }
 
     /// The lease held, if any.
     std::optional<tessera::lease> lease() const {

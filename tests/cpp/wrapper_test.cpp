@@ -148,6 +148,25 @@ static void test_consumption_and_threads() {
     for (auto &t : threads) t.join();
     auto ocr = h.usage("ocr");
     CHECK(ocr.used == 100 && !ocr.limit && !ocr.resets_at);
+
+    // A careless caller: NULL for a feature code is tessera::error, not
+    // std::logic_error from std::string; a code with a NUL inside is
+    // refused, not cut to "ocr" (which would count against "ocr").
+    EXPECT_ERROR(TESSERA_ERR_NULL_POINTER, h.consume(nullptr, 1));
+    EXPECT_ERROR(TESSERA_ERR_NULL_POINTER, h.usage(static_cast<const char *>(nullptr)));
+    EXPECT_ERROR(TESSERA_ERR_NULL_POINTER, h.feature(static_cast<const char *>(nullptr)));
+    EXPECT_ERROR(TESSERA_ERR_INVALID_ARGUMENT, h.consume(std::string("ocr\0pdf", 7), 1));
+    EXPECT_ERROR(TESSERA_ERR_INVALID_ARGUMENT, tessera::config(std::string("acme\0x", 6)));
+    CHECK(h.usage("ocr").used == 100);
+}
+
+static void test_times() {
+    // Dates past 2262 (where nanosecond ticks overflow) come through whole.
+    const int64_t year_3000 = 32503680000;
+    CHECK(tessera::detail::to_unix(tessera::detail::from_unix(year_3000)) == year_3000);
+    CHECK(tessera::detail::to_unix(tessera::detail::from_unix(INT64_MAX)) == INT64_MAX);
+    CHECK(tessera::detail::to_unix(tessera::detail::from_unix(INT64_MIN)) == INT64_MIN);
+    CHECK(tessera::detail::from_unix(year_3000) > tessera::detail::from_unix(1893456000));
 }
 
 static void test_keygen() {
@@ -177,6 +196,7 @@ int main(int argc, char **argv) {
         test_license();
         test_consumption_and_threads();
         test_keygen();
+        test_times();
     } catch (const tessera::error &e) {
         std::cerr << "unexpected tessera::error " << e.name() << ": " << e.what() << "\n";
         return 1;
