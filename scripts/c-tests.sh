@@ -22,6 +22,9 @@ cargo build --quiet -p tessera-capi --features testing
 cargo build --quiet -p tessera-cli
 lib=$root/target/debug
 cli=$lib/tessera
+# Programs linked against the build record its SONAME, libtessera.so.0,
+# which the install provides as a link; in the build directory, so does this.
+ln -sf libtessera.so "$lib/libtessera.so.0"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -92,6 +95,24 @@ for ex in c cpp; do
     cmake -S "examples/$ex" -B "$work/build-$ex" -DCMAKE_PREFIX_PATH="$work/prefix" -DCMAKE_BUILD_TYPE=Debug >/dev/null
     cmake --build "$work/build-$ex" >/dev/null
 done
+
+step "the installed library has a SONAME, programs record it, and the prefix moves"
+readelf -d "$work/prefix/lib/libtessera.so.0.1.0" | grep -q 'SONAME.*\[libtessera\.so\.0\]'
+readelf -d "$work/build-c/quickstart" | grep 'NEEDED.*libtessera' | tee "$work/needed.txt"
+grep -q '\[libtessera\.so\.0\]' "$work/needed.txt"
+# find_package(Tessera 0): any 0.x will do.
+mkdir -p "$work/find0"
+printf 'cmake_minimum_required(VERSION 3.16)\nproject(t C)\nfind_package(Tessera 0 REQUIRED)\n' > "$work/find0/CMakeLists.txt"
+cmake -S "$work/find0" -B "$work/find0/build" -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null
+# The .pc file is relocatable: the prefix copied elsewhere builds and runs.
+cp -a "$work/prefix" "$work/moved"
+# shellcheck disable=SC2046
+gcc -std=c99 "${warn[@]}" examples/c/quickstart.c -o "$work/quickstart-moved" \
+    $(PKG_CONFIG_PATH="$work/moved/lib/pkgconfig" pkg-config --cflags --libs tessera) -Wl,-rpath,"$work/moved/lib"
+PKG_CONFIG_PATH="$work/moved/lib/pkgconfig" pkg-config --variable=libdir tessera | grep -q "^$work/moved/lib"
+"$work/quickstart-moved" "$work/fx/vendor.pub" "$work/now.lic" "$work/state-moved" >/dev/null
+# A fully static link needs no libgcc_s.
+! PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig" pkg-config --static --libs tessera | grep -q gcc_s
 "$work/build-c/quickstart" "$work/fx/vendor.pub" "$work/now.lic" "$work/state-cmake-c"
 "$work/build-c/quickstart_static" "$work/fx/vendor.pub" "$work/now.lic" "$work/state-cmake-static"
 "$work/build-cpp/quickstart" "$work/fx/vendor.pub" "$work/now.lic" "$work/state-cmake-cpp"

@@ -45,11 +45,14 @@ case "$target" in
         rm -f "$def"
         ;;
     *)
-        install -m 0755 "$out/libtessera.so" "$prefix/lib/"
+        # The versioned file, its SONAME link and the development link.
+        install -m 0755 "$out/libtessera.so" "$prefix/lib/libtessera.so.$version"
+        ln -sf "libtessera.so.$version" "$prefix/lib/libtessera.so.$major"
+        ln -sf "libtessera.so.$major" "$prefix/lib/libtessera.so"
         install -m 0644 "$out/libtessera.a" "$prefix/lib/"
         ;;
 esac
-sed "s|@PREFIX@|$prefix|; s|@VERSION@|$version|" packaging/tessera.pc.in > "$prefix/lib/pkgconfig/tessera.pc"
+sed "s|@VERSION@|$version|" packaging/tessera.pc.in > "$prefix/lib/pkgconfig/tessera.pc"
 install -m 0644 packaging/TesseraConfig.cmake "$prefix/lib/cmake/Tessera/"
 sed "s|@VERSION@|$version|; s|@MAJOR@|$major|; s|@MINOR@|$minor|" packaging/TesseraConfigVersion.cmake.in \
     > "$prefix/lib/cmake/Tessera/TesseraConfigVersion.cmake"
