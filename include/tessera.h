@@ -184,7 +184,7 @@ typedef uint32_t tessera_status;
 // The version of the C ABI. It grows when functions are added; existing
 // functions keep their meaning. Compare with `TESSERA_ABI_VERSION` from
 // the header the product was built with.
-#define TESSERA_ABI_VERSION 1
+#define TESSERA_ABI_VERSION 2
 
 // The length of an air-gapped initialization code, without the NUL.
 #define TESSERA_AIRGAP_INIT_CODE_LEN 27
@@ -258,6 +258,34 @@ enum tessera_credential_values
 };
 #ifndef __cplusplus
 typedef uint32_t tessera_credential;
+#endif // __cplusplus
+
+// Which text of the license `tessera_handle_license_text` gives.
+#ifdef __cplusplus
+enum tessera_license_text : uint32_t
+#else
+enum tessera_license_text_values
+#endif // __cplusplus
+ {
+  // The license's id.
+  TESSERA_TEXT_LICENSE_ID = 0,
+  // The license type (`perpetual`, `time-limited`, `subscription`, ...).
+  TESSERA_TEXT_LICENSE_TYPE = 1,
+  // The product's short code.
+  TESSERA_TEXT_PRODUCT = 2,
+  // The customer's email address.
+  TESSERA_TEXT_CUSTOMER_EMAIL = 3,
+  // The customer's company.
+  TESSERA_TEXT_CUSTOMER_COMPANY = 4,
+  // The customer's first name.
+  TESSERA_TEXT_CUSTOMER_FIRST_NAME = 5,
+  // The customer's last name.
+  TESSERA_TEXT_CUSTOMER_LAST_NAME = 6,
+  // The vendor's reference for the customer.
+  TESSERA_TEXT_CUSTOMER_REFERENCE = 7,
+};
+#ifndef __cplusplus
+typedef uint32_t tessera_license_text;
 #endif // __cplusplus
 
 // A product's configuration: product code, trusted public keys, the
@@ -829,6 +857,52 @@ tessera_result tessera_handle_next_check_in(const struct tessera_handle *handle,
 // `handle` is NULL or a live handle; `buf` is NULL or points to `buf_len`
 // writable bytes; `len_out` is NULL or writable.
 tessera_result tessera_handle_license_json(const struct tessera_handle *handle,
+                                           char *buf,
+                                           size_t buf_len,
+                                           size_t *len_out);
+
+// One text of the license (`which`, a `tessera_license_text`): its id,
+// type, product, or a field of its customer (empty when the license names
+// no customer or not that field), copied into `buf`. The license key is
+// never among them.
+//
+// Strings out as for `tessera_handle_license_json`.
+//
+// Returns `TESSERA_OK`; `TESSERA_ERR_NULL_POINTER`;
+// `TESSERA_ERR_INVALID_ARGUMENT` for a `which` that is no
+// `tessera_license_text`; `TESSERA_ERR_BUFFER_TOO_SMALL`.
+//
+// # Safety
+// As for `tessera_handle_license_json`.
+tessera_result tessera_handle_license_text(const struct tessera_handle *handle,
+                                           uint32_t which,
+                                           char *buf,
+                                           size_t buf_len,
+                                           size_t *len_out);
+
+// How many features the license lists (`tessera_handle_feature_code`
+// gives each code).
+//
+// Returns `TESSERA_OK`; `TESSERA_ERR_NULL_POINTER`.
+//
+// # Safety
+// `handle` is NULL or a live handle; `count_out` is NULL or writable.
+tessera_result tessera_handle_feature_count(const struct tessera_handle *handle, size_t *count_out);
+
+// The code of the license's feature number `index` (from 0, below
+// `tessera_handle_feature_count`), copied into `buf`, in the order the
+// license lists them.
+//
+// Strings out as for `tessera_handle_license_json`.
+//
+// Returns `TESSERA_OK`; `TESSERA_ERR_NULL_POINTER`;
+// `TESSERA_ERR_INVALID_ARGUMENT` for an index past the last feature;
+// `TESSERA_ERR_BUFFER_TOO_SMALL`.
+//
+// # Safety
+// As for `tessera_handle_license_json`.
+tessera_result tessera_handle_feature_code(const struct tessera_handle *handle,
+                                           size_t index,
                                            char *buf,
                                            size_t buf_len,
                                            size_t *len_out);

@@ -410,6 +410,29 @@ public:
         return detail::from_unix(due, at);
     }
 
+    /// One text of the license: its id, type, product or a customer field
+    /// (TESSERA_TEXT_...); empty when the license does not have it.
+    std::string license_text(tessera_license_text which) const {
+        return detail::read_string([this, which](char *b, size_t n, size_t *len) {
+            return tessera_handle_license_text(ptr_.get(), which, b, n, len);
+        });
+    }
+    /// The license's id.
+    std::string license_id() const { return license_text(TESSERA_TEXT_LICENSE_ID); }
+    /// The codes of the features the license lists, in its order.
+    std::vector<std::string> feature_codes() const {
+        size_t count = 0;
+        detail::check(tessera_handle_feature_count(ptr_.get(), &count));
+        std::vector<std::string> codes;
+        codes.reserve(count);
+        for (size_t i = 0; i < count; ++i) {
+            codes.push_back(detail::read_string([this, i](char *b, size_t n, size_t *len) {
+                return tessera_handle_feature_code(ptr_.get(), i, b, n, len);
+            }));
+        }
+        return codes;
+    }
+
     /// The license document as JSON.
     std::string license_json() const {
         return detail::read_string([this](char *b, size_t n, size_t *len) {

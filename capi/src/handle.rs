@@ -543,6 +543,137 @@ pub unsafe extern "C" fn tessera_handle_license_json(
     }
 }
 
+/// Which text of the license `tessera_handle_license_text` gives.
+#[allow(non_camel_case_types)]
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum tessera_license_text {
+    /// The license's id.
+    TESSERA_TEXT_LICENSE_ID = 0,
+    /// The license type (`perpetual`, `time-limited`, `subscription`, ...).
+    TESSERA_TEXT_LICENSE_TYPE = 1,
+    /// The product's short code.
+    TESSERA_TEXT_PRODUCT = 2,
+    /// The customer's email address.
+    TESSERA_TEXT_CUSTOMER_EMAIL = 3,
+    /// The customer's company.
+    TESSERA_TEXT_CUSTOMER_COMPANY = 4,
+    /// The customer's first name.
+    TESSERA_TEXT_CUSTOMER_FIRST_NAME = 5,
+    /// The customer's last name.
+    TESSERA_TEXT_CUSTOMER_LAST_NAME = 6,
+    /// The vendor's reference for the customer.
+    TESSERA_TEXT_CUSTOMER_REFERENCE = 7,
+}
+
+/// One text of the license (`which`, a `tessera_license_text`): its id,
+/// type, product, or a field of its customer (empty when the license names
+/// no customer or not that field), copied into `buf`. The license key is
+/// never among them.
+///
+/// Strings out as for `tessera_handle_license_json`.
+///
+/// Returns `TESSERA_OK`; `TESSERA_ERR_NULL_POINTER`;
+/// `TESSERA_ERR_INVALID_ARGUMENT` for a `which` that is no
+/// `tessera_license_text`; `TESSERA_ERR_BUFFER_TOO_SMALL`.
+///
+/// # Safety
+/// As for `tessera_handle_license_json`.
+#[no_mangle]
+pub unsafe extern "C" fn tessera_handle_license_text(
+    handle: *const tessera_handle,
+    which: u32,
+    buf: *mut c_char,
+    buf_len: usize,
+    len_out: *mut usize,
+) -> tessera_result {
+    use tessera_license_text as T;
+    // SAFETY: the function's contract.
+    unsafe {
+        text_of(handle, "handle", buf, buf_len, len_out, |h| {
+            let license = h.inner.license();
+            let customer = |field: fn(&tessera::format::license::Customer) -> &String| {
+                license
+                    .customer
+                    .as_ref()
+                    .map(field)
+                    .cloned()
+                    .unwrap_or_default()
+            };
+            Ok(match which {
+                w if w == T::TESSERA_TEXT_LICENSE_ID as u32 => license.id.clone(),
+                w if w == T::TESSERA_TEXT_LICENSE_TYPE as u32 => license.license_type.to_string(),
+                w if w == T::TESSERA_TEXT_PRODUCT as u32 => license.product().to_owned(),
+                w if w == T::TESSERA_TEXT_CUSTOMER_EMAIL as u32 => customer(|c| &c.email),
+                w if w == T::TESSERA_TEXT_CUSTOMER_COMPANY as u32 => customer(|c| &c.company_name),
+                w if w == T::TESSERA_TEXT_CUSTOMER_FIRST_NAME as u32 => customer(|c| &c.first_name),
+                w if w == T::TESSERA_TEXT_CUSTOMER_LAST_NAME as u32 => customer(|c| &c.last_name),
+                w if w == T::TESSERA_TEXT_CUSTOMER_REFERENCE as u32 => customer(|c| &c.reference),
+                _ => {
+                    return Err(Failure::invalid(format!(
+                        "{which} is no tessera_license_text"
+                    )))
+                }
+            })
+        })
+    }
+}
+
+/// How many features the license lists (`tessera_handle_feature_code`
+/// gives each code).
+///
+/// Returns `TESSERA_OK`; `TESSERA_ERR_NULL_POINTER`.
+///
+/// # Safety
+/// `handle` is NULL or a live handle; `count_out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn tessera_handle_feature_count(
+    handle: *const tessera_handle,
+    count_out: *mut usize,
+) -> tessera_result {
+    let run = || {
+        // SAFETY: the function's contract.
+        let h = unsafe { self::handle(handle) }?;
+        Ok(h.license().product_features.len())
+    };
+    // SAFETY: the function's contract covers `count_out`.
+    unsafe { returning(count_out, "count_out", run) }
+}
+
+/// The code of the license's feature number `index` (from 0, below
+/// `tessera_handle_feature_count`), copied into `buf`, in the order the
+/// license lists them.
+///
+/// Strings out as for `tessera_handle_license_json`.
+///
+/// Returns `TESSERA_OK`; `TESSERA_ERR_NULL_POINTER`;
+/// `TESSERA_ERR_INVALID_ARGUMENT` for an index past the last feature;
+/// `TESSERA_ERR_BUFFER_TOO_SMALL`.
+///
+/// # Safety
+/// As for `tessera_handle_license_json`.
+#[no_mangle]
+pub unsafe extern "C" fn tessera_handle_feature_code(
+    handle: *const tessera_handle,
+    index: usize,
+    buf: *mut c_char,
+    buf_len: usize,
+    len_out: *mut usize,
+) -> tessera_result {
+    // SAFETY: the function's contract.
+    unsafe {
+        text_of(handle, "handle", buf, buf_len, len_out, |h| {
+            let features = &h.inner.license().product_features;
+            features.get(index).map(|f| f.code.clone()).ok_or_else(|| {
+                Failure::invalid(format!(
+                    "feature {index} asked for; the license lists {}",
+                    features.len()
+                ))
+            })
+        })
+    }
+}
+
 /// Writes the clock's high-water mark to the state (call it now and then,
 /// and before the product exits).
 ///

@@ -9,7 +9,7 @@ use tessera::{Code, Status};
 /// The version of the C ABI. It grows when functions are added; existing
 /// functions keep their meaning. Compare with `TESSERA_ABI_VERSION` from
 /// the header the product was built with.
-pub const TESSERA_ABI_VERSION: u32 = 1;
+pub const TESSERA_ABI_VERSION: u32 = 2;
 
 static VERSION: &CStr = {
     match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {

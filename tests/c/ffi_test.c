@@ -380,6 +380,42 @@ static void test_handle(void) {
     OK(tessera_handle_feature(h, "no-such-feature", &feature));
     CHECK(feature.state == TESSERA_FEATURE_MISSING);
 
+    /* The license's texts and feature codes, without parsing JSON. */
+    {
+        char text[64];
+        size_t count = 0;
+        EXPECT(tessera_handle_license_text(NULL, TESSERA_TEXT_LICENSE_ID, text, sizeof text, &n), TESSERA_ERR_NULL_POINTER);
+        EXPECT(tessera_handle_license_text(h, TESSERA_TEXT_LICENSE_ID, text, sizeof text, NULL), TESSERA_ERR_NULL_POINTER);
+        EXPECT(tessera_handle_license_text(h, 99, text, sizeof text, &n), TESSERA_ERR_INVALID_ARGUMENT);
+        EXPECT(tessera_handle_license_text(h, TESSERA_TEXT_LICENSE_ID, NULL, 0, &n), TESSERA_ERR_BUFFER_TOO_SMALL);
+        CHECK(n == strlen("C-ABI-0001"));
+        OK(tessera_handle_license_text(h, TESSERA_TEXT_LICENSE_ID, text, sizeof text, &n));
+        CHECK(strcmp(text, "C-ABI-0001") == 0);
+        OK(tessera_handle_license_text(h, TESSERA_TEXT_LICENSE_TYPE, text, sizeof text, &n));
+        CHECK(strcmp(text, "time-limited") == 0);
+        OK(tessera_handle_license_text(h, TESSERA_TEXT_PRODUCT, text, sizeof text, &n));
+        CHECK(strcmp(text, "acme") == 0);
+        OK(tessera_handle_license_text(h, TESSERA_TEXT_CUSTOMER_EMAIL, text, sizeof text, &n));
+        CHECK(strcmp(text, "ops@example.com") == 0);
+        OK(tessera_handle_license_text(h, TESSERA_TEXT_CUSTOMER_COMPANY, text, sizeof text, &n));
+        CHECK(strcmp(text, "Example GmbH") == 0);
+        OK(tessera_handle_license_text(h, TESSERA_TEXT_CUSTOMER_FIRST_NAME, text, sizeof text, &n));
+        CHECK(strcmp(text, "Ada") == 0);
+        /* A field the customer lacks is empty, not an error. */
+        OK(tessera_handle_license_text(h, TESSERA_TEXT_CUSTOMER_LAST_NAME, text, sizeof text, &n));
+        CHECK(n == 0 && text[0] == 0);
+        EXPECT(tessera_handle_feature_count(NULL, &count), TESSERA_ERR_NULL_POINTER);
+        EXPECT(tessera_handle_feature_count(h, NULL), TESSERA_ERR_NULL_POINTER);
+        OK(tessera_handle_feature_count(h, &count));
+        CHECK(count == 2);
+        OK(tessera_handle_feature_code(h, 0, text, sizeof text, &n));
+        CHECK(strcmp(text, "pdf-export") == 0);
+        OK(tessera_handle_feature_code(h, 1, text, sizeof text, &n));
+        CHECK(strcmp(text, "beta-tools") == 0);
+        EXPECT(tessera_handle_feature_code(h, count, text, sizeof text, &n), TESSERA_ERR_INVALID_ARGUMENT);
+        EXPECT(tessera_handle_feature_code(h, SIZE_MAX, text, sizeof text, &n), TESSERA_ERR_INVALID_ARGUMENT);
+    }
+
     /* The license document as JSON, with a size query first. */
     EXPECT(tessera_handle_license_json(NULL, buf, sizeof buf, &n), TESSERA_ERR_NULL_POINTER);
     EXPECT(tessera_handle_license_json(h, NULL, 0, &n), TESSERA_ERR_BUFFER_TOO_SMALL);

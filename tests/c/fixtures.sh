@@ -52,6 +52,7 @@ time_limited() { # ID PRODUCT VALID_UNTIL
   "allow_grace_period": true,
   "grace_period": 48,
   "product_details": {"product_name": "Acme CAD", "short_code": "$2"},
+  "customer": {"email": "ops@example.com", "company_name": "Example GmbH", "first_name": "Ada"},
   "product_features": [
     {"code": "pdf-export", "name": "PDF export"},
     {"code": "beta-tools", "name": "Beta tools", "expiry_date": "2030-01-11T00:00:00Z"}

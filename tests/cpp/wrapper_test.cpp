@@ -105,6 +105,11 @@ static void test_license() {
     CHECK(beta.state == TESSERA_FEATURE_EXPIRED && beta.time == t2030 + hours(24 * 10));
     CHECK(h.feature("nope").state == TESSERA_FEATURE_MISSING);
     CHECK(h.license_json().find("\"id\":\"C-ABI-0001\"") != std::string::npos);
+    CHECK(h.license_id() == "C-ABI-0001");
+    CHECK(h.license_text(TESSERA_TEXT_CUSTOMER_COMPANY) == "Example GmbH");
+    CHECK(h.license_text(TESSERA_TEXT_CUSTOMER_LAST_NAME).empty());
+    CHECK((h.feature_codes() == std::vector<std::string>{"pdf-export", "beta-tools"}));
+    EXPECT_ERROR(TESSERA_ERR_INVALID_ARGUMENT, h.license_text(static_cast<tessera_license_text>(99)));
     CHECK(!h.lease());
     EXPECT_ERROR(TESSERA_ERR_INVALID_ARGUMENT, h.return_borrow());
     EXPECT_ERROR(TESSERA_ERR_MALFORMED, h.install_lease("junk"));

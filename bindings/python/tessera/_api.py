@@ -6,7 +6,7 @@ import ctypes
 import enum
 import json
 import os
-from ctypes import byref, c_bool, c_int64, c_uint32
+from ctypes import byref, c_bool, c_int64, c_size_t, c_uint32
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Optional, Union
@@ -460,6 +460,29 @@ class License(_Managed):
         at = c_int64(0)
         check(lib.tessera_handle_next_check_in(self._get(), byref(due), byref(at)))
         return _maybe_time(due.value, at.value)
+
+    def _text(self, which: int) -> str:
+        return _ffi.read_string(lib.tessera_handle_license_text, self._get(), which)
+
+    @property
+    def license_id(self) -> str:
+        """The license's id."""
+        return self._text(0)  # TESSERA_TEXT_LICENSE_ID
+
+    @property
+    def customer(self) -> dict[str, str]:
+        """The customer's email, company, first and last name and the
+        vendor's reference, as far as the license names them."""
+        fields = {"email": 3, "company_name": 4, "first_name": 5, "last_name": 6, "reference": 7}
+        return {name: text for name, which in fields.items() if (text := self._text(which))}
+
+    @property
+    def feature_codes(self) -> list[str]:
+        """The codes of the features the license lists, in its order."""
+        handle = self._get()
+        count = c_size_t(0)
+        check(lib.tessera_handle_feature_count(handle, byref(count)))
+        return [_ffi.read_string(lib.tessera_handle_feature_code, handle, i) for i in range(count.value)]
 
     @property
     def document(self) -> dict[str, Any]:

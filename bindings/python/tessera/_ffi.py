@@ -34,7 +34,7 @@ from ctypes import (
 )
 from pathlib import Path
 
-ABI_VERSION = 1
+ABI_VERSION = 2
 """The C ABI version this binding was written for (``TESSERA_ABI_VERSION``)."""
 
 if sys.platform == "darwin":
@@ -167,6 +167,9 @@ _SIGNATURES = {
     "tessera_handle_return_borrow": ([handle_p], result_t),
     "tessera_handle_next_check_in": ([handle_p, POINTER(c_bool), POINTER(c_int64)], result_t),
     "tessera_handle_license_json": ([handle_p, *_str_out], result_t),
+    "tessera_handle_license_text": ([handle_p, c_uint32, *_str_out], result_t),
+    "tessera_handle_feature_count": ([handle_p, POINTER(c_size_t)], result_t),
+    "tessera_handle_feature_code": ([handle_p, c_size_t, *_str_out], result_t),
     "tessera_handle_save_clock": ([handle_p], result_t),
     # offline files and air-gapped codes
     "tessera_offline_request_activation": ([config_p, c_uint32, c_char_p], result_t),

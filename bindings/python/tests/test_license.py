@@ -27,6 +27,11 @@ def test_activate_open_check_and_validate(fixtures, make_config):
         doc = lic.document
         assert doc["id"] == "C-ABI-0001"
         assert doc["product_details"]["short_code"] == "acme"
+        assert "license_key" not in doc  # a secret the user typed
+        # The same facts without the JSON: id, customer, feature codes.
+        assert lic.license_id == "C-ABI-0001"
+        assert lic.customer == {"email": "ops@example.com", "company_name": "Example GmbH", "first_name": "Ada"}
+        assert lic.feature_codes == ["pdf-export", "beta-tools"]
         assert lic.lease() is None
 
 
