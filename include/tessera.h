@@ -181,9 +181,13 @@ typedef uint32_t tessera_status;
 // (`tessera_config_set_secret`).
 #define TESSERA_MIN_SECRET_LEN 16
 
-// The version of the C ABI. It grows when functions are added; existing
-// functions keep their meaning. Compare with `TESSERA_ABI_VERSION` from
-// the header the product was built with.
+// The length of a fingerprint id (`tessera_fingerprint`), without the NUL.
+#define TESSERA_FINGERPRINT_ID_LEN 32
+
+// The version of the C ABI. It grows when functions are added or a
+// convention changes: 2 added the license accessors and made a size query
+// (`NULL, 0`) succeed. Compare with `TESSERA_ABI_VERSION` from the header
+// the product was built with.
 #define TESSERA_ABI_VERSION 2
 
 // The length of an air-gapped initialization code, without the NUL.
@@ -631,13 +635,15 @@ tessera_result tessera_config_set_pkcs11_token(struct tessera_config *config,
                                                const char *key_label,
                                                const char *pin);
 
-// This device's fingerprint id for the configuration's product (32 hex
-// digits; a custom device id's hash when one is set), copied into `buf`.
+// This device's fingerprint id for the configuration's product
+// (`TESSERA_FINGERPRINT_ID_LEN` hex digits; a custom device id's hash when one is set), copied into `buf`.
 //
 // Strings out: when `buf_len` is larger than the text, it is copied with
 // a terminating NUL and `*len_out` receives its length without the NUL.
-// Otherwise (a size query passes `NULL, 0`) nothing is copied, `*len_out`
-// still receives the length, and the result is
+// A size query (`NULL, 0`) copies nothing, writes the length to
+// `*len_out` and returns `TESSERA_OK` without touching the thread's last
+// error; a buffer too small for the text and its NUL gets nothing,
+// `*len_out` still receives the length, and the result is
 // `TESSERA_ERR_BUFFER_TOO_SMALL`.
 //
 // Returns `TESSERA_OK`; `TESSERA_ERR_NULL_POINTER`;
@@ -845,8 +851,10 @@ tessera_result tessera_handle_next_check_in(const struct tessera_handle *handle,
 //
 // Strings out: when `buf_len` is larger than the JSON, it is copied with
 // a terminating NUL and `*len_out` receives its length without the NUL.
-// Otherwise (a size query passes `NULL, 0`) nothing is copied, `*len_out`
-// still receives the length, and the result is
+// A size query (`NULL, 0`) copies nothing, writes the length to
+// `*len_out` and returns `TESSERA_OK` without touching the thread's last
+// error; a buffer too small for the JSON and its NUL gets nothing,
+// `*len_out` still receives the length, and the result is
 // `TESSERA_ERR_BUFFER_TOO_SMALL`.
 //
 // Returns `TESSERA_OK`; `TESSERA_ERR_NULL_POINTER` when `handle` or
@@ -992,8 +1000,9 @@ tessera_result tessera_last_error_code(void);
 // The message of the last failure on this thread (empty when nothing
 // failed yet): what was wrong and what to do. It never contains a key, a
 // license key or a password. Copied into `buf` as
-// `tessera_fingerprint` describes; a `TESSERA_ERR_BUFFER_TOO_SMALL` from
-// this function does not replace the message it reports.
+// `tessera_fingerprint` describes; neither a size query nor a
+// `TESSERA_ERR_BUFFER_TOO_SMALL` from this function replaces the message
+// it reports.
 //
 // Returns `TESSERA_OK`; `TESSERA_ERR_NULL_POINTER` when `len_out` is
 // NULL, or `buf` is NULL with `buf_len` above zero;
@@ -1086,10 +1095,12 @@ tessera_result tessera_offline_deactivation_request(const struct tessera_config 
 
 // Makes a fresh air-gapped initialization code for this device (27
 // characters, `XXXX-XXXX-XXXX-XXXX-XXXX-XX`), remembers it, and copies it
-// into `buf`. The buffer is checked first: one smaller than
-// `TESSERA_AIRGAP_INIT_CODE_LEN + 1` bytes gives
-// `TESSERA_ERR_BUFFER_TOO_SMALL` (with `*len_out` set) before any code is
-// made. Needs a vendor secret of at least 16 bytes in the configuration.
+// into `buf`. The outputs are checked first: a size query (`NULL, 0`)
+// answers `TESSERA_AIRGAP_INIT_CODE_LEN` with `TESSERA_OK`, and a buffer
+// smaller than `TESSERA_AIRGAP_INIT_CODE_LEN + 1` bytes gives
+// `TESSERA_ERR_BUFFER_TOO_SMALL` (with `*len_out` set), both before any
+// code is made. Needs a vendor secret of at least
+// `TESSERA_MIN_SECRET_LEN` bytes in the configuration.
 //
 // Returns `TESSERA_OK`; `TESSERA_ERR_NULL_POINTER`;
 // `TESSERA_ERR_BUFFER_TOO_SMALL`; `TESSERA_ERR_INVALID_ARGUMENT` without

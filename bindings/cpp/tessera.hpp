@@ -55,7 +55,7 @@ namespace detail {
 
 inline std::string last_message() {
     size_t len = 0;
-    if (tessera_last_error_message(nullptr, 0, &len) != TESSERA_ERR_BUFFER_TOO_SMALL) {
+    if (tessera_last_error_message(nullptr, 0, &len) != TESSERA_OK || len == 0) {
         return std::string();
     }
     std::string s(len + 1, '\0');
@@ -92,9 +92,8 @@ inline const char *not_null(const char *s, const char *what) {
 /// Calls `f(buf, cap, &len)` twice: a size query, then the copy.
 template <typename F> std::string read_string(F f) {
     size_t len = 0;
-    tessera_result r = f(nullptr, 0, &len);
-    if (r != TESSERA_ERR_BUFFER_TOO_SMALL) {
-        check(r);
+    check(f(nullptr, 0, &len));
+    if (len == 0) {
         return std::string();
     }
     std::string s(len + 1, '\0');

@@ -6,13 +6,18 @@ use crate::config::tessera_config;
 use crate::{tessera_result, text_of, Failure};
 use tessera::device::environment::Isolation;
 
-/// This device's fingerprint id for the configuration's product (32 hex
-/// digits; a custom device id's hash when one is set), copied into `buf`.
+/// The length of a fingerprint id (`tessera_fingerprint`), without the NUL.
+pub const TESSERA_FINGERPRINT_ID_LEN: usize = 32;
+
+/// This device's fingerprint id for the configuration's product
+/// (`TESSERA_FINGERPRINT_ID_LEN` hex digits; a custom device id's hash when one is set), copied into `buf`.
 ///
 /// Strings out: when `buf_len` is larger than the text, it is copied with
 /// a terminating NUL and `*len_out` receives its length without the NUL.
-/// Otherwise (a size query passes `NULL, 0`) nothing is copied, `*len_out`
-/// still receives the length, and the result is
+/// A size query (`NULL, 0`) copies nothing, writes the length to
+/// `*len_out` and returns `TESSERA_OK` without touching the thread's last
+/// error; a buffer too small for the text and its NUL gets nothing,
+/// `*len_out` still receives the length, and the result is
 /// `TESSERA_ERR_BUFFER_TOO_SMALL`.
 ///
 /// Returns `TESSERA_OK`; `TESSERA_ERR_NULL_POINTER`;

@@ -510,8 +510,10 @@ pub unsafe extern "C" fn tessera_handle_next_check_in(
 ///
 /// Strings out: when `buf_len` is larger than the JSON, it is copied with
 /// a terminating NUL and `*len_out` receives its length without the NUL.
-/// Otherwise (a size query passes `NULL, 0`) nothing is copied, `*len_out`
-/// still receives the length, and the result is
+/// A size query (`NULL, 0`) copies nothing, writes the length to
+/// `*len_out` and returns `TESSERA_OK` without touching the thread's last
+/// error; a buffer too small for the JSON and its NUL gets nothing,
+/// `*len_out` still receives the length, and the result is
 /// `TESSERA_ERR_BUFFER_TOO_SMALL`.
 ///
 /// Returns `TESSERA_OK`; `TESSERA_ERR_NULL_POINTER` when `handle` or

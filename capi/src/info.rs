@@ -6,9 +6,10 @@ use std::sync::OnceLock;
 use crate::{boundary, infallible, tessera_result, with_last_error, write_string, Failure};
 use tessera::{Code, Status};
 
-/// The version of the C ABI. It grows when functions are added; existing
-/// functions keep their meaning. Compare with `TESSERA_ABI_VERSION` from
-/// the header the product was built with.
+/// The version of the C ABI. It grows when functions are added or a
+/// convention changes: 2 added the license accessors and made a size query
+/// (`NULL, 0`) succeed. Compare with `TESSERA_ABI_VERSION` from the header
+/// the product was built with.
 pub const TESSERA_ABI_VERSION: u32 = 2;
 
 static VERSION: &CStr = {
@@ -110,8 +111,9 @@ pub extern "C" fn tessera_last_error_code() -> tessera_result {
 /// The message of the last failure on this thread (empty when nothing
 /// failed yet): what was wrong and what to do. It never contains a key, a
 /// license key or a password. Copied into `buf` as
-/// `tessera_fingerprint` describes; a `TESSERA_ERR_BUFFER_TOO_SMALL` from
-/// this function does not replace the message it reports.
+/// `tessera_fingerprint` describes; neither a size query nor a
+/// `TESSERA_ERR_BUFFER_TOO_SMALL` from this function replaces the message
+/// it reports.
 ///
 /// Returns `TESSERA_OK`; `TESSERA_ERR_NULL_POINTER` when `len_out` is
 /// NULL, or `buf` is NULL with `buf_len` above zero;

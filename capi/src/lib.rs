@@ -221,9 +221,10 @@ pub(crate) unsafe fn returning<T>(
 /// Copies `s` and a terminating NUL into the caller's buffer `(buf, cap)`,
 /// and stores `s`'s length (without the NUL) in `*len_out`.
 ///
-/// When `cap` is too small (a size query passes `NULL, 0`), nothing is
-/// copied, `*len_out` still receives the length, and the result is
-/// `TESSERA_ERR_BUFFER_TOO_SMALL`: the size is the query's answer.
+/// A size query (`NULL, 0`) copies nothing, stores the length and
+/// succeeds, leaving the thread's last error as it was. A buffer too small
+/// for `s` and its NUL gets nothing; `*len_out` still receives the length
+/// and the result is `TESSERA_ERR_BUFFER_TOO_SMALL`.
 ///
 /// # Safety
 /// `buf` is NULL or points to `cap` writable bytes; `len_out` is NULL or
@@ -241,6 +242,11 @@ pub(crate) unsafe fn write_string(
     let bytes = s.as_bytes();
     // SAFETY: `len_out` is non-NULL and writable by the contract.
     unsafe { len_out.write(bytes.len()) };
+    // A size query (`NULL, 0`) succeeds: it is a question, not a failure,
+    // and leaves the thread's last error as it was.
+    if buf.is_null() {
+        return Ok(());
+    }
     if cap <= bytes.len() {
         return Err(Failure::new(
             Code::BufferTooSmall,

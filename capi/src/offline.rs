@@ -173,10 +173,12 @@ pub unsafe extern "C" fn tessera_offline_deactivation_request(
 
 /// Makes a fresh air-gapped initialization code for this device (27
 /// characters, `XXXX-XXXX-XXXX-XXXX-XXXX-XX`), remembers it, and copies it
-/// into `buf`. The buffer is checked first: one smaller than
-/// `TESSERA_AIRGAP_INIT_CODE_LEN + 1` bytes gives
-/// `TESSERA_ERR_BUFFER_TOO_SMALL` (with `*len_out` set) before any code is
-/// made. Needs a vendor secret of at least 16 bytes in the configuration.
+/// into `buf`. The outputs are checked first: a size query (`NULL, 0`)
+/// answers `TESSERA_AIRGAP_INIT_CODE_LEN` with `TESSERA_OK`, and a buffer
+/// smaller than `TESSERA_AIRGAP_INIT_CODE_LEN + 1` bytes gives
+/// `TESSERA_ERR_BUFFER_TOO_SMALL` (with `*len_out` set), both before any
+/// code is made. Needs a vendor secret of at least
+/// `TESSERA_MIN_SECRET_LEN` bytes in the configuration.
 ///
 /// Returns `TESSERA_OK`; `TESSERA_ERR_NULL_POINTER`;
 /// `TESSERA_ERR_BUFFER_TOO_SMALL`; `TESSERA_ERR_INVALID_ARGUMENT` without

@@ -139,8 +139,10 @@ static void test_last_error(void) {
 
     EXPECT(tessera_config_new(NULL, &c), TESSERA_ERR_NULL_POINTER);
     CHECK(tessera_last_error_code() == TESSERA_ERR_NULL_POINTER);
-    /* Size query, then a buffer one byte too small, then the right size. */
-    EXPECT(tessera_last_error_message(NULL, 0, &n), TESSERA_ERR_BUFFER_TOO_SMALL);
+    /* Size query (a success that keeps the last error), then a buffer one
+     * byte too small, then the right size. */
+    OK(tessera_last_error_message(NULL, 0, &n));
+    CHECK(tessera_last_error_code() == TESSERA_ERR_NULL_POINTER);
     CHECK(n > 0 && n < sizeof buf);
     memset(buf, 'x', sizeof buf);
     EXPECT(tessera_last_error_message(buf, n, &n), TESSERA_ERR_BUFFER_TOO_SMALL);
@@ -239,8 +241,10 @@ static void test_fingerprint(void) {
     EXPECT(tessera_fingerprint(c, buf, sizeof buf, NULL), TESSERA_ERR_NULL_POINTER);
     EXPECT(tessera_fingerprint(c, NULL, 10, &n), TESSERA_ERR_NULL_POINTER);
     /* The id is 32 hex digits: a 32-byte buffer is one byte too small. */
-    EXPECT(tessera_fingerprint(c, NULL, 0, &n), TESSERA_ERR_BUFFER_TOO_SMALL);
-    CHECK(n == 32);
+    OK(tessera_fingerprint(c, NULL, 0, &n));
+    CHECK(n == 32 && n == TESSERA_FINGERPRINT_ID_LEN);
+    /* The size query kept the failure before it as the last error. */
+    CHECK(tessera_last_error_code() == TESSERA_ERR_NULL_POINTER);
     memset(small, 'x', sizeof small);
     EXPECT(tessera_fingerprint(c, small, sizeof small, &n), TESSERA_ERR_BUFFER_TOO_SMALL);
     CHECK(small[0] == 'x' && small[31] == 'x');
@@ -387,7 +391,7 @@ static void test_handle(void) {
         EXPECT(tessera_handle_license_text(NULL, TESSERA_TEXT_LICENSE_ID, text, sizeof text, &n), TESSERA_ERR_NULL_POINTER);
         EXPECT(tessera_handle_license_text(h, TESSERA_TEXT_LICENSE_ID, text, sizeof text, NULL), TESSERA_ERR_NULL_POINTER);
         EXPECT(tessera_handle_license_text(h, 99, text, sizeof text, &n), TESSERA_ERR_INVALID_ARGUMENT);
-        EXPECT(tessera_handle_license_text(h, TESSERA_TEXT_LICENSE_ID, NULL, 0, &n), TESSERA_ERR_BUFFER_TOO_SMALL);
+        OK(tessera_handle_license_text(h, TESSERA_TEXT_LICENSE_ID, NULL, 0, &n));
         CHECK(n == strlen("C-ABI-0001"));
         OK(tessera_handle_license_text(h, TESSERA_TEXT_LICENSE_ID, text, sizeof text, &n));
         CHECK(strcmp(text, "C-ABI-0001") == 0);
@@ -418,7 +422,7 @@ static void test_handle(void) {
 
     /* The license document as JSON, with a size query first. */
     EXPECT(tessera_handle_license_json(NULL, buf, sizeof buf, &n), TESSERA_ERR_NULL_POINTER);
-    EXPECT(tessera_handle_license_json(h, NULL, 0, &n), TESSERA_ERR_BUFFER_TOO_SMALL);
+    OK(tessera_handle_license_json(h, NULL, 0, &n));
     CHECK(n > 0 && n < sizeof buf);
     {
         size_t need = n;
@@ -642,7 +646,7 @@ static char *read_out(tessera_result (*fn)(const tessera_config *, char *, size_
                       const tessera_config *c) {
     size_t n = 0;
     char *buf;
-    EXPECT(fn(c, NULL, 0, &n), TESSERA_ERR_BUFFER_TOO_SMALL);
+    OK(fn(c, NULL, 0, &n));
     buf = malloc(n + 1);
     OK(fn(c, buf, n + 1, &n));
     return buf;
@@ -741,7 +745,7 @@ static void test_airgap(void) {
      * without making a new code, so the confirmation below still matches. */
     EXPECT(tessera_airgap_initialization_code(c, code, sizeof code, NULL), TESSERA_ERR_NULL_POINTER);
     EXPECT(tessera_airgap_initialization_code(c, NULL, sizeof code, &n), TESSERA_ERR_NULL_POINTER);
-    EXPECT(tessera_airgap_initialization_code(c, NULL, 0, &n), TESSERA_ERR_BUFFER_TOO_SMALL);
+    OK(tessera_airgap_initialization_code(c, NULL, 0, &n));
     CHECK(n == TESSERA_AIRGAP_INIT_CODE_LEN);
 
     /* Plain activation of an air-gapped license is refused. */

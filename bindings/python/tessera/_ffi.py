@@ -211,12 +211,12 @@ def read_string(fn, *args) -> str:
     """Calls a string-out function twice: a size query, then the copy."""
     n = c_size_t(0)
     r = fn(*args, None, 0, ctypes.byref(n))
-    if r == OK:
-        return ""
-    if r != BUFFER_TOO_SMALL:
+    if r != OK:
         from .errors import raise_last
 
         raise_last(r)
+    if n.value == 0:
+        return ""
     buf = ctypes.create_string_buffer(n.value + 1)
     r = fn(*args, buf, len(buf), ctypes.byref(n))
     if r != OK:

@@ -98,7 +98,7 @@ def error_class(code: int) -> type[TesseraError]:
 def last_message() -> str:
     n = ctypes.c_size_t(0)
     fn = _ffi.lib.tessera_last_error_message
-    if fn(None, 0, ctypes.byref(n)) != _ffi.BUFFER_TOO_SMALL:
+    if fn(None, 0, ctypes.byref(n)) != _ffi.OK or n.value == 0:
         return ""
     buf = ctypes.create_string_buffer(n.value + 1)
     if fn(buf, len(buf), ctypes.byref(n)) != _ffi.OK:
