@@ -124,10 +124,11 @@ impl Fingerprint {
 
 /// Whether a component names this machine rather than its kind: the
 /// machine id, the firmware's UUID and board serial, a network card's
-/// address, the root or system volume's id, a Mac's serial number. `os`, `cpu` and `hostname` are shared by
-/// many machines (every container of one image on one CPU model has the
-/// same three), so a fuzzy match needs at least one of these among the
-/// components that still match (docs/DEVICE.md).
+/// address, the root or system volume's id, a Mac's serial number. `os`,
+/// `cpu` and `hostname` are shared by many machines (every container of one
+/// image on one CPU model has the same three), so a fuzzy match needs at
+/// least one of these among the components that still match
+/// (docs/DEVICE.md).
 pub fn is_identifying(component: &str) -> bool {
     matches!(
         component,
