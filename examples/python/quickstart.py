@@ -23,7 +23,7 @@ def main(argv: list[str]) -> int:
             print(f"this device: {config.fingerprint()}")
             tessera.activate(config, license_file.read_bytes())
             print("activated")
-            with tessera.License(config) as lic:
+            with tessera.LicenseHandle(config) as lic:
                 report = lic.validate()
                 print(f"status: {report.status.label}")
                 for why in report.reasons:

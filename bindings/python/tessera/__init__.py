@@ -6,7 +6,7 @@ A thin, typed binding over the Tessera C library (ctypes)::
 
     with tessera.Config("acme-cad", public_keys=[vendor_pem]) as config:
         tessera.activate(config, open("license.lic", "rb").read())  # once
-        with tessera.License(config) as lic:
+        with tessera.LicenseHandle(config) as lic:
             status = lic.check()
             if not status.usable:
                 print(status.label, lic.validate().reasons)
@@ -19,4 +19,17 @@ from . import _api, errors
 from ._api import *  # noqa: F401,F403 (the public surface, listed in _api.__all__)
 from .errors import TesseraError
 
-__all__ = [*_api.__all__, "TesseraError", "errors"]
+
+def _package_version() -> str:
+    try:
+        from importlib.metadata import PackageNotFoundError, version as _version
+
+        return _version("tessera")
+    except (ImportError, PackageNotFoundError):  # run from a source tree
+        return _api.version()
+
+
+#: The package's version (PEP 396 style), the same as the C library's.
+__version__ = _package_version()
+
+__all__ = [*_api.__all__, "TesseraError", "errors", "__version__"]

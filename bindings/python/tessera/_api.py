@@ -358,7 +358,7 @@ def airgap_activate(config: Config, license_file: Bytes, confirmation: str) -> N
     check(lib.tessera_airgap_activate(config._get(), data, n, _encode(confirmation)))
 
 
-class License(_Managed):
+class LicenseHandle(_Managed):
     """The license activated on this device, open for checks.
 
     One object may be shared by several threads. Use it as a context
@@ -499,6 +499,10 @@ def version() -> str:
     return lib.tessera_version().decode()
 
 
+#: The name of the handle class before 0.2 (Rust's ``License`` is the
+#: document; the handle is ``LicenseHandle`` in both). Kept as an alias.
+License = LicenseHandle
+
 __all__ = [
     "Config",
     "Feature",
@@ -506,6 +510,7 @@ __all__ = [
     "Lease",
     "LeaseKind",
     "License",
+    "LicenseHandle",
     "MatchPolicy",
     "Status",
     "Usage",

@@ -14,7 +14,7 @@ from conftest import T2030, days, read
 def lic(fixtures, make_config):
     config = make_config(T2030 + days(1))
     tessera.activate(config, read(fixtures, "consumption.lic"))
-    with tessera.License(config) as handle:
+    with tessera.LicenseHandle(config) as handle:
         yield handle
 
 

@@ -55,6 +55,10 @@ def test_bad_arguments_raise_their_class_with_the_sdk_message():
 def test_library_version_and_abi():
     assert tessera.version()
     assert tessera._ffi.lib.tessera_abi_version() >= tessera._ffi.ABI_VERSION
+    # The package's version, as Python packages have it, is the library's.
+    assert tessera.__version__ == tessera.version() == "0.1.0"
+    # The handle is named for what it is; the old name still works.
+    assert tessera.License is tessera.LicenseHandle
 
 
 def test_pkcs11_is_unsupported_in_the_default_build():

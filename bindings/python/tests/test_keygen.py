@@ -28,9 +28,9 @@ def test_a_keygen_license_file_imports_and_opens(fixtures, make_config):
         tessera.keygen_import(config, read(fixtures, "keygen.lic"), "WRONG-KEY")
     assert JS_KEY not in str(wrong.value)
     with pytest.raises(errors.NotActivatedError):
-        tessera.License(config)
+        tessera.LicenseHandle(config)
     tessera.keygen_import(config, read(fixtures, "keygen.lic"), JS_KEY)
-    with tessera.License(config) as lic:
+    with tessera.LicenseHandle(config) as lic:
         assert lic.check() is Status.VALID
         doc = lic.document
         assert doc["product_details"]["short_code"] == "acme"
@@ -46,7 +46,7 @@ def test_a_machine_file_needs_its_own_fingerprint(fixtures, make_config):
     with pytest.raises(errors.DecryptionFailedError):
         tessera.keygen_import(config, machine, RUST_KEY, fingerprint="another-machine")
     tessera.keygen_import(config, machine, RUST_KEY, fingerprint=RUST_MACHINE)
-    with tessera.License(config) as lic:
+    with tessera.LicenseHandle(config) as lic:
         assert lic.check() is Status.VALID
 
 
@@ -85,7 +85,7 @@ def test_every_vector_imports_at_its_issue_time(make_config, tmp_path, path, key
     config = make_config(issued + timedelta(seconds=1), store=tmp_path / "state")
     config.add_keygen_key(ACCOUNT, product)
     tessera.keygen_import(config, path.read_bytes(), key, fingerprint=fingerprint)
-    with tessera.License(config) as lic:
+    with tessera.LicenseHandle(config) as lic:
         assert lic.check() is Status.VALID
         assert lic.document["id"] == license_id
         assert "license_key" not in lic.document

@@ -11,9 +11,9 @@ from conftest import T2030, days, read
 def test_activate_open_check_and_validate(fixtures, make_config):
     config = make_config(T2030 + days(30))
     with pytest.raises(errors.NotActivatedError):
-        tessera.License(config)
+        tessera.LicenseHandle(config)
     tessera.activate(config, read(fixtures, "license.lic"))
-    with tessera.License(config) as lic:
+    with tessera.LicenseHandle(config) as lic:
         assert lic.check() is Status.VALID
         assert lic.check().usable and lic.check().label == "valid"
         v = lic.validate()
@@ -38,7 +38,7 @@ def test_activate_open_check_and_validate(fixtures, make_config):
 def test_features(fixtures, make_config):
     config = make_config(T2030 + days(30))
     tessera.activate(config, read(fixtures, "license.lic").decode())  # str works too
-    with tessera.License(config) as lic:
+    with tessera.LicenseHandle(config) as lic:
         assert lic.feature("pdf-export").enabled
         beta = lic.feature("beta-tools")
         assert beta.state is FeatureState.EXPIRED and beta.time == T2030 + days(10)
@@ -64,7 +64,7 @@ def test_refusals_raise_the_class_of_their_code(fixtures, make_config):
         assert e.value.message
     # Nothing was activated by any of them.
     with pytest.raises(errors.NotActivatedError):
-        tessera.License(config)
+        tessera.LicenseHandle(config)
 
 
 def test_expired_message_says_why(fixtures, make_config):
@@ -75,15 +75,15 @@ def test_expired_message_says_why(fixtures, make_config):
 def test_other_device_clock_back_and_check_in_due(fixtures, make_config, state):
     tessera.activate(make_config(T2030 + days(30)), read(fixtures, "license.lic"))
     with pytest.raises(errors.StoreFromOtherDeviceError):
-        tessera.License(make_config(T2030 + days(30), device="device-B"))
+        tessera.LicenseHandle(make_config(T2030 + days(30), device="device-B"))
     # Two days before the signed issue time: tampering. (A fixed test time
     # never raises the mark kept in the state; the signed issue time does.)
     with pytest.raises(errors.ClockTamperedError):
-        tessera.License(make_config(T2030 - days(2)))
+        tessera.LicenseHandle(make_config(T2030 - days(2)))
     # Back two days from the last run's fixed time is not: that time was not kept.
-    with tessera.License(make_config(T2030 + days(28))) as lic:
+    with tessera.LicenseHandle(make_config(T2030 + days(28))) as lic:
         assert lic.check() is Status.VALID
-    with tessera.License(make_config(T2030 + days(100))) as lic:
+    with tessera.LicenseHandle(make_config(T2030 + days(100))) as lic:
         assert lic.check() is Status.CHECK_IN_REQUIRED
         assert not lic.check().usable
         assert lic.feature("pdf-export").state is FeatureState.LICENSE_UNUSABLE
@@ -96,13 +96,13 @@ def test_deactivate(fixtures, make_config):
     assert tessera.deactivate(config, "C-ABI-0001") is True
     assert tessera.deactivate(config, "C-ABI-0001") is False
     with pytest.raises(errors.NotActivatedError):
-        tessera.License(config)
+        tessera.LicenseHandle(config)
 
 
 def test_leases_without_a_server(fixtures, make_config):
     config = make_config(T2030 + days(30))
     tessera.activate(config, read(fixtures, "license.lic"))
-    with tessera.License(config) as lic:
+    with tessera.LicenseHandle(config) as lic:
         with pytest.raises(errors.MalformedError):
             lic.install_lease(b"junk")
         with pytest.raises(errors.InvalidArgumentError):
@@ -125,7 +125,7 @@ def test_fingerprint_and_diagnosis(make_config, tmp_path):
 def test_close_is_idempotent_and_use_after_close_is_refused(fixtures, make_config):
     config = make_config(T2030 + days(30))
     tessera.activate(config, read(fixtures, "license.lic"))
-    lic = tessera.License(config)
+    lic = tessera.LicenseHandle(config)
     assert not lic.closed
     lic.close()
     lic.close()
@@ -142,7 +142,7 @@ def test_close_is_idempotent_and_use_after_close_is_refused(fixtures, make_confi
 def test_the_handle_outlives_its_config(fixtures, make_config):
     config = make_config(T2030 + days(30))
     tessera.activate(config, read(fixtures, "license.lic"))
-    lic = tessera.License(config)
+    lic = tessera.LicenseHandle(config)
     config.close()
     assert lic.check() is Status.VALID
     lic.close()

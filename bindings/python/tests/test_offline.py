@@ -40,7 +40,7 @@ def test_offline_round_trip_and_deactivation(fixtures, make_config, tmp_path):
         "--request", str(tmp_path / "req"), "--at", "2030-01-01T12:00:00Z",
     )
     tessera.offline_import(config, response)
-    with tessera.License(config) as lic:
+    with tessera.LicenseHandle(config) as lic:
         assert lic.check().usable
         assert lic.document["device"]["id"] == config.fingerprint()
         # `tessera offline respond` makes the file expire 30 days on: the
@@ -50,7 +50,7 @@ def test_offline_round_trip_and_deactivation(fixtures, make_config, tmp_path):
     (tmp_path / "deact").write_text(give_back)
     assert "free the slot of license C-ABI-OFFLINE" in vendor(fixtures, "offline", "read", str(tmp_path / "deact"))
     with pytest.raises(errors.NotActivatedError):
-        tessera.License(config)
+        tessera.LicenseHandle(config)
 
 
 def test_airgap_codes(fixtures, make_config):
@@ -70,5 +70,5 @@ def test_airgap_codes(fixtures, make_config):
     with pytest.raises(errors.CodeMistypedError):
         tessera.airgap_activate(config, license_file, typo)
     tessera.airgap_activate(config, license_file, code.lower())
-    with tessera.License(config) as lic:
+    with tessera.LicenseHandle(config) as lic:
         assert lic.document["id"] == "C-ABI-AIRGAP"
