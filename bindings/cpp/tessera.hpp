@@ -201,6 +201,15 @@ public:
         detail::check(tessera_config_set_system_root(ptr_.get(), detail::c_str(root, "root")));
         return *this;
     }
+    /// The PKCS#11 token that answers hardware-key licenses' challenges
+    /// (a library built without the `pkcs11` feature throws `unsupported`).
+    config &pkcs11_token(const std::string &module, const std::string &token_label,
+                         const std::string &key_label, const std::string &pin) {
+        detail::check(tessera_config_set_pkcs11_token(
+            ptr_.get(), detail::c_str(module, "module"), detail::c_str(token_label, "token_label"),
+            detail::c_str(key_label, "key_label"), detail::c_str(pin, "pin")));
+        return *this;
+    }
 
     /// This device's fingerprint id for the product.
     std::string fingerprint() const {
@@ -245,6 +254,54 @@ inline bool deactivate(const config &cfg, const std::string &license_id) {
     detail::check(tessera_deactivate(cfg.get(), detail::c_str(license_id, "license_id"), &was));
     return was;
 }
+
+/// Offline activation, step 1: makes this device's request file for a
+/// license key (`TESSERA_CREDENTIAL_LICENSE_KEY`) or a user name
+/// (`TESSERA_CREDENTIAL_USER`) and keeps it pending.
+inline void offline_request_activation(const config &cfg, tessera_credential kind,
+                                       const std::string &credential) {
+    detail::check(tessera_offline_request_activation(cfg.get(), kind,
+                                                     detail::c_str(credential, "credential")));
+}
+/// The pending offline request file, to carry to the vendor.
+inline std::string offline_pending_request(const config &cfg) {
+    return detail::read_string([&cfg](char *b, size_t n, size_t *len) {
+        return tessera_offline_pending_request(cfg.get(), b, n, len);
+    });
+}
+/// Offline activation, step 2: imports the vendor's response file.
+inline void offline_import_response(const config &cfg, std::string_view response) {
+    detail::check(tessera_offline_import_response(
+        cfg.get(), reinterpret_cast<const uint8_t *>(response.data()), response.size()));
+}
+/// Deactivates `license_id` offline and keeps the request that proves it pending.
+inline void offline_request_deactivation(const config &cfg, const std::string &license_id) {
+    detail::check(tessera_offline_request_deactivation(cfg.get(),
+                                                       detail::c_str(license_id, "license_id")));
+}
+/// The pending offline deactivation request, to carry to the vendor.
+inline std::string offline_deactivation_request(const config &cfg) {
+    return detail::read_string([&cfg](char *b, size_t n, size_t *len) {
+        return tessera_offline_deactivation_request(cfg.get(), b, n, len);
+    });
+}
+/// Makes a fresh air-gapped initialization code (TESSERA_AIRGAP_INIT_CODE_LEN
+/// characters) for the user to read to the vendor; only one is made.
+inline std::string airgap_initialization_code(const config &cfg) {
+    char code[TESSERA_AIRGAP_INIT_CODE_LEN + 1] = {0};
+    size_t len = 0;
+    detail::check(tessera_airgap_initialization_code(cfg.get(), code, sizeof code, &len));
+    return std::string(code, len);
+}
+/// Activates an air-gapped license with the confirmation code the vendor read back.
+inline void airgap_activate(const config &cfg, std::string_view license_file,
+                            const std::string &confirmation) {
+    detail::check(tessera_airgap_activate(
+        cfg.get(), reinterpret_cast<const uint8_t *>(license_file.data()), license_file.size(),
+        detail::c_str(confirmation, "confirmation")));
+}
+/// The code of this thread's last failure (TESSERA_OK when none yet).
+inline tessera_result last_error_code() { return tessera_last_error_code(); }
 
 /// A validation report, copied out of the C object.
 struct validation {

@@ -165,6 +165,41 @@ static void test_consumption_and_threads() {
     CHECK(h.usage("ocr").used == 100);
 }
 
+static void test_offline_airgap_and_tokens() {
+    auto cfg = config_for("offline", t2030 + hours(24));
+    EXPECT_ERROR(TESSERA_ERR_OFFLINE_NO_REQUEST, tessera::offline_pending_request(cfg));
+    EXPECT_ERROR(TESSERA_ERR_INVALID_ARGUMENT,
+                 tessera::offline_request_activation(cfg, TESSERA_CREDENTIAL_LICENSE_KEY, ""));
+    tessera::offline_request_activation(cfg, TESSERA_CREDENTIAL_LICENSE_KEY, "TEST-ONLY-C-ABI");
+    std::string request = tessera::offline_pending_request(cfg);
+    CHECK(request.find("-----BEGIN TESSERA OFFLINE REQUEST-----") == 0);
+    // The request is not a response; nothing is imported.
+    EXPECT_ERROR(TESSERA_ERR_MALFORMED, tessera::offline_import_response(cfg, request));
+    CHECK(tessera::offline_pending_request(cfg) == request);
+    EXPECT_ERROR(TESSERA_ERR_NOT_ACTIVATED, tessera::offline_request_deactivation(cfg, "not-here"));
+    EXPECT_ERROR(TESSERA_ERR_OFFLINE_NO_REQUEST, tessera::offline_deactivation_request(cfg));
+    CHECK(tessera::last_error_code() == TESSERA_ERR_OFFLINE_NO_REQUEST);
+
+    // One initialization code per call, in the documented shape; a
+    // confirmation that is no code of this device is refused.
+    auto airgap = config_for("airgap", t2030 + hours(24));
+    std::string code = tessera::airgap_initialization_code(airgap);
+    CHECK(code.size() == TESSERA_AIRGAP_INIT_CODE_LEN && code[4] == '-');
+    CHECK(tessera::airgap_initialization_code(airgap) != code);
+    bool refused = false;
+    try {
+        tessera::airgap_activate(airgap, read("airgap.lic"), "0000-0000-0000-0000-00");
+    } catch (const tessera::error &e) {
+        refused = e.code() == TESSERA_ERR_CODE_MISTYPED || e.code() == TESSERA_ERR_CODE_REJECTED;
+    }
+    CHECK(refused);
+
+    // The default build has no PKCS#11 support: said as unsupported.
+    EXPECT_ERROR(TESSERA_ERR_UNSUPPORTED,
+                 cfg.pkcs11_token("/usr/lib/softhsm/libsofthsm2.so", "t", "k", "1"));
+    EXPECT_ERROR(TESSERA_ERR_INVALID_ARGUMENT, cfg.pkcs11_token(std::string("m\0x", 3), "t", "k", "1"));
+}
+
 static void test_times() {
     // Dates past 2262 (where nanosecond ticks overflow) come through whole.
     const int64_t year_3000 = 32503680000;
@@ -202,6 +237,7 @@ int main(int argc, char **argv) {
         test_consumption_and_threads();
         test_keygen();
         test_times();
+        test_offline_airgap_and_tokens();
     } catch (const tessera::error &e) {
         std::cerr << "unexpected tessera::error " << e.name() << ": " << e.what() << "\n";
         return 1;
