@@ -174,11 +174,24 @@ fn usable_mac(mac: &str) -> bool {
         .split(':')
         .filter_map(|p| u8::from_str_radix(p, 16).ok())
         .collect();
-    bytes.len() == 6
-        && mac.len() == 17
-        && bytes.iter().any(|&b| b != 0)
-        && bytes[0] & 0x02 == 0 // locally administered (random, VPN, VM-assigned)
-        && bytes[0] & 0x01 == 0 // multicast
+    mac.len() == 17 && usable_mac_bytes(&bytes)
+}
+
+/// Six bytes of a globally administered unicast address that is not all
+/// zeros: the one rule for a card's address on every platform.
+pub(crate) fn usable_mac_bytes(mac: &[u8]) -> bool {
+    mac.len() == 6
+        && mac.iter().any(|&b| b != 0)
+        && mac[0] & 0x02 == 0 // locally administered (random, VPN, VM-assigned)
+        && mac[0] & 0x01 == 0 // multicast
+}
+
+/// An address as Linux shows it: lowercase hex pairs joined by `:`.
+pub(crate) fn format_mac(mac: &[u8]) -> String {
+    mac.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 fn cpu_fact(src: &dyn SystemSource) -> Option<String> {

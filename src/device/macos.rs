@@ -18,6 +18,7 @@
 use std::collections::BTreeMap;
 
 use crate::device::environment::{Environment, Evidence, Isolation};
+use crate::device::fingerprint::{dmi_value, format_mac, usable_mac_bytes};
 use crate::device::sources::usable_machine_id;
 
 /// An IOKit property value, as far as fingerprints need them.
@@ -148,14 +149,8 @@ pub fn builtin_interfaces(interfaces: &[Props]) -> Vec<(String, String)> {
             let Some(Prop::Data(mac)) = p.get("IOMACAddress") else {
                 return None;
             };
-            let usable = name.starts_with("en")
-                && mac.len() == 6
-                && mac.iter().any(|&b| b != 0)
-                && mac[0] & 0x03 == 0;
-            usable.then(|| {
-                let mac = mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>();
-                (name.to_owned(), mac.join(":"))
-            })
+            (name.starts_with("en") && usable_mac_bytes(mac))
+                .then(|| (name.to_owned(), format_mac(mac)))
         })
         .collect();
     out.sort();
@@ -167,14 +162,10 @@ pub fn builtin_interfaces(interfaces: &[Props]) -> Vec<(String, String)> {
 pub fn facts(src: &dyn MacSource) -> Vec<(String, String)> {
     let mut out = Vec::new();
     if let Some(pe) = src.platform_expert() {
-        if let Some(id) =
-            string(&pe, "IOPlatformUUID").and_then(crate::device::fingerprint::dmi_value)
-        {
+        if let Some(id) = string(&pe, "IOPlatformUUID").and_then(dmi_value) {
             out.push(("machine_id".to_owned(), id.to_ascii_lowercase()));
         }
-        if let Some(serial) =
-            string(&pe, "IOPlatformSerialNumber").and_then(crate::device::fingerprint::dmi_value)
-        {
+        if let Some(serial) = string(&pe, "IOPlatformSerialNumber").and_then(dmi_value) {
             out.push(("serial_number".to_owned(), serial));
         }
     }

@@ -25,6 +25,7 @@
 //! change and still matches.
 
 use crate::device::environment::{Environment, Evidence, Isolation, HYPERVISOR_VENDORS};
+use crate::device::fingerprint::{dmi_value, format_mac, usable_mac_bytes};
 use crate::device::sources::usable_machine_id;
 pub use tessera_os::{Adapter, Cpuid, Volume};
 
@@ -188,18 +189,6 @@ pub fn facts(src: &dyn WindowsSource) -> Vec<(String, String)> {
     out
 }
 
-/// DMI strings hold placeholders on many boards; those identify nothing.
-fn dmi_value(raw: &str) -> Option<String> {
-    crate::device::fingerprint::dmi_value(raw)
-}
-
-fn format_mac(mac: &[u8]) -> String {
-    mac.iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
-}
-
 /// IANA interface types a physical card reports: Ethernet and Wi-Fi.
 const IF_TYPE_ETHERNET: u32 = 6;
 const IF_TYPE_WIFI: u32 = 71;
@@ -267,9 +256,7 @@ pub fn is_physical(a: &Adapter) -> bool {
         && on_fixed_bus
         && !VIRTUAL_WORDS.iter().any(|w| description.contains(w))
         && vm_oui(&a.mac).is_none()
-        && a.mac.len() == 6
-        && a.mac.iter().any(|&b| b != 0)
-        && a.mac[0] & 0x03 == 0 // not locally administered, not multicast
+        && usable_mac_bytes(&a.mac)
 }
 
 /// Guest services and drivers that hypervisors install (the VMware Tools,
