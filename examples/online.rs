@@ -52,17 +52,20 @@ fn start_server(binary: &Path, dir: &Path) -> Fallible<(Child, String)> {
 }
 
 fn admin(url: &str, path: &str, body: Value) -> Fallible<Value> {
-    let mut response = ureq::post(format!("{url}{path}"))
+    let response = reqwest::blocking::Client::new()
+        .post(format!("{url}{path}"))
         .header("authorization", format!("Bearer {ADMIN_TOKEN}"))
-        .send(body.to_string())?;
-    Ok(serde_json::from_slice(&response.body_mut().read_to_vec()?)?)
+        .body(body.to_string())
+        .send()?;
+    Ok(serde_json::from_slice(&response.bytes()?)?)
 }
 
 fn admin_get(url: &str, path: &str) -> Fallible<Value> {
-    let mut response = ureq::get(format!("{url}{path}"))
+    let response = reqwest::blocking::Client::new()
+        .get(format!("{url}{path}"))
         .header("authorization", format!("Bearer {ADMIN_TOKEN}"))
-        .call()?;
-    Ok(serde_json::from_slice(&response.body_mut().read_to_vec()?)?)
+        .send()?;
+    Ok(serde_json::from_slice(&response.bytes()?)?)
 }
 
 fn main() -> Fallible<()> {

@@ -540,3 +540,102 @@ fn https_with_a_pinned_ca_and_nothing_without_it() {
     bad.pinned_ca = Some("not a certificate".into());
     assert!(Connection::new(&d.config, bad).is_err());
 }
+
+#[test]
+fn an_explicit_proxy_with_credentials_carries_every_call() {
+    let s = start();
+    let p = product(&s, "proxied");
+    new_license(&s, &p, "KEY-P", floating_spec(&p, "L-P"));
+    let proxy = Proxy::start(&upstream(&s));
+    // Basic base64("alice:proxy-pw")
+    *proxy.require_auth.lock().unwrap() = Some("Basic YWxpY2U6cHJveHktcHc=".into());
+    let d = device_of(&s, &p, "behind-a-proxy");
+
+    // Without the credentials the proxy refuses (407): a network error.
+    let mut server = ServerConfig::new(&s.url, p.key.clone());
+    server.attempts = 1;
+    server.proxy = tessera::online::Proxy::Url(format!("{}/", proxy.url));
+    let e = Connection::new(&d.config, server.clone())
+        .unwrap()
+        .activate(&Credential::LicenseKey("KEY-P".into()))
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::Network(_) | Error::BadResponse(_)),
+        "{e:?}"
+    );
+    assert_eq!(*proxy.forwarded.lock().unwrap(), 0);
+
+    // With them, every call goes through it, and nothing prints them.
+    server.proxy =
+        tessera::online::Proxy::Url(proxy.url.replace("http://", "http://alice:proxy-pw@"));
+    assert!(!format!("{server:?}").contains("proxy-pw"));
+    let conn = Connection::new(&d.config, server).unwrap();
+    conn.activate(&Credential::LicenseKey("KEY-P".into()))
+        .unwrap();
+    conn.check_in().unwrap();
+    assert_eq!(*proxy.forwarded.lock().unwrap(), 2);
+
+    // Direct ignores the environment's and the system's proxies.
+    let mut direct = ServerConfig::new(&s.url, p.key.clone());
+    direct.proxy = tessera::online::Proxy::Direct;
+    Connection::new(&d.config, direct)
+        .unwrap()
+        .check_in()
+        .unwrap();
+    assert_eq!(*proxy.forwarded.lock().unwrap(), 2);
+}
+
+#[test]
+fn a_call_ends_at_its_deadline_whatever_its_attempts() {
+    let s = start();
+    let p = product(&s, "deadline");
+    new_license(&s, &p, "KEY-D", floating_spec(&p, "L-D"));
+    let proxy = Proxy::start(&upstream(&s));
+    let d = device_of(&s, &p, "patient");
+    connect(&d, &s.url, &p)
+        .activate(&Credential::LicenseKey("KEY-D".into()))
+        .unwrap();
+
+    // 1,000 attempts of 300 ms against a server 2 s slow, in a 500 ms
+    // deadline: the call gives up after at most two attempts.
+    let mut server = ServerConfig::new(&proxy.url, p.key.clone());
+    server.attempts = 1_000;
+    server.timeout = Duration::from_millis(300);
+    server.deadline = Duration::from_millis(500);
+    server.backoff = Duration::from_millis(1);
+    let conn = Connection::new(&d.config, server).unwrap();
+    proxy.set(Fault::Delay(Duration::from_secs(2)));
+    let e = conn.check_in().unwrap_err();
+    assert!(matches!(e, Error::Network(_)), "{e:?}");
+    // The proxy counts a request when it reads it, before its delay.
+    assert!(
+        proxy_requests(&proxy) <= 2,
+        "a 500 ms deadline allowed {} attempts of 300 ms",
+        proxy_requests(&proxy)
+    );
+}
+
+/// The requests the proxy has received so far (forwarded or not).
+fn proxy_requests(proxy: &Proxy) -> u32 {
+    *proxy.received.lock().unwrap()
+}
+
+#[test]
+fn a_session_dropped_offline_makes_one_short_attempt_to_release() {
+    let s = start();
+    let p = product(&s, "dropped");
+    new_license(&s, &p, "KEY-X", floating_spec(&p, "L-X"));
+    let proxy = Proxy::start(&upstream(&s));
+    let d = device_of(&s, &p, "closing");
+    let conn = Arc::new(connect(&d, &proxy.url, &p));
+    conn.activate(&Credential::LicenseKey("KEY-X".into()))
+        .unwrap();
+    let handle = Arc::new(LicenseHandle::open(&d.config).unwrap());
+    let session = FloatingSession::open(conn.clone(), handle, Duration::from_secs(3600)).unwrap();
+    let before = proxy_requests(&proxy);
+    // Offline: every connection is refused. The drop tries once, not
+    // `attempts` (3) times with backoff.
+    proxy.set(Fault::Refuse(100));
+    drop(session);
+    assert_eq!(proxy_requests(&proxy) - before, 1);
+}

@@ -255,6 +255,22 @@ impl Connection {
         Ok(())
     }
 
+    /// Gives the seat back in one attempt of at most `deadline`: what a
+    /// destructor may afford (unreleased, a seat comes free at its timeout).
+    pub(super) fn release_briefly(&self, deadline: std::time::Duration) -> Result<()> {
+        let (body, _) = self.activated()?;
+        let observe = |time| self.observe_server_time(time);
+        self.transport.call_within(
+            &self.local,
+            "/api/v1/floating/release",
+            &body,
+            &observe,
+            1,
+            deadline,
+        )?;
+        Ok(())
+    }
+
     /// Borrows a seat for `hours` (at most `max_borrow_time`): the lease
     /// is installed and survives restarts, for use offline.
     pub fn borrow(&self, handle: &LicenseHandle, hours: u32) -> Result<LeaseStatus> {

@@ -25,4 +25,4 @@ mod transport;
 
 pub use calls::{Connection, Upload, UserLicense};
 pub use session::FloatingSession;
-pub use transport::ServerConfig;
+pub use transport::{Proxy, ServerConfig};

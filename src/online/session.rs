@@ -9,8 +9,12 @@ use super::calls::Connection;
 use crate::error::{Error, Result};
 use crate::runtime::handle::{LeaseStatus, LicenseHandle};
 
+/// How long dropping an unclosed session may wait for its release.
+const RELEASE_ON_DROP: StdDuration = StdDuration::from_secs(2);
+
 /// A floating seat kept alive: registered on open, renewed from a
-/// background thread every `interval`, released on [`close`] or drop.
+/// background thread every `interval`, released on [`close`] or drop
+/// (a drop makes one attempt of at most 2 s).
 /// With the connection lost, the seat stays usable until its lease
 /// expires, and not longer ([`LicenseHandle::check`] says so).
 ///
@@ -111,8 +115,10 @@ impl Drop for FloatingSession {
     fn drop(&mut self) {
         self.stop_thread();
         if !self.released {
-            // Best effort: unreleased, the seat comes free at its timeout.
-            let _ = self.connection.release();
+            // Best effort, and brief: dropped while offline, a session
+            // must not hold up the program's exit for the call's whole
+            // deadline; unreleased, the seat comes free at its timeout.
+            let _ = self.connection.release_briefly(RELEASE_ON_DROP);
         }
     }
 }

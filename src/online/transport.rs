@@ -1,9 +1,12 @@
 //! The wire to the license server: where it is ([`ServerConfig`]), the
-//! HTTPS client, each request signed with the product's shared key
-//! ([`crate::protocol::request`]), retries with backoff and full jitter, and
-//! every answer's signature checked before anything in it is used.
+//! HTTPS client (reqwest, blocking, rustls on ring), each request signed
+//! with the product's shared key ([`crate::protocol::request`]), retries
+//! with backoff and full jitter inside one overall deadline, and every
+//! answer's signature checked before anything in it is used.
 
-use std::time::Duration as StdDuration;
+use std::io::Read as _;
+use std::sync::Arc;
+use std::time::{Duration as StdDuration, Instant};
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -14,6 +17,48 @@ use crate::runtime::config::LocalConfig;
 
 /// The largest answer read from the server.
 const MAX_ANSWER: u64 = 1024 * 1024;
+
+/// How requests reach the server.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub enum Proxy {
+    /// The system's settings: `HTTPS_PROXY`, `ALL_PROXY` and `NO_PROXY`
+    /// from the environment everywhere, and the Internet Options (registry)
+    /// on Windows and the network settings on macOS.
+    #[default]
+    System,
+    /// No proxy, whatever the system says.
+    Direct,
+    /// This proxy: `http://host:port`, with credentials if it asks for
+    /// them (`http://user:password@host:port`); never printed or logged
+    /// with them.
+    Url(String),
+}
+
+impl std::fmt::Debug for Proxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Proxy::System => f.write_str("System"),
+            Proxy::Direct => f.write_str("Direct"),
+            Proxy::Url(url) => write!(f, "Url({})", without_credentials(url)),
+        }
+    }
+}
+
+/// `scheme://host:port/...` with any `user:password@` taken out.
+fn without_credentials(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            let (authority, tail) = rest.split_at(authority_end);
+            match authority.rsplit_once('@') {
+                Some((_, host)) => format!("{scheme}://***@{host}{tail}"),
+                None => url.to_owned(),
+            }
+        }
+        None => "(not a URL)".to_owned(),
+    }
+}
+
 /// Where the license server is and how to talk to it.
 #[derive(Clone)]
 pub struct ServerConfig {
@@ -22,10 +67,16 @@ pub struct ServerConfig {
     pub url: String,
     /// The product's shared key (from the admin API, embedded in the product).
     pub product_key: Vec<u8>,
-    /// A CA certificate (PEM) to trust instead of the system's roots.
+    /// A CA certificate (PEM) to trust instead of the platform's verifier
+    /// and its roots.
     pub pinned_ca: Option<String>,
+    /// How requests reach the server (default: the system's settings).
+    pub proxy: Proxy,
     /// How long one attempt may take, connecting included (default 10 s).
     pub timeout: StdDuration,
+    /// How long one call may take, all its attempts and waits included
+    /// (default 30 s): no call blocks longer, whatever `attempts` says.
+    pub deadline: StdDuration,
     /// How many attempts a call makes on network errors and 5xx (default 4).
     pub attempts: u32,
     /// The first backoff; it doubles with each retry, with full jitter
@@ -36,23 +87,26 @@ pub struct ServerConfig {
 impl std::fmt::Debug for ServerConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServerConfig")
-            .field("url", &self.url)
+            .field("url", &without_credentials(&self.url))
             .field("pinned_ca", &self.pinned_ca.is_some())
+            .field("proxy", &self.proxy)
             .field("timeout", &self.timeout)
+            .field("deadline", &self.deadline)
             .field("attempts", &self.attempts)
             .finish_non_exhaustive()
     }
 }
 
 impl ServerConfig {
-    /// Defaults for everything but the address and the key. Proxies come
-    /// from the environment (`HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY`).
+    /// Defaults for everything but the address and the key.
     pub fn new(url: impl Into<String>, product_key: Vec<u8>) -> ServerConfig {
         ServerConfig {
             url: url.into().trim_end_matches('/').to_owned(),
             product_key,
             pinned_ca: None,
+            proxy: Proxy::System,
             timeout: StdDuration::from_secs(10),
+            deadline: StdDuration::from_secs(30),
             attempts: 4,
             backoff: StdDuration::from_millis(250),
         }
@@ -68,14 +122,45 @@ pub(super) struct Answer {
 /// keyring its answers must verify against and the clock its requests are
 /// dated by come from the product's configuration at each call.
 pub(super) struct Transport {
-    agent: ureq::Agent,
+    client: reqwest::blocking::Client,
     pub(super) server: ServerConfig,
+}
+
+/// The TLS set-up: rustls on ring, with the platform's verifier (the
+/// system's trust store and its revocation checks) or only the pinned CA.
+fn tls_config(pinned_ca: Option<&str>) -> Result<rustls::ClientConfig> {
+    use rustls::pki_types::{pem::PemObject as _, CertificateDer};
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
+        .with_safe_default_protocol_versions()
+        .map_err(|_| Error::InvalidArgument("no TLS version is available"))?;
+    let Some(pem) = pinned_ca else {
+        let verifier = rustls_platform_verifier::Verifier::new(provider).map_err(|_| {
+            Error::InvalidArgument("the platform's certificate verifier is unavailable")
+        })?;
+        return Ok(builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(verifier))
+            .with_no_client_auth());
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
+        let cert =
+            cert.map_err(|_| Error::InvalidArgument("the pinned CA is not a PEM certificate"))?;
+        roots
+            .add(cert)
+            .map_err(|_| Error::InvalidArgument("the pinned CA is not a usable certificate"))?;
+    }
+    if roots.is_empty() {
+        return Err(Error::InvalidArgument("the pinned CA holds no certificate"));
+    }
+    Ok(builder.with_root_certificates(roots).with_no_client_auth())
 }
 
 impl Transport {
     /// The client for the product `local` configures. Refuses a plain
-    /// `http://` URL that is not loopback, and a pinned CA that is not a
-    /// PEM certificate.
+    /// `http://` URL that is not loopback, a pinned CA that is not a PEM
+    /// certificate, and a proxy URL that does not parse.
     pub(super) fn new(server: ServerConfig) -> Result<Transport> {
         if !server.url.starts_with("https://") && !is_loopback(&server.url) {
             return Err(Error::InvalidArgument(
@@ -85,43 +170,35 @@ impl Transport {
         if server.product_key.is_empty() {
             return Err(Error::InvalidArgument("the product key is empty"));
         }
-        let roots = match &server.pinned_ca {
-            Some(pem) => {
-                let certs: Vec<ureq::tls::Certificate<'static>> =
-                    ureq::tls::parse_pem(pem.as_bytes())
-                        .filter_map(|item| match item {
-                            Ok(ureq::tls::PemItem::Certificate(c)) => Some(Ok(c)),
-                            Ok(_) => None,
-                            Err(_) => Some(Err(())),
-                        })
-                        .collect::<std::result::Result<_, ()>>()
-                        .map_err(|_| {
-                            Error::InvalidArgument("the pinned CA is not a PEM certificate")
-                        })?;
-                if certs.is_empty() {
-                    return Err(Error::InvalidArgument("the pinned CA holds no certificate"));
-                }
-                ureq::tls::RootCerts::new_with_certs(&certs)
-            }
-            None => ureq::tls::RootCerts::PlatformVerifier,
+        if server.attempts == 0 || server.deadline.is_zero() || server.timeout.is_zero() {
+            return Err(Error::InvalidArgument(
+                "attempts, the timeout and the deadline must be more than zero",
+            ));
+        }
+        let mut builder = reqwest::blocking::Client::builder()
+            .tls_backend_preconfigured(tls_config(server.pinned_ca.as_deref())?)
+            .timeout(server.timeout)
+            .connect_timeout(server.timeout)
+            // The server never redirects; a redirect is someone else's answer.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("tessera/", env!("CARGO_PKG_VERSION")));
+        builder = match &server.proxy {
+            Proxy::System => builder,
+            Proxy::Direct => builder.no_proxy(),
+            Proxy::Url(url) => builder.proxy(
+                reqwest::Proxy::all(url.as_str())
+                    .map_err(|_| Error::InvalidArgument("the proxy is not a URL"))?,
+            ),
         };
-        let tls = ureq::tls::TlsConfig::builder()
-            .provider(ureq::tls::TlsProvider::Rustls)
-            .root_certs(roots)
-            .build();
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_global(Some(server.timeout))
-            .http_status_as_error(false)
-            .proxy(ureq::Proxy::try_from_env())
-            .tls_config(tls)
+        let client = builder
             .build()
-            .into();
-        Ok(Transport { agent, server })
+            .map_err(|_| Error::InvalidArgument("the HTTP client cannot be set up"))?;
+        Ok(Transport { client, server })
     }
 
     /// One signed call for the product `local` configures, retried on
-    /// network errors and 5xx; `observe` sees the signed time of every
-    /// answer that verified.
+    /// network errors and 5xx within the deadline; `observe` sees the
+    /// signed time of every answer that verified.
     pub(super) fn call(
         &self,
         local: &LocalConfig,
@@ -129,14 +206,45 @@ impl Transport {
         body: &Value,
         observe: &dyn Fn(DateTime<Utc>) -> Result<()>,
     ) -> Result<Answer> {
+        self.call_within(
+            local,
+            path,
+            body,
+            observe,
+            self.server.attempts,
+            self.server.deadline,
+        )
+    }
+
+    /// [`Transport::call`] with its own attempts and deadline (a release
+    /// from a destructor makes one short attempt).
+    pub(super) fn call_within(
+        &self,
+        local: &LocalConfig,
+        path: &str,
+        body: &Value,
+        observe: &dyn Fn(DateTime<Utc>) -> Result<()>,
+        attempts: u32,
+        deadline: StdDuration,
+    ) -> Result<Answer> {
         let bytes = serde_json::to_vec(body)
             .map_err(|_| Error::InvalidArgument("the request cannot be encoded"))?;
-        let mut last = String::new();
-        for attempt in 0..self.server.attempts.max(1) {
+        let start = Instant::now();
+        let mut last = String::from("the deadline passed before the first attempt");
+        for attempt in 0..attempts.max(1) {
             if attempt > 0 {
-                std::thread::sleep(self.backoff(attempt));
+                let wait = self.backoff(attempt);
+                if start.elapsed().saturating_add(wait) >= deadline {
+                    last = format!("{last} (the call's deadline passed)");
+                    break;
+                }
+                std::thread::sleep(wait);
             }
-            match self.attempt(local, path, &bytes, observe) {
+            let left = deadline.saturating_sub(start.elapsed());
+            if left.is_zero() {
+                break;
+            }
+            match self.attempt(local, path, &bytes, observe, self.server.timeout.min(left)) {
                 Ok(Some(answer)) => return Ok(answer),
                 Ok(None) => last = "the server answered with a 5xx".into(),
                 Err(Retry::Network(what)) => last = what,
@@ -159,28 +267,31 @@ impl Transport {
         cap.mul_f64(fraction)
     }
 
-    /// One attempt: Ok(None) is a 5xx (retried).
+    /// One attempt of at most `timeout`: Ok(None) is a 5xx (retried).
     fn attempt(
         &self,
         local: &LocalConfig,
         path: &str,
         body: &[u8],
         observe: &dyn Fn(DateTime<Utc>) -> Result<()>,
+        timeout: StdDuration,
     ) -> std::result::Result<Option<Answer>, Retry> {
         let nonce = hex::encode(crate::util::random_bytes::<16>().map_err(Retry::Final)?);
         let date = format_http_date(local.clock.now());
         let message = request::request_string(&date, "POST", path, body, &nonce);
         let signature = request::sign(&self.server.product_key, &message).map_err(Retry::Final)?;
         let authorization = request::authorization(&local.product, &signature);
-        let sent = self
-            .agent
+        let response = self
+            .client
             .post(format!("{}{path}", self.server.url))
+            .timeout(timeout)
             .header("content-type", "application/json")
             .header("date", &date)
             .header("tessera-nonce", &nonce)
             .header("authorization", &authorization)
-            .send(body);
-        let mut response = sent.map_err(|e| Retry::Network(describe(&e)))?;
+            .body(body.to_vec())
+            .send()
+            .map_err(|e| Retry::Network(describe(&e)))?;
         let status = response.status().as_u16();
         let header = |name: &str| {
             response
@@ -194,17 +305,18 @@ impl Transport {
             header("tessera-nonce"),
             header("tessera-signature"),
         );
-        let answer = response
-            .body_mut()
-            .with_config()
-            .limit(MAX_ANSWER)
-            .read_to_vec()
-            .map_err(|e| Retry::Network(describe(&e)));
         if status >= 500 && signature.is_none() {
             // A proxy's or a gateway's 5xx: nobody signed it; try again.
             return Ok(None);
         }
-        let answer = answer?;
+        let mut answer = Vec::new();
+        response
+            .take(MAX_ANSWER + 1)
+            .read_to_end(&mut answer)
+            .map_err(|e| Retry::Network(format!("reading the answer: {}", e.kind())))?;
+        if answer.len() as u64 > MAX_ANSWER {
+            return Err(Retry::Network("the answer is too large".into()));
+        }
         let headers = ResponseHeaders {
             date: server_date.as_deref(),
             nonce: echoed.as_deref(),
@@ -248,16 +360,33 @@ enum Retry {
     Final(Error),
 }
 
-/// What went wrong on the wire, in words (never a URL's credentials).
-fn describe(e: &ureq::Error) -> String {
-    match e {
-        ureq::Error::Timeout(_) => "timed out".into(),
-        ureq::Error::HostNotFound => "host not found".into(),
-        ureq::Error::ConnectionFailed => "connection failed".into(),
-        ureq::Error::Io(io) => format!("i/o: {}", io.kind()),
-        ureq::Error::Tls(_) | ureq::Error::Rustls(_) => "TLS handshake failed".into(),
-        ureq::Error::BodyExceedsLimit(_) => "the answer is too large".into(),
-        other => format!("{other}").chars().take(120).collect(),
+/// What went wrong on the wire, in words: never the URL (a proxy's
+/// credentials may be in it), only the kind of failure and its cause.
+fn describe(e: &reqwest::Error) -> String {
+    let what = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "connection failed"
+    } else if e.is_body() || e.is_decode() {
+        "the answer was cut off"
+    } else {
+        "the request failed"
+    };
+    // The innermost cause that says something without naming the URL.
+    let mut cause = None;
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            cause = Some(format!("i/o: {}", io.kind()));
+        }
+        if s.downcast_ref::<rustls::Error>().is_some() {
+            cause = Some("TLS handshake failed".to_owned());
+        }
+        source = s.source();
+    }
+    match cause {
+        Some(cause) => format!("{what} ({cause})"),
+        None => what.to_owned(),
     }
 }
 
@@ -283,5 +412,44 @@ mod tests {
         ] {
             assert!(!is_loopback(url), "{url}");
         }
+    }
+
+    #[test]
+    fn a_proxy_prints_without_its_credentials() {
+        let proxy = Proxy::Url("http://alice:s3cret-pw@proxy.example:3128/".into());
+        let shown = format!("{proxy:?}");
+        assert!(
+            !shown.contains("s3cret") && !shown.contains("alice"),
+            "{shown}"
+        );
+        assert!(shown.contains("proxy.example:3128"), "{shown}");
+        let mut server = ServerConfig::new("https://u:s3cret-pw@licenses.example", vec![1]);
+        server.proxy = proxy;
+        let shown = format!("{server:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert_eq!(without_credentials("no url"), "(not a URL)");
+        assert_eq!(without_credentials("http://h:1/p"), "http://h:1/p");
+    }
+
+    #[test]
+    fn zero_attempts_or_deadline_is_refused() {
+        for change in [
+            |s: &mut ServerConfig| s.attempts = 0,
+            |s: &mut ServerConfig| s.deadline = StdDuration::ZERO,
+            |s: &mut ServerConfig| s.timeout = StdDuration::ZERO,
+        ] {
+            let mut server = ServerConfig::new("http://127.0.0.1:1", vec![1]);
+            change(&mut server);
+            assert!(matches!(
+                Transport::new(server),
+                Err(Error::InvalidArgument(_))
+            ));
+        }
+        let mut server = ServerConfig::new("http://127.0.0.1:1", vec![1]);
+        server.proxy = Proxy::Url("not a url at all".into());
+        assert!(matches!(
+            Transport::new(server),
+            Err(Error::InvalidArgument(_))
+        ));
     }
 }

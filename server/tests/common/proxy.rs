@@ -32,6 +32,11 @@ pub struct Proxy {
     pub fault: Arc<Mutex<Fault>>,
     /// Requests that reached the server through the proxy.
     pub forwarded: Arc<Mutex<u32>>,
+    /// Requests the proxy received, whatever it did with them.
+    pub received: Arc<Mutex<u32>>,
+    /// When set, the `Proxy-Authorization` value a request must carry;
+    /// others are answered 407 (it is then an explicit HTTP proxy).
+    pub require_auth: Arc<Mutex<Option<String>>>,
 }
 
 impl Proxy {
@@ -43,11 +48,23 @@ impl Proxy {
         let fault = Arc::new(Mutex::new(Fault::None));
         let forwarded = Arc::new(Mutex::new(0));
         let last: Arc<Mutex<Option<Vec<u8>>>> = Arc::new(Mutex::new(None));
-        let (u, f, n) = (upstream.clone(), fault.clone(), forwarded.clone());
+        let require_auth = Arc::new(Mutex::new(None));
+        let received = Arc::new(Mutex::new(0));
+        let counts = Counts {
+            forwarded: forwarded.clone(),
+            received: received.clone(),
+        };
+        let (u, f, a) = (upstream.clone(), fault.clone(), require_auth.clone());
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
-                let (u, f, n, l) = (u.clone(), f.clone(), n.clone(), last.clone());
-                std::thread::spawn(move || serve(client, u, f, n, l));
+                let (u, f, c, l, a) = (
+                    u.clone(),
+                    f.clone(),
+                    counts.clone(),
+                    last.clone(),
+                    a.clone(),
+                );
+                std::thread::spawn(move || serve(client, u, f, c, l, a));
             }
         });
         Proxy {
@@ -55,6 +72,8 @@ impl Proxy {
             upstream,
             fault,
             forwarded,
+            received,
+            require_auth,
         }
     }
 
@@ -65,6 +84,12 @@ impl Proxy {
     pub fn point_to(&self, upstream: &str) {
         *self.upstream.lock().unwrap() = upstream.to_owned();
     }
+}
+
+#[derive(Clone)]
+struct Counts {
+    forwarded: Arc<Mutex<u32>>,
+    received: Arc<Mutex<u32>>,
 }
 
 /// One HTTP message: head and body (by Content-Length).
@@ -100,12 +125,24 @@ fn serve(
     client: TcpStream,
     upstream: Arc<Mutex<String>>,
     fault: Arc<Mutex<Fault>>,
-    forwarded: Arc<Mutex<u32>>,
+    counts: Counts,
     last: Arc<Mutex<Option<Vec<u8>>>>,
+    require_auth: Arc<Mutex<Option<String>>>,
 ) {
     let mut reader = BufReader::new(client.try_clone().unwrap());
     let mut writer = client;
+    let forwarded = counts.forwarded;
     while let Some(request) = read_message(&mut reader) {
+        *counts.received.lock().unwrap() += 1;
+        let request = match as_origin_form(request, require_auth.lock().unwrap().as_deref()) {
+            Some(r) => r,
+            None => {
+                let _ = writer.write_all(
+                    b"HTTP/1.1 407 Proxy Authentication Required\r\nproxy-authenticate: Basic realm=\"t\"\r\ncontent-length: 0\r\n\r\n",
+                );
+                continue;
+            }
+        };
         let now = {
             let mut f = fault.lock().unwrap();
             let now = f.clone();
@@ -157,4 +194,40 @@ fn serve(
             return;
         }
     }
+}
+
+/// A request as an explicit proxy receives it (`POST http://host/path`)
+/// turned into the form the server takes (`POST /path`), without its
+/// `Proxy-Authorization`; None when `required` is set and not matched.
+fn as_origin_form(request: Vec<u8>, required: Option<&str>) -> Option<Vec<u8>> {
+    let end = request.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+    let head = String::from_utf8_lossy(&request[..end]).into_owned();
+    let mut lines = head.split("\r\n");
+    let first = lines.next()?;
+    let mut parts = first.splitn(3, ' ');
+    let (method, target, version) = (parts.next()?, parts.next()?, parts.next()?);
+    let target = match target.strip_prefix("http://") {
+        Some(rest) => &rest[rest.find('/').unwrap_or(rest.len())..],
+        None => target,
+    };
+    let mut given = None;
+    let mut out = format!("{method} {target} {version}\r\n");
+    for line in lines {
+        match line.split_once(':') {
+            Some((name, value)) if name.eq_ignore_ascii_case("proxy-authorization") => {
+                given = Some(value.trim().to_owned());
+            }
+            _ if line.is_empty() => {}
+            _ => out.push_str(&format!("{line}\r\n")),
+        }
+    }
+    out.push_str("\r\n");
+    if let Some(required) = required {
+        if given.as_deref() != Some(required) {
+            return None;
+        }
+    }
+    let mut bytes = out.into_bytes();
+    bytes.extend_from_slice(&request[end..]);
+    Some(bytes)
 }
