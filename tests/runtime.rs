@@ -712,3 +712,54 @@ fn only_a_license_that_counts_consumption_has_a_journal() {
     let _h = s.open("consumption", json!({"max_consumptions": 100}));
     assert!(journal(&s));
 }
+
+#[test]
+fn a_reload_switches_the_open_handle_and_a_failed_one_changes_nothing() {
+    let s = Setup::starting("2026-03-10T12:00:00Z");
+    let h = std::sync::Arc::new(s.open("consumption", json!({"max_consumptions": 10})));
+    let lic = Counter::License;
+    h.consume(&lic, 4).unwrap();
+    let before = h.license();
+
+    // A fresh file for the same license, with a higher limit, stored the
+    // way a check-in stores it; the open handle switches to it.
+    s.open("consumption", json!({"max_consumptions": 50}));
+    assert_eq!(
+        h.usage(&lic).unwrap().limit,
+        Some(10),
+        "switched before the reload"
+    );
+    h.reload().unwrap();
+    assert_eq!(h.usage(&lic).unwrap().limit, Some(50));
+    assert_eq!(h.usage(&lic).unwrap().used, 4, "the counters come along");
+    assert_eq!(
+        before.max_consumptions, 10,
+        "a reference taken before keeps its file"
+    );
+
+    // Readers on other threads see one license or the other, never a mix.
+    let readers: Vec<_> = (0..4)
+        .map(|_| {
+            let h = h.clone();
+            std::thread::spawn(move || {
+                for _ in 0..2_000 {
+                    let limit = h.usage(&Counter::License).unwrap().limit;
+                    assert!(matches!(limit, Some(50) | Some(70)), "{limit:?}");
+                }
+            })
+        })
+        .collect();
+    s.open("consumption", json!({"max_consumptions": 70}));
+    for _ in 0..20 {
+        h.reload().unwrap();
+    }
+    for r in readers {
+        r.join().unwrap();
+    }
+
+    // Nothing activated any more: the reload fails, the handle works on.
+    tessera::activation::local::deactivate(&s.config(), &h.license().id).unwrap();
+    assert!(matches!(h.reload(), Err(Error::NotActivated)));
+    assert_eq!(h.usage(&lic).unwrap().limit, Some(70));
+    assert!(h.check().unwrap().is_usable());
+}

@@ -289,7 +289,7 @@ pub unsafe extern "C" fn tessera_handle_feature(
         // SAFETY: the function's contract.
         let code = unsafe { arg_str(code, "code") }?;
         let validation = h.validate()?;
-        let status = tessera::runtime::validate::feature_status(h.license(), &validation, code);
+        let status = tessera::runtime::validate::feature_status(&h.license(), &validation, code);
         use tessera_feature_state::*;
         let (state, time) = match status {
             FeatureStatus::Enabled { until } => (TESSERA_FEATURE_ENABLED, until),
@@ -536,7 +536,7 @@ pub unsafe extern "C" fn tessera_handle_license_json(
             let shown = |e: serde_json::Error| {
                 Failure::invalid(format!("the license cannot be shown: {e}"))
             };
-            let mut document = serde_json::to_value(h.inner.license()).map_err(shown)?;
+            let mut document = serde_json::to_value(&*h.inner.license()).map_err(shown)?;
             if let Some(fields) = document.as_object_mut() {
                 fields.remove("license_key");
             }

@@ -14,7 +14,11 @@ use std::time::Duration;
 use chrono::Duration as Span;
 use serde_json::{json, Value};
 use tessera::activation::Credential;
-use tessera::online::{Connection, FloatingSession, ServerConfig};
+use tessera::format::lease::LeaseKind;
+use tessera::online::{
+    AutoSync, AutoSyncOptions, ChangeReason, Connection, FloatingSession, ServerConfig,
+    StatusChange,
+};
 use tessera::{Clock, Counter, Error, Keyring, LicenseHandle, LocalConfig, ManualClock, Status};
 
 use common::proxy::{Fault, Proxy};
@@ -116,16 +120,19 @@ fn the_whole_loop_activate_check_in_consume_borrow_deactivate() {
     );
     assert_eq!(u.status, 200, "{}", u.body);
     handle.consume(&render, 1).unwrap();
-    let handle = conn.sync(&handle).unwrap();
+    let before = handle.license();
+    conn.sync(&handle).unwrap();
+    // The same handle now holds the fresh file; a reference taken before
+    // the sync still reads the old one.
     assert_eq!(handle.license().floating_users, 12);
+    assert_eq!(before.floating_users, 10);
     assert_eq!(totals(&s, "L-LOOP"), json!({"feature:render": 7}));
-    // The seat came along with the reopened handle; a session follows it.
+    // The seat came along with the reloaded license.
     assert_eq!(handle.check().unwrap(), Status::Valid);
     let handle = Arc::new(handle);
     let session =
         FloatingSession::open(conn.clone(), handle.clone(), Duration::from_secs(3600)).unwrap();
-    let newer = Arc::new(conn.sync(&handle).unwrap());
-    session.follow(newer.clone());
+    conn.sync(&handle).unwrap();
     let later = chrono::Utc::now() + Span::minutes(20);
     admin(
         &s,
@@ -136,9 +143,8 @@ fn the_whole_loop_activate_check_in_consume_borrow_deactivate() {
     d.clock.set(later);
     let renewed = session.beat().unwrap();
     assert!(renewed.time_left > Span::minutes(25), "{renewed:?}");
-    assert_eq!(newer.check().unwrap(), Status::Valid);
+    assert_eq!(handle.check().unwrap(), Status::Valid);
     session.close().unwrap();
-    let handle = newer;
 
     // Borrow for a day: usable offline, then returned early.
     let lease = conn.borrow(&handle, 24).unwrap();
@@ -638,4 +644,151 @@ fn a_session_dropped_offline_makes_one_short_attempt_to_release() {
     proxy.set(Fault::Refuse(100));
     drop(session);
     assert_eq!(proxy_requests(&proxy) - before, 1);
+}
+
+/// An auto-sync whose status changes arrive on a channel.
+fn auto_sync(
+    conn: &Arc<Connection>,
+    handle: &Arc<LicenseHandle>,
+    retry: Duration,
+) -> (AutoSync, std::sync::mpsc::Receiver<StatusChange>) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let tx = std::sync::Mutex::new(tx);
+    let options = AutoSyncOptions {
+        retry,
+        on_change: Some(Box::new(move |c: &StatusChange| {
+            let _ = tx.lock().unwrap().send(c.clone());
+        })),
+        ..AutoSyncOptions::default()
+    };
+    (
+        AutoSync::start(conn.clone(), handle.clone(), options).unwrap(),
+        rx,
+    )
+}
+
+/// Waits (a bounded wait for another thread, not a timed assertion) for
+/// the auto-sync's record to reach `syncs` successes and `failures`.
+fn wait_for(auto: &AutoSync, syncs: u64, failures: u64) -> Option<Error> {
+    let mut last = None;
+    for _ in 0..2_000 {
+        let (s, f, e) = auto.last_sync();
+        last = e.or(last);
+        if s >= syncs && f >= failures {
+            return last;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    panic!("the auto-sync did not get to {syncs} syncs and {failures} failures");
+}
+
+#[test]
+fn an_auto_synced_handle_hears_the_vendors_change_without_a_reopen() {
+    let s = start();
+    let p = product(&s, "auto");
+    let mut spec = floating_spec(&p, "L-AUTO");
+    spec["is_floating"] = json!(false);
+    spec["can_borrow"] = json!(false);
+    new_license(&s, &p, "KEY-AUTO", spec);
+    let d = device_of(&s, &p, "looked-after");
+    let conn = Arc::new(connect(&d, &s.url, &p));
+    conn.activate(&Credential::LicenseKey("KEY-AUTO".into()))
+        .unwrap();
+    let handle = Arc::new(LicenseHandle::open(&d.config).unwrap());
+    assert_eq!(handle.check().unwrap(), Status::Valid);
+    let render = Counter::Feature("render".into());
+    handle.consume(&render, 4).unwrap();
+
+    let (auto, changes) = auto_sync(&conn, &handle, Duration::from_secs(30));
+    // The first sync runs at once: the consumption goes up, nothing changes.
+    wait_for(&auto, 1, 0);
+    assert_eq!(totals(&s, "L-AUTO"), json!({"feature:render": 4}));
+    assert!(changes.try_recv().is_err());
+
+    // The vendor ends the license through the admin API.
+    let u = admin(
+        &s,
+        "PATCH",
+        "/admin/v1/licenses/L-AUTO",
+        json!({"spec": {"license_type": "time-limited",
+                        "start_date": "2020-01-01T00:00:00Z",
+                        "validity_period": "2021-01-01T00:00:00Z"}}),
+    );
+    assert_eq!(u.status, 200, "{}", u.body);
+    auto.sync_now();
+    let change = changes
+        .recv_timeout(Duration::from_secs(20))
+        .unwrap_or_else(|_| panic!("{:?}", auto.last_sync()));
+    assert_eq!(
+        change,
+        StatusChange {
+            old: Status::Valid,
+            new: Status::Expired,
+            reason: ChangeReason::Synced
+        }
+    );
+    // The same handle, not reopened, says so too.
+    assert_eq!(handle.check().unwrap(), Status::Expired);
+    assert_eq!(
+        handle.license().license_type,
+        tessera::format::license::LicenseType::TimeLimited
+    );
+
+    // And back: the vendor extends it.
+    admin(
+        &s,
+        "PATCH",
+        "/admin/v1/licenses/L-AUTO",
+        json!({"spec": {"license_type": "perpetual", "start_date": null, "validity_period": null}}),
+    );
+    auto.sync_now();
+    let change = changes.recv_timeout(Duration::from_secs(20)).unwrap();
+    assert_eq!((change.old, change.new), (Status::Expired, Status::Valid));
+    auto.stop();
+}
+
+#[test]
+fn auto_sync_offline_backs_off_reports_and_stops_without_waiting_for_the_network() {
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let s = start_in(dir.clone(), true);
+    let p = product(&s, "auto-off");
+    new_license(&s, &p, "KEY-AO", floating_spec(&p, "L-AO"));
+    let proxy = Proxy::start(&upstream(&s));
+    let d = device_of(&s, &p, "road-warrior");
+    let conn = Arc::new(connect(&d, &proxy.url, &p));
+    conn.activate(&Credential::LicenseKey("KEY-AO".into()))
+        .unwrap();
+    let handle = Arc::new(LicenseHandle::open(&d.config).unwrap());
+    assert_eq!(handle.check().unwrap(), Status::LeaseRequired);
+
+    // A floating license: the auto-sync takes a seat and says so.
+    let (auto, changes) = auto_sync(&conn, &handle, Duration::from_millis(20));
+    let change = changes.recv_timeout(Duration::from_secs(20)).unwrap();
+    assert_eq!(
+        (change.old, change.new),
+        (Status::LeaseRequired, Status::Valid)
+    );
+    assert_eq!(handle.lease().unwrap().unwrap().kind, LeaseKind::Floating);
+
+    // Offline: syncs fail with `network`, the handle keeps working.
+    proxy.set(Fault::Refuse(u32::MAX));
+    auto.sync_now();
+    let e = wait_for(&auto, 1, 1);
+    assert!(matches!(e, Some(Error::Network(_))), "{e:?}");
+    assert_eq!(handle.check().unwrap(), Status::Valid);
+    // Backing off: 20 ms, 40 ms, 80 ms, ... not a retry every 20 ms.
+    let (_, failures, _) = auto.last_sync();
+    assert!(failures < 50, "{failures} failures: no backoff");
+
+    // A sync stuck on a slow network does not hold up the stop: the
+    // request is still at the proxy when stop() has returned.
+    proxy.set(Fault::Delay(Duration::from_secs(5)));
+    let sent = proxy_requests(&proxy);
+    auto.sync_now();
+    while proxy_requests(&proxy) == sent {
+        std::thread::yield_now();
+    }
+    let forwarded = *proxy.forwarded.lock().unwrap();
+    auto.stop();
+    assert_eq!(*proxy.forwarded.lock().unwrap(), forwarded);
 }

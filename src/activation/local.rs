@@ -19,6 +19,7 @@ use crate::runtime::clock::TrustedTime;
 use crate::runtime::config::LocalConfig;
 use crate::runtime::store::{ActivationRecord, DecryptionKey, State};
 use crate::runtime::validate::{self, Validation};
+use crate::status::Status;
 
 /// Verifies `license_file`, checks it on this device now, and records it as
 /// activated here. Fails, changing nothing, when the file does not verify,
@@ -37,6 +38,12 @@ pub(crate) enum Route {
     OfflineResponse,
     /// Unlocked by an air-gapped confirmation code.
     AirGapped,
+    /// Brought by a check-in for the license activated here: the vendor's
+    /// word on it, kept even when it makes the license unusable (expired,
+    /// disabled, ...), so that a change is not ignored until the old
+    /// file's check-in expiry. A file for another product or device is
+    /// still refused.
+    Refresh,
 }
 
 /// [`activate`] for every route: verifies, checks the license on this
@@ -74,7 +81,12 @@ pub(crate) fn record_verified(
     let device = config.fingerprint()?;
     let now = config.clock.now();
     let validation = validate::validate_at(license, &config.options(device.clone(), license), now);
-    if !validation.is_usable() {
+    let vendors_word = route == Route::Refresh
+        && !matches!(
+            validation.status,
+            Status::WrongProduct | Status::WrongDevice | Status::ClockBehind
+        );
+    if !validation.is_usable() && !vendors_word {
         return Err(unusable(&validation));
     }
     if license.is_hardware_key_auth {
@@ -109,6 +121,30 @@ pub(crate) fn record_verified(
         also(state)
     })?;
     Ok(record)
+}
+
+/// Records the file a check-in brought for the license `license_id`
+/// activated here ([`Route::Refresh`]).
+#[cfg_attr(not(feature = "online"), allow(dead_code))]
+pub(crate) fn refresh(
+    config: &LocalConfig,
+    license_file: &[u8],
+    license_id: &str,
+) -> Result<ActivationRecord> {
+    let file = LicenseFile::verify(license_file, &config.keyring)?;
+    if file.license().id != license_id {
+        return Err(Error::BadResponse(
+            "the check-in answered a file for another license",
+        ));
+    }
+    record_verified(
+        config,
+        license_file,
+        file.license(),
+        Route::Refresh,
+        None,
+        |_| Ok(()),
+    )
 }
 
 /// The newest activation recorded on `device` (not verified again).

@@ -195,23 +195,32 @@ impl Connection {
     }
 
     /// Checks in: a fresh license file (new expiry, the vendor's changes)
-    /// replaces the stored one. Reopen handles to see it.
+    /// replaces the stored one. Open handles see it after
+    /// [`LicenseHandle::reload`] ([`Connection::sync`] does both).
+    ///
+    /// The fresh file is kept even when it makes the license unusable (the
+    /// vendor expired or changed it): the handle then reports that status,
+    /// instead of the old file working on until its check-in expiry.
     pub fn check_in(&self) -> Result<ActivationRecord> {
-        let (body, _) = self.activated()?;
+        let (body, record) = self.activated()?;
         let answer = self.call("/api/v1/check_license", &body)?;
-        crate::activation::local::activate(&self.local, Self::license_file(&answer)?.as_bytes())
+        crate::activation::local::refresh(
+            &self.local,
+            Self::license_file(&answer)?.as_bytes(),
+            &record.license_id,
+        )
     }
 
     /// What a product runs on its check-in timer (see
-    /// [`LicenseHandle::next_check_in`]): uploads the consumption not yet
-    /// acknowledged, checks in, and answers the handle reopened on the
-    /// fresh file, its lease and counters included (the old handle keeps
-    /// the old file). Offline it fails with [`Error::Network`], and the old
-    /// handle keeps working until the check-in expiry plus grace.
-    pub fn sync(&self, handle: &LicenseHandle) -> Result<LicenseHandle> {
+    /// [`LicenseHandle::next_check_in`]), or lets [`AutoSync`](super::AutoSync)
+    /// run: uploads the consumption not yet acknowledged, checks in, and
+    /// switches `handle` in place to the fresh file, its lease and counters
+    /// included. Offline it fails with [`Error::Network`], and the handle
+    /// keeps working until the check-in expiry plus grace.
+    pub fn sync(&self, handle: &LicenseHandle) -> Result<()> {
         self.upload_consumption(handle)?;
         self.check_in()?;
-        LicenseHandle::open(&self.local)
+        handle.reload()
     }
 
     /// Frees this device's slot on the server, then removes the local

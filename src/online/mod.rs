@@ -19,10 +19,12 @@
 //! check-in expiry plus its grace period, as [`crate::LicenseHandle::check`]
 //! reports.
 
+mod auto;
 mod calls;
 mod session;
 mod transport;
 
+pub use auto::{AutoSync, AutoSyncOptions, ChangeReason, StatusCallback, StatusChange};
 pub use calls::{Connection, Upload, UserLicense};
 pub use session::FloatingSession;
 pub use transport::{Proxy, ServerConfig};

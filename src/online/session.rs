@@ -21,7 +21,7 @@ const RELEASE_ON_DROP: StdDuration = StdDuration::from_secs(2);
 /// [`close`]: FloatingSession::close
 pub struct FloatingSession {
     connection: Arc<Connection>,
-    handle: Arc<Mutex<Arc<LicenseHandle>>>,
+    handle: Arc<LicenseHandle>,
     stop: Option<mpsc::Sender<()>>,
     thread: Option<JoinHandle<()>>,
     last_error: Arc<Mutex<Option<Error>>>,
@@ -45,7 +45,6 @@ impl FloatingSession {
         connection.register(&handle)?;
         let (stop, stopped) = mpsc::channel::<()>();
         let last_error = Arc::new(Mutex::new(None));
-        let handle = Arc::new(Mutex::new(handle));
         let (conn, errors, current) = (
             Arc::clone(&connection),
             Arc::clone(&last_error),
@@ -59,8 +58,7 @@ impl FloatingSession {
                     // Asked to stop, or the session is gone.
                     _ => return,
                 }
-                let handle = Arc::clone(&current.lock().unwrap_or_else(|p| p.into_inner()));
-                let result = conn.heartbeat(&handle);
+                let result = conn.heartbeat(&current);
                 *errors.lock().unwrap_or_else(|p| p.into_inner()) = result.err();
             })
             .map_err(|e| Error::io(&e, "starting the heartbeat thread"))?;
@@ -77,14 +75,7 @@ impl FloatingSession {
     /// Heart-beats now (after a resume from sleep, say) and answers the
     /// renewed lease.
     pub fn beat(&self) -> Result<LeaseStatus> {
-        let handle = Arc::clone(&self.handle.lock().unwrap_or_else(|p| p.into_inner()));
-        self.connection.heartbeat(&handle)
-    }
-
-    /// Installs the following leases in `handle` from now on: the one
-    /// [`Connection::sync`] answered.
-    pub fn follow(&self, handle: Arc<LicenseHandle>) {
-        *self.handle.lock().unwrap_or_else(|p| p.into_inner()) = handle;
+        self.connection.heartbeat(&self.handle)
     }
 
     /// The last heartbeat's error, if it failed (taken: asking again

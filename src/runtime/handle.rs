@@ -6,8 +6,13 @@
 //! license, how much is left, when the next check-in is due, and how long
 //! the floating or borrow lease has left. It is `Send + Sync`; share it
 //! behind an `Arc`. A warm [`LicenseHandle::check`] takes about 0.1 µs.
+//!
+//! [`LicenseHandle::reload`] switches an open handle to the license now
+//! stored (a sync brought a fresh file, say) atomically: a call that
+//! started before the switch finishes on the old license, every call after
+//! it sees the new one, and a failed reload leaves the handle as it was.
 
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -50,16 +55,42 @@ impl LeaseStatus {
 
 /// An open license on this device.
 pub struct LicenseHandle {
+    /// What it was opened with, to reload from.
+    config: LocalConfig,
+    /// The license in use; replaced whole by a reload.
+    current: RwLock<Arc<Opened>>,
+}
+
+/// One opened license: the file, its state, counters and lease.
+struct Opened {
     local: LocalLicense,
     keyring: Keyring,
     consumption: Consumption,
     lease: RwLock<Option<Lease>>,
 }
 
+/// The license document of an open handle: the one in use when it was
+/// asked for, kept alive by this reference even if the handle reloads.
+#[derive(Clone)]
+pub struct LicenseRef(Arc<Opened>);
+
+impl std::ops::Deref for LicenseRef {
+    type Target = License;
+    fn deref(&self) -> &License {
+        self.0.local.license()
+    }
+}
+
+impl std::fmt::Debug for LicenseRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        License::fmt(self, f)
+    }
+}
+
 impl std::fmt::Debug for LicenseHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LicenseHandle")
-            .field("local", &self.local)
+            .field("local", &self.opened().local)
             .finish_non_exhaustive()
     }
 }
@@ -70,6 +101,117 @@ impl LicenseHandle {
     /// copied from another device), verifies the recorded file again, and
     /// checks the clock against the stored high-water mark.
     pub fn open(config: &LocalConfig) -> Result<LicenseHandle> {
+        Ok(LicenseHandle {
+            config: config.clone(),
+            current: RwLock::new(Arc::new(Opened::open(config)?)),
+        })
+    }
+
+    /// Switches this handle, in place, to the license now stored on this
+    /// device, with its lease and counters, as [`LicenseHandle::open`]
+    /// would open it: what a sync that brought a fresh file calls. Atomic
+    /// for every other thread; on failure nothing changes.
+    pub fn reload(&self) -> Result<()> {
+        let fresh = Arc::new(Opened::open(&self.config)?);
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = fresh;
+        Ok(())
+    }
+
+    /// The configuration the handle was opened with.
+    pub fn config(&self) -> &LocalConfig {
+        &self.config
+    }
+
+    fn opened(&self) -> Arc<Opened> {
+        Arc::clone(&self.current.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// The license document in use.
+    pub fn license(&self) -> LicenseRef {
+        LicenseRef(self.opened())
+    }
+
+    /// Whether the license may be used now. Fails only when the clock was
+    /// turned back ([`Error::ClockTampered`]).
+    pub fn check(&self) -> Result<Status> {
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .check()
+    }
+
+    /// The full answer now: status, dates and reasons, lease included.
+    pub fn validate(&self) -> Result<Validation> {
+        self.opened().validate()
+    }
+
+    /// The state of feature `code` now.
+    pub fn feature(&self, code: &str) -> Result<FeatureStatus> {
+        self.opened().feature(code)
+    }
+
+    /// Whether feature `code` may be used now.
+    pub fn feature_enabled(&self, code: &str) -> Result<bool> {
+        Ok(self.feature(code)?.is_enabled())
+    }
+
+    /// Consumes `amount` units of `counter`. Returns once the increment is
+    /// on disk, with the usage after it. Refused (nothing changes) when the
+    /// license is not usable, the feature is not available, or the limit
+    /// and overages would be passed ([`Error::ConsumptionLimit`]).
+    pub fn consume(&self, counter: &Counter, amount: u64) -> Result<Usage> {
+        self.opened().consume(counter, amount)
+    }
+
+    /// How much of `counter` is used and left now.
+    pub fn usage(&self, counter: &Counter) -> Result<Usage> {
+        self.opened().usage(counter)
+    }
+
+    /// Increments the license server has not acknowledged yet.
+    pub fn pending_uploads(&self) -> Result<Vec<Pending>> {
+        self.opened().consumption.pending_uploads()
+    }
+
+    /// Records that the server acknowledged every increment up to `seq`.
+    pub fn acknowledge_upload(&self, seq: u64) -> Result<()> {
+        self.opened().consumption.acknowledge_upload(seq)
+    }
+
+    /// When the next check-in is due (the license file's own expiry).
+    pub fn next_check_in(&self) -> Option<DateTime<Utc>> {
+        self.opened().local.license().expires_at
+    }
+
+    /// The lease held, with its time left now.
+    pub fn lease(&self) -> Result<Option<LeaseStatus>> {
+        self.opened().lease()
+    }
+
+    /// Installs a lease the server granted (a floating registration or
+    /// heartbeat, or a borrow): verifies it, checks it serves this license
+    /// on this device within the license's limits, stores it, and uses it.
+    pub fn install_lease(&self, text: &[u8]) -> Result<LeaseStatus> {
+        self.opened().install_lease(text)
+    }
+
+    /// Ends a borrow early on this device (the sync returns the seat to the
+    /// server). Fails when no borrowed seat is held.
+    pub fn return_borrow(&self) -> Result<()> {
+        self.opened().return_borrow()
+    }
+
+    /// Writes the clock's high-water mark and the consumption journal's
+    /// checkpoint (call now and then, and at exit): a restart cannot roll
+    /// the clock back, and a journal cut short below this point is refused.
+    pub fn save_clock(&self) -> Result<()> {
+        self.opened().save_clock()
+    }
+}
+
+/// The methods behind [`LicenseHandle`]'s, on one opened license.
+impl Opened {
+    fn open(config: &LocalConfig) -> Result<Opened> {
         let (local, state) = LocalLicense::open_with_state(config)?;
         // A lease stored for an earlier license or device no longer applies.
         let lease = state
@@ -92,7 +234,7 @@ impl LicenseHandle {
         if local.license().counts_consumption() {
             let _ = consumption.checkpoint();
         }
-        Ok(LicenseHandle {
+        Ok(Opened {
             consumption,
             local,
             keyring: config.keyring.clone(),
@@ -100,8 +242,7 @@ impl LicenseHandle {
         })
     }
 
-    /// The license document.
-    pub fn license(&self) -> &License {
+    fn license(&self) -> &License {
         self.local.license()
     }
 
@@ -124,16 +265,13 @@ impl LicenseHandle {
         }
     }
 
-    /// Whether the license may be used now. Fails only when the clock was
-    /// turned back ([`Error::ClockTampered`]).
-    pub fn check(&self) -> Result<Status> {
+    fn check(&self) -> Result<Status> {
         let now = self.local.now()?;
         let status = validate::status_at(self.license(), self.local.options(), now);
         Ok(self.with_lease(status, now))
     }
 
-    /// The full answer now: status, dates and reasons, lease included.
-    pub fn validate(&self) -> Result<Validation> {
+    fn validate(&self) -> Result<Validation> {
         let now = self.local.now()?;
         let mut v = validate::validate_at(self.license(), self.local.options(), now);
         let status = self.with_lease(v.status, now);
@@ -153,15 +291,9 @@ impl LicenseHandle {
         Ok(v)
     }
 
-    /// The state of feature `code` now.
-    pub fn feature(&self, code: &str) -> Result<FeatureStatus> {
+    fn feature(&self, code: &str) -> Result<FeatureStatus> {
         let v = self.validate()?;
         Ok(validate::feature_status(self.license(), &v, code))
-    }
-
-    /// Whether feature `code` may be used now.
-    pub fn feature_enabled(&self, code: &str) -> Result<bool> {
-        Ok(self.feature(code)?.is_enabled())
     }
 
     /// The limit of `counter` when it may be consumed now. The fast path
@@ -192,47 +324,23 @@ impl LicenseHandle {
         Ok((Limit::of(self.license(), counter)?, now))
     }
 
-    /// Consumes `amount` units of `counter`. Returns once the increment is
-    /// on disk, with the usage after it. Refused (nothing changes) when the
-    /// license is not usable, the feature is not available, or the limit
-    /// and overages would be passed ([`Error::ConsumptionLimit`]).
-    pub fn consume(&self, counter: &Counter, amount: u64) -> Result<Usage> {
+    fn consume(&self, counter: &Counter, amount: u64) -> Result<Usage> {
         let (limit, now) = self.limit_now(counter)?;
         self.consumption.consume(counter, amount, &limit, now)
     }
 
-    /// How much of `counter` is used and left now.
-    pub fn usage(&self, counter: &Counter) -> Result<Usage> {
+    fn usage(&self, counter: &Counter) -> Result<Usage> {
         let now = self.local.now()?;
         let limit = Limit::of(self.license(), counter)?;
         self.consumption.usage(counter, &limit, now)
     }
 
-    /// Increments the license server has not acknowledged yet.
-    pub fn pending_uploads(&self) -> Result<Vec<Pending>> {
-        self.consumption.pending_uploads()
-    }
-
-    /// Records that the server acknowledged every increment up to `seq`.
-    pub fn acknowledge_upload(&self, seq: u64) -> Result<()> {
-        self.consumption.acknowledge_upload(seq)
-    }
-
-    /// When the next check-in is due (the license file's own expiry).
-    pub fn next_check_in(&self) -> Option<DateTime<Utc>> {
-        self.license().expires_at
-    }
-
-    /// The lease held, with its time left now.
-    pub fn lease(&self) -> Result<Option<LeaseStatus>> {
+    fn lease(&self) -> Result<Option<LeaseStatus>> {
         let now = self.local.trusted_now(self.local.now()?);
         Ok(self.lease_read().as_ref().map(|l| LeaseStatus::of(l, now)))
     }
 
-    /// Installs a lease the server granted (a floating registration or
-    /// heartbeat, or a borrow): verifies it, checks it serves this license
-    /// on this device within the license's limits, stores it, and uses it.
-    pub fn install_lease(&self, text: &[u8]) -> Result<LeaseStatus> {
+    fn install_lease(&self, text: &[u8]) -> Result<LeaseStatus> {
         let now = self.local.now()?;
         let lease = Lease::verify(text, &self.keyring)?;
         let options = self.local.options();
@@ -264,9 +372,7 @@ impl LicenseHandle {
         Ok(status)
     }
 
-    /// Ends a borrow early on this device (the sync returns the seat to the
-    /// server). Fails when no borrowed seat is held.
-    pub fn return_borrow(&self) -> Result<()> {
+    fn return_borrow(&self) -> Result<()> {
         let mut guard = self.lease.write().unwrap_or_else(|p| p.into_inner());
         if guard.as_ref().map(|l| l.kind) != Some(LeaseKind::Borrow) {
             return Err(Error::InvalidArgument("no borrowed seat to return"));
@@ -279,10 +385,7 @@ impl LicenseHandle {
         Ok(())
     }
 
-    /// Writes the clock's high-water mark and the consumption journal's
-    /// checkpoint (call now and then, and at exit): a restart cannot roll
-    /// the clock back, and a journal cut short below this point is refused.
-    pub fn save_clock(&self) -> Result<()> {
+    fn save_clock(&self) -> Result<()> {
         // A damaged journal is reported by the counters themselves.
         if self.license().counts_consumption() {
             let _ = self.consumption.checkpoint();
