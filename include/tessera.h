@@ -186,9 +186,11 @@ typedef uint32_t tessera_status;
 
 // The version of the C ABI. It grows when functions are added or a
 // convention changes: 2 added the license accessors and made a size query
-// (`NULL, 0`) succeed. Compare with `TESSERA_ABI_VERSION` from the header
-// the product was built with.
-#define TESSERA_ABI_VERSION 2
+// (`NULL, 0`) succeed; 3 added the online half (`tessera_server_*`,
+// `tessera_connection_*`, `tessera_online_*`, `tessera_session_*`,
+// `tessera_auto_sync_*`). Compare with `TESSERA_ABI_VERSION` from the
+// header the product was built with.
+#define TESSERA_ABI_VERSION 3
 
 // The length of an air-gapped initialization code, without the NUL.
 #define TESSERA_AIRGAP_INIT_CODE_LEN 27
@@ -292,6 +294,60 @@ enum tessera_license_text_values
 typedef uint32_t tessera_license_text;
 #endif // __cplusplus
 
+// How requests reach the server. `TESSERA_PROXY_SYSTEM` (the default):
+// the environment's `HTTPS_PROXY`/`ALL_PROXY`/`NO_PROXY`, plus the
+// Internet Options on Windows and the network settings on macOS;
+// `TESSERA_PROXY_DIRECT`: none; `TESSERA_PROXY_URL`: the proxy at `url`,
+// `http://host:port` or `http://user:password@host:port` (never logged
+// or printed with its credentials).
+#ifdef __cplusplus
+enum tessera_proxy_mode : uint32_t
+#else
+enum tessera_proxy_mode_values
+#endif // __cplusplus
+ {
+  // The system's settings.
+  TESSERA_PROXY_SYSTEM = 0,
+  // No proxy.
+  TESSERA_PROXY_DIRECT = 1,
+  // The proxy at the URL given.
+  TESSERA_PROXY_URL = 2,
+};
+#ifndef __cplusplus
+typedef uint32_t tessera_proxy_mode;
+#endif // __cplusplus
+
+// How much the SDK logs (`tessera_set_log_callback`).
+#ifdef __cplusplus
+enum tessera_log_level : uint32_t
+#else
+enum tessera_log_level_values
+#endif // __cplusplus
+ {
+  // Nothing.
+  TESSERA_LOG_OFF = 0,
+  // Failures the product should hear of.
+  TESSERA_LOG_ERROR = 1,
+  // The server unreachable, a sync failed.
+  TESSERA_LOG_WARN = 2,
+  // Activations, check-ins, uploads, status changes.
+  TESSERA_LOG_INFO = 3,
+  // Each request and attempt.
+  TESSERA_LOG_DEBUG = 4,
+  // Everything.
+  TESSERA_LOG_TRACE = 5,
+};
+#ifndef __cplusplus
+typedef uint32_t tessera_log_level;
+#endif // __cplusplus
+
+// A license kept in sync from a background thread.
+//
+// Thread safety: `tessera_auto_sync_now` and `tessera_auto_sync_record`
+// may be called from several threads at once; stop it once, after every
+// other call on it returned, and never from its own callback.
+typedef struct tessera_auto_sync tessera_auto_sync;
+
 // A product's configuration: product code, trusted public keys, the
 // state directory, the device match policy.
 //
@@ -304,12 +360,34 @@ typedef uint32_t tessera_license_text;
 // threads at once, as long as no setter runs at the same time.
 typedef struct tessera_config tessera_config;
 
+// A connection to the license server for one product on this device.
+//
+// Thread safety: every function taking it may be called from any number
+// of threads at once. Free it once, after every call on it returned;
+// sessions and auto-syncs opened on it keep what they need.
+typedef struct tessera_connection tessera_connection;
+
 // The license activated on this device, open for checks.
 //
 // Thread safety: every function taking a `const tessera_handle *` may be
 // called on one handle from any number of threads at once. Free it once,
 // after every call on it has returned.
 typedef struct tessera_handle tessera_handle;
+
+// Where the license server is and how to reach it: its URL, the product's
+// shared key, a pinned CA, a proxy, the time limits and retries. Build
+// it, then open connections with it; a connection keeps its own copy.
+//
+// Thread safety: the setters need exclusive use; once built, it may be
+// read (by `tessera_connection_new`) from several threads at once.
+typedef struct tessera_server tessera_server;
+
+// A floating seat kept alive by a heartbeat thread of its own.
+//
+// Thread safety: `tessera_session_beat` may be called from several
+// threads at once; close or free it once, after every other call on it
+// returned.
+typedef struct tessera_session tessera_session;
 
 // A validation report: the status, the reasons behind it, and its dates.
 // It is a snapshot; it does not change after it was made.
@@ -383,6 +461,66 @@ typedef struct tessera_dates {
   // When maintenance ends (or ended).
   int64_t maintenance_until;
 } tessera_dates;
+
+// Receives one log record: `user_data` as given, the level
+// (`tessera_log_level`), the module it comes from (`tessera::online`, ...)
+// and the message; both strings are valid only during the call. It may be
+// called from any thread (the caller's, a session's heartbeat thread, the
+// auto-sync's), so it must be thread-safe. Records the SDK makes while
+// the callback runs on the same thread are dropped.
+typedef void (*tessera_log_callback)(void *user_data,
+                                     uint32_t level,
+                                     const char *target,
+                                     const char *message);
+
+// What `tessera_online_upload_consumption` did.
+typedef struct tessera_upload {
+  // Pending records sent.
+  uint64_t sent;
+  // Of those, the ones the server had not seen before.
+  uint64_t accepted;
+  // The last journal sequence number now acknowledged (0: none).
+  uint64_t acknowledged;
+} tessera_upload;
+
+// Told of every change of the license's status, on the auto-sync's own
+// thread: `user_data` as given, the old and the new status, and the
+// reason in words (valid only during the call). It may call the
+// handle's and the connection's functions, must not call
+// `tessera_auto_sync_stop` on its own auto-sync, and should return
+// quickly: the next sync waits for it.
+typedef void (*tessera_status_callback)(void *user_data,
+                                        tessera_status old_status,
+                                        tessera_status new_status,
+                                        const char *reason);
+
+// What `tessera_auto_sync_start` does and when. Zero in a field means its
+// default.
+typedef struct tessera_auto_sync_options {
+  // The longest time between two syncs, in seconds (default 3600); a
+  // sync also comes before the file's check-in expiry.
+  uint32_t interval_secs;
+  // How often a floating seat is renewed, in seconds (default: a third
+  // of the license's `floating_timeout`).
+  uint32_t heartbeat_secs;
+  // Whether to leave a floating license without a seat (default
+  // false: take one and keep it).
+  bool no_seat;
+  // The first wait after a failed sync, in seconds (default 30); it
+  // doubles up to `interval_secs`.
+  uint32_t retry_secs;
+  // How often the status is looked at between syncs, in seconds
+  // (default 60).
+  uint32_t watch_secs;
+  // How long stopping waits for the thread, in milliseconds (default
+  // 2000).
+  uint32_t stop_timeout_ms;
+  // Told of every status change (NULL: nobody).
+  tessera_status_callback on_change;
+  // Handed to `on_change` as it is; the caller keeps it alive until
+  // the auto-sync is stopped.
+  void *user_data;
+} tessera_auto_sync_options;
 
 #ifdef __cplusplus
 extern "C" {
@@ -1015,6 +1153,22 @@ tessera_result tessera_last_error_code(void);
 // or writable.
 tessera_result tessera_last_error_message(char *buf, size_t buf_len, size_t *len_out);
 
+// Sends the SDK's log records at `level` or more severe to `callback`
+// (NULL, or `TESSERA_LOG_OFF`, stops logging). Replaces the callback set
+// before; once this returns, the old one is no longer called. The SDK
+// logs nothing until this is called.
+//
+// Returns `TESSERA_OK`; `TESSERA_ERR_INVALID_ARGUMENT` for a level above
+// `TESSERA_LOG_TRACE`, or when the process already has another Rust
+// logger (a Rust product uses the `log` crate directly).
+//
+// # Safety
+// `callback` is NULL or a function that may be called from any thread
+// with `user_data` until logging is stopped or the callback replaced.
+tessera_result tessera_set_log_callback(uint32_t level,
+                                        tessera_log_callback callback,
+                                        void *user_data);
+
 // Writes an offline activation request for this device and keeps it as
 // the pending request (a newer request replaces an older one, whose
 // response is then refused). `credential_kind` is a `tessera_credential`.
@@ -1133,6 +1287,363 @@ tessera_result tessera_airgap_activate(const struct tessera_config *config,
                                        const uint8_t *license,
                                        size_t license_len,
                                        const char *confirmation);
+
+// Starts a server description: `url` (`https://...`; `http://` only for
+// a loopback address) and the product's shared key (`product_key`,
+// `key_len` bytes, from the admin API), with the defaults: the
+// platform's certificate verifier, the system's proxy settings, 10 s per
+// attempt, 4 attempts, 30 s per call. Checked when a connection opens.
+//
+// Returns `TESSERA_OK`; `TESSERA_ERR_NULL_POINTER`;
+// `TESSERA_ERR_INVALID_UTF8`; `TESSERA_ERR_INVALID_ARGUMENT` for an empty
+// URL or key.
+//
+// # Safety
+// `url` is NULL or a NUL-terminated string; `product_key` is NULL or
+// points to `key_len` readable bytes; `server_out` is NULL or writable.
+tessera_result tessera_server_new(const char *url,
+                                  const uint8_t *product_key,
+                                  size_t key_len,
+                                  struct tessera_server **server_out);
+
+// Frees `*server` and sets it to NULL; NULL is accepted and ignored.
+//
+// # Safety
+// `server` is NULL or points to NULL or a server from `tessera_server_new`.
+void tessera_server_free(struct tessera_server **server);
+
+// Trusts only this CA certificate (PEM) for the server's TLS, instead of
+// the platform's verifier; NULL goes back to the platform's. Checked
+// when a connection opens (`TESSERA_ERR_INVALID_ARGUMENT` then).
+//
+// Returns `TESSERA_OK`; `TESSERA_ERR_NULL_POINTER`;
+// `TESSERA_ERR_INVALID_UTF8`.
+//
+// # Safety
+// `server` is NULL or a live server used by no other thread; `pem` is
+// NULL or a NUL-terminated string.
+tessera_result tessera_server_set_pinned_ca(struct tessera_server *server, const char *pem);
+
+// Sets how requests reach the server (see `tessera_proxy_mode`); `url`
+// is read only for `TESSERA_PROXY_URL` and may be NULL otherwise.
+//
+// Returns `TESSERA_OK`; `TESSERA_ERR_NULL_POINTER`;
+// `TESSERA_ERR_INVALID_UTF8`; `TESSERA_ERR_INVALID_ARGUMENT` for an
+// unknown mode.
+//
+// # Safety
+// `server` is NULL or a live server used by no other thread; `url` is
+// NULL or a NUL-terminated string.
+tessera_result tessera_server_set_proxy(struct tessera_server *server,
+                                        uint32_t mode,
+                                        const char *url);
+
+// Sets the time limits: `attempt_ms` for one attempt, connecting
+// included (default 10,000); `deadline_ms` for one call, its attempts
+// and waits included (default 30,000): no call blocks longer;
+// `attempts` on network errors and 5xx (default 4); `backoff_ms`, the
+// first wait between attempts, doubled each time with full jitter
+// (default 250). Zero keeps a field's current value.
+//
+// Returns `TESSERA_OK`; `TESSERA_ERR_NULL_POINTER`.
+//
+// # Safety
+// `server` is NULL or a live server used by no other thread.
+tessera_result tessera_server_set_limits(struct tessera_server *server,
+                                         uint32_t attempt_ms,
+                                         uint32_t deadline_ms,
+                                         uint32_t attempts,
+                                         uint32_t backoff_ms);
+
+// Opens a connection for the product `config` configures to the server
+// `server` describes (both are copied; free them when you like).
+//
+// Returns `TESSERA_OK`; `TESSERA_ERR_NULL_POINTER`;
+// `TESSERA_ERR_INVALID_ARGUMENT` for a plain `http://` URL that is not
+// loopback, a pinned CA that is not a PEM certificate, or a proxy URL
+// that does not parse.
+//
+// # Safety
+// `config` and `server` are NULL or live; `connection_out` is NULL or
+// writable.
+tessera_result tessera_connection_new(const struct tessera_config *config,
+                                      const struct tessera_server *server,
+                                      struct tessera_connection **connection_out);
+
+// Frees `*connection` and sets it to NULL; NULL is accepted and ignored.
+//
+// # Safety
+// `connection` is NULL or points to NULL or a connection from
+// `tessera_connection_new`; every other call on it has returned.
+void tessera_connection_free(struct tessera_connection **connection);
+
+// Activates the license with `license_key` on this device: the server
+// records the device and answers a license file bound to it, which is
+// verified and stored as `tessera_activate` stores a file. Blocks.
+//
+// Returns `TESSERA_OK`; `TESSERA_ERR_NULL_POINTER`;
+// `TESSERA_ERR_NETWORK` when the server cannot be reached within the
+// deadline; `TESSERA_ERR_SERVER_REFUSED` with the server's code in the
+// last error message (`license_not_found`, `activation_limit`, ...);
+// `TESSERA_ERR_BAD_RESPONSE` for an answer that does not verify; the
+// activation errors of `tessera_activate`.
+//
+// # Safety
+// `connection` is NULL or live; `license_key` is NULL or a
+// NUL-terminated string.
+tessera_result tessera_online_activate_key(const struct tessera_connection *connection,
+                                           const char *license_key);
+
+// Activates the user's license `license_id` (one of
+// `tessera_online_user_licenses`) on this device with the user's
+// `username` and `password` (sent once, never stored). Blocks.
+//
+// Returns as `tessera_online_activate_key`.
+//
+// # Safety
+// `connection` is NULL or live; the strings are NULL or NUL-terminated.
+tessera_result tessera_online_activate_user(const struct tessera_connection *connection,
+                                            const char *username,
+                                            const char *password,
+                                            const char *license_id);
+
+// A user's licenses for this product, as a JSON array of objects with
+// `id`, `license_type`, `is_trial`, `times_activated` and the server's
+// other fields, into `(buf, buf_len)` with a size query as every string
+// output. Blocks; a size query asks the server too, so give a large
+// buffer (4 KiB per license is plenty) to ask once.
+//
+// Returns `TESSERA_OK`; `TESSERA_ERR_NULL_POINTER`;
+// `TESSERA_ERR_BUFFER_TOO_SMALL`; the network errors of
+// `tessera_online_activate_key`; `TESSERA_ERR_SERVER_REFUSED` for a wrong
+// username or password.
+//
+// # Safety
+// `connection` is NULL or live; the strings are NULL or NUL-terminated;
+// `buf` is NULL or points to `buf_len` writable bytes; `len_out` is NULL
+// or writable.
+tessera_result tessera_online_user_licenses(const struct tessera_connection *connection,
+                                            const char *username,
+                                            const char *password,
+                                            char *buf,
+                                            size_t buf_len,
+                                            size_t *len_out);
+
+// A trial license key for this device (the same one when asked again),
+// into `(buf, buf_len)`; `email` may be NULL. Blocks. Activate it with
+// `tessera_online_activate_key`.
+//
+// Returns as `tessera_online_user_licenses`.
+//
+// # Safety
+// `connection` is NULL or live; `email` is NULL or NUL-terminated; `buf`
+// is NULL or points to `buf_len` writable bytes; `len_out` is NULL or
+// writable.
+tessera_result tessera_online_trial_key(const struct tessera_connection *connection,
+                                        const char *email,
+                                        char *buf,
+                                        size_t buf_len,
+                                        size_t *len_out);
+
+// Checks in: the server's fresh license file (new check-in expiry, the
+// vendor's changes) replaces the stored one, even when it makes the
+// license unusable. Open handles see it after `tessera_online_sync` or
+// a reopen. Blocks.
+//
+// Returns as `tessera_online_activate_key`; `TESSERA_ERR_NOT_ACTIVATED`.
+//
+// # Safety
+// `connection` is NULL or live.
+tessera_result tessera_online_check_in(const struct tessera_connection *connection);
+
+// What the check-in timer runs: uploads the consumption not yet
+// acknowledged, checks in, and switches `handle` in place to the fresh
+// file, its lease and counters included (every thread sees the new
+// license from then on). Offline it fails with `TESSERA_ERR_NETWORK`
+// and the handle keeps working until the check-in expiry plus grace.
+// Blocks.
+//
+// Returns as `tessera_online_check_in`.
+//
+// # Safety
+// `connection` and `handle` are NULL or live.
+tessera_result tessera_online_sync(const struct tessera_connection *connection,
+                                   const struct tessera_handle *handle);
+
+// Frees this device's slot on the server, then removes the activation
+// here. Nothing changes here when the server cannot be reached. Blocks.
+//
+// Returns as `tessera_online_check_in`.
+//
+// # Safety
+// `connection` is NULL or live.
+tessera_result tessera_online_deactivate(const struct tessera_connection *connection);
+
+// Takes a floating seat: a lease of the license's `floating_timeout`,
+// installed in `handle` and described in `*lease_out`. Keep it with
+// `tessera_online_heartbeat`, or let a `tessera_session` do it. Blocks.
+//
+// Returns as `tessera_online_check_in`; `TESSERA_ERR_SERVER_REFUSED`
+// (`no_seats`) when every seat is taken.
+//
+// # Safety
+// `connection` and `handle` are NULL or live; `lease_out` is NULL or
+// writable.
+tessera_result tessera_online_register(const struct tessera_connection *connection,
+                                       const struct tessera_handle *handle,
+                                       struct tessera_lease_info *lease_out);
+
+// Renews the floating seat (a lapsed one is taken again if a seat is
+// free). Blocks.
+//
+// Returns as `tessera_online_register`.
+//
+// # Safety
+// As `tessera_online_register`.
+tessera_result tessera_online_heartbeat(const struct tessera_connection *connection,
+                                        const struct tessera_handle *handle,
+                                        struct tessera_lease_info *lease_out);
+
+// Gives the floating seat back. Blocks.
+//
+// Returns as `tessera_online_check_in`.
+//
+// # Safety
+// `connection` is NULL or live.
+tessera_result tessera_online_release(const struct tessera_connection *connection);
+
+// Borrows a seat for `hours` (at most the license's `max_borrow_time`):
+// the lease is installed in `handle` and survives restarts, for use
+// offline. Blocks.
+//
+// Returns as `tessera_online_register`; `TESSERA_ERR_INVALID_ARGUMENT`
+// for 0 hours.
+//
+// # Safety
+// As `tessera_online_register`.
+tessera_result tessera_online_borrow(const struct tessera_connection *connection,
+                                     const struct tessera_handle *handle,
+                                     uint32_t hours,
+                                     struct tessera_lease_info *lease_out);
+
+// Returns a borrowed seat early: to the server, then here. Blocks.
+//
+// Returns as `tessera_online_check_in`; `TESSERA_ERR_INVALID_ARGUMENT`
+// when no borrowed seat is held.
+//
+// # Safety
+// `connection` and `handle` are NULL or live.
+tessera_result tessera_online_return_borrow(const struct tessera_connection *connection,
+                                            const struct tessera_handle *handle);
+
+// Uploads the consumption the server has not acknowledged, oldest first,
+// and records what it kept. The server keeps each journal record once,
+// so a retry, a duplicate or an upload cut off before its answer never
+// counts twice. Blocks.
+//
+// Returns as `tessera_online_check_in`; `TESSERA_ERR_SERVER_REFUSED`
+// (`consumption_limit`) when the server's total would pass the limit.
+//
+// # Safety
+// `connection` and `handle` are NULL or live; `upload_out` is NULL or
+// writable.
+tessera_result tessera_online_upload_consumption(const struct tessera_connection *connection,
+                                                 const struct tessera_handle *handle,
+                                                 struct tessera_upload *upload_out);
+
+// Takes a floating seat and keeps it from a heartbeat thread of its own,
+// every `interval_secs` (keep it well under the license's
+// `floating_timeout`; 0: a third of it). Blocks for the registration.
+//
+// Returns as `tessera_online_register`.
+//
+// # Safety
+// `connection` and `handle` are NULL or live (the session keeps what it
+// needs of both); `session_out` is NULL or writable.
+tessera_result tessera_session_open(const struct tessera_connection *connection,
+                                    const struct tessera_handle *handle,
+                                    uint32_t interval_secs,
+                                    struct tessera_session **session_out);
+
+// Heart-beats now (after a resume from sleep, say). Blocks.
+//
+// Returns as `tessera_online_register`; `TESSERA_ERR_INVALID_ARGUMENT`
+// for a closed session.
+//
+// # Safety
+// `session` is NULL or live; `lease_out` is NULL or writable.
+tessera_result tessera_session_beat(const struct tessera_session *session,
+                                    struct tessera_lease_info *lease_out);
+
+// Stops the heartbeat thread, gives the seat back, frees `*session` and
+// sets it to NULL, whatever the result. Blocks for the release.
+//
+// Returns `TESSERA_OK`; `TESSERA_ERR_NULL_POINTER` when `session` or
+// `*session` is NULL; the network errors (the seat then comes free at
+// its timeout).
+//
+// # Safety
+// `session` is NULL or points to NULL or a session from
+// `tessera_session_open`; every other call on it has returned.
+tessera_result tessera_session_close(struct tessera_session **session);
+
+// Frees `*session` without waiting for a release: the heartbeat stops
+// and one short attempt (at most 2 s) gives the seat back. NULL is
+// accepted and ignored.
+//
+// # Safety
+// As `tessera_session_close`.
+void tessera_session_free(struct tessera_session **session);
+
+// Starts keeping `handle` in sync from a background thread: at once, then
+// on the check-in timer, it uploads pending consumption, checks in and
+// switches the handle in place to the fresh file; it takes and renews a
+// floating seat; offline it retries with doubling waits; it calls
+// `options->on_change` on every status change. `options` may be NULL
+// (every default, no callback).
+//
+// Returns `TESSERA_OK`; `TESSERA_ERR_NULL_POINTER`.
+//
+// # Safety
+// `connection` and `handle` are NULL or live (the auto-sync keeps what it
+// needs of both); `options` is NULL or readable, and its `user_data` may
+// be used from another thread until the auto-sync is stopped;
+// `auto_sync_out` is NULL or writable.
+tessera_result tessera_auto_sync_start(const struct tessera_connection *connection,
+                                       const struct tessera_handle *handle,
+                                       const struct tessera_auto_sync_options *options,
+                                       struct tessera_auto_sync **auto_sync_out);
+
+// Asks the auto-sync to sync now, without waiting for it.
+//
+// Returns `TESSERA_OK`; `TESSERA_ERR_NULL_POINTER`.
+//
+// # Safety
+// `auto_sync` is NULL or live.
+tessera_result tessera_auto_sync_now(const struct tessera_auto_sync *auto_sync);
+
+// How many syncs succeeded (`*syncs_out`) and failed (`*failures_out`)
+// so far (heartbeats of the seat included), and the code of the last
+// failure not yet reported (`*last_failure_out`, `TESSERA_OK` when none
+// since the last call). The failures' messages go to the log.
+//
+// Returns `TESSERA_OK`; `TESSERA_ERR_NULL_POINTER`.
+//
+// # Safety
+// `auto_sync` is NULL or live; the out-pointers are NULL or writable.
+tessera_result tessera_auto_sync_record(const struct tessera_auto_sync *auto_sync,
+                                        uint64_t *syncs_out,
+                                        uint64_t *failures_out,
+                                        tessera_result *last_failure_out);
+
+// Stops the auto-sync (waiting at most its `stop_timeout_ms`, a floating
+// seat's release included), frees `*auto_sync` and sets it to NULL. NULL
+// is accepted and ignored. Never call it from the auto-sync's callback.
+//
+// # Safety
+// `auto_sync` is NULL or points to NULL or an auto-sync from
+// `tessera_auto_sync_start`; every other call on it has returned.
+void tessera_auto_sync_stop(struct tessera_auto_sync **auto_sync);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -5,6 +5,8 @@
 # - tests/c/ffi_test.c (every export, valid and invalid input, threads) runs
 #   plain, under valgrind (no leak, no error) and with ASan+UBSan, after a
 #   canary shows each sanitizer is really linked;
+# - tests/c/online_test.c (the online calls against the real server and
+#   the fault proxy) runs plain, under valgrind and with ASan+UBSan;
 # - tests/cpp/wrapper_test.cpp runs plain and with ASan+UBSan;
 # - scripts/install-c.sh installs into a temporary prefix, and the examples
 #   build from it with pkg-config and with CMake (find_package) and run.
@@ -70,11 +72,30 @@ gcc -std=c11 "${warn[@]}" "${san[@]}" tests/c/ffi_test.c -o "$work/ffi_asan" "${
 "$work/ffi_asan" "$(fresh asan)" "$cli" | tee "$work/asan-run.txt"
 grep -q "built with AddressSanitizer" "$work/asan-run.txt"
 
+step "C online test against the real server on loopback, through the fault proxy"
+# tests/online/harness.py starts tessera-server and the fault proxy
+# (server/examples/fault_proxy.rs) and hands their addresses over.
+cargo build --quiet -p tessera-server --bin tessera-server --example fault_proxy
+online=(python3 tests/online/harness.py "$lib")
+gcc -std=c11 "${warn[@]}" -D_POSIX_C_SOURCE=200809L tests/c/online_test.c -o "$work/online_test" "${link[@]}"
+"${online[@]}" "$work/online-plain" run "$work/online_test"
+"${online[@]}" "$work/online-valgrind" run valgrind -q --error-exitcode=99 --suppressions=tests/c/valgrind.supp \
+    --leak-check=full --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible \
+    "$work/online_test"
+gcc -std=c11 "${warn[@]}" "${san[@]}" -D_POSIX_C_SOURCE=200809L tests/c/online_test.c -o "$work/online_asan" "${link[@]}"
+"${online[@]}" "$work/online-asan" run "$work/online_asan"
+
 step "C++ wrapper test"
 g++ -std=c++17 "${warn[@]}" -Ibindings/cpp tests/cpp/wrapper_test.cpp -o "$work/cpp_test" "${link[@]}"
 "$work/cpp_test" "$(fresh cpp)"
 g++ -std=c++17 "${warn[@]}" "${san[@]}" -Ibindings/cpp tests/cpp/wrapper_test.cpp -o "$work/cpp_asan" "${link[@]}"
 "$work/cpp_asan" "$(fresh cpp-asan)"
+
+step "C++ online test (plain and ASan+UBSan)"
+g++ -std=c++17 "${warn[@]}" -Ibindings/cpp -Itests/c tests/cpp/online_test.cpp -o "$work/cpp_online" "${link[@]}"
+"${online[@]}" "$work/cpp-online" run "$work/cpp_online"
+g++ -std=c++17 "${warn[@]}" "${san[@]}" -Ibindings/cpp -Itests/c tests/cpp/online_test.cpp -o "$work/cpp_online_asan" "${link[@]}"
+"${online[@]}" "$work/cpp-online-asan" run "$work/cpp_online_asan"
 
 step "install, then build the examples with pkg-config and CMake"
 scripts/install-c.sh "$work/prefix" debug
@@ -116,4 +137,11 @@ PKG_CONFIG_PATH="$work/moved/lib/pkgconfig" pkg-config --variable=libdir tessera
 "$work/build-c/quickstart" "$work/fx/vendor.pub" "$work/now.lic" "$work/state-cmake-c"
 "$work/build-c/quickstart_static" "$work/fx/vendor.pub" "$work/now.lic" "$work/state-cmake-static"
 "$work/build-cpp/quickstart" "$work/fx/vendor.pub" "$work/now.lic" "$work/state-cmake-cpp"
+
+step "the online examples (C and C++, built with CMake from the install) against the server"
+# The harness stops the server and starts it again where the examples ask.
+for ex in c cpp; do
+    "${online[@]}" "$work/online-example-$ex" example "$work/build-$ex/online" \
+        {url} {product} {product_key} {license_key} {vendor_pub} {state}
+done
 echo "c-tests: all passed"

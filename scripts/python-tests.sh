@@ -9,6 +9,9 @@ cd "$(dirname "$0")/.."
 root=$PWD
 
 cargo build --quiet -p tessera-cli
+# The online tests and example run against the real server and the fault
+# proxy, which tests/online/harness.py starts.
+cargo build --quiet -p tessera-server --bin tessera-server --example fault_proxy
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -19,7 +22,8 @@ TESSERA_CARGO_PROFILE=dev TESSERA_CARGO_FEATURES=testing "$py" -m pip install --
 
 # From outside the source tree, so `import tessera` is the installed package.
 cd "$work"
-TESSERA_EXPECT_INSTALLED=1 TESSERA_CLI="$root/target/debug/tessera" \
+TESSERA_EXPECT_INSTALLED=1 TESSERA_CLI="$root/target/debug/tessera" TESSERA_REQUIRE_ONLINE=1 \
+    python3 "$root/tests/online/harness.py" "$root/target/debug" "$work/online" run \
     "$py" -m pytest -q -p no:cacheprovider "$root/bindings/python/tests"
 
 echo "-- examples/python/quickstart.py"
@@ -29,3 +33,7 @@ printf '{"license_type":"time-limited","start_date":"%s","validity_period":"%s",
     "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(date -u -d '+30 days' +%Y-%m-%dT%H:%M:%SZ)" |
     "$cli" issue --key "$work/vendor.key" --spec - --out "$work/license.lic" 2>/dev/null
 "$py" "$root/examples/python/quickstart.py" "$work/vendor.pub" "$work/license.lic" "$work/state"
+
+echo "-- examples/python/online.py (the server stopped and started again by the harness)"
+python3 "$root/tests/online/harness.py" "$root/target/debug" "$work/online-example" example \
+    "$py" "$root/examples/python/online.py" {url} {product} {product_key} {license_key} {vendor_pub} {state}

@@ -116,8 +116,8 @@ pub mod fuzzing;
 #[cfg_attr(docsrs, doc(cfg(feature = "issuer")))]
 pub mod issuer;
 mod mac;
-#[cfg(feature = "online")]
-#[cfg_attr(docsrs, doc(cfg(feature = "online")))]
+#[cfg(feature = "online-api")]
+#[cfg_attr(docsrs, doc(cfg(feature = "online-api")))]
 pub mod online;
 pub mod protocol;
 pub mod runtime;

@@ -22,11 +22,13 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -515,6 +517,267 @@ private:
     }
 
     std::unique_ptr<tessera_handle, detail::handle_free> ptr_;
+};
+
+// ---------------------------------------------------------------------------
+// The online half (C ABI 3). Every call that talks to the server blocks
+// until it answers or the call's deadline passes; make them off the UI
+// thread. Failures throw `error` (TESSERA_ERR_NETWORK, _SERVER_REFUSED,
+// _BAD_RESPONSE, ...).
+
+namespace detail {
+struct server_free {
+    void operator()(tessera_server *p) const noexcept { tessera_server_free(&p); }
+};
+struct connection_free {
+    void operator()(tessera_connection *p) const noexcept { tessera_connection_free(&p); }
+};
+struct session_free {
+    void operator()(tessera_session *p) const noexcept { tessera_session_free(&p); }
+};
+struct auto_sync_free {
+    void operator()(tessera_auto_sync *p) const noexcept { tessera_auto_sync_stop(&p); }
+};
+
+/// Calls `f(buf, cap, &len)` with a large buffer first, and again only if
+/// it was too small: for calls that ask the server each time.
+template <typename F> std::string read_string_once(F f) {
+    std::string s(65536, '\0');
+    size_t len = 0;
+    tessera_result r = f(s.data(), s.size(), &len);
+    if (r == TESSERA_ERR_BUFFER_TOO_SMALL) {
+        s.assign(len + 1, '\0');
+        r = f(s.data(), s.size(), &len);
+    }
+    check(r);
+    s.resize(len);
+    return s;
+}
+
+inline uint32_t millis(std::chrono::milliseconds t, const char *what) {
+    if (t.count() <= 0 || t.count() > 0xFFFFFFFFLL) {
+        throw error(TESSERA_ERR_INVALID_ARGUMENT, std::string(what) + " is out of range");
+    }
+    return static_cast<uint32_t>(t.count());
+}
+} // namespace detail
+
+/// Where the license server is and how to reach it (tessera_server).
+class server {
+public:
+    /// `url` (https://; http:// only for loopback) and the product's key.
+    server(const std::string &url, std::string_view product_key) {
+        tessera_server *raw = nullptr;
+        detail::check(tessera_server_new(detail::c_str(url, "url"),
+                                         reinterpret_cast<const uint8_t *>(product_key.data()),
+                                         product_key.size(), &raw));
+        ptr_.reset(raw);
+    }
+    /// Trusts only this CA (PEM) instead of the platform's verifier.
+    server &pinned_ca(const std::string &pem) {
+        detail::check(tessera_server_set_pinned_ca(ptr_.get(), detail::c_str(pem, "pem")));
+        return *this;
+    }
+    /// An explicit proxy (`http://user:password@host:port`).
+    server &proxy(const std::string &url) {
+        detail::check(
+            tessera_server_set_proxy(ptr_.get(), TESSERA_PROXY_URL, detail::c_str(url, "url")));
+        return *this;
+    }
+    /// No proxy, whatever the system says.
+    server &no_proxy() {
+        detail::check(tessera_server_set_proxy(ptr_.get(), TESSERA_PROXY_DIRECT, nullptr));
+        return *this;
+    }
+    /// Per attempt, per call (retries included), attempts, first backoff.
+    server &limits(std::chrono::milliseconds attempt, std::chrono::milliseconds deadline,
+                   uint32_t attempts, std::chrono::milliseconds backoff) {
+        if (attempts == 0) {
+            throw error(TESSERA_ERR_INVALID_ARGUMENT, "attempts must be at least 1");
+        }
+        detail::check(tessera_server_set_limits(
+            ptr_.get(), detail::millis(attempt, "attempt"), detail::millis(deadline, "deadline"),
+            attempts, detail::millis(backoff, "backoff")));
+        return *this;
+    }
+    const tessera_server *get() const noexcept { return ptr_.get(); }
+
+private:
+    std::unique_ptr<tessera_server, detail::server_free> ptr_;
+};
+
+/// What an upload of consumption did.
+struct upload {
+    uint64_t sent;
+    uint64_t accepted;
+    uint64_t acknowledged;
+};
+
+/// One change of the license's status, heard by an auto_sync.
+struct status_change {
+    tessera_status old_status;
+    tessera_status new_status;
+    std::string reason;
+};
+
+class session;
+class auto_sync;
+
+/// A connection to the license server (tessera_connection). Move-only;
+/// may be used from several threads at once.
+class connection {
+public:
+    connection(const config &cfg, const server &srv) {
+        tessera_connection *raw = nullptr;
+        detail::check(tessera_connection_new(cfg.get(), srv.get(), &raw));
+        ptr_.reset(raw);
+    }
+    /// Activates by license key. Blocks.
+    void activate(const std::string &license_key) const {
+        detail::check(
+            tessera_online_activate_key(ptr_.get(), detail::c_str(license_key, "license_key")));
+    }
+    /// Activates a user's license (the password is sent once). Blocks.
+    void activate_user(const std::string &username, const std::string &password,
+                       const std::string &license_id) const {
+        detail::check(tessera_online_activate_user(
+            ptr_.get(), detail::c_str(username, "username"), detail::c_str(password, "password"),
+            detail::c_str(license_id, "license_id")));
+    }
+    /// A user's licenses as JSON (an array of objects). Blocks.
+    std::string user_licenses(const std::string &username, const std::string &password) const {
+        return detail::read_string_once([&](char *b, size_t n, size_t *len) {
+            return tessera_online_user_licenses(ptr_.get(), detail::c_str(username, "username"),
+                                                detail::c_str(password, "password"), b, n, len);
+        });
+    }
+    /// A trial key for this device (the same one when asked again). Blocks.
+    std::string trial_key(const std::optional<std::string> &email = std::nullopt) const {
+        return detail::read_string_once([&](char *b, size_t n, size_t *len) {
+            return tessera_online_trial_key(
+                ptr_.get(), email ? detail::c_str(*email, "email") : nullptr, b, n, len);
+        });
+    }
+    /// Stores the server's fresh license file. Blocks.
+    void check_in() const { detail::check(tessera_online_check_in(ptr_.get())); }
+    /// Uploads, checks in and switches `h` in place to the fresh file. Blocks.
+    void sync(const handle &h) const { detail::check(tessera_online_sync(ptr_.get(), h.get())); }
+    /// Frees this device's slot on the server, then here. Blocks.
+    void deactivate() const { detail::check(tessera_online_deactivate(ptr_.get())); }
+    /// Takes a floating seat. Blocks.
+    tessera::lease register_seat(const handle &h) const {
+        tessera_lease_info l{};
+        detail::check(tessera_online_register(ptr_.get(), h.get(), &l));
+        return tessera::lease::of(l);
+    }
+    /// Renews the floating seat. Blocks.
+    tessera::lease heartbeat(const handle &h) const {
+        tessera_lease_info l{};
+        detail::check(tessera_online_heartbeat(ptr_.get(), h.get(), &l));
+        return tessera::lease::of(l);
+    }
+    /// Gives the floating seat back on the server. Blocks.
+    void release() const { detail::check(tessera_online_release(ptr_.get())); }
+    /// Borrows a seat for `hours`, for use offline. Blocks.
+    tessera::lease borrow(const handle &h, uint32_t hours) const {
+        tessera_lease_info l{};
+        detail::check(tessera_online_borrow(ptr_.get(), h.get(), hours, &l));
+        return tessera::lease::of(l);
+    }
+    /// Returns a borrowed seat early. Blocks.
+    void return_borrow(const handle &h) const {
+        detail::check(tessera_online_return_borrow(ptr_.get(), h.get()));
+    }
+    /// Uploads pending consumption, exactly once. Blocks.
+    tessera::upload upload_consumption(const handle &h) const {
+        tessera_upload u{};
+        detail::check(tessera_online_upload_consumption(ptr_.get(), h.get(), &u));
+        return tessera::upload{u.sent, u.accepted, u.acknowledged};
+    }
+    const tessera_connection *get() const noexcept { return ptr_.get(); }
+
+private:
+    std::unique_ptr<tessera_connection, detail::connection_free> ptr_;
+};
+
+/// A floating seat kept by a heartbeat thread (tessera_session): taken on
+/// construction, given back by close() or, without waiting long, by the
+/// destructor. Move-only.
+class session {
+public:
+    session(const connection &c, const handle &h,
+            std::chrono::seconds interval = std::chrono::seconds(0)) {
+        if (interval.count() < 0 || interval.count() > 0xFFFFFFFFLL) {
+            throw error(TESSERA_ERR_INVALID_ARGUMENT, "interval is out of range");
+        }
+        tessera_session *raw = nullptr;
+        detail::check(tessera_session_open(c.get(), h.get(),
+                                           static_cast<uint32_t>(interval.count()), &raw));
+        ptr_.reset(raw);
+    }
+    /// Heart-beats now. Blocks.
+    tessera::lease beat() const {
+        tessera_lease_info l{};
+        detail::check(tessera_session_beat(ptr_.get(), &l));
+        return tessera::lease::of(l);
+    }
+    /// Stops the heartbeat and gives the seat back. Blocks.
+    void close() {
+        tessera_session *raw = ptr_.release();
+        detail::check(tessera_session_close(&raw));
+    }
+
+private:
+    std::unique_ptr<tessera_session, detail::session_free> ptr_;
+};
+
+/// A license that looks after itself (tessera_auto_sync): syncs at once
+/// and on the check-in timer, keeps a floating seat (unless `keep_seat`
+/// is false), backs off offline, and calls `on_change` on its own thread
+/// for every status change; `on_change` must not destroy this object.
+/// The destructor stops it within its stop timeout (2 s). Move-only.
+class auto_sync {
+public:
+    using callback = std::function<void(const status_change &)>;
+
+    auto_sync(const connection &c, const handle &h, callback on_change = nullptr,
+              bool keep_seat = true, std::chrono::seconds retry = std::chrono::seconds(0))
+        : on_change_(std::make_unique<callback>(std::move(on_change))) {
+        tessera_auto_sync_options o{};
+        o.no_seat = !keep_seat;
+        o.retry_secs = static_cast<uint32_t>(retry.count() > 0 ? retry.count() : 0);
+        o.on_change = &auto_sync::trampoline;
+        o.user_data = on_change_.get();
+        tessera_auto_sync *raw = nullptr;
+        detail::check(tessera_auto_sync_start(c.get(), h.get(), &o, &raw));
+        ptr_.reset(raw);
+    }
+    /// Syncs now, without waiting for it.
+    void sync_now() const { detail::check(tessera_auto_sync_now(ptr_.get())); }
+    /// Syncs that succeeded and failed so far, and the last failure's code
+    /// not yet reported (TESSERA_OK when none).
+    std::tuple<uint64_t, uint64_t, tessera_result> record() const {
+        uint64_t syncs = 0, failures = 0;
+        tessera_result last = TESSERA_OK;
+        detail::check(tessera_auto_sync_record(ptr_.get(), &syncs, &failures, &last));
+        return {syncs, failures, last};
+    }
+
+private:
+    static void trampoline(void *user_data, tessera_status old_status, tessera_status new_status,
+                           const char *reason) noexcept {
+        auto *f = static_cast<callback *>(user_data);
+        if (f == nullptr || !*f) return;
+        try {
+            (*f)(status_change{old_status, new_status, reason ? reason : ""});
+        } catch (...) {
+            // An exception cannot cross into C; the callback's own problem.
+        }
+    }
+
+    // Declared first, destroyed last: the thread stops before the callback goes.
+    std::unique_ptr<callback> on_change_;
+    std::unique_ptr<tessera_auto_sync, detail::auto_sync_free> ptr_;
 };
 
 } // namespace tessera

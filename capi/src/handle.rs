@@ -18,7 +18,7 @@ use tessera::runtime::validate::{FeatureStatus, Validation};
 /// after every call on it has returned.
 #[allow(non_camel_case_types)]
 pub struct tessera_handle {
-    inner: LicenseHandle,
+    pub(crate) inner: std::sync::Arc<LicenseHandle>,
 }
 
 /// A validation report: the status, the reasons behind it, and its dates.
@@ -192,7 +192,7 @@ pub unsafe extern "C" fn tessera_handle_open(
     let run = || {
         // SAFETY: the function's contract.
         let config = unsafe { arg_ref(config, "config") }?;
-        let inner = LicenseHandle::open(&config.inner)?;
+        let inner = std::sync::Arc::new(LicenseHandle::open(&config.inner)?);
         Ok(into_raw(tessera_handle { inner }))
     };
     // SAFETY: the function's contract covers `handle_out`.
@@ -216,7 +216,7 @@ pub unsafe extern "C" fn tessera_handle_free(handle: *mut *mut tessera_handle) {
 /// `handle` is NULL or a live handle.
 unsafe fn handle<'a>(handle: *const tessera_handle) -> FfiResult<&'a LicenseHandle> {
     // SAFETY: the caller's contract.
-    unsafe { arg_ref(handle, "handle") }.map(|h| &h.inner)
+    unsafe { arg_ref(handle, "handle") }.map(|h| &*h.inner)
 }
 
 /// Whether the license may be used now: `*status_out` is the status

@@ -12,7 +12,7 @@ use std::ffi::{c_char, CString};
 
 use proptest::prelude::*;
 
-use crate::{activation, config, offline, tessera_result};
+use crate::{activation, config, offline, online, tessera_result};
 use tessera::Code;
 
 /// Feeds `data` to each byte-taking export of one fresh configuration.
@@ -64,6 +64,36 @@ fn feed(data: &[u8]) {
             data.len(),
             text,
         ));
+        // The online half's inputs: a URL, a key, a pinned CA, a proxy.
+        let mut server = std::ptr::null_mut();
+        no_panic(online::tessera_server_new(
+            text,
+            data.as_ptr(),
+            data.len(),
+            &mut server,
+        ));
+        for url in [text, c"http://127.0.0.1:9".as_ptr()] {
+            if server.is_null() {
+                no_panic(online::tessera_server_new(
+                    url,
+                    c"k".as_ptr().cast(),
+                    1,
+                    &mut server,
+                ));
+            }
+        }
+        no_panic(online::tessera_server_set_pinned_ca(server, text));
+        let mut conn = std::ptr::null_mut();
+        no_panic(online::tessera_connection_new(cfg, server, &mut conn));
+        online::tessera_connection_free(&mut conn);
+        no_panic(online::tessera_server_set_pinned_ca(
+            server,
+            std::ptr::null(),
+        ));
+        no_panic(online::tessera_server_set_proxy(server, 2, text));
+        no_panic(online::tessera_connection_new(cfg, server, &mut conn));
+        online::tessera_connection_free(&mut conn);
+        online::tessera_server_free(&mut server);
         config::tessera_config_free(&mut cfg);
     }
     assert!(cfg.is_null());

@@ -3,7 +3,9 @@
 //! One file per exported object: [`config`] (what a product configures),
 //! [`activation`] (activate and deactivate on this device), [`handle`] (the
 //! open license and its validation report), [`device`] (fingerprint and its
-//! diagnosis), [`offline`] (request files and air-gapped codes) and [`info`] (versions, names, the last error).
+//! diagnosis), [`offline`] (request files and air-gapped codes), [`online`]
+//! (the license server: connections, sessions, auto-sync) and [`info`]
+//! (versions, names, the last error).
 //!
 //! Every export follows the same rules (docs/C-API.md has them for C
 //! readers):
@@ -21,7 +23,9 @@ pub mod config;
 pub mod device;
 pub mod handle;
 pub mod info;
+pub mod logging;
 pub mod offline;
+pub mod online;
 
 use std::cell::RefCell;
 use std::ffi::{c_char, CStr};

@@ -792,3 +792,105 @@ fn auto_sync_offline_backs_off_reports_and_stops_without_waiting_for_the_network
     auto.stop();
     assert_eq!(*proxy.forwarded.lock().unwrap(), forwarded);
 }
+
+/// Every line the SDK logs in this test binary (all its tests run in one
+/// process, so every test's lines land here).
+static LOGGED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+struct Capture;
+
+impl log::Log for Capture {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+    fn log(&self, record: &log::Record<'_>) {
+        LOGGED.lock().unwrap().push(format!(
+            "{} {}: {}",
+            record.level(),
+            record.target(),
+            record.args()
+        ));
+    }
+    fn flush(&self) {}
+}
+
+#[test]
+fn no_log_line_holds_a_key_a_password_or_a_proxys_credentials() {
+    static CAPTURE: Capture = Capture;
+    let _ = log::set_logger(&CAPTURE);
+    log::set_max_level(log::LevelFilter::Trace);
+    let s = start();
+    let p = product(&s, "logged");
+    let user = admin(
+        &s,
+        "POST",
+        "/admin/v1/users",
+        json!({"username": "grace@example.com", "password": "log-test-password-7"}),
+    );
+    let user = user.body["id"].as_str().unwrap().to_owned();
+    new_license(&s, &p, "LOG-TEST-LICENSE-KEY-7", floating_spec(&p, "L-LOG"));
+    admin(
+        &s,
+        "POST",
+        &format!("/admin/v1/licenses/L-LOG/users/{user}"),
+        Value::Null,
+    );
+    let d = device_of(&s, &p, "logged-desk");
+
+    // A proxy that wants credentials, given them in the URL.
+    let proxy = Proxy::start(&upstream(&s));
+    *proxy.require_auth.lock().unwrap() = Some("Basic dTpsb2ctcHJveHktcHctNw==".into());
+    let mut server = ServerConfig::new(&s.url, p.key.clone());
+    server.proxy =
+        tessera::online::Proxy::Url(proxy.url.replace("http://", "http://u:log-proxy-pw-7@"));
+    server.attempts = 2;
+    let conn = Arc::new(Connection::new(&d.config, server).unwrap());
+    assert!(conn
+        .user_licenses("grace@example.com", "wrong-log-password")
+        .is_err());
+    conn.activate(&Credential::User {
+        username: "grace@example.com".into(),
+        password: Some("log-test-password-7".into()),
+        license_id: Some("L-LOG".into()),
+    })
+    .unwrap();
+    let handle = Arc::new(LicenseHandle::open(&d.config).unwrap());
+    conn.register(&handle).unwrap();
+    handle
+        .consume(&Counter::Feature("render".into()), 1)
+        .unwrap();
+    conn.sync(&handle).unwrap();
+    proxy.set(Fault::Refuse(100));
+    assert!(matches!(conn.check_in(), Err(Error::Network(_))));
+    proxy.set(Fault::None);
+    let trial = conn.trial_key(Some("grace@example.com"));
+    conn.deactivate().unwrap();
+    // The key activates too (the server's activation log names it).
+    conn.activate(&Credential::LicenseKey("LOG-TEST-LICENSE-KEY-7".into()))
+        .unwrap();
+    conn.deactivate().unwrap();
+
+    let lines = LOGGED.lock().unwrap().join("\n");
+    assert!(lines.contains("activated license L-LOG"), "{lines}");
+    assert!(lines.contains("cannot be reached"), "{lines}");
+    let product_key_b64 =
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &p.key);
+    let mut secrets = vec![
+        "LOG-TEST-LICENSE-KEY-7".to_owned(),
+        "log-test-password-7".to_owned(),
+        "wrong-log-password".to_owned(),
+        "log-proxy-pw-7".to_owned(),
+        "test-only vendor secret".to_owned(),
+        hex::encode(&p.key),
+        product_key_b64,
+        ADMIN.to_owned(),
+    ];
+    secrets.extend(trial.ok());
+    for secret in &secrets {
+        assert!(
+            !lines.contains(secret.as_str()),
+            "a log line holds secret #{}",
+            secrets.iter().position(|s| s == secret).unwrap_or(0)
+        );
+    }
+}

@@ -125,7 +125,7 @@ pub(crate) fn record_verified(
 
 /// Records the file a check-in brought for the license `license_id`
 /// activated here ([`Route::Refresh`]).
-#[cfg_attr(not(feature = "online"), allow(dead_code))]
+#[cfg_attr(not(feature = "online-api"), allow(dead_code))]
 pub(crate) fn refresh(
     config: &LocalConfig,
     license_file: &[u8],
@@ -148,7 +148,7 @@ pub(crate) fn refresh(
 }
 
 /// The newest activation recorded on `device` (not verified again).
-#[cfg_attr(not(feature = "online"), allow(dead_code))]
+#[cfg_attr(not(feature = "online-api"), allow(dead_code))]
 pub(crate) fn current_activation(
     config: &LocalConfig,
     device: Fingerprint,

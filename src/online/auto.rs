@@ -166,6 +166,7 @@ impl AutoSync {
         handle: Arc<LicenseHandle>,
         options: AutoSyncOptions,
     ) -> Result<AutoSync> {
+        super::transport::online_built()?;
         if options.interval.is_zero() || options.retry.is_zero() || options.watch.is_zero() {
             return Err(Error::InvalidArgument(
                 "the interval, the retry wait and the watch must be more than zero",
@@ -263,6 +264,12 @@ impl Worker {
                 reason,
             };
             *last = now;
+            log::info!(
+                "license status {} -> {}: {}",
+                change.old,
+                change.new,
+                change.reason
+            );
             if let Some(callback) = &self.options.on_change {
                 callback(&change);
             }
@@ -317,12 +324,14 @@ impl Worker {
             if sync_now || now >= next_sync {
                 match self.connection.sync(&self.handle) {
                     Ok(()) => {
+                        log::debug!("auto-sync: synced");
                         failures = 0;
                         next_sync = self.next_sync(now);
                         self.record_result(None);
                         self.tell(&mut last, ChangeReason::Synced);
                     }
                     Err(e) => {
+                        log::warn!("auto-sync: the sync failed: {e}");
                         failures = failures.saturating_add(1);
                         let wait = self
                             .options

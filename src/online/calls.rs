@@ -153,7 +153,12 @@ impl Connection {
             }
         }
         let answer = self.call("/api/v1/activate_license", &body)?;
-        crate::activation::local::activate(&self.local, Self::license_file(&answer)?.as_bytes())
+        let record = crate::activation::local::activate(
+            &self.local,
+            Self::license_file(&answer)?.as_bytes(),
+        )?;
+        log::info!("activated license {} online", record.license_id);
+        Ok(record)
     }
 
     /// A user's licenses for this product (username and password; seed 003).
@@ -204,11 +209,13 @@ impl Connection {
     pub fn check_in(&self) -> Result<ActivationRecord> {
         let (body, record) = self.activated()?;
         let answer = self.call("/api/v1/check_license", &body)?;
-        crate::activation::local::refresh(
+        let fresh = crate::activation::local::refresh(
             &self.local,
             Self::license_file(&answer)?.as_bytes(),
             &record.license_id,
-        )
+        )?;
+        log::info!("checked in: a fresh file for license {}", fresh.license_id);
+        Ok(fresh)
     }
 
     /// What a product runs on its check-in timer (see
@@ -229,6 +236,7 @@ impl Connection {
         let (body, record) = self.activated()?;
         self.call("/api/v1/deactivate_license", &body)?;
         crate::activation::local::deactivate(&self.local, &record.license_id)?;
+        log::info!("deactivated license {}", record.license_id);
         Ok(())
     }
 
@@ -257,7 +265,9 @@ impl Connection {
         }
     }
 
-    /// Gives the seat back.
+    /// Gives the seat back on the server. The handle's lease stays until
+    /// it ends; [`FloatingSession::close`](super::FloatingSession::close)
+    /// forgets it too.
     pub fn release(&self) -> Result<()> {
         let (body, _) = self.activated()?;
         self.call("/api/v1/floating/release", &body)?;
@@ -311,6 +321,14 @@ impl Connection {
             let last = batch.iter().map(|p| p.last_seq).max().unwrap_or(0);
             handle.acknowledge_upload(last)?;
             report.acknowledged = last;
+        }
+        if report.sent > 0 {
+            log::info!(
+                "uploaded {} consumption record(s), {} new; acknowledged up to {}",
+                report.sent,
+                report.new,
+                report.acknowledged
+            );
         }
         Ok(report)
     }

@@ -42,6 +42,7 @@ impl FloatingSession {
         handle: Arc<LicenseHandle>,
         interval: StdDuration,
     ) -> Result<FloatingSession> {
+        super::transport::online_built()?;
         connection.register(&handle)?;
         let (stop, stopped) = mpsc::channel::<()>();
         let last_error = Arc::new(Mutex::new(None));
@@ -94,11 +95,14 @@ impl FloatingSession {
         }
     }
 
-    /// Stops heart-beating and gives the seat back.
+    /// Stops heart-beating and gives the seat back: to the server, then
+    /// here (the handle's floating lease is forgotten once the server
+    /// took the seat back).
     pub fn close(mut self) -> Result<()> {
         self.stop_thread();
         self.released = true;
-        self.connection.release()
+        self.connection.release()?;
+        self.handle.end_floating_lease()
     }
 }
 
@@ -109,7 +113,9 @@ impl Drop for FloatingSession {
             // Best effort, and brief: dropped while offline, a session
             // must not hold up the program's exit for the call's whole
             // deadline; unreleased, the seat comes free at its timeout.
-            let _ = self.connection.release_briefly(RELEASE_ON_DROP);
+            if self.connection.release_briefly(RELEASE_ON_DROP).is_ok() {
+                let _ = self.handle.end_floating_lease();
+            }
         }
     }
 }

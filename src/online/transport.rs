@@ -4,7 +4,9 @@
 //! with backoff and full jitter inside one overall deadline, and every
 //! answer's signature checked before anything in it is used.
 
+#[cfg(feature = "online")]
 use std::io::Read as _;
+#[cfg(feature = "online")]
 use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant};
 
@@ -12,10 +14,12 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
+#[cfg(feature = "online")]
 use crate::protocol::{format_http_date, request, verify_answer, ResponseHeaders};
 use crate::runtime::config::LocalConfig;
 
 /// The largest answer read from the server.
+#[cfg(feature = "online")]
 const MAX_ANSWER: u64 = 1024 * 1024;
 
 /// How requests reach the server.
@@ -113,6 +117,19 @@ impl ServerConfig {
     }
 }
 
+/// Whether the online half was built: without the `online` feature,
+/// `Error::Unsupported` (and, inlined where a connection, a session or an
+/// auto-sync starts, the code behind them is dropped from the build).
+#[inline(always)]
+pub(super) fn online_built() -> Result<()> {
+    #[cfg(not(feature = "online"))]
+    return Err(Error::Unsupported(
+        "this library was built without its online half (feature `online`)",
+    ));
+    #[cfg(feature = "online")]
+    Ok(())
+}
+
 /// A signed answer.
 pub(super) struct Answer {
     pub(super) body: Value,
@@ -122,10 +139,12 @@ pub(super) struct Answer {
 /// keyring its answers must verify against and the clock its requests are
 /// dated by come from the product's configuration at each call.
 pub(super) struct Transport {
+    #[cfg(feature = "online")]
     client: reqwest::blocking::Client,
     pub(super) server: ServerConfig,
 }
 
+#[cfg(feature = "online")]
 /// The TLS set-up: rustls on ring, with the platform's verifier (the
 /// system's trust store and its revocation checks) or only the pinned CA.
 fn tls_config(pinned_ca: Option<&str>) -> Result<rustls::ClientConfig> {
@@ -175,6 +194,19 @@ impl Transport {
                 "attempts, the timeout and the deadline must be more than zero",
             ));
         }
+        Transport::with_client(server)
+    }
+
+    /// Without the `online` feature there is no HTTP client.
+    #[cfg(not(feature = "online"))]
+    fn with_client(_server: ServerConfig) -> Result<Transport> {
+        Err(Error::Unsupported(
+            "this library was built without its online half (feature `online`)",
+        ))
+    }
+
+    #[cfg(feature = "online")]
+    fn with_client(server: ServerConfig) -> Result<Transport> {
         let mut builder = reqwest::blocking::Client::builder()
             .tls_backend_preconfigured(tls_config(server.pinned_ca.as_deref())?)
             .timeout(server.timeout)
@@ -231,6 +263,8 @@ impl Transport {
             .map_err(|_| Error::InvalidArgument("the request cannot be encoded"))?;
         let start = Instant::now();
         let mut last = String::from("the deadline passed before the first attempt");
+        // Logged: the path, attempts and outcomes; never the body (keys,
+        // passwords), the authorization, or the URL (credentials).
         for attempt in 0..attempts.max(1) {
             if attempt > 0 {
                 let wait = self.backoff(attempt);
@@ -238,6 +272,7 @@ impl Transport {
                     last = format!("{last} (the call's deadline passed)");
                     break;
                 }
+                log::debug!("POST {path}: attempt {} in {wait:?}", attempt + 1);
                 std::thread::sleep(wait);
             }
             let left = deadline.saturating_sub(start.elapsed());
@@ -245,12 +280,20 @@ impl Transport {
                 break;
             }
             match self.attempt(local, path, &bytes, observe, self.server.timeout.min(left)) {
-                Ok(Some(answer)) => return Ok(answer),
+                Ok(Some(answer)) => {
+                    log::debug!("POST {path}: 200 after {} attempt(s)", attempt + 1);
+                    return Ok(answer);
+                }
                 Ok(None) => last = "the server answered with a 5xx".into(),
                 Err(Retry::Network(what)) => last = what,
-                Err(Retry::Final(e)) => return Err(e),
+                Err(Retry::Final(e)) => {
+                    log::info!("POST {path}: {}", e.code().name());
+                    return Err(e);
+                }
             }
+            log::debug!("POST {path}: attempt {} failed: {last}", attempt + 1);
         }
+        log::warn!("POST {path}: the server cannot be reached: {last}");
         Err(Error::Network(last))
     }
 
@@ -267,7 +310,23 @@ impl Transport {
         cap.mul_f64(fraction)
     }
 
+    /// Never called: no transport is made without an HTTP client.
+    #[cfg(not(feature = "online"))]
+    fn attempt(
+        &self,
+        _local: &LocalConfig,
+        _path: &str,
+        _body: &[u8],
+        _observe: &dyn Fn(DateTime<Utc>) -> Result<()>,
+        _timeout: StdDuration,
+    ) -> std::result::Result<Option<Answer>, Retry> {
+        Err(Retry::Final(Error::Unsupported(
+            "this library was built without its online half (feature `online`)",
+        )))
+    }
+
     /// One attempt of at most `timeout`: Ok(None) is a 5xx (retried).
+    #[cfg(feature = "online")]
     fn attempt(
         &self,
         local: &LocalConfig,
@@ -356,10 +415,12 @@ fn is_loopback(url: &str) -> bool {
 }
 
 enum Retry {
+    #[cfg_attr(not(feature = "online"), allow(dead_code))]
     Network(String),
     Final(Error),
 }
 
+#[cfg(feature = "online")]
 /// What went wrong on the wire, in words: never the URL (a proxy's
 /// credentials may be in it), only the kind of failure and its cause.
 fn describe(e: &reqwest::Error) -> String {
@@ -390,7 +451,7 @@ fn describe(e: &reqwest::Error) -> String {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "online"))]
 mod tests {
     use super::*;
 

@@ -207,6 +207,14 @@ impl LicenseHandle {
     pub fn save_clock(&self) -> Result<()> {
         self.opened().save_clock()
     }
+
+    /// Forgets a floating lease once its seat was given back, so the
+    /// device does not go on using a seat the server has handed to
+    /// someone else. A borrowed seat is kept (it is returned on its own).
+    #[cfg_attr(not(feature = "online-api"), allow(dead_code))]
+    pub(crate) fn end_floating_lease(&self) -> Result<()> {
+        self.opened().end_floating_lease()
+    }
 }
 
 /// The methods behind [`LicenseHandle`]'s, on one opened license.
@@ -376,6 +384,20 @@ impl Opened {
         let mut guard = self.lease.write().unwrap_or_else(|p| p.into_inner());
         if guard.as_ref().map(|l| l.kind) != Some(LeaseKind::Borrow) {
             return Err(Error::InvalidArgument("no borrowed seat to return"));
+        }
+        self.local.store().update(|state| {
+            state.kept.lease = None;
+            Ok(())
+        })?;
+        *guard = None;
+        Ok(())
+    }
+
+    #[cfg_attr(not(feature = "online-api"), allow(dead_code))]
+    fn end_floating_lease(&self) -> Result<()> {
+        let mut guard = self.lease.write().unwrap_or_else(|p| p.into_inner());
+        if guard.as_ref().map(|l| l.kind) != Some(LeaseKind::Floating) {
+            return Ok(());
         }
         self.local.store().update(|state| {
             state.kept.lease = None;

@@ -16,38 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int failures = 0;
-static int checks = 0;
+#include "check.h"
+
 static const char *fixtures;
 static const char *cli;
-
-#define CHECK(cond)                                                            \
-    do {                                                                       \
-        checks++;                                                              \
-        if (!(cond)) {                                                         \
-            failures++;                                                        \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__,   \
-                    #cond);                                                    \
-        }                                                                      \
-    } while (0)
-
-/* Checks a call's result; on a mismatch prints both names and the message. */
-#define EXPECT(call, want)                                                     \
-    do {                                                                       \
-        tessera_result got_ = (call);                                          \
-        checks++;                                                              \
-        if (got_ != (want)) {                                                  \
-            char msg_[512] = "";                                               \
-            size_t n_ = 0;                                                     \
-            tessera_last_error_message(msg_, sizeof msg_, &n_);                \
-            failures++;                                                        \
-            fprintf(stderr, "%s:%d: %s gave %s, expected %s (%s)\n", __FILE__, \
-                    __LINE__, #call, tessera_result_name(got_),                \
-                    tessera_result_name(want), msg_);                          \
-        }                                                                      \
-    } while (0)
-
-#define OK(call) EXPECT(call, TESSERA_OK)
 
 /* 2030-01-01T00:00:00Z and friends. */
 #define T2030 1893456000LL

@@ -15,8 +15,10 @@ Every failure raises a subclass of :class:`tessera.TesseraError`, one per
 error code (``tessera.errors``).
 """
 
-from . import _api, errors
+from . import _api, errors, online
 from ._api import *  # noqa: F401,F403 (the public surface, listed in _api.__all__)
+from .online import *  # noqa: F401,F403 (the online half, listed in online.__all__)
+from ._logging import set_log_level
 from .errors import TesseraError
 
 
@@ -32,4 +34,4 @@ def _package_version() -> str:
 #: The package's version (PEP 396 style), the same as the C library's.
 __version__ = _package_version()
 
-__all__ = [*_api.__all__, "TesseraError", "errors", "__version__"]
+__all__ = [*_api.__all__, *online.__all__, "TesseraError", "errors", "online", "set_log_level", "__version__"]

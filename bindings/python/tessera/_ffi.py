@@ -34,7 +34,7 @@ from ctypes import (
 )
 from pathlib import Path
 
-ABI_VERSION = 2
+ABI_VERSION = 3
 """The C ABI version this binding was written for (``TESSERA_ABI_VERSION``)."""
 
 if sys.platform == "darwin":
@@ -124,6 +124,39 @@ class Dates(Structure):
     ]
 
 
+class Upload(Structure):
+    _fields_ = [
+        ("sent", c_uint64),
+        ("accepted", c_uint64),
+        ("acknowledged", c_uint64),
+    ]
+
+
+#: ``tessera_status_callback``: user data, old status, new status, reason.
+StatusCallback = ctypes.CFUNCTYPE(None, ctypes.c_void_p, c_uint32, c_uint32, c_char_p)
+
+
+class AutoSyncOptions(Structure):
+    _fields_ = [
+        ("interval_secs", c_uint32),
+        ("heartbeat_secs", c_uint32),
+        ("no_seat", c_bool),
+        ("retry_secs", c_uint32),
+        ("watch_secs", c_uint32),
+        ("stop_timeout_ms", c_uint32),
+        ("on_change", StatusCallback),
+        ("user_data", ctypes.c_void_p),
+    ]
+
+
+#: ``tessera_log_callback``: user data, level, target, message.
+LogCallback = ctypes.CFUNCTYPE(None, ctypes.c_void_p, c_uint32, c_char_p, c_char_p)
+
+server_p = ctypes.c_void_p
+connection_p = ctypes.c_void_p
+session_p = ctypes.c_void_p
+auto_sync_p = ctypes.c_void_p
+
 _bytes = POINTER(c_uint8)
 _str_out = [POINTER(c_char), c_size_t, POINTER(c_size_t)]
 
@@ -184,6 +217,43 @@ _SIGNATURES = {
     "tessera_validation_status": ([validation_p, POINTER(status_t)], result_t),
     "tessera_validation_reasons": ([validation_p, *_str_out], result_t),
     "tessera_validation_dates": ([validation_p, POINTER(Dates)], result_t),
+    # the license server (C ABI 3); every tessera_online_* call blocks, with
+    # the GIL released (CDLL)
+    "tessera_server_new": ([c_char_p, _bytes, c_size_t, POINTER(server_p)], result_t),
+    "tessera_server_free": ([POINTER(server_p)], None),
+    "tessera_server_set_pinned_ca": ([server_p, c_char_p], result_t),
+    "tessera_server_set_proxy": ([server_p, c_uint32, c_char_p], result_t),
+    "tessera_server_set_limits": ([server_p, c_uint32, c_uint32, c_uint32, c_uint32], result_t),
+    "tessera_connection_new": ([config_p, server_p, POINTER(connection_p)], result_t),
+    "tessera_connection_free": ([POINTER(connection_p)], None),
+    "tessera_online_activate_key": ([connection_p, c_char_p], result_t),
+    "tessera_online_activate_user": ([connection_p, c_char_p, c_char_p, c_char_p], result_t),
+    "tessera_online_user_licenses": ([connection_p, c_char_p, c_char_p, *_str_out], result_t),
+    "tessera_online_trial_key": ([connection_p, c_char_p, *_str_out], result_t),
+    "tessera_online_check_in": ([connection_p], result_t),
+    "tessera_online_sync": ([connection_p, handle_p], result_t),
+    "tessera_online_deactivate": ([connection_p], result_t),
+    "tessera_online_register": ([connection_p, handle_p, POINTER(LeaseInfo)], result_t),
+    "tessera_online_heartbeat": ([connection_p, handle_p, POINTER(LeaseInfo)], result_t),
+    "tessera_online_release": ([connection_p], result_t),
+    "tessera_online_borrow": ([connection_p, handle_p, c_uint32, POINTER(LeaseInfo)], result_t),
+    "tessera_online_return_borrow": ([connection_p, handle_p], result_t),
+    "tessera_online_upload_consumption": ([connection_p, handle_p, POINTER(Upload)], result_t),
+    "tessera_session_open": ([connection_p, handle_p, c_uint32, POINTER(session_p)], result_t),
+    "tessera_session_beat": ([session_p, POINTER(LeaseInfo)], result_t),
+    "tessera_session_close": ([POINTER(session_p)], result_t),
+    "tessera_session_free": ([POINTER(session_p)], None),
+    "tessera_auto_sync_start": (
+        [connection_p, handle_p, POINTER(AutoSyncOptions), POINTER(auto_sync_p)],
+        result_t,
+    ),
+    "tessera_auto_sync_now": ([auto_sync_p], result_t),
+    "tessera_auto_sync_record": (
+        [auto_sync_p, POINTER(c_uint64), POINTER(c_uint64), POINTER(result_t)],
+        result_t,
+    ),
+    "tessera_auto_sync_stop": ([POINTER(auto_sync_p)], None),
+    "tessera_set_log_callback": ([c_uint32, LogCallback, ctypes.c_void_p], result_t),
 }
 
 for _name, (_args, _res) in _SIGNATURES.items():
@@ -205,6 +275,22 @@ def as_bytes(data: bytes | bytearray | memoryview) -> tuple[ctypes.Array, int]:
     """A ctypes view of ``data`` for a ``(const uint8_t *, size_t)`` pair."""
     raw = bytes(data)
     return (c_uint8 * len(raw)).from_buffer_copy(raw), len(raw)
+
+
+def read_string_once(fn, *args, first: int = 65536) -> str:
+    """Calls a string-out function that does work each time (a network
+    call) with a large buffer first, and again only if it was too small."""
+    n = c_size_t(0)
+    buf = ctypes.create_string_buffer(first)
+    r = fn(*args, buf, len(buf), ctypes.byref(n))
+    if r == BUFFER_TOO_SMALL:
+        buf = ctypes.create_string_buffer(n.value + 1)
+        r = fn(*args, buf, len(buf), ctypes.byref(n))
+    if r != OK:
+        from .errors import raise_last
+
+        raise_last(r)
+    return buf.raw[: n.value].decode("utf-8")
 
 
 def read_string(fn, *args) -> str:

@@ -131,8 +131,12 @@ fn serve(
 ) {
     let mut reader = BufReader::new(client.try_clone().unwrap());
     let mut writer = client;
-    let forwarded = counts.forwarded;
+    let forwarded = counts.forwarded.clone();
     while let Some(request) = read_message(&mut reader) {
+        if let Some(answer) = control(&request, &fault, &counts) {
+            let _ = writer.write_all(answer.as_bytes());
+            return;
+        }
         *counts.received.lock().unwrap() += 1;
         let request = match as_origin_form(request, require_auth.lock().unwrap().as_deref()) {
             Some(r) => r,
@@ -194,6 +198,44 @@ fn serve(
             return;
         }
     }
+}
+
+/// A control request from a test in another process (the C and Python
+/// suites run the proxy as `fault_proxy`): `GET /__fault/MODE[/N]` sets
+/// the fault (`none`, `drop-answer/N`, `refuse/N`, `delay/MS`,
+/// `duplicate`, `alter`, `replay`) and every control request answers the
+/// counts as `{"forwarded":F,"received":R}`.
+fn control(request: &[u8], fault: &Mutex<Fault>, counts: &Counts) -> Option<String> {
+    let line = request.split(|b| *b == b'\r').next()?;
+    let line = std::str::from_utf8(line).ok()?;
+    let path = line.strip_prefix("GET /__fault/")?.split(' ').next()?;
+    let mut parts = path.split('/');
+    let (mode, n) = (
+        parts.next()?,
+        parts.next().and_then(|n| n.parse::<u32>().ok()),
+    );
+    let set = match (mode, n) {
+        ("none", _) => Some(Fault::None),
+        ("drop-answer", Some(n)) => Some(Fault::DropAnswer(n)),
+        ("refuse", Some(n)) => Some(Fault::Refuse(n)),
+        ("delay", Some(ms)) => Some(Fault::Delay(Duration::from_millis(u64::from(ms)))),
+        ("duplicate", _) => Some(Fault::Duplicate),
+        ("alter", _) => Some(Fault::Alter),
+        ("replay", _) => Some(Fault::Replay),
+        _ => None,
+    };
+    if let Some(f) = set {
+        *fault.lock().unwrap() = f;
+    }
+    let body = format!(
+        "{{\"forwarded\":{},\"received\":{}}}",
+        counts.forwarded.lock().unwrap(),
+        counts.received.lock().unwrap()
+    );
+    Some(format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    ))
 }
 
 /// A request as an explicit proxy receives it (`POST http://host/path`)

@@ -1,0 +1,394 @@
+/* The online half of the C ABI against the real license server on
+ * loopback, through the real fault proxy (tests/online/harness.py starts
+ * both and sets TESSERA_TEST_*): argument checks before any side effect,
+ * activation by user and by key, a user's licenses, a trial key, a
+ * floating session, consumption uploaded exactly once through dropped,
+ * duplicated, refused, altered and replayed answers, a sync that switches
+ * the open handle, an auto-sync whose callback hears the vendor's change,
+ * borrowing, and deactivation.
+ *
+ * Usage (from scripts/c-tests.sh): harness.py BIN WORK run online_test
+ * Prints one line per failed check and exits non-zero when any failed. */
+#include "tessera.h"
+#include "online_http.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "check.h"
+
+/* The server's consumption total for the license, as JSON text. */
+static void totals(char *out, size_t cap) {
+    char body[16384], path[256];
+    const char *c;
+    snprintf(path, sizeof path, "/admin/v1/licenses/%s", env("TESSERA_TEST_LICENSE_ID"));
+    http(env("TESSERA_TEST_URL"), "GET", path, NULL, body, sizeof body);
+    c = strstr(body, "\"consumption\":");
+    snprintf(out, cap, "%.40s", c ? c : "(none)");
+}
+
+static void patch_license(const char *spec) {
+    char path[256], body[1024];
+    snprintf(path, sizeof path, "/admin/v1/licenses/%s", env("TESSERA_TEST_LICENSE_ID"));
+    snprintf(body, sizeof body, "{\"spec\":%s}", spec);
+    CHECK(http(env("TESSERA_TEST_URL"), "PATCH", path, body, NULL, 0) == 200);
+}
+
+static size_t hex_key(unsigned char *out, size_t cap) {
+    const char *hex = env("TESSERA_TEST_PRODUCT_KEY_HEX");
+    size_t n = 0;
+    unsigned int byte;
+    while (n < cap && sscanf(hex + 2 * n, "%2x", &byte) == 1) out[n++] = (unsigned char)byte;
+    return n;
+}
+
+static char *read_all(const char *path) {
+    FILE *f = fopen(path, "rb");
+    long n;
+    char *buf;
+    if (!f) exit(2);
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    buf = calloc((size_t)n + 1, 1);
+    if (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n) exit(2);
+    fclose(f);
+    return buf;
+}
+
+/* What the auto-sync's callback heard, behind a lock. */
+struct heard {
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    int count;
+    tessera_status old_status, new_status;
+    char reason[256];
+};
+
+static void on_change(void *user_data, tessera_status old_status, tessera_status new_status,
+                      const char *reason) {
+    struct heard *h = user_data;
+    pthread_mutex_lock(&h->lock);
+    h->count++;
+    h->old_status = old_status;
+    h->new_status = new_status;
+    snprintf(h->reason, sizeof h->reason, "%s", reason);
+    pthread_cond_broadcast(&h->changed);
+    pthread_mutex_unlock(&h->lock);
+}
+
+/* Waits (at most 20 s, for another thread) until the callback was called
+ * `count` times. */
+static int wait_heard(struct heard *h, int count) {
+    struct timespec until;
+    int ok;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 20;
+    pthread_mutex_lock(&h->lock);
+    while (h->count < count)
+        if (pthread_cond_timedwait(&h->changed, &h->lock, &until) != 0) break;
+    ok = h->count >= count;
+    pthread_mutex_unlock(&h->lock);
+    return ok;
+}
+
+/* Every line the SDK logs during the test, to search for secrets. */
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *logged = NULL;
+static size_t logged_len = 0;
+static int logged_lines = 0;
+
+static void on_log(void *user_data, uint32_t level, const char *target, const char *message) {
+    size_t n = strlen(target) + strlen(message) + 16;
+    char *grown;
+    (void)user_data;
+    pthread_mutex_lock(&log_lock);
+    grown = realloc(logged, logged_len + n + 1);
+    if (grown) {
+        logged = grown;
+        logged_len += (size_t)snprintf(logged + logged_len, n + 1, "%u %s: %s\n", level, target, message);
+        logged_lines++;
+    }
+    pthread_mutex_unlock(&log_lock);
+}
+
+static void no_secret_logged(const char *what, const char *secret) {
+    checks++;
+    if (logged && strstr(logged, secret)) {
+        failures++;
+        fprintf(stderr, "the log holds the %s\n", what);
+    }
+}
+
+static tessera_config *new_config(void) {
+    tessera_config *config = NULL;
+    char *pub = read_all(env("TESSERA_TEST_VENDOR_PUB"));
+    const char secret[] = "test-only vendor secret, not a real one";
+    OK(tessera_config_new(env("TESSERA_TEST_PRODUCT"), &config));
+    OK(tessera_config_add_public_key(config, pub));
+    OK(tessera_config_set_store_dir(config, env("TESSERA_TEST_STATE")));
+    OK(tessera_config_set_secret(config, (const uint8_t *)secret, sizeof secret - 1));
+    free(pub);
+    return config;
+}
+
+static tessera_connection *connect_to(const tessera_config *config, const char *url,
+                                      uint32_t attempts) {
+    unsigned char key[64];
+    size_t key_len = hex_key(key, sizeof key);
+    tessera_server *server = NULL;
+    tessera_connection *conn = NULL;
+    OK(tessera_server_new(url, key, key_len, &server));
+    OK(tessera_server_set_limits(server, 2000, 6000, attempts, 10));
+    OK(tessera_connection_new(config, server, &conn));
+    tessera_server_free(&server);
+    return conn;
+}
+
+static void argument_checks(const tessera_config *config) {
+    unsigned char key[64];
+    size_t key_len = hex_key(key, sizeof key);
+    tessera_server *server = NULL;
+    tessera_connection *conn = NULL;
+    tessera_lease_info lease;
+    char buf[64];
+    size_t len = 0;
+
+    EXPECT(tessera_server_new(NULL, key, key_len, &server), TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_server_new(env("TESSERA_TEST_URL"), key, 0, &server),
+           TESSERA_ERR_INVALID_ARGUMENT);
+    EXPECT(tessera_server_new(env("TESSERA_TEST_URL"), key, key_len, NULL),
+           TESSERA_ERR_NULL_POINTER);
+    CHECK(server == NULL);
+    /* Plain HTTP is for loopback only; refused when the connection opens. */
+    OK(tessera_server_new("http://licenses.example.com", key, key_len, &server));
+    EXPECT(tessera_connection_new(config, server, &conn), TESSERA_ERR_INVALID_ARGUMENT);
+    CHECK(conn == NULL);
+    tessera_server_free(&server);
+    OK(tessera_server_new(env("TESSERA_TEST_URL"), key, key_len, &server));
+    EXPECT(tessera_server_set_proxy(server, 7, NULL), TESSERA_ERR_INVALID_ARGUMENT);
+    EXPECT(tessera_server_set_proxy(server, TESSERA_PROXY_URL, NULL), TESSERA_ERR_NULL_POINTER);
+    OK(tessera_server_set_proxy(server, TESSERA_PROXY_URL, "not a url"));
+    EXPECT(tessera_connection_new(config, server, &conn), TESSERA_ERR_INVALID_ARGUMENT);
+    OK(tessera_server_set_proxy(server, TESSERA_PROXY_DIRECT, NULL));
+    OK(tessera_server_set_pinned_ca(server, "not a certificate"));
+    EXPECT(tessera_connection_new(config, server, &conn), TESSERA_ERR_INVALID_ARGUMENT);
+    OK(tessera_server_set_pinned_ca(server, NULL));
+    EXPECT(tessera_connection_new(NULL, server, &conn), TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_connection_new(config, server, NULL), TESSERA_ERR_NULL_POINTER);
+    OK(tessera_connection_new(config, server, &conn));
+    tessera_server_free(&server);
+    tessera_server_free(&server);
+    CHECK(server == NULL);
+
+    /* NULL everywhere it can be: refused before anything is sent. */
+    fault("none");
+    EXPECT(tessera_online_activate_key(NULL, "x"), TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_online_activate_key(conn, NULL), TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_online_activate_user(conn, "u", NULL, "id"), TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_online_user_licenses(conn, "u", "p", buf, sizeof buf, NULL),
+           TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_online_trial_key(conn, NULL, buf, sizeof buf, NULL), TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_online_register(conn, NULL, &lease), TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_online_borrow(conn, NULL, 0, &lease), TESSERA_ERR_INVALID_ARGUMENT);
+    EXPECT(tessera_online_sync(conn, NULL), TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_online_upload_consumption(conn, NULL, NULL), TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_session_open(conn, NULL, 0, NULL), TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_session_close(NULL), TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_auto_sync_start(conn, NULL, NULL, NULL), TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_auto_sync_now(NULL), TESSERA_ERR_NULL_POINTER);
+    tessera_session_free(NULL);
+    tessera_auto_sync_stop(NULL);
+    /* Not activated yet: the calls that need an activation say so. */
+    EXPECT(tessera_online_check_in(conn), TESSERA_ERR_NOT_ACTIVATED);
+    EXPECT(tessera_online_deactivate(conn), TESSERA_ERR_NOT_ACTIVATED);
+    /* A wrong key and a wrong password are the server's signed refusals. */
+    EXPECT(tessera_online_activate_key(conn, "NOT-A-KEY"), TESSERA_ERR_SERVER_REFUSED);
+    CHECK(tessera_last_error_code() == TESSERA_ERR_SERVER_REFUSED);
+    EXPECT(tessera_online_user_licenses(conn, env("TESSERA_TEST_USERNAME"), "wrong-password",
+                                        buf, sizeof buf, &len),
+           TESSERA_ERR_SERVER_REFUSED);
+    tessera_connection_free(&conn);
+    tessera_connection_free(&conn);
+    CHECK(conn == NULL);
+}
+
+int main(void) {
+    tessera_config *config = new_config();
+    tessera_connection *conn, *flaky;
+    tessera_handle *handle = NULL;
+    tessera_session *session = NULL;
+    tessera_auto_sync *auto_sync = NULL;
+    tessera_auto_sync_options options;
+    tessera_lease_info lease;
+    tessera_upload up;
+    tessera_usage usage;
+    tessera_status status;
+    tessera_result last;
+    struct heard heard;
+    char buf[8192], total[64], trial[128];
+    size_t len = 0, need = 0;
+    uint64_t syncs = 0, failed = 0;
+    bool held = false;
+
+    EXPECT(tessera_set_log_callback(9, on_log, NULL), TESSERA_ERR_INVALID_ARGUMENT);
+    OK(tessera_set_log_callback(TESSERA_LOG_TRACE, on_log, NULL));
+    argument_checks(config);
+    conn = connect_to(config, env("TESSERA_TEST_URL"), 3);
+    flaky = connect_to(config, env("TESSERA_TEST_PROXY"), 3);
+
+    /* A user's licenses: a size query, then the list. */
+    OK(tessera_online_user_licenses(conn, env("TESSERA_TEST_USERNAME"),
+                                    env("TESSERA_TEST_PASSWORD"), NULL, 0, &need));
+    CHECK(need > 0);
+    OK(tessera_online_user_licenses(conn, env("TESSERA_TEST_USERNAME"),
+                                    env("TESSERA_TEST_PASSWORD"), buf, sizeof buf, &len));
+    CHECK(len == strlen(buf) && strstr(buf, env("TESSERA_TEST_LICENSE_ID")) != NULL);
+    /* A trial key: the same one when asked again. */
+    OK(tessera_online_trial_key(conn, "eve@example.com", buf, sizeof buf, &len));
+    snprintf(trial, sizeof trial, "%.100s", buf);
+    {
+        char again[256];
+        size_t n = 0;
+        OK(tessera_online_trial_key(conn, NULL, again, sizeof again, &n));
+        CHECK(n == len && strcmp(again, buf) == 0);
+        EXPECT(tessera_online_trial_key(conn, NULL, again, 4, &n), TESSERA_ERR_BUFFER_TOO_SMALL);
+    }
+
+    /* Activation by user (the password goes once), then the handle. */
+    OK(tessera_online_activate_user(conn, env("TESSERA_TEST_USERNAME"), env("TESSERA_TEST_PASSWORD"),
+                                    env("TESSERA_TEST_LICENSE_ID")));
+    OK(tessera_handle_open(config, &handle));
+    OK(tessera_handle_check(handle, &status));
+    CHECK(status == TESSERA_STATUS_LEASE_REQUIRED);
+
+    /* A floating session: the seat is held, renewed now on demand. */
+    OK(tessera_session_open(conn, handle, 0, &session));
+    OK(tessera_handle_check(handle, &status));
+    CHECK(status == TESSERA_STATUS_VALID);
+    OK(tessera_session_beat(session, &lease));
+    CHECK(lease.kind == TESSERA_LEASE_FLOATING && lease.seconds_left > 25 * 60);
+
+    /* Consumption goes up once, however often it is uploaded. */
+    OK(tessera_handle_consume(handle, "render", 3, &usage));
+    OK(tessera_online_upload_consumption(conn, handle, &up));
+    CHECK(up.sent == 1 && up.accepted == 1 && up.acknowledged > 0);
+    OK(tessera_online_upload_consumption(conn, handle, &up));
+    CHECK(up.sent == 0);
+    totals(total, sizeof total);
+    CHECK(strstr(total, "\"feature:render\":3") != NULL);
+
+    /* The answer lost after the server kept the record: the retry is
+     * recognised, the total is right. */
+    OK(tessera_handle_consume(handle, "render", 2, &usage));
+    fault("drop-answer/1");
+    OK(tessera_online_upload_consumption(flaky, handle, &up));
+    CHECK(up.accepted == 0);
+    totals(total, sizeof total);
+    CHECK(strstr(total, "\"feature:render\":5") != NULL);
+    /* Sent twice over the wire: counted once. */
+    OK(tessera_handle_consume(handle, "render", 1, &usage));
+    fault("duplicate");
+    OK(tessera_online_upload_consumption(flaky, handle, &up));
+    totals(total, sizeof total);
+    CHECK(strstr(total, "\"feature:render\":6") != NULL);
+    /* Refused twice, then through. */
+    OK(tessera_handle_consume(handle, "render", 1, &usage));
+    fault("refuse/2");
+    OK(tessera_online_upload_consumption(flaky, handle, &up));
+    totals(total, sizeof total);
+    CHECK(strstr(total, "\"feature:render\":7") != NULL);
+    /* Altered and replayed answers are refused; nothing is acknowledged. */
+    OK(tessera_handle_consume(handle, "render", 1, &usage));
+    fault("alter");
+    EXPECT(tessera_online_check_in(flaky), TESSERA_ERR_BAD_RESPONSE);
+    fault("replay");
+    EXPECT(tessera_online_upload_consumption(flaky, handle, &up), TESSERA_ERR_BAD_RESPONSE);
+    /* The server gone: a network error, and the license works on. */
+    fault("refuse/1000");
+    EXPECT(tessera_online_upload_consumption(flaky, handle, &up), TESSERA_ERR_NETWORK);
+    OK(tessera_handle_check(handle, &status));
+    CHECK(status == TESSERA_STATUS_VALID);
+    /* Back: the record held back goes up once. */
+    fault("none");
+    OK(tessera_online_upload_consumption(flaky, handle, &up));
+    CHECK(up.sent == 1);
+    totals(total, sizeof total);
+    CHECK(strstr(total, "\"feature:render\":8") != NULL);
+
+    /* The vendor changes the license; a sync switches the open handle. */
+    patch_license("{\"floating_users\":7}");
+    OK(tessera_online_sync(conn, handle));
+    OK(tessera_handle_license_json(handle, buf, sizeof buf, &len));
+    CHECK(strstr(buf, "\"floating_users\":7") != NULL);
+
+    /* An auto-sync hears the vendor end the license, and its return. */
+    memset(&heard, 0, sizeof heard);
+    pthread_mutex_init(&heard.lock, NULL);
+    pthread_cond_init(&heard.changed, NULL);
+    memset(&options, 0, sizeof options);
+    options.no_seat = true; /* the session keeps the seat */
+    options.on_change = on_change;
+    options.user_data = &heard;
+    patch_license("{\"license_type\":\"time-limited\",\"start_date\":\"2020-01-01T00:00:00Z\","
+                  "\"validity_period\":\"2021-01-01T00:00:00Z\"}");
+    OK(tessera_auto_sync_start(conn, handle, &options, &auto_sync));
+    CHECK(wait_heard(&heard, 1));
+    CHECK(heard.old_status == TESSERA_STATUS_VALID && heard.new_status == TESSERA_STATUS_EXPIRED);
+    CHECK(strstr(heard.reason, "sync") != NULL);
+    OK(tessera_handle_check(handle, &status));
+    CHECK(status == TESSERA_STATUS_EXPIRED);
+    patch_license("{\"license_type\":\"perpetual\",\"start_date\":null,\"validity_period\":null}");
+    OK(tessera_auto_sync_now(auto_sync));
+    CHECK(wait_heard(&heard, 2));
+    CHECK(heard.old_status == TESSERA_STATUS_EXPIRED && heard.new_status == TESSERA_STATUS_VALID);
+    OK(tessera_auto_sync_record(auto_sync, &syncs, &failed, &last));
+    CHECK(syncs >= 2 && failed == 0 && last == TESSERA_OK);
+    tessera_auto_sync_stop(&auto_sync);
+    CHECK(auto_sync == NULL);
+    pthread_mutex_destroy(&heard.lock);
+    pthread_cond_destroy(&heard.changed);
+
+    /* The seat back, then borrowed for a working day offline. */
+    OK(tessera_session_close(&session));
+    CHECK(session == NULL);
+    OK(tessera_handle_check(handle, &status));
+    CHECK(status == TESSERA_STATUS_LEASE_REQUIRED);
+    OK(tessera_online_borrow(conn, handle, 8, &lease));
+    CHECK(lease.kind == TESSERA_LEASE_BORROW && lease.seconds_left > 7 * 3600);
+    OK(tessera_handle_lease(handle, &held, &lease));
+    CHECK(held && lease.kind == TESSERA_LEASE_BORROW);
+    OK(tessera_online_return_borrow(conn, handle));
+    EXPECT(tessera_online_return_borrow(conn, handle), TESSERA_ERR_INVALID_ARGUMENT);
+
+    /* Deactivated: the slot is free and nothing is left here. */
+    OK(tessera_online_deactivate(conn));
+    tessera_handle_free(&handle);
+    EXPECT(tessera_handle_open(config, &handle), TESSERA_ERR_NOT_ACTIVATED);
+    /* Activated again by key, for good measure, and deactivated. */
+    OK(tessera_online_activate_key(conn, env("TESSERA_TEST_LICENSE_KEY")));
+    OK(tessera_online_deactivate(conn));
+
+    tessera_connection_free(&flaky);
+    tessera_connection_free(&conn);
+    tessera_config_free(&config);
+
+    /* The log: something was said, and never a secret. */
+    OK(tessera_set_log_callback(TESSERA_LOG_OFF, NULL, NULL));
+    pthread_mutex_lock(&log_lock);
+    CHECK(logged_lines > 20 && strstr(logged, "activated license") != NULL);
+    CHECK(strstr(logged, "cannot be reached") != NULL);
+    no_secret_logged("license key", env("TESSERA_TEST_LICENSE_KEY"));
+    no_secret_logged("password", env("TESSERA_TEST_PASSWORD"));
+    no_secret_logged("product key", env("TESSERA_TEST_PRODUCT_KEY_HEX"));
+    no_secret_logged("admin token", env("TESSERA_TEST_ADMIN_TOKEN"));
+    no_secret_logged("vendor secret", "test-only vendor secret");
+    no_secret_logged("trial key", trial);
+    pthread_mutex_unlock(&log_lock);
+    free(logged);
+    printf("online: %d checks, %d failed (%d lines logged)\n", checks, failures, logged_lines);
+    return failures == 0 ? 0 : 1;
+}

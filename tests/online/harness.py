@@ -1,0 +1,186 @@
+#!/usr/bin/env python3
+"""The license server and the fault proxy on loopback, for the online
+suites that are not Rust (C, C++, Python) and for the online examples.
+
+    harness.py BIN_DIR WORK_DIR run CMD...      # a test program
+    harness.py BIN_DIR WORK_DIR example CMD...  # an online example
+
+BIN_DIR holds `tessera` (the vendor CLI), `tessera-server` and
+`examples/fault_proxy` (cargo's target/debug). The harness makes a
+throwaway signing key, starts the reference server (SQLite in WORK_DIR)
+and the fault proxy in front of it, creates a product, a floating
+license with a consumption feature, a user holding it and a trial
+definition through the admin API, and runs CMD with what it needs in
+TESSERA_TEST_* variables (the test programs read them).
+
+`example` fills {url}, {product}, {product_key}, {license_key}, {vendor_pub} and
+{state} into CMD and answers the example's two prompts as a person would: at
+"stop the server" it kills the server and presses Enter; at "start the
+server" it starts it again on the same port and database and presses
+Enter. Whatever CMD prints goes through; the harness exits with its code.
+"""
+
+import base64
+import json
+import os
+import signal
+import subprocess
+import sys
+import urllib.request
+
+ADMIN_TOKEN = "test-only-admin-token-0001"
+PRODUCT = "acme-online"
+LICENSE_KEY = "TEST-ONLY-ONLINE-KEY-0001"
+USERNAME = "ada@example.com"
+PASSWORD = "test-only-password"
+
+
+class Server:
+    def __init__(self, bin_dir, work):
+        self.bin_dir, self.work = bin_dir, work
+        self.listen = "127.0.0.1:0"
+        self.child = None
+        self.url = None
+
+    def start(self):
+        env = dict(os.environ)
+        env.update(
+            TESSERA_SERVER_LISTEN=self.listen,
+            TESSERA_SERVER_INSECURE_HTTP="1",
+            TESSERA_SERVER_DATABASE=os.path.join(self.work, "server.db"),
+            TESSERA_SERVER_SIGNING_KEY=os.path.join(self.work, "server.key"),
+            TESSERA_ADMIN_TOKEN=ADMIN_TOKEN,
+        )
+        self.child = subprocess.Popen(
+            [os.path.join(self.bin_dir, "tessera-server")],
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        line = self.child.stderr.readline()
+        words = [w for w in line.split() if w.startswith("http://")]
+        if not words:
+            raise SystemExit(f"harness: the server did not start: {line}")
+        self.url = words[0]
+        # Restarts take the same port, so the proxy and the URL stay.
+        self.listen = self.url[len("http://"):]
+
+    def stop(self):
+        if self.child:
+            self.child.kill()
+            self.child.wait()
+            self.child = None
+
+
+def admin(url, method, path, body=None):
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url + path, data=data, method=method)
+    request.add_header("authorization", f"Bearer {ADMIN_TOKEN}")
+    request.add_header("content-type", "application/json")
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return json.loads(answer.read() or b"null")
+
+
+def set_up(url):
+    product = admin(url, "POST", "/admin/v1/products", {"code": PRODUCT, "name": "Acme Online"})
+    details = {"product_name": "Acme Online", "short_code": PRODUCT}
+    spec = {
+        "id": "L-ONLINE", "license_type": "perpetual", "max_activations": 3,
+        "is_floating": True, "floating_users": 5, "floating_timeout": 30,
+        "can_borrow": True, "max_borrow_time": 72,
+        "allow_grace_period": True, "grace_period": 48,
+        "product_features": [{"code": "render", "name": "Render",
+                              "feature_type": "consumption", "max_consumption": 1000}],
+        "product_details": details,
+    }
+    admin(url, "POST", "/admin/v1/licenses", {"license_key": LICENSE_KEY, "spec": spec})
+    user = admin(url, "POST", "/admin/v1/users", {"username": USERNAME, "password": PASSWORD})
+    admin(url, "POST", f"/admin/v1/licenses/L-ONLINE/users/{user['id']}")
+    admin(url, "POST", "/admin/v1/definitions", {
+        "product": PRODUCT, "code": "trial", "name": "Trial", "trial_days": 14,
+        "spec": {"license_type": "time-limited", "validity_period": "2099-01-01T00:00:00Z",
+                 "product_details": details},
+    })
+    return base64.b64decode(product["api_key"])
+
+
+def start_proxy(bin_dir, upstream):
+    child = subprocess.Popen(
+        [os.path.join(bin_dir, "examples", "fault_proxy"), upstream],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    line = child.stdout.readline()
+    words = [w for w in line.split() if w.startswith("http://")]
+    if not words:
+        raise SystemExit(f"harness: the fault proxy did not start: {line}")
+    return child, words[0]
+
+
+def main():
+    bin_dir, work, mode, command = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+    os.makedirs(work, exist_ok=True)
+    subprocess.run(
+        [os.path.join(bin_dir, "tessera"), "keygen", "--out-dir", work, "--name", "server"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    server = Server(bin_dir, work)
+    server.start()
+    proxy = None
+    try:
+        product_key = set_up(server.url)
+        proxy, proxy_url = start_proxy(bin_dir, server.listen)
+        env = dict(os.environ)
+        env.update(
+            TESSERA_TEST_URL=server.url,
+            TESSERA_TEST_PROXY=proxy_url,
+            TESSERA_TEST_ADMIN_TOKEN=ADMIN_TOKEN,
+            TESSERA_TEST_PRODUCT=PRODUCT,
+            TESSERA_TEST_PRODUCT_KEY_HEX=product_key.hex(),
+            TESSERA_TEST_VENDOR_PUB=os.path.join(work, "server.pub"),
+            TESSERA_TEST_LICENSE_KEY=LICENSE_KEY,
+            TESSERA_TEST_LICENSE_ID="L-ONLINE",
+            TESSERA_TEST_USERNAME=USERNAME,
+            TESSERA_TEST_PASSWORD=PASSWORD,
+            TESSERA_TEST_STATE=os.path.join(work, "device"),
+        )
+        if mode == "run":
+            return subprocess.run(command, env=env).returncode
+        if mode != "example":
+            raise SystemExit(f"harness: unknown mode {mode}")
+        # An example takes what it needs as arguments: {url}, {product}, {product_key}
+        # (hex), {license_key}, {vendor_pub} and {state} are filled in.
+        fill = {
+            "{url}": server.url,
+            "{product}": PRODUCT,
+            "{product_key}": product_key.hex(),
+            "{license_key}": LICENSE_KEY,
+            "{vendor_pub}": env["TESSERA_TEST_VENDOR_PUB"],
+            "{state}": env["TESSERA_TEST_STATE"],
+        }
+        command = [fill.get(word, word) for word in command]
+        child = subprocess.Popen(
+            command, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1
+        )
+        for line in child.stdout:
+            sys.stdout.write(line)
+            sys.stdout.flush()
+            if "stop the server" in line:
+                server.stop()
+                child.stdin.write("\n")
+                child.stdin.flush()
+            elif "start the server" in line:
+                server.start()
+                child.stdin.write("\n")
+                child.stdin.flush()
+        return child.wait()
+    finally:
+        if proxy:
+            proxy.send_signal(signal.SIGKILL)
+            proxy.wait()
+        server.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
