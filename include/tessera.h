@@ -1636,9 +1636,11 @@ tessera_result tessera_auto_sync_record(const struct tessera_auto_sync *auto_syn
                                         uint64_t *failures_out,
                                         tessera_result *last_failure_out);
 
-// Stops the auto-sync (waiting at most its `stop_timeout_ms`, a floating
-// seat's release included), frees `*auto_sync` and sets it to NULL. NULL
-// is accepted and ignored. Never call it from the auto-sync's callback.
+// Stops the auto-sync, frees `*auto_sync` and sets it to NULL: waits for
+// a callback in progress (none is made after this returns, so its
+// `user_data` may be freed then), then at most its `stop_timeout_ms` for
+// the thread and a floating seat's release. NULL is accepted and ignored.
+// Never call it from the auto-sync's callback.
 //
 // # Safety
 // `auto_sync` is NULL or points to NULL or an auto-sync from

@@ -894,3 +894,65 @@ fn no_log_line_holds_a_key_a_password_or_a_proxys_credentials() {
         );
     }
 }
+
+#[test]
+fn no_status_change_is_told_after_the_auto_sync_stopped() {
+    let s = start();
+    let p = product(&s, "auto-stop");
+    let mut spec = floating_spec(&p, "L-AS");
+    spec["is_floating"] = json!(false);
+    spec["can_borrow"] = json!(false);
+    new_license(&s, &p, "KEY-AS", spec);
+    let proxy = Proxy::start(&upstream(&s));
+    let d = device_of(&s, &p, "stopping");
+    let conn = Arc::new(connect(&d, &proxy.url, &p));
+    conn.activate(&Credential::LicenseKey("KEY-AS".into()))
+        .unwrap();
+    let handle = Arc::new(LicenseHandle::open(&d.config).unwrap());
+    let (tx, changes) = std::sync::mpsc::channel();
+    let tx = std::sync::Mutex::new(tx);
+    let options = AutoSyncOptions {
+        stop_timeout: Duration::from_millis(100),
+        on_change: Some(Box::new(move |c: &StatusChange| {
+            let _ = tx.lock().unwrap().send(c.clone());
+        })),
+        ..AutoSyncOptions::default()
+    };
+    let auto = AutoSync::start(conn.clone(), handle.clone(), options).unwrap();
+    wait_for(&auto, 1, 0);
+
+    // The vendor ends the license; the sync that would tell is slow, and
+    // the auto-sync is stopped while it is on the wire.
+    admin(
+        &s,
+        "PATCH",
+        "/admin/v1/licenses/L-AS",
+        json!({"spec": {"license_type": "time-limited", "start_date": "2020-01-01T00:00:00Z",
+                        "validity_period": "2021-01-01T00:00:00Z"}}),
+    );
+    proxy.set(Fault::Delay(Duration::from_millis(800)));
+    let sent = proxy_requests(&proxy);
+    auto.sync_now();
+    while proxy_requests(&proxy) == sent {
+        std::thread::yield_now();
+    }
+    auto.stop();
+    // The abandoned thread finishes its sync (the handle switches) and
+    // ends, dropping its share of the handle; it told nobody.
+    for _ in 0..2_000 {
+        if Arc::strong_count(&handle) == 1 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(
+        Arc::strong_count(&handle),
+        1,
+        "the auto-sync thread did not end"
+    );
+    assert_eq!(handle.check().unwrap(), Status::Expired);
+    assert!(
+        changes.try_recv().is_err(),
+        "a change was told after the stop"
+    );
+}

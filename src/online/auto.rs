@@ -146,6 +146,10 @@ struct Record {
 /// [`LicenseHandle::check`] says. [`AutoSync::stop`], or a drop, ends it
 /// within `stop_timeout`.
 pub struct AutoSync {
+    /// Open while `on_change` may be called; closed by the stop, which
+    /// waits for a call in progress, so no call comes after the stop (a C
+    /// caller frees the callback's data then).
+    gate: Arc<Mutex<bool>>,
     commands: mpsc::Sender<Command>,
     done: mpsc::Receiver<()>,
     thread: Option<JoinHandle<()>>,
@@ -180,12 +184,14 @@ impl AutoSync {
         let (commands, received) = mpsc::channel();
         let (finished, done) = mpsc::channel();
         let record = Arc::new(Mutex::new(Record::default()));
+        let gate = Arc::new(Mutex::new(true));
         let stop_timeout = options.stop_timeout;
         let worker = Worker {
             connection,
             handle,
             options,
             record: Arc::clone(&record),
+            gate: Arc::clone(&gate),
         };
         let thread = std::thread::Builder::new()
             .name("tessera-auto-sync".into())
@@ -195,6 +201,7 @@ impl AutoSync {
             })
             .map_err(|e| Error::io(&e, "starting the auto-sync thread"))?;
         Ok(AutoSync {
+            gate,
             commands,
             done,
             thread: Some(thread),
@@ -216,14 +223,17 @@ impl AutoSync {
         (r.syncs, r.failures, r.last_error.take())
     }
 
-    /// Stops the thread: waits at most `stop_timeout` for it (and for the
-    /// floating seat's release); a call still in flight then finishes on
-    /// its own, with nobody waiting.
+    /// Stops the thread: waits for an `on_change` call in progress (none
+    /// comes after this returns), then at most `stop_timeout` for the
+    /// thread and the floating seat's release; a call still on the wire
+    /// then finishes on its own, with nobody waiting.
     pub fn stop(mut self) {
         self.shut_down();
     }
 
     fn shut_down(&mut self) {
+        // No status change is told from here on.
+        *self.gate.lock().unwrap_or_else(|p| p.into_inner()) = false;
         let _ = self.commands.send(Command::Stop);
         if let Some(thread) = self.thread.take() {
             if self.done.recv_timeout(self.stop_timeout).is_ok() {
@@ -245,6 +255,7 @@ struct Worker {
     handle: Arc<LicenseHandle>,
     options: AutoSyncOptions,
     record: Arc<Mutex<Record>>,
+    gate: Arc<Mutex<bool>>,
 }
 
 impl Worker {
@@ -271,7 +282,10 @@ impl Worker {
                 change.reason
             );
             if let Some(callback) = &self.options.on_change {
-                callback(&change);
+                let open = self.gate.lock().unwrap_or_else(|p| p.into_inner());
+                if *open {
+                    callback(&change);
+                }
             }
         }
     }
