@@ -782,4 +782,36 @@ private:
 
 } // namespace tessera
 
+namespace tessera {
+
+/// Receives the SDK's log records: level (TESSERA_LOG_*), the module they
+/// come from, and the message. Called from any thread; must be
+/// thread-safe. Never given a key, a password or a token.
+using log_handler = std::function<void(tessera_log_level, const char *, const char *)>;
+
+/// Sends the SDK's records at `level` or more severe to `handler` (an
+/// empty handler, or TESSERA_LOG_OFF, stops logging). Call it from one
+/// thread at a time; once it returns, the previous handler is not called
+/// again and is destroyed.
+inline void set_log_handler(tessera_log_level level, log_handler handler) {
+    static std::unique_ptr<log_handler> current;
+    struct call {
+        static void trampoline(void *user_data, uint32_t lvl, const char *target,
+                               const char *message) noexcept {
+            try {
+                (*static_cast<log_handler *>(user_data))(static_cast<tessera_log_level>(lvl),
+                                                         target, message);
+            } catch (...) {
+                // An exception cannot cross into C.
+            }
+        }
+    };
+    std::unique_ptr<log_handler> next;
+    if (handler) next = std::make_unique<log_handler>(std::move(handler));
+    detail::check(tessera_set_log_callback(level, next ? &call::trampoline : nullptr, next.get()));
+    current = std::move(next);
+}
+
+} // namespace tessera
+
 #endif // TESSERA_HPP

@@ -83,6 +83,13 @@ int main() {
                         tessera::connection c(cfg, s); }) == TESSERA_ERR_INVALID_ARGUMENT);
     CHECK(code_of([&] { tessera::server s(std::string("http://127.0.0.1:1\0x", 20), key); }) ==
           TESSERA_ERR_INVALID_ARGUMENT);
+    std::mutex log_lock;
+    std::string logged;
+    tessera::set_log_handler(TESSERA_LOG_DEBUG, [&](tessera_log_level, const char *target,
+                                                    const char *message) {
+        std::lock_guard<std::mutex> g(log_lock);
+        logged += std::string(target) + ": " + message + "\n";
+    });
     tessera::connection conn(cfg, direct);
     tessera::connection flaky(cfg, proxied);
     CHECK(code_of([&] { conn.activate("NOT-A-KEY"); }) == TESSERA_ERR_SERVER_REFUSED);
@@ -139,6 +146,12 @@ int main() {
     CHECK(code_of([&] { conn.return_borrow(lic); }) == TESSERA_ERR_INVALID_ARGUMENT);
     conn.deactivate();
     CHECK(code_of([&] { tessera::handle again(cfg); }) == TESSERA_ERR_NOT_ACTIVATED);
+
+    tessera::set_log_handler(TESSERA_LOG_OFF, nullptr);
+    CHECK(logged.find("activated license") != std::string::npos);
+    CHECK(logged.find(env("TESSERA_TEST_LICENSE_KEY")) == std::string::npos);
+    CHECK(logged.find(env("TESSERA_TEST_PASSWORD")) == std::string::npos);
+    CHECK(logged.find(env("TESSERA_TEST_PRODUCT_KEY_HEX")) == std::string::npos);
 
     std::cout << "online (C++): " << checks << " checks, " << failures << " failed\n";
     return failures == 0 ? 0 : 1;
