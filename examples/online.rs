@@ -69,6 +69,10 @@ fn admin_get(url: &str, path: &str) -> Fallible<Value> {
 }
 
 fn main() -> Fallible<()> {
+    // The admin calls below use a reqwest client of their own; the SDK's
+    // build of reqwest leaves the TLS provider to the program (the SDK's
+    // own connections bring theirs: rustls on ring).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let binary = PathBuf::from(
         std::env::args()
             .nth(1)
