@@ -480,6 +480,27 @@ async fn new_definition(app: &Arc<App>, d: NewDefinition) -> Result<Value, ApiEr
             "the spec's product_details.short_code is another product",
         ));
     }
+    if let Some(days) = d.trial_days {
+        // The trial license trial_key would make from it must activate:
+        // refused now, not when a device asks for a trial.
+        if days == 0 {
+            return Err(invalid("a trial lasts at least one day"));
+        }
+        probe["license_key"] = json!("DEFINITION-CHECK");
+        probe["is_trial"] = json!(true);
+        probe["trial_days"] = json!(days);
+        let until = crate::api::later(app.now(), chrono::Duration::days(i64::from(days)))?;
+        probe["validity_period"] = json!(tessera::format::license::ts::format(&until));
+        let trial = validate(app, &probe)?;
+        if !trial.is_trial || trial.license_type == tessera::format::license::LicenseType::Perpetual
+        {
+            return Err(ApiError::new(
+                422,
+                "invalid_spec",
+                "a trial definition needs a license type that ends (time-limited or subscription)",
+            ));
+        }
+    }
     let row = DefinitionRow {
         product: d.product,
         code: d.code,

@@ -411,9 +411,10 @@ fn license_spec(
     spec["device"] = serde_json::to_value(device).map_err(|e| ApiError::internal(e.to_string()))?;
     spec["times_activated"] = json!(db::activation_count(conn, &row.id)?);
     spec["transfer_count"] = json!(row.transfer_count);
-    spec["expires_at"] = json!(tessera::format::license::ts::format(
-        &(now + Duration::days(i64::from(app.check_in_days)))
-    ));
+    spec["expires_at"] = json!(tessera::format::license::ts::format(&later(
+        now,
+        Duration::days(i64::from(app.check_in_days))
+    )?));
     Ok(spec)
 }
 
@@ -563,6 +564,7 @@ fn lease(
             Duration::hours(i64::from(hours))
         }
     };
+    let expires_at = later(now, length)?;
     let others = db::seats_held_by_others(tx, &row.id, device, now.timestamp())?;
     if others >= license.floating_users {
         return Err(ApiError::conflict(
@@ -573,7 +575,7 @@ fn lease(
             ),
         ));
     }
-    let lease = new_lease(row, who, kind, now, now + length)?;
+    let lease = new_lease(row, who, kind, now, expires_at)?;
     let kind_name = if kind == LeaseKind::Borrow {
         "borrow"
     } else {
@@ -594,6 +596,23 @@ fn lease(
     });
     Ok(Reply::Lease(Box::new(lease), extra))
 }
+
+/// `now + span`, refused (422) past the last time a license file can
+/// hold (the end of year 9999) instead of overflowing.
+pub(crate) fn later(now: DateTime<Utc>, span: Duration) -> Result<DateTime<Utc>, ApiError> {
+    now.checked_add_signed(span)
+        .filter(|t| t.timestamp() <= LAST_TIME)
+        .ok_or_else(|| {
+            ApiError::new(
+                422,
+                "too_far",
+                "that would end after the year 9999, which a license file cannot hold",
+            )
+        })
+}
+
+/// 9999-12-31T23:59:59Z.
+const LAST_TIME: i64 = 253_402_300_799;
 
 fn new_lease(
     row: &LicenseRow,
@@ -625,8 +644,15 @@ fn heartbeat(
 ) -> Result<Reply, ApiError> {
     let parsed = app.license_of(row)?;
     let license = &parsed.1;
+    // The license as it is now: made non-floating since, it renews nothing.
+    if !license.floats() {
+        return Err(ApiError::conflict(
+            "not_floating",
+            "the license is not a floating license",
+        ));
+    }
     let length = Duration::minutes(i64::from(license.floating_timeout));
-    let lease = new_lease(row, who, LeaseKind::Floating, now, now + length)?;
+    let lease = new_lease(row, who, LeaseKind::Floating, now, later(now, length)?)?;
     let renewed = db::renew_lease(
         tx,
         &lease.id,
@@ -776,9 +802,10 @@ async fn trial_key(app: &Arc<App>, r: TrialRequest) -> Result<Value, ApiError> {
             spec["license_key"] = json!(key);
             spec["is_trial"] = json!(true);
             spec["trial_days"] = json!(days);
-            spec["validity_period"] = json!(tessera::format::license::ts::format(
-                &(now + Duration::days(i64::from(days)))
-            ));
+            spec["validity_period"] = json!(tessera::format::license::ts::format(&later(
+                now,
+                Duration::days(i64::from(days))
+            )?));
             if let Some(email) = &r.email {
                 spec["metadata"]["trial_email"] = json!(email);
             }

@@ -607,6 +607,21 @@ pub(crate) fn insert_consumption(
             "the range's amount is less than the records it covers".to_owned(),
         ));
     }
+    // Every counter's total stays within i64, so no later SUM overflows
+    // (one device's 2^63-1 once broke every upload of the counter).
+    let total: i64 = one(
+        tx,
+        "SELECT COALESCE(SUM(amount), 0) FROM consumption WHERE license_id = ?1 AND counter = ?2",
+        params![license_id, counter],
+        |r| r.get(0),
+    )?
+    .unwrap_or(0);
+    if total.checked_add(amount - covered).is_none() {
+        return Err(DbError::Exists(
+            "consumption_limit",
+            "the counter's total would pass 2^63-1",
+        ));
+    }
     exec(
         tx,
         "INSERT INTO consumption (license_id, device, seq, counter, amount, at, first_seq)

@@ -43,7 +43,10 @@ impl From<tessera::Error> for ApiError {
         match e {
             tessera::Error::InvalidSpec(_) => ApiError::new(422, "invalid_spec", e.to_string()),
             tessera::Error::InvalidKey(_) => ApiError::bad_request("invalid_key", e.to_string()),
-            tessera::Error::Io { .. } => ApiError::internal(e.to_string()),
+            tessera::Error::Io { .. } => {
+                eprintln!("tessera-server: {e}");
+                ApiError::internal("an internal error; the server's log has the details")
+            }
             _ => ApiError::bad_request(e.name(), e.to_string()),
         }
     }
@@ -56,7 +59,34 @@ impl From<crate::db::DbError> for ApiError {
             DbError::NotFound(code, message) => ApiError::not_found(code, message),
             DbError::Exists(code, message) => ApiError::conflict(code, message),
             DbError::Invalid(message) => ApiError::bad_request("invalid_body", message),
-            DbError::Sqlite(e) => ApiError::internal(format!("database: {e}")),
+            // The database's words stay in the server's log: they name
+            // tables, columns and constraints a client has no business with.
+            DbError::Sqlite(e) => {
+                eprintln!("tessera-server: database: {e}");
+                ApiError::internal("an internal error; the server's log has the details")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_failure_tells_the_client_nothing_about_the_database() {
+        let e = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(19),
+            Some("UNIQUE constraint failed: consumption.license_id, consumption.seq".into()),
+        );
+        let answer = ApiError::from(crate::db::DbError::Sqlite(e));
+        assert_eq!((answer.status, answer.code), (500, "internal"));
+        for word in ["UNIQUE", "consumption", "constraint", "sqlite", "database"] {
+            assert!(
+                !answer.message.to_lowercase().contains(&word.to_lowercase()),
+                "{}",
+                answer.message
+            );
         }
     }
 }

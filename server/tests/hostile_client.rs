@@ -1,0 +1,204 @@
+//! What a client attacking the server over loopback found (issue 22), each
+//! fixed and attacked again here: numbers that overflowed a sum or a date,
+//! a trial definition that could not activate, and a heartbeat that kept a
+//! seat after the license stopped floating.
+// A test may fail by panicking, and its shared helpers are `pub` to its modules.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+
+mod common;
+
+use serde_json::{json, Value};
+
+use common::*;
+
+fn activated(s: &Server, p: &Product, key: &str, spec: Value) {
+    license(s, p, key, spec);
+    let a = call(s, p, "/api/v1/activate_license", who(p, key, 1));
+    assert_eq!(a.status, 200, "{}", a.body);
+}
+
+fn upload(
+    s: &Server,
+    p: &Product,
+    id: &str,
+    n: usize,
+    seq: u64,
+    counter: &str,
+    amount: u64,
+) -> Answer {
+    call(
+        s,
+        p,
+        "/api/v1/add_consumption",
+        json!({"product": p.code, "license_id": id, "fingerprint": device(n),
+               "records": [{"seq": seq, "counter": counter, "amount": amount}]}),
+    )
+}
+
+#[test]
+fn a_counter_pushed_to_i64_max_refuses_more_instead_of_breaking() {
+    let s = start();
+    let p = product(&s, "overflow");
+    activated(
+        &s,
+        &p,
+        "KEY-OV",
+        json!({"id": "L-OV", "license_type": "perpetual", "allow_unlimited_activations": true,
+               "product_features": [
+                   {"code": "free", "name": "Free", "feature_type": "consumption", "allow_unlimited_consumptions": true},
+                   {"code": "capped", "name": "Capped", "feature_type": "consumption", "max_consumption": 10}]}),
+    );
+    let second = call(&s, &p, "/api/v1/activate_license", who(&p, "KEY-OV", 2));
+    assert_eq!(second.status, 200, "{}", second.body);
+
+    // One device takes an unlimited counter to 2^63-1: accepted.
+    let max = i64::MAX as u64;
+    let a = upload(&s, &p, "L-OV", 1, 1, "feature:free", max);
+    assert_eq!(a.status, 200, "{}", a.body);
+    // One more unit, from another device: a clear 409, not a 500, and
+    // nothing of it is kept.
+    let b = upload(&s, &p, "L-OV", 2, 1, "feature:free", 1);
+    assert_eq!(
+        (b.status, b.body["code"].as_str()),
+        (409, Some("consumption_limit")),
+        "{}",
+        b.body
+    );
+    // The license still answers its totals.
+    let l = admin(&s, "GET", "/admin/v1/licenses/L-OV", Value::Null);
+    assert_eq!(l.status, 200, "{}", l.body);
+    assert_eq!(l.body["consumption"]["feature:free"], json!(max));
+
+    // Two huge records on a limited counter: 409, not 500.
+    let c = upload(&s, &p, "L-OV", 1, 2, "feature:capped", max);
+    assert_eq!(c.status, 409, "{}", c.body);
+    let d = upload(&s, &p, "L-OV", 2, 2, "feature:capped", max);
+    assert_eq!(d.status, 409, "{}", d.body);
+    // More than i64 in one record is refused as a body that cannot be kept.
+    let e = upload(&s, &p, "L-OV", 1, 3, "feature:capped", u64::MAX);
+    assert_eq!(e.status, 400, "{}", e.body);
+}
+
+#[test]
+fn a_borrow_or_a_trial_past_the_year_9999_is_refused_not_a_dropped_connection() {
+    let s = start();
+    let p = product(&s, "far");
+    activated(
+        &s,
+        &p,
+        "KEY-FAR",
+        json!({"id": "L-FAR", "license_type": "perpetual", "allow_unlimited_activations": true,
+               "is_floating": true, "floating_users": 2, "can_borrow": true,
+               "max_borrow_time": 4294967295u32}),
+    );
+    let borrow = call(
+        &s,
+        &p,
+        "/api/v1/floating/borrow",
+        json!({"product": p.code, "license_id": "L-FAR", "fingerprint": device(1),
+               "hours": 4294967295u32}),
+    );
+    assert_eq!(
+        (borrow.status, borrow.body["code"].as_str()),
+        (422, Some("too_far")),
+        "{}",
+        borrow.body
+    );
+    // The server lives on: a sane borrow works.
+    let ok = call(
+        &s,
+        &p,
+        "/api/v1/floating/borrow",
+        json!({"product": p.code, "license_id": "L-FAR", "fingerprint": device(1), "hours": 8}),
+    );
+    assert_eq!(ok.status, 200, "{}", ok.body);
+
+    let trial = admin(
+        &s,
+        "POST",
+        "/admin/v1/definitions",
+        json!({"product": p.code, "code": "FOREVER", "name": "Forever",
+               "spec": {"license_type": "time-limited", "validity_period": "2099-01-01T00:00:00Z",
+                        "product_details": {"short_code": p.code}},
+               "trial_days": 4294967295u32}),
+    );
+    assert_eq!(
+        (trial.status, trial.body["code"].as_str()),
+        (422, Some("too_far")),
+        "{}",
+        trial.body
+    );
+}
+
+#[test]
+fn a_trial_definition_that_cannot_activate_is_refused_when_made() {
+    let s = start();
+    let p = product(&s, "trials");
+    for (spec, days) in [
+        (
+            json!({"license_type": "perpetual", "product_details": {"short_code": p.code}}),
+            14,
+        ),
+        (
+            json!({"license_type": "time-limited", "validity_period": "2099-01-01T00:00:00Z",
+                   "product_details": {"short_code": p.code}}),
+            0,
+        ),
+    ] {
+        let d = admin(
+            &s,
+            "POST",
+            "/admin/v1/definitions",
+            json!({"product": p.code, "code": "TRIAL", "name": "Trial", "spec": spec, "trial_days": days}),
+        );
+        assert!(
+            d.status == 422 || d.status == 400,
+            "{} {}",
+            d.status,
+            d.body
+        );
+    }
+    // Nothing was kept: the product still offers no trial.
+    let t = call(
+        &s,
+        &p,
+        "/api/v1/trial_key",
+        json!({"product": p.code, "fingerprint": device(1)}),
+    );
+    assert_eq!(
+        (t.status, t.body["code"].as_str()),
+        (404, Some("no_trial")),
+        "{}",
+        t.body
+    );
+}
+
+#[test]
+fn a_heartbeat_renews_nothing_once_the_license_stopped_floating() {
+    let s = start();
+    let p = product(&s, "unfloat");
+    activated(
+        &s,
+        &p,
+        "KEY-UF",
+        json!({"id": "L-UF", "license_type": "perpetual", "allow_unlimited_activations": true,
+               "is_floating": true, "floating_users": 1}),
+    );
+    let body = json!({"product": p.code, "license_id": "L-UF", "fingerprint": device(1)});
+    let r = call(&s, &p, "/api/v1/floating/register", body.clone());
+    assert_eq!(r.status, 200, "{}", r.body);
+    let u = admin(
+        &s,
+        "PATCH",
+        "/admin/v1/licenses/L-UF",
+        json!({"spec": {"is_floating": false, "floating_users": 0}}),
+    );
+    assert_eq!(u.status, 200, "{}", u.body);
+    let h = call(&s, &p, "/api/v1/floating/heartbeat", body);
+    assert_eq!(
+        (h.status, h.body["code"].as_str()),
+        (409, Some("not_floating")),
+        "{}",
+        h.body
+    );
+}
