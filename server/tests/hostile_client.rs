@@ -202,3 +202,35 @@ fn a_heartbeat_renews_nothing_once_the_license_stopped_floating() {
         h.body
     );
 }
+
+#[test]
+fn codes_no_client_could_reach_are_refused_where_they_are_made() {
+    let s = start();
+    for code in ["acme,cad", "acmé", "two words", "tab\tbed", ""] {
+        let a = admin(
+            &s,
+            "POST",
+            "/admin/v1/products",
+            json!({"code": code, "name": "X"}),
+        );
+        assert_eq!(a.status, 400, "{code:?}: {}", a.body);
+    }
+    let p = product(&s, "acme-cad_2.0");
+    let bad_feature = admin(
+        &s,
+        "POST",
+        "/admin/v1/licenses",
+        json!({"license_key": "KEY-SP", "spec": {"license_type": "perpetual",
+               "product_details": {"short_code": p.code},
+               "product_features": [{"code": "pdf export", "name": "PDF"}]}}),
+    );
+    assert_eq!(bad_feature.status, 400, "{}", bad_feature.body);
+    let bad_account = admin(
+        &s,
+        "POST",
+        "/admin/v1/licenses",
+        json!({"license_key": "KEY-AC", "account": "big customer",
+               "spec": {"license_type": "perpetual", "product_details": {"short_code": p.code}}}),
+    );
+    assert_eq!(bad_account.status, 400, "{}", bad_account.body);
+}
