@@ -10,7 +10,9 @@
 //! `tessera keygen`), `admin_token_file` / `TESSERA_ADMIN_TOKEN` (the token
 //! itself), `insecure_http` / `TESSERA_SERVER_INSECURE_HTTP`, `check_in_days`,
 //! `tls_cert` / `TESSERA_SERVER_TLS_CERT` and `tls_key` /
-//! `TESSERA_SERVER_TLS_KEY` (PEM files), `check_in_days`, `test_clock`.
+//! `TESSERA_SERVER_TLS_KEY` (PEM files), `check_in_days`,
+//! `idle_timeout_secs` (default 20: a connection with no byte either way
+//! for that long is closed), `test_clock`.
 //! It serves TLS when given a certificate and key; plain HTTP only with
 //! `insecure_http`, and then only on a loopback address. docs/PROTOCOL.md
 //! describes the API.
@@ -20,6 +22,7 @@ mod api;
 mod db;
 mod error;
 mod http;
+mod idle;
 mod routes;
 mod state;
 mod tls;
@@ -45,6 +48,7 @@ struct FileConfig {
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     check_in_days: Option<u32>,
+    idle_timeout_secs: Option<u64>,
     test_clock: Option<bool>,
 }
 
@@ -152,6 +156,9 @@ fn main() -> ExitCode {
         key,
         admin_token,
         file.check_in_days.unwrap_or(7),
+        file.idle_timeout_secs
+            .filter(|s| *s > 0)
+            .map_or(idle::IDLE, std::time::Duration::from_secs),
         file.test_clock.unwrap_or(false),
     ));
     let runtime = match tokio::runtime::Builder::new_multi_thread()

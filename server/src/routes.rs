@@ -69,19 +69,24 @@ pub(crate) async fn serve(
         "tessera-server listening on {scheme}://{local} (key {})",
         app.key.id()
     );
+    let idle = app.idle_timeout;
     let router = router(app);
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
     match tls {
         Some(acceptor) => {
-            let listener =
-                crate::tls::TlsListener::new(listener, acceptor).map_err(|e| e.to_string())?;
+            let listener = crate::tls::TlsListener::new(listener, acceptor, idle)
+                .map_err(|e| e.to_string())?;
             axum::serve(listener, router)
                 .with_graceful_shutdown(shutdown)
                 .await
         }
         None => {
+            let listener = crate::idle::TimedListener {
+                inner: listener,
+                idle,
+            };
             axum::serve(listener, router)
                 .with_graceful_shutdown(shutdown)
                 .await

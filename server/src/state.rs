@@ -25,6 +25,8 @@ pub(crate) struct App {
     pub key: SigningKey,
     pub(crate) admin_token: String,
     pub check_in_days: u32,
+    /// A connection with no byte either way for this long is closed.
+    pub idle_timeout: std::time::Duration,
     clock: Arc<dyn Clock>,
     manual: Option<Arc<ManualClock>>,
     /// Products' shared keys, which never change once created.
@@ -44,6 +46,7 @@ impl App {
         key: SigningKey,
         admin_token: String,
         check_in_days: u32,
+        idle_timeout: std::time::Duration,
         test_clock: bool,
     ) -> App {
         let manual = test_clock.then(|| Arc::new(ManualClock::new(SystemClock.now())));
@@ -57,6 +60,7 @@ impl App {
             key,
             admin_token,
             check_in_days,
+            idle_timeout,
             clock,
             manual,
             product_keys: Default::default(),

@@ -15,6 +15,8 @@ use tokio_rustls::rustls::{self, ServerConfig};
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 
+use crate::idle::{Timed, LIFETIME};
+
 /// How long a client has to finish its handshake.
 const HANDSHAKE_LIMIT: Duration = Duration::from_secs(10);
 
@@ -45,12 +47,16 @@ pub(crate) fn acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, String> {
 
 /// A listener that hands out connections whose handshake has finished.
 pub(crate) struct TlsListener {
-    ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
+    ready: mpsc::Receiver<(Timed<TlsStream<TcpStream>>, SocketAddr)>,
     local: SocketAddr,
 }
 
 impl TlsListener {
-    pub(crate) fn new(tcp: TcpListener, acceptor: TlsAcceptor) -> std::io::Result<TlsListener> {
+    pub(crate) fn new(
+        tcp: TcpListener,
+        acceptor: TlsAcceptor,
+        idle: Duration,
+    ) -> std::io::Result<TlsListener> {
         let local = tcp.local_addr()?;
         let (tx, ready) = mpsc::channel(256);
         tokio::spawn(async move {
@@ -67,7 +73,7 @@ impl TlsListener {
                 tokio::spawn(async move {
                     let handshake = tokio::time::timeout(HANDSHAKE_LIMIT, acceptor.accept(stream));
                     if let Ok(Ok(tls)) = handshake.await {
-                        let _ = tx.send((tls, peer)).await;
+                        let _ = tx.send((Timed::new(tls, idle, LIFETIME), peer)).await;
                     }
                 });
             }
@@ -77,7 +83,7 @@ impl TlsListener {
 }
 
 impl axum::serve::Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
+    type Io = Timed<TlsStream<TcpStream>>;
     type Addr = SocketAddr;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {

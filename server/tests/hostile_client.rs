@@ -234,3 +234,37 @@ fn codes_no_client_could_reach_are_refused_where_they_are_made() {
     );
     assert_eq!(bad_account.status, 400, "{}", bad_account.body);
 }
+
+#[test]
+fn a_connection_that_says_nothing_or_stops_mid_headers_is_closed() {
+    use std::io::{Read, Write};
+    let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
+    let config = json!({"listen": "127.0.0.1:0", "insecure_http": true, "test_clock": true,
+                        "idle_timeout_secs": 1});
+    let s = start_with(dir, config, None).unwrap();
+    let addr = s.url.trim_start_matches("http://").to_owned();
+    for opening in [
+        &b""[..],
+        b"POST /api/v1/check_license HTTP/1.1\r\nhost: x\r\n",
+    ] {
+        let mut c = std::net::TcpStream::connect(&addr).unwrap();
+        c.write_all(opening).unwrap();
+        // Far longer than the idle limit: the server, not this timeout,
+        // must end the connection.
+        c.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+            .unwrap();
+        match c.read_to_end(&mut Vec::new()) {
+            Ok(_) => {}
+            Err(e) => assert!(
+                !matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ),
+                "the server kept an idle connection open: {e}"
+            ),
+        }
+    }
+    // A client that talks is served as before.
+    let p = product(&s, "idle");
+    assert_eq!(p.code, "idle");
+}

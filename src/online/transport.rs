@@ -211,6 +211,9 @@ impl Transport {
             .tls_backend_preconfigured(tls_config(server.pinned_ca.as_deref())?)
             .timeout(server.timeout)
             .connect_timeout(server.timeout)
+            // Under the reference server's idle limit (20 s), so a pooled
+            // connection is dropped here before the server closes it.
+            .pool_idle_timeout(StdDuration::from_secs(15))
             // The server never redirects; a redirect is someone else's answer.
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("tessera/", env!("CARGO_PKG_VERSION")));

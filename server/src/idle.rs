@@ -1,0 +1,128 @@
+//! Connections that cannot be held open for nothing: every connection
+//! closes when no byte has moved either way for `IDLE` (a client that
+//! connects and says nothing, or stops in the middle of its headers, or
+//! keeps a connection open between requests for longer), and no
+//! connection lives longer than `LIFETIME` whatever trickles through it.
+//! A client's HTTP pool reconnects on its own.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::{sleep, Instant, Sleep};
+
+/// No byte either way for this long closes the connection.
+pub(crate) const IDLE: Duration = Duration::from_secs(20);
+/// No connection lives longer (a slow trickle of bytes included).
+pub(crate) const LIFETIME: Duration = Duration::from_secs(300);
+
+/// An I/O stream with the two limits.
+pub(crate) struct Timed<T> {
+    inner: T,
+    idle: Duration,
+    quiet: Pin<Box<Sleep>>,
+    end: Pin<Box<Sleep>>,
+}
+
+impl<T> Timed<T> {
+    pub(crate) fn new(inner: T, idle: Duration, lifetime: Duration) -> Timed<T> {
+        Timed {
+            inner,
+            idle,
+            quiet: Box::pin(sleep(idle)),
+            end: Box::pin(sleep(lifetime)),
+        }
+    }
+
+    fn moved(&mut self) {
+        let idle = self.idle;
+        self.quiet.as_mut().reset(Instant::now() + idle);
+    }
+
+    /// Pending I/O: an error once either limit has passed.
+    fn expired(&mut self, cx: &mut Context<'_>) -> Option<io::Error> {
+        let quiet = self.quiet.as_mut().poll(cx).is_ready();
+        let end = self.end.as_mut().poll(cx).is_ready();
+        (quiet || end).then(|| io::Error::new(io::ErrorKind::TimedOut, "the connection was idle"))
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Timed<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        match Pin::new(&mut self.inner).poll_read(cx, buf) {
+            Poll::Ready(r) => {
+                if buf.filled().len() > before {
+                    self.moved();
+                }
+                Poll::Ready(r)
+            }
+            Poll::Pending => match self.expired(cx) {
+                Some(e) => Poll::Ready(Err(e)),
+                None => Poll::Pending,
+            },
+        }
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Timed<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match Pin::new(&mut self.inner).poll_write(cx, data) {
+            Poll::Ready(r) => {
+                if matches!(r, Ok(n) if n > 0) {
+                    self.moved();
+                }
+                Poll::Ready(r)
+            }
+            Poll::Pending => match self.expired(cx) {
+                Some(e) => Poll::Ready(Err(e)),
+                None => Poll::Pending,
+            },
+        }
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// A plain TCP listener whose connections carry the limits.
+pub(crate) struct TimedListener {
+    pub(crate) inner: TcpListener,
+    pub(crate) idle: Duration,
+}
+
+impl axum::serve::Listener for TimedListener {
+    type Io = Timed<TcpStream>;
+    type Addr = std::net::SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            match self.inner.accept().await {
+                Ok((stream, peer)) => return (Timed::new(stream, self.idle, LIFETIME), peer),
+                // Out of descriptors and the like: wait, then go on.
+                Err(_) => sleep(Duration::from_millis(50)).await,
+            }
+        }
+    }
+
+    fn local_addr(&self) -> io::Result<Self::Addr> {
+        self.inner.local_addr()
+    }
+}
