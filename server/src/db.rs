@@ -127,6 +127,17 @@ CREATE TABLE trials (
     "
 ALTER TABLE consumption ADD COLUMN first_seq INTEGER;
 ",
+    // 4: the nonces of client requests, kept while their Date is accepted,
+    // so a captured request is refused when sent again.
+    "
+CREATE TABLE nonces (
+    product TEXT NOT NULL,
+    nonce TEXT NOT NULL,
+    expires INTEGER NOT NULL,
+    PRIMARY KEY (product, nonce)
+);
+CREATE INDEX nonces_expiry ON nonces (expires);
+",
 ];
 
 /// A license row.
@@ -209,6 +220,26 @@ pub(crate) fn open(path: &Path) -> rusqlite::Result<Connection> {
     }
     tx.commit()?;
     Ok(conn)
+}
+
+/// Records a request's nonce until `expires` (Unix seconds); false when
+/// it was seen before (a replay). Also forgets the nonces whose time has
+/// passed (an index probe when there are none).
+pub(crate) fn remember_nonce(
+    conn: &Connection,
+    product: &str,
+    nonce: &str,
+    now: i64,
+    expires: i64,
+) -> DbResult<bool> {
+    let inserted = conn
+        .prepare_cached(
+            "INSERT OR IGNORE INTO nonces (product, nonce, expires) VALUES (?1, ?2, ?3)",
+        )?
+        .execute(params![product, nonce, expires])?;
+    conn.prepare_cached("DELETE FROM nonces WHERE expires < ?1")?
+        .execute(params![now])?;
+    Ok(inserted == 1)
 }
 
 /// Runs `f` in an immediate (write-locked) transaction.

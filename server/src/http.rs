@@ -239,10 +239,34 @@ async fn authenticate(
     let message = request::request_string(date, method, path, body, nonce);
     let key = app.product_key(&product).await?;
     match key {
-        Some(k) if request::signature_matches(&k, &message, &signature) => Ok(product),
-        _ => Err(ApiError::unauthorized(
-            "bad_signature",
-            "the request's signature does not match (unknown product or wrong key)",
-        )),
+        Some(k) if request::signature_matches(&k, &message, &signature) => {}
+        _ => {
+            return Err(ApiError::unauthorized(
+                "bad_signature",
+                "the request's signature does not match (unknown product or wrong key)",
+            ))
+        }
     }
+    // Only a request that verified is remembered, for as long as its Date
+    // would be accepted: sent again, to this or any instance sharing the
+    // database, it is refused.
+    let (nonce, now) = (nonce.to_owned(), app.now().timestamp());
+    let expires = sent.timestamp().max(now) + MAX_SKEW_SECS;
+    let fresh = app
+        .with_db({
+            let product = product.clone();
+            move |_, conn| {
+                Ok(crate::db::remember_nonce(
+                    conn, &product, &nonce, now, expires,
+                )?)
+            }
+        })
+        .await?;
+    if !fresh {
+        return Err(ApiError::unauthorized(
+            "replayed",
+            "this request was received before (its nonce is spent)",
+        ));
+    }
+    Ok(product)
 }

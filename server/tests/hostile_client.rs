@@ -268,3 +268,54 @@ fn a_connection_that_says_nothing_or_stops_mid_headers_is_closed() {
     let p = product(&s, "idle");
     assert_eq!(p.code, "idle");
 }
+
+#[test]
+fn a_captured_request_sent_again_is_refused() {
+    use tessera::protocol::request;
+    let s = start();
+    let p = product(&s, "replay");
+    license(
+        &s,
+        &p,
+        "KEY-RP",
+        json!({"id": "L-RP", "license_type": "perpetual", "max_activations": 2, "max_transfers": 5}),
+    );
+    // One deactivation request, captured on the wire.
+    let activate = call(&s, &p, "/api/v1/activate_license", who(&p, "KEY-RP", 1));
+    assert_eq!(activate.status, 200, "{}", activate.body);
+    let date = server_date(&s);
+    let body =
+        json!({"product": p.code, "license_id": "L-RP", "fingerprint": device(1)}).to_string();
+    let nonce = nonce();
+    let path = "/api/v1/deactivate_license";
+    let message = request::request_string(&date, "POST", path, body.as_bytes(), &nonce);
+    let authorization = request::authorization(&p.code, &request::sign(&p.key, &message).unwrap());
+    let send = || {
+        let r = s
+            .client
+            .post(format!("{}{path}", s.url))
+            .header("date", &date)
+            .header("tessera-nonce", &nonce)
+            .header("authorization", &authorization)
+            .body(body.clone())
+            .send()
+            .unwrap();
+        verify_response(&s, &nonce, r)
+    };
+    assert_eq!(send().status, 200);
+    // The device activates again; the captured deactivation, replayed,
+    // must not free its slot nor count another transfer.
+    let again = call(&s, &p, "/api/v1/activate_license", who(&p, "KEY-RP", 1));
+    assert_eq!(again.status, 200, "{}", again.body);
+    let before = admin(&s, "GET", "/admin/v1/licenses/L-RP", Value::Null).body;
+    let replay = send();
+    assert_eq!(
+        (replay.status, replay.body["code"].as_str()),
+        (401, Some("replayed")),
+        "{}",
+        replay.body
+    );
+    let after = admin(&s, "GET", "/admin/v1/licenses/L-RP", Value::Null).body;
+    assert_eq!(after["times_activated"], before["times_activated"]);
+    assert_eq!(after["transfer_count"], before["transfer_count"]);
+}

@@ -230,10 +230,13 @@ fn network_faults_never_count_twice_and_forged_answers_change_nothing() {
     assert_eq!(up.new, 0, "the first send was kept, its answer lost");
     assert_eq!(totals(&s, "L-F"), json!({"feature:render": 5}));
 
-    // Sent twice over the wire: counted once.
+    // Sent twice over the wire: counted once. The second copy is refused
+    // as a replay; the client tries again with a new nonce and learns the
+    // records were kept.
     handle.consume(&render, 7).unwrap();
     proxy.set(Fault::Duplicate);
-    conn.upload_consumption(&handle).unwrap();
+    let up = conn.upload_consumption(&handle).unwrap();
+    assert_eq!((up.sent, up.new), (1, 0), "the first copy was kept");
     assert_eq!(totals(&s, "L-F"), json!({"feature:render": 12}));
 
     // Refused connections are retried with backoff until one gets through.

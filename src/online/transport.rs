@@ -392,6 +392,15 @@ impl Transport {
         }
         let body: Value = serde_json::from_slice(&answer)
             .map_err(|_| Retry::Final(Error::BadResponse("the body is not JSON")))?;
+        if status == 401 && body["code"].as_str() == Some("replayed") {
+            // The network delivered this request twice and this answer is
+            // the second's: what the first did is unknown, as after a lost
+            // answer. A new attempt (a new nonce) finds out; every call is
+            // safe to repeat, as after a lost answer.
+            return Err(Retry::Network(
+                "the request reached the server twice (a duplicate was refused)".into(),
+            ));
+        }
         if status != 200 {
             return Err(Retry::Final(Error::ServerRefused {
                 status,

@@ -18,7 +18,8 @@ pub enum Fault {
     Refuse(u32),
     /// Waits this long before forwarding.
     Delay(Duration),
-    /// Sends the request to the server twice; answers the second reply.
+    /// Sends the next request to the server twice and answers the second
+    /// reply (once; then passes everything).
     Duplicate,
     /// Flips a byte of the answer's body.
     Alter,
@@ -157,6 +158,9 @@ fn serve(
                         *f = Fault::None;
                     }
                 }
+                // A duplicate is a one-off of the network: the next
+                // request (the client's retry) goes through once.
+                Fault::Duplicate => *f = Fault::None,
                 _ => {}
             }
             now
