@@ -11,6 +11,10 @@ pub(crate) struct ApiError {
     pub code: &'static str,
     /// What was wrong, for people. Never a key, license key or password.
     pub message: String,
+    /// For a 429: seconds until a new attempt is taken (also the
+    /// `Retry-After` header).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -19,6 +23,18 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
+        }
+    }
+    /// 429: too many attempts; try again in `seconds`.
+    pub(crate) fn too_many(
+        code: &'static str,
+        message: impl Into<String>,
+        seconds: u64,
+    ) -> ApiError {
+        ApiError {
+            retry_after: Some(seconds),
+            ..ApiError::new(429, code, message)
         }
     }
     pub(crate) fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {

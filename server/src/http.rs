@@ -47,7 +47,13 @@ impl IntoResponse for Answer {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        json_response(status, serde_json::to_vec(&self).unwrap_or_default())
+        let mut response = json_response(status, serde_json::to_vec(&self).unwrap_or_default());
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
     }
 }
 
@@ -109,6 +115,7 @@ pub(crate) async fn sign_every_response(
         .to_owned();
     let response = next.run(req).await;
     let (parts, body) = response.into_parts();
+    let retry_after = parts.headers.get(header::RETRY_AFTER).cloned();
     let is_json = parts
         .headers
         .get(header::CONTENT_TYPE)
@@ -121,7 +128,11 @@ pub(crate) async fn sign_every_response(
         }
         Err(_) => (500, rejection_body(500, b"the answer could not be read")),
     };
-    sign(&app, &nonce, status, body)
+    let mut signed = sign(&app, &nonce, status, body);
+    if let Some(v) = retry_after {
+        signed.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    signed
 }
 
 /// The `{status, code, message}` body for an answer axum made itself.
@@ -197,7 +208,13 @@ pub(crate) async fn authenticate_client(
         .map_or_else(|| parts.uri.path().to_owned(), |o| o.0.path().to_owned());
     let product = authenticate(&app, &parts.headers, parts.method.as_str(), &path, &body).await?;
     parts.extensions.insert(Product(product));
-    Ok(next.run(Request::from_parts(parts, Body::from(body))).await)
+    // The peer's address, for the password checks' per-address limit.
+    let peer = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<crate::idle::Peer>>()
+        .map(|c| c.0 .0.ip());
+    let run = next.run(Request::from_parts(parts, Body::from(body)));
+    Ok(crate::users::PEER.scope(peer, run).await)
 }
 
 /// Checks Date, nonce and the HMAC; returns the product.

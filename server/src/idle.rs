@@ -126,3 +126,25 @@ impl axum::serve::Listener for TimedListener {
         self.inner.local_addr()
     }
 }
+
+/// The address a connection came from, for the handlers (axum's
+/// `ConnectInfo<Peer>`), whichever listener accepted it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Peer(pub(crate) std::net::SocketAddr);
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, TimedListener>>
+    for Peer
+{
+    fn connect_info(stream: axum::serve::IncomingStream<'_, TimedListener>) -> Peer {
+        Peer(*stream.remote_addr())
+    }
+}
+
+impl
+    axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, crate::tls::TlsListener>>
+    for Peer
+{
+    fn connect_info(stream: axum::serve::IncomingStream<'_, crate::tls::TlsListener>) -> Peer {
+        Peer(*stream.remote_addr())
+    }
+}

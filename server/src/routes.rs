@@ -78,18 +78,24 @@ pub(crate) async fn serve(
         Some(acceptor) => {
             let listener = crate::tls::TlsListener::new(listener, acceptor, idle)
                 .map_err(|e| e.to_string())?;
-            axum::serve(listener, router)
-                .with_graceful_shutdown(shutdown)
-                .await
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<crate::idle::Peer>(),
+            )
+            .with_graceful_shutdown(shutdown)
+            .await
         }
         None => {
             let listener = crate::idle::TimedListener {
                 inner: listener,
                 idle,
             };
-            axum::serve(listener, router)
-                .with_graceful_shutdown(shutdown)
-                .await
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<crate::idle::Peer>(),
+            )
+            .with_graceful_shutdown(shutdown)
+            .await
         }
     }
     .map_err(|e| e.to_string())

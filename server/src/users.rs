@@ -1,7 +1,9 @@
 //! Users of user-based licenses: passwords hashed with Argon2id, checked
 //! on a blocking thread outside the database lock.
 
-use std::sync::Arc;
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
@@ -60,13 +62,93 @@ fn decoy() -> &'static str {
     DECOY.get_or_init(|| hash("decoy: no user has this password").unwrap_or_default())
 }
 
+tokio::task_local! {
+    /// The address the current request came from (set by the client API's
+    /// authentication layer).
+    pub(crate) static PEER: Option<IpAddr>;
+}
+
+/// Failed sign-ins a username may have in [`WINDOW`] before it is
+/// refused (429) until the oldest ages out.
+const PER_USER: usize = 5;
+/// Failed sign-ins one address may have in [`WINDOW`], whatever the names.
+const PER_ADDRESS: usize = 20;
+/// How long a failed sign-in counts (seconds).
+const WINDOW: i64 = 15 * 60;
+
+/// Recent failed sign-ins (Unix seconds), by username and by address.
+#[derive(Default)]
+struct Failures {
+    by_user: HashMap<String, VecDeque<i64>>,
+    by_address: HashMap<IpAddr, VecDeque<i64>>,
+}
+
+fn failures() -> &'static Mutex<Failures> {
+    static FAILURES: OnceLock<Mutex<Failures>> = OnceLock::new();
+    FAILURES.get_or_init(Default::default)
+}
+
+/// Seconds until `times` (failures, oldest first) holds fewer than
+/// `limit` within the window, or None when it does already.
+fn wait(times: Option<&mut VecDeque<i64>>, limit: usize, now: i64) -> Option<u64> {
+    let times = times?;
+    while times.front().is_some_and(|t| *t <= now - WINDOW) {
+        times.pop_front();
+    }
+    let oldest = *times.front()?;
+    (times.len() >= limit).then(|| u64::try_from(oldest + WINDOW - now).unwrap_or(1).max(1))
+}
+
+/// Refuses (429) a sign-in for a username or from an address that failed
+/// too often lately, before any password is checked.
+fn throttle(username: &str, peer: Option<IpAddr>, now: i64) -> Result<(), ApiError> {
+    let mut f = failures().lock().unwrap_or_else(|p| p.into_inner());
+    let user = wait(f.by_user.get_mut(username), PER_USER, now);
+    let address = peer.and_then(|ip| wait(f.by_address.get_mut(&ip), PER_ADDRESS, now));
+    match user.max(address) {
+        Some(seconds) => Err(ApiError::too_many(
+            "too_many_attempts",
+            format!("too many failed sign-ins; try again in {seconds} s"),
+            seconds,
+        )),
+        None => Ok(()),
+    }
+}
+
+fn record(username: &str, peer: Option<IpAddr>, now: i64, ok: bool) {
+    let mut f = failures().lock().unwrap_or_else(|p| p.into_inner());
+    if ok {
+        f.by_user.remove(username);
+        return;
+    }
+    f.by_user
+        .entry(username.to_owned())
+        .or_default()
+        .push_back(now);
+    if let Some(ip) = peer {
+        f.by_address.entry(ip).or_default().push_back(now);
+    }
+    // Bounded memory: names and addresses whose failures all aged out go.
+    if f.by_user.len() + f.by_address.len() > 100_000 {
+        f.by_user
+            .retain(|_, t| t.back().is_some_and(|t| *t > now - WINDOW));
+        f.by_address
+            .retain(|_, t| t.back().is_some_and(|t| *t > now - WINDOW));
+    }
+}
+
 /// Checks a username and password; the same answer for an unknown user
-/// and a wrong password.
+/// and a wrong password. A username with 5 failures in 15 minutes, or an
+/// address with 20, is refused with 429 and `Retry-After` before any
+/// password is checked.
 pub(crate) async fn login(
     app: &Arc<App>,
     username: &str,
     password: &Password,
 ) -> Result<UserRow, ApiError> {
+    let peer = PEER.try_with(|p| *p).ok().flatten();
+    let now = app.now().timestamp();
+    throttle(username, peer, now)?;
     let name = username.to_owned();
     let user = app
         .with_db(move |_, conn| Ok(db::user_by_username(conn, &name)?))
@@ -89,6 +171,7 @@ pub(crate) async fn login(
     })
     .await
     .map_err(|_| ApiError::internal("the request was cancelled"))?;
+    record(username, peer, now, ok.is_some());
     ok.ok_or_else(|| {
         ApiError::unauthorized(
             "invalid_credentials",

@@ -319,3 +319,58 @@ fn a_captured_request_sent_again_is_refused() {
     assert_eq!(after["times_activated"], before["times_activated"]);
     assert_eq!(after["transfer_count"], before["transfer_count"]);
 }
+
+#[test]
+fn password_guessing_is_throttled_per_user_and_per_address() {
+    let s = start();
+    let p = product(&s, "guess");
+    let u = admin(
+        &s,
+        "POST",
+        "/admin/v1/users",
+        json!({"username": "victim@example.com", "password": "the-right-password"}),
+    );
+    assert_eq!(u.status, 200, "{}", u.body);
+    let sign_in = |name: &str, password: &str| {
+        call(
+            &s,
+            &p,
+            "/api/v1/user_licenses",
+            json!({"product": p.code, "username": name, "password": password}),
+        )
+    };
+    for i in 0..5 {
+        let a = sign_in("victim@example.com", &format!("guess-{i}"));
+        assert_eq!(a.status, 401, "{}", a.body);
+    }
+    // The sixth try is refused before any password is checked, the right
+    // one included, with how long to wait.
+    let locked = sign_in("victim@example.com", "the-right-password");
+    assert_eq!(
+        (locked.status, locked.body["code"].as_str()),
+        (429, Some("too_many_attempts")),
+        "{}",
+        locked.body
+    );
+    let wait = locked.body["retry_after"].as_u64().unwrap();
+    assert!(wait > 0 && wait <= 900, "{wait}");
+
+    // Later (the server's test clock), the user signs in.
+    let later = chrono::Utc::now() + chrono::Duration::minutes(16);
+    admin(
+        &s,
+        "POST",
+        "/admin/v1/clock",
+        json!({"now": tessera::format::license::ts::format(&later)}),
+    );
+    let ok = sign_in("victim@example.com", "the-right-password");
+    assert_eq!(ok.status, 200, "{}", ok.body);
+
+    // One address trying many names: refused after 20 failures.
+    for i in 0..20 {
+        let a = sign_in(&format!("nobody-{i}@example.com"), "guess");
+        assert_eq!(a.status, 401, "{i}: {}", a.body);
+    }
+    let spray = sign_in("nobody-99@example.com", "guess");
+    assert_eq!(spray.status, 429, "{}", spray.body);
+}
