@@ -749,10 +749,10 @@ async fn toggle(
     .await
 }
 
-async fn new_user(app: &Arc<App>, u: NewUser) -> Result<Value, ApiError> {
-    if u.username.trim().is_empty() || u.username.len() > 254 {
-        return Err(invalid("username must be 1 to 254 characters"));
-    }
+async fn new_user(app: &Arc<App>, mut u: NewUser) -> Result<Value, ApiError> {
+    u.username = users::normalize_username(&u.username).ok_or_else(|| {
+        invalid("username must be 1 to 254 bytes without control or invisible characters")
+    })?;
     if u.password.expose().chars().count() < users::MIN_PASSWORD {
         return Err(invalid(format!(
             "the password must be at least {} characters",

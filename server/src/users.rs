@@ -31,6 +31,25 @@ impl Password {
     }
 }
 
+/// The one spelling of a username, under which it is stored and looked
+/// up: Unicode NFKC, then lowercase, so that `Ada@Example.com`, a
+/// full-width `Ａｄａ` and a decomposed `é` name the one user a person
+/// means. None for an empty name, one over 254 bytes, or one holding a
+/// control or format character (NUL, a zero-width space or joiner, a
+/// byte-order mark, a right-to-left override): those made look-alike users.
+pub(crate) fn normalize_username(name: &str) -> Option<String> {
+    use unicode_normalization::UnicodeNormalization as _;
+    let folded: String = name.trim().nfkc().collect::<String>().to_lowercase();
+    let invisible = |c: char| {
+        c.is_control()
+            || matches!(c as u32,
+                0x00AD | 0x034F | 0x061C | 0x115F | 0x1160 | 0x17B4 | 0x17B5 | 0x180B..=0x180F
+                | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x206F | 0x3164 | 0xFE00..=0xFE0F
+                | 0xFEFF | 0xFFA0 | 0xFFF0..=0xFFFB | 0xE0000..=0xE0FFF)
+    };
+    (!folded.is_empty() && folded.len() <= 254 && !folded.chars().any(invisible)).then_some(folded)
+}
+
 /// The shortest password the admin API accepts.
 pub(crate) const MIN_PASSWORD: usize = 8;
 
@@ -148,6 +167,10 @@ pub(crate) async fn login(
 ) -> Result<UserRow, ApiError> {
     let peer = PEER.try_with(|p| *p).ok().flatten();
     let now = app.now().timestamp();
+    // A name that cannot be a user's is checked against the decoy, as an
+    // unknown one is (the same time, the same answer).
+    let name = normalize_username(username).unwrap_or_default();
+    let username = name.as_str();
     throttle(username, peer, now)?;
     let name = username.to_owned();
     let user = app

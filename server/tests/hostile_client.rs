@@ -374,3 +374,51 @@ fn password_guessing_is_throttled_per_user_and_per_address() {
     let spray = sign_in("nobody-99@example.com", "guess");
     assert_eq!(spray.status, 429, "{}", spray.body);
 }
+
+#[test]
+fn look_alike_usernames_are_one_user_and_invisible_characters_are_refused() {
+    let s = start();
+    let p = product(&s, "names");
+    let new_user = |name: &str| {
+        admin(
+            &s,
+            "POST",
+            "/admin/v1/users",
+            json!({"username": name, "password": "test-only-password"}),
+        )
+    };
+    let first = new_user("Ada@Example.com");
+    assert_eq!(first.status, 200, "{}", first.body);
+    assert_eq!(first.body["username"], "ada@example.com");
+    let composed = new_user("Jos\u{e9}@example.com");
+    assert_eq!(composed.status, 200, "{}", composed.body);
+    // The same person, spelled otherwise: the same user, refused as such.
+    for same in [
+        "ADA@example.com",
+        "\u{ff21}da@example.com",
+        "Jose\u{301}@example.com",
+    ] {
+        let again = new_user(same);
+        assert_eq!(again.status, 409, "{same:?}: {}", again.body);
+    }
+    // Invisible and control characters make no user at all.
+    for hidden in [
+        "ada\u{200b}@example.com",
+        "ada\u{202e}moc.elpmaxe@",
+        "ada\u{0}@example.com",
+        "\u{feff}ada2@example.com",
+        "ada\u{200d}3@example.com",
+        "   ",
+    ] {
+        let refused = new_user(hidden);
+        assert_eq!(refused.status, 400, "{hidden:?}: {}", refused.body);
+    }
+    // Signing in, any spelling of the name finds the one user.
+    let sign_in = call(
+        &s,
+        &p,
+        "/api/v1/user_licenses",
+        json!({"product": p.code, "username": "ADA@EXAMPLE.COM", "password": "test-only-password"}),
+    );
+    assert_eq!(sign_in.status, 200, "{}", sign_in.body);
+}
