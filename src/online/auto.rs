@@ -311,7 +311,13 @@ impl Worker {
             return None;
         }
         let timeout = StdDuration::from_secs(u64::from(license.floating_timeout) * 60);
-        Some(self.options.heartbeat.unwrap_or(timeout / 3))
+        // Never a busy loop, whatever the license says.
+        Some(
+            self.options
+                .heartbeat
+                .unwrap_or(timeout / 3)
+                .max(StdDuration::from_secs(1)),
+        )
     }
 
     fn run(&self, commands: &mpsc::Receiver<Command>) {
