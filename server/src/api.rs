@@ -779,12 +779,45 @@ async fn user_licenses(app: &Arc<App>, r: UserLicensesRequest) -> Result<Value, 
     .await
 }
 
+/// New trials one address may take per day (`TRIALS_PER_ADDRESS`): the
+/// bound on a client that makes up fingerprints, which it can, since a
+/// fingerprint is what the client says it is.
+const TRIALS_PER_ADDRESS: usize = 10;
+
+type TrialTimes = std::collections::HashMap<std::net::IpAddr, Vec<i64>>;
+
+/// When an address took its recent new trials (Unix seconds).
+fn trials_by_address() -> &'static std::sync::Mutex<TrialTimes> {
+    static TRIALS: std::sync::OnceLock<std::sync::Mutex<TrialTimes>> = std::sync::OnceLock::new();
+    TRIALS.get_or_init(Default::default)
+}
+
+/// Seconds until `peer` may take a new trial, or None when it may now.
+fn trial_wait(peer: Option<std::net::IpAddr>, now: i64, record: bool) -> Option<u64> {
+    let peer = peer?;
+    let mut all = trials_by_address()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    let times = all.entry(peer).or_default();
+    times.retain(|t| *t > now - 86_400);
+    if record {
+        times.push(now);
+        return None;
+    }
+    let oldest = *times.iter().min()?;
+    (times.len() >= TRIALS_PER_ADDRESS)
+        .then(|| u64::try_from(oldest + 86_400 - now).unwrap_or(1).max(1))
+}
+
 /// A trial license for this device, made from the product's trial
-/// definition: one per device, so asking again gives the same key.
+/// definition: one per device, so asking again gives the same key. One
+/// address makes at most 10 new trials a day (429 `too_many_trials`).
 async fn trial_key(app: &Arc<App>, r: TrialRequest) -> Result<Value, ApiError> {
     let key = license_key()?;
     let id = random_id()?;
-    app.with_db(move |app, conn| {
+    let peer = users::PEER.try_with(|p| *p).ok().flatten();
+    let wait = trial_wait(peer, app.now().timestamp(), false);
+    let made = app.with_db(move |app, conn| {
         let now = app.now();
         db::write(conn, |tx| {
             if let Some(existing) = db::trial_of(tx, &r.product, &r.fingerprint.id)? {
@@ -792,6 +825,13 @@ async fn trial_key(app: &Arc<App>, r: TrialRequest) -> Result<Value, ApiError> {
                 return Ok(
                     json!({ "license_key": row.license_key, "license_id": row.id, "new": false }),
                 );
+            }
+            if let Some(seconds) = wait {
+                return Err(ApiError::too_many(
+                    "too_many_trials",
+                    format!("this address took its new trials for today; try again in {seconds} s"),
+                    seconds,
+                ));
             }
             let definition = db::trial_definition(tx, &r.product)?
                 .ok_or_else(|| ApiError::not_found("no_trial", "the product offers no trial"))?;
@@ -832,7 +872,11 @@ async fn trial_key(app: &Arc<App>, r: TrialRequest) -> Result<Value, ApiError> {
             }))
         })
     })
-    .await
+    .await?;
+    if made["new"] == json!(true) {
+        trial_wait(peer, app.now().timestamp(), true);
+    }
+    Ok(made)
 }
 
 /// Answers an offline activation request with a response file, or takes

@@ -422,3 +422,54 @@ fn look_alike_usernames_are_one_user_and_invisible_characters_are_refused() {
     );
     assert_eq!(sign_in.status, 200, "{}", sign_in.body);
 }
+
+#[test]
+fn made_up_fingerprints_get_ten_trials_a_day_from_one_address() {
+    let s = start();
+    let p = product(&s, "trials-flood");
+    let d = admin(
+        &s,
+        "POST",
+        "/admin/v1/definitions",
+        json!({"product": p.code, "code": "TRIAL", "name": "Trial", "trial_days": 14,
+               "spec": {"license_type": "time-limited", "validity_period": "2099-01-01T00:00:00Z",
+                        "product_details": {"short_code": p.code}}}),
+    );
+    assert_eq!(d.status, 200, "{}", d.body);
+    let ask = |n: usize| {
+        call(
+            &s,
+            &p,
+            "/api/v1/trial_key",
+            json!({"product": p.code, "fingerprint": device(n)}),
+        )
+    };
+    let first = ask(0);
+    for n in 1..10 {
+        assert_eq!(ask(n).body["new"], true, "{n}");
+    }
+    // The eleventh made-up device from this address: refused, and told when.
+    let flood = ask(10);
+    assert_eq!(
+        (flood.status, flood.body["code"].as_str()),
+        (429, Some("too_many_trials")),
+        "{}",
+        flood.body
+    );
+    assert!(flood.body["retry_after"]
+        .as_u64()
+        .is_some_and(|s| s > 0 && s <= 86_400));
+    // A device that has its trial still gets its key back.
+    let again = ask(0);
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert_eq!(again.body["license_key"], first.body["license_key"]);
+    // A day later (the server's test clock), new trials are taken again.
+    let later = chrono::Utc::now() + chrono::Duration::hours(25);
+    admin(
+        &s,
+        "POST",
+        "/admin/v1/clock",
+        json!({"now": tessera::format::license::ts::format(&later)}),
+    );
+    assert_eq!(ask(11).body["new"], true);
+}
