@@ -171,6 +171,12 @@ pub(crate) fn routes() -> Router<Arc<App>> {
         .route("/licenses/{id}/disable", post(disable_call))
         .route("/licenses/{id}/enable", post(enable_call))
         .route("/licenses/{id}/seats", get(seats_call))
+        .route("/licenses/{id}/devices", get(devices_call))
+        .route(
+            "/licenses/{id}/devices/{device}",
+            axum::routing::delete(remove_device_call),
+        )
+        .route("/audit", get(audit_call))
         .route(
             "/licenses/{id}/toggles/{feature}",
             get(toggle_get_call).post(toggle_set_call),
@@ -261,6 +267,87 @@ async fn disable_call(State(app): AppState, Path(id): Path<String>) -> Reply {
 
 async fn enable_call(State(app): AppState, Path(id): Path<String>) -> Reply {
     set_enabled(&app, id, true).await
+}
+
+/// `GET /licenses/{id}/devices`: the devices the license is activated on.
+async fn devices_call(State(app): AppState, Path(id): Path<String>) -> Reply {
+    let list = app
+        .with_db(move |_, conn| {
+            db::license_by_id(conn, &id)?;
+            let devices = db::devices_of_license(conn, &id)?;
+            Ok(Value::from(
+                devices
+                    .into_iter()
+                    .map(|(device, fingerprint, at)| {
+                        let components = serde_json::from_str::<Value>(&fingerprint)
+                            .map(|f| f["components"].clone())
+                            .unwrap_or(Value::Null);
+                        json!({
+                            "device": device,
+                            "components": components,
+                            "activated_at": tessera::format::license::ts::format(
+                                &chrono::DateTime::from_timestamp(at, 0).unwrap_or_default()
+                            ),
+                        })
+                    })
+                    .collect::<Vec<_>>(),
+            ))
+        })
+        .await?;
+    Ok(Answer(list))
+}
+
+/// `DELETE /licenses/{id}/devices/{device}`: support frees a lost or
+/// replaced machine's slot (and any seat it holds). Not counted as one of
+/// the customer's transfers.
+async fn remove_device_call(
+    State(app): AppState,
+    Path((id, device)): Path<(String, String)>,
+) -> Reply {
+    app.with_db(move |_, conn| {
+        db::write(conn, |tx| {
+            db::license_by_id(tx, &id)?;
+            if !db::remove_device(tx, &id, &device, false)? {
+                return Err(ApiError::not_found(
+                    "device_not_found",
+                    "the license is not activated on that device",
+                ));
+            }
+            Ok(())
+        })
+    })
+    .await?;
+    Ok(Answer(json!({ "removed": true })))
+}
+
+/// `GET /audit?limit=`: the newest changes made through the admin API.
+#[derive(Deserialize)]
+struct AuditQuery {
+    limit: Option<u32>,
+}
+
+async fn audit_call(State(app): AppState, Query(q): Query<AuditQuery>) -> Reply {
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let list = app
+        .with_db(move |_, conn| {
+            Ok(Value::from(
+                db::audit_log(conn, limit)?
+                    .into_iter()
+                    .map(|(at, actor, action, status)| {
+                        json!({
+                            "at": tessera::format::license::ts::format(
+                                &chrono::DateTime::from_timestamp(at, 0).unwrap_or_default()
+                            ),
+                            "actor": actor,
+                            "action": action,
+                            "status": status,
+                        })
+                    })
+                    .collect::<Vec<_>>(),
+            ))
+        })
+        .await?;
+    Ok(Answer(list))
 }
 
 async fn seats_call(State(app): AppState, Path(id): Path<String>) -> Reply {

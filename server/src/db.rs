@@ -138,6 +138,16 @@ CREATE TABLE nonces (
 );
 CREATE INDEX nonces_expiry ON nonces (expires);
 ",
+    // 5: who changed what through the admin API, and when.
+    "
+CREATE TABLE audit (
+    id INTEGER PRIMARY KEY,
+    at INTEGER NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    status INTEGER NOT NULL
+);
+",
 ];
 
 /// A license row.
@@ -496,21 +506,82 @@ pub(crate) fn delete_activation(
     license_id: &str,
     device: &str,
 ) -> DbResult<bool> {
+    remove_device(tx, license_id, device, true)
+}
+
+/// Removes the device's activation and its seat; `transfer` counts it as
+/// one of the license's transfers (a customer's deactivation does; the
+/// vendor's support removing a lost machine does not).
+pub(crate) fn remove_device(
+    tx: &rusqlite::Transaction<'_>,
+    license_id: &str,
+    device: &str,
+    transfer: bool,
+) -> DbResult<bool> {
     let n = exec(
         tx,
         "DELETE FROM activations WHERE license_id = ?1 AND device = ?2",
         params![license_id, device],
     )?;
-    delete_lease(tx, license_id, device)?;
+    if transfer {
+        delete_lease(tx, license_id, device)?;
+    } else {
+        // Support removing a machine takes its borrowed seat back too.
+        exec(
+            tx,
+            "DELETE FROM leases WHERE license_id = ?1 AND device = ?2",
+            params![license_id, device],
+        )?;
+    }
     if n > 0 {
         exec(
             tx,
-            "UPDATE licenses SET transfer_count = transfer_count + 1,
+            "UPDATE licenses SET transfer_count = transfer_count + ?2,
              activations = activations - 1 WHERE id = ?1",
-            params![license_id],
+            params![license_id, i64::from(transfer)],
         )?;
     }
     Ok(n > 0)
+}
+
+/// A license's activated devices: id, fingerprint (JSON text) and when.
+pub(crate) fn devices_of_license(
+    conn: &Connection,
+    license_id: &str,
+) -> DbResult<Vec<(String, String, i64)>> {
+    all(
+        conn,
+        "SELECT device, fingerprint, activated_at FROM activations
+         WHERE license_id = ?1 ORDER BY activated_at, device",
+        params![license_id],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )
+}
+
+/// Records one change made through the admin API.
+pub(crate) fn audit(
+    conn: &Connection,
+    at: i64,
+    actor: &str,
+    action: &str,
+    status: u16,
+) -> DbResult<()> {
+    conn.prepare_cached("INSERT INTO audit (at, actor, action, status) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![at, actor, action, status])?;
+    Ok(())
+}
+
+/// The newest `limit` audit entries, newest first: (at, actor, action, status).
+pub(crate) fn audit_log(
+    conn: &Connection,
+    limit: u32,
+) -> DbResult<Vec<(i64, String, String, u16)>> {
+    all(
+        conn,
+        "SELECT at, actor, action, status FROM audit ORDER BY id DESC LIMIT ?1",
+        params![limit],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+    )
 }
 
 /// Seats held at `now` by devices other than `device`.

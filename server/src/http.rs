@@ -187,7 +187,39 @@ pub(crate) async fn authenticate_admin(
             "a valid admin token is required",
         ));
     }
-    Ok(next.run(req).await)
+    // Every request that may change something is audited: who (the admin
+    // token's holder, and the address), when, the method and path, and the
+    // outcome. Never the body: it may hold passwords and license keys.
+    let changes = req.method() != axum::http::Method::GET;
+    let action = format!(
+        "{} {}",
+        req.method(),
+        req.extensions()
+            .get::<OriginalUri>()
+            .map_or_else(|| req.uri().path().to_owned(), |o| o.0.path().to_owned())
+    );
+    let peer = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<crate::idle::Peer>>()
+        .map(|c| c.0 .0.ip().to_string())
+        .unwrap_or_default();
+    let response = next.run(req).await;
+    if changes {
+        let status = response.status().as_u16();
+        let actor = format!("admin token from {peer}");
+        let at = app.now().timestamp();
+        // An audit that cannot be written is logged, not the request undone.
+        if let Err(e) = app
+            .with_db(move |_, conn| Ok(crate::db::audit(conn, at, &actor, &action, status)?))
+            .await
+        {
+            eprintln!(
+                "tessera-server: the audit log was not written: {}",
+                e.message
+            );
+        }
+    }
+    Ok(response)
 }
 
 /// Checks a client request's Date, nonce and HMAC over its body; the body

@@ -1,0 +1,110 @@
+//! Support operations vendors ask for (issue 22): a license's devices
+//! listed and one removed to free its slot, and the audit log of every
+//! change made through the admin API.
+// A test may fail by panicking, and its shared helpers are `pub` to its modules.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+
+mod common;
+
+use serde_json::{json, Value};
+
+use common::*;
+
+#[test]
+fn support_lists_a_licenses_devices_and_frees_a_lost_ones_slot() {
+    let s = start();
+    let p = product(&s, "support");
+    license(
+        &s,
+        &p,
+        "KEY-SUP",
+        json!({"id": "L-SUP", "license_type": "perpetual", "max_activations": 2, "max_transfers": 0,
+               "is_floating": true, "floating_users": 2, "can_borrow": true, "max_borrow_time": 24}),
+    );
+    for n in [1, 2] {
+        let a = call(&s, &p, "/api/v1/activate_license", who(&p, "KEY-SUP", n));
+        assert_eq!(a.status, 200, "{}", a.body);
+    }
+    // Borrowed by the machine that will be lost.
+    let b = call(
+        &s,
+        &p,
+        "/api/v1/floating/borrow",
+        json!({"product": p.code, "license_id": "L-SUP", "fingerprint": device(2), "hours": 8}),
+    );
+    assert_eq!(b.status, 200, "{}", b.body);
+    // Full: a third machine is refused.
+    let third = call(&s, &p, "/api/v1/activate_license", who(&p, "KEY-SUP", 3));
+    assert_eq!(third.status, 409, "{}", third.body);
+
+    let devices = admin(&s, "GET", "/admin/v1/licenses/L-SUP/devices", Value::Null);
+    assert_eq!(devices.status, 200, "{}", devices.body);
+    let ids: Vec<&str> = devices
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["device"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["device-0001", "device-0002"]);
+    assert!(devices.body[0]["activated_at"]
+        .as_str()
+        .unwrap()
+        .ends_with('Z'));
+
+    // Support removes the lost machine: its slot and its borrowed seat come
+    // free, and it is not one of the customer's transfers (none allowed).
+    let removed = admin(
+        &s,
+        "DELETE",
+        "/admin/v1/licenses/L-SUP/devices/device-0002",
+        Value::Null,
+    );
+    assert_eq!(removed.status, 200, "{}", removed.body);
+    let again = admin(
+        &s,
+        "DELETE",
+        "/admin/v1/licenses/L-SUP/devices/device-0002",
+        Value::Null,
+    );
+    assert_eq!(
+        (again.status, again.body["code"].as_str()),
+        (404, Some("device_not_found"))
+    );
+    let l = admin(&s, "GET", "/admin/v1/licenses/L-SUP", Value::Null).body;
+    assert_eq!(
+        (l["times_activated"].as_u64(), l["transfer_count"].as_u64()),
+        (Some(1), Some(0)),
+        "{l}"
+    );
+    let replacement = call(&s, &p, "/api/v1/activate_license", who(&p, "KEY-SUP", 3));
+    assert_eq!(replacement.status, 200, "{}", replacement.body);
+    let seats = admin(&s, "GET", "/admin/v1/licenses/L-SUP/seats", Value::Null).body;
+    assert_eq!(seats["used"], 0, "{seats}");
+
+    // Every change is in the audit log, newest first, without any body.
+    let audit = admin(&s, "GET", "/admin/v1/audit?limit=10", Value::Null);
+    assert_eq!(audit.status, 200, "{}", audit.body);
+    let entries = audit.body.as_array().unwrap();
+    let actions: Vec<&str> = entries
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions[0],
+        "DELETE /admin/v1/licenses/L-SUP/devices/device-0002"
+    );
+    assert_eq!(entries[0]["status"], 404);
+    assert_eq!(entries[1]["status"], 200);
+    assert!(actions.contains(&"POST /admin/v1/licenses"), "{actions:?}");
+    assert!(actions.contains(&"POST /admin/v1/products"), "{actions:?}");
+    assert!(
+        !actions.iter().any(|a| a.starts_with("GET ")),
+        "{actions:?}"
+    );
+    assert!(entries[0]["actor"].as_str().unwrap().contains("127.0.0.1"));
+    assert!(
+        !audit.body.to_string().contains("KEY-SUP"),
+        "a license key reached the audit log"
+    );
+}
