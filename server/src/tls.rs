@@ -15,7 +15,7 @@ use tokio_rustls::rustls::{self, ServerConfig};
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 
-use crate::idle::{Timed, LIFETIME};
+use crate::idle::{Peer, Timed, LIFETIME};
 
 /// How long a client has to finish its handshake.
 const HANDSHAKE_LIMIT: Duration = Duration::from_secs(10);
@@ -96,5 +96,11 @@ impl axum::serve::Listener for TlsListener {
 
     fn local_addr(&self) -> std::io::Result<SocketAddr> {
         Ok(self.local)
+    }
+}
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, TlsListener>> for Peer {
+    fn connect_info(stream: axum::serve::IncomingStream<'_, TlsListener>) -> Peer {
+        Peer(*stream.remote_addr())
     }
 }
