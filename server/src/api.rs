@@ -733,7 +733,10 @@ fn add_consumption(
                 })
             }
         };
-        let total = db::consumed(tx, &row.id, &counter)?;
+        // A counter that resets is limited per period, as on the device:
+        // the records received in the current period count (a record
+        // uploaded late counts in the period it arrived in).
+        let total = db::consumed(tx, &row.id, &counter, limit.period_key(now))?;
         if !limit.allows(total) {
             // The transaction is dropped: nothing of this call is kept.
             return Err(ApiError::conflict(

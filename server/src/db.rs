@@ -755,11 +755,20 @@ pub(crate) fn consumption_totals(
     )
 }
 
-pub(crate) fn consumed(conn: &Connection, license_id: &str, counter: &str) -> DbResult<u64> {
+/// A counter's total over the records received since `since` (Unix
+/// seconds; `i64::MIN` for all of them): the current period of a counter
+/// that resets, or its whole life.
+pub(crate) fn consumed(
+    conn: &Connection,
+    license_id: &str,
+    counter: &str,
+    since: i64,
+) -> DbResult<u64> {
     let total: i64 = one(
         conn,
-        "SELECT COALESCE(SUM(amount), 0) FROM consumption WHERE license_id = ?1 AND counter = ?2",
-        params![license_id, counter],
+        "SELECT COALESCE(SUM(amount), 0) FROM consumption
+         WHERE license_id = ?1 AND counter = ?2 AND at >= ?3",
+        params![license_id, counter, since],
         |r| r.get(0),
     )?
     .unwrap_or(0);

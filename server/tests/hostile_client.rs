@@ -473,3 +473,41 @@ fn made_up_fingerprints_get_ten_trials_a_day_from_one_address() {
     );
     assert_eq!(ask(11).body["new"], true);
 }
+
+#[test]
+fn a_daily_counter_is_limited_per_day_at_the_server_too() {
+    let s = start();
+    let p = product(&s, "daily");
+    activated(
+        &s,
+        &p,
+        "KEY-DAY",
+        json!({"id": "L-DAY", "license_type": "perpetual", "allow_unlimited_activations": true,
+               "product_features": [{"code": "export", "name": "Export", "feature_type": "consumption",
+                                     "max_consumption": 10, "reset_consumption": true,
+                                     "consumption_period": "daily"}]}),
+    );
+    let full = upload(&s, &p, "L-DAY", 1, 1, "feature:export", 10);
+    assert_eq!(full.status, 200, "{}", full.body);
+    let over = upload(&s, &p, "L-DAY", 1, 2, "feature:export", 1);
+    assert_eq!(
+        (over.status, over.body["code"].as_str()),
+        (409, Some("consumption_limit")),
+        "{}",
+        over.body
+    );
+    // Two days later (the server's test clock) the counter has reset.
+    let later = chrono::Utc::now() + chrono::Duration::days(2);
+    admin(
+        &s,
+        "POST",
+        "/admin/v1/clock",
+        json!({"now": tessera::format::license::ts::format(&later)}),
+    );
+    let next_day = upload(&s, &p, "L-DAY", 1, 3, "feature:export", 10);
+    assert_eq!(next_day.status, 200, "{}", next_day.body);
+    assert_eq!(
+        upload(&s, &p, "L-DAY", 1, 4, "feature:export", 1).status,
+        409
+    );
+}
