@@ -802,14 +802,11 @@ fn trial_wait(peer: Option<std::net::IpAddr>, now: i64, record: bool) -> Option<
         .lock()
         .unwrap_or_else(|p| p.into_inner());
     let times = all.entry(peer).or_default();
-    times.retain(|t| *t > now - 86_400);
     if record {
         times.push(now);
         return None;
     }
-    let oldest = *times.iter().min()?;
-    (times.len() >= TRIALS_PER_ADDRESS)
-        .then(|| u64::try_from(oldest + 86_400 - now).unwrap_or(1).max(1))
+    crate::window::retry_after(times, TRIALS_PER_ADDRESS, 86_400, now)
 }
 
 /// A trial license for this device, made from the product's trial

@@ -28,6 +28,7 @@ mod state;
 mod tls;
 mod users;
 mod wal;
+mod window;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -1,7 +1,7 @@
 //! Users of user-based licenses: passwords hashed with Argon2id, checked
 //! on a blocking thread outside the database lock.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 use crate::db::{self, UserRow};
 use crate::error::ApiError;
 use crate::state::App;
+use crate::window::retry_after;
 
 /// A password from a request body: never printed.
 #[derive(Clone, Deserialize)]
@@ -98,8 +99,8 @@ const WINDOW: i64 = 15 * 60;
 /// Recent failed sign-ins (Unix seconds), by username and by address.
 #[derive(Default)]
 struct Failures {
-    by_user: HashMap<String, VecDeque<i64>>,
-    by_address: HashMap<IpAddr, VecDeque<i64>>,
+    by_user: HashMap<String, Vec<i64>>,
+    by_address: HashMap<IpAddr, Vec<i64>>,
 }
 
 fn failures() -> &'static Mutex<Failures> {
@@ -107,23 +108,17 @@ fn failures() -> &'static Mutex<Failures> {
     FAILURES.get_or_init(Default::default)
 }
 
-/// Seconds until `times` (failures, oldest first) holds fewer than
-/// `limit` within the window, or None when it does already.
-fn wait(times: Option<&mut VecDeque<i64>>, limit: usize, now: i64) -> Option<u64> {
-    let times = times?;
-    while times.front().is_some_and(|t| *t <= now - WINDOW) {
-        times.pop_front();
-    }
-    let oldest = *times.front()?;
-    (times.len() >= limit).then(|| u64::try_from(oldest + WINDOW - now).unwrap_or(1).max(1))
-}
-
 /// Refuses (429) a sign-in for a username or from an address that failed
 /// too often lately, before any password is checked.
 fn throttle(username: &str, peer: Option<IpAddr>, now: i64) -> Result<(), ApiError> {
     let mut f = failures().lock().unwrap_or_else(|p| p.into_inner());
-    let user = wait(f.by_user.get_mut(username), PER_USER, now);
-    let address = peer.and_then(|ip| wait(f.by_address.get_mut(&ip), PER_ADDRESS, now));
+    let user = f
+        .by_user
+        .get_mut(username)
+        .and_then(|t| retry_after(t, PER_USER, WINDOW, now));
+    let address = peer
+        .and_then(|ip| f.by_address.get_mut(&ip))
+        .and_then(|t| retry_after(t, PER_ADDRESS, WINDOW, now));
     match user.max(address) {
         Some(seconds) => Err(ApiError::too_many(
             "too_many_attempts",
@@ -140,19 +135,16 @@ fn record(username: &str, peer: Option<IpAddr>, now: i64, ok: bool) {
         f.by_user.remove(username);
         return;
     }
-    f.by_user
-        .entry(username.to_owned())
-        .or_default()
-        .push_back(now);
+    f.by_user.entry(username.to_owned()).or_default().push(now);
     if let Some(ip) = peer {
-        f.by_address.entry(ip).or_default().push_back(now);
+        f.by_address.entry(ip).or_default().push(now);
     }
     // Bounded memory: names and addresses whose failures all aged out go.
     if f.by_user.len() + f.by_address.len() > 100_000 {
         f.by_user
-            .retain(|_, t| t.back().is_some_and(|t| *t > now - WINDOW));
+            .retain(|_, t| t.last().is_some_and(|t| *t > now - WINDOW));
         f.by_address
-            .retain(|_, t| t.back().is_some_and(|t| *t > now - WINDOW));
+            .retain(|_, t| t.last().is_some_and(|t| *t > now - WINDOW));
     }
 }
 

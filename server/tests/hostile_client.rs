@@ -271,7 +271,6 @@ fn a_connection_that_says_nothing_or_stops_mid_headers_is_closed() {
 
 #[test]
 fn a_captured_request_sent_again_is_refused() {
-    use tessera::protocol::request;
     let s = start();
     let p = product(&s, "replay");
     license(
@@ -287,21 +286,7 @@ fn a_captured_request_sent_again_is_refused() {
     let body =
         json!({"product": p.code, "license_id": "L-RP", "fingerprint": device(1)}).to_string();
     let nonce = nonce();
-    let path = "/api/v1/deactivate_license";
-    let message = request::request_string(&date, "POST", path, body.as_bytes(), &nonce);
-    let authorization = request::authorization(&p.code, &request::sign(&p.key, &message).unwrap());
-    let send = || {
-        let r = s
-            .client
-            .post(format!("{}{path}", s.url))
-            .header("date", &date)
-            .header("tessera-nonce", &nonce)
-            .header("authorization", &authorization)
-            .body(body.clone())
-            .send()
-            .unwrap();
-        verify_response(&s, &nonce, r)
-    };
+    let send = || call_with_nonce(&s, &p, "/api/v1/deactivate_license", &body, &date, &nonce);
     assert_eq!(send().status, 200);
     // The device activates again; the captured deactivation, replayed,
     // must not free its slot nor count another transfer.

@@ -156,7 +156,19 @@ pub fn nonce() -> String {
 
 /// A client call signed as the protocol says, at the server's clock `date`.
 pub fn call_at(server: &Server, p: &Product, path: &str, body: &str, date: &str) -> Answer {
-    let nonce = nonce();
+    call_with_nonce(server, p, path, body, date, &nonce())
+}
+
+/// [`call_at`] with a nonce of the caller's (the same request sent again).
+pub fn call_with_nonce(
+    server: &Server,
+    p: &Product,
+    path: &str,
+    body: &str,
+    date: &str,
+    nonce: &str,
+) -> Answer {
+    let nonce = nonce.to_owned();
     let msg = request::request_string(date, "POST", path, body.as_bytes(), &nonce);
     let sig = request::sign(&p.key, &msg).unwrap();
     let r = server
