@@ -44,9 +44,21 @@ pub fn license_file(data: &[u8]) {
     let _ = LicenseFile::decode_unverified(data);
 }
 
-/// License payloads (the JSON after the signature).
+/// License payloads (the JSON after the signature). The direct reader of
+/// the issuer's form takes nothing that serde reads otherwise.
 pub fn license_payload(data: &[u8]) {
-    if let Ok(license) = serde_json::from_slice::<License>(data) {
+    let serde = serde_json::from_slice::<License>(data).ok();
+    if let Some(fast) = std::str::from_utf8(data)
+        .ok()
+        .and_then(crate::format::license::reader::read)
+    {
+        assert_eq!(
+            Some(&fast),
+            serde.as_ref(),
+            "the direct reader and serde disagree"
+        );
+    }
+    if let Some(license) = serde {
         license_document(&license);
     }
 }

@@ -260,22 +260,64 @@ const B64_VALUES: [u8; 256] = {
     table
 };
 
+/// [`B64_VALUES`] shifted into place for each position of a group, so a
+/// group's 24 bits are four lookups ORed together. Every byte outside the
+/// alphabet is bit 24, which no valid group can set: one test per run.
+const B64_SHIFTED: [[u32; 256]; 4] = {
+    let mut tables = [[0_u32; 256]; 4];
+    let mut i = 0;
+    while i < 256 {
+        let v = B64_VALUES[i];
+        let mut at = 0;
+        while at < 4 {
+            tables[at][i] = if v == 0xff {
+                B64_BAD
+            } else {
+                (v as u32) << (18 - 6 * at)
+            };
+            at += 1;
+        }
+        i += 1;
+    }
+    tables
+};
+
+/// The mark [`B64_SHIFTED`] gives a byte outside the alphabet.
+const B64_BAD: u32 = 1 << 24;
+
 /// Decodes whole 4-character groups without padding (`chars.len()` is a
 /// multiple of 4) into the start of `out`, and answers the bytes written;
-/// None at the first byte outside the alphabet, or when `out` is short.
+/// None at a byte outside the alphabet, or when `out` is short.
 fn decode_groups(chars: &[u8], out: &mut [u8]) -> Option<usize> {
     let written = chars.len() / 4 * 3;
     if !chars.len().is_multiple_of(4) || out.len() < written {
         return None;
     }
+    let [t0, t1, t2, t3] = &B64_SHIFTED;
+    let group = |g: &[u8]| {
+        t0[usize::from(g[0])]
+            | t1[usize::from(g[1])]
+            | t2[usize::from(g[2])]
+            | t3[usize::from(g[3])]
+    };
     let mut bad = 0;
-    for (group, bytes) in chars.chunks_exact(4).zip(out.chunks_exact_mut(3)) {
-        let [a, b, c, d] = [group[0], group[1], group[2], group[3]].map(|x| B64_VALUES[x as usize]);
-        bad |= a | b | c | d;
-        let n = u32::from(a) << 18 | u32::from(b) << 12 | u32::from(c) << 6 | u32::from(d);
-        bytes.copy_from_slice(&n.to_be_bytes()[1..]);
+    // Two groups at a time, their six bytes written at once.
+    let (pairs, single) = chars.as_chunks::<8>();
+    let (out_pairs, out_rest) = out.split_at_mut(pairs.len() * 6);
+    for (pair, bytes) in pairs.iter().zip(out_pairs.chunks_exact_mut(6)) {
+        let (a, b) = (group(&pair[..4]), group(&pair[4..]));
+        bad |= a | b;
+        let both = u64::from(a) << 24 | u64::from(b);
+        bytes.copy_from_slice(&both.to_be_bytes()[2..]);
     }
-    (bad & 0x80 == 0).then_some(written)
+    if !single.is_empty() {
+        let n = group(single);
+        bad |= n;
+        out_rest
+            .get_mut(..3)?
+            .copy_from_slice(&n.to_be_bytes()[1..]);
+    }
+    (bad & B64_BAD == 0).then_some(written)
 }
 
 /// Decodes the last group, which may end in `=` or `==`, as canonical

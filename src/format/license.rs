@@ -20,6 +20,8 @@ use crate::error::{Error, Result};
 use crate::format::armor::{self, Opened};
 use crate::format::keys::{KeyId, Keyring};
 
+pub(crate) mod reader;
+
 /// The payload format this SDK reads and writes.
 pub const FORMAT_VERSION: u32 = 1;
 
@@ -657,8 +659,13 @@ fn parse_payload(payload: &[u8]) -> Result<License> {
     // so the JSON reader does not check each string again.
     let text = std::str::from_utf8(payload)
         .map_err(|_| Error::InvalidPayload("not a license document: not UTF-8".into()))?;
-    let license: License = serde_json::from_str(text)
-        .map_err(|e| Error::InvalidPayload(format!("not a license document: {e}")))?;
+    // The issuer's own form, read directly; anything else goes to serde,
+    // which reads every form and says what is wrong.
+    let license: License = match reader::read(text) {
+        Some(license) => license,
+        None => serde_json::from_str(text)
+            .map_err(|e| Error::InvalidPayload(format!("not a license document: {e}")))?,
+    };
     if license.format != FORMAT_VERSION {
         return Err(Error::UnsupportedVersion);
     }
@@ -671,7 +678,7 @@ fn parse_payload(payload: &[u8]) -> Result<License> {
 /// Timestamps: RFC 3339 out (UTC, seconds); RFC 3339 or a bare date in.
 pub mod ts {
     use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
-    use serde::{de, Deserialize, Deserializer, Serializer};
+    use serde::{de, Deserializer, Serializer};
 
     /// `2026-01-31T00:00:00Z`.
     pub fn format(t: &DateTime<Utc>) -> String {
@@ -714,6 +721,16 @@ pub mod ts {
         (t.nanosecond() == 0).then(|| t.with_timezone(&Utc))
     }
 
+    /// A run of at most nine ASCII digits as a number; None for anything else.
+    fn digits(run: &[u8]) -> Option<u32> {
+        if run.len() > 9 {
+            return None;
+        }
+        run.iter().try_fold(0u32, |n, &d| {
+            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+        })
+    }
+
     /// The form [`format()`] writes (`2026-01-31T00:00:00Z`), read without
     /// chrono's general parser: what every signed document holds, so the
     /// common case is cheap. Anything else (other offsets, fractions, leap
@@ -730,11 +747,7 @@ pub mod ts {
         {
             return None;
         }
-        let num = |range: std::ops::Range<usize>| -> Option<u32> {
-            b[range].iter().try_fold(0u32, |n, &d| {
-                d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
-            })
-        };
+        let num = |range: std::ops::Range<usize>| digits(&b[range]);
         let year = i32::try_from(num(0..4)?).ok()?;
         let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
         if second > 59 {
@@ -749,14 +762,27 @@ pub mod ts {
         s.serialize_str(&format(t))
     }
 
-    /// Serde: reads what [`parse`] reads.
+    /// Serde: reads what [`parse`] reads, from the string where it lies
+    /// (no copy of it is made).
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        parse(&s).ok_or_else(|| {
-            de::Error::custom(
-                "expected an RFC 3339 timestamp (2026-01-31T00:00:00Z) or a date (2026-01-31)",
-            )
-        })
+        d.deserialize_str(Visitor)
+    }
+
+    /// What [`deserialize`] expects.
+    const EXPECTED: &str = "an RFC 3339 timestamp (2026-01-31T00:00:00Z) or a date (2026-01-31)";
+
+    struct Visitor;
+
+    impl de::Visitor<'_> for Visitor {
+        type Value = DateTime<Utc>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(EXPECTED)
+        }
+
+        fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
+            parse(s).ok_or_else(|| E::custom(format_args!("expected {EXPECTED}")))
+        }
     }
 }
 
