@@ -189,6 +189,63 @@ fn floating_timeout_default() -> u32 {
 }
 
 impl License {
+    /// A license with the required fields given and every other field at
+    /// the default a document that leaves it out gets.
+    pub(crate) fn with_defaults(
+        id: String,
+        license_type: LicenseType,
+        product_details: ProductDetails,
+        issued_at: DateTime<Utc>,
+    ) -> License {
+        License {
+            format: FORMAT_VERSION,
+            id,
+            license_key: None,
+            license_type,
+            license_enabled: true,
+            license_active: true,
+            is_trial: false,
+            trial_days: None,
+            start_date: None,
+            validity_period: None,
+            enable_maintenance_period: false,
+            maintenance_period: None,
+            allow_grace_period: false,
+            grace_period: 0,
+            max_activations: one(),
+            allow_unlimited_activations: false,
+            times_activated: 0,
+            transfer_count: 0,
+            max_transfers: 0,
+            is_floating: false,
+            is_floating_cloud: false,
+            floating_timeout: floating_timeout_default(),
+            floating_users: 0,
+            can_borrow: false,
+            max_borrow_time: 0,
+            prevent_vm: false,
+            is_hardware_key_auth: false,
+            is_air_gapped: false,
+            product_features: Vec::new(),
+            max_consumptions: 0,
+            total_consumptions: 0,
+            allow_unlimited_consumptions: false,
+            allow_overages: false,
+            max_overages: 0,
+            reset_consumption: false,
+            consumption_period: None,
+            custom_fields: Vec::new(),
+            customer: None,
+            product_details,
+            user: None,
+            metadata: serde_json::Map::new(),
+            issued_at,
+            expires_at: None,
+            device: None,
+            hardware_key: None,
+        }
+    }
+
     /// The product short code the license is for.
     pub fn product(&self) -> &str {
         &self.product_details.short_code
@@ -463,6 +520,30 @@ pub struct Feature {
     /// Free-form vendor data.
     #[serde(default, skip_serializing_if = "is_default")]
     pub metadata: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Feature {
+    /// An on/off feature named `code`, every other field at its default.
+    pub(crate) fn activation(code: String) -> Feature {
+        Feature {
+            code,
+            name: String::new(),
+            feature_type: FeatureType::Activation,
+            expiry_date: None,
+            max_consumption: 0,
+            allow_unlimited_consumptions: false,
+            total_consumptions: 0,
+            allow_overages: false,
+            max_overages: 0,
+            reset_consumption: false,
+            consumption_period: None,
+            is_floating: false,
+            is_floating_cloud: false,
+            floating_users: None,
+            floating_timeout: None,
+            metadata: serde_json::Map::new(),
+        }
+    }
 }
 
 /// The data type of a custom field.
@@ -878,6 +959,23 @@ mod tests {
                 assert_eq!(fast, chrono, "{s}");
             }
         }
+    }
+
+    /// The defaults the code fills in are the ones serde gives a document
+    /// that leaves the fields out (the direct reader and the Keygen
+    /// mapping start from them).
+    #[test]
+    fn the_built_in_defaults_are_serdes() {
+        let read: License = serde_json::from_value(minimal()).unwrap();
+        let built = License::with_defaults(
+            "lic-1".into(),
+            LicenseType::Perpetual,
+            read.product_details.clone(),
+            read.issued_at,
+        );
+        assert_eq!(built, read);
+        let feature: Feature = serde_json::from_value(serde_json::json!({"code": "x"})).unwrap();
+        assert_eq!(Feature::activation("x".into()), feature);
     }
 
     #[test]

@@ -7,9 +7,7 @@ use super::certificate::FileKind;
 use super::payload::{related, time, Resource};
 use crate::error::{Error, Result};
 use crate::format::keys::KeygenTrust;
-use crate::format::license::{
-    Customer, Feature, FeatureType, License, LicenseType, ProductDetails, FORMAT_VERSION,
-};
+use crate::format::license::{Customer, Feature, License, LicenseType, ProductDetails};
 
 /// Maps the license of a verified payload. `data` is the file's `data`
 /// (a license, or a machine whose license is in `included`).
@@ -95,77 +93,34 @@ pub(super) fn license(
         (None, None) => LicenseType::Perpetual,
     };
     Ok(License {
-        format: FORMAT_VERSION,
-        id: lic.id.clone(),
-        license_key: None,
-        license_type,
         license_enabled: enabled,
-        license_active: true,
-        is_trial: false,
-        trial_days: None,
-        start_date: None,
         validity_period,
-        enable_maintenance_period: false,
-        maintenance_period: None,
-        allow_grace_period: false,
-        grace_period: 0,
         max_activations,
         allow_unlimited_activations: unlimited,
-        times_activated: 0,
-        transfer_count: 0,
-        max_transfers: 0,
-        is_floating: false,
-        is_floating_cloud: false,
-        floating_timeout: 120,
-        floating_users: 0,
-        can_borrow: false,
-        max_borrow_time: 0,
-        prevent_vm: false,
-        is_hardware_key_auth: false,
-        is_air_gapped: false,
         product_features: features,
         max_consumptions: a.max_uses.unwrap_or(0),
         total_consumptions: a.uses.unwrap_or(0),
-        allow_unlimited_consumptions: false,
-        allow_overages: false,
-        max_overages: 0,
-        reset_consumption: false,
-        consumption_period: None,
-        custom_fields: Vec::new(),
         customer,
-        product_details: ProductDetails {
-            product_id: None,
-            product_name,
-            short_code,
-            authorization_method: Default::default(),
-            metadata: serde_json::Map::new(),
-        },
-        user: None,
         metadata: a.metadata.clone().unwrap_or_default(),
-        issued_at: issued,
         expires_at: file_expiry,
-        device: None,
-        hardware_key: None,
+        ..License::with_defaults(
+            lic.id.clone(),
+            license_type,
+            ProductDetails {
+                product_id: None,
+                product_name,
+                short_code,
+                authorization_method: Default::default(),
+                metadata: serde_json::Map::new(),
+            },
+            issued,
+        )
     })
 }
 
 fn entitlement(code: &str, name: Option<&str>) -> Feature {
     Feature {
-        code: code.to_owned(),
         name: name.unwrap_or_default().to_owned(),
-        feature_type: FeatureType::Activation,
-        expiry_date: None,
-        max_consumption: 0,
-        allow_unlimited_consumptions: false,
-        total_consumptions: 0,
-        allow_overages: false,
-        max_overages: 0,
-        reset_consumption: false,
-        consumption_period: None,
-        is_floating: false,
-        is_floating_cloud: false,
-        floating_users: None,
-        floating_timeout: None,
-        metadata: serde_json::Map::new(),
+        ..Feature::activation(code.to_owned())
     }
 }

@@ -37,6 +37,16 @@ pub(crate) fn read(text: &str) -> Option<License> {
 /// metadata map lies: deeper maps are left to serde.
 const MAX_METADATA_DEPTH: usize = 100;
 
+/// For each `name: read;` in order: when the object's next key is `name`,
+/// sets `target.name` to what `read` reads (a `?` in it ends the reading).
+macro_rules! fields {
+    ($cursor:ident, $object:ident, $target:ident; $($name:ident: $read:expr;)*) => {$(
+        if $cursor.field(&mut $object, stringify!($name)) {
+            $target.$name = $read;
+        }
+    )*};
+}
+
 struct Cursor<'a> {
     rest: &'a str,
 }
@@ -214,67 +224,21 @@ impl<'a> Cursor<'a> {
             "consumption" => LicenseType::Consumption,
             _ => return None,
         };
-        let mut l = License {
-            format,
+        let mut l = License::with_defaults(
             id,
-            license_key,
             license_type,
-            license_enabled: true,
-            license_active: true,
-            is_trial: false,
-            trial_days: None,
-            start_date: None,
-            validity_period: None,
-            enable_maintenance_period: false,
-            maintenance_period: None,
-            allow_grace_period: false,
-            grace_period: 0,
-            max_activations: 1,
-            allow_unlimited_activations: false,
-            times_activated: 0,
-            transfer_count: 0,
-            max_transfers: 0,
-            is_floating: false,
-            is_floating_cloud: false,
-            floating_timeout: 120,
-            floating_users: 0,
-            can_borrow: false,
-            max_borrow_time: 0,
-            prevent_vm: false,
-            is_hardware_key_auth: false,
-            is_air_gapped: false,
-            product_features: Vec::new(),
-            max_consumptions: 0,
-            total_consumptions: 0,
-            allow_unlimited_consumptions: false,
-            allow_overages: false,
-            max_overages: 0,
-            reset_consumption: false,
-            consumption_period: None,
-            custom_fields: Vec::new(),
-            customer: None,
-            product_details: ProductDetails {
+            ProductDetails {
                 product_id: None,
                 product_name: String::new(),
                 short_code: String::new(),
                 authorization_method: AuthorizationMethod::LicenseKey,
                 metadata: Map::new(),
             },
-            user: None,
-            metadata: Map::new(),
-            issued_at: DateTime::UNIX_EPOCH,
-            expires_at: None,
-            device: None,
-            hardware_key: None,
-        };
-        macro_rules! fields {
-            ($($name:ident: $read:expr;)*) => {$(
-                if self.field(&mut o, stringify!($name)) {
-                    l.$name = $read;
-                }
-            )*};
-        }
-        fields! {
+            DateTime::UNIX_EPOCH,
+        );
+        l.format = format;
+        l.license_key = license_key;
+        fields! { self, o, l;
             license_enabled: self.bool()?;
             license_active: self.bool()?;
             is_trial: self.bool()?;
@@ -314,7 +278,7 @@ impl<'a> Cursor<'a> {
             return None;
         }
         l.product_details = self.product_details()?;
-        fields! {
+        fields! { self, o, l;
             user: Some(self.user()?);
             metadata: self.map()?;
         }
@@ -322,7 +286,7 @@ impl<'a> Cursor<'a> {
             return None;
         }
         l.issued_at = self.time()?;
-        fields! {
+        fields! { self, o, l;
             expires_at: Some(self.time()?);
             device: Some(self.fingerprint()?);
             hardware_key: Some(self.string()?);
@@ -346,32 +310,8 @@ impl<'a> Cursor<'a> {
         if !self.field(&mut o, "code") {
             return None;
         }
-        let mut f = Feature {
-            code: self.string()?,
-            name: String::new(),
-            feature_type: FeatureType::Activation,
-            expiry_date: None,
-            max_consumption: 0,
-            allow_unlimited_consumptions: false,
-            total_consumptions: 0,
-            allow_overages: false,
-            max_overages: 0,
-            reset_consumption: false,
-            consumption_period: None,
-            is_floating: false,
-            is_floating_cloud: false,
-            floating_users: None,
-            floating_timeout: None,
-            metadata: Map::new(),
-        };
-        macro_rules! fields {
-            ($($name:ident: $read:expr;)*) => {$(
-                if self.field(&mut o, stringify!($name)) {
-                    f.$name = $read;
-                }
-            )*};
-        }
-        fields! {
+        let mut f = Feature::activation(self.string()?);
+        fields! { self, o, f;
             name: self.string()?;
             feature_type: match self.str()? {
                 "activation" => FeatureType::Activation,
@@ -427,14 +367,7 @@ impl<'a> Cursor<'a> {
     fn customer(&mut self) -> Option<Customer> {
         let mut o = self.open()?;
         let mut c = Customer::default();
-        macro_rules! fields {
-            ($($name:ident: $read:expr;)*) => {$(
-                if self.field(&mut o, stringify!($name)) {
-                    c.$name = $read;
-                }
-            )*};
-        }
-        fields! {
+        fields! { self, o, c;
             email: self.string()?;
             company_name: self.string()?;
             reference: self.string()?;
@@ -496,14 +429,7 @@ impl<'a> Cursor<'a> {
     fn user(&mut self) -> Option<LicenseUser> {
         let mut o = self.open()?;
         let mut u = LicenseUser::default();
-        macro_rules! fields {
-            ($($name:ident: $read:expr;)*) => {$(
-                if self.field(&mut o, stringify!($name)) {
-                    u.$name = $read;
-                }
-            )*};
-        }
-        fields! {
+        fields! { self, o, u;
             id: Some(self.u64()?);
             email: self.string()?;
             first_name: self.string()?;
