@@ -1361,7 +1361,9 @@ tessera_result tessera_server_set_limits(struct tessera_server *server,
 // Returns `TESSERA_OK`; `TESSERA_ERR_NULL_POINTER`;
 // `TESSERA_ERR_INVALID_ARGUMENT` for a plain `http://` URL that is not
 // loopback, a pinned CA that is not a PEM certificate, or a proxy URL
-// that does not parse.
+// that does not parse; `TESSERA_ERR_UNSUPPORTED` from a library built
+// without its online half (then no connection, session or auto-sync can
+// exist, and every call that takes one answers the same).
 //
 // # Safety
 // `config` and `server` are NULL or live; `connection_out` is NULL or

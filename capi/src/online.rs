@@ -326,7 +326,9 @@ pub unsafe extern "C" fn tessera_server_set_limits(
 /// Returns `TESSERA_OK`; `TESSERA_ERR_NULL_POINTER`;
 /// `TESSERA_ERR_INVALID_ARGUMENT` for a plain `http://` URL that is not
 /// loopback, a pinned CA that is not a PEM certificate, or a proxy URL
-/// that does not parse.
+/// that does not parse; `TESSERA_ERR_UNSUPPORTED` from a library built
+/// without its online half (then no connection, session or auto-sync can
+/// exist, and every call that takes one answers the same).
 ///
 /// # Safety
 /// `config` and `server` are NULL or live; `connection_out` is NULL or
@@ -342,6 +344,7 @@ pub unsafe extern "C" fn tessera_connection_new(
         let config = unsafe { arg_ref(config, "config") }?;
         // SAFETY: the function's contract.
         let server = unsafe { arg_ref(server, "server") }?;
+        available()?;
         let inner = Connection::new(&config.inner, server.inner.clone())?;
         Ok(into_raw(tessera_connection {
             inner: Arc::new(inner),
@@ -359,17 +362,32 @@ pub unsafe extern "C" fn tessera_connection_new(
 #[no_mangle]
 pub unsafe extern "C" fn tessera_connection_free(connection: *mut *mut tessera_connection) {
     // SAFETY: the function's contract.
-    infallible((), || unsafe { free_slot(connection) })
+    infallible((), || unsafe { free_online(connection) })
 }
 
+/// Proof that the online half is built in. Without the `online` feature it
+/// is an enum without values, so [`available`] can only fail and the
+/// compiler drops, as unreachable, every line after `available()?` and
+/// all the online code behind it (a runtime flag was not enough: the
+/// optimiser could not see through the error's conversion).
+#[cfg(feature = "online")]
+#[derive(Clone, Copy)]
+struct Online;
+
+#[cfg(not(feature = "online"))]
+#[derive(Clone, Copy)]
+enum Online {}
+
 /// Without the `online` feature no connection, session or auto-sync can
-/// exist; saying so here, inlined, also lets the optimiser drop the code
-/// behind them.
+/// exist: this says so, and (see [`Online`]) cuts the code behind it.
 #[inline(always)]
-fn available() -> FfiResult {
-    if cfg!(feature = "online") {
-        Ok(())
-    } else {
+fn available() -> FfiResult<Online> {
+    #[cfg(feature = "online")]
+    {
+        Ok(Online)
+    }
+    #[cfg(not(feature = "online"))]
+    {
         Err(tessera::Error::Unsupported(
             "this library was built without its online half (feature `online`)",
         )
@@ -377,14 +395,36 @@ fn available() -> FfiResult {
     }
 }
 
+/// Frees a connection, session or auto-sync as `free_slot` does. Without
+/// the `online` feature none can exist (`tessera_connection_new` refuses),
+/// so only the slot is cleared, and the optimiser drops their teardown
+/// (a session's release, an auto-sync's stop) with the rest of the
+/// online code.
+///
+/// # Safety
+/// As `free_slot`.
+#[inline(always)]
+unsafe fn free_online<T>(slot: *mut *mut T) {
+    if cfg!(feature = "online") {
+        // SAFETY: the caller's contract.
+        unsafe { free_slot(slot) }
+    } else if !slot.is_null() {
+        // SAFETY: `slot` is non-NULL and writable by the contract.
+        unsafe { slot.write(std::ptr::null_mut()) }
+    }
+}
+
 /// # Safety
 /// `connection` is NULL or a live connection.
 #[inline(always)]
-unsafe fn conn<'a>(connection: *const tessera_connection) -> FfiResult<&'a Arc<Connection>> {
+unsafe fn conn<'a>(
+    connection: *const tessera_connection,
+) -> FfiResult<(&'a Arc<Connection>, Online)> {
     // SAFETY: the caller's contract.
     let c = unsafe { arg_ref(connection, "connection") }?;
-    available()?;
-    Ok(&c.inner)
+    // The token travels with the connection, so that in the caller too the
+    // success is a value that cannot exist without the online half.
+    Ok((&c.inner, available()?))
 }
 
 /// # Safety
@@ -406,7 +446,7 @@ unsafe fn on_connection(
 ) -> tessera_result {
     boundary(|| {
         // SAFETY: the caller's contract.
-        let c = unsafe { conn(connection) }?;
+        let c = unsafe { conn(connection) }?.0;
         body(c)
     })
 }
@@ -504,7 +544,7 @@ pub unsafe extern "C" fn tessera_online_user_licenses(
         // SAFETY: the function's contract (each pointer).
         let (c, user, password) = unsafe {
             (
-                conn(connection)?,
+                conn(connection)?.0,
                 arg_str(username, "username")?,
                 arg_str(password, "password")?,
             )
@@ -537,7 +577,7 @@ pub unsafe extern "C" fn tessera_online_trial_key(
     boundary(|| {
         Out::new(len_out, "len_out")?;
         // SAFETY: the function's contract.
-        let c = unsafe { conn(connection) }?;
+        let c = unsafe { conn(connection) }?.0;
         let email = if email.is_null() {
             None
         } else {
@@ -585,7 +625,7 @@ pub unsafe extern "C" fn tessera_online_sync(
 ) -> tessera_result {
     boundary(|| {
         // SAFETY: the function's contract.
-        let (c, h) = unsafe { (conn(connection)?, handle_arc(handle)?) };
+        let (c, h) = unsafe { (conn(connection)?.0, handle_arc(handle)?) };
         Ok(c.sync(h)?)
     })
 }
@@ -620,7 +660,7 @@ unsafe fn leasing(
 ) -> tessera_result {
     let run = || {
         // SAFETY: the caller's contract.
-        let (c, h) = unsafe { (conn(connection)?, handle_arc(handle)?) };
+        let (c, h) = unsafe { (conn(connection)?.0, handle_arc(handle)?) };
         Ok((&call(c, h)?).into())
     };
     // SAFETY: the caller's contract covers `lease_out`.
@@ -715,7 +755,7 @@ pub unsafe extern "C" fn tessera_online_return_borrow(
 ) -> tessera_result {
     boundary(|| {
         // SAFETY: the function's contract.
-        let (c, h) = unsafe { (conn(connection)?, handle_arc(handle)?) };
+        let (c, h) = unsafe { (conn(connection)?.0, handle_arc(handle)?) };
         if !matches!(h.lease()?, Some(l) if l.kind == tessera::format::lease::LeaseKind::Borrow) {
             return Err(Failure::invalid("no borrowed seat to return"));
         }
@@ -742,7 +782,7 @@ pub unsafe extern "C" fn tessera_online_upload_consumption(
 ) -> tessera_result {
     let run = || {
         // SAFETY: the function's contract.
-        let (c, h) = unsafe { (conn(connection)?, handle_arc(handle)?) };
+        let (c, h) = unsafe { (conn(connection)?.0, handle_arc(handle)?) };
         let up = c.upload_consumption(h)?;
         Ok(tessera_upload {
             sent: u64::try_from(up.sent).unwrap_or(u64::MAX),
@@ -772,7 +812,7 @@ pub unsafe extern "C" fn tessera_session_open(
 ) -> tessera_result {
     let run = || {
         // SAFETY: the function's contract.
-        let (c, h) = unsafe { (conn(connection)?, handle_arc(handle)?) };
+        let (c, h) = unsafe { (conn(connection)?.0, handle_arc(handle)?) };
         let minutes = u64::from(h.license().floating_timeout.max(1));
         let interval = secs(interval_secs, Duration::from_secs(minutes * 60 / 3));
         let session = FloatingSession::open(Arc::clone(c), Arc::clone(h), interval)?;
@@ -854,7 +894,7 @@ pub unsafe extern "C" fn tessera_session_close(
 #[no_mangle]
 pub unsafe extern "C" fn tessera_session_free(session: *mut *mut tessera_session) {
     // SAFETY: the function's contract.
-    infallible((), || unsafe { free_slot(session) })
+    infallible((), || unsafe { free_online(session) })
 }
 
 /// Starts keeping `handle` in sync from a background thread: at once, then
@@ -880,7 +920,7 @@ pub unsafe extern "C" fn tessera_auto_sync_start(
 ) -> tessera_result {
     let run = || {
         // SAFETY: the function's contract.
-        let (c, h) = unsafe { (conn(connection)?, handle_arc(handle)?) };
+        let (c, h) = unsafe { (conn(connection)?.0, handle_arc(handle)?) };
         // SAFETY: the function's contract: NULL or readable.
         let given = unsafe { options.as_ref() }.copied();
         let mut o = AutoSyncOptions::default();
@@ -980,5 +1020,58 @@ pub unsafe extern "C" fn tessera_auto_sync_record(
 #[no_mangle]
 pub unsafe extern "C" fn tessera_auto_sync_stop(auto_sync: *mut *mut tessera_auto_sync) {
     // SAFETY: the function's contract.
-    infallible((), || unsafe { free_slot(auto_sync) })
+    infallible((), || unsafe { free_online(auto_sync) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::tessera_config_new;
+    use tessera::Code;
+
+    /// Arguments are checked first in every build; then a build without
+    /// the online half refuses to make a connection (so nothing behind one
+    /// can run), and one with it makes one without touching the network.
+    #[test]
+    fn a_connection_exists_only_with_the_online_half() {
+        let mut config = std::ptr::null_mut();
+        let mut server = std::ptr::null_mut();
+        let key = [7_u8; 32];
+        // SAFETY: NUL-terminated strings, live outputs; everything is freed below.
+        unsafe {
+            assert_eq!(tessera_config_new(c"acme".as_ptr(), &mut config), Code::Ok);
+            assert_eq!(
+                tessera_server_new(
+                    c"https://127.0.0.1:9".as_ptr(),
+                    key.as_ptr(),
+                    key.len(),
+                    &mut server
+                ),
+                Code::Ok
+            );
+            assert_eq!(
+                tessera_connection_new(config, server, std::ptr::null_mut()),
+                Code::NullPointer
+            );
+            assert_eq!(tessera_online_check_in(std::ptr::null()), Code::NullPointer);
+
+            let mut connection = std::ptr::null_mut();
+            let made = tessera_connection_new(config, server, &mut connection);
+            if cfg!(feature = "online") {
+                assert_eq!(made, Code::Ok);
+                assert!(!connection.is_null());
+            } else {
+                assert_eq!(made, Code::Unsupported);
+                assert!(connection.is_null());
+            }
+            tessera_connection_free(&mut connection);
+            assert!(connection.is_null());
+            // Freeing what was never made is a no-op in both builds.
+            let mut session: *mut tessera_session = std::ptr::null_mut();
+            tessera_session_free(&mut session);
+            tessera_session_free(std::ptr::null_mut());
+            tessera_server_free(&mut server);
+            crate::config::tessera_config_free(&mut config);
+        }
+    }
 }

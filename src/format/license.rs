@@ -791,7 +791,14 @@ pub mod ts {
             if !date_shape(b) {
                 return None;
             }
-            let day = NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
+            // The shape is checked, so the date's three numbers are digits
+            // where chrono's `%Y-%m-%d` would read them (its general format
+            // parser is not linked for this one use).
+            let day = NaiveDate::from_ymd_opt(
+                i32::try_from(digits(&b[0..4])?).ok()?,
+                digits(&b[5..7])?,
+                digits(&b[8..10])?,
+            )?;
             return Some(day.and_hms_opt(0, 0, 0)?.and_utc());
         }
         if !date_shape(b.get(..10)?) || b[10] != b'T' || s.contains('.') || s.ends_with('z') {
@@ -976,6 +983,33 @@ mod tests {
         assert_eq!(built, read);
         let feature: Feature = serde_json::from_value(serde_json::json!({"code": "x"})).unwrap();
         assert_eq!(Feature::activation("x".into()), feature);
+    }
+
+    /// A bare date is read as chrono's `%Y-%m-%d` read it: every month and
+    /// day from 00 to 39 over a leap year, a common one, year 0 and 9999.
+    #[test]
+    fn a_bare_date_is_read_as_chrono_reads_it() {
+        for year in ["0000", "1900", "2000", "2024", "2026", "9999"] {
+            for month in 0..40 {
+                for day in 0..40 {
+                    let s = format!("{year}-{month:02}-{day:02}");
+                    let chrono = chrono::NaiveDate::parse_from_str(&s, "%Y-%m-%d")
+                        .ok()
+                        .and_then(|d| d.and_hms_opt(0, 0, 0))
+                        .map(|t| t.and_utc());
+                    assert_eq!(ts::parse(&s), chrono, "{s}");
+                }
+            }
+        }
+        for other in [
+            "2026-1-031",
+            "2026/01/31",
+            "20260-1-31",
+            "２０２６-01-31",
+            "2026-01-3 ",
+        ] {
+            assert_eq!(ts::parse(other), None, "{other}");
+        }
     }
 
     #[test]
