@@ -812,6 +812,10 @@ fn trial_wait(peer: Option<std::net::IpAddr>, now: i64, record: bool) -> Option<
 /// A trial license for this device, made from the product's trial
 /// definition: one per device, so asking again gives the same key. One
 /// address makes at most 10 new trials a day (429 `too_many_trials`).
+/// The components naming a machine that a trial request is keyed by, at
+/// most (a real device has a handful; more only cost queries).
+const MAX_NAMING_COMPONENTS: usize = 16;
+
 async fn trial_key(app: &Arc<App>, r: TrialRequest) -> Result<Value, ApiError> {
     let key = license_key()?;
     let id = random_id()?;
@@ -820,7 +824,22 @@ async fn trial_key(app: &Arc<App>, r: TrialRequest) -> Result<Value, ApiError> {
     let made = app.with_db(move |app, conn| {
         let now = app.now();
         db::write(conn, |tx| {
-            if let Some(existing) = db::trial_of(tx, &r.product, &r.fingerprint.id)? {
+            // The trial of this fingerprint id, or of a device that shares
+            // a component naming its machine: changing the id (or the
+            // host name, the OS) does not make another device.
+            let naming = || {
+                r.fingerprint
+                    .components
+                    .iter()
+                    .filter(|(name, _)| tessera::format::fingerprint::is_identifying(name))
+                    .take(MAX_NAMING_COMPONENTS)
+                    .map(|(name, hash)| (name.as_str(), hash.as_str()))
+            };
+            let existing = match db::trial_of(tx, &r.product, &r.fingerprint.id)? {
+                Some(existing) => Some(existing),
+                None => db::trial_by_components(tx, &r.product, naming())?,
+            };
+            if let Some(existing) = existing {
                 let row = db::license_by_id(tx, &existing)?;
                 return Ok(
                     json!({ "license_key": row.license_key, "license_id": row.id, "new": false }),
@@ -863,7 +882,7 @@ async fn trial_key(app: &Arc<App>, r: TrialRequest) -> Result<Value, ApiError> {
                     max_users: 1,
                 },
             )?;
-            db::insert_trial(tx, &r.product, &r.fingerprint.id, &id)?;
+            db::insert_trial(tx, &r.product, &r.fingerprint.id, naming(), &id)?;
             Ok(json!({
                 "license_key": key,
                 "license_id": id,

@@ -148,6 +148,19 @@ CREATE TABLE audit (
     status INTEGER NOT NULL
 );
 ",
+    // 6: the components that name a machine (machine id, firmware UUID,
+    // network card, ...) of every device that took a trial, so a device
+    // that changes its fingerprint id but not its machine gets its trial
+    // back rather than a new one.
+    "
+CREATE TABLE trial_components (
+    product TEXT NOT NULL,
+    component TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    license_id TEXT NOT NULL REFERENCES licenses(id),
+    PRIMARY KEY (product, component, hash)
+);
+",
 ];
 
 /// A license row.
@@ -867,10 +880,35 @@ pub(crate) fn trial_of(conn: &Connection, product: &str, device: &str) -> DbResu
     )
 }
 
-pub(crate) fn insert_trial(
+/// The trial taken by a device that shares one of `components` (name and
+/// hash pairs that name a machine) with the device, if any.
+pub(crate) fn trial_by_components<'a>(
+    conn: &Connection,
+    product: &str,
+    components: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> DbResult<Option<String>> {
+    for (component, hash) in components {
+        let found = one(
+            conn,
+            "SELECT license_id FROM trial_components \
+             WHERE product = ?1 AND component = ?2 AND hash = ?3",
+            params![product, component, hash],
+            |r| r.get(0),
+        )?;
+        if found.is_some() {
+            return Ok(found);
+        }
+    }
+    Ok(None)
+}
+
+/// Records the trial `license_id` of `device` (its fingerprint id) and of
+/// the `components` that name its machine.
+pub(crate) fn insert_trial<'a>(
     tx: &rusqlite::Transaction<'_>,
     product: &str,
     device: &str,
+    components: impl IntoIterator<Item = (&'a str, &'a str)>,
     license_id: &str,
 ) -> DbResult<()> {
     exec(
@@ -878,6 +916,14 @@ pub(crate) fn insert_trial(
         "INSERT INTO trials (product, device, license_id) VALUES (?1, ?2, ?3)",
         params![product, device, license_id],
     )?;
+    for (component, hash) in components {
+        exec(
+            tx,
+            "INSERT OR IGNORE INTO trial_components (product, component, hash, license_id) \
+             VALUES (?1, ?2, ?3, ?4)",
+            params![product, component, hash, license_id],
+        )?;
+    }
     Ok(())
 }
 

@@ -496,3 +496,45 @@ fn a_daily_counter_is_limited_per_day_at_the_server_too() {
         409
     );
 }
+
+#[test]
+fn a_device_that_changes_its_id_but_not_its_machine_gets_its_trial_back() {
+    let s = start();
+    let p = product(&s, "trials-renamed");
+    let d = admin(
+        &s,
+        "POST",
+        "/admin/v1/definitions",
+        json!({"product": p.code, "code": "TRIAL", "name": "Trial", "trial_days": 14,
+               "spec": {"license_type": "time-limited", "validity_period": "2099-01-01T00:00:00Z",
+                        "product_details": {"short_code": p.code}}}),
+    );
+    assert_eq!(d.status, 200, "{}", d.body);
+    let ask = |fingerprint: Value| {
+        let r = call(
+            &s,
+            &p,
+            "/api/v1/trial_key",
+            json!({"product": p.code, "fingerprint": fingerprint}),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        (r.body["license_key"].clone(), r.body["new"].clone())
+    };
+    let first = ask(json!({"id": "a-1", "components":
+        {"machine_id": "m-a", "mac:0": "n-a", "hostname": "h-1", "os": "o", "cpu": "c"}}));
+    assert_eq!(first.1, true);
+    // Another id, host name and OS, the same machine id: the same trial.
+    let renamed = ask(json!({"id": "a-2", "components":
+        {"machine_id": "m-a", "hostname": "h-2", "os": "o2", "cpu": "c"}}));
+    assert_eq!(renamed, (first.0.clone(), json!(false)));
+    // A new machine id, the same network card: still the same machine.
+    let reinstalled = ask(json!({"id": "a-3", "components":
+        {"machine_id": "m-a2", "mac:0": "n-a", "cpu": "c"}}));
+    assert_eq!(reinstalled, (first.0.clone(), json!(false)));
+    // Another machine of the same model, OS and host name: its own trial
+    // (those three are shared by many machines).
+    let other = ask(json!({"id": "b-1", "components":
+        {"machine_id": "m-b", "hostname": "h-1", "os": "o", "cpu": "c"}}));
+    assert_eq!(other.1, true);
+    assert_ne!(other.0, first.0);
+}
