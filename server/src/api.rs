@@ -16,7 +16,7 @@ use axum::{Extension, Router};
 
 use crate::db::{self, LicenseRow};
 use crate::error::ApiError;
-use crate::http::{Answer, JsonBody, Product};
+use crate::http::{Answer, DeviceProof, JsonBody, Product};
 use crate::state::{App, Parsed};
 use crate::users::{self, Password};
 
@@ -34,6 +34,10 @@ struct Who {
     #[serde(default)]
     password: Option<Password>,
     fingerprint: Fingerprint,
+    /// At an activation: the public key (base64) of the device's proofs
+    /// on its later requests.
+    #[serde(default)]
+    device_key: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -113,6 +117,7 @@ type Handler = dyn FnOnce(
 
 type AppState = State<Arc<App>>;
 type Authenticated = Extension<Product>;
+type Proof = Extension<DeviceProof>;
 
 /// The client API, mounted under `/api/v1`; every call is a POST.
 pub(crate) fn routes() -> Router<Arc<App>> {
@@ -171,94 +176,102 @@ async fn deactivate_offline_call(
 async fn borrow_call(
     State(app): AppState,
     Extension(Product(product)): Authenticated,
+    Extension(proof): Proof,
     JsonBody(r): JsonBody<BorrowRequest>,
 ) -> Result<Answer, ApiError> {
     let hours = r.hours;
     let handler: Box<Handler> =
         Box::new(move |app, tx, l, who, now| lease(app, tx, l, who, now, LeaseKind::Borrow, hours));
     Ok(Answer(
-        with_license(&app, product, r.who, false, handler).await?,
+        with_license(&app, product, proof, r.who, false, handler).await?,
     ))
 }
 
 async fn add_consumption_call(
     State(app): AppState,
     Extension(Product(product)): Authenticated,
+    Extension(proof): Proof,
     JsonBody(r): JsonBody<ConsumptionRequest>,
 ) -> Result<Answer, ApiError> {
     let records = r.records;
     let handler: Box<Handler> =
         Box::new(move |app, tx, row, who, now| add_consumption(app, tx, row, who, now, &records));
     Ok(Answer(
-        with_license(&app, product, r.who, false, handler).await?,
+        with_license(&app, product, proof, r.who, false, handler).await?,
     ))
 }
 
 /// A call about one device's use of one license.
 async fn device_call(
     app: &Arc<App>,
-    product: String,
+    (product, proof): (String, DeviceProof),
     r: DeviceRequest,
     activating: bool,
     handler: Box<Handler>,
 ) -> Result<Answer, ApiError> {
     Ok(Answer(
-        with_license(app, product, r.who, activating, handler).await?,
+        with_license(app, product, proof, r.who, activating, handler).await?,
     ))
 }
 
 async fn activate_call(
     State(app): AppState,
     Extension(Product(product)): Authenticated,
+    Extension(proof): Proof,
     JsonBody(r): JsonBody<DeviceRequest>,
 ) -> Result<Answer, ApiError> {
-    device_call(&app, product, r, true, Box::new(activate)).await
+    device_call(&app, (product, proof), r, true, Box::new(activate)).await
 }
 
 async fn check_call(
     State(app): AppState,
     Extension(Product(product)): Authenticated,
+    Extension(proof): Proof,
     JsonBody(r): JsonBody<DeviceRequest>,
 ) -> Result<Answer, ApiError> {
-    device_call(&app, product, r, false, Box::new(check)).await
+    device_call(&app, (product, proof), r, false, Box::new(check)).await
 }
 
 async fn deactivate_call(
     State(app): AppState,
     Extension(Product(product)): Authenticated,
+    Extension(proof): Proof,
     JsonBody(r): JsonBody<DeviceRequest>,
 ) -> Result<Answer, ApiError> {
-    device_call(&app, product, r, false, Box::new(deactivate)).await
+    device_call(&app, (product, proof), r, false, Box::new(deactivate)).await
 }
 
 async fn register_call(
     State(app): AppState,
     Extension(Product(product)): Authenticated,
+    Extension(proof): Proof,
     JsonBody(r): JsonBody<DeviceRequest>,
 ) -> Result<Answer, ApiError> {
     let handler: Box<Handler> =
         Box::new(|app, tx, l, who, now| lease(app, tx, l, who, now, LeaseKind::Floating, 0));
-    device_call(&app, product, r, false, handler).await
+    device_call(&app, (product, proof), r, false, handler).await
 }
 
 async fn heartbeat_call(
     State(app): AppState,
     Extension(Product(product)): Authenticated,
+    Extension(proof): Proof,
     JsonBody(r): JsonBody<DeviceRequest>,
 ) -> Result<Answer, ApiError> {
-    device_call(&app, product, r, false, Box::new(heartbeat)).await
+    device_call(&app, (product, proof), r, false, Box::new(heartbeat)).await
 }
 
 async fn release_call(
     State(app): AppState,
     Extension(Product(product)): Authenticated,
+    Extension(proof): Proof,
     JsonBody(r): JsonBody<DeviceRequest>,
 ) -> Result<Answer, ApiError> {
     let handler: Box<Handler> = Box::new(|_, tx, row, who, _| {
         let released = db::delete_lease(tx, &row.id, &who.fingerprint.id)?;
         Ok(Reply::Done(json!({ "released": released })))
     });
-    device_call(&app, product, r, false, handler).await
+    device_call(&app, (product, proof), r, false, handler).await
 }
 
 fn same_product(authorized: &str, named: &str) -> Result<(), ApiError> {
@@ -322,6 +335,7 @@ fn finish(app: &App, reply: Reply) -> Result<Value, ApiError> {
 async fn with_license(
     app: &Arc<App>,
     product: String,
+    proof: DeviceProof,
     who: Who,
     activating: bool,
     f: Box<Handler>,
@@ -374,12 +388,57 @@ async fn with_license(
                         "the license is disabled",
                     ));
                 }
-                f(app, tx, &row, &who, now)
+                check_device_proof(tx, &row, &who, activating, &proof)?;
+                let reply = f(app, tx, &row, &who, now)?;
+                if let (true, Some(key)) = (activating, &who.device_key) {
+                    db::set_activation_proof_key(tx, &row.id, &who.fingerprint.id, key)?;
+                }
+                Ok(reply)
             })
         },
         finish,
     )
     .await
+}
+
+/// Refuses a request about a device that does not come from that device.
+///
+/// An activation that registers a key must be signed by it, and may not
+/// replace another key already recorded for the device (a device that
+/// lost its state is freed by a deactivation or the support's device
+/// removal first). Every other request about an activation with a
+/// recorded key must carry that key's proof. Activations without one (made
+/// offline, or by an SDK from before the proofs) are taken as before.
+fn check_device_proof(
+    tx: &rusqlite::Transaction<'_>,
+    row: &LicenseRow,
+    who: &Who,
+    activating: bool,
+    proof: &DeviceProof,
+) -> Result<(), ApiError> {
+    let recorded = db::activation_proof_key(tx, &row.id, &who.fingerprint.id)?;
+    let proven_by = |key: &str| {
+        proof.signature.as_deref().is_some_and(|sig| {
+            tessera::protocol::request::device_proof_matches(key, &proof.message, sig)
+        })
+    };
+    let refused = || {
+        ApiError::unauthorized(
+            "device_proof",
+            "the request is not signed by the device the license is activated on",
+        )
+    };
+    match (activating, who.device_key.as_deref(), recorded.as_deref()) {
+        (true, Some(key), _) if !proven_by(key) => Err(refused()),
+        (true, Some(key), Some(old)) if key != old => Err(ApiError::conflict(
+            "device_key_mismatch",
+            "the license is activated on this device with another device key: \
+             deactivate it there, or have it removed, first",
+        )),
+        (true, _, _) => Ok(()),
+        (false, _, Some(key)) if !proven_by(key) => Err(refused()),
+        (false, _, _) => Ok(()),
+    }
 }
 
 /// The license `id`, when it belongs to `product`.

@@ -161,6 +161,11 @@ CREATE TABLE trial_components (
     PRIMARY KEY (product, component, hash)
 );
 ",
+    // 7: the public key of the device's online proofs, recorded at an
+    // online activation (the offline requests' key stays in device_key).
+    "
+ALTER TABLE activations ADD COLUMN proof_key TEXT;
+",
 ];
 
 /// A license row.
@@ -1111,6 +1116,36 @@ pub(crate) fn set_activation_device_key(
         tx,
         "UPDATE activations SET device_key = ?3 WHERE license_id = ?1 AND device = ?2",
         params![license_id, device, device_key],
+    )?;
+    Ok(())
+}
+
+/// The key of the device's online proofs for its activation of the
+/// license, when one was recorded.
+pub(crate) fn activation_proof_key(
+    conn: &Connection,
+    license_id: &str,
+    device: &str,
+) -> DbResult<Option<String>> {
+    Ok(one(
+        conn,
+        "SELECT proof_key FROM activations WHERE license_id = ?1 AND device = ?2",
+        params![license_id, device],
+        |r| r.get::<_, Option<String>>(0),
+    )?
+    .flatten())
+}
+
+pub(crate) fn set_activation_proof_key(
+    tx: &rusqlite::Transaction<'_>,
+    license_id: &str,
+    device: &str,
+    proof_key: &str,
+) -> DbResult<()> {
+    exec(
+        tx,
+        "UPDATE activations SET proof_key = ?3 WHERE license_id = ?1 AND device = ?2",
+        params![license_id, device, proof_key],
     )?;
     Ok(())
 }

@@ -32,6 +32,15 @@ const MAX_ANSWER: usize = 64 * 1024 * 1024;
 #[derive(Debug, Clone)]
 pub(crate) struct Product(pub String);
 
+/// What a client request's device proof is checked against: the request
+/// string the HMAC covered, and the `Tessera-Device-Signature` header, if
+/// any (a request extension set with [`Product`]).
+#[derive(Debug, Clone)]
+pub(crate) struct DeviceProof {
+    pub message: String,
+    pub signature: Option<String>,
+}
+
 /// A successful answer: a JSON document, status 200.
 pub(crate) struct Answer(pub Value);
 
@@ -238,8 +247,11 @@ pub(crate) async fn authenticate_client(
         .extensions
         .get::<OriginalUri>()
         .map_or_else(|| parts.uri.path().to_owned(), |o| o.0.path().to_owned());
-    let product = authenticate(&app, &parts.headers, parts.method.as_str(), &path, &body).await?;
+    let (product, message) =
+        authenticate(&app, &parts.headers, parts.method.as_str(), &path, &body).await?;
+    let signature = header_str(&parts.headers, request::DEVICE_SIGNATURE_HEADER).map(str::to_owned);
     parts.extensions.insert(Product(product));
+    parts.extensions.insert(DeviceProof { message, signature });
     // The peer's address, for the password checks' per-address limit.
     let peer = parts
         .extensions
@@ -249,14 +261,15 @@ pub(crate) async fn authenticate_client(
     Ok(crate::users::PEER.scope(peer, run).await)
 }
 
-/// Checks Date, nonce and the HMAC; returns the product.
+/// Checks Date, nonce and the HMAC; returns the product and the request
+/// string the HMAC covered.
 async fn authenticate(
     app: &Arc<App>,
     headers: &HeaderMap,
     method: &str,
     path: &str,
     body: &[u8],
-) -> Result<String, ApiError> {
+) -> Result<(String, String), ApiError> {
     let date = header_str(headers, "date")
         .ok_or_else(|| ApiError::unauthorized("missing_date", "the Date header is required"))?;
     let sent = protocol::parse_http_date(date)
@@ -317,5 +330,5 @@ async fn authenticate(
             "this request was received before (its nonce is spent)",
         ));
     }
-    Ok(product)
+    Ok((product, message))
 }

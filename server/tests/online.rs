@@ -959,3 +959,83 @@ fn no_status_change_is_told_after_the_auto_sync_stopped() {
         "a change was told after the stop"
     );
 }
+
+/// Finding of issue 22: a license id and a device's fingerprint id were
+/// enough to act for that device. Now every request about a device
+/// activated online carries a proof signed by the key it registered at
+/// activation, which derives from a random secret in its own state.
+#[test]
+fn another_machine_that_knows_the_ids_cannot_act_for_a_device() {
+    let s = start();
+    let p = product(&s, "proof");
+    new_license(&s, &p, "PROOF-KEY-0001", floating_spec(&p, "lic-proof"));
+    let victim = device_of(&s, &p, "victim");
+    let conn = connect(&victim, &s.url, &p);
+    let record = conn
+        .activate(&Credential::LicenseKey("PROOF-KEY-0001".into()))
+        .unwrap();
+    let fingerprint = serde_json::to_value(&record.fingerprint).unwrap();
+    let ids =
+        json!({"product": p.code, "license_id": record.license_id, "fingerprint": fingerprint});
+
+    // Without a proof, each call about the device is refused.
+    let mut upload = ids.clone();
+    upload["records"] = json!([{"seq": 1, "counter": "render", "amount": 999}]);
+    for (path, body) in [
+        ("/api/v1/check_license", ids.clone()),
+        ("/api/v1/floating/register", ids.clone()),
+        ("/api/v1/floating/release", ids.clone()),
+        ("/api/v1/deactivate_license", ids.clone()),
+        ("/api/v1/add_consumption", upload.clone()),
+    ] {
+        let r = call(&s, &p, path, body);
+        assert_eq!(
+            (r.status, r.body["code"].as_str()),
+            (401, Some("device_proof")),
+            "{path}: {}",
+            r.body
+        );
+    }
+    // With another key's proof: refused too.
+    let other = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
+    let r = call_as_device(&s, &p, "/api/v1/deactivate_license", &ids, &other);
+    assert_eq!(
+        (r.status, r.body["code"].as_str()),
+        (401, Some("device_proof")),
+        "{}",
+        r.body
+    );
+    // Re-activating the device under another key, even with the license
+    // key: refused, and the device's own key stays.
+    let mut takeover =
+        json!({"product": p.code, "license_key": "PROOF-KEY-0001", "fingerprint": fingerprint});
+    takeover["device_key"] = json!(tessera::format::keys::PublicKey::from_bytes(
+        other.verifying_key().as_bytes()
+    )
+    .unwrap()
+    .to_base64());
+    let r = call_as_device(&s, &p, "/api/v1/activate_license", &takeover, &other);
+    assert_eq!(
+        (r.status, r.body["code"].as_str()),
+        (409, Some("device_key_mismatch")),
+        "{}",
+        r.body
+    );
+    // A key registered without being proven by it: refused.
+    let unproven = call(&s, &p, "/api/v1/activate_license", takeover.clone());
+    assert_eq!(unproven.status, 401, "{}", unproven.body);
+
+    // Nothing changed: the device is activated, nothing was consumed, and
+    // the device itself carries on, after a restart too (a new connection
+    // finds its key's secret in the state).
+    assert_eq!(totals(&s, "lic-proof"), json!({}));
+    conn.check_in().unwrap();
+    drop(conn);
+    let restarted = connect(&victim, &s.url, &p);
+    restarted.check_in().unwrap();
+    restarted.deactivate().unwrap();
+
+    // Once the device is gone, another key may activate that id.
+    let r = call_as_device(&s, &p, "/api/v1/activate_license", &takeover, &other);
+    assert_eq!(r.status, 200, "{}", r.body);
+}

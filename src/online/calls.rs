@@ -7,14 +7,14 @@ use std::sync::OnceLock;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use super::transport::{Answer, ServerConfig, Transport};
+use super::transport::{Answer, Caller, ServerConfig, Transport};
 use crate::activation::Credential;
 use crate::error::{Error, Result};
 use crate::format::fingerprint::Fingerprint;
 use crate::runtime::config::LocalConfig;
 use crate::runtime::consumption::Pending;
 use crate::runtime::handle::{LeaseStatus, LicenseHandle};
-use crate::runtime::store::ActivationRecord;
+use crate::runtime::store::{ActivationRecord, DeviceSecret};
 
 /// The most consumption records one upload call carries.
 const UPLOAD_BATCH: usize = 5_000;
@@ -52,6 +52,8 @@ pub struct Connection {
     /// This device's fingerprint, collected on first use and kept, as a
     /// [`LicenseHandle`] keeps it for its life.
     device: OnceLock<Fingerprint>,
+    /// This device's key for the server, made on first use and kept.
+    device_key: OnceLock<ed25519_dalek::SigningKey>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -71,6 +73,7 @@ impl Connection {
             transport: Transport::new(server)?,
             local: local.clone(),
             device: OnceLock::new(),
+            device_key: OnceLock::new(),
         })
     }
 
@@ -97,10 +100,53 @@ impl Connection {
         Ok((body, record))
     }
 
+    /// This device's key for the license server: Ed25519, seeded by an
+    /// HMAC of the fingerprint id under a random secret kept in the state
+    /// (made at the first call). The server records its public half at the
+    /// activation and checks the proof it signs on every later request
+    /// about this device, so knowing the license id and the fingerprint id
+    /// is not enough to act for the device (docs/PROTOCOL.md).
+    fn device_key(&self) -> Result<ed25519_dalek::SigningKey> {
+        if let Some(key) = self.device_key.get() {
+            return Ok(key.clone());
+        }
+        let fingerprint = self.fingerprint()?;
+        let store = self.local.store(fingerprint.clone())?;
+        let secret = match store.load()?.kept.device_secret {
+            Some(secret) => secret,
+            None => store.update(|state| {
+                if state.kept.device_secret.is_none() {
+                    state.kept.device_secret = Some(DeviceSecret::new()?);
+                }
+                state
+                    .kept
+                    .device_secret
+                    .clone()
+                    .ok_or(Error::StoreCorrupt("the device secret was not kept"))
+            })?,
+        };
+        let mut mac = crate::mac::keyed(secret.0.as_bytes());
+        hmac::Mac::update(&mut mac, b"tessera/v1/online-device-key\0");
+        hmac::Mac::update(&mut mac, fingerprint.id.as_bytes());
+        let seed: [u8; 32] = hmac::Mac::finalize(mac).into_bytes().into();
+        let key = ed25519_dalek::SigningKey::from_bytes(&seed);
+        Ok(self.device_key.get_or_init(|| key).clone())
+    }
+
+    /// The caller of every request: the product, and this device's key.
+    fn with_caller<T>(&self, f: impl FnOnce(&Caller<'_>) -> Result<T>) -> Result<T> {
+        let device = self.device_key()?;
+        f(&Caller {
+            local: &self.local,
+            device: &device,
+        })
+    }
+
     /// One signed call; every verified answer's time reaches the clock.
     fn call(&self, path: &str, body: &Value) -> Result<Answer> {
-        self.transport.call(&self.local, path, body, &|time| {
-            self.observe_server_time(time)
+        self.with_caller(|caller| {
+            self.transport
+                .call(caller, path, body, &|time| self.observe_server_time(time))
         })
     }
 
@@ -135,6 +181,11 @@ impl Connection {
     /// which is verified and stored as [`crate::activate`] does.
     pub fn activate(&self, credential: &Credential) -> Result<ActivationRecord> {
         let mut body = self.device()?;
+        // The public half of the key that will prove this device's later
+        // requests.
+        let device_key = self.device_key()?.verifying_key();
+        body["device_key"] =
+            json!(crate::format::keys::PublicKey::from_bytes(device_key.as_bytes())?.to_base64());
         match credential {
             Credential::LicenseKey(key) => body["license_key"] = json!(key),
             Credential::User {
@@ -279,14 +330,16 @@ impl Connection {
     pub(super) fn release_briefly(&self, deadline: std::time::Duration) -> Result<()> {
         let (body, _) = self.activated()?;
         let observe = |time| self.observe_server_time(time);
-        self.transport.call_within(
-            &self.local,
-            "/api/v1/floating/release",
-            &body,
-            &observe,
-            1,
-            deadline,
-        )?;
+        self.with_caller(|caller| {
+            self.transport.call_within(
+                caller,
+                "/api/v1/floating/release",
+                &body,
+                &observe,
+                1,
+                deadline,
+            )
+        })?;
         Ok(())
     }
 

@@ -130,6 +130,14 @@ pub(super) fn online_built() -> Result<()> {
     Ok(())
 }
 
+/// Who makes a call: the product's configuration, and the key of this
+/// device that signs the device's proof on every request.
+#[cfg_attr(not(feature = "online"), allow(dead_code))]
+pub(super) struct Caller<'a> {
+    pub(super) local: &'a LocalConfig,
+    pub(super) device: &'a ed25519_dalek::SigningKey,
+}
+
 /// A signed answer.
 pub(super) struct Answer {
     pub(super) body: Value,
@@ -236,13 +244,13 @@ impl Transport {
     /// signed time of every answer that verified.
     pub(super) fn call(
         &self,
-        local: &LocalConfig,
+        caller: &Caller<'_>,
         path: &str,
         body: &Value,
         observe: &dyn Fn(DateTime<Utc>) -> Result<()>,
     ) -> Result<Answer> {
         self.call_within(
-            local,
+            caller,
             path,
             body,
             observe,
@@ -255,7 +263,7 @@ impl Transport {
     /// from a destructor makes one short attempt).
     pub(super) fn call_within(
         &self,
-        local: &LocalConfig,
+        caller: &Caller<'_>,
         path: &str,
         body: &Value,
         observe: &dyn Fn(DateTime<Utc>) -> Result<()>,
@@ -282,7 +290,7 @@ impl Transport {
             if left.is_zero() {
                 break;
             }
-            match self.attempt(local, path, &bytes, observe, self.server.timeout.min(left)) {
+            match self.attempt(caller, path, &bytes, observe, self.server.timeout.min(left)) {
                 Ok(Some(answer)) => {
                     log::debug!("POST {path}: 200 after {} attempt(s)", attempt + 1);
                     return Ok(answer);
@@ -317,7 +325,7 @@ impl Transport {
     #[cfg(not(feature = "online"))]
     fn attempt(
         &self,
-        _local: &LocalConfig,
+        _caller: &Caller<'_>,
         _path: &str,
         _body: &[u8],
         _observe: &dyn Fn(DateTime<Utc>) -> Result<()>,
@@ -332,17 +340,19 @@ impl Transport {
     #[cfg(feature = "online")]
     fn attempt(
         &self,
-        local: &LocalConfig,
+        caller: &Caller<'_>,
         path: &str,
         body: &[u8],
         observe: &dyn Fn(DateTime<Utc>) -> Result<()>,
         timeout: StdDuration,
     ) -> std::result::Result<Option<Answer>, Retry> {
+        let local = caller.local;
         let nonce = hex::encode(crate::util::random_bytes::<16>().map_err(Retry::Final)?);
         let date = format_http_date(local.clock.now());
         let message = request::request_string(&date, "POST", path, body, &nonce);
         let signature = request::sign(&self.server.product_key, &message).map_err(Retry::Final)?;
         let authorization = request::authorization(&local.product, &signature);
+        let proof = request::sign_device_proof(caller.device, &message);
         let response = self
             .client
             .post(format!("{}{path}", self.server.url))
@@ -351,6 +361,7 @@ impl Transport {
             .header("date", &date)
             .header("tessera-nonce", &nonce)
             .header("authorization", &authorization)
+            .header(request::DEVICE_SIGNATURE_HEADER, &proof)
             .body(body.to_vec())
             .send()
             .map_err(|e| Retry::Network(describe(&e)))?;

@@ -68,6 +68,51 @@ pub fn signature_matches(key: &[u8], message: &str, signature: &str) -> bool {
     mac.verify_slice(&given).is_ok()
 }
 
+/// The header that carries a device's proof: its Ed25519 signature, in
+/// base64, of [`DEVICE_PROOF_DOMAIN`] followed by the request string.
+/// Every request that acts on an activated device carries it; the server
+/// checks it with the device key recorded at the activation.
+pub const DEVICE_SIGNATURE_HEADER: &str = "tessera-device-signature";
+
+/// What a device's proof signs before the request string, so that no
+/// other signature by the same key passes for one.
+pub const DEVICE_PROOF_DOMAIN: &[u8] = b"tessera/v1/device-proof\0";
+
+fn device_proof_message(request_string: &str) -> Vec<u8> {
+    [DEVICE_PROOF_DOMAIN, request_string.as_bytes()].concat()
+}
+
+/// The base64 proof of `key`'s device for the request `request_string`.
+pub fn sign_device_proof(key: &ed25519_dalek::SigningKey, request_string: &str) -> String {
+    use ed25519_dalek::Signer as _;
+    B64.encode(key.sign(&device_proof_message(request_string)).to_bytes())
+}
+
+/// Whether `signature` (base64) proves the request `request_string` comes
+/// from the device whose public key is `device_key` (base64 of 32 bytes);
+/// `verify_strict`, and false for anything malformed.
+pub fn device_proof_matches(device_key: &str, request_string: &str, signature: &str) -> bool {
+    let (Ok(key), Ok(signature)) = (B64.decode(device_key), B64.decode(signature)) else {
+        return false;
+    };
+    let (Ok(key), Ok(signature)) = (
+        <[u8; 32]>::try_from(key.as_slice()),
+        <[u8; 64]>::try_from(signature.as_slice()),
+    ) else {
+        return false;
+    };
+    let Ok(key) = ed25519_dalek::VerifyingKey::from_bytes(&key) else {
+        return false;
+    };
+    !key.is_weak()
+        && key
+            .verify_strict(
+                &device_proof_message(request_string),
+                &ed25519_dalek::Signature::from_bytes(&signature),
+            )
+            .is_ok()
+}
+
 /// Whether a nonce has an acceptable form.
 pub fn nonce_ok(nonce: &str) -> bool {
     (16..=64).contains(&nonce.len())
@@ -79,6 +124,47 @@ pub fn nonce_ok(nonce: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A device's proof holds for its request only, under its key only,
+    /// and nothing malformed, unprefixed or weak passes for one.
+    #[test]
+    fn a_device_proof_holds_for_its_request_and_key_only() {
+        use ed25519_dalek::Signer as _;
+        let device = ed25519_dalek::SigningKey::from_bytes(&[3; 32]);
+        let public = B64.encode(device.verifying_key().as_bytes());
+        let msg = request_string(
+            "Sun, 22 Nov 2026 10:00:00 GMT",
+            "POST",
+            "/api/v1/x",
+            b"{}",
+            "n",
+        );
+        let proof = sign_device_proof(&device, &msg);
+        assert!(device_proof_matches(&public, &msg, &proof));
+        let other_request = msg.replace("/api/v1/x", "/api/v1/y");
+        assert!(!device_proof_matches(&public, &other_request, &proof));
+        let other = ed25519_dalek::SigningKey::from_bytes(&[4; 32]);
+        let other_public = B64.encode(other.verifying_key().as_bytes());
+        assert!(!device_proof_matches(&other_public, &msg, &proof));
+        // The same key's signature of the bare request string (no domain)
+        // is not a proof.
+        let bare = B64.encode(device.sign(msg.as_bytes()).to_bytes());
+        assert!(!device_proof_matches(&public, &msg, &bare));
+        // A small-order key (here the identity point) never verifies.
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        let weak = B64.encode(identity);
+        for (key, sig) in [
+            ("", proof.as_str()),
+            ("not base64!", proof.as_str()),
+            (&public[..20], proof.as_str()),
+            (public.as_str(), ""),
+            (public.as_str(), &proof[..40]),
+            (weak.as_str(), proof.as_str()),
+        ] {
+            assert!(!device_proof_matches(key, &msg, sig), "{key} {sig}");
+        }
+    }
 
     #[test]
     fn authorization_round_trips_and_refuses_a_changed_byte() {

@@ -87,6 +87,10 @@ pub(crate) struct Kept {
     /// The air-gapped initialization code waiting for its confirmation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) airgap: Option<PendingCode>,
+    /// The random secret this device's key for the license server derives
+    /// from (made at the first online call; docs/PROTOCOL.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) device_secret: Option<DeviceSecret>,
     /// Entries a newer SDK wrote, kept as they were.
     #[serde(flatten)]
     pub(crate) other: BTreeMap<String, serde_json::Value>,
@@ -162,6 +166,29 @@ pub struct ActivationRecord {
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct DecryptionKey(pub(crate) String);
+
+/// 32 random bytes in hex, kept in the state: the device key that proves
+/// online requests come from this device derives from it, so no one
+/// without this state (another machine, a co-user who knows the license
+/// and fingerprint ids) can make that key. Never printed.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub(crate) struct DeviceSecret(pub(crate) String);
+
+impl DeviceSecret {
+    #[cfg_attr(not(feature = "online-api"), allow(dead_code))]
+    pub(crate) fn new() -> Result<DeviceSecret> {
+        Ok(DeviceSecret(
+            hex::encode(crate::util::random_bytes::<32>()?),
+        ))
+    }
+}
+
+impl std::fmt::Debug for DeviceSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DeviceSecret(redacted)")
+    }
+}
 
 impl std::fmt::Debug for DecryptionKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -183,6 +183,34 @@ pub fn call_with_nonce(
     verify_response(server, &nonce, r)
 }
 
+/// [`call`] from a device: with the proof `device` signs over the request
+/// (the `Tessera-Device-Signature` header the SDK sends).
+pub fn call_as_device(
+    server: &Server,
+    p: &Product,
+    path: &str,
+    body: &Value,
+    device: &ed25519_dalek::SigningKey,
+) -> Answer {
+    let (date, nonce, body) = (server_date(server), nonce(), body.to_string());
+    let msg = request::request_string(&date, "POST", path, body.as_bytes(), &nonce);
+    let sig = request::sign(&p.key, &msg).unwrap();
+    let r = server
+        .client
+        .post(format!("{}{path}", server.url))
+        .header("date", &date)
+        .header("tessera-nonce", &nonce)
+        .header("authorization", request::authorization(&p.code, &sig))
+        .header(
+            request::DEVICE_SIGNATURE_HEADER,
+            request::sign_device_proof(device, &msg),
+        )
+        .body(body)
+        .send()
+        .unwrap();
+    verify_response(server, &nonce, r)
+}
+
 pub fn server_date(server: &Server) -> String {
     let r = server
         .client
