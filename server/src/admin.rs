@@ -59,6 +59,10 @@ struct NewLicense {
     /// How many users it may be assigned to (default 1).
     #[serde(default)]
     max_license_users: Option<u32>,
+    /// How many devices each of its users may activate it on (default 0:
+    /// no limit of its own; `max_activations` still holds).
+    #[serde(default)]
+    max_devices_per_user: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -76,6 +80,9 @@ struct LicenseUpdate {
     spec: Option<serde_json::Map<String, Value>>,
     #[serde(default)]
     max_license_users: Option<u32>,
+    /// 0 lifts the limit.
+    #[serde(default)]
+    max_devices_per_user: Option<u32>,
     #[serde(default)]
     account: Option<String>,
 }
@@ -675,7 +682,8 @@ async fn new_license(app: &Arc<App>, l: NewLicense) -> Result<Value, ApiError> {
                     definition: definition.as_ref().map(|d| d.code.as_str()),
                     max_users,
                 },
-            )
+            )?;
+            db::set_max_devices_per_user(tx, &license.id, l.max_devices_per_user.unwrap_or(0))
         })?;
         Ok(json!({
             "id": license.id,
@@ -706,6 +714,7 @@ fn license_json(
         "account": row.account,
         "definition": row.definition,
         "max_license_users": row.max_users,
+        "max_devices_per_user": db::max_devices_per_user(conn, &row.id)?,
         "users_assigned": db::assigned_count(conn, &row.id)?,
         "features_off": off,
         "consumption": db::consumption_totals(conn, &row.id)?
@@ -759,6 +768,9 @@ async fn update_license(app: &Arc<App>, id: &str, u: LicenseUpdate) -> Result<Va
             let account = u.account.clone().or(row.account.clone());
             let text = serde_json::to_string(&spec).map_err(internal)?;
             db::update_license(tx, &id, &text, max_users, account.as_deref())?;
+            if let Some(max) = u.max_devices_per_user {
+                db::set_max_devices_per_user(tx, &id, max)?;
+            }
             license_json(app, tx, &db::license_by_id(tx, &id)?)
         })
     })

@@ -389,9 +389,16 @@ async fn with_license(
                     ));
                 }
                 check_device_proof(tx, &row, &who, activating, &proof)?;
+                let activating_user = user.as_ref().filter(|_| activating);
+                if let Some(user) = activating_user {
+                    check_user_devices(tx, &row, &user.id, &who.fingerprint.id)?;
+                }
                 let reply = f(app, tx, &row, &who, now)?;
                 if let (true, Some(key)) = (activating, &who.device_key) {
                     db::set_activation_proof_key(tx, &row.id, &who.fingerprint.id, key)?;
+                }
+                if let Some(user) = activating_user {
+                    db::set_activation_user(tx, &row.id, &who.fingerprint.id, &user.id)?;
                 }
                 Ok(reply)
             })
@@ -399,6 +406,24 @@ async fn with_license(
         finish,
     )
     .await
+}
+
+/// Refuses a user a new device past the license's per-user limit (a
+/// device the user already activated is not a new one).
+fn check_user_devices(
+    tx: &rusqlite::Transaction<'_>,
+    row: &LicenseRow,
+    user: &str,
+    device: &str,
+) -> Result<(), ApiError> {
+    let max = db::max_devices_per_user(tx, &row.id)?;
+    if max > 0 && db::user_device_count(tx, &row.id, user, device)? >= max {
+        return Err(ApiError::conflict(
+            "user_device_limit",
+            format!("each user may activate this license on {max} devices; this user has"),
+        ));
+    }
+    Ok(())
 }
 
 /// Refuses a request about a device that does not come from that device.
@@ -1019,8 +1044,14 @@ async fn offline_call(
                 }
                 let device = request.device.clone();
                 if activating {
+                    if let Some(user) = &user {
+                        check_user_devices(tx, &row, &user.id, &device.id)?;
+                    }
                     record_activation(tx, &app.license_of(&row)?, &row, &device, now)?;
                     db::set_activation_device_key(tx, &row.id, &device.id, &request.device_key)?;
+                    if let Some(user) = &user {
+                        db::set_activation_user(tx, &row.id, &device.id, &user.id)?;
+                    }
                     let mut spec = license_spec(app, tx, &row, &device, now)?;
                     // A device that is never online renews by another
                     // request file before this one expires; a file that

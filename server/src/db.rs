@@ -166,6 +166,12 @@ CREATE TABLE trial_components (
     "
 ALTER TABLE activations ADD COLUMN proof_key TEXT;
 ",
+    // 8: how many devices each user of a license may activate (0: no
+    // limit of its own), and which user activated each device.
+    "
+ALTER TABLE licenses ADD COLUMN max_devices_per_user INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE activations ADD COLUMN user_id TEXT;
+",
 ];
 
 /// A license row.
@@ -1146,6 +1152,61 @@ pub(crate) fn set_activation_proof_key(
         tx,
         "UPDATE activations SET proof_key = ?3 WHERE license_id = ?1 AND device = ?2",
         params![license_id, device, proof_key],
+    )?;
+    Ok(())
+}
+
+/// How many devices each user of the license may activate (0: no limit
+/// of its own).
+pub(crate) fn max_devices_per_user(conn: &Connection, license_id: &str) -> DbResult<u32> {
+    Ok(one(
+        conn,
+        "SELECT max_devices_per_user FROM licenses WHERE id = ?1",
+        params![license_id],
+        |r| r.get(0),
+    )?
+    .unwrap_or(0))
+}
+
+pub(crate) fn set_max_devices_per_user(
+    tx: &rusqlite::Transaction<'_>,
+    license_id: &str,
+    max: u32,
+) -> DbResult<()> {
+    exec(
+        tx,
+        "UPDATE licenses SET max_devices_per_user = ?2 WHERE id = ?1",
+        params![license_id, max],
+    )?;
+    Ok(())
+}
+
+/// The devices other than `except` that `user_id` activated the license on.
+pub(crate) fn user_device_count(
+    conn: &Connection,
+    license_id: &str,
+    user_id: &str,
+    except: &str,
+) -> DbResult<u32> {
+    Ok(one(
+        conn,
+        "SELECT COUNT(*) FROM activations WHERE license_id = ?1 AND user_id = ?2 AND device != ?3",
+        params![license_id, user_id, except],
+        |r| r.get(0),
+    )?
+    .unwrap_or(0))
+}
+
+pub(crate) fn set_activation_user(
+    tx: &rusqlite::Transaction<'_>,
+    license_id: &str,
+    device: &str,
+    user_id: &str,
+) -> DbResult<()> {
+    exec(
+        tx,
+        "UPDATE activations SET user_id = ?3 WHERE license_id = ?1 AND device = ?2",
+        params![license_id, device, user_id],
     )?;
     Ok(())
 }

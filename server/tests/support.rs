@@ -108,3 +108,81 @@ fn support_lists_a_licenses_devices_and_frees_a_lost_ones_slot() {
         "a license key reached the audit log"
     );
 }
+
+#[test]
+fn each_user_of_a_license_activates_it_on_at_most_their_share_of_devices() {
+    let s = start();
+    let p = product(&s, "per-user");
+    let mut users = Vec::new();
+    for name in ["ada@example.com", "bob@example.com"] {
+        let u = admin(
+            &s,
+            "POST",
+            "/admin/v1/users",
+            json!({"username": name, "password": "test-only-password"}),
+        );
+        assert_eq!(u.status, 200, "{}", u.body);
+        users.push(u.body["id"].as_str().unwrap().to_owned());
+    }
+    let l = admin(
+        &s,
+        "POST",
+        "/admin/v1/licenses",
+        json!({"spec": {"id": "L-TEAM", "license_type": "perpetual", "max_activations": 10,
+                        "product_details": {"short_code": p.code}},
+               "max_license_users": 2, "max_devices_per_user": 2}),
+    );
+    assert_eq!(l.status, 200, "{}", l.body);
+    for u in &users {
+        let a = admin(
+            &s,
+            "POST",
+            &format!("/admin/v1/licenses/L-TEAM/users/{u}"),
+            Value::Null,
+        );
+        assert_eq!(a.status, 200, "{}", a.body);
+    }
+    let activate = |user: &str, n: usize| {
+        call(
+            &s,
+            &p,
+            "/api/v1/activate_license",
+            json!({"product": p.code, "username": user, "password": "test-only-password",
+                   "license_id": "L-TEAM", "fingerprint": device(n)}),
+        )
+    };
+    assert_eq!(activate("ada@example.com", 1).status, 200);
+    assert_eq!(activate("ada@example.com", 2).status, 200);
+    // Ada's third device: refused, nothing recorded.
+    let third = activate("ada@example.com", 3);
+    assert_eq!(
+        (third.status, third.body["code"].as_str()),
+        (409, Some("user_device_limit")),
+        "{}",
+        third.body
+    );
+    // One of her own devices again is not a new one; Bob has his own share.
+    assert_eq!(activate("ada@example.com", 2).status, 200);
+    assert_eq!(activate("bob@example.com", 3).status, 200);
+    let license = admin(&s, "GET", "/admin/v1/licenses/L-TEAM", Value::Null);
+    assert_eq!(license.body["times_activated"], 3, "{}", license.body);
+    assert_eq!(license.body["max_devices_per_user"], 2);
+    // A device freed makes room; a limit lifted (0) lets her past it.
+    let freed = admin(
+        &s,
+        "DELETE",
+        "/admin/v1/licenses/L-TEAM/devices/device-0001",
+        Value::Null,
+    );
+    assert_eq!(freed.status, 200, "{}", freed.body);
+    assert_eq!(activate("ada@example.com", 4).status, 200);
+    assert_eq!(activate("ada@example.com", 5).status, 409);
+    let lifted = admin(
+        &s,
+        "PATCH",
+        "/admin/v1/licenses/L-TEAM",
+        json!({"max_devices_per_user": 0}),
+    );
+    assert_eq!(lifted.status, 200, "{}", lifted.body);
+    assert_eq!(activate("ada@example.com", 5).status, 200);
+}
