@@ -1,0 +1,180 @@
+//! `tessera-server`: the reference license server (the binary's whole
+//! body, and the in-process entry point of the request fuzz target).
+//!
+//! ```text
+//! tessera-server --config server.json
+//! ```
+//!
+//! Configuration comes from the JSON file and the environment (which wins):
+//! `listen` / `TESSERA_SERVER_LISTEN`, `database` / `TESSERA_SERVER_DATABASE`,
+//! `signing_key` / `TESSERA_SERVER_SIGNING_KEY` (a PKCS#8 PEM file from
+//! `tessera keygen`), `admin_token_file` / `TESSERA_ADMIN_TOKEN` (the token
+//! itself), `insecure_http` / `TESSERA_SERVER_INSECURE_HTTP`, `check_in_days`,
+//! `tls_cert` / `TESSERA_SERVER_TLS_CERT` and `tls_key` /
+//! `TESSERA_SERVER_TLS_KEY` (PEM files), `check_in_days`,
+//! `idle_timeout_secs` (default 20: a connection with no byte either way
+//! for that long is closed), `test_clock`.
+//! It serves TLS when given a certificate and key; plain HTTP only with
+//! `insecure_http`, and then only on a loopback address. docs/PROTOCOL.md
+//! describes the API.
+
+mod admin;
+mod api;
+mod db;
+mod error;
+mod http;
+mod idle;
+mod routes;
+mod state;
+mod tls;
+mod users;
+mod wal;
+mod window;
+
+pub mod fuzzing;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+/// The configuration file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    database: Option<PathBuf>,
+    signing_key: Option<PathBuf>,
+    admin_token_file: Option<PathBuf>,
+    insecure_http: Option<bool>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    check_in_days: Option<u32>,
+    idle_timeout_secs: Option<u64>,
+    test_clock: Option<bool>,
+}
+
+fn fail(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("tessera-server: {message}");
+    ExitCode::from(1)
+}
+
+/// The binary's `main`: reads the configuration and serves until Ctrl-C.
+pub fn run() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    let file = match args.as_slice() {
+        [_] => FileConfig::default(),
+        [_, flag, path] if flag == "--config" => {
+            let text = match std::fs::read(path) {
+                Ok(t) => t,
+                Err(e) => return fail(format!("cannot read {path}: {e}")),
+            };
+            match serde_json::from_slice(&text) {
+                Ok(c) => c,
+                Err(e) => return fail(format!("{path}: {e}")),
+            }
+        }
+        _ => return fail("usage: tessera-server [--config FILE]"),
+    };
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let listen = env("TESSERA_SERVER_LISTEN")
+        .or(file.listen)
+        .unwrap_or_else(|| "127.0.0.1:8787".into());
+    let Ok(listen) = listen.parse::<SocketAddr>() else {
+        return fail(format!("listen address `{listen}` is not host:port"));
+    };
+    let insecure = env("TESSERA_SERVER_INSECURE_HTTP")
+        .map(|v| v == "1" || v == "true")
+        .or(file.insecure_http)
+        .unwrap_or(false);
+    let tls_cert = env("TESSERA_SERVER_TLS_CERT")
+        .map(PathBuf::from)
+        .or(file.tls_cert);
+    let tls_key = env("TESSERA_SERVER_TLS_KEY")
+        .map(PathBuf::from)
+        .or(file.tls_key);
+    let tls = match (tls_cert, tls_key, insecure) {
+        (Some(cert), Some(key), false) => match tls::acceptor(&cert, &key) {
+            Ok(a) => Some(a),
+            Err(e) => return fail(e),
+        },
+        (None, None, true) if listen.ip().is_loopback() => None,
+        (None, None, true) => return fail("plain HTTP is allowed on a loopback address only"),
+        (Some(_), Some(_), true) => {
+            return fail("both TLS files and insecure_http are set: choose one")
+        }
+        (Some(_), None, _) | (None, Some(_), _) => {
+            return fail("TLS needs both tls_cert and tls_key")
+        }
+        (None, None, false) => {
+            return fail(
+                "no TLS certificate: set tls_cert and tls_key (PEM files), or insecure_http on a loopback address",
+            )
+        }
+    };
+    let Some(database) = env("TESSERA_SERVER_DATABASE")
+        .map(PathBuf::from)
+        .or(file.database)
+    else {
+        return fail("no database path: set `database` or TESSERA_SERVER_DATABASE");
+    };
+    let Some(key_path) = env("TESSERA_SERVER_SIGNING_KEY")
+        .map(PathBuf::from)
+        .or(file.signing_key)
+    else {
+        return fail("no signing key: set `signing_key` or TESSERA_SERVER_SIGNING_KEY");
+    };
+    let admin_token = match env("TESSERA_ADMIN_TOKEN") {
+        Some(t) => t,
+        None => match &file.admin_token_file {
+            Some(p) => match std::fs::read_to_string(p) {
+                Ok(t) => t.trim().to_owned(),
+                Err(e) => return fail(format!("cannot read {}: {e}", p.display())),
+            },
+            None => return fail("no admin token: set `admin_token_file` or TESSERA_ADMIN_TOKEN"),
+        },
+    };
+    if admin_token.len() < 16 {
+        return fail("the admin token must be at least 16 characters");
+    }
+    let key = match std::fs::read_to_string(&key_path)
+        .map_err(|e| e.to_string())
+        .and_then(|pem| tessera::issuer::SigningKey::from_pem(&pem).map_err(|e| e.to_string()))
+    {
+        Ok(k) => k,
+        Err(e) => return fail(format!("signing key {}: {e}", key_path.display())),
+    };
+    let conn = match db::open(&database) {
+        Ok(c) => c,
+        Err(e) => return fail(format!("database {}: {e}", database.display())),
+    };
+    let db = Arc::new(std::sync::Mutex::new(conn));
+    let checkpoints = match wal::Checkpointer::start(&database, &db) {
+        Ok(c) => c,
+        Err(e) => return fail(format!("database {}: {e}", database.display())),
+    };
+    let app = Arc::new(state::App::new(
+        db,
+        checkpoints,
+        key,
+        admin_token,
+        file.check_in_days.unwrap_or(7),
+        file.idle_timeout_secs
+            .filter(|s| *s > 0)
+            .map_or(idle::IDLE, std::time::Duration::from_secs),
+        file.test_clock.unwrap_or(false),
+    ));
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return fail(format!("cannot start the runtime: {e}")),
+    };
+    match runtime.block_on(routes::serve(app, listen, tls)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(e),
+    }
+}
