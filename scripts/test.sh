@@ -41,6 +41,8 @@ suite smallest-build ./scripts/smallest-build.sh
 suite c-and-cpp ./scripts/c-tests.sh
 # Python: pip install of bindings/python into a fresh venv, pytest, the example.
 suite python ./scripts/python-tests.sh
+# The server against its own OpenAPI document: schemathesis over loopback.
+suite api-fuzz ./scripts/api-fuzz.sh
 # Windows under wine (the SDK's suites, `tessera fingerprint`, tessera.dll
 # and the C test built with MinGW) and macOS type-checked for both targets.
 suite windows-and-macos ./scripts/windows-tests.sh
