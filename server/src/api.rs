@@ -420,7 +420,10 @@ fn check_user_devices(
     if max > 0 && db::user_device_count(tx, &row.id, user, device)? >= max {
         return Err(ApiError::conflict(
             "user_device_limit",
-            format!("each user may activate this license on {max} devices; this user has"),
+            format!(
+                "each user may activate this license on {max} devices, and this user has \
+                 as many: deactivate one first"
+            ),
         ));
     }
     Ok(())
@@ -893,13 +896,14 @@ fn trial_wait(peer: Option<std::net::IpAddr>, now: i64, record: bool) -> Option<
     crate::window::retry_after(times, TRIALS_PER_ADDRESS, 86_400, now)
 }
 
-/// A trial license for this device, made from the product's trial
-/// definition: one per device, so asking again gives the same key. One
-/// address makes at most 10 new trials a day (429 `too_many_trials`).
 /// The components naming a machine that a trial request is keyed by, at
 /// most (a real device has a handful; more only cost queries).
 const MAX_NAMING_COMPONENTS: usize = 16;
 
+/// A trial license for this device, made from the product's trial
+/// definition: one per device (by fingerprint id or by a component naming
+/// its machine), so asking again gives the same key. One address makes at
+/// most 10 new trials a day (429 `too_many_trials`).
 async fn trial_key(app: &Arc<App>, r: TrialRequest) -> Result<Value, ApiError> {
     let key = license_key()?;
     let id = random_id()?;
