@@ -2,7 +2,8 @@
 //! server_request.rs`) and of its replay test: arbitrary bytes become one
 //! HTTP request to the whole router, in process, over an in-memory
 //! database holding a product, a license, a user and an activation. The
-//! request is signed by the harness when the bytes ask for it, so the
+//! request is signed by the harness when the bytes ask for it (the HMAC
+//! and the device's proof, by the key its activation registered), so the
 //! JSON bodies behind the authentication are reached; raw requests reach
 //! the `Authorization` header's and the paths' parsers. Whatever comes in,
 //! the answer is never a 5xx, and nothing panics.
@@ -45,6 +46,9 @@ struct Harness {
     runtime: tokio::runtime::Runtime,
     router: Router,
     nonce: Mutex<u64>,
+    /// The device key every signed request's proof is made with; the
+    /// harness's activation registers it, so the proof checks are reached.
+    device: ed25519_dalek::SigningKey,
 }
 
 fn harness() -> Option<&'static Harness> {
@@ -84,6 +88,8 @@ fn make() -> Option<Harness> {
         runtime,
         router: crate::routes::router(app),
         nonce: Mutex::new(0),
+        // Throwaway test key.
+        device: ed25519_dalek::SigningKey::from_bytes(&[0x6d; 32]),
     };
     // What the requests can act on: a floating license with a counter, a
     // user it is assigned to, a trial definition, and one activation.
@@ -115,10 +121,14 @@ fn make() -> Option<Harness> {
     ] {
         harness.send(admin(method, path, body.to_string().into_bytes())?)?;
     }
+    let device_key =
+        tessera::format::keys::PublicKey::from_bytes(harness.device.verifying_key().as_bytes())
+            .ok()?
+            .to_base64();
     harness.send(
         harness.signed(
             "/api/v1/activate_license",
-            json!({"product": PRODUCT, "license_key": "FUZZ-KEY-0001",
+            json!({"product": PRODUCT, "license_key": "FUZZ-KEY-0001", "device_key": device_key,
                "fingerprint": {"id": "device-1", "components": {}}})
             .to_string()
             .into_bytes(),
@@ -161,6 +171,10 @@ impl Harness {
             .header("date", date)
             .header("tessera-nonce", nonce)
             .header("authorization", request::authorization(PRODUCT, &signature))
+            .header(
+                request::DEVICE_SIGNATURE_HEADER,
+                request::sign_device_proof(&self.device, &message),
+            )
             .header("content-type", "application/json")
             .body(Body::from(body))
             .ok()
