@@ -433,8 +433,8 @@ fn check_user_devices(
 ///
 /// An activation that registers a key must be signed by it, and may not
 /// replace another key already recorded for the device (a device that
-/// lost its state is freed by a deactivation or the support's device
-/// removal first). Every other request about an activation with a
+/// lost its state, and the key a deactivation would need, is freed by the
+/// support's device removal first). Every other request about an activation with a
 /// recorded key must carry that key's proof. Activations without one (made
 /// offline, or by an SDK from before the proofs) are taken as before.
 fn check_device_proof(
@@ -461,7 +461,7 @@ fn check_device_proof(
         (true, Some(key), Some(old)) if key != old => Err(ApiError::conflict(
             "device_key_mismatch",
             "the license is activated on this device with another device key: \
-             deactivate it there, or have it removed, first",
+             deactivate it from the device that holds that key, or have support remove it, first",
         )),
         (true, _, _) => Ok(()),
         (false, _, Some(key)) if !proven_by(key) => Err(refused()),
