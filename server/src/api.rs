@@ -395,7 +395,13 @@ async fn with_license(
                 }
                 let reply = f(app, tx, &row, &who, now)?;
                 if let (true, Some(key)) = (activating, &who.device_key) {
-                    db::set_activation_proof_key(tx, &row.id, &who.fingerprint.id, key)?;
+                    db::set_activation_key(
+                        tx,
+                        db::ActivationKey::Proof,
+                        &row.id,
+                        &who.fingerprint.id,
+                        key,
+                    )?;
                 }
                 if let Some(user) = activating_user {
                     db::set_activation_user(tx, &row.id, &who.fingerprint.id, &user.id)?;
@@ -444,7 +450,7 @@ fn check_device_proof(
     activating: bool,
     proof: &DeviceProof,
 ) -> Result<(), ApiError> {
-    let recorded = db::activation_proof_key(tx, &row.id, &who.fingerprint.id)?;
+    let recorded = db::activation_key(tx, db::ActivationKey::Proof, &row.id, &who.fingerprint.id)?;
     let proven_by = |key: &str| {
         proof.signature.as_deref().is_some_and(|sig| {
             tessera::protocol::request::device_proof_matches(key, &proof.message, sig)
@@ -1052,7 +1058,13 @@ async fn offline_call(
                         check_user_devices(tx, &row, &user.id, &device.id)?;
                     }
                     record_activation(tx, &app.license_of(&row)?, &row, &device, now)?;
-                    db::set_activation_device_key(tx, &row.id, &device.id, &request.device_key)?;
+                    db::set_activation_key(
+                        tx,
+                        db::ActivationKey::Offline,
+                        &row.id,
+                        &device.id,
+                        &request.device_key,
+                    )?;
                     if let Some(user) = &user {
                         db::set_activation_user(tx, &row.id, &device.id, &user.id)?;
                     }
@@ -1072,7 +1084,7 @@ async fn offline_call(
                         "this deactivation request was taken already",
                     ));
                 }
-                match db::activation_device_key(tx, &row.id, &device.id)? {
+                match db::activation_key(tx, db::ActivationKey::Offline, &row.id, &device.id)? {
                     Some(key) if key != request.device_key => {
                         return Err(ApiError::new(
                             403,

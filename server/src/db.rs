@@ -1097,62 +1097,55 @@ pub(crate) fn licenses_of_account(
 
 // ---- offline requests ----
 
-/// The device key an offline activation was made with, if any.
-pub(crate) fn activation_device_key(
+/// The keys an activation records: the device key its offline requests
+/// are signed with, and the key of its online proofs.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ActivationKey {
+    /// The key of an offline activation's request files.
+    Offline,
+    /// The key of the device's online proofs, recorded at an online
+    /// activation.
+    Proof,
+}
+
+impl ActivationKey {
+    fn column(self) -> &'static str {
+        match self {
+            ActivationKey::Offline => "device_key",
+            ActivationKey::Proof => "proof_key",
+        }
+    }
+}
+
+/// The `which` key recorded for the activation of the license on `device`.
+pub(crate) fn activation_key(
     conn: &Connection,
+    which: ActivationKey,
     license_id: &str,
     device: &str,
 ) -> DbResult<Option<String>> {
-    Ok(one(
-        conn,
-        "SELECT device_key FROM activations WHERE license_id = ?1 AND device = ?2",
-        params![license_id, device],
-        |r| r.get::<_, Option<String>>(0),
-    )?
+    let sql = format!(
+        "SELECT {} FROM activations WHERE license_id = ?1 AND device = ?2",
+        which.column()
+    );
+    Ok(one(conn, &sql, params![license_id, device], |r| {
+        r.get::<_, Option<String>>(0)
+    })?
     .flatten())
 }
 
-pub(crate) fn set_activation_device_key(
+pub(crate) fn set_activation_key(
     tx: &rusqlite::Transaction<'_>,
+    which: ActivationKey,
     license_id: &str,
     device: &str,
-    device_key: &str,
+    key: &str,
 ) -> DbResult<()> {
-    exec(
-        tx,
-        "UPDATE activations SET device_key = ?3 WHERE license_id = ?1 AND device = ?2",
-        params![license_id, device, device_key],
-    )?;
-    Ok(())
-}
-
-/// The key of the device's online proofs for its activation of the
-/// license, when one was recorded.
-pub(crate) fn activation_proof_key(
-    conn: &Connection,
-    license_id: &str,
-    device: &str,
-) -> DbResult<Option<String>> {
-    Ok(one(
-        conn,
-        "SELECT proof_key FROM activations WHERE license_id = ?1 AND device = ?2",
-        params![license_id, device],
-        |r| r.get::<_, Option<String>>(0),
-    )?
-    .flatten())
-}
-
-pub(crate) fn set_activation_proof_key(
-    tx: &rusqlite::Transaction<'_>,
-    license_id: &str,
-    device: &str,
-    proof_key: &str,
-) -> DbResult<()> {
-    exec(
-        tx,
-        "UPDATE activations SET proof_key = ?3 WHERE license_id = ?1 AND device = ?2",
-        params![license_id, device, proof_key],
-    )?;
+    let sql = format!(
+        "UPDATE activations SET {} = ?3 WHERE license_id = ?1 AND device = ?2",
+        which.column()
+    );
+    exec(tx, &sql, params![license_id, device, key])?;
     Ok(())
 }
 

@@ -35,6 +35,19 @@ fn upload(
     )
 }
 
+/// Gives the product a 14-day trial definition.
+fn fourteen_day_trial(s: &Server, p: &Product) {
+    let d = admin(
+        s,
+        "POST",
+        "/admin/v1/definitions",
+        json!({"product": p.code, "code": "TRIAL", "name": "Trial", "trial_days": 14,
+               "spec": {"license_type": "time-limited", "validity_period": "2099-01-01T00:00:00Z",
+                        "product_details": {"short_code": p.code}}}),
+    );
+    assert_eq!(d.status, 200, "{}", d.body);
+}
+
 #[test]
 fn a_counter_pushed_to_i64_max_refuses_more_instead_of_breaking() {
     let s = start();
@@ -412,15 +425,7 @@ fn look_alike_usernames_are_one_user_and_invisible_characters_are_refused() {
 fn made_up_fingerprints_get_ten_trials_a_day_from_one_address() {
     let s = start();
     let p = product(&s, "trials-flood");
-    let d = admin(
-        &s,
-        "POST",
-        "/admin/v1/definitions",
-        json!({"product": p.code, "code": "TRIAL", "name": "Trial", "trial_days": 14,
-               "spec": {"license_type": "time-limited", "validity_period": "2099-01-01T00:00:00Z",
-                        "product_details": {"short_code": p.code}}}),
-    );
-    assert_eq!(d.status, 200, "{}", d.body);
+    fourteen_day_trial(&s, &p);
     let ask = |n: usize| {
         call(
             &s,
@@ -501,15 +506,7 @@ fn a_daily_counter_is_limited_per_day_at_the_server_too() {
 fn a_device_that_changes_its_id_but_not_its_machine_gets_its_trial_back() {
     let s = start();
     let p = product(&s, "trials-renamed");
-    let d = admin(
-        &s,
-        "POST",
-        "/admin/v1/definitions",
-        json!({"product": p.code, "code": "TRIAL", "name": "Trial", "trial_days": 14,
-               "spec": {"license_type": "time-limited", "validity_period": "2099-01-01T00:00:00Z",
-                        "product_details": {"short_code": p.code}}}),
-    );
-    assert_eq!(d.status, 200, "{}", d.body);
+    fourteen_day_trial(&s, &p);
     let ask = |fingerprint: Value| {
         let r = call(
             &s,
