@@ -19,6 +19,7 @@ use crate::db::{self, DefinitionRow, LicenseRow, UserRow};
 use crate::error::ApiError;
 use crate::http::{Answer, JsonBody};
 use crate::state::App;
+use crate::store::Db;
 use crate::users::{self, Password};
 
 #[derive(Deserialize)]
@@ -694,11 +695,7 @@ async fn new_license(app: &Arc<App>, l: NewLicense) -> Result<Value, ApiError> {
     .await
 }
 
-fn license_json(
-    app: &App,
-    conn: &rusqlite::Connection,
-    row: &LicenseRow,
-) -> Result<Value, ApiError> {
+fn license_json(app: &App, conn: &Db<'_>, row: &LicenseRow) -> Result<Value, ApiError> {
     let spec: Value = serde_json::from_str(&row.spec).map_err(internal)?;
     let off: Vec<String> = serde_json::from_str(&row.features_off).unwrap_or_default();
     let now = app.now().timestamp();
@@ -879,7 +876,7 @@ async fn new_user(app: &Arc<App>, mut u: NewUser) -> Result<Value, ApiError> {
     Ok(answer)
 }
 
-fn user_with_licenses(conn: &rusqlite::Connection, u: &UserRow) -> Result<Value, ApiError> {
+fn user_with_licenses(conn: &Db<'_>, u: &UserRow) -> Result<Value, ApiError> {
     let mut v = users::public(u);
     v["licenses"] = json!(db::license_ids_of_user(conn, &u.id)?);
     Ok(v)
@@ -939,7 +936,7 @@ async fn assign(app: &Arc<App>, items: Vec<Assignment>) -> Result<Vec<ItemResult
 }
 
 fn assign_one(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Db<'_>,
     row: Option<&LicenseRow>,
     user: &str,
     add: bool,

@@ -18,6 +18,7 @@ use crate::db::{self, LicenseRow};
 use crate::error::ApiError;
 use crate::http::{Answer, DeviceProof, JsonBody, Product};
 use crate::state::{App, Parsed};
+use crate::store::Db;
 use crate::users::{self, Password};
 
 /// What every client request names: the product, the license (by key, or
@@ -106,14 +107,8 @@ struct OfflineRequest {
 }
 
 /// What a handler does inside the transaction.
-type Handler = dyn FnOnce(
-        &App,
-        &rusqlite::Transaction<'_>,
-        &LicenseRow,
-        &Who,
-        DateTime<Utc>,
-    ) -> Result<Reply, ApiError>
-    + Send;
+type Handler =
+    dyn FnOnce(&App, &Db<'_>, &LicenseRow, &Who, DateTime<Utc>) -> Result<Reply, ApiError> + Send;
 
 type AppState = State<Arc<App>>;
 type Authenticated = Extension<Product>;
@@ -361,7 +356,10 @@ async fn with_license(
     app.with_db_then(
         move |app, conn| {
             let now = app.now();
-            db::write(conn, |tx| {
+            // Requests on different licenses run side by side (in
+            // PostgreSQL); those on one license, from any instance, one at
+            // a time: the license row stays locked to the end.
+            db::write_license(conn, |tx| {
                 let row = match (&who.license_key, &who.license_id) {
                     (Some(key), None) => db::license_by_key(tx, &who.product, key)?,
                     (None, Some(id)) => license_of_product(tx, &who.product, id)?,
@@ -372,6 +370,7 @@ async fn with_license(
                         ))
                     }
                 };
+                let row = db::license_for_update(tx, row)?;
                 if let Some(user) = &user {
                     if !db::is_assigned(tx, &user.id, &row.id)? {
                         return Err(ApiError::new(
@@ -417,7 +416,7 @@ async fn with_license(
 /// Refuses a user a new device past the license's per-user limit (a
 /// device the user already activated is not a new one).
 fn check_user_devices(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Db<'_>,
     row: &LicenseRow,
     user: &str,
     device: &str,
@@ -444,7 +443,7 @@ fn check_user_devices(
 /// recorded key must carry that key's proof. Activations without one (made
 /// offline, or by an SDK from before the proofs) are taken as before.
 fn check_device_proof(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Db<'_>,
     row: &LicenseRow,
     who: &Who,
     activating: bool,
@@ -476,11 +475,7 @@ fn check_device_proof(
 }
 
 /// The license `id`, when it belongs to `product`.
-fn license_of_product(
-    conn: &rusqlite::Connection,
-    product: &str,
-    id: &str,
-) -> Result<LicenseRow, ApiError> {
+fn license_of_product(conn: &Db<'_>, product: &str, id: &str) -> Result<LicenseRow, ApiError> {
     db::license_by_id(conn, id)
         .ok()
         .filter(|row| row.product == product)
@@ -495,7 +490,7 @@ const OFFLINE_FILE_DAYS: i64 = 30;
 /// The license for `device` now, issued once the lock is released.
 fn license_spec(
     app: &App,
-    conn: &rusqlite::Connection,
+    conn: &Db<'_>,
     row: &LicenseRow,
     device: &Fingerprint,
     now: DateTime<Utc>,
@@ -513,7 +508,7 @@ fn license_spec(
 
 /// Records `device`'s activation, refusing past `max_activations`.
 fn record_activation(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Db<'_>,
     parsed: &Parsed,
     row: &LicenseRow,
     device: &Fingerprint,
@@ -544,7 +539,7 @@ fn record_activation(
 
 fn activate(
     app: &App,
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Db<'_>,
     row: &LicenseRow,
     who: &Who,
     now: DateTime<Utc>,
@@ -557,11 +552,7 @@ fn activate(
 }
 
 /// Refuses a device the license is not activated on.
-fn require_activated(
-    tx: &rusqlite::Transaction<'_>,
-    row: &LicenseRow,
-    device: &str,
-) -> Result<(), ApiError> {
+fn require_activated(tx: &Db<'_>, row: &LicenseRow, device: &str) -> Result<(), ApiError> {
     if db::is_activated(tx, &row.id, device)? {
         Ok(())
     } else {
@@ -574,7 +565,7 @@ fn require_activated(
 
 fn check(
     app: &App,
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Db<'_>,
     row: &LicenseRow,
     who: &Who,
     now: DateTime<Utc>,
@@ -589,7 +580,7 @@ fn check(
 /// Frees `device`'s slot, counting a transfer.
 fn remove_activation(
     app: &App,
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Db<'_>,
     row: &LicenseRow,
     device: &str,
 ) -> Result<(), ApiError> {
@@ -611,7 +602,7 @@ fn remove_activation(
 
 fn deactivate(
     app: &App,
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Db<'_>,
     row: &LicenseRow,
     who: &Who,
     _: DateTime<Utc>,
@@ -622,7 +613,7 @@ fn deactivate(
 
 fn lease(
     app: &App,
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Db<'_>,
     row: &LicenseRow,
     who: &Who,
     now: DateTime<Utc>,
@@ -730,7 +721,7 @@ fn new_lease(
 /// (the device holds its seat already). A lapsed seat must register again.
 fn heartbeat(
     app: &App,
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Db<'_>,
     row: &LicenseRow,
     who: &Who,
     now: DateTime<Utc>,
@@ -766,7 +757,7 @@ fn heartbeat(
 
 fn add_consumption(
     app: &App,
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Db<'_>,
     row: &LicenseRow,
     who: &Who,
     now: DateTime<Utc>,
@@ -1045,6 +1036,7 @@ async fn offline_call(
                         ))
                     }
                 };
+                let row = db::license_for_update(tx, row)?;
                 if !row.enabled {
                     return Err(ApiError::new(
                         403,

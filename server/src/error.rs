@@ -77,7 +77,10 @@ impl From<crate::db::DbError> for ApiError {
             DbError::Invalid(message) => ApiError::bad_request("invalid_body", message),
             // The database's words stay in the server's log: they name
             // tables, columns and constraints a client has no business with.
-            DbError::Sqlite(e) => {
+            e @ (DbError::Sqlite(_)
+            | DbError::Postgres(_)
+            | DbError::Pool(_)
+            | DbError::Column(..)) => {
                 eprintln!("tessera-server: database: {e}");
                 ApiError::internal("an internal error; the server's log has the details")
             }

@@ -67,8 +67,10 @@ fn make() -> Option<Harness> {
     // Throwaway test key.
     let key = tessera::issuer::SigningKey::from_seed(&[0x5e; 32]).ok()?;
     let app = Arc::new(App::new(
-        Arc::clone(&db),
-        checkpoints,
+        crate::state::Store::Sqlite {
+            conn: Arc::clone(&db),
+            checkpoints,
+        },
         key,
         ADMIN_TOKEN.into(),
         7,
@@ -78,8 +80,8 @@ fn make() -> Option<Harness> {
         false,
     ));
     {
-        let mut conn = db.lock().ok()?;
-        crate::db::write(&mut conn, |tx| {
+        let conn = db.lock().ok()?;
+        crate::db::write(&crate::store::Db::Sqlite(&conn), |tx| {
             crate::db::insert_product(tx, PRODUCT, "Fuzz", PRODUCT_KEY)
         })
         .ok()?;

@@ -6,7 +6,9 @@
 //! ```
 //!
 //! Configuration comes from the JSON file and the environment (which wins):
-//! `listen` / `TESSERA_SERVER_LISTEN`, `database` / `TESSERA_SERVER_DATABASE`,
+//! `listen` / `TESSERA_SERVER_LISTEN`, `database` / `TESSERA_SERVER_DATABASE`
+//! (an SQLite file's path, or a `postgres://` URL with `database_pool`, the
+//! most connections this instance opens: 16 unless set),
 //! `signing_key` / `TESSERA_SERVER_SIGNING_KEY` (a PKCS#8 PEM file from
 //! `tessera keygen`), `admin_token_file` / `TESSERA_ADMIN_TOKEN` (the token
 //! itself), `insecure_http` / `TESSERA_SERVER_INSECURE_HTTP`, `check_in_days`,
@@ -26,6 +28,7 @@ mod http;
 mod idle;
 mod routes;
 mod state;
+mod store;
 mod tls;
 mod users;
 mod wal;
@@ -45,7 +48,8 @@ use serde::Deserialize;
 #[serde(deny_unknown_fields)]
 struct FileConfig {
     listen: Option<String>,
-    database: Option<PathBuf>,
+    database: Option<String>,
+    database_pool: Option<usize>,
     signing_key: Option<PathBuf>,
     admin_token_file: Option<PathBuf>,
     insecure_http: Option<bool>,
@@ -59,6 +63,24 @@ struct FileConfig {
 fn fail(message: impl std::fmt::Display) -> ExitCode {
     eprintln!("tessera-server: {message}");
     ExitCode::from(1)
+}
+
+/// Opens the database `database` names: a PostgreSQL URL, or an SQLite
+/// file's path.
+fn open_store(
+    database: &str,
+    pool_size: Option<usize>,
+    runtime: &tokio::runtime::Handle,
+) -> Result<state::Store, String> {
+    if store::is_postgres_url(database) {
+        let pool = store::open_pg(database, pool_size.unwrap_or(16), runtime)?;
+        return Ok(state::Store::Postgres(pool));
+    }
+    let path = std::path::Path::new(database);
+    let conn = db::open(path).map_err(|e| e.to_string())?;
+    let conn = Arc::new(std::sync::Mutex::new(conn));
+    let checkpoints = wal::Checkpointer::start(path, &conn)?;
+    Ok(state::Store::Sqlite { conn, checkpoints })
 }
 
 /// The binary's `main`: reads the configuration and serves until Ctrl-C.
@@ -114,11 +136,10 @@ pub fn run() -> ExitCode {
             )
         }
     };
-    let Some(database) = env("TESSERA_SERVER_DATABASE")
-        .map(PathBuf::from)
-        .or(file.database)
-    else {
-        return fail("no database path: set `database` or TESSERA_SERVER_DATABASE");
+    let Some(database) = env("TESSERA_SERVER_DATABASE").or(file.database) else {
+        return fail(
+            "no database: set `database` (a file, or a postgres:// URL) or TESSERA_SERVER_DATABASE",
+        );
     };
     let Some(key_path) = env("TESSERA_SERVER_SIGNING_KEY")
         .map(PathBuf::from)
@@ -146,18 +167,19 @@ pub fn run() -> ExitCode {
         Ok(k) => k,
         Err(e) => return fail(format!("signing key {}: {e}", key_path.display())),
     };
-    let conn = match db::open(&database) {
-        Ok(c) => c,
-        Err(e) => return fail(format!("database {}: {e}", database.display())),
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return fail(format!("cannot start the runtime: {e}")),
     };
-    let db = Arc::new(std::sync::Mutex::new(conn));
-    let checkpoints = match wal::Checkpointer::start(&database, &db) {
-        Ok(c) => c,
-        Err(e) => return fail(format!("database {}: {e}", database.display())),
+    let store = match open_store(&database, file.database_pool, runtime.handle()) {
+        Ok(s) => s,
+        Err(e) => return fail(format!("database {}: {e}", store::redacted(&database))),
     };
     let app = Arc::new(state::App::new(
-        db,
-        checkpoints,
+        store,
         key,
         admin_token,
         file.check_in_days.unwrap_or(7),
@@ -166,13 +188,6 @@ pub fn run() -> ExitCode {
             .map_or(idle::IDLE, std::time::Duration::from_secs),
         file.test_clock.unwrap_or(false),
     ));
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => return fail(format!("cannot start the runtime: {e}")),
-    };
     match runtime.block_on(routes::serve(app, listen, tls)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(e),

@@ -11,17 +11,15 @@ use serde_json::{json, Value};
 use tessera::issuer::SigningKey;
 use tessera::{Clock, License, ManualClock, SystemClock};
 
-use crate::db::LicenseRow;
+use crate::db::{DbError, LicenseRow};
 use crate::error::ApiError;
+use crate::store::{Db, PgClient};
 use crate::wal::Checkpointer;
 
 /// Everything a request needs.
 pub(crate) struct App {
-    /// The requests' connection. A plain lock, never held across an
-    /// await: at 128 clients it served about 30% more heartbeats per second
-    /// than tokio's async lock, with the same tail (docs/PROTOCOL.md).
-    db: Arc<Mutex<Connection>>,
-    checkpoints: Checkpointer,
+    /// Where the data lives.
+    store: Store,
     pub key: SigningKey,
     pub(crate) admin_token: String,
     pub check_in_days: u32,
@@ -35,14 +33,28 @@ pub(crate) struct App {
     specs: Mutex<HashMap<String, (i64, Parsed)>>,
 }
 
+/// The database a server runs on.
+pub(crate) enum Store {
+    /// One SQLite file. The requests' connection sits behind a plain lock,
+    /// never held across an await: at 128 clients it served about 30% more
+    /// heartbeats per second than tokio's async lock, with the same tail
+    /// (docs/PROTOCOL.md).
+    Sqlite {
+        conn: Arc<Mutex<Connection>>,
+        checkpoints: Checkpointer,
+    },
+    /// A PostgreSQL database, through a pool of connections; other
+    /// instances may share it.
+    Postgres(deadpool_postgres::Pool),
+}
+
 /// A license's spec as issued (switched-off features left out) and the
 /// license it describes.
 pub(crate) type Parsed = Arc<(Value, License)>;
 
 impl App {
     pub(crate) fn new(
-        db: Arc<Mutex<Connection>>,
-        checkpoints: Checkpointer,
+        store: Store,
         key: SigningKey,
         admin_token: String,
         check_in_days: u32,
@@ -55,8 +67,7 @@ impl App {
             None => Arc::new(SystemClock),
         };
         App {
-            db,
-            checkpoints,
+            store,
             key,
             admin_token,
             check_in_days,
@@ -122,7 +133,7 @@ impl App {
     /// Runs `f` with the database (its lock held).
     pub(crate) async fn with_db<T: Send + 'static>(
         self: &Arc<Self>,
-        f: impl FnOnce(&App, &mut Connection) -> Result<T, ApiError> + Send + 'static,
+        f: impl FnOnce(&App, &Db<'_>) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
         self.with_db_then(f, |_, value| Ok(value)).await
     }
@@ -131,21 +142,41 @@ impl App {
     /// result after the lock is released: signing stays out of the lock.
     pub(crate) async fn with_db_then<T: Send + 'static, U: Send + 'static>(
         self: &Arc<Self>,
-        f: impl FnOnce(&App, &mut Connection) -> Result<T, ApiError> + Send + 'static,
+        f: impl FnOnce(&App, &Db<'_>) -> Result<T, ApiError> + Send + 'static,
         then: impl FnOnce(&App, T) -> Result<U, ApiError> + Send + 'static,
     ) -> Result<U, ApiError> {
-        // Every statement is short (prepared, indexed, no fsync in WAL
-        // with synchronous = NORMAL, checkpoints on a thread of their own),
-        // so it runs on the worker itself: handing it to a blocking thread
-        // cost more than the work.
-        let value = {
-            let mut conn = self.db.lock().unwrap_or_else(|p| p.into_inner());
-            let before = conn.total_changes();
-            let value = f(self, &mut conn);
-            if conn.total_changes() != before {
-                self.checkpoints.wrote();
+        let value = match &self.store {
+            // Every statement is short (prepared, indexed, no fsync in WAL
+            // with synchronous = NORMAL, checkpoints on a thread of their
+            // own), so it runs on the worker itself: handing it to a
+            // blocking thread cost more than the work.
+            Store::Sqlite { conn, checkpoints } => {
+                let conn = conn.lock().unwrap_or_else(|p| p.into_inner());
+                let before = conn.total_changes();
+                let value = f(self, &Db::Sqlite(&conn));
+                if conn.total_changes() != before {
+                    checkpoints.wrote();
+                }
+                value?
             }
-            value?
+            // Each statement waits for a round trip to the server: on a
+            // blocking thread, with a connection of the pool.
+            Store::Postgres(pool) => {
+                let (app, pool) = (Arc::clone(self), pool.clone());
+                let runtime = tokio::runtime::Handle::current();
+                tokio::task::spawn_blocking(move || {
+                    let client = runtime
+                        .block_on(pool.get())
+                        .map_err(|e| DbError::Pool(e.to_string()))?;
+                    let client = PgClient { client, runtime };
+                    f(&app, &Db::Pg(&client))
+                })
+                .await
+                .map_err(|e| {
+                    eprintln!("tessera-server: a request's database task failed: {e}");
+                    ApiError::internal("an internal error; the server's log has the details")
+                })??
+            }
         };
         then(self, value)
     }

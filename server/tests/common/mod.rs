@@ -1,6 +1,8 @@
 //! What the server tests share: the real `tessera-server` binary on
-//! loopback with an embedded SQLite file in a temporary directory, signed
-//! client calls, admin calls, and a check of every response's signature.
+//! loopback with an embedded SQLite file in a temporary directory (or, when
+//! `TESSERA_TEST_POSTGRES` names a PostgreSQL cluster, a database of its
+//! own there), signed client calls, admin calls, and a check of every
+//! response's signature.
 #![allow(dead_code)]
 
 pub mod proxy;
@@ -57,7 +59,7 @@ pub fn start_with(
     std::fs::write(&config_path, config.to_string()).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_tessera-server"))
         .args(["--config", config_path.to_str().unwrap()])
-        .env("TESSERA_SERVER_DATABASE", dir.path().join("tessera.db"))
+        .env("TESSERA_SERVER_DATABASE", database_for(dir.path()))
         .env("TESSERA_SERVER_SIGNING_KEY", &key_path)
         .env("TESSERA_ADMIN_TOKEN", ADMIN)
         .stderr(Stdio::piped())
@@ -87,6 +89,56 @@ pub fn start_with(
         dir,
         client: client.build().unwrap(),
     })
+}
+
+/// The PostgreSQL cluster the tests run on (`TESSERA_TEST_POSTGRES`, a
+/// URL whose user may create databases), if any: the server suites run
+/// once on SQLite and once on it (scripts/test.sh).
+pub fn postgres() -> Option<String> {
+    std::env::var("TESSERA_TEST_POSTGRES")
+        .ok()
+        .filter(|v| !v.is_empty())
+}
+
+/// The database of the servers started in `dir`: the SQLite file
+/// `tessera.db` in it, or on PostgreSQL a database made for `dir` the
+/// first time (a server restarted in `dir` finds its data again).
+pub fn database_for(dir: &std::path::Path) -> String {
+    let Some(cluster) = postgres() else {
+        return dir.join("tessera.db").display().to_string();
+    };
+    let marker = dir.join("postgres-database");
+    if let Ok(url) = std::fs::read_to_string(&marker) {
+        return url;
+    }
+    let mut name = [0u8; 8];
+    getrandom::getrandom(&mut name).unwrap();
+    let name = format!("t_{}", hex::encode(name));
+    postgres_execute(&cluster, &format!("CREATE DATABASE {name}"));
+    let (base, _) = cluster.rsplit_once('/').expect("a URL with a database");
+    let url = format!("{base}/{name}");
+    std::fs::write(&marker, &url).unwrap();
+    url
+}
+
+/// Runs `sql` on the PostgreSQL database at `url`.
+pub fn postgres_execute(url: &str, sql: &str) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+            .await
+            .unwrap_or_else(|e| panic!("cannot reach the test cluster: {e}"));
+        let task = tokio::spawn(connection);
+        client
+            .batch_execute(sql)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        drop(client);
+        let _ = task.await;
+    });
 }
 
 pub fn start() -> Server {

@@ -1,0 +1,438 @@
+//! The two storage backends under one set of queries: SQLite (the
+//! embedded default: one file, one connection behind a lock) and
+//! PostgreSQL (a pool of connections that any number of server instances
+//! share). `db.rs` writes every query once, in the SQL both accept; this
+//! module runs it on either and hands back the same rows.
+//!
+//! PostgreSQL is reached through an async client (tokio-postgres) and its
+//! pool (deadpool-postgres). A request's database work runs on a blocking
+//! thread and waits there for each statement, so the queries and the rules
+//! around them stay one synchronous code path for both backends.
+
+use tokio_postgres::types::{IsNull, ToSql, Type};
+
+use crate::db::{DbError, DbResult};
+
+/// A connection to run statements on: an SQLite connection (or its open
+/// transaction), or a pooled PostgreSQL client.
+pub(crate) enum Db<'a> {
+    Sqlite(&'a rusqlite::Connection),
+    Pg(&'a PgClient),
+}
+
+/// A pooled PostgreSQL client and the runtime its connection task runs on.
+pub(crate) struct PgClient {
+    pub(crate) client: deadpool_postgres::Object,
+    pub(crate) runtime: tokio::runtime::Handle,
+}
+
+impl PgClient {
+    /// Waits for `f` (from a blocking thread, never a runtime worker).
+    pub(crate) fn wait<T>(&self, f: impl std::future::Future<Output = T>) -> T {
+        self.runtime.block_on(f)
+    }
+}
+
+/// Whether `database` names a PostgreSQL database rather than a file.
+pub(crate) fn is_postgres_url(database: &str) -> bool {
+    database.starts_with("postgres://") || database.starts_with("postgresql://")
+}
+
+/// `database` fit for a log line: a URL without its user and password.
+pub(crate) fn redacted(database: &str) -> String {
+    let Some((scheme, rest)) = database.split_once("://") else {
+        return database.to_owned();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://…@{}", &rest[at + 1..]),
+        None => database.to_owned(),
+    }
+}
+
+/// Opens a pool of connections to the PostgreSQL database at `url` and
+/// brings its schema forward (once, whichever instance comes first).
+pub(crate) fn open_pg(
+    url: &str,
+    size: usize,
+    runtime: &tokio::runtime::Handle,
+) -> Result<deadpool_postgres::Pool, String> {
+    use deadpool_postgres::{ManagerConfig, PoolConfig, RecyclingMethod, Runtime};
+    let config: tokio_postgres::Config = url
+        .parse()
+        .map_err(|e: tokio_postgres::Error| format!("not a PostgreSQL URL: {e}"))?;
+    let manager = deadpool_postgres::Manager::from_config(
+        config,
+        tokio_postgres::NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    let pool = deadpool_postgres::Pool::builder(manager)
+        .config(PoolConfig::new(size.max(1)))
+        .runtime(Runtime::Tokio1)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let client = runtime
+        .block_on(pool.get())
+        .map_err(|e| format!("cannot connect: {e}"))?;
+    let client = PgClient {
+        client,
+        runtime: runtime.clone(),
+    };
+    crate::db::migrate(&Db::Pg(&client)).map_err(|e| e.to_string())?;
+    Ok(pool)
+}
+
+/// A statement's argument, borrowed from the caller.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Arg<'a> {
+    Null,
+    Int(i64),
+    Text(&'a str),
+    Blob(&'a [u8]),
+}
+
+/// What can be passed as an [`Arg`].
+pub(crate) trait ToArg {
+    fn to_arg(&self) -> Arg<'_>;
+}
+
+impl ToArg for str {
+    fn to_arg(&self) -> Arg<'_> {
+        Arg::Text(self)
+    }
+}
+impl ToArg for String {
+    fn to_arg(&self) -> Arg<'_> {
+        Arg::Text(self)
+    }
+}
+impl ToArg for [u8] {
+    fn to_arg(&self) -> Arg<'_> {
+        Arg::Blob(self)
+    }
+}
+impl ToArg for Vec<u8> {
+    fn to_arg(&self) -> Arg<'_> {
+        Arg::Blob(self)
+    }
+}
+impl ToArg for i64 {
+    fn to_arg(&self) -> Arg<'_> {
+        Arg::Int(*self)
+    }
+}
+impl ToArg for u32 {
+    fn to_arg(&self) -> Arg<'_> {
+        Arg::Int(i64::from(*self))
+    }
+}
+impl ToArg for u16 {
+    fn to_arg(&self) -> Arg<'_> {
+        Arg::Int(i64::from(*self))
+    }
+}
+impl ToArg for bool {
+    fn to_arg(&self) -> Arg<'_> {
+        Arg::Int(i64::from(*self))
+    }
+}
+impl<T: ToArg + ?Sized> ToArg for &T {
+    fn to_arg(&self) -> Arg<'_> {
+        (**self).to_arg()
+    }
+}
+impl<T: ToArg> ToArg for Option<T> {
+    fn to_arg(&self) -> Arg<'_> {
+        self.as_ref().map_or(Arg::Null, ToArg::to_arg)
+    }
+}
+
+/// A statement's arguments: `args![a, b]`.
+macro_rules! args {
+    ($($x:expr),* $(,)?) => {
+        &[$($crate::store::ToArg::to_arg(&$x)),*][..]
+    };
+}
+pub(crate) use args;
+
+impl rusqlite::ToSql for Arg<'_> {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, ValueRef};
+        Ok(ToSqlOutput::Borrowed(match *self {
+            Arg::Null => ValueRef::Null,
+            Arg::Int(i) => ValueRef::Integer(i),
+            Arg::Text(s) => ValueRef::Text(s.as_bytes()),
+            Arg::Blob(b) => ValueRef::Blob(b),
+        }))
+    }
+}
+
+impl ToSql for Arg<'_> {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match *self {
+            Arg::Null => Ok(IsNull::Yes),
+            // The schema's integers are BIGINT; a narrower parameter (an
+            // expression PostgreSQL typed itself) gets the value only if
+            // it fits.
+            Arg::Int(i) => match *ty {
+                Type::INT4 => i32::try_from(i)?.to_sql(ty, out),
+                Type::INT2 => i16::try_from(i)?.to_sql(ty, out),
+                Type::BOOL => (i != 0).to_sql(ty, out),
+                _ => i.to_sql(ty, out),
+            },
+            Arg::Text(s) => s.to_sql(ty, out),
+            Arg::Blob(b) => b.to_sql(ty, out),
+        }
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    tokio_postgres::types::to_sql_checked!();
+}
+
+/// One column's value, as both backends hold it.
+#[derive(Debug, Clone)]
+pub(crate) enum Value {
+    Null,
+    Int(i64),
+    Text(String),
+    Blob(Vec<u8>),
+}
+
+/// A row, read into values.
+pub(crate) struct Row(Vec<Value>);
+
+/// What a column can be read as.
+pub(crate) trait FromValue: Sized {
+    fn from_value(v: &Value) -> Option<Self>;
+}
+
+impl FromValue for i64 {
+    fn from_value(v: &Value) -> Option<i64> {
+        match v {
+            Value::Int(i) => Some(*i),
+            _ => None,
+        }
+    }
+}
+impl FromValue for u32 {
+    fn from_value(v: &Value) -> Option<u32> {
+        i64::from_value(v).and_then(|i| u32::try_from(i).ok())
+    }
+}
+impl FromValue for u16 {
+    fn from_value(v: &Value) -> Option<u16> {
+        i64::from_value(v).and_then(|i| u16::try_from(i).ok())
+    }
+}
+impl FromValue for bool {
+    fn from_value(v: &Value) -> Option<bool> {
+        i64::from_value(v).map(|i| i != 0)
+    }
+}
+impl FromValue for String {
+    fn from_value(v: &Value) -> Option<String> {
+        match v {
+            Value::Text(s) => Some(s.clone()),
+            _ => None,
+        }
+    }
+}
+impl FromValue for Vec<u8> {
+    fn from_value(v: &Value) -> Option<Vec<u8>> {
+        match v {
+            Value::Blob(b) => Some(b.clone()),
+            _ => None,
+        }
+    }
+}
+impl<T: FromValue> FromValue for Option<T> {
+    fn from_value(v: &Value) -> Option<Option<T>> {
+        match v {
+            Value::Null => Some(None),
+            v => T::from_value(v).map(Some),
+        }
+    }
+}
+
+impl Row {
+    /// Column `i` as a `T`; an error when it is missing or of another type
+    /// (or out of `T`'s range).
+    pub(crate) fn get<T: FromValue>(&self, i: usize) -> DbResult<T> {
+        self.0
+            .get(i)
+            .and_then(T::from_value)
+            .ok_or_else(|| DbError::Column(i, std::any::type_name::<T>()))
+    }
+
+    fn from_sqlite(r: &rusqlite::Row<'_>, columns: usize) -> DbResult<Row> {
+        use rusqlite::types::ValueRef;
+        let mut values = Vec::with_capacity(columns);
+        for i in 0..columns {
+            values.push(match r.get_ref(i)? {
+                ValueRef::Null => Value::Null,
+                ValueRef::Integer(n) => Value::Int(n),
+                ValueRef::Real(_) => return Err(DbError::Column(i, "a number")),
+                ValueRef::Text(t) => Value::Text(
+                    std::str::from_utf8(t)
+                        .map_err(|_| DbError::Column(i, "text"))?
+                        .to_owned(),
+                ),
+                ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+            });
+        }
+        Ok(Row(values))
+    }
+
+    fn from_pg(r: &tokio_postgres::Row) -> DbResult<Row> {
+        let mut values = Vec::with_capacity(r.len());
+        for (i, column) in r.columns().iter().enumerate() {
+            let value = match *column.type_() {
+                Type::INT8 => r.try_get::<_, Option<i64>>(i)?.map(Value::Int),
+                Type::INT4 => r
+                    .try_get::<_, Option<i32>>(i)?
+                    .map(|n| Value::Int(n.into())),
+                Type::INT2 => r
+                    .try_get::<_, Option<i16>>(i)?
+                    .map(|n| Value::Int(n.into())),
+                Type::BOOL => r
+                    .try_get::<_, Option<bool>>(i)?
+                    .map(|b| Value::Int(b.into())),
+                Type::BYTEA => r.try_get::<_, Option<Vec<u8>>>(i)?.map(Value::Blob),
+                _ => r.try_get::<_, Option<String>>(i)?.map(Value::Text),
+            };
+            values.push(value.unwrap_or(Value::Null));
+        }
+        Ok(Row(values))
+    }
+}
+
+/// `sql` in PostgreSQL's spelling: numbered parameters `?N` become `$N`.
+/// (The queries put no `?` inside a string literal.)
+pub(crate) fn pg_sql(sql: &str) -> String {
+    sql.replace('?', "$")
+}
+
+fn sqlite_params<'a>(args: &'a [Arg<'a>]) -> impl rusqlite::Params + 'a {
+    rusqlite::params_from_iter(args.iter())
+}
+
+fn pg_params<'a>(args: &'a [Arg<'a>]) -> Vec<&'a (dyn ToSql + Sync)> {
+    args.iter().map(|a| a as &(dyn ToSql + Sync)).collect()
+}
+
+impl Db<'_> {
+    /// Every row of a query.
+    pub(crate) fn rows(&self, sql: &str, args: &[Arg<'_>]) -> DbResult<Vec<Row>> {
+        match self {
+            Db::Sqlite(c) => {
+                let mut statement = c.prepare_cached(sql)?;
+                let columns = statement.column_count();
+                let mut rows = statement.query(sqlite_params(args))?;
+                let mut out = Vec::new();
+                while let Some(r) = rows.next()? {
+                    out.push(Row::from_sqlite(r, columns)?);
+                }
+                Ok(out)
+            }
+            Db::Pg(c) => c.wait(async {
+                let statement = c.client.prepare_cached(&pg_sql(sql)).await?;
+                c.client
+                    .query(&statement, &pg_params(args))
+                    .await?
+                    .iter()
+                    .map(Row::from_pg)
+                    .collect()
+            }),
+        }
+    }
+
+    /// The first row of a query, if any.
+    pub(crate) fn row(&self, sql: &str, args: &[Arg<'_>]) -> DbResult<Option<Row>> {
+        match self {
+            Db::Sqlite(c) => {
+                let mut statement = c.prepare_cached(sql)?;
+                let columns = statement.column_count();
+                let mut rows = statement.query(sqlite_params(args))?;
+                rows.next()?
+                    .map(|r| Row::from_sqlite(r, columns))
+                    .transpose()
+            }
+            Db::Pg(c) => c.wait(async {
+                let statement = c.client.prepare_cached(&pg_sql(sql)).await?;
+                c.client
+                    .query_opt(&statement, &pg_params(args))
+                    .await?
+                    .as_ref()
+                    .map(Row::from_pg)
+                    .transpose()
+            }),
+        }
+    }
+
+    /// Runs a statement; the number of rows it changed.
+    pub(crate) fn execute(&self, sql: &str, args: &[Arg<'_>]) -> DbResult<u64> {
+        match self {
+            Db::Sqlite(c) => Ok(c.prepare_cached(sql)?.execute(sqlite_params(args))? as u64),
+            Db::Pg(c) => c.wait(async {
+                let statement = c.client.prepare_cached(&pg_sql(sql)).await?;
+                Ok(c.client.execute(&statement, &pg_params(args)).await?)
+            }),
+        }
+    }
+
+    /// Runs statements that take no arguments (transaction control,
+    /// migrations).
+    pub(crate) fn batch(&self, sql: &str) -> DbResult<()> {
+        match self {
+            Db::Sqlite(c) => Ok(c.execute_batch(sql)?),
+            Db::Pg(c) => c.wait(async { Ok(c.client.batch_execute(sql).await?) }),
+        }
+    }
+
+    pub(crate) fn is_pg(&self) -> bool {
+        matches!(self, Db::Pg(_))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_url_in_a_log_line_has_no_password() {
+        assert_eq!(
+            redacted("postgres://tessera:s3cret@db.example:5432/lic?sslmode=require"),
+            "postgres://…@db.example:5432/lic?sslmode=require"
+        );
+        assert_eq!(redacted("/var/lib/tessera.db"), "/var/lib/tessera.db");
+        assert_eq!(redacted("postgres://db/lic"), "postgres://db/lic");
+    }
+
+    #[test]
+    fn parameters_are_renumbered_for_postgres() {
+        assert_eq!(
+            pg_sql("SELECT a FROM t WHERE b = ?1 AND c = ?12"),
+            "SELECT a FROM t WHERE b = $1 AND c = $12"
+        );
+    }
+
+    #[test]
+    fn a_column_of_another_type_is_an_error_not_a_panic() {
+        let row = Row(vec![Value::Int(-1), Value::Text("x".into()), Value::Null]);
+        assert!(row.get::<u32>(0).is_err());
+        assert!(row.get::<i64>(1).is_err());
+        assert!(row.get::<String>(2).is_err());
+        assert_eq!(row.get::<Option<String>>(2).ok(), Some(None));
+        assert!(row.get::<i64>(3).is_err());
+        assert_eq!(row.get::<i64>(0).ok(), Some(-1));
+    }
+}
