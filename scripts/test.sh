@@ -29,6 +29,23 @@ suite clippy cargo clippy --workspace --all-targets --all-features -- -D warning
 suite clippy-product cargo clippy -p tessera --all-targets --no-default-features -- -D warnings
 # --no-fail-fast: one failing test binary does not hide the others.
 suite rust cargo test --workspace --all-features --no-fail-fast
+# The server's suites again on PostgreSQL, in a throwaway cluster
+# (scripts/pg.sh; without fsync, which no test needs), the multi-instance
+# tests among them.
+server_postgres() {
+    local dir url rc
+    dir=$(mktemp -d)
+    url=$(scripts/pg.sh start "$dir" -c fsync=off -c synchronous_commit=off -c full_page_writes=off) || {
+        rm -rf "$dir"
+        return 1
+    }
+    TESSERA_TEST_POSTGRES=$url cargo test -p tessera-server --all-features --no-fail-fast
+    rc=$?
+    scripts/pg.sh stop "$dir"
+    rm -rf "$dir"
+    return $rc
+}
+suite server-postgres server_postgres
 # The API docs build without a warning (broken links, missing docs), as docs.rs would.
 suite docs env RUSTDOCFLAGS="-D warnings" cargo doc -p tessera --no-deps --all-features
 suite quickstart ./scripts/quickstart.sh

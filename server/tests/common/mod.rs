@@ -66,9 +66,11 @@ pub fn start_with(
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stderr.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let mut log = BufReader::new(child.stderr.take().unwrap());
+    log.read_line(&mut line).unwrap();
+    // The rest of the log is read (and dropped) to the end: a closed pipe
+    // would make the server's next log line fail.
+    std::thread::spawn(move || std::io::copy(&mut log, &mut std::io::sink()));
     let Some(url) = line
         .split_whitespace()
         .find(|w| w.starts_with("http://") || w.starts_with("https://"))
