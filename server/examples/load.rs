@@ -8,11 +8,16 @@
 //! database and runs this against it:
 //!
 //! ```text
-//! load URL ADMIN_TOKEN [--requests N] [--seconds S] [--paced-only] [--rounds R]
+//! load URL[,URL...] ADMIN_TOKEN [--requests N] [--seconds S] [--paced-only]
+//!      [--rounds R] [--licenses K]
 //! ```
 //!
 //! `--paced-only` skips the closed-loop phases; `--rounds` repeats the
-//! paced phase (default 1), each round on its own schedule.
+//! paced phase (default 1), each round on its own schedule. Several URLs
+//! are instances sharing one database: client `c` talks to the `c`-th
+//! (round robin), as behind a load balancer. `--licenses` spreads the
+//! devices over K floating licenses (default 1), as a server holding many
+//! customers' licenses sees them.
 // A test may fail by panicking, and its shared helpers are `pub` to its modules.
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
@@ -24,10 +29,21 @@ use serde_json::{json, Value};
 use tessera::protocol::request;
 
 struct Target {
-    url: String,
+    urls: Vec<String>,
     code: String,
     key: Vec<u8>,
+    licenses: usize,
 }
+
+impl Target {
+    /// The instance client `c` talks to.
+    fn url(&self, c: usize) -> &str {
+        &self.urls[c % self.urls.len()]
+    }
+}
+
+/// Every request's nonce is new: the server refuses a nonce it has seen.
+static SENT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 fn sign(t: &Target, path: &str, body: &str, date: &str, nonce: &str) -> String {
     let message = request::request_string(date, "POST", path, body.as_bytes(), nonce);
@@ -35,14 +51,15 @@ fn sign(t: &Target, path: &str, body: &str, date: &str, nonce: &str) -> String {
     request::authorization(&t.code, &signature)
 }
 
-/// One signed client call; returns its status.
-async fn call(client: &reqwest::Client, t: &Target, path: &str, body: &Value, n: u64) -> u16 {
+/// One signed client call from client `c`; returns its status.
+async fn call(client: &reqwest::Client, t: &Target, c: usize, path: &str, body: &Value) -> u16 {
     let body = body.to_string();
     let date = tessera::protocol::format_http_date(chrono::Utc::now());
+    let n = SENT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let nonce = format!("load-{n:016x}-{:08x}", std::process::id());
     let auth = sign(t, path, &body, &date, &nonce);
     let sent = client
-        .post(format!("{}{path}", t.url))
+        .post(format!("{}{path}", t.url(c)))
         .header("date", date)
         .header("tessera-nonce", nonce)
         .header("authorization", auth)
@@ -194,18 +211,24 @@ async fn run() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 3 {
         eprintln!(
-            "usage: load URL ADMIN_TOKEN [--requests N] [--seconds S] [--paced-only] [--rounds R]"
+            "usage: load URL[,URL...] ADMIN_TOKEN [--requests N] [--seconds S] [--paced-only] [--rounds R] [--licenses K]"
         );
         std::process::exit(2);
     }
-    let url = args[1].trim_end_matches('/').to_owned();
-    if !(url.starts_with("http://127.")
-        || url.starts_with("http://[::1]")
-        || url.starts_with("http://localhost"))
-    {
-        eprintln!("load: loopback addresses only");
-        std::process::exit(2);
+    let urls: Vec<String> = args[1]
+        .split(',')
+        .map(|u| u.trim_end_matches('/').to_owned())
+        .collect();
+    for url in &urls {
+        if !(url.starts_with("http://127.")
+            || url.starts_with("http://[::1]")
+            || url.starts_with("http://localhost"))
+        {
+            eprintln!("load: loopback addresses only");
+            std::process::exit(2);
+        }
     }
+    let url = urls[0].clone();
     let flag = |name: &str, default: u64| {
         args.iter()
             .position(|a| a == name)
@@ -217,6 +240,7 @@ async fn run() {
     let limit = Duration::from_secs(flag("--seconds", 10));
     let rounds = flag("--rounds", 1);
     let paced_only = args.iter().any(|a| a == "--paced-only");
+    let licenses = usize::try_from(flag("--licenses", 1)).unwrap_or(1).max(1);
     let admin = reqwest::Client::new();
     let bearer = format!("Bearer {}", args[2]);
     let product: Value = admin
@@ -235,19 +259,22 @@ async fn run() {
     let spec = json!({"license_type": "perpetual", "allow_unlimited_activations": true,
         "is_floating": true, "floating_users": 100000, "floating_timeout": 60,
         "product_details": {"short_code": "load"}});
-    let status = admin
-        .post(format!("{url}/admin/v1/licenses"))
-        .header("authorization", &bearer)
-        .body(json!({"license_key": "LOAD", "spec": spec}).to_string())
-        .send()
-        .await
-        .map(|r| r.status().as_u16())
-        .unwrap_or(0);
-    assert_eq!(status, 200, "create the license");
+    for l in 0..licenses {
+        let status = admin
+            .post(format!("{url}/admin/v1/licenses"))
+            .header("authorization", &bearer)
+            .body(json!({"license_key": format!("LOAD-{l}"), "spec": spec}).to_string())
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+            .unwrap_or(0);
+        assert_eq!(status, 200, "create the license");
+    }
     let target = std::rc::Rc::new(Target {
-        url,
+        urls,
         code: "load".into(),
         key,
+        licenses,
     });
     // The target's rate, offered rather than as fast as it goes: the
     // latency a vendor's 128 clients see at 5,000 a second.
@@ -267,8 +294,8 @@ async fn run() {
         let activate = move |c: usize, n: u64| {
             let (p, t) = (p.clone(), t.clone());
             async move {
-                let body = who(format!("act-{clients}-{n}"));
-                call(&p[c], &t, "/api/v1/activate_license", &body, n).await
+                let body = who(&t, c, format!("act-{clients}-{n}"));
+                call(&p[c], &t, c, "/api/v1/activate_license", &body).await
             }
         };
         if !paced_only {
@@ -276,16 +303,16 @@ async fn run() {
         }
         // Each client holds a seat and heart-beats it.
         for (c, client) in pool.iter().enumerate() {
-            let d = who(format!("hb-{clients}-{c}"));
-            call(client, &target, "/api/v1/activate_license", &d, c as u64).await;
-            call(client, &target, "/api/v1/floating/register", &d, c as u64).await;
+            let d = who(&target, c, format!("hb-{clients}-{c}"));
+            call(client, &target, c, "/api/v1/activate_license", &d).await;
+            call(client, &target, c, "/api/v1/floating/register", &d).await;
         }
         let (p, t) = (pool.clone(), target.clone());
-        let heartbeat = move |c: usize, n: u64| {
+        let heartbeat = move |c: usize, _: u64| {
             let (p, t) = (p.clone(), t.clone());
             async move {
-                let body = who(format!("hb-{clients}-{c}"));
-                call(&p[c], &t, "/api/v1/floating/heartbeat", &body, n).await
+                let body = who(&t, c, format!("hb-{clients}-{c}"));
+                call(&p[c], &t, c, "/api/v1/floating/heartbeat", &body).await
             }
         };
         if !paced_only {
@@ -306,6 +333,8 @@ async fn run() {
     }
 }
 
-fn who(device: String) -> Value {
-    json!({"product": "load", "license_key": "LOAD", "fingerprint": {"id": device, "components": {}}})
+/// Client `c`'s call about `device`, on the client's license.
+fn who(t: &Target, c: usize, device: String) -> Value {
+    let key = format!("LOAD-{}", c % t.licenses);
+    json!({"product": "load", "license_key": key, "fingerprint": {"id": device, "components": {}}})
 }

@@ -361,7 +361,7 @@ async fn with_license(
             // a time: the license row stays locked to the end.
             db::write_license(conn, |tx| {
                 let row = match (&who.license_key, &who.license_id) {
-                    (Some(key), None) => db::license_by_key(tx, &who.product, key)?,
+                    (Some(key), None) => db::locked_license_by_key(tx, &who.product, key)?,
                     (None, Some(id)) => license_of_product(tx, &who.product, id)?,
                     _ => {
                         return Err(ApiError::bad_request(
@@ -370,7 +370,6 @@ async fn with_license(
                         ))
                     }
                 };
-                let row = db::license_for_update(tx, row)?;
                 if let Some(user) = &user {
                     if !db::is_assigned(tx, &user.id, &row.id)? {
                         return Err(ApiError::new(
@@ -474,9 +473,10 @@ fn check_device_proof(
     }
 }
 
-/// The license `id`, when it belongs to `product`.
+/// The license `id`, when it belongs to `product`, locked until the
+/// transaction ends (`db::license_for_update`).
 fn license_of_product(conn: &Db<'_>, product: &str, id: &str) -> Result<LicenseRow, ApiError> {
-    db::license_by_id(conn, id)
+    db::locked_license_by_id(conn, id)
         .ok()
         .filter(|row| row.product == product)
         .ok_or_else(|| ApiError::not_found("license_not_found", "no such license for the product"))
@@ -1023,7 +1023,7 @@ async fn offline_call(
             db::write(conn, |tx| {
                 let first_time = db::record_offline_request(tx, &request_id, now.timestamp())?;
                 let row = match (&request.license_key, &request.license_id, &user) {
-                    (Some(key), _, _) => db::license_by_key(tx, &request.product, key)?,
+                    (Some(key), _, _) => db::locked_license_by_key(tx, &request.product, key)?,
                     (None, Some(id), _) => license_of_product(tx, &request.product, id)?,
                     (None, None, Some(user)) => pick_license(
                         db::licenses_of_user(tx, &user.id, &request.product)?,

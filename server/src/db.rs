@@ -303,7 +303,7 @@ const WRITE_LOCK: i64 = 0x0074_6573_7377_7269;
 /// PostgreSQL in the table `tessera_schema`.
 pub(crate) fn migrate(db: &Db<'_>) -> DbResult<()> {
     if db.is_pg() {
-        db.batch("BEGIN")?;
+        db.begin("")?;
         let done = (|| {
             db.execute("SELECT pg_advisory_xact_lock(?1)", args![MIGRATION_LOCK])?;
             db.batch("CREATE TABLE IF NOT EXISTS tessera_schema (version BIGINT NOT NULL)")?;
@@ -328,7 +328,7 @@ pub(crate) fn migrate(db: &Db<'_>) -> DbResult<()> {
         })();
         return finish(db, done);
     }
-    db.batch("BEGIN EXCLUSIVE")?;
+    db.begin("BEGIN EXCLUSIVE")?;
     let done = (|| {
         let version: i64 = one(db, "PRAGMA user_version", args![], |r| r.get(0))?.unwrap_or(0);
         let version = usize::try_from(version).unwrap_or(usize::MAX);
@@ -346,34 +346,38 @@ pub(crate) fn migrate(db: &Db<'_>) -> DbResult<()> {
 fn finish<T, E: From<DbError>>(db: &Db<'_>, done: Result<T, E>) -> Result<T, E> {
     match done {
         Ok(value) => {
-            db.batch("COMMIT")?;
+            db.end(true)?;
             Ok(value)
         }
         Err(e) => {
             // The rollback's own failure would hide the one that matters.
-            let _ = db.batch("ROLLBACK");
+            let _ = db.end(false);
             Err(e)
         }
     }
 }
 
 /// Records a request's nonce until `expires` (Unix seconds); false when
-/// it was seen before (a replay). Also forgets the nonces whose time has
-/// passed (an index probe when there are none). The primary key makes it
-/// once across every instance that shares the database.
+/// it was seen before (a replay). The primary key makes it once across
+/// every instance that shares the database. With `sweep`, also forgets
+/// the nonces whose time has passed (a nonce is refused by its Date alone
+/// by then, so when they go matters only to the table's size).
 pub(crate) fn remember_nonce(
     conn: &Db<'_>,
     product: &str,
     nonce: &str,
     now: i64,
     expires: i64,
+    sweep: bool,
 ) -> DbResult<bool> {
     let inserted = exec(
         conn,
         "INSERT INTO nonces (product, nonce, expires) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
         args![product, nonce, expires],
     )?;
-    exec(conn, "DELETE FROM nonces WHERE expires < ?1", args![now])?;
+    if sweep {
+        exec(conn, "DELETE FROM nonces WHERE expires < ?1", args![now])?;
+    }
     Ok(inserted == 1)
 }
 
@@ -388,7 +392,7 @@ pub(crate) fn write<T, E: From<DbError>>(
     f: impl FnOnce(&Db<'_>) -> Result<T, E>,
 ) -> Result<T, E> {
     if conn.is_pg() {
-        conn.batch("BEGIN")?;
+        conn.begin("")?;
         let done = conn
             .execute("SELECT pg_advisory_xact_lock(?1)", args![WRITE_LOCK])
             .map_err(E::from)
@@ -416,19 +420,15 @@ pub(crate) fn write_license<T, E: From<DbError>>(
 }
 
 /// The license `row` was read from, as it is now and locked until the
-/// transaction ends. In SQLite the immediate transaction holds every
-/// write already, so `row` is current and comes back as it is.
+/// transaction ends: requests on one license, from any instance, take
+/// their turns. In SQLite the immediate transaction holds every write
+/// already, so `row` is current and comes back as it is.
 pub(crate) fn license_for_update(conn: &Db<'_>, row: LicenseRow) -> DbResult<LicenseRow> {
-    if !conn.is_pg() {
-        return Ok(row);
+    if conn.is_pg() {
+        locked_license_by_id(conn, &row.id)
+    } else {
+        Ok(row)
     }
-    one(
-        conn,
-        &format!("SELECT {LICENSE_COLUMNS} FROM licenses WHERE id = ?1 FOR UPDATE"),
-        args![row.id],
-        license_from,
-    )?
-    .ok_or(DbError::NotFound("license_not_found", "no such license"))
 }
 
 /// One row or none, through the statement cache.
@@ -533,14 +533,21 @@ pub(crate) fn insert_license(tx: &Db<'_>, l: &NewLicense<'_>) -> DbResult<()> {
     Ok(())
 }
 
-pub(crate) fn license_by_key(
+/// The product's license with this key, locked until the transaction
+/// ends (see [`license_for_update`]), in the same statement.
+pub(crate) fn locked_license_by_key(
     conn: &Db<'_>,
     product: &str,
     license_key: &str,
 ) -> DbResult<LicenseRow> {
+    let sql = if conn.is_pg() {
+        "SELECT {LICENSE_COLUMNS} FROM licenses WHERE product = ?1 AND license_key = ?2 FOR UPDATE"
+    } else {
+        "SELECT {LICENSE_COLUMNS} FROM licenses WHERE product = ?1 AND license_key = ?2"
+    };
     one(
         conn,
-        &format!("SELECT {LICENSE_COLUMNS} FROM licenses WHERE product = ?1 AND license_key = ?2"),
+        &sql.replace("{LICENSE_COLUMNS}", LICENSE_COLUMNS),
         args![product, license_key],
         license_from,
     )?
@@ -553,13 +560,28 @@ pub(crate) fn license_by_key(
 }
 
 pub(crate) fn license_by_id(conn: &Db<'_>, id: &str) -> DbResult<LicenseRow> {
+    license_by_id_as(conn, id, false)
+}
+
+/// [`license_by_id`], locked until the transaction ends (see
+/// [`license_for_update`]), in the same statement.
+pub(crate) fn locked_license_by_id(conn: &Db<'_>, id: &str) -> DbResult<LicenseRow> {
+    license_by_id_as(conn, id, true)
+}
+
+fn license_by_id_as(conn: &Db<'_>, id: &str, lock: bool) -> DbResult<LicenseRow> {
+    let sql = if lock && conn.is_pg() {
+        "SELECT {LICENSE_COLUMNS} FROM licenses WHERE id = ?1 FOR UPDATE"
+    } else {
+        "SELECT {LICENSE_COLUMNS} FROM licenses WHERE id = ?1"
+    };
     one(
         conn,
-        &format!("SELECT {LICENSE_COLUMNS} FROM licenses WHERE id = ?1"),
+        &sql.replace("{LICENSE_COLUMNS}", LICENSE_COLUMNS),
         args![id],
         license_from,
     )?
-    .ok_or_else(|| DbError::NotFound("license_not_found", "no such license"))
+    .ok_or(DbError::NotFound("license_not_found", "no such license"))
 }
 
 /// Replaces a license's spec, users and account; bumps its revision.

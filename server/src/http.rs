@@ -317,9 +317,10 @@ async fn authenticate(
     let fresh = app
         .with_db({
             let product = product.clone();
-            move |_, conn| {
+            move |app, conn| {
+                let sweep = app.nonce_sweep_due(now);
                 Ok(crate::db::remember_nonce(
-                    conn, &product, &nonce, now, expires,
+                    conn, &product, &nonce, now, expires, sweep,
                 )?)
             }
         })

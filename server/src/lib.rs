@@ -7,8 +7,9 @@
 //!
 //! Configuration comes from the JSON file and the environment (which wins):
 //! `listen` / `TESSERA_SERVER_LISTEN`, `database` / `TESSERA_SERVER_DATABASE`
-//! (an SQLite file's path, or a `postgres://` URL with `database_pool`, the
-//! most connections this instance opens: 16 unless set),
+//! (an SQLite file's path, or a `postgres://` URL with `database_pool` /
+//! `TESSERA_SERVER_DATABASE_POOL`, the most connections this instance
+//! opens: 16 unless set),
 //! `signing_key` / `TESSERA_SERVER_SIGNING_KEY` (a PKCS#8 PEM file from
 //! `tessera keygen`), `admin_token_file` / `TESSERA_ADMIN_TOKEN` (the token
 //! itself), `insecure_http` / `TESSERA_SERVER_INSECURE_HTTP`, `check_in_days`,
@@ -174,7 +175,12 @@ pub fn run() -> ExitCode {
         Ok(r) => r,
         Err(e) => return fail(format!("cannot start the runtime: {e}")),
     };
-    let store = match open_store(&database, file.database_pool, runtime.handle()) {
+    let pool_size = match env("TESSERA_SERVER_DATABASE_POOL").map(|v| v.parse::<usize>()) {
+        Some(Ok(n)) if n > 0 => Some(n),
+        Some(_) => return fail("TESSERA_SERVER_DATABASE_POOL is not a positive number"),
+        None => file.database_pool,
+    };
+    let store = match open_store(&database, pool_size, runtime.handle()) {
         Ok(s) => s,
         Err(e) => return fail(format!("database {}: {e}", store::redacted(&database))),
     };

@@ -31,6 +31,9 @@ pub(crate) struct App {
     product_keys: std::sync::RwLock<HashMap<String, Vec<u8>>>,
     /// Parsed license specs by id, with the revision they were parsed at.
     specs: Mutex<HashMap<String, (i64, Parsed)>>,
+    /// When (Unix seconds) this instance last forgot the spent nonces
+    /// whose time has passed.
+    nonces_swept: std::sync::atomic::AtomicI64,
 }
 
 /// The database a server runs on.
@@ -76,6 +79,7 @@ impl App {
             manual,
             product_keys: Default::default(),
             specs: Default::default(),
+            nonces_swept: Default::default(),
         }
     }
 
@@ -113,6 +117,19 @@ impl App {
         serde_json::from_str::<Vec<String>>(&row.features_off)
             .map(|off| off.iter().any(|o| o == code))
             .unwrap_or(false)
+    }
+
+    /// Whether this request should forget the expired nonces: one request
+    /// a second does (a statement saved on every other one); each
+    /// instance sweeps for itself.
+    pub(crate) fn nonce_sweep_due(&self, now: i64) -> bool {
+        use std::sync::atomic::Ordering;
+        let last = self.nonces_swept.load(Ordering::Relaxed);
+        now > last
+            && self
+                .nonces_swept
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
     }
 
     pub(crate) fn now(&self) -> DateTime<Utc> {
@@ -168,7 +185,7 @@ impl App {
                     let client = runtime
                         .block_on(pool.get())
                         .map_err(|e| DbError::Pool(e.to_string()))?;
-                    let client = PgClient { client, runtime };
+                    let client = PgClient::new(client, runtime);
                     f(&app, &Db::Pg(&client))
                 })
                 .await

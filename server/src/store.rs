@@ -22,11 +22,36 @@ pub(crate) enum Db<'a> {
 
 /// A pooled PostgreSQL client and the runtime its connection task runs on.
 pub(crate) struct PgClient {
-    pub(crate) client: deadpool_postgres::Object,
-    pub(crate) runtime: tokio::runtime::Handle,
+    client: deadpool_postgres::Object,
+    runtime: tokio::runtime::Handle,
+    /// A transaction was begun and its `BEGIN` not sent yet: it goes with
+    /// the first statement, in the same round trip.
+    begin_pending: std::cell::Cell<bool>,
 }
 
 impl PgClient {
+    pub(crate) fn new(client: deadpool_postgres::Object, runtime: tokio::runtime::Handle) -> Self {
+        PgClient {
+            client,
+            runtime,
+            begin_pending: std::cell::Cell::new(false),
+        }
+    }
+
+    /// Sends the pending `BEGIN`, if any, alongside `statement` (pipelined:
+    /// one round trip for both).
+    async fn with_begin<T>(
+        &self,
+        statement: impl std::future::Future<Output = DbResult<T>>,
+    ) -> DbResult<T> {
+        if !self.begin_pending.replace(false) {
+            return statement.await;
+        }
+        let (began, done) = tokio::join!(self.client.batch_execute("BEGIN"), statement);
+        began?;
+        done
+    }
+
     /// Waits for `f` (from a blocking thread, never a runtime worker).
     pub(crate) fn wait<T>(&self, f: impl std::future::Future<Output = T>) -> T {
         self.runtime.block_on(f)
@@ -76,10 +101,7 @@ pub(crate) fn open_pg(
     let client = runtime
         .block_on(pool.get())
         .map_err(|e| format!("cannot connect: {e}"))?;
-    let client = PgClient {
-        client,
-        runtime: runtime.clone(),
-    };
+    let client = PgClient::new(client, runtime.clone());
     crate::db::migrate(&Db::Pg(&client)).map_err(|e| e.to_string())?;
     Ok(pool)
 }
@@ -343,7 +365,7 @@ impl Db<'_> {
                 }
                 Ok(out)
             }
-            Db::Pg(c) => c.wait(async {
+            Db::Pg(c) => c.wait(c.with_begin(async {
                 let statement = c.client.prepare_cached(&pg_sql(sql)).await?;
                 c.client
                     .query(&statement, &pg_params(args))
@@ -351,7 +373,7 @@ impl Db<'_> {
                     .iter()
                     .map(Row::from_pg)
                     .collect()
-            }),
+            })),
         }
     }
 
@@ -366,7 +388,7 @@ impl Db<'_> {
                     .map(|r| Row::from_sqlite(r, columns))
                     .transpose()
             }
-            Db::Pg(c) => c.wait(async {
+            Db::Pg(c) => c.wait(c.with_begin(async {
                 let statement = c.client.prepare_cached(&pg_sql(sql)).await?;
                 c.client
                     .query_opt(&statement, &pg_params(args))
@@ -374,7 +396,7 @@ impl Db<'_> {
                     .as_ref()
                     .map(Row::from_pg)
                     .transpose()
-            }),
+            })),
         }
     }
 
@@ -382,18 +404,41 @@ impl Db<'_> {
     pub(crate) fn execute(&self, sql: &str, args: &[Arg<'_>]) -> DbResult<u64> {
         match self {
             Db::Sqlite(c) => Ok(c.prepare_cached(sql)?.execute(sqlite_params(args))? as u64),
-            Db::Pg(c) => c.wait(async {
+            Db::Pg(c) => c.wait(c.with_begin(async {
                 let statement = c.client.prepare_cached(&pg_sql(sql)).await?;
                 Ok(c.client.execute(&statement, &pg_params(args)).await?)
-            }),
+            })),
         }
     }
 
-    /// Runs statements that take no arguments (transaction control,
-    /// migrations).
+    /// Runs statements that take no arguments (migrations).
     pub(crate) fn batch(&self, sql: &str) -> DbResult<()> {
         match self {
             Db::Sqlite(c) => Ok(c.execute_batch(sql)?),
+            Db::Pg(c) => c.wait(c.with_begin(async { Ok(c.client.batch_execute(sql).await?) })),
+        }
+    }
+
+    /// Begins a transaction: SQLite's `sqlite_begin` (`BEGIN IMMEDIATE`,
+    /// `BEGIN EXCLUSIVE`), PostgreSQL's `BEGIN`, which goes out with the
+    /// transaction's first statement.
+    pub(crate) fn begin(&self, sqlite_begin: &str) -> DbResult<()> {
+        match self {
+            Db::Sqlite(c) => Ok(c.execute_batch(sqlite_begin)?),
+            Db::Pg(c) => {
+                c.begin_pending.set(true);
+                Ok(())
+            }
+        }
+    }
+
+    /// Ends the transaction [`Db::begin`] opened: commits it, or rolls it
+    /// back. (One that never sent a statement has nothing to end.)
+    pub(crate) fn end(&self, commit: bool) -> DbResult<()> {
+        let sql = if commit { "COMMIT" } else { "ROLLBACK" };
+        match self {
+            Db::Sqlite(c) => Ok(c.execute_batch(sql)?),
+            Db::Pg(c) if c.begin_pending.replace(false) => Ok(()),
             Db::Pg(c) => c.wait(async { Ok(c.client.batch_execute(sql).await?) }),
         }
     }
