@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
-use axum::routing::{get, post};
+
 use axum::Router;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
@@ -163,43 +163,29 @@ type AppState = State<Arc<App>>;
 type Reply = Result<Answer, ApiError>;
 
 /// The admin API, mounted under `/admin/v1` behind the admin token.
-pub(crate) fn routes() -> Router<Arc<App>> {
-    Router::new()
-        .route("/products", post(new_product_call))
-        .route(
-            "/definitions",
-            post(new_definition_call).get(definitions_call),
-        )
-        .route("/definitions/{product}/{code}", get(definition_call))
-        .route("/licenses", post(new_license_call))
-        .route(
-            "/licenses/{id}",
-            get(license_call).patch(update_license_call),
-        )
-        .route("/licenses/{id}/disable", post(disable_call))
-        .route("/licenses/{id}/enable", post(enable_call))
-        .route("/licenses/{id}/seats", get(seats_call))
-        .route("/licenses/{id}/devices", get(devices_call))
-        .route(
-            "/licenses/{id}/devices/{device}",
-            axum::routing::delete(remove_device_call),
-        )
-        .route("/audit", get(audit_call))
-        .route(
-            "/licenses/{id}/toggles/{feature}",
-            get(toggle_get_call).post(toggle_set_call),
-        )
-        .route("/licenses/{id}/users", get(license_users_call))
-        .route(
-            "/licenses/{id}/users/{user}",
-            post(assign_user_call).delete(revoke_user_call),
-        )
-        .route("/assignments", post(assignments_call))
-        .route("/accounts/{account}/user-license", post(allocate_call))
-        .route("/users", post(new_user_call).get(users_call))
-        .route("/users/batch", post(users_batch_call))
-        .route("/users/{id}", get(user_call))
-        .route("/clock", post(clock_call))
+pub(crate) fn routes() -> (Router<Arc<App>>, crate::routes::Served) {
+    crate::routes::served! {
+        "/products" => post(new_product_call),
+        "/definitions" => post(new_definition_call).get(definitions_call),
+        "/definitions/{product}/{code}" => get(definition_call),
+        "/licenses" => post(new_license_call),
+        "/licenses/{id}" => get(license_call).patch(update_license_call),
+        "/licenses/{id}/disable" => post(disable_call),
+        "/licenses/{id}/enable" => post(enable_call),
+        "/licenses/{id}/seats" => get(seats_call),
+        "/licenses/{id}/devices" => get(devices_call),
+        "/licenses/{id}/devices/{device}" => delete(remove_device_call),
+        "/audit" => get(audit_call),
+        "/licenses/{id}/toggles/{feature}" => get(toggle_get_call).post(toggle_set_call),
+        "/licenses/{id}/users" => get(license_users_call),
+        "/licenses/{id}/users/{user}" => post(assign_user_call).delete(revoke_user_call),
+        "/assignments" => post(assignments_call),
+        "/accounts/{account}/user-license" => post(allocate_call),
+        "/users" => post(new_user_call).get(users_call),
+        "/users/batch" => post(users_batch_call),
+        "/users/{id}" => get(user_call),
+        "/clock" => post(clock_call),
+    }
 }
 
 async fn new_product_call(State(app): AppState, JsonBody(p): JsonBody<NewProduct>) -> Reply {

@@ -11,7 +11,7 @@ use tessera::protocol::counter::{Counter, Limit};
 use tessera::Fingerprint;
 
 use axum::extract::State;
-use axum::routing::post;
+
 use axum::{Extension, Router};
 
 use crate::db::{self, LicenseRow};
@@ -115,20 +115,21 @@ type Authenticated = Extension<Product>;
 type Proof = Extension<DeviceProof>;
 
 /// The client API, mounted under `/api/v1`; every call is a POST.
-pub(crate) fn routes() -> Router<Arc<App>> {
-    Router::new()
-        .route("/user_licenses", post(user_licenses_call))
-        .route("/trial_key", post(trial_key_call))
-        .route("/activate_offline", post(activate_offline_call))
-        .route("/deactivate_offline", post(deactivate_offline_call))
-        .route("/floating/borrow", post(borrow_call))
-        .route("/add_consumption", post(add_consumption_call))
-        .route("/activate_license", post(activate_call))
-        .route("/check_license", post(check_call))
-        .route("/deactivate_license", post(deactivate_call))
-        .route("/floating/register", post(register_call))
-        .route("/floating/heartbeat", post(heartbeat_call))
-        .route("/floating/release", post(release_call))
+pub(crate) fn routes() -> (Router<Arc<App>>, crate::routes::Served) {
+    crate::routes::served! {
+        "/user_licenses" => post(user_licenses_call),
+        "/trial_key" => post(trial_key_call),
+        "/activate_offline" => post(activate_offline_call),
+        "/deactivate_offline" => post(deactivate_offline_call),
+        "/floating/borrow" => post(borrow_call),
+        "/add_consumption" => post(add_consumption_call),
+        "/activate_license" => post(activate_call),
+        "/check_license" => post(check_call),
+        "/deactivate_license" => post(deactivate_call),
+        "/floating/register" => post(register_call),
+        "/floating/heartbeat" => post(heartbeat_call),
+        "/floating/release" => post(release_call),
+    }
 }
 
 async fn user_licenses_call(

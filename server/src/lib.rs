@@ -199,3 +199,10 @@ pub fn run() -> ExitCode {
         Err(e) => fail(e),
     }
 }
+
+/// Every (method, path) the server serves, from the table its router is
+/// built from: the OpenAPI document is checked against it
+/// (server/tests/contract.rs).
+pub fn served_routes() -> Vec<(String, String)> {
+    routes::served_routes()
+}

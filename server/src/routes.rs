@@ -13,18 +13,59 @@ use crate::error::ApiError;
 use crate::http::{authenticate_admin, authenticate_client, sign_every_response};
 use crate::state::App;
 
+/// What a router serves: each path with its methods (lower case), from the
+/// same table as the router itself ([`served!`]).
+pub(crate) type Served = &'static [(&'static [&'static str], &'static str)];
+
+/// A router and the list of what it serves, from one table, so the list
+/// (which the OpenAPI document is checked against) cannot drift:
+/// `served! { "/path" => post(handler).get(other), ... }`.
+macro_rules! served {
+    ($($path:literal => $method:ident($handler:expr) $(.$more:ident($more_handler:expr))*),* $(,)?) => {
+        (
+            axum::Router::new()
+                $(.route($path, axum::routing::$method($handler) $(.$more($more_handler))*))*,
+            {
+                const SERVED: $crate::routes::Served =
+                    &[$((&[stringify!($method) $(, stringify!($more))*], $path)),*];
+                SERVED
+            },
+        )
+    };
+}
+pub(crate) use served;
+
+/// Every (method, path) the server serves, the methods in upper case.
+pub(crate) fn served_routes() -> Vec<(String, String)> {
+    let (_, api) = crate::api::routes();
+    let (_, admin) = crate::admin::routes();
+    let mut all = vec![("GET".to_owned(), "/openapi.json".to_owned())];
+    for (prefix, served) in [("/api/v1", api), ("/admin/v1", admin)] {
+        for (methods, path) in served {
+            for method in *methods {
+                all.push((method.to_uppercase(), format!("{prefix}{path}")));
+            }
+        }
+    }
+    all
+}
+
 /// Every endpoint: the client API under `/api/v1`, the admin API under
 /// `/admin/v1`, the OpenAPI document; anything else is 404, an undeclared
 /// method 405, and every answer goes through [`sign_every_response`].
 pub(crate) fn router(app: Arc<App>) -> Router {
-    let api = crate::api::routes().route_layer(middleware::from_fn_with_state(
-        Arc::clone(&app),
-        authenticate_client,
-    ));
-    let admin = crate::admin::routes().route_layer(middleware::from_fn_with_state(
-        Arc::clone(&app),
-        authenticate_admin,
-    ));
+    let api = crate::api::routes()
+        .0
+        .route_layer(middleware::from_fn_with_state(
+            Arc::clone(&app),
+            authenticate_client,
+        ));
+    let admin = crate::admin::routes()
+        .0
+        .route_layer(middleware::from_fn_with_state(
+            Arc::clone(&app),
+            authenticate_admin,
+        ));
     Router::new()
         .nest("/api/v1", api)
         .nest("/admin/v1", admin)

@@ -5,6 +5,7 @@
 //! response's signature.
 #![allow(dead_code)]
 
+pub mod contract;
 pub mod proxy;
 
 use std::io::{BufRead, BufReader};
@@ -194,7 +195,10 @@ pub fn admin(server: &Server, method: &str, path: &str, body: Value) -> Answer {
         .header("authorization", format!("Bearer {ADMIN}"))
         .header("tessera-nonce", "admin-nonce-0123456789")
         .body(body.to_string());
-    verify_response(server, "admin-nonce-0123456789", req.send().unwrap())
+    let a = verify_response(server, "admin-nonce-0123456789", req.send().unwrap());
+    let sent = (!body.is_null()).then(|| body.to_string());
+    contract::check(method, path, sent.as_deref(), a.status, &a.body);
+    a
 }
 
 pub struct Product {
@@ -234,7 +238,9 @@ pub fn call_with_nonce(
         .body(body.to_owned())
         .send()
         .unwrap();
-    verify_response(server, &nonce, r)
+    let a = verify_response(server, &nonce, r);
+    contract::check("POST", path, Some(body), a.status, &a.body);
+    a
 }
 
 /// [`call`] from a device: with the proof `device` signs over the request
@@ -259,10 +265,12 @@ pub fn call_as_device(
             request::DEVICE_SIGNATURE_HEADER,
             request::sign_device_proof(device, &msg),
         )
-        .body(body)
+        .body(body.clone())
         .send()
         .unwrap();
-    verify_response(server, &nonce, r)
+    let a = verify_response(server, &nonce, r);
+    contract::check("POST", path, Some(&body), a.status, &a.body);
+    a
 }
 
 pub fn server_date(server: &Server) -> String {

@@ -1,0 +1,287 @@
+//! `server/openapi.json` is the contract: every route the server serves is
+//! in it and every route in it is served (both from the table the router
+//! is built from), and a walk through every operation with real requests
+//! holds each request the server took and each answer it gave to the
+//! document's schemas (tests/common/contract.rs checks every call of every
+//! server test the same way).
+// A test may fail by panicking, and its shared helpers are `pub` to its modules.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use serde_json::{json, Value};
+use tessera::activation::offline;
+use tessera::activation::Credential;
+use tessera::{Keyring, LocalConfig};
+
+use common::*;
+
+/// A path template with its parameters' names left out: `/a/{}/b`.
+fn shape(path: &str) -> String {
+    path.split('/')
+        .map(|s| if s.starts_with('{') { "{}" } else { s })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+#[test]
+fn every_served_route_is_documented_and_every_documented_route_is_served() {
+    let served: BTreeSet<String> = tessera_server::served_routes()
+        .into_iter()
+        .map(|(method, path)| format!("{method} {}", shape(&path)))
+        .collect();
+    let documented: BTreeSet<String> = contract::documented()
+        .into_iter()
+        .map(|op| {
+            let (method, path) = op.split_once(' ').unwrap();
+            format!("{method} {}", shape(path))
+        })
+        .collect();
+    let undocumented: Vec<_> = served.difference(&documented).collect();
+    let unserved: Vec<_> = documented.difference(&served).collect();
+    assert!(
+        undocumented.is_empty() && unserved.is_empty(),
+        "served but not in openapi.json: {undocumented:?}; in openapi.json but not served: {unserved:?}"
+    );
+}
+
+fn spec(p: &Product, extra: Value) -> Value {
+    let mut s = json!({"license_type": "perpetual", "product_details": {"short_code": p.code}});
+    for (k, v) in extra.as_object().unwrap() {
+        s[k] = v.clone();
+    }
+    s
+}
+
+/// `admin`, expecting a success.
+fn ok(s: &Server, method: &str, path: &str, body: Value) -> Value {
+    let a = admin(s, method, path, body);
+    assert!(
+        (200..300).contains(&a.status),
+        "{method} {path}: {} {}",
+        a.status,
+        a.body
+    );
+    a.body
+}
+
+/// A client call, expecting a success.
+fn ok_call(s: &Server, p: &Product, path: &str, body: Value) -> Value {
+    let a = call(s, p, path, body);
+    assert!(
+        (200..300).contains(&a.status),
+        "{path}: {} {}",
+        a.status,
+        a.body
+    );
+    a.body
+}
+
+#[test]
+fn a_walk_through_every_operation_holds_to_the_document() {
+    let s = start();
+    let p = product(&s, "walk");
+    // Definitions, licenses, users.
+    ok(
+        &s,
+        "POST",
+        "/admin/v1/definitions",
+        json!({"product": p.code, "code": "TRIAL", "name": "Trial", "trial_days": 14,
+               "spec": spec(&p, json!({"license_type": "time-limited",
+                                       "validity_period": "2099-01-01T00:00:00Z"}))}),
+    );
+    ok(
+        &s,
+        "POST",
+        "/admin/v1/definitions",
+        json!({"product": p.code, "code": "TEAM", "name": "Team", "spec": spec(&p, json!({}))}),
+    );
+    ok(&s, "GET", "/admin/v1/definitions", Value::Null);
+    ok(&s, "GET", "/admin/v1/definitions/walk/TEAM", Value::Null);
+    ok(
+        &s,
+        "POST",
+        "/admin/v1/licenses",
+        json!({"license_key": "KEY-FLOAT", "max_license_users": 3, "account": "acme-corp",
+               "definition": {"product": "walk", "code": "TEAM"},
+               "spec": spec(&p, json!({"id": "L-F", "allow_unlimited_activations": true,
+                   "is_floating": true, "floating_users": 5, "can_borrow": true,
+                   "max_borrow_time": 48,
+                   "product_features": [{"code": "render", "name": "Render",
+                       "feature_type": "consumption", "max_consumption": 100}]}))}),
+    );
+    ok(&s, "GET", "/admin/v1/licenses/L-F", Value::Null);
+    ok(
+        &s,
+        "PATCH",
+        "/admin/v1/licenses/L-F",
+        json!({"spec": {"floating_users": 6}}),
+    );
+    ok(&s, "POST", "/admin/v1/licenses/L-F/disable", Value::Null);
+    ok(&s, "POST", "/admin/v1/licenses/L-F/enable", Value::Null);
+    ok(
+        &s,
+        "GET",
+        "/admin/v1/licenses/L-F/toggles/render",
+        Value::Null,
+    );
+    ok(
+        &s,
+        "POST",
+        "/admin/v1/licenses/L-F/toggles/render",
+        json!({"enabled": true}),
+    );
+    let user = ok(
+        &s,
+        "POST",
+        "/admin/v1/users",
+        json!({"username": "ada@example.com", "password": "test-only-password",
+               "email": "ada@example.com", "first_name": "Ada", "last_name": "L"}),
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let other = ok(
+        &s,
+        "POST",
+        "/admin/v1/users",
+        json!({"username": "bob@example.com", "password": "test-only-password"}),
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    ok(
+        &s,
+        "GET",
+        "/admin/v1/users?page_number=1&page_size=10",
+        Value::Null,
+    );
+    ok(&s, "GET", &format!("/admin/v1/users/{user}"), Value::Null);
+    ok(
+        &s,
+        "POST",
+        "/admin/v1/users/batch",
+        json!({"user_ids": [user, "nobody"]}),
+    );
+    ok(
+        &s,
+        "POST",
+        &format!("/admin/v1/licenses/L-F/users/{user}"),
+        Value::Null,
+    );
+    ok(&s, "GET", "/admin/v1/licenses/L-F/users", Value::Null);
+    ok(
+        &s,
+        "POST",
+        "/admin/v1/assignments",
+        json!({"assignments": [{"license_id": "L-F", "user_ids_add": [other]}]}),
+    );
+    ok(
+        &s,
+        "DELETE",
+        &format!("/admin/v1/licenses/L-F/users/{other}"),
+        Value::Null,
+    );
+    ok(
+        &s,
+        "POST",
+        "/admin/v1/accounts/acme-corp/user-license",
+        json!({"user_ids": [other], "bundle_codes": ["TEAM"]}),
+    );
+
+    // The client API.
+    let who = json!({"product": p.code, "license_key": "KEY-FLOAT", "fingerprint": device(1)});
+    ok_call(&s, &p, "/api/v1/activate_license", who.clone());
+    ok_call(&s, &p, "/api/v1/check_license", who.clone());
+    ok_call(&s, &p, "/api/v1/floating/register", who.clone());
+    ok_call(&s, &p, "/api/v1/floating/heartbeat", who.clone());
+    ok_call(&s, &p, "/api/v1/floating/release", who.clone());
+    let mut borrow = who.clone();
+    borrow["hours"] = json!(8);
+    ok_call(&s, &p, "/api/v1/floating/borrow", borrow);
+    let mut upload = who.clone();
+    upload["records"] = json!([{"seq": 1, "counter": "feature:render", "amount": 3}]);
+    ok_call(&s, &p, "/api/v1/add_consumption", upload);
+    ok_call(
+        &s,
+        &p,
+        "/api/v1/user_licenses",
+        json!({"product": p.code, "username": "ada@example.com",
+               "password": "test-only-password"}),
+    );
+    ok_call(
+        &s,
+        &p,
+        "/api/v1/trial_key",
+        json!({"product": p.code, "fingerprint": device(2), "email": "eve@example.com"}),
+    );
+    let by_user = json!({"product": p.code, "username": "ada@example.com",
+                             "password": "test-only-password", "license_id": "L-F",
+                             "fingerprint": device(3)});
+    ok_call(&s, &p, "/api/v1/activate_license", by_user);
+    ok(&s, "GET", "/admin/v1/licenses/L-F/seats", Value::Null);
+    ok(&s, "GET", "/admin/v1/licenses/L-F/devices", Value::Null);
+    ok(
+        &s,
+        "DELETE",
+        "/admin/v1/licenses/L-F/devices/device-0003",
+        Value::Null,
+    );
+    ok_call(&s, &p, "/api/v1/deactivate_license", who);
+
+    // Offline request files, from a device of this product.
+    let store = tempfile::tempdir().unwrap();
+    let mut config = LocalConfig::new(&p.code, Keyring::from_keys([s.key.clone()]));
+    config.secret = b"test-only vendor secret".to_vec();
+    config.store_dir = Some(store.path().to_owned());
+    config.custom_device_id = Some("air-gapped".to_owned());
+    let request =
+        offline::request_activation(&config, &Credential::LicenseKey("KEY-FLOAT".into())).unwrap();
+    let answer = ok_call(
+        &s,
+        &p,
+        "/api/v1/activate_offline",
+        json!({"product": p.code, "request": request}),
+    );
+    offline::import_response(&config, answer["response"].as_str().unwrap().as_bytes()).unwrap();
+    let request = offline::request_deactivation(&config, "L-F").unwrap();
+    ok_call(
+        &s,
+        &p,
+        "/api/v1/deactivate_offline",
+        json!({"product": p.code, "request": request}),
+    );
+
+    ok(&s, "GET", "/admin/v1/audit?limit=50", Value::Null);
+    ok(
+        &s,
+        "POST",
+        "/admin/v1/clock",
+        json!({"now": "2030-01-01T00:00:00Z"}),
+    );
+    let r = s
+        .client
+        .get(format!("{}/openapi.json", s.url))
+        .send()
+        .unwrap();
+    let status = r.status().as_u16();
+    let body: Value = r.json().unwrap();
+    contract::check("GET", "/openapi.json", None, status, &body);
+    ok(
+        &s,
+        "POST",
+        "/admin/v1/products",
+        json!({"code": "second", "name": "Second"}),
+    );
+
+    let missed: Vec<String> = contract::documented()
+        .difference(&contract::succeeded())
+        .cloned()
+        .collect();
+    assert!(
+        missed.is_empty(),
+        "operations the walk did not reach: {missed:?}"
+    );
+}
