@@ -867,32 +867,15 @@ async fn user_licenses(app: &Arc<App>, r: UserLicensesRequest) -> Result<Value, 
     .await
 }
 
-/// New trials one address may take per day (`TRIALS_PER_ADDRESS`): the
-/// bound on a client that makes up fingerprints, which it can, since a
-/// fingerprint is what the client says it is.
-const TRIALS_PER_ADDRESS: usize = 10;
-
-type TrialTimes = std::collections::HashMap<std::net::IpAddr, Vec<i64>>;
-
-/// When an address took its recent new trials (Unix seconds).
-fn trials_by_address() -> &'static std::sync::Mutex<TrialTimes> {
-    static TRIALS: std::sync::OnceLock<std::sync::Mutex<TrialTimes>> = std::sync::OnceLock::new();
-    TRIALS.get_or_init(Default::default)
-}
-
-/// Seconds until `peer` may take a new trial, or None when it may now.
-fn trial_wait(peer: Option<std::net::IpAddr>, now: i64, record: bool) -> Option<u64> {
-    let peer = peer?;
-    let mut all = trials_by_address()
-        .lock()
-        .unwrap_or_else(|p| p.into_inner());
-    let times = all.entry(peer).or_default();
-    if record {
-        times.push(now);
-        return None;
-    }
-    crate::window::retry_after(times, TRIALS_PER_ADDRESS, 86_400, now)
-}
+/// New trials one address may take per day: the bound on a client that
+/// makes up fingerprints, which it can, since a fingerprint is what the
+/// client says it is. Counted in the database, in the transaction that
+/// makes the trial, so it holds across instances exactly.
+const TRIALS_PER_ADDRESS: crate::window::Limit = crate::window::Limit {
+    kind: "trial-address",
+    limit: 10,
+    window: 86_400,
+};
 
 /// The components naming a machine that a trial request is keyed by, at
 /// most (a real device has a handful; more only cost queries).
@@ -905,9 +888,12 @@ const MAX_NAMING_COMPONENTS: usize = 16;
 async fn trial_key(app: &Arc<App>, r: TrialRequest) -> Result<Value, ApiError> {
     let key = license_key()?;
     let id = random_id()?;
-    let peer = users::PEER.try_with(|p| *p).ok().flatten();
-    let wait = trial_wait(peer, app.now().timestamp(), false);
-    let made = app.with_db(move |app, conn| {
+    let peer = users::PEER
+        .try_with(|p| *p)
+        .ok()
+        .flatten()
+        .map(|ip| ip.to_string());
+    app.with_db(move |app, conn| {
         let now = app.now();
         db::write(conn, |tx| {
             // The trial of this fingerprint id, or of a device that shares
@@ -931,6 +917,10 @@ async fn trial_key(app: &Arc<App>, r: TrialRequest) -> Result<Value, ApiError> {
                     json!({ "license_key": row.license_key, "license_id": row.id, "new": false }),
                 );
             }
+            let wait = match &peer {
+                Some(address) => TRIALS_PER_ADDRESS.wait(tx, address, now.timestamp())?,
+                None => None,
+            };
             if let Some(seconds) = wait {
                 return Err(ApiError::too_many(
                     "too_many_trials",
@@ -969,6 +959,9 @@ async fn trial_key(app: &Arc<App>, r: TrialRequest) -> Result<Value, ApiError> {
                 },
             )?;
             db::insert_trial(tx, &r.product, &r.fingerprint.id, naming(), &id)?;
+            if let Some(address) = &peer {
+                TRIALS_PER_ADDRESS.record(tx, address, now.timestamp())?;
+            }
             Ok(json!({
                 "license_key": key,
                 "license_id": id,
@@ -977,11 +970,7 @@ async fn trial_key(app: &Arc<App>, r: TrialRequest) -> Result<Value, ApiError> {
             }))
         })
     })
-    .await?;
-    if made["new"] == json!(true) {
-        trial_wait(peer, app.now().timestamp(), true);
-    }
-    Ok(made)
+    .await
 }
 
 /// Answers an offline activation request with a response file, or takes

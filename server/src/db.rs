@@ -202,6 +202,17 @@ ALTER TABLE activations ADD COLUMN proof_key TEXT;
 ALTER TABLE licenses ADD COLUMN max_devices_per_user INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE activations ADD COLUMN user_id TEXT;
 ",
+    // 9: events limited per sliding window (failed sign-ins per user and
+    // per address, new trials per address), kept where every instance
+    // counts them.
+    "
+CREATE TABLE limited_events (
+    kind TEXT NOT NULL,
+    key TEXT NOT NULL,
+    at INTEGER NOT NULL
+);
+CREATE INDEX limited_events_by_key ON limited_events (kind, key, at);
+",
 ];
 
 /// A license row.
@@ -377,8 +388,49 @@ pub(crate) fn remember_nonce(
     )?;
     if sweep {
         exec(conn, "DELETE FROM nonces WHERE expires < ?1", args![now])?;
+        // No limit's window is longer than a day.
+        exec(
+            conn,
+            "DELETE FROM limited_events WHERE at < ?1",
+            args![now.saturating_sub(86_400)],
+        )?;
     }
     Ok(inserted == 1)
+}
+
+/// The times (Unix seconds) of the `kind` events of `key` after `since`.
+pub(crate) fn recent_events(
+    conn: &Db<'_>,
+    kind: &str,
+    key: &str,
+    since: i64,
+) -> DbResult<Vec<i64>> {
+    all(
+        conn,
+        "SELECT at FROM limited_events WHERE kind = ?1 AND key = ?2 AND at > ?3",
+        args![kind, key, since],
+        |r| r.get(0),
+    )
+}
+
+/// Records a `kind` event of `key` at `at`.
+pub(crate) fn record_event(conn: &Db<'_>, kind: &str, key: &str, at: i64) -> DbResult<()> {
+    exec(
+        conn,
+        "INSERT INTO limited_events (kind, key, at) VALUES (?1, ?2, ?3)",
+        args![kind, key, at],
+    )?;
+    Ok(())
+}
+
+/// Forgets every `kind` event of `key` (a user who signed in).
+pub(crate) fn forget_events(conn: &Db<'_>, kind: &str, key: &str) -> DbResult<()> {
+    exec(
+        conn,
+        "DELETE FROM limited_events WHERE kind = ?1 AND key = ?2",
+        args![kind, key],
+    )?;
+    Ok(())
 }
 
 /// Runs `f` in a transaction serialized with every other [`write`]: an

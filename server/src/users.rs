@@ -1,9 +1,8 @@
 //! Users of user-based licenses: passwords hashed with Argon2id, checked
 //! on a blocking thread outside the database lock.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
@@ -13,7 +12,7 @@ use serde_json::{json, Value};
 use crate::db::{self, UserRow};
 use crate::error::ApiError;
 use crate::state::App;
-use crate::window::retry_after;
+use crate::window::Limit;
 
 /// A password from a request body: never printed.
 #[derive(Clone, Deserialize)]
@@ -88,38 +87,41 @@ tokio::task_local! {
     pub(crate) static PEER: Option<IpAddr>;
 }
 
-/// Failed sign-ins a username may have in [`WINDOW`] before it is
-/// refused (429) until the oldest ages out.
-const PER_USER: usize = 5;
-/// Failed sign-ins one address may have in [`WINDOW`], whatever the names.
-const PER_ADDRESS: usize = 20;
-/// How long a failed sign-in counts (seconds).
-const WINDOW: i64 = 15 * 60;
-
-/// Recent failed sign-ins (Unix seconds), by username and by address.
-#[derive(Default)]
-struct Failures {
-    by_user: HashMap<String, Vec<i64>>,
-    by_address: HashMap<IpAddr, Vec<i64>>,
-}
-
-fn failures() -> &'static Mutex<Failures> {
-    static FAILURES: OnceLock<Mutex<Failures>> = OnceLock::new();
-    FAILURES.get_or_init(Default::default)
-}
+/// Failed sign-ins per username: 5 in 15 minutes, then refused (429)
+/// until the oldest ages out.
+const PER_USER: Limit = Limit {
+    kind: "sign-in-user",
+    limit: 5,
+    window: 15 * 60,
+};
+/// Failed sign-ins per address, whatever the names: 20 in 15 minutes.
+const PER_ADDRESS: Limit = Limit {
+    kind: "sign-in-address",
+    limit: 20,
+    window: 15 * 60,
+};
 
 /// Refuses (429) a sign-in for a username or from an address that failed
-/// too often lately, before any password is checked.
-fn throttle(username: &str, peer: Option<IpAddr>, now: i64) -> Result<(), ApiError> {
-    let mut f = failures().lock().unwrap_or_else(|p| p.into_inner());
-    let user = f
-        .by_user
-        .get_mut(username)
-        .and_then(|t| retry_after(t, PER_USER, WINDOW, now));
-    let address = peer
-        .and_then(|ip| f.by_address.get_mut(&ip))
-        .and_then(|t| retry_after(t, PER_ADDRESS, WINDOW, now));
-    match user.max(address) {
+/// too often lately, before any password is checked. The failures are
+/// counted in the database: every instance sharing it holds the limits.
+async fn throttle(
+    app: &Arc<App>,
+    username: &str,
+    peer: Option<IpAddr>,
+    now: i64,
+) -> Result<(), ApiError> {
+    let name = username.to_owned();
+    let wait = app
+        .with_db(move |_, conn| {
+            let user = PER_USER.wait(conn, &name, now)?;
+            let address = match peer {
+                Some(ip) => PER_ADDRESS.wait(conn, &ip.to_string(), now)?,
+                None => None,
+            };
+            Ok(user.max(address))
+        })
+        .await?;
+    match wait {
         Some(seconds) => Err(ApiError::too_many(
             "too_many_attempts",
             format!("too many failed sign-ins; try again in {seconds} s"),
@@ -129,28 +131,32 @@ fn throttle(username: &str, peer: Option<IpAddr>, now: i64) -> Result<(), ApiErr
     }
 }
 
-fn record(username: &str, peer: Option<IpAddr>, now: i64, ok: bool) {
-    let mut f = failures().lock().unwrap_or_else(|p| p.into_inner());
-    if ok {
-        f.by_user.remove(username);
-        return;
-    }
-    f.by_user.entry(username.to_owned()).or_default().push(now);
-    if let Some(ip) = peer {
-        f.by_address.entry(ip).or_default().push(now);
-    }
-    // Bounded memory: names and addresses whose failures all aged out go.
-    if f.by_user.len() + f.by_address.len() > 100_000 {
-        f.by_user
-            .retain(|_, t| t.last().is_some_and(|t| *t > now - WINDOW));
-        f.by_address
-            .retain(|_, t| t.last().is_some_and(|t| *t > now - WINDOW));
-    }
+/// Counts a failed sign-in against the username and the address, or
+/// forgets the username's failures after a success.
+async fn record(
+    app: &Arc<App>,
+    username: &str,
+    peer: Option<IpAddr>,
+    now: i64,
+    ok: bool,
+) -> Result<(), ApiError> {
+    let name = username.to_owned();
+    app.with_db(move |_, conn| {
+        if ok {
+            return Ok(PER_USER.forget(conn, &name)?);
+        }
+        PER_USER.record(conn, &name, now)?;
+        if let Some(ip) = peer {
+            PER_ADDRESS.record(conn, &ip.to_string(), now)?;
+        }
+        Ok(())
+    })
+    .await
 }
 
 /// Checks a username and password; the same answer for an unknown user
 /// and a wrong password. A username with 5 failures in 15 minutes, or an
-/// address with 20, is refused with 429 and `Retry-After` before any
+/// address with 20 (counted by every instance together), is refused with 429 and `Retry-After` before any
 /// password is checked.
 pub(crate) async fn login(
     app: &Arc<App>,
@@ -163,7 +169,7 @@ pub(crate) async fn login(
     // unknown one is (the same time, the same answer).
     let name = normalize_username(username).unwrap_or_default();
     let username = name.as_str();
-    throttle(username, peer, now)?;
+    throttle(app, username, peer, now).await?;
     let name = username.to_owned();
     let user = app
         .with_db(move |_, conn| Ok(db::user_by_username(conn, &name)?))
@@ -186,7 +192,7 @@ pub(crate) async fn login(
     })
     .await
     .map_err(|_| ApiError::internal("the request was cancelled"))?;
-    record(username, peer, now, ok.is_some());
+    record(app, username, peer, now, ok.is_some()).await?;
     ok.ok_or_else(|| {
         ApiError::unauthorized(
             "invalid_credentials",

@@ -1,5 +1,35 @@
 //! Sliding-window limits on events per key (failed sign-ins per user or
-//! address, new trials per address), kept in this process's memory.
+//! address, new trials per address), counted in the database, so every
+//! instance sharing it holds the same limit.
+
+use crate::db::{self, DbResult};
+use crate::store::Db;
+
+/// A limit: at most `limit` events of one kind per key in `window` seconds.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limit {
+    pub kind: &'static str,
+    pub limit: usize,
+    pub window: i64,
+}
+
+impl Limit {
+    /// Seconds until `key` may have another event, or None when it may now.
+    pub(crate) fn wait(&self, conn: &Db<'_>, key: &str, now: i64) -> DbResult<Option<u64>> {
+        let mut times = db::recent_events(conn, self.kind, key, now.saturating_sub(self.window))?;
+        Ok(retry_after(&mut times, self.limit, self.window, now))
+    }
+
+    /// Counts an event of `key` at `now`.
+    pub(crate) fn record(&self, conn: &Db<'_>, key: &str, now: i64) -> DbResult<()> {
+        db::record_event(conn, self.kind, key, now)
+    }
+
+    /// Forgets `key`'s events.
+    pub(crate) fn forget(&self, conn: &Db<'_>, key: &str) -> DbResult<()> {
+        db::forget_events(conn, self.kind, key)
+    }
+}
 
 /// Forgets the times in `times` (Unix seconds) older than `window`
 /// seconds, and answers the seconds until fewer than `limit` remain

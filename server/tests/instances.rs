@@ -328,3 +328,75 @@ fn an_instance_killed_mid_load_loses_nothing_the_other_carries_on() {
     assert_eq!(total(&b, &p, 0, 1), json!(DEVICES as u64 * RECORDS));
     assert!(reqwest::blocking::get(format!("{a_url}/openapi.json")).is_err());
 }
+
+#[test]
+fn failed_sign_ins_and_new_trials_are_counted_across_instances() {
+    let Some((a, b)) = two_instances() else {
+        return;
+    };
+    let p = product(&a, "guess");
+    let u = admin(
+        &a,
+        "POST",
+        "/admin/v1/users",
+        json!({"username": "victim@example.com", "password": "the-right-password"}),
+    );
+    assert_eq!(u.status, 200, "{}", u.body);
+    let sign_in = |s: &Server, password: &str| {
+        call(
+            s,
+            &p,
+            "/api/v1/user_licenses",
+            json!({"product": p.code, "username": "victim@example.com", "password": password}),
+        )
+    };
+    // Five guesses spread over both instances use up the user's five.
+    for i in 0..5 {
+        let s = [&a, &b][i % 2];
+        assert_eq!(sign_in(s, &format!("guess-{i}")).status, 401);
+    }
+    for s in [&a, &b] {
+        let locked = sign_in(s, "the-right-password");
+        assert_eq!(
+            (locked.status, locked.body["code"].as_str()),
+            (429, Some("too_many_attempts")),
+            "{}",
+            locked.body
+        );
+    }
+
+    // Ten new trials a day from one address, through whichever instance.
+    let trial = admin(
+        &a,
+        "POST",
+        "/admin/v1/definitions",
+        json!({"product": p.code, "code": "TRIAL", "name": "Trial", "trial_days": 7,
+               "spec": {"license_type": "time-limited", "validity_period": "2099-01-01T00:00:00Z",
+                        "product_details": {"short_code": p.code}}}),
+    );
+    assert_eq!(trial.status, 200, "{}", trial.body);
+    for n in 0..10 {
+        let s = [&a, &b][n % 2];
+        let r = call(
+            s,
+            &p,
+            "/api/v1/trial_key",
+            json!({"product": p.code, "fingerprint": device(n)}),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    for s in [&a, &b] {
+        let r = call(
+            s,
+            &p,
+            "/api/v1/trial_key",
+            json!({"product": p.code, "fingerprint": device(99)}),
+        );
+        assert_eq!(
+            (r.status, r.body["code"].as_str()),
+            (429, Some("too_many_trials")),
+            "{}",
+            r.body
+        );
+    }
+}
