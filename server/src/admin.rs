@@ -163,8 +163,8 @@ type AppState = State<Arc<App>>;
 type Reply = Result<Answer, ApiError>;
 
 /// The admin API, mounted under `/admin/v1` behind the admin token.
-pub(crate) fn routes() -> (Router<Arc<App>>, crate::routes::Served) {
-    crate::routes::served! {
+pub(crate) fn routes() -> (Router<Arc<App>>, crate::served::Served) {
+    crate::served::served! {
         "/products" => post(new_product_call),
         "/definitions" => post(new_definition_call).get(definitions_call),
         "/definitions/{product}/{code}" => get(definition_call),

@@ -115,8 +115,8 @@ type Authenticated = Extension<Product>;
 type Proof = Extension<DeviceProof>;
 
 /// The client API, mounted under `/api/v1`; every call is a POST.
-pub(crate) fn routes() -> (Router<Arc<App>>, crate::routes::Served) {
-    crate::routes::served! {
+pub(crate) fn routes() -> (Router<Arc<App>>, crate::served::Served) {
+    crate::served::served! {
         "/user_licenses" => post(user_licenses_call),
         "/trial_key" => post(trial_key_call),
         "/activate_offline" => post(activate_offline_call),

@@ -12,57 +12,7 @@ use std::path::Path;
 use rusqlite::Connection;
 
 use crate::store::{args, Arg, Db, Row};
-
-/// What the database layer answers besides its rows: the outcomes of the
-/// data model that a caller turns into an HTTP answer, or a failure of
-/// SQLite itself. It knows nothing of HTTP; `From<DbError> for ApiError`
-/// (server/src/error.rs) maps it.
-#[derive(Debug)]
-pub(crate) enum DbError {
-    /// What was looked up does not exist: a stable code and a message.
-    NotFound(&'static str, &'static str),
-    /// A row with this key exists already.
-    Exists(&'static str, &'static str),
-    /// A value the data model cannot hold (a number out of range, a range
-    /// that does not add up).
-    Invalid(String),
-    /// A column held what its reader cannot take: its index and what was
-    /// expected.
-    Column(usize, &'static str),
-    /// SQLite failed.
-    Sqlite(rusqlite::Error),
-    /// PostgreSQL failed.
-    Postgres(tokio_postgres::Error),
-    /// No PostgreSQL connection could be had from the pool.
-    Pool(String),
-}
-
-impl From<tokio_postgres::Error> for DbError {
-    fn from(e: tokio_postgres::Error) -> DbError {
-        DbError::Postgres(e)
-    }
-}
-
-impl std::fmt::Display for DbError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            DbError::NotFound(_, m) | DbError::Exists(_, m) => f.write_str(m),
-            DbError::Invalid(m) | DbError::Pool(m) => f.write_str(m),
-            DbError::Column(i, what) => write!(f, "column {i} is not {what}"),
-            DbError::Sqlite(e) => write!(f, "sqlite: {e}"),
-            DbError::Postgres(e) => write!(f, "postgres: {e}"),
-        }
-    }
-}
-
-impl From<rusqlite::Error> for DbError {
-    fn from(e: rusqlite::Error) -> DbError {
-        DbError::Sqlite(e)
-    }
-}
-
-/// Shorthand for the database layer's results.
-pub(crate) type DbResult<T> = Result<T, DbError>;
+pub(crate) use crate::store::{DbError, DbResult};
 
 /// The schema, one step per version (`PRAGMA user_version`). A database
 /// is brought forward step by step when the server opens it; a step never

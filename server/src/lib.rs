@@ -28,6 +28,7 @@ mod error;
 mod http;
 mod idle;
 mod routes;
+mod served;
 mod state;
 mod store;
 mod tls;
@@ -74,7 +75,9 @@ fn open_store(
     runtime: &tokio::runtime::Handle,
 ) -> Result<state::Store, String> {
     if store::is_postgres_url(database) {
-        let pool = store::open_pg(database, pool_size.unwrap_or(16), runtime)?;
+        let pool = store::open_pg(database, pool_size.unwrap_or(16), runtime, |db| {
+            db::migrate(db).map_err(|e| e.to_string())
+        })?;
         return Ok(state::Store::Postgres(pool));
     }
     let path = std::path::Path::new(database);

@@ -13,28 +13,6 @@ use crate::error::ApiError;
 use crate::http::{authenticate_admin, authenticate_client, sign_every_response};
 use crate::state::App;
 
-/// What a router serves: each path with its methods (lower case), from the
-/// same table as the router itself ([`served!`]).
-pub(crate) type Served = &'static [(&'static [&'static str], &'static str)];
-
-/// A router and the list of what it serves, from one table, so the list
-/// (which the OpenAPI document is checked against) cannot drift:
-/// `served! { "/path" => post(handler).get(other), ... }`.
-macro_rules! served {
-    ($($path:literal => $method:ident($handler:expr) $(.$more:ident($more_handler:expr))*),* $(,)?) => {
-        (
-            axum::Router::new()
-                $(.route($path, axum::routing::$method($handler) $(.$more($more_handler))*))*,
-            {
-                const SERVED: $crate::routes::Served =
-                    &[$((&[stringify!($method) $(, stringify!($more))*], $path)),*];
-                SERVED
-            },
-        )
-    };
-}
-pub(crate) use served;
-
 /// Every (method, path) the server serves, the methods in upper case.
 pub(crate) fn served_routes() -> Vec<(String, String)> {
     let (_, api) = crate::api::routes();

@@ -11,7 +11,56 @@
 
 use tokio_postgres::types::{IsNull, ToSql, Type};
 
-use crate::db::{DbError, DbResult};
+/// What the database layer answers besides its rows: the outcomes of the
+/// data model that a caller turns into an HTTP answer, or a failure of
+/// the database itself. It knows nothing of HTTP; `From<DbError> for ApiError`
+/// (server/src/error.rs) maps it.
+#[derive(Debug)]
+pub(crate) enum DbError {
+    /// What was looked up does not exist: a stable code and a message.
+    NotFound(&'static str, &'static str),
+    /// A row with this key exists already.
+    Exists(&'static str, &'static str),
+    /// A value the data model cannot hold (a number out of range, a range
+    /// that does not add up).
+    Invalid(String),
+    /// A column held what its reader cannot take: its index and what was
+    /// expected.
+    Column(usize, &'static str),
+    /// SQLite failed.
+    Sqlite(rusqlite::Error),
+    /// PostgreSQL failed.
+    Postgres(tokio_postgres::Error),
+    /// No PostgreSQL connection could be had from the pool.
+    Pool(String),
+}
+
+impl From<tokio_postgres::Error> for DbError {
+    fn from(e: tokio_postgres::Error) -> DbError {
+        DbError::Postgres(e)
+    }
+}
+
+impl std::fmt::Display for DbError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DbError::NotFound(_, m) | DbError::Exists(_, m) => f.write_str(m),
+            DbError::Invalid(m) | DbError::Pool(m) => f.write_str(m),
+            DbError::Column(i, what) => write!(f, "column {i} is not {what}"),
+            DbError::Sqlite(e) => write!(f, "sqlite: {e}"),
+            DbError::Postgres(e) => write!(f, "postgres: {e}"),
+        }
+    }
+}
+
+impl From<rusqlite::Error> for DbError {
+    fn from(e: rusqlite::Error) -> DbError {
+        DbError::Sqlite(e)
+    }
+}
+
+/// Shorthand for the database layer's results.
+pub(crate) type DbResult<T> = Result<T, DbError>;
 
 /// A connection to run statements on: an SQLite connection (or its open
 /// transaction), or a pooled PostgreSQL client.
@@ -76,11 +125,13 @@ pub(crate) fn redacted(database: &str) -> String {
 }
 
 /// Opens a pool of connections to the PostgreSQL database at `url` and
-/// brings its schema forward (once, whichever instance comes first).
+/// runs `prepare` on its first connection (the caller brings the schema
+/// forward there: `db::migrate`, once, whichever instance comes first).
 pub(crate) fn open_pg(
     url: &str,
     size: usize,
     runtime: &tokio::runtime::Handle,
+    prepare: impl FnOnce(&Db<'_>) -> Result<(), String>,
 ) -> Result<deadpool_postgres::Pool, String> {
     use deadpool_postgres::{ManagerConfig, PoolConfig, RecyclingMethod, Runtime};
     let config: tokio_postgres::Config = url
@@ -102,7 +153,7 @@ pub(crate) fn open_pg(
         .block_on(pool.get())
         .map_err(|e| format!("cannot connect: {e}"))?;
     let client = PgClient::new(client, runtime.clone());
-    crate::db::migrate(&Db::Pg(&client)).map_err(|e| e.to_string())?;
+    prepare(&Db::Pg(&client))?;
     Ok(pool)
 }
 
