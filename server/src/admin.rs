@@ -133,9 +133,9 @@ struct Assignment {
 /// Seed 002's allocation: bundle codes (definition codes) for users.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Allocation {
-    user_ids: Vec<String>,
-    bundle_codes: Vec<String>,
+pub(crate) struct Allocation {
+    pub(crate) user_ids: Vec<String>,
+    pub(crate) bundle_codes: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -418,7 +418,15 @@ async fn allocate_call(
     Path(account): Path<String>,
     JsonBody(a): JsonBody<Allocation>,
 ) -> Reply {
-    Ok(Answer(allocate(&app, &account, a).await?))
+    let allocated = allocate(&app, &account, a).await?;
+    Ok(Answer(Value::from(
+        allocated
+            .into_iter()
+            .map(
+                |(user, codes)| json!({"user_id": user, "account": account, "bundle_codes": codes}),
+            )
+            .collect::<Vec<_>>(),
+    )))
 }
 
 async fn new_user_call(State(app): AppState, JsonBody(u): JsonBody<NewUser>) -> Reply {
@@ -963,7 +971,14 @@ fn assign_one(
 }
 
 /// Seed 002: every user gets a unit of every bundle, or nothing changes.
-async fn allocate(app: &Arc<App>, account: &str, a: Allocation) -> Result<Value, ApiError> {
+/// The answer holds each user with the bundle codes they hold now, in the
+/// order asked. The admin API and the UiPath form (`compat/uipath.rs`)
+/// both come here.
+pub(crate) async fn allocate(
+    app: &Arc<App>,
+    account: &str,
+    a: Allocation,
+) -> Result<Vec<(String, Vec<String>)>, ApiError> {
     if a.user_ids.is_empty() || a.bundle_codes.is_empty() {
         return Err(invalid("name at least one user and one bundle code"));
     }
@@ -1006,7 +1021,7 @@ async fn allocate(app: &Arc<App>, account: &str, a: Allocation) -> Result<Value,
                     }
                     let Some(l) = free else {
                         // The transaction is dropped: nothing of this call is kept.
-                        let bought: u32 = licenses.iter().map(|l| l.max_users).sum();
+                        let bought: u64 = licenses.iter().map(|l| u64::from(l.max_users)).sum();
                         return Err(ApiError::conflict(
                             "exceeds_quantity",
                             format!("bundle `{code}`: the account bought {bought} and they are all allocated"),
@@ -1016,18 +1031,11 @@ async fn allocate(app: &Arc<App>, account: &str, a: Allocation) -> Result<Value,
                     allocated.entry(user).or_default().push(code.clone());
                 }
             }
-            Ok(Value::from(
-                a.user_ids
-                    .iter()
-                    .map(|u| {
-                        json!({
-                            "user_id": u,
-                            "account": account,
-                            "bundle_codes": allocated.get(u.as_str()).cloned().unwrap_or_default(),
-                        })
-                    })
-                    .collect::<Vec<_>>(),
-            ))
+            Ok(a
+                .user_ids
+                .iter()
+                .map(|u| (u.clone(), allocated.get(u.as_str()).cloned().unwrap_or_default()))
+                .collect())
         })
     })
     .await

@@ -23,6 +23,7 @@
 
 mod admin;
 mod api;
+mod compat;
 mod db;
 mod error;
 mod http;

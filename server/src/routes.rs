@@ -29,7 +29,7 @@ pub(crate) fn served_routes() -> Vec<(String, String)> {
 }
 
 /// Every endpoint: the client API under `/api/v1`, the admin API under
-/// `/admin/v1`, the OpenAPI document; anything else is 404, an undeclared
+/// `/admin/v1`, the seeds' APIs at their own paths, the OpenAPI document; anything else is 404, an undeclared
 /// method 405, and every answer goes through [`sign_every_response`].
 pub(crate) fn router(app: Arc<App>) -> Router {
     let api = crate::api::routes()
@@ -44,9 +44,19 @@ pub(crate) fn router(app: Arc<App>) -> Router {
             Arc::clone(&app),
             authenticate_admin,
         ));
+    // The seeds' own APIs (docs/COMPAT.md), at their documents' paths,
+    // behind the admin token as their bearer token; not in the OpenAPI
+    // document, whose contract is Tessera's own API.
+    let compat = crate::compat::routes()
+        .0
+        .route_layer(middleware::from_fn_with_state(
+            Arc::clone(&app),
+            authenticate_admin,
+        ));
     Router::new()
         .nest("/api/v1", api)
         .nest("/admin/v1", admin)
+        .merge(compat)
         .route("/openapi.json", get(openapi))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
