@@ -122,12 +122,12 @@ struct Assignments {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Assignment {
-    license_id: String,
+pub(crate) struct Assignment {
+    pub(crate) license_id: String,
     #[serde(default)]
-    user_ids_add: Vec<String>,
+    pub(crate) user_ids_add: Vec<String>,
     #[serde(default)]
-    user_ids_remove: Vec<String>,
+    pub(crate) user_ids_remove: Vec<String>,
 }
 
 /// Seed 002's allocation: bundle codes (definition codes) for users.
@@ -787,11 +787,19 @@ async fn seats(app: &Arc<App>, id: &str) -> Result<Value, ApiError> {
         };
         let assigned = u64::from(db::assigned_count(conn, &id)?);
         let max_users = u64::from(row.max_users);
+        // Unlimited activations count as -1 allowed and -1 available, as
+        // Salesforce counts a site license (seed 000), not as 0 of 0.
+        let unlimited = !license.floats() && license.allow_unlimited_activations;
+        let (allowed, available) = if unlimited {
+            (json!(-1), json!(-1))
+        } else {
+            (json!(allowed), json!(allowed.saturating_sub(used)))
+        };
         Ok(json!({
             "kind": if license.floats() { "floating" } else { "activations" },
             "allowed": allowed,
             "used": used,
-            "available": allowed.saturating_sub(used),
+            "available": available,
             "users": {
                 "allowed": max_users,
                 "used": assigned,
@@ -877,13 +885,13 @@ fn user_with_licenses(conn: &Db<'_>, u: &UserRow) -> Result<Value, ApiError> {
 }
 
 /// How one (license, user, action) of an assignment ended.
-struct ItemResult {
+pub(crate) struct ItemResult {
     license_id: String,
     user_id: String,
     add: bool,
-    status: u16,
-    code: &'static str,
-    message: String,
+    pub(crate) status: u16,
+    pub(crate) code: &'static str,
+    pub(crate) message: String,
 }
 
 impl ItemResult {
@@ -899,8 +907,13 @@ impl ItemResult {
     }
 }
 
-/// One status per (license, user, action); each item stands alone.
-async fn assign(app: &Arc<App>, items: Vec<Assignment>) -> Result<Vec<ItemResult>, ApiError> {
+/// One status per (license, user, action); each item stands alone. The
+/// admin API's assignments and Salesforce's `UserPackageLicense`
+/// (`compat/salesforce.rs`) both come here.
+pub(crate) async fn assign(
+    app: &Arc<App>,
+    items: Vec<Assignment>,
+) -> Result<Vec<ItemResult>, ApiError> {
     app.with_db(move |_, conn| {
         db::write(conn, |tx| {
             let mut results = Vec::new();

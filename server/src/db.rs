@@ -1336,3 +1336,60 @@ pub(crate) fn users_of_license(conn: &Db<'_>, license_id: &str) -> DbResult<Vec<
         user_from,
     )
 }
+
+/// `WHERE` over `filters` (every one must hold), numbering the values
+/// from `?1`; each column must be one of `columns` (the caller's names are
+/// never spliced into SQL unchecked).
+fn filtered<'a>(
+    filters: &[(&'static str, &'a str)],
+    columns: &[&str],
+) -> DbResult<(String, Vec<Arg<'a>>)> {
+    let mut conditions = Vec::new();
+    let mut values = Vec::new();
+    for (column, value) in filters {
+        if !columns.contains(column) {
+            return Err(DbError::Invalid(format!("cannot filter on {column}")));
+        }
+        values.push(Arg::Text(value));
+        conditions.push(format!("{column} = ?{}", values.len()));
+    }
+    let clause = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", conditions.join(" AND "))
+    };
+    Ok((clause, values))
+}
+
+/// The licenses matching every filter (on `id` or `product`), by id, at
+/// most `limit`.
+pub(crate) fn licenses_matching(
+    conn: &Db<'_>,
+    filters: &[(&'static str, &str)],
+    limit: u32,
+) -> DbResult<Vec<LicenseRow>> {
+    let (clause, mut values) = filtered(filters, &["id", "product"])?;
+    values.push(Arg::Int(i64::from(limit)));
+    let sql = format!(
+        "SELECT {LICENSE_COLUMNS} FROM licenses{clause} ORDER BY id LIMIT ?{}",
+        values.len()
+    );
+    all(conn, &sql, &values, license_from)
+}
+
+/// The (license id, user id) assignments matching every filter (on
+/// `license_id` or `user_id`), by license then user, at most `limit`.
+pub(crate) fn assignments_matching(
+    conn: &Db<'_>,
+    filters: &[(&'static str, &str)],
+    limit: u32,
+) -> DbResult<Vec<(String, String)>> {
+    let (clause, mut values) = filtered(filters, &["license_id", "user_id"])?;
+    values.push(Arg::Int(i64::from(limit)));
+    let sql = format!(
+        "SELECT license_id, user_id FROM user_licenses{clause} \
+         ORDER BY license_id, user_id LIMIT ?{}",
+        values.len()
+    );
+    all(conn, &sql, &values, |r| Ok((r.get(0)?, r.get(1)?)))
+}

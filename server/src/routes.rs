@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::http::StatusCode;
+use axum::http::{StatusCode, Uri};
 use axum::middleware;
 use axum::response::Response;
 use axum::routing::get;
@@ -44,15 +44,10 @@ pub(crate) fn router(app: Arc<App>) -> Router {
             Arc::clone(&app),
             authenticate_admin,
         ));
-    // The seeds' own APIs (docs/COMPAT.md), at their documents' paths,
-    // behind the admin token as their bearer token; not in the OpenAPI
-    // document, whose contract is Tessera's own API.
-    let compat = crate::compat::routes()
-        .0
-        .route_layer(middleware::from_fn_with_state(
-            Arc::clone(&app),
-            authenticate_admin,
-        ));
+    // The seeds' own APIs (docs/COMPAT.md), at their documents' paths, each
+    // with its own authentication in front; not in the OpenAPI document,
+    // whose contract is Tessera's own API.
+    let compat = crate::compat::routes(&app);
     Router::new()
         .nest("/api/v1", api)
         .nest("/admin/v1", admin)
@@ -71,16 +66,18 @@ async fn openapi() -> Response {
     crate::http::json_response(StatusCode::OK, include_bytes!("../openapi.json").to_vec())
 }
 
-async fn not_found() -> ApiError {
-    ApiError::not_found("not_found", "no such endpoint")
+async fn not_found(uri: Uri) -> Response {
+    let e = ApiError::not_found("not_found", "no such endpoint");
+    crate::compat::refusal(uri.path(), e)
 }
 
-async fn method_not_allowed() -> ApiError {
-    ApiError::new(
+async fn method_not_allowed(uri: Uri) -> Response {
+    let e = ApiError::new(
         405,
         "method_not_allowed",
         "the endpoint does not take this method",
-    )
+    );
+    crate::compat::refusal(uri.path(), e)
 }
 
 /// Listens on `listen`, with TLS when an acceptor is given, until Ctrl-C.

@@ -274,3 +274,426 @@ fn an_allocation_through_uipath_or_the_admin_api_leaves_the_same_state() {
     assert_eq!(holders(&s, &licenses[1].1[0]), vec![users[2].clone()]);
     assert_eq!(holders(&s, &licenses[0].1[0]).len(), 2);
 }
+
+/// Seed 000's query resource with `q`, URL-encoded as a client does.
+fn sf_query(s: &Server, q: &str) -> Answer {
+    let r = s
+        .client
+        .get(format!("{}/services/data/v60.0/query", s.url))
+        .query(&[("q", q)])
+        .header("authorization", format!("Bearer {ADMIN}"))
+        .send()
+        .unwrap();
+    let status = r.status().as_u16();
+    Answer {
+        status,
+        body: serde_json::from_slice(&r.bytes().unwrap()).unwrap_or(Value::Null),
+    }
+}
+
+/// Salesforce's error shape, one error: `[{"message", "errorCode", "fields"}]`.
+fn sf_error(a: &Answer) -> (u16, &str) {
+    let errors = a
+        .body
+        .as_array()
+        .unwrap_or_else(|| panic!("not Salesforce's error shape: {}", a.body));
+    assert_eq!(errors.len(), 1, "{}", a.body);
+    let e = errors[0].as_object().unwrap();
+    let mut keys: Vec<&str> = e.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["errorCode", "fields", "message"], "{}", a.body);
+    assert!(!e["message"].as_str().unwrap().is_empty());
+    (a.status, e["errorCode"].as_str().unwrap())
+}
+
+fn sf_license(s: &Server, p: &Product, id: &str, extra: Value, users: u32) {
+    let mut spec =
+        json!({"id": id, "license_type": "perpetual", "product_details": {"short_code": p.code}});
+    for (k, v) in extra.as_object().unwrap() {
+        spec[k] = v.clone();
+    }
+    let a = admin(
+        s,
+        "POST",
+        "/admin/v1/licenses",
+        json!({"spec": spec, "max_license_users": users}),
+    );
+    assert_eq!(a.status, 200, "{}", a.body);
+}
+
+/// The records' `field` values of a query's answer, after checking the
+/// answer's envelope and each record's `attributes`.
+fn column(a: &Answer, kind: &str, field: &str) -> Vec<Value> {
+    assert_eq!(a.status, 200, "{}", a.body);
+    let records = a.body["records"].as_array().unwrap();
+    assert_eq!(a.body["totalSize"], records.len());
+    assert_eq!(a.body["done"], true);
+    records
+        .iter()
+        .map(|r| {
+            assert_eq!(r["attributes"]["type"], kind);
+            let url = r["attributes"]["url"].as_str().unwrap();
+            assert!(
+                url.starts_with(&format!("/services/data/v60.0/sobjects/{kind}/")),
+                "{url}"
+            );
+            r[field].clone()
+        })
+        .collect()
+}
+
+#[test]
+fn salesforce_package_licenses_serve_the_documents_five_tasks() {
+    let s = start();
+    let p = product(&s, "acme");
+    sf_license(&s, &p, "L-SF", json!({}), 2);
+    let users: Vec<String> = (0..3)
+        .map(|i| new_user(&s, &format!("sales{i}@example.com")))
+        .collect();
+    let v = "/services/data/v60.0";
+    let create = |user: &str, license: &str| {
+        seed_call(
+            &s,
+            "POST",
+            &format!("{v}/sobjects/UserPackageLicense"),
+            ADMIN,
+            &json!({"PackageLicenseId": license, "UserId": user}).to_string(),
+        )
+    };
+
+    // 1. The licenses in use and available.
+    let counts = sf_query(&s, "SELECT Id, AllowedLicenses, UsedLicenses FROM PackageLicense WHERE NamespacePrefix = 'acme'");
+    assert_eq!(column(&counts, "PackageLicense", "Id"), [json!("L-SF")]);
+    assert_eq!(counts.body["records"][0]["AllowedLicenses"], 2);
+    assert_eq!(counts.body["records"][0]["UsedLicenses"], 0);
+    let record = counts.body["records"][0].as_object().unwrap();
+    assert_eq!(record.len(), 4, "only the fields asked for: {record:?}");
+
+    // 4. Assign: two units, then the limit.
+    let first = create(&users[0], "L-SF");
+    assert_eq!(first.status, 201, "{}", first.body);
+    assert_eq!(first.body["success"], true);
+    assert_eq!(first.body["errors"], json!([]));
+    let first_id = first.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(create(&users[1], "L-SF").status, 201);
+    assert_eq!(
+        sf_error(&create(&users[2], "L-SF")),
+        (400, "LICENSE_LIMIT_EXCEEDED")
+    );
+    assert_eq!(
+        sf_error(&create(&users[0], "L-SF")),
+        (400, "DUPLICATE_VALUE")
+    );
+    let ghost = create(&users[2], "L-NONE");
+    assert_eq!(sf_error(&ghost), (400, "INVALID_CROSS_REFERENCE_KEY"));
+    assert_eq!(ghost.body[0]["fields"], json!(["PackageLicenseId"]));
+    let path = format!("{v}/sobjects/UserPackageLicense");
+    for (body, code) in [
+        (
+            json!({"PackageLicenseId": "L-SF"}).to_string(),
+            "REQUIRED_FIELD_MISSING",
+        ),
+        (
+            json!({"PackageLicenseId": "L-SF", "UserId": users[2], "Extra": 1}).to_string(),
+            "INVALID_FIELD",
+        ),
+        (
+            json!({"PackageLicenseId": "L-SF", "UserId": 7}).to_string(),
+            "JSON_PARSER_ERROR",
+        ),
+        ("{\"PackageLicenseId\": ".to_owned(), "JSON_PARSER_ERROR"),
+    ] {
+        assert_eq!(
+            sf_error(&seed_call(&s, "POST", &path, ADMIN, &body)),
+            (400, code),
+            "{body}"
+        );
+    }
+
+    // 2. Whether a user has a license.
+    let has = |user: &str| {
+        column(
+            &sf_query(&s, &format!("SELECT Id FROM UserPackageLicense WHERE UserId = '{user}' AND PackageLicenseId = 'L-SF'")),
+            "UserPackageLicense",
+            "Id",
+        )
+    };
+    assert_eq!(has(&users[0]), [json!(first_id)]);
+    assert!(has(&users[2]).is_empty());
+
+    // 3. Every user who has it: the same as the admin API's list.
+    let holders_sf = |s: &Server| -> Vec<String> {
+        let mut ids: Vec<String> = column(
+            &sf_query(
+                s,
+                "select UserId from UserPackageLicense where PackageLicenseId = 'L-SF'",
+            ),
+            "UserPackageLicense",
+            "UserId",
+        )
+        .iter()
+        .map(|u| u.as_str().unwrap().to_owned())
+        .collect();
+        ids.sort();
+        ids
+    };
+    let mut two = users[..2].to_vec();
+    two.sort();
+    assert_eq!(holders_sf(&s), two);
+    assert_eq!(holders(&s, "L-SF"), two);
+
+    // The objects themselves.
+    let one = seed_call(
+        &s,
+        "GET",
+        &format!("{v}/sobjects/UserPackageLicense/{first_id}"),
+        ADMIN,
+        "",
+    );
+    assert_eq!(one.status, 200, "{}", one.body);
+    assert_eq!(one.body["UserId"], users[0].as_str());
+    assert_eq!(one.body["PackageLicenseId"], "L-SF");
+    let pl = seed_call(
+        &s,
+        "GET",
+        &format!("{v}/sobjects/PackageLicense/L-SF"),
+        ADMIN,
+        "",
+    );
+    assert_eq!(pl.status, 200, "{}", pl.body);
+    assert_eq!(
+        pl.body,
+        json!({"attributes": {"type": "PackageLicense", "url": format!("{v}/sobjects/PackageLicense/L-SF")},
+               "Id": "L-SF", "AllowedLicenses": 2, "UsedLicenses": 2, "Status": "Active",
+               "ExpirationDate": null, "NamespacePrefix": "acme", "IsProvisioned": true})
+    );
+
+    // 5. Revoke, once.
+    let delete = || {
+        seed_call(
+            &s,
+            "DELETE",
+            &format!("{v}/sobjects/UserPackageLicense/{first_id}"),
+            ADMIN,
+            "",
+        )
+    };
+    let gone = delete();
+    assert_eq!((gone.status, &gone.body), (204, &Value::Null));
+    assert_eq!(sf_error(&delete()), (404, "NOT_FOUND"));
+    assert_eq!(holders(&s, "L-SF"), vec![users[1].clone()]);
+    assert_eq!(
+        sf_error(&seed_call(
+            &s,
+            "GET",
+            &format!("{v}/sobjects/UserPackageLicense/{first_id}"),
+            ADMIN,
+            ""
+        )),
+        (404, "NOT_FOUND")
+    );
+    // The freed unit is taken again.
+    assert_eq!(create(&users[2], "L-SF").status, 201);
+}
+
+#[test]
+fn salesforce_answers_its_own_errors_and_minus_one_for_unlimited() {
+    let s = start();
+    let p = product(&s, "acme");
+    sf_license(
+        &s,
+        &p,
+        "L-TRIAL",
+        json!({"license_type": "time-limited", "is_trial": true, "validity_period": "2030-01-02T03:04:05Z"}),
+        1,
+    );
+    sf_license(
+        &s,
+        &p,
+        "L-OPEN",
+        json!({"allow_unlimited_activations": true}),
+        1,
+    );
+    sf_license(&s, &p, "L-OFF", json!({}), 1);
+    assert_eq!(
+        admin(&s, "POST", "/admin/v1/licenses/L-OFF/disable", Value::Null).status,
+        200
+    );
+    let v = "/services/data/v60.0";
+
+    let all = sf_query(&s, "SELECT Id, Status, ExpirationDate FROM PackageLicense");
+    assert_eq!(
+        column(&all, "PackageLicense", "Id"),
+        [json!("L-OFF"), json!("L-OPEN"), json!("L-TRIAL")]
+    );
+    assert_eq!(
+        column(&all, "PackageLicense", "Status"),
+        [json!("Expired"), json!("Active"), json!("Trial")]
+    );
+    assert_eq!(
+        all.body["records"][2]["ExpirationDate"],
+        "2030-01-02T03:04:05.000+0000"
+    );
+    // Unlimited activations: -1, as Salesforce counts a site license.
+    let seats = admin(&s, "GET", "/admin/v1/licenses/L-OPEN/seats", Value::Null);
+    assert_eq!(
+        (
+            seats.body["allowed"].as_i64(),
+            seats.body["available"].as_i64()
+        ),
+        (Some(-1), Some(-1))
+    );
+    let limited = admin(&s, "GET", "/admin/v1/licenses/L-OFF/seats", Value::Null);
+    assert_eq!(limited.body["allowed"], 1);
+
+    for (q, code) in [
+        (
+            "SELECT Id FROM PackageLicense WHERE Status = 'Active'",
+            "MALFORMED_QUERY",
+        ),
+        ("SELECT Id FROM PackageLicense LIMIT 1", "MALFORMED_QUERY"),
+        ("SELECT Id, Id FROM PackageLicense", "MALFORMED_QUERY"),
+        ("DELETE FROM PackageLicense", "MALFORMED_QUERY"),
+        ("SELECT Id FROM Account", "INVALID_TYPE"),
+        ("SELECT Password FROM UserPackageLicense", "INVALID_FIELD"),
+    ] {
+        assert_eq!(sf_error(&sf_query(&s, q)), (400, code), "{q}");
+    }
+    // An assignment id that names nothing matches nothing.
+    let none = sf_query(
+        &s,
+        "SELECT Id FROM UserPackageLicense WHERE Id = 'not-an-id'",
+    );
+    assert!(column(&none, "UserPackageLicense", "Id").is_empty());
+    assert_eq!(
+        sf_error(&seed_call(&s, "GET", &format!("{v}/query"), ADMIN, "")),
+        (400, "MALFORMED_QUERY")
+    );
+
+    // The admin token's 401, an unknown resource, a version that is not one,
+    // a method the object does not take: all in Salesforce's shape.
+    assert_eq!(
+        sf_error(&seed_call(
+            &s,
+            "GET",
+            &format!("{v}/sobjects/PackageLicense/L-OPEN"),
+            "wrong",
+            ""
+        )),
+        (401, "INVALID_SESSION_ID")
+    );
+    assert_eq!(
+        sf_error(&seed_call(
+            &s,
+            "GET",
+            &format!("{v}/sobjects/Account/1"),
+            ADMIN,
+            ""
+        )),
+        (404, "NOT_FOUND")
+    );
+    assert_eq!(
+        sf_error(&seed_call(
+            &s,
+            "GET",
+            "/services/data/latest/sobjects/PackageLicense/L-OPEN",
+            ADMIN,
+            ""
+        )),
+        (404, "NOT_FOUND")
+    );
+    assert_eq!(
+        sf_error(&seed_call(
+            &s,
+            "GET",
+            &format!("{v}/sobjects/PackageLicense/L-NONE"),
+            ADMIN,
+            ""
+        )),
+        (404, "NOT_FOUND")
+    );
+    assert_eq!(
+        sf_error(&seed_call(
+            &s,
+            "PUT",
+            &format!("{v}/sobjects/PackageLicense/L-OPEN"),
+            ADMIN,
+            "{}"
+        )),
+        (405, "METHOD_NOT_ALLOWED")
+    );
+}
+
+#[test]
+fn an_assignment_through_salesforce_or_the_admin_api_leaves_the_same_state() {
+    let s = start();
+    let p = product(&s, "acme");
+    sf_license(&s, &p, "L-A", json!({}), 1);
+    sf_license(&s, &p, "L-B", json!({}), 1);
+    let users: Vec<String> = (0..2)
+        .map(|i| new_user(&s, &format!("both{i}@example.com")))
+        .collect();
+    let v = "/services/data/v60.0";
+    // Assign the first user, try the second (over the one unit), revoke the
+    // first, assign the second: through Salesforce on L-A, the admin API on L-B.
+    for (user, add) in [
+        (&users[0], true),
+        (&users[1], true),
+        (&users[0], false),
+        (&users[1], true),
+    ] {
+        let sf = if add {
+            seed_call(
+                &s,
+                "POST",
+                &format!("{v}/sobjects/UserPackageLicense"),
+                ADMIN,
+                &json!({"PackageLicenseId": "L-A", "UserId": user}).to_string(),
+            )
+        } else {
+            let id = column(
+                &sf_query(&s, &format!("SELECT Id FROM UserPackageLicense WHERE UserId = '{user}' AND PackageLicenseId = 'L-A'")),
+                "UserPackageLicense",
+                "Id",
+            );
+            seed_call(
+                &s,
+                "DELETE",
+                &format!(
+                    "{v}/sobjects/UserPackageLicense/{}",
+                    id[0].as_str().unwrap()
+                ),
+                ADMIN,
+                "",
+            )
+        };
+        let ours = admin(
+            &s,
+            if add { "POST" } else { "DELETE" },
+            &format!("/admin/v1/licenses/L-B/users/{user}"),
+            Value::Null,
+        );
+        assert_eq!(
+            sf.status < 300,
+            ours.status < 300,
+            "{} / {}",
+            sf.body,
+            ours.body
+        );
+        assert_eq!(holders(&s, "L-A"), holders(&s, "L-B"));
+    }
+    assert_eq!(holders(&s, "L-A"), vec![users[1].clone()]);
+    let used = |id: &str| {
+        seed_call(
+            &s,
+            "GET",
+            &format!("{v}/sobjects/PackageLicense/{id}"),
+            ADMIN,
+            "",
+        )
+        .body["UsedLicenses"]
+            .clone()
+    };
+    assert_eq!(used("L-A"), used("L-B"));
+    assert_eq!(used("L-A"), 1);
+}

@@ -35,10 +35,15 @@ struct UserLicense {
     use_external_license: bool,
 }
 
-pub(super) fn routes() -> (Router<Arc<App>>, crate::served::Served) {
-    crate::served::served! {
+/// The route, behind the admin token as the document's bearer token.
+pub(super) fn routes(app: &Arc<App>) -> Router<Arc<App>> {
+    let (router, _) = crate::served::served! {
         "/{organization}/lease_/api/account/{account}/user-license" => post(user_license_call),
-    }
+    };
+    router.route_layer(axum::middleware::from_fn_with_state(
+        Arc::clone(app),
+        crate::http::authenticate_admin,
+    ))
 }
 
 async fn user_license_call(
