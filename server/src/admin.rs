@@ -821,30 +821,42 @@ async fn toggle(
     app.with_db(move |_, conn| {
         db::write(conn, |tx| {
             let row = db::license_by_id(tx, &id)?;
-            let spec: Value = serde_json::from_str(&row.spec).map_err(internal)?;
-            let known = spec["product_features"]
-                .as_array()
-                .is_some_and(|fs| fs.iter().any(|f| f["code"] == json!(feature)));
-            if !known {
-                return Err(ApiError::not_found(
-                    "feature_not_found",
-                    "the license has no such feature",
-                ));
-            }
-            let mut off: Vec<String> = serde_json::from_str(&row.features_off).unwrap_or_default();
-            if let Some(enabled) = set {
-                off.retain(|f| f != &feature);
-                if !enabled {
-                    off.push(feature.clone());
-                }
-                off.sort();
-                db::set_features_off(tx, &id, &serde_json::to_string(&off).map_err(internal)?)?;
-            }
-            let enabled = !off.contains(&feature);
+            let enabled = toggle_in(tx, &row, &feature, set)?.ok_or_else(|| {
+                ApiError::not_found("feature_not_found", "the license has no such feature")
+            })?;
             Ok(json!({ "license_id": id, "feature": feature, "enabled": enabled }))
         })
     })
     .await
+}
+
+/// Reads license `row`'s toggle of `feature`, or switches it (`set`), in
+/// the caller's transaction: whether it is on now, or `None` when the
+/// license has no such feature. The admin API's toggles and Genesys'
+/// organization-wide ones (`compat/genesys.rs`) both come here.
+pub(crate) fn toggle_in(
+    tx: &Db<'_>,
+    row: &LicenseRow,
+    feature: &str,
+    set: Option<bool>,
+) -> Result<Option<bool>, ApiError> {
+    let spec: Value = serde_json::from_str(&row.spec).map_err(internal)?;
+    let known = spec["product_features"]
+        .as_array()
+        .is_some_and(|fs| fs.iter().any(|f| f["code"] == json!(feature)));
+    if !known {
+        return Ok(None);
+    }
+    let mut off: Vec<String> = serde_json::from_str(&row.features_off).unwrap_or_default();
+    if let Some(enabled) = set {
+        off.retain(|f| f != feature);
+        if !enabled {
+            off.push(feature.to_owned());
+        }
+        off.sort();
+        db::set_features_off(tx, &row.id, &serde_json::to_string(&off).map_err(internal)?)?;
+    }
+    Ok(Some(!off.iter().any(|f| f == feature)))
 }
 
 async fn new_user(app: &Arc<App>, mut u: NewUser) -> Result<Value, ApiError> {
@@ -886,8 +898,8 @@ fn user_with_licenses(conn: &Db<'_>, u: &UserRow) -> Result<Value, ApiError> {
 
 /// How one (license, user, action) of an assignment ended.
 pub(crate) struct ItemResult {
-    license_id: String,
-    user_id: String,
+    pub(crate) license_id: String,
+    pub(crate) user_id: String,
     add: bool,
     pub(crate) status: u16,
     pub(crate) code: &'static str,

@@ -697,3 +697,290 @@ fn an_assignment_through_salesforce_or_the_admin_api_leaves_the_same_state() {
     assert_eq!(used("L-A"), used("L-B"));
     assert_eq!(used("L-A"), 1);
 }
+
+/// The sorted keys of a JSON object.
+fn keys(v: &Value) -> Vec<&str> {
+    let mut k: Vec<&str> = v
+        .as_object()
+        .unwrap_or_else(|| panic!("not an object: {v}"))
+        .keys()
+        .map(String::as_str)
+        .collect();
+    k.sort_unstable();
+    k
+}
+
+#[test]
+fn genesys_license_api_answers_its_eight_operations() {
+    let s = start();
+    let p = product(&s, "cloud");
+    for (code, features) in [
+        ("communicate", vec!["recording", "analytics"]),
+        ("basic", vec!["chat"]),
+    ] {
+        let features: Vec<Value> = features.iter().map(|f| json!({"code": f})).collect();
+        let spec = json!({"license_type": "perpetual", "product_details": {"short_code": p.code}, "product_features": features});
+        let d = admin(
+            &s,
+            "POST",
+            "/admin/v1/definitions",
+            json!({"product": p.code, "code": code, "name": code, "spec": spec}),
+        );
+        assert_eq!(d.status, 200, "{}", d.body);
+    }
+    for (id, code) in [
+        ("L-1", "communicate"),
+        ("L-2", "communicate"),
+        ("L-3", "basic"),
+    ] {
+        let l = admin(
+            &s,
+            "POST",
+            "/admin/v1/licenses",
+            json!({"definition": {"product": p.code, "code": code}, "spec": {"id": id}, "max_license_users": 2}),
+        );
+        assert_eq!(l.status, 200, "{}", l.body);
+    }
+    let users: Vec<String> = (0..3)
+        .map(|i| new_user(&s, &format!("agent{i}@example.com")))
+        .collect();
+    let g = |method: &str, path: &str, body: &str| {
+        seed_call(&s, method, &format!("/api/v2/license{path}"), ADMIN, body)
+    };
+
+    // getLicenseDefinitions and getLicenseDefinition(licenseId).
+    let all = g("GET", "/definitions", "");
+    assert_eq!(all.status, 200, "{}", all.body);
+    let communicate = all
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"] == "cloud:communicate")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        keys(&communicate),
+        [
+            "comprises",
+            "description",
+            "id",
+            "name",
+            "permissions",
+            "prerequisites",
+            "selfUri"
+        ]
+    );
+    assert_eq!(
+        communicate["permissions"]["ids"],
+        json!(["recording", "analytics"])
+    );
+    assert_eq!(
+        communicate["selfUri"],
+        "/api/v2/license/definitions/cloud:communicate"
+    );
+    let one = g("GET", "/definitions/cloud:communicate", "");
+    assert_eq!(one.body, communicate);
+    assert_eq!(g("GET", "/definitions/licenseId_example", "").status, 404);
+
+    // postLicenseOrganization: a status per (license, user, action), the
+    // body as the document shows it (one object) and as a list.
+    let batch = json!({"assignments": [
+        {"licenseId": "L-1", "userIdsAdd": [users[0], users[1], users[2]]},
+        {"licenseId": "L-NONE", "userIdsAdd": [users[0]]},
+    ]});
+    let statuses = g("POST", "/organization", &batch.to_string());
+    assert_eq!(statuses.status, 200, "{}", statuses.body);
+    let results: Vec<(&str, &str)> = statuses
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            assert_eq!(keys(r), ["licenseId", "result", "selfUri", "userId"]);
+            (
+                r["licenseId"].as_str().unwrap(),
+                r["result"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        results,
+        [
+            ("L-1", "Success"),
+            ("L-1", "Success"),
+            ("L-1", "no_units_left"),
+            ("L-NONE", "license_not_found")
+        ]
+    );
+    let single =
+        json!({"assignments": {"licenseId": "L-3", "userIdsAdd": [users[2]], "userIdsRemove": []}});
+    assert_eq!(
+        g("POST", "/organization", &single.to_string()).body[0]["result"],
+        "Success"
+    );
+    assert_eq!(g("POST", "/organization", "{\"items\": []}").status, 400);
+
+    // getLicenseUser(userId).
+    let user = g("GET", &format!("/users/{}", users[0]), "");
+    assert_eq!(
+        user.body,
+        json!({"id": users[0], "licenses": ["L-1"], "selfUri": format!("/api/v2/license/users/{}", users[0])})
+    );
+    assert_eq!(g("GET", "/users/userId_example", "").status, 404);
+
+    // getLicenseUsers({pageSize, pageNumber}): the documented envelope.
+    let page = g("GET", "/users?pageSize=2&pageNumber=1", "");
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert_eq!(
+        keys(&page.body),
+        [
+            "entities",
+            "firstUri",
+            "lastUri",
+            "nextUri",
+            "pageCount",
+            "pageNumber",
+            "pageSize",
+            "selfUri",
+            "total"
+        ]
+    );
+    assert_eq!(
+        (page.body["total"].as_u64(), page.body["pageCount"].as_u64()),
+        (Some(3), Some(2))
+    );
+    assert_eq!(page.body["entities"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        page.body["nextUri"],
+        "/api/v2/license/users?pageSize=2&pageNumber=2"
+    );
+    assert_eq!(
+        page.body["lastUri"],
+        "/api/v2/license/users?pageSize=2&pageNumber=2"
+    );
+    let last = g("GET", "/users?pageSize=2&pageNumber=2", "");
+    assert_eq!(last.body["entities"].as_array().unwrap().len(), 1);
+    assert!(last.body.get("nextUri").is_none());
+    assert_eq!(
+        last.body["previousUri"],
+        "/api/v2/license/users?pageSize=2&pageNumber=1"
+    );
+    let default = g("GET", "/users", "");
+    assert_eq!(
+        (
+            default.body["pageSize"].as_u64(),
+            default.body["pageNumber"].as_u64()
+        ),
+        (Some(25), Some(1))
+    );
+    assert_eq!(g("GET", "/users?pageSize=0", "").status, 400);
+
+    // postLicenseUsers: the users found, by id.
+    let fetched = g("POST", "/users", &json!([users[0], "nobody"]).to_string());
+    assert_eq!(keys(&fetched.body), [users[0].as_str()]);
+    assert_eq!(fetched.body[&users[0]], user.body);
+
+    // getLicenseToggle and postLicenseToggle: the organization's, on every
+    // license that has the feature.
+    let on = g("GET", "/toggles/recording", "");
+    assert_eq!(
+        on.body,
+        json!({"featureName": "recording", "enabled": true, "selfUri": "/api/v2/license/toggles/recording"})
+    );
+    assert_eq!(g("POST", "/toggles/recording", "").body["enabled"], false);
+    assert_eq!(g("GET", "/toggles/recording", "").body["enabled"], false);
+    for id in ["L-1", "L-2"] {
+        let t = admin(
+            &s,
+            "GET",
+            &format!("/admin/v1/licenses/{id}/toggles/recording"),
+            Value::Null,
+        );
+        assert_eq!(t.body["enabled"], false, "{id}");
+    }
+    let other = admin(
+        &s,
+        "GET",
+        "/admin/v1/licenses/L-1/toggles/analytics",
+        Value::Null,
+    );
+    assert_eq!(other.body["enabled"], true);
+    // One license switched back on through the admin API: the
+    // organization's toggle is off until every license has it on.
+    admin(
+        &s,
+        "POST",
+        "/admin/v1/licenses/L-1/toggles/recording",
+        json!({"enabled": true}),
+    );
+    assert_eq!(g("GET", "/toggles/recording", "").body["enabled"], false);
+    assert_eq!(g("POST", "/toggles/recording", "").body["enabled"], true);
+    let l2 = admin(
+        &s,
+        "GET",
+        "/admin/v1/licenses/L-2/toggles/recording",
+        Value::Null,
+    );
+    assert_eq!(l2.body["enabled"], true);
+    assert_eq!(g("GET", "/toggles/featureName_example", "").status, 404);
+
+    // The bearer token.
+    assert_eq!(
+        seed_call(&s, "GET", "/api/v2/license/definitions", "wrong", "").status,
+        401
+    );
+}
+
+#[test]
+fn a_batch_through_genesys_or_the_admin_api_leaves_the_same_state() {
+    let s = start();
+    let p = product(&s, "cloud");
+    sf_license(&s, &p, "L-G", json!({}), 2);
+    sf_license(&s, &p, "L-A", json!({}), 2);
+    let users: Vec<String> = (0..3)
+        .map(|i| new_user(&s, &format!("same{i}@example.com")))
+        .collect();
+    let steps = [
+        (vec![&users[0], &users[1], &users[2]], vec![]),
+        (vec![&users[2]], vec![&users[0]]),
+        (vec![], vec![&users[0], &users[1]]),
+    ];
+    for (add, remove) in steps {
+        let genesys = seed_call(
+            &s,
+            "POST",
+            "/api/v2/license/organization",
+            ADMIN,
+            &json!({"assignments": [{"licenseId": "L-G", "userIdsAdd": add, "userIdsRemove": remove}]}).to_string(),
+        );
+        let ours = admin(
+            &s,
+            "POST",
+            "/admin/v1/assignments",
+            json!({"assignments": [{"license_id": "L-A", "user_ids_add": add, "user_ids_remove": remove}]}),
+        );
+        let g: Vec<&str> = genesys
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["result"].as_str().unwrap())
+            .collect();
+        let a: Vec<&str> = ours.body["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                if r["status"] == 200 {
+                    "Success"
+                } else {
+                    r["code"].as_str().unwrap()
+                }
+            })
+            .collect();
+        assert_eq!(g, a);
+        assert_eq!(holders(&s, "L-G"), holders(&s, "L-A"));
+    }
+    assert_eq!(holders(&s, "L-G"), vec![users[2].clone()]);
+}

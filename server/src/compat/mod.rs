@@ -12,6 +12,7 @@ use axum::Router;
 use crate::error::ApiError;
 use crate::state::App;
 
+mod genesys;
 mod salesforce;
 mod soql;
 mod uipath;
@@ -19,7 +20,9 @@ mod uipath;
 /// Every seed's routes, at the paths their documents give (mounted at the
 /// server's root).
 pub(crate) fn routes(app: &Arc<App>) -> Router<Arc<App>> {
-    uipath::routes(app).merge(salesforce::routes(app))
+    uipath::routes(app)
+        .merge(salesforce::routes(app))
+        .merge(genesys::routes(app))
 }
 
 /// The router's fallbacks' answer (no such path, no such method) for
