@@ -1393,3 +1393,36 @@ pub(crate) fn assignments_matching(
     );
     all(conn, &sql, &values, |r| Ok((r.get(0)?, r.get(1)?)))
 }
+
+/// The devices `user_id` activated license `license_id` on, the latest
+/// first.
+pub(crate) fn user_devices(
+    conn: &Db<'_>,
+    license_id: &str,
+    user_id: &str,
+) -> DbResult<Vec<String>> {
+    all(
+        conn,
+        "SELECT device FROM activations WHERE license_id = ?1 AND user_id = ?2 \
+         ORDER BY activated_at DESC, device",
+        args![license_id, user_id],
+        |r| r.get(0),
+    )
+}
+
+/// When `device`'s borrowed seat of license `license_id` ends, if it holds
+/// one that has not lapsed at `now`.
+pub(crate) fn borrowed_until(
+    conn: &Db<'_>,
+    license_id: &str,
+    device: &str,
+    now: i64,
+) -> DbResult<Option<i64>> {
+    one(
+        conn,
+        "SELECT expires_at FROM leases WHERE license_id = ?1 AND device = ?2 \
+         AND kind = 'borrow' AND expires_at > ?3",
+        args![license_id, device, now],
+        |r| r.get(0),
+    )
+}

@@ -984,3 +984,250 @@ fn a_batch_through_genesys_or_the_admin_api_leaves_the_same_state() {
     }
     assert_eq!(holders(&s, "L-G"), vec![users[2].clone()]);
 }
+
+/// The seed's own JSON schemas (its response and its error), as the seed
+/// writes them (tests/seeds/licensespring_user_licenses.json says how
+/// they were read).
+fn licensespring_schema(which: &str) -> jsonschema::Validator {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/seeds/licensespring_user_licenses.json"
+    ))
+    .unwrap();
+    let all: Value = serde_json::from_str(&text).unwrap();
+    jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft202012)
+        .build(&all[which])
+        .unwrap()
+}
+
+fn assert_valid(v: &jsonschema::Validator, instance: &Value) {
+    let errors: Vec<String> = v
+        .iter_errors(instance)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}\n{instance}");
+}
+
+/// LicenseSpring's signed GET: `Date`, and `Authorization` with the HMAC
+/// of `licenseSpring\ndate: {Date}` under `shared`, for `apikey`.
+fn licensespring_get(
+    s: &Server,
+    query: &[(&str, &str)],
+    apikey: &str,
+    shared: &str,
+    date: &str,
+) -> Answer {
+    // The HMAC as the SDK's requests make it; the server's check of it is
+    // held to LicenseSpring's published example in its unit tests.
+    let signature = tessera::protocol::request::sign(
+        shared.as_bytes(),
+        &format!("licenseSpring\ndate: {date}"),
+    )
+    .unwrap();
+    let r = s
+        .client
+        .get(format!("{}/api/v4/user_licenses", s.url))
+        .query(query)
+        .header("accept", "application/json")
+        .header("date", date)
+        .header(
+            "authorization",
+            format!("algorithm=\"hmac-sha256\",headers=\"date\",signature=\"{signature}\",apikey=\"{apikey}\""),
+        )
+        .send()
+        .unwrap();
+    let status = r.status().as_u16();
+    Answer {
+        status,
+        body: serde_json::from_slice(&r.bytes().unwrap()).unwrap_or(Value::Null),
+    }
+}
+
+#[test]
+fn licensespring_user_licenses_answer_the_seeds_schema() {
+    use base64::Engine as _;
+    let s = start();
+    let p = product(&s, "up");
+    let other = product(&s, "other");
+    let shared = base64::engine::general_purpose::STANDARD.encode(&p.key);
+    let user = new_user(&s, "someuser@somedomain.com");
+    // The seed's two examples: a perpetual license, and a trial until
+    // 2031-03-16, both of the user-based product `up`; with features, a
+    // customer and a custom field, so every part of the schema is met.
+    let base = json!({
+        "license_type": "perpetual",
+        "product_details": {"short_code": "up", "product_name": "User Product", "authorization_method": "user"},
+        "customer": {"email": "somecustomer@somedomain.com", "company_name": "Some Company", "reference": "Ref for customer 1"},
+        "custom_fields": [{"name": "seats-note", "data_type": "text", "value": "ten"}],
+        "product_features": [
+            {"code": "export", "name": "Export"},
+            {"code": "render", "name": "Render", "feature_type": "consumption", "max_consumption": 100, "consumption_period": "monthly"},
+        ],
+    });
+    let mut trial = base.clone();
+    trial["id"] = json!("L-TRIAL");
+    trial["is_trial"] = json!(true);
+    trial["trial_days"] = json!(15);
+    trial["license_type"] = json!("time-limited");
+    trial["validity_period"] = json!("2031-03-16T00:00:00Z");
+    let mut perpetual = base;
+    perpetual["id"] = json!("L-10003");
+    for spec in [perpetual, trial] {
+        let id = spec["id"].as_str().unwrap().to_owned();
+        let l = admin(&s, "POST", "/admin/v1/licenses", json!({"spec": spec}));
+        assert_eq!(l.status, 200, "{}", l.body);
+        assert_eq!(
+            admin(
+                &s,
+                "POST",
+                &format!("/admin/v1/licenses/{id}/users/{user}"),
+                Value::Null
+            )
+            .status,
+            200
+        );
+    }
+    let date = server_date(&s);
+    let creds = [
+        ("product", "up"),
+        ("username", "someuser@somedomain.com"),
+        ("password", "test-only-password"),
+    ];
+
+    // The seed's request, its placeholders filled.
+    let a = licensespring_get(&s, &creds, "up", &shared, &date);
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_valid(&licensespring_schema("response"), &a.body);
+    let list = a.body.as_array().unwrap();
+    assert_eq!(list.len(), 2);
+    let ids: Vec<&str> = list
+        .iter()
+        .map(|l| l["order_store_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["L-10003", "L-TRIAL"]);
+    let (perpetual, trial) = (&list[0], &list[1]);
+    assert!(perpetual["id"].is_u64() && perpetual["user"]["id"].is_u64());
+    assert_ne!(perpetual["id"], trial["id"]);
+    assert_eq!(perpetual["license_type"], "perpetual");
+    assert_eq!(perpetual["user"]["email"], "someuser@somedomain.com");
+    assert_eq!(perpetual["customer"]["company_name"], "Some Company");
+    assert_eq!(perpetual["product_details"]["authorization_method"], "user");
+    assert_eq!(
+        perpetual["product_features"][1]["consumption_period"],
+        "monthly"
+    );
+    assert!(perpetual.get("trial_days").is_none());
+    assert_eq!(
+        (trial["is_trial"].as_bool(), trial["trial_days"].as_u64()),
+        (None, Some(15))
+    );
+    assert_eq!(trial["validity_period"], "2031-03-16T00:00:00.000Z");
+    assert_eq!(trial["is_expired"], false);
+    // Without `product`, the apikey's product.
+    let a = licensespring_get(&s, &creds[1..], "up", &shared, &date);
+    assert_eq!(a.body.as_array().map(Vec::len), Some(2));
+
+    // Refusals, in the seed's error form.
+    let errors = licensespring_schema("error");
+    let stale = protocol_date(-600);
+    let cases: Vec<(Answer, u16, &str)> = vec![
+        (
+            licensespring_get(&s, &creds, "up", "not-the-shared-key", &date),
+            401,
+            "bad_signature",
+        ),
+        (
+            licensespring_get(&s, &creds, "nobody", &shared, &date),
+            401,
+            "bad_signature",
+        ),
+        (
+            licensespring_get(&s, &creds, "up", &shared, &stale),
+            401,
+            "stale_date",
+        ),
+        (
+            licensespring_get(&s, &creds, "up", &shared, "yesterday"),
+            401,
+            "bad_date",
+        ),
+        (
+            licensespring_get(
+                &s,
+                &creds,
+                "other",
+                &base64::engine::general_purpose::STANDARD.encode(&other.key),
+                &date,
+            ),
+            403,
+            "wrong_product",
+        ),
+        (
+            licensespring_get(
+                &s,
+                &[("product", "up"), ("username", "someuser@somedomain.com")],
+                "up",
+                &shared,
+                &date,
+            ),
+            400,
+            "invalid_parameters",
+        ),
+        (
+            licensespring_get(
+                &s,
+                &[
+                    ("product", "up"),
+                    ("username", "someuser@somedomain.com"),
+                    ("password", "wrong-password"),
+                ],
+                "up",
+                &shared,
+                &date,
+            ),
+            401,
+            "invalid_credentials",
+        ),
+        (
+            licensespring_get(
+                &s,
+                &[
+                    ("product", "up"),
+                    ("id_token", "eyJ..."),
+                    ("customer_account_code", "acme"),
+                ],
+                "up",
+                &shared,
+                &date,
+            ),
+            400,
+            "sso_not_configured",
+        ),
+        (
+            licensespring_get(
+                &s,
+                &[("product", "up"), ("license_key", "AAAA")],
+                "up",
+                &shared,
+                &date,
+            ),
+            400,
+            "invalid_parameters",
+        ),
+    ];
+    for (a, status, code) in cases {
+        assert_eq!(
+            (a.status, a.body["code"].as_str()),
+            (status, Some(code)),
+            "{}",
+            a.body
+        );
+        assert_valid(&errors, &a.body);
+    }
+}
+
+/// An RFC 7231 date `offset` seconds from now.
+fn protocol_date(offset: i64) -> String {
+    tessera::protocol::format_http_date(chrono::Utc::now() + chrono::Duration::seconds(offset))
+}

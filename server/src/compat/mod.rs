@@ -13,6 +13,7 @@ use crate::error::ApiError;
 use crate::state::App;
 
 mod genesys;
+mod licensespring;
 mod salesforce;
 mod soql;
 mod uipath;
@@ -23,6 +24,7 @@ pub(crate) fn routes(app: &Arc<App>) -> Router<Arc<App>> {
     uipath::routes(app)
         .merge(salesforce::routes(app))
         .merge(genesys::routes(app))
+        .merge(licensespring::routes())
 }
 
 /// The router's fallbacks' answer (no such path, no such method) for
