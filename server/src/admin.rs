@@ -166,6 +166,7 @@ type Reply = Result<Answer, ApiError>;
 pub(crate) fn routes() -> (Router<Arc<App>>, crate::served::Served) {
     crate::served::served! {
         "/products" => post(new_product_call),
+        "/products/{code}/releases" => post(new_release_call).get(releases_call),
         "/definitions" => post(new_definition_call).get(definitions_call),
         "/definitions/{product}/{code}" => get(definition_call),
         "/licenses" => post(new_license_call),
@@ -190,6 +191,136 @@ pub(crate) fn routes() -> (Router<Arc<App>>, crate::served::Served) {
 
 async fn new_product_call(State(app): AppState, JsonBody(p): JsonBody<NewProduct>) -> Reply {
     Ok(Answer(new_product(&app, p).await?))
+}
+
+/// A release to publish (`POST /products/{code}/releases`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewRelease {
+    version: String,
+    #[serde(default)]
+    channel: Option<String>,
+    #[serde(default)]
+    environment: String,
+    /// RFC 3339; now when left out.
+    #[serde(default)]
+    release_date: Option<String>,
+    #[serde(default)]
+    requires_version: String,
+    installation_file: String,
+    hash_md5: String,
+    size: u64,
+    #[serde(default)]
+    eula_link: String,
+    #[serde(default)]
+    release_notes_link: String,
+}
+
+async fn new_release_call(
+    State(app): AppState,
+    Path(product): Path<String>,
+    JsonBody(r): JsonBody<NewRelease>,
+) -> Reply {
+    let row = release_row(&app, product, r)?;
+    let answer = crate::releases::to_json(&row);
+    app.with_db(move |_, conn| {
+        db::write(conn, |tx| db::insert_release(tx, &row)).map_err(ApiError::from)
+    })
+    .await?;
+    Ok(Answer(answer))
+}
+
+/// Checks a release to publish, field by field.
+fn release_row(app: &App, product: String, r: NewRelease) -> Result<db::ReleaseRow, ApiError> {
+    use crate::releases::parse_version;
+    if parse_version(&r.version).is_none() {
+        return Err(invalid("version must be a dotted number such as 2.1.0"));
+    }
+    if !r.requires_version.is_empty() && parse_version(&r.requires_version).is_none() {
+        return Err(invalid("requires_version must be empty or a dotted number"));
+    }
+    let channel = r.channel.unwrap_or_else(|| "stable".to_owned());
+    check_code(&channel, "channel")?;
+    if !r.environment.is_empty() {
+        check_code(&r.environment, "environment")?;
+    }
+    if r.hash_md5.len() != 32
+        || !r
+            .hash_md5
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    {
+        return Err(invalid("hash_md5 must be 32 lowercase hexadecimal digits"));
+    }
+    for (name, text, required) in [
+        ("installation_file", &r.installation_file, true),
+        ("eula_link", &r.eula_link, false),
+        ("release_notes_link", &r.release_notes_link, false),
+    ] {
+        if (required && text.is_empty()) || text.len() > 2048 || text.chars().any(char::is_control)
+        {
+            return Err(invalid(format!(
+                "{name} must be {}at most 2048 characters without control characters",
+                if required {
+                    "1 to 2048 characters, "
+                } else {
+                    ""
+                }
+            )));
+        }
+    }
+    if i64::try_from(r.size).is_err() {
+        return Err(invalid("size is too large"));
+    }
+    let release_date = match &r.release_date {
+        None => app.now().timestamp(),
+        Some(d) => chrono::DateTime::parse_from_rfc3339(d)
+            .map_err(|_| invalid("release_date must be an RFC 3339 time"))?
+            .timestamp(),
+    };
+    Ok(db::ReleaseRow {
+        product,
+        channel,
+        version: r.version,
+        environment: r.environment,
+        release_date,
+        requires_version: r.requires_version,
+        installation_file: r.installation_file,
+        hash_md5: r.hash_md5,
+        size: r.size,
+        eula_link: r.eula_link,
+        release_notes_link: r.release_notes_link,
+    })
+}
+
+async fn releases_call(
+    State(app): AppState,
+    Path(product): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Reply {
+    let channel = q.get("channel").cloned();
+    let list = app
+        .with_db(move |_, conn| {
+            if db::product_key(conn, &product)?.is_none() {
+                return Err(ApiError::not_found("product_not_found", "no such product"));
+            }
+            let mut rows = db::releases_of(conn, &product, channel.as_deref())?;
+            rows.sort_by(|a, b| {
+                let v = |r: &db::ReleaseRow| {
+                    crate::releases::parse_version(&r.version).unwrap_or_default()
+                };
+                a.channel
+                    .cmp(&b.channel)
+                    .then(crate::releases::compare(&v(a), &v(b)))
+            });
+            Ok(Value::from(
+                rows.iter()
+                    .map(crate::releases::to_json)
+                    .collect::<Vec<_>>(),
+            ))
+        })
+        .await?;
+    Ok(Answer(list))
 }
 
 async fn new_definition_call(State(app): AppState, JsonBody(d): JsonBody<NewDefinition>) -> Reply {

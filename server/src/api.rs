@@ -48,6 +48,20 @@ struct DeviceRequest {
     who: Who,
 }
 
+/// The update check: which release this device's license may install.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReleaseRequest {
+    #[serde(flatten)]
+    who: Who,
+    /// The version installed now: only newer releases that accept it.
+    #[serde(default)]
+    current_version: Option<String>,
+    /// One channel's releases (all channels when left out).
+    #[serde(default)]
+    channel: Option<String>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct BorrowRequest {
@@ -129,6 +143,7 @@ pub(crate) fn routes() -> (Router<Arc<App>>, crate::served::Served) {
         "/floating/register" => post(register_call),
         "/floating/heartbeat" => post(heartbeat_call),
         "/floating/release" => post(release_call),
+        "/latest_release" => post(latest_release_call),
     }
 }
 
@@ -226,6 +241,37 @@ async fn check_call(
     JsonBody(r): JsonBody<DeviceRequest>,
 ) -> Result<Answer, ApiError> {
     device_call(&app, (product, proof), r, false, Box::new(check)).await
+}
+
+async fn latest_release_call(
+    State(app): AppState,
+    Extension(Product(product)): Authenticated,
+    Extension(proof): Proof,
+    JsonBody(r): JsonBody<ReleaseRequest>,
+) -> Result<Answer, ApiError> {
+    let current = match &r.current_version {
+        None => None,
+        Some(v) => Some(crate::releases::parse_version(v).ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_version",
+                "current_version must be a dotted number such as 2.1.0",
+            )
+        })?),
+    };
+    let channel = r.channel;
+    let handler: Box<Handler> = Box::new(move |app, tx, row, who, _| {
+        require_activated(tx, row, &who.fingerprint.id)?;
+        let parsed = app.license_of(row)?;
+        let releases = db::releases_of(tx, &row.product, channel.as_deref())?;
+        let until = crate::releases::covered_until(&parsed.1);
+        let latest = crate::releases::latest_for(until, &releases, current.as_deref());
+        Ok(Reply::Done(json!({
+            "release": latest.map(crate::releases::to_json),
+        })))
+    });
+    Ok(Answer(
+        with_license(&app, product, proof, r.who, false, handler).await?,
+    ))
 }
 
 async fn deactivate_call(

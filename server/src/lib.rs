@@ -28,6 +28,7 @@ mod db;
 mod error;
 mod http;
 mod idle;
+mod releases;
 mod routes;
 mod served;
 mod state;

@@ -301,6 +301,11 @@ impl FromValue for u32 {
         i64::from_value(v).and_then(|i| u32::try_from(i).ok())
     }
 }
+impl FromValue for u64 {
+    fn from_value(v: &Value) -> Option<u64> {
+        i64::from_value(v).and_then(|i| u64::try_from(i).ok())
+    }
+}
 impl FromValue for u16 {
     fn from_value(v: &Value) -> Option<u16> {
         i64::from_value(v).and_then(|i| u16::try_from(i).ok())

@@ -1088,6 +1088,17 @@ fn licensespring_user_licenses_answer_the_seeds_schema() {
             200
         );
     }
+    // A release of `up`, so the release fields come from it.
+    let published = admin(
+        &s,
+        "POST",
+        "/admin/v1/products/up/releases",
+        json!({"version": "4.2.0", "release_date": "2026-10-01T12:00:00Z", "requires_version": "4.0",
+               "installation_file": "https://example.com/up-4.2.0.msi", "environment": "win64",
+               "hash_md5": "9e107d9d372bb6826bd81d3542a419d6", "size": 1024,
+               "eula_link": "https://example.com/eula", "release_notes_link": "https://example.com/notes/4.2.0"}),
+    );
+    assert_eq!(published.status, 200, "{}", published.body);
     let date = server_date(&s);
     let creds = [
         ("product", "up"),
@@ -1124,6 +1135,32 @@ fn licensespring_user_licenses_answer_the_seeds_schema() {
     );
     assert_eq!(trial["validity_period"], "2031-03-16T00:00:00.000Z");
     assert_eq!(trial["is_expired"], false);
+    let release: Vec<&str> = [
+        "version",
+        "release_date",
+        "requires_version",
+        "installation_file",
+        "hash_md5",
+        "size",
+        "channel",
+        "environment",
+    ]
+    .iter()
+    .map(|k| perpetual[*k].as_str().unwrap())
+    .collect();
+    assert_eq!(
+        release,
+        [
+            "4.2.0",
+            "2026-10-01",
+            "4.0",
+            "https://example.com/up-4.2.0.msi",
+            "9e107d9d372bb6826bd81d3542a419d6",
+            "1024",
+            "stable",
+            "win64"
+        ]
+    );
     // Without `product`, the apikey's product.
     let a = licensespring_get(&s, &creds[1..], "up", &shared, &date);
     assert_eq!(a.body.as_array().map(Vec::len), Some(2));

@@ -195,6 +195,31 @@ fn a_walk_through_every_operation_holds_to_the_document() {
     let who = json!({"product": p.code, "license_key": "KEY-FLOAT", "fingerprint": device(1)});
     ok_call(&s, &p, "/api/v1/activate_license", who.clone());
     ok_call(&s, &p, "/api/v1/check_license", who.clone());
+    // Releases, and the update check.
+    ok(
+        &s,
+        "POST",
+        &format!("/admin/v1/products/{}/releases", p.code),
+        json!({"version": "2.1.0", "installation_file": "https://example.com/walk-2.1.0.msi",
+               "hash_md5": "0123456789abcdef0123456789abcdef", "size": 1024, "requires_version": "2.0"}),
+    );
+    ok(
+        &s,
+        "GET",
+        &format!("/admin/v1/products/{}/releases?channel=stable", p.code),
+        Value::Null,
+    );
+    let mut update = who.clone();
+    update["current_version"] = json!("2.0.1");
+    assert_eq!(
+        ok_call(&s, &p, "/api/v1/latest_release", update.clone())["release"]["version"],
+        "2.1.0"
+    );
+    update["current_version"] = json!("2.1");
+    assert_eq!(
+        ok_call(&s, &p, "/api/v1/latest_release", update)["release"],
+        Value::Null
+    );
     ok_call(&s, &p, "/api/v1/floating/register", who.clone());
     ok_call(&s, &p, "/api/v1/floating/heartbeat", who.clone());
     ok_call(&s, &p, "/api/v1/floating/release", who.clone());

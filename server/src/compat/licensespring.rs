@@ -283,21 +283,28 @@ fn license(app: &App, conn: &Db<'_>, row: &LicenseRow, user: &UserRow) -> Result
     ] {
         put(k, json!(""));
     }
-    // No release is published through this server yet (docs/COMPAT.md).
-    for k in [
-        "version",
+    // The newest release the license may install (`releases.rs`): its
+    // maintenance decides; empty strings when there is none.
+    let releases = db::releases_of(conn, &row.product, None)?;
+    let release = crate::releases::latest_for(crate::releases::covered_until(l), &releases, None);
+    let text = |f: fn(&db::ReleaseRow) -> String| json!(release.map(f).unwrap_or_default());
+    put("version", text(|r| r.version.clone()));
+    put(
         "release_date",
-        "requires_version",
-        "installation_file",
-        "hash_md5",
-        "size",
-        "channel",
-        "environment",
-        "eula_link",
-        "release_notes_link",
-    ] {
-        put(k, json!(""));
-    }
+        text(|r| {
+            chrono::DateTime::from_timestamp(r.release_date, 0)
+                .map(|t| t.format("%Y-%m-%d").to_string())
+                .unwrap_or_default()
+        }),
+    );
+    put("requires_version", text(|r| r.requires_version.clone()));
+    put("installation_file", text(|r| r.installation_file.clone()));
+    put("hash_md5", text(|r| r.hash_md5.clone()));
+    put("size", text(|r| r.size.to_string()));
+    put("channel", text(|r| r.channel.clone()));
+    put("environment", text(|r| r.environment.clone()));
+    put("eula_link", text(|r| r.eula_link.clone()));
+    put("release_notes_link", text(|r| r.release_notes_link.clone()));
     let features: Vec<Value> = l
         .product_features
         .iter()
