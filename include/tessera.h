@@ -188,9 +188,10 @@ typedef uint32_t tessera_status;
 // convention changes: 2 added the license accessors and made a size query
 // (`NULL, 0`) succeed; 3 added the online half (`tessera_server_*`,
 // `tessera_connection_*`, `tessera_online_*`, `tessera_session_*`,
-// `tessera_auto_sync_*`). Compare with `TESSERA_ABI_VERSION` from the
-// header the product was built with.
-#define TESSERA_ABI_VERSION 3
+// `tessera_auto_sync_*`); 4 added the update check
+// (`tessera_online_latest_release`). Compare with `TESSERA_ABI_VERSION`
+// from the header the product was built with.
+#define TESSERA_ABI_VERSION 4
 
 // The length of an air-gapped initialization code, without the NUL.
 #define TESSERA_AIRGAP_INIT_CODE_LEN 27
@@ -1446,6 +1447,31 @@ tessera_result tessera_online_trial_key(const struct tessera_connection *connect
                                         char *buf,
                                         size_t buf_len,
                                         size_t *len_out);
+
+// The update check: the newest release of the product that this device's
+// license may install (its maintenance period decides), as a JSON object
+// (`version`, `channel`, `environment`, `release_date`,
+// `requires_version`, `installation_file`, `hash_md5`, `size`,
+// `eula_link`, `release_notes_link`), or the text `null` when there is
+// none, into `(buf, buf_len)` with a size query as every string output.
+// `current_version` (the version installed now) and `channel` may be
+// NULL. Blocks; a size query asks the server too, so give a large buffer
+// (4 KiB is plenty) to ask once. Changes nothing.
+//
+// Returns as `tessera_online_user_licenses`; `TESSERA_ERR_NOT_ACTIVATED`;
+// `TESSERA_ERR_SERVER_REFUSED` for a `current_version` that is not a
+// dotted number.
+//
+// # Safety
+// `connection` is NULL or live; the strings are NULL or NUL-terminated;
+// `buf` is NULL or points to `buf_len` writable bytes; `len_out` is NULL
+// or writable.
+tessera_result tessera_online_latest_release(const struct tessera_connection *connection,
+                                             const char *current_version,
+                                             const char *channel,
+                                             char *buf,
+                                             size_t buf_len,
+                                             size_t *len_out);
 
 // Checks in: the server's fresh license file (new check-in expiry, the
 // vendor's changes) replaces the stored one, even when it makes the

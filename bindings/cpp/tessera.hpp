@@ -651,6 +651,17 @@ public:
                                                 detail::c_str(password, "password"), b, n, len);
         });
     }
+    /// The update check: the newest release this device's license may
+    /// install, as JSON (an object, or `null` when there is none). Blocks.
+    std::string latest_release(const std::optional<std::string> &current_version = std::nullopt,
+                               const std::optional<std::string> &channel = std::nullopt) const {
+        return detail::read_string_once([&](char *b, size_t n, size_t *len) {
+            return tessera_online_latest_release(
+                ptr_.get(),
+                current_version ? detail::c_str(*current_version, "current_version") : nullptr,
+                channel ? detail::c_str(*channel, "channel") : nullptr, b, n, len);
+        });
+    }
     /// A trial key for this device (the same one when asked again). Blocks.
     std::string trial_key(const std::optional<std::string> &email = std::nullopt) const {
         return detail::read_string_once([&](char *b, size_t n, size_t *len) {

@@ -10,9 +10,10 @@ use tessera::{Code, Status};
 /// convention changes: 2 added the license accessors and made a size query
 /// (`NULL, 0`) succeed; 3 added the online half (`tessera_server_*`,
 /// `tessera_connection_*`, `tessera_online_*`, `tessera_session_*`,
-/// `tessera_auto_sync_*`). Compare with `TESSERA_ABI_VERSION` from the
-/// header the product was built with.
-pub const TESSERA_ABI_VERSION: u32 = 3;
+/// `tessera_auto_sync_*`); 4 added the update check
+/// (`tessera_online_latest_release`). Compare with `TESSERA_ABI_VERSION`
+/// from the header the product was built with.
+pub const TESSERA_ABI_VERSION: u32 = 4;
 
 static VERSION: &CStr = {
     match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {

@@ -590,6 +590,68 @@ pub unsafe extern "C" fn tessera_online_trial_key(
     })
 }
 
+/// The update check: the newest release of the product that this device's
+/// license may install (its maintenance period decides), as a JSON object
+/// (`version`, `channel`, `environment`, `release_date`,
+/// `requires_version`, `installation_file`, `hash_md5`, `size`,
+/// `eula_link`, `release_notes_link`), or the text `null` when there is
+/// none, into `(buf, buf_len)` with a size query as every string output.
+/// `current_version` (the version installed now) and `channel` may be
+/// NULL. Blocks; a size query asks the server too, so give a large buffer
+/// (4 KiB is plenty) to ask once. Changes nothing.
+///
+/// Returns as `tessera_online_user_licenses`; `TESSERA_ERR_NOT_ACTIVATED`;
+/// `TESSERA_ERR_SERVER_REFUSED` for a `current_version` that is not a
+/// dotted number.
+///
+/// # Safety
+/// `connection` is NULL or live; the strings are NULL or NUL-terminated;
+/// `buf` is NULL or points to `buf_len` writable bytes; `len_out` is NULL
+/// or writable.
+#[no_mangle]
+pub unsafe extern "C" fn tessera_online_latest_release(
+    connection: *const tessera_connection,
+    current_version: *const c_char,
+    channel: *const c_char,
+    buf: *mut c_char,
+    buf_len: usize,
+    len_out: *mut usize,
+) -> tessera_result {
+    boundary(|| {
+        Out::new(len_out, "len_out")?;
+        // SAFETY: the function's contract.
+        let c = unsafe { conn(connection) }?.0;
+        let optional = |ptr: *const c_char, name: &'static str| {
+            if ptr.is_null() {
+                Ok(None)
+            } else {
+                // SAFETY: the function's contract (each string).
+                unsafe { arg_str(ptr, name) }.map(Some)
+            }
+        };
+        let current = optional(current_version, "current_version")?;
+        let channel = optional(channel, "channel")?;
+        let json = match c.latest_release(current, channel)? {
+            None => "null".to_owned(),
+            Some(r) => serde_json::json!({
+                "version": r.version,
+                "channel": r.channel,
+                "environment": r.environment,
+                "release_date": r.release_date,
+                "requires_version": r.requires_version,
+                "installation_file": r.installation_file,
+                "hash_md5": r.hash_md5,
+                "size": r.size,
+                "eula_link": r.eula_link,
+                "release_notes_link": r.release_notes_link,
+            })
+            .to_string(),
+        };
+        // SAFETY: the function's contract covers `buf` and `len_out`.
+        unsafe { write_string(&json, buf, buf_len, len_out) }
+    })
+}
+
 /// Checks in: the server's fresh license file (new check-in expiry, the
 /// vendor's changes) replaces the stored one, even when it makes the
 /// license unusable. Open handles see it after `tessera_online_sync` or

@@ -209,6 +209,69 @@ fn a_user_signs_in_lists_licenses_and_activates_one() {
 }
 
 #[test]
+fn the_update_check_offers_what_the_maintenance_covers() {
+    let s = start();
+    let p = product(&s, "updates");
+    let spec = json!({"id": "L-UP", "license_type": "perpetual", "max_activations": 2,
+                      "enable_maintenance_period": true, "maintenance_period": "2026-06-01T00:00:00Z",
+                      "product_details": {"short_code": p.code}});
+    new_license(&s, &p, "KEY-UP", spec);
+    for (version, date) in [
+        ("1.4", "2026-02-01T00:00:00Z"),
+        ("1.5", "2026-05-01T00:00:00Z"),
+        ("2.0", "2026-08-01T00:00:00Z"),
+    ] {
+        let a = admin(
+            &s,
+            "POST",
+            "/admin/v1/products/updates/releases",
+            json!({"version": version, "release_date": date, "requires_version": "1.0",
+                   "installation_file": format!("https://example.com/updates-{version}.msi"),
+                   "hash_md5": "d41d8cd98f00b204e9800998ecf8427e", "size": 4096}),
+        );
+        assert_eq!(a.status, 200, "{}", a.body);
+    }
+    let d = device_of(&s, &p, "desk");
+    let conn = connect(&d, &s.url, &p);
+    assert!(matches!(
+        conn.latest_release(None, None),
+        Err(Error::NotActivated)
+    ));
+    conn.activate(&Credential::LicenseKey("KEY-UP".into()))
+        .unwrap();
+    // The maintenance ends in June: 1.5, not August's 2.0.
+    let latest = conn.latest_release(None, None).unwrap().unwrap();
+    assert_eq!(latest.version, "1.5");
+    assert_eq!(
+        latest.installation_file,
+        "https://example.com/updates-1.5.msi"
+    );
+    assert_eq!((latest.size, latest.channel.as_str()), (4096, "stable"));
+    assert_eq!(conn.latest_release(Some("1.5"), None).unwrap(), None);
+    assert_eq!(conn.latest_release(None, Some("beta")).unwrap(), None);
+    let bad = conn.latest_release(Some("one.five"), None);
+    assert!(
+        matches!(&bad, Err(Error::ServerRefused { code, .. }) if code == "invalid_version"),
+        "{bad:?}"
+    );
+    // Maintenance extended by the vendor: 2.0 at the next ask.
+    let a = admin(
+        &s,
+        "PATCH",
+        "/admin/v1/licenses/L-UP",
+        json!({"spec": {"maintenance_period": "2027-06-01T00:00:00Z"}}),
+    );
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(
+        conn.latest_release(Some("1.5"), None)
+            .unwrap()
+            .map(|r| r.version)
+            .as_deref(),
+        Some("2.0")
+    );
+}
+
+#[test]
 fn network_faults_never_count_twice_and_forged_answers_change_nothing() {
     let s = start();
     let p = product(&s, "faults");

@@ -34,6 +34,32 @@ pub struct UserLicense {
     pub details: Value,
 }
 
+/// A release of the product that this device's license may install, as
+/// [`Connection::latest_release`] answers it (the update check).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct Release {
+    /// A dotted number, such as `2.1.0`.
+    pub version: String,
+    /// The channel it was published in (`stable` unless the vendor said).
+    pub channel: String,
+    /// The environment it is built for (empty when the vendor gave none).
+    pub environment: String,
+    /// When it was published, RFC 3339.
+    pub release_date: String,
+    /// The version a device must have installed to take it (empty: any).
+    pub requires_version: String,
+    /// Where to download it.
+    pub installation_file: String,
+    /// The file's MD5, 32 hexadecimal digits, to check the download.
+    pub hash_md5: String,
+    /// The file's size in bytes.
+    pub size: u64,
+    /// The licence agreement and the release notes (empty when none).
+    pub eula_link: String,
+    /// The release notes.
+    pub release_notes_link: String,
+}
+
 /// What an upload did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Upload {
@@ -279,6 +305,33 @@ impl Connection {
         self.upload_consumption(handle)?;
         self.check_in()?;
         handle.reload()
+    }
+
+    /// The update check: the newest release of the product that this
+    /// device's license may install (its maintenance period decides), or
+    /// None. With `current_version` (the version installed now), only a
+    /// newer release whose minimum version it meets; with `channel`, only
+    /// that channel's releases. Needs the activation; changes nothing.
+    pub fn latest_release(
+        &self,
+        current_version: Option<&str>,
+        channel: Option<&str>,
+    ) -> Result<Option<Release>> {
+        let (mut body, _) = self.activated()?;
+        if let Some(v) = current_version {
+            body["current_version"] = json!(v);
+        }
+        if let Some(c) = channel {
+            body["channel"] = json!(c);
+        }
+        let answer = self.call("/api/v1/latest_release", &body)?;
+        match answer.body.get("release") {
+            Some(Value::Null) => Ok(None),
+            Some(release) => serde_json::from_value(release.clone())
+                .map(Some)
+                .map_err(|_| Error::BadResponse("the release in the answer is not one")),
+            None => Err(Error::BadResponse("the answer holds no release")),
+        }
     }
 
     /// Frees this device's slot on the server, then removes the local

@@ -25,6 +25,6 @@ mod session;
 mod transport;
 
 pub use auto::{AutoSync, AutoSyncOptions, ChangeReason, StatusCallback, StatusChange};
-pub use calls::{Connection, Upload, UserLicense};
+pub use calls::{Connection, Release, Upload, UserLicense};
 pub use session::FloatingSession;
 pub use transport::{Proxy, ServerConfig};

@@ -368,9 +368,24 @@ int main(void) {
     OK(tessera_online_deactivate(conn));
     tessera_handle_free(&handle);
     EXPECT(tessera_handle_open(config, &handle), TESSERA_ERR_NOT_ACTIVATED);
-    /* Activated again by key, for good measure, and deactivated. */
+    /* Activated again by key, for good measure; the update check (a size
+       query, then the release; from 1.0 the way is 1.5; nothing newer than
+       2.0; a version that is not one is refused), and deactivated. */
     OK(tessera_online_activate_key(conn, env("TESSERA_TEST_LICENSE_KEY")));
+    OK(tessera_online_latest_release(conn, NULL, NULL, NULL, 0, &need));
+    OK(tessera_online_latest_release(conn, NULL, NULL, buf, sizeof buf, &len));
+    CHECK(len == need && strstr(buf, "\"version\":\"2.0\"") != NULL);
+    OK(tessera_online_latest_release(conn, "1.0", NULL, buf, sizeof buf, &len));
+    CHECK(strstr(buf, "\"version\":\"1.5\"") != NULL && strstr(buf, "acme-online-1.5.msi") != NULL);
+    OK(tessera_online_latest_release(conn, "2.0", "stable", buf, sizeof buf, &len));
+    CHECK(strcmp(buf, "null") == 0 && len == 4);
+    EXPECT(tessera_online_latest_release(conn, "two", NULL, buf, sizeof buf, &len),
+           TESSERA_ERR_SERVER_REFUSED);
+    EXPECT(tessera_online_latest_release(conn, NULL, NULL, buf, sizeof buf, NULL),
+           TESSERA_ERR_NULL_POINTER);
     OK(tessera_online_deactivate(conn));
+    EXPECT(tessera_online_latest_release(conn, NULL, NULL, buf, sizeof buf, &len),
+           TESSERA_ERR_NOT_ACTIVATED);
 
     tessera_connection_free(&flaky);
     tessera_connection_free(&conn);

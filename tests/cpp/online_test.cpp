@@ -99,6 +99,9 @@ int main() {
     CHECK(!conn.trial_key().empty());
 
     conn.activate(env("TESSERA_TEST_LICENSE_KEY"));
+    CHECK(conn.latest_release().find("\"version\":\"2.0\"") != std::string::npos);
+    CHECK(conn.latest_release("1.0").find("\"version\":\"1.5\"") != std::string::npos);
+    CHECK(conn.latest_release("2.0", "stable") == "null");
     tessera::handle lic(cfg);
     CHECK(lic.check() == TESSERA_STATUS_LEASE_REQUIRED);
     {

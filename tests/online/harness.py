@@ -101,6 +101,13 @@ def set_up(url):
         "spec": {"license_type": "time-limited", "validity_period": "2099-01-01T00:00:00Z",
                  "product_details": details},
     })
+    # Two releases: 2.0 needs 1.5 installed, so from 1.0 the update is 1.5.
+    for version, needs in (("1.5", ""), ("2.0", "1.5")):
+        admin(url, "POST", f"/admin/v1/products/{PRODUCT}/releases", {
+            "version": version, "requires_version": needs,
+            "installation_file": f"https://example.com/acme-online-{version}.msi",
+            "hash_md5": "d41d8cd98f00b204e9800998ecf8427e", "size": 2048,
+        })
     return base64.b64decode(product["api_key"])
 
 

@@ -166,6 +166,19 @@ class Connection(_Managed):
         )
         return json.loads(text)
 
+    def latest_release(
+        self, current_version: Optional[str] = None, channel: Optional[str] = None
+    ) -> Optional[dict[str, Any]]:
+        """The update check: the newest release this device's license may
+        install (``version``, ``installation_file``, ``hash_md5``, ``size``,
+        ...), or None. With ``current_version``, only a newer release whose
+        minimum version it meets; with ``channel``, only that channel's.
+        Blocks; changes nothing."""
+        v = None if current_version is None else _encode(current_version)
+        c = None if channel is None else _encode(channel)
+        text = _ffi.read_string_once(lib.tessera_online_latest_release, self._get(), v, c)
+        return json.loads(text)
+
     def trial_key(self, email: Optional[str] = None) -> str:
         """A trial license key for this device (the same one when asked
         again). Blocks."""

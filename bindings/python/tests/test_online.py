@@ -93,6 +93,24 @@ def test_a_user_lists_licenses_takes_a_trial_key_and_activates(config, conn):
         assert lic.check() == tessera.Status.LEASE_REQUIRED
 
 
+def test_the_update_check_answers_the_release_this_license_may_install(config, conn):
+    with pytest.raises(errors.NotActivatedError):
+        conn.latest_release()
+    conn.activate(ENV["TESSERA_TEST_LICENSE_KEY"])
+    try:
+        assert conn.latest_release()["version"] == "2.0"
+        # 2.0 needs 1.5 installed: from 1.0 the update is 1.5.
+        one_five = conn.latest_release(current_version="1.0")
+        assert one_five["version"] == "1.5"
+        assert one_five["installation_file"].endswith("acme-online-1.5.msi")
+        assert one_five["size"] == 2048
+        assert conn.latest_release(current_version="2.0", channel="stable") is None
+        with pytest.raises(errors.ServerRefusedError):
+            conn.latest_release(current_version="two")
+    finally:
+        conn.deactivate()
+
+
 def test_a_seat_and_consumption_uploaded_exactly_once_through_faults(config, conn):
     conn.activate(ENV["TESSERA_TEST_LICENSE_KEY"])
     base = totals().get("feature:render", 0)
