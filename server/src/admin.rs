@@ -182,6 +182,7 @@ pub(crate) fn routes() -> (Router<Arc<App>>, crate::served::Served) {
         "/licenses/{id}/users/{user}" => post(assign_user_call).delete(revoke_user_call),
         "/assignments" => post(assignments_call),
         "/accounts/{account}/user-license" => post(allocate_call),
+        "/accounts/{account}/sso" => put(set_sso_call).get(sso_call),
         "/users" => post(new_user_call).get(users_call),
         "/users/batch" => post(users_batch_call),
         "/users/{id}" => get(user_call),
@@ -321,6 +322,110 @@ async fn releases_call(
         })
         .await?;
     Ok(Answer(list))
+}
+
+/// A customer account's identity provider (`PUT /accounts/{account}/sso`),
+/// for seed 003's single sign-on.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SsoConfig {
+    issuer: String,
+    client_id: String,
+    /// For the code grant; never answered or logged.
+    #[serde(default)]
+    client_secret: Option<Password>,
+    jwks_uri: String,
+    #[serde(default)]
+    token_endpoint: String,
+    #[serde(default)]
+    redirect_uri: String,
+    #[serde(default)]
+    username_claim: Option<String>,
+}
+
+fn sso_json(s: &db::SsoRow) -> Value {
+    json!({
+        "account": s.account,
+        "issuer": s.issuer,
+        "client_id": s.client_id,
+        "client_secret_set": !s.client_secret.is_empty(),
+        "jwks_uri": s.jwks_uri,
+        "token_endpoint": s.token_endpoint,
+        "redirect_uri": s.redirect_uri,
+        "username_claim": s.username_claim,
+    })
+}
+
+async fn set_sso_call(
+    State(app): AppState,
+    Path(account): Path<String>,
+    JsonBody(c): JsonBody<SsoConfig>,
+) -> Reply {
+    use crate::compat::oidc::url_ok;
+    check_code(&account, "account")?;
+    let text_ok =
+        |v: &str, max: usize| !v.is_empty() && v.len() <= max && !v.chars().any(char::is_control);
+    if !text_ok(&c.issuer, 2048) || !text_ok(&c.client_id, 256) {
+        return Err(invalid(
+            "issuer and client_id must be non-empty, without control characters",
+        ));
+    }
+    if !url_ok(&c.jwks_uri) || !(c.token_endpoint.is_empty() || url_ok(&c.token_endpoint)) {
+        return Err(invalid(
+            "jwks_uri and token_endpoint must be https:// URLs (http:// only to a loopback address)",
+        ));
+    }
+    if !(c.redirect_uri.is_empty() || text_ok(&c.redirect_uri, 2048)) {
+        return Err(invalid(
+            "redirect_uri must be at most 2048 characters without control characters",
+        ));
+    }
+    if c.client_secret
+        .as_ref()
+        .is_some_and(|s| s.expose().len() > 1024 || s.expose().chars().any(char::is_control))
+    {
+        return Err(invalid(
+            "client_secret must be at most 1024 bytes without control characters",
+        ));
+    }
+    let claim = c.username_claim.unwrap_or_else(|| "email".to_owned());
+    if claim.is_empty()
+        || claim.len() > 64
+        || !claim
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
+        return Err(invalid(
+            "username_claim must be 1 to 64 ASCII letters, digits or `_`",
+        ));
+    }
+    let row = db::SsoRow {
+        account,
+        issuer: c.issuer,
+        client_id: c.client_id,
+        client_secret: c
+            .client_secret
+            .map(|s| s.expose().to_owned())
+            .unwrap_or_default(),
+        jwks_uri: c.jwks_uri,
+        token_endpoint: c.token_endpoint,
+        redirect_uri: c.redirect_uri,
+        username_claim: claim,
+    };
+    let answer = sso_json(&row);
+    app.with_db(move |_, conn| db::write(conn, |tx| db::set_sso(tx, &row)).map_err(ApiError::from))
+        .await?;
+    Ok(Answer(answer))
+}
+
+async fn sso_call(State(app): AppState, Path(account): Path<String>) -> Reply {
+    let found = app
+        .with_db(move |_, conn| Ok(db::sso(conn, &account)?))
+        .await?
+        .ok_or_else(|| {
+            ApiError::not_found("sso_not_configured", "the account has no identity provider")
+        })?;
+    Ok(Answer(sso_json(&found)))
 }
 
 async fn new_definition_call(State(app): AppState, JsonBody(d): JsonBody<NewDefinition>) -> Reply {

@@ -985,64 +985,9 @@ fn a_batch_through_genesys_or_the_admin_api_leaves_the_same_state() {
     assert_eq!(holders(&s, "L-G"), vec![users[2].clone()]);
 }
 
-/// The seed's own JSON schemas (its response and its error), as the seed
-/// writes them (tests/seeds/licensespring_user_licenses.json says how
-/// they were read).
-fn licensespring_schema(which: &str) -> jsonschema::Validator {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/seeds/licensespring_user_licenses.json"
-    ))
-    .unwrap();
-    let all: Value = serde_json::from_str(&text).unwrap();
-    jsonschema::options()
-        .with_draft(jsonschema::Draft::Draft202012)
-        .build(&all[which])
-        .unwrap()
-}
-
-fn assert_valid(v: &jsonschema::Validator, instance: &Value) {
-    let errors: Vec<String> = v
-        .iter_errors(instance)
-        .map(|e| format!("{e} at {}", e.instance_path()))
-        .collect();
-    assert!(errors.is_empty(), "{errors:?}\n{instance}");
-}
-
-/// LicenseSpring's signed GET: `Date`, and `Authorization` with the HMAC
-/// of `licenseSpring\ndate: {Date}` under `shared`, for `apikey`.
-fn licensespring_get(
-    s: &Server,
-    query: &[(&str, &str)],
-    apikey: &str,
-    shared: &str,
-    date: &str,
-) -> Answer {
-    // The HMAC as the SDK's requests make it; the server's check of it is
-    // held to LicenseSpring's published example in its unit tests.
-    let signature = tessera::protocol::request::sign(
-        shared.as_bytes(),
-        &format!("licenseSpring\ndate: {date}"),
-    )
-    .unwrap();
-    let r = s
-        .client
-        .get(format!("{}/api/v4/user_licenses", s.url))
-        .query(query)
-        .header("accept", "application/json")
-        .header("date", date)
-        .header(
-            "authorization",
-            format!("algorithm=\"hmac-sha256\",headers=\"date\",signature=\"{signature}\",apikey=\"{apikey}\""),
-        )
-        .send()
-        .unwrap();
-    let status = r.status().as_u16();
-    Answer {
-        status,
-        body: serde_json::from_slice(&r.bytes().unwrap()).unwrap_or(Value::Null),
-    }
-}
+use common::licensespring::{
+    assert_valid, get as licensespring_get, schema as licensespring_schema,
+};
 
 #[test]
 fn licensespring_user_licenses_answer_the_seeds_schema() {

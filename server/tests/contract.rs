@@ -190,6 +190,18 @@ fn a_walk_through_every_operation_holds_to_the_document() {
         "/admin/v1/accounts/acme-corp/user-license",
         json!({"user_ids": [other], "bundle_codes": ["TEAM"]}),
     );
+    // A customer account's identity provider (seed 003's single sign-on).
+    let sso = ok(
+        &s,
+        "PUT",
+        "/admin/v1/accounts/acme-corp/sso",
+        json!({"issuer": "https://idp.example.com", "client_id": "walk",
+               "client_secret": "test-only-client-secret",
+               "jwks_uri": "https://idp.example.com/jwks"}),
+    );
+    assert_eq!(sso["client_secret_set"], true);
+    assert!(sso.get("client_secret").is_none());
+    ok(&s, "GET", "/admin/v1/accounts/acme-corp/sso", Value::Null);
 
     // The client API.
     let who = json!({"product": p.code, "license_key": "KEY-FLOAT", "fingerprint": device(1)});

@@ -31,6 +31,8 @@ use crate::state::App;
 use crate::store::Db;
 use crate::users::{self, Password};
 
+use super::oidc;
+
 /// How far a request's Date may be from the server's clock, in seconds.
 const MAX_SKEW_SECS: i64 = 300;
 
@@ -138,7 +140,8 @@ async fn user_licenses_call(
              (a license key is checked with POST /api/v1/check_license)",
         ));
     }
-    let user = match (
+    // With single sign-on, only the licenses sold to that customer account.
+    let (user, account) = match (
         p.username,
         p.password,
         p.id_token,
@@ -146,14 +149,16 @@ async fn user_licenses_call(
         p.customer_account_code,
     ) {
         (Some(name), Some(password), None, None, None) => {
-            users::login(&app, &name, &password).await?
+            (users::login(&app, &name, &password).await?, None)
         }
-        (None, None, token, code, Some(account)) if token.is_some() != code.is_some() => {
-            return Err(ApiError::bad_request(
-                "sso_not_configured",
-                format!("single sign-on is not configured for customer account `{account}`"),
-            ));
-        }
+        (None, None, Some(token), None, Some(account)) => (
+            sso_user(&app, &account, Grant::IdToken(token)).await?,
+            Some(account),
+        ),
+        (None, None, None, Some(code), Some(account)) => (
+            sso_user(&app, &account, Grant::Code(code)).await?,
+            Some(account),
+        ),
         _ => {
             return Err(ApiError::bad_request(
                 "invalid_parameters",
@@ -165,11 +170,51 @@ async fn user_licenses_call(
         .with_db(move |app, conn| {
             db::licenses_of_user(conn, &user.id, &product)?
                 .iter()
+                .filter(|row| account.is_none() || row.account == account)
                 .map(|row| license(app, conn, row, &user))
                 .collect::<Result<Vec<_>, _>>()
         })
         .await?;
     Ok(Answer(Value::from(list)))
+}
+
+/// How a single sign-on request proves the user.
+enum Grant {
+    /// The implicit grant: the provider's `id_token`.
+    IdToken(String),
+    /// The authorization-code grant: a code to exchange for one.
+    Code(String),
+}
+
+/// The user a single sign-on request names: the account's provider
+/// (`PUT /admin/v1/accounts/{account}/sso`) must have signed its
+/// `id_token`, and its username claim must name a user of the server.
+async fn sso_user(app: &Arc<App>, account: &str, grant: Grant) -> Result<UserRow, ApiError> {
+    let a = account.to_owned();
+    let row = app
+        .with_db(move |_, conn| Ok(db::sso(conn, &a)?))
+        .await?
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "sso_not_configured",
+                format!("single sign-on is not configured for customer account `{account}`"),
+            )
+        })?;
+    let token = match grant {
+        Grant::IdToken(t) => t,
+        Grant::Code(c) => oidc::exchange(&row, &c).await?,
+    };
+    let name = oidc::verify(&row, &token, app.now().timestamp()).await?;
+    let unknown = || {
+        ApiError::unauthorized(
+            "sso_user_unknown",
+            "the signed-in user has no account on this server",
+        )
+    };
+    let name = users::normalize_username(&name).ok_or_else(unknown)?;
+    app.with_db(move |_, conn| Ok(db::user_by_username(conn, &name)?))
+        .await?
+        .ok_or_else(unknown)
 }
 
 /// A number for a text id, as the seed's ids are numbers: the first six

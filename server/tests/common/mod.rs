@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod contract;
+pub mod licensespring;
 pub mod proxy;
 
 use std::io::{BufRead, BufReader};

@@ -1,0 +1,563 @@
+//! Single sign-on through seed 003's `GET /api/v4/user_licenses`
+//! (docs/COMPAT.md): an OpenID Connect provider runs on loopback in the
+//! test, signs real tokens with throwaway test keys (RS256 and EdDSA),
+//! serves its key set and its token endpoint, and the server verifies what
+//! it signed: nothing about the verifier is stubbed.
+
+// A test may fail by panicking, and its shared helpers are `pub` to its modules.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+
+mod common;
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD as B64URL};
+use base64::Engine as _;
+use ed25519_dalek::Signer as _;
+use serde_json::{json, Value};
+
+use common::licensespring;
+use common::*;
+
+const ISSUER: &str = "https://idp.test.example";
+const CLIENT: &str = "tessera-client";
+const SECRET: &str = "test-only-client-secret";
+const REDIRECT: &str = "https://app.example.com/sso/callback";
+
+/// The identity provider on loopback: its key set (changeable, as a
+/// provider rotates keys), the codes it will exchange once each, and how
+/// often its key set was fetched.
+struct Provider {
+    url: String,
+    keys: Arc<Mutex<Vec<Value>>>,
+    codes: Arc<Mutex<HashMap<String, String>>>,
+    fetches: Arc<AtomicUsize>,
+    rsa: ring::signature::RsaKeyPair,
+    ed: ed25519_dalek::SigningKey,
+}
+
+/// One HTTP/1.1 request from `stream`: method, path, body.
+fn read_request(stream: &std::net::TcpStream) -> Option<(String, String, String)> {
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    reader.read_line(&mut line).ok()?;
+    let mut words = line.split_whitespace();
+    let (method, path) = (words.next()?.to_owned(), words.next()?.to_owned());
+    let mut length = 0;
+    loop {
+        let mut header = String::new();
+        reader.read_line(&mut header).ok()?;
+        let header = header.trim_end();
+        if header.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = header.split_once(':') {
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value.trim().parse().ok()?;
+            }
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).ok()?;
+    Some((method, path, String::from_utf8(body).ok()?))
+}
+
+fn form(body: &str) -> HashMap<String, String> {
+    body.split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| {
+            let mut out = Vec::new();
+            let bytes = v.as_bytes();
+            let mut i = 0;
+            while i < bytes.len() {
+                if bytes[i] == b'%' && i + 2 < bytes.len() {
+                    out.push(u8::from_str_radix(&v[i + 1..i + 3], 16).unwrap());
+                    i += 3;
+                } else {
+                    out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
+                    i += 1;
+                }
+            }
+            (k.to_owned(), String::from_utf8(out).unwrap())
+        })
+        .collect()
+}
+
+impl Provider {
+    fn start() -> Provider {
+        let der = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/seeds/throwaway-test-only-oidc-rsa.pk8"
+        ))
+        .unwrap();
+        let rsa = ring::signature::RsaKeyPair::from_pkcs8(&der).unwrap();
+        let public: ring::rsa::PublicKeyComponents<Vec<u8>> = rsa.public().into();
+        let ed = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+        let keys = vec![
+            json!({"kty": "RSA", "kid": "rsa-1", "use": "sig", "alg": "RS256",
+                   "n": B64URL.encode(&public.n), "e": B64URL.encode(&public.e)}),
+            json!({"kty": "OKP", "kid": "ed-1", "crv": "Ed25519",
+                   "x": B64URL.encode(ed.verifying_key().as_bytes())}),
+        ];
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let p = Provider {
+            url,
+            keys: Arc::new(Mutex::new(keys)),
+            codes: Arc::new(Mutex::new(HashMap::new())),
+            fetches: Arc::new(AtomicUsize::new(0)),
+            rsa,
+            ed,
+        };
+        let (keys, codes, fetches) = (p.keys.clone(), p.codes.clone(), p.fetches.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let Some((method, path, body)) = read_request(&stream) else {
+                    continue;
+                };
+                let (status, answer) = match (method.as_str(), path.as_str()) {
+                    ("GET", "/jwks") => {
+                        fetches.fetch_add(1, Ordering::SeqCst);
+                        (200, json!({"keys": *keys.lock().unwrap()}))
+                    }
+                    ("POST", "/token") => {
+                        let f = form(&body);
+                        let client_ok = f.get("client_id").map(String::as_str) == Some(CLIENT)
+                            && f.get("client_secret").map(String::as_str) == Some(SECRET)
+                            && f.get("redirect_uri").map(String::as_str) == Some(REDIRECT)
+                            && f.get("grant_type").map(String::as_str)
+                                == Some("authorization_code");
+                        // A code is exchanged once.
+                        let token = f.get("code").and_then(|c| codes.lock().unwrap().remove(c));
+                        match token {
+                            Some(t) if client_ok => (
+                                200,
+                                json!({"access_token": "opaque", "token_type": "Bearer",
+                                       "expires_in": 300, "id_token": t}),
+                            ),
+                            _ => (400, json!({"error": "invalid_grant"})),
+                        }
+                    }
+                    _ => (404, json!({"error": "not_found"})),
+                };
+                let body = answer.to_string();
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\n\
+                     content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        p
+    }
+
+    /// A compact JWS of `claims` under `header`, signed as its `alg` says
+    /// with the provider's key (anything else: an empty signature).
+    fn sign(&self, header: &Value, claims: &Value) -> String {
+        let input = format!(
+            "{}.{}",
+            B64URL.encode(header.to_string()),
+            B64URL.encode(claims.to_string())
+        );
+        let signature = match header["alg"].as_str() {
+            Some("RS256") => {
+                let mut sig = vec![0; self.rsa.public().modulus_len()];
+                self.rsa
+                    .sign(
+                        &ring::signature::RSA_PKCS1_SHA256,
+                        &ring::rand::SystemRandom::new(),
+                        input.as_bytes(),
+                        &mut sig,
+                    )
+                    .unwrap();
+                sig
+            }
+            Some("EdDSA") => self.ed.sign(input.as_bytes()).to_bytes().to_vec(),
+            _ => Vec::new(),
+        };
+        format!("{input}.{}", B64URL.encode(signature))
+    }
+}
+
+/// The server's clock, in Unix seconds (tokens are dated by it).
+fn server_now(s: &Server) -> i64 {
+    chrono::DateTime::parse_from_rfc2822(&server_date(s))
+        .unwrap()
+        .timestamp()
+}
+
+fn claims(now: i64, email: &str) -> Value {
+    json!({"iss": ISSUER, "aud": CLIENT, "sub": "248289761001", "email": email,
+           "iat": now - 10, "exp": now + 300})
+}
+
+/// `GET /api/v4/user_licenses` signed with LicenseSpring's HMAC for `p`.
+fn user_licenses(s: &Server, p: &Product, query: &[(&str, &str)]) -> Answer {
+    let shared = STANDARD.encode(&p.key);
+    licensespring::get(s, query, &p.code, &shared, &server_date(s))
+}
+
+/// A server with product `up`, the user ada, and two of ada's licenses,
+/// one sold to customer account `acme` and one to `globex`; acme's
+/// provider is `idp`.
+fn setup(idp: &Provider) -> (Server, Product) {
+    let s = start();
+    let p = product(&s, "up");
+    let a = admin(
+        &s,
+        "POST",
+        "/admin/v1/users",
+        json!({"username": "Ada@Example.com", "password": "test-only-password"}),
+    );
+    assert_eq!(a.status, 200, "{}", a.body);
+    let user = a.body["id"].as_str().unwrap().to_owned();
+    for (id, account) in [("L-ACME", "acme"), ("L-GLOBEX", "globex")] {
+        let spec = json!({"id": id, "license_type": "perpetual",
+                          "product_details": {"short_code": "up"}});
+        let l = admin(
+            &s,
+            "POST",
+            "/admin/v1/licenses",
+            json!({"spec": spec, "account": account}),
+        );
+        assert_eq!(l.status, 200, "{}", l.body);
+        let path = format!("/admin/v1/licenses/{id}/users/{user}");
+        assert_eq!(admin(&s, "POST", &path, Value::Null).status, 200);
+    }
+    let set = admin(
+        &s,
+        "PUT",
+        "/admin/v1/accounts/acme/sso",
+        json!({"issuer": ISSUER, "client_id": CLIENT, "client_secret": SECRET,
+               "jwks_uri": format!("{}/jwks", idp.url),
+               "token_endpoint": format!("{}/token", idp.url),
+               "redirect_uri": REDIRECT}),
+    );
+    assert_eq!(set.status, 200, "{}", set.body);
+    (s, p)
+}
+
+fn order_ids(a: &Answer) -> Vec<&str> {
+    a.body
+        .as_array()
+        .unwrap_or_else(|| panic!("{} {}", a.status, a.body))
+        .iter()
+        .map(|l| l["order_store_id"].as_str().unwrap())
+        .collect()
+}
+
+#[test]
+fn an_id_token_from_the_accounts_provider_signs_its_user_in() {
+    let idp = Provider::start();
+    let (s, p) = setup(&idp);
+    let now = server_now(&s);
+    let sso = |token: &str| {
+        user_licenses(
+            &s,
+            &p,
+            &[
+                ("product", "up"),
+                ("id_token", token),
+                ("customer_account_code", "acme"),
+            ],
+        )
+    };
+    // Both algorithms; the email claim's spelling folds as a username does.
+    for header in [
+        json!({"alg": "RS256", "kid": "rsa-1", "typ": "JWT"}),
+        json!({"alg": "EdDSA", "kid": "ed-1"}),
+    ] {
+        let a = sso(&idp.sign(&header, &claims(now, "ada@EXAMPLE.com")));
+        assert_eq!(a.status, 200, "{header}: {}", a.body);
+        // Only what was sold to the account the user signed in through.
+        assert_eq!(order_ids(&a), ["L-ACME"]);
+        licensespring::assert_valid(&licensespring::schema("response"), &a.body);
+    }
+    // The key set was fetched once and kept.
+    assert_eq!(idp.fetches.load(Ordering::SeqCst), 1);
+
+    // The provider rotates in a new key: a token naming it fetches the
+    // set again, once.
+    let rotated = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
+    idp.keys
+        .lock()
+        .unwrap()
+        .push(json!({"kty": "OKP", "kid": "ed-2", "crv": "Ed25519",
+               "x": B64URL.encode(rotated.verifying_key().as_bytes())}));
+    let header = json!({"alg": "EdDSA", "kid": "ed-2"});
+    let input = format!(
+        "{}.{}",
+        B64URL.encode(header.to_string()),
+        B64URL.encode(claims(now, "ada@example.com").to_string())
+    );
+    let token = format!(
+        "{input}.{}",
+        B64URL.encode(rotated.sign(input.as_bytes()).to_bytes())
+    );
+    let a = sso(&token);
+    assert_eq!((a.status, order_ids(&a)), (200, vec!["L-ACME"]));
+    assert_eq!(idp.fetches.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn an_authorization_code_is_exchanged_at_the_accounts_provider() {
+    let idp = Provider::start();
+    let (s, p) = setup(&idp);
+    let now = server_now(&s);
+    let token = idp.sign(
+        &json!({"alg": "RS256", "kid": "rsa-1"}),
+        &claims(now, "ada@example.com"),
+    );
+    idp.codes
+        .lock()
+        .unwrap()
+        .insert("SplxlOBeZQQYbYS6WxSbIA".into(), token);
+    let by_code = |code: &str| {
+        user_licenses(
+            &s,
+            &p,
+            &[
+                ("product", "up"),
+                ("code", code),
+                ("customer_account_code", "acme"),
+            ],
+        )
+    };
+    let a = by_code("SplxlOBeZQQYbYS6WxSbIA");
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(order_ids(&a), ["L-ACME"]);
+    // The provider takes a code once; a second use, or a made-up code, is
+    // the provider's refusal.
+    for code in ["SplxlOBeZQQYbYS6WxSbIA", "made-up"] {
+        let a = by_code(code);
+        assert_eq!(
+            (a.status, a.body["code"].as_str()),
+            (401, Some("sso_refused")),
+            "{}",
+            a.body
+        );
+    }
+}
+
+#[test]
+fn tokens_the_account_did_not_sign_for_are_refused() {
+    let idp = Provider::start();
+    let (s, p) = setup(&idp);
+    let now = server_now(&s);
+    let rs = json!({"alg": "RS256", "kid": "rsa-1"});
+    let ed = json!({"alg": "EdDSA", "kid": "ed-1"});
+    let with = |k: &str, v: Value| {
+        let mut c = claims(now, "ada@example.com");
+        c[k] = v;
+        c
+    };
+    let good = idp.sign(&rs, &claims(now, "ada@example.com"));
+    let (head, rest) = good.split_once('.').unwrap();
+    let (body, sig) = rest.split_once('.').unwrap();
+    let mut forged_claims = claims(now, "ada@example.com");
+    forged_claims["email"] = json!("eve@example.com");
+    let mut flipped = B64URL.decode(sig).unwrap();
+    flipped[10] ^= 1;
+    // A stranger's key, named as the provider's.
+    let stranger = ed25519_dalek::SigningKey::from_bytes(&[1; 32]);
+    let input = format!(
+        "{}.{}",
+        B64URL.encode(ed.to_string()),
+        B64URL.encode(claims(now, "ada@example.com").to_string())
+    );
+    let strangers = format!(
+        "{input}.{}",
+        B64URL.encode(stranger.sign(input.as_bytes()).to_bytes())
+    );
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "another issuer",
+            idp.sign(&rs, &with("iss", json!("https://evil.example"))),
+            "sso_refused",
+        ),
+        (
+            "another audience",
+            idp.sign(&ed, &with("aud", json!(["someone-else"]))),
+            "sso_refused",
+        ),
+        (
+            "expired",
+            idp.sign(&rs, &with("exp", json!(now - 120))),
+            "sso_refused",
+        ),
+        (
+            "not yet valid",
+            idp.sign(&ed, &with("nbf", json!(now + 600))),
+            "sso_refused",
+        ),
+        (
+            "no expiry",
+            idp.sign(&ed, &{
+                let mut c = claims(now, "ada@example.com");
+                c.as_object_mut().unwrap().remove("exp");
+                c
+            }),
+            "sso_refused",
+        ),
+        (
+            "alg none",
+            idp.sign(&json!({"alg": "none"}), &claims(now, "ada@example.com")),
+            "sso_refused",
+        ),
+        (
+            "HS256 keyed with the public key",
+            idp.sign(
+                &json!({"alg": "HS256", "kid": "rsa-1"}),
+                &claims(now, "ada@example.com"),
+            ),
+            "sso_refused",
+        ),
+        (
+            "claims swapped under a valid signature",
+            format!("{head}.{}.{sig}", B64URL.encode(forged_claims.to_string())),
+            "sso_refused",
+        ),
+        (
+            "a flipped signature bit",
+            format!("{head}.{body}.{}", B64URL.encode(&flipped)),
+            "sso_refused",
+        ),
+        ("a stranger's key", strangers, "sso_refused"),
+        (
+            "an RS256 token naming the Ed25519 key",
+            idp.sign(
+                &json!({"alg": "RS256", "kid": "ed-1"}),
+                &claims(now, "ada@example.com"),
+            ),
+            "sso_refused",
+        ),
+        ("not a JWT", "eyJ...".into(), "sso_refused"),
+        (
+            "a user the server does not know",
+            idp.sign(&rs, &claims(now, "mallory@example.com")),
+            "sso_user_unknown",
+        ),
+    ];
+    let fetched = idp.fetches.load(Ordering::SeqCst);
+    let errors = licensespring::schema("error");
+    for (what, token, code) in cases {
+        let a = user_licenses(
+            &s,
+            &p,
+            &[
+                ("product", "up"),
+                ("id_token", &token),
+                ("customer_account_code", "acme"),
+            ],
+        );
+        assert_eq!(
+            (a.status, a.body["code"].as_str()),
+            (401, Some(code)),
+            "{what}: {}",
+            a.body
+        );
+        assert!(
+            !a.body.to_string().contains(&token),
+            "{what}: the answer repeats the token"
+        );
+        licensespring::assert_valid(&errors, &a.body);
+    }
+    // The set was fetched once, and once more for the token naming a key
+    // the set lacks (an RSA key called ed-1); a refused signature by a key
+    // the set holds fetches nothing.
+    assert_eq!(idp.fetches.load(Ordering::SeqCst), fetched + 2);
+
+    // A good token through an account whose provider did not sign it.
+    let a = user_licenses(
+        &s,
+        &p,
+        &[
+            ("product", "up"),
+            ("id_token", &good),
+            ("customer_account_code", "globex"),
+        ],
+    );
+    assert_eq!(
+        (a.status, a.body["code"].as_str()),
+        (400, Some("sso_not_configured")),
+        "{}",
+        a.body
+    );
+}
+
+#[test]
+fn an_unreachable_provider_is_a_502_and_the_admin_api_keeps_the_secret() {
+    let idp = Provider::start();
+    let (s, p) = setup(&idp);
+    // The secret is stored, never answered.
+    let a = admin(&s, "GET", "/admin/v1/accounts/acme/sso", Value::Null);
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.body["client_secret_set"], true);
+    assert!(!a.body.to_string().contains(SECRET));
+    assert_eq!(
+        admin(&s, "GET", "/admin/v1/accounts/globex/sso", Value::Null).status,
+        404
+    );
+    // Only https, or http to a loopback address; control characters and
+    // unknown fields refused.
+    for body in [
+        json!({"issuer": ISSUER, "client_id": CLIENT, "jwks_uri": "http://idp.example.com/jwks"}),
+        json!({"issuer": ISSUER, "client_id": CLIENT,
+               "jwks_uri": "http://idp.example.com\\@127.0.0.1/jwks"}),
+        json!({"issuer": ISSUER, "client_id": CLIENT, "jwks_uri": "https://idp/jwks",
+               "token_endpoint": "ftp://idp/token"}),
+        json!({"issuer": "", "client_id": CLIENT, "jwks_uri": "https://idp/jwks"}),
+        json!({"issuer": ISSUER, "client_id": "a\nb", "jwks_uri": "https://idp/jwks"}),
+        json!({"issuer": ISSUER, "client_id": CLIENT, "jwks_uri": "https://idp/jwks",
+               "username_claim": "e-mail"}),
+        json!({"issuer": ISSUER, "client_id": CLIENT, "jwks_uri": "https://idp/jwks",
+               "surprise": true}),
+    ] {
+        let a = admin(&s, "PUT", "/admin/v1/accounts/acme/sso", body.clone());
+        assert_eq!(a.status, 400, "{body}: {}", a.body);
+    }
+    // Nothing above changed the account's provider.
+    let after = admin(&s, "GET", "/admin/v1/accounts/acme/sso", Value::Null);
+    assert_eq!(after.body, a.body);
+
+    // A provider that is not there: the server says so, as a 502.
+    let gone = TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://{}", gone.local_addr().unwrap());
+    drop(gone);
+    let set = admin(
+        &s,
+        "PUT",
+        "/admin/v1/accounts/initech/sso",
+        json!({"issuer": ISSUER, "client_id": CLIENT, "client_secret": SECRET,
+               "jwks_uri": format!("{dead}/jwks"), "token_endpoint": format!("{dead}/token"),
+               "redirect_uri": REDIRECT}),
+    );
+    assert_eq!(set.status, 200, "{}", set.body);
+    let token = idp.sign(
+        &json!({"alg": "EdDSA", "kid": "ed-1"}),
+        &claims(server_now(&s), "ada@example.com"),
+    );
+    for grant in [("id_token", token.as_str()), ("code", "any")] {
+        let a = user_licenses(
+            &s,
+            &p,
+            &[
+                ("product", "up"),
+                grant,
+                ("customer_account_code", "initech"),
+            ],
+        );
+        assert_eq!(
+            (a.status, a.body["code"].as_str()),
+            (502, Some("sso_unavailable")),
+            "{}",
+            a.body
+        );
+    }
+}
