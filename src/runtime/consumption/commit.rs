@@ -3,7 +3,8 @@
 //! committing, the leader waits for as many requests as the last groups had
 //! (at most as long as the last commit took, and never more than
 //! [`GATHER_MAX`]), so threads that keep consuming share every sync and a
-//! lone thread never waits.
+//! lone thread never waits. The others yield while the commit is likely in
+//! flight (at most [`SPIN_MAX`]) and only then sleep.
 
 use std::collections::BTreeMap;
 
@@ -47,6 +48,10 @@ impl Queue {
 /// The longest a group waits for more requests.
 const GATHER_MAX: std::time::Duration = std::time::Duration::from_millis(2);
 
+/// The longest a thread whose request another thread commits yields before
+/// it sleeps.
+const SPIN_MAX: std::time::Duration = std::time::Duration::from_millis(1);
+
 impl Consumption {
     /// Consumes `amount` units of `counter` at `now`, if the limit allows.
     /// Returns after the increment is on disk; a refused increment changes
@@ -76,6 +81,7 @@ impl Consumption {
         if q.gathering && q.waiting.len() >= q.target() {
             self.full.notify_one();
         }
+        let mut spin_until: Option<std::time::Instant> = None;
         loop {
             if let Some(result) = q.done.remove(&ticket) {
                 return result;
@@ -107,6 +113,20 @@ impl Consumption {
                 q.last_commit = started.elapsed();
                 q.done.extend(results);
                 self.committed.notify_all();
+                continue;
+            }
+            // Another thread commits this request. For up to twice as long as
+            // the last commit took (at most SPIN_MAX), yield rather than
+            // sleep: waking eight sleeping threads after every sync cost more
+            // than the sync they shared (docs/DECISIONS.md). After that,
+            // sleep until the commit wakes everyone.
+            let spin_until = *spin_until.get_or_insert_with(|| {
+                std::time::Instant::now() + q.last_commit.saturating_mul(2).min(SPIN_MAX)
+            });
+            if std::time::Instant::now() < spin_until {
+                drop(q);
+                std::thread::yield_now();
+                q = lock(&self.queue);
                 continue;
             }
             q = self.committed.wait(q).unwrap_or_else(|p| p.into_inner());
