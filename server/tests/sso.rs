@@ -437,6 +437,11 @@ fn tokens_the_account_did_not_sign_for_are_refused() {
             ),
             "sso_refused",
         ),
+        (
+            "an address the provider has not verified",
+            idp.sign(&ed, &with("email_verified", json!(false))),
+            "sso_refused",
+        ),
         ("not a JWT", "eyJ...".into(), "sso_refused"),
         (
             "a user the server does not know",

@@ -10,8 +10,8 @@
 //! HMAC algorithms and everything else are refused. Then the claims: `iss`
 //! the account's issuer, `aud` its client id (or a list holding it), `exp`
 //! in the future and `iat` and `nbf` not (a minute of leeway each), and the
-//! account's username claim (`email` unless configured) naming a user of
-//! the server.
+//! account's username claim (`email` unless configured, and then not
+//! marked `email_verified: false`) naming a user of the server.
 //!
 //! The key set is fetched from `jwks_uri` and kept for five minutes per
 //! URI; a token naming a key the kept set lacks fetches it again once (a
@@ -291,6 +291,11 @@ fn check_claims(p: &Provider, claims: &Value, now: i64) -> Result<String, ApiErr
             return Err(refused(format!("the id_token's {k} is in the future")));
         }
     }
+    // A provider that says the address is not verified does not vouch
+    // for it: anyone could have typed a victim's address into an account.
+    if p.username_claim == "email" && claims["email_verified"] == false {
+        return Err(refused("the id_token's email is not verified"));
+    }
     claims[p.username_claim.as_str()]
         .as_str()
         .filter(|u| !u.is_empty())
@@ -364,6 +369,8 @@ mod tests {
         assert!(with("nbf", 1700.into()));
         assert!(with("email", "".into()));
         assert!(with("email", 7.into()));
+        assert!(with("email_verified", false.into()));
+        assert!(!with("email_verified", true.into()));
         assert!(
             check_claims(&p, &good, 2100).is_err(),
             "expired past the leeway"
