@@ -35,8 +35,10 @@ pub struct UserLicense {
 }
 
 /// A release of the product that this device's license may install, as
-/// [`Connection::latest_release`] answers it (the update check).
+/// [`Connection::latest_release`] answers it (the update check). Fields may
+/// be added as the server learns them.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[non_exhaustive]
 pub struct Release {
     /// A dotted number, such as `2.1.0`.
     pub version: String,
@@ -54,9 +56,9 @@ pub struct Release {
     pub hash_md5: String,
     /// The file's size in bytes.
     pub size: u64,
-    /// The licence agreement and the release notes (empty when none).
+    /// The licence agreement (empty when none).
     pub eula_link: String,
-    /// The release notes.
+    /// The release notes (empty when none).
     pub release_notes_link: String,
 }
 
