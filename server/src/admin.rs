@@ -232,6 +232,12 @@ async fn new_release_call(
 }
 
 /// Checks a release to publish, field by field.
+/// Free text the admin API stores and answers: at most `max` bytes, no
+/// control characters.
+fn plain_text(text: &str, max: usize) -> bool {
+    text.len() <= max && !text.chars().any(char::is_control)
+}
+
 fn release_row(app: &App, product: String, r: NewRelease) -> Result<db::ReleaseRow, ApiError> {
     use crate::releases::parse_version;
     if parse_version(&r.version).is_none() {
@@ -258,8 +264,7 @@ fn release_row(app: &App, product: String, r: NewRelease) -> Result<db::ReleaseR
         ("eula_link", &r.eula_link, false),
         ("release_notes_link", &r.release_notes_link, false),
     ] {
-        if (required && text.is_empty()) || text.len() > 2048 || text.chars().any(char::is_control)
-        {
+        if (required && text.is_empty()) || !plain_text(text, 2048) {
             return Err(invalid(format!(
                 "{name} must be {}at most 2048 characters without control characters",
                 if required {
@@ -363,8 +368,7 @@ async fn set_sso_call(
 ) -> Reply {
     use crate::compat::oidc::url_ok;
     check_code(&account, "account")?;
-    let text_ok =
-        |v: &str, max: usize| !v.is_empty() && v.len() <= max && !v.chars().any(char::is_control);
+    let text_ok = |v: &str, max: usize| !v.is_empty() && plain_text(v, max);
     if !text_ok(&c.issuer, 2048) || !text_ok(&c.client_id, 256) {
         return Err(invalid(
             "issuer and client_id must be non-empty, without control characters",
@@ -382,7 +386,7 @@ async fn set_sso_call(
     }
     if c.client_secret
         .as_ref()
-        .is_some_and(|s| s.expose().len() > 1024 || s.expose().chars().any(char::is_control))
+        .is_some_and(|s| !plain_text(s.expose(), 1024))
     {
         return Err(invalid(
             "client_secret must be at most 1024 bytes without control characters",

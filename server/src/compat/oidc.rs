@@ -66,12 +66,19 @@ pub(crate) fn url_ok(url: &str) -> bool {
     }
 }
 
+/// The one client every provider call goes through: built (the system's
+/// roots read, the connection pool made) once, not at every sign-in.
 fn client() -> Result<reqwest::Client, ApiError> {
-    reqwest::Client::builder()
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    if let Some(c) = CLIENT.get() {
+        return Ok(c.clone());
+    }
+    let built = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .redirect(reqwest::redirect::Policy::none())
         .build()
-        .map_err(|e| ApiError::internal(e.to_string()))
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(CLIENT.get_or_init(|| built).clone())
 }
 
 /// The answer's body, at most [`MAX_FETCHED`] bytes, as JSON.
