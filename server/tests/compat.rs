@@ -25,12 +25,7 @@ fn seed_call(s: &Server, method: &str, path: &str, token: &str, body: &str) -> A
         .body(body.to_owned())
         .send()
         .unwrap();
-    let status = r.status().as_u16();
-    let bytes = r.bytes().unwrap();
-    Answer {
-        status,
-        body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    }
+    unsigned(r)
 }
 
 fn new_user(s: &Server, name: &str) -> String {
@@ -284,11 +279,7 @@ fn sf_query(s: &Server, q: &str) -> Answer {
         .header("authorization", format!("Bearer {ADMIN}"))
         .send()
         .unwrap();
-    let status = r.status().as_u16();
-    Answer {
-        status,
-        body: serde_json::from_slice(&r.bytes().unwrap()).unwrap_or(Value::Null),
-    }
+    unsigned(r)
 }
 
 /// Salesforce's error shape, one error: `[{"message", "errorCode", "fields"}]`.

@@ -252,6 +252,16 @@ fn order_ids(a: &Answer) -> Vec<&str> {
         .collect()
 }
 
+/// Stops the server: its log was read to the end and names none of
+/// `secrets` (docs/SECURITY.md, Secrets).
+fn assert_log_keeps(s: &mut Server, secrets: &[&str]) {
+    let log = s.stop_and_read_log();
+    assert!(log.contains("listening"), "the log was not read: {log:?}");
+    for secret in secrets {
+        assert!(!log.contains(secret), "the log shows {secret:?}");
+    }
+}
+
 #[test]
 fn an_id_token_from_the_accounts_provider_signs_its_user_in() {
     let idp = Provider::start();
@@ -308,7 +318,7 @@ fn an_id_token_from_the_accounts_provider_signs_its_user_in() {
 #[test]
 fn an_authorization_code_is_exchanged_at_the_accounts_provider() {
     let idp = Provider::start();
-    let (s, p) = setup(&idp);
+    let (mut s, p) = setup(&idp);
     let now = server_now(&s);
     let token = idp.sign(
         &json!({"alg": "RS256", "kid": "rsa-1"}),
@@ -317,7 +327,7 @@ fn an_authorization_code_is_exchanged_at_the_accounts_provider() {
     idp.codes
         .lock()
         .unwrap()
-        .insert("SplxlOBeZQQYbYS6WxSbIA".into(), token);
+        .insert("SplxlOBeZQQYbYS6WxSbIA".into(), token.clone());
     let by_code = |code: &str| {
         user_licenses(
             &s,
@@ -343,12 +353,15 @@ fn an_authorization_code_is_exchanged_at_the_accounts_provider() {
             a.body
         );
     }
+    // Neither the client secret the exchange sent, nor the code, nor the
+    // token it brought back is in the server's log.
+    assert_log_keeps(&mut s, &[SECRET, "SplxlOBeZQQYbYS6WxSbIA", &token]);
 }
 
 #[test]
 fn tokens_the_account_did_not_sign_for_are_refused() {
     let idp = Provider::start();
-    let (s, p) = setup(&idp);
+    let (mut s, p) = setup(&idp);
     let now = server_now(&s);
     let rs = json!({"alg": "RS256", "kid": "rsa-1"});
     let ed = json!({"alg": "EdDSA", "kid": "ed-1"});
@@ -451,6 +464,7 @@ fn tokens_the_account_did_not_sign_for_are_refused() {
     ];
     let fetched = idp.fetches.load(Ordering::SeqCst);
     let errors = licensespring::schema("error");
+    let sent: Vec<String> = cases.iter().map(|(_, token, _)| token.clone()).collect();
     for (what, token, code) in cases {
         let a = user_licenses(
             &s,
@@ -494,12 +508,16 @@ fn tokens_the_account_did_not_sign_for_are_refused() {
         "{}",
         a.body
     );
+    // No token, refused or good, is in the server's log.
+    let mut tokens: Vec<&str> = sent.iter().map(String::as_str).collect();
+    tokens.push(&good);
+    assert_log_keeps(&mut s, &tokens);
 }
 
 #[test]
 fn an_unreachable_provider_is_a_502_and_the_admin_api_keeps_the_secret() {
     let idp = Provider::start();
-    let (s, p) = setup(&idp);
+    let (mut s, p) = setup(&idp);
     // The secret is stored, never answered.
     let a = admin(&s, "GET", "/admin/v1/accounts/acme/sso", Value::Null);
     assert_eq!(a.status, 200, "{}", a.body);
@@ -565,4 +583,7 @@ fn an_unreachable_provider_is_a_502_and_the_admin_api_keeps_the_secret() {
             a.body
         );
     }
+    // The secret was set twice and the provider failed twice: it is not in
+    // the server's log either.
+    assert_log_keeps(&mut s, &[SECRET, &token]);
 }

@@ -28,6 +28,21 @@ pub struct Server {
     pub dir: Arc<tempfile::TempDir>,
     /// A client that trusts the server's certificate when it serves TLS.
     pub client: reqwest::blocking::Client,
+    /// What the server printed, read to the end by a thread of its own.
+    log: Arc<std::sync::Mutex<Vec<u8>>>,
+    log_reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Server {
+    /// Stops the server and answers everything it printed.
+    pub fn stop_and_read_log(&mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Some(reader) = self.log_reader.take() {
+            reader.join().unwrap();
+        }
+        String::from_utf8_lossy(&self.log.lock().unwrap()).into_owned()
+    }
 }
 
 impl Drop for Server {
@@ -70,9 +85,16 @@ pub fn start_with(
     let mut line = String::new();
     let mut log = BufReader::new(child.stderr.take().unwrap());
     log.read_line(&mut line).unwrap();
-    // The rest of the log is read (and dropped) to the end: a closed pipe
-    // would make the server's next log line fail.
-    std::thread::spawn(move || std::io::copy(&mut log, &mut std::io::sink()));
+    // The rest of the log is read to the end (a closed pipe would make the
+    // server's next log line fail) and kept for the tests that read it.
+    let kept = Arc::new(std::sync::Mutex::new(line.clone().into_bytes()));
+    let into = Arc::clone(&kept);
+    let log_reader = std::thread::spawn(move || {
+        let mut chunk = Vec::new();
+        while log.read_until(b'\n', &mut chunk).is_ok_and(|n| n > 0) {
+            into.lock().unwrap().append(&mut chunk);
+        }
+    });
     let Some(url) = line
         .split_whitespace()
         .find(|w| w.starts_with("http://") || w.starts_with("https://"))
@@ -92,6 +114,8 @@ pub fn start_with(
         key: public,
         dir,
         client: client.build().unwrap(),
+        log: kept,
+        log_reader: Some(log_reader),
     })
 }
 
@@ -157,6 +181,16 @@ pub fn http() -> reqwest::blocking::Client {
 pub struct Answer {
     pub status: u16,
     pub body: Value,
+}
+
+/// An answer as it came, its signature not checked: the seeds' own forms,
+/// whose clients know nothing of Tessera's signature.
+pub fn unsigned(r: reqwest::blocking::Response) -> Answer {
+    let status = r.status().as_u16();
+    Answer {
+        status,
+        body: serde_json::from_slice(&r.bytes().unwrap()).unwrap_or(Value::Null),
+    }
 }
 
 pub fn verify_response(server: &Server, nonce: &str, r: reqwest::blocking::Response) -> Answer {
