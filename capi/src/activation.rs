@@ -3,7 +3,7 @@
 use std::ffi::c_char;
 
 use crate::config::tessera_config;
-use crate::{arg_bytes, arg_ref, arg_str, boundary, returning, tessera_result};
+use crate::{arg_bytes, arg_opt_str, arg_ref, arg_str, boundary, returning, tessera_result};
 use tessera::activation::local;
 
 /// Verifies a license file (the armored text, `file_len` bytes), checks it
@@ -116,12 +116,8 @@ pub unsafe extern "C" fn tessera_keygen_import(
             // SAFETY: the function's contract.
             unsafe { arg_str(license_key, "license_key") }?
         };
-        let fingerprint = if fingerprint.is_null() {
-            None
-        } else {
-            // SAFETY: the function's contract.
-            Some(unsafe { arg_str(fingerprint, "fingerprint") }?)
-        };
+        // SAFETY: the function's contract.
+        let fingerprint = unsafe { arg_opt_str(fingerprint, "fingerprint") }?;
         import_keygen(&config.inner, file, license_key, fingerprint)
     })
 }

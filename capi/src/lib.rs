@@ -156,6 +156,21 @@ pub(crate) unsafe fn arg_str<'a>(ptr: *const c_char, name: &'static str) -> FfiR
         .map_err(|_| Failure::new(Code::InvalidUtf8, format!("`{name}` is not valid UTF-8")))
 }
 
+/// An optional UTF-8 string: NULL is `None`, anything else as [`arg_str`].
+///
+/// # Safety
+/// `ptr` is NULL or points to a NUL-terminated string that outlives the call.
+pub(crate) unsafe fn arg_opt_str<'a>(
+    ptr: *const c_char,
+    name: &'static str,
+) -> FfiResult<Option<&'a str>> {
+    if ptr.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: non-NULL; the caller's contract above.
+    unsafe { arg_str(ptr, name) }.map(Some)
+}
+
 /// A byte slice from `(ptr, len)`; `len == 0` is empty whatever `ptr` is.
 ///
 /// # Safety

@@ -12,7 +12,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::handle::tessera_handle;
-use crate::{arg_bytes, arg_mut, arg_ref, arg_str, boundary, free_slot, infallible, into_raw};
+use crate::{
+    arg_bytes, arg_mut, arg_opt_str, arg_ref, arg_str, boundary, free_slot, infallible, into_raw,
+};
 use crate::{config::tessera_config, handle::tessera_lease_info};
 use crate::{returning, tessera_result, tessera_status, write_string, Failure, FfiResult, Out};
 use tessera::activation::Credential;
@@ -219,12 +221,8 @@ pub unsafe extern "C" fn tessera_server_set_pinned_ca(
     boundary(|| {
         // SAFETY: the function's contract.
         let server = unsafe { arg_mut(server, "server") }?;
-        let pem = if pem.is_null() {
-            None
-        } else {
-            // SAFETY: the function's contract.
-            Some(unsafe { arg_str(pem, "pem") }?.to_owned())
-        };
+        // SAFETY: the function's contract.
+        let pem = unsafe { arg_opt_str(pem, "pem") }?.map(str::to_owned);
         server.inner.pinned_ca = pem;
         Ok(())
     })
@@ -578,12 +576,8 @@ pub unsafe extern "C" fn tessera_online_trial_key(
         Out::new(len_out, "len_out")?;
         // SAFETY: the function's contract.
         let c = unsafe { conn(connection) }?.0;
-        let email = if email.is_null() {
-            None
-        } else {
-            // SAFETY: the function's contract.
-            Some(unsafe { arg_str(email, "email") }?)
-        };
+        // SAFETY: the function's contract.
+        let email = unsafe { arg_opt_str(email, "email") }?;
         let key = c.trial_key(email)?;
         // SAFETY: the function's contract covers `buf` and `len_out`.
         unsafe { write_string(&key, buf, buf_len, len_out) }
@@ -621,32 +615,13 @@ pub unsafe extern "C" fn tessera_online_latest_release(
         Out::new(len_out, "len_out")?;
         // SAFETY: the function's contract.
         let c = unsafe { conn(connection) }?.0;
-        let optional = |ptr: *const c_char, name: &'static str| {
-            if ptr.is_null() {
-                Ok(None)
-            } else {
-                // SAFETY: the function's contract (each string).
-                unsafe { arg_str(ptr, name) }.map(Some)
-            }
-        };
-        let current = optional(current_version, "current_version")?;
-        let channel = optional(channel, "channel")?;
-        let json = match c.latest_release(current, channel)? {
-            None => "null".to_owned(),
-            Some(r) => serde_json::json!({
-                "version": r.version,
-                "channel": r.channel,
-                "environment": r.environment,
-                "release_date": r.release_date,
-                "requires_version": r.requires_version,
-                "installation_file": r.installation_file,
-                "hash_md5": r.hash_md5,
-                "size": r.size,
-                "eula_link": r.eula_link,
-                "release_notes_link": r.release_notes_link,
-            })
-            .to_string(),
-        };
+        // SAFETY: the function's contract.
+        let current = unsafe { arg_opt_str(current_version, "current_version") }?;
+        // SAFETY: the function's contract.
+        let channel = unsafe { arg_opt_str(channel, "channel") }?;
+        // `null` when there is none.
+        let json = serde_json::to_string(&c.latest_release(current, channel)?)
+            .map_err(|e| Failure::invalid(format!("the release cannot be written: {e}")))?;
         // SAFETY: the function's contract covers `buf` and `len_out`.
         unsafe { write_string(&json, buf, buf_len, len_out) }
     })

@@ -37,7 +37,7 @@ pub struct UserLicense {
 /// A release of the product that this device's license may install, as
 /// [`Connection::latest_release`] answers it (the update check). Fields may
 /// be added as the server learns them.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[non_exhaustive]
 pub struct Release {
     /// A dotted number, such as `2.1.0`.
