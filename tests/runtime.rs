@@ -763,3 +763,177 @@ fn a_reload_switches_the_open_handle_and_a_failed_one_changes_nothing() {
     assert_eq!(h.usage(&lic).unwrap().limit, Some(70));
     assert!(h.check().unwrap().is_usable());
 }
+
+/// Opens the license with the clock set back as far as the tolerance lets
+/// it open: the attacker's probe, from an hour before the first day's
+/// start upwards (never past the mark, so the probe itself writes none).
+fn open_as_far_back_as_allowed(s: &Setup) -> LicenseHandle {
+    s.clock.set(at("2026-03-10T11:00:00Z"));
+    loop {
+        match LicenseHandle::open(&s.config()) {
+            Ok(h) => return h,
+            Err(Error::ClockTampered { .. }) => s.clock.advance(Duration::minutes(1)),
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+}
+
+/// Issue 34, finding 1: each run starts with the clock 59 minutes behind
+/// the stored mark (inside the one-hour tolerance) and uses the license 10
+/// minutes. The trusted time used to start from the wall clock at open, so
+/// the mark never moved and a 30-minute lease lasted as long as the
+/// restarts went on. It now starts from the mark: the runs add up, and each
+/// restart regains at most the minute the mark may lag behind.
+#[test]
+fn restarts_with_the_clock_set_back_do_not_regain_the_time_used() {
+    let s = Setup::starting("2026-03-10T12:00:00Z");
+    let h = s.open(
+        "time-limited",
+        json!({"is_floating": true, "floating_users": 5, "floating_timeout": 30}),
+    );
+    let device = s.config().fingerprint().unwrap();
+    let text = lease(
+        &s,
+        LeaseKind::Floating,
+        "2026-03-10T12:00:00Z",
+        Duration::minutes(30),
+        device,
+    );
+    h.install_lease(text.as_bytes()).unwrap();
+    drop(h);
+    let mut valid_runs = 0;
+    for _ in 0..48 {
+        let h = open_as_far_back_as_allowed(&s);
+        for _ in 0..10 {
+            s.clock.advance(Duration::minutes(1));
+            if h.check().unwrap() == Status::Valid {
+                valid_runs += 1;
+            }
+        }
+        drop(h);
+    }
+    // 30 minutes of lease, plus at most one minute per restart.
+    assert!(
+        valid_runs <= 30 + 48,
+        "{valid_runs} minutes of use on a 30-minute lease"
+    );
+    assert!(valid_runs >= 29, "the lease was cut short: {valid_runs}");
+}
+
+/// Issue 34, finding 1, without a restart: a reload carries the trusted
+/// time over instead of starting again from the wall clock.
+#[test]
+fn reloads_with_the_clock_set_back_do_not_regain_the_time_used() {
+    let s = Setup::starting("2026-03-10T12:00:00Z");
+    let h = s.open(
+        "time-limited",
+        json!({"is_floating": true, "floating_users": 5, "floating_timeout": 30}),
+    );
+    let device = s.config().fingerprint().unwrap();
+    let text = lease(
+        &s,
+        LeaseKind::Floating,
+        "2026-03-10T12:00:00Z",
+        Duration::minutes(30),
+        device,
+    );
+    h.install_lease(text.as_bytes()).unwrap();
+    let mut valid = 0;
+    for _ in 0..24 {
+        // As far back as a reload allows.
+        s.clock.set(at("2026-03-10T11:00:00Z"));
+        while let Err(e) = h.reload() {
+            assert!(matches!(e, Error::ClockTampered { .. }), "{e:?}");
+            s.clock.advance(Duration::minutes(1));
+        }
+        for _ in 0..10 {
+            s.clock.advance(Duration::minutes(1));
+            if h.check().unwrap() == Status::Valid {
+                valid += 1;
+            }
+        }
+    }
+    assert!(
+        (29..=30).contains(&valid),
+        "{valid} minutes of use on a 30-minute lease"
+    );
+}
+
+/// Issue 34, finding 2: a folder named `state.tmp` makes every state write
+/// fail. A failed write of the clock's mark used to be ignored, so each
+/// restart could set the clock back to the frozen mark. Now a check fails
+/// once the mark is a minute ahead of what the store holds, and a restart
+/// regains at most that minute.
+#[test]
+fn a_store_that_cannot_keep_its_mark_stops_granting_time() {
+    let s = Setup::starting("2026-03-10T12:00:00Z");
+    let h = s.open(
+        "time-limited",
+        json!({"is_floating": true, "floating_users": 5, "floating_timeout": 30}),
+    );
+    let device = s.config().fingerprint().unwrap();
+    let text = lease(
+        &s,
+        LeaseKind::Floating,
+        "2026-03-10T12:00:00Z",
+        Duration::minutes(30),
+        device,
+    );
+    h.install_lease(text.as_bytes()).unwrap();
+    drop(h);
+    std::fs::create_dir(s.store.path().join("state.tmp")).unwrap();
+    let mut valid = 0;
+    let mut failed = 0;
+    for _ in 0..100 {
+        s.clock.set(at("2026-03-10T12:00:00Z"));
+        let h = LicenseHandle::open(&s.config()).unwrap();
+        for _ in 0..30 {
+            s.clock.advance(Duration::minutes(1));
+            match h.check() {
+                Ok(Status::Valid) => valid += 1,
+                Ok(other) => panic!("{other:?}"),
+                Err(_) => failed += 1,
+            }
+        }
+    }
+    // The minute the mark may lag, and the check on which it comes due,
+    // a restart at most, where a 30-minute lease used to be valid for all
+    // 3,000 minutes.
+    assert!(valid <= 2 * 100, "{valid} minutes valid");
+    assert!(failed > 0);
+    // Once the store can be written again, the check works again.
+    std::fs::remove_dir(s.store.path().join("state.tmp")).unwrap();
+    let h = LicenseHandle::open(&s.config()).unwrap();
+    assert!(h.check().is_ok());
+}
+
+/// Issue 34, finding 3 (in part): a product that never calls `save_clock`
+/// used to have its journal vouched for only at open, so a cut back to
+/// the open lost the whole run's consumption. The checkpoint is now
+/// written with the clock's mark after every minute of use: a cut loses at
+/// most the last minute's increments, and a deeper cut is refused.
+#[test]
+fn a_journal_cut_loses_at_most_the_last_minute() {
+    let s = Setup::starting("2026-03-10T12:00:00Z");
+    let h = s.open("consumption", json!({"max_consumptions": 100}));
+    h.consume(&Counter::License, 3).unwrap();
+    s.clock.advance(Duration::minutes(2));
+    h.consume(&Counter::License, 4).unwrap(); // the minute's write vouches for the 3
+    drop(h);
+    let path = s.store.path().join("consumption.journal");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let cut = |n: usize| -> String {
+        text.lines()
+            .take(text.lines().count() - n)
+            .map(|l| format!("{l}\n"))
+            .collect()
+    };
+    std::fs::write(&path, cut(2)).unwrap();
+    let h = LicenseHandle::open(&s.config()).unwrap();
+    let got = h.usage(&Counter::License);
+    assert!(matches!(got, Err(Error::JournalCorrupt(_))), "{got:?}");
+    drop(h);
+    std::fs::write(&path, cut(1)).unwrap();
+    let h = LicenseHandle::open(&s.config()).unwrap();
+    assert_eq!(h.usage(&Counter::License).unwrap().used, 3);
+}

@@ -103,7 +103,7 @@ impl LicenseHandle {
     pub fn open(config: &LocalConfig) -> Result<LicenseHandle> {
         Ok(LicenseHandle {
             config: config.clone(),
-            current: RwLock::new(Arc::new(Opened::open(config)?)),
+            current: RwLock::new(Arc::new(Opened::open(config, None)?)),
         })
     }
 
@@ -112,7 +112,10 @@ impl LicenseHandle {
     /// would open it: what a sync that brought a fresh file calls. Atomic
     /// for every other thread; on failure nothing changes.
     pub fn reload(&self) -> Result<()> {
-        let fresh = Arc::new(Opened::open(&self.config)?);
+        // The trusted time carries over: a reload must not hand back the
+        // time used since the mark was last written.
+        let carried = self.opened().local.trusted().mark_secs();
+        let fresh = Arc::new(Opened::open(&self.config, Some(carried))?);
         *self.current.write().unwrap_or_else(|p| p.into_inner()) = fresh;
         Ok(())
     }
@@ -131,8 +134,11 @@ impl LicenseHandle {
         LicenseRef(self.opened())
     }
 
-    /// Whether the license may be used now. Fails only when the clock was
-    /// turned back ([`Error::ClockTampered`]).
+    /// Whether the license may be used now. Fails when the clock was
+    /// turned back ([`Error::ClockTampered`]), or when the clock's mark,
+    /// written after every minute of use, cannot be written to the state
+    /// (the store's error: a store that cannot keep its mark grants no
+    /// more time).
     pub fn check(&self) -> Result<Status> {
         self.current
             .read()
@@ -219,8 +225,8 @@ impl LicenseHandle {
 
 /// The methods behind [`LicenseHandle`]'s, on one opened license.
 impl Opened {
-    fn open(config: &LocalConfig) -> Result<Opened> {
-        let (local, state) = LocalLicense::open_with_state(config)?;
+    fn open(config: &LocalConfig, carried: Option<i64>) -> Result<Opened> {
+        let (local, state) = LocalLicense::open_with_state(config, carried)?;
         // A lease stored for an earlier license or device no longer applies.
         let lease = state
             .kept
@@ -254,6 +260,22 @@ impl Opened {
         self.local.license()
     }
 
+    /// The time now, checked against the high-water mark (see
+    /// [`LocalLicense::now`]); once a minute of use, the mark and the
+    /// journal's checkpoint are written back, and a failed write fails the
+    /// call: otherwise a restart, or a journal cut back to the last
+    /// checkpoint, would regain everything since (SECURITY.md).
+    fn now(&self) -> Result<DateTime<Utc>> {
+        let now = self.local.now()?;
+        if let Some(stored) = self.local.persist_due() {
+            if let Err(e) = self.save_clock() {
+                self.local.persist_failed(stored);
+                return Err(e);
+            }
+        }
+        Ok(now)
+    }
+
     fn lease_read(&self) -> std::sync::RwLockReadGuard<'_, Option<Lease>> {
         self.lease.read().unwrap_or_else(|p| p.into_inner())
     }
@@ -274,13 +296,13 @@ impl Opened {
     }
 
     fn check(&self) -> Result<Status> {
-        let now = self.local.now()?;
+        let now = self.now()?;
         let status = validate::status_at(self.license(), self.local.options(), now);
         Ok(self.with_lease(status, now))
     }
 
     fn validate(&self) -> Result<Validation> {
-        let now = self.local.now()?;
+        let now = self.now()?;
         let mut v = validate::validate_at(self.license(), self.local.options(), now);
         let status = self.with_lease(v.status, now);
         if status != v.status {
@@ -307,7 +329,7 @@ impl Opened {
     /// The limit of `counter` when it may be consumed now. The fast path
     /// builds no report; only a refusal does, for its reason.
     fn limit_now(&self, counter: &Counter) -> Result<(Limit, DateTime<Utc>)> {
-        let now = self.local.now()?;
+        let now = self.now()?;
         let status = self.with_lease(
             validate::status_at(self.license(), self.local.options(), now),
             now,
@@ -338,18 +360,18 @@ impl Opened {
     }
 
     fn usage(&self, counter: &Counter) -> Result<Usage> {
-        let now = self.local.now()?;
+        let now = self.now()?;
         let limit = Limit::of(self.license(), counter)?;
         self.consumption.usage(counter, &limit, now)
     }
 
     fn lease(&self) -> Result<Option<LeaseStatus>> {
-        let now = self.local.trusted_now(self.local.now()?);
+        let now = self.local.trusted_now(self.now()?);
         Ok(self.lease_read().as_ref().map(|l| LeaseStatus::of(l, now)))
     }
 
     fn install_lease(&self, text: &[u8]) -> Result<LeaseStatus> {
-        let now = self.local.now()?;
+        let now = self.now()?;
         let lease = Lease::verify(text, &self.keyring)?;
         let options = self.local.options();
         let device = options

@@ -32,9 +32,12 @@ pub(crate) struct LocalLicense {
     clock: Arc<dyn Clock>,
     store: Store,
     token: Option<Arc<dyn HardwareToken>>,
-    /// The wall-clock time at open and the monotonic clock's reading then:
-    /// while the license is open, time cannot run slower than the
-    /// monotonic clock, whatever the wall clock is set to.
+    /// The trusted time at open (the later of the wall clock and the
+    /// stored mark) and the monotonic clock's reading then: while the
+    /// license is open, trusted time cannot run slower than the monotonic
+    /// clock, whatever the wall clock is set to. Starting from the mark,
+    /// not the wall clock, is what keeps a restart with the clock set back
+    /// from regaining the time used before it (SECURITY.md).
     opened: (i64, std::time::Duration),
     /// The high-water mark as last written to the store (Unix seconds).
     persisted: std::sync::atomic::AtomicI64,
@@ -55,7 +58,12 @@ impl LocalLicense {
     /// verifies the recorded file again, and checks the clock against the
     /// stored high-water mark. Hands back the state it read, so the caller
     /// (the [`LicenseHandle`](crate::LicenseHandle)) does not read it again.
-    pub(crate) fn open_with_state(config: &LocalConfig) -> Result<(LocalLicense, State)> {
+    /// `carried` is the trusted time of the license this one replaces (a
+    /// reload), which may be ahead of what was stored.
+    pub(crate) fn open_with_state(
+        config: &LocalConfig,
+        carried: Option<i64>,
+    ) -> Result<(LocalLicense, State)> {
         let device = config.fingerprint()?;
         let store = config.store(device.clone())?;
         let state = store.load()?;
@@ -70,6 +78,9 @@ impl LocalLicense {
         let file = verify_record(&record, config)?;
         let trusted = TrustedTime::new(state.high_water, config.clock_tolerance);
         trusted.raise(file.license().issued_at);
+        if let Some(mark) = carried {
+            trusted.raise_secs(mark);
+        }
         let now = config.clock.now();
         trusted.observe(now)?;
         let mut stored = state.high_water.map_or(i64::MIN, |t| t.timestamp());
@@ -80,6 +91,7 @@ impl LocalLicense {
             stored = trusted.high_water().map_or(stored, |t| t.timestamp());
         }
         let options = config.options(device, file.license());
+        let start = trusted.mark_secs().max(now.timestamp());
         let local = LocalLicense {
             file,
             record,
@@ -88,7 +100,7 @@ impl LocalLicense {
             clock: Arc::clone(&config.clock),
             store,
             token: config.hardware_token.clone(),
-            opened: (now.timestamp(), config.clock.monotonic()),
+            opened: (start, config.clock.monotonic()),
             persisted: std::sync::atomic::AtomicI64::new(stored),
         };
         Ok((local, state))
@@ -96,6 +108,8 @@ impl LocalLicense {
 
     /// The time now, checked against the high-water mark; for a
     /// hardware-key license, after the token answered a fresh challenge.
+    /// The caller writes the mark back when [`LocalLicense::persist_due`]
+    /// says so.
     pub(crate) fn now(&self) -> Result<chrono::DateTime<chrono::Utc>> {
         let now = self.clock.now();
         self.trusted.observe(now)?;
@@ -111,7 +125,6 @@ impl LocalLicense {
             .0
             .saturating_add(i64::try_from(elapsed).unwrap_or(i64::MAX));
         self.trusted.raise_secs(floor);
-        self.persist_if_far_ahead();
         let license = self.file.license();
         if license.is_hardware_key_auth {
             hardware::challenge(license, self.token.as_deref())?;
@@ -129,25 +142,34 @@ impl LocalLicense {
         self.trusted.high_water().map_or(now, |mark| mark.max(now))
     }
 
-    /// Writes the high-water mark back once it runs [`PERSIST_WHILE_OPEN`]
-    /// ahead of the stored one (a write a minute of use at most). A failed
-    /// write (a read-only or full disk) never fails the check, and is tried
-    /// again only after another minute, so checks stay cheap meanwhile.
-    fn persist_if_far_ahead(&self) {
+    /// Whether the trusted time runs more than [`PERSIST_WHILE_OPEN`] ahead
+    /// of the stored mark, so that the caller must write it back now (a
+    /// write a minute of use at most). Claims the write: a second thread
+    /// asking at the same moment is told no. A caller whose write fails
+    /// calls [`LocalLicense::persist_failed`], so the next check tries
+    /// again, and fails the check: a store that cannot keep its mark must
+    /// not go on granting time that a restart would hand out again
+    /// (SECURITY.md).
+    pub(crate) fn persist_due(&self) -> Option<i64> {
         use std::sync::atomic::Ordering;
         if !self.clock.raises_stored_mark() {
-            return;
+            return None;
         }
         let mark = self.trusted.mark_secs();
         let stored = self.persisted.load(Ordering::Acquire);
-        if mark.saturating_sub(stored) > PERSIST_WHILE_OPEN
+        (mark.saturating_sub(stored) > PERSIST_WHILE_OPEN
             && self
                 .persisted
                 .compare_exchange(stored, mark, Ordering::AcqRel, Ordering::Acquire)
-                .is_ok()
-        {
-            let _ = persist_high_water(&self.store, &self.trusted);
-        }
+                .is_ok())
+        .then_some(stored)
+    }
+
+    /// Undoes the claim of [`LocalLicense::persist_due`] after its write
+    /// failed: `stored` is what it answered.
+    pub(crate) fn persist_failed(&self, stored: i64) {
+        self.persisted
+            .store(stored, std::sync::atomic::Ordering::Release);
     }
 
     pub(crate) fn store(&self) -> &Store {
