@@ -116,6 +116,7 @@ fn a_response_for_another_device_is_refused() {
         .device;
     let mut sp = spec("time-limited");
     sp["device"] = serde_json::to_value(&forged.device).unwrap();
+    sp["expires_at"] = json!("2026-03-31T10:00:00Z");
     let (file, _) = tessera::issuer::issue(
         &serde_json::to_vec(&sp).unwrap(),
         &s.key,
@@ -325,4 +326,61 @@ fn a_deactivation_undone_from_a_copy_of_the_state_lasts_only_until_the_file_expi
     s.clock.set(at("2026-03-31T10:00:00Z"));
     let h = LicenseHandle::open(&config).unwrap();
     assert_eq!(h.check().unwrap(), Status::CheckInRequired);
+}
+
+/// Issue 34, finding 4: the library's own `offline::respond` wrote answers
+/// whose license never expired, and `import_response` took them, so the
+/// 30-day bound above held only for the CLI's and the server's answers.
+/// Both now refuse a file that does not expire within
+/// [`offline::ANSWER_DAYS`] of its issue.
+#[test]
+fn every_offline_answer_expires_whoever_writes_it() {
+    let s = Setup::new();
+    let config = s.config();
+    let request = offline::request_activation(&config, &key()).unwrap();
+    let parsed = offline::verify_request(request.as_bytes()).unwrap();
+    let now = at("2026-03-01T10:00:00Z");
+    let file_with = |expires: Option<&str>| {
+        let mut spec = spec("time-limited");
+        spec["device"] = serde_json::to_value(&parsed.device).unwrap();
+        spec["expires_at"] = json!(expires);
+        tessera::issuer::issue(&serde_json::to_vec(&spec).unwrap(), &s.key, now)
+            .unwrap()
+            .0
+    };
+    for expires in [None, Some("2026-04-01T10:00:01Z")] {
+        let file = file_with(expires);
+        let refused = offline::respond(request.as_bytes(), &parsed, &file, &s.key, now);
+        assert!(
+            matches!(refused, Err(Error::InvalidPayload(_))),
+            "{expires:?}: {refused:?}"
+        );
+        // Sealed by hand, as a tool that skips `respond` would: refused at import.
+        let response = offline::Response {
+            format: 1,
+            request: offline::request_id(request.as_bytes()),
+            product: parsed.product.clone(),
+            device: parsed.device.clone(),
+            license_file: file.trim().to_owned(),
+            issued_at: now,
+        };
+        let sealed = tessera::format::armor::seal(
+            &offline::RESPONSE,
+            &s.key,
+            &serde_json::to_vec(&response).unwrap(),
+        )
+        .unwrap();
+        assert!(matches!(
+            offline::import_response(&config, sealed.as_bytes()),
+            Err(Error::InvalidPayload(_))
+        ));
+        assert!(matches!(
+            LicenseHandle::open(&config),
+            Err(Error::NotActivated)
+        ));
+    }
+    // Exactly 30 days is an answer.
+    let file = file_with(Some("2026-03-31T10:00:00Z"));
+    let answer = offline::respond(request.as_bytes(), &parsed, &file, &s.key, now).unwrap();
+    offline::import_response(&config, answer.as_bytes()).unwrap();
 }

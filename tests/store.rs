@@ -325,6 +325,8 @@ fn assert_private(dir: &std::path::Path) {
     use std::os::unix::fs::PermissionsExt as _;
     let mode = |p: &str| std::fs::metadata(dir.join(p)).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode("state"), 0o600);
+    // Issue 34, finding 18: the lock file was created 0644.
+    assert_eq!(mode("state.lock"), 0o600);
     assert_eq!(mode("."), 0o700);
 }
 

@@ -58,6 +58,26 @@ pub const RESPONSE: Kind = Kind {
 
 const FORMAT: u32 = 1;
 
+/// The most days a license file answered to an offline request may run
+/// before it expires: every answer expires, whoever writes it, so an
+/// activation restored from an old copy of the state (after a deactivation
+/// was sent) lasts at most this long, plus grace (SECURITY.md).
+pub const ANSWER_DAYS: i64 = 30;
+
+/// Whether `license` may be handed to a device in an offline answer: it
+/// expires, at most [`ANSWER_DAYS`] after it was issued.
+fn expires_as_an_answer_must(license: &crate::format::license::License) -> Result<()> {
+    let latest = license
+        .issued_at
+        .checked_add_signed(chrono::Duration::days(ANSWER_DAYS));
+    match (license.expires_at, latest) {
+        (Some(end), Some(latest)) if end <= latest => Ok(()),
+        _ => Err(Error::InvalidPayload(format!(
+            "a license file in an offline answer must expire at most {ANSWER_DAYS} days after it is issued (its expires_at); the device renews it with another request"
+        ))),
+    }
+}
+
 /// What a request asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -260,14 +280,16 @@ pub fn import_response(config: &LocalConfig, text: &[u8]) -> Result<ActivationRe
     if !response.device.matches(&device, &config.policy()) {
         return Err(Error::OfflineWrongDevice);
     }
-    let bound_elsewhere = crate::format::license::LicenseFile::verify(
+    let file = crate::format::license::LicenseFile::verify(
         response.license_file.as_bytes(),
         &config.keyring,
-    )?
-    .license()
-    .device
-    .as_ref()
-    .is_some_and(|d| !d.matches(&device, &config.policy()));
+    )?;
+    expires_as_an_answer_must(file.license())?;
+    let bound_elsewhere = file
+        .license()
+        .device
+        .as_ref()
+        .is_some_and(|d| !d.matches(&device, &config.policy()));
     if bound_elsewhere {
         return Err(Error::OfflineWrongDevice);
     }
@@ -390,6 +412,10 @@ pub fn respond(
             "only an activation request gets a response",
         ));
     }
+    let mut keyring = crate::format::keys::Keyring::new();
+    keyring.add(key.public_key().clone());
+    let license = crate::format::license::LicenseFile::verify(license_file.as_bytes(), &keyring)?;
+    expires_as_an_answer_must(license.license())?;
     let response = Response {
         format: FORMAT,
         request: request_id(request_text),

@@ -395,11 +395,16 @@ impl Store {
     }
 
     /// Opens the lock file, to lock it many times with [`Store::lock_with`].
+    /// Created owner-only (0600), as every file of the store.
     pub(crate) fn open_lock_file(&self) -> Result<File> {
-        OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
+        let mut options = OpenOptions::new();
+        options.create(true).truncate(false).write(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            options.mode(0o600);
+        }
+        options
             .open(self.dir.join(LOCK))
             .map_err(|e| Error::io(&e, "opening the state lock"))
     }
