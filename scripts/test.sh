@@ -1,19 +1,49 @@
 #!/usr/bin/env bash
 # Runs every test suite of the project, building once and reusing the build.
 # Each suite runs even if an earlier one failed; the last line sums them up.
+#
+#   scripts/test.sh               every suite
+#   scripts/test.sh python rust   only the suites named
+#   scripts/test.sh --list        the suites' names, one a line
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
+listing=0
+chosen=()
+for arg in "$@"; do
+    case "$arg" in
+    --list) listing=1 ;;
+    -h | --help)
+        sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
+        exit 0
+        ;;
+    -*)
+        echo "test.sh: unknown option $arg (try --list)" >&2
+        exit 2
+        ;;
+    *) chosen+=("$arg") ;;
+    esac
+done
+
 # Set-up: the system packages the suites need (scripts/setup.sh installs
 # them with apt-get, or names what is missing and stops).
-./scripts/setup.sh || exit 1
+[ "$listing" -eq 1 ] || ./scripts/setup.sh || exit 1
 
 passed=0
 failed=0
 failures=()
+known=()
 suite() {
     local name=$1
     shift
+    known+=("$name")
+    if [ "$listing" -eq 1 ]; then
+        echo "$name"
+        return 0
+    fi
+    if [ "${#chosen[@]}" -gt 0 ] && [[ " ${chosen[*]} " != *" $name "* ]]; then
+        return 0
+    fi
     printf '\n==> %s: %s\n' "$name" "$*"
     if "$@"; then
         passed=$((passed + 1))
@@ -103,6 +133,15 @@ fuzz_smoke() {
 }
 suite fuzz-smoke fuzz_smoke
 
+[ "$listing" -eq 1 ] && exit 0
+# A name that is no suite is an error, not a silent pass.
+for name in "${chosen[@]}"; do
+    if [[ " ${known[*]} " != *" $name "* ]]; then
+        echo "test.sh: no suite is called $name; the suites are: ${known[*]}" >&2
+        failed=$((failed + 1))
+        failures+=("$name")
+    fi
+done
 if [ "$failed" -ne 0 ]; then
     printf '\nfailed suites: %s\n' "${failures[*]}"
 fi
