@@ -1,7 +1,11 @@
 //! The layout holds: no module of the SDK, the C ABI or the server imports a
-//! module that imports it back (directly or through others). Read from the
-//! sources: every `crate::` path outside comments and `#[cfg(test)]` modules
-//! is an edge from the file's module to the module it names.
+//! module that imports it back (directly or through others), and no module
+//! of the Python package does. Read from the sources: every path that
+//! starts with `crate::`, `super::` or `self::` outside comments and
+//! `#[cfg(test)]` modules, inline or in a `use` tree of nested groups, is
+//! an edge from the file's module to the module it names; in Python every
+//! `import` and `from ... import` of the package's own modules, at the top
+//! of a file or inside a function.
 
 // A test may fail by panicking.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -42,41 +46,201 @@ fn modules(root: &Path) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// The code of a file without its comments and its unit-test module.
+/// The code of a file without its comments, its unit-test module and the
+/// insides of its string literals (a message may name a path).
 fn code(source: &str) -> String {
     let source = source
         .split("#[cfg(test)]\nmod tests")
         .next()
         .unwrap_or_default();
-    source
+    let lines = source
         .lines()
         .filter(|l| !l.trim_start().starts_with("//"))
         .collect::<Vec<_>>()
-        .join("\n")
+        .join("\n");
+    without_strings(&lines)
 }
 
-/// Every path named after `crate::`, with `{a, b::c}` groups expanded to
-/// their first segments.
-fn crate_paths(code: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for (i, _) in code.match_indices("crate::") {
-        let rest = &code[i + "crate::".len()..];
-        if let Some(group) = rest.strip_prefix('{') {
-            let inner = &group[..group.find('}').unwrap_or(group.len())];
-            for item in inner.split(',') {
-                let item = item.trim();
-                if !item.is_empty() && item != "self" {
-                    out.push(item.split(" as ").next().unwrap_or(item).to_owned());
+/// `text` with the contents of its string literals (plain and raw) left
+/// out; char literals such as `'"'` are not taken for strings.
+fn without_strings(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '\'' {
+            // A char literal: 'x' or an escape such as '\'' or '\u{..}'.
+            let end = if chars.get(i + 1) == Some(&'\\') {
+                chars[i + 2..]
+                    .iter()
+                    .position(|&c| c == '\'')
+                    .map(|p| i + 2 + p)
+            } else if chars.get(i + 2) == Some(&'\'') {
+                Some(i + 2)
+            } else {
+                None // a lifetime
+            };
+            match end {
+                Some(end) => i = end + 1,
+                None => {
+                    out.push(c);
+                    i += 1;
                 }
             }
-        } else {
-            let end = rest
-                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
-                .unwrap_or(rest.len());
-            out.push(rest[..end].trim_end_matches(':').to_owned());
+            continue;
         }
+        if c == 'r' && matches!(chars.get(i + 1), Some('"' | '#')) {
+            let hashes = chars[i + 1..].iter().take_while(|&&c| c == '#').count();
+            if chars.get(i + 1 + hashes) == Some(&'"') {
+                let close: String = std::iter::once('"')
+                    .chain(std::iter::repeat_n('#', hashes))
+                    .collect();
+                let body: String = chars[i + 2 + hashes..].iter().collect();
+                let skip = body.find(&close).map_or(body.len(), |p| p + close.len());
+                out.push_str("\"\"");
+                i += 2 + hashes + body[..skip].chars().count();
+                continue;
+            }
+        }
+        if c == '"' {
+            let mut j = i + 1;
+            while j < chars.len() && chars[j] != '"' {
+                j += if chars[j] == '\\' { 2 } else { 1 };
+            }
+            out.push_str("\"\"");
+            i = j + 1;
+            continue;
+        }
+        out.push(c);
+        i += 1;
     }
     out
+}
+
+/// The paths a `use` tree names, its groups expanded: `a::{b, c::{d, self}}`
+/// is `a::b`, `a::c::d` and `a::c`.
+fn expand_use(tree: &str) -> Vec<String> {
+    let mut tree = tree.split_whitespace().collect::<Vec<_>>().join(" ");
+    for (spaced, tight) in [
+        ("{ ", "{"),
+        (" }", "}"),
+        (", ", ","),
+        (" ,", ","),
+        (":: ", "::"),
+    ] {
+        tree = tree.replace(spaced, tight);
+    }
+    let Some(open) = tree.find('{') else {
+        let path = tree.split(" as ").next().unwrap_or(&tree);
+        return vec![path.trim_end_matches("::*").to_owned()];
+    };
+    let head = tree[..open].trim_end_matches("::");
+    let inner = &tree[open + 1..tree.rfind('}').unwrap_or(tree.len())];
+    // The items of the group, split at its own commas (not a nested group's).
+    let mut items = Vec::new();
+    let (mut depth, mut start) = (0, 0);
+    for (i, c) in inner.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => depth -= 1,
+            ',' if depth == 0 => {
+                items.push(&inner[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    items.push(&inner[start..]);
+    items
+        .into_iter()
+        .filter(|item| !item.is_empty())
+        .flat_map(|item| {
+            expand_use(item)
+                .into_iter()
+                .map(|rest| match rest.as_str() {
+                    "self" => head.to_owned(),
+                    _ if head.is_empty() => rest,
+                    _ => format!("{head}::{rest}"),
+                })
+        })
+        .collect()
+}
+
+/// Every module path the code of module `module` names, made absolute
+/// (`crate::a::b` is `a::b`; in module `x::y`, `super::z` is `x::z` and
+/// `self::z` is `x::y::z`; a `mod.rs` is its folder's module, so the same
+/// rules hold for it).
+fn named_paths(module: &str, code: &str) -> Vec<String> {
+    // `use` statements, groups and all; what is left is read for inline paths.
+    let mut uses = Vec::new();
+    let mut rest = String::new();
+    let mut text = code;
+    while let Some(at) = text.find("use ") {
+        let starts_word =
+            at == 0 || !text[..at].ends_with(|c: char| c.is_alphanumeric() || c == '_');
+        let end = text[at..].find(';').map(|e| at + e);
+        // A `use` tree holds only paths, groups, `*` and `as`: anything else
+        // (`use` in a string or an identifier) is not one.
+        let is_tree = end.is_some_and(|end| {
+            text[at + 4..end]
+                .chars()
+                .all(|c| c.is_alphanumeric() || "_:{},* \n\t".contains(c))
+        });
+        match (starts_word && is_tree, end) {
+            (true, Some(end)) => {
+                rest.push_str(&text[..at]);
+                uses.extend(expand_use(&text[at + 4..end]));
+                text = &text[end + 1..];
+            }
+            _ => {
+                rest.push_str(&text[..at + 4]);
+                text = &text[at + 4..];
+            }
+        }
+    }
+    rest.push_str(text);
+    let mut paths = uses;
+    for anchor in ["crate::", "super::", "self::"] {
+        for (i, _) in rest.match_indices(anchor) {
+            if rest[..i].ends_with(|c: char| c.is_alphanumeric() || c == '_' || c == ':') {
+                continue; // `super::` inside `super::super::`, or another crate's path
+            }
+            let tail = &rest[i..];
+            let end = tail
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
+                .unwrap_or(tail.len());
+            paths.push(tail[..end].trim_end_matches(':').to_owned());
+        }
+    }
+    let own: Vec<&str> = module.split("::").filter(|s| !s.is_empty()).collect();
+    paths
+        .into_iter()
+        .filter_map(|path| {
+            let mut segments: Vec<&str> = path.split("::").collect();
+            let mut base: Vec<&str> = match segments.first().copied() {
+                Some("crate") => {
+                    segments.remove(0);
+                    Vec::new()
+                }
+                Some("self") => {
+                    segments.remove(0);
+                    own.clone()
+                }
+                Some("super") => {
+                    let mut base = own.clone();
+                    while segments.first() == Some(&"super") {
+                        segments.remove(0);
+                        base.pop()?;
+                    }
+                    base
+                }
+                _ => return None, // another crate's, or a child's bare name
+            };
+            base.extend(segments);
+            Some(base.join("::"))
+        })
+        .collect()
 }
 
 /// The longest module named by the front of `path`.
@@ -104,7 +268,7 @@ fn graph(root: &Path, top_level: bool) -> BTreeMap<String, BTreeSet<String>> {
     for (name, source) in &modules {
         let from = fold(name);
         let targets = edges.entry(from.clone()).or_default();
-        for path in crate_paths(&code(source)) {
+        for path in named_paths(name, &code(source)) {
             match resolve(&path, &names) {
                 // A module may use its own children; the root names nothing.
                 Some(t) if t != name && !t.is_empty() && !name.starts_with(&format!("{t}::")) => {
@@ -199,6 +363,83 @@ fn no_module_imports_one_that_imports_it_back() {
     }
 }
 
+/// The import graph of a Python package's modules: module -> the modules
+/// of the package it imports (`from . import a`, `from .a import x`,
+/// `from tessera.a import x`, `import tessera.a`), anywhere in the file.
+fn python_graph(package: &Path, name: &str) -> BTreeMap<String, BTreeSet<String>> {
+    let mut modules = BTreeMap::new();
+    for entry in std::fs::read_dir(package).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "py") {
+            let module = path.file_stem().unwrap().to_string_lossy().into_owned();
+            modules.insert(module, std::fs::read_to_string(&path).unwrap());
+        }
+    }
+    let names: BTreeSet<String> = modules.keys().cloned().collect();
+    let own = |m: &str| -> Option<String> {
+        let m = m
+            .strip_prefix('.')
+            .or_else(|| m.strip_prefix(&format!("{name}.")))?;
+        Some(m.split('.').next().unwrap_or(m).to_owned())
+    };
+    let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (module, source) in &modules {
+        let targets = edges.entry(module.clone()).or_default();
+        for line in source.lines().map(str::trim) {
+            let mut named = Vec::new();
+            if let Some(rest) = line.strip_prefix("from ") {
+                let Some((from, what)) = rest.split_once(" import ") else {
+                    continue;
+                };
+                if from == "." || from == name {
+                    // `from . import a, b as c`
+                    named.extend(
+                        what.split(',')
+                            .map(|w| w.split(" as ").next().unwrap_or(w).trim().to_owned()),
+                    );
+                } else if let Some(m) = own(from) {
+                    named.push(m);
+                }
+            } else if let Some(rest) = line.strip_prefix("import ") {
+                named.extend(rest.split(',').filter_map(|m| own(m.trim())));
+            }
+            for m in named {
+                if names.contains(&m) && m != *module && m != "__init__" {
+                    targets.insert(m);
+                }
+            }
+        }
+    }
+    edges
+}
+
+#[test]
+fn no_python_module_imports_one_that_imports_it_back() {
+    let graph = python_graph(&root("bindings/python/tessera"), "tessera");
+    assert!(
+        graph["_api"].contains("_ffi"),
+        "the reader sees imports: {graph:?}"
+    );
+    assert_eq!(cycles_of(&graph), Vec::<Vec<String>>::new(), "{graph:?}");
+    // The declarations import nothing of the package: what they are
+    // checked against is the header alone.
+    assert_eq!(graph["_ffi"], BTreeSet::new());
+
+    // The checker finds the cycle `_ffi` and `errors` used to make, through
+    // an import inside a function.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("_ffi.py"),
+        "def f():\n    from .errors import raise_last\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("errors.py"), "from . import _ffi\n").unwrap();
+    assert_eq!(
+        cycles_of(&python_graph(dir.path(), "tessera")),
+        vec![vec!["_ffi".to_owned(), "errors".to_owned()]]
+    );
+}
+
 #[test]
 fn the_sdks_folders_depend_one_way() {
     // format <- device <- runtime <- activation <- online: data flows one
@@ -238,6 +479,35 @@ fn the_checker_finds_a_cycle_when_there_is_one() {
     assert_eq!(
         cycles(dir.path()),
         vec![vec!["a".to_owned(), "b".to_owned(), "c".to_owned()]]
+    );
+
+    // Through `super::` and nested groups, as the Keygen trio's cycle ran.
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+    std::fs::create_dir(dir.path().join("k")).unwrap();
+    write("lib.rs", "mod k;\nmod z;\n");
+    write("k/mod.rs", "mod p;\nmod q;\nmod r;\n");
+    write("k/p.rs", "use super::q::Thing;\n");
+    write("k/q.rs", "use crate::{z, k::{r::{self, Other}}};\n");
+    write("k/r.rs", "fn f() { super::super::k::p::g() }\n");
+    write("z.rs", "use self::inner::X;\nmod inner;\n");
+    assert_eq!(
+        cycles(dir.path()),
+        vec![vec![
+            "k::p".to_owned(),
+            "k::q".to_owned(),
+            "k::r".to_owned()
+        ]]
+    );
+    // `use` in a string is no import, and an alias is read as its path.
+    write(
+        "k/r.rs",
+        "const S: &str = \"use crate::k::p; elsewhere\";\nuse crate::z as zz;\n",
+    );
+    assert_eq!(cycles(dir.path()), Vec::<Vec<String>>::new());
+    assert_eq!(
+        expand_use("crate::a::{b as c, d::{self, e}}"),
+        ["crate::a::b", "crate::a::d", "crate::a::d::e"]
     );
 }
 

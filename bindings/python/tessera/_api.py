@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Optional, Union
 
-from . import _ffi
+from . import _ffi, _strings
 from .errors import check
 
 lib = _ffi.lib
@@ -269,11 +269,11 @@ class Config(_Managed):
 
     def fingerprint(self) -> str:
         """This device's fingerprint id for the product (32 hex digits)."""
-        return _ffi.read_string(lib.tessera_fingerprint, self._get())
+        return _strings.read_string(lib.tessera_fingerprint, self._get())
 
     def diagnose(self) -> dict[str, Any]:
         """The fingerprint's components and what VM detection found."""
-        return json.loads(_ffi.read_string(lib.tessera_fingerprint_diagnose, self._get()))
+        return json.loads(_strings.read_string(lib.tessera_fingerprint_diagnose, self._get()))
 
 
 def activate(config: Config, license_file: Bytes) -> None:
@@ -316,7 +316,7 @@ def offline_request(
         raise ValueError("give exactly one of license_key and username")
     kind, value = (0, license_key) if license_key is not None else (1, username)
     check(lib.tessera_offline_request_activation(config._get(), kind, _encode(value)))
-    return _ffi.read_string(lib.tessera_offline_pending_request, config._get())
+    return _strings.read_string(lib.tessera_offline_pending_request, config._get())
 
 
 def offline_pending_request(config: Config) -> Optional[str]:
@@ -324,7 +324,7 @@ def offline_pending_request(config: Config) -> Optional[str]:
     from .errors import OfflineNoRequestError
 
     try:
-        return _ffi.read_string(lib.tessera_offline_pending_request, config._get())
+        return _strings.read_string(lib.tessera_offline_pending_request, config._get())
     except OfflineNoRequestError:
         return None
 
@@ -340,7 +340,7 @@ def offline_deactivate(config: Config, license_id: str) -> str:
     """Removes the license from this device and returns the deactivation
     request the vendor needs to free the slot."""
     check(lib.tessera_offline_request_deactivation(config._get(), _encode(license_id)))
-    return _ffi.read_string(lib.tessera_offline_deactivation_request, config._get())
+    return _strings.read_string(lib.tessera_offline_deactivation_request, config._get())
 
 
 def airgap_initialization_code(config: Config) -> str:
@@ -394,7 +394,7 @@ class LicenseHandle(_Managed):
         try:
             status = c_uint32(0)
             check(lib.tessera_validation_status(v, byref(status)))
-            reasons = _ffi.read_string(lib.tessera_validation_reasons, v)
+            reasons = _strings.read_string(lib.tessera_validation_reasons, v)
             d = _ffi.Dates()
             check(lib.tessera_validation_dates(v, byref(d)))
         finally:
@@ -462,7 +462,7 @@ class LicenseHandle(_Managed):
         return _maybe_time(due.value, at.value)
 
     def _text(self, which: int) -> str:
-        return _ffi.read_string(lib.tessera_handle_license_text, self._get(), which)
+        return _strings.read_string(lib.tessera_handle_license_text, self._get(), which)
 
     @property
     def license_id(self) -> str:
@@ -482,12 +482,12 @@ class LicenseHandle(_Managed):
         handle = self._get()
         count = c_size_t(0)
         check(lib.tessera_handle_feature_count(handle, byref(count)))
-        return [_ffi.read_string(lib.tessera_handle_feature_code, handle, i) for i in range(count.value)]
+        return [_strings.read_string(lib.tessera_handle_feature_code, handle, i) for i in range(count.value)]
 
     @property
     def document(self) -> dict[str, Any]:
         """The license document (id, type, customer, features, ...)."""
-        return json.loads(_ffi.read_string(lib.tessera_handle_license_json, self._get()))
+        return json.loads(_strings.read_string(lib.tessera_handle_license_json, self._get()))
 
     def save_clock(self) -> None:
         """Writes the clock's high-water mark (now and then, and at exit)."""

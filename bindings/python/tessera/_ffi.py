@@ -276,38 +276,3 @@ def as_bytes(data: bytes | bytearray | memoryview) -> tuple[ctypes.Array, int]:
     """A ctypes view of ``data`` for a ``(const uint8_t *, size_t)`` pair."""
     raw = bytes(data)
     return (c_uint8 * len(raw)).from_buffer_copy(raw), len(raw)
-
-
-def read_string_once(fn, *args, first: int = 65536) -> str:
-    """Calls a string-out function that does work each time (a network
-    call) with a large buffer first, and again only if it was too small."""
-    n = c_size_t(0)
-    buf = ctypes.create_string_buffer(first)
-    r = fn(*args, buf, len(buf), ctypes.byref(n))
-    if r == BUFFER_TOO_SMALL:
-        buf = ctypes.create_string_buffer(n.value + 1)
-        r = fn(*args, buf, len(buf), ctypes.byref(n))
-    if r != OK:
-        from .errors import raise_last
-
-        raise_last(r)
-    return buf.raw[: n.value].decode("utf-8")
-
-
-def read_string(fn, *args) -> str:
-    """Calls a string-out function twice: a size query, then the copy."""
-    n = c_size_t(0)
-    r = fn(*args, None, 0, ctypes.byref(n))
-    if r != OK:
-        from .errors import raise_last
-
-        raise_last(r)
-    if n.value == 0:
-        return ""
-    buf = ctypes.create_string_buffer(n.value + 1)
-    r = fn(*args, buf, len(buf), ctypes.byref(n))
-    if r != OK:
-        from .errors import raise_last
-
-        raise_last(r)
-    return buf.raw[: n.value].decode("utf-8")

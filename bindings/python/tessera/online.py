@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Callable, Optional
 
-from . import _ffi
+from . import _ffi, _strings
 from ._api import Config, Lease, LicenseHandle, Status, _encode, _Managed
 from .errors import check, error_class
 
@@ -161,7 +161,7 @@ class Connection(_Managed):
     def user_licenses(self, username: str, password: str) -> list[dict[str, Any]]:
         """A user's licenses for this product (``id``, ``license_type``,
         ``is_trial``, ...). Blocks."""
-        text = _ffi.read_string_once(
+        text = _strings.read_string_once(
             lib.tessera_online_user_licenses, self._get(), _encode(username), _encode(password)
         )
         return json.loads(text)
@@ -176,14 +176,14 @@ class Connection(_Managed):
         Blocks; changes nothing."""
         v = None if current_version is None else _encode(current_version)
         c = None if channel is None else _encode(channel)
-        text = _ffi.read_string_once(lib.tessera_online_latest_release, self._get(), v, c)
+        text = _strings.read_string_once(lib.tessera_online_latest_release, self._get(), v, c)
         return json.loads(text)
 
     def trial_key(self, email: Optional[str] = None) -> str:
         """A trial license key for this device (the same one when asked
         again). Blocks."""
         e = None if email is None else _encode(email)
-        return _ffi.read_string_once(lib.tessera_online_trial_key, self._get(), e)
+        return _strings.read_string_once(lib.tessera_online_trial_key, self._get(), e)
 
     def check_in(self) -> None:
         """Stores the server's fresh license file. Blocks."""

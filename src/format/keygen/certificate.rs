@@ -4,45 +4,11 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use serde::Deserialize;
 
+use super::kind::FileKind;
 use super::payload::{Document, Secret};
 use super::MAX_LEN;
 use crate::error::{Error, Result};
 use crate::format::keys::{KeyId, KeygenTrust, Keyring};
-
-/// Which of Keygen's two files.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FileKind {
-    /// A license file (`-----BEGIN LICENSE FILE-----`): a license, not bound
-    /// to a machine.
-    License,
-    /// A machine file (`-----BEGIN MACHINE FILE-----`): a license activated
-    /// on one machine, named by its fingerprint.
-    Machine,
-}
-
-impl FileKind {
-    fn label(self) -> &'static str {
-        match self {
-            FileKind::License => "LICENSE FILE",
-            FileKind::Machine => "MACHINE FILE",
-        }
-    }
-
-    /// The prefix of the signed message and the JSON:API type of the payload's `data`.
-    fn prefix(self) -> &'static str {
-        match self {
-            FileKind::License => "license/",
-            FileKind::Machine => "machine/",
-        }
-    }
-
-    pub(crate) fn data_type(self) -> &'static str {
-        match self {
-            FileKind::License => "licenses",
-            FileKind::Machine => "machines",
-        }
-    }
-}
 
 /// How the payload is carried. Both are signed with Ed25519.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, Utc};
 
-use super::certificate::FileKind;
-use super::payload::{related, time, Resource};
+use super::jsonapi::{related, time, Resource};
+use super::kind::FileKind;
 use crate::error::{Error, Result};
 use crate::format::keys::KeygenTrust;
 use crate::format::license::{Customer, Feature, License, LicenseType, ProductDetails};

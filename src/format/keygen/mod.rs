@@ -46,10 +46,13 @@
 //! ```
 
 mod certificate;
+mod jsonapi;
+mod kind;
 mod mapping;
 mod payload;
 
-pub use certificate::{Algorithm, FileKind, KeygenFile};
+pub use certificate::{Algorithm, KeygenFile};
+pub use kind::FileKind;
 pub use payload::{Document, Secret};
 
 /// The largest armored Keygen file accepted, in bytes. Keygen's files grow

@@ -8,7 +8,8 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use super::certificate::FileKind;
+use super::jsonapi::{time, Resource};
+use super::kind::FileKind;
 use crate::error::{Error, Result};
 use crate::format::keys::{KeyId, KeygenTrust};
 use crate::format::license::License;
@@ -98,58 +99,6 @@ struct Meta {
     issued: String,
     expiry: Option<String>,
     ttl: Option<u64>,
-}
-
-#[derive(Deserialize)]
-pub(super) struct Resource {
-    pub(super) id: String,
-    #[serde(rename = "type")]
-    pub(super) kind: String,
-    #[serde(default)]
-    pub(super) attributes: Attributes,
-    #[serde(default)]
-    pub(super) relationships: Relationships,
-}
-
-/// The attributes Tessera maps, of every resource type it reads (licenses,
-/// machines, products, entitlements, users); the rest is ignored.
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-pub(super) struct Attributes {
-    pub(super) name: Option<String>,
-    pub(super) expiry: Option<String>,
-    pub(super) status: Option<String>,
-    pub(super) suspended: Option<bool>,
-    pub(super) max_machines: Option<u64>,
-    pub(super) max_uses: Option<u64>,
-    pub(super) uses: Option<u64>,
-    pub(super) fingerprint: Option<String>,
-    pub(super) code: Option<String>,
-    pub(super) email: Option<String>,
-    pub(super) first_name: Option<String>,
-    pub(super) last_name: Option<String>,
-    pub(super) metadata: Option<serde_json::Map<String, serde_json::Value>>,
-}
-
-#[derive(Deserialize, Default)]
-pub(super) struct Relationships {
-    pub(super) product: Option<Relationship>,
-    pub(super) license: Option<Relationship>,
-}
-
-#[derive(Deserialize)]
-pub(super) struct Relationship {
-    pub(super) data: Option<Linkage>,
-}
-
-#[derive(Deserialize)]
-pub(super) struct Linkage {
-    pub(super) id: String,
-}
-
-/// The id a relationship links to, if it links one.
-pub(super) fn related(rel: Option<&Relationship>) -> Option<&str> {
-    rel?.data.as_ref().map(|l| l.id.as_str())
 }
 
 /// A verified Keygen payload, read: its times, its license (or machine and
@@ -313,15 +262,4 @@ impl Document {
     pub fn into_license(self) -> License {
         self.license
     }
-}
-
-/// Keygen's timestamps (`2022-08-08T17:31:34.431Z`), to the second:
-/// Tessera's times have one-second resolution, and the fraction is dropped
-/// (an expiry then comes up to a second early, never late).
-pub(super) fn time(s: &str, what: &str) -> Result<DateTime<Utc>> {
-    let t = DateTime::parse_from_rfc3339(s)
-        .map_err(|_| Error::InvalidPayload(format!("{what} is not an RFC 3339 time")))?
-        .with_timezone(&Utc);
-    DateTime::from_timestamp(t.timestamp(), 0)
-        .ok_or_else(|| Error::InvalidPayload(format!("{what} is out of range")))
 }
