@@ -243,6 +243,26 @@ fn named_paths(module: &str, code: &str) -> Vec<String> {
         .collect()
 }
 
+/// What the code names through `alias` (`alias::a::b` gives `a::b`), where
+/// `alias` starts a path (not after `::`, not inside another name).
+fn through_alias<'a>(code: &'a str, alias: &'a str) -> impl Iterator<Item = String> + 'a {
+    let anchor = format!("{alias}::");
+    code.match_indices(anchor.clone().as_str())
+        .map(|(i, _)| i)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .filter(move |&i| {
+            !code[..i].ends_with(|c: char| c.is_alphanumeric() || c == '_' || c == ':')
+        })
+        .map(move |i| {
+            let tail = &code[i + anchor.len()..];
+            let end = tail
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
+                .unwrap_or(tail.len());
+            tail[..end].trim_end_matches(':').to_owned()
+        })
+}
+
 /// The longest module named by the front of `path`.
 fn resolve<'a>(path: &str, names: &'a BTreeSet<String>) -> Option<&'a String> {
     let segments: Vec<&str> = path.split("::").collect();
@@ -268,7 +288,22 @@ fn graph(root: &Path, top_level: bool) -> BTreeMap<String, BTreeSet<String>> {
     for (name, source) in &modules {
         let from = fold(name);
         let targets = edges.entry(from.clone()).or_default();
-        for path in named_paths(name, &code(source)) {
+        let code = code(source);
+        let mut paths = named_paths(name, &code);
+        // A module brought into scope (`use crate::products;`) is no edge
+        // by itself: what the code names through it is (`products::db::x`
+        // is an edge to `products::db`, not to `products`).
+        let imported: Vec<String> = paths
+            .iter()
+            .filter(|p| names.contains(*p) && !p.is_empty())
+            .cloned()
+            .collect();
+        paths.retain(|p| !imported.contains(p));
+        for module in &imported {
+            let alias = module.rsplit("::").next().unwrap_or(module);
+            paths.extend(through_alias(&code, alias).map(|rest| format!("{module}::{rest}")));
+        }
+        for path in paths {
             match resolve(&path, &names) {
                 // A module may use its own children; the root names nothing.
                 Some(t) if t != name && !t.is_empty() && !name.starts_with(&format!("{t}::")) => {
@@ -466,7 +501,7 @@ fn the_checker_finds_a_cycle_when_there_is_one() {
         "a.rs",
         "use crate::b::Thing;\n// crate::c is only named in a comment\n",
     );
-    write("b.rs", "use crate::{c::Other, a};\n");
+    write("b.rs", "use crate::{c::Other, a};\nfn f() { a::g() }\n");
     write(
         "c.rs",
         "pub struct Other;\n#[cfg(test)]\nmod tests {\n    use crate::a;\n}\n",
@@ -505,6 +540,17 @@ fn the_checker_finds_a_cycle_when_there_is_one() {
         "const S: &str = \"use crate::k::p; elsewhere\";\nuse crate::z as zz;\n",
     );
     assert_eq!(cycles(dir.path()), Vec::<Vec<String>>::new());
+    // `use crate::k;` in z is no edge to k (whose children import z); only
+    // what z names through it is: here k::p, which makes the cycle.
+    write("k/r.rs", "use crate::z;\nfn h() { z::f() }\n");
+    write("z.rs", "use crate::k;\nfn f() {}\n");
+    assert_eq!(cycles(dir.path()), Vec::<Vec<String>>::new());
+    write("z.rs", "use crate::k;\nfn f() { k::p::g() }\n");
+    write("k/p.rs", "use crate::k::r::X;\n");
+    assert_eq!(
+        cycles(dir.path()),
+        vec![vec!["k::p".to_owned(), "k::r".to_owned(), "z".to_owned()]]
+    );
     assert_eq!(
         expand_use("crate::a::{b as c, d::{self, e}}"),
         ["crate::a::b", "crate::a::d", "crate::a::d::e"]

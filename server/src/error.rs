@@ -2,6 +2,8 @@
 
 use serde::Serialize;
 
+use crate::database;
+
 /// A failed request.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct ApiError {
@@ -68,9 +70,9 @@ impl From<tessera::Error> for ApiError {
     }
 }
 
-impl From<crate::db::DbError> for ApiError {
-    fn from(e: crate::db::DbError) -> ApiError {
-        use crate::db::DbError;
+impl From<database::DbError> for ApiError {
+    fn from(e: database::DbError) -> ApiError {
+        use database::DbError;
         match e {
             DbError::NotFound(code, message) => ApiError::not_found(code, message),
             DbError::Exists(code, message) => ApiError::conflict(code, message),
@@ -98,7 +100,7 @@ mod tests {
             rusqlite::ffi::Error::new(19),
             Some("UNIQUE constraint failed: consumption.license_id, consumption.seq".into()),
         );
-        let answer = ApiError::from(crate::db::DbError::Sqlite(e));
+        let answer = ApiError::from(database::DbError::Sqlite(e));
         assert_eq!((answer.status, answer.code), (500, "internal"));
         for word in ["UNIQUE", "consumption", "constraint", "sqlite", "database"] {
             assert!(

@@ -18,6 +18,7 @@ use tessera::protocol::{format_http_date, request};
 use tower::ServiceExt as _;
 
 use crate::state::App;
+use crate::{database, products};
 
 /// The product every signed request is made for, and its shared key.
 const PRODUCT: &str = "fuzz";
@@ -62,7 +63,7 @@ fn make() -> Option<Harness> {
         .build()
         .ok()?;
     let path = std::path::Path::new(":memory:");
-    let db = Arc::new(Mutex::new(crate::db::open(path).ok()?));
+    let db = Arc::new(Mutex::new(database::open(path).ok()?));
     let checkpoints = crate::wal::Checkpointer::start(path, &db).ok()?;
     // Throwaway test key.
     let key = tessera::issuer::SigningKey::from_seed(&[0x5e; 32]).ok()?;
@@ -81,8 +82,8 @@ fn make() -> Option<Harness> {
     ));
     {
         let conn = db.lock().ok()?;
-        crate::db::write(&crate::store::Db::Sqlite(&conn), |tx| {
-            crate::db::insert_product(tx, PRODUCT, "Fuzz", PRODUCT_KEY)
+        database::write(&crate::store::Db::Sqlite(&conn), |tx| {
+            products::db::insert_product(tx, PRODUCT, "Fuzz", PRODUCT_KEY)
         })
         .ok()?;
     }

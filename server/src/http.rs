@@ -19,6 +19,7 @@ use tessera::protocol::{self, request};
 
 use crate::error::ApiError;
 use crate::state::App;
+use crate::{audit, database, users};
 
 /// The largest request body accepted.
 pub(crate) const MAX_BODY: usize = 64 * 1024;
@@ -219,7 +220,7 @@ pub(crate) async fn authenticate_admin(
         let at = app.now().timestamp();
         // An audit that cannot be written is logged, not the request undone.
         if let Err(e) = app
-            .with_db(move |_, conn| Ok(crate::db::audit(conn, at, &actor, &action, status)?))
+            .with_db(move |_, conn| Ok(audit::db::audit(conn, at, &actor, &action, status)?))
             .await
         {
             eprintln!(
@@ -258,7 +259,7 @@ pub(crate) async fn authenticate_client(
         .get::<axum::extract::ConnectInfo<crate::idle::Peer>>()
         .map(|c| c.0 .0.ip());
     let run = next.run(Request::from_parts(parts, Body::from(body)));
-    Ok(crate::users::PEER.scope(peer, run).await)
+    Ok(users::sign_in::PEER.scope(peer, run).await)
 }
 
 /// Checks Date, nonce and the HMAC; returns the product and the request
@@ -319,7 +320,7 @@ async fn authenticate(
             let product = product.clone();
             move |app, conn| {
                 let sweep = app.nonce_sweep_due(now);
-                Ok(crate::db::remember_nonce(
+                Ok(database::remember_nonce(
                     conn, &product, &nonce, now, expires, sweep,
                 )?)
             }
@@ -333,3 +334,10 @@ async fn authenticate(
     }
     Ok((product, message))
 }
+
+/// The product a client request authenticated as (by its HMAC).
+pub(crate) type Authenticated = axum::Extension<Product>;
+
+/// The device proof a client request carries (checked by the handler
+/// against the key the activation recorded).
+pub(crate) type Proof = axum::Extension<DeviceProof>;

@@ -21,19 +21,29 @@
 //! `insecure_http`, and then only on a loopback address. docs/PROTOCOL.md
 //! describes the API.
 
+mod activations;
 mod admin;
 mod api;
+mod audit;
+mod body;
 mod compat;
-mod db;
+mod consumption;
+mod database;
+mod device_call;
 mod error;
 mod http;
 mod idle;
+mod licenses;
+mod products;
 mod releases;
 mod routes;
+mod seats;
 mod served;
+mod sso;
 mod state;
 mod store;
 mod tls;
+mod trials;
 mod users;
 mod wal;
 mod window;
@@ -78,12 +88,12 @@ fn open_store(
 ) -> Result<state::Store, String> {
     if store::is_postgres_url(database) {
         let pool = store::open_pg(database, pool_size.unwrap_or(16), runtime, |db| {
-            db::migrate(db).map_err(|e| e.to_string())
+            database::migrate(db).map_err(|e| e.to_string())
         })?;
         return Ok(state::Store::Postgres(pool));
     }
     let path = std::path::Path::new(database);
-    let conn = db::open(path).map_err(|e| e.to_string())?;
+    let conn = database::open(path).map_err(|e| e.to_string())?;
     let conn = Arc::new(std::sync::Mutex::new(conn));
     let checkpoints = wal::Checkpointer::start(path, &conn)?;
     Ok(state::Store::Sqlite { conn, checkpoints })

@@ -4,19 +4,19 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::http::{StatusCode, Uri};
-use axum::middleware;
 use axum::response::Response;
 use axum::routing::get;
-use axum::Router;
+use axum::{middleware, Router};
 
 use crate::error::ApiError;
 use crate::http::{authenticate_admin, authenticate_client, sign_every_response};
 use crate::state::App;
+use crate::{admin, api};
 
 /// Every (method, path) the server serves, the methods in upper case.
 pub(crate) fn served_routes() -> Vec<(String, String)> {
-    let (_, api) = crate::api::routes();
-    let (_, admin) = crate::admin::routes();
+    let (_, api) = api::routes();
+    let (_, admin) = admin::routes();
     let mut all = vec![("GET".to_owned(), "/openapi.json".to_owned())];
     for (prefix, served) in [("/api/v1", api), ("/admin/v1", admin)] {
         for (methods, path) in served {
@@ -32,13 +32,11 @@ pub(crate) fn served_routes() -> Vec<(String, String)> {
 /// `/admin/v1`, the seeds' APIs at their own paths, the OpenAPI document; anything else is 404, an undeclared
 /// method 405, and every answer goes through [`sign_every_response`].
 pub(crate) fn router(app: Arc<App>) -> Router {
-    let api = crate::api::routes()
-        .0
-        .route_layer(middleware::from_fn_with_state(
-            Arc::clone(&app),
-            authenticate_client,
-        ));
-    let admin = crate::admin::routes()
+    let api = api::routes().0.route_layer(middleware::from_fn_with_state(
+        Arc::clone(&app),
+        authenticate_client,
+    ));
+    let admin = admin::routes()
         .0
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&app),

@@ -11,9 +11,10 @@ use serde_json::{json, Value};
 use tessera::issuer::SigningKey;
 use tessera::{Clock, License, ManualClock, SystemClock};
 
-use crate::db::{DbError, LicenseRow};
 use crate::error::ApiError;
-use crate::store::{Db, PgClient};
+use crate::licenses::db::LicenseRow;
+use crate::products;
+use crate::store::{Db, DbError, PgClient};
 use crate::wal::Checkpointer;
 
 /// Everything a request needs.
@@ -215,7 +216,7 @@ impl App {
         }
         let looked_up = product.to_owned();
         let key = self
-            .with_db(move |_, conn| Ok(crate::db::product_key(conn, &looked_up)?))
+            .with_db(move |_, conn| Ok(products::db::product_key(conn, &looked_up)?))
             .await?;
         if let Some(k) = &key {
             self.product_keys
@@ -226,3 +227,6 @@ impl App {
         Ok(key)
     }
 }
+
+/// The state every handler takes.
+pub(crate) type AppState = axum::extract::State<Arc<App>>;

@@ -126,7 +126,7 @@ pub(crate) fn redacted(database: &str) -> String {
 
 /// Opens a pool of connections to the PostgreSQL database at `url` and
 /// runs `prepare` on its first connection (the caller brings the schema
-/// forward there: `db::migrate`, once, whichever instance comes first).
+/// forward there: `database::migrate`, once, whichever instance comes first).
 pub(crate) fn open_pg(
     url: &str,
     size: usize,

@@ -166,7 +166,7 @@ mod tests {
     fn opened(restart_frames: i64) -> (tempfile::TempDir, Arc<Mutex<Connection>>, Passes) {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("t.db");
-        let db = Arc::new(Mutex::new(crate::db::open(&path).expect("open")));
+        let db = Arc::new(Mutex::new(crate::database::open(&path).expect("open")));
         let passes = Passes::new(&path, &db, restart_frames).expect("passes");
         (dir, db, passes)
     }

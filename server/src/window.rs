@@ -2,8 +2,8 @@
 //! address, new trials per address), counted in the database, so every
 //! instance sharing it holds the same limit.
 
-use crate::db::{self, DbResult};
-use crate::store::Db;
+use crate::database;
+use crate::store::{Db, DbResult};
 
 /// A limit: at most `limit` events of one kind per key in `window` seconds.
 #[derive(Debug, Clone, Copy)]
@@ -16,18 +16,19 @@ pub(crate) struct Limit {
 impl Limit {
     /// Seconds until `key` may have another event, or None when it may now.
     pub(crate) fn wait(&self, conn: &Db<'_>, key: &str, now: i64) -> DbResult<Option<u64>> {
-        let mut times = db::recent_events(conn, self.kind, key, now.saturating_sub(self.window))?;
+        let mut times =
+            database::recent_events(conn, self.kind, key, now.saturating_sub(self.window))?;
         Ok(retry_after(&mut times, self.limit, self.window, now))
     }
 
     /// Counts an event of `key` at `now`.
     pub(crate) fn record(&self, conn: &Db<'_>, key: &str, now: i64) -> DbResult<()> {
-        db::record_event(conn, self.kind, key, now)
+        database::record_event(conn, self.kind, key, now)
     }
 
     /// Forgets `key`'s events.
     pub(crate) fn forget(&self, conn: &Db<'_>, key: &str) -> DbResult<()> {
-        db::forget_events(conn, self.kind, key)
+        database::forget_events(conn, self.kind, key)
     }
 }
 

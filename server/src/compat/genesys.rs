@@ -8,7 +8,7 @@
 //! a batch item's `licenseId` are Tessera license ids (what a user is
 //! assigned to); a feature toggle is the organization's, so it reads and
 //! switches the feature on every license that has it, in one transaction.
-//! The rules are the admin API's (`admin::assign`, `admin::toggle_in`).
+//! The rules are the admin API's (`users::assign::assign`, `licenses::toggle_in`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,12 +18,14 @@ use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use crate::admin::{assign, toggle_in, Assignment};
-use crate::db::{self, DefinitionRow};
 use crate::error::ApiError;
 use crate::http::{Answer, JsonBody};
+use crate::licenses::toggle_in;
+use crate::products::db::DefinitionRow;
 use crate::state::App;
 use crate::store::Db;
+use crate::users::assign::{assign, Assignment};
+use crate::{database, licenses, products, users};
 
 const BASE: &str = "/api/v2/license";
 
@@ -74,7 +76,7 @@ fn definition(d: &DefinitionRow) -> Result<Value, ApiError> {
 async fn definitions_call(State(app): State<Arc<App>>) -> Result<Answer, ApiError> {
     let all = app
         .with_db(|_, conn| {
-            db::definitions(conn, None)?
+            products::db::definitions(conn, None)?
                 .iter()
                 .map(definition)
                 .collect::<Result<Vec<_>, _>>()
@@ -91,7 +93,7 @@ async fn definition_call(
     let (product, code) = license_id.split_once(':').ok_or_else(missing)?;
     let (product, code) = (product.to_owned(), code.to_owned());
     let found = app
-        .with_db(move |_, conn| Ok(db::definition(conn, &product, &code)?))
+        .with_db(move |_, conn| Ok(products::db::definition(conn, &product, &code)?))
         .await?
         .ok_or_else(missing)?;
     Ok(Answer(definition(&found)?))
@@ -101,7 +103,7 @@ async fn definition_call(
 /// the feature has it off; `switch` flips it on every such license. `None`
 /// when no license has the feature.
 fn org_toggle(tx: &Db<'_>, feature: &str, switch: bool) -> Result<Option<bool>, ApiError> {
-    let licenses = db::licenses_matching(tx, &[], u32::MAX)?;
+    let licenses = licenses::db::licenses_matching(tx, &[], u32::MAX)?;
     let mut states = Vec::new();
     for row in &licenses {
         if let Some(on) = toggle_in(tx, row, feature, None)? {
@@ -126,7 +128,7 @@ async fn toggle(app: &Arc<App>, feature: String, switch: bool) -> Result<Answer,
     let enabled = app
         .with_db(move |_, conn| {
             if switch {
-                db::write(conn, |tx| org_toggle(tx, &f, true))
+                database::write(conn, |tx| org_toggle(tx, &f, true))
             } else {
                 org_toggle(conn, &f, false)
             }
@@ -160,7 +162,7 @@ async fn toggle_switch_call(
 fn license_user(conn: &Db<'_>, id: &str) -> Result<Value, ApiError> {
     Ok(json!({
         "id": id,
-        "licenses": db::license_ids_of_user(conn, id)?,
+        "licenses": users::db::license_ids_of_user(conn, id)?,
         "selfUri": format!("{BASE}/users/{id}"),
     }))
 }
@@ -171,7 +173,7 @@ async fn user_call(
 ) -> Result<Answer, ApiError> {
     let user = app
         .with_db(move |_, conn| {
-            db::user_by_id(conn, &user_id)?
+            users::db::user_by_id(conn, &user_id)?
                 .ok_or_else(|| ApiError::not_found("user_not_found", "no such user"))?;
             license_user(conn, &user_id)
         })
@@ -202,7 +204,7 @@ async fn users_call(
     let page = app
         .with_db(move |_, conn| {
             let offset = (number - 1).saturating_mul(size);
-            let (rows, total) = db::users_page(conn, offset, size)?;
+            let (rows, total) = users::db::users_page(conn, offset, size)?;
             let entities = rows
                 .iter()
                 .map(|u| license_user(conn, &u.id))
@@ -247,7 +249,7 @@ async fn users_batch_call(
         .with_db(move |_, conn| {
             let mut out = Map::new();
             for id in &ids {
-                if db::user_by_id(conn, id)?.is_some() {
+                if users::db::user_by_id(conn, id)?.is_some() {
                     out.insert(id.clone(), license_user(conn, id)?);
                 }
             }

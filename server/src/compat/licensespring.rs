@@ -24,14 +24,15 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 use tessera::protocol::{parse_http_date, request};
 
-use crate::db::{self, LicenseRow, UserRow};
+use super::oidc;
 use crate::error::ApiError;
 use crate::http::Answer;
+use crate::licenses::db::LicenseRow;
 use crate::state::App;
 use crate::store::Db;
-use crate::users::{self, Password};
-
-use super::oidc;
+use crate::users::db::UserRow;
+use crate::users::sign_in::Password;
+use crate::{activations, releases, seats, sso, users};
 
 /// How far a request's Date may be from the server's clock, in seconds.
 const MAX_SKEW_SECS: i64 = 300;
@@ -149,7 +150,7 @@ async fn user_licenses_call(
         p.customer_account_code,
     ) {
         (Some(name), Some(password), None, None, None) => {
-            (users::login(&app, &name, &password).await?, None)
+            (users::sign_in::login(&app, &name, &password).await?, None)
         }
         (None, None, Some(token), None, Some(account)) => (
             sso_user(&app, &account, Grant::IdToken(token)).await?,
@@ -168,7 +169,7 @@ async fn user_licenses_call(
     };
     let list = app
         .with_db(move |app, conn| {
-            db::licenses_of_user(conn, &user.id, &product)?
+            users::db::licenses_of_user(conn, &user.id, &product)?
                 .iter()
                 .filter(|row| account.is_none() || row.account == account)
                 .map(|row| license(app, conn, row, &user))
@@ -192,7 +193,7 @@ enum Grant {
 async fn sso_user(app: &Arc<App>, account: &str, grant: Grant) -> Result<UserRow, ApiError> {
     let a = account.to_owned();
     let row = app
-        .with_db(move |_, conn| Ok(db::sso(conn, &a)?))
+        .with_db(move |_, conn| Ok(sso::db::sso(conn, &a)?))
         .await?
         .ok_or_else(|| {
             ApiError::bad_request(
@@ -211,8 +212,8 @@ async fn sso_user(app: &Arc<App>, account: &str, grant: Grant) -> Result<UserRow
             "the signed-in user has no account on this server",
         )
     };
-    let name = users::normalize_username(&name).ok_or_else(unknown)?;
-    app.with_db(move |_, conn| Ok(db::user_by_username(conn, &name)?))
+    let name = users::sign_in::normalize_username(&name).ok_or_else(unknown)?;
+    app.with_db(move |_, conn| Ok(users::db::user_by_username(conn, &name)?))
         .await?
         .ok_or_else(unknown)
 }
@@ -290,7 +291,7 @@ fn license(app: &App, conn: &Db<'_>, row: &LicenseRow, user: &UserRow) -> Result
     );
     put(
         "times_activated",
-        json!(db::activation_count(conn, &row.id)?),
+        json!(activations::db::activation_count(conn, &row.id)?),
     );
     put("transfer_count", json!(row.transfer_count));
     put("max_transfers", json!(l.max_transfers));
@@ -306,11 +307,11 @@ fn license(app: &App, conn: &Db<'_>, row: &LicenseRow, user: &UserRow) -> Result
     put("is_air_gapped", json!(l.is_air_gapped));
     // The device this user activated the license on, if any, and whether it
     // holds a borrowed seat.
-    let device = db::user_devices(conn, &row.id, &user.id)?
+    let device = activations::db::user_devices(conn, &row.id, &user.id)?
         .into_iter()
         .next();
     let borrowed = match &device {
-        Some(d) => db::borrowed_until(conn, &row.id, d, now.timestamp())?,
+        Some(d) => seats::db::borrowed_until(conn, &row.id, d, now.timestamp())?,
         None => None,
     };
     put("device_id", json!(device.as_deref().map_or(0, numeric_id)));
@@ -330,9 +331,11 @@ fn license(app: &App, conn: &Db<'_>, row: &LicenseRow, user: &UserRow) -> Result
     }
     // The newest release the license may install (`releases.rs`): its
     // maintenance decides; empty strings when there is none.
-    let releases = db::releases_of(conn, &row.product, None)?;
-    let release = crate::releases::latest_for(crate::releases::covered_until(l), &releases, None);
-    let text = |f: fn(&db::ReleaseRow) -> String| json!(release.map(f).unwrap_or_default());
+    let releases = releases::db::releases_of(conn, &row.product, None)?;
+    let release =
+        releases::versions::latest_for(releases::versions::covered_until(l), &releases, None);
+    let text =
+        |f: fn(&releases::db::ReleaseRow) -> String| json!(release.map(f).unwrap_or_default());
     put("version", text(|r| r.version.clone()));
     put(
         "release_date",
@@ -431,7 +434,7 @@ fn license(app: &App, conn: &Db<'_>, row: &LicenseRow, user: &UserRow) -> Result
             "is_initial_password": true,
             "max_activations": l.max_activations,
             "allow_unlimited_activations": l.allow_unlimited_activations,
-            "total_activations": db::user_devices(conn, &row.id, &user.id)?.len(),
+            "total_activations": activations::db::user_devices(conn, &row.id, &user.id)?.len(),
         }),
     );
     put("metadata", Value::Object(l.metadata.clone()));
@@ -441,7 +444,7 @@ fn license(app: &App, conn: &Db<'_>, row: &LicenseRow, user: &UserRow) -> Result
     if floats {
         put(
             "floating_in_use_devices",
-            json!(db::seats_held(conn, &row.id, now.timestamp())?),
+            json!(seats::db::seats_held(conn, &row.id, now.timestamp())?),
         );
         put("floating_users", json!(l.floating_users));
     }

@@ -14,7 +14,7 @@
 //!
 //! Every failure answers Salesforce's error shape, `[{"message",
 //! "errorCode", "fields"}]`, including the admin token's 401 in front. The
-//! rules are the admin API's (`admin::assign`, the same transaction); this
+//! rules are the admin API's (`users::assign::assign`, the same transaction); this
 //! module renames, and reads.
 
 use std::collections::HashMap;
@@ -31,12 +31,13 @@ use base64::Engine as _;
 use serde_json::{json, Map, Value};
 
 use super::soql;
-use crate::admin::{assign, Assignment};
-use crate::db::{self, LicenseRow};
 use crate::error::ApiError;
 use crate::http::{json_response, MAX_BODY};
+use crate::licenses::db::LicenseRow;
 use crate::state::App;
 use crate::store::Db;
+use crate::users::assign::{assign, Assignment};
+use crate::{database, licenses, users};
 
 /// The most records one query answers; past it the query must be narrowed
 /// (Salesforce pages past 2,000 with `nextRecordsUrl`, which is not served).
@@ -226,7 +227,7 @@ fn package_license(
     m.insert("AllowedLicenses".into(), json!(row.max_users));
     m.insert(
         "UsedLicenses".into(),
-        json!(db::assigned_count(conn, &row.id)?),
+        json!(users::db::assigned_count(conn, &row.id)?),
     );
     m.insert("Status".into(), json!(status));
     m.insert(
@@ -269,11 +270,13 @@ async fn package_license_call(
 ) -> Reply {
     check_version(&version)?;
     let found = app
-        .with_db(move |app, conn| match db::license_by_id(conn, &id) {
-            Ok(row) => Ok(Some(package_license(app, conn, &row)?)),
-            Err(db::DbError::NotFound(..)) => Ok(None),
-            Err(e) => Err(e.into()),
-        })
+        .with_db(
+            move |app, conn| match licenses::db::license_by_id(conn, &id) {
+                Ok(row) => Ok(Some(package_license(app, conn, &row)?)),
+                Err(database::DbError::NotFound(..)) => Ok(None),
+                Err(e) => Err(e.into()),
+            },
+        )
         .await?;
     let all = found.ok_or_else(SfError::not_found)?;
     Ok(ok(
@@ -290,7 +293,7 @@ async fn user_package_license_call(
     let (license, user) = parse_assignment_id(&id).ok_or_else(SfError::not_found)?;
     let (l, u) = (license.clone(), user.clone());
     let held = app
-        .with_db(move |_, conn| Ok(db::is_assigned(conn, &u, &l)?))
+        .with_db(move |_, conn| Ok(users::db::is_assigned(conn, &u, &l)?))
         .await?;
     if !held {
         return Err(SfError::not_found());
@@ -511,7 +514,7 @@ async fn query_call(
             let mut out = Vec::new();
             match object {
                 Object::PackageLicense => {
-                    let rows = db::licenses_matching(conn, &filters, MAX_RECORDS + 1)?;
+                    let rows = licenses::db::licenses_matching(conn, &filters, MAX_RECORDS + 1)?;
                     if rows.len() > MAX_RECORDS as usize {
                         return Err(too_many());
                     }
@@ -520,7 +523,7 @@ async fn query_call(
                     }
                 }
                 Object::UserPackageLicense => {
-                    let rows = db::assignments_matching(conn, &filters, MAX_RECORDS + 1)?;
+                    let rows = users::db::assignments_matching(conn, &filters, MAX_RECORDS + 1)?;
                     if rows.len() > MAX_RECORDS as usize {
                         return Err(too_many());
                     }

@@ -8,7 +8,7 @@
 //! the account has no license for a bundle, 409 when the units bought are
 //! all allocated. The answer is the document's: one element per user,
 //! `[{"userId", "organizationId", "useExternalLicense", "userBundleCodes"}]`.
-//! The rules are the admin API's (`admin::allocate`); this module only
+//! The rules are the admin API's (`users::assign::allocate`); this module only
 //! renames.
 
 use std::sync::Arc;
@@ -18,10 +18,10 @@ use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::admin::{allocate, Allocation};
 use crate::error::ApiError;
 use crate::http::{Answer, JsonBody};
 use crate::state::App;
+use crate::users::assign::{allocate, Allocation};
 
 /// The request body, in the document's field names.
 #[derive(Deserialize)]

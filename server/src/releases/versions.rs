@@ -17,7 +17,7 @@ use std::cmp::Ordering;
 
 use tessera::License;
 
-use crate::db::ReleaseRow;
+use crate::releases::db::ReleaseRow;
 
 /// The most parts a version has, and the longest part.
 const MAX_PARTS: usize = 8;

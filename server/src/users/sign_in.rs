@@ -9,9 +9,9 @@ use argon2::Argon2;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::db::{self, UserRow};
 use crate::error::ApiError;
 use crate::state::App;
+use crate::users::db::UserRow;
 use crate::window::Limit;
 
 /// A password from a request body: never printed.
@@ -172,7 +172,7 @@ pub(crate) async fn login(
     throttle(app, username, peer, now).await?;
     let name = username.to_owned();
     let user = app
-        .with_db(move |_, conn| Ok(db::user_by_username(conn, &name)?))
+        .with_db(move |_, conn| Ok(super::db::user_by_username(conn, &name)?))
         .await?;
     let password = password.clone();
     // Each check takes Argon2's 19 MiB for about 20 ms: a few at a time,

@@ -1,0 +1,226 @@
+//! Activations: a device's slot on a license. The client API's activate,
+//! check and deactivate, and support's device list and removal.
+
+pub(crate) mod db;
+pub(crate) mod offline;
+
+use axum::extract::{Path, State};
+use axum::Extension;
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{json, Value};
+use tessera::Fingerprint;
+
+use crate::body::Reply;
+use crate::device_call::{device_call, later, DeviceRequest, Unsigned, Who};
+use crate::error::ApiError;
+use crate::http::{Answer, Authenticated, JsonBody, Product, Proof};
+use crate::licenses::db::LicenseRow;
+use crate::state::{App, AppState, Parsed};
+use crate::store::Db;
+use crate::{database, licenses};
+
+pub(crate) async fn activate_call(
+    State(app): AppState,
+    Extension(Product(product)): Authenticated,
+    Extension(proof): Proof,
+    JsonBody(r): JsonBody<DeviceRequest>,
+) -> Result<Answer, ApiError> {
+    device_call(&app, (product, proof), r, true, Box::new(activate)).await
+}
+
+pub(crate) async fn check_call(
+    State(app): AppState,
+    Extension(Product(product)): Authenticated,
+    Extension(proof): Proof,
+    JsonBody(r): JsonBody<DeviceRequest>,
+) -> Result<Answer, ApiError> {
+    device_call(&app, (product, proof), r, false, Box::new(check)).await
+}
+
+pub(crate) async fn deactivate_call(
+    State(app): AppState,
+    Extension(Product(product)): Authenticated,
+    Extension(proof): Proof,
+    JsonBody(r): JsonBody<DeviceRequest>,
+) -> Result<Answer, ApiError> {
+    device_call(&app, (product, proof), r, false, Box::new(deactivate)).await
+}
+
+/// The license for `device` now, issued once the lock is released.
+fn license_spec(
+    app: &App,
+    conn: &Db<'_>,
+    row: &LicenseRow,
+    device: &Fingerprint,
+    now: DateTime<Utc>,
+) -> Result<Value, ApiError> {
+    let mut spec = app.license_of(row)?.0.clone();
+    spec["device"] = serde_json::to_value(device).map_err(|e| ApiError::internal(e.to_string()))?;
+    spec["times_activated"] = json!(db::activation_count(conn, &row.id)?);
+    spec["transfer_count"] = json!(row.transfer_count);
+    spec["expires_at"] = json!(tessera::format::license::ts::format(&later(
+        now,
+        Duration::days(i64::from(app.check_in_days))
+    )?));
+    Ok(spec)
+}
+
+/// Records `device`'s activation, refusing past `max_activations`.
+fn record_activation(
+    tx: &Db<'_>,
+    parsed: &Parsed,
+    row: &LicenseRow,
+    device: &Fingerprint,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let license = &parsed.1;
+    if !db::is_activated(tx, &row.id, &device.id)?
+        && !license.allow_unlimited_activations
+        && db::activation_count(tx, &row.id)? >= license.max_activations
+    {
+        return Err(ApiError::conflict(
+            "activation_limit",
+            format!(
+                "the license is activated on its {} allowed devices",
+                license.max_activations
+            ),
+        ));
+    }
+    let fp = serde_json::to_string(device).map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(db::insert_activation(
+        tx,
+        &row.id,
+        &device.id,
+        &fp,
+        now.timestamp(),
+    )?)
+}
+
+fn activate(
+    app: &App,
+    tx: &Db<'_>,
+    row: &LicenseRow,
+    who: &Who,
+    now: DateTime<Utc>,
+) -> Result<Unsigned, ApiError> {
+    record_activation(tx, &app.license_of(row)?, row, &who.fingerprint, now)?;
+    Ok(Unsigned::License(
+        license_spec(app, tx, row, &who.fingerprint, now)?,
+        now,
+    ))
+}
+
+/// Refuses a device the license is not activated on.
+pub(crate) fn require_activated(
+    tx: &Db<'_>,
+    row: &LicenseRow,
+    device: &str,
+) -> Result<(), ApiError> {
+    if db::is_activated(tx, &row.id, device)? {
+        Ok(())
+    } else {
+        Err(ApiError::not_found(
+            "not_activated",
+            "the license is not activated on this device",
+        ))
+    }
+}
+
+fn check(
+    app: &App,
+    tx: &Db<'_>,
+    row: &LicenseRow,
+    who: &Who,
+    now: DateTime<Utc>,
+) -> Result<Unsigned, ApiError> {
+    require_activated(tx, row, &who.fingerprint.id)?;
+    Ok(Unsigned::License(
+        license_spec(app, tx, row, &who.fingerprint, now)?,
+        now,
+    ))
+}
+
+/// Frees `device`'s slot, counting a transfer.
+fn remove_activation(
+    app: &App,
+    tx: &Db<'_>,
+    row: &LicenseRow,
+    device: &str,
+) -> Result<(), ApiError> {
+    let parsed = app.license_of(row)?;
+    let license = &parsed.1;
+    require_activated(tx, row, device)?;
+    if license.max_transfers > 0 && row.transfer_count >= license.max_transfers {
+        return Err(ApiError::conflict(
+            "transfer_limit",
+            format!(
+                "the license allows {} transfers, all used",
+                license.max_transfers
+            ),
+        ));
+    }
+    db::delete_activation(tx, &row.id, device)?;
+    Ok(())
+}
+
+fn deactivate(
+    app: &App,
+    tx: &Db<'_>,
+    row: &LicenseRow,
+    who: &Who,
+    _: DateTime<Utc>,
+) -> Result<Unsigned, ApiError> {
+    remove_activation(app, tx, row, &who.fingerprint.id)?;
+    Ok(Unsigned::Ready(json!({ "deactivated": true })))
+}
+
+/// `GET /licenses/{id}/devices`: the devices the license is activated on.
+pub(crate) async fn devices_call(State(app): AppState, Path(id): Path<String>) -> Reply {
+    let list = app
+        .with_db(move |_, conn| {
+            licenses::db::license_by_id(conn, &id)?;
+            let devices = db::devices_of_license(conn, &id)?;
+            Ok(Value::from(
+                devices
+                    .into_iter()
+                    .map(|(device, fingerprint, at)| {
+                        let components = serde_json::from_str::<Value>(&fingerprint)
+                            .map(|f| f["components"].clone())
+                            .unwrap_or(Value::Null);
+                        json!({
+                            "device": device,
+                            "components": components,
+                            "activated_at": tessera::format::license::ts::format(
+                                &chrono::DateTime::from_timestamp(at, 0).unwrap_or_default()
+                            ),
+                        })
+                    })
+                    .collect::<Vec<_>>(),
+            ))
+        })
+        .await?;
+    Ok(Answer(list))
+}
+
+/// `DELETE /licenses/{id}/devices/{device}`: support frees a lost or
+/// replaced machine's slot (and any seat it holds). Not counted as one of
+/// the customer's transfers.
+pub(crate) async fn remove_device_call(
+    State(app): AppState,
+    Path((id, device)): Path<(String, String)>,
+) -> Reply {
+    app.with_db(move |_, conn| {
+        database::write(conn, |tx| {
+            licenses::db::license_by_id(tx, &id)?;
+            if !db::remove_device(tx, &id, &device, false)? {
+                return Err(ApiError::not_found(
+                    "device_not_found",
+                    "the license is not activated on that device",
+                ));
+            }
+            Ok(())
+        })
+    })
+    .await?;
+    Ok(Answer(json!({ "removed": true })))
+}

@@ -1,0 +1,206 @@
+//! Offline activation and deactivation by request files: the answer is a
+//! signed response file, or the slot freed.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::Extension;
+use chrono::Duration;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tessera::activation::offline::{self, Action};
+
+use crate::activations::{license_spec, record_activation, remove_activation};
+use crate::device_call::{
+    check_fingerprint, check_user_devices, finish, license_of_product, same_product, Unsigned,
+};
+use crate::error::ApiError;
+use crate::http::{Answer, Authenticated, JsonBody, Product};
+use crate::licenses::db::LicenseRow;
+use crate::state::{App, AppState};
+use crate::users::sign_in::Password;
+use crate::{database, licenses, users};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct OfflineRequest {
+    product: String,
+    /// The armored request file the device wrote.
+    request: String,
+    /// For a user's request: the password, and which license when the
+    /// user has several for the product.
+    #[serde(default)]
+    password: Option<Password>,
+    #[serde(default)]
+    license_id: Option<String>,
+}
+
+pub(crate) async fn activate_offline_call(
+    State(app): AppState,
+    Extension(Product(product)): Authenticated,
+    JsonBody(r): JsonBody<OfflineRequest>,
+) -> Result<Answer, ApiError> {
+    same_product(&product, &r.product)?;
+    Ok(Answer(offline_call(&app, r, true).await?))
+}
+
+pub(crate) async fn deactivate_offline_call(
+    State(app): AppState,
+    Extension(Product(product)): Authenticated,
+    JsonBody(r): JsonBody<OfflineRequest>,
+) -> Result<Answer, ApiError> {
+    same_product(&product, &r.product)?;
+    Ok(Answer(offline_call(&app, r, false).await?))
+}
+
+/// Days a license file answered to an offline request lasts before the
+/// device must renew it with another request (Keygen's license files last
+/// 30 days by default too).
+const OFFLINE_FILE_DAYS: i64 = 30;
+
+/// Answers an offline activation request with a response file, or takes
+/// an offline deactivation request and frees the device's slot.
+async fn offline_call(
+    app: &Arc<App>,
+    r: OfflineRequest,
+    activating: bool,
+) -> Result<Value, ApiError> {
+    let text = r.request;
+    let request = offline::verify_request(text.as_bytes())?;
+    same_product(&r.product, &request.product)?;
+    check_fingerprint(&request.device)?;
+    let wanted = if activating {
+        Action::Activate
+    } else {
+        Action::Deactivate
+    };
+    if request.action != wanted {
+        return Err(ApiError::bad_request(
+            "wrong_action",
+            "this request asks for the other action",
+        ));
+    }
+    let user = match (&request.username, &r.password) {
+        (Some(name), Some(password)) => Some(users::sign_in::login(app, name, password).await?),
+        (Some(_), None) => {
+            return Err(ApiError::bad_request(
+                "invalid_body",
+                "a user's request comes with the user's password",
+            ))
+        }
+        (None, _) => None,
+    };
+    let request_id = offline::request_id(text.as_bytes());
+    let chosen = r.license_id;
+    app.with_db_then(
+        move |app, conn| {
+            let now = app.now();
+            database::write(conn, |tx| {
+                let first_time =
+                    super::db::record_offline_request(tx, &request_id, now.timestamp())?;
+                let row = match (&request.license_key, &request.license_id, &user) {
+                    (Some(key), _, _) => {
+                        licenses::db::locked_license_by_key(tx, &request.product, key)?
+                    }
+                    (None, Some(id), _) => license_of_product(tx, &request.product, id)?,
+                    (None, None, Some(user)) => pick_license(
+                        users::db::licenses_of_user(tx, &user.id, &request.product)?,
+                        chosen.as_deref(),
+                    )?,
+                    (None, None, None) => {
+                        return Err(ApiError::bad_request(
+                            "invalid_body",
+                            "the request names no license",
+                        ))
+                    }
+                };
+                let row = licenses::db::license_for_update(tx, row)?;
+                if !row.enabled {
+                    return Err(ApiError::new(
+                        403,
+                        "license_disabled",
+                        "the license is disabled",
+                    ));
+                }
+                let device = request.device.clone();
+                if activating {
+                    if let Some(user) = &user {
+                        check_user_devices(tx, &row, &user.id, &device.id)?;
+                    }
+                    record_activation(tx, &app.license_of(&row)?, &row, &device, now)?;
+                    super::db::set_activation_key(
+                        tx,
+                        super::db::ActivationKey::Offline,
+                        &row.id,
+                        &device.id,
+                        &request.device_key,
+                    )?;
+                    if let Some(user) = &user {
+                        super::db::set_activation_user(tx, &row.id, &device.id, &user.id)?;
+                    }
+                    let mut spec = license_spec(app, tx, &row, &device, now)?;
+                    // A device that is never online renews by another
+                    // request file before this one expires; a file that
+                    // lasted the license's life would outlive a
+                    // deactivation undone from a copy of the state.
+                    spec["expires_at"] = json!(tessera::format::license::ts::format(
+                        &(now + Duration::days(OFFLINE_FILE_DAYS))
+                    ));
+                    return Ok(Unsigned::Offline(spec, now, text, Box::new(request)));
+                }
+                if !first_time {
+                    return Err(ApiError::conflict(
+                        "offline_replay",
+                        "this deactivation request was taken already",
+                    ));
+                }
+                match super::db::activation_key(
+                    tx,
+                    super::db::ActivationKey::Offline,
+                    &row.id,
+                    &device.id,
+                )? {
+                    Some(key) if key != request.device_key => {
+                        return Err(ApiError::new(
+                            403,
+                            "offline_wrong_device",
+                            "the request is signed by another device than the activation",
+                        ))
+                    }
+                    _ => {}
+                }
+                remove_activation(app, tx, &row, &device.id)?;
+                Ok(Unsigned::Ready(
+                    json!({ "deactivated": true, "license_id": row.id }),
+                ))
+            })
+        },
+        finish,
+    )
+    .await
+}
+
+/// The user's license named by `chosen`, or their only one.
+fn pick_license(rows: Vec<LicenseRow>, chosen: Option<&str>) -> Result<LicenseRow, ApiError> {
+    match chosen {
+        Some(id) => rows.into_iter().find(|r| r.id == id).ok_or_else(|| {
+            ApiError::new(
+                403,
+                "not_assigned",
+                "the license is not assigned to this user",
+            )
+        }),
+        None if rows.len() == 1 => Ok(rows
+            .into_iter()
+            .next()
+            .ok_or_else(|| ApiError::internal("no row"))?),
+        None if rows.is_empty() => Err(ApiError::not_found(
+            "license_not_found",
+            "the user has no license for the product",
+        )),
+        None => Err(ApiError::conflict(
+            "choose_license",
+            "the user has several licenses for the product: name one with license_id",
+        )),
+    }
+}

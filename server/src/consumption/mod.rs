@@ -1,0 +1,135 @@
+//! Consumption uploaded by devices: each record counted once, against the
+//! license's limits.
+
+pub(crate) mod db;
+
+use axum::extract::State;
+use axum::Extension;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::json;
+use tessera::protocol::counter::{Counter, Limit};
+
+use crate::activations::require_activated;
+use crate::device_call::{with_license, Handler, Unsigned, Who};
+use crate::error::ApiError;
+use crate::http::{Answer, Authenticated, JsonBody, Product, Proof};
+use crate::licenses::db::LicenseRow;
+use crate::state::{App, AppState};
+use crate::store::Db;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ConsumptionRequest {
+    #[serde(flatten)]
+    who: Who,
+    records: Vec<Record>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Record {
+    /// The journal range's first sequence number (default: `seq`).
+    #[serde(default)]
+    first_seq: Option<u64>,
+    seq: u64,
+    counter: String,
+    amount: u64,
+}
+
+pub(crate) async fn add_consumption_call(
+    State(app): AppState,
+    Extension(Product(product)): Authenticated,
+    Extension(proof): Proof,
+    JsonBody(r): JsonBody<ConsumptionRequest>,
+) -> Result<Answer, ApiError> {
+    let records = r.records;
+    let handler: Box<Handler> =
+        Box::new(move |app, tx, row, who, now| add_consumption(app, tx, row, who, now, &records));
+    Ok(Answer(
+        with_license(&app, product, proof, r.who, false, handler).await?,
+    ))
+}
+
+fn add_consumption(
+    app: &App,
+    tx: &Db<'_>,
+    row: &LicenseRow,
+    who: &Who,
+    now: DateTime<Utc>,
+    records: &[Record],
+) -> Result<Unsigned, ApiError> {
+    let parsed = app.license_of(row)?;
+    let license = &parsed.1;
+    if records.len() > 10_000 {
+        return Err(ApiError::bad_request(
+            "invalid_body",
+            "at most 10000 records per call",
+        ));
+    }
+    require_activated(tx, row, &who.fingerprint.id)?;
+    let mut accepted = 0u64;
+    let mut counters = std::collections::BTreeSet::new();
+    for r in records {
+        if r.amount == 0 {
+            return Err(ApiError::bad_request(
+                "invalid_body",
+                "every amount must be at least 1",
+            ));
+        }
+        if db::insert_consumption(
+            tx,
+            &row.id,
+            &who.fingerprint.id,
+            r.first_seq.unwrap_or(r.seq),
+            r.seq,
+            &r.counter,
+            r.amount,
+            now.timestamp(),
+        )? {
+            accepted += 1;
+        }
+        counters.insert(r.counter.clone());
+    }
+    let mut totals = serde_json::Map::new();
+    for counter in counters {
+        let parsed = Counter::parse(&counter).ok_or_else(|| {
+            ApiError::bad_request("unknown_counter", format!("no counter `{counter}`"))
+        })?;
+        let limit = match Limit::of(license, &parsed) {
+            Ok(limit) => limit,
+            Err(_) => {
+                return Err(match &parsed {
+                    Counter::Feature(code) if app.feature_is_off(row, code) => {
+                        ApiError::conflict("feature_disabled", format!("`{code}` is switched off"))
+                    }
+                    Counter::Feature(code) => ApiError::bad_request(
+                        "unknown_counter",
+                        format!("no consumption feature `{code}`"),
+                    ),
+                    Counter::License => {
+                        ApiError::bad_request("unknown_counter", format!("no counter `{counter}`"))
+                    }
+                })
+            }
+        };
+        // A counter that resets is limited per period, as on the device:
+        // the records received in the current period count (a record
+        // uploaded late counts in the period it arrived in).
+        let total = db::consumed(tx, &row.id, &counter, limit.period_key(now))?;
+        if !limit.allows(total) {
+            // The transaction is dropped: nothing of this call is kept.
+            return Err(ApiError::conflict(
+                "consumption_limit",
+                format!(
+                    "`{counter}` would reach {total}, more than the {} allowed",
+                    limit.ceiling().unwrap_or(u64::MAX)
+                ),
+            ));
+        }
+        totals.insert(counter, json!(total));
+    }
+    Ok(Unsigned::Ready(
+        json!({ "accepted": accepted, "totals": totals }),
+    ))
+}

@@ -1,0 +1,414 @@
+//! The database as a whole: its migrations, the transactions every
+//! write runs in, the statement helpers every aggregate's queries use, and
+//! what the request pipeline keeps in it (nonces, rate-limit events).
+
+use crate::store::{args, Arg, Db, Row};
+pub(crate) use crate::store::{DbError, DbResult};
+use rusqlite::Connection;
+use std::path::Path;
+
+/// The schema, one step per version (`PRAGMA user_version`). A database
+/// is brought forward step by step when the server opens it; a step never
+/// changes once released.
+const MIGRATIONS: &[&str] = &[
+    // 1: the first release.
+    "
+CREATE TABLE IF NOT EXISTS products (
+    code TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    api_key BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS licenses (
+    id TEXT PRIMARY KEY,
+    product TEXT NOT NULL REFERENCES products(code),
+    license_key TEXT NOT NULL,
+    spec TEXT NOT NULL,
+    enabled INTEGER NOT NULL DEFAULT 1,
+    transfer_count INTEGER NOT NULL DEFAULT 0,
+    activations INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (product, license_key)
+);
+CREATE TABLE IF NOT EXISTS activations (
+    license_id TEXT NOT NULL REFERENCES licenses(id),
+    device TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    activated_at INTEGER NOT NULL,
+    PRIMARY KEY (license_id, device)
+);
+CREATE TABLE IF NOT EXISTS leases (
+    id TEXT PRIMARY KEY,
+    license_id TEXT NOT NULL REFERENCES licenses(id),
+    device TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    UNIQUE (license_id, device)
+);
+CREATE TABLE IF NOT EXISTS consumption (
+    license_id TEXT NOT NULL REFERENCES licenses(id),
+    device TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    counter TEXT NOT NULL,
+    amount INTEGER NOT NULL,
+    at INTEGER NOT NULL,
+    PRIMARY KEY (license_id, device, seq)
+);
+",
+    // 2: definitions, users, bundles, feature toggles, trials, offline requests.
+    "
+ALTER TABLE licenses ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE licenses ADD COLUMN account TEXT;
+ALTER TABLE licenses ADD COLUMN definition TEXT;
+ALTER TABLE licenses ADD COLUMN max_users INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE licenses ADD COLUMN features_off TEXT NOT NULL DEFAULT '[]';
+CREATE INDEX licenses_by_account ON licenses (account, definition);
+CREATE TABLE definitions (
+    product TEXT NOT NULL REFERENCES products(code),
+    code TEXT NOT NULL,
+    name TEXT NOT NULL,
+    spec TEXT NOT NULL,
+    trial_days INTEGER,
+    PRIMARY KEY (product, code)
+);
+CREATE TABLE users (
+    id TEXT PRIMARY KEY,
+    username TEXT NOT NULL UNIQUE,
+    email TEXT NOT NULL,
+    first_name TEXT NOT NULL,
+    last_name TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE user_licenses (
+    user_id TEXT NOT NULL REFERENCES users(id),
+    license_id TEXT NOT NULL REFERENCES licenses(id),
+    PRIMARY KEY (user_id, license_id)
+);
+CREATE INDEX user_licenses_by_license ON user_licenses (license_id);
+ALTER TABLE activations ADD COLUMN device_key TEXT;
+CREATE TABLE offline_requests (
+    id TEXT PRIMARY KEY,
+    at INTEGER NOT NULL
+);
+CREATE TABLE trials (
+    product TEXT NOT NULL,
+    device TEXT NOT NULL,
+    license_id TEXT NOT NULL REFERENCES licenses(id),
+    PRIMARY KEY (product, device)
+);
+",
+    // 3: consumption records that stand for a range of the device's journal.
+    "
+ALTER TABLE consumption ADD COLUMN first_seq INTEGER;
+",
+    // 4: the nonces of client requests, kept while their Date is accepted,
+    // so a captured request is refused when sent again.
+    "
+CREATE TABLE nonces (
+    product TEXT NOT NULL,
+    nonce TEXT NOT NULL,
+    expires INTEGER NOT NULL,
+    PRIMARY KEY (product, nonce)
+);
+CREATE INDEX nonces_expiry ON nonces (expires);
+",
+    // 5: who changed what through the admin API, and when.
+    "
+CREATE TABLE audit (
+    id INTEGER PRIMARY KEY,
+    at INTEGER NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    status INTEGER NOT NULL
+);
+",
+    // 6: the components that name a machine (machine id, firmware UUID,
+    // network card, ...) of every device that took a trial, so a device
+    // that changes its fingerprint id but not its machine gets its trial
+    // back rather than a new one.
+    "
+CREATE TABLE trial_components (
+    product TEXT NOT NULL,
+    component TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    license_id TEXT NOT NULL REFERENCES licenses(id),
+    PRIMARY KEY (product, component, hash)
+);
+",
+    // 7: the public key of the device's online proofs, recorded at an
+    // online activation (the offline requests' key stays in device_key).
+    "
+ALTER TABLE activations ADD COLUMN proof_key TEXT;
+",
+    // 8: how many devices each user of a license may activate (0: no
+    // limit of its own), and which user activated each device.
+    "
+ALTER TABLE licenses ADD COLUMN max_devices_per_user INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE activations ADD COLUMN user_id TEXT;
+",
+    // 9: events limited per sliding window (failed sign-ins per user and
+    // per address, new trials per address), kept where every instance
+    // counts them.
+    "
+CREATE TABLE limited_events (
+    kind TEXT NOT NULL,
+    key TEXT NOT NULL,
+    at INTEGER NOT NULL
+);
+CREATE INDEX limited_events_by_key ON limited_events (kind, key, at);
+",
+    // 10: a product's releases: what a license may install (the update
+    // check), and the release fields of seed 003's license objects.
+    "
+CREATE TABLE releases (
+    product TEXT NOT NULL REFERENCES products(code),
+    channel TEXT NOT NULL,
+    version TEXT NOT NULL,
+    environment TEXT NOT NULL,
+    release_date INTEGER NOT NULL,
+    requires_version TEXT NOT NULL,
+    installation_file TEXT NOT NULL,
+    hash_md5 TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    eula_link TEXT NOT NULL,
+    release_notes_link TEXT NOT NULL,
+    PRIMARY KEY (product, channel, version)
+);
+",
+    // 11: a customer account's identity provider, for single sign-on
+    // (seed 003).
+    "
+CREATE TABLE account_sso (
+    account TEXT PRIMARY KEY,
+    issuer TEXT NOT NULL,
+    client_id TEXT NOT NULL,
+    client_secret TEXT NOT NULL,
+    jwks_uri TEXT NOT NULL,
+    token_endpoint TEXT NOT NULL,
+    redirect_uri TEXT NOT NULL,
+    username_claim TEXT NOT NULL
+);
+",
+];
+
+/// Opens (creating or bringing forward) the SQLite database at `path`,
+/// in WAL mode.
+pub(crate) fn open(path: &Path) -> DbResult<Connection> {
+    let conn = Connection::open(path)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    // NORMAL in WAL: a committed transaction survives a crash of the
+    // process (it is in the WAL); only a power loss may drop the last ones.
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.set_prepared_statement_cache_capacity(64);
+    migrate(&Db::Sqlite(&conn))?;
+    Ok(conn)
+}
+
+/// The PostgreSQL spelling of a migration step: 64-bit integers, byte
+/// strings, and an identity column where SQLite has its row id.
+fn pg_step(step: &str) -> String {
+    step.replace(
+        "INTEGER PRIMARY KEY",
+        "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY",
+    )
+    .replace("INTEGER", "BIGINT")
+    .replace("BLOB", "BYTEA")
+}
+
+/// Key of the advisory lock that serializes migrations (several instances
+/// may start at once) and, in PostgreSQL, the writes that are not one
+/// license's ([`write`]).
+const MIGRATION_LOCK: i64 = 0x0074_6573_736d_6967;
+
+const WRITE_LOCK: i64 = 0x0074_6573_7377_7269;
+
+/// Brings the schema forward to the last of [`MIGRATIONS`], in one
+/// transaction: SQLite counts versions in `PRAGMA user_version`,
+/// PostgreSQL in the table `tessera_schema`.
+pub(crate) fn migrate(db: &Db<'_>) -> DbResult<()> {
+    if db.is_pg() {
+        db.begin("")?;
+        let done = (|| {
+            db.execute("SELECT pg_advisory_xact_lock(?1)", args![MIGRATION_LOCK])?;
+            db.batch("CREATE TABLE IF NOT EXISTS tessera_schema (version BIGINT NOT NULL)")?;
+            let version: Option<i64> =
+                one(db, "SELECT version FROM tessera_schema", args![], |r| {
+                    r.get(0)
+                })?;
+            if version.is_none() {
+                exec(
+                    db,
+                    "INSERT INTO tessera_schema (version) VALUES (0)",
+                    args![],
+                )?;
+            }
+            let version = usize::try_from(version.unwrap_or(0)).unwrap_or(usize::MAX);
+            for (i, step) in MIGRATIONS.iter().enumerate().skip(version) {
+                db.batch(&pg_step(step))?;
+                let next = i64::try_from(i + 1).unwrap_or(i64::MAX);
+                exec(db, "UPDATE tessera_schema SET version = ?1", args![next])?;
+            }
+            Ok(())
+        })();
+        return finish(db, done);
+    }
+    db.begin("BEGIN EXCLUSIVE")?;
+    let done = (|| {
+        let version: i64 = one(db, "PRAGMA user_version", args![], |r| r.get(0))?.unwrap_or(0);
+        let version = usize::try_from(version).unwrap_or(usize::MAX);
+        for (i, step) in MIGRATIONS.iter().enumerate().skip(version) {
+            db.batch(step)?;
+            db.batch(&format!("PRAGMA user_version = {}", i + 1))?;
+        }
+        Ok(())
+    })();
+    finish(db, done)
+}
+
+/// Commits the open transaction when `done` is a success, and rolls it
+/// back otherwise.
+pub(crate) fn finish<T, E: From<DbError>>(db: &Db<'_>, done: Result<T, E>) -> Result<T, E> {
+    match done {
+        Ok(value) => {
+            db.end(true)?;
+            Ok(value)
+        }
+        Err(e) => {
+            // The rollback's own failure would hide the one that matters.
+            let _ = db.end(false);
+            Err(e)
+        }
+    }
+}
+
+/// Records a request's nonce until `expires` (Unix seconds); false when
+/// it was seen before (a replay). The primary key makes it once across
+/// every instance that shares the database. With `sweep`, also forgets
+/// the nonces whose time has passed (a nonce is refused by its Date alone
+/// by then, so when they go matters only to the table's size).
+pub(crate) fn remember_nonce(
+    conn: &Db<'_>,
+    product: &str,
+    nonce: &str,
+    now: i64,
+    expires: i64,
+    sweep: bool,
+) -> DbResult<bool> {
+    let inserted = exec(
+        conn,
+        "INSERT INTO nonces (product, nonce, expires) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+        args![product, nonce, expires],
+    )?;
+    if sweep {
+        exec(conn, "DELETE FROM nonces WHERE expires < ?1", args![now])?;
+        // No limit's window is longer than a day.
+        exec(
+            conn,
+            "DELETE FROM limited_events WHERE at < ?1",
+            args![now.saturating_sub(86_400)],
+        )?;
+    }
+    Ok(inserted == 1)
+}
+
+/// The times (Unix seconds) of the `kind` events of `key` after `since`.
+pub(crate) fn recent_events(
+    conn: &Db<'_>,
+    kind: &str,
+    key: &str,
+    since: i64,
+) -> DbResult<Vec<i64>> {
+    all(
+        conn,
+        "SELECT at FROM limited_events WHERE kind = ?1 AND key = ?2 AND at > ?3",
+        args![kind, key, since],
+        |r| r.get(0),
+    )
+}
+
+/// Records a `kind` event of `key` at `at`.
+pub(crate) fn record_event(conn: &Db<'_>, kind: &str, key: &str, at: i64) -> DbResult<()> {
+    exec(
+        conn,
+        "INSERT INTO limited_events (kind, key, at) VALUES (?1, ?2, ?3)",
+        args![kind, key, at],
+    )?;
+    Ok(())
+}
+
+/// Forgets every `kind` event of `key` (a user who signed in).
+pub(crate) fn forget_events(conn: &Db<'_>, kind: &str, key: &str) -> DbResult<()> {
+    exec(
+        conn,
+        "DELETE FROM limited_events WHERE kind = ?1 AND key = ?2",
+        args![kind, key],
+    )?;
+    Ok(())
+}
+
+/// Runs `f` in a transaction serialized with every other [`write`]: an
+/// immediate (write-locked) transaction in SQLite, a transaction holding
+/// one advisory lock in PostgreSQL (shared by every instance).
+/// `f` may fail with any error a [`DbError`] converts into, so a handler
+/// runs its own checks in the same transaction; on failure nothing it
+/// wrote stays.
+pub(crate) fn write<T, E: From<DbError>>(
+    conn: &Db<'_>,
+    f: impl FnOnce(&Db<'_>) -> Result<T, E>,
+) -> Result<T, E> {
+    if conn.is_pg() {
+        conn.begin("")?;
+        let done = conn
+            .execute("SELECT pg_advisory_xact_lock(?1)", args![WRITE_LOCK])
+            .map_err(E::from)
+            .and_then(|_| f(conn));
+        return finish(conn, done);
+    }
+    write_license(conn, f)
+}
+
+/// Runs `f` in a transaction that acts on one license, which `f` locks
+/// with [`license_for_update`] before it reads what it checks: writes to
+/// different licenses run side by side in PostgreSQL. In SQLite this is an
+/// immediate transaction like [`write`].
+pub(crate) fn write_license<T, E: From<DbError>>(
+    conn: &Db<'_>,
+    f: impl FnOnce(&Db<'_>) -> Result<T, E>,
+) -> Result<T, E> {
+    conn.batch(if conn.is_pg() {
+        "BEGIN"
+    } else {
+        "BEGIN IMMEDIATE"
+    })?;
+    let done = f(conn);
+    finish(conn, done)
+}
+
+/// One row or none, through the statement cache.
+pub(crate) fn one<T>(
+    conn: &Db<'_>,
+    sql: &str,
+    args: &[Arg<'_>],
+    map: impl FnOnce(&Row) -> DbResult<T>,
+) -> DbResult<Option<T>> {
+    conn.row(sql, args)?.as_ref().map(map).transpose()
+}
+
+/// Every row, through the statement cache.
+pub(crate) fn all<T>(
+    conn: &Db<'_>,
+    sql: &str,
+    args: &[Arg<'_>],
+    map: impl FnMut(&Row) -> DbResult<T>,
+) -> DbResult<Vec<T>> {
+    conn.rows(sql, args)?.iter().map(map).collect()
+}
+
+/// Runs a statement through the cache; returns the rows changed.
+pub(crate) fn exec(conn: &Db<'_>, sql: &str, args: &[Arg<'_>]) -> DbResult<u64> {
+    conn.execute(sql, args)
+}
+
+pub(crate) fn exists(conn: &Db<'_>, sql: &str, args: &[Arg<'_>]) -> DbResult<bool> {
+    Ok(one(conn, sql, args, |_| Ok(()))?.is_some())
+}

@@ -1,0 +1,323 @@
+//! A call about one device's use of one license: who it names, the checks
+//! every such call passes (product, fingerprint, user, license enabled,
+//! device proof, per-user device limit), the one write transaction it runs
+//! in, and the reply signed once the lock is released.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tessera::activation::offline;
+use tessera::format::lease::Lease;
+use tessera::Fingerprint;
+
+use crate::error::ApiError;
+use crate::http::{Answer, DeviceProof};
+use crate::licenses::db::LicenseRow;
+use crate::state::App;
+use crate::store::Db;
+use crate::users::sign_in::Password;
+use crate::{activations, database, licenses, users};
+
+/// What every client request names: the product, the license (by key, or
+/// by id for a device it is activated on or for its user), and the device.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Who {
+    product: String,
+    #[serde(default)]
+    license_key: Option<String>,
+    #[serde(default)]
+    license_id: Option<String>,
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    password: Option<Password>,
+    pub(crate) fingerprint: Fingerprint,
+    /// At an activation: the public key (base64) of the device's proofs
+    /// on its later requests.
+    #[serde(default)]
+    device_key: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DeviceRequest {
+    #[serde(flatten)]
+    who: Who,
+}
+
+/// What a handler does inside the transaction.
+pub(crate) type Handler = dyn FnOnce(&App, &Db<'_>, &LicenseRow, &Who, DateTime<Utc>) -> Result<Unsigned, ApiError>
+    + Send;
+
+/// A call about one device's use of one license.
+pub(crate) async fn device_call(
+    app: &Arc<App>,
+    (product, proof): (String, DeviceProof),
+    r: DeviceRequest,
+    activating: bool,
+    handler: Box<Handler>,
+) -> Result<Answer, ApiError> {
+    Ok(Answer(
+        with_license(app, product, proof, r.who, activating, handler).await?,
+    ))
+}
+
+pub(crate) fn same_product(authorized: &str, named: &str) -> Result<(), ApiError> {
+    if authorized == named {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            403,
+            "wrong_product",
+            "the body names another product than the key",
+        ))
+    }
+}
+
+pub(crate) fn check_fingerprint(fingerprint: &Fingerprint) -> Result<(), ApiError> {
+    if fingerprint.id.is_empty() || fingerprint.id.len() > 128 {
+        return Err(ApiError::bad_request(
+            "invalid_body",
+            "fingerprint.id must be 1 to 128 characters",
+        ));
+    }
+    Ok(())
+}
+
+/// What a device call answers before the server signs what it carries:
+/// an answer ready as it is, or a document (a license file, an offline
+/// response, a lease) to sign once the database lock is released.
+pub(crate) enum Unsigned {
+    /// The answer as it is.
+    Ready(Value),
+    /// A license spec to issue at the time given.
+    License(Value, DateTime<Utc>),
+    /// A license spec to issue, then wrap in the answer to an offline
+    /// request (its text and what it says).
+    Offline(Value, DateTime<Utc>, String, Box<offline::Request>),
+    /// A lease to seal, and the other fields of the answer.
+    Lease(Box<Lease>, Value),
+}
+
+pub(crate) fn finish(app: &App, reply: Unsigned) -> Result<Value, ApiError> {
+    let issue = |spec: Value, now| -> Result<String, ApiError> {
+        let bytes = serde_json::to_vec(&spec).map_err(|e| ApiError::internal(e.to_string()))?;
+        Ok(tessera::issuer::issue(&bytes, &app.key, now)?.0)
+    };
+    match reply {
+        Unsigned::Ready(v) => Ok(v),
+        Unsigned::License(spec, now) => Ok(json!({ "license_file": issue(spec, now)? })),
+        Unsigned::Offline(spec, now, text, request) => {
+            let file = issue(spec, now)?;
+            let response = offline::respond(text.as_bytes(), &request, &file, &app.key, now)?;
+            Ok(json!({ "response": response }))
+        }
+        Unsigned::Lease(lease, mut extra) => {
+            extra["lease"] = json!(tessera::format::lease::seal(&lease, &app.key)?);
+            Ok(extra)
+        }
+    }
+}
+
+/// Looks the license up for the authenticated product and runs `f` in one
+/// write transaction; what it answers is signed after the lock is released.
+/// A user's password is checked first, outside the lock.
+pub(crate) async fn with_license(
+    app: &Arc<App>,
+    product: String,
+    proof: DeviceProof,
+    who: Who,
+    activating: bool,
+    f: Box<Handler>,
+) -> Result<Value, ApiError> {
+    same_product(&product, &who.product)?;
+    check_fingerprint(&who.fingerprint)?;
+    let user = match (&who.username, &who.password) {
+        (Some(name), Some(password)) => Some(users::sign_in::login(app, name, password).await?),
+        (None, None) => None,
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid_body",
+                "username and password come together",
+            ))
+        }
+    };
+    if activating && who.license_key.is_none() && user.is_none() {
+        return Err(ApiError::bad_request(
+            "invalid_body",
+            "activate with license_key, or with username, password and license_id",
+        ));
+    }
+    app.with_db_then(
+        move |app, conn| {
+            let now = app.now();
+            // Requests on different licenses run side by side (in
+            // PostgreSQL); those on one license, from any instance, one at
+            // a time: the license row stays locked to the end.
+            database::write_license(conn, |tx| {
+                let row = match (&who.license_key, &who.license_id) {
+                    (Some(key), None) => {
+                        licenses::db::locked_license_by_key(tx, &who.product, key)?
+                    }
+                    (None, Some(id)) => license_of_product(tx, &who.product, id)?,
+                    _ => {
+                        return Err(ApiError::bad_request(
+                            "invalid_body",
+                            "name the license by license_key or by license_id",
+                        ))
+                    }
+                };
+                if let Some(user) = &user {
+                    if !users::db::is_assigned(tx, &user.id, &row.id)? {
+                        return Err(ApiError::new(
+                            403,
+                            "not_assigned",
+                            "the license is not assigned to this user",
+                        ));
+                    }
+                }
+                if !row.enabled {
+                    return Err(ApiError::new(
+                        403,
+                        "license_disabled",
+                        "the license is disabled",
+                    ));
+                }
+                check_device_proof(tx, &row, &who, activating, &proof)?;
+                let activating_user = user.as_ref().filter(|_| activating);
+                if let Some(user) = activating_user {
+                    check_user_devices(tx, &row, &user.id, &who.fingerprint.id)?;
+                }
+                let reply = f(app, tx, &row, &who, now)?;
+                if let (true, Some(key)) = (activating, &who.device_key) {
+                    activations::db::set_activation_key(
+                        tx,
+                        activations::db::ActivationKey::Proof,
+                        &row.id,
+                        &who.fingerprint.id,
+                        key,
+                    )?;
+                }
+                if let Some(user) = activating_user {
+                    activations::db::set_activation_user(
+                        tx,
+                        &row.id,
+                        &who.fingerprint.id,
+                        &user.id,
+                    )?;
+                }
+                Ok(reply)
+            })
+        },
+        finish,
+    )
+    .await
+}
+
+/// Refuses a user a new device past the license's per-user limit (a
+/// device the user already activated is not a new one).
+pub(crate) fn check_user_devices(
+    tx: &Db<'_>,
+    row: &LicenseRow,
+    user: &str,
+    device: &str,
+) -> Result<(), ApiError> {
+    let max = activations::db::max_devices_per_user(tx, &row.id)?;
+    if max > 0 && activations::db::user_device_count(tx, &row.id, user, device)? >= max {
+        return Err(ApiError::conflict(
+            "user_device_limit",
+            format!(
+                "each user may activate this license on {max} devices, and this user has \
+                 as many: deactivate one first"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses a request about a device that does not come from that device.
+///
+/// An activation that registers a key must be signed by it, and may not
+/// replace another key already recorded for the device (a device that
+/// lost its state, and the key a deactivation would need, is freed by the
+/// support's device removal first). Every other request about an activation with a
+/// recorded key must carry that key's proof. Activations without one (made
+/// offline, or by an SDK from before the proofs) are taken as before.
+fn check_device_proof(
+    tx: &Db<'_>,
+    row: &LicenseRow,
+    who: &Who,
+    activating: bool,
+    proof: &DeviceProof,
+) -> Result<(), ApiError> {
+    let recorded = activations::db::activation_key(
+        tx,
+        activations::db::ActivationKey::Proof,
+        &row.id,
+        &who.fingerprint.id,
+    )?;
+    let proven_by = |key: &str| {
+        proof.signature.as_deref().is_some_and(|sig| {
+            tessera::protocol::request::device_proof_matches(key, &proof.message, sig)
+        })
+    };
+    let refused = || {
+        ApiError::unauthorized(
+            "device_proof",
+            "the request is not signed by the device the license is activated on",
+        )
+    };
+    match (activating, who.device_key.as_deref(), recorded.as_deref()) {
+        (true, Some(key), _) if !proven_by(key) => Err(refused()),
+        (true, Some(key), Some(old)) if key != old => Err(ApiError::conflict(
+            "device_key_mismatch",
+            "the license is activated on this device with another device key: \
+             deactivate it from the device that holds that key, or have support remove it, first",
+        )),
+        (true, _, _) => Ok(()),
+        (false, _, Some(key)) if !proven_by(key) => Err(refused()),
+        (false, _, _) => Ok(()),
+    }
+}
+
+/// The license `id`, when it belongs to `product`, locked until the
+/// transaction ends (`licenses::db::license_for_update`).
+pub(crate) fn license_of_product(
+    conn: &Db<'_>,
+    product: &str,
+    id: &str,
+) -> Result<LicenseRow, ApiError> {
+    licenses::db::locked_license_by_id(conn, id)
+        .ok()
+        .filter(|row| row.product == product)
+        .ok_or_else(|| ApiError::not_found("license_not_found", "no such license for the product"))
+}
+
+/// `now + span`, refused (422) past the last time a license file can
+/// hold (the end of year 9999) instead of overflowing.
+pub(crate) fn later(now: DateTime<Utc>, span: Duration) -> Result<DateTime<Utc>, ApiError> {
+    now.checked_add_signed(span)
+        .filter(|t| t.timestamp() <= LAST_TIME)
+        .ok_or_else(|| {
+            ApiError::new(
+                422,
+                "too_far",
+                "that would end after the year 9999, which a license file cannot hold",
+            )
+        })
+}
+
+/// 9999-12-31T23:59:59Z.
+const LAST_TIME: i64 = 253_402_300_799;
+
+/// A fresh 128-bit id (tessera's issuer makes it).
+pub(crate) fn random_id() -> Result<String, ApiError> {
+    tessera::issuer::new_id().map_err(|_| ApiError::internal("no random source"))
+}
+
+/// A fresh license key (tessera's issuer makes it: 20 Crockford symbols).
+pub(crate) fn license_key() -> Result<String, ApiError> {
+    tessera::issuer::new_license_key().map_err(|_| ApiError::internal("no random source"))
+}

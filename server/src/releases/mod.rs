@@ -1,0 +1,191 @@
+//! Product releases: publishing and listing them (admin API) and the
+//! update check (client API).
+
+pub(crate) mod db;
+pub(crate) mod versions;
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
+use axum::Extension;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::activations::require_activated;
+use crate::body::{check_code, invalid, plain_text, Reply};
+use crate::device_call::{with_license, Handler, Unsigned, Who};
+use crate::error::ApiError;
+use crate::http::{Answer, Authenticated, JsonBody, Product, Proof};
+use crate::state::{App, AppState};
+use crate::{database, products};
+
+/// The update check: which release this device's license may install.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ReleaseRequest {
+    #[serde(flatten)]
+    who: Who,
+    /// The version installed now: only newer releases that accept it.
+    #[serde(default)]
+    current_version: Option<String>,
+    /// One channel's releases (all channels when left out).
+    #[serde(default)]
+    channel: Option<String>,
+}
+
+pub(crate) async fn latest_release_call(
+    State(app): AppState,
+    Extension(Product(product)): Authenticated,
+    Extension(proof): Proof,
+    JsonBody(r): JsonBody<ReleaseRequest>,
+) -> Result<Answer, ApiError> {
+    let current = match &r.current_version {
+        None => None,
+        Some(v) => Some(versions::parse_version(v).ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_version",
+                "current_version must be a dotted number such as 2.1.0",
+            )
+        })?),
+    };
+    let channel = r.channel;
+    let handler: Box<Handler> = Box::new(move |app, tx, row, who, _| {
+        require_activated(tx, row, &who.fingerprint.id)?;
+        let parsed = app.license_of(row)?;
+        let releases = db::releases_of(tx, &row.product, channel.as_deref())?;
+        let until = versions::covered_until(&parsed.1);
+        let latest = versions::latest_for(until, &releases, current.as_deref());
+        Ok(Unsigned::Ready(json!({
+            "release": latest.map(versions::to_json),
+        })))
+    });
+    Ok(Answer(
+        with_license(&app, product, proof, r.who, false, handler).await?,
+    ))
+}
+
+/// A release to publish (`POST /products/{code}/releases`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewRelease {
+    version: String,
+    #[serde(default)]
+    channel: Option<String>,
+    #[serde(default)]
+    environment: String,
+    /// RFC 3339; now when left out.
+    #[serde(default)]
+    release_date: Option<String>,
+    #[serde(default)]
+    requires_version: String,
+    installation_file: String,
+    hash_md5: String,
+    size: u64,
+    #[serde(default)]
+    eula_link: String,
+    #[serde(default)]
+    release_notes_link: String,
+}
+
+pub(crate) async fn new_release_call(
+    State(app): AppState,
+    Path(product): Path<String>,
+    JsonBody(r): JsonBody<NewRelease>,
+) -> Reply {
+    let row = release_row(&app, product, r)?;
+    let answer = versions::to_json(&row);
+    app.with_db(move |_, conn| {
+        database::write(conn, |tx| db::insert_release(tx, &row)).map_err(ApiError::from)
+    })
+    .await?;
+    Ok(Answer(answer))
+}
+
+/// Checks a release to publish, field by field.
+fn release_row(app: &App, product: String, r: NewRelease) -> Result<db::ReleaseRow, ApiError> {
+    use versions::parse_version;
+    if parse_version(&r.version).is_none() {
+        return Err(invalid("version must be a dotted number such as 2.1.0"));
+    }
+    if !r.requires_version.is_empty() && parse_version(&r.requires_version).is_none() {
+        return Err(invalid("requires_version must be empty or a dotted number"));
+    }
+    let channel = r.channel.unwrap_or_else(|| "stable".to_owned());
+    check_code(&channel, "channel")?;
+    if !r.environment.is_empty() {
+        check_code(&r.environment, "environment")?;
+    }
+    if r.hash_md5.len() != 32
+        || !r
+            .hash_md5
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    {
+        return Err(invalid("hash_md5 must be 32 lowercase hexadecimal digits"));
+    }
+    for (name, text, required) in [
+        ("installation_file", &r.installation_file, true),
+        ("eula_link", &r.eula_link, false),
+        ("release_notes_link", &r.release_notes_link, false),
+    ] {
+        if (required && text.is_empty()) || !plain_text(text, 2048) {
+            return Err(invalid(format!(
+                "{name} must be {}at most 2048 characters without control characters",
+                if required {
+                    "1 to 2048 characters, "
+                } else {
+                    ""
+                }
+            )));
+        }
+    }
+    if i64::try_from(r.size).is_err() {
+        return Err(invalid("size is too large"));
+    }
+    let release_date = match &r.release_date {
+        None => app.now().timestamp(),
+        Some(d) => chrono::DateTime::parse_from_rfc3339(d)
+            .map_err(|_| invalid("release_date must be an RFC 3339 time"))?
+            .timestamp(),
+    };
+    Ok(db::ReleaseRow {
+        product,
+        channel,
+        version: r.version,
+        environment: r.environment,
+        release_date,
+        requires_version: r.requires_version,
+        installation_file: r.installation_file,
+        hash_md5: r.hash_md5,
+        size: r.size,
+        eula_link: r.eula_link,
+        release_notes_link: r.release_notes_link,
+    })
+}
+
+pub(crate) async fn releases_call(
+    State(app): AppState,
+    Path(product): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Reply {
+    let channel = q.get("channel").cloned();
+    let list = app
+        .with_db(move |_, conn| {
+            if products::db::product_key(conn, &product)?.is_none() {
+                return Err(ApiError::not_found("product_not_found", "no such product"));
+            }
+            let mut rows = db::releases_of(conn, &product, channel.as_deref())?;
+            rows.sort_by(|a, b| {
+                let v =
+                    |r: &db::ReleaseRow| versions::parse_version(&r.version).unwrap_or_default();
+                a.channel
+                    .cmp(&b.channel)
+                    .then(versions::compare(&v(a), &v(b)))
+            });
+            Ok(Value::from(
+                rows.iter().map(versions::to_json).collect::<Vec<_>>(),
+            ))
+        })
+        .await?;
+    Ok(Answer(list))
+}

@@ -1,0 +1,253 @@
+//! Floating seats and borrowed seats: register, heartbeat, release and
+//! borrow for the client, and the seat count for the admin API.
+
+pub(crate) mod db;
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::Extension;
+use chrono::{DateTime, Duration, Utc};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tessera::format::lease::{Lease, LeaseKind};
+
+use crate::activations::require_activated;
+use crate::body::Reply;
+use crate::device_call::{
+    device_call, later, random_id, with_license, DeviceRequest, Handler, Unsigned, Who,
+};
+use crate::error::ApiError;
+use crate::http::{Answer, Authenticated, JsonBody, Product, Proof};
+use crate::licenses::db::LicenseRow;
+use crate::state::{App, AppState};
+use crate::store::Db;
+use crate::{activations, licenses, users};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BorrowRequest {
+    #[serde(flatten)]
+    who: Who,
+    hours: u32,
+}
+
+pub(crate) async fn borrow_call(
+    State(app): AppState,
+    Extension(Product(product)): Authenticated,
+    Extension(proof): Proof,
+    JsonBody(r): JsonBody<BorrowRequest>,
+) -> Result<Answer, ApiError> {
+    let hours = r.hours;
+    let handler: Box<Handler> =
+        Box::new(move |app, tx, l, who, now| lease(app, tx, l, who, now, LeaseKind::Borrow, hours));
+    Ok(Answer(
+        with_license(&app, product, proof, r.who, false, handler).await?,
+    ))
+}
+
+pub(crate) async fn register_call(
+    State(app): AppState,
+    Extension(Product(product)): Authenticated,
+    Extension(proof): Proof,
+    JsonBody(r): JsonBody<DeviceRequest>,
+) -> Result<Answer, ApiError> {
+    let handler: Box<Handler> =
+        Box::new(|app, tx, l, who, now| lease(app, tx, l, who, now, LeaseKind::Floating, 0));
+    device_call(&app, (product, proof), r, false, handler).await
+}
+
+pub(crate) async fn heartbeat_call(
+    State(app): AppState,
+    Extension(Product(product)): Authenticated,
+    Extension(proof): Proof,
+    JsonBody(r): JsonBody<DeviceRequest>,
+) -> Result<Answer, ApiError> {
+    device_call(&app, (product, proof), r, false, Box::new(heartbeat)).await
+}
+
+pub(crate) async fn release_call(
+    State(app): AppState,
+    Extension(Product(product)): Authenticated,
+    Extension(proof): Proof,
+    JsonBody(r): JsonBody<DeviceRequest>,
+) -> Result<Answer, ApiError> {
+    let handler: Box<Handler> = Box::new(|_, tx, row, who, _| {
+        let released = db::delete_lease(tx, &row.id, &who.fingerprint.id)?;
+        Ok(Unsigned::Ready(json!({ "released": released })))
+    });
+    device_call(&app, (product, proof), r, false, handler).await
+}
+
+fn lease(
+    app: &App,
+    tx: &Db<'_>,
+    row: &LicenseRow,
+    who: &Who,
+    now: DateTime<Utc>,
+    kind: LeaseKind,
+    hours: u32,
+) -> Result<Unsigned, ApiError> {
+    let parsed = app.license_of(row)?;
+    let license = &parsed.1;
+    if !license.floats() {
+        return Err(ApiError::conflict(
+            "not_floating",
+            "the license is not a floating license",
+        ));
+    }
+    require_activated(tx, row, &who.fingerprint.id)?;
+    let device = &who.fingerprint.id;
+    let length = match kind {
+        LeaseKind::Floating => Duration::minutes(i64::from(license.floating_timeout)),
+        LeaseKind::Borrow => {
+            if !license.can_borrow {
+                return Err(ApiError::conflict(
+                    "borrow_not_allowed",
+                    "the license does not allow borrowing",
+                ));
+            }
+            if hours == 0 || hours > license.max_borrow_time {
+                return Err(ApiError::bad_request(
+                    "borrow_too_long",
+                    format!("borrow for 1 to {} hours", license.max_borrow_time),
+                ));
+            }
+            Duration::hours(i64::from(hours))
+        }
+    };
+    let expires_at = later(now, length)?;
+    let others = db::seats_held_by_others(tx, &row.id, device, now.timestamp())?;
+    if others >= license.floating_users {
+        return Err(ApiError::conflict(
+            "no_seat_available",
+            format!(
+                "all {} seats are taken; try again later",
+                license.floating_users
+            ),
+        ));
+    }
+    let lease = new_lease(row, who, kind, now, expires_at)?;
+    let kind_name = if kind == LeaseKind::Borrow {
+        "borrow"
+    } else {
+        "floating"
+    };
+    db::upsert_lease(
+        tx,
+        &lease.id,
+        &row.id,
+        device,
+        kind_name,
+        lease.expires_at.timestamp(),
+    )?;
+    let extra = json!({
+        // The others, and this device's lease, which is live until expires_at.
+        "seats_used": others + 1,
+        "seats_total": license.floating_users,
+    });
+    Ok(Unsigned::Lease(Box::new(lease), extra))
+}
+
+fn new_lease(
+    row: &LicenseRow,
+    who: &Who,
+    kind: LeaseKind,
+    now: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> Result<Lease, ApiError> {
+    Ok(Lease {
+        format: 1,
+        id: random_id()?,
+        license_id: row.id.clone(),
+        product: row.product.clone(),
+        device: who.fingerprint.clone(),
+        kind,
+        issued_at: now,
+        expires_at,
+    })
+}
+
+/// Renews the device's live floating seat: one statement, no seat count
+/// (the device holds its seat already). A lapsed seat must register again.
+fn heartbeat(
+    app: &App,
+    tx: &Db<'_>,
+    row: &LicenseRow,
+    who: &Who,
+    now: DateTime<Utc>,
+) -> Result<Unsigned, ApiError> {
+    let parsed = app.license_of(row)?;
+    let license = &parsed.1;
+    // The license as it is now: made non-floating since, it renews nothing.
+    if !license.floats() {
+        return Err(ApiError::conflict(
+            "not_floating",
+            "the license is not a floating license",
+        ));
+    }
+    let length = Duration::minutes(i64::from(license.floating_timeout));
+    let lease = new_lease(row, who, LeaseKind::Floating, now, later(now, length)?)?;
+    let renewed = db::renew_lease(
+        tx,
+        &lease.id,
+        &row.id,
+        &who.fingerprint.id,
+        now.timestamp(),
+        lease.expires_at.timestamp(),
+    )?;
+    if !renewed {
+        return Err(ApiError::not_found(
+            "no_lease",
+            "this device holds no live seat: register again",
+        ));
+    }
+    let extra = json!({ "seats_total": license.floating_users });
+    Ok(Unsigned::Lease(Box::new(lease), extra))
+}
+
+pub(crate) async fn seats_call(State(app): AppState, Path(id): Path<String>) -> Reply {
+    Ok(Answer(seats(&app, &id).await?))
+}
+
+async fn seats(app: &Arc<App>, id: &str) -> Result<Value, ApiError> {
+    let id = id.to_string();
+    app.with_db(move |app, conn| {
+        let row = licenses::db::license_by_id(conn, &id)?;
+        let license = app.license_of(&row)?;
+        let license = &license.1;
+        let (allowed, used) = if license.floats() {
+            (
+                u64::from(license.floating_users),
+                u64::from(db::seats_held(conn, &id, app.now().timestamp())?),
+            )
+        } else {
+            (
+                u64::from(license.max_activations),
+                u64::from(activations::db::activation_count(conn, &id)?),
+            )
+        };
+        let assigned = u64::from(users::db::assigned_count(conn, &id)?);
+        let max_users = u64::from(row.max_users);
+        // Unlimited activations count as -1 allowed and -1 available, as
+        // Salesforce counts a site license (seed 000), not as 0 of 0.
+        let unlimited = !license.floats() && license.allow_unlimited_activations;
+        let (allowed, available) = if unlimited {
+            (json!(-1), json!(-1))
+        } else {
+            (json!(allowed), json!(allowed.saturating_sub(used)))
+        };
+        Ok(json!({
+            "kind": if license.floats() { "floating" } else { "activations" },
+            "allowed": allowed,
+            "used": used,
+            "available": available,
+            "users": {
+                "allowed": max_users,
+                "used": assigned,
+                "available": max_users.saturating_sub(assigned),
+            },
+        }))
+    })
+    .await
+}

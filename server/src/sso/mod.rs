@@ -1,0 +1,120 @@
+//! A customer account's single sign-on (OpenID Connect) settings: the
+//! admin API's handlers.
+
+pub(crate) mod db;
+
+use axum::extract::{Path, State};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::body::{check_code, invalid, plain_text, Reply};
+use crate::database;
+use crate::error::ApiError;
+use crate::http::{Answer, JsonBody};
+use crate::state::AppState;
+use crate::users::sign_in::Password;
+
+/// A customer account's identity provider (`PUT /accounts/{account}/sso`),
+/// for seed 003's single sign-on.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SsoConfig {
+    issuer: String,
+    client_id: String,
+    /// For the code grant; never answered or logged.
+    #[serde(default)]
+    client_secret: Option<Password>,
+    jwks_uri: String,
+    #[serde(default)]
+    token_endpoint: String,
+    #[serde(default)]
+    redirect_uri: String,
+    #[serde(default)]
+    username_claim: Option<String>,
+}
+
+fn sso_json(s: &db::SsoRow) -> Value {
+    json!({
+        "account": s.account,
+        "issuer": s.issuer,
+        "client_id": s.client_id,
+        "client_secret_set": !s.client_secret.is_empty(),
+        "jwks_uri": s.jwks_uri,
+        "token_endpoint": s.token_endpoint,
+        "redirect_uri": s.redirect_uri,
+        "username_claim": s.username_claim,
+    })
+}
+
+pub(crate) async fn set_sso_call(
+    State(app): AppState,
+    Path(account): Path<String>,
+    JsonBody(c): JsonBody<SsoConfig>,
+) -> Reply {
+    use crate::compat::oidc::url_ok;
+    check_code(&account, "account")?;
+    let text_ok = |v: &str, max: usize| !v.is_empty() && plain_text(v, max);
+    if !text_ok(&c.issuer, 2048) || !text_ok(&c.client_id, 256) {
+        return Err(invalid(
+            "issuer and client_id must be non-empty, without control characters",
+        ));
+    }
+    if !url_ok(&c.jwks_uri) || !(c.token_endpoint.is_empty() || url_ok(&c.token_endpoint)) {
+        return Err(invalid(
+            "jwks_uri and token_endpoint must be https:// URLs (http:// only to a loopback address)",
+        ));
+    }
+    if !(c.redirect_uri.is_empty() || text_ok(&c.redirect_uri, 2048)) {
+        return Err(invalid(
+            "redirect_uri must be at most 2048 characters without control characters",
+        ));
+    }
+    if c.client_secret
+        .as_ref()
+        .is_some_and(|s| !plain_text(s.expose(), 1024))
+    {
+        return Err(invalid(
+            "client_secret must be at most 1024 bytes without control characters",
+        ));
+    }
+    let claim = c.username_claim.unwrap_or_else(|| "email".to_owned());
+    if claim.is_empty()
+        || claim.len() > 64
+        || !claim
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
+        return Err(invalid(
+            "username_claim must be 1 to 64 ASCII letters, digits or `_`",
+        ));
+    }
+    let row = db::SsoRow {
+        account,
+        issuer: c.issuer,
+        client_id: c.client_id,
+        client_secret: c
+            .client_secret
+            .map(|s| s.expose().to_owned())
+            .unwrap_or_default(),
+        jwks_uri: c.jwks_uri,
+        token_endpoint: c.token_endpoint,
+        redirect_uri: c.redirect_uri,
+        username_claim: claim,
+    };
+    let answer = sso_json(&row);
+    app.with_db(move |_, conn| {
+        database::write(conn, |tx| db::set_sso(tx, &row)).map_err(ApiError::from)
+    })
+    .await?;
+    Ok(Answer(answer))
+}
+
+pub(crate) async fn sso_call(State(app): AppState, Path(account): Path<String>) -> Reply {
+    let found = app
+        .with_db(move |_, conn| Ok(db::sso(conn, &account)?))
+        .await?
+        .ok_or_else(|| {
+            ApiError::not_found("sso_not_configured", "the account has no identity provider")
+        })?;
+    Ok(Answer(sso_json(&found)))
+}

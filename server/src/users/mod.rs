@@ -1,0 +1,213 @@
+//! Users of user-based licenses: the admin API's user handlers, and the
+//! client's list of a user's licenses.
+
+pub(crate) mod assign;
+pub(crate) mod db;
+pub(crate) mod sign_in;
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::Extension;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::body::{invalid, Reply, MAX_BATCH};
+use crate::device_call::{random_id, same_product};
+use crate::error::ApiError;
+use crate::http::{Answer, Authenticated, JsonBody, Product};
+use crate::state::{App, AppState};
+use crate::store::Db;
+use crate::users::db::UserRow;
+use crate::users::sign_in::Password;
+use crate::{activations, database, licenses, seats};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UserLicensesRequest {
+    product: String,
+    username: String,
+    password: Password,
+}
+
+pub(crate) async fn user_licenses_call(
+    State(app): AppState,
+    Extension(Product(product)): Authenticated,
+    JsonBody(r): JsonBody<UserLicensesRequest>,
+) -> Result<Answer, ApiError> {
+    same_product(&product, &r.product)?;
+    Ok(Answer(user_licenses(&app, r).await?))
+}
+
+/// The user's licenses for the product (seed 003), each as its license
+/// object with the counts and the user.
+async fn user_licenses(app: &Arc<App>, r: UserLicensesRequest) -> Result<Value, ApiError> {
+    let user = sign_in::login(app, &r.username, &r.password).await?;
+    let product = r.product;
+    app.with_db(move |app, conn| {
+        let now = app.now().timestamp();
+        let mut list = Vec::new();
+        for row in db::licenses_of_user(conn, &user.id, &product)? {
+            let mut item = app.license_of(&row)?.0.clone();
+            item["times_activated"] = json!(activations::db::activation_count(conn, &row.id)?);
+            item["transfer_count"] = json!(row.transfer_count);
+            item["license_enabled"] = json!(row.enabled);
+            if item["is_floating"] == json!(true) || item["is_floating_cloud"] == json!(true) {
+                item["floating_in_use_devices"] = json!(seats::db::seats_held(conn, &row.id, now)?);
+            }
+            // A user's license is activated by id; its key stays private.
+            if let Some(o) = item.as_object_mut() {
+                o.remove("license_key");
+            }
+            item["user"] = sign_in::public(&user);
+            list.push(item);
+        }
+        Ok(Value::Array(list))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewUser {
+    username: String,
+    password: Password,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    first_name: String,
+    #[serde(default)]
+    last_name: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UserIds {
+    user_ids: Vec<String>,
+}
+
+pub(crate) async fn license_users_call(State(app): AppState, Path(id): Path<String>) -> Reply {
+    let users = app
+        .with_db(move |_, conn| {
+            licenses::db::license_by_id(conn, &id)?;
+            let users = db::users_of_license(conn, &id)?;
+            Ok(Value::from(
+                users.iter().map(sign_in::public).collect::<Vec<_>>(),
+            ))
+        })
+        .await?;
+    Ok(Answer(users))
+}
+
+pub(crate) async fn new_user_call(State(app): AppState, JsonBody(u): JsonBody<NewUser>) -> Reply {
+    Ok(Answer(new_user(&app, u).await?))
+}
+
+/// `GET /users?page_number=&page_size=`.
+#[derive(Deserialize)]
+pub(crate) struct Paging {
+    page_number: Option<String>,
+    page_size: Option<String>,
+}
+
+pub(crate) async fn users_call(State(app): AppState, Query(q): Query<Paging>) -> Reply {
+    let number = |k: &str, v: &Option<String>, default: u64| -> Result<u64, ApiError> {
+        match v {
+            None => Ok(default),
+            Some(v) => v
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n >= 1)
+                .ok_or_else(|| invalid(format!("{k} must be a whole number from 1"))),
+        }
+    };
+    let page_number = number("page_number", &q.page_number, 1)?;
+    let page_size = number("page_size", &q.page_size, 25)?.min(500);
+    let page = app
+        .with_db(move |_, conn| {
+            let offset = (page_number - 1).saturating_mul(page_size);
+            let (rows, total) = db::users_page(conn, offset, page_size)?;
+            let entities = rows
+                .iter()
+                .map(|u| user_with_licenses(conn, u))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(json!({
+                "entities": entities,
+                "page_number": page_number,
+                "page_size": page_size,
+                "total": total,
+                "page_count": total.div_ceil(page_size),
+            }))
+        })
+        .await?;
+    Ok(Answer(page))
+}
+
+pub(crate) async fn user_call(State(app): AppState, Path(id): Path<String>) -> Reply {
+    let user = app
+        .with_db(move |_, conn| {
+            let u = db::user_by_id(conn, &id)?
+                .ok_or_else(|| ApiError::not_found("user_not_found", "no such user"))?;
+            user_with_licenses(conn, &u)
+        })
+        .await?;
+    Ok(Answer(user))
+}
+pub(crate) async fn users_batch_call(
+    State(app): AppState,
+    JsonBody(ids): JsonBody<UserIds>,
+) -> Reply {
+    if ids.user_ids.len() > MAX_BATCH {
+        return Err(invalid(format!("at most {MAX_BATCH} users per call")));
+    }
+    let found = app
+        .with_db(move |_, conn| {
+            let (mut entities, mut missing) = (Vec::new(), Vec::new());
+            for id in &ids.user_ids {
+                match db::user_by_id(conn, id)? {
+                    Some(u) => entities.push(user_with_licenses(conn, &u)?),
+                    None => missing.push(id.clone()),
+                }
+            }
+            Ok(json!({ "entities": entities, "not_found": missing }))
+        })
+        .await?;
+    Ok(Answer(found))
+}
+
+async fn new_user(app: &Arc<App>, mut u: NewUser) -> Result<Value, ApiError> {
+    u.username = sign_in::normalize_username(&u.username).ok_or_else(|| {
+        invalid("username must be 1 to 254 bytes without control or invisible characters")
+    })?;
+    if u.password.expose().chars().count() < sign_in::MIN_PASSWORD {
+        return Err(invalid(format!(
+            "the password must be at least {} characters",
+            sign_in::MIN_PASSWORD
+        )));
+    }
+    let password = u.password.clone();
+    let hash = tokio::task::spawn_blocking(move || sign_in::hash(password.expose()))
+        .await
+        .map_err(|_| ApiError::internal("the request was cancelled"))??;
+    let row = UserRow {
+        id: random_id()?,
+        email: u.email.unwrap_or_else(|| u.username.clone()),
+        username: u.username,
+        first_name: u.first_name,
+        last_name: u.last_name,
+        password_hash: hash,
+    };
+    let answer = sign_in::public(&row);
+    app.with_db(move |app, conn| {
+        let now = app.now().timestamp();
+        database::write(conn, |tx| db::insert_user(tx, &row, now)).map_err(ApiError::from)
+    })
+    .await?;
+    Ok(answer)
+}
+
+fn user_with_licenses(conn: &Db<'_>, u: &UserRow) -> Result<Value, ApiError> {
+    let mut v = sign_in::public(u);
+    v["licenses"] = json!(db::license_ids_of_user(conn, &u.id)?);
+    Ok(v)
+}
