@@ -764,6 +764,24 @@ fn a_reload_switches_the_open_handle_and_a_failed_one_changes_nothing() {
     assert!(h.check().unwrap().is_usable());
 }
 
+/// A floating license opened with a 30-minute lease from 12:00 installed.
+fn with_a_30_minute_lease(s: &Setup) -> LicenseHandle {
+    let h = s.open(
+        "time-limited",
+        json!({"is_floating": true, "floating_users": 5, "floating_timeout": 30}),
+    );
+    let device = s.config().fingerprint().unwrap();
+    let text = lease(
+        s,
+        LeaseKind::Floating,
+        "2026-03-10T12:00:00Z",
+        Duration::minutes(30),
+        device,
+    );
+    h.install_lease(text.as_bytes()).unwrap();
+    h
+}
+
 /// Opens the license with the clock set back as far as the tolerance lets
 /// it open: the attacker's probe, from an hour before the first day's
 /// start upwards (never past the mark, so the probe itself writes none).
@@ -787,20 +805,7 @@ fn open_as_far_back_as_allowed(s: &Setup) -> LicenseHandle {
 #[test]
 fn restarts_with_the_clock_set_back_do_not_regain_the_time_used() {
     let s = Setup::starting("2026-03-10T12:00:00Z");
-    let h = s.open(
-        "time-limited",
-        json!({"is_floating": true, "floating_users": 5, "floating_timeout": 30}),
-    );
-    let device = s.config().fingerprint().unwrap();
-    let text = lease(
-        &s,
-        LeaseKind::Floating,
-        "2026-03-10T12:00:00Z",
-        Duration::minutes(30),
-        device,
-    );
-    h.install_lease(text.as_bytes()).unwrap();
-    drop(h);
+    drop(with_a_30_minute_lease(&s));
     let mut valid_runs = 0;
     for _ in 0..48 {
         let h = open_as_far_back_as_allowed(&s);
@@ -825,19 +830,7 @@ fn restarts_with_the_clock_set_back_do_not_regain_the_time_used() {
 #[test]
 fn reloads_with_the_clock_set_back_do_not_regain_the_time_used() {
     let s = Setup::starting("2026-03-10T12:00:00Z");
-    let h = s.open(
-        "time-limited",
-        json!({"is_floating": true, "floating_users": 5, "floating_timeout": 30}),
-    );
-    let device = s.config().fingerprint().unwrap();
-    let text = lease(
-        &s,
-        LeaseKind::Floating,
-        "2026-03-10T12:00:00Z",
-        Duration::minutes(30),
-        device,
-    );
-    h.install_lease(text.as_bytes()).unwrap();
+    let h = with_a_30_minute_lease(&s);
     let mut valid = 0;
     for _ in 0..24 {
         // As far back as a reload allows.
@@ -867,20 +860,7 @@ fn reloads_with_the_clock_set_back_do_not_regain_the_time_used() {
 #[test]
 fn a_store_that_cannot_keep_its_mark_stops_granting_time() {
     let s = Setup::starting("2026-03-10T12:00:00Z");
-    let h = s.open(
-        "time-limited",
-        json!({"is_floating": true, "floating_users": 5, "floating_timeout": 30}),
-    );
-    let device = s.config().fingerprint().unwrap();
-    let text = lease(
-        &s,
-        LeaseKind::Floating,
-        "2026-03-10T12:00:00Z",
-        Duration::minutes(30),
-        device,
-    );
-    h.install_lease(text.as_bytes()).unwrap();
-    drop(h);
+    drop(with_a_30_minute_lease(&s));
     std::fs::create_dir(s.store.path().join("state.tmp")).unwrap();
     let mut valid = 0;
     let mut failed = 0;
