@@ -14,10 +14,6 @@ use crate::activations::{devices_call, remove_device_call};
 use crate::audit::audit_call;
 use crate::body::{invalid, Reply};
 use crate::http::{Answer, JsonBody};
-use crate::licenses::{
-    disable_call, enable_call, license_call, new_license_call, toggle_get_call, toggle_set_call,
-    update_license_call,
-};
 use crate::products::{definition_call, definitions_call, new_definition_call, new_product_call};
 use crate::releases::{new_release_call, releases_call};
 use crate::seats::seats_call;
@@ -25,6 +21,11 @@ use crate::sso::{set_sso_call, sso_call};
 use crate::state::{App, AppState};
 use crate::users::assign::{allocate_call, assign_user_call, assignments_call, revoke_user_call};
 use crate::users::{license_users_call, new_user_call, user_call, users_batch_call, users_call};
+
+use crate::licenses::{
+    disable_call, enable_call, license_call, new_license_call, toggle_get_call, toggle_set_call,
+    update_license_call,
+};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

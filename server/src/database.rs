@@ -2,10 +2,12 @@
 //! write runs in, the statement helpers every aggregate's queries use, and
 //! what the request pipeline keeps in it (nonces, rate-limit events).
 
+use std::path::Path;
+
+use rusqlite::Connection;
+
 use crate::store::{args, Arg, Db, Row};
 pub(crate) use crate::store::{DbError, DbResult};
-use rusqlite::Connection;
-use std::path::Path;
 
 /// The schema, one step per version (`PRAGMA user_version`). A database
 /// is brought forward step by step when the server opens it; a step never

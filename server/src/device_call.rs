@@ -5,7 +5,9 @@
 
 use std::sync::Arc;
 
+use axum::extract::{FromRequest, Request};
 use chrono::{DateTime, Duration, Utc};
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tessera::activation::offline;
@@ -13,7 +15,7 @@ use tessera::format::lease::Lease;
 use tessera::Fingerprint;
 
 use crate::error::ApiError;
-use crate::http::{Answer, DeviceProof};
+use crate::http::{Answer, DeviceProof, JsonBody, Product};
 use crate::licenses::db::LicenseRow;
 use crate::state::App;
 use crate::store::Db;
@@ -23,7 +25,7 @@ use crate::{activations, database, licenses, users};
 /// What every client request names: the product, the license (by key, or
 /// by id for a device it is activated on or for its user), and the device.
 #[derive(Debug, Deserialize)]
-pub(crate) struct Who {
+pub(crate) struct LicenseAndDevice {
     product: String,
     #[serde(default)]
     license_key: Option<String>,
@@ -40,29 +42,100 @@ pub(crate) struct Who {
     device_key: Option<String>,
 }
 
+/// The body of a device call that names nothing else.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct DeviceRequest {
     #[serde(flatten)]
-    who: Who,
+    who: LicenseAndDevice,
+}
+
+impl DeviceBody for DeviceRequest {
+    type Rest = ();
+    fn split(self) -> (LicenseAndDevice, ()) {
+        (self.who, ())
+    }
+}
+
+/// The JSON body of a device call: the license and device it names, and
+/// the rest, which the handler takes.
+pub(crate) trait DeviceBody: DeserializeOwned + Send + 'static {
+    /// What the body carries beside [`LicenseAndDevice`].
+    type Rest: Send + 'static;
+    /// The body taken apart.
+    fn split(self) -> (LicenseAndDevice, Self::Rest);
+}
+
+/// A device call as it arrives, named in a handler's signature: the
+/// product the request's HMAC authenticated (its nonce taken), the device
+/// proof (checked in the transaction against the key the activation
+/// recorded), the license and device the body names, and the rest of the
+/// body. [`DeviceCall::run`] runs the handler in the one transaction.
+pub(crate) struct DeviceCall<B: DeviceBody> {
+    app: Arc<App>,
+    product: String,
+    proof: DeviceProof,
+    who: LicenseAndDevice,
+    /// What the body carries beside the license and device it names.
+    pub(crate) rest: B::Rest,
+}
+
+impl<B: DeviceBody> FromRequest<Arc<App>> for DeviceCall<B> {
+    type Rejection = ApiError;
+
+    async fn from_request(mut req: Request, app: &Arc<App>) -> Result<Self, ApiError> {
+        // Put there by the client API's authentication layer, which every
+        // route of the client API passes.
+        let product = req.extensions_mut().remove::<Product>();
+        let proof = req.extensions_mut().remove::<DeviceProof>();
+        let (Some(Product(product)), Some(proof)) = (product, proof) else {
+            return Err(ApiError::internal(
+                "a device call without its authentication",
+            ));
+        };
+        let JsonBody(body) = JsonBody::<B>::from_request(req, app).await?;
+        let (who, rest) = body.split();
+        Ok(DeviceCall {
+            app: Arc::clone(app),
+            product,
+            proof,
+            who,
+            rest,
+        })
+    }
+}
+
+impl<B: DeviceBody> DeviceCall<B> {
+    /// Runs `handler` in the license's one write transaction once every
+    /// check passed ([`with_license`]); `activating` for an activation,
+    /// which may register the device's key.
+    pub(crate) async fn run(
+        self,
+        activating: bool,
+        handler: Box<Handler>,
+    ) -> Result<Answer, ApiError> {
+        let value = with_license(
+            &self.app,
+            self.product,
+            self.proof,
+            self.who,
+            activating,
+            handler,
+        )
+        .await?;
+        Ok(Answer(value))
+    }
 }
 
 /// What a handler does inside the transaction.
-pub(crate) type Handler = dyn FnOnce(&App, &Db<'_>, &LicenseRow, &Who, DateTime<Utc>) -> Result<Unsigned, ApiError>
+pub(crate) type Handler = dyn FnOnce(
+        &App,
+        &Db<'_>,
+        &LicenseRow,
+        &LicenseAndDevice,
+        DateTime<Utc>,
+    ) -> Result<Unsigned, ApiError>
     + Send;
-
-/// A call about one device's use of one license.
-pub(crate) async fn device_call(
-    app: &Arc<App>,
-    (product, proof): (String, DeviceProof),
-    r: DeviceRequest,
-    activating: bool,
-    handler: Box<Handler>,
-) -> Result<Answer, ApiError> {
-    Ok(Answer(
-        with_license(app, product, proof, r.who, activating, handler).await?,
-    ))
-}
 
 pub(crate) fn same_product(authorized: &str, named: &str) -> Result<(), ApiError> {
     if authorized == named {
@@ -128,7 +201,7 @@ pub(crate) async fn with_license(
     app: &Arc<App>,
     product: String,
     proof: DeviceProof,
-    who: Who,
+    who: LicenseAndDevice,
     activating: bool,
     f: Box<Handler>,
 ) -> Result<Value, ApiError> {
@@ -248,7 +321,7 @@ pub(crate) fn check_user_devices(
 fn check_device_proof(
     tx: &Db<'_>,
     row: &LicenseRow,
-    who: &Who,
+    who: &LicenseAndDevice,
     activating: bool,
     proof: &DeviceProof,
 ) -> Result<(), ApiError> {

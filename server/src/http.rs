@@ -337,7 +337,3 @@ async fn authenticate(
 
 /// The product a client request authenticated as (by its HMAC).
 pub(crate) type Authenticated = axum::Extension<Product>;
-
-/// The device proof a client request carries (checked by the handler
-/// against the key the activation recorded).
-pub(crate) type Proof = axum::Extension<DeviceProof>;

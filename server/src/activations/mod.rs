@@ -5,45 +5,29 @@ pub(crate) mod db;
 pub(crate) mod offline;
 
 use axum::extract::{Path, State};
-use axum::Extension;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
 use tessera::Fingerprint;
 
 use crate::body::Reply;
-use crate::device_call::{device_call, later, DeviceRequest, Unsigned, Who};
+use crate::device_call::{later, DeviceCall, DeviceRequest, LicenseAndDevice, Unsigned};
 use crate::error::ApiError;
-use crate::http::{Answer, Authenticated, JsonBody, Product, Proof};
+use crate::http::Answer;
 use crate::licenses::db::LicenseRow;
 use crate::state::{App, AppState, Parsed};
 use crate::store::Db;
 use crate::{database, licenses};
 
-pub(crate) async fn activate_call(
-    State(app): AppState,
-    Extension(Product(product)): Authenticated,
-    Extension(proof): Proof,
-    JsonBody(r): JsonBody<DeviceRequest>,
-) -> Result<Answer, ApiError> {
-    device_call(&app, (product, proof), r, true, Box::new(activate)).await
+pub(crate) async fn activate_call(call: DeviceCall<DeviceRequest>) -> Result<Answer, ApiError> {
+    call.run(true, Box::new(activate)).await
 }
 
-pub(crate) async fn check_call(
-    State(app): AppState,
-    Extension(Product(product)): Authenticated,
-    Extension(proof): Proof,
-    JsonBody(r): JsonBody<DeviceRequest>,
-) -> Result<Answer, ApiError> {
-    device_call(&app, (product, proof), r, false, Box::new(check)).await
+pub(crate) async fn check_call(call: DeviceCall<DeviceRequest>) -> Result<Answer, ApiError> {
+    call.run(false, Box::new(check)).await
 }
 
-pub(crate) async fn deactivate_call(
-    State(app): AppState,
-    Extension(Product(product)): Authenticated,
-    Extension(proof): Proof,
-    JsonBody(r): JsonBody<DeviceRequest>,
-) -> Result<Answer, ApiError> {
-    device_call(&app, (product, proof), r, false, Box::new(deactivate)).await
+pub(crate) async fn deactivate_call(call: DeviceCall<DeviceRequest>) -> Result<Answer, ApiError> {
+    call.run(false, Box::new(deactivate)).await
 }
 
 /// The license for `device` now, issued once the lock is released.
@@ -100,7 +84,7 @@ fn activate(
     app: &App,
     tx: &Db<'_>,
     row: &LicenseRow,
-    who: &Who,
+    who: &LicenseAndDevice,
     now: DateTime<Utc>,
 ) -> Result<Unsigned, ApiError> {
     record_activation(tx, &app.license_of(row)?, row, &who.fingerprint, now)?;
@@ -130,7 +114,7 @@ fn check(
     app: &App,
     tx: &Db<'_>,
     row: &LicenseRow,
-    who: &Who,
+    who: &LicenseAndDevice,
     now: DateTime<Utc>,
 ) -> Result<Unsigned, ApiError> {
     require_activated(tx, row, &who.fingerprint.id)?;
@@ -167,7 +151,7 @@ fn deactivate(
     app: &App,
     tx: &Db<'_>,
     row: &LicenseRow,
-    who: &Who,
+    who: &LicenseAndDevice,
     _: DateTime<Utc>,
 ) -> Result<Unsigned, ApiError> {
     remove_activation(app, tx, row, &who.fingerprint.id)?;

@@ -11,15 +11,16 @@ use serde_json::{json, Value};
 use tessera::activation::offline::{self, Action};
 
 use crate::activations::{license_spec, record_activation, remove_activation};
-use crate::device_call::{
-    check_fingerprint, check_user_devices, finish, license_of_product, same_product, Unsigned,
-};
 use crate::error::ApiError;
 use crate::http::{Answer, Authenticated, JsonBody, Product};
 use crate::licenses::db::LicenseRow;
 use crate::state::{App, AppState};
 use crate::users::sign_in::Password;
 use crate::{database, licenses, users};
+
+use crate::device_call::{
+    check_fingerprint, check_user_devices, finish, license_of_product, same_product, Unsigned,
+};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

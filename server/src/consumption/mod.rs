@@ -3,32 +3,30 @@
 
 pub(crate) mod db;
 
-use axum::extract::State;
-use axum::Extension;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::json;
 use tessera::protocol::counter::{Counter, Limit};
 
 use crate::activations::require_activated;
-use crate::device_call::{with_license, Handler, Unsigned, Who};
+use crate::device_call::{DeviceBody, DeviceCall, Handler, LicenseAndDevice, Unsigned};
 use crate::error::ApiError;
-use crate::http::{Answer, Authenticated, JsonBody, Product, Proof};
+use crate::http::Answer;
 use crate::licenses::db::LicenseRow;
-use crate::state::{App, AppState};
+use crate::state::App;
 use crate::store::Db;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ConsumptionRequest {
     #[serde(flatten)]
-    who: Who,
+    who: LicenseAndDevice,
     records: Vec<Record>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Record {
+pub(crate) struct Record {
     /// The journal range's first sequence number (default: `seq`).
     #[serde(default)]
     first_seq: Option<u64>,
@@ -37,25 +35,27 @@ struct Record {
     amount: u64,
 }
 
+impl DeviceBody for ConsumptionRequest {
+    type Rest = Vec<Record>;
+    fn split(self) -> (LicenseAndDevice, Vec<Record>) {
+        (self.who, self.records)
+    }
+}
+
 pub(crate) async fn add_consumption_call(
-    State(app): AppState,
-    Extension(Product(product)): Authenticated,
-    Extension(proof): Proof,
-    JsonBody(r): JsonBody<ConsumptionRequest>,
+    mut call: DeviceCall<ConsumptionRequest>,
 ) -> Result<Answer, ApiError> {
-    let records = r.records;
+    let records = std::mem::take(&mut call.rest);
     let handler: Box<Handler> =
         Box::new(move |app, tx, row, who, now| add_consumption(app, tx, row, who, now, &records));
-    Ok(Answer(
-        with_license(&app, product, proof, r.who, false, handler).await?,
-    ))
+    call.run(false, handler).await
 }
 
 fn add_consumption(
     app: &App,
     tx: &Db<'_>,
     row: &LicenseRow,
-    who: &Who,
+    who: &LicenseAndDevice,
     now: DateTime<Utc>,
     records: &[Record],
 ) -> Result<Unsigned, ApiError> {

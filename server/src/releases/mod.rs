@@ -7,15 +7,14 @@ pub(crate) mod versions;
 use std::collections::HashMap;
 
 use axum::extract::{Path, Query, State};
-use axum::Extension;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::activations::require_activated;
 use crate::body::{check_code, invalid, plain_text, Reply};
-use crate::device_call::{with_license, Handler, Unsigned, Who};
+use crate::device_call::{DeviceBody, DeviceCall, Handler, LicenseAndDevice, Unsigned};
 use crate::error::ApiError;
-use crate::http::{Answer, Authenticated, JsonBody, Product, Proof};
+use crate::http::{Answer, JsonBody};
 use crate::state::{App, AppState};
 use crate::{database, products};
 
@@ -24,7 +23,7 @@ use crate::{database, products};
 #[serde(deny_unknown_fields)]
 pub(crate) struct ReleaseRequest {
     #[serde(flatten)]
-    who: Who,
+    who: LicenseAndDevice,
     /// The version installed now: only newer releases that accept it.
     #[serde(default)]
     current_version: Option<String>,
@@ -33,13 +32,19 @@ pub(crate) struct ReleaseRequest {
     channel: Option<String>,
 }
 
+impl DeviceBody for ReleaseRequest {
+    /// The installed version and the channel.
+    type Rest = (Option<String>, Option<String>);
+    fn split(self) -> (LicenseAndDevice, Self::Rest) {
+        (self.who, (self.current_version, self.channel))
+    }
+}
+
 pub(crate) async fn latest_release_call(
-    State(app): AppState,
-    Extension(Product(product)): Authenticated,
-    Extension(proof): Proof,
-    JsonBody(r): JsonBody<ReleaseRequest>,
+    call: DeviceCall<ReleaseRequest>,
 ) -> Result<Answer, ApiError> {
-    let current = match &r.current_version {
+    let (current_version, channel) = (call.rest.0.clone(), call.rest.1.clone());
+    let current = match &current_version {
         None => None,
         Some(v) => Some(versions::parse_version(v).ok_or_else(|| {
             ApiError::bad_request(
@@ -48,7 +53,6 @@ pub(crate) async fn latest_release_call(
             )
         })?),
     };
-    let channel = r.channel;
     let handler: Box<Handler> = Box::new(move |app, tx, row, who, _| {
         require_activated(tx, row, &who.fingerprint.id)?;
         let parsed = app.license_of(row)?;
@@ -59,9 +63,7 @@ pub(crate) async fn latest_release_call(
             "release": latest.map(versions::to_json),
         })))
     });
-    Ok(Answer(
-        with_license(&app, product, proof, r.who, false, handler).await?,
-    ))
+    call.run(false, handler).await
 }
 
 /// A release to publish (`POST /products/{code}/releases`).

@@ -6,7 +6,6 @@ pub(crate) mod db;
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::Extension;
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -14,76 +13,61 @@ use tessera::format::lease::{Lease, LeaseKind};
 
 use crate::activations::require_activated;
 use crate::body::Reply;
-use crate::device_call::{
-    device_call, later, random_id, with_license, DeviceRequest, Handler, Unsigned, Who,
-};
+use crate::device_call::{DeviceBody, DeviceCall};
 use crate::error::ApiError;
-use crate::http::{Answer, Authenticated, JsonBody, Product, Proof};
+use crate::http::Answer;
 use crate::licenses::db::LicenseRow;
 use crate::state::{App, AppState};
 use crate::store::Db;
 use crate::{activations, licenses, users};
 
+use crate::device_call::{later, random_id, DeviceRequest, Handler, LicenseAndDevice, Unsigned};
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct BorrowRequest {
     #[serde(flatten)]
-    who: Who,
+    who: LicenseAndDevice,
     hours: u32,
 }
 
-pub(crate) async fn borrow_call(
-    State(app): AppState,
-    Extension(Product(product)): Authenticated,
-    Extension(proof): Proof,
-    JsonBody(r): JsonBody<BorrowRequest>,
-) -> Result<Answer, ApiError> {
-    let hours = r.hours;
+impl DeviceBody for BorrowRequest {
+    type Rest = u32;
+    fn split(self) -> (LicenseAndDevice, u32) {
+        (self.who, self.hours)
+    }
+}
+
+pub(crate) async fn borrow_call(call: DeviceCall<BorrowRequest>) -> Result<Answer, ApiError> {
+    let hours = call.rest;
     let handler: Box<Handler> =
         Box::new(move |app, tx, l, who, now| lease(app, tx, l, who, now, LeaseKind::Borrow, hours));
-    Ok(Answer(
-        with_license(&app, product, proof, r.who, false, handler).await?,
-    ))
+    call.run(false, handler).await
 }
 
-pub(crate) async fn register_call(
-    State(app): AppState,
-    Extension(Product(product)): Authenticated,
-    Extension(proof): Proof,
-    JsonBody(r): JsonBody<DeviceRequest>,
-) -> Result<Answer, ApiError> {
+pub(crate) async fn register_call(call: DeviceCall<DeviceRequest>) -> Result<Answer, ApiError> {
     let handler: Box<Handler> =
         Box::new(|app, tx, l, who, now| lease(app, tx, l, who, now, LeaseKind::Floating, 0));
-    device_call(&app, (product, proof), r, false, handler).await
+    call.run(false, handler).await
 }
 
-pub(crate) async fn heartbeat_call(
-    State(app): AppState,
-    Extension(Product(product)): Authenticated,
-    Extension(proof): Proof,
-    JsonBody(r): JsonBody<DeviceRequest>,
-) -> Result<Answer, ApiError> {
-    device_call(&app, (product, proof), r, false, Box::new(heartbeat)).await
+pub(crate) async fn heartbeat_call(call: DeviceCall<DeviceRequest>) -> Result<Answer, ApiError> {
+    call.run(false, Box::new(heartbeat)).await
 }
 
-pub(crate) async fn release_call(
-    State(app): AppState,
-    Extension(Product(product)): Authenticated,
-    Extension(proof): Proof,
-    JsonBody(r): JsonBody<DeviceRequest>,
-) -> Result<Answer, ApiError> {
+pub(crate) async fn release_call(call: DeviceCall<DeviceRequest>) -> Result<Answer, ApiError> {
     let handler: Box<Handler> = Box::new(|_, tx, row, who, _| {
         let released = db::delete_lease(tx, &row.id, &who.fingerprint.id)?;
         Ok(Unsigned::Ready(json!({ "released": released })))
     });
-    device_call(&app, (product, proof), r, false, handler).await
+    call.run(false, handler).await
 }
 
 fn lease(
     app: &App,
     tx: &Db<'_>,
     row: &LicenseRow,
-    who: &Who,
+    who: &LicenseAndDevice,
     now: DateTime<Utc>,
     kind: LeaseKind,
     hours: u32,
@@ -151,7 +135,7 @@ fn lease(
 
 fn new_lease(
     row: &LicenseRow,
-    who: &Who,
+    who: &LicenseAndDevice,
     kind: LeaseKind,
     now: DateTime<Utc>,
     expires_at: DateTime<Utc>,
@@ -174,7 +158,7 @@ fn heartbeat(
     app: &App,
     tx: &Db<'_>,
     row: &LicenseRow,
-    who: &Who,
+    who: &LicenseAndDevice,
     now: DateTime<Utc>,
 ) -> Result<Unsigned, ApiError> {
     let parsed = app.license_of(row)?;
