@@ -342,13 +342,33 @@ fn check_device_proof(
             "the request is not signed by the device the license is activated on",
         )
     };
-    match (activating, who.device_key.as_deref(), recorded.as_deref()) {
-        (true, Some(key), _) if !proven_by(key) => Err(refused()),
-        (true, Some(key), Some(old)) if key != old => Err(ApiError::conflict(
+    let mismatch = || {
+        ApiError::conflict(
             "device_key_mismatch",
             "the license is activated on this device with another device key: \
              deactivate it from the device that holds that key, or have support remove it, first",
-        )),
+        )
+    };
+    match (activating, who.device_key.as_deref(), recorded.as_deref()) {
+        (true, Some(key), _) if !proven_by(key) => Err(refused()),
+        (true, Some(key), Some(old)) if key != old => Err(mismatch()),
+        // A device whose activation recorded a key is activated again
+        // only by that key: without one, anybody who knows the license
+        // key and the device's id would take it over.
+        (true, None, Some(_)) => Err(mismatch()),
+        // Activated by a request file: its key is the offline one, which
+        // an online activation cannot show.
+        (true, _, None)
+            if activations::db::activation_key(
+                tx,
+                activations::db::ActivationKey::Offline,
+                &row.id,
+                &who.fingerprint.id,
+            )?
+            .is_some() =>
+        {
+            Err(mismatch())
+        }
         (true, _, _) => Ok(()),
         (false, _, Some(key)) if !proven_by(key) => Err(refused()),
         (false, _, _) => Ok(()),

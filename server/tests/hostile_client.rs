@@ -535,3 +535,172 @@ fn a_device_that_changes_its_id_but_not_its_machine_gets_its_trial_back() {
     assert_eq!(other.1, true);
     assert_ne!(other.0, first.0);
 }
+
+/// An offline request file as anyone can make one: self-signed with `key`,
+/// naming whatever license and device it likes.
+fn forged_request(p: &Product, key: &tessera::issuer::SigningKey, fill: Value) -> String {
+    let mut request = json!({
+        "format": 1, "product": p.code, "device": device(1),
+        "device_key": key.public_key().to_base64(),
+        "nonce": hex::encode(nonce().as_bytes())[..32].to_owned(),
+        "created_at": "2026-01-01T00:00:00Z",
+    });
+    for (k, v) in fill.as_object().unwrap() {
+        request[k] = v.clone();
+    }
+    tessera::format::armor::seal(
+        &tessera::activation::offline::REQUEST,
+        key,
+        request.to_string().as_bytes(),
+    )
+    .unwrap()
+}
+
+fn activations_of(s: &Server, id: &str) -> usize {
+    let d = admin(
+        s,
+        "GET",
+        &format!("/admin/v1/licenses/{id}/devices"),
+        json!(null),
+    );
+    assert_eq!(d.status, 200, "{}", d.body);
+    d.body.as_array().unwrap().len()
+}
+
+/// Issue 34, finding 6: a stranger freed an online activation through the
+/// offline route, with a deactivation request signed by any key and naming
+/// the license and the victim's fingerprint (the key was compared only
+/// when an offline key was recorded); a license-key holder did the same by
+/// an offline activation of the victim's device with their own key first,
+/// or took the device over by activating it online with no device key.
+/// Now an activation's recorded key must sign every later activation or
+/// deactivation of that device, whichever route it takes.
+#[test]
+fn no_one_but_the_device_frees_or_takes_over_its_activation() {
+    let s = start();
+    let p = product(&s, "victim");
+    license(
+        &s,
+        &p,
+        "KEY-V",
+        json!({"id": "L-V", "license_type": "perpetual", "max_activations": 5, "max_transfers": 3}),
+    );
+    // The victim activates online, registering its device key.
+    let victim = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+    let body = json!({"product": p.code, "license_key": "KEY-V", "fingerprint": device(1),
+                      "device_key": tessera::PublicKey::from_bytes(victim.verifying_key().as_bytes()).unwrap().to_base64()});
+    let a = call_as_device(&s, &p, "/api/v1/activate_license", &body, &victim);
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(activations_of(&s, "L-V"), 1);
+
+    let stranger = tessera::issuer::SigningKey::generate().unwrap();
+    // 1. A deactivation request from the stranger's key.
+    let forged = forged_request(
+        &p,
+        &stranger,
+        json!({"action": "deactivate", "license_id": "L-V"}),
+    );
+    let d = call(
+        &s,
+        &p,
+        "/api/v1/deactivate_offline",
+        json!({"product": p.code, "request": forged}),
+    );
+    assert_eq!(
+        (d.status, d.body["code"].as_str()),
+        (403, Some("offline_wrong_device")),
+        "{}",
+        d.body
+    );
+    assert_eq!(activations_of(&s, "L-V"), 1);
+
+    // 2. An offline activation of the victim's device with the stranger's
+    //    key (the license key is known), then a deactivation.
+    let take = forged_request(
+        &p,
+        &stranger,
+        json!({"action": "activate", "license_key": "KEY-V"}),
+    );
+    let t = call(
+        &s,
+        &p,
+        "/api/v1/activate_offline",
+        json!({"product": p.code, "request": take}),
+    );
+    assert_eq!(
+        (t.status, t.body["code"].as_str()),
+        (409, Some("device_key_mismatch")),
+        "{}",
+        t.body
+    );
+    let forged = forged_request(
+        &p,
+        &stranger,
+        json!({"action": "deactivate", "license_id": "L-V"}),
+    );
+    let d = call(
+        &s,
+        &p,
+        "/api/v1/deactivate_offline",
+        json!({"product": p.code, "request": forged}),
+    );
+    assert_eq!(d.status, 403, "{}", d.body);
+    assert_eq!(activations_of(&s, "L-V"), 1);
+
+    // 3. An online activation of the victim's device id with no device key.
+    let again = call(&s, &p, "/api/v1/activate_license", who(&p, "KEY-V", 1));
+    assert_eq!(
+        (again.status, again.body["code"].as_str()),
+        (409, Some("device_key_mismatch")),
+        "{}",
+        again.body
+    );
+
+    // The victim's device still works, and no transfer was counted.
+    let body = json!({"product": p.code, "license_id": "L-V", "fingerprint": device(1)});
+    let c = call_as_device(&s, &p, "/api/v1/check_license", &body, &victim);
+    assert_eq!(c.status, 200, "{}", c.body);
+    let l = admin(&s, "GET", "/admin/v1/licenses/L-V", json!(null));
+    assert_eq!(l.body["transfer_count"], 0, "{}", l.body);
+
+    // 4. A device activated by a request file is not taken over online
+    //    with another key either.
+    let offline_key = tessera::issuer::SigningKey::generate().unwrap();
+    let fp2 = json!({"id": "device-0002", "components": {}});
+    let request2 = forged_request(
+        &p,
+        &offline_key,
+        json!({"action": "activate", "license_key": "KEY-V", "device": fp2}),
+    );
+    let o = call(
+        &s,
+        &p,
+        "/api/v1/activate_offline",
+        json!({"product": p.code, "request": request2}),
+    );
+    assert_eq!(o.status, 200, "{}", o.body);
+    let other = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
+    let body = json!({"product": p.code, "license_key": "KEY-V", "fingerprint": device(2),
+                      "device_key": tessera::PublicKey::from_bytes(other.verifying_key().as_bytes()).unwrap().to_base64()});
+    let t = call_as_device(&s, &p, "/api/v1/activate_license", &body, &other);
+    assert_eq!(
+        (t.status, t.body["code"].as_str()),
+        (409, Some("device_key_mismatch")),
+        "{}",
+        t.body
+    );
+    // Its own key frees it.
+    let own = forged_request(
+        &p,
+        &offline_key,
+        json!({"action": "deactivate", "license_id": "L-V", "device": fp2}),
+    );
+    let d = call(
+        &s,
+        &p,
+        "/api/v1/deactivate_offline",
+        json!({"product": p.code, "request": own}),
+    );
+    assert_eq!(d.status, 200, "{}", d.body);
+    assert_eq!(activations_of(&s, "L-V"), 1);
+}

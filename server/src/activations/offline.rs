@@ -124,7 +124,23 @@ async fn offline_call(
                     ));
                 }
                 let device = request.device.clone();
+                // The key the activation of this device recorded, if any:
+                // only that key renews it or gives it back.
+                let recorded = |kind| super::db::activation_key(tx, kind, &row.id, &device.id);
+                let offline_key = recorded(super::db::ActivationKey::Offline)?;
                 if activating {
+                    let activated_here = super::db::is_activated(tx, &row.id, &device.id)?;
+                    let proof_key = recorded(super::db::ActivationKey::Proof)?;
+                    if activated_here
+                        && (proof_key.is_some() || offline_key.is_some())
+                        && offline_key.as_deref() != Some(request.device_key.as_str())
+                    {
+                        return Err(ApiError::conflict(
+                            "device_key_mismatch",
+                            "the license is activated on this device with another device key: \
+                             deactivate it from the device that holds that key, or have support remove it, first",
+                        ));
+                    }
                     if let Some(user) = &user {
                         check_user_devices(tx, &row, &user.id, &device.id)?;
                     }
@@ -155,20 +171,21 @@ async fn offline_call(
                         "this deactivation request was taken already",
                     ));
                 }
-                match super::db::activation_key(
-                    tx,
-                    super::db::ActivationKey::Offline,
-                    &row.id,
-                    &device.id,
-                )? {
-                    Some(key) if key != request.device_key => {
-                        return Err(ApiError::new(
-                            403,
-                            "offline_wrong_device",
-                            "the request is signed by another device than the activation",
-                        ))
-                    }
-                    _ => {}
+                // Only the key that made the activation by a request file
+                // gives it back by one; an activation made online (whose key
+                // a request file cannot show) is given back online, or by
+                // support.
+                let activated_here = super::db::is_activated(tx, &row.id, &device.id)?;
+                if activated_here && offline_key.as_deref() != Some(request.device_key.as_str()) {
+                    return Err(ApiError::new(
+                        403,
+                        "offline_wrong_device",
+                        match offline_key {
+                            Some(_) => "the request is signed by another device than the activation",
+                            None => "the license was activated on this device online, not by a request file: \
+                                     deactivate it online from the device, or have support remove it",
+                        },
+                    ));
                 }
                 remove_activation(app, tx, &row, &device.id)?;
                 Ok(Unsigned::Ready(
