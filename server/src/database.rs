@@ -190,6 +190,30 @@ CREATE TABLE account_sso (
     username_claim TEXT NOT NULL
 );
 ",
+    // 12: consumption records by the device's journal epoch: a record that
+    // reuses a sequence number with another chain MAC (the device's journal
+    // started again) opens the next epoch and is counted, where it was
+    // taken for a retry and dropped. `mac` is the chain MAC of the range's
+    // last record (null from SDKs before it).
+    "
+CREATE TABLE consumption_by_epoch (
+    license_id TEXT NOT NULL REFERENCES licenses(id),
+    device TEXT NOT NULL,
+    epoch INTEGER NOT NULL DEFAULT 0,
+    seq INTEGER NOT NULL,
+    counter TEXT NOT NULL,
+    amount INTEGER NOT NULL,
+    at INTEGER NOT NULL,
+    first_seq INTEGER,
+    mac TEXT,
+    PRIMARY KEY (license_id, device, epoch, seq)
+);
+INSERT INTO consumption_by_epoch (license_id, device, seq, counter, amount, at, first_seq)
+    SELECT license_id, device, seq, counter, amount, at, first_seq FROM consumption;
+DROP TABLE consumption;
+ALTER TABLE consumption_by_epoch RENAME TO consumption;
+CREATE INDEX consumption_by_seq ON consumption (license_id, device, seq);
+",
 ];
 
 /// Opens (creating or bringing forward) the SQLite database at `path`,

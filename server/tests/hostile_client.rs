@@ -704,3 +704,97 @@ fn no_one_but_the_device_frees_or_takes_over_its_activation() {
     assert_eq!(d.status, 200, "{}", d.body);
     assert_eq!(activations_of(&s, "L-V"), 1);
 }
+
+/// Issue 34, finding 7: the server answered "not new" for any record at a
+/// (license, device, seq) it had, without comparing it, so a device whose
+/// journal started again at 1 had every later increment acknowledged and
+/// never counted (30 units used on a limit of 10 over three resets, the
+/// server's total 10). A record that reuses a sequence number with
+/// another chain MAC is now a conflict: counted, and reported.
+#[test]
+fn a_journal_that_starts_again_is_counted_not_taken_for_retries() {
+    let s = start();
+    let p = product(&s, "resets");
+    activated(
+        &s,
+        &p,
+        "KEY-R",
+        json!({"id": "L-R", "license_type": "consumption", "max_consumptions": 100,
+               "allow_unlimited_activations": true}),
+    );
+    let batch = |journal: u8| -> Value {
+        let records: Vec<Value> = (1..=10)
+            .map(|seq| {
+                json!({"seq": seq, "counter": "license", "amount": 1,
+                               "mac": format!("{journal:02x}{seq:062x}")})
+            })
+            .collect();
+        json!({"product": p.code, "license_id": "L-R", "fingerprint": device(1), "records": records})
+    };
+    for (journal, total) in [(1u8, 10), (2, 20), (3, 30)] {
+        let a = call(&s, &p, "/api/v1/add_consumption", batch(journal));
+        assert_eq!(a.status, 200, "{}", a.body);
+        assert_eq!(a.body["accepted"], 10, "{}", a.body);
+        // One conflict a restart: the first reused number opens the device's
+        // next epoch, where the rest of that journal lands.
+        assert_eq!(a.body["conflicts"], if journal == 1 { 0 } else { 1 });
+        assert_eq!(a.body["totals"]["license"], total, "{}", a.body);
+        // The same batch again is a retry: nothing more is counted.
+        let again = call(&s, &p, "/api/v1/add_consumption", batch(journal));
+        assert_eq!(
+            (
+                again.body["accepted"].as_u64(),
+                again.body["totals"]["license"].as_u64()
+            ),
+            (Some(0), Some(total))
+        );
+    }
+    // A late retry of the first journal's records is still a retry.
+    let late = call(&s, &p, "/api/v1/add_consumption", batch(1));
+    assert_eq!(
+        (
+            late.body["accepted"].as_u64(),
+            late.body["totals"]["license"].as_u64()
+        ),
+        (Some(0), Some(30)),
+        "{}",
+        late.body
+    );
+    // Past the limit, a restarted journal is refused, not acknowledged.
+    let s2 = start();
+    let p2 = product(&s2, "resets2");
+    activated(
+        &s2,
+        &p2,
+        "KEY-R2",
+        json!({"id": "L-R2", "license_type": "consumption", "max_consumptions": 10,
+               "allow_unlimited_activations": true}),
+    );
+    let mut body = batch(1);
+    body["product"] = json!(p2.code);
+    body["license_id"] = json!("L-R2");
+    assert_eq!(
+        call(&s2, &p2, "/api/v1/add_consumption", body.clone()).status,
+        200
+    );
+    let mut reset = batch(2);
+    reset["product"] = json!(p2.code);
+    reset["license_id"] = json!("L-R2");
+    let over = call(&s2, &p2, "/api/v1/add_consumption", reset);
+    assert_eq!(
+        (over.status, over.body["code"].as_str()),
+        (409, Some("consumption_limit")),
+        "{}",
+        over.body
+    );
+    // A record without a MAC (an SDK from before) that changes the range or
+    // the counter at a taken number is a conflict too.
+    let mut old = batch(1);
+    old["records"] = json!([{"seq": 1, "first_seq": 1, "counter": "license", "amount": 2}]);
+    let a = call(&s, &p, "/api/v1/add_consumption", old);
+    assert_eq!(a.body["conflicts"], 1, "{}", a.body);
+    // A MAC that is not hex is refused.
+    let mut bad = batch(1);
+    bad["records"] = json!([{"seq": 99, "counter": "license", "amount": 1, "mac": "zz"}]);
+    assert_eq!(call(&s, &p, "/api/v1/add_consumption", bad).status, 400);
+}

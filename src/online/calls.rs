@@ -415,8 +415,10 @@ impl Connection {
 
     /// Uploads the consumption not yet acknowledged, oldest first, and
     /// acknowledges what the server kept. The server keeps a record once
-    /// per journal sequence number, so a retry, a duplicate or an upload
-    /// cut off before its acknowledgement never counts twice.
+    /// per journal sequence number and chain MAC, so a retry, a duplicate
+    /// or an upload cut off before its acknowledgement never counts twice,
+    /// and a journal that started again (its sequence numbers reused by
+    /// other records) is counted all the same.
     pub fn upload_consumption(&self, handle: &LicenseHandle) -> Result<Upload> {
         let pending = handle.pending_uploads()?;
         let mut report = Upload::default();
@@ -443,5 +445,9 @@ impl Connection {
 }
 
 fn record(p: &Pending) -> Value {
-    json!({ "first_seq": p.first_seq, "seq": p.last_seq, "counter": p.counter, "amount": p.amount })
+    let mut r = json!({ "first_seq": p.first_seq, "seq": p.last_seq, "counter": p.counter, "amount": p.amount });
+    if !p.mac.is_empty() {
+        r["mac"] = json!(p.mac);
+    }
+    r
 }

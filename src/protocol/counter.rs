@@ -144,6 +144,12 @@ pub struct Pending {
     pub period: i64,
     /// Units.
     pub amount: u64,
+    /// The chain MAC of the last journal record covered (hex): unique to
+    /// this journal, so the server tells a retry from a record of a journal
+    /// that started again at the same sequence number. Empty in a state
+    /// written before the MAC was kept.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub mac: String,
 }
 
 #[cfg(test)]

@@ -3,45 +3,99 @@
 use crate::database::{all, exec, exists, one};
 use crate::store::{args, Db, DbError, DbResult};
 
-/// Inserts a consumption record for the device's journal range
-/// `first_seq..=seq` unless one ending at `seq` exists; returns whether it
-/// was new. A range (the device compacted its journal before the upload
-/// was acknowledged) may cover records of the same counter sent before:
-/// their amounts are in its total, so only the rest is added.
-#[allow(clippy::too_many_arguments)]
+/// What became of an uploaded record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Inserted {
+    /// Counted.
+    New,
+    /// Already counted: the same record sent again.
+    Retry,
+    /// Its sequence number was taken by another record (another chain MAC,
+    /// or another counter, amount or range): the device's journal started
+    /// again. Counted, and it opens the device's next epoch, where the
+    /// rest of that journal's records land.
+    Conflict,
+}
+
+/// One uploaded record: the device's journal range `first_seq..=seq`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Uploaded<'a> {
+    pub(crate) first_seq: u64,
+    pub(crate) seq: u64,
+    pub(crate) counter: &'a str,
+    pub(crate) amount: u64,
+    /// The chain MAC of the range's last record (hex), from SDKs that send it.
+    pub(crate) mac: Option<&'a str>,
+}
+
+/// Inserts a consumption record in the device's current epoch unless the
+/// same record ends at `seq` there already. A range (the device compacted
+/// its journal before the upload was acknowledged) may cover records of the
+/// same counter sent before: their amounts are in its total, so only the
+/// rest is added. A different record at a taken `seq` is a journal that
+/// started again: it opens the next epoch (SECURITY.md, issue 34 finding 7).
 pub(crate) fn insert_consumption(
     tx: &Db<'_>,
     license_id: &str,
     device: &str,
-    first_seq: u64,
-    seq: u64,
-    counter: &str,
-    amount: u64,
+    r: Uploaded<'_>,
     at: i64,
-) -> DbResult<bool> {
+) -> DbResult<Inserted> {
     let too_large = |what| DbError::Invalid(format!("{what} is too large"));
-    let seq = i64::try_from(seq).map_err(|_| too_large("seq"))?;
-    let first = i64::try_from(first_seq).map_err(|_| too_large("first_seq"))?;
-    let amount = i64::try_from(amount).map_err(|_| too_large("amount"))?;
+    let seq = i64::try_from(r.seq).map_err(|_| too_large("seq"))?;
+    let first = i64::try_from(r.first_seq).map_err(|_| too_large("first_seq"))?;
+    let amount = i64::try_from(r.amount).map_err(|_| too_large("amount"))?;
     if first > seq {
         return Err(DbError::Invalid("first_seq is after seq".to_owned()));
     }
-    if exists(
-        tx,
-        "SELECT 1 FROM consumption WHERE license_id = ?1 AND device = ?2 AND seq = ?3",
-        args![license_id, device, seq],
-    )? {
-        return Ok(false);
+    // The same record, sent again after its journal's epoch closed (a late
+    // retry from the journal before a restart): its MAC names it.
+    if let Some(mac) = r.mac {
+        if exists(
+            tx,
+            "SELECT 1 FROM consumption WHERE license_id = ?1 AND device = ?2 AND seq = ?3 AND mac = ?4",
+            args![license_id, device, seq, mac],
+        )? {
+            return Ok(Inserted::Retry);
+        }
     }
-    let covered: i64 = one(
+    let epoch: i64 = one(
         tx,
-        "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM consumption
-         WHERE license_id = ?1 AND device = ?2 AND counter = ?3
-           AND COALESCE(first_seq, seq) >= ?4 AND seq <= ?5",
-        args![license_id, device, counter, first, seq],
-        |r| r.get(0),
+        "SELECT CAST(COALESCE(MAX(epoch), 0) AS BIGINT) FROM consumption
+         WHERE license_id = ?1 AND device = ?2",
+        args![license_id, device],
+        |row| row.get(0),
     )?
     .unwrap_or(0);
+    // The record at `seq` in this epoch, as it was sent: its range, counter,
+    // MAC, and amount (what it added plus what it covered).
+    let existing: Option<(i64, String, Option<String>)> = one(
+        tx,
+        "SELECT COALESCE(first_seq, seq), counter, mac FROM consumption
+         WHERE license_id = ?1 AND device = ?2 AND epoch = ?3 AND seq = ?4",
+        args![license_id, device, epoch, seq],
+        |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+    )?;
+    let mut outcome = Inserted::New;
+    let mut epoch = epoch;
+    if let Some((stored_first, stored_counter, stored_mac)) = existing {
+        let sent_before = stored_first == first
+            && stored_counter == r.counter
+            && match (stored_mac.as_deref(), r.mac) {
+                (Some(a), Some(b)) => a == b,
+                // An SDK that sends no MAC: the range and counter decide.
+                _ => true,
+            }
+            && covered(tx, license_id, device, epoch, r.counter, first, seq)? == amount;
+        if sent_before {
+            return Ok(Inserted::Retry);
+        }
+        outcome = Inserted::Conflict;
+        epoch = epoch
+            .checked_add(1)
+            .ok_or_else(|| too_large("the device's epoch"))?;
+    }
+    let covered = covered(tx, license_id, device, epoch, r.counter, first, seq)?;
     if covered > amount {
         return Err(DbError::Invalid(
             "the range's amount is less than the records it covers".to_owned(),
@@ -52,8 +106,8 @@ pub(crate) fn insert_consumption(
     let total: i64 = one(
         tx,
         "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM consumption WHERE license_id = ?1 AND counter = ?2",
-        args![license_id, counter],
-        |r| r.get(0),
+        args![license_id, r.counter],
+        |row| row.get(0),
     )?
     .unwrap_or(0);
     if total.checked_add(amount - covered).is_none() {
@@ -64,19 +118,43 @@ pub(crate) fn insert_consumption(
     }
     exec(
         tx,
-        "INSERT INTO consumption (license_id, device, seq, counter, amount, at, first_seq)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO consumption (license_id, device, epoch, seq, counter, amount, at, first_seq, mac)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         args![
             license_id,
             device,
+            epoch,
             seq,
-            counter,
+            r.counter,
             amount - covered,
             at,
-            first
+            first,
+            r.mac
         ],
     )?;
-    Ok(true)
+    Ok(outcome)
+}
+
+/// What the records of `counter` inside `first..=seq` of one epoch add up
+/// to (a range covers the records it was compacted from).
+fn covered(
+    tx: &Db<'_>,
+    license_id: &str,
+    device: &str,
+    epoch: i64,
+    counter: &str,
+    first: i64,
+    seq: i64,
+) -> DbResult<i64> {
+    Ok(one(
+        tx,
+        "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM consumption
+         WHERE license_id = ?1 AND device = ?2 AND epoch = ?3 AND counter = ?4
+           AND COALESCE(first_seq, seq) >= ?5 AND seq <= ?6",
+        args![license_id, device, epoch, counter, first, seq],
+        |row| row.get(0),
+    )?
+    .unwrap_or(0))
 }
 
 /// Every counter's total for a license.

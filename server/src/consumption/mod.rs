@@ -33,6 +33,10 @@ pub(crate) struct Record {
     seq: u64,
     counter: String,
     amount: u64,
+    /// The chain MAC of the range's last journal record (hex): tells a
+    /// retry from a record of a journal that started again.
+    #[serde(default)]
+    mac: Option<String>,
 }
 
 impl DeviceBody for ConsumptionRequest {
@@ -69,6 +73,7 @@ fn add_consumption(
     }
     require_activated(tx, row, &who.fingerprint.id)?;
     let mut accepted = 0u64;
+    let mut conflicts = 0u64;
     let mut counters = std::collections::BTreeSet::new();
     for r in records {
         if r.amount == 0 {
@@ -77,17 +82,28 @@ fn add_consumption(
                 "every amount must be at least 1",
             ));
         }
-        if db::insert_consumption(
-            tx,
-            &row.id,
-            &who.fingerprint.id,
-            r.first_seq.unwrap_or(r.seq),
-            r.seq,
-            &r.counter,
-            r.amount,
-            now.timestamp(),
-        )? {
-            accepted += 1;
+        if r.mac.as_deref().is_some_and(|m| {
+            m.is_empty() || m.len() > 128 || !m.bytes().all(|b| b.is_ascii_hexdigit())
+        }) {
+            return Err(ApiError::bad_request(
+                "invalid_body",
+                "a record's mac is 1 to 128 hex digits",
+            ));
+        }
+        let uploaded = db::Uploaded {
+            first_seq: r.first_seq.unwrap_or(r.seq),
+            seq: r.seq,
+            counter: &r.counter,
+            amount: r.amount,
+            mac: r.mac.as_deref(),
+        };
+        match db::insert_consumption(tx, &row.id, &who.fingerprint.id, uploaded, now.timestamp())? {
+            db::Inserted::New => accepted += 1,
+            db::Inserted::Conflict => {
+                accepted += 1;
+                conflicts += 1;
+            }
+            db::Inserted::Retry => {}
         }
         counters.insert(r.counter.clone());
     }
@@ -130,6 +146,6 @@ fn add_consumption(
         totals.insert(counter, json!(total));
     }
     Ok(Unsigned::Ready(
-        json!({ "accepted": accepted, "totals": totals }),
+        json!({ "accepted": accepted, "conflicts": conflicts, "totals": totals }),
     ))
 }

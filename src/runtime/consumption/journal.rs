@@ -322,6 +322,7 @@ impl Consumption {
                 Some(p) => {
                     p.last_seq = r.seq;
                     p.amount = p.amount.saturating_add(r.amount);
+                    p.mac.clone_from(&r.mac);
                 }
                 None => snap.pending.push(Pending {
                     first_seq: r.seq,
@@ -329,6 +330,7 @@ impl Consumption {
                     counter: r.counter.clone(),
                     period: r.period,
                     amount: r.amount,
+                    mac: r.mac.clone(),
                 }),
             }
         }

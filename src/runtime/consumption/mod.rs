@@ -180,6 +180,7 @@ impl Consumption {
                     counter: r.counter,
                     period: r.period,
                     amount: r.amount,
+                    mac: r.mac,
                 }),
         );
         Ok(out)
