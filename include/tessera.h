@@ -1554,7 +1554,10 @@ tessera_result tessera_online_borrow(const struct tessera_connection *connection
                                      uint32_t hours,
                                      struct tessera_lease_info *lease_out);
 
-// Returns a borrowed seat early: to the server, then here. Blocks.
+// Returns a borrowed seat early: to the server, then here. Blocks. The
+// server keeps the seat counted until the borrow would have ended (a
+// returned borrow could be restored from a copy of the device's state and
+// used offline to its end); support's device removal frees it at once.
 //
 // Returns as `tessera_online_check_in`; `TESSERA_ERR_INVALID_ARGUMENT`
 // when no borrowed seat is held.

@@ -695,7 +695,10 @@ public:
         detail::check(tessera_online_borrow(ptr_.get(), h.get(), hours, &l));
         return tessera::lease::of(l);
     }
-    /// Returns a borrowed seat early. Blocks.
+    /// Returns a borrowed seat early. Blocks. The server keeps the seat
+    /// counted until the borrow would have ended (a returned borrow could be
+    /// restored from a copy of the device's state); support's device removal
+    /// frees it at once.
     void return_borrow(const handle &h) const {
         detail::check(tessera_online_return_borrow(ptr_.get(), h.get()));
     }

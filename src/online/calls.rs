@@ -408,6 +408,10 @@ impl Connection {
     }
 
     /// Returns a borrowed seat early: to the server, then here.
+    /// The server keeps the seat counted until the borrow would have ended
+    /// (a returned borrow could be restored from a copy of the device's
+    /// state and used offline to its end; SECURITY.md); support's device
+    /// removal frees it at once.
     pub fn return_borrow(&self, handle: &LicenseHandle) -> Result<()> {
         self.release()?;
         handle.return_borrow()

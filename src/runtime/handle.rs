@@ -202,7 +202,8 @@ impl LicenseHandle {
     }
 
     /// Ends a borrow early on this device (the sync returns the seat to the
-    /// server). Fails when no borrowed seat is held.
+    /// server, which keeps it counted until the borrow would have ended:
+    /// see `Connection::return_borrow`). Fails when no borrowed seat is held.
     pub fn return_borrow(&self) -> Result<()> {
         self.opened().return_borrow()
     }

@@ -220,7 +220,12 @@ class Connection(_Managed):
         return self._lease(lib.tessera_online_borrow, handle, c_uint32(hours))
 
     def return_borrow(self, handle: LicenseHandle) -> None:
-        """Returns a borrowed seat early: to the server, then here. Blocks."""
+        """Returns a borrowed seat early: to the server, then here. Blocks.
+
+        The server keeps the seat counted until the borrow would have ended
+        (a returned borrow could be restored from a copy of the device's
+        state and used offline to its end); support's device removal frees
+        it at once."""
         check(lib.tessera_online_return_borrow(self._get(), handle._get()))
 
     def upload_consumption(self, handle: LicenseHandle) -> Upload:
