@@ -105,13 +105,25 @@ impl<B: DeviceBody> FromRequest<Arc<App>> for DeviceCall<B> {
     }
 }
 
+/// What a device call is for, which decides the checks it passes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Purpose {
+    /// An activation, which may register the device's key.
+    Activate,
+    /// A check-in of an activated device: on a disabled license it is
+    /// answered (with a file that says so), so the device hears of it.
+    CheckIn,
+    /// Any other use of the license (seats, consumption, the update check,
+    /// a deactivation): refused while the license is disabled.
+    Use,
+}
+
 impl<B: DeviceBody> DeviceCall<B> {
     /// Runs `handler` in the license's one write transaction once every
-    /// check passed ([`with_license`]); `activating` for an activation,
-    /// which may register the device's key.
+    /// check `purpose` calls for passed ([`with_license`]).
     pub(crate) async fn run(
         self,
-        activating: bool,
+        purpose: Purpose,
         handler: Box<Handler>,
     ) -> Result<Answer, ApiError> {
         let value = with_license(
@@ -119,7 +131,7 @@ impl<B: DeviceBody> DeviceCall<B> {
             self.product,
             self.proof,
             self.who,
-            activating,
+            purpose,
             handler,
         )
         .await?;
@@ -202,9 +214,10 @@ pub(crate) async fn with_license(
     product: String,
     proof: DeviceProof,
     who: LicenseAndDevice,
-    activating: bool,
+    purpose: Purpose,
     f: Box<Handler>,
 ) -> Result<Value, ApiError> {
+    let activating = purpose == Purpose::Activate;
     same_product(&product, &who.product)?;
     check_fingerprint(&who.fingerprint)?;
     let user = match (&who.username, &who.password) {
@@ -251,7 +264,11 @@ pub(crate) async fn with_license(
                         ));
                     }
                 }
-                if !row.enabled {
+                // A disabled license refuses everything but the check-in of a
+                // device it is activated on, whose answer tells the device.
+                let told = purpose == Purpose::CheckIn
+                    && activations::db::is_activated(tx, &row.id, &who.fingerprint.id)?;
+                if !row.enabled && !told {
                     return Err(ApiError::new(
                         403,
                         "license_disabled",

@@ -1102,3 +1102,61 @@ fn another_machine_that_knows_the_ids_cannot_act_for_a_device() {
     let r = call_as_device(&s, &p, "/api/v1/activate_license", &takeover, &other);
     assert_eq!(r.status, 200, "{}", r.body);
 }
+
+/// Issue 34, finding 15: disabling a license never reached the device: its
+/// check-in was refused with `license_disabled`, the auto-sync counted a
+/// failure, the callback heard nothing and `check` stayed valid. The
+/// server now answers an activated device's check-in with a signed file
+/// that says the license is disabled, so the device stores it and acts on
+/// it; enabled again, the next sync brings it back.
+#[test]
+fn a_license_the_vendor_disables_is_disabled_on_the_device_at_its_next_sync() {
+    let s = start();
+    let p = product(&s, "disable");
+    let mut spec = floating_spec(&p, "L-DIS");
+    spec["is_floating"] = json!(false);
+    spec["can_borrow"] = json!(false);
+    new_license(&s, &p, "KEY-DIS", spec);
+    let d = device_of(&s, &p, "disabled-one");
+    let conn = Arc::new(connect(&d, &s.url, &p));
+    conn.activate(&Credential::LicenseKey("KEY-DIS".into()))
+        .unwrap();
+    let handle = Arc::new(LicenseHandle::open(&d.config).unwrap());
+    assert_eq!(handle.check().unwrap(), Status::Valid);
+    let (auto, changes) = auto_sync(&conn, &handle, Duration::from_secs(30));
+    wait_for(&auto, 1, 0);
+
+    let a = admin(&s, "POST", "/admin/v1/licenses/L-DIS/disable", json!(null));
+    assert_eq!(a.status, 200, "{}", a.body);
+    // Consumption waiting to go up: the disabled license refuses it, which
+    // must not keep the news from the device.
+    let render = Counter::Feature("render".into());
+    handle.consume(&render, 2).unwrap();
+    auto.sync_now();
+    let change = changes
+        .recv_timeout(Duration::from_secs(20))
+        .unwrap_or_else(|_| panic!("{:?}", auto.last_sync()));
+    assert_eq!((change.old, change.new), (Status::Valid, Status::Disabled));
+    assert_eq!(handle.check().unwrap(), Status::Disabled);
+    let (_, failures, _) = auto.last_sync();
+    assert_eq!(failures, 0, "a disabled license is news, not a failure");
+    // After a restart too: the signed file is what the device keeps.
+    assert_eq!(
+        LicenseHandle::open(&d.config).unwrap().check().unwrap(),
+        Status::Disabled
+    );
+    // Everything else stays refused while it is disabled.
+    match conn.upload_consumption(&handle) {
+        Err(Error::ServerRefused { code, .. }) => assert_eq!(code, "license_disabled"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(totals(&s, "L-DIS"), json!({}));
+
+    admin(&s, "POST", "/admin/v1/licenses/L-DIS/enable", json!(null));
+    auto.sync_now();
+    let change = changes.recv_timeout(Duration::from_secs(20)).unwrap();
+    assert_eq!((change.old, change.new), (Status::Disabled, Status::Valid));
+    // The waiting consumption went up with that sync.
+    assert_eq!(totals(&s, "L-DIS"), json!({"feature:render": 2}));
+    auto.stop();
+}

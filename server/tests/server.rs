@@ -102,12 +102,27 @@ fn activation_check_and_deactivation_with_limits() {
         (409, Some("transfer_limit"))
     );
 
-    // A disabled license answers nothing.
+    // A disabled license refuses an activation and every use; the check-in
+    // of a device it is activated on is answered with a file that says
+    // the license is disabled (issue 34, finding 15).
     admin(&s, "POST", "/admin/v1/licenses/L-1/disable", Value::Null);
     assert_eq!(
-        call(&s, &p, "/api/v1/check_license", who(&p, "KEY-1", 50)).body["code"],
+        call(&s, &p, "/api/v1/activate_license", who(&p, "KEY-1", 60)).body["code"],
         "license_disabled"
     );
+    assert_eq!(
+        call(&s, &p, "/api/v1/check_license", who(&p, "KEY-1", 99)).body["code"],
+        "license_disabled"
+    );
+    let told = call(&s, &p, "/api/v1/check_license", who(&p, "KEY-1", 50));
+    assert_eq!(told.status, 200, "{}", told.body);
+    let file = told.body["license_file"].as_str().unwrap();
+    let license = tessera::LicenseFile::verify(
+        file.as_bytes(),
+        &tessera::Keyring::from_keys([s.key.clone()]),
+    )
+    .unwrap();
+    assert!(!license.license().license_enabled);
 }
 
 #[test]

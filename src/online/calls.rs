@@ -303,8 +303,17 @@ impl Connection {
     /// switches `handle` in place to the fresh file, its lease and counters
     /// included. Offline it fails with [`Error::Network`], and the handle
     /// keeps working until the check-in expiry plus grace.
+    /// A license the vendor disabled refuses the upload (its records wait
+    /// for it to be enabled again) but still answers the check-in with a
+    /// file that says so: the handle then reports
+    /// [`Status::Disabled`](crate::Status::Disabled).
     pub fn sync(&self, handle: &LicenseHandle) -> Result<()> {
-        self.upload_consumption(handle)?;
+        match self.upload_consumption(handle) {
+            Err(Error::ServerRefused { code, .. }) if code == "license_disabled" => {}
+            other => {
+                other?;
+            }
+        }
         self.check_in()?;
         handle.reload()
     }

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use tessera::Fingerprint;
 
 use crate::body::Reply;
-use crate::device_call::{later, DeviceCall, DeviceRequest, LicenseAndDevice, Unsigned};
+use crate::device_call::{later, DeviceCall, DeviceRequest, LicenseAndDevice, Purpose, Unsigned};
 use crate::error::ApiError;
 use crate::http::Answer;
 use crate::licenses::db::LicenseRow;
@@ -19,15 +19,15 @@ use crate::store::Db;
 use crate::{database, licenses};
 
 pub(crate) async fn activate_call(call: DeviceCall<DeviceRequest>) -> Result<Answer, ApiError> {
-    call.run(true, Box::new(activate)).await
+    call.run(Purpose::Activate, Box::new(activate)).await
 }
 
 pub(crate) async fn check_call(call: DeviceCall<DeviceRequest>) -> Result<Answer, ApiError> {
-    call.run(false, Box::new(check)).await
+    call.run(Purpose::CheckIn, Box::new(check)).await
 }
 
 pub(crate) async fn deactivate_call(call: DeviceCall<DeviceRequest>) -> Result<Answer, ApiError> {
-    call.run(false, Box::new(deactivate)).await
+    call.run(Purpose::Use, Box::new(deactivate)).await
 }
 
 /// The license for `device` now, issued once the lock is released.
@@ -42,6 +42,9 @@ fn license_spec(
     spec["device"] = serde_json::to_value(device).map_err(|e| ApiError::internal(e.to_string()))?;
     spec["times_activated"] = json!(db::activation_count(conn, &row.id)?);
     spec["transfer_count"] = json!(row.transfer_count);
+    // The vendor's switch, signed into the file: a device that checks in
+    // while the license is disabled keeps a file that says so.
+    spec["license_enabled"] = json!(row.enabled);
     spec["expires_at"] = json!(tessera::format::license::ts::format(&later(
         now,
         Duration::days(i64::from(app.check_in_days))

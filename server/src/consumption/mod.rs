@@ -9,7 +9,7 @@ use serde_json::json;
 use tessera::protocol::counter::{Counter, Limit};
 
 use crate::activations::require_activated;
-use crate::device_call::{DeviceBody, DeviceCall, Handler, LicenseAndDevice, Unsigned};
+use crate::device_call::{DeviceBody, DeviceCall, Handler, LicenseAndDevice, Purpose, Unsigned};
 use crate::error::ApiError;
 use crate::http::Answer;
 use crate::licenses::db::LicenseRow;
@@ -52,7 +52,7 @@ pub(crate) async fn add_consumption_call(
     let records = std::mem::take(&mut call.rest);
     let handler: Box<Handler> =
         Box::new(move |app, tx, row, who, now| add_consumption(app, tx, row, who, now, &records));
-    call.run(false, handler).await
+    call.run(Purpose::Use, handler).await
 }
 
 fn add_consumption(

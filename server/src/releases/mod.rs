@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use crate::activations::require_activated;
 use crate::body::{check_code, invalid, plain_text, Reply};
-use crate::device_call::{DeviceBody, DeviceCall, Handler, LicenseAndDevice, Unsigned};
+use crate::device_call::{DeviceBody, DeviceCall, Handler, LicenseAndDevice, Purpose, Unsigned};
 use crate::error::ApiError;
 use crate::http::{Answer, JsonBody};
 use crate::state::{App, AppState};
@@ -63,7 +63,7 @@ pub(crate) async fn latest_release_call(
             "release": latest.map(versions::to_json),
         })))
     });
-    call.run(false, handler).await
+    call.run(Purpose::Use, handler).await
 }
 
 /// A release to publish (`POST /products/{code}/releases`).

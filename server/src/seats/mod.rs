@@ -13,7 +13,7 @@ use tessera::format::lease::{Lease, LeaseKind};
 
 use crate::activations::require_activated;
 use crate::body::Reply;
-use crate::device_call::{DeviceBody, DeviceCall};
+use crate::device_call::{DeviceBody, DeviceCall, Purpose};
 use crate::error::ApiError;
 use crate::http::Answer;
 use crate::licenses::db::LicenseRow;
@@ -42,17 +42,17 @@ pub(crate) async fn borrow_call(call: DeviceCall<BorrowRequest>) -> Result<Answe
     let hours = call.rest;
     let handler: Box<Handler> =
         Box::new(move |app, tx, l, who, now| lease(app, tx, l, who, now, LeaseKind::Borrow, hours));
-    call.run(false, handler).await
+    call.run(Purpose::Use, handler).await
 }
 
 pub(crate) async fn register_call(call: DeviceCall<DeviceRequest>) -> Result<Answer, ApiError> {
     let handler: Box<Handler> =
         Box::new(|app, tx, l, who, now| lease(app, tx, l, who, now, LeaseKind::Floating, 0));
-    call.run(false, handler).await
+    call.run(Purpose::Use, handler).await
 }
 
 pub(crate) async fn heartbeat_call(call: DeviceCall<DeviceRequest>) -> Result<Answer, ApiError> {
-    call.run(false, Box::new(heartbeat)).await
+    call.run(Purpose::Use, Box::new(heartbeat)).await
 }
 
 pub(crate) async fn release_call(call: DeviceCall<DeviceRequest>) -> Result<Answer, ApiError> {
@@ -60,7 +60,7 @@ pub(crate) async fn release_call(call: DeviceCall<DeviceRequest>) -> Result<Answ
         let released = db::delete_lease(tx, &row.id, &who.fingerprint.id)?;
         Ok(Unsigned::Ready(json!({ "released": released })))
     });
-    call.run(false, handler).await
+    call.run(Purpose::Use, handler).await
 }
 
 fn lease(
