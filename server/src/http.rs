@@ -93,7 +93,40 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
 
 /// `T` from a JSON body, or 400 `invalid_body`.
 pub(crate) fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    if holds_nul(body) {
+        return Err(nul_refused());
+    }
     serde_json::from_slice(body).map_err(|e| ApiError::bad_request("invalid_body", e.to_string()))
+}
+
+/// Whether a JSON text spells a NUL character (`\u0000`, the `u` after an
+/// odd run of backslashes): no text the server keeps may hold one
+/// (PostgreSQL's text cannot, and no name or key needs one). A raw NUL
+/// byte is not JSON at all, which the parser refuses.
+pub(crate) fn holds_nul(json: &[u8]) -> bool {
+    json.windows(5)
+        .enumerate()
+        .filter(|(_, w)| w.eq_ignore_ascii_case(b"u0000"))
+        .any(|(at, _)| json[..at].iter().rev().take_while(|&&b| b == b'\\').count() % 2 == 1)
+}
+
+/// The refusal of a NUL character in a body, a path or a query.
+pub(crate) fn nul_refused() -> ApiError {
+    ApiError::bad_request(
+        "invalid_text",
+        "text may not hold a NUL character (\\u0000 or %00)",
+    )
+}
+
+/// Refuses a request whose path or query spells a NUL character (`%00`)
+/// before any route reads it, in the form of the API the path belongs to.
+pub(crate) async fn refuse_nul(req: Request, next: Next) -> Response {
+    let uri = req.uri();
+    let spells_nul = |t: &str| t.as_bytes().windows(3).any(|w| w == b"%00");
+    if spells_nul(uri.path()) || uri.query().is_some_and(spells_nul) {
+        return crate::compat::refusal(uri.path(), nul_refused());
+    }
+    next.run(req).await
 }
 
 async fn read_body(body: Body) -> Result<Bytes, ApiError> {

@@ -53,6 +53,7 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/openapi.json", get(openapi))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn(crate::http::refuse_nul))
         .layer(middleware::from_fn_with_state(
             Arc::clone(&app),
             sign_every_response,

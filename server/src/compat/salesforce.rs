@@ -319,6 +319,9 @@ async fn create_call(
             format!("the body is larger than {MAX_BODY} bytes"),
         ));
     }
+    if crate::http::holds_nul(&body) {
+        return Err(SfError::from(crate::http::nul_refused()));
+    }
     let fields = match serde_json::from_slice::<Value>(&body) {
         Ok(Value::Object(m)) => m,
         _ => {
