@@ -852,11 +852,18 @@ void tessera_handle_free(struct tessera_handle **handle);
 
 // Whether the license may be used now: `*status_out` is the status
 // (usable: `TESSERA_STATUS_VALID` or `TESSERA_STATUS_VALID_IN_GRACE`).
-// Takes about 0.1 µs and touches no file; call it as often as needed.
+// A floating license is `TESSERA_STATUS_LEASE_REQUIRED` until this device
+// holds a seat: `tessera_online_register`, a `tessera_session` or a
+// `tessera_auto_sync` takes one, `tessera_online_borrow` borrows one.
+// Takes about 0.1 µs; call it as often as needed. Once a minute of use it
+// writes the clock's mark to the state, so a restart cannot hand the
+// time back.
 //
 // Returns `TESSERA_OK`; `TESSERA_ERR_NULL_POINTER`;
 // `TESSERA_ERR_CLOCK_TAMPERED` when the clock went back beyond the
-// tolerance.
+// tolerance; `TESSERA_ERR_IO` when the state cannot take the clock's mark
+// (a full or read-only disk): a store that cannot keep its mark grants no
+// more time.
 //
 // # Safety
 // `handle` is NULL or a live handle; `status_out` is NULL or writable.
@@ -1156,12 +1163,15 @@ tessera_result tessera_last_error_message(char *buf, size_t buf_len, size_t *len
 
 // Sends the SDK's log records at `level` or more severe to `callback`
 // (NULL, or `TESSERA_LOG_OFF`, stops logging). Replaces the callback set
-// before; once this returns, the old one is no longer called. The SDK
-// logs nothing until this is called.
+// before; once this returns, the old one is no longer called (a call
+// from another thread waits for a callback running there to return). The
+// SDK logs nothing until this is called.
 //
 // Returns `TESSERA_OK`; `TESSERA_ERR_INVALID_ARGUMENT` for a level above
-// `TESSERA_LOG_TRACE`, or when the process already has another Rust
-// logger (a Rust product uses the `log` crate directly).
+// `TESSERA_LOG_TRACE`, when the process already has another Rust logger
+// (a Rust product uses the `log` crate directly), or when called from
+// inside the log callback itself, which cannot replace or stop itself
+// (it would wait for itself to return; change it from outside).
 //
 // # Safety
 // `callback` is NULL or a function that may be called from any thread
@@ -1293,11 +1303,13 @@ tessera_result tessera_airgap_activate(const struct tessera_config *config,
 // a loopback address) and the product's shared key (`product_key`,
 // `key_len` bytes, from the admin API), with the defaults: the
 // platform's certificate verifier, the system's proxy settings, 10 s per
-// attempt, 4 attempts, 30 s per call. Checked when a connection opens.
+// attempt, 4 attempts, 30 s per call.
 //
 // Returns `TESSERA_OK`; `TESSERA_ERR_NULL_POINTER`;
 // `TESSERA_ERR_INVALID_UTF8`; `TESSERA_ERR_INVALID_ARGUMENT` for an empty
-// URL or key.
+// URL or key, a URL that is not `https://` (or `http://` to a loopback
+// address), or one that does not parse (a port past 65535, an unclosed
+// `[`, no host).
 //
 // # Safety
 // `url` is NULL or a NUL-terminated string; `product_key` is NULL or

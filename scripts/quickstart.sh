@@ -10,7 +10,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo build --quiet --workspace --all-features --bins --examples
+# The first build compiles the SDK, the CLI, the server and their
+# dependencies: several minutes on a small machine (about 6 on 2 cores, more
+# when other work runs); later runs take seconds. Cargo shows its progress.
+if [ ! -x target/debug/tessera-server ]; then
+    echo "== Building the SDK, the CLI and the server (a first build takes several minutes; cargo's progress follows)"
+fi
+cargo build --workspace --all-features --bins --examples
 bin=target/debug
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

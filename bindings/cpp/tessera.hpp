@@ -375,7 +375,9 @@ public:
         ptr_.reset(raw);
     }
 
-    /// Whether the license may be used now (about 0.1 µs).
+    /// Whether the license may be used now (about 0.1 µs). A floating
+    /// license is TESSERA_STATUS_LEASE_REQUIRED until this device holds a
+    /// seat (connection::register_seat, a session, an auto_sync, a borrow).
     tessera_status check() const {
         tessera_status s = TESSERA_STATUS_VALID;
         detail::check(tessera_handle_check(ptr_.get(), &s));
@@ -806,7 +808,10 @@ using log_handler = std::function<void(tessera_log_level, const char *, const ch
 /// Sends the SDK's records at `level` or more severe to `handler` (an
 /// empty handler, or TESSERA_LOG_OFF, stops logging). Call it from one
 /// thread at a time; once it returns, the previous handler is not called
-/// again and is destroyed.
+/// again and is destroyed. Called from inside a handler it throws
+/// `tessera::error` (`TESSERA_ERR_INVALID_ARGUMENT`) and changes nothing:
+/// a handler cannot replace or stop itself (the running one would be
+/// destroyed under it).
 inline void set_log_handler(tessera_log_level level, log_handler handler) {
     static std::unique_ptr<log_handler> current;
     struct call {

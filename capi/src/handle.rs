@@ -221,11 +221,18 @@ unsafe fn handle<'a>(handle: *const tessera_handle) -> FfiResult<&'a LicenseHand
 
 /// Whether the license may be used now: `*status_out` is the status
 /// (usable: `TESSERA_STATUS_VALID` or `TESSERA_STATUS_VALID_IN_GRACE`).
-/// Takes about 0.1 µs and touches no file; call it as often as needed.
+/// A floating license is `TESSERA_STATUS_LEASE_REQUIRED` until this device
+/// holds a seat: `tessera_online_register`, a `tessera_session` or a
+/// `tessera_auto_sync` takes one, `tessera_online_borrow` borrows one.
+/// Takes about 0.1 µs; call it as often as needed. Once a minute of use it
+/// writes the clock's mark to the state, so a restart cannot hand the
+/// time back.
 ///
 /// Returns `TESSERA_OK`; `TESSERA_ERR_NULL_POINTER`;
 /// `TESSERA_ERR_CLOCK_TAMPERED` when the clock went back beyond the
-/// tolerance.
+/// tolerance; `TESSERA_ERR_IO` when the state cannot take the clock's mark
+/// (a full or read-only disk): a store that cannot keep its mark grants no
+/// more time.
 ///
 /// # Safety
 /// `handle` is NULL or a live handle; `status_out` is NULL or writable.

@@ -98,12 +98,15 @@ impl log::Log for CLogger {
 
 /// Sends the SDK's log records at `level` or more severe to `callback`
 /// (NULL, or `TESSERA_LOG_OFF`, stops logging). Replaces the callback set
-/// before; once this returns, the old one is no longer called. The SDK
-/// logs nothing until this is called.
+/// before; once this returns, the old one is no longer called (a call
+/// from another thread waits for a callback running there to return). The
+/// SDK logs nothing until this is called.
 ///
 /// Returns `TESSERA_OK`; `TESSERA_ERR_INVALID_ARGUMENT` for a level above
-/// `TESSERA_LOG_TRACE`, or when the process already has another Rust
-/// logger (a Rust product uses the `log` crate directly).
+/// `TESSERA_LOG_TRACE`, when the process already has another Rust logger
+/// (a Rust product uses the `log` crate directly), or when called from
+/// inside the log callback itself, which cannot replace or stop itself
+/// (it would wait for itself to return; change it from outside).
 ///
 /// # Safety
 /// `callback` is NULL or a function that may be called from any thread
@@ -115,6 +118,11 @@ pub unsafe extern "C" fn tessera_set_log_callback(
     user_data: *mut c_void,
 ) -> tessera_result {
     boundary(|| {
+        if IN_CALLBACK.with(Cell::get) {
+            return Err(Failure::invalid(
+                "the log callback cannot replace or stop itself: call tessera_set_log_callback from outside it",
+            ));
+        }
         let filter = match level {
             0 => log::LevelFilter::Off,
             1 => log::LevelFilter::Error,

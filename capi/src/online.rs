@@ -159,11 +159,13 @@ fn secs(value: u32, default: Duration) -> Duration {
 /// a loopback address) and the product's shared key (`product_key`,
 /// `key_len` bytes, from the admin API), with the defaults: the
 /// platform's certificate verifier, the system's proxy settings, 10 s per
-/// attempt, 4 attempts, 30 s per call. Checked when a connection opens.
+/// attempt, 4 attempts, 30 s per call.
 ///
 /// Returns `TESSERA_OK`; `TESSERA_ERR_NULL_POINTER`;
 /// `TESSERA_ERR_INVALID_UTF8`; `TESSERA_ERR_INVALID_ARGUMENT` for an empty
-/// URL or key.
+/// URL or key, a URL that is not `https://` (or `http://` to a loopback
+/// address), or one that does not parse (a port past 65535, an unclosed
+/// `[`, no host).
 ///
 /// # Safety
 /// `url` is NULL or a NUL-terminated string; `product_key` is NULL or
@@ -186,7 +188,7 @@ pub unsafe extern "C" fn tessera_server_new(
             ));
         }
         Ok(into_raw(tessera_server {
-            inner: ServerConfig::new(url, key.to_vec()),
+            inner: ServerConfig::try_new(url, key.to_vec())?,
         }))
     };
     // SAFETY: the function's contract covers `server_out`.

@@ -12,7 +12,8 @@
 //! opens: 16 unless set),
 //! `signing_key` / `TESSERA_SERVER_SIGNING_KEY` (a PKCS#8 PEM file from
 //! `tessera keygen`), `admin_token_file` / `TESSERA_ADMIN_TOKEN` (the token
-//! itself), `insecure_http` / `TESSERA_SERVER_INSECURE_HTTP`, `check_in_days`,
+//! itself), `insecure_http` / `TESSERA_SERVER_INSECURE_HTTP` (1, true, yes or
+//! on; 0, false, no or off), `check_in_days`,
 //! `tls_cert` / `TESSERA_SERVER_TLS_CERT` and `tls_key` /
 //! `TESSERA_SERVER_TLS_KEY` (PEM files), `check_in_days`,
 //! `idle_timeout_secs` (default 20: a connection with no byte either way
@@ -123,10 +124,16 @@ pub fn run() -> ExitCode {
     let Ok(listen) = listen.parse::<SocketAddr>() else {
         return fail(format!("listen address `{listen}` is not host:port"));
     };
-    let insecure = env("TESSERA_SERVER_INSECURE_HTTP")
-        .map(|v| v == "1" || v == "true")
-        .or(file.insecure_http)
-        .unwrap_or(false);
+    let insecure = match env("TESSERA_SERVER_INSECURE_HTTP").as_deref() {
+        Some("1" | "true" | "yes" | "on") => true,
+        Some("0" | "false" | "no" | "off") => false,
+        Some(other) => {
+            return fail(format!(
+                "TESSERA_SERVER_INSECURE_HTTP is `{other}`: use 1, true, yes or on (0, false, no or off to turn it off)"
+            ))
+        }
+        None => file.insecure_http.unwrap_or(false),
+    };
     let tls_cert = env("TESSERA_SERVER_TLS_CERT")
         .map(PathBuf::from)
         .or(file.tls_cert);

@@ -102,6 +102,20 @@ impl std::fmt::Debug for ServerConfig {
 }
 
 impl ServerConfig {
+    /// [`ServerConfig::new`], refusing at once what a connection would
+    /// refuse later: an empty key, and a URL that is not `https://` (or
+    /// `http://` to a loopback address) or that does not parse (a port past
+    /// 65535, an unclosed `[`, no host; read by the HTTP client's own
+    /// parser).
+    pub fn try_new(url: impl Into<String>, product_key: Vec<u8>) -> Result<ServerConfig> {
+        let config = ServerConfig::new(url, product_key);
+        check_url(&config.url)?;
+        if config.product_key.is_empty() {
+            return Err(Error::InvalidArgument("the product key is empty"));
+        }
+        Ok(config)
+    }
+
     /// Defaults for everything but the address and the key.
     pub fn new(url: impl Into<String>, product_key: Vec<u8>) -> ServerConfig {
         ServerConfig {
@@ -189,11 +203,7 @@ impl Transport {
     /// `http://` URL that is not loopback, a pinned CA that is not a PEM
     /// certificate, and a proxy URL that does not parse.
     pub(super) fn new(server: ServerConfig) -> Result<Transport> {
-        if !server.url.starts_with("https://") && !is_loopback(&server.url) {
-            return Err(Error::InvalidArgument(
-                "the server URL must be https:// (http:// only for a loopback address)",
-            ));
-        }
+        check_url(&server.url)?;
         if server.product_key.is_empty() {
             return Err(Error::InvalidArgument("the product key is empty"));
         }
@@ -423,6 +433,27 @@ impl Transport {
     }
 }
 
+/// The server URL's rules: `https://`, or `http://` to a loopback
+/// address; and, in a build with the HTTP client, a URL it reads, with a
+/// host.
+fn check_url(url: &str) -> Result<()> {
+    if !url.starts_with("https://") && !is_loopback(url) {
+        return Err(Error::InvalidArgument(
+            "the server URL must be https:// (http:// only for a loopback address)",
+        ));
+    }
+    #[cfg(feature = "online")]
+    {
+        let parsed = reqwest::Url::parse(url).map_err(|_| {
+            Error::InvalidArgument("the server URL does not parse (its host, port or brackets)")
+        })?;
+        if parsed.host_str().is_none_or(str::is_empty) {
+            return Err(Error::InvalidArgument("the server URL names no host"));
+        }
+    }
+    Ok(())
+}
+
 fn is_loopback(url: &str) -> bool {
     let rest = url.strip_prefix("http://").unwrap_or_default();
     let host = rest.split(['/', '?']).next().unwrap_or_default();
@@ -477,6 +508,35 @@ fn describe(e: &reqwest::Error) -> String {
 #[cfg(all(test, feature = "online"))]
 mod tests {
     use super::*;
+
+    #[test]
+    #[cfg(feature = "online")]
+    fn a_url_that_does_not_parse_is_refused_when_the_server_is_described() {
+        for bad in [
+            "http://127.0.0.1:99999",
+            "https://[::1",
+            "https://",
+            "ftp://licenses.example.com",
+            "http://licenses.example.com",
+            "https://licenses.example.com:65536/",
+        ] {
+            assert!(
+                matches!(
+                    ServerConfig::try_new(bad, vec![1]),
+                    Err(Error::InvalidArgument(_))
+                ),
+                "{bad}"
+            );
+        }
+        for good in [
+            "https://licenses.example.com",
+            "http://127.0.0.1:8080/",
+            "http://[::1]:9",
+        ] {
+            assert!(ServerConfig::try_new(good, vec![1]).is_ok(), "{good}");
+        }
+        assert!(ServerConfig::try_new("https://licenses.example.com", Vec::new()).is_err());
+    }
 
     #[test]
     fn only_loopback_may_be_plain_http() {

@@ -134,7 +134,10 @@ impl LicenseHandle {
         LicenseRef(self.opened())
     }
 
-    /// Whether the license may be used now. Fails when the clock was
+    /// Whether the license may be used now. A floating license is
+    /// [`Status::LeaseRequired`] until this device holds a seat (the online
+    /// half's `Connection::register`, a `FloatingSession`, an `AutoSync`, or
+    /// a borrow). Fails when the clock was
     /// turned back ([`Error::ClockTampered`]), or when the clock's mark,
     /// written after every minute of use, cannot be written to the state
     /// (the store's error: a store that cannot keep its mark grants no

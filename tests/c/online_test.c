@@ -115,6 +115,23 @@ static void on_log(void *user_data, uint32_t level, const char *target, const ch
     pthread_mutex_unlock(&log_lock);
 }
 
+/* A callback that tries to replace itself (issue 34, finding 13: that
+   deadlocked; it is refused now). */
+static int reentered = 0;
+static tessera_result reentry = TESSERA_OK;
+
+static void replaces_itself(void *user_data, uint32_t level, const char *target,
+                            const char *message) {
+    (void)user_data;
+    (void)level;
+    (void)target;
+    (void)message;
+    if (!reentered) {
+        reentered = 1;
+        reentry = tessera_set_log_callback(TESSERA_LOG_OFF, NULL, NULL);
+    }
+}
+
 static void no_secret_logged(const char *what, const char *secret) {
     checks++;
     if (logged && strstr(logged, secret)) {
@@ -163,11 +180,15 @@ static void argument_checks(const tessera_config *config) {
     EXPECT(tessera_server_new(env("TESSERA_TEST_URL"), key, key_len, NULL),
            TESSERA_ERR_NULL_POINTER);
     CHECK(server == NULL);
-    /* Plain HTTP is for loopback only; refused when the connection opens. */
-    OK(tessera_server_new("http://licenses.example.com", key, key_len, &server));
-    EXPECT(tessera_connection_new(config, server, &conn), TESSERA_ERR_INVALID_ARGUMENT);
-    CHECK(conn == NULL);
-    tessera_server_free(&server);
+    /* Plain HTTP is for loopback only, and a URL must parse: both refused
+       when the server is described (issue 34, finding 14). */
+    EXPECT(tessera_server_new("http://licenses.example.com", key, key_len, &server),
+           TESSERA_ERR_INVALID_ARGUMENT);
+    EXPECT(tessera_server_new("http://127.0.0.1:99999", key, key_len, &server),
+           TESSERA_ERR_INVALID_ARGUMENT);
+    EXPECT(tessera_server_new("https://[::1", key, key_len, &server),
+           TESSERA_ERR_INVALID_ARGUMENT);
+    CHECK(server == NULL);
     OK(tessera_server_new(env("TESSERA_TEST_URL"), key, key_len, &server));
     EXPECT(tessera_server_set_proxy(server, 7, NULL), TESSERA_ERR_INVALID_ARGUMENT);
     EXPECT(tessera_server_set_proxy(server, TESSERA_PROXY_URL, NULL), TESSERA_ERR_NULL_POINTER);
@@ -235,10 +256,16 @@ int main(void) {
     bool held = false;
 
     EXPECT(tessera_set_log_callback(9, on_log, NULL), TESSERA_ERR_INVALID_ARGUMENT);
-    OK(tessera_set_log_callback(TESSERA_LOG_TRACE, on_log, NULL));
     argument_checks(config);
     conn = connect_to(config, env("TESSERA_TEST_URL"), 3);
     flaky = connect_to(config, env("TESSERA_TEST_PROXY"), 3);
+    /* The log callback cannot replace itself from inside: refused, and the
+       call that logged goes on. */
+    OK(tessera_set_log_callback(TESSERA_LOG_TRACE, replaces_itself, NULL));
+    OK(tessera_online_user_licenses(conn, env("TESSERA_TEST_USERNAME"),
+                                    env("TESSERA_TEST_PASSWORD"), NULL, 0, &need));
+    CHECK(reentered == 1 && reentry == TESSERA_ERR_INVALID_ARGUMENT);
+    OK(tessera_set_log_callback(TESSERA_LOG_TRACE, on_log, NULL));
 
     /* A user's licenses: a size query, then the list. */
     OK(tessera_online_user_licenses(conn, env("TESSERA_TEST_USERNAME"),

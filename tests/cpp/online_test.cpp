@@ -83,6 +83,19 @@ int main() {
                         tessera::connection c(cfg, s); }) == TESSERA_ERR_INVALID_ARGUMENT);
     CHECK(code_of([&] { tessera::server s(std::string("http://127.0.0.1:1\0x", 20), key); }) ==
           TESSERA_ERR_INVALID_ARGUMENT);
+    // A handler cannot replace itself: it throws inside the handler, and
+    // nothing deadlocks (issue 34, finding 13).
+    {
+        tessera::connection early(cfg, direct);
+        tessera_result inside = TESSERA_OK;
+        tessera::set_log_handler(TESSERA_LOG_DEBUG, [&](tessera_log_level, const char *,
+                                                        const char *) {
+            if (inside == TESSERA_OK)
+                inside = code_of([] { tessera::set_log_handler(TESSERA_LOG_OFF, nullptr); });
+        });
+        CHECK(code_of([&] { early.activate("NOT-A-KEY"); }) == TESSERA_ERR_SERVER_REFUSED);
+        CHECK(inside == TESSERA_ERR_INVALID_ARGUMENT);
+    }
     std::mutex log_lock;
     std::string logged;
     tessera::set_log_handler(TESSERA_LOG_DEBUG, [&](tessera_log_level, const char *target,

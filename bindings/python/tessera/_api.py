@@ -12,13 +12,19 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Optional, Union
 
 from . import _ffi, _strings
-from .errors import check
+from .errors import check, error_class
 
 lib = _ffi.lib
 Bytes = Union[bytes, bytearray, memoryview, str]
 
 
 def _encode(text: str) -> bytes:
+    """``text`` as the C string the library takes. A NUL character would
+    end it early (``"acme-cad\\0evil"`` read as ``acme-cad``), so it is
+    refused, as the C++ wrapper refuses it."""
+    if "\0" in text:
+        # The text itself is not shown: it may be a license key or a password.
+        raise error_class(1)("a string holds a NUL character, which no name, key, id or password may hold", 1)
     return text.encode("utf-8")
 
 
@@ -57,6 +63,11 @@ class Status(enum.IntEnum):
     VIRTUAL_MACHINE = 11
     LEASE_REQUIRED = 12
     LEASE_EXPIRED = 13
+
+    def __str__(self) -> str:
+        # Python 3.11 made an IntEnum print as its number; a status prints
+        # as its stable name (``valid``, ``lease_required``, ...).
+        return self.label
 
     @property
     def usable(self) -> bool:
@@ -373,7 +384,11 @@ class LicenseHandle(_Managed):
 
     def check(self) -> Status:
         """Whether the license may be used now (the fast path: about a
-        microsecond from Python, most of it the ctypes call itself)."""
+        microsecond from Python, most of it the ctypes call itself). A
+        floating license is ``LEASE_REQUIRED`` until this device holds a
+        seat (``Connection.register``, a session, an auto-sync, or a
+        borrow). Raises ``IoError`` when the state cannot take the clock's
+        mark, written once a minute of use."""
         status = c_uint32(0)
         # ctypes passes a c_uint32 to a POINTER(c_uint32) parameter by
         # reference, faster than byref(); a closed handle is NULL, which the

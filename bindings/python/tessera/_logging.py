@@ -45,9 +45,15 @@ def _tessera_level(level: int) -> int:
     return 0
 
 
-def set_log_level(level: int) -> None:
-    """Forwards the SDK's records at ``level`` (a :mod:`logging` level) or
-    more severe to the ``tessera`` logger, and sets that logger's level."""
+def set_log_level(level: int | str) -> None:
+    """Forwards the SDK's records at ``level`` (a :mod:`logging` level, as a
+    number or a name such as ``"DEBUG"``) or more severe to the ``tessera``
+    logger, and sets that logger's level."""
+    if isinstance(level, str):
+        named = logging.getLevelName(level.upper())
+        if not isinstance(named, int):
+            raise ValueError(f"{level!r} is not a logging level (DEBUG, INFO, WARNING, ERROR, CRITICAL)")
+        level = named
     logging.getLogger("tessera").setLevel(level)
     check(_ffi.lib.tessera_set_log_callback(_tessera_level(level), _callback, None))
 

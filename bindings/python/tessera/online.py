@@ -20,13 +20,15 @@ code) and ``BadResponseError`` (an answer that does not verify).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import enum
 import json
 import logging
 from ctypes import byref, c_uint32, c_uint64
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Union
 
 from . import _ffi, _strings
 from ._api import Config, Lease, LicenseHandle, Status, _encode, _Managed
@@ -53,7 +55,8 @@ class Server:
     """Where the license server is and how to reach it.
 
     ``url`` is ``https://...`` (``http://`` only for a loopback address);
-    ``product_key`` the product's shared key from the admin API;
+    ``product_key`` the product's shared key from the admin API: its raw
+    bytes, or the base64 text as the admin API prints it (a ``str``);
     ``pinned_ca`` a PEM certificate to trust instead of the platform's
     verifier; ``proxy_url`` an explicit proxy (``http://user:pw@host:port``),
     or ``proxy=Proxy.DIRECT`` for none. ``attempt_timeout`` bounds one
@@ -61,7 +64,7 @@ class Server:
     """
 
     url: str
-    product_key: bytes
+    product_key: Union[bytes, str]
     pinned_ca: Optional[str] = None
     proxy: Proxy = Proxy.SYSTEM
     proxy_url: Optional[str] = None
@@ -71,7 +74,21 @@ class Server:
     backoff: timedelta = timedelta(milliseconds=250)
 
     def __repr__(self) -> str:  # never the key or a proxy's password
+        if self.proxy_url is not None:
+            scheme, sep, rest = self.proxy_url.partition("://")
+            host = rest.rpartition("@")[2] if sep else "(not a URL)"
+            return f"Server(url={self.url!r}, proxy=URL, proxy_url={scheme + sep + host!r})"
         return f"Server(url={self.url!r}, proxy={self.proxy.name})"
+
+
+def _product_key(key: Union[bytes, str]) -> bytes:
+    """The key's raw bytes: a ``str`` is the admin API's base64 text."""
+    if isinstance(key, str):
+        try:
+            return base64.b64decode(key.strip(), validate=True)
+        except (ValueError, binascii.Error):
+            raise ValueError("product_key as text is the admin API's api_key, in base64") from None
+    return bytes(key)
 
 
 def _ms(t: timedelta) -> int:
@@ -113,7 +130,7 @@ class Connection(_Managed):
 
     def __init__(self, config: Config, server: Server) -> None:
         super().__init__()
-        key, n = _ffi.as_bytes(bytes(server.product_key))
+        key, n = _ffi.as_bytes(_product_key(server.product_key))
         s = _ffi.server_p()
         check(lib.tessera_server_new(_encode(server.url), key, n, byref(s)))
         try:
@@ -244,11 +261,11 @@ class Connection(_Managed):
         handle: LicenseHandle,
         on_change: Optional[Callable[[StatusChange], None]] = None,
         *,
-        interval: Optional[timedelta] = None,
-        heartbeat: Optional[timedelta] = None,
+        interval: Optional[Seconds] = None,
+        heartbeat: Optional[Seconds] = None,
         keep_seat: bool = True,
-        retry: Optional[timedelta] = None,
-        watch: Optional[timedelta] = None,
+        retry: Optional[Seconds] = None,
+        watch: Optional[Seconds] = None,
         stop_timeout: Optional[timedelta] = None,
     ) -> "AutoSync":
         """Keeps ``handle`` in sync from a background thread (a context
@@ -292,8 +309,24 @@ class FloatingSession(_Managed):
             pass
 
 
-def _secs(t: Optional[timedelta]) -> int:
-    return 0 if t is None else max(1, int(t.total_seconds()))
+Seconds = Union[timedelta, int, float]
+
+
+def _secs(t: Optional[Seconds]) -> int:
+    """A period as the whole seconds the C options take: a ``timedelta`` or
+    a number of seconds; at least 1, and refused past 2^32 - 1 (the field
+    would silently wrap)."""
+    if t is None:
+        return 0
+    if isinstance(t, timedelta):
+        seconds = t.total_seconds()
+    elif isinstance(t, (int, float)) and not isinstance(t, bool):
+        seconds = float(t)
+    else:
+        raise TypeError(f"a period is a timedelta or a number of seconds, not {type(t).__name__}")
+    if not 0 < seconds <= 0xFFFFFFFF:
+        raise ValueError(f"a period of {seconds} s is out of range (1 s to 2^32 - 1 s)")
+    return max(1, int(seconds))
 
 
 class AutoSync(_Managed):
@@ -310,11 +343,11 @@ class AutoSync(_Managed):
         connection: Connection,
         handle: LicenseHandle,
         on_change: Optional[Callable[[StatusChange], None]] = None,
-        interval: Optional[timedelta] = None,
-        heartbeat: Optional[timedelta] = None,
+        interval: Optional[Seconds] = None,
+        heartbeat: Optional[Seconds] = None,
         keep_seat: bool = True,
-        retry: Optional[timedelta] = None,
-        watch: Optional[timedelta] = None,
+        retry: Optional[Seconds] = None,
+        watch: Optional[Seconds] = None,
         stop_timeout: Optional[timedelta] = None,
     ) -> None:
         super().__init__()

@@ -64,3 +64,16 @@ def test_library_version_and_abi():
 def test_pkcs11_is_unsupported_in_the_default_build():
     with pytest.raises(errors.UnsupportedError, match="pkcs11"):
         tessera.Config("acme", pkcs11_token=("/usr/lib/softhsm/libsofthsm2.so", "t", "k", "1"))
+
+
+def test_a_nul_character_is_refused_not_cut(tmp_path):
+    """Issue 34, finding 17: ``Config("acme-cad\\0evil")`` used to get
+    ``acme-cad``'s state and fingerprint; device ids and license keys too."""
+    for make in (
+        lambda: tessera.Config("acme-cad\0evil"),
+        lambda: tessera.Config("acme-cad", custom_device_id="pc\0other"),
+        lambda: tessera.Config("acme-cad", store_dir=str(tmp_path) + "\0x"),
+    ):
+        with pytest.raises(errors.InvalidArgumentError) as refused:
+            make()
+        assert "evil" not in str(refused.value) and "other" not in str(refused.value)

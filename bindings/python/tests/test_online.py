@@ -2,6 +2,7 @@
 through the fault proxy (tests/online/harness.py starts both and sets
 TESSERA_TEST_*; scripts/python-tests.sh runs this suite under it)."""
 
+import base64
 import json
 import os
 import threading
@@ -263,3 +264,30 @@ def test_the_log_reaches_python_logging_and_never_holds_a_secret(config, caplog)
         SECRET.decode(),
     ):
         assert secret not in text
+
+
+def test_what_a_new_user_tripped_over_is_taken_or_refused_clearly(config, tmp_path):
+    """Issue 34, findings 17 and 19: the product key as the admin API prints
+    it (base64), periods as numbers of seconds, level names, a proxy's repr,
+    and a status that prints as its name."""
+    key = bytes.fromhex(ENV["TESSERA_TEST_PRODUCT_KEY_HEX"])
+    as_text = tessera.Server(ENV["TESSERA_TEST_URL"], base64.b64encode(key).decode())
+    with tessera.Connection(config, as_text) as c:
+        assert c.user_licenses(ENV["TESSERA_TEST_USERNAME"], ENV["TESSERA_TEST_PASSWORD"])
+    with pytest.raises(ValueError):
+        tessera.Connection(config, tessera.Server(ENV["TESSERA_TEST_URL"], "not base64!"))
+    # A period as seconds, and one past 2^32 - 1 refused instead of cut.
+    from tessera.online import _secs
+
+    assert (_secs(1), _secs(30.5), _secs(timedelta(minutes=2)), _secs(None)) == (1, 30, 120, 0)
+    with pytest.raises(ValueError):
+        _secs(2**32 + 5)
+    with pytest.raises(TypeError):
+        _secs("soon")
+    assert f"{tessera.Status.VALID}" == "valid" and str(tessera.Status.LEASE_REQUIRED) == "lease_required"
+    tessera.set_log_level("DEBUG")
+    tessera.set_log_level("warning")
+    with pytest.raises(ValueError):
+        tessera.set_log_level("LOUD")
+    shown = repr(server(proxy_url="http://user:pw@proxy.example:3128"))
+    assert "proxy=URL" in shown and "proxy.example:3128" in shown and "pw" not in shown
