@@ -2,8 +2,9 @@
 //
 // Move-only RAII objects own the C handles; every failure throws
 // tessera::error, which carries the C result code and the SDK's message.
-// Strings are std::string, times std::chrono::system_clock::time_point,
-// durations std::chrono::seconds.
+// Strings are std::string, times tessera::time_point (whole seconds on the
+// system clock: std::chrono::time_point<system_clock, seconds>), durations
+// std::chrono::seconds.
 //
 //   tessera::config cfg{"acme-cad"};
 //   cfg.add_public_key(vendor_pem);
@@ -37,7 +38,22 @@ namespace tessera {
 /// A time as the C API gives it: whole seconds on the system clock. Seconds,
 /// not the clock's own ticks: libstdc++ counts nanoseconds, which overflow
 /// after the year 2262, and a license may run longer than that.
+/// Assigning one to a `std::chrono::system_clock::time_point` converts it
+/// implicitly and, where the clock counts nanoseconds, overflows past 2262
+/// (a perpetual license's 9999-12-31): use `to_system_clock`.
 using time_point = std::chrono::time_point<std::chrono::system_clock, std::chrono::seconds>;
+
+/// `t` on the system clock's own ticks, or nothing when that clock cannot
+/// hold it (past 2262 where it counts nanoseconds).
+inline std::optional<std::chrono::system_clock::time_point> to_system_clock(time_point t) {
+    using ticks = std::chrono::system_clock::duration;
+    const auto limit =
+        std::chrono::duration_cast<std::chrono::seconds>(ticks::max()).count();
+    const auto s = t.time_since_epoch().count();
+    if (s > limit || s < -limit) return std::nullopt;
+    return std::chrono::system_clock::time_point(
+        std::chrono::duration_cast<ticks>(t.time_since_epoch()));
+}
 
 /// A failed call: the C result code, its stable name and the SDK's message.
 class error : public std::runtime_error {
@@ -759,9 +775,12 @@ public:
     auto_sync(const connection &c, const handle &h, callback on_change = nullptr,
               bool keep_seat = true, std::chrono::seconds retry = std::chrono::seconds(0))
         : on_change_(std::make_unique<callback>(std::move(on_change))) {
+        if (retry.count() < 0 || retry.count() > 0xFFFFFFFFLL) {
+            throw error(TESSERA_ERR_INVALID_ARGUMENT, "retry is out of range");
+        }
         tessera_auto_sync_options o{};
         o.no_seat = !keep_seat;
-        o.retry_secs = static_cast<uint32_t>(retry.count() > 0 ? retry.count() : 0);
+        o.retry_secs = static_cast<uint32_t>(retry.count());
         o.on_change = &auto_sync::trampoline;
         o.user_data = on_change_.get();
         tessera_auto_sync *raw = nullptr;

@@ -291,9 +291,15 @@ pub(crate) fn migrate(db: &Db<'_>) -> DbResult<()> {
     finish(db, done)
 }
 
-/// Commits the open transaction when `done` is a success, and rolls it
-/// back otherwise.
+/// Commits the open transaction when `done` is a success (with the audit
+/// row of the admin request it serves, if any), and rolls it back
+/// otherwise.
 pub(crate) fn finish<T, E: From<DbError>>(db: &Db<'_>, done: Result<T, E>) -> Result<T, E> {
+    // An admin request's change commits with its audit row, or not at all.
+    let done = done.and_then(|value| {
+        crate::audit::context::record_in(db)?;
+        Ok(value)
+    });
     match done {
         Ok(value) => {
             db.end(true)?;

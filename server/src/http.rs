@@ -221,19 +221,11 @@ pub(crate) async fn authenticate_admin(
     req: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let token = header_str(req.headers(), "authorization")
-        .and_then(|v| v.strip_prefix("Bearer "))
+    let peer = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<crate::idle::Peer>>()
+        .map(|c| c.0 .0.ip().to_string())
         .unwrap_or_default();
-    if !bool::from(token.as_bytes().ct_eq(app.admin_token.as_bytes())) {
-        return Err(ApiError::unauthorized(
-            "unauthorized",
-            "a valid admin token is required",
-        ));
-    }
-    // Every request that may change something is audited: who (the admin
-    // token's holder, and the address), when, the method and path, and the
-    // outcome. Never the body: it may hold passwords and license keys.
-    let changes = req.method() != axum::http::Method::GET;
     let action = format!(
         "{} {}",
         req.method(),
@@ -241,21 +233,43 @@ pub(crate) async fn authenticate_admin(
             .get::<OriginalUri>()
             .map_or_else(|| req.uri().path().to_owned(), |o| o.0.path().to_owned())
     );
-    let peer = req
-        .extensions()
-        .get::<axum::extract::ConnectInfo<crate::idle::Peer>>()
-        .map(|c| c.0 .0.ip().to_string())
+    let token = header_str(req.headers(), "authorization")
+        .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or_default();
-    let response = next.run(req).await;
-    if changes {
+    if !bool::from(token.as_bytes().ct_eq(app.admin_token.as_bytes())) {
+        return Err(refuse_admin_token(&app, peer, action).await);
+    }
+    // Every request that may change something is audited: who (the admin
+    // token's holder, and the address), when, the method and path, and the
+    // outcome. Never the body: it may hold passwords and license keys. A
+    // change commits with its audit row or not at all (audit::context); a
+    // request that changed nothing gets its outcome's row afterwards.
+    if req.method() == axum::http::Method::GET {
+        return Ok(next.run(req).await);
+    }
+    let request = audit::context::AuditedRequest::new(
+        app.now().timestamp(),
+        format!("admin token from {peer}"),
+        action,
+    );
+    let response = audit::context::REQUEST
+        .scope(Arc::clone(&request), next.run(req))
+        .await;
+    if !request.changed_something() {
         let status = response.status().as_u16();
-        let actor = format!("admin token from {peer}");
-        let at = app.now().timestamp();
-        // An audit that cannot be written is logged, not the request undone.
         if let Err(e) = app
-            .with_db(move |_, conn| Ok(audit::db::audit(conn, at, &actor, &action, status)?))
+            .with_db(move |_, conn| {
+                Ok(audit::db::audit(
+                    conn,
+                    request.at,
+                    &request.actor,
+                    &request.action,
+                    status,
+                )?)
+            })
             .await
         {
+            // Nothing changed, so nothing goes unaudited.
             eprintln!(
                 "tessera-server: the audit log was not written: {}",
                 e.message
@@ -263,6 +277,48 @@ pub(crate) async fn authenticate_admin(
         }
     }
     Ok(response)
+}
+
+/// Wrong admin tokens an address may try in a minute before it is
+/// refused outright (429 with `Retry-After`), counted in the database
+/// across instances; each counted one is audited.
+const ADMIN_TOKEN_FAILURES: crate::window::Limit = crate::window::Limit {
+    kind: "admin-token-address",
+    limit: 10,
+    window: 60,
+};
+
+/// The refusal of a wrong admin token: 401, audited and counted against
+/// the address; 429 once the address used up its tries.
+async fn refuse_admin_token(app: &Arc<App>, peer: String, action: String) -> ApiError {
+    let now = app.now().timestamp();
+    let counted = app
+        .with_db(move |_, conn| {
+            database::write(conn, |tx| {
+                if let Some(wait) = ADMIN_TOKEN_FAILURES.wait(tx, &peer, now)? {
+                    return Ok(Some(wait));
+                }
+                ADMIN_TOKEN_FAILURES.record(tx, &peer, now)?;
+                audit::db::audit(
+                    tx,
+                    now,
+                    &format!("a wrong admin token from {peer}"),
+                    &action,
+                    401,
+                )?;
+                Ok(None)
+            })
+        })
+        .await;
+    match counted {
+        Ok(Some(seconds)) => ApiError::too_many(
+            "too_many_attempts",
+            format!("too many wrong admin tokens from this address; try again in {seconds} s"),
+            seconds,
+        ),
+        Ok(None) => ApiError::unauthorized("unauthorized", "a valid admin token is required"),
+        Err(e) => e,
+    }
 }
 
 /// Checks a client request's Date, nonce and HMAC over its body; the body

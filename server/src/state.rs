@@ -163,6 +163,8 @@ impl App {
         f: impl FnOnce(&App, &Db<'_>) -> Result<T, ApiError> + Send + 'static,
         then: impl FnOnce(&App, T) -> Result<U, ApiError> + Send + 'static,
     ) -> Result<U, ApiError> {
+        // The admin request this task serves, audited inside its writes.
+        let audited = crate::audit::context::of_this_task();
         let value = match &self.store {
             // Every statement is short (prepared, indexed, no fsync in WAL
             // with synchronous = NORMAL, checkpoints on a thread of their
@@ -171,7 +173,8 @@ impl App {
             Store::Sqlite { conn, checkpoints } => {
                 let conn = conn.lock().unwrap_or_else(|p| p.into_inner());
                 let before = conn.total_changes();
-                let value = f(self, &Db::Sqlite(&conn));
+                let value =
+                    crate::audit::context::on_this_thread(audited, || f(self, &Db::Sqlite(&conn)));
                 if conn.total_changes() != before {
                     checkpoints.wrote();
                 }
@@ -187,7 +190,7 @@ impl App {
                         .block_on(pool.get())
                         .map_err(|e| DbError::Pool(e.to_string()))?;
                     let client = PgClient::new(client, runtime);
-                    f(&app, &Db::Pg(&client))
+                    crate::audit::context::on_this_thread(audited, || f(&app, &Db::Pg(&client)))
                 })
                 .await
                 .map_err(|e| {

@@ -138,6 +138,10 @@ int main() {
     std::mutex m;
     std::condition_variable cv;
     std::vector<tessera::status_change> heard;
+    // A retry past 2^32 - 1 s is refused, not cut to 5 s (issue 34, finding 16).
+    CHECK(code_of([&] {
+              tessera::auto_sync a(conn, lic, nullptr, true, std::chrono::seconds(4294967301LL));
+          }) == TESSERA_ERR_INVALID_ARGUMENT);
     patch("{\"license_type\":\"time-limited\",\"start_date\":\"2020-01-01T00:00:00Z\","
           "\"validity_period\":\"2021-01-01T00:00:00Z\"}");
     {

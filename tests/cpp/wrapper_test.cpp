@@ -207,6 +207,14 @@ static void test_times() {
     CHECK(tessera::detail::to_unix(tessera::detail::from_unix(INT64_MAX)) == INT64_MAX);
     CHECK(tessera::detail::to_unix(tessera::detail::from_unix(INT64_MIN)) == INT64_MIN);
     CHECK(tessera::detail::from_unix(year_3000) > tessera::detail::from_unix(1893456000));
+    // 9999-12-31, a perpetual license's end: the checked conversion to the
+    // system clock's ticks says it does not fit instead of overflowing
+    // (issue 34, finding 16: UBSan caught the implicit one); 2030 fits.
+    const int64_t year_9999 = 253402214400;
+    CHECK(!tessera::to_system_clock(tessera::detail::from_unix(year_9999)).has_value());
+    const auto in_2030 = tessera::to_system_clock(tessera::detail::from_unix(1893456000));
+    CHECK(in_2030.has_value() &&
+          std::chrono::system_clock::to_time_t(*in_2030) == static_cast<time_t>(1893456000));
 }
 
 static void test_keygen() {

@@ -1,5 +1,6 @@
 //! The admin audit log: the admin API's reading of it.
 
+pub(crate) mod context;
 pub(crate) mod db;
 
 use axum::extract::{Query, State};
