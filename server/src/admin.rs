@@ -20,7 +20,9 @@ use crate::seats::seats_call;
 use crate::sso::{set_sso_call, sso_call};
 use crate::state::{App, AppState};
 use crate::users::assign::{allocate_call, assign_user_call, assignments_call, revoke_user_call};
-use crate::users::{license_users_call, new_user_call, user_call, users_batch_call, users_call};
+use crate::users::{
+    license_users_call, new_user_call, unlock_user_call, user_call, users_batch_call, users_call,
+};
 
 use crate::licenses::{
     disable_call, enable_call, license_call, new_license_call, toggle_get_call, toggle_set_call,
@@ -57,6 +59,7 @@ pub(crate) fn routes() -> (Router<Arc<App>>, crate::served::Served) {
         "/users" => post(new_user_call).get(users_call),
         "/users/batch" => post(users_batch_call),
         "/users/{id}" => get(user_call),
+        "/users/{id}/unlock" => post(unlock_user_call),
         "/clock" => post(clock_call),
     }
 }

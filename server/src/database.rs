@@ -378,6 +378,20 @@ pub(crate) fn forget_events(conn: &Db<'_>, kind: &str, key: &str) -> DbResult<()
     Ok(())
 }
 
+/// Forgets every event of `kind` whose key starts with `prefix`.
+pub(crate) fn forget_events_starting(conn: &Db<'_>, kind: &str, prefix: &str) -> DbResult<()> {
+    let events: Vec<String> = all(
+        conn,
+        "SELECT DISTINCT key FROM limited_events WHERE kind = ?1",
+        args![kind],
+        |r| r.get(0),
+    )?;
+    for key in events.iter().filter(|k| k.starts_with(prefix)) {
+        forget_events(conn, kind, key)?;
+    }
+    Ok(())
+}
+
 /// Runs `f` in a transaction serialized with every other [`write`]: an
 /// immediate (write-locked) transaction in SQLite, a transaction holding
 /// one advisory lock in PostgreSQL (shared by every instance).

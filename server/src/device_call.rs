@@ -307,13 +307,23 @@ pub(crate) async fn with_license(
 }
 
 /// Refuses a user a new device past the license's per-user limit (a
-/// device the user already activated is not a new one).
+/// device the user already activated is not a new one), and a device that
+/// another user of the license activated.
 pub(crate) fn check_user_devices(
     tx: &Db<'_>,
     row: &LicenseRow,
     user: &str,
     device: &str,
 ) -> Result<(), ApiError> {
+    // Another user's device is not this user's to take over: moving it
+    // would pass this user's limit and leave the other's count short.
+    if activations::db::activation_user(tx, &row.id, device)?.is_some_and(|holder| holder != user) {
+        return Err(ApiError::conflict(
+            "device_of_another_user",
+            "the license is activated on this device for another of its users: \
+             that user deactivates it first (or support removes it)",
+        ));
+    }
     let max = activations::db::max_devices_per_user(tx, &row.id)?;
     if max > 0 && activations::db::user_device_count(tx, &row.id, user, device)? >= max {
         return Err(ApiError::conflict(

@@ -221,10 +221,8 @@ pub(crate) async fn authenticate_admin(
     req: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let peer = req
-        .extensions()
-        .get::<axum::extract::ConnectInfo<crate::idle::Peer>>()
-        .map(|c| c.0 .0.ip().to_string())
+    let peer = client_address(&app, req.headers(), req.extensions())
+        .map(|ip| ip.to_string())
         .unwrap_or_default();
     let action = format!(
         "{} {}",
@@ -342,13 +340,23 @@ pub(crate) async fn authenticate_client(
     let signature = header_str(&parts.headers, request::DEVICE_SIGNATURE_HEADER).map(str::to_owned);
     parts.extensions.insert(Product(product));
     parts.extensions.insert(DeviceProof { message, signature });
-    // The peer's address, for the password checks' per-address limit.
-    let peer = parts
-        .extensions
-        .get::<axum::extract::ConnectInfo<crate::idle::Peer>>()
-        .map(|c| c.0 .0.ip());
+    // The client's address, for the per-address limits (sign-ins, trials).
+    let peer = client_address(&app, &parts.headers, &parts.extensions);
     let run = next.run(Request::from_parts(parts, Body::from(body)));
     Ok(users::sign_in::PEER.scope(peer, run).await)
+}
+
+/// The address a request comes from: the connection's, or the client a
+/// trusted proxy's forwarding header names (crate::client_address).
+fn client_address(
+    app: &App,
+    headers: &HeaderMap,
+    extensions: &axum::http::Extensions,
+) -> Option<std::net::IpAddr> {
+    let peer = extensions
+        .get::<axum::extract::ConnectInfo<crate::idle::Peer>>()
+        .map(|c| c.0 .0.ip());
+    crate::client_address::of(headers, peer, &app.trusted_proxies)
 }
 
 /// Checks Date, nonce and the HMAC; returns the product and the request

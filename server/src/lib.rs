@@ -17,7 +17,10 @@
 //! `tls_cert` / `TESSERA_SERVER_TLS_CERT` and `tls_key` /
 //! `TESSERA_SERVER_TLS_KEY` (PEM files), `check_in_days`,
 //! `idle_timeout_secs` (default 20: a connection with no byte either way
-//! for that long is closed), `test_clock`.
+//! for that long is closed), `trusted_proxies` /
+//! `TESSERA_SERVER_TRUSTED_PROXIES` (addresses or CIDR ranges of the load
+//! balancers whose `Forwarded` / `X-Forwarded-For` name the client; none
+//! unless set), `test_clock`.
 //! It serves TLS when given a certificate and key; plain HTTP only with
 //! `insecure_http`, and then only on a loopback address. docs/PROTOCOL.md
 //! describes the API.
@@ -27,6 +30,7 @@ mod admin;
 mod api;
 mod audit;
 mod body;
+mod client_address;
 mod compat;
 mod consumption;
 mod database;
@@ -73,6 +77,7 @@ struct FileConfig {
     check_in_days: Option<u32>,
     idle_timeout_secs: Option<u64>,
     test_clock: Option<bool>,
+    trusted_proxies: Option<Vec<String>>,
 }
 
 fn fail(message: impl std::fmt::Display) -> ExitCode {
@@ -206,7 +211,17 @@ pub fn run() -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(format!("database {}: {e}", store::redacted(&database))),
     };
-    let app = Arc::new(state::App::new(
+    // The proxies whose forwarding headers name the client (a load
+    // balancer in front): a comma-separated list in the environment.
+    let proxies: Vec<String> = match env("TESSERA_SERVER_TRUSTED_PROXIES") {
+        Some(list) => list.split(',').map(str::to_owned).collect(),
+        None => file.trusted_proxies.clone().unwrap_or_default(),
+    };
+    let trusted_proxies = match client_address::TrustedProxies::parse(&proxies) {
+        Ok(t) => t,
+        Err(e) => return fail(e),
+    };
+    let mut app = state::App::new(
         store,
         key,
         admin_token,
@@ -215,8 +230,9 @@ pub fn run() -> ExitCode {
             .filter(|s| *s > 0)
             .map_or(idle::IDLE, std::time::Duration::from_secs),
         file.test_clock.unwrap_or(false),
-    ));
-    match runtime.block_on(routes::serve(app, listen, tls)) {
+    );
+    app.trusted_proxies = trusted_proxies;
+    match runtime.block_on(routes::serve(Arc::new(app), listen, tls)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(e),
     }

@@ -35,6 +35,8 @@ pub(crate) struct App {
     /// When (Unix seconds) this instance last forgot the spent nonces
     /// whose time has passed.
     nonces_swept: std::sync::atomic::AtomicI64,
+    /// The proxies whose forwarding headers name the client.
+    pub(crate) trusted_proxies: crate::client_address::TrustedProxies,
 }
 
 /// The database a server runs on.
@@ -81,6 +83,7 @@ impl App {
             product_keys: Default::default(),
             specs: Default::default(),
             nonces_swept: Default::default(),
+            trusted_proxies: Default::default(),
         }
     }
 

@@ -162,6 +162,12 @@ fn a_walk_through_every_operation_holds_to_the_document() {
     ok(
         &s,
         "POST",
+        &format!("/admin/v1/users/{user}/unlock"),
+        Value::Null,
+    );
+    ok(
+        &s,
+        "POST",
         "/admin/v1/users/batch",
         json!({"user_ids": [user, "nobody"]}),
     );

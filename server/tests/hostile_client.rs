@@ -889,3 +889,145 @@ fn a_nul_character_anywhere_is_a_400_on_either_backend() {
     );
     assert_eq!(ok.status, 200, "{}", ok.body);
 }
+
+/// A signed client call that a proxy forwards for `client` (its
+/// `X-Forwarded-For`).
+fn call_forwarded_for(s: &Server, p: &Product, path: &str, body: &Value, client: &str) -> Answer {
+    let (date, nonce, body) = (server_date(s), nonce(), body.to_string());
+    let msg =
+        tessera::protocol::request::request_string(&date, "POST", path, body.as_bytes(), &nonce);
+    let sig = tessera::protocol::request::sign(&p.key, &msg).unwrap();
+    let r = s
+        .client
+        .post(format!("{}{path}", s.url))
+        .header("date", &date)
+        .header("tessera-nonce", &nonce)
+        .header(
+            "authorization",
+            tessera::protocol::request::authorization(&p.code, &sig),
+        )
+        .header("x-forwarded-for", client)
+        .body(body)
+        .send()
+        .unwrap();
+    verify_response(s, &nonce, r)
+}
+
+fn behind_a_balancer(trusted: Value) -> Server {
+    let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
+    let config = json!({"listen": "127.0.0.1:0", "insecure_http": true, "test_clock": true,
+                        "trusted_proxies": trusted});
+    start_with(dir, config, None).unwrap()
+}
+
+/// Issue 34, finding 10: behind a load balancer every client shared one
+/// address, so the per-address limits became global. The client's address
+/// is now read from the forwarding header, only when the connection comes
+/// from a proxy the operator lists.
+#[test]
+fn behind_a_trusted_balancer_each_client_has_its_own_limits() {
+    let ask = |s: &Server, p: &Product, n: usize, from: &str| {
+        call_forwarded_for(
+            s,
+            p,
+            "/api/v1/trial_key",
+            &json!({"product": p.code, "fingerprint": {"id": format!("made-up-{n}"), "components": {}}}),
+            from,
+        )
+    };
+    // Loopback is the balancer: ten trials from one client, then 429; the
+    // next client has its own ten.
+    let s = behind_a_balancer(json!(["127.0.0.0/8"]));
+    let p = product(&s, "balanced");
+    fourteen_day_trial(&s, &p);
+    for n in 0..10 {
+        assert_eq!(ask(&s, &p, n, "203.0.113.1").status, 200, "{n}");
+    }
+    assert_eq!(ask(&s, &p, 10, "203.0.113.1").status, 429);
+    assert_eq!(ask(&s, &p, 11, "203.0.113.2").status, 200, "another client");
+    // A client that writes the header itself, without a trusted proxy in
+    // front, is its own address: the header changes nothing.
+    let s = behind_a_balancer(json!([]));
+    let p = product(&s, "direct");
+    fourteen_day_trial(&s, &p);
+    for n in 0..10 {
+        assert_eq!(
+            ask(&s, &p, n, &format!("198.51.100.{n}")).status,
+            200,
+            "{n}"
+        );
+    }
+    assert_eq!(
+        ask(&s, &p, 10, "198.51.100.99").status,
+        429,
+        "spoofed header believed"
+    );
+}
+
+/// Issue 34, finding 11: five wrong passwords from five addresses locked
+/// the real user out for 15 minutes. Failures count per user and address
+/// (5), and per user overall only up to 50, which support can clear.
+#[test]
+fn guesses_from_elsewhere_do_not_lock_the_user_out() {
+    let s = behind_a_balancer(json!(["127.0.0.1"]));
+    let p = product(&s, "lockout");
+    let u = admin(
+        &s,
+        "POST",
+        "/admin/v1/users",
+        json!({"username": "ada@example.com", "password": "the-right-password"}),
+    );
+    assert_eq!(u.status, 200, "{}", u.body);
+    let id = u.body["id"].as_str().unwrap().to_owned();
+    let sign_in = |password: &str, from: &str| {
+        call_forwarded_for(
+            &s,
+            &p,
+            "/api/v1/user_licenses",
+            &json!({"product": p.code, "username": "ada@example.com", "password": password}),
+            from,
+        )
+        .status
+    };
+    // The finding: five wrong passwords from five addresses.
+    for n in 0..5 {
+        assert_eq!(sign_in("guess", &format!("203.0.113.{n}")), 401);
+    }
+    assert_eq!(
+        sign_in("the-right-password", "192.0.2.10"),
+        200,
+        "Ada is not locked out"
+    );
+    // Five from one address: that address is done with Ada's name.
+    for _ in 0..5 {
+        assert_eq!(sign_in("guess", "203.0.113.99"), 401);
+    }
+    assert_eq!(
+        sign_in("guess", "203.0.113.99"),
+        429,
+        "that address is done"
+    );
+    assert_eq!(
+        sign_in("the-right-password", "192.0.2.10"),
+        200,
+        "Ada, elsewhere"
+    );
+    // Spread over ten addresses, fifty guesses reach the user's own bound.
+    for n in 0..50 {
+        assert_eq!(
+            sign_in("guess", &format!("198.51.100.{}", n / 5)),
+            401,
+            "{n}"
+        );
+    }
+    assert_eq!(sign_in("the-right-password", "192.0.2.10"), 429);
+    // Support's way back.
+    let unlocked = admin(
+        &s,
+        "POST",
+        &format!("/admin/v1/users/{id}/unlock"),
+        Value::Null,
+    );
+    assert_eq!(unlocked.status, 200, "{}", unlocked.body);
+    assert_eq!(sign_in("the-right-password", "192.0.2.10"), 200);
+}

@@ -455,6 +455,11 @@ fn tokens_the_account_did_not_sign_for_are_refused() {
             idp.sign(&ed, &with("email_verified", json!(false))),
             "sso_refused",
         ),
+        (
+            "an address marked unverified as a string",
+            idp.sign(&ed, &with("email_verified", json!("false"))),
+            "sso_refused",
+        ),
         ("not a JWT", "eyJ...".into(), "sso_refused"),
         (
             "a user the server does not know",

@@ -164,6 +164,16 @@ fn each_user_of_a_license_activates_it_on_at_most_their_share_of_devices() {
     // One of her own devices again is not a new one; Bob has his own share.
     assert_eq!(activate("ada@example.com", 2).status, 200);
     assert_eq!(activate("bob@example.com", 3).status, 200);
+    // Issue 34, finding 11: Bob re-activating Ada's device used to move it
+    // to him, past his share and out of hers. Refused; it stays Ada's.
+    let taken = activate("bob@example.com", 1);
+    assert_eq!(
+        (taken.status, taken.body["code"].as_str()),
+        (409, Some("device_of_another_user")),
+        "{}",
+        taken.body
+    );
+    assert_eq!(activate("ada@example.com", 1).status, 200, "still hers");
     let license = admin(&s, "GET", "/admin/v1/licenses/L-TEAM", Value::Null);
     assert_eq!(license.body["times_activated"], 3, "{}", license.body);
     assert_eq!(license.body["max_devices_per_user"], 2);

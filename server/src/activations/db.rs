@@ -197,6 +197,21 @@ pub(crate) fn user_device_count(
     .unwrap_or(0))
 }
 
+/// The user a device's activation of the license belongs to, if any.
+pub(crate) fn activation_user(
+    conn: &Db<'_>,
+    license_id: &str,
+    device: &str,
+) -> DbResult<Option<String>> {
+    Ok(one(
+        conn,
+        "SELECT user_id FROM activations WHERE license_id = ?1 AND device = ?2",
+        args![license_id, device],
+        |r| r.get::<Option<String>>(0),
+    )?
+    .flatten())
+}
+
 pub(crate) fn set_activation_user(
     tx: &Db<'_>,
     license_id: &str,

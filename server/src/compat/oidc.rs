@@ -11,7 +11,8 @@
 //! the account's issuer, `aud` its client id (or a list holding it), `exp`
 //! in the future and `iat` and `nbf` not (a minute of leeway each), and the
 //! account's username claim (`email` unless configured, and then not
-//! marked `email_verified: false`) naming a user of the server.
+//! marked unverified: `email_verified` absent, `true` or `"true"`) naming
+//! a user of the server.
 //!
 //! The key set is fetched from `jwks_uri` and kept for five minutes per
 //! URI; a token naming a key the kept set lacks fetches it again once (a
@@ -301,7 +302,11 @@ fn check_claims(p: &Provider, claims: &Value, now: i64) -> Result<String, ApiErr
     }
     // A provider that says the address is not verified does not vouch
     // for it: anyone could have typed a victim's address into an account.
-    if p.username_claim == "email" && claims["email_verified"] == false {
+    // Only `true` (or the string "true", which some providers send) vouches;
+    // `false`, "false" or anything else that is there does not.
+    let verified = &claims["email_verified"];
+    let vouched = verified.is_null() || *verified == true || *verified == "true";
+    if p.username_claim == "email" && !vouched {
         return Err(refused("the id_token's email is not verified"));
     }
     claims[p.username_claim.as_str()]
@@ -379,6 +384,11 @@ mod tests {
         assert!(with("email", 7.into()));
         assert!(with("email_verified", false.into()));
         assert!(!with("email_verified", true.into()));
+        // Issue 34, finding 11: "false" as a string passed.
+        assert!(with("email_verified", "false".into()));
+        assert!(with("email_verified", "no".into()));
+        assert!(with("email_verified", 0.into()));
+        assert!(!with("email_verified", "true".into()));
         assert!(
             check_claims(&p, &good, 2100).is_err(),
             "expired past the leeway"

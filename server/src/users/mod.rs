@@ -153,6 +153,23 @@ pub(crate) async fn user_call(State(app): AppState, Path(id): Path<String>) -> R
         .await?;
     Ok(Answer(user))
 }
+/// `POST /users/{id}/unlock`: forgets the user's failed sign-ins from
+/// every address (support's way back for a user whom guesses from many
+/// addresses locked out; SECURITY.md).
+pub(crate) async fn unlock_user_call(State(app): AppState, Path(id): Path<String>) -> Reply {
+    let unlocked = app
+        .with_db(move |_, conn| {
+            database::write(conn, |tx| {
+                let u = db::user_by_id(tx, &id)?
+                    .ok_or_else(|| ApiError::not_found("user_not_found", "no such user"))?;
+                sign_in::unlock(tx, &u.username)?;
+                Ok(json!({ "id": u.id, "unlocked": true }))
+            })
+        })
+        .await?;
+    Ok(Answer(unlocked))
+}
+
 pub(crate) async fn users_batch_call(
     State(app): AppState,
     JsonBody(ids): JsonBody<UserIds>,

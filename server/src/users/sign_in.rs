@@ -87,11 +87,22 @@ tokio::task_local! {
     pub(crate) static PEER: Option<IpAddr>;
 }
 
-/// Failed sign-ins per username: 5 in 15 minutes, then refused (429)
-/// until the oldest ages out.
+/// Failed sign-ins per username from one address: 5 in 15 minutes, then
+/// refused (429) from that address until the oldest ages out. Keyed by the
+/// pair, so guesses from elsewhere do not lock the user out where the
+/// user signs in.
+const PER_USER_AND_ADDRESS: Limit = Limit {
+    kind: "sign-in-user-address",
+    limit: 5,
+    window: 15 * 60,
+};
+/// Failed sign-ins per username from every address together: 50 in 15
+/// minutes, the bound on guessing spread over many addresses. Reaching it
+/// takes at least ten addresses (five each); support's unlock, or the
+/// user's next success, clears it.
 const PER_USER: Limit = Limit {
     kind: "sign-in-user",
-    limit: 5,
+    limit: 50,
     window: 15 * 60,
 };
 /// Failed sign-ins per address, whatever the names: 20 in 15 minutes.
@@ -114,11 +125,14 @@ async fn throttle(
     let wait = app
         .with_db(move |_, conn| {
             let user = PER_USER.wait(conn, &name, now)?;
-            let address = match peer {
-                Some(ip) => PER_ADDRESS.wait(conn, &ip.to_string(), now)?,
-                None => None,
+            let (pair, address) = match peer {
+                Some(ip) => (
+                    PER_USER_AND_ADDRESS.wait(conn, &pair_key(&name, ip), now)?,
+                    PER_ADDRESS.wait(conn, &ip.to_string(), now)?,
+                ),
+                None => (None, None),
             };
-            Ok(user.max(address))
+            Ok(user.max(pair).max(address))
         })
         .await?;
     match wait {
@@ -143,10 +157,15 @@ async fn record(
     let name = username.to_owned();
     app.with_db(move |_, conn| {
         if ok {
-            return Ok(PER_USER.forget(conn, &name)?);
+            PER_USER.forget(conn, &name)?;
+            if let Some(ip) = peer {
+                PER_USER_AND_ADDRESS.forget(conn, &pair_key(&name, ip))?;
+            }
+            return Ok(());
         }
         PER_USER.record(conn, &name, now)?;
         if let Some(ip) = peer {
+            PER_USER_AND_ADDRESS.record(conn, &pair_key(&name, ip), now)?;
             PER_ADDRESS.record(conn, &ip.to_string(), now)?;
         }
         Ok(())
@@ -154,10 +173,28 @@ async fn record(
     .await
 }
 
+/// The key of a (username, address) pair: a username holds no control
+/// character ([`normalize_username`]), so a newline cannot be part of one.
+fn pair_key(username: &str, address: IpAddr) -> String {
+    format!("{username}\n{address}")
+}
+
+/// Forgets a user's failed sign-ins, from every address: support's way
+/// back for a user whom guesses from many addresses locked out.
+pub(crate) fn unlock(conn: &crate::store::Db<'_>, username: &str) -> crate::store::DbResult<()> {
+    PER_USER.forget(conn, username)?;
+    crate::database::forget_events_starting(
+        conn,
+        PER_USER_AND_ADDRESS.kind,
+        &format!("{username}\n"),
+    )
+}
+
 /// Checks a username and password; the same answer for an unknown user
-/// and a wrong password. A username with 5 failures in 15 minutes, or an
-/// address with 20 (counted by every instance together), is refused with 429 and `Retry-After` before any
-/// password is checked.
+/// and a wrong password. A username with 5 failures from one address in
+/// 15 minutes (from that address), 50 from all together, or an address with
+/// 20 whatever the names (counted by every instance together), is refused
+/// with 429 and `Retry-After` before any password is checked.
 pub(crate) async fn login(
     app: &Arc<App>,
     username: &str,
