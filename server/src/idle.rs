@@ -20,21 +20,29 @@ pub(crate) const IDLE: Duration = Duration::from_secs(20);
 /// No connection lives longer (a slow trickle of bytes included).
 pub(crate) const LIFETIME: Duration = Duration::from_secs(300);
 
-/// An I/O stream with the two limits.
+/// An I/O stream with the two limits, holding its place among the
+/// connections the server admits (crate::admission) while it lives.
 pub(crate) struct Timed<T> {
     inner: T,
     idle: Duration,
     quiet: Pin<Box<Sleep>>,
     end: Pin<Box<Sleep>>,
+    _admitted: Option<crate::admission::Ticket>,
 }
 
 impl<T> Timed<T> {
-    pub(crate) fn new(inner: T, idle: Duration, lifetime: Duration) -> Timed<T> {
+    pub(crate) fn new(
+        inner: T,
+        idle: Duration,
+        lifetime: Duration,
+        admitted: Option<crate::admission::Ticket>,
+    ) -> Timed<T> {
         Timed {
             inner,
             idle,
             quiet: Box::pin(sleep(idle)),
             end: Box::pin(sleep(lifetime)),
+            _admitted: admitted,
         }
     }
 
@@ -102,10 +110,12 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Timed<T> {
     }
 }
 
-/// A plain TCP listener whose connections carry the limits.
+/// A plain TCP listener whose connections carry the limits, and that
+/// turns a connection over the caps away with a `503` (crate::admission).
 pub(crate) struct TimedListener {
     pub(crate) inner: TcpListener,
     pub(crate) idle: Duration,
+    pub(crate) admission: std::sync::Arc<crate::admission::Admission>,
 }
 
 impl axum::serve::Listener for TimedListener {
@@ -115,7 +125,15 @@ impl axum::serve::Listener for TimedListener {
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
         loop {
             match self.inner.accept().await {
-                Ok((stream, peer)) => return (Timed::new(stream, self.idle, LIFETIME), peer),
+                Ok((stream, peer)) => match self.admission.admit(peer.ip()) {
+                    Some(ticket) => {
+                        return (Timed::new(stream, self.idle, LIFETIME, Some(ticket)), peer)
+                    }
+                    None => {
+                        // Best effort: a fresh socket's buffer takes it whole.
+                        let _ = stream.try_write(crate::admission::TURNED_AWAY);
+                    }
+                },
                 // Out of descriptors and the like: wait, then go on.
                 Err(_) => sleep(Duration::from_millis(50)).await,
             }

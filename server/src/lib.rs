@@ -20,13 +20,16 @@
 //! for that long is closed), `trusted_proxies` /
 //! `TESSERA_SERVER_TRUSTED_PROXIES` (addresses or CIDR ranges of the load
 //! balancers whose `Forwarded` / `X-Forwarded-For` name the client; none
-//! unless set), `test_clock`.
+//! unless set), `max_connections` / `TESSERA_SERVER_MAX_CONNECTIONS` (the
+//! most held open at once; the open-file limit less 128 unless set) and
+//! `max_connections_per_address` (256; trusted proxies exempt), `test_clock`.
 //! It serves TLS when given a certificate and key; plain HTTP only with
 //! `insecure_http`, and then only on a loopback address. docs/PROTOCOL.md
 //! describes the API.
 
 mod activations;
 mod admin;
+mod admission;
 mod api;
 mod audit;
 mod body;
@@ -78,6 +81,8 @@ struct FileConfig {
     idle_timeout_secs: Option<u64>,
     test_clock: Option<bool>,
     trusted_proxies: Option<Vec<String>>,
+    max_connections: Option<usize>,
+    max_connections_per_address: Option<usize>,
 }
 
 fn fail(message: impl std::fmt::Display) -> ExitCode {
@@ -232,6 +237,14 @@ pub fn run() -> ExitCode {
         file.test_clock.unwrap_or(false),
     );
     app.trusted_proxies = trusted_proxies;
+    app.max_connections = match env("TESSERA_SERVER_MAX_CONNECTIONS").map(|v| v.parse::<usize>()) {
+        Some(Ok(n)) if n > 0 => Some(n),
+        Some(_) => return fail("TESSERA_SERVER_MAX_CONNECTIONS is not a positive number"),
+        None => file.max_connections.filter(|n| *n > 0),
+    };
+    if let Some(n) = file.max_connections_per_address.filter(|n| *n > 0) {
+        app.max_connections_per_address = n;
+    }
     match runtime.block_on(routes::serve(Arc::new(app), listen, tls)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(e),

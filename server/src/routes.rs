@@ -90,9 +90,15 @@ pub(crate) async fn serve(
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     let scheme = if tls.is_some() { "https" } else { "http" };
+    let admission = crate::admission::Admission::new(
+        app.max_connections,
+        app.max_connections_per_address,
+        app.trusted_proxies.clone(),
+    );
     eprintln!(
-        "tessera-server listening on {scheme}://{local} (key {})",
-        app.key.id()
+        "tessera-server listening on {scheme}://{local} (key {}, at most {} connections)",
+        app.key.id(),
+        admission.max_total()
     );
     let idle = app.idle_timeout;
     let router = router(app);
@@ -101,7 +107,7 @@ pub(crate) async fn serve(
     };
     match tls {
         Some(acceptor) => {
-            let listener = crate::tls::TlsListener::new(listener, acceptor, idle)
+            let listener = crate::tls::TlsListener::new(listener, acceptor, idle, admission)
                 .map_err(|e| e.to_string())?;
             axum::serve(
                 listener,
@@ -114,6 +120,7 @@ pub(crate) async fn serve(
             let listener = crate::idle::TimedListener {
                 inner: listener,
                 idle,
+                admission,
             };
             axum::serve(
                 listener,

@@ -37,6 +37,10 @@ pub(crate) struct App {
     nonces_swept: std::sync::atomic::AtomicI64,
     /// The proxies whose forwarding headers name the client.
     pub(crate) trusted_proxies: crate::client_address::TrustedProxies,
+    /// The most connections held open at once (None: the descriptor limit
+    /// less a reserve), and from one address (crate::admission).
+    pub(crate) max_connections: Option<usize>,
+    pub(crate) max_connections_per_address: usize,
 }
 
 /// The database a server runs on.
@@ -84,6 +88,8 @@ impl App {
             specs: Default::default(),
             nonces_swept: Default::default(),
             trusted_proxies: Default::default(),
+            max_connections: None,
+            max_connections_per_address: crate::admission::PER_ADDRESS,
         }
     }
 

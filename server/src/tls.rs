@@ -56,6 +56,7 @@ impl TlsListener {
         tcp: TcpListener,
         acceptor: TlsAcceptor,
         idle: Duration,
+        admission: std::sync::Arc<crate::admission::Admission>,
     ) -> std::io::Result<TlsListener> {
         let local = tcp.local_addr()?;
         let (tx, ready) = mpsc::channel(256);
@@ -69,11 +70,17 @@ impl TlsListener {
                         continue;
                     }
                 };
+                // Over a cap: closed before any handshake work.
+                let Some(ticket) = admission.admit(peer.ip()) else {
+                    continue;
+                };
                 let (acceptor, tx) = (acceptor.clone(), tx.clone());
                 tokio::spawn(async move {
                     let handshake = tokio::time::timeout(HANDSHAKE_LIMIT, acceptor.accept(stream));
                     if let Ok(Ok(tls)) = handshake.await {
-                        let _ = tx.send((Timed::new(tls, idle, LIFETIME), peer)).await;
+                        let _ = tx
+                            .send((Timed::new(tls, idle, LIFETIME, Some(ticket)), peer))
+                            .await;
                     }
                 });
             }
