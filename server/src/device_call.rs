@@ -275,7 +275,10 @@ pub(crate) async fn with_license(
                         "the license is disabled",
                     ));
                 }
-                check_device_proof(tx, &row, &who, activating, &proof)?;
+                // The license key, or a user's password, was shown: what
+                // the way back of a device that lost its state needs.
+                let credential_shown = who.license_key.is_some() || user.is_some();
+                check_device_proof(app, tx, &row, &who, (activating, credential_shown), &proof)?;
                 let activating_user = user.as_ref().filter(|_| activating);
                 if let Some(user) = activating_user {
                     check_user_devices(tx, &row, &user.id, &who.fingerprint.id)?;
@@ -340,16 +343,17 @@ pub(crate) fn check_user_devices(
 /// Refuses a request about a device that does not come from that device.
 ///
 /// An activation that registers a key must be signed by it, and may not
-/// replace another key already recorded for the device (a device that
-/// lost its state, and the key a deactivation would need, is freed by the
-/// support's device removal first). Every other request about an activation with a
+/// replace another key already recorded for the device, but by the way
+/// back of a device that lost its state
+/// ([`activations::way_back::take_back_under_a_new_key`]). Every other request about an activation with a
 /// recorded key must carry that key's proof. Activations without one (made
 /// offline, or by an SDK from before the proofs) are taken as before.
 fn check_device_proof(
+    app: &App,
     tx: &Db<'_>,
     row: &LicenseRow,
     who: &LicenseAndDevice,
-    activating: bool,
+    (activating, credential_shown): (bool, bool),
     proof: &DeviceProof,
 ) -> Result<(), ApiError> {
     let recorded = activations::db::activation_key(
@@ -378,14 +382,23 @@ fn check_device_proof(
     };
     match (activating, who.device_key.as_deref(), recorded.as_deref()) {
         (true, Some(key), _) if !proven_by(key) => Err(refused()),
-        (true, Some(key), Some(old)) if key != old => Err(mismatch()),
+        // Another key: only the way back of a device that lost its state.
+        (true, Some(key), Some(old)) if key != old => {
+            activations::way_back::take_back_under_a_new_key(
+                app,
+                tx,
+                row,
+                &who.fingerprint,
+                credential_shown,
+            )
+        }
         // A device whose activation recorded a key is activated again
         // only by that key: without one, anybody who knows the license
         // key and the device's id would take it over.
         (true, None, Some(_)) => Err(mismatch()),
         // Activated by a request file: its key is the offline one, which
-        // an online activation cannot show.
-        (true, _, None)
+        // an online activation cannot show; a new key only by the way back.
+        (true, new_key, None)
             if activations::db::activation_key(
                 tx,
                 activations::db::ActivationKey::Offline,
@@ -394,7 +407,16 @@ fn check_device_proof(
             )?
             .is_some() =>
         {
-            Err(mismatch())
+            match new_key {
+                Some(_) => activations::way_back::take_back_under_a_new_key(
+                    app,
+                    tx,
+                    row,
+                    &who.fingerprint,
+                    credential_shown,
+                ),
+                None => Err(mismatch()),
+            }
         }
         (true, _, _) => Ok(()),
         (false, _, Some(key)) if !proven_by(key) => Err(refused()),

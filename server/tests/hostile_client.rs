@@ -1103,3 +1103,77 @@ fn connections_past_the_caps_are_turned_away_and_the_server_stays_up() {
     drop(held);
     assert!(served(&s));
 }
+
+/// Issue 34, finding 22: a customer who lost the state folder (a
+/// reinstall) got `device_key_mismatch`, and only the vendor's support
+/// could free the device. The same machine now activates again under a
+/// new key with the license key, counted as a transfer; another machine
+/// that knows the device's id does not, nor does anyone past the
+/// transfers the license allows.
+#[test]
+fn a_device_that_lost_its_state_comes_back_with_the_license_key() {
+    let s = start();
+    let p = product(&s, "reinstall");
+    license(
+        &s,
+        &p,
+        "KEY-W",
+        json!({"id": "L-W", "license_type": "perpetual", "max_activations": 3, "max_transfers": 2}),
+    );
+    let machine =
+        json!({"id": "pc-1", "components": {"machine_id": "m-1", "mac:aa": "n-1", "cpu": "c-1"}});
+    let key = |n: u8| ed25519_dalek::SigningKey::from_bytes(&[n; 32]);
+    let public = |k: &ed25519_dalek::SigningKey| {
+        tessera::PublicKey::from_bytes(k.verifying_key().as_bytes())
+            .unwrap()
+            .to_base64()
+    };
+    let activate = |k: &ed25519_dalek::SigningKey, fingerprint: &Value| {
+        let body = json!({"product": p.code, "license_key": "KEY-W", "fingerprint": fingerprint,
+                          "device_key": public(k)});
+        call_as_device(&s, &p, "/api/v1/activate_license", &body, k)
+    };
+    let transfers =
+        || admin(&s, "GET", "/admin/v1/licenses/L-W", json!(null)).body["transfer_count"].clone();
+    assert_eq!(activate(&key(1), &machine).status, 200);
+
+    // Reinstalled: a new key, the same machine, the license key.
+    let back = activate(&key(2), &machine);
+    assert_eq!(back.status, 200, "{}", back.body);
+    assert_eq!(transfers(), 1);
+    // The lost key no longer speaks for the device; the new one does.
+    let check = json!({"product": p.code, "license_id": "L-W", "fingerprint": machine});
+    assert_eq!(
+        call_as_device(&s, &p, "/api/v1/check_license", &check, &key(1)).status,
+        401
+    );
+    assert_eq!(
+        call_as_device(&s, &p, "/api/v1/check_license", &check, &key(2)).status,
+        200
+    );
+
+    // Another machine that knows the id (and the license key) does not.
+    let elsewhere =
+        json!({"id": "pc-1", "components": {"machine_id": "m-9", "mac:bb": "n-9", "cpu": "c-1"}});
+    let taken = activate(&key(3), &elsewhere);
+    assert_eq!(
+        (taken.status, taken.body["code"].as_str()),
+        (409, Some("device_key_mismatch")),
+        "{}",
+        taken.body
+    );
+    assert_eq!(transfers(), 1);
+    // A small change (a new network card) is still the machine; the second
+    // transfer is the last the license allows.
+    let new_card =
+        json!({"id": "pc-1", "components": {"machine_id": "m-1", "mac:cc": "n-2", "cpu": "c-1"}});
+    assert_eq!(activate(&key(4), &new_card).status, 200);
+    assert_eq!(transfers(), 2);
+    let spent = activate(&key(5), &new_card);
+    assert_eq!(
+        (spent.status, spent.body["code"].as_str()),
+        (409, Some("transfer_limit")),
+        "{}",
+        spent.body
+    );
+}

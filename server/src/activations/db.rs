@@ -160,6 +160,41 @@ pub(crate) fn set_activation_key(
     Ok(())
 }
 
+/// Forgets both keys of a device's activation (before it records a new
+/// one: a device that lost its state and came back).
+pub(crate) fn forget_activation_keys(tx: &Db<'_>, license_id: &str, device: &str) -> DbResult<()> {
+    exec(
+        tx,
+        "UPDATE activations SET device_key = NULL, proof_key = NULL WHERE license_id = ?1 AND device = ?2",
+        args![license_id, device],
+    )?;
+    Ok(())
+}
+
+/// The fingerprint (JSON text) a device's activation of the license recorded.
+pub(crate) fn activation_fingerprint(
+    conn: &Db<'_>,
+    license_id: &str,
+    device: &str,
+) -> DbResult<Option<String>> {
+    one(
+        conn,
+        "SELECT fingerprint FROM activations WHERE license_id = ?1 AND device = ?2",
+        args![license_id, device],
+        |r| r.get(0),
+    )
+}
+
+/// Counts one of the license's transfers.
+pub(crate) fn count_transfer(tx: &Db<'_>, license_id: &str) -> DbResult<()> {
+    exec(
+        tx,
+        "UPDATE licenses SET transfer_count = transfer_count + 1 WHERE id = ?1",
+        args![license_id],
+    )?;
+    Ok(())
+}
+
 /// How many devices each user of the license may activate (0: no limit
 /// of its own).
 pub(crate) fn max_devices_per_user(conn: &Db<'_>, license_id: &str) -> DbResult<u32> {

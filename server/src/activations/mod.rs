@@ -3,6 +3,7 @@
 
 pub(crate) mod db;
 pub(crate) mod offline;
+pub(crate) mod way_back;
 
 use axum::extract::{Path, State};
 use chrono::{DateTime, Duration, Utc};

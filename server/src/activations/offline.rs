@@ -135,11 +135,10 @@ async fn offline_call(
                         && (proof_key.is_some() || offline_key.is_some())
                         && offline_key.as_deref() != Some(request.device_key.as_str())
                     {
-                        return Err(ApiError::conflict(
-                            "device_key_mismatch",
-                            "the license is activated on this device with another device key: \
-                             deactivate it from the device that holds that key, or have support remove it, first",
-                        ));
+                        // A request file shows the license key or the
+                        // user's password: the way back of a device that
+                        // lost its state, or device_key_mismatch.
+                        super::way_back::take_back_under_a_new_key(app, tx, &row, &device, true)?;
                     }
                     if let Some(user) = &user {
                         check_user_devices(tx, &row, &user.id, &device.id)?;
