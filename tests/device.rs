@@ -253,3 +253,69 @@ fn a_machine_with_nothing_that_names_it_gets_no_fingerprint() {
     config.custom_device_id = Some("pod-7f3a from the orchestrator".into());
     assert!(config.fingerprint().is_ok());
 }
+
+/// Issue 34, finding 5: containers of one image matched each other when the
+/// image shipped its own `/etc/machine-id`, which counted as naming the
+/// machine. Inside a container, an id the runtime did not mount from the
+/// host is taken with the container's host name.
+#[test]
+fn containers_of_one_image_are_not_one_device() {
+    let container = |hostname: Option<&str>| {
+        let d = FakeDevice::physical();
+        d.remove("/sys/class/dmi");
+        d.remove("/sys/class/net");
+        d.remove("/dev/disk/by-uuid");
+        d.write("/.dockerenv", "");
+        d.write("/etc/machine-id", "0a1b2c3d4e5f60718293a4b5c6d7e8f9\n");
+        match hostname {
+            Some(h) => d.write("/proc/sys/kernel/hostname", &format!("{h}\n")),
+            None => d.remove("/proc/sys/kernel/hostname"),
+        }
+        d
+    };
+    let policy = MatchPolicy::default();
+    let a = container(Some("3f2a9c1b7e10"));
+    let b = container(Some("9d8e7f6a5b4c"));
+    let fa = collect(&a.source(), SALT).unwrap();
+    let fb = collect(&b.source(), SALT).unwrap();
+    assert!(
+        !fa.matches(&fb, &policy),
+        "two containers of one image matched"
+    );
+    assert!(!fb.matches(&fa, &policy));
+    // The same container, read again, is itself.
+    assert!(fa.matches(&collect(&a.source(), SALT).unwrap(), &policy));
+
+    // A runtime that mounts the host's machine id: that id names the host,
+    // and two containers on one host are one machine, as intended.
+    let mounted = "36 35 98:0 /etc/machine-id /etc/machine-id ro,relatime - ext4 /dev/root rw\n";
+    a.write("/proc/self/mountinfo", mounted);
+    b.write("/proc/self/mountinfo", mounted);
+    let (ha, hb) = (
+        collect(&a.source(), SALT).unwrap(),
+        collect(&b.source(), SALT).unwrap(),
+    );
+    assert_eq!(
+        ha.components.get("machine_id"),
+        hb.components.get("machine_id")
+    );
+
+    // Without a host name the image's id names nothing: no fingerprint (a
+    // custom device id, docs/DEVICE.md).
+    let nameless = container(None);
+    let found: Vec<String> = facts(&nameless.source())
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert!(found.contains(&"image_machine_id".to_owned()), "{found:?}");
+    assert_eq!(
+        collect(&nameless.source(), SALT).unwrap_err(),
+        Error::FingerprintUnavailable
+    );
+
+    // A physical machine keeps its id as it was.
+    let host = FakeDevice::physical();
+    let id = |f: &tessera::Fingerprint| f.components.get("machine_id").cloned();
+    let before = collect(&host.source(), SALT).unwrap();
+    assert!(id(&before).is_some());
+}

@@ -917,3 +917,46 @@ fn a_journal_cut_loses_at_most_the_last_minute() {
     let h = LicenseHandle::open(&s.config()).unwrap();
     assert_eq!(h.usage(&Counter::License).unwrap().used, 3);
 }
+
+/// Issue 34, finding 3, bounded: the device cannot tell an old copy of its
+/// state (with its journal) from the real thing, so putting one back hands
+/// back the units used since the copy, no more: the copy's own count
+/// stands and the limit applies to it. At the next sync the server, which
+/// counts every journal's records (finding 7), refuses what passes the
+/// limit; a device that never syncs has only its offline file's 30 days
+/// (finding 4). SECURITY.md states the bound.
+#[test]
+fn an_old_copy_of_the_state_hands_back_only_what_was_used_since() {
+    let s = Setup::starting("2026-03-10T12:00:00Z");
+    let h = s.open("consumption", json!({"max_consumptions": 10}));
+    h.consume(&Counter::License, 3).unwrap();
+    h.save_clock().unwrap();
+    drop(h);
+    let copy = tempfile::tempdir().unwrap();
+    let files = ["state", "state.bak", "consumption.journal"];
+    for f in files {
+        let from = s.store.path().join(f);
+        if from.exists() {
+            std::fs::copy(&from, copy.path().join(f)).unwrap();
+        }
+    }
+    let h = LicenseHandle::open(&s.config()).unwrap();
+    h.consume(&Counter::License, 7).unwrap();
+    assert!(h.consume(&Counter::License, 1).is_err(), "the limit");
+    drop(h);
+    for f in files {
+        let from = copy.path().join(f);
+        if from.exists() {
+            std::fs::copy(&from, s.store.path().join(f)).unwrap();
+        }
+    }
+    let h = LicenseHandle::open(&s.config()).unwrap();
+    assert_eq!(
+        h.usage(&Counter::License).unwrap().used,
+        3,
+        "the copy's count"
+    );
+    // The bound: the 7 used since the copy, and not one more.
+    h.consume(&Counter::License, 7).unwrap();
+    assert!(h.consume(&Counter::License, 1).is_err());
+}

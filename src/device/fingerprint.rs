@@ -7,13 +7,23 @@
 //!
 //! | name | source |
 //! |---|---|
-//! | `machine_id` | the OS machine id (`/etc/machine-id`, through machine-uid) |
+//! | `machine_id` | the OS machine id (`/etc/machine-id`, through machine-uid); in a container whose runtime did not mount it from the host, the image's id with the container's host name (see below) |
 //! | `dmi_product_uuid`, `dmi_board_serial` | `/sys/class/dmi/id/*`, where readable |
 //! | `mac:<interface>` | each physical network interface (no loopback, bridge, veth, docker, tun/tap, VPN, virtual or locally administered address) |
 //! | `cpu` | vendor, model name and core count from `/proc/cpuinfo` |
 //! | `root_fs_uuid` | the UUID of the file system mounted at `/` |
 //! | `hostname` | `/proc/sys/kernel/hostname` |
 //! | `os` | `ID` from `/etc/os-release` |
+//!
+//! A container image usually ships its own `/etc/machine-id`, the same in
+//! every container made from it: as the machine id it would make all of
+//! them one device (issue 34, finding 5). Inside a container (crate::device::environment)
+//! whose runtime did not mount `/etc/machine-id` from the host, the id is
+//! taken together with the container's host name, which runtimes set per
+//! container (Docker: the container id; Kubernetes: the pod name), so the
+//! containers of one image differ; without a host name it names nothing.
+//! Containers given the same host name explicitly still match: they take a
+//! custom device id (docs/DEVICE.md).
 //!
 //! A fact that cannot be read is left out; collection fails only when no
 //! component at all can be read. The value collected, and how a stored one
@@ -29,8 +39,22 @@ use crate::format::fingerprint::Fingerprint;
 /// are stored, printed or sent anywhere.
 pub fn facts(src: &dyn SystemSource) -> Vec<(String, String)> {
     let mut out = Vec::new();
+    let hostname = src
+        .read("/proc/sys/kernel/hostname")
+        .or_else(|_| src.read("/etc/hostname"))
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty());
     if let Some(id) = src.machine_uid() {
-        out.push(("machine_id".to_owned(), id));
+        match image_machine_id(src) {
+            // The image's id names no machine; with the container's host
+            // name it names the container.
+            true => match &hostname {
+                Some(h) => out.push(("machine_id".to_owned(), format!("{id}\n{h}"))),
+                None => out.push(("image_machine_id".to_owned(), id)),
+            },
+            false => out.push(("machine_id".to_owned(), id)),
+        }
     }
     for (name, file) in [
         ("dmi_product_uuid", "/sys/class/dmi/id/product_uuid"),
@@ -49,13 +73,7 @@ pub fn facts(src: &dyn SystemSource) -> Vec<(String, String)> {
     if let Some(uuid) = root_fs_uuid(src) {
         out.push(("root_fs_uuid".to_owned(), uuid));
     }
-    if let Some(h) = src
-        .read("/proc/sys/kernel/hostname")
-        .or_else(|_| src.read("/etc/hostname"))
-        .ok()
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty())
-    {
+    if let Some(h) = hostname {
         out.push(("hostname".to_owned(), h));
     }
     let os = src
@@ -65,6 +83,20 @@ pub fn facts(src: &dyn SystemSource) -> Vec<(String, String)> {
         .unwrap_or_else(|| "linux".to_owned());
     out.push(("os".to_owned(), os));
     out
+}
+
+/// Whether `/etc/machine-id` is a container image's own: inside a
+/// container, and not mounted there from the host (a runtime that shares
+/// the host's id mounts the file; /proc/self/mountinfo shows it).
+fn image_machine_id(src: &dyn SystemSource) -> bool {
+    if !crate::device::environment::detect(src).is_container() {
+        return false;
+    }
+    let mounted = src.read("/proc/self/mountinfo").is_ok_and(|info| {
+        info.lines()
+            .any(|l| l.split_whitespace().nth(4) == Some("/etc/machine-id"))
+    });
+    !mounted
 }
 
 /// Collects this device's fingerprint, salted with `salt` ([`product_salt`](crate::format::fingerprint::product_salt)).
