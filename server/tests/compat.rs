@@ -871,6 +871,19 @@ fn genesys_license_api_answers_its_eight_operations() {
     let fetched = g("POST", "/users", &json!([users[0], "nobody"]).to_string());
     assert_eq!(keys(&fetched.body), [users[0].as_str()]);
     assert_eq!(fetched.body[&users[0]], user.body);
+    // The document's other body forms (issue 34, 25): its own example
+    // `[{}]` (nobody), objects naming ids, and an object holding them.
+    assert_eq!(g("POST", "/users", "[{}]").body, json!({}));
+    for body in [
+        json!([{"id": users[0]}, {}]),
+        json!([{"userId": users[0]}]),
+        json!({"userIds": [users[0]]}),
+        json!({"ids": [{"id": users[0]}]}),
+    ] {
+        let f = g("POST", "/users", &body.to_string());
+        assert_eq!(keys(&f.body), [users[0].as_str()], "{body}");
+    }
+    assert_eq!(g("POST", "/users", "[7]").status, 400);
 
     // getLicenseToggle and postLicenseToggle: the organization's, on every
     // license that has the feature.
@@ -1007,6 +1020,28 @@ fn licensespring_user_licenses_answer_the_seeds_schema() {
     trial["trial_days"] = json!(15);
     trial["license_type"] = json!("time-limited");
     trial["validity_period"] = json!("2031-03-16T00:00:00Z");
+    // The seed's second example as the vendor wrote it: perpetual, a trial,
+    // and an end date. No Tessera file may mean both "never ends" and
+    // "ends on 2031-03-16" (FORMAT.md §2, every reader refuses it), so it
+    // is refused with what to write instead: the trial above (COMPAT.md).
+    let mut as_written = trial.clone();
+    as_written["license_type"] = json!("perpetual");
+    as_written["id"] = json!("L-AS-WRITTEN");
+    let refused = admin(
+        &s,
+        "POST",
+        "/admin/v1/licenses",
+        json!({"spec": as_written}),
+    );
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(
+        refused.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("time-limited"),
+        "{}",
+        refused.body
+    );
     let mut perpetual = base;
     perpetual["id"] = json!("L-10003");
     for spec in [perpetual, trial] {
@@ -1069,7 +1104,8 @@ fn licensespring_user_licenses_answer_the_seeds_schema() {
         (trial["is_trial"].as_bool(), trial["trial_days"].as_u64()),
         (None, Some(15))
     );
-    assert_eq!(trial["validity_period"], "2031-03-16T00:00:00.000Z");
+    // The seed's example writes the trial's end as a date (issue 34, 25).
+    assert_eq!(trial["validity_period"], "2031-03-16");
     assert_eq!(trial["is_expired"], false);
     let release: Vec<&str> = [
         "version",

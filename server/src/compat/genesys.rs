@@ -236,12 +236,53 @@ async fn users_call(
     Ok(Answer(Value::Object(listing)))
 }
 
-/// "Fetch user licenses in a batch": a JSON array of user ids, answered
-/// with a map from each id found to its `LicenseUser`.
+/// The user ids of a batch fetch, in every form the document allows: its
+/// parameter is "Object | The user IDs to fetch" and its example body
+/// `[{}]`. A bare array of ids, an array of objects naming one each
+/// (`id` or `userId`; an empty one names nobody), or an object holding
+/// such an array (`userIds` or `ids`).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum UserIdsBody {
+    List(Vec<UserRef>),
+    Wrapped {
+        #[serde(alias = "userIds", alias = "ids")]
+        user_ids: Vec<UserRef>,
+    },
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum UserRef {
+    Id(String),
+    Object {
+        #[serde(default, alias = "userId")]
+        id: Option<String>,
+    },
+}
+
+impl UserIdsBody {
+    fn ids(self) -> Vec<String> {
+        let refs = match self {
+            UserIdsBody::List(r) | UserIdsBody::Wrapped { user_ids: r } => r,
+        };
+        refs.into_iter()
+            .filter_map(|r| match r {
+                UserRef::Id(id) => Some(id),
+                UserRef::Object { id } => id,
+            })
+            .collect()
+    }
+}
+
+/// "Fetch user licenses in a batch": the user ids (in any form
+/// [`UserIdsBody`] reads), answered with a map from each id found to its
+/// `LicenseUser`.
 async fn users_batch_call(
     State(app): State<Arc<App>>,
-    JsonBody(ids): JsonBody<Vec<String>>,
+    JsonBody(body): JsonBody<UserIdsBody>,
 ) -> Result<Answer, ApiError> {
+    let ids = body.ids();
     if ids.len() > MAX_BATCH {
         return Err(invalid(format!("at most {MAX_BATCH} users per call")));
     }

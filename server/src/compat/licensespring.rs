@@ -226,6 +226,16 @@ fn numeric_id(text: &str) -> u64 {
 }
 
 /// A time in ISO 8601, UTC, or null.
+/// A `validity_period` as the seed writes it: a date (`2031-03-16`) when it
+/// falls at midnight UTC, the full time otherwise (a date alone would move
+/// it to the day's start).
+fn date_or_time(t: Option<chrono::DateTime<chrono::Utc>>) -> Value {
+    match t {
+        Some(t) if t.time() == chrono::NaiveTime::MIN => json!(t.format("%Y-%m-%d").to_string()),
+        other => time(other),
+    }
+}
+
 fn time(t: Option<chrono::DateTime<chrono::Utc>>) -> Value {
     t.map_or(Value::Null, |t| {
         json!(t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
@@ -275,7 +285,7 @@ fn license(app: &App, conn: &Db<'_>, row: &LicenseRow, user: &UserRow) -> Result
         json!(l.validity_period.is_some_and(|end| end <= now)),
     );
     put("max_license_users", json!(row.max_users));
-    put("validity_period", time(l.validity_period));
+    put("validity_period", date_or_time(l.validity_period));
     put("start_date", time(l.start_date));
     put(
         "enable_maintenance_period",
