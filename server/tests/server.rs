@@ -536,3 +536,33 @@ fn a_returned_borrow_stays_counted_until_its_end() {
     );
     assert_eq!(register(2), 200);
 }
+
+/// Issue 34, finding 20: `TESSERA_SERVER_INSECURE_HTTP` took `1` and
+/// `true` and read anything else as off, silently. Now a value it does not
+/// know stops the server at start, saying which values it takes.
+#[test]
+fn an_unknown_insecure_http_value_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = tessera::issuer::SigningKey::generate().unwrap();
+    std::fs::write(dir.path().join("server.key"), key.to_pem().unwrap()).unwrap();
+    let run = |value: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_tessera-server"))
+            .env("TESSERA_SERVER_LISTEN", "127.0.0.1:1")
+            .env("TESSERA_SERVER_INSECURE_HTTP", value)
+            .env("TESSERA_SERVER_DATABASE", dir.path().join("t.db"))
+            .env("TESSERA_SERVER_SIGNING_KEY", dir.path().join("server.key"))
+            .env("TESSERA_ADMIN_TOKEN", ADMIN)
+            .output()
+            .unwrap()
+    };
+    let out = run("maybe");
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("TESSERA_SERVER_INSECURE_HTTP") && said.contains("yes"),
+        "{said}"
+    );
+    // `off` is off: with no TLS files, the server says it needs them.
+    let said = String::from_utf8_lossy(&run("off").stderr).into_owned();
+    assert!(said.contains("no TLS certificate"), "{said}");
+}
