@@ -38,9 +38,7 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("device");
     g.bench_function("fingerprint_cold", |b| {
         b.iter(|| {
-            black_box(
-                tessera::device::fingerprint::collect_host(b"acme-cad\0").expect("fingerprint"),
-            )
+            black_box(tessera::device::linux::collect_host(b"acme-cad\0").expect("fingerprint"))
         })
     });
     g.bench_function("baseline_read_proc_cpuinfo", |b| {

@@ -115,7 +115,7 @@ pub mod fuzzing;
 #[cfg(feature = "issuer")]
 #[cfg_attr(docsrs, doc(cfg(feature = "issuer")))]
 pub mod issuer;
-mod mac;
+mod keyed_hash;
 #[cfg(feature = "online-api")]
 #[cfg_attr(docsrs, doc(cfg(feature = "online-api")))]
 pub mod online;
@@ -125,7 +125,7 @@ mod status;
 mod table;
 mod util;
 
-pub use activation::local::activate;
+pub use activation::direct::activate;
 pub use error::{Code, Error, Result};
 pub use format::fingerprint::{Fingerprint, MatchPolicy};
 #[cfg(feature = "keygen")]

@@ -61,7 +61,7 @@ pub(crate) fn rename_synced(from: &Path, to: &Path) -> io::Result<()> {
     let mut wait = std::time::Duration::from_millis(10);
     let mut retries = 4;
     loop {
-        match tessera_os::windows::replace_durably(from, to) {
+        match tessera_os::win32::replace_durably(from, to) {
             Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {}
             other => return other,
         }

@@ -10,7 +10,7 @@ mod common;
 
 use common::device::FakeDevice;
 use tessera::device::environment::{detect, Isolation};
-use tessera::device::fingerprint::{collect, collect_host, facts};
+use tessera::device::linux::{collect, collect_host, facts};
 use tessera::device::sources::HostSource;
 use tessera::format::fingerprint::MatchPolicy;
 use tessera::Error;

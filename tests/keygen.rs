@@ -629,7 +629,7 @@ fn a_keygen_license_file_activates_checks_and_deactivates_on_this_device() {
     assert_eq!(handle.check().unwrap(), Status::CheckInRequired);
     assert!(setup.clock.now() > handle.license().expires_at.unwrap());
 
-    assert!(tessera::activation::local::deactivate(&config, &record.license_id).unwrap());
+    assert!(tessera::activation::direct::deactivate(&config, &record.license_id).unwrap());
     assert_eq!(
         LicenseHandle::open(&config).unwrap_err().code(),
         Code::NotActivated

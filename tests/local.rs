@@ -41,7 +41,7 @@ fn an_activated_license_opens_and_checks_on_the_same_device() {
     new_nic.nic("eth0", "00:1b:21:99:99:99", true);
     assert!(LicenseHandle::open(&s.config_on(&new_nic)).is_ok());
 
-    assert!(tessera::activation::local::deactivate(&config, &record.license_id).unwrap());
+    assert!(tessera::activation::direct::deactivate(&config, &record.license_id).unwrap());
     assert_eq!(
         LicenseHandle::open(&config).unwrap_err(),
         Error::NotActivated

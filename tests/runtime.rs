@@ -758,7 +758,7 @@ fn a_reload_switches_the_open_handle_and_a_failed_one_changes_nothing() {
     }
 
     // Nothing activated any more: the reload fails, the handle works on.
-    tessera::activation::local::deactivate(&s.config(), &h.license().id).unwrap();
+    tessera::activation::direct::deactivate(&s.config(), &h.license().id).unwrap();
     assert!(matches!(h.reload(), Err(Error::NotActivated)));
     assert_eq!(h.usage(&lic).unwrap().limit, Some(70));
     assert!(h.check().unwrap().is_usable());

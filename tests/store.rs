@@ -340,8 +340,8 @@ fn assert_private(dir: &std::path::Path) {
 /// platform table says the ACL is verified on Windows itself.
 #[cfg(windows)]
 fn assert_private(dir: &std::path::Path) {
-    let trustees = tessera_os::windows::dacl_trustees(dir).unwrap();
-    let me = tessera_os::windows::current_user_sid().unwrap();
+    let trustees = tessera_os::win32::dacl_trustees(dir).unwrap();
+    let me = tessera_os::win32::current_user_sid().unwrap();
     if std::env::var_os("WINEPREFIX").is_some() {
         assert!(trustees.contains(&me), "{trustees:?}");
         return;

@@ -4,7 +4,7 @@ use std::ffi::c_char;
 
 use crate::config::tessera_config;
 use crate::{arg_bytes, arg_opt_str, arg_ref, arg_str, boundary, returning, tessera_result};
-use tessera::activation::local;
+use tessera::activation::direct;
 
 /// Verifies a license file (the armored text, `file_len` bytes), checks it
 /// is usable on this device now, and records it as activated here. Once
@@ -38,7 +38,7 @@ pub unsafe extern "C" fn tessera_activate(
         let config = unsafe { arg_ref(config, "config") }?;
         // SAFETY: the function's contract.
         let file = unsafe { arg_bytes(file, file_len, "file") }?;
-        local::activate(&config.inner, file)?;
+        direct::activate(&config.inner, file)?;
         Ok(())
     })
 }
@@ -66,7 +66,7 @@ pub unsafe extern "C" fn tessera_deactivate(
         let config = unsafe { arg_ref(config, "config") }?;
         // SAFETY: the function's contract.
         let id = unsafe { arg_str(license_id, "license_id") }?;
-        let was = local::deactivate(&config.inner, id)?;
+        let was = direct::deactivate(&config.inner, id)?;
         Ok(was)
     };
     // SAFETY: the function's contract covers `was_active_out`.

@@ -1,10 +1,7 @@
 //! `tessera`: the vendor's and the support desk's command line.
 //!
-//! Exit codes are stable and documented in docs/CLI.md: 0 success; 1 a
-//! command failed (bad spec, file exists, ...); 2 usage; 3 a file could not
-//! be read or written; 4 a key could not be read; 10-17 the license file
-//! failed to verify (the SDK's error code); 20 + status for a license that
-//! verified but is not usable.
+//! Exit codes are stable and documented in docs/CLI.md; [`exit`] names
+//! them.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -229,6 +226,50 @@ enum AirgapCommand {
     },
 }
 
+/// The exit codes (docs/CLI.md). Those of a license file that failed to
+/// verify, or verified but is not usable, come from the SDK's own tables
+/// (the error codes, the statuses), not from numbers written here.
+mod exit {
+    use tessera::{Code, Status};
+
+    /// A command failed (a bad spec, a file that exists, input too large).
+    pub(crate) const FAILED: u8 = 1;
+    /// A usage error.
+    pub(crate) const USAGE: u8 = 2;
+    /// A file could not be read or written.
+    pub(crate) const FILE: u8 = 3;
+    /// A key file could not be read or decoded.
+    pub(crate) const KEY_FILE: u8 = 4;
+    /// `fingerprint --compare`: this device no longer matches.
+    pub(crate) const FINGERPRINT_CHANGED: u8 = 5;
+    /// The first code of a usable license's statuses (20 + status).
+    const UNUSABLE_BASE: u8 = 20;
+
+    /// The code for an SDK error: a verification failure's own number
+    /// (`empty` to `decryption_failed`), a file or key failure, or FAILED.
+    pub(crate) fn of_error(code: Code) -> u8 {
+        match code {
+            Code::Empty
+            | Code::TooLarge
+            | Code::Malformed
+            | Code::UnsupportedVersion
+            | Code::UnsupportedAlgorithm
+            | Code::UnknownKeyId
+            | Code::BadSignature
+            | Code::InvalidPayload
+            | Code::DecryptionFailed => u8::try_from(code as u32).unwrap_or(FAILED),
+            Code::Io => FILE,
+            Code::InvalidKey => KEY_FILE,
+            _ => FAILED,
+        }
+    }
+
+    /// The code for a license that verified but is not usable.
+    pub(crate) fn of_status(status: Status) -> u8 {
+        UNUSABLE_BASE.saturating_add(status as u8)
+    }
+}
+
 /// A failed command: its exit code and a one-line reason.
 struct Failure {
     code: u8,
@@ -246,13 +287,7 @@ impl Failure {
 
 impl From<Error> for Failure {
     fn from(e: Error) -> Self {
-        let code = match e.code() as u32 {
-            c @ 10..=18 => c as u8,
-            2 => 3,
-            20 => 4,
-            _ => 1,
-        };
-        Failure::new(code, e.to_string())
+        Failure::new(exit::of_error(e.code()), e.to_string())
     }
 }
 
@@ -336,7 +371,8 @@ fn read(path: &Path, what: &str) -> Result<Vec<u8>, Failure> {
     } else {
         path.display().to_string()
     };
-    let fail = |e: std::io::Error| Failure::new(3, format!("cannot read {what} {shown}: {e}"));
+    let fail =
+        |e: std::io::Error| Failure::new(exit::FILE, format!("cannot read {what} {shown}: {e}"));
     let source: Box<dyn std::io::Read> = if path == Path::new("-") {
         Box::new(std::io::stdin().lock())
     } else {
@@ -349,7 +385,7 @@ fn read(path: &Path, what: &str) -> Result<Vec<u8>, Failure> {
         .map_err(fail)?;
     if buf.len() as u64 > MAX_INPUT {
         return Err(Failure::new(
-            1,
+            exit::FAILED,
             format!("{what} {shown} is larger than {MAX_INPUT} bytes"),
         ));
     }
@@ -360,10 +396,14 @@ fn read_keyring(paths: &[PathBuf]) -> Result<Keyring, Failure> {
     let mut ring = Keyring::new();
     for path in paths {
         let text = read(path, "public key")?;
-        let text = String::from_utf8(text)
-            .map_err(|_| Failure::new(4, format!("{} is not a text key file", path.display())))?;
+        let text = String::from_utf8(text).map_err(|_| {
+            Failure::new(
+                exit::KEY_FILE,
+                format!("{} is not a text key file", path.display()),
+            )
+        })?;
         let key = PublicKey::parse(&text)
-            .map_err(|e| Failure::new(4, format!("{}: {e}", path.display())))?;
+            .map_err(|e| Failure::new(exit::KEY_FILE, format!("{}: {e}", path.display())))?;
         ring.add(key);
     }
     Ok(ring)
@@ -377,7 +417,9 @@ fn write_atomic(path: &Path, bytes: &[u8], mode: u32, no_clobber: bool) -> Resul
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let io = |e: std::io::Error| Failure::new(3, format!("cannot write {}: {e}", path.display()));
+    let io = |e: std::io::Error| {
+        Failure::new(exit::FILE, format!("cannot write {}: {e}", path.display()))
+    };
     let mut tmp = tempfile::Builder::new()
         .prefix(".tessera-")
         .tempfile_in(dir)
@@ -388,7 +430,10 @@ fn write_atomic(path: &Path, bytes: &[u8], mode: u32, no_clobber: bool) -> Resul
     if no_clobber {
         tmp.persist_noclobber(path).map_err(|e| {
             if e.error.kind() == std::io::ErrorKind::AlreadyExists {
-                Failure::new(1, format!("{} exists; not overwriting it", path.display()))
+                Failure::new(
+                    exit::FAILED,
+                    format!("{} exists; not overwriting it", path.display()),
+                )
             } else {
                 io(e.error)
             }
@@ -412,14 +457,17 @@ fn set_mode(_file: &std::fs::File, _mode: u32) -> std::io::Result<()> {
 
 fn keygen(out_dir: &Path, name: &str) -> Result<(), Failure> {
     if name.is_empty() || name.contains(['/', '\\']) {
-        return Err(Failure::new(2, "--name must be a plain file name"));
+        return Err(Failure::new(
+            exit::USAGE,
+            "--name must be a plain file name",
+        ));
     }
     let key = SigningKey::generate()?;
     let key_path = out_dir.join(format!("{name}.key"));
     let pub_path = out_dir.join(format!("{name}.pub"));
     if pub_path.exists() {
         return Err(Failure::new(
-            1,
+            exit::FAILED,
             format!("{} exists; not overwriting it", pub_path.display()),
         ));
     }
@@ -435,9 +483,14 @@ fn keygen(out_dir: &Path, name: &str) -> Result<(), Failure> {
 
 fn read_signing_key(path: &Path) -> Result<SigningKey, Failure> {
     let pem = zeroize::Zeroizing::new(read(path, "signing key")?);
-    let pem = std::str::from_utf8(&pem)
-        .map_err(|_| Failure::new(4, format!("{} is not a PEM key file", path.display())))?;
-    SigningKey::from_pem(pem).map_err(|e| Failure::new(4, format!("{}: {e}", path.display())))
+    let pem = std::str::from_utf8(&pem).map_err(|_| {
+        Failure::new(
+            exit::KEY_FILE,
+            format!("{} is not a PEM key file", path.display()),
+        )
+    })?;
+    SigningKey::from_pem(pem)
+        .map_err(|e| Failure::new(exit::KEY_FILE, format!("{}: {e}", path.display())))
 }
 
 fn issue(
@@ -516,14 +569,14 @@ fn open_keygen(
     )?;
     if ring.keygen_keys().is_empty() {
         return Err(Failure::new(
-            1,
+            exit::FAILED,
             "a Keygen file is verified with the account's verify key: pass --key",
         ));
     }
     let file = KeygenFile::verify(bytes, &ring)?;
     if args.license_key_file.is_none() && file.is_encrypted() {
         return Err(Failure::new(
-            1,
+            exit::FAILED,
             "the Keygen file verified; it is encrypted: pass --license-key-file to read it",
         ));
     }
@@ -553,8 +606,12 @@ fn license_key_of(args: &KeygenArgs) -> Result<zeroize::Zeroizing<String>, Failu
         return Ok(zeroize::Zeroizing::new(String::new()));
     };
     let raw = zeroize::Zeroizing::new(read(path, "license key")?);
-    let text = std::str::from_utf8(&raw)
-        .map_err(|_| Failure::new(1, format!("{} is not a text file", path.display())))?;
+    let text = std::str::from_utf8(&raw).map_err(|_| {
+        Failure::new(
+            exit::FAILED,
+            format!("{} is not a text file", path.display()),
+        )
+    })?;
     Ok(zeroize::Zeroizing::new(text.trim().to_owned()))
 }
 
@@ -569,7 +626,7 @@ fn import_keygen(
     let bytes = read(path, "Keygen file")?;
     let Some(keygen_product) = &args.keygen_product else {
         return Err(Failure::new(
-            1,
+            exit::FAILED,
             "pass --keygen-product: the Keygen product id this product stands for",
         ));
     };
@@ -661,7 +718,8 @@ fn fingerprint(
         println!("{:<18}{e}", if i == 0 { "environment" } else { "" });
     }
     if let Some(path) = save {
-        let json = serde_json::to_string_pretty(&fp).map_err(|e| Failure::new(1, e.to_string()))?;
+        let json = serde_json::to_string_pretty(&fp)
+            .map_err(|e| Failure::new(exit::FAILED, e.to_string()))?;
         write_atomic(path, format!("{json}\n").as_bytes(), 0o644, false)?;
         eprintln!("saved to {}", path.display());
     }
@@ -669,7 +727,7 @@ fn fingerprint(
         let stored: tessera::Fingerprint =
             serde_json::from_slice(&read(path, "stored fingerprint")?).map_err(|e| {
                 Failure::new(
-                    1,
+                    exit::FAILED,
                     format!("{} is not a saved fingerprint: {e}", path.display()),
                 )
             })?;
@@ -681,7 +739,7 @@ fn fingerprint(
         println!("compared with {}: {c}", path.display());
         if !c.matches {
             return Err(Failure::new(
-                5,
+                exit::FINGERPRINT_CHANGED,
                 format!("this device no longer matches {}", path.display()),
             ));
         }
@@ -690,7 +748,7 @@ fn fingerprint(
 }
 
 fn exit_code(status: Status) -> u8 {
-    20 + status as u8
+    exit::of_status(status)
 }
 
 /// Shows a license key with all but its last four characters masked.
@@ -746,18 +804,18 @@ fn offline_respond(
     let request = offline::verify_request(&text)?;
     if request.action != Action::Activate {
         return Err(Failure::new(
-            1,
+            exit::FAILED,
             "this is a deactivation request: read it with `tessera offline read` and free the slot",
         ));
     }
     let mut spec: serde_json::Value = serde_json::from_slice(&read(spec, "license spec")?)
-        .map_err(|e| Failure::new(1, format!("the license spec is not JSON: {e}")))?;
+        .map_err(|e| Failure::new(exit::FAILED, format!("the license spec is not JSON: {e}")))?;
     let product = spec["product_details"]["short_code"]
         .as_str()
         .unwrap_or_default();
     if product != request.product {
         return Err(Failure::new(
-            1,
+            exit::FAILED,
             format!(
                 "the request is for product {}, the spec for {product}",
                 request.product
@@ -766,11 +824,14 @@ fn offline_respond(
     }
     if let (Some(wanted), Some(asked)) = (spec["license_key"].as_str(), &request.license_key) {
         if wanted != asked {
-            return Err(Failure::new(1, "the request names another license key"));
+            return Err(Failure::new(
+                exit::FAILED,
+                "the request names another license key",
+            ));
         }
     }
     spec["device"] = serde_json::to_value(&request.device)
-        .map_err(|e| Failure::new(1, format!("the device cannot be encoded: {e}")))?;
+        .map_err(|e| Failure::new(exit::FAILED, format!("the device cannot be encoded: {e}")))?;
     let now = at.unwrap_or_else(Utc::now);
     // The file expires, as the server's do (30 days unless the spec says):
     // the device renews it with another request, and a deactivation
@@ -782,7 +843,7 @@ fn offline_respond(
         spec["expires_at"] =
             serde_json::Value::from(ts::format(&(now + chrono::Duration::days(30))));
     }
-    let spec = serde_json::to_vec(&spec).map_err(|e| Failure::new(1, e.to_string()))?;
+    let spec = serde_json::to_vec(&spec).map_err(|e| Failure::new(exit::FAILED, e.to_string()))?;
     let (license_file, license) = tessera::issuer::issue(&spec, &key, now)?;
     let response = offline::respond(&text, &request, &license_file, &key, now)?;
     match out {
@@ -825,7 +886,7 @@ fn airgap_confirm(
 fn qr(text: &str) -> Result<(), Failure> {
     use qrcode::render::unicode::Dense1x2;
     let code = qrcode::QrCode::new(text.as_bytes())
-        .map_err(|e| Failure::new(1, format!("cannot draw a QR code: {e}")))?;
+        .map_err(|e| Failure::new(exit::FAILED, format!("cannot draw a QR code: {e}")))?;
     let art = code
         .render::<Dense1x2>()
         .dark_color(Dense1x2::Light)
@@ -839,12 +900,12 @@ fn qr(text: &str) -> Result<(), Failure> {
 fn token_key(module: &Path, token: &str, key: &str, pin_file: &Path) -> Result<(), Failure> {
     let pin = zeroize::Zeroizing::new(read(pin_file, "PIN file")?);
     let pin = std::str::from_utf8(&pin)
-        .map_err(|_| Failure::new(1, "the PIN file is not text"))?
+        .map_err(|_| Failure::new(exit::FAILED, "the PIN file is not text"))?
         .trim_end_matches(['\r', '\n']);
     let handle = tessera::device::hardware::Pkcs11Token::new(module, token, key, pin);
     let public = handle.public_key().map_err(|e| match e {
         Error::TokenMismatch => Failure::new(
-            1,
+            exit::FAILED,
             format!("token {token} holds no Ed25519 key labelled {key}"),
         ),
         other => other.into(),

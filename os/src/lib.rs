@@ -12,9 +12,9 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 #[cfg(target_os = "macos")]
-pub mod macos;
+pub mod darwin;
 #[cfg(windows)]
-pub mod windows;
+pub mod win32;
 
 /// A network adapter as Windows lists it (`GetAdaptersAddresses`), with the
 /// Plug and Play instance id of its device from the registry.

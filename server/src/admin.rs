@@ -36,8 +36,8 @@ struct SetClock {
 }
 
 /// The admin API, mounted under `/admin/v1` behind the admin token.
-pub(crate) fn routes() -> (Router<Arc<App>>, crate::served::Served) {
-    crate::served::served! {
+pub(crate) fn routes() -> (Router<Arc<App>>, crate::route_table::RouteList) {
+    crate::route_table::route_table! {
         "/products" => post(new_product_call),
         "/products/{code}/releases" => post(new_release_call).get(releases_call),
         "/definitions" => post(new_definition_call).get(definitions_call),

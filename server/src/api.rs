@@ -14,8 +14,8 @@ use crate::trials::trial_key_call;
 use crate::users::user_licenses_call;
 
 /// The client API, mounted under `/api/v1`; every call is a POST.
-pub(crate) fn routes() -> (Router<Arc<App>>, crate::served::Served) {
-    crate::served::served! {
+pub(crate) fn routes() -> (Router<Arc<App>>, crate::route_table::RouteList) {
+    crate::route_table::route_table! {
         "/user_licenses" => post(user_licenses_call),
         "/trial_key" => post(trial_key_call),
         "/activate_offline" => post(activate_offline_call),

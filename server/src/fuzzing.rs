@@ -75,7 +75,7 @@ fn make() -> Option<Harness> {
         key,
         ADMIN_TOKEN.into(),
         7,
-        crate::idle::IDLE,
+        crate::connections::IDLE,
         // The system clock: the harness signs with the time of day, and
         // the nonces it spends expire as they would in service.
         false,

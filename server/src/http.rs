@@ -280,7 +280,7 @@ pub(crate) async fn authenticate_admin(
 /// Wrong admin tokens an address may try in a minute before it is
 /// refused outright (429 with `Retry-After`), counted in the database
 /// across instances; each counted one is audited.
-const ADMIN_TOKEN_FAILURES: crate::window::Limit = crate::window::Limit {
+const ADMIN_TOKEN_FAILURES: crate::rate_limit::Limit = crate::rate_limit::Limit {
     kind: "admin-token-address",
     limit: 10,
     window: 60,
@@ -354,7 +354,7 @@ fn client_address(
     extensions: &axum::http::Extensions,
 ) -> Option<std::net::IpAddr> {
     let peer = extensions
-        .get::<axum::extract::ConnectInfo<crate::idle::Peer>>()
+        .get::<axum::extract::ConnectInfo<crate::connections::Peer>>()
         .map(|c| c.0 .0.ip());
     crate::client_address::of(headers, peer, &app.trusted_proxies)
 }

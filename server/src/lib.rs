@@ -35,18 +35,19 @@ mod audit;
 mod body;
 mod client_address;
 mod compat;
+mod connections;
 mod consumption;
 mod database;
 mod device_call;
 mod error;
 mod http;
-mod idle;
 mod licenses;
 mod products;
+mod rate_limit;
 mod releases;
+mod route_table;
 mod routes;
 mod seats;
-mod served;
 mod sso;
 mod state;
 mod store;
@@ -54,7 +55,6 @@ mod tls;
 mod trials;
 mod users;
 mod wal;
-mod window;
 
 pub mod fuzzing;
 
@@ -233,7 +233,7 @@ pub fn run() -> ExitCode {
         file.check_in_days.unwrap_or(7),
         file.idle_timeout_secs
             .filter(|s| *s > 0)
-            .map_or(idle::IDLE, std::time::Duration::from_secs),
+            .map_or(connections::IDLE, std::time::Duration::from_secs),
         file.test_clock.unwrap_or(false),
     );
     app.trusted_proxies = trusted_proxies;

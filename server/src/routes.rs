@@ -111,20 +111,20 @@ pub(crate) async fn serve(
                 .map_err(|e| e.to_string())?;
             axum::serve(
                 listener,
-                router.into_make_service_with_connect_info::<crate::idle::Peer>(),
+                router.into_make_service_with_connect_info::<crate::connections::Peer>(),
             )
             .with_graceful_shutdown(shutdown)
             .await
         }
         None => {
-            let listener = crate::idle::TimedListener {
+            let listener = crate::connections::TimedListener {
                 inner: listener,
                 idle,
                 admission,
             };
             axum::serve(
                 listener,
-                router.into_make_service_with_connect_info::<crate::idle::Peer>(),
+                router.into_make_service_with_connect_info::<crate::connections::Peer>(),
             )
             .with_graceful_shutdown(shutdown)
             .await

@@ -30,8 +30,8 @@ pub(crate) struct App {
     manual: Option<Arc<ManualClock>>,
     /// Products' shared keys, which never change once created.
     product_keys: std::sync::RwLock<HashMap<String, Vec<u8>>>,
-    /// Parsed license specs by id, with the revision they were parsed at.
-    specs: Mutex<HashMap<String, (i64, Parsed)>>,
+    /// ParsedLicense license specs by id, with the revision they were parsed at.
+    specs: Mutex<HashMap<String, (i64, ParsedLicense)>>,
     /// When (Unix seconds) this instance last forgot the spent nonces
     /// whose time has passed.
     nonces_swept: std::sync::atomic::AtomicI64,
@@ -60,7 +60,7 @@ pub(crate) enum Store {
 
 /// A license's spec as issued (switched-off features left out) and the
 /// license it describes.
-pub(crate) type Parsed = Arc<(Value, License)>;
+pub(crate) type ParsedLicense = Arc<(Value, License)>;
 
 impl App {
     pub(crate) fn new(
@@ -94,7 +94,7 @@ impl App {
     }
 
     /// The row's spec and license, parsed once per revision.
-    pub(crate) fn license_of(&self, row: &LicenseRow) -> Result<Parsed, ApiError> {
+    pub(crate) fn license_of(&self, row: &LicenseRow) -> Result<ParsedLicense, ApiError> {
         let mut cache = self.specs.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((revision, parsed)) = cache.get(&row.id) {
             if *revision == row.revision {

@@ -15,7 +15,7 @@ use tokio_rustls::rustls::{self, ServerConfig};
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 
-use crate::idle::{Peer, Timed, LIFETIME};
+use crate::connections::{Peer, Timed, LIFETIME};
 
 /// How long a client has to finish its handshake.
 const HANDSHAKE_LIMIT: Duration = Duration::from_secs(10);

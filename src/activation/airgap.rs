@@ -33,7 +33,7 @@
 use hmac::Mac as _;
 use sha2::{Digest, Sha256};
 
-use crate::activation::local::{self, Route};
+use crate::activation::direct::{self, Route};
 use crate::error::{Error, Result};
 use crate::format::fingerprint::Fingerprint;
 use crate::format::license::LicenseFile;
@@ -175,7 +175,7 @@ fn confirmation_symbols(
     license_id: &str,
     key: &[u8; 32],
 ) -> Vec<u8> {
-    let mut mac = crate::mac::keyed(key);
+    let mut mac = crate::keyed_hash::keyed(key);
     mac.update(b"tessera/v1/airgap-confirm\0");
     mac.update(format(&with_check(init), 4).as_bytes());
     mac.update(&[0]);
@@ -295,7 +295,7 @@ pub fn activate(
     if !same {
         return Err(Error::CodeRejected);
     }
-    local::activate_as(config, license_file, Route::AirGapped, |state| {
+    direct::activate_as(config, license_file, Route::AirGapped, |state| {
         state.kept.airgap = None;
         Ok(())
     })

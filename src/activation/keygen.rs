@@ -9,7 +9,7 @@
 //! the license key itself; [`LicenseHandle::open`](crate::LicenseHandle::open)
 //! verifies and decrypts the file again at every start.
 
-use crate::activation::local::{record_verified, Route};
+use crate::activation::direct::{record_verified, Route};
 use crate::error::Result;
 use crate::format::keygen::{FileKind, KeygenFile, Secret};
 use crate::runtime::config::LocalConfig;

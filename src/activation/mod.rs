@@ -1,13 +1,13 @@
-//! Putting a license on this device: from a license file ([`local`]), by
+//! Putting a license on this device: from a license file ([`direct`]), by
 //! offline request and response files ([`offline`]), or by typed codes on an
 //! air-gapped machine ([`airgap`]). The online half lives in
 //! [`crate::online`].
 
 pub mod airgap;
+pub mod direct;
 #[cfg(feature = "keygen")]
 #[cfg_attr(docsrs, doc(cfg(feature = "keygen")))]
 pub mod keygen;
-pub mod local;
 pub mod offline;
 
 use std::fmt;

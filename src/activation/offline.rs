@@ -31,7 +31,7 @@ use chrono::{DateTime, Utc};
 use ed25519_dalek::Signer as _;
 use serde::{Deserialize, Serialize};
 
-use crate::activation::local::{self, Route};
+use crate::activation::direct::{self, Route};
 use crate::activation::Credential;
 use crate::error::{Error, Result};
 use crate::format::armor::{self, Kind};
@@ -165,7 +165,7 @@ pub fn request_id(text: &[u8]) -> String {
 /// This device's key for `fingerprint`: a seed derived from the store's
 /// integrity key (product and vendor secret) and the fingerprint id.
 fn device_key(store: &Store, fingerprint: &Fingerprint) -> ed25519_dalek::SigningKey {
-    let mut mac = crate::mac::keyed(store.key());
+    let mut mac = crate::keyed_hash::keyed(store.key());
     hmac::Mac::update(&mut mac, b"tessera/v1/device-key\0");
     hmac::Mac::update(&mut mac, fingerprint.id.as_bytes());
     let seed: [u8; 32] = hmac::Mac::finalize(mac).into_bytes().into();
@@ -293,7 +293,7 @@ pub fn import_response(config: &LocalConfig, text: &[u8]) -> Result<ActivationRe
     if bound_elsewhere {
         return Err(Error::OfflineWrongDevice);
     }
-    local::activate_as(
+    direct::activate_as(
         config,
         response.license_file.as_bytes(),
         Route::OfflineResponse,

@@ -18,7 +18,7 @@
 use std::collections::BTreeMap;
 
 use crate::device::environment::{Environment, Evidence, Isolation};
-use crate::device::fingerprint::{dmi_value, format_mac, usable_mac_bytes};
+use crate::device::linux::{dmi_value, format_mac, usable_mac_bytes};
 use crate::device::sources::usable_machine_id;
 
 /// An IOKit property value, as far as fingerprints need them.
@@ -94,28 +94,28 @@ pub struct HostMac;
 #[cfg(target_os = "macos")]
 impl MacSource for HostMac {
     fn platform_expert(&self) -> Option<Props> {
-        tessera_os::macos::platform_expert().map(convert)
+        tessera_os::darwin::platform_expert().map(convert)
     }
     fn network_interfaces(&self) -> Vec<Props> {
-        tessera_os::macos::network_interfaces()
+        tessera_os::darwin::network_interfaces()
             .into_iter()
             .map(convert)
             .collect()
     }
     fn boot_volume_uuid(&self) -> Option<String> {
-        tessera_os::macos::boot_volume_uuid()
+        tessera_os::darwin::boot_volume_uuid()
     }
     fn sysctl_string(&self, name: &str) -> Option<String> {
-        tessera_os::macos::sysctl_string(name)
+        tessera_os::darwin::sysctl_string(name)
     }
     fn sysctl_int(&self, name: &str) -> Option<i64> {
-        tessera_os::macos::sysctl_int(name)
+        tessera_os::darwin::sysctl_int(name)
     }
 }
 
 #[cfg(target_os = "macos")]
-fn convert(props: tessera_os::macos::Props) -> Props {
-    use tessera_os::macos::Value;
+fn convert(props: tessera_os::darwin::Props) -> Props {
+    use tessera_os::darwin::Value;
     props
         .into_iter()
         .map(|(k, v)| {

@@ -3,8 +3,8 @@
 //! (docs/DEVICE.md).
 
 pub mod environment;
-pub mod fingerprint;
 pub mod hardware;
+pub mod linux;
 pub mod macos;
 pub mod sources;
 pub mod windows;
@@ -63,7 +63,7 @@ impl Machine {
     /// anywhere ([`Fingerprint::from_facts`]).
     pub fn facts(&self) -> Vec<(String, String)> {
         match self {
-            Machine::Files(src) => fingerprint::facts(src.as_ref()),
+            Machine::Files(src) => linux::facts(src.as_ref()),
             Machine::Windows(src) => windows::facts(src.as_ref()),
             Machine::MacOs(src) => macos::facts(src.as_ref()),
         }
@@ -73,7 +73,7 @@ impl Machine {
     /// ([`product_salt`](crate::format::fingerprint::product_salt)).
     /// `fingerprint_unavailable` when no component names this machine.
     pub fn fingerprint(&self, salt: &[u8]) -> Result<Fingerprint> {
-        fingerprint::from_facts(&self.facts(), salt)
+        linux::from_facts(&self.facts(), salt)
     }
 
     /// What VM and container detection finds, with its evidence.

@@ -25,7 +25,7 @@
 //! change and still matches.
 
 use crate::device::environment::{Environment, Evidence, Isolation, HYPERVISOR_VENDORS};
-use crate::device::fingerprint::{dmi_value, format_mac, usable_mac_bytes};
+use crate::device::linux::{dmi_value, format_mac, usable_mac_bytes};
 use crate::device::sources::usable_machine_id;
 pub use tessera_os::{Adapter, Cpuid, Volume};
 
@@ -117,13 +117,13 @@ impl WindowsSource for HostWindows {
         machine_uid::get().ok()
     }
     fn smbios(&self) -> Option<Vec<u8>> {
-        tessera_os::windows::smbios().ok()
+        tessera_os::win32::smbios().ok()
     }
     fn adapters(&self) -> Vec<Adapter> {
-        tessera_os::windows::adapters().unwrap_or_default()
+        tessera_os::win32::adapters().unwrap_or_default()
     }
     fn system_volume(&self) -> Option<Volume> {
-        tessera_os::windows::system_volume().ok()
+        tessera_os::win32::system_volume().ok()
     }
     fn cpuid(&self) -> Option<Cpuid> {
         tessera_os::cpuid()
@@ -132,16 +132,16 @@ impl WindowsSource for HostWindows {
         std::thread::available_parallelism().map_or(0, usize::from)
     }
     fn host_name(&self) -> Option<String> {
-        tessera_os::windows::host_name()
+        tessera_os::win32::host_name()
     }
     fn edition(&self) -> Option<String> {
-        tessera_os::windows::registry_string(
+        tessera_os::win32::registry_string(
             r"SOFTWARE\Microsoft\Windows NT\CurrentVersion",
             "EditionID",
         )
     }
     fn service_installed(&self, name: &str) -> bool {
-        tessera_os::windows::service_installed(name)
+        tessera_os::win32::service_installed(name)
     }
 }
 

@@ -4,7 +4,7 @@
 //! machine are unrelated), a summary id over all of them, and the
 //! [`MatchPolicy`] that decides whether a stored fingerprint still matches
 //! the device now. Licenses, leases and the state file carry it; collecting
-//! it from a machine is [`crate::device::fingerprint`].
+//! it from a machine is [`crate::device::linux`].
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -215,7 +215,7 @@ fn component_hash(salt: &[u8], name: &str, value: &str) -> String {
     let mut k = Sha256::new();
     k.update(b"tessera/v1/fingerprint\0");
     k.update(salt);
-    let mut mac = crate::mac::keyed(&k.finalize());
+    let mut mac = crate::keyed_hash::keyed(&k.finalize());
     mac.update(name.as_bytes());
     mac.update(&[0]);
     mac.update(value.as_bytes());

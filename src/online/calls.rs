@@ -122,7 +122,7 @@ impl Connection {
     /// The request for the license activated here, named by id.
     fn activated(&self) -> Result<(Value, ActivationRecord)> {
         let record =
-            crate::activation::local::current_activation(&self.local, self.fingerprint()?)?;
+            crate::activation::direct::current_activation(&self.local, self.fingerprint()?)?;
         let mut body = self.device()?;
         body["license_id"] = json!(record.license_id);
         Ok((body, record))
@@ -153,7 +153,7 @@ impl Connection {
                     .ok_or(Error::StoreCorrupt("the device secret was not kept"))
             })?,
         };
-        let mut mac = crate::mac::keyed(secret.0.as_bytes());
+        let mut mac = crate::keyed_hash::keyed(secret.0.as_bytes());
         hmac::Mac::update(&mut mac, b"tessera/v1/online-device-key\0");
         hmac::Mac::update(&mut mac, fingerprint.id.as_bytes());
         let seed: [u8; 32] = hmac::Mac::finalize(mac).into_bytes().into();
@@ -232,7 +232,7 @@ impl Connection {
             }
         }
         let answer = self.call("/api/v1/activate_license", &body)?;
-        let record = crate::activation::local::activate(
+        let record = crate::activation::direct::activate(
             &self.local,
             Self::license_file(&answer)?.as_bytes(),
         )?;
@@ -288,7 +288,7 @@ impl Connection {
     pub fn check_in(&self) -> Result<ActivationRecord> {
         let (body, record) = self.activated()?;
         let answer = self.call("/api/v1/check_license", &body)?;
-        let fresh = crate::activation::local::refresh(
+        let fresh = crate::activation::direct::refresh(
             &self.local,
             Self::license_file(&answer)?.as_bytes(),
             &record.license_id,
@@ -350,7 +350,7 @@ impl Connection {
     pub fn deactivate(&self) -> Result<()> {
         let (body, record) = self.activated()?;
         self.call("/api/v1/deactivate_license", &body)?;
-        crate::activation::local::deactivate(&self.local, &record.license_id)?;
+        crate::activation::direct::deactivate(&self.local, &record.license_id)?;
         log::info!("deactivated license {}", record.license_id);
         Ok(())
     }

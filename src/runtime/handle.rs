@@ -22,7 +22,7 @@ use crate::format::lease::{Lease, LeaseKind};
 use crate::format::license::{ts, License};
 use crate::runtime::config::LocalConfig;
 use crate::runtime::consumption::{Consumption, Counter, Limit, Pending, Usage};
-use crate::runtime::local::LocalLicense;
+use crate::runtime::opened::OpenedLicense;
 use crate::runtime::validate::{self, FeatureStatus, Validation};
 use crate::status::Status;
 
@@ -63,7 +63,7 @@ pub struct LicenseHandle {
 
 /// One opened license: the file, its state, counters and lease.
 struct Opened {
-    local: LocalLicense,
+    local: OpenedLicense,
     keyring: Keyring,
     consumption: Consumption,
     lease: RwLock<Option<Lease>>,
@@ -230,7 +230,7 @@ impl LicenseHandle {
 /// The methods behind [`LicenseHandle`]'s, on one opened license.
 impl Opened {
     fn open(config: &LocalConfig, carried: Option<i64>) -> Result<Opened> {
-        let (local, state) = LocalLicense::open_with_state(config, carried)?;
+        let (local, state) = OpenedLicense::open_with_state(config, carried)?;
         // A lease stored for an earlier license or device no longer applies.
         let lease = state
             .kept
@@ -265,7 +265,7 @@ impl Opened {
     }
 
     /// The time now, checked against the high-water mark (see
-    /// [`LocalLicense::now`]); once a minute of use, the mark and the
+    /// [`OpenedLicense::now`]); once a minute of use, the mark and the
     /// journal's checkpoint are written back, and a failed write fails the
     /// call: otherwise a restart, or a journal cut back to the last
     /// checkpoint, would regain everything since (SECURITY.md).

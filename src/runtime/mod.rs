@@ -8,6 +8,6 @@ pub mod clock;
 pub mod config;
 pub mod consumption;
 pub mod handle;
-mod local;
+mod opened;
 pub mod store;
 pub mod validate;

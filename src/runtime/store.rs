@@ -422,8 +422,8 @@ impl Store {
         &self.key
     }
 
-    fn tag(&self, signed: &[u8]) -> crate::mac::HmacSha256 {
-        let mut mac = crate::mac::keyed(&self.key);
+    fn tag(&self, signed: &[u8]) -> crate::keyed_hash::HmacSha256 {
+        let mut mac = crate::keyed_hash::keyed(&self.key);
         mac.update(signed);
         mac
     }
@@ -552,7 +552,7 @@ fn create_private_dir(dir: &Path) -> Result<()> {
     // inside (a directory under %LOCALAPPDATA% is private already; one the
     // product chose elsewhere may not be).
     #[cfg(windows)]
-    tessera_os::windows::restrict_to_owner(dir)
+    tessera_os::win32::restrict_to_owner(dir)
         .map_err(|e| Error::io(&e, "making the state directory private"))?;
     Ok(())
 }

@@ -15,7 +15,7 @@ use crate::device_call::{later, DeviceCall, DeviceRequest, LicenseAndDevice, Pur
 use crate::error::ApiError;
 use crate::http::Answer;
 use crate::licenses::db::LicenseRow;
-use crate::state::{App, AppState, Parsed};
+use crate::state::{App, AppState, ParsedLicense};
 use crate::store::Db;
 use crate::{database, licenses};
 
@@ -56,7 +56,7 @@ fn license_spec(
 /// Records `device`'s activation, refusing past `max_activations`.
 fn record_activation(
     tx: &Db<'_>,
-    parsed: &Parsed,
+    parsed: &ParsedLicense,
     row: &LicenseRow,
     device: &Fingerprint,
     now: DateTime<Utc>,

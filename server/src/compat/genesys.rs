@@ -34,7 +34,7 @@ const MAX_BATCH: usize = 1000;
 
 /// The routes, behind the admin token as the document's bearer token.
 pub(super) fn routes(app: &Arc<App>) -> Router<Arc<App>> {
-    let (router, _) = crate::served::served! {
+    let (router, _) = crate::route_table::route_table! {
         "/api/v2/license/definitions" => get(definitions_call),
         "/api/v2/license/definitions/{license_id}" => get(definition_call),
         "/api/v2/license/toggles/{feature}" => get(toggle_get_call).post(toggle_switch_call),

@@ -53,7 +53,7 @@ struct Params {
 }
 
 pub(super) fn routes() -> Router<Arc<App>> {
-    let (router, _) = crate::served::served! {
+    let (router, _) = crate::route_table::route_table! {
         "/api/v4/user_licenses" => get(user_licenses_call),
     };
     router

@@ -100,7 +100,7 @@ impl IntoResponse for SfError {
 type Reply = Result<Response, SfError>;
 
 pub(super) fn routes(app: &Arc<App>) -> Router<Arc<App>> {
-    let (router, _) = crate::served::served! {
+    let (router, _) = crate::route_table::route_table! {
         "/services/data/{version}/sobjects/PackageLicense/{id}" => get(package_license_call),
         "/services/data/{version}/sobjects/UserPackageLicense" => post(create_call),
         "/services/data/{version}/sobjects/UserPackageLicense/{id}" => get(user_package_license_call).delete(delete_call),

@@ -37,7 +37,7 @@ struct UserLicense {
 
 /// The route, behind the admin token as the document's bearer token.
 pub(super) fn routes(app: &Arc<App>) -> Router<Arc<App>> {
-    let (router, _) = crate::served::served! {
+    let (router, _) = crate::route_table::route_table! {
         "/{organization}/lease_/api/account/{account}/user-license" => post(user_license_call),
     };
     router.route_layer(axum::middleware::from_fn_with_state(

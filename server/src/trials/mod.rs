@@ -40,7 +40,7 @@ pub(crate) async fn trial_key_call(
 /// makes up fingerprints, which it can, since a fingerprint is what the
 /// client says it is. Counted in the database, in the transaction that
 /// makes the trial, so it holds across instances exactly.
-const TRIALS_PER_ADDRESS: crate::window::Limit = crate::window::Limit {
+const TRIALS_PER_ADDRESS: crate::rate_limit::Limit = crate::rate_limit::Limit {
     kind: "trial-address",
     limit: 10,
     window: 86_400,

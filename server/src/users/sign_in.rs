@@ -10,9 +10,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::error::ApiError;
+use crate::rate_limit::Limit;
 use crate::state::App;
 use crate::users::db::UserRow;
-use crate::window::Limit;
 
 /// A password from a request body: never printed.
 #[derive(Clone, Deserialize)]

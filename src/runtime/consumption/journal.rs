@@ -417,7 +417,7 @@ pub(super) fn write_snapshot(state: &mut State, snap: &Snapshot) {
 }
 
 pub(super) fn genesis(key: &[u8; 32]) -> [u8; 16] {
-    let mut mac = crate::mac::keyed(key);
+    let mut mac = crate::keyed_hash::keyed(key);
     mac.update(b"tessera/v1/journal-genesis");
     first16(&mac.finalize().into_bytes())
 }
@@ -431,7 +431,7 @@ pub(super) fn chain(
     amount: u64,
     at: i64,
 ) -> [u8; 16] {
-    let mut mac = crate::mac::keyed(key);
+    let mut mac = crate::keyed_hash::keyed(key);
     mac.update(b"tessera/v1/journal\0");
     mac.update(prev);
     mac.update(&seq.to_be_bytes());

@@ -24,7 +24,7 @@ const PERSIST_WHILE_OPEN: i64 = 60;
 /// A license activated on this device, verified and checked against the
 /// device and the clock: what a [`LicenseHandle`](crate::LicenseHandle) is
 /// built on. `Send + Sync`.
-pub(crate) struct LocalLicense {
+pub(crate) struct OpenedLicense {
     file: LicenseFile,
     record: ActivationRecord,
     options: ValidationOptions,
@@ -43,16 +43,16 @@ pub(crate) struct LocalLicense {
     persisted: std::sync::atomic::AtomicI64,
 }
 
-impl std::fmt::Debug for LocalLicense {
+impl std::fmt::Debug for OpenedLicense {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LocalLicense")
+        f.debug_struct("OpenedLicense")
             .field("license_id", &self.record.license_id)
             .field("store", &self.store)
             .finish_non_exhaustive()
     }
 }
 
-impl LocalLicense {
+impl OpenedLicense {
     /// Opens the newest license activated on this device: loads the store
     /// (refusing one that was edited or copied from another device),
     /// verifies the recorded file again, and checks the clock against the
@@ -63,7 +63,7 @@ impl LocalLicense {
     pub(crate) fn open_with_state(
         config: &LocalConfig,
         carried: Option<i64>,
-    ) -> Result<(LocalLicense, State)> {
+    ) -> Result<(OpenedLicense, State)> {
         let device = config.fingerprint()?;
         let store = config.store(device.clone())?;
         let state = store.load()?;
@@ -92,7 +92,7 @@ impl LocalLicense {
         }
         let options = config.options(device, file.license());
         let start = trusted.mark_secs().max(now.timestamp());
-        let local = LocalLicense {
+        let local = OpenedLicense {
             file,
             record,
             options,
@@ -108,7 +108,7 @@ impl LocalLicense {
 
     /// The time now, checked against the high-water mark; for a
     /// hardware-key license, after the token answered a fresh challenge.
-    /// The caller writes the mark back when [`LocalLicense::persist_due`]
+    /// The caller writes the mark back when [`OpenedLicense::persist_due`]
     /// says so.
     pub(crate) fn now(&self) -> Result<chrono::DateTime<chrono::Utc>> {
         let now = self.clock.now();
@@ -146,7 +146,7 @@ impl LocalLicense {
     /// of the stored mark, so that the caller must write it back now (a
     /// write a minute of use at most). Claims the write: a second thread
     /// asking at the same moment is told no. A caller whose write fails
-    /// calls [`LocalLicense::persist_failed`], so the next check tries
+    /// calls [`OpenedLicense::persist_failed`], so the next check tries
     /// again, and fails the check: a store that cannot keep its mark must
     /// not go on granting time that a restart would hand out again
     /// (SECURITY.md).
@@ -165,7 +165,7 @@ impl LocalLicense {
         .then_some(stored)
     }
 
-    /// Undoes the claim of [`LocalLicense::persist_due`] after its write
+    /// Undoes the claim of [`OpenedLicense::persist_due`] after its write
     /// failed: `stored` is what it answered.
     pub(crate) fn persist_failed(&self, stored: i64) {
         self.persisted
@@ -236,6 +236,6 @@ mod tests {
 
     #[test]
     fn a_local_license_can_be_shared_between_threads() {
-        assert_send_sync::<LocalLicense>();
+        assert_send_sync::<OpenedLicense>();
     }
 }
