@@ -33,6 +33,7 @@ passed=0
 failed=0
 failures=()
 known=()
+timings=()
 suite() {
     local name=$1
     shift
@@ -45,12 +46,14 @@ suite() {
         return 0
     fi
     printf '\n==> %s: %s\n' "$name" "$*"
+    local started=$SECONDS
     if "$@"; then
         passed=$((passed + 1))
     else
         failed=$((failed + 1))
         failures+=("$name")
     fi
+    timings+=("$(printf '%5d s  %s' $((SECONDS - started)) "$name")")
 }
 
 suite format cargo fmt --all -- --check
@@ -142,6 +145,10 @@ for name in "${chosen[@]}"; do
         failures+=("$name")
     fi
 done
+if [ "${#timings[@]}" -gt 0 ]; then
+    printf '\nsuite times:\n'
+    printf '%s\n' "${timings[@]}"
+fi
 if [ "$failed" -ne 0 ]; then
     printf '\nfailed suites: %s\n' "${failures[*]}"
 fi
