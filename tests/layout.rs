@@ -214,6 +214,23 @@ fn named_paths(module: &str, code: &str) -> Vec<String> {
         }
     }
     let own: Vec<&str> = module.split("::").filter(|s| !s.is_empty()).collect();
+    // A path that starts with a child this file declares (`mod genesys;`
+    // and then `genesys::routes()`) names that child: a parent depends on
+    // the children it calls, which a cycle may run through.
+    let children: Vec<String> = code
+        .lines()
+        .filter_map(|l| {
+            let l = l.trim();
+            let l = l
+                .strip_prefix("pub(crate) ")
+                .or_else(|| l.strip_prefix("pub "))
+                .unwrap_or(l);
+            l.strip_prefix("mod ")?.strip_suffix(';').map(str::to_owned)
+        })
+        .collect();
+    for child in &children {
+        paths.extend(through_alias(&rest, child).map(|tail| format!("self::{child}::{tail}")));
+    }
     paths
         .into_iter()
         .filter_map(|path| {
@@ -550,6 +567,29 @@ fn the_checker_finds_a_cycle_when_there_is_one() {
     assert_eq!(
         cycles(dir.path()),
         vec![vec!["k::p".to_owned(), "k::r".to_owned(), "z".to_owned()]]
+    );
+    // Through a parent that calls its child by its bare name, as
+    // `http -> compat -> compat::genesys -> http` ran.
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+    std::fs::create_dir(dir.path().join("compat")).unwrap();
+    write("lib.rs", "mod compat;\nmod http;\n");
+    write("http.rs", "fn f() { crate::compat::refusal() }\n");
+    write(
+        "compat/mod.rs",
+        "mod genesys;\npub fn refusal() { genesys::routes() }\n",
+    );
+    write(
+        "compat/genesys.rs",
+        "use crate::http::Answer;\npub fn routes() {}\n",
+    );
+    assert_eq!(
+        cycles(dir.path()),
+        vec![vec![
+            "compat".to_owned(),
+            "compat::genesys".to_owned(),
+            "http".to_owned()
+        ]]
     );
     assert_eq!(
         expand_use("crate::a::{b as c, d::{self, e}}"),

@@ -14,13 +14,18 @@ use tessera::activation::offline;
 use tessera::format::lease::Lease;
 use tessera::Fingerprint;
 
+use crate::activations::db as activations_db;
+use crate::activations::way_back as activations_way_back;
+use crate::database;
 use crate::error::ApiError;
 use crate::http::{Answer, DeviceProof, JsonBody, Product};
+use crate::licenses::db as licenses_db;
 use crate::licenses::db::LicenseRow;
 use crate::state::App;
 use crate::store::Db;
+use crate::users::db as users_db;
+use crate::users::sign_in as users_sign_in;
 use crate::users::sign_in::Password;
-use crate::{activations, database, licenses, users};
 
 /// What every client request names: the product, the license (by key, or
 /// by id for a device it is activated on or for its user), and the device.
@@ -221,7 +226,7 @@ pub(crate) async fn with_license(
     same_product(&product, &who.product)?;
     check_fingerprint(&who.fingerprint)?;
     let user = match (&who.username, &who.password) {
-        (Some(name), Some(password)) => Some(users::sign_in::login(app, name, password).await?),
+        (Some(name), Some(password)) => Some(users_sign_in::login(app, name, password).await?),
         (None, None) => None,
         _ => {
             return Err(ApiError::bad_request(
@@ -244,9 +249,7 @@ pub(crate) async fn with_license(
             // a time: the license row stays locked to the end.
             database::write_license(conn, |tx| {
                 let row = match (&who.license_key, &who.license_id) {
-                    (Some(key), None) => {
-                        licenses::db::locked_license_by_key(tx, &who.product, key)?
-                    }
+                    (Some(key), None) => licenses_db::locked_license_by_key(tx, &who.product, key)?,
                     (None, Some(id)) => license_of_product(tx, &who.product, id)?,
                     _ => {
                         return Err(ApiError::bad_request(
@@ -256,7 +259,7 @@ pub(crate) async fn with_license(
                     }
                 };
                 if let Some(user) = &user {
-                    if !users::db::is_assigned(tx, &user.id, &row.id)? {
+                    if !users_db::is_assigned(tx, &user.id, &row.id)? {
                         return Err(ApiError::new(
                             403,
                             "not_assigned",
@@ -267,7 +270,7 @@ pub(crate) async fn with_license(
                 // A disabled license refuses everything but the check-in of a
                 // device it is activated on, whose answer tells the device.
                 let told = purpose == Purpose::CheckIn
-                    && activations::db::is_activated(tx, &row.id, &who.fingerprint.id)?;
+                    && activations_db::is_activated(tx, &row.id, &who.fingerprint.id)?;
                 if !row.enabled && !told {
                     return Err(ApiError::new(
                         403,
@@ -285,16 +288,16 @@ pub(crate) async fn with_license(
                 }
                 let reply = f(app, tx, &row, &who, now)?;
                 if let (true, Some(key)) = (activating, &who.device_key) {
-                    activations::db::set_activation_key(
+                    activations_db::set_activation_key(
                         tx,
-                        activations::db::ActivationKey::Proof,
+                        activations_db::ActivationKey::Proof,
                         &row.id,
                         &who.fingerprint.id,
                         key,
                     )?;
                 }
                 if let Some(user) = activating_user {
-                    activations::db::set_activation_user(
+                    activations_db::set_activation_user(
                         tx,
                         &row.id,
                         &who.fingerprint.id,
@@ -320,15 +323,15 @@ pub(crate) fn check_user_devices(
 ) -> Result<(), ApiError> {
     // Another user's device is not this user's to take over: moving it
     // would pass this user's limit and leave the other's count short.
-    if activations::db::activation_user(tx, &row.id, device)?.is_some_and(|holder| holder != user) {
+    if activations_db::activation_user(tx, &row.id, device)?.is_some_and(|holder| holder != user) {
         return Err(ApiError::conflict(
             "device_of_another_user",
             "the license is activated on this device for another of its users: \
              that user deactivates it first (or support removes it)",
         ));
     }
-    let max = activations::db::max_devices_per_user(tx, &row.id)?;
-    if max > 0 && activations::db::user_device_count(tx, &row.id, user, device)? >= max {
+    let max = activations_db::max_devices_per_user(tx, &row.id)?;
+    if max > 0 && activations_db::user_device_count(tx, &row.id, user, device)? >= max {
         return Err(ApiError::conflict(
             "user_device_limit",
             format!(
@@ -345,7 +348,7 @@ pub(crate) fn check_user_devices(
 /// An activation that registers a key must be signed by it, and may not
 /// replace another key already recorded for the device, but by the way
 /// back of a device that lost its state
-/// ([`activations::way_back::take_back_under_a_new_key`]). Every other request about an activation with a
+/// ([`activations_way_back::take_back_under_a_new_key`]). Every other request about an activation with a
 /// recorded key must carry that key's proof. Activations without one (made
 /// offline, or by an SDK from before the proofs) are taken as before.
 fn check_device_proof(
@@ -356,9 +359,9 @@ fn check_device_proof(
     (activating, credential_shown): (bool, bool),
     proof: &DeviceProof,
 ) -> Result<(), ApiError> {
-    let recorded = activations::db::activation_key(
+    let recorded = activations_db::activation_key(
         tx,
-        activations::db::ActivationKey::Proof,
+        activations_db::ActivationKey::Proof,
         &row.id,
         &who.fingerprint.id,
     )?;
@@ -384,7 +387,7 @@ fn check_device_proof(
         (true, Some(key), _) if !proven_by(key) => Err(refused()),
         // Another key: only the way back of a device that lost its state.
         (true, Some(key), Some(old)) if key != old => {
-            activations::way_back::take_back_under_a_new_key(
+            activations_way_back::take_back_under_a_new_key(
                 app,
                 tx,
                 row,
@@ -399,16 +402,16 @@ fn check_device_proof(
         // Activated by a request file: its key is the offline one, which
         // an online activation cannot show; a new key only by the way back.
         (true, new_key, None)
-            if activations::db::activation_key(
+            if activations_db::activation_key(
                 tx,
-                activations::db::ActivationKey::Offline,
+                activations_db::ActivationKey::Offline,
                 &row.id,
                 &who.fingerprint.id,
             )?
             .is_some() =>
         {
             match new_key {
-                Some(_) => activations::way_back::take_back_under_a_new_key(
+                Some(_) => activations_way_back::take_back_under_a_new_key(
                     app,
                     tx,
                     row,
@@ -425,13 +428,13 @@ fn check_device_proof(
 }
 
 /// The license `id`, when it belongs to `product`, locked until the
-/// transaction ends (`licenses::db::license_for_update`).
+/// transaction ends (`licenses_db::license_for_update`).
 pub(crate) fn license_of_product(
     conn: &Db<'_>,
     product: &str,
     id: &str,
 ) -> Result<LicenseRow, ApiError> {
-    licenses::db::locked_license_by_id(conn, id)
+    licenses_db::locked_license_by_id(conn, id)
         .ok()
         .filter(|row| row.product == product)
         .ok_or_else(|| ApiError::not_found("license_not_found", "no such license for the product"))

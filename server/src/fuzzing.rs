@@ -17,8 +17,9 @@ use serde_json::json;
 use tessera::protocol::{format_http_date, request};
 use tower::ServiceExt as _;
 
+use crate::database;
+use crate::products::db as products_db;
 use crate::state::App;
-use crate::{database, products};
 
 /// The product every signed request is made for, and its shared key.
 const PRODUCT: &str = "fuzz";
@@ -83,7 +84,7 @@ fn make() -> Option<Harness> {
     {
         let conn = db.lock().ok()?;
         database::write(&crate::store::Db::Sqlite(&conn), |tx| {
-            products::db::insert_product(tx, PRODUCT, "Fuzz", PRODUCT_KEY)
+            products_db::insert_product(tx, PRODUCT, "Fuzz", PRODUCT_KEY)
         })
         .ok()?;
     }

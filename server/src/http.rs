@@ -17,9 +17,12 @@ use serde_json::Value;
 use subtle::ConstantTimeEq as _;
 use tessera::protocol::{self, request};
 
+use crate::audit::context as audit_context;
+use crate::audit::db as audit_db;
+use crate::database;
 use crate::error::ApiError;
 use crate::state::App;
-use crate::{audit, database, users};
+use crate::users::sign_in as users_sign_in;
 
 /// The largest request body accepted.
 pub(crate) const MAX_BODY: usize = 64 * 1024;
@@ -116,17 +119,6 @@ pub(crate) fn nul_refused() -> ApiError {
         "invalid_text",
         "text may not hold a NUL character (\\u0000 or %00)",
     )
-}
-
-/// Refuses a request whose path or query spells a NUL character (`%00`)
-/// before any route reads it, in the form of the API the path belongs to.
-pub(crate) async fn refuse_nul(req: Request, next: Next) -> Response {
-    let uri = req.uri();
-    let spells_nul = |t: &str| t.as_bytes().windows(3).any(|w| w == b"%00");
-    if spells_nul(uri.path()) || uri.query().is_some_and(spells_nul) {
-        return crate::compat::refusal(uri.path(), nul_refused());
-    }
-    next.run(req).await
 }
 
 async fn read_body(body: Body) -> Result<Bytes, ApiError> {
@@ -245,19 +237,19 @@ pub(crate) async fn authenticate_admin(
     if req.method() == axum::http::Method::GET {
         return Ok(next.run(req).await);
     }
-    let request = audit::context::AuditedRequest::new(
+    let request = audit_context::AuditedRequest::new(
         app.now().timestamp(),
         format!("admin token from {peer}"),
         action,
     );
-    let response = audit::context::REQUEST
+    let response = audit_context::REQUEST
         .scope(Arc::clone(&request), next.run(req))
         .await;
     if !request.changed_something() {
         let status = response.status().as_u16();
         if let Err(e) = app
             .with_db(move |_, conn| {
-                Ok(audit::db::audit(
+                Ok(audit_db::audit(
                     conn,
                     request.at,
                     &request.actor,
@@ -297,7 +289,7 @@ async fn refuse_admin_token(app: &Arc<App>, peer: String, action: String) -> Api
                     return Ok(Some(wait));
                 }
                 ADMIN_TOKEN_FAILURES.record(tx, &peer, now)?;
-                audit::db::audit(
+                audit_db::audit(
                     tx,
                     now,
                     &format!("a wrong admin token from {peer}"),
@@ -343,7 +335,7 @@ pub(crate) async fn authenticate_client(
     // The client's address, for the per-address limits (sign-ins, trials).
     let peer = client_address(&app, &parts.headers, &parts.extensions);
     let run = next.run(Request::from_parts(parts, Body::from(body)));
-    Ok(users::sign_in::PEER.scope(peer, run).await)
+    Ok(users_sign_in::PEER.scope(peer, run).await)
 }
 
 /// The address a request comes from: the connection's, or the client a

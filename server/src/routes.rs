@@ -53,7 +53,7 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/openapi.json", get(openapi))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn(crate::http::refuse_nul))
+        .layer(middleware::from_fn(refuse_nul))
         .layer(middleware::from_fn_with_state(
             Arc::clone(&app),
             sign_every_response,
@@ -63,6 +63,17 @@ pub(crate) fn router(app: Arc<App>) -> Router {
 
 async fn openapi() -> Response {
     crate::http::json_response(StatusCode::OK, include_bytes!("../openapi.json").to_vec())
+}
+
+/// Refuses a request whose path or query spells a NUL character (`%00`)
+/// before any route reads it, in the form of the API the path belongs to.
+async fn refuse_nul(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let uri = req.uri();
+    let spells_nul = |t: &str| t.as_bytes().windows(3).any(|w| w == b"%00");
+    if spells_nul(uri.path()) || uri.query().is_some_and(spells_nul) {
+        return crate::compat::refusal(uri.path(), crate::http::nul_refused());
+    }
+    next.run(req).await
 }
 
 async fn not_found(uri: Uri) -> Response {

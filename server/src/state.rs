@@ -13,7 +13,7 @@ use tessera::{Clock, License, ManualClock, SystemClock};
 
 use crate::error::ApiError;
 use crate::licenses::db::LicenseRow;
-use crate::products;
+use crate::products::db as products_db;
 use crate::store::{Db, DbError, PgClient};
 use crate::wal::Checkpointer;
 
@@ -228,7 +228,7 @@ impl App {
         }
         let looked_up = product.to_owned();
         let key = self
-            .with_db(move |_, conn| Ok(products::db::product_key(conn, &looked_up)?))
+            .with_db(move |_, conn| Ok(products_db::product_key(conn, &looked_up)?))
             .await?;
         if let Some(k) = &key {
             self.product_keys

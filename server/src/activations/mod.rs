@@ -11,13 +11,14 @@ use serde_json::{json, Value};
 use tessera::Fingerprint;
 
 use crate::body::Reply;
+use crate::database;
 use crate::device_call::{later, DeviceCall, DeviceRequest, LicenseAndDevice, Purpose, Unsigned};
 use crate::error::ApiError;
 use crate::http::Answer;
+use crate::licenses::db as licenses_db;
 use crate::licenses::db::LicenseRow;
 use crate::state::{App, AppState, ParsedLicense};
 use crate::store::Db;
-use crate::{database, licenses};
 
 pub(crate) async fn activate_call(call: DeviceCall<DeviceRequest>) -> Result<Answer, ApiError> {
     call.run(Purpose::Activate, Box::new(activate)).await
@@ -166,7 +167,7 @@ fn deactivate(
 pub(crate) async fn devices_call(State(app): AppState, Path(id): Path<String>) -> Reply {
     let list = app
         .with_db(move |_, conn| {
-            licenses::db::license_by_id(conn, &id)?;
+            licenses_db::license_by_id(conn, &id)?;
             let devices = db::devices_of_license(conn, &id)?;
             Ok(Value::from(
                 devices
@@ -199,7 +200,7 @@ pub(crate) async fn remove_device_call(
 ) -> Reply {
     app.with_db(move |_, conn| {
         database::write(conn, |tx| {
-            licenses::db::license_by_id(tx, &id)?;
+            licenses_db::license_by_id(tx, &id)?;
             if !db::remove_device(tx, &id, &device, false)? {
                 return Err(ApiError::not_found(
                     "device_not_found",

@@ -11,12 +11,15 @@ use serde_json::{json, Value};
 use tessera::activation::offline::{self, Action};
 
 use crate::activations::{license_spec, record_activation, remove_activation};
+use crate::database;
 use crate::error::ApiError;
 use crate::http::{Answer, Authenticated, JsonBody, Product};
+use crate::licenses::db as licenses_db;
 use crate::licenses::db::LicenseRow;
 use crate::state::{App, AppState};
+use crate::users::db as users_db;
+use crate::users::sign_in as users_sign_in;
 use crate::users::sign_in::Password;
-use crate::{database, licenses, users};
 
 use crate::device_call::{
     check_fingerprint, check_user_devices, finish, license_of_product, same_product, Unsigned,
@@ -82,7 +85,7 @@ async fn offline_call(
         ));
     }
     let user = match (&request.username, &r.password) {
-        (Some(name), Some(password)) => Some(users::sign_in::login(app, name, password).await?),
+        (Some(name), Some(password)) => Some(users_sign_in::login(app, name, password).await?),
         (Some(_), None) => {
             return Err(ApiError::bad_request(
                 "invalid_body",
@@ -101,11 +104,11 @@ async fn offline_call(
                     super::db::record_offline_request(tx, &request_id, now.timestamp())?;
                 let row = match (&request.license_key, &request.license_id, &user) {
                     (Some(key), _, _) => {
-                        licenses::db::locked_license_by_key(tx, &request.product, key)?
+                        licenses_db::locked_license_by_key(tx, &request.product, key)?
                     }
                     (None, Some(id), _) => license_of_product(tx, &request.product, id)?,
                     (None, None, Some(user)) => pick_license(
-                        users::db::licenses_of_user(tx, &user.id, &request.product)?,
+                        users_db::licenses_of_user(tx, &user.id, &request.product)?,
                         chosen.as_deref(),
                     )?,
                     (None, None, None) => {
@@ -115,7 +118,7 @@ async fn offline_call(
                         ))
                     }
                 };
-                let row = licenses::db::license_for_update(tx, row)?;
+                let row = licenses_db::license_for_update(tx, row)?;
                 if !row.enabled {
                     return Err(ApiError::new(
                         403,

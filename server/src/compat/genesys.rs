@@ -18,14 +18,17 @@ use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
+use crate::database;
 use crate::error::ApiError;
 use crate::http::{Answer, JsonBody};
+use crate::licenses::db as licenses_db;
 use crate::licenses::toggle_in;
+use crate::products::db as products_db;
 use crate::products::db::DefinitionRow;
 use crate::state::App;
 use crate::store::Db;
 use crate::users::assign::{assign, Assignment};
-use crate::{database, licenses, products, users};
+use crate::users::db as users_db;
 
 const BASE: &str = "/api/v2/license";
 
@@ -76,7 +79,7 @@ fn definition(d: &DefinitionRow) -> Result<Value, ApiError> {
 async fn definitions_call(State(app): State<Arc<App>>) -> Result<Answer, ApiError> {
     let all = app
         .with_db(|_, conn| {
-            products::db::definitions(conn, None)?
+            products_db::definitions(conn, None)?
                 .iter()
                 .map(definition)
                 .collect::<Result<Vec<_>, _>>()
@@ -93,7 +96,7 @@ async fn definition_call(
     let (product, code) = license_id.split_once(':').ok_or_else(missing)?;
     let (product, code) = (product.to_owned(), code.to_owned());
     let found = app
-        .with_db(move |_, conn| Ok(products::db::definition(conn, &product, &code)?))
+        .with_db(move |_, conn| Ok(products_db::definition(conn, &product, &code)?))
         .await?
         .ok_or_else(missing)?;
     Ok(Answer(definition(&found)?))
@@ -103,7 +106,7 @@ async fn definition_call(
 /// the feature has it off; `switch` flips it on every such license. `None`
 /// when no license has the feature.
 fn org_toggle(tx: &Db<'_>, feature: &str, switch: bool) -> Result<Option<bool>, ApiError> {
-    let licenses = licenses::db::licenses_matching(tx, &[], u32::MAX)?;
+    let licenses = licenses_db::licenses_matching(tx, &[], u32::MAX)?;
     let mut states = Vec::new();
     for row in &licenses {
         if let Some(on) = toggle_in(tx, row, feature, None)? {
@@ -162,7 +165,7 @@ async fn toggle_switch_call(
 fn license_user(conn: &Db<'_>, id: &str) -> Result<Value, ApiError> {
     Ok(json!({
         "id": id,
-        "licenses": users::db::license_ids_of_user(conn, id)?,
+        "licenses": users_db::license_ids_of_user(conn, id)?,
         "selfUri": format!("{BASE}/users/{id}"),
     }))
 }
@@ -173,7 +176,7 @@ async fn user_call(
 ) -> Result<Answer, ApiError> {
     let user = app
         .with_db(move |_, conn| {
-            users::db::user_by_id(conn, &user_id)?
+            users_db::user_by_id(conn, &user_id)?
                 .ok_or_else(|| ApiError::not_found("user_not_found", "no such user"))?;
             license_user(conn, &user_id)
         })
@@ -204,7 +207,7 @@ async fn users_call(
     let page = app
         .with_db(move |_, conn| {
             let offset = (number - 1).saturating_mul(size);
-            let (rows, total) = users::db::users_page(conn, offset, size)?;
+            let (rows, total) = users_db::users_page(conn, offset, size)?;
             let entities = rows
                 .iter()
                 .map(|u| license_user(conn, &u.id))
@@ -290,7 +293,7 @@ async fn users_batch_call(
         .with_db(move |_, conn| {
             let mut out = Map::new();
             for id in &ids {
-                if users::db::user_by_id(conn, id)?.is_some() {
+                if users_db::user_by_id(conn, id)?.is_some() {
                     out.insert(id.clone(), license_user(conn, id)?);
                 }
             }

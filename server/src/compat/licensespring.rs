@@ -25,14 +25,20 @@ use sha2::{Digest, Sha256};
 use tessera::protocol::{parse_http_date, request};
 
 use super::oidc;
+use crate::activations::db as activations_db;
 use crate::error::ApiError;
 use crate::http::Answer;
 use crate::licenses::db::LicenseRow;
+use crate::releases::db as releases_db;
+use crate::releases::versions as releases_versions;
+use crate::seats::db as seats_db;
+use crate::sso::db as sso_db;
 use crate::state::App;
 use crate::store::Db;
+use crate::users::db as users_db;
 use crate::users::db::UserRow;
+use crate::users::sign_in as users_sign_in;
 use crate::users::sign_in::Password;
-use crate::{activations, releases, seats, sso, users};
 
 /// How far a request's Date may be from the server's clock, in seconds.
 const MAX_SKEW_SECS: i64 = 300;
@@ -150,7 +156,7 @@ async fn user_licenses_call(
         p.customer_account_code,
     ) {
         (Some(name), Some(password), None, None, None) => {
-            (users::sign_in::login(&app, &name, &password).await?, None)
+            (users_sign_in::login(&app, &name, &password).await?, None)
         }
         (None, None, Some(token), None, Some(account)) => (
             sso_user(&app, &account, Grant::IdToken(token)).await?,
@@ -169,7 +175,7 @@ async fn user_licenses_call(
     };
     let list = app
         .with_db(move |app, conn| {
-            users::db::licenses_of_user(conn, &user.id, &product)?
+            users_db::licenses_of_user(conn, &user.id, &product)?
                 .iter()
                 .filter(|row| account.is_none() || row.account == account)
                 .map(|row| license(app, conn, row, &user))
@@ -193,7 +199,7 @@ enum Grant {
 async fn sso_user(app: &Arc<App>, account: &str, grant: Grant) -> Result<UserRow, ApiError> {
     let a = account.to_owned();
     let row = app
-        .with_db(move |_, conn| Ok(sso::db::sso(conn, &a)?))
+        .with_db(move |_, conn| Ok(sso_db::sso(conn, &a)?))
         .await?
         .ok_or_else(|| {
             ApiError::bad_request(
@@ -212,8 +218,8 @@ async fn sso_user(app: &Arc<App>, account: &str, grant: Grant) -> Result<UserRow
             "the signed-in user has no account on this server",
         )
     };
-    let name = users::sign_in::normalize_username(&name).ok_or_else(unknown)?;
-    app.with_db(move |_, conn| Ok(users::db::user_by_username(conn, &name)?))
+    let name = users_sign_in::normalize_username(&name).ok_or_else(unknown)?;
+    app.with_db(move |_, conn| Ok(users_db::user_by_username(conn, &name)?))
         .await?
         .ok_or_else(unknown)
 }
@@ -301,7 +307,7 @@ fn license(app: &App, conn: &Db<'_>, row: &LicenseRow, user: &UserRow) -> Result
     );
     put(
         "times_activated",
-        json!(activations::db::activation_count(conn, &row.id)?),
+        json!(activations_db::activation_count(conn, &row.id)?),
     );
     put("transfer_count", json!(row.transfer_count));
     put("max_transfers", json!(l.max_transfers));
@@ -317,11 +323,11 @@ fn license(app: &App, conn: &Db<'_>, row: &LicenseRow, user: &UserRow) -> Result
     put("is_air_gapped", json!(l.is_air_gapped));
     // The device this user activated the license on, if any, and whether it
     // holds a borrowed seat.
-    let device = activations::db::user_devices(conn, &row.id, &user.id)?
+    let device = activations_db::user_devices(conn, &row.id, &user.id)?
         .into_iter()
         .next();
     let borrowed = match &device {
-        Some(d) => seats::db::borrowed_until(conn, &row.id, d, now.timestamp())?,
+        Some(d) => seats_db::borrowed_until(conn, &row.id, d, now.timestamp())?,
         None => None,
     };
     put("device_id", json!(device.as_deref().map_or(0, numeric_id)));
@@ -341,11 +347,11 @@ fn license(app: &App, conn: &Db<'_>, row: &LicenseRow, user: &UserRow) -> Result
     }
     // The newest release the license may install (`releases.rs`): its
     // maintenance decides; empty strings when there is none.
-    let releases = releases::db::releases_of(conn, &row.product, None)?;
+    let releases = releases_db::releases_of(conn, &row.product, None)?;
     let release =
-        releases::versions::latest_for(releases::versions::covered_until(l), &releases, None);
+        releases_versions::latest_for(releases_versions::covered_until(l), &releases, None);
     let text =
-        |f: fn(&releases::db::ReleaseRow) -> String| json!(release.map(f).unwrap_or_default());
+        |f: fn(&releases_db::ReleaseRow) -> String| json!(release.map(f).unwrap_or_default());
     put("version", text(|r| r.version.clone()));
     put(
         "release_date",
@@ -444,7 +450,7 @@ fn license(app: &App, conn: &Db<'_>, row: &LicenseRow, user: &UserRow) -> Result
             "is_initial_password": true,
             "max_activations": l.max_activations,
             "allow_unlimited_activations": l.allow_unlimited_activations,
-            "total_activations": activations::db::user_devices(conn, &row.id, &user.id)?.len(),
+            "total_activations": activations_db::user_devices(conn, &row.id, &user.id)?.len(),
         }),
     );
     put("metadata", Value::Object(l.metadata.clone()));
@@ -454,7 +460,7 @@ fn license(app: &App, conn: &Db<'_>, row: &LicenseRow, user: &UserRow) -> Result
     if floats {
         put(
             "floating_in_use_devices",
-            json!(seats::db::seats_held(conn, &row.id, now.timestamp())?),
+            json!(seats_db::seats_held(conn, &row.id, now.timestamp())?),
         );
         put("floating_users", json!(l.floating_users));
     }

@@ -27,10 +27,10 @@ use base64::Engine as _;
 use serde_json::Value;
 
 use crate::error::ApiError;
-use crate::sso;
+use crate::sso::db as sso_db;
 
 /// A customer account's identity provider, as stored.
-pub(crate) use sso::db::SsoRow as Provider;
+pub(crate) use sso_db::SsoRow as Provider;
 
 /// The most bytes a token, a key set or a token answer may have.
 const MAX_TOKEN: usize = 16 * 1024;

@@ -31,13 +31,15 @@ use base64::Engine as _;
 use serde_json::{json, Map, Value};
 
 use super::soql;
+use crate::database;
 use crate::error::ApiError;
 use crate::http::{json_response, MAX_BODY};
+use crate::licenses::db as licenses_db;
 use crate::licenses::db::LicenseRow;
 use crate::state::App;
 use crate::store::Db;
 use crate::users::assign::{assign, Assignment};
-use crate::{database, licenses, users};
+use crate::users::db as users_db;
 
 /// The most records one query answers; past it the query must be narrowed
 /// (Salesforce pages past 2,000 with `nextRecordsUrl`, which is not served).
@@ -227,7 +229,7 @@ fn package_license(
     m.insert("AllowedLicenses".into(), json!(row.max_users));
     m.insert(
         "UsedLicenses".into(),
-        json!(users::db::assigned_count(conn, &row.id)?),
+        json!(users_db::assigned_count(conn, &row.id)?),
     );
     m.insert("Status".into(), json!(status));
     m.insert(
@@ -271,7 +273,7 @@ async fn package_license_call(
     check_version(&version)?;
     let found = app
         .with_db(
-            move |app, conn| match licenses::db::license_by_id(conn, &id) {
+            move |app, conn| match licenses_db::license_by_id(conn, &id) {
                 Ok(row) => Ok(Some(package_license(app, conn, &row)?)),
                 Err(database::DbError::NotFound(..)) => Ok(None),
                 Err(e) => Err(e.into()),
@@ -293,7 +295,7 @@ async fn user_package_license_call(
     let (license, user) = parse_assignment_id(&id).ok_or_else(SfError::not_found)?;
     let (l, u) = (license.clone(), user.clone());
     let held = app
-        .with_db(move |_, conn| Ok(users::db::is_assigned(conn, &u, &l)?))
+        .with_db(move |_, conn| Ok(users_db::is_assigned(conn, &u, &l)?))
         .await?;
     if !held {
         return Err(SfError::not_found());
@@ -517,7 +519,7 @@ async fn query_call(
             let mut out = Vec::new();
             match object {
                 Object::PackageLicense => {
-                    let rows = licenses::db::licenses_matching(conn, &filters, MAX_RECORDS + 1)?;
+                    let rows = licenses_db::licenses_matching(conn, &filters, MAX_RECORDS + 1)?;
                     if rows.len() > MAX_RECORDS as usize {
                         return Err(too_many());
                     }
@@ -526,7 +528,7 @@ async fn query_call(
                     }
                 }
                 Object::UserPackageLicense => {
-                    let rows = users::db::assignments_matching(conn, &filters, MAX_RECORDS + 1)?;
+                    let rows = users_db::assignments_matching(conn, &filters, MAX_RECORDS + 1)?;
                     if rows.len() > MAX_RECORDS as usize {
                         return Err(too_many());
                     }

@@ -10,15 +10,20 @@ use axum::extract::{Path, State};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::activations::db as activations_db;
 use crate::body::{check_code, internal, invalid, Reply};
+use crate::consumption::db as consumption_db;
+use crate::database;
 use crate::device_call::{license_key, random_id};
 use crate::error::ApiError;
 use crate::http::{Answer, JsonBody};
 use crate::licenses::db::LicenseRow;
 use crate::licenses::spec::{server_fields, validate};
+use crate::products::db as products_db;
+use crate::seats::db as seats_db;
 use crate::state::{App, AppState};
 use crate::store::Db;
-use crate::{activations, consumption, database, products, seats, users};
+use crate::users::db as users_db;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -147,7 +152,7 @@ async fn new_license(app: &Arc<App>, l: NewLicense) -> Result<Value, ApiError> {
         let mut spec = match &definition {
             Some(d) => {
                 let found =
-                    products::db::definition(conn, &d.product, &d.code)?.ok_or_else(|| {
+                    products_db::definition(conn, &d.product, &d.code)?.ok_or_else(|| {
                         ApiError::not_found("definition_not_found", "no such definition")
                     })?;
                 serde_json::from_str::<Value>(&found.spec).map_err(internal)?
@@ -176,7 +181,7 @@ async fn new_license(app: &Arc<App>, l: NewLicense) -> Result<Value, ApiError> {
                     max_users,
                 },
             )?;
-            activations::db::set_max_devices_per_user(
+            activations_db::set_max_devices_per_user(
                 tx,
                 &license.id,
                 l.max_devices_per_user.unwrap_or(0),
@@ -201,16 +206,16 @@ fn license_json(app: &App, conn: &Db<'_>, row: &LicenseRow) -> Result<Value, Api
         "license_key": row.license_key,
         "enabled": row.enabled,
         "spec": spec,
-        "times_activated": activations::db::activation_count(conn, &row.id)?,
+        "times_activated": activations_db::activation_count(conn, &row.id)?,
         "transfer_count": row.transfer_count,
-        "floating_in_use_devices": seats::db::seats_held(conn, &row.id, now)?,
+        "floating_in_use_devices": seats_db::seats_held(conn, &row.id, now)?,
         "account": row.account,
         "definition": row.definition,
         "max_license_users": row.max_users,
-        "max_devices_per_user": activations::db::max_devices_per_user(conn, &row.id)?,
-        "users_assigned": users::db::assigned_count(conn, &row.id)?,
+        "max_devices_per_user": activations_db::max_devices_per_user(conn, &row.id)?,
+        "users_assigned": users_db::assigned_count(conn, &row.id)?,
         "features_off": off,
-        "consumption": consumption::db::consumption_totals(conn, &row.id)?
+        "consumption": consumption_db::consumption_totals(conn, &row.id)?
             .into_iter()
             .map(|(counter, total)| (counter, json!(total)))
             .collect::<serde_json::Map<String, Value>>(),
@@ -252,7 +257,7 @@ async fn update_license(app: &Arc<App>, id: &str, u: LicenseUpdate) -> Result<Va
                 ));
             }
             let max_users = u.max_license_users.unwrap_or(row.max_users);
-            if max_users < users::db::assigned_count(tx, &id)? {
+            if max_users < users_db::assigned_count(tx, &id)? {
                 return Err(ApiError::conflict(
                     "users_assigned",
                     "more users hold the license than that: revoke some first",
@@ -262,7 +267,7 @@ async fn update_license(app: &Arc<App>, id: &str, u: LicenseUpdate) -> Result<Va
             let text = serde_json::to_string(&spec).map_err(internal)?;
             db::update_license(tx, &id, &text, max_users, account.as_deref())?;
             if let Some(max) = u.max_devices_per_user {
-                activations::db::set_max_devices_per_user(tx, &id, max)?;
+                activations_db::set_max_devices_per_user(tx, &id, max)?;
             }
             license_json(app, tx, &db::license_by_id(tx, &id)?)
         })

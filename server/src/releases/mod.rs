@@ -12,11 +12,12 @@ use serde_json::{json, Value};
 
 use crate::activations::require_activated;
 use crate::body::{check_code, invalid, plain_text, Reply};
+use crate::database;
 use crate::device_call::{DeviceBody, DeviceCall, Handler, LicenseAndDevice, Purpose, Unsigned};
 use crate::error::ApiError;
 use crate::http::{Answer, JsonBody};
+use crate::products::db as products_db;
 use crate::state::{App, AppState};
-use crate::{database, products};
 
 /// The update check: which release this device's license may install.
 #[derive(Debug, Deserialize)]
@@ -173,7 +174,7 @@ pub(crate) async fn releases_call(
     let channel = q.get("channel").cloned();
     let list = app
         .with_db(move |_, conn| {
-            if products::db::product_key(conn, &product)?.is_none() {
+            if products_db::product_key(conn, &product)?.is_none() {
                 return Err(ApiError::not_found("product_not_found", "no such product"));
             }
             let mut rows = db::releases_of(conn, &product, channel.as_deref())?;

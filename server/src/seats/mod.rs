@@ -11,15 +11,17 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tessera::format::lease::{Lease, LeaseKind};
 
+use crate::activations::db as activations_db;
 use crate::activations::require_activated;
 use crate::body::Reply;
 use crate::device_call::{DeviceBody, DeviceCall, Purpose};
 use crate::error::ApiError;
 use crate::http::Answer;
+use crate::licenses::db as licenses_db;
 use crate::licenses::db::LicenseRow;
 use crate::state::{App, AppState};
 use crate::store::Db;
-use crate::{activations, licenses, users};
+use crate::users::db as users_db;
 
 use crate::device_call::{later, random_id, DeviceRequest, Handler, LicenseAndDevice, Unsigned};
 
@@ -197,7 +199,7 @@ pub(crate) async fn seats_call(State(app): AppState, Path(id): Path<String>) -> 
 async fn seats(app: &Arc<App>, id: &str) -> Result<Value, ApiError> {
     let id = id.to_string();
     app.with_db(move |app, conn| {
-        let row = licenses::db::license_by_id(conn, &id)?;
+        let row = licenses_db::license_by_id(conn, &id)?;
         let license = app.license_of(&row)?;
         let license = &license.1;
         let (allowed, used) = if license.floats() {
@@ -208,10 +210,10 @@ async fn seats(app: &Arc<App>, id: &str) -> Result<Value, ApiError> {
         } else {
             (
                 u64::from(license.max_activations),
-                u64::from(activations::db::activation_count(conn, &id)?),
+                u64::from(activations_db::activation_count(conn, &id)?),
             )
         };
-        let assigned = u64::from(users::db::assigned_count(conn, &id)?);
+        let assigned = u64::from(users_db::assigned_count(conn, &id)?);
         let max_users = u64::from(row.max_users);
         // Unlimited activations count as -1 allowed and -1 available, as
         // Salesforce counts a site license (seed 000), not as 0 of 0.

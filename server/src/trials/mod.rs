@@ -11,11 +11,14 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tessera::Fingerprint;
 
+use crate::database;
 use crate::device_call::{check_fingerprint, later, license_key, random_id, same_product};
 use crate::error::ApiError;
 use crate::http::{Answer, Authenticated, JsonBody, Product};
+use crate::licenses::db as licenses_db;
+use crate::products::db as products_db;
 use crate::state::{App, AppState};
-use crate::{database, licenses, products, users};
+use crate::users::sign_in as users_sign_in;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -57,7 +60,7 @@ const MAX_NAMING_COMPONENTS: usize = 16;
 async fn trial_key(app: &Arc<App>, r: TrialRequest) -> Result<Value, ApiError> {
     let key = license_key()?;
     let id = random_id()?;
-    let peer = users::sign_in::PEER
+    let peer = users_sign_in::PEER
         .try_with(|p| *p)
         .ok()
         .flatten()
@@ -81,7 +84,7 @@ async fn trial_key(app: &Arc<App>, r: TrialRequest) -> Result<Value, ApiError> {
                 None => db::trial_by_components(tx, &r.product, naming())?,
             };
             if let Some(existing) = existing {
-                let row = licenses::db::license_by_id(tx, &existing)?;
+                let row = licenses_db::license_by_id(tx, &existing)?;
                 return Ok(
                     json!({ "license_key": row.license_key, "license_id": row.id, "new": false }),
                 );
@@ -97,7 +100,7 @@ async fn trial_key(app: &Arc<App>, r: TrialRequest) -> Result<Value, ApiError> {
                     seconds,
                 ));
             }
-            let definition = products::db::trial_definition(tx, &r.product)?
+            let definition = products_db::trial_definition(tx, &r.product)?
                 .ok_or_else(|| ApiError::not_found("no_trial", "the product offers no trial"))?;
             let days = definition.trial_days.unwrap_or(0);
             let mut spec: Value = serde_json::from_str(&definition.spec)
@@ -115,9 +118,9 @@ async fn trial_key(app: &Arc<App>, r: TrialRequest) -> Result<Value, ApiError> {
             }
             let text =
                 serde_json::to_string(&spec).map_err(|e| ApiError::internal(e.to_string()))?;
-            licenses::db::insert_license(
+            licenses_db::insert_license(
                 tx,
-                &licenses::db::NewLicense {
+                &licenses_db::NewLicense {
                     id: &id,
                     product: &r.product,
                     license_key: &key,

@@ -9,12 +9,13 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::body::{invalid, Reply, MAX_BATCH};
+use crate::database;
 use crate::error::ApiError;
 use crate::http::{Answer, JsonBody};
+use crate::licenses::db as licenses_db;
 use crate::licenses::db::LicenseRow;
 use crate::state::{App, AppState};
 use crate::store::Db;
-use crate::{database, licenses};
 
 /// Seed 001's batch assignment: per license, users to add and to remove.
 #[derive(Deserialize)]
@@ -137,7 +138,7 @@ pub(crate) async fn assign(
         database::write(conn, |tx| {
             let mut results = Vec::new();
             for item in &items {
-                let row = licenses::db::license_by_id(tx, &item.license_id).ok();
+                let row = licenses_db::license_by_id(tx, &item.license_id).ok();
                 let actions = item
                     .user_ids_remove
                     .iter()
@@ -227,7 +228,7 @@ pub(crate) async fn allocate(
             }
             let mut allocated: HashMap<&str, Vec<String>> = HashMap::new();
             for code in &a.bundle_codes {
-                let licenses = licenses::db::licenses_of_account(tx, &account, code)?;
+                let licenses = licenses_db::licenses_of_account(tx, &account, code)?;
                 if licenses.is_empty() {
                     return Err(ApiError::not_found(
                         "bundle_not_found",

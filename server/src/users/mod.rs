@@ -12,15 +12,18 @@ use axum::Extension;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::activations::db as activations_db;
 use crate::body::{invalid, Reply, MAX_BATCH};
+use crate::database;
 use crate::device_call::{random_id, same_product};
 use crate::error::ApiError;
 use crate::http::{Answer, Authenticated, JsonBody, Product};
+use crate::licenses::db as licenses_db;
+use crate::seats::db as seats_db;
 use crate::state::{App, AppState};
 use crate::store::Db;
 use crate::users::db::UserRow;
 use crate::users::sign_in::Password;
-use crate::{activations, database, licenses, seats};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -49,11 +52,11 @@ async fn user_licenses(app: &Arc<App>, r: UserLicensesRequest) -> Result<Value, 
         let mut list = Vec::new();
         for row in db::licenses_of_user(conn, &user.id, &product)? {
             let mut item = app.license_of(&row)?.0.clone();
-            item["times_activated"] = json!(activations::db::activation_count(conn, &row.id)?);
+            item["times_activated"] = json!(activations_db::activation_count(conn, &row.id)?);
             item["transfer_count"] = json!(row.transfer_count);
             item["license_enabled"] = json!(row.enabled);
             if item["is_floating"] == json!(true) || item["is_floating_cloud"] == json!(true) {
-                item["floating_in_use_devices"] = json!(seats::db::seats_held(conn, &row.id, now)?);
+                item["floating_in_use_devices"] = json!(seats_db::seats_held(conn, &row.id, now)?);
             }
             // A user's license is activated by id; its key stays private.
             if let Some(o) = item.as_object_mut() {
@@ -89,7 +92,7 @@ pub(crate) struct UserIds {
 pub(crate) async fn license_users_call(State(app): AppState, Path(id): Path<String>) -> Reply {
     let users = app
         .with_db(move |_, conn| {
-            licenses::db::license_by_id(conn, &id)?;
+            licenses_db::license_by_id(conn, &id)?;
             let users = db::users_of_license(conn, &id)?;
             Ok(Value::from(
                 users.iter().map(sign_in::public).collect::<Vec<_>>(),
