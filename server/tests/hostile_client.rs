@@ -593,18 +593,17 @@ fn no_one_but_the_device_frees_or_takes_over_its_activation() {
     assert_eq!(a.status, 200, "{}", a.body);
     assert_eq!(activations_of(&s, "L-V"), 1);
 
+    // A request file signed by `key`, sent to the offline route `path`.
+    let offline = |key: &tessera::issuer::SigningKey, path: &str, fill: Value| {
+        let request = forged_request(&p, key, fill);
+        call(&s, &p, path, json!({"product": p.code, "request": request}))
+    };
     let stranger = tessera::issuer::SigningKey::generate().unwrap();
     // 1. A deactivation request from the stranger's key.
-    let forged = forged_request(
-        &p,
+    let d = offline(
         &stranger,
-        json!({"action": "deactivate", "license_id": "L-V"}),
-    );
-    let d = call(
-        &s,
-        &p,
         "/api/v1/deactivate_offline",
-        json!({"product": p.code, "request": forged}),
+        json!({"action": "deactivate", "license_id": "L-V"}),
     );
     assert_eq!(
         (d.status, d.body["code"].as_str()),
@@ -616,16 +615,10 @@ fn no_one_but_the_device_frees_or_takes_over_its_activation() {
 
     // 2. An offline activation of the victim's device with the stranger's
     //    key (the license key is known), then a deactivation.
-    let take = forged_request(
-        &p,
+    let t = offline(
         &stranger,
-        json!({"action": "activate", "license_key": "KEY-V"}),
-    );
-    let t = call(
-        &s,
-        &p,
         "/api/v1/activate_offline",
-        json!({"product": p.code, "request": take}),
+        json!({"action": "activate", "license_key": "KEY-V"}),
     );
     assert_eq!(
         (t.status, t.body["code"].as_str()),
@@ -633,16 +626,10 @@ fn no_one_but_the_device_frees_or_takes_over_its_activation() {
         "{}",
         t.body
     );
-    let forged = forged_request(
-        &p,
+    let d = offline(
         &stranger,
-        json!({"action": "deactivate", "license_id": "L-V"}),
-    );
-    let d = call(
-        &s,
-        &p,
         "/api/v1/deactivate_offline",
-        json!({"product": p.code, "request": forged}),
+        json!({"action": "deactivate", "license_id": "L-V"}),
     );
     assert_eq!(d.status, 403, "{}", d.body);
     assert_eq!(activations_of(&s, "L-V"), 1);
@@ -667,16 +654,10 @@ fn no_one_but_the_device_frees_or_takes_over_its_activation() {
     //    with another key either.
     let offline_key = tessera::issuer::SigningKey::generate().unwrap();
     let fp2 = json!({"id": "device-0002", "components": {}});
-    let request2 = forged_request(
-        &p,
+    let o = offline(
         &offline_key,
-        json!({"action": "activate", "license_key": "KEY-V", "device": fp2}),
-    );
-    let o = call(
-        &s,
-        &p,
         "/api/v1/activate_offline",
-        json!({"product": p.code, "request": request2}),
+        json!({"action": "activate", "license_key": "KEY-V", "device": fp2}),
     );
     assert_eq!(o.status, 200, "{}", o.body);
     let other = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
@@ -690,16 +671,10 @@ fn no_one_but_the_device_frees_or_takes_over_its_activation() {
         t.body
     );
     // Its own key frees it.
-    let own = forged_request(
-        &p,
+    let d = offline(
         &offline_key,
-        json!({"action": "deactivate", "license_id": "L-V", "device": fp2}),
-    );
-    let d = call(
-        &s,
-        &p,
         "/api/v1/deactivate_offline",
-        json!({"product": p.code, "request": own}),
+        json!({"action": "deactivate", "license_id": "L-V", "device": fp2}),
     );
     assert_eq!(d.status, 200, "{}", d.body);
     assert_eq!(activations_of(&s, "L-V"), 1);

@@ -136,18 +136,8 @@ fn remove_activation(
     row: &LicenseRow,
     device: &str,
 ) -> Result<(), ApiError> {
-    let parsed = app.license_of(row)?;
-    let license = &parsed.1;
     require_activated(tx, row, device)?;
-    if license.max_transfers > 0 && row.transfer_count >= license.max_transfers {
-        return Err(ApiError::conflict(
-            "transfer_limit",
-            format!(
-                "the license allows {} transfers, all used",
-                license.max_transfers
-            ),
-        ));
-    }
+    way_back::a_transfer_is_left(&app.license_of(row)?.1, row)?;
     db::delete_activation(tx, &row.id, device)?;
     Ok(())
 }

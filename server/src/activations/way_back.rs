@@ -49,18 +49,26 @@ pub(crate) fn take_back_under_a_new_key(
     if !same_machine {
         return Err(mismatch());
     }
-    let parsed = app.license_of(row)?;
-    let license = &parsed.1;
+    a_transfer_is_left(&app.license_of(row)?.1, row)?;
+    db::count_transfer(tx, &row.id)?;
+    db::forget_activation_keys(tx, &row.id, &device.id)?;
+    Ok(())
+}
+
+/// Refuses one more transfer of a license whose `max_transfers` (when set)
+/// are all used: a customer's deactivation, or a device's way back.
+pub(crate) fn a_transfer_is_left(
+    license: &tessera::License,
+    row: &LicenseRow,
+) -> Result<(), ApiError> {
     if license.max_transfers > 0 && row.transfer_count >= license.max_transfers {
         return Err(ApiError::conflict(
             "transfer_limit",
             format!(
-                "the license allows {} transfers, all used: support can free the device",
+                "the license allows {} transfers, all used: support can free a device",
                 license.max_transfers
             ),
         ));
     }
-    db::count_transfer(tx, &row.id)?;
-    db::forget_activation_keys(tx, &row.id, &device.id)?;
     Ok(())
 }

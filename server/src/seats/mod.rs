@@ -19,7 +19,7 @@ use crate::error::ApiError;
 use crate::http::Answer;
 use crate::licenses::db as licenses_db;
 use crate::licenses::db::LicenseRow;
-use crate::state::{App, AppState};
+use crate::state::{App, AppState, ParsedLicense};
 use crate::store::Db;
 use crate::users::db as users_db;
 
@@ -65,6 +65,18 @@ pub(crate) async fn release_call(call: DeviceCall<DeviceRequest>) -> Result<Answ
     call.run(Purpose::Use, handler).await
 }
 
+/// The license as it is now, refused when it is not a floating license.
+fn floating(app: &App, row: &LicenseRow) -> Result<ParsedLicense, ApiError> {
+    let parsed = app.license_of(row)?;
+    if !parsed.1.floats() {
+        return Err(ApiError::conflict(
+            "not_floating",
+            "the license is not a floating license",
+        ));
+    }
+    Ok(parsed)
+}
+
 fn lease(
     app: &App,
     tx: &Db<'_>,
@@ -74,14 +86,8 @@ fn lease(
     kind: LeaseKind,
     hours: u32,
 ) -> Result<Unsigned, ApiError> {
-    let parsed = app.license_of(row)?;
+    let parsed = floating(app, row)?;
     let license = &parsed.1;
-    if !license.floats() {
-        return Err(ApiError::conflict(
-            "not_floating",
-            "the license is not a floating license",
-        ));
-    }
     require_activated(tx, row, &who.fingerprint.id)?;
     let device = &who.fingerprint.id;
     let length = match kind {
@@ -163,15 +169,9 @@ fn heartbeat(
     who: &LicenseAndDevice,
     now: DateTime<Utc>,
 ) -> Result<Unsigned, ApiError> {
-    let parsed = app.license_of(row)?;
-    let license = &parsed.1;
     // The license as it is now: made non-floating since, it renews nothing.
-    if !license.floats() {
-        return Err(ApiError::conflict(
-            "not_floating",
-            "the license is not a floating license",
-        ));
-    }
+    let parsed = floating(app, row)?;
+    let license = &parsed.1;
     let length = Duration::minutes(i64::from(license.floating_timeout));
     let lease = new_lease(row, who, LeaseKind::Floating, now, later(now, length)?)?;
     let renewed = db::renew_lease(
