@@ -332,15 +332,22 @@ pub(crate) fn remember_nonce(
         args![product, nonce, expires],
     )?;
     if sweep {
-        exec(conn, "DELETE FROM nonces WHERE expires < ?1", args![now])?;
-        // No limit's window is longer than a day.
-        exec(
-            conn,
-            "DELETE FROM limited_events WHERE at < ?1",
-            args![now.saturating_sub(86_400)],
-        )?;
+        forget_expired(conn, now)?;
     }
     Ok(inserted == 1)
+}
+
+/// Forgets the nonces whose time has passed at `now`, and the rate-limit
+/// events older than any limit's window.
+pub(crate) fn forget_expired(conn: &Db<'_>, now: i64) -> DbResult<()> {
+    exec(conn, "DELETE FROM nonces WHERE expires < ?1", args![now])?;
+    // No limit's window is longer than a day.
+    exec(
+        conn,
+        "DELETE FROM limited_events WHERE at < ?1",
+        args![now.saturating_sub(86_400)],
+    )?;
+    Ok(())
 }
 
 /// The times (Unix seconds) of the `kind` events of `key` after `since`.

@@ -18,7 +18,7 @@ use crate::activations::db as activations_db;
 use crate::activations::way_back as activations_way_back;
 use crate::database;
 use crate::error::ApiError;
-use crate::http::{Answer, DeviceProof, JsonBody, Product};
+use crate::http::{Answer, DeviceProof, JsonBody, Product, UnspentNonce};
 use crate::licenses::db as licenses_db;
 use crate::licenses::db::LicenseRow;
 use crate::state::App;
@@ -31,13 +31,13 @@ use crate::users::sign_in::Password;
 /// by id for a device it is activated on or for its user), and the device.
 #[derive(Debug, Deserialize)]
 pub(crate) struct LicenseAndDevice {
-    product: String,
+    pub(crate) product: String,
     #[serde(default)]
-    license_key: Option<String>,
+    pub(crate) license_key: Option<String>,
     #[serde(default)]
-    license_id: Option<String>,
+    pub(crate) license_id: Option<String>,
     #[serde(default)]
-    username: Option<String>,
+    pub(crate) username: Option<String>,
     #[serde(default)]
     password: Option<Password>,
     pub(crate) fingerprint: Fingerprint,
@@ -72,15 +72,18 @@ pub(crate) trait DeviceBody: DeserializeOwned + Send + 'static {
 }
 
 /// A device call as it arrives, named in a handler's signature: the
-/// product the request's HMAC authenticated (its nonce taken), the device
-/// proof (checked in the transaction against the key the activation
-/// recorded), the license and device the body names, and the rest of the
-/// body. [`DeviceCall::run`] runs the handler in the one transaction.
+/// product the request's HMAC authenticated, its nonce when the middleware
+/// left it to the handler, the device proof (checked in the transaction
+/// against the key the activation recorded), the license and device the
+/// body names, and the rest of the body. [`DeviceCall::run`] spends the
+/// nonce, then runs the handler in the one transaction.
 pub(crate) struct DeviceCall<B: DeviceBody> {
-    app: Arc<App>,
-    product: String,
-    proof: DeviceProof,
-    who: LicenseAndDevice,
+    pub(crate) app: Arc<App>,
+    pub(crate) product: String,
+    /// Left by the middleware for the handler to spend (crate::http).
+    pub(crate) nonce: Option<UnspentNonce>,
+    pub(crate) proof: DeviceProof,
+    pub(crate) who: LicenseAndDevice,
     /// What the body carries beside the license and device it names.
     pub(crate) rest: B::Rest,
 }
@@ -93,6 +96,7 @@ impl<B: DeviceBody> FromRequest<Arc<App>> for DeviceCall<B> {
         // route of the client API passes.
         let product = req.extensions_mut().remove::<Product>();
         let proof = req.extensions_mut().remove::<DeviceProof>();
+        let nonce = req.extensions_mut().remove::<UnspentNonce>();
         let (Some(Product(product)), Some(proof)) = (product, proof) else {
             return Err(ApiError::internal(
                 "a device call without its authentication",
@@ -103,6 +107,7 @@ impl<B: DeviceBody> FromRequest<Arc<App>> for DeviceCall<B> {
         Ok(DeviceCall {
             app: Arc::clone(app),
             product,
+            nonce,
             proof,
             who,
             rest,
@@ -124,13 +129,17 @@ pub(crate) enum Purpose {
 }
 
 impl<B: DeviceBody> DeviceCall<B> {
-    /// Runs `handler` in the license's one write transaction once every
-    /// check `purpose` calls for passed ([`with_license`]).
+    /// Spends the call's nonce if it is still to spend, then runs
+    /// `handler` in the license's one write transaction once every check
+    /// `purpose` calls for passed ([`with_license`]).
     pub(crate) async fn run(
         self,
         purpose: Purpose,
         handler: Box<Handler>,
     ) -> Result<Answer, ApiError> {
+        if let Some(nonce) = self.nonce {
+            nonce.spend(&self.app).await?;
+        }
         let value = with_license(
             &self.app,
             self.product,

@@ -327,8 +327,13 @@ pub(crate) async fn authenticate_client(
         .extensions
         .get::<OriginalUri>()
         .map_or_else(|| parts.uri.path().to_owned(), |o| o.0.path().to_owned());
-    let (product, message) =
+    let (product, message, nonce) =
         authenticate(&app, &parts.headers, parts.method.as_str(), &path, &body).await?;
+    if app.is_postgres() && path == HEARTBEAT_PATH {
+        parts.extensions.insert(nonce);
+    } else {
+        nonce.spend(&app).await?;
+    }
     let signature = header_str(&parts.headers, request::DEVICE_SIGNATURE_HEADER).map(str::to_owned);
     parts.extensions.insert(Product(product));
     parts.extensions.insert(DeviceProof { message, signature });
@@ -351,15 +356,15 @@ fn client_address(
     crate::client_address::of(headers, peer, &app.trusted_proxies)
 }
 
-/// Checks Date, nonce and the HMAC; returns the product and the request
-/// string the HMAC covered.
+/// Checks Date, nonce and the HMAC; returns the product, the request
+/// string the HMAC covered and the nonce, still to spend.
 async fn authenticate(
     app: &Arc<App>,
     headers: &HeaderMap,
     method: &str,
     path: &str,
     body: &[u8],
-) -> Result<(String, String), ApiError> {
+) -> Result<(String, String, UnspentNonce), ApiError> {
     let date = header_str(headers, "date")
         .ok_or_else(|| ApiError::unauthorized("missing_date", "the Date header is required"))?;
     let sent = protocol::parse_http_date(date)
@@ -402,27 +407,63 @@ async fn authenticate(
     // Only a request that verified is remembered, for as long as its Date
     // would be accepted: sent again, to this or any instance sharing the
     // database, it is refused.
-    let (nonce, now) = (nonce.to_owned(), app.now().timestamp());
-    let expires = sent.timestamp().max(now) + MAX_SKEW_SECS;
-    let fresh = app
-        .with_db({
-            let product = product.clone();
-            move |app, conn| {
+    let now = app.now().timestamp();
+    let nonce = UnspentNonce {
+        product: product.clone(),
+        nonce: nonce.to_owned(),
+        expires: sent.timestamp().max(now) + MAX_SKEW_SECS,
+    };
+    Ok((product, message, nonce))
+}
+
+/// The nonce of a request that verified, not yet remembered. The
+/// middleware spends it before the request goes on, but for a floating
+/// seat's heartbeat on PostgreSQL: there the heartbeat's one statement
+/// spends it (crate::seats::heartbeat), or, when that statement does not
+/// apply, [`crate::device_call::DeviceCall::run`] does, before anything else.
+#[derive(Debug, Clone)]
+pub(crate) struct UnspentNonce {
+    pub(crate) product: String,
+    pub(crate) nonce: String,
+    /// Until when (Unix seconds) it is remembered: its Date is refused after.
+    pub(crate) expires: i64,
+}
+
+impl UnspentNonce {
+    /// Remembers the nonce; refuses a request whose nonce was spent before.
+    pub(crate) async fn spend(self, app: &Arc<App>) -> Result<(), ApiError> {
+        let fresh = app
+            .with_db(move |app, conn| {
+                let now = app.now().timestamp();
                 let sweep = app.nonce_sweep_due(now);
+                let UnspentNonce {
+                    product,
+                    nonce,
+                    expires,
+                } = self;
                 Ok(database::remember_nonce(
                     conn, &product, &nonce, now, expires, sweep,
                 )?)
-            }
-        })
-        .await?;
-    if !fresh {
-        return Err(ApiError::unauthorized(
-            "replayed",
-            "this request was received before (its nonce is spent)",
-        ));
+            })
+            .await?;
+        if fresh {
+            Ok(())
+        } else {
+            Err(replayed())
+        }
     }
-    Ok((product, message))
 }
+
+/// The refusal of a request whose nonce was spent before.
+pub(crate) fn replayed() -> ApiError {
+    ApiError::unauthorized(
+        "replayed",
+        "this request was received before (its nonce is spent)",
+    )
+}
+
+/// The path of the one call whose nonce the handler spends, on PostgreSQL.
+const HEARTBEAT_PATH: &str = "/api/v1/floating/heartbeat";
 
 /// The product a client request authenticated as (by its HMAC).
 pub(crate) type Authenticated = axum::Extension<Product>;

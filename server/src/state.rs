@@ -32,6 +32,9 @@ pub(crate) struct App {
     product_keys: std::sync::RwLock<HashMap<String, Vec<u8>>>,
     /// ParsedLicense license specs by id, with the revision they were parsed at.
     specs: Mutex<HashMap<String, (i64, ParsedLicense)>>,
+    /// The floating seats whose heartbeat this instance can renew in one
+    /// statement (PostgreSQL only).
+    pub(crate) known_seats: crate::seats::known::Known,
     /// When (Unix seconds) this instance last forgot the spent nonces
     /// whose time has passed.
     nonces_swept: std::sync::atomic::AtomicI64,
@@ -86,6 +89,7 @@ impl App {
             manual,
             product_keys: Default::default(),
             specs: Default::default(),
+            known_seats: Default::default(),
             nonces_swept: Default::default(),
             trusted_proxies: Default::default(),
             max_connections: None,
@@ -140,6 +144,21 @@ impl App {
                 .nonces_swept
                 .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
                 .is_ok()
+    }
+
+    /// Whether the data lives in PostgreSQL, where each statement is a
+    /// round trip to another process.
+    pub(crate) fn is_postgres(&self) -> bool {
+        matches!(self.store, Store::Postgres(_))
+    }
+
+    /// The PostgreSQL pool, for a request that is one statement
+    /// ([`crate::store::pg_row`]); None on SQLite.
+    pub(crate) fn postgres_pool(&self) -> Option<&deadpool_postgres::Pool> {
+        match &self.store {
+            Store::Postgres(pool) => Some(pool),
+            Store::Sqlite { .. } => None,
+        }
     }
 
     pub(crate) fn now(&self) -> DateTime<Utc> {

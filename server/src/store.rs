@@ -407,6 +407,24 @@ fn pg_params<'a>(args: &'a [Arg<'a>]) -> Vec<&'a (dyn ToSql + Sync)> {
     args.iter().map(|a| a as &(dyn ToSql + Sync)).collect()
 }
 
+/// The first row of one statement on a connection of `pool`, awaited on
+/// the runtime itself: for a request whose whole database work is that
+/// statement, no blocking thread (crate::seats::heartbeat).
+pub(crate) async fn pg_row(
+    pool: &deadpool_postgres::Pool,
+    sql: &str,
+    args: &[Arg<'_>],
+) -> DbResult<Option<Row>> {
+    let client = pool.get().await.map_err(|e| DbError::Pool(e.to_string()))?;
+    let statement = client.prepare_cached(&pg_sql(sql)).await?;
+    client
+        .query_opt(&statement, &pg_params(args))
+        .await?
+        .as_ref()
+        .map(Row::from_pg)
+        .transpose()
+}
+
 impl Db<'_> {
     /// Every row of a query.
     pub(crate) fn rows(&self, sql: &str, args: &[Arg<'_>]) -> DbResult<Vec<Row>> {

@@ -1152,3 +1152,126 @@ fn a_device_that_lost_its_state_comes_back_with_the_license_key() {
         spent.body
     );
 }
+
+/// Issue 33, item 10: on PostgreSQL a device's heartbeats after its first
+/// are one statement, chosen by what the instance remembers of the seat.
+/// The database still decides each one: a replay, a request without the
+/// device's proof, a new floating timeout, a disabled license, a changed
+/// device key and a deactivation are each heard at the next heartbeat, as
+/// on the full path (and on SQLite, which always takes it).
+#[test]
+fn heartbeats_in_one_statement_still_hear_every_change() {
+    let s = start();
+    let p = product(&s, "beats");
+    license(
+        &s,
+        &p,
+        "KEY-HB",
+        json!({"id": "L-HB", "license_type": "perpetual", "max_activations": 5,
+               "max_transfers": 3, "is_floating": true, "floating_users": 2,
+               "floating_timeout": 15}),
+    );
+    let key = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
+    let public = |k: &ed25519_dalek::SigningKey| {
+        tessera::PublicKey::from_bytes(k.verifying_key().as_bytes())
+            .unwrap()
+            .to_base64()
+    };
+    let machine = json!({"id": "device-0001",
+                         "components": {"machine_id": "m-1", "mac:aa": "n-1", "cpu": "c-1"}});
+    let body = json!({"product": p.code, "license_key": "KEY-HB", "fingerprint": machine});
+    let mut activation = body.clone();
+    activation["device_key"] = json!(public(&key));
+    let a = call_as_device(&s, &p, "/api/v1/activate_license", &activation, &key);
+    assert_eq!(a.status, 200, "{}", a.body);
+    let r = call_as_device(&s, &p, "/api/v1/floating/register", &body, &key);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let ring = tessera::Keyring::from_keys([s.key.clone()]);
+    let minutes = |a: &Answer| {
+        let l = tessera::format::lease::Lease::verify(
+            a.body["lease"].as_str().unwrap().as_bytes(),
+            &ring,
+        )
+        .unwrap();
+        assert_eq!(
+            (l.license_id.as_str(), l.device.id.as_str()),
+            ("L-HB", "device-0001")
+        );
+        (l.expires_at - l.issued_at).num_minutes()
+    };
+    let beat = |nonce: &str| {
+        call_as_device_with_nonce(&s, &p, "/api/v1/floating/heartbeat", &body, &key, nonce)
+    };
+    // The first heartbeat takes the full path; the next ones may not.
+    for _ in 0..3 {
+        let h = beat(&nonce());
+        assert_eq!(h.status, 200, "{}", h.body);
+        assert_eq!((minutes(&h), &h.body["seats_total"]), (15, &json!(2)));
+    }
+    // The same request again is a replay.
+    let once = nonce();
+    assert_eq!(beat(&once).status, 200);
+    let again = beat(&once);
+    assert_eq!(
+        (again.status, again.body["code"].as_str()),
+        (401, Some("replayed"))
+    );
+    // Without the device's proof, or with another device's.
+    let h = call(&s, &p, "/api/v1/floating/heartbeat", body.clone());
+    assert_eq!(
+        (h.status, h.body["code"].as_str()),
+        (401, Some("device_proof"))
+    );
+    let stranger = ed25519_dalek::SigningKey::from_bytes(&[10; 32]);
+    let h = call_as_device(&s, &p, "/api/v1/floating/heartbeat", &body, &stranger);
+    assert_eq!(
+        (h.status, h.body["code"].as_str()),
+        (401, Some("device_proof"))
+    );
+    // A new floating timeout: the next lease has it.
+    let u = admin(
+        &s,
+        "PATCH",
+        "/admin/v1/licenses/L-HB",
+        json!({"spec": {"floating_timeout": 30}}),
+    );
+    assert_eq!(u.status, 200, "{}", u.body);
+    let h = beat(&nonce());
+    assert_eq!((h.status, minutes(&h)), (200, 30), "{}", h.body);
+    assert_eq!(minutes(&beat(&nonce())), 30);
+    // Disabled: refused; enabled again: renewed.
+    let d = admin(&s, "POST", "/admin/v1/licenses/L-HB/disable", Value::Null);
+    assert_eq!(d.status, 200, "{}", d.body);
+    let h = beat(&nonce());
+    assert_eq!(
+        (h.status, h.body["code"].as_str()),
+        (403, Some("license_disabled"))
+    );
+    let e = admin(&s, "POST", "/admin/v1/licenses/L-HB/enable", Value::Null);
+    assert_eq!(e.status, 200, "{}", e.body);
+    assert_eq!(beat(&nonce()).status, 200);
+    assert_eq!(beat(&nonce()).status, 200);
+    // The device comes back under a new key (the way back of a device that
+    // lost its state), while the instance remembers the old one: the old
+    // key's proofs no longer renew, the new key's do.
+    let new_key = ed25519_dalek::SigningKey::from_bytes(&[11; 32]);
+    let mut activation = body.clone();
+    activation["device_key"] = json!(public(&new_key));
+    let a = call_as_device(&s, &p, "/api/v1/activate_license", &activation, &new_key);
+    assert_eq!(a.status, 200, "{}", a.body);
+    let h = beat(&nonce());
+    assert_eq!(
+        (h.status, h.body["code"].as_str()),
+        (401, Some("device_proof"))
+    );
+    let renew = || call_as_device(&s, &p, "/api/v1/floating/heartbeat", &body, &new_key);
+    for _ in 0..2 {
+        let h = renew();
+        assert_eq!(h.status, 200, "{}", h.body);
+    }
+    // Deactivated: the seat goes with the activation.
+    let d = call_as_device(&s, &p, "/api/v1/deactivate_license", &body, &new_key);
+    assert_eq!(d.status, 200, "{}", d.body);
+    let h = renew();
+    assert_ne!(h.status, 200, "{}", h.body);
+}

@@ -1,7 +1,7 @@
 //! The queries of seats: leases, held and borrowed.
 
 use crate::database::{exec, one};
-use crate::store::{args, Db, DbResult};
+use crate::store::{args, pg_row, Db, DbResult};
 
 /// Seats held at `now` by devices other than `device`.
 pub(crate) fn seats_held_by_others(
@@ -95,4 +95,66 @@ pub(crate) fn borrowed_until(
         args![license_id, device, now],
         |r| r.get(0),
     )
+}
+
+/// What a heartbeat in one statement asks of the database.
+pub(crate) struct Beat<'a> {
+    pub(crate) product: &'a str,
+    pub(crate) nonce: &'a str,
+    pub(crate) nonce_expires: i64,
+    pub(crate) lease_id: &'a str,
+    pub(crate) now: i64,
+    pub(crate) expires_at: i64,
+    pub(crate) license_id: &'a str,
+    /// The license key the request named, or None when it named the id.
+    pub(crate) license_key: Option<&'a str>,
+    /// The revision whose floating timeout `expires_at` was reckoned with.
+    pub(crate) revision: i64,
+    pub(crate) device: &'a str,
+    /// The key the request's device proof was checked against (None: the
+    /// activation recorded none, and the request needed no proof).
+    pub(crate) proof_key: Option<&'a str>,
+}
+
+/// For PostgreSQL only (SQLite has no INSERT in a WITH), in one statement
+/// awaited on the runtime: spends the nonce, and renews the device's live
+/// floating seat if the nonce was fresh, the license is enabled and still
+/// at `revision`, and the activation records `proof_key`. Answers whether
+/// the nonce was fresh and whether the seat was renewed.
+pub(crate) async fn beat(pool: &deadpool_postgres::Pool, b: &Beat<'_>) -> DbResult<(bool, bool)> {
+    let row = pg_row(
+        pool,
+        "WITH spent AS (
+            INSERT INTO nonces (product, nonce, expires) VALUES (?1, ?2, ?3)
+            ON CONFLICT DO NOTHING RETURNING 1
+        ), renewed AS (
+            UPDATE leases SET id = ?4, expires_at = ?6
+            WHERE license_id = ?7 AND device = ?10 AND expires_at > ?5 AND kind = 'floating'
+              AND EXISTS (SELECT 1 FROM spent)
+              AND EXISTS (SELECT 1 FROM licenses WHERE id = ?7 AND product = ?1
+                  AND license_key = COALESCE(?8, license_key) AND enabled <> 0 AND revision = ?9)
+              AND COALESCE((SELECT proof_key FROM activations
+                  WHERE license_id = ?7 AND device = ?10), '') = COALESCE(?11, '')
+            RETURNING 1
+        )
+        SELECT (SELECT COUNT(*) FROM spent), (SELECT COUNT(*) FROM renewed)",
+        args![
+            b.product,
+            b.nonce,
+            b.nonce_expires,
+            b.lease_id,
+            b.now,
+            b.expires_at,
+            b.license_id,
+            b.license_key,
+            b.revision,
+            b.device,
+            b.proof_key
+        ],
+    )
+    .await?;
+    match row {
+        Some(r) => Ok((r.get::<i64>(0)? == 1, r.get::<i64>(1)? == 1)),
+        None => Ok((false, false)),
+    }
 }

@@ -2,6 +2,8 @@
 //! borrow for the client, and the seat count for the admin API.
 
 pub(crate) mod db;
+pub(crate) mod heartbeat;
+pub(crate) mod known;
 
 use std::sync::Arc;
 
@@ -10,6 +12,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tessera::format::lease::{Lease, LeaseKind};
+use tessera::Fingerprint;
 
 use crate::activations::db as activations_db;
 use crate::activations::require_activated;
@@ -53,7 +56,14 @@ pub(crate) async fn register_call(call: DeviceCall<DeviceRequest>) -> Result<Ans
     call.run(Purpose::Use, handler).await
 }
 
-pub(crate) async fn heartbeat_call(call: DeviceCall<DeviceRequest>) -> Result<Answer, ApiError> {
+/// A floating seat's heartbeat: in one statement where it can be
+/// ([`heartbeat::in_one_statement`]), else down the full path.
+pub(crate) async fn heartbeat_call(
+    mut call: DeviceCall<DeviceRequest>,
+) -> Result<Answer, ApiError> {
+    if let Some(answer) = heartbeat::in_one_statement(&mut call).await? {
+        return Ok(answer);
+    }
     call.run(Purpose::Use, Box::new(heartbeat)).await
 }
 
@@ -119,7 +129,14 @@ fn lease(
             ),
         ));
     }
-    let lease = new_lease(row, who, kind, now, expires_at)?;
+    let lease = new_lease(
+        &row.id,
+        &row.product,
+        &who.fingerprint,
+        kind,
+        now,
+        expires_at,
+    )?;
     let kind_name = if kind == LeaseKind::Borrow {
         "borrow"
     } else {
@@ -142,8 +159,9 @@ fn lease(
 }
 
 fn new_lease(
-    row: &LicenseRow,
-    who: &LicenseAndDevice,
+    license_id: &str,
+    product: &str,
+    device: &Fingerprint,
     kind: LeaseKind,
     now: DateTime<Utc>,
     expires_at: DateTime<Utc>,
@@ -151,9 +169,9 @@ fn new_lease(
     Ok(Lease {
         format: 1,
         id: random_id()?,
-        license_id: row.id.clone(),
-        product: row.product.clone(),
-        device: who.fingerprint.clone(),
+        license_id: license_id.to_owned(),
+        product: product.to_owned(),
+        device: device.clone(),
         kind,
         issued_at: now,
         expires_at,
@@ -162,6 +180,8 @@ fn new_lease(
 
 /// Renews the device's live floating seat: one statement, no seat count
 /// (the device holds its seat already). A lapsed seat must register again.
+/// On PostgreSQL, what it found is remembered for the device's next
+/// heartbeats ([`heartbeat::in_one_statement`]).
 fn heartbeat(
     app: &App,
     tx: &Db<'_>,
@@ -173,7 +193,14 @@ fn heartbeat(
     let parsed = floating(app, row)?;
     let license = &parsed.1;
     let length = Duration::minutes(i64::from(license.floating_timeout));
-    let lease = new_lease(row, who, LeaseKind::Floating, now, later(now, length)?)?;
+    let lease = new_lease(
+        &row.id,
+        &row.product,
+        &who.fingerprint,
+        LeaseKind::Floating,
+        now,
+        later(now, length)?,
+    )?;
     let renewed = db::renew_lease(
         tx,
         &lease.id,
@@ -187,6 +214,22 @@ fn heartbeat(
             "no_lease",
             "this device holds no live seat: register again",
         ));
+    }
+    if let (true, Some(name)) = (app.is_postgres(), heartbeat::name_of(who)) {
+        let proof_key = activations_db::activation_key(
+            tx,
+            activations_db::ActivationKey::Proof,
+            &row.id,
+            &who.fingerprint.id,
+        )?;
+        let seen = known::Seen {
+            license_id: row.id.clone(),
+            revision: row.revision,
+            timeout_minutes: license.floating_timeout,
+            seats_total: license.floating_users,
+            proof_key,
+        };
+        app.known_seats.learn(name, seen);
     }
     let extra = json!({ "seats_total": license.floating_users });
     Ok(Unsigned::Lease(Box::new(lease), extra))

@@ -287,7 +287,20 @@ pub fn call_as_device(
     body: &Value,
     device: &ed25519_dalek::SigningKey,
 ) -> Answer {
-    let (date, nonce, body) = (server_date(server), nonce(), body.to_string());
+    call_as_device_with_nonce(server, p, path, body, device, &nonce())
+}
+
+/// [`call_as_device`] with a nonce of the caller's (the same request sent
+/// again).
+pub fn call_as_device_with_nonce(
+    server: &Server,
+    p: &Product,
+    path: &str,
+    body: &Value,
+    device: &ed25519_dalek::SigningKey,
+    nonce: &str,
+) -> Answer {
+    let (date, nonce, body) = (server_date(server), nonce.to_owned(), body.to_string());
     let msg = request::request_string(&date, "POST", path, body.as_bytes(), &nonce);
     let sig = request::sign(&p.key, &msg).unwrap();
     let r = server
