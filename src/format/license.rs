@@ -20,6 +20,9 @@ use crate::error::{Error, Result};
 use crate::format::armor::{self, Opened};
 use crate::format::keys::{KeyId, Keyring};
 
+/// The compact form's reader: part of `fast` (speed for size), like the
+/// curve's tables; the smallest build reads every payload with serde_json.
+#[cfg(feature = "fast")]
 pub(crate) mod reader;
 
 /// The payload format this SDK reads and writes.
@@ -190,7 +193,9 @@ fn floating_timeout_default() -> u32 {
 
 impl License {
     /// A license with the required fields given and every other field at
-    /// the default a document that leaves it out gets.
+    /// the default a document that leaves it out gets (the Keygen mapping
+    /// builds its licenses so).
+    #[cfg(any(feature = "keygen", test))]
     pub(crate) fn with_defaults(
         id: String,
         license_type: LicenseType,
@@ -524,6 +529,7 @@ pub struct Feature {
 
 impl Feature {
     /// An on/off feature named `code`, every other field at its default.
+    #[cfg(any(feature = "keygen", test))]
     pub(crate) fn activation(code: String) -> Feature {
         Feature {
             code,
@@ -742,7 +748,11 @@ fn parse_payload(payload: &[u8]) -> Result<License> {
         .map_err(|_| Error::InvalidPayload("not a license document: not UTF-8".into()))?;
     // The issuer's own form, read directly; anything else goes to serde,
     // which reads every form and says what is wrong.
-    let license: License = match reader::read(text) {
+    #[cfg(feature = "fast")]
+    let direct = reader::read(text);
+    #[cfg(not(feature = "fast"))]
+    let direct = None;
+    let license: License = match direct {
         Some(license) => license,
         None => serde_json::from_str(text)
             .map_err(|e| Error::InvalidPayload(format!("not a license document: {e}")))?,
