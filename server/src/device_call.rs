@@ -8,10 +8,10 @@ use std::sync::Arc;
 use axum::extract::{FromRequest, Request};
 use chrono::{DateTime, Duration, Utc};
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
 use serde_json::{json, Value};
 use tessera::activation::offline;
 use tessera::format::lease::Lease;
+use tessera::protocol::bodies::{DeviceRequest, LicenseAndDevice};
 use tessera::Fingerprint;
 
 use crate::activations::db as activations_db;
@@ -25,35 +25,6 @@ use crate::state::App;
 use crate::store::Db;
 use crate::users::db as users_db;
 use crate::users::sign_in as users_sign_in;
-use crate::users::sign_in::Password;
-
-/// What every client request names: the product, the license (by key, or
-/// by id for a device it is activated on or for its user), and the device.
-#[derive(Debug, Deserialize)]
-pub(crate) struct LicenseAndDevice {
-    pub(crate) product: String,
-    #[serde(default)]
-    pub(crate) license_key: Option<String>,
-    #[serde(default)]
-    pub(crate) license_id: Option<String>,
-    #[serde(default)]
-    pub(crate) username: Option<String>,
-    #[serde(default)]
-    password: Option<Password>,
-    pub(crate) fingerprint: Fingerprint,
-    /// At an activation: the public key (base64) of the device's proofs
-    /// on its later requests.
-    #[serde(default)]
-    device_key: Option<String>,
-}
-
-/// The body of a device call that names nothing else.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct DeviceRequest {
-    #[serde(flatten)]
-    who: LicenseAndDevice,
-}
 
 impl DeviceBody for DeviceRequest {
     type Rest = ();

@@ -5,12 +5,17 @@
 use std::sync::OnceLock;
 
 use chrono::{DateTime, Utc};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::transport::{Answer, Caller, ServerConfig, Transport};
 use crate::activation::Credential;
 use crate::error::{Error, Result};
 use crate::format::fingerprint::Fingerprint;
+use crate::protocol::bodies::{
+    BorrowRequest, ConsumptionAnswer, ConsumptionRecord, ConsumptionRequest, DeviceRequest,
+    LeaseAnswer, LicenseAndDevice, LicenseFileAnswer, Password, ReleaseRequest, TrialKeyAnswer,
+    TrialRequest, UserLicensesRequest,
+};
 use crate::runtime::config::LocalConfig;
 use crate::runtime::consumption::Pending;
 use crate::runtime::handle::{LeaseStatus, LicenseHandle};
@@ -114,18 +119,20 @@ impl Connection {
     }
 
     /// This device's part of every client request.
-    fn device(&self) -> Result<Value> {
-        let fingerprint = self.fingerprint()?;
-        Ok(json!({ "product": self.local.product, "fingerprint": fingerprint }))
+    fn device(&self) -> Result<LicenseAndDevice> {
+        Ok(LicenseAndDevice::new(
+            self.local.product.clone(),
+            self.fingerprint()?,
+        ))
     }
 
     /// The request for the license activated here, named by id.
-    fn activated(&self) -> Result<(Value, ActivationRecord)> {
+    fn activated(&self) -> Result<(LicenseAndDevice, ActivationRecord)> {
         let record =
             crate::activation::direct::current_activation(&self.local, self.fingerprint()?)?;
-        let mut body = self.device()?;
-        body["license_id"] = json!(record.license_id);
-        Ok((body, record))
+        let mut who = self.device()?;
+        who.license_id = Some(record.license_id.clone());
+        Ok((who, record))
     }
 
     /// This device's key for the license server: Ed25519, seeded by an
@@ -171,7 +178,7 @@ impl Connection {
     }
 
     /// One signed call; every verified answer's time reaches the clock.
-    fn call(&self, path: &str, body: &Value) -> Result<Answer> {
+    fn call(&self, path: &str, body: &impl serde::Serialize) -> Result<Answer> {
         self.with_caller(|caller| {
             self.transport
                 .call(caller, path, body, &|time| self.observe_server_time(time))
@@ -198,32 +205,31 @@ impl Connection {
         Ok(())
     }
 
-    fn license_file(answer: &Answer) -> Result<&str> {
-        answer.body["license_file"]
-            .as_str()
-            .ok_or(Error::BadResponse("the answer holds no license file"))
+    fn license_file(answer: &Answer) -> Result<String> {
+        read_answer::<LicenseFileAnswer>(answer, "the answer holds no license file")
+            .map(|a| a.license_file)
     }
 
     /// Activates a license on this device: the server records the device
     /// (within `max_activations`) and answers a license file bound to it,
     /// which is verified and stored as [`crate::activate`] does.
     pub fn activate(&self, credential: &Credential) -> Result<ActivationRecord> {
-        let mut body = self.device()?;
+        let mut who = self.device()?;
         // The public half of the key that will prove this device's later
         // requests.
         let device_key = self.device_key()?.verifying_key();
-        body["device_key"] =
-            json!(crate::format::keys::PublicKey::from_bytes(device_key.as_bytes())?.to_base64());
+        who.device_key =
+            Some(crate::format::keys::PublicKey::from_bytes(device_key.as_bytes())?.to_base64());
         match credential {
-            Credential::LicenseKey(key) => body["license_key"] = json!(key),
+            Credential::LicenseKey(key) => who.license_key = Some(key.clone()),
             Credential::User {
                 username,
                 password: Some(password),
                 license_id: Some(license_id),
             } => {
-                body["username"] = json!(username);
-                body["password"] = json!(password);
-                body["license_id"] = json!(license_id);
+                who.username = Some(username.clone());
+                who.password = Some(Password::new(password.as_str()));
+                who.license_id = Some(license_id.clone());
             }
             Credential::User { .. } => {
                 return Err(Error::InvalidArgument(
@@ -231,7 +237,7 @@ impl Connection {
                 ))
             }
         }
-        let answer = self.call("/api/v1/activate_license", &body)?;
+        let answer = self.call("/api/v1/activate_license", &DeviceRequest::new(who))?;
         let record = crate::activation::direct::activate(
             &self.local,
             Self::license_file(&answer)?.as_bytes(),
@@ -242,8 +248,11 @@ impl Connection {
 
     /// A user's licenses for this product (username and password; seed 003).
     pub fn user_licenses(&self, username: &str, password: &str) -> Result<Vec<UserLicense>> {
-        let body =
-            json!({ "product": self.local.product, "username": username, "password": password });
+        let body = UserLicensesRequest::new(
+            self.local.product.clone(),
+            username,
+            Password::new(password),
+        );
         let answer = self.call("/api/v1/user_licenses", &body)?;
         let list = answer
             .body
@@ -267,15 +276,13 @@ impl Connection {
 
     /// A trial license key for this device (the same one when asked again).
     pub fn trial_key(&self, email: Option<&str>) -> Result<String> {
-        let mut body = self.device()?;
-        if let Some(e) = email {
-            body["email"] = json!(e);
-        }
+        let body = TrialRequest::new(
+            self.local.product.clone(),
+            self.fingerprint()?,
+            email.map(str::to_owned),
+        );
         let answer = self.call("/api/v1/trial_key", &body)?;
-        Ok(answer.body["license_key"]
-            .as_str()
-            .ok_or(Error::BadResponse("the answer holds no key"))?
-            .to_owned())
+        read_answer::<TrialKeyAnswer>(&answer, "the answer holds no key").map(|a| a.license_key)
     }
 
     /// Checks in: a fresh license file (new expiry, the vendor's changes)
@@ -286,8 +293,8 @@ impl Connection {
     /// vendor expired or changed it): the handle then reports that status,
     /// instead of the old file working on until its check-in expiry.
     pub fn check_in(&self) -> Result<ActivationRecord> {
-        let (body, record) = self.activated()?;
-        let answer = self.call("/api/v1/check_license", &body)?;
+        let (who, record) = self.activated()?;
+        let answer = self.call("/api/v1/check_license", &DeviceRequest::new(who))?;
         let fresh = crate::activation::direct::refresh(
             &self.local,
             Self::license_file(&answer)?.as_bytes(),
@@ -328,13 +335,12 @@ impl Connection {
         current_version: Option<&str>,
         channel: Option<&str>,
     ) -> Result<Option<Release>> {
-        let (mut body, _) = self.activated()?;
-        if let Some(v) = current_version {
-            body["current_version"] = json!(v);
-        }
-        if let Some(c) = channel {
-            body["channel"] = json!(c);
-        }
+        let (who, _) = self.activated()?;
+        let body = ReleaseRequest::new(
+            who,
+            current_version.map(str::to_owned),
+            channel.map(str::to_owned),
+        );
         let answer = self.call("/api/v1/latest_release", &body)?;
         match answer.body.get("release") {
             Some(Value::Null) => Ok(None),
@@ -348,32 +354,30 @@ impl Connection {
     /// Frees this device's slot on the server, then removes the local
     /// activation. Nothing changes here when the server cannot be reached.
     pub fn deactivate(&self) -> Result<()> {
-        let (body, record) = self.activated()?;
-        self.call("/api/v1/deactivate_license", &body)?;
+        let (who, record) = self.activated()?;
+        self.call("/api/v1/deactivate_license", &DeviceRequest::new(who))?;
         crate::activation::direct::deactivate(&self.local, &record.license_id)?;
         log::info!("deactivated license {}", record.license_id);
         Ok(())
     }
 
     fn install(&self, handle: &LicenseHandle, answer: &Answer) -> Result<LeaseStatus> {
-        let lease = answer.body["lease"]
-            .as_str()
-            .ok_or(Error::BadResponse("the answer holds no lease"))?;
-        handle.install_lease(lease.as_bytes())
+        let answer = read_answer::<LeaseAnswer>(answer, "the answer holds no lease")?;
+        handle.install_lease(answer.lease.as_bytes())
     }
 
     /// Takes a floating seat: a lease of `floating_timeout` minutes,
     /// installed in `handle`. See [`FloatingSession`](super::FloatingSession) to keep it.
     pub fn register(&self, handle: &LicenseHandle) -> Result<LeaseStatus> {
-        let (body, _) = self.activated()?;
-        let answer = self.call("/api/v1/floating/register", &body)?;
+        let (who, _) = self.activated()?;
+        let answer = self.call("/api/v1/floating/register", &DeviceRequest::new(who))?;
         self.install(handle, &answer)
     }
 
     /// Renews the seat; a lapsed seat is taken again if one is free.
     pub fn heartbeat(&self, handle: &LicenseHandle) -> Result<LeaseStatus> {
-        let (body, _) = self.activated()?;
-        match self.call("/api/v1/floating/heartbeat", &body) {
+        let (who, _) = self.activated()?;
+        match self.call("/api/v1/floating/heartbeat", &DeviceRequest::new(who)) {
             Ok(answer) => self.install(handle, &answer),
             Err(Error::ServerRefused { code, .. }) if code == "no_lease" => self.register(handle),
             Err(e) => Err(e),
@@ -384,15 +388,16 @@ impl Connection {
     /// it ends; [`FloatingSession::close`](super::FloatingSession::close)
     /// forgets it too.
     pub fn release(&self) -> Result<()> {
-        let (body, _) = self.activated()?;
-        self.call("/api/v1/floating/release", &body)?;
+        let (who, _) = self.activated()?;
+        self.call("/api/v1/floating/release", &DeviceRequest::new(who))?;
         Ok(())
     }
 
     /// Gives the seat back in one attempt of at most `deadline`: what a
     /// destructor may afford (unreleased, a seat comes free at its timeout).
     pub(super) fn release_briefly(&self, deadline: std::time::Duration) -> Result<()> {
-        let (body, _) = self.activated()?;
+        let (who, _) = self.activated()?;
+        let body = DeviceRequest::new(who);
         let observe = |time| self.observe_server_time(time);
         self.with_caller(|caller| {
             self.transport.call_within(
@@ -410,9 +415,8 @@ impl Connection {
     /// Borrows a seat for `hours` (at most `max_borrow_time`): the lease
     /// is installed and survives restarts, for use offline.
     pub fn borrow(&self, handle: &LicenseHandle, hours: u32) -> Result<LeaseStatus> {
-        let (mut body, _) = self.activated()?;
-        body["hours"] = json!(hours);
-        let answer = self.call("/api/v1/floating/borrow", &body)?;
+        let (who, _) = self.activated()?;
+        let answer = self.call("/api/v1/floating/borrow", &BorrowRequest::new(who, hours))?;
         self.install(handle, &answer)
     }
 
@@ -436,11 +440,12 @@ impl Connection {
         let pending = handle.pending_uploads()?;
         let mut report = Upload::default();
         for batch in pending.chunks(UPLOAD_BATCH) {
-            let (mut body, _) = self.activated()?;
-            body["records"] = Value::from(batch.iter().map(record).collect::<Vec<_>>());
+            let (who, _) = self.activated()?;
+            let body = ConsumptionRequest::new(who, batch.iter().map(record).collect());
             let answer = self.call("/api/v1/add_consumption", &body)?;
+            let answer = read_answer::<ConsumptionAnswer>(&answer, "the answer counts no records")?;
             report.sent += batch.len();
-            report.new += answer.body["accepted"].as_u64().unwrap_or(0);
+            report.new += answer.accepted;
             let last = batch.iter().map(|p| p.last_seq).max().unwrap_or(0);
             handle.acknowledge_upload(last)?;
             report.acknowledged = last;
@@ -457,10 +462,15 @@ impl Connection {
     }
 }
 
-fn record(p: &Pending) -> Value {
-    let mut r = json!({ "first_seq": p.first_seq, "seq": p.last_seq, "counter": p.counter, "amount": p.amount });
-    if !p.mac.is_empty() {
-        r["mac"] = json!(p.mac);
-    }
-    r
+fn record(p: &Pending) -> ConsumptionRecord {
+    let mac = (!p.mac.is_empty()).then(|| p.mac.clone());
+    ConsumptionRecord::new(p.first_seq, p.last_seq, p.counter.clone(), p.amount, mac)
+}
+
+/// The answer's body as the type `T` the call answers with.
+fn read_answer<T: serde::de::DeserializeOwned>(
+    answer: &Answer,
+    missing: &'static str,
+) -> Result<T> {
+    T::deserialize(&answer.body).map_err(|_| Error::BadResponse(missing))
 }

@@ -256,7 +256,7 @@ impl Transport {
         &self,
         caller: &Caller<'_>,
         path: &str,
-        body: &Value,
+        body: &(impl serde::Serialize + ?Sized),
         observe: &dyn Fn(DateTime<Utc>) -> Result<()>,
     ) -> Result<Answer> {
         self.call_within(
@@ -275,7 +275,7 @@ impl Transport {
         &self,
         caller: &Caller<'_>,
         path: &str,
-        body: &Value,
+        body: &(impl serde::Serialize + ?Sized),
         observe: &dyn Fn(DateTime<Utc>) -> Result<()>,
         attempts: u32,
         deadline: StdDuration,

@@ -2,6 +2,8 @@
 //! reference server use this module and keep no copy of their own
 //! (docs/PROTOCOL.md).
 //!
+//! - [`bodies`]: the client API's request bodies and the answers the SDK
+//!   reads, as types;
 //! - [`request`]: the string a request's HMAC covers, the `Authorization`
 //!   header, nonces;
 //! - [`response`]: the server's Ed25519 signature over each answer, and its
@@ -9,6 +11,7 @@
 //! - [`http_date`]: the `Date` header's form;
 //! - [`counter`]: counter keys and the limit arithmetic of consumption.
 
+pub mod bodies;
 pub mod counter;
 pub mod http_date;
 pub mod request;

@@ -10,9 +10,11 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
 use tessera::Fingerprint;
 
+use tessera::protocol::bodies::{DeviceRequest, LicenseAndDevice};
+
 use crate::body::Reply;
 use crate::database;
-use crate::device_call::{later, DeviceCall, DeviceRequest, LicenseAndDevice, Purpose, Unsigned};
+use crate::device_call::{later, DeviceCall, Purpose, Unsigned};
 use crate::error::ApiError;
 use crate::http::Answer;
 use crate::licenses::db as licenses_db;

@@ -6,9 +6,10 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::Extension;
 use chrono::Duration;
-use serde::Deserialize;
 use serde_json::{json, Value};
 use tessera::activation::offline::{self, Action};
+
+use tessera::protocol::bodies::OfflineRequest;
 
 use crate::activations::{license_spec, record_activation, remove_activation};
 use crate::database;
@@ -19,25 +20,10 @@ use crate::licenses::db::LicenseRow;
 use crate::state::{App, AppState};
 use crate::users::db as users_db;
 use crate::users::sign_in as users_sign_in;
-use crate::users::sign_in::Password;
 
 use crate::device_call::{
     check_fingerprint, check_user_devices, finish, license_of_product, same_product, Unsigned,
 };
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct OfflineRequest {
-    product: String,
-    /// The armored request file the device wrote.
-    request: String,
-    /// For a user's request: the password, and which license when the
-    /// user has several for the product.
-    #[serde(default)]
-    password: Option<Password>,
-    #[serde(default)]
-    license_id: Option<String>,
-}
 
 pub(crate) async fn activate_offline_call(
     State(app): AppState,

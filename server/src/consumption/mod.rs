@@ -4,40 +4,20 @@
 pub(crate) mod db;
 
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
 use serde_json::json;
 use tessera::protocol::counter::{Counter, Limit};
 
+use tessera::protocol::bodies::{ConsumptionRecord as Record, ConsumptionRequest};
+
+use tessera::protocol::bodies::LicenseAndDevice;
+
 use crate::activations::require_activated;
-use crate::device_call::{DeviceBody, DeviceCall, Handler, LicenseAndDevice, Purpose, Unsigned};
+use crate::device_call::{DeviceBody, DeviceCall, Handler, Purpose, Unsigned};
 use crate::error::ApiError;
 use crate::http::Answer;
 use crate::licenses::db::LicenseRow;
 use crate::state::App;
 use crate::store::Db;
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct ConsumptionRequest {
-    #[serde(flatten)]
-    who: LicenseAndDevice,
-    records: Vec<Record>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct Record {
-    /// The journal range's first sequence number (default: `seq`).
-    #[serde(default)]
-    first_seq: Option<u64>,
-    seq: u64,
-    counter: String,
-    amount: u64,
-    /// The chain MAC of the range's last journal record (hex): tells a
-    /// retry from a record of a journal that started again.
-    #[serde(default)]
-    mac: Option<String>,
-}
 
 impl DeviceBody for ConsumptionRequest {
     type Rest = Vec<Record>;

@@ -10,28 +10,18 @@ use axum::extract::{Path, Query, State};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use tessera::protocol::bodies::ReleaseRequest;
+
+use tessera::protocol::bodies::LicenseAndDevice;
+
 use crate::activations::require_activated;
 use crate::body::{check_code, invalid, plain_text, Reply};
 use crate::database;
-use crate::device_call::{DeviceBody, DeviceCall, Handler, LicenseAndDevice, Purpose, Unsigned};
+use crate::device_call::{DeviceBody, DeviceCall, Handler, Purpose, Unsigned};
 use crate::error::ApiError;
 use crate::http::{Answer, JsonBody};
 use crate::products::db as products_db;
 use crate::state::{App, AppState};
-
-/// The update check: which release this device's license may install.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct ReleaseRequest {
-    #[serde(flatten)]
-    who: LicenseAndDevice,
-    /// The version installed now: only newer releases that accept it.
-    #[serde(default)]
-    current_version: Option<String>,
-    /// One channel's releases (all channels when left out).
-    #[serde(default)]
-    channel: Option<String>,
-}
 
 impl DeviceBody for ReleaseRequest {
     /// The installed version and the channel.

@@ -22,8 +22,10 @@ use tessera::format::lease::LeaseKind;
 
 use super::db;
 use super::known::{License, Name};
+use tessera::protocol::bodies::{DeviceRequest, LicenseAndDevice};
+
 use crate::database;
-use crate::device_call::{finish, later, DeviceCall, DeviceRequest, LicenseAndDevice, Unsigned};
+use crate::device_call::{finish, later, DeviceCall, Unsigned};
 use crate::error::ApiError;
 use crate::http::{replayed, Answer};
 

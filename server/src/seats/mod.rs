@@ -9,10 +9,11 @@ use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use chrono::{DateTime, Duration, Utc};
-use serde::Deserialize;
 use serde_json::{json, Value};
 use tessera::format::lease::{Lease, LeaseKind};
 use tessera::Fingerprint;
+
+use tessera::protocol::bodies::BorrowRequest;
 
 use crate::activations::db as activations_db;
 use crate::activations::require_activated;
@@ -26,15 +27,8 @@ use crate::state::{App, AppState, ParsedLicense};
 use crate::store::Db;
 use crate::users::db as users_db;
 
-use crate::device_call::{later, random_id, DeviceRequest, Handler, LicenseAndDevice, Unsigned};
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct BorrowRequest {
-    #[serde(flatten)]
-    who: LicenseAndDevice,
-    hours: u32,
-}
+use crate::device_call::{later, random_id, Handler, Unsigned};
+use tessera::protocol::bodies::{DeviceRequest, LicenseAndDevice};
 
 impl DeviceBody for BorrowRequest {
     type Rest = u32;

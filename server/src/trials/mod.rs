@@ -7,9 +7,9 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::Extension;
 use chrono::Duration;
-use serde::Deserialize;
 use serde_json::{json, Value};
-use tessera::Fingerprint;
+
+use tessera::protocol::bodies::TrialRequest;
 
 use crate::database;
 use crate::device_call::{check_fingerprint, later, license_key, random_id, same_product};
@@ -19,15 +19,6 @@ use crate::licenses::db as licenses_db;
 use crate::products::db as products_db;
 use crate::state::{App, AppState};
 use crate::users::sign_in as users_sign_in;
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct TrialRequest {
-    product: String,
-    fingerprint: Fingerprint,
-    #[serde(default)]
-    email: Option<String>,
-}
 
 pub(crate) async fn trial_key_call(
     State(app): AppState,

@@ -12,6 +12,8 @@ use axum::Extension;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use tessera::protocol::bodies::UserLicensesRequest;
+
 use crate::activations::db as activations_db;
 use crate::body::{invalid, Reply, MAX_BATCH};
 use crate::database;
@@ -24,14 +26,6 @@ use crate::state::{App, AppState};
 use crate::store::Db;
 use crate::users::db::UserRow;
 use crate::users::sign_in::Password;
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct UserLicensesRequest {
-    product: String,
-    username: String,
-    password: Password,
-}
 
 pub(crate) async fn user_licenses_call(
     State(app): AppState,

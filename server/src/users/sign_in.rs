@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::error::ApiError;
@@ -15,21 +14,7 @@ use crate::state::App;
 use crate::users::db::UserRow;
 
 /// A password from a request body: never printed.
-#[derive(Clone, Deserialize)]
-#[serde(transparent)]
-pub(crate) struct Password(String);
-
-impl std::fmt::Debug for Password {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Password(redacted)")
-    }
-}
-
-impl Password {
-    pub(crate) fn expose(&self) -> &str {
-        &self.0
-    }
-}
+pub(crate) use tessera::protocol::bodies::Password;
 
 /// The one spelling of a username, under which it is stored and looked
 /// up: Unicode NFKC, then lowercase, so that `Ada@Example.com`, a

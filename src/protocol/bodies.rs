@@ -1,0 +1,387 @@
+//! The bodies of the client API's requests, and the answers the SDK reads,
+//! as types: the SDK sends and reads them, the reference server reads and
+//! answers with them, so the two cannot drift apart (issue 33, item 1;
+//! docs/PROTOCOL.md has every call).
+//!
+//! A request names the product, the license (by key, or by id for a device
+//! it is activated on or for a user) and the device ([`LicenseAndDevice`]);
+//! a call that needs more carries it beside.
+
+use serde::{Deserialize, Serialize};
+
+use crate::format::fingerprint::Fingerprint;
+
+/// A password in a request body: sent as a plain JSON string, never
+/// printed (its `Debug` says `redacted`).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Password(String);
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(redacted)")
+    }
+}
+
+impl Password {
+    /// The password `text`.
+    pub fn new(text: impl Into<String>) -> Password {
+        Password(text.into())
+    }
+
+    /// The password's text, for the one place that checks it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+/// What every call about a device's use of a license names. Its `Debug`
+/// leaves the license key and the password out.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct LicenseAndDevice {
+    /// The product's code (the one the request's HMAC key belongs to).
+    pub product: String,
+    /// The license, by its key (an activation, or a device without one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub license_key: Option<String>,
+    /// The license, by id (a device it is activated on, or a user's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub license_id: Option<String>,
+    /// A user's name, with [`LicenseAndDevice::password`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// A user's password, with [`LicenseAndDevice::username`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<Password>,
+    /// The device.
+    pub fingerprint: Fingerprint,
+    /// At an activation: the public key (base64) of the device's proofs
+    /// on its later requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_key: Option<String>,
+}
+
+impl std::fmt::Debug for LicenseAndDevice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LicenseAndDevice")
+            .field("product", &self.product)
+            .field(
+                "license_key",
+                &self.license_key.as_ref().map(|_| "redacted"),
+            )
+            .field("license_id", &self.license_id)
+            .field("username", &self.username)
+            .field("password", &self.password)
+            .field("fingerprint", &self.fingerprint)
+            .field("device_key", &self.device_key)
+            .finish()
+    }
+}
+
+impl LicenseAndDevice {
+    /// `product` and `fingerprint`, the license not named yet.
+    pub fn new(product: impl Into<String>, fingerprint: Fingerprint) -> LicenseAndDevice {
+        LicenseAndDevice {
+            product: product.into(),
+            license_key: None,
+            license_id: None,
+            username: None,
+            password: None,
+            fingerprint,
+            device_key: None,
+        }
+    }
+}
+
+/// A call that names the license and the device and nothing else: the
+/// activation, check-in, deactivation, and a floating seat's register,
+/// heartbeat and release.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct DeviceRequest {
+    /// The license and the device.
+    #[serde(flatten)]
+    pub who: LicenseAndDevice,
+}
+
+impl DeviceRequest {
+    /// The request naming `who`.
+    pub fn new(who: LicenseAndDevice) -> DeviceRequest {
+        DeviceRequest { who }
+    }
+}
+
+/// A borrowed seat for `hours`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct BorrowRequest {
+    /// The license and the device.
+    #[serde(flatten)]
+    pub who: LicenseAndDevice,
+    /// How long, 1 to the license's `max_borrow_time`.
+    pub hours: u32,
+}
+
+impl BorrowRequest {
+    /// A borrow for `hours`.
+    pub fn new(who: LicenseAndDevice, hours: u32) -> BorrowRequest {
+        BorrowRequest { who, hours }
+    }
+}
+
+/// Consumption records to upload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ConsumptionRequest {
+    /// The license and the device.
+    #[serde(flatten)]
+    pub who: LicenseAndDevice,
+    /// The records, oldest first.
+    pub records: Vec<ConsumptionRecord>,
+}
+
+impl ConsumptionRequest {
+    /// An upload of `records`.
+    pub fn new(who: LicenseAndDevice, records: Vec<ConsumptionRecord>) -> ConsumptionRequest {
+        ConsumptionRequest { who, records }
+    }
+}
+
+/// One range of a device's consumption journal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ConsumptionRecord {
+    /// The range's first sequence number (default: `seq`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_seq: Option<u64>,
+    /// The range's last sequence number.
+    pub seq: u64,
+    /// The counter's key.
+    pub counter: String,
+    /// The units the range used.
+    pub amount: u64,
+    /// The chain MAC of the range's last journal record (hex): tells a
+    /// retry from a record of a journal that started again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
+}
+
+impl ConsumptionRecord {
+    /// `amount` units of `counter` over the journal's `first_seq..=seq`.
+    pub fn new(
+        first_seq: u64,
+        seq: u64,
+        counter: impl Into<String>,
+        amount: u64,
+        mac: Option<String>,
+    ) -> ConsumptionRecord {
+        ConsumptionRecord {
+            first_seq: Some(first_seq),
+            seq,
+            counter: counter.into(),
+            amount,
+            mac,
+        }
+    }
+}
+
+/// The update check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ReleaseRequest {
+    /// The license and the device.
+    #[serde(flatten)]
+    pub who: LicenseAndDevice,
+    /// The version installed now: only newer releases that accept it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_version: Option<String>,
+    /// One channel's releases (all channels when left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+}
+
+impl ReleaseRequest {
+    /// The update check of `who`.
+    pub fn new(
+        who: LicenseAndDevice,
+        current_version: Option<String>,
+        channel: Option<String>,
+    ) -> ReleaseRequest {
+        ReleaseRequest {
+            who,
+            current_version,
+            channel,
+        }
+    }
+}
+
+/// A trial license key for a device.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct TrialRequest {
+    /// The product's code.
+    pub product: String,
+    /// The device.
+    pub fingerprint: Fingerprint,
+    /// Who asks, kept in the trial license's metadata.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
+impl TrialRequest {
+    /// A trial of `product` for the device `fingerprint`.
+    pub fn new(
+        product: impl Into<String>,
+        fingerprint: Fingerprint,
+        email: Option<String>,
+    ) -> TrialRequest {
+        TrialRequest {
+            product: product.into(),
+            fingerprint,
+            email,
+        }
+    }
+}
+
+/// A user's licenses of a product.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct UserLicensesRequest {
+    /// The product's code.
+    pub product: String,
+    /// The user's name.
+    pub username: String,
+    /// The user's password.
+    pub password: Password,
+}
+
+impl UserLicensesRequest {
+    /// The licenses of `username` for `product`.
+    pub fn new(
+        product: impl Into<String>,
+        username: impl Into<String>,
+        password: Password,
+    ) -> UserLicensesRequest {
+        UserLicensesRequest {
+            product: product.into(),
+            username: username.into(),
+            password,
+        }
+    }
+}
+
+/// An offline request file handed to the server (by a vendor's tool or a
+/// portal) for its answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct OfflineRequest {
+    /// The product's code.
+    pub product: String,
+    /// The armored request file the device wrote.
+    pub request: String,
+    /// For a user's request: the password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<Password>,
+    /// For a user's request: which license, when the user has several.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub license_id: Option<String>,
+}
+
+/// The answer that carries a license file (activation, check-in).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct LicenseFileAnswer {
+    /// The armored license file, bound to the device.
+    pub license_file: String,
+}
+
+/// The answer that carries a lease (register, heartbeat, borrow).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct LeaseAnswer {
+    /// The armored lease.
+    pub lease: String,
+    /// Seats held with this one (register and borrow).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seats_used: Option<u32>,
+    /// The license's floating seats.
+    pub seats_total: u32,
+}
+
+/// The answer to a trial key request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct TrialKeyAnswer {
+    /// The trial license's key.
+    pub license_key: String,
+    /// The trial license's id.
+    pub license_id: String,
+    /// When a trial made now ends (RFC 3339); left out for an earlier one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validity_period: Option<String>,
+    /// Whether the trial was made now (false: the device's earlier one).
+    pub new: bool,
+}
+
+/// The answer to a consumption upload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ConsumptionAnswer {
+    /// The records the server had not seen before.
+    pub accepted: u64,
+    /// Of the accepted records, those whose sequence number another record
+    /// had taken (the device's journal started again): each opened the
+    /// device's next journal epoch and was counted.
+    #[serde(default)]
+    pub conflicts: u64,
+    /// Each counter's total on the server after the upload.
+    #[serde(default)]
+    pub totals: std::collections::BTreeMap<String, u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_prints_neither_its_license_key_nor_its_password() {
+        let mut who = LicenseAndDevice::new(
+            "acme",
+            Fingerprint {
+                id: "d".into(),
+                components: Default::default(),
+            },
+        );
+        who.license_key = Some("TSRA-SECRET-KEY".into());
+        who.password = Some(Password::new("hunter2-secret"));
+        let printed = format!("{:?}", DeviceRequest::new(who));
+        assert!(!printed.contains("SECRET"), "{printed}");
+        assert!(!printed.contains("hunter2"), "{printed}");
+    }
+
+    #[test]
+    fn what_is_not_set_is_not_sent() {
+        let who = LicenseAndDevice::new(
+            "acme",
+            Fingerprint {
+                id: "d".into(),
+                components: Default::default(),
+            },
+        );
+        let sent = serde_json::to_value(BorrowRequest::new(who, 8)).unwrap_or_default();
+        assert_eq!(
+            sent,
+            serde_json::json!({"product": "acme", "fingerprint": {"id": "d", "components": {}},
+                               "hours": 8})
+        );
+    }
+}
