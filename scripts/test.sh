@@ -64,6 +64,9 @@ suite format cargo fmt --all -- --check
 suite clippy cargo clippy --workspace --all-targets --all-features -- -D warnings
 # The product's build: no vendor code, no network code.
 suite clippy-product cargo clippy -p tessera --all-targets --no-default-features -- -D warnings
+# The server without the seeds' APIs (its `compat` feature off): Tessera's
+# own API and the router's fallbacks stand alone.
+suite clippy-server-alone cargo clippy -p tessera-server --no-default-features -- -D warnings
 # --no-fail-fast: one failing test binary does not hide the others.
 suite rust cargo test --workspace --all-features --no-fail-fast
 # The server's suites again on PostgreSQL, in a throwaway cluster

@@ -34,6 +34,7 @@ mod api;
 mod audit;
 mod body;
 mod client_address;
+#[cfg(feature = "compat")]
 mod compat;
 mod connections;
 mod consumption;

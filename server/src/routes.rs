@@ -42,14 +42,14 @@ pub(crate) fn router(app: Arc<App>) -> Router {
             Arc::clone(&app),
             authenticate_admin,
         ));
+    let router = Router::new().nest("/api/v1", api).nest("/admin/v1", admin);
     // The seeds' own APIs (docs/COMPAT.md), at their documents' paths, each
-    // with its own authentication in front; not in the OpenAPI document,
-    // whose contract is Tessera's own API.
-    let compat = crate::compat::routes(&app);
-    Router::new()
-        .nest("/api/v1", api)
-        .nest("/admin/v1", admin)
-        .merge(compat)
+    // with its own authentication in front (the `compat` feature, on by
+    // default); not in the OpenAPI document, whose contract is Tessera's
+    // own API.
+    #[cfg(feature = "compat")]
+    let router = router.merge(crate::compat::routes(&app));
+    router
         .route("/openapi.json", get(openapi))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -71,14 +71,26 @@ async fn refuse_nul(req: axum::extract::Request, next: axum::middleware::Next) -
     let uri = req.uri();
     let spells_nul = |t: &str| t.as_bytes().windows(3).any(|w| w == b"%00");
     if spells_nul(uri.path()) || uri.query().is_some_and(spells_nul) {
-        return crate::compat::refusal(uri.path(), crate::http::nul_refused());
+        return refusal(uri.path(), crate::http::nul_refused());
     }
     next.run(req).await
 }
 
+/// A fallback's answer for `path`: in the shape of the seed that owns the
+/// path (with the `compat` feature), else Tessera's.
+fn refusal(path: &str, e: ApiError) -> Response {
+    #[cfg(feature = "compat")]
+    return crate::compat::refusal(path, e);
+    #[cfg(not(feature = "compat"))]
+    {
+        let _ = path;
+        axum::response::IntoResponse::into_response(e)
+    }
+}
+
 async fn not_found(uri: Uri) -> Response {
     let e = ApiError::not_found("not_found", "no such endpoint");
-    crate::compat::refusal(uri.path(), e)
+    refusal(uri.path(), e)
 }
 
 async fn method_not_allowed(uri: Uri) -> Response {
@@ -87,7 +99,7 @@ async fn method_not_allowed(uri: Uri) -> Response {
         "method_not_allowed",
         "the endpoint does not take this method",
     );
-    crate::compat::refusal(uri.path(), e)
+    refusal(uri.path(), e)
 }
 
 /// Listens on `listen`, with TLS when an acceptor is given, until Ctrl-C.

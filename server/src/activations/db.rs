@@ -270,6 +270,7 @@ pub(crate) fn record_offline_request(tx: &Db<'_>, id: &str, at: i64) -> DbResult
     )? > 0)
 }
 
+#[cfg(feature = "compat")] // only the seeds' APIs ask this
 /// The devices `user_id` activated license `license_id` on, the latest
 /// first.
 pub(crate) fn user_devices(

@@ -14,7 +14,7 @@ use crate::state::App;
 
 mod genesys;
 mod licensespring;
-pub(crate) mod oidc;
+mod oidc;
 mod salesforce;
 mod soql;
 mod uipath;

@@ -44,30 +44,6 @@ fn refused(message: impl Into<String>) -> ApiError {
     ApiError::unauthorized("sso_refused", message)
 }
 
-/// Whether `url` may be fetched: HTTPS, or plain HTTP to a loopback
-/// address (a provider on this machine, as in the tests).
-pub(crate) fn url_ok(url: &str) -> bool {
-    // The URL is read by the same parser as reqwest fetches it with, so a
-    // look-alike (`http://evil.example\\@127.0.0.1/`, userinfo, odd
-    // dots) cannot be read one way here and fetched another way there.
-    if url.len() > 2048 || url.chars().any(char::is_control) {
-        return false;
-    }
-    let Ok(parsed) = reqwest::Url::parse(url) else {
-        return false;
-    };
-    if !parsed.username().is_empty() || parsed.password().is_some() {
-        return false;
-    }
-    match (parsed.scheme(), parsed.host()) {
-        ("https", Some(_)) => true,
-        ("http", Some(url::Host::Domain(name))) => name == "localhost",
-        ("http", Some(url::Host::Ipv4(ip))) => ip.is_loopback(),
-        ("http", Some(url::Host::Ipv6(ip))) => ip.is_loopback(),
-        _ => false,
-    }
-}
-
 /// The one client every provider call goes through: built (the system's
 /// roots read, the connection pool made) once, not at every sign-in.
 fn client() -> Result<reqwest::Client, ApiError> {
@@ -319,32 +295,6 @@ fn check_claims(p: &Provider, claims: &Value, now: i64) -> Result<String, ApiErr
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_https_or_loopback_http_is_fetched() {
-        for ok in [
-            "https://login.example.com/keys",
-            "http://127.0.0.1:8080/jwks",
-            "http://localhost/jwks",
-            "http://[::1]:9/x",
-        ] {
-            assert!(url_ok(ok), "{ok}");
-        }
-        for bad in [
-            "http://example.com/jwks",
-            "http://127.0.0.1.example.com/x",
-            "http://user@10.0.0.1/x",
-            "http://user@127.0.0.1/x",
-            "http://evil.example.com\\@127.0.0.1/x",
-            "http://127.1.example.com/x",
-            "ftp://127.0.0.1/x",
-            "https://",
-            "http://127.0.0.1/\nx",
-            "",
-        ] {
-            assert!(!url_ok(bad), "{bad}");
-        }
-    }
 
     fn provider() -> Provider {
         Provider {

@@ -3,7 +3,7 @@
 
 use crate::database::{all, exec, one};
 use crate::products::db::require_product;
-use crate::store::{args, Arg, Db, DbError, DbResult, Row};
+use crate::store::{args, Db, DbError, DbResult, Row};
 
 /// A license row.
 #[derive(Debug, Clone)]
@@ -199,20 +199,21 @@ pub(crate) fn licenses_of_account(
     )
 }
 
+#[cfg(feature = "compat")] // only the seeds' APIs ask this
 /// `WHERE` over `filters` (every one must hold), numbering the values
 /// from `?1`; each column must be one of `columns` (the caller's names are
 /// never spliced into SQL unchecked).
 pub(crate) fn filtered<'a>(
     filters: &[(&'static str, &'a str)],
     columns: &[&str],
-) -> DbResult<(String, Vec<Arg<'a>>)> {
+) -> DbResult<(String, Vec<crate::store::Arg<'a>>)> {
     let mut conditions = Vec::new();
     let mut values = Vec::new();
     for (column, value) in filters {
         if !columns.contains(column) {
             return Err(DbError::Invalid(format!("cannot filter on {column}")));
         }
-        values.push(Arg::Text(value));
+        values.push(crate::store::Arg::Text(value));
         conditions.push(format!("{column} = ?{}", values.len()));
     }
     let clause = if conditions.is_empty() {
@@ -223,6 +224,7 @@ pub(crate) fn filtered<'a>(
     Ok((clause, values))
 }
 
+#[cfg(feature = "compat")] // only the seeds' APIs ask this
 /// The licenses matching every filter (on `id` or `product`), by id, at
 /// most `limit`.
 pub(crate) fn licenses_matching(
@@ -231,7 +233,7 @@ pub(crate) fn licenses_matching(
     limit: u32,
 ) -> DbResult<Vec<LicenseRow>> {
     let (clause, mut values) = filtered(filters, &["id", "product"])?;
-    values.push(Arg::Int(i64::from(limit)));
+    values.push(crate::store::Arg::Int(i64::from(limit)));
     let sql = format!(
         "SELECT {LICENSE_COLUMNS} FROM licenses{clause} ORDER BY id LIMIT ?{}",
         values.len()

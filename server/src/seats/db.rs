@@ -80,6 +80,7 @@ pub(crate) fn delete_lease(tx: &Db<'_>, license_id: &str, device: &str) -> DbRes
     )? > 0)
 }
 
+#[cfg(feature = "compat")] // only the seeds' APIs ask this
 /// When `device`'s borrowed seat of license `license_id` ends, if it holds
 /// one that has not lapsed at `now`.
 pub(crate) fn borrowed_until(

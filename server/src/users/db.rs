@@ -1,8 +1,8 @@
 //! The queries of users and their license assignments.
 
 use crate::database::{all, exec, exists, one};
-use crate::licenses::db::{filtered, license_from, LicenseRow, LICENSE_COLUMNS};
-use crate::store::{args, Arg, Db, Row};
+use crate::licenses::db::{license_from, LicenseRow, LICENSE_COLUMNS};
+use crate::store::{args, Db, Row};
 pub(crate) use crate::store::{DbError, DbResult};
 
 /// A user (the password hash stays in the database layer's callers that
@@ -167,6 +167,7 @@ pub(crate) fn users_of_license(conn: &Db<'_>, license_id: &str) -> DbResult<Vec<
     )
 }
 
+#[cfg(feature = "compat")] // only the seeds' APIs ask this
 /// The (license id, user id) assignments matching every filter (on
 /// `license_id` or `user_id`), by license then user, at most `limit`.
 pub(crate) fn assignments_matching(
@@ -174,8 +175,8 @@ pub(crate) fn assignments_matching(
     filters: &[(&'static str, &str)],
     limit: u32,
 ) -> DbResult<Vec<(String, String)>> {
-    let (clause, mut values) = filtered(filters, &["license_id", "user_id"])?;
-    values.push(Arg::Int(i64::from(limit)));
+    let (clause, mut values) = crate::licenses::db::filtered(filters, &["license_id", "user_id"])?;
+    values.push(crate::store::Arg::Int(i64::from(limit)));
     let sql = format!(
         "SELECT license_id, user_id FROM user_licenses{clause} \
          ORDER BY license_id, user_id LIMIT ?{}",
