@@ -8,10 +8,12 @@ use std::sync::Arc;
 use axum::extract::{FromRequest, Request};
 use chrono::{DateTime, Duration, Utc};
 use serde::de::DeserializeOwned;
-use serde_json::{json, Value};
+use serde_json::Value;
 use tessera::activation::offline;
 use tessera::format::lease::Lease;
-use tessera::protocol::bodies::{DeviceRequest, LicenseAndDevice};
+use tessera::protocol::bodies::{
+    DeviceRequest, LeaseAnswer, LicenseAndDevice, LicenseFileAnswer, OfflineAnswer,
+};
 use tessera::Fingerprint;
 
 use crate::activations::db as activations_db;
@@ -167,8 +169,9 @@ pub(crate) enum Unsigned {
     /// A license spec to issue, then wrap in the answer to an offline
     /// request (its text and what it says).
     Offline(Value, DateTime<Utc>, String, Box<offline::Request>),
-    /// A lease to seal, and the other fields of the answer.
-    Lease(Box<Lease>, Value),
+    /// A lease to seal, the seats held with it (where the call counted
+    /// them) and the license's seats.
+    Lease(Box<Lease>, Option<u32>, u32),
 }
 
 pub(crate) fn finish(app: &App, reply: Unsigned) -> Result<Value, ApiError> {
@@ -178,17 +181,22 @@ pub(crate) fn finish(app: &App, reply: Unsigned) -> Result<Value, ApiError> {
     };
     match reply {
         Unsigned::Ready(v) => Ok(v),
-        Unsigned::License(spec, now) => Ok(json!({ "license_file": issue(spec, now)? })),
+        Unsigned::License(spec, now) => to_value(&LicenseFileAnswer::new(issue(spec, now)?)),
         Unsigned::Offline(spec, now, text, request) => {
             let file = issue(spec, now)?;
             let response = offline::respond(text.as_bytes(), &request, &file, &app.key, now)?;
-            Ok(json!({ "response": response }))
+            to_value(&OfflineAnswer::new(response))
         }
-        Unsigned::Lease(lease, mut extra) => {
-            extra["lease"] = json!(tessera::format::lease::seal(&lease, &app.key)?);
-            Ok(extra)
+        Unsigned::Lease(lease, seats_used, seats_total) => {
+            let sealed = tessera::format::lease::seal(&lease, &app.key)?;
+            to_value(&LeaseAnswer::new(sealed, seats_used, seats_total))
         }
     }
+}
+
+/// An answer's body as JSON.
+pub(crate) fn to_value(answer: &impl serde::Serialize) -> Result<Value, ApiError> {
+    serde_json::to_value(answer).map_err(|e| ApiError::internal(e.to_string()))
 }
 
 /// Looks the license up for the authenticated product and runs `f` in one

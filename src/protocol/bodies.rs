@@ -348,6 +348,72 @@ pub struct ConsumptionAnswer {
     pub totals: std::collections::BTreeMap<String, u64>,
 }
 
+/// The answer to an offline request file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct OfflineAnswer {
+    /// The armored response file for the device.
+    pub response: String,
+}
+
+impl LicenseFileAnswer {
+    /// The answer carrying `license_file`.
+    pub fn new(license_file: String) -> LicenseFileAnswer {
+        LicenseFileAnswer { license_file }
+    }
+}
+
+impl OfflineAnswer {
+    /// The answer carrying `response`.
+    pub fn new(response: String) -> OfflineAnswer {
+        OfflineAnswer { response }
+    }
+}
+
+impl LeaseAnswer {
+    /// The answer carrying `lease`, of `seats_total` seats (`seats_used`
+    /// held with it, where the call counted them).
+    pub fn new(lease: String, seats_used: Option<u32>, seats_total: u32) -> LeaseAnswer {
+        LeaseAnswer {
+            lease,
+            seats_used,
+            seats_total,
+        }
+    }
+}
+
+impl TrialKeyAnswer {
+    /// A trial's key and id; `validity_period` for a trial made now.
+    pub fn new(
+        license_key: String,
+        license_id: String,
+        validity_period: Option<String>,
+        new: bool,
+    ) -> TrialKeyAnswer {
+        TrialKeyAnswer {
+            license_key,
+            license_id,
+            validity_period,
+            new,
+        }
+    }
+}
+
+impl ConsumptionAnswer {
+    /// What an upload kept.
+    pub fn new(
+        accepted: u64,
+        conflicts: u64,
+        totals: std::collections::BTreeMap<String, u64>,
+    ) -> ConsumptionAnswer {
+        ConsumptionAnswer {
+            accepted,
+            conflicts,
+            totals,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

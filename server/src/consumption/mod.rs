@@ -4,10 +4,11 @@
 pub(crate) mod db;
 
 use chrono::{DateTime, Utc};
-use serde_json::json;
 use tessera::protocol::counter::{Counter, Limit};
 
-use tessera::protocol::bodies::{ConsumptionRecord as Record, ConsumptionRequest};
+use tessera::protocol::bodies::{
+    ConsumptionAnswer, ConsumptionRecord as Record, ConsumptionRequest,
+};
 
 use tessera::protocol::bodies::LicenseAndDevice;
 
@@ -87,7 +88,7 @@ fn add_consumption(
         }
         counters.insert(r.counter.clone());
     }
-    let mut totals = serde_json::Map::new();
+    let mut totals = std::collections::BTreeMap::new();
     for counter in counters {
         let parsed = Counter::parse(&counter).ok_or_else(|| {
             ApiError::bad_request("unknown_counter", format!("no counter `{counter}`"))
@@ -123,9 +124,9 @@ fn add_consumption(
                 ),
             ));
         }
-        totals.insert(counter, json!(total));
+        totals.insert(counter, total);
     }
-    Ok(Unsigned::Ready(
-        json!({ "accepted": accepted, "conflicts": conflicts, "totals": totals }),
-    ))
+    Ok(Unsigned::Ready(crate::device_call::to_value(
+        &ConsumptionAnswer::new(accepted, conflicts, totals),
+    )?))
 }

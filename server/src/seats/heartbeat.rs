@@ -17,7 +17,6 @@
 use std::sync::Arc;
 
 use chrono::Duration;
-use serde_json::json;
 use tessera::format::lease::LeaseKind;
 
 use super::db;
@@ -118,7 +117,9 @@ pub(crate) async fn in_one_statement(
         app.known_seats.forget(&name);
         return Ok(None);
     }
-    let extra = json!({ "seats_total": seen.seats_total });
-    let value = finish(&app, Unsigned::Lease(Box::new(lease), extra))?;
+    let value = finish(
+        &app,
+        Unsigned::Lease(Box::new(lease), None, seen.seats_total),
+    )?;
     Ok(Some(Answer(value)))
 }

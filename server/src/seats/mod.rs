@@ -144,12 +144,13 @@ fn lease(
         kind_name,
         lease.expires_at.timestamp(),
     )?;
-    let extra = json!({
-        // The others, and this device's lease, which is live until expires_at.
-        "seats_used": others + 1,
-        "seats_total": license.floating_users,
-    });
-    Ok(Unsigned::Lease(Box::new(lease), extra))
+    // The others, and this device's lease, which is live until expires_at.
+    let used = others.saturating_add(1);
+    Ok(Unsigned::Lease(
+        Box::new(lease),
+        Some(used),
+        license.floating_users,
+    ))
 }
 
 fn new_lease(
@@ -225,8 +226,11 @@ fn heartbeat(
         };
         app.known_seats.learn(name, seen);
     }
-    let extra = json!({ "seats_total": license.floating_users });
-    Ok(Unsigned::Lease(Box::new(lease), extra))
+    Ok(Unsigned::Lease(
+        Box::new(lease),
+        None,
+        license.floating_users,
+    ))
 }
 
 pub(crate) async fn seats_call(State(app): AppState, Path(id): Path<String>) -> Reply {

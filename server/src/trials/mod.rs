@@ -9,7 +9,9 @@ use axum::Extension;
 use chrono::Duration;
 use serde_json::{json, Value};
 
-use tessera::protocol::bodies::TrialRequest;
+use tessera::protocol::bodies::{TrialKeyAnswer, TrialRequest};
+
+use crate::device_call::to_value;
 
 use crate::database;
 use crate::device_call::{check_fingerprint, later, license_key, random_id, same_product};
@@ -76,9 +78,7 @@ async fn trial_key(app: &Arc<App>, r: TrialRequest) -> Result<Value, ApiError> {
             };
             if let Some(existing) = existing {
                 let row = licenses_db::license_by_id(tx, &existing)?;
-                return Ok(
-                    json!({ "license_key": row.license_key, "license_id": row.id, "new": false }),
-                );
+                return to_value(&TrialKeyAnswer::new(row.license_key, row.id, None, false));
             }
             let wait = match &peer {
                 Some(address) => TRIALS_PER_ADDRESS.wait(tx, address, now.timestamp())?,
@@ -125,12 +125,8 @@ async fn trial_key(app: &Arc<App>, r: TrialRequest) -> Result<Value, ApiError> {
             if let Some(address) = &peer {
                 TRIALS_PER_ADDRESS.record(tx, address, now.timestamp())?;
             }
-            Ok(json!({
-                "license_key": key,
-                "license_id": id,
-                "validity_period": spec["validity_period"],
-                "new": true,
-            }))
+            let ends = spec["validity_period"].as_str().map(str::to_owned);
+            to_value(&TrialKeyAnswer::new(key, id, ends, true))
         })
     })
     .await
