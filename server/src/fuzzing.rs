@@ -177,7 +177,7 @@ impl Harness {
             .header("authorization", request::authorization(PRODUCT, &signature))
             .header(
                 request::DEVICE_SIGNATURE_HEADER,
-                request::sign_device_proof(&self.device, &message),
+                request::sign_device_proof(&self.device.to_bytes(), &message),
             )
             .header("content-type", "application/json")
             .body(Body::from(body))

@@ -30,6 +30,7 @@ pub const FORMAT_VERSION: u32 = 1;
 
 /// A signed license document.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct License {
     /// Payload format version; 1.
     pub format: u32,
@@ -477,6 +478,7 @@ pub enum FeatureType {
 
 /// A feature of the product that the license enables.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Feature {
     /// The code the product asks for.
     pub code: String,
@@ -569,6 +571,7 @@ pub enum CustomFieldType {
 
 /// A vendor-defined field.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct CustomField {
     /// The field's name.
     pub name: String,
@@ -583,6 +586,7 @@ pub struct CustomField {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default)]
 #[allow(missing_docs)]
+#[non_exhaustive]
 pub struct Customer {
     #[serde(skip_serializing_if = "is_default")]
     pub email: String,
@@ -626,6 +630,7 @@ pub enum AuthorizationMethod {
 
 /// The product the license is for.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ProductDetails {
     /// The vendor's numeric product id, if it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -647,6 +652,7 @@ pub struct ProductDetails {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default)]
 #[allow(missing_docs)]
+#[non_exhaustive]
 pub struct LicenseUser {
     #[serde(skip_serializing_if = "is_default")]
     pub id: Option<u64>,

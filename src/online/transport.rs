@@ -362,7 +362,7 @@ impl Transport {
         let message = request::request_string(&date, "POST", path, body, &nonce);
         let signature = request::sign(&self.server.product_key, &message).map_err(Retry::Final)?;
         let authorization = request::authorization(&local.product, &signature);
-        let proof = request::sign_device_proof(caller.device, &message);
+        let proof = request::sign_device_proof_with(caller.device, &message);
         let response = self
             .client
             .post(format!("{}{path}", self.server.url))

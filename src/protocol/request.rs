@@ -82,8 +82,21 @@ fn device_proof_message(request_string: &str) -> Vec<u8> {
     [DEVICE_PROOF_DOMAIN, request_string.as_bytes()].concat()
 }
 
-/// The base64 proof of `key`'s device for the request `request_string`.
-pub fn sign_device_proof(key: &ed25519_dalek::SigningKey, request_string: &str) -> String {
+/// The base64 proof of the device whose key's 32-byte seed is
+/// `device_seed` for the request `request_string` (a test client's, or a
+/// fuzzer's; the SDK signs with the key it keeps).
+pub fn sign_device_proof(device_seed: &[u8; 32], request_string: &str) -> String {
+    sign_device_proof_with(
+        &ed25519_dalek::SigningKey::from_bytes(device_seed),
+        request_string,
+    )
+}
+
+/// [`sign_device_proof`] with the key itself.
+pub(crate) fn sign_device_proof_with(
+    key: &ed25519_dalek::SigningKey,
+    request_string: &str,
+) -> String {
     use ed25519_dalek::Signer as _;
     B64.encode(key.sign(&device_proof_message(request_string)).to_bytes())
 }
@@ -139,7 +152,7 @@ mod tests {
             b"{}",
             "n",
         );
-        let proof = sign_device_proof(&device, &msg);
+        let proof = sign_device_proof(&device.to_bytes(), &msg);
         assert!(device_proof_matches(&public, &msg, &proof));
         let other_request = msg.replace("/api/v1/x", "/api/v1/y");
         assert!(!device_proof_matches(&public, &other_request, &proof));

@@ -311,7 +311,7 @@ pub fn call_as_device_with_nonce(
         .header("authorization", request::authorization(&p.code, &sig))
         .header(
             request::DEVICE_SIGNATURE_HEADER,
-            request::sign_device_proof(device, &msg),
+            request::sign_device_proof(&device.to_bytes(), &msg),
         )
         .body(body.clone())
         .send()
