@@ -22,6 +22,19 @@ pub(crate) fn invalid(message: impl Into<String>) -> ApiError {
     ApiError::bad_request("invalid_body", message)
 }
 
+/// A query's whole number `name` from 1 (`value`, or `default` when it is
+/// left out): a page's number or size.
+pub(crate) fn page_number(name: &str, value: Option<&str>, default: u64) -> Result<u64, ApiError> {
+    match value {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n >= 1)
+            .ok_or_else(|| invalid(format!("{name} must be a whole number from 1"))),
+    }
+}
+
 pub(crate) type Reply = Result<Answer, ApiError>;
 
 /// Free text the admin API stores and answers: at most `max` bytes, no

@@ -18,6 +18,7 @@ use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
+use crate::body::{invalid, page_number};
 use crate::database;
 use crate::error::ApiError;
 use crate::http::{Answer, JsonBody};
@@ -49,10 +50,6 @@ pub(super) fn routes(app: &Arc<App>) -> Router<Arc<App>> {
         Arc::clone(app),
         crate::http::authenticate_admin,
     ))
-}
-
-fn invalid(message: impl Into<String>) -> ApiError {
-    ApiError::bad_request("invalid_body", message)
 }
 
 /// A definition as a `LicenseDefinition`: its features are the
@@ -186,16 +183,7 @@ async fn user_call(
 
 /// `pageSize` (default 25, at most 500) and `pageNumber` (default 1).
 fn paging(q: &HashMap<String, String>) -> Result<(u64, u64), ApiError> {
-    let number = |k: &str, default: u64| -> Result<u64, ApiError> {
-        match q.get(k) {
-            None => Ok(default),
-            Some(v) => v
-                .parse::<u64>()
-                .ok()
-                .filter(|n| *n >= 1)
-                .ok_or_else(|| invalid(format!("{k} must be a whole number from 1"))),
-        }
-    };
+    let number = |k: &str, default: u64| page_number(k, q.get(k).map(String::as_str), default);
     Ok((number("pageSize", 25)?.min(500), number("pageNumber", 1)?))
 }
 

@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use tessera::protocol::bodies::UserLicensesRequest;
 
 use crate::activations::db as activations_db;
-use crate::body::{invalid, Reply, MAX_BATCH};
+use crate::body::{self, invalid, Reply, MAX_BATCH};
 use crate::database;
 use crate::device_call::{random_id, same_product};
 use crate::error::ApiError;
@@ -108,18 +108,8 @@ pub(crate) struct Paging {
 }
 
 pub(crate) async fn users_call(State(app): AppState, Query(q): Query<Paging>) -> Reply {
-    let number = |k: &str, v: &Option<String>, default: u64| -> Result<u64, ApiError> {
-        match v {
-            None => Ok(default),
-            Some(v) => v
-                .parse::<u64>()
-                .ok()
-                .filter(|n| *n >= 1)
-                .ok_or_else(|| invalid(format!("{k} must be a whole number from 1"))),
-        }
-    };
-    let page_number = number("page_number", &q.page_number, 1)?;
-    let page_size = number("page_size", &q.page_size, 25)?.min(500);
+    let page_number = body::page_number("page_number", q.page_number.as_deref(), 1)?;
+    let page_size = body::page_number("page_size", q.page_size.as_deref(), 25)?.min(500);
     let page = app
         .with_db(move |_, conn| {
             let offset = (page_number - 1).saturating_mul(page_size);
