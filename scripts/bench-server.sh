@@ -14,10 +14,13 @@
 # BENCH_PG_OPTIONS passes `-c name=value` settings to the cluster.
 # --baseline adds the setup `base` first: another build of tessera-server
 # (an earlier commit's, say) on SQLite, to compare within the sitting.
+# --quick: the test command's smoke run, so the script cannot rot: the
+# debug build it already has, one second a phase, sqlite and pg; its
+# figures measure nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-seconds=10 requests=20000 licenses=16 setups="sqlite pg pg2" baseline=
+seconds=10 requests=20000 licenses=16 setups="sqlite pg pg2" baseline= profile=release
 while [ $# -gt 0 ]; do
     case "$1" in
     --seconds) seconds=$2; shift 2 ;;
@@ -25,12 +28,18 @@ while [ $# -gt 0 ]; do
     --licenses) licenses=$2; shift 2 ;;
     --setups) setups=$2; shift 2 ;;
     --baseline) baseline=$2; setups="base $setups"; shift 2 ;;
-    *) echo "usage: scripts/bench-server.sh [--seconds S] [--requests N] [--licenses K] [--setups LIST]" >&2; exit 2 ;;
+    --quick) profile=debug seconds=1 requests=300 setups="sqlite pg"; shift ;;
+    *) echo "usage: scripts/bench-server.sh [--seconds S] [--requests N] [--licenses K] [--setups LIST] [--baseline BINARY] [--quick]" >&2; exit 2 ;;
     esac
 done
 
-cargo build --quiet --release -p tessera-server -p tessera-cli --bins
-cargo build --quiet --release -p tessera-server --example load
+if [ "$profile" = release ]; then
+    cargo build --quiet --release -p tessera-server -p tessera-cli --bins
+    cargo build --quiet --release -p tessera-server --example load
+else
+    cargo build --quiet -p tessera-server -p tessera-cli --bins
+    cargo build --quiet -p tessera-server --example load
+fi
 work=$(mktemp -d)
 pids=()
 pg=
@@ -41,7 +50,7 @@ cleanup() {
 }
 trap cleanup EXIT
 chmod 755 "$work"
-target/release/tessera keygen --out-dir "$work" --name server >/dev/null
+target/$profile/tessera keygen --out-dir "$work" --name server >/dev/null
 token=bench-only-admin-token-$RANDOM$RANDOM
 
 # start NAME DATABASE: starts an instance; its URL is added to $urls.
@@ -49,7 +58,7 @@ start() {
     local log="$work/$1.log"
     TESSERA_SERVER_LISTEN=127.0.0.1:0 TESSERA_SERVER_INSECURE_HTTP=1 \
     TESSERA_SERVER_DATABASE="$2" TESSERA_SERVER_SIGNING_KEY="$work/server.key" \
-    TESSERA_ADMIN_TOKEN="$token" "${server:-target/release/tessera-server}" >/dev/null 2>"$log" &
+    TESSERA_ADMIN_TOKEN="$token" "${server:-target/$profile/tessera-server}" >/dev/null 2>"$log" &
     pids+=($!)
     for _ in $(seq 100); do grep -q "listening on" "$log" 2>/dev/null && break; sleep 0.1; done
     local url
@@ -87,7 +96,7 @@ for setup in $setups; do
     esac
     echo
     echo "== $setup: $urls, $(nproc) cores, $licenses licenses"
-    target/release/examples/load "$urls" "$token" --seconds "$seconds" --requests "$requests" \
+    target/$profile/examples/load "$urls" "$token" --seconds "$seconds" --requests "$requests" \
         --licenses "$licenses" | tee "$work/$setup.out"
     [ "$setup" != sqlite ] || echo "write-ahead log after the run: $(( $(stat -c %s "$work/tessera.db-wal" 2>/dev/null || echo 0) / 1048576 )) MiB"
     stop_all

@@ -100,6 +100,19 @@ suite c-and-cpp ./scripts/c-tests.sh
 suite python ./scripts/python-tests.sh
 # The server against its own OpenAPI document: schemathesis over loopback.
 suite api-fuzz ./scripts/api-fuzz.sh
+# Every benchmark once, briefly, so none rots: criterion's --quick on the
+# debug build the suites share, and the bench scripts' --quick runs (their
+# figures measure nothing; docs/C-API.md and docs/PROTOCOL.md say how to
+# measure). benches/keygen-compare is left to a run by hand: it builds
+# keygen-rs and its HTTP stack in a tree of its own, several minutes.
+benches() {
+    cargo bench --profile dev --all-features --bench verify --bench runtime --bench device \
+        -- --quick --noplot || return 1
+    scripts/bench-python.sh --quick || return 1
+    scripts/bench-server.sh --quick || return 1
+    echo "benches/keygen-compare: not run here (cd benches/keygen-compare && cargo bench)"
+}
+suite benches benches
 # Windows under wine (the SDK's suites, `tessera fingerprint`, tessera.dll
 # and the C test built with MinGW) and macOS type-checked for both targets.
 suite windows-and-macos ./scripts/windows-tests.sh

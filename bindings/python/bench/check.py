@@ -7,6 +7,7 @@ scripts/bench-python.sh runs it beside the Rust benchmark of the same call.
 """
 
 import ctypes
+import os
 import statistics
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from pathlib import Path
 import tessera
 from tessera import _ffi
 
-CALLS = 200_000
+CALLS = int(os.environ.get("TESSERA_BENCH_CALLS", "200000"))
 REPEAT = 9
 
 
@@ -42,7 +43,11 @@ def main() -> int:
             input=spec.encode(), check=True, capture_output=True,
         )
         with tessera.Config(
-            "acme-cad", public_keys=[(tmp / "vendor.pub").read_text()], store_dir=tmp / "state"
+            "acme-cad",
+            public_keys=[(tmp / "vendor.pub").read_text()],
+            store_dir=tmp / "state",
+            # A throwaway secret for this bench only (a product ships its own).
+            secret=b"bench-only-throwaway-vendor-secret",
         ) as config:
             tessera.activate(config, (tmp / "license.lic").read_bytes())
             with tessera.License(config) as lic:
