@@ -91,6 +91,8 @@ suite docs env RUSTDOCFLAGS="-D warnings" cargo doc -p tessera --no-deps --all-f
 suite quickstart ./scripts/quickstart.sh
 # include/tessera.h must be what the pinned cbindgen makes of capi/src/.
 suite header ./scripts/header.sh
+# server/openapi.json must be what the server makes of its types and table.
+suite openapi ./scripts/openapi.sh
 # The C library's smallest build: under 1 MB, every export, online refused.
 suite smallest-build ./scripts/smallest-build.sh
 # C and C++: the header alone, every export (plain, valgrind, ASan+UBSan),

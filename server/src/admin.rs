@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::Router;
-use serde::Deserialize;
-use serde_json::json;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use crate::activations::{devices_call, remove_device_call};
 use crate::audit::audit_call;
@@ -29,9 +29,11 @@ use crate::licenses::{
     update_license_call,
 };
 
-#[derive(Deserialize)]
+/// The server's clock to set (a test server's, `--test-clock`).
+#[derive(Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct SetClock {
+pub(crate) struct Clock {
+    /// RFC 3339.
     now: String,
 }
 
@@ -64,9 +66,9 @@ pub(crate) fn routes() -> (Router<Arc<App>>, crate::route_table::RouteList) {
     }
 }
 
-async fn clock_call(State(app): AppState, JsonBody(c): JsonBody<SetClock>) -> Reply {
+async fn clock_call(State(app): AppState, JsonBody(c): JsonBody<Clock>) -> Reply {
     let at = tessera::format::license::ts::parse(&c.now)
         .ok_or_else(|| invalid("now must be an RFC 3339 time"))?;
     app.set_clock(at)?;
-    Ok(Answer(json!({ "now": c.now })))
+    Answer::of(c)
 }

@@ -1,11 +1,13 @@
 //! The error body every failure answers with: `{status, code, message}`.
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::database;
 
 /// A failed request.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[schemars(rename = "Error", deny_unknown_fields)]
 pub(crate) struct ApiError {
     /// The HTTP status.
     pub status: u16,

@@ -48,6 +48,16 @@ pub(crate) struct DeviceProof {
 /// A successful answer: a JSON document, status 200.
 pub(crate) struct Answer(pub Value);
 
+impl Answer {
+    /// The answer `body`, one of the wire's types (the OpenAPI document's
+    /// schema of the operation is made from the same type).
+    pub(crate) fn of(body: impl serde::Serialize) -> Result<Answer, ApiError> {
+        serde_json::to_value(body)
+            .map(Answer)
+            .map_err(|e| ApiError::internal(e.to_string()))
+    }
+}
+
 impl IntoResponse for Answer {
     fn into_response(self) -> Response {
         match serde_json::to_vec(&self.0) {

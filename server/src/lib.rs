@@ -43,6 +43,7 @@ mod device_call;
 mod error;
 mod http;
 mod licenses;
+mod openapi;
 mod products;
 mod rate_limit;
 mod releases;
@@ -126,7 +127,13 @@ pub fn run() -> ExitCode {
                 Err(e) => return fail(format!("{path}: {e}")),
             }
         }
-        _ => return fail("usage: tessera-server [--config FILE]"),
+        [_, flag] if flag == "--openapi" => {
+            // The OpenAPI document (scripts/openapi.sh writes it to
+            // server/openapi.json).
+            print!("{}", openapi::text());
+            return ExitCode::SUCCESS;
+        }
+        _ => return fail("usage: tessera-server [--config FILE | --openapi]"),
     };
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     let listen = env("TESSERA_SERVER_LISTEN")

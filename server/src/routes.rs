@@ -18,7 +18,11 @@ pub(crate) fn served_routes() -> Vec<(String, String)> {
     let (_, api) = api::routes();
     let (_, admin) = admin::routes();
     let mut all = vec![("GET".to_owned(), "/openapi.json".to_owned())];
-    for (prefix, served) in [("/api/v1", api), ("/admin/v1", admin)] {
+    #[allow(unused_mut)]
+    let mut tables = vec![("/api/v1", api), ("/admin/v1", admin)];
+    #[cfg(feature = "compat")]
+    tables.extend(crate::compat::seeds().map(|s| ("", s.served)));
+    for (prefix, served) in tables {
         for (methods, path) in served {
             for method in *methods {
                 all.push((method.to_uppercase(), format!("{prefix}{path}")));
@@ -45,8 +49,7 @@ pub(crate) fn router(app: Arc<App>) -> Router {
     let router = Router::new().nest("/api/v1", api).nest("/admin/v1", admin);
     // The seeds' own APIs (docs/COMPAT.md), at their documents' paths, each
     // with its own authentication in front (the `compat` feature, on by
-    // default); not in the OpenAPI document, whose contract is Tessera's
-    // own API.
+    // default); in the OpenAPI document under their own tags.
     #[cfg(feature = "compat")]
     let router = router.merge(crate::compat::routes(&app));
     router
@@ -62,7 +65,7 @@ pub(crate) fn router(app: Arc<App>) -> Router {
 }
 
 async fn openapi() -> Response {
-    crate::http::json_response(StatusCode::OK, include_bytes!("../openapi.json").to_vec())
+    crate::http::json_response(StatusCode::OK, crate::openapi::served().to_vec())
 }
 
 /// Refuses a request whose path or query spells a NUL character (`%00`)

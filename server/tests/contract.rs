@@ -310,7 +310,13 @@ fn a_walk_through_every_operation_holds_to_the_document() {
         .send()
         .unwrap();
     let status = r.status().as_u16();
-    let body: Value = r.json().unwrap();
+    let served = r.text().unwrap();
+    assert_eq!(
+        served,
+        include_str!("../openapi.json"),
+        "the served document is not the committed one: run scripts/openapi.sh --write"
+    );
+    let body: Value = serde_json::from_str(&served).unwrap();
     contract::check("GET", "/openapi.json", None, status, &body);
     ok(
         &s,
@@ -319,8 +325,16 @@ fn a_walk_through_every_operation_holds_to_the_document() {
         json!({"code": "second", "name": "Second"}),
     );
 
+    // Tessera's own operations; the seeds' are walked by tests/compat.rs.
+    let own = |op: &String| {
+        let path = op.split_once(' ').map_or("", |(_, p)| p);
+        ["/api/v1/", "/admin/v1/", "/openapi.json"]
+            .iter()
+            .any(|prefix| path.starts_with(prefix))
+    };
     let missed: Vec<String> = contract::documented()
         .difference(&contract::succeeded())
+        .filter(|op| own(op))
         .cloned()
         .collect();
     assert!(

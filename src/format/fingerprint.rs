@@ -15,8 +15,10 @@ use sha2::{Digest, Sha256};
 
 /// A device fingerprint: hashed components by name and a summary id.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Fingerprint {
     /// Summary id: SHA-256 over the sorted components, 32 hex digits.
+    #[cfg_attr(feature = "schema", schemars(length(min = 1, max = 128)))]
     pub id: String,
     /// Component name to salted hash (32 hex digits).
     #[serde(default)]

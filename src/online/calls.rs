@@ -13,8 +13,8 @@ use crate::error::{Error, Result};
 use crate::format::fingerprint::Fingerprint;
 use crate::protocol::bodies::{
     BorrowRequest, ConsumptionAnswer, ConsumptionRecord, ConsumptionRequest, DeviceRequest,
-    LeaseAnswer, LicenseAndDevice, LicenseFileAnswer, Password, ReleaseRequest, TrialKeyAnswer,
-    TrialRequest, UserLicensesRequest,
+    LatestReleaseAnswer, LeaseAnswer, LicenseAndDevice, LicenseFileAnswer, Password, Release,
+    ReleaseRequest, TrialKeyAnswer, TrialRequest, UserLicensesRequest,
 };
 use crate::runtime::config::LocalConfig;
 use crate::runtime::consumption::Pending;
@@ -37,34 +37,6 @@ pub struct UserLicense {
     pub times_activated: u64,
     /// The whole license object as the server sent it (seed 003's fields).
     pub details: Value,
-}
-
-/// A release of the product that this device's license may install, as
-/// [`Connection::latest_release`] answers it (the update check). Fields may
-/// be added as the server learns them.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
-#[non_exhaustive]
-pub struct Release {
-    /// A dotted number, such as `2.1.0`.
-    pub version: String,
-    /// The channel it was published in (`stable` unless the vendor said).
-    pub channel: String,
-    /// The environment it is built for (empty when the vendor gave none).
-    pub environment: String,
-    /// When it was published, RFC 3339.
-    pub release_date: String,
-    /// The version a device must have installed to take it (empty: any).
-    pub requires_version: String,
-    /// Where to download it.
-    pub installation_file: String,
-    /// The file's MD5, 32 hexadecimal digits, to check the download.
-    pub hash_md5: String,
-    /// The file's size in bytes.
-    pub size: u64,
-    /// The licence agreement (empty when none).
-    pub eula_link: String,
-    /// The release notes (empty when none).
-    pub release_notes_link: String,
 }
 
 /// What an upload did.
@@ -342,13 +314,8 @@ impl Connection {
             channel.map(str::to_owned),
         );
         let answer = self.call("/api/v1/latest_release", &body)?;
-        match answer.body.get("release") {
-            Some(Value::Null) => Ok(None),
-            Some(release) => serde_json::from_value(release.clone())
-                .map(Some)
-                .map_err(|_| Error::BadResponse("the release in the answer is not one")),
-            None => Err(Error::BadResponse("the answer holds no release")),
-        }
+        read_answer::<LatestReleaseAnswer>(&answer, "the answer holds no release")
+            .map(|a| a.release)
     }
 
     /// Frees this device's slot on the server, then removes the local

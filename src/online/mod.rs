@@ -24,7 +24,10 @@ mod calls;
 mod session;
 mod transport;
 
+/// A release of the product that this device's license may install, as
+/// [`Connection::latest_release`] answers it (the update check).
+pub use crate::protocol::bodies::Release;
 pub use auto::{AutoSync, AutoSyncOptions, ChangeReason, StatusCallback, StatusChange};
-pub use calls::{Connection, Release, Upload, UserLicense};
+pub use calls::{Connection, Upload, UserLicense};
 pub use session::FloatingSession;
 pub use transport::{Proxy, ServerConfig};

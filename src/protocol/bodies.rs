@@ -14,6 +14,8 @@ use crate::format::fingerprint::Fingerprint;
 /// A password in a request body: sent as a plain JSON string, never
 /// printed (its `Debug` says `redacted`).
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(extend("format" = "password")))]
 #[serde(transparent)]
 pub struct Password(String);
 
@@ -38,6 +40,7 @@ impl Password {
 /// What every call about a device's use of a license names. Its `Debug`
 /// leaves the license key and the password out.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct LicenseAndDevice {
     /// The product's code (the one the request's HMAC key belongs to).
@@ -98,6 +101,7 @@ impl LicenseAndDevice {
 /// activation, check-in, deactivation, and a floating seat's register,
 /// heartbeat and release.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct DeviceRequest {
@@ -115,6 +119,7 @@ impl DeviceRequest {
 
 /// A borrowed seat for `hours`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct BorrowRequest {
@@ -134,6 +139,7 @@ impl BorrowRequest {
 
 /// Consumption records to upload.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct ConsumptionRequest {
@@ -153,6 +159,7 @@ impl ConsumptionRequest {
 
 /// One range of a device's consumption journal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct ConsumptionRecord {
@@ -192,6 +199,7 @@ impl ConsumptionRecord {
 
 /// The update check.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct ReleaseRequest {
@@ -223,6 +231,7 @@ impl ReleaseRequest {
 
 /// A trial license key for a device.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct TrialRequest {
@@ -252,6 +261,7 @@ impl TrialRequest {
 
 /// A user's licenses of a product.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct UserLicensesRequest {
@@ -281,6 +291,7 @@ impl UserLicensesRequest {
 /// An offline request file handed to the server (by a vendor's tool or a
 /// portal) for its answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct OfflineRequest {
@@ -298,6 +309,8 @@ pub struct OfflineRequest {
 
 /// The answer that carries a license file (activation, check-in).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
 #[non_exhaustive]
 pub struct LicenseFileAnswer {
     /// The armored license file, bound to the device.
@@ -306,6 +319,8 @@ pub struct LicenseFileAnswer {
 
 /// The answer that carries a lease (register, heartbeat, borrow).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
 #[non_exhaustive]
 pub struct LeaseAnswer {
     /// The armored lease.
@@ -319,6 +334,8 @@ pub struct LeaseAnswer {
 
 /// The answer to a trial key request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
 #[non_exhaustive]
 pub struct TrialKeyAnswer {
     /// The trial license's key.
@@ -334,6 +351,8 @@ pub struct TrialKeyAnswer {
 
 /// The answer to a consumption upload.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
 #[non_exhaustive]
 pub struct ConsumptionAnswer {
     /// The records the server had not seen before.
@@ -350,10 +369,134 @@ pub struct ConsumptionAnswer {
 
 /// The answer to an offline request file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
 #[non_exhaustive]
 pub struct OfflineAnswer {
     /// The armored response file for the device.
     pub response: String,
+}
+
+/// The answer to a deactivation: the device's slot is free.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
+#[non_exhaustive]
+pub struct DeactivateAnswer {
+    /// Always true: a refusal is an error instead.
+    pub deactivated: bool,
+    /// The license, for an offline request's deactivation (which names
+    /// the license only inside the request file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub license_id: Option<String>,
+}
+
+impl DeactivateAnswer {
+    /// A deactivation done; `license_id` for an offline request's.
+    pub fn new(license_id: Option<String>) -> DeactivateAnswer {
+        DeactivateAnswer {
+            deactivated: true,
+            license_id,
+        }
+    }
+}
+
+/// The answer to a floating seat's release.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
+#[non_exhaustive]
+pub struct ReleasedAnswer {
+    /// Whether the device held a seat that is now free (false: it held
+    /// none, which is not an error).
+    pub released: bool,
+}
+
+impl ReleasedAnswer {
+    /// `released`: whether a seat came free.
+    pub fn new(released: bool) -> ReleasedAnswer {
+        ReleasedAnswer { released }
+    }
+}
+
+/// A release of a product, as the update check and the admin API answer
+/// it. Fields may be added as the server learns them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
+#[non_exhaustive]
+pub struct Release {
+    /// The product's code.
+    #[serde(default)]
+    pub product: String,
+    /// The channel it was published in (`stable` unless the vendor said).
+    pub channel: String,
+    /// A dotted number, such as `2.1.0`.
+    pub version: String,
+    /// The environment it is built for (empty when the vendor gave none).
+    pub environment: String,
+    /// When it was published, RFC 3339.
+    #[cfg_attr(feature = "schema", schemars(extend("format" = "date-time")))]
+    pub release_date: String,
+    /// The version a device must have installed to take it (empty: any).
+    pub requires_version: String,
+    /// Where to download it.
+    pub installation_file: String,
+    /// The file's MD5, 32 hexadecimal digits, to check the download.
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = "^[0-9a-f]{32}$")))]
+    pub hash_md5: String,
+    /// The file's size in bytes.
+    pub size: u64,
+    /// The licence agreement (empty when none).
+    pub eula_link: String,
+    /// The release notes (empty when none).
+    pub release_notes_link: String,
+}
+
+impl Release {
+    /// Release `version` of `product` in `channel`, published at
+    /// `release_date` (RFC 3339): `installation_file` of `size` bytes
+    /// whose MD5 is `hash_md5`. The other fields start empty.
+    pub fn new(
+        product: impl Into<String>,
+        channel: impl Into<String>,
+        version: impl Into<String>,
+        release_date: impl Into<String>,
+        installation_file: impl Into<String>,
+        hash_md5: impl Into<String>,
+        size: u64,
+    ) -> Release {
+        Release {
+            product: product.into(),
+            channel: channel.into(),
+            version: version.into(),
+            environment: String::new(),
+            release_date: release_date.into(),
+            requires_version: String::new(),
+            installation_file: installation_file.into(),
+            hash_md5: hash_md5.into(),
+            size,
+            eula_link: String::new(),
+            release_notes_link: String::new(),
+        }
+    }
+}
+
+/// The answer to the update check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
+#[non_exhaustive]
+pub struct LatestReleaseAnswer {
+    /// The newest release the license may install; null when none.
+    pub release: Option<Release>,
+}
+
+impl LatestReleaseAnswer {
+    /// The answer naming `release`.
+    pub fn new(release: Option<Release>) -> LatestReleaseAnswer {
+        LatestReleaseAnswer { release }
+    }
 }
 
 impl LicenseFileAnswer {

@@ -7,6 +7,8 @@ pub(crate) mod way_back;
 
 use axum::extract::{Path, State};
 use chrono::{DateTime, Duration, Utc};
+use schemars::JsonSchema;
+use serde::Serialize;
 use serde_json::{json, Value};
 use tessera::Fingerprint;
 
@@ -152,7 +154,29 @@ fn deactivate(
     _: DateTime<Utc>,
 ) -> Result<Unsigned, ApiError> {
     remove_activation(app, tx, row, &who.fingerprint.id)?;
-    Ok(Unsigned::Ready(json!({ "deactivated": true })))
+    Ok(Unsigned::Ready(crate::device_call::to_value(
+        &tessera::protocol::bodies::DeactivateAnswer::new(None),
+    )?))
+}
+
+/// A device a license is activated on.
+#[derive(Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub(crate) struct Device {
+    /// The device's fingerprint id.
+    device: String,
+    /// The fingerprint's hashed components (null: not recorded).
+    components: Option<std::collections::BTreeMap<String, String>>,
+    #[schemars(extend("format" = "date-time"))]
+    activated_at: String,
+}
+
+/// A device's slot freed by support.
+#[derive(Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub(crate) struct Removed {
+    /// Always true: a refusal is an error instead.
+    removed: bool,
 }
 
 /// `GET /licenses/{id}/devices`: the devices the license is activated on.
@@ -161,26 +185,21 @@ pub(crate) async fn devices_call(State(app): AppState, Path(id): Path<String>) -
         .with_db(move |_, conn| {
             licenses_db::license_by_id(conn, &id)?;
             let devices = db::devices_of_license(conn, &id)?;
-            Ok(Value::from(
-                devices
-                    .into_iter()
-                    .map(|(device, fingerprint, at)| {
-                        let components = serde_json::from_str::<Value>(&fingerprint)
-                            .map(|f| f["components"].clone())
-                            .unwrap_or(Value::Null);
-                        json!({
-                            "device": device,
-                            "components": components,
-                            "activated_at": tessera::format::license::ts::format(
-                                &chrono::DateTime::from_timestamp(at, 0).unwrap_or_default()
-                            ),
-                        })
-                    })
-                    .collect::<Vec<_>>(),
-            ))
+            Ok(devices
+                .into_iter()
+                .map(|(device, fingerprint, at)| Device {
+                    components: serde_json::from_str::<Fingerprint>(&fingerprint)
+                        .ok()
+                        .map(|f| f.components),
+                    device,
+                    activated_at: tessera::format::license::ts::format(
+                        &chrono::DateTime::from_timestamp(at, 0).unwrap_or_default(),
+                    ),
+                })
+                .collect::<Vec<_>>())
         })
         .await?;
-    Ok(Answer(list))
+    Answer::of(list)
 }
 
 /// `DELETE /licenses/{id}/devices/{device}`: support frees a lost or
@@ -203,5 +222,5 @@ pub(crate) async fn remove_device_call(
         })
     })
     .await?;
-    Ok(Answer(json!({ "removed": true })))
+    Answer::of(Removed { removed: true })
 }

@@ -176,9 +176,9 @@ async fn offline_call(
                     ));
                 }
                 remove_activation(app, tx, &row, &device.id)?;
-                Ok(Unsigned::Ready(
-                    json!({ "deactivated": true, "license_id": row.id }),
-                ))
+                Ok(Unsigned::Ready(crate::device_call::to_value(&tessera::protocol::bodies::DeactivateAnswer::new(Some(
+                    row.id.clone(),
+                )))?))
             })
         },
         finish,

@@ -26,6 +26,7 @@ use crate::licenses::db as licenses_db;
 use crate::licenses::toggle_in;
 use crate::products::db as products_db;
 use crate::products::db::DefinitionRow;
+use crate::route_table::RouteList;
 use crate::state::App;
 use crate::store::Db;
 use crate::users::assign::{assign, Assignment};
@@ -38,18 +39,22 @@ const MAX_BATCH: usize = 1000;
 
 /// The routes, behind the admin token as the document's bearer token.
 pub(super) fn routes(app: &Arc<App>) -> Router<Arc<App>> {
-    let (router, _) = crate::route_table::route_table! {
+    table().0.route_layer(axum::middleware::from_fn_with_state(
+        Arc::clone(app),
+        crate::http::authenticate_admin,
+    ))
+}
+
+/// The routes, and the list of what they serve.
+pub(super) fn table() -> (Router<Arc<App>>, RouteList) {
+    crate::route_table::route_table! {
         "/api/v2/license/definitions" => get(definitions_call),
         "/api/v2/license/definitions/{license_id}" => get(definition_call),
         "/api/v2/license/toggles/{feature}" => get(toggle_get_call).post(toggle_switch_call),
         "/api/v2/license/users/{user_id}" => get(user_call),
         "/api/v2/license/users" => get(users_call).post(users_batch_call),
         "/api/v2/license/organization" => post(organization_call),
-    };
-    router.route_layer(axum::middleware::from_fn_with_state(
-        Arc::clone(app),
-        crate::http::authenticate_admin,
-    ))
+    }
 }
 
 /// A definition as a `LicenseDefinition`: its features are the

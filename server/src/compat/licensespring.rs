@@ -31,6 +31,7 @@ use crate::http::Answer;
 use crate::licenses::db::LicenseRow;
 use crate::releases::db as releases_db;
 use crate::releases::versions as releases_versions;
+use crate::route_table::RouteList;
 use crate::seats::db as seats_db;
 use crate::sso::db as sso_db;
 use crate::state::App;
@@ -58,11 +59,12 @@ struct Params {
     license_key: Option<String>,
 }
 
-pub(super) fn routes() -> Router<Arc<App>> {
-    let (router, _) = crate::route_table::route_table! {
+/// The routes (each call authenticates itself), and the list of what they
+/// serve.
+pub(super) fn table() -> (Router<Arc<App>>, RouteList) {
+    crate::route_table::route_table! {
         "/api/v4/user_licenses" => get(user_licenses_call),
-    };
-    router
+    }
 }
 
 /// The `key="value"` pairs of LicenseSpring's Authorization header.

@@ -36,6 +36,7 @@ use crate::error::ApiError;
 use crate::http::{json_response, MAX_BODY};
 use crate::licenses::db as licenses_db;
 use crate::licenses::db::LicenseRow;
+use crate::route_table::RouteList;
 use crate::state::App;
 use crate::store::Db;
 use crate::users::assign::{assign, Assignment};
@@ -101,14 +102,19 @@ impl IntoResponse for SfError {
 
 type Reply = Result<Response, SfError>;
 
-pub(super) fn routes(app: &Arc<App>) -> Router<Arc<App>> {
-    let (router, _) = crate::route_table::route_table! {
+/// The routes, and the list of what they serve.
+pub(super) fn table() -> (Router<Arc<App>>, RouteList) {
+    crate::route_table::route_table! {
         "/services/data/{version}/sobjects/PackageLicense/{id}" => get(package_license_call),
         "/services/data/{version}/sobjects/UserPackageLicense" => post(create_call),
         "/services/data/{version}/sobjects/UserPackageLicense/{id}" => get(user_package_license_call).delete(delete_call),
         "/services/data/{version}/query" => get(query_call),
-    };
-    router
+    }
+}
+
+pub(super) fn routes(app: &Arc<App>) -> Router<Arc<App>> {
+    table()
+        .0
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(app),
             crate::http::authenticate_admin,

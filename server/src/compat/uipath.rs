@@ -20,6 +20,7 @@ use serde_json::{json, Value};
 
 use crate::error::ApiError;
 use crate::http::{Answer, JsonBody};
+use crate::route_table::RouteList;
 use crate::state::App;
 use crate::users::assign::{allocate, Allocation};
 
@@ -36,11 +37,15 @@ struct UserLicense {
 }
 
 /// The route, behind the admin token as the document's bearer token.
-pub(super) fn routes(app: &Arc<App>) -> Router<Arc<App>> {
-    let (router, _) = crate::route_table::route_table! {
+/// The routes, and the list of what they serve.
+pub(super) fn table() -> (Router<Arc<App>>, RouteList) {
+    crate::route_table::route_table! {
         "/{organization}/lease_/api/account/{account}/user-license" => post(user_license_call),
-    };
-    router.route_layer(axum::middleware::from_fn_with_state(
+    }
+}
+
+pub(super) fn routes(app: &Arc<App>) -> Router<Arc<App>> {
+    table().0.route_layer(axum::middleware::from_fn_with_state(
         Arc::clone(app),
         crate::http::authenticate_admin,
     ))

@@ -7,7 +7,8 @@ pub(crate) mod spec;
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use serde::Deserialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::activations::db as activations_db;
@@ -25,7 +26,8 @@ use crate::state::{App, AppState};
 use crate::store::Db;
 use crate::users::db as users_db;
 
-#[derive(Deserialize)]
+/// A license to create (`POST /licenses`).
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewLicense {
     /// A fresh key is made when absent (user-based licenses need none).
@@ -34,7 +36,9 @@ pub(crate) struct NewLicense {
     /// A license spec as `tessera issue` takes it (docs/FORMAT.md section
     /// 2); with `definition`, fields that override the definition's.
     #[serde(default)]
+    #[schemars(with = "Option<Object>")]
     spec: Option<Value>,
+    /// The definition whose spec the license starts from.
     #[serde(default)]
     definition: Option<DefinitionRef>,
     /// The customer account the license was sold to (for bundles).
@@ -49,14 +53,16 @@ pub(crate) struct NewLicense {
     max_devices_per_user: Option<u32>,
 }
 
-#[derive(Deserialize)]
+/// A license definition, by product and code.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct DefinitionRef {
     product: String,
     code: String,
 }
 
-#[derive(Deserialize)]
+/// What to change of a license (`PATCH /licenses/{id}`).
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct LicenseUpdate {
     /// Top-level spec fields to replace (null removes one).
@@ -71,24 +77,80 @@ pub(crate) struct LicenseUpdate {
     account: Option<String>,
 }
 
-#[derive(Deserialize)]
+/// A feature toggle to set.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Toggle {
     enabled: bool,
+}
+
+/// An object of any fields (a license spec).
+type Object = serde_json::Map<String, Value>;
+
+/// A license made: its id and key.
+#[derive(Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub(crate) struct LicenseCreated {
+    id: String,
+    product: String,
+    license_key: String,
+}
+
+/// Whether a license is enabled, after a change.
+#[derive(Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub(crate) struct Enabled {
+    enabled: bool,
+}
+
+/// A license's feature toggle.
+#[derive(Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub(crate) struct ToggleState {
+    license_id: String,
+    feature: String,
+    enabled: bool,
+}
+
+/// A license as the admin API shows it: its spec and what the server
+/// counts of it.
+#[derive(Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub(crate) struct LicenseAdmin {
+    id: String,
+    product: String,
+    license_key: String,
+    enabled: bool,
+    /// The spec the license files are issued from.
+    #[schemars(with = "Object")]
+    spec: Value,
+    times_activated: u32,
+    transfer_count: u32,
+    floating_in_use_devices: u32,
+    account: Option<String>,
+    /// The definition it was made from.
+    definition: Option<String>,
+    max_license_users: u32,
+    max_devices_per_user: u32,
+    users_assigned: u32,
+    /// Features switched off by toggles.
+    features_off: Vec<String>,
+    /// Each counter's total the devices reported.
+    consumption: std::collections::BTreeMap<String, i64>,
 }
 
 pub(crate) async fn new_license_call(
     State(app): AppState,
     JsonBody(l): JsonBody<NewLicense>,
 ) -> Reply {
-    Ok(Answer(new_license(&app, l).await?))
+    Answer::of(new_license(&app, l).await?)
 }
 
 pub(crate) async fn license_call(State(app): AppState, Path(id): Path<String>) -> Reply {
     let l = app
-        .with_db(move |app, conn| license_json(app, conn, &db::license_by_id(conn, &id)?))
+        .with_db(move |app, conn| license_admin(app, conn, &db::license_by_id(conn, &id)?))
         .await?;
-    Ok(Answer(l))
+    Answer::of(l)
 }
 
 pub(crate) async fn update_license_call(
@@ -96,7 +158,7 @@ pub(crate) async fn update_license_call(
     Path(id): Path<String>,
     JsonBody(u): JsonBody<LicenseUpdate>,
 ) -> Reply {
-    Ok(Answer(update_license(&app, &id, u).await?))
+    Answer::of(update_license(&app, &id, u).await?)
 }
 
 async fn set_enabled(app: &Arc<App>, id: String, enabled: bool) -> Reply {
@@ -104,7 +166,7 @@ async fn set_enabled(app: &Arc<App>, id: String, enabled: bool) -> Reply {
         database::write(conn, |tx| db::set_enabled(tx, &id, enabled)).map_err(ApiError::from)
     })
     .await?;
-    Ok(Answer(json!({ "enabled": enabled })))
+    Answer::of(Enabled { enabled })
 }
 
 pub(crate) async fn disable_call(State(app): AppState, Path(id): Path<String>) -> Reply {
@@ -119,7 +181,7 @@ pub(crate) async fn toggle_get_call(
     State(app): AppState,
     Path((id, feature)): Path<(String, String)>,
 ) -> Reply {
-    Ok(Answer(toggle(&app, &id, &feature, None).await?))
+    Answer::of(toggle(&app, &id, &feature, None).await?)
 }
 
 pub(crate) async fn toggle_set_call(
@@ -127,10 +189,10 @@ pub(crate) async fn toggle_set_call(
     Path((id, feature)): Path<(String, String)>,
     JsonBody(t): JsonBody<Toggle>,
 ) -> Reply {
-    Ok(Answer(toggle(&app, &id, &feature, Some(t.enabled)).await?))
+    Answer::of(toggle(&app, &id, &feature, Some(t.enabled)).await?)
 }
 
-async fn new_license(app: &Arc<App>, l: NewLicense) -> Result<Value, ApiError> {
+async fn new_license(app: &Arc<App>, l: NewLicense) -> Result<LicenseCreated, ApiError> {
     let overrides = l.spec.unwrap_or_else(|| json!({}));
     if !overrides.is_object() {
         return Err(invalid("spec must be an object"));
@@ -187,42 +249,45 @@ async fn new_license(app: &Arc<App>, l: NewLicense) -> Result<Value, ApiError> {
                 l.max_devices_per_user.unwrap_or(0),
             )
         })?;
-        Ok(json!({
-            "id": license.id,
-            "product": license.product(),
-            "license_key": key,
-        }))
+        Ok(LicenseCreated {
+            product: license.product().to_owned(),
+            id: license.id,
+            license_key: key,
+        })
     })
     .await
 }
 
-fn license_json(app: &App, conn: &Db<'_>, row: &LicenseRow) -> Result<Value, ApiError> {
+fn license_admin(app: &App, conn: &Db<'_>, row: &LicenseRow) -> Result<LicenseAdmin, ApiError> {
     let spec: Value = serde_json::from_str(&row.spec).map_err(internal)?;
     let off: Vec<String> = serde_json::from_str(&row.features_off).unwrap_or_default();
     let now = app.now().timestamp();
-    Ok(json!({
-        "id": row.id,
-        "product": row.product,
-        "license_key": row.license_key,
-        "enabled": row.enabled,
-        "spec": spec,
-        "times_activated": activations_db::activation_count(conn, &row.id)?,
-        "transfer_count": row.transfer_count,
-        "floating_in_use_devices": seats_db::seats_held(conn, &row.id, now)?,
-        "account": row.account,
-        "definition": row.definition,
-        "max_license_users": row.max_users,
-        "max_devices_per_user": activations_db::max_devices_per_user(conn, &row.id)?,
-        "users_assigned": users_db::assigned_count(conn, &row.id)?,
-        "features_off": off,
-        "consumption": consumption_db::consumption_totals(conn, &row.id)?
+    Ok(LicenseAdmin {
+        id: row.id.clone(),
+        product: row.product.clone(),
+        license_key: row.license_key.clone(),
+        enabled: row.enabled,
+        spec,
+        times_activated: activations_db::activation_count(conn, &row.id)?,
+        transfer_count: row.transfer_count,
+        floating_in_use_devices: seats_db::seats_held(conn, &row.id, now)?,
+        account: row.account.clone(),
+        definition: row.definition.clone(),
+        max_license_users: row.max_users,
+        max_devices_per_user: activations_db::max_devices_per_user(conn, &row.id)?,
+        users_assigned: users_db::assigned_count(conn, &row.id)?,
+        features_off: off,
+        consumption: consumption_db::consumption_totals(conn, &row.id)?
             .into_iter()
-            .map(|(counter, total)| (counter, json!(total)))
-            .collect::<serde_json::Map<String, Value>>(),
-    }))
+            .collect(),
+    })
 }
 
-async fn update_license(app: &Arc<App>, id: &str, u: LicenseUpdate) -> Result<Value, ApiError> {
+async fn update_license(
+    app: &Arc<App>,
+    id: &str,
+    u: LicenseUpdate,
+) -> Result<LicenseAdmin, ApiError> {
     let id = id.to_string();
     if let Some(a) = &u.account {
         check_code(a, "account")?;
@@ -269,7 +334,7 @@ async fn update_license(app: &Arc<App>, id: &str, u: LicenseUpdate) -> Result<Va
             if let Some(max) = u.max_devices_per_user {
                 activations_db::set_max_devices_per_user(tx, &id, max)?;
             }
-            license_json(app, tx, &db::license_by_id(tx, &id)?)
+            license_admin(app, tx, &db::license_by_id(tx, &id)?)
         })
     })
     .await
@@ -281,7 +346,7 @@ async fn toggle(
     id: &str,
     feature: &str,
     set: Option<bool>,
-) -> Result<Value, ApiError> {
+) -> Result<ToggleState, ApiError> {
     let (id, feature) = (id.to_string(), feature.to_string());
     app.with_db(move |_, conn| {
         database::write(conn, |tx| {
@@ -289,7 +354,11 @@ async fn toggle(
             let enabled = toggle_in(tx, &row, &feature, set)?.ok_or_else(|| {
                 ApiError::not_found("feature_not_found", "the license has no such feature")
             })?;
-            Ok(json!({ "license_id": id, "feature": feature, "enabled": enabled }))
+            Ok(ToggleState {
+                license_id: id.clone(),
+                feature: feature.clone(),
+                enabled,
+            })
         })
     })
     .await

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use axum::extract::{Path, Query, State};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use serde::Deserialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::body::{check_code, internal, invalid, Reply};
@@ -19,20 +20,36 @@ use crate::products::db::DefinitionRow;
 use crate::state::{App, AppState};
 use crate::{database, device_call};
 
-#[derive(Deserialize)]
+/// A product to create (`POST /products`).
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewProduct {
     code: String,
     name: String,
 }
 
-#[derive(Deserialize)]
+/// A product made, with the key its requests are signed with: shown this
+/// once.
+#[derive(Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub(crate) struct ProductCreated {
+    code: String,
+    name: String,
+    /// The product's HMAC key, base64.
+    #[schemars(extend("format" = "byte"))]
+    api_key: String,
+}
+
+/// A license definition: a named spec that licenses are made from
+/// (`POST /definitions` takes one, and the admin API answers with it).
+#[derive(Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct NewDefinition {
+pub(crate) struct Definition {
     product: String,
     code: String,
     name: String,
     /// A license spec without `id` and `license_key`.
+    #[schemars(with = "serde_json::Map<String, Value>")]
     spec: Value,
     /// Set for the product's trial: how many days a trial lasts.
     #[serde(default)]
@@ -43,19 +60,20 @@ pub(crate) async fn new_product_call(
     State(app): AppState,
     JsonBody(p): JsonBody<NewProduct>,
 ) -> Reply {
-    Ok(Answer(new_product(&app, p).await?))
+    Answer::of(new_product(&app, p).await?)
 }
 
 pub(crate) async fn new_definition_call(
     State(app): AppState,
-    JsonBody(d): JsonBody<NewDefinition>,
+    JsonBody(d): JsonBody<Definition>,
 ) -> Reply {
-    Ok(Answer(new_definition(&app, d).await?))
+    Answer::of(new_definition(&app, d).await?)
 }
 
 /// `GET /definitions?product=`.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 pub(crate) struct DefinitionsQuery {
+    /// One product's definitions (all products' when left out).
     pub(crate) product: Option<String>,
 }
 
@@ -71,7 +89,7 @@ pub(crate) async fn definitions_call(
                 .collect::<Result<Vec<_>, _>>()
         })
         .await?;
-    Ok(Answer(Value::from(list)))
+    Answer::of(list)
 }
 
 pub(crate) async fn definition_call(
@@ -85,10 +103,10 @@ pub(crate) async fn definition_call(
             definition_json(&d)
         })
         .await?;
-    Ok(Answer(d))
+    Answer::of(d)
 }
 
-async fn new_product(app: &Arc<App>, p: NewProduct) -> Result<Value, ApiError> {
+async fn new_product(app: &Arc<App>, p: NewProduct) -> Result<ProductCreated, ApiError> {
     check_code(&p.code, "code")?;
     let mut key = [0u8; 32];
     getrandom::getrandom(&mut key).map_err(|_| ApiError::internal("no random source"))?;
@@ -99,10 +117,14 @@ async fn new_product(app: &Arc<App>, p: NewProduct) -> Result<Value, ApiError> {
     })
     .await?;
     // The shared key is shown once; the product embeds it.
-    Ok(json!({ "code": p.code, "name": p.name, "api_key": B64.encode(key) }))
+    Ok(ProductCreated {
+        code: p.code,
+        name: p.name,
+        api_key: B64.encode(key),
+    })
 }
 
-async fn new_definition(app: &Arc<App>, d: NewDefinition) -> Result<Value, ApiError> {
+async fn new_definition(app: &Arc<App>, d: Definition) -> Result<Definition, ApiError> {
     check_code(&d.code, "code")?;
     if !d.spec.is_object() {
         return Err(invalid("spec must be an object"));
@@ -159,12 +181,12 @@ async fn new_definition(app: &Arc<App>, d: NewDefinition) -> Result<Value, ApiEr
     Ok(answer)
 }
 
-fn definition_json(d: &DefinitionRow) -> Result<Value, ApiError> {
-    Ok(json!({
-        "product": d.product,
-        "code": d.code,
-        "name": d.name,
-        "spec": serde_json::from_str::<Value>(&d.spec).map_err(internal)?,
-        "trial_days": d.trial_days,
-    }))
+fn definition_json(d: &DefinitionRow) -> Result<Definition, ApiError> {
+    Ok(Definition {
+        product: d.product.clone(),
+        code: d.code.clone(),
+        name: d.name.clone(),
+        spec: serde_json::from_str::<Value>(&d.spec).map_err(internal)?,
+        trial_days: d.trial_days,
+    })
 }

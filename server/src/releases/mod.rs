@@ -4,20 +4,18 @@
 pub(crate) mod db;
 pub(crate) mod versions;
 
-use std::collections::HashMap;
-
 use axum::extract::{Path, Query, State};
+use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_json::{json, Value};
 
-use tessera::protocol::bodies::ReleaseRequest;
+use tessera::protocol::bodies::{LatestReleaseAnswer, ReleaseRequest};
 
 use tessera::protocol::bodies::LicenseAndDevice;
 
 use crate::activations::require_activated;
 use crate::body::{check_code, invalid, plain_text, Reply};
 use crate::database;
-use crate::device_call::{DeviceBody, DeviceCall, Handler, Purpose, Unsigned};
+use crate::device_call::{to_value, DeviceBody, DeviceCall, Handler, Purpose, Unsigned};
 use crate::error::ApiError;
 use crate::http::{Answer, JsonBody};
 use crate::products::db as products_db;
@@ -50,15 +48,15 @@ pub(crate) async fn latest_release_call(
         let releases = db::releases_of(tx, &row.product, channel.as_deref())?;
         let until = versions::covered_until(&parsed.1);
         let latest = versions::latest_for(until, &releases, current.as_deref());
-        Ok(Unsigned::Ready(json!({
-            "release": latest.map(versions::to_json),
-        })))
+        Ok(Unsigned::Ready(to_value(&LatestReleaseAnswer::new(
+            latest.map(versions::to_release),
+        ))?))
     });
     call.run(Purpose::Use, handler).await
 }
 
 /// A release to publish (`POST /products/{code}/releases`).
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewRelease {
     version: String,
@@ -86,12 +84,12 @@ pub(crate) async fn new_release_call(
     JsonBody(r): JsonBody<NewRelease>,
 ) -> Reply {
     let row = release_row(&app, product, r)?;
-    let answer = versions::to_json(&row);
+    let answer = versions::to_release(&row);
     app.with_db(move |_, conn| {
         database::write(conn, |tx| db::insert_release(tx, &row)).map_err(ApiError::from)
     })
     .await?;
-    Ok(Answer(answer))
+    Answer::of(answer)
 }
 
 /// Checks a release to publish, field by field.
@@ -156,12 +154,19 @@ fn release_row(app: &App, product: String, r: NewRelease) -> Result<db::ReleaseR
     })
 }
 
+/// `GET /products/{code}/releases?channel=`.
+#[derive(Deserialize, JsonSchema)]
+pub(crate) struct ReleasesQuery {
+    /// One channel's releases (every channel's when left out).
+    channel: Option<String>,
+}
+
 pub(crate) async fn releases_call(
     State(app): AppState,
     Path(product): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
+    Query(q): Query<ReleasesQuery>,
 ) -> Reply {
-    let channel = q.get("channel").cloned();
+    let channel = q.channel;
     let list = app
         .with_db(move |_, conn| {
             if products_db::product_key(conn, &product)?.is_none() {
@@ -175,10 +180,8 @@ pub(crate) async fn releases_call(
                     .cmp(&b.channel)
                     .then(versions::compare(&v(a), &v(b)))
             });
-            Ok(Value::from(
-                rows.iter().map(versions::to_json).collect::<Vec<_>>(),
-            ))
+            Ok(rows.iter().map(versions::to_release).collect::<Vec<_>>())
         })
         .await?;
-    Ok(Answer(list))
+    Answer::of(list)
 }

@@ -15,6 +15,7 @@
 
 use std::cmp::Ordering;
 
+use tessera::protocol::bodies::Release;
 use tessera::License;
 
 use crate::releases::db::ReleaseRow;
@@ -87,23 +88,24 @@ pub(crate) fn latest_for<'a>(
         .map(|(r, _)| r)
 }
 
-/// A release as the admin and client APIs answer it.
-pub(crate) fn to_json(r: &ReleaseRow) -> serde_json::Value {
-    let date = chrono::DateTime::from_timestamp(r.release_date, 0)
-        .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string());
-    serde_json::json!({
-        "product": r.product,
-        "channel": r.channel,
-        "version": r.version,
-        "environment": r.environment,
-        "release_date": date,
-        "requires_version": r.requires_version,
-        "installation_file": r.installation_file,
-        "hash_md5": r.hash_md5,
-        "size": r.size,
-        "eula_link": r.eula_link,
-        "release_notes_link": r.release_notes_link,
-    })
+/// A release as the admin and client APIs answer it (the one type the SDK
+/// reads too).
+pub(crate) fn to_release(r: &ReleaseRow) -> Release {
+    let date = chrono::DateTime::from_timestamp(r.release_date, 0).unwrap_or_default();
+    let mut release = Release::new(
+        r.product.clone(),
+        r.channel.clone(),
+        r.version.clone(),
+        tessera::format::license::ts::format(&date),
+        r.installation_file.clone(),
+        r.hash_md5.clone(),
+        r.size,
+    );
+    release.environment = r.environment.clone();
+    release.requires_version = r.requires_version.clone();
+    release.eula_link = r.eula_link.clone();
+    release.release_notes_link = r.release_notes_link.clone();
+    release
 }
 
 #[cfg(test)]

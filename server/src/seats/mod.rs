@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use chrono::{DateTime, Duration, Utc};
-use serde_json::{json, Value};
+use schemars::JsonSchema;
+use serde::Serialize;
 use tessera::format::lease::{Lease, LeaseKind};
 use tessera::Fingerprint;
 
@@ -64,7 +65,9 @@ pub(crate) async fn heartbeat_call(
 pub(crate) async fn release_call(call: DeviceCall<DeviceRequest>) -> Result<Answer, ApiError> {
     let handler: Box<Handler> = Box::new(|_, tx, row, who, _| {
         let released = db::delete_lease(tx, &row.id, &who.fingerprint.id)?;
-        Ok(Unsigned::Ready(json!({ "released": released })))
+        Ok(Unsigned::Ready(crate::device_call::to_value(
+            &tessera::protocol::bodies::ReleasedAnswer::new(released),
+        )?))
     });
     call.run(Purpose::Use, handler).await
 }
@@ -233,11 +236,46 @@ fn heartbeat(
     ))
 }
 
-pub(crate) async fn seats_call(State(app): AppState, Path(id): Path<String>) -> Reply {
-    Ok(Answer(seats(&app, &id).await?))
+/// What a license's seats are, the way the admin API counts them.
+#[derive(Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub(crate) struct Seats {
+    /// Floating seats, or device activations.
+    kind: SeatKind,
+    /// -1: unlimited (`allow_unlimited_activations`), as Salesforce
+    /// counts a site license.
+    #[schemars(range(min = -1))]
+    allowed: i64,
+    used: u64,
+    /// -1: unlimited.
+    #[schemars(range(min = -1))]
+    available: i64,
+    /// The users the license may be assigned to.
+    users: UserSeats,
 }
 
-async fn seats(app: &Arc<App>, id: &str) -> Result<Value, ApiError> {
+/// What a license counts.
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum SeatKind {
+    Floating,
+    Activations,
+}
+
+/// A license's users: how many it may have, holds and has left.
+#[derive(Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub(crate) struct UserSeats {
+    allowed: u64,
+    used: u64,
+    available: u64,
+}
+
+pub(crate) async fn seats_call(State(app): AppState, Path(id): Path<String>) -> Reply {
+    Answer::of(seats(&app, &id).await?)
+}
+
+async fn seats(app: &Arc<App>, id: &str) -> Result<Seats, ApiError> {
     let id = id.to_string();
     app.with_db(move |app, conn| {
         let row = licenses_db::license_by_id(conn, &id)?;
@@ -259,22 +297,27 @@ async fn seats(app: &Arc<App>, id: &str) -> Result<Value, ApiError> {
         // Unlimited activations count as -1 allowed and -1 available, as
         // Salesforce counts a site license (seed 000), not as 0 of 0.
         let unlimited = !license.floats() && license.allow_unlimited_activations;
+        let signed = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
         let (allowed, available) = if unlimited {
-            (json!(-1), json!(-1))
+            (-1, -1)
         } else {
-            (json!(allowed), json!(allowed.saturating_sub(used)))
+            (signed(allowed), signed(allowed.saturating_sub(used)))
         };
-        Ok(json!({
-            "kind": if license.floats() { "floating" } else { "activations" },
-            "allowed": allowed,
-            "used": used,
-            "available": available,
-            "users": {
-                "allowed": max_users,
-                "used": assigned,
-                "available": max_users.saturating_sub(assigned),
+        Ok(Seats {
+            kind: if license.floats() {
+                SeatKind::Floating
+            } else {
+                SeatKind::Activations
             },
-        }))
+            allowed,
+            used,
+            available,
+            users: UserSeats {
+                allowed: max_users,
+                used: assigned,
+                available: max_users.saturating_sub(assigned),
+            },
+        })
     })
     .await
 }

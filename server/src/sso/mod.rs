@@ -4,8 +4,8 @@
 pub(crate) mod db;
 
 use axum::extract::{Path, State};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use crate::body::{check_code, invalid, plain_text, Reply};
 use crate::database;
@@ -16,7 +16,7 @@ use crate::users::sign_in::Password;
 
 /// A customer account's identity provider (`PUT /accounts/{account}/sso`),
 /// for seed 003's single sign-on.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SsoConfig {
     issuer: String,
@@ -33,17 +33,32 @@ pub(crate) struct SsoConfig {
     username_claim: Option<String>,
 }
 
-fn sso_json(s: &db::SsoRow) -> Value {
-    json!({
-        "account": s.account,
-        "issuer": s.issuer,
-        "client_id": s.client_id,
-        "client_secret_set": !s.client_secret.is_empty(),
-        "jwks_uri": s.jwks_uri,
-        "token_endpoint": s.token_endpoint,
-        "redirect_uri": s.redirect_uri,
-        "username_claim": s.username_claim,
-    })
+/// An account's identity provider as the admin API shows it: whether a
+/// client secret is set, never the secret.
+#[derive(Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub(crate) struct AccountSso {
+    account: String,
+    issuer: String,
+    client_id: String,
+    client_secret_set: bool,
+    jwks_uri: String,
+    token_endpoint: String,
+    redirect_uri: String,
+    username_claim: String,
+}
+
+fn sso_json(s: &db::SsoRow) -> AccountSso {
+    AccountSso {
+        account: s.account.clone(),
+        issuer: s.issuer.clone(),
+        client_id: s.client_id.clone(),
+        client_secret_set: !s.client_secret.is_empty(),
+        jwks_uri: s.jwks_uri.clone(),
+        token_endpoint: s.token_endpoint.clone(),
+        redirect_uri: s.redirect_uri.clone(),
+        username_claim: s.username_claim.clone(),
+    }
 }
 
 pub(crate) async fn set_sso_call(
@@ -105,7 +120,7 @@ pub(crate) async fn set_sso_call(
         database::write(conn, |tx| db::set_sso(tx, &row)).map_err(ApiError::from)
     })
     .await?;
-    Ok(Answer(answer))
+    Answer::of(answer)
 }
 
 pub(crate) async fn sso_call(State(app): AppState, Path(account): Path<String>) -> Reply {
@@ -115,7 +130,7 @@ pub(crate) async fn sso_call(State(app): AppState, Path(account): Path<String>) 
         .ok_or_else(|| {
             ApiError::not_found("sso_not_configured", "the account has no identity provider")
         })?;
-    Ok(Answer(sso_json(&found)))
+    Answer::of(sso_json(&found))
 }
 
 /// Whether `url` may be fetched: HTTPS, or plain HTTP to a loopback

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use crate::body::{invalid, Reply, MAX_BATCH};
 use crate::database;
@@ -18,13 +18,14 @@ use crate::state::{App, AppState};
 use crate::store::Db;
 
 /// Seed 001's batch assignment: per license, users to add and to remove.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Assignments {
     assignments: Vec<Assignment>,
 }
 
-#[derive(Deserialize)]
+/// One license's users to add and to remove.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Assignment {
     pub(crate) license_id: String,
@@ -35,7 +36,7 @@ pub(crate) struct Assignment {
 }
 
 /// Seed 002's allocation: bundle codes (definition codes) for users.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Allocation {
     pub(crate) user_ids: Vec<String>,
@@ -51,7 +52,7 @@ async fn assign_one_user(app: &Arc<App>, id: String, user: String, add: bool) ->
     };
     match assign(app, vec![item]).await?.pop() {
         Some(r) if r.status != 200 => Err(ApiError::new(r.status, r.code, r.message)),
-        Some(r) => Ok(Answer(r.to_json())),
+        Some(r) => Answer::of(ItemStatus::from(&r)),
         None => Err(ApiError::internal("no result")),
     }
 }
@@ -83,9 +84,9 @@ pub(crate) async fn assignments_call(
         return Err(invalid(format!("at most {MAX_BATCH} users per call")));
     }
     let results = assign(&app, a.assignments).await?;
-    Ok(Answer(
-        json!({ "results": results.iter().map(ItemResult::to_json).collect::<Vec<_>>() }),
-    ))
+    Answer::of(AssignmentResults {
+        results: results.iter().map(ItemStatus::from).collect(),
+    })
 }
 
 pub(crate) async fn allocate_call(
@@ -94,14 +95,67 @@ pub(crate) async fn allocate_call(
     JsonBody(a): JsonBody<Allocation>,
 ) -> Reply {
     let allocated = allocate(&app, &account, a).await?;
-    Ok(Answer(Value::from(
+    Answer::of(
         allocated
             .into_iter()
-            .map(
-                |(user, codes)| json!({"user_id": user, "account": account, "bundle_codes": codes}),
-            )
+            .map(|(user_id, bundle_codes)| Allocated {
+                user_id,
+                account: account.clone(),
+                bundle_codes,
+            })
             .collect::<Vec<_>>(),
-    )))
+    )
+}
+
+/// A user's bundles allocated in an account.
+#[derive(Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub(crate) struct Allocated {
+    user_id: String,
+    account: String,
+    bundle_codes: Vec<String>,
+}
+
+/// Each item's status of a batch assignment.
+#[derive(Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub(crate) struct AssignmentResults {
+    results: Vec<ItemStatus>,
+}
+
+/// Whether a user was added to a license or removed.
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Action {
+    Add,
+    Remove,
+}
+
+/// How one (license, user, action) of an assignment ended, as answered.
+#[derive(Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub(crate) struct ItemStatus {
+    license_id: String,
+    user_id: String,
+    action: Action,
+    /// The status the item would have alone (200 when done).
+    status: u16,
+    #[schemars(extend("enum" = ["assigned", "unchanged", "revoked", "not_assigned", "no_units_left", "user_not_found", "license_not_found"]))]
+    code: &'static str,
+    message: String,
+}
+
+impl From<&ItemResult> for ItemStatus {
+    fn from(r: &ItemResult) -> ItemStatus {
+        ItemStatus {
+            license_id: r.license_id.clone(),
+            user_id: r.user_id.clone(),
+            action: if r.add { Action::Add } else { Action::Remove },
+            status: r.status,
+            code: r.code,
+            message: r.message.clone(),
+        }
+    }
 }
 
 /// How one (license, user, action) of an assignment ended.
@@ -112,19 +166,6 @@ pub(crate) struct ItemResult {
     pub(crate) status: u16,
     pub(crate) code: &'static str,
     pub(crate) message: String,
-}
-
-impl ItemResult {
-    fn to_json(&self) -> Value {
-        json!({
-            "license_id": self.license_id,
-            "user_id": self.user_id,
-            "action": if self.add { "add" } else { "remove" },
-            "status": self.status,
-            "code": self.code,
-            "message": self.message,
-        })
-    }
 }
 
 /// One status per (license, user, action); each item stands alone. The

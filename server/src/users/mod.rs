@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
 use axum::Extension;
-use serde::Deserialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use tessera::protocol::bodies::UserLicensesRequest;
@@ -25,7 +26,7 @@ use crate::seats::db as seats_db;
 use crate::state::{App, AppState};
 use crate::store::Db;
 use crate::users::db::UserRow;
-use crate::users::sign_in::Password;
+use crate::users::sign_in::{Password, User};
 
 pub(crate) async fn user_licenses_call(
     State(app): AppState,
@@ -56,7 +57,7 @@ async fn user_licenses(app: &Arc<App>, r: UserLicensesRequest) -> Result<Value, 
             if let Some(o) = item.as_object_mut() {
                 o.remove("license_key");
             }
-            item["user"] = sign_in::public(&user);
+            item["user"] = crate::device_call::to_value(&sign_in::public(&user))?;
             list.push(item);
         }
         Ok(Value::Array(list))
@@ -64,7 +65,8 @@ async fn user_licenses(app: &Arc<App>, r: UserLicensesRequest) -> Result<Value, 
     .await
 }
 
-#[derive(Deserialize)]
+/// A user to create (`POST /users`).
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewUser {
     username: String,
@@ -77,10 +79,38 @@ pub(crate) struct NewUser {
     last_name: String,
 }
 
-#[derive(Deserialize)]
+/// Users to look up (`POST /users/batch`).
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct UserIds {
     user_ids: Vec<String>,
+}
+
+/// A page of users, with how many there are.
+#[derive(Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub(crate) struct UsersPage {
+    entities: Vec<User>,
+    page_number: u64,
+    page_size: u64,
+    total: u64,
+    page_count: u64,
+}
+
+/// The users found of those asked for, and the ids of the others.
+#[derive(Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub(crate) struct UsersFound {
+    entities: Vec<User>,
+    not_found: Vec<String>,
+}
+
+/// A user whose failed sign-ins are forgotten.
+#[derive(Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub(crate) struct Unlocked {
+    id: String,
+    unlocked: bool,
 }
 
 pub(crate) async fn license_users_call(State(app): AppState, Path(id): Path<String>) -> Reply {
@@ -88,22 +118,24 @@ pub(crate) async fn license_users_call(State(app): AppState, Path(id): Path<Stri
         .with_db(move |_, conn| {
             licenses_db::license_by_id(conn, &id)?;
             let users = db::users_of_license(conn, &id)?;
-            Ok(Value::from(
-                users.iter().map(sign_in::public).collect::<Vec<_>>(),
-            ))
+            Ok(users.iter().map(sign_in::public).collect::<Vec<_>>())
         })
         .await?;
-    Ok(Answer(users))
+    Answer::of(users)
 }
 
 pub(crate) async fn new_user_call(State(app): AppState, JsonBody(u): JsonBody<NewUser>) -> Reply {
-    Ok(Answer(new_user(&app, u).await?))
+    Answer::of(new_user(&app, u).await?)
 }
 
 /// `GET /users?page_number=&page_size=`.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 pub(crate) struct Paging {
+    /// From 1.
+    #[schemars(with = "Option<u64>", range(min = 1), extend("default" = 1))]
     page_number: Option<String>,
+    /// At most 500 rows are served; a larger size is served as 500.
+    #[schemars(with = "Option<u64>", range(min = 1), extend("default" = 25))]
     page_size: Option<String>,
 }
 
@@ -118,16 +150,16 @@ pub(crate) async fn users_call(State(app): AppState, Query(q): Query<Paging>) ->
                 .iter()
                 .map(|u| user_with_licenses(conn, u))
                 .collect::<Result<Vec<_>, _>>()?;
-            Ok(json!({
-                "entities": entities,
-                "page_number": page_number,
-                "page_size": page_size,
-                "total": total,
-                "page_count": total.div_ceil(page_size),
-            }))
+            Ok(UsersPage {
+                entities,
+                page_number,
+                page_size,
+                total,
+                page_count: total.div_ceil(page_size),
+            })
         })
         .await?;
-    Ok(Answer(page))
+    Answer::of(page)
 }
 
 pub(crate) async fn user_call(State(app): AppState, Path(id): Path<String>) -> Reply {
@@ -138,7 +170,7 @@ pub(crate) async fn user_call(State(app): AppState, Path(id): Path<String>) -> R
             user_with_licenses(conn, &u)
         })
         .await?;
-    Ok(Answer(user))
+    Answer::of(user)
 }
 /// `POST /users/{id}/unlock`: forgets the user's failed sign-ins from
 /// every address (support's way back for a user whom guesses from many
@@ -150,11 +182,14 @@ pub(crate) async fn unlock_user_call(State(app): AppState, Path(id): Path<String
                 let u = db::user_by_id(tx, &id)?
                     .ok_or_else(|| ApiError::not_found("user_not_found", "no such user"))?;
                 sign_in::unlock(tx, &u.username)?;
-                Ok(json!({ "id": u.id, "unlocked": true }))
+                Ok(Unlocked {
+                    id: u.id,
+                    unlocked: true,
+                })
             })
         })
         .await?;
-    Ok(Answer(unlocked))
+    Answer::of(unlocked)
 }
 
 pub(crate) async fn users_batch_call(
@@ -173,13 +208,16 @@ pub(crate) async fn users_batch_call(
                     None => missing.push(id.clone()),
                 }
             }
-            Ok(json!({ "entities": entities, "not_found": missing }))
+            Ok(UsersFound {
+                entities,
+                not_found: missing,
+            })
         })
         .await?;
-    Ok(Answer(found))
+    Answer::of(found)
 }
 
-async fn new_user(app: &Arc<App>, mut u: NewUser) -> Result<Value, ApiError> {
+async fn new_user(app: &Arc<App>, mut u: NewUser) -> Result<User, ApiError> {
     u.username = sign_in::normalize_username(&u.username).ok_or_else(|| {
         invalid("username must be 1 to 254 bytes without control or invisible characters")
     })?;
@@ -210,8 +248,8 @@ async fn new_user(app: &Arc<App>, mut u: NewUser) -> Result<Value, ApiError> {
     Ok(answer)
 }
 
-fn user_with_licenses(conn: &Db<'_>, u: &UserRow) -> Result<Value, ApiError> {
+fn user_with_licenses(conn: &Db<'_>, u: &UserRow) -> Result<User, ApiError> {
     let mut v = sign_in::public(u);
-    v["licenses"] = json!(db::license_ids_of_user(conn, &u.id)?);
+    v.licenses = Some(db::license_ids_of_user(conn, &u.id)?);
     Ok(v)
 }

@@ -1,0 +1,128 @@
+//! The seeds' APIs in the document: each route the compat routers serve,
+//! under its seed's tag, so that a client of any of them can read what
+//! Tessera serves. Their bodies are the seeds' own (their documents and
+//! docs/COMPAT.md say them), so the document names each route, its
+//! parameters and its refusals, not its body's fields.
+
+use serde_json::{json, Map, Value};
+
+/// What each route does, in a line.
+const SUMMARIES: &[(&str, &str, &str)] = &[
+    (
+        "get",
+        "/services/data/{version}/sobjects/PackageLicense/{id}",
+        "A license's seat counts (AllowedLicenses, UsedLicenses)",
+    ),
+    (
+        "post",
+        "/services/data/{version}/sobjects/UserPackageLicense",
+        "Assign a license to a user",
+    ),
+    (
+        "get",
+        "/services/data/{version}/sobjects/UserPackageLicense/{id}",
+        "One assignment",
+    ),
+    (
+        "delete",
+        "/services/data/{version}/sobjects/UserPackageLicense/{id}",
+        "Revoke an assignment",
+    ),
+    (
+        "get",
+        "/services/data/{version}/query",
+        "A SOQL query over PackageLicense and UserPackageLicense (the subset docs/COMPAT.md lists)",
+    ),
+    (
+        "get",
+        "/api/v2/license/definitions",
+        "The license definitions",
+    ),
+    (
+        "get",
+        "/api/v2/license/definitions/{license_id}",
+        "One license definition",
+    ),
+    (
+        "get",
+        "/api/v2/license/toggles/{feature}",
+        "An organization-wide feature toggle",
+    ),
+    (
+        "post",
+        "/api/v2/license/toggles/{feature}",
+        "Switch an organization-wide feature toggle",
+    ),
+    (
+        "get",
+        "/api/v2/license/users/{user_id}",
+        "A user's licenses",
+    ),
+    (
+        "get",
+        "/api/v2/license/users",
+        "A page of users with their licenses",
+    ),
+    (
+        "post",
+        "/api/v2/license/users",
+        "Users' licenses in a batch",
+    ),
+    (
+        "post",
+        "/api/v2/license/organization",
+        "Assign and revoke licenses for many users: a status per item",
+    ),
+    (
+        "post",
+        "/{organization}/lease_/api/account/{account}/user-license",
+        "Allocate bundles to users: all or nothing",
+    ),
+    (
+        "get",
+        "/api/v4/user_licenses",
+        "A user's licenses for a product (username and password, or single sign-on)",
+    ),
+];
+
+/// Adds every seed's routes to `paths`; answers the seeds' tags.
+pub(super) fn add(paths: &mut Map<String, Value>) -> Vec<Value> {
+    let mut tags = Vec::new();
+    for seed in crate::compat::seeds() {
+        tags.push(json!({"name": seed.tag, "description": seed.description}));
+        for (methods, path) in seed.served {
+            let parameters: Vec<Value> = path
+                .split('/')
+                .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
+                .map(|name| {
+                    json!({"name": name, "in": "path", "required": true,
+                           "schema": {"type": "string"}})
+                })
+                .collect();
+            for method in *methods {
+                let summary = SUMMARIES
+                    .iter()
+                    .find(|(m, p, _)| m == method && p == path)
+                    .map_or("As the seed's document writes it", |(_, _, s)| s);
+                let op = json!({
+                    "summary": summary,
+                    "tags": [seed.tag],
+                    "parameters": parameters,
+                    "responses": {
+                        "200": {"description": "OK, in the seed's shape (docs/COMPAT.md)"},
+                        "4XX": {"description": "refused, in the seed's error shape"},
+                        "5XX": {"description": "the server failed: nothing changed"},
+                    },
+                });
+                if let Some(item) = paths
+                    .entry(path.to_string())
+                    .or_insert_with(|| json!({}))
+                    .as_object_mut()
+                {
+                    item.insert(method.to_string(), op);
+                }
+            }
+        }
+    }
+    tags
+}
