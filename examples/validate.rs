@@ -8,9 +8,8 @@
 
 use std::process::ExitCode;
 
-use tessera::runtime::validate::feature_status;
 use tessera::{
-    format::license::ts, validate, Clock, Keyring, LicenseFile, ManualClock, PublicKey,
+    feature_status, time as ts, validate, Clock, Keyring, LicenseFile, ManualClock, PublicKey,
     SystemClock, ValidationOptions,
 };
 

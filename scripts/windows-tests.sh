@@ -87,7 +87,7 @@ for t in "${apple[@]}"; do
     # The network feature needs a C compiler for Apple's ABI (ring); the
     # offline SDK, its OS layer, the online half's API and the C library
     # without `online` do not.
-    cargo clippy --quiet -p tessera-os -p tessera --features issuer,keygen,pkcs11,online-api --all-targets --target "$t" -- -D warnings
+    cargo clippy --quiet -p tessera-os -p tessera --features issuer,keygen,pkcs11,online-api,internals --all-targets --target "$t" -- -D warnings
     cargo clippy --quiet -p tessera-capi --no-default-features --features keygen,testing --target "$t" -- -D warnings
     echo "$t: clean"
 done

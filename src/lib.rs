@@ -70,23 +70,26 @@
 //! # Ok(()) }
 //! ```
 //!
-//! # Where things are
+//! # What a product uses
 //!
-//! The crate is grouped by concern, and data flows one way: bytes are
-//! verified in [`format`](mod@format), the device is read in [`device`], a verified
-//! license is validated and used in [`runtime`], [`activation`] brings new
-//! files in (from a file, by offline request and response files, or by
-//! typed codes), and [`online`] syncs with a server over [`protocol`].
+//! What a product needs is at the crate's root and in a few modules; data
+//! flows one way, from verified bytes to a license in use.
 //!
-//! | module | what |
+//! | where | what |
 //! |---|---|
-//! | [`format`](mod@format) | the armored envelope, keys and the keyring, the license document, leases, consumption periods |
-//! | [`device`] | fingerprints and their sources, VM and container detection, hardware keys (PKCS#11) |
-//! | [`runtime`] | the clock, the state store, validation, the [`LicenseHandle`] with its counters and leases |
+//! | the root | [`LicenseFile`], [`Keyring`] and [`PublicKey`] to verify; [`validate`] and [`Status`] to judge; [`activate`] and [`LicenseHandle`] (with its [`LocalConfig`] and [`Clock`]) to keep a license in use, with its counters ([`Counter`], [`Usage`]) and leases ([`LeaseStatus`]) |
+//! | [`license`] | what a license says, field by field |
 //! | [`activation`] | activation from a file, offline request and response files, air-gapped codes |
-//! | [`online`] | activation, check-in, floating seats, borrowing and consumption upload against a server (feature `online`) |
-//! | [`protocol`] | both ends of the wire: request signing, response signatures, HTTP dates, counters |
-//! | [`issuer`] | the vendor's side: issuing license files (feature `issuer`) |
+//! | [`device`] | where the device's facts come from, VM and container detection, hardware keys |
+//! | `online` | activation, check-in, floating seats, borrowing and consumption upload against a server (feature `online`) |
+//! | [`time`] | times as license files write them |
+//! | `keygen` | reading Keygen's license and machine files (feature `keygen`) |
+//! | `issuer` | the vendor's side: issuing license files (feature `issuer`) |
+//!
+//! The parts the reference server, the CLI and the C library share with
+//! the SDK (the file formats, the wire protocol, the state store) are
+//! public only with the `internals` feature, hidden from these pages and
+//! without a stability promise.
 //!
 //! Every failure is an [`Error`] with a stable [`Code`], the same numbers in
 //! the C ABI and the Python binding (docs/ERRORS.md).
@@ -97,18 +100,36 @@
 //! - `online`: the online half (HTTPS with rustls; no OpenSSL);
 //! - `pkcs11`: hardware-key licenses through a PKCS#11 token;
 //! - `keygen`: reading Keygen's license and machine files (`tessera::keygen`,
-//!   docs/MIGRATING.md).
+//!   docs/MIGRATING.md);
+//! - `internals`: the formats, protocol and store as modules of their own,
+//!   for the server, the CLI and the C library (no stability promise);
+//! - `schema`: JSON Schemas of the wire's bodies, for the server's OpenAPI
+//!   document (implies `internals`).
 //!
 //! The C ABI is a crate of its own (`capi/`, `libtessera`); this crate has
 //! no `unsafe` code and forbids it.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
+#![warn(unnameable_types)]
+
+/// Declares modules that are public with the `internals` feature (hidden
+/// from the docs) and private otherwise: what the server, the CLI and the
+/// C library share with the SDK, not the product's API.
+macro_rules! internal_mods {
+    ($($name:ident),* $(,)?) => {$(
+        #[cfg(feature = "internals")]
+        #[doc(hidden)]
+        pub mod $name;
+        #[cfg(not(feature = "internals"))]
+        #[allow(unreachable_pub, dead_code)]
+        pub(crate) mod $name;
+    )*};
+}
 
 pub mod activation;
 pub mod device;
 mod error;
-pub mod format;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
@@ -119,26 +140,49 @@ mod keyed_hash;
 #[cfg(feature = "online-api")]
 #[cfg_attr(docsrs, doc(cfg(feature = "online-api")))]
 pub mod online;
-pub mod protocol;
-pub mod runtime;
+// The parts the server, the CLI and the C library share with the SDK:
+// public with the `internals` feature (hidden from the docs, no stability
+// promise), private otherwise. A product uses the root's re-exports.
+internal_mods!(format, protocol, runtime);
+
 mod status;
 mod table;
 mod util;
 
 pub use activation::direct::activate;
 pub use error::{Code, Error, Result};
-pub use format::fingerprint::{Fingerprint, MatchPolicy};
+pub use format::fingerprint::{Comparison, Fingerprint, MatchPolicy};
 #[cfg(feature = "keygen")]
 #[cfg_attr(docsrs, doc(cfg(feature = "keygen")))]
 pub use format::keygen;
-pub use format::keys::{Keyring, PublicKey};
+pub use format::keys::{KeyId, KeygenTrust, Keyring, PublicKey};
+pub use format::lease::LeaseKind;
 pub use format::license::{License, LicenseFile};
 pub use runtime::clock::{Clock, ManualClock, SystemClock};
 pub use runtime::config::LocalConfig;
-pub use runtime::consumption::{Counter, Usage};
-pub use runtime::handle::LicenseHandle;
-pub use runtime::validate::{validate, Validation, ValidationOptions};
+pub use runtime::consumption::{Counter, Pending, Usage};
+pub use runtime::handle::{LeaseStatus, LicenseHandle, LicenseRef};
+pub use runtime::store::{ActivationRecord, DecryptionKey};
+pub use runtime::validate::{
+    feature_status, status_at, validate, validate_at, FeatureStatus, Reason, Validation,
+    ValidationOptions,
+};
 pub use status::Status;
+
+/// Times as license files write them: RFC 3339 in UTC with whole seconds
+/// out; RFC 3339 or a bare date in.
+pub mod time {
+    pub use crate::format::license::ts::{format, parse};
+}
+
+/// What a license says, field by field: the document a verified
+/// [`LicenseFile`] holds (docs/FORMAT.md, section 2).
+pub mod license {
+    pub use crate::format::license::{
+        AuthorizationMethod, ConsumptionPeriod, CustomField, CustomFieldType, Customer, Feature,
+        FeatureType, License, LicenseFile, LicenseKey, LicenseType, LicenseUser, ProductDetails,
+    };
+}
 
 /// The SDK's version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

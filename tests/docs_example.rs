@@ -2,8 +2,8 @@
 // A test may fail by panicking, and its shared helpers are `pub` to its modules.
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
-use tessera::runtime::validate::validate_at;
-use tessera::{format::license::ts, Keyring, LicenseFile, PublicKey, Status, ValidationOptions};
+use tessera::time as ts;
+use tessera::{validate_at, Keyring, LicenseFile, PublicKey, Status, ValidationOptions};
 
 const LICENSE: &str = include_str!("../docs/example/license.lic");
 const PUBLIC_KEY: &str = include_str!("../docs/example/vendor.pub");

@@ -250,7 +250,7 @@ fn requests_whose_fields_do_not_fit_their_action_are_refused() {
         "created_at": "2026-03-01T09:00:00Z"
     });
     let text = tessera::format::armor::seal(
-        &offline::REQUEST,
+        &tessera::format::armor::OFFLINE_REQUEST,
         &device_key,
         payload.to_string().as_bytes(),
     )
@@ -263,7 +263,7 @@ fn requests_whose_fields_do_not_fit_their_action_are_refused() {
     let mut good = payload.clone();
     good["action"] = json!("activate");
     let wrong_signer = tessera::format::armor::seal(
-        &offline::REQUEST,
+        &tessera::format::armor::OFFLINE_REQUEST,
         &test_only_key(8),
         good.to_string().as_bytes(),
     )
@@ -272,9 +272,12 @@ fn requests_whose_fields_do_not_fit_their_action_are_refused() {
         offline::verify_request(wrong_signer.as_bytes()),
         Err(Error::UnknownKeyId(_))
     ));
-    let right_signer =
-        tessera::format::armor::seal(&offline::REQUEST, &device_key, good.to_string().as_bytes())
-            .unwrap();
+    let right_signer = tessera::format::armor::seal(
+        &tessera::format::armor::OFFLINE_REQUEST,
+        &device_key,
+        good.to_string().as_bytes(),
+    )
+    .unwrap();
     assert!(offline::verify_request(right_signer.as_bytes()).is_ok());
 }
 
@@ -365,7 +368,7 @@ fn every_offline_answer_expires_whoever_writes_it() {
             issued_at: now,
         };
         let sealed = tessera::format::armor::seal(
-            &offline::RESPONSE,
+            &tessera::format::armor::OFFLINE_RESPONSE,
             &s.key,
             &serde_json::to_vec(&response).unwrap(),
         )

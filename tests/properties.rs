@@ -139,13 +139,12 @@ proptest! {
         store.update(|s| {
             s.high_water = mark;
             for (k, v) in &values {
-                s.activations.push(ActivationRecord {
-                    license_id: k.clone(),
-                    license_file: v.to_string(),
-                    fingerprint: Fingerprint::from_id(k),
-                    activated_at: chrono::DateTime::UNIX_EPOCH,
-                    decryption_key: None,
-                });
+                s.activations.push(ActivationRecord::new(
+                    k.clone(),
+                    v.to_string(),
+                    Fingerprint::from_id(k),
+                    chrono::DateTime::UNIX_EPOCH,
+                ));
             }
             Ok(())
         }).unwrap();

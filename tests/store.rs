@@ -42,13 +42,12 @@ fn counter(state: &State) -> u64 {
 }
 
 fn record(n: u64, ballast: usize) -> ActivationRecord {
-    ActivationRecord {
-        license_id: format!("L-{n}"),
-        license_file: "x".repeat(ballast),
-        fingerprint: device("a"),
-        activated_at: chrono::DateTime::UNIX_EPOCH,
-        decryption_key: None,
-    }
+    ActivationRecord::new(
+        format!("L-{n}"),
+        "x".repeat(ballast),
+        device("a"),
+        chrono::DateTime::UNIX_EPOCH,
+    )
 }
 
 fn bump(store: &Store) -> Result<u64, Error> {

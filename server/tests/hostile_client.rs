@@ -549,7 +549,7 @@ fn forged_request(p: &Product, key: &tessera::issuer::SigningKey, fill: Value) -
         request[k] = v.clone();
     }
     tessera::format::armor::seal(
-        &tessera::activation::offline::REQUEST,
+        &tessera::format::armor::OFFLINE_REQUEST,
         key,
         request.to_string().as_bytes(),
     )

@@ -45,8 +45,8 @@ const PRIME: u32 = 1021;
 const INIT_SYMBOLS: usize = 20;
 const CONFIRM_SYMBOLS: usize = 16;
 const VERSION: u128 = 1;
-/// The shortest vendor secret air-gapped activation accepts (the one every
-/// product needs: [`crate::runtime::config::MIN_SECRET_LEN`]).
+/// The shortest vendor secret air-gapped activation accepts: the one every
+/// product needs ([`LocalConfig::secret`](crate::LocalConfig::secret)).
 pub const MIN_SECRET_LEN: usize = crate::runtime::config::MIN_SECRET_LEN;
 
 /// The weight of payload position `i` (check symbols weigh 32 and 1):

@@ -34,7 +34,7 @@ use serde::{Deserialize, Serialize};
 use crate::activation::direct::{self, Route};
 use crate::activation::Credential;
 use crate::error::{Error, Result};
-use crate::format::armor::{self, Kind};
+use crate::format::armor;
 use crate::format::fingerprint::Fingerprint;
 use crate::format::keys::{KeyId, Keyring, PublicKey};
 use crate::format::license::ts;
@@ -42,19 +42,7 @@ use crate::runtime::config::LocalConfig;
 use crate::runtime::store::{ActivationRecord, PendingRequest, State, Store};
 use crate::util::random_bytes;
 
-/// A request the device writes.
-pub const REQUEST: Kind = Kind {
-    label: "TESSERA OFFLINE REQUEST",
-    domain: b"tessera/v1/offline-request/ed25519\0",
-    max_len: 16 * 1024,
-};
-
-/// The vendor's answer to an activation request.
-pub const RESPONSE: Kind = Kind {
-    label: "TESSERA OFFLINE RESPONSE",
-    domain: b"tessera/v1/offline-response/ed25519\0",
-    max_len: 128 * 1024,
-};
+use crate::format::armor::{OFFLINE_REQUEST as REQUEST, OFFLINE_RESPONSE as RESPONSE};
 
 const FORMAT: u32 = 1;
 

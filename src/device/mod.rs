@@ -2,19 +2,19 @@
 //! come from, virtual machine and container detection, and hardware keys
 //! (docs/DEVICE.md).
 
-pub mod environment;
-pub mod hardware;
-pub mod linux;
-pub mod macos;
-pub mod sources;
-pub mod windows;
+internal_mods!(environment, hardware, linux, macos, sources, windows);
+
+pub use environment::{Environment, Evidence, Isolation};
+pub use hardware::HardwareToken;
+#[cfg(feature = "pkcs11")]
+#[cfg_attr(docsrs, doc(cfg(feature = "pkcs11")))]
+pub use hardware::Pkcs11Token;
+pub use macos::{MacSource, Prop};
+pub use sources::SystemSource;
+pub use windows::WindowsSource;
 
 use std::sync::Arc;
 
-use crate::device::environment::Environment;
-use crate::device::macos::MacSource;
-use crate::device::sources::SystemSource;
-use crate::device::windows::WindowsSource;
 use crate::error::Result;
 use crate::format::fingerprint::Fingerprint;
 
@@ -70,7 +70,7 @@ impl Machine {
     }
 
     /// The machine's fingerprint, salted with `salt`
-    /// ([`product_salt`](crate::format::fingerprint::product_salt)).
+    /// (`product_salt`).
     /// `fingerprint_unavailable` when no component names this machine.
     pub fn fingerprint(&self, salt: &[u8]) -> Result<Fingerprint> {
         linux::from_facts(&self.facts(), salt)

@@ -51,6 +51,20 @@ pub const LICENSE: Kind = Kind {
     max_len: 64 * 1024,
 };
 
+/// An offline request file: the device writes it (docs/FORMAT.md).
+pub const OFFLINE_REQUEST: Kind = Kind {
+    label: "TESSERA OFFLINE REQUEST",
+    domain: b"tessera/v1/offline-request/ed25519\0",
+    max_len: 16 * 1024,
+};
+
+/// The vendor's answer to an offline activation request.
+pub const OFFLINE_RESPONSE: Kind = Kind {
+    label: "TESSERA OFFLINE RESPONSE",
+    domain: b"tessera/v1/offline-response/ed25519\0",
+    max_len: 128 * 1024,
+};
+
 /// A document whose armor decoded, before or after its signature was checked.
 ///
 /// The buffer holds the signed message (`domain || key id || payload`)

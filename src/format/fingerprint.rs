@@ -174,6 +174,7 @@ impl Default for MatchPolicy {
 
 /// The outcome of comparing two fingerprints, component by component.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Comparison {
     /// Whether the policy accepts this device.
     pub matches: bool,

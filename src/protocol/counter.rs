@@ -133,6 +133,7 @@ impl Limit {
 /// Increments not yet acknowledged by the license server: one journal
 /// record, or a compacted range of them (what an upload carries).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Pending {
     /// First sequence number covered.
     pub first_seq: u64,

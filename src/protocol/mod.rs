@@ -17,8 +17,11 @@ pub mod http_date;
 pub mod request;
 pub mod response;
 
+#[allow(unused_imports)] // the server's, with `internals`
 pub use http_date::{format_http_date, parse_http_date};
 #[cfg(feature = "issuer")]
 #[cfg_attr(docsrs, doc(cfg(feature = "issuer")))]
+#[allow(unused_imports)] // the server's, with `internals`
 pub use response::sign_response;
+#[allow(unused_imports)] // the server's, with `internals`
 pub use response::{verify_answer, ResponseHeaders};

@@ -24,6 +24,7 @@ pub const MIN_SECRET_LEN: usize = 16;
 
 /// What a product configures once.
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct LocalConfig {
     /// The product's short code.
     pub product: String,
@@ -41,7 +42,7 @@ pub struct LocalConfig {
     /// (containers, cloud instances); implies [`MatchPolicy::Custom`].
     pub custom_device_id: Option<String>,
     /// A vendor secret mixed into fingerprint salts and the store key: at
-    /// least [`MIN_SECRET_LEN`] bytes, built into the product. Opening the
+    /// least [`MIN_SECRET_LEN`](crate::activation::airgap::MIN_SECRET_LEN) bytes, built into the product. Opening the
     /// local state without one is refused (SECURITY.md says what it buys:
     /// a deterrent against editing the state, not a protection against
     /// someone who reads the product's binary).

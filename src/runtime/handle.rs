@@ -28,6 +28,7 @@ use crate::status::Status;
 
 /// The lease this device holds, as a product shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LeaseStatus {
     /// The lease's id (a heartbeat or a return names it).
     pub id: String,

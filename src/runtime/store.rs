@@ -144,6 +144,7 @@ pub(crate) struct PendingCode {
 
 /// A license activated on this device.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ActivationRecord {
     /// The license's id.
     pub license_id: String,
@@ -158,6 +159,25 @@ pub struct ActivationRecord {
     /// derived from the license key, which itself is not kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decryption_key: Option<DecryptionKey>,
+}
+
+impl ActivationRecord {
+    /// License `license_id`'s file `license_file`, activated on the device
+    /// `fingerprint` at `activated_at`.
+    pub fn new(
+        license_id: impl Into<String>,
+        license_file: impl Into<String>,
+        fingerprint: Fingerprint,
+        activated_at: DateTime<Utc>,
+    ) -> ActivationRecord {
+        ActivationRecord {
+            license_id: license_id.into(),
+            license_file: license_file.into(),
+            fingerprint,
+            activated_at,
+            decryption_key: None,
+        }
+    }
 }
 
 /// The key that reads an activated Keygen file again (64 hex digits of

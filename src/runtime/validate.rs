@@ -21,6 +21,7 @@ use crate::status::Status;
 
 /// What the product passes to validation.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ValidationOptions {
     /// The product's short code; a license for another product is refused.
     pub product: String,
@@ -100,6 +101,7 @@ impl FeatureStatus {
 
 /// The answer of validation: a status with the dates and reasons behind it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Validation {
     /// The verdict.
     pub status: Status,

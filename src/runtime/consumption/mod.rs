@@ -40,6 +40,7 @@ use crate::runtime::store::{Store, StoreLock};
 
 /// How much of a counter is used and left.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Usage {
     /// The counter's journal name.
     pub counter: String,
