@@ -14,7 +14,7 @@ use crate::format::fingerprint::Fingerprint;
 use crate::protocol::bodies::{
     BorrowRequest, ConsumptionAnswer, ConsumptionRecord, ConsumptionRequest, DeviceRequest,
     LatestReleaseAnswer, LeaseAnswer, LicenseAndDevice, LicenseFileAnswer, Password, Release,
-    ReleaseRequest, TrialKeyAnswer, TrialRequest, UserLicensesRequest,
+    ReleaseRequest, TrialKeyAnswer, TrialRequest, UserLicenseAnswer, UserLicensesRequest,
 };
 use crate::runtime::config::LocalConfig;
 use crate::runtime::consumption::Pending;
@@ -26,6 +26,7 @@ const UPLOAD_BATCH: usize = 5_000;
 
 /// One of a user's licenses, as [`Connection::user_licenses`] lists them.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct UserLicense {
     /// The id to activate it by.
     pub id: String,
@@ -226,21 +227,23 @@ impl Connection {
             Password::new(password),
         );
         let answer = self.call("/api/v1/user_licenses", &body)?;
-        let list = answer
-            .body
-            .as_array()
-            .ok_or(Error::BadResponse("the answer is not a list"))?;
-        list.iter()
+        let list = read_answer::<Vec<UserLicenseAnswer>>(&answer, "the answer is not a list")?;
+        list.into_iter()
             .map(|item| {
+                let text = |k: &str| item.license.get(k).and_then(Value::as_str);
                 Ok(UserLicense {
-                    id: item["id"]
-                        .as_str()
+                    id: text("id")
                         .ok_or(Error::BadResponse("a license without an id"))?
                         .to_owned(),
-                    license_type: item["license_type"].as_str().unwrap_or_default().to_owned(),
-                    is_trial: item["is_trial"].as_bool().unwrap_or(false),
-                    times_activated: item["times_activated"].as_u64().unwrap_or(0),
-                    details: item.clone(),
+                    license_type: text("license_type").unwrap_or_default().to_owned(),
+                    is_trial: item
+                        .license
+                        .get("is_trial")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false),
+                    times_activated: u64::from(item.times_activated),
+                    details: serde_json::to_value(&item)
+                        .map_err(|_| Error::BadResponse("a license that is not an object"))?,
                 })
             })
             .collect()

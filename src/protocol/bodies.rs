@@ -377,6 +377,91 @@ pub struct OfflineAnswer {
     pub response: String,
 }
 
+/// A user as the server shows one: never the password's hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
+#[non_exhaustive]
+pub struct User {
+    /// The user's id.
+    pub id: String,
+    /// The name the user signs in with.
+    pub username: String,
+    /// The user's email address.
+    pub email: String,
+    /// The user's first name (may be empty).
+    pub first_name: String,
+    /// The user's last name (may be empty).
+    pub last_name: String,
+    /// The licenses assigned to the user, where the call lists them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub licenses: Option<Vec<String>>,
+}
+
+impl User {
+    /// User `id`, signing in as `username`.
+    pub fn new(
+        id: impl Into<String>,
+        username: impl Into<String>,
+        email: impl Into<String>,
+        first_name: impl Into<String>,
+        last_name: impl Into<String>,
+    ) -> User {
+        User {
+            id: id.into(),
+            username: username.into(),
+            email: email.into(),
+            first_name: first_name.into(),
+            last_name: last_name.into(),
+            licenses: None,
+        }
+    }
+}
+
+/// One of a user's licenses, as the user's licenses call answers them
+/// (seed 003's license object): the license as its file says it, what the
+/// server counts of it, and the user.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
+pub struct UserLicenseAnswer {
+    /// The license's fields (docs/FORMAT.md), without its key: a user's
+    /// license is activated by id.
+    #[serde(flatten)]
+    pub license: serde_json::Map<String, serde_json::Value>,
+    /// Devices it is activated on.
+    pub times_activated: u32,
+    /// Transfers used.
+    pub transfer_count: u32,
+    /// False when the vendor disabled it.
+    pub license_enabled: bool,
+    /// Seats held now, for a floating license.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub floating_in_use_devices: Option<u32>,
+    /// The user it is assigned to.
+    pub user: User,
+}
+
+impl UserLicenseAnswer {
+    /// License `license` (its fields) of `user`, with the server's counts.
+    pub fn new(
+        license: serde_json::Map<String, serde_json::Value>,
+        times_activated: u32,
+        transfer_count: u32,
+        license_enabled: bool,
+        user: User,
+    ) -> UserLicenseAnswer {
+        UserLicenseAnswer {
+            license,
+            times_activated,
+            transfer_count,
+            license_enabled,
+            floating_in_use_devices: None,
+            user,
+        }
+    }
+}
+
 /// The answer to a deactivation: the device's slot is free.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]

@@ -3,7 +3,6 @@
 //! The route table (`api.rs`, `admin.rs`) says what is served; this table
 //! says what it is, and `server/tests/contract.rs` holds the two equal.
 
-use serde_json::Value;
 use tessera::protocol::bodies as b;
 
 use super::refusal::{REQUEST, UNKNOWN_ID, UNKNOWN_LICENSE};
@@ -11,9 +10,6 @@ use super::{admin, device, fields, of, Operation};
 use crate::users::assign;
 use crate::users::sign_in::User;
 use crate::{activations, audit, licenses, products, releases, seats, sso, users};
-
-/// An object of any fields (a license object).
-type Object = serde_json::Map<String, Value>;
 
 /// The table: an operation a row (kept as rows, not as rustfmt would
 /// break them).
@@ -50,7 +46,7 @@ pub(super) fn all() -> Vec<Operation> {
         admin("post", "/admin/v1/clock", "Set the server's clock (only when started with test_clock)", of::<crate::admin::Clock>)
             .body(of::<crate::admin::Clock>)
             .refuses(&[UNKNOWN_LICENSE]),
-        device("/api/v1/user_licenses", "A user's licenses for the product (seed 003): the license objects with counts and the user", of::<b::UserLicensesRequest>, of::<Vec<Object>>)
+        device("/api/v1/user_licenses", "A user's licenses for the product (seed 003): the license objects with counts and the user", of::<b::UserLicensesRequest>, of::<Vec<b::UserLicenseAnswer>>)
             .refuses(&[(401, "wrong username or password (invalid_credentials), or authorization"), UNKNOWN_ID]),
         device("/api/v1/trial_key", "A trial license key for this device from the product's trial definition; the same key when asked again", of::<b::TrialRequest>, of::<b::TrialKeyAnswer>)
             .refuses(&[(404, "the product offers no trial (no_trial)")]),

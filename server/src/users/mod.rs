@@ -11,9 +11,8 @@ use axum::extract::{Path, Query, State};
 use axum::Extension;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 
-use tessera::protocol::bodies::UserLicensesRequest;
+use tessera::protocol::bodies::{UserLicenseAnswer, UserLicensesRequest};
 
 use crate::activations::db as activations_db;
 use crate::body::{self, invalid, Reply, MAX_BATCH};
@@ -34,33 +33,38 @@ pub(crate) async fn user_licenses_call(
     JsonBody(r): JsonBody<UserLicensesRequest>,
 ) -> Result<Answer, ApiError> {
     same_product(&product, &r.product)?;
-    Ok(Answer(user_licenses(&app, r).await?))
+    Answer::of(user_licenses(&app, r).await?)
 }
 
 /// The user's licenses for the product (seed 003), each as its license
 /// object with the counts and the user.
-async fn user_licenses(app: &Arc<App>, r: UserLicensesRequest) -> Result<Value, ApiError> {
+async fn user_licenses(
+    app: &Arc<App>,
+    r: UserLicensesRequest,
+) -> Result<Vec<UserLicenseAnswer>, ApiError> {
     let user = sign_in::login(app, &r.username, &r.password).await?;
     let product = r.product;
     app.with_db(move |app, conn| {
         let now = app.now().timestamp();
         let mut list = Vec::new();
         for row in db::licenses_of_user(conn, &user.id, &product)? {
-            let mut item = app.license_of(&row)?.0.clone();
-            item["times_activated"] = json!(activations_db::activation_count(conn, &row.id)?);
-            item["transfer_count"] = json!(row.transfer_count);
-            item["license_enabled"] = json!(row.enabled);
-            if item["is_floating"] == json!(true) || item["is_floating_cloud"] == json!(true) {
-                item["floating_in_use_devices"] = json!(seats_db::seats_held(conn, &row.id, now)?);
-            }
+            let parsed = app.license_of(&row)?;
+            let mut license = parsed.0.as_object().cloned().unwrap_or_default();
             // A user's license is activated by id; its key stays private.
-            if let Some(o) = item.as_object_mut() {
-                o.remove("license_key");
+            license.remove("license_key");
+            let mut item = UserLicenseAnswer::new(
+                license,
+                activations_db::activation_count(conn, &row.id)?,
+                row.transfer_count,
+                row.enabled,
+                sign_in::public(&user),
+            );
+            if parsed.1.floats() {
+                item.floating_in_use_devices = Some(seats_db::seats_held(conn, &row.id, now)?);
             }
-            item["user"] = crate::device_call::to_value(&sign_in::public(&user))?;
             list.push(item);
         }
-        Ok(Value::Array(list))
+        Ok(list)
     })
     .await
 }

@@ -6,8 +6,6 @@ use std::sync::Arc;
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
-use schemars::JsonSchema;
-use serde::Serialize;
 
 use crate::error::ApiError;
 use crate::rate_limit::Limit;
@@ -226,26 +224,13 @@ pub(crate) async fn login(
 
 /// What the API shows of a user (never the hash).
 pub(crate) fn public(u: &UserRow) -> User {
-    User {
-        id: u.id.clone(),
-        username: u.username.clone(),
-        email: u.email.clone(),
-        first_name: u.first_name.clone(),
-        last_name: u.last_name.clone(),
-        licenses: None,
-    }
+    User::new(
+        u.id.clone(),
+        u.username.clone(),
+        u.email.clone(),
+        u.first_name.clone(),
+        u.last_name.clone(),
+    )
 }
 
-/// A user as the APIs show one: never the password's hash.
-#[derive(Serialize, JsonSchema)]
-#[schemars(deny_unknown_fields)]
-pub(crate) struct User {
-    pub(crate) id: String,
-    pub(crate) username: String,
-    pub(crate) email: String,
-    pub(crate) first_name: String,
-    pub(crate) last_name: String,
-    /// The licenses assigned to the user (where the call lists them).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) licenses: Option<Vec<String>>,
-}
+pub(crate) use tessera::protocol::bodies::User;
