@@ -1098,11 +1098,6 @@ fn a_device_that_lost_its_state_comes_back_with_the_license_key() {
     let machine =
         json!({"id": "pc-1", "components": {"machine_id": "m-1", "mac:aa": "n-1", "cpu": "c-1"}});
     let key = |n: u8| ed25519_dalek::SigningKey::from_bytes(&[n; 32]);
-    let public = |k: &ed25519_dalek::SigningKey| {
-        tessera::PublicKey::from_bytes(k.verifying_key().as_bytes())
-            .unwrap()
-            .to_base64()
-    };
     let activate = |k: &ed25519_dalek::SigningKey, fingerprint: &Value| {
         let body = json!({"product": p.code, "license_key": "KEY-W", "fingerprint": fingerprint,
                           "device_key": public(k)});
@@ -1172,11 +1167,6 @@ fn heartbeats_in_one_statement_still_hear_every_change() {
                "floating_timeout": 15}),
     );
     let key = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
-    let public = |k: &ed25519_dalek::SigningKey| {
-        tessera::PublicKey::from_bytes(k.verifying_key().as_bytes())
-            .unwrap()
-            .to_base64()
-    };
     let machine = json!({"id": "device-0001",
                          "components": {"machine_id": "m-1", "mac:aa": "n-1", "cpu": "c-1"}});
     let body = json!({"product": p.code, "license_key": "KEY-HB", "fingerprint": machine});
@@ -1274,4 +1264,11 @@ fn heartbeats_in_one_statement_still_hear_every_change() {
     assert_eq!(d.status, 200, "{}", d.body);
     let h = renew();
     assert_ne!(h.status, 200, "{}", h.body);
+}
+
+/// The device key `k`'s public half, as an activation records it (base64).
+fn public(k: &ed25519_dalek::SigningKey) -> String {
+    tessera::PublicKey::from_bytes(k.verifying_key().as_bytes())
+        .unwrap()
+        .to_base64()
 }
