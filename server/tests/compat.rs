@@ -990,7 +990,8 @@ fn a_batch_through_genesys_or_the_admin_api_leaves_the_same_state() {
 }
 
 use common::licensespring::{
-    assert_valid, get as licensespring_get, schema as licensespring_schema,
+    assert_valid, get as licensespring_get, get_authorized as licensespring_get_authorized,
+    schema as licensespring_schema, signature as licensespring_signature,
 };
 
 #[test]
@@ -1137,6 +1138,31 @@ fn licensespring_user_licenses_answer_the_seeds_schema() {
     let a = licensespring_get(&s, &creds[1..], "up", &shared, &date);
     assert_eq!(a.body.as_array().map(Vec::len), Some(2));
 
+    // The key's name in LicenseSpring's library's spelling (`apiKey`) is
+    // the seed's `apikey`; named twice, in two spellings, it is refused.
+    let signed = licensespring_signature(&shared, &date);
+    let fields = "algorithm=\"hmac-sha256\",headers=\"date\"";
+    let a = licensespring_get_authorized(
+        &s,
+        &creds,
+        &date,
+        &format!("{fields},signature=\"{signed}\",apiKey=\"up\""),
+    );
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.body.as_array().map(Vec::len), Some(2));
+    let a = licensespring_get_authorized(
+        &s,
+        &creds,
+        &date,
+        &format!("{fields},signature=\"{signed}\",apiKey=\"up\",apikey=\"up\""),
+    );
+    assert_eq!(
+        (a.status, a.body["code"].as_str()),
+        (401, Some("bad_authorization")),
+        "{}",
+        a.body
+    );
+
     // Refusals, in the seed's error form.
     let errors = licensespring_schema("error");
     let stale = protocol_date(-600);
@@ -1234,6 +1260,26 @@ fn licensespring_user_licenses_answer_the_seeds_schema() {
         );
         assert_valid(&errors, &a.body);
     }
+}
+
+#[test]
+fn compat_md_shows_a_seed_003_answer_that_meets_the_seeds_schema() {
+    let doc = include_str!("../../docs/COMPAT.md");
+    let section = doc
+        .split("## Seed 003")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .unwrap();
+    let block = section
+        .split("```json\n")
+        .nth(1)
+        .and_then(|s| s.split("\n```").next())
+        .unwrap();
+    let answer: Value = serde_json::from_str(block).unwrap_or_else(|e| {
+        panic!("COMPAT.md's seed 003 example answer is not JSON ({e}): {block:?}")
+    });
+    assert!(answer.as_array().is_some_and(|a| !a.is_empty()), "{answer}");
+    assert_valid(&licensespring_schema("response"), &answer);
 }
 
 /// An RFC 7231 date `offset` seconds from now.

@@ -102,8 +102,11 @@ async fn authenticate(app: &Arc<App>, headers: &HeaderMap) -> Result<String, Api
     let fields = header("authorization")
         .and_then(authorization_fields)
         .ok_or_else(bad)?;
+    // A name in any case, as LicenseSpring's server reads them: the seed
+    // writes `apikey`, LicenseSpring's own library sends `apiKey`. A name
+    // given twice (in one spelling or two) is refused.
     let field = |name: &str| {
-        let mut found = fields.iter().filter(|(k, _)| *k == name);
+        let mut found = fields.iter().filter(|(k, _)| k.eq_ignore_ascii_case(name));
         match (found.next(), found.next()) {
             (Some((_, v)), None) => Some(*v),
             _ => None,

@@ -34,23 +34,35 @@ pub fn assert_valid(v: &jsonschema::Validator, instance: &Value) {
 /// LicenseSpring's signed GET: `Date`, and `Authorization` with the HMAC
 /// of `licenseSpring\ndate: {Date}` under `shared`, for `apikey`.
 pub fn get(s: &Server, query: &[(&str, &str)], apikey: &str, shared: &str, date: &str) -> Answer {
-    // The HMAC as the SDK's requests make it; the server's check of it is
-    // held to LicenseSpring's published example in its unit tests.
-    let signature = tessera::protocol::request::sign(
-        shared.as_bytes(),
-        &format!("licenseSpring\ndate: {date}"),
-    )
-    .unwrap();
+    let authorization = format!(
+        "algorithm=\"hmac-sha256\",headers=\"date\",signature=\"{}\",apikey=\"{apikey}\"",
+        signature(shared, date)
+    );
+    get_authorized(s, query, date, &authorization)
+}
+
+/// The HMAC of `licenseSpring\ndate: {date}` under `shared`, as the SDK's
+/// requests make it (the server's check of it is held to LicenseSpring's
+/// published example in its unit tests).
+pub fn signature(shared: &str, date: &str) -> String {
+    tessera::protocol::request::sign(shared.as_bytes(), &format!("licenseSpring\ndate: {date}"))
+        .unwrap()
+}
+
+/// The signed GET with `authorization` as given.
+pub fn get_authorized(
+    s: &Server,
+    query: &[(&str, &str)],
+    date: &str,
+    authorization: &str,
+) -> Answer {
     let r = s
         .client
         .get(format!("{}/api/v4/user_licenses", s.url))
         .query(query)
         .header("accept", "application/json")
         .header("date", date)
-        .header(
-            "authorization",
-            format!("algorithm=\"hmac-sha256\",headers=\"date\",signature=\"{signature}\",apikey=\"{apikey}\""),
-        )
+        .header("authorization", authorization)
         .send()
         .unwrap();
     unsigned(r)
