@@ -12,8 +12,8 @@ cargo run --quiet -p tessera-server -- --openapi >"$fresh"
 if [[ "${1:-}" == "--write" ]]; then
     cp "$fresh" server/openapi.json
     echo "wrote server/openapi.json"
-elif ! diff -u server/openapi.json "$fresh" >/dev/null; then
-    diff -u server/openapi.json "$fresh" | head -40 >&2
+elif ! changes=$(diff -u server/openapi.json "$fresh"); then
+    head -40 <<<"$changes" >&2
     echo "server/openapi.json is stale: run scripts/openapi.sh --write" >&2
     exit 1
 else

@@ -20,7 +20,7 @@ use crate::activations::db as activations_db;
 use crate::activations::way_back as activations_way_back;
 use crate::database;
 use crate::error::ApiError;
-use crate::http::{Answer, DeviceProof, JsonBody, Product, UnspentNonce};
+use crate::http::{to_value, Answer, DeviceProof, JsonBody, Product, UnspentNonce};
 use crate::licenses::db as licenses_db;
 use crate::licenses::db::LicenseRow;
 use crate::state::App;
@@ -192,11 +192,6 @@ pub(crate) fn finish(app: &App, reply: Unsigned) -> Result<Value, ApiError> {
             to_value(&LeaseAnswer::new(sealed, seats_used, seats_total))
         }
     }
-}
-
-/// An answer's body as JSON.
-pub(crate) fn to_value(answer: &impl serde::Serialize) -> Result<Value, ApiError> {
-    serde_json::to_value(answer).map_err(|e| ApiError::internal(e.to_string()))
 }
 
 /// Looks the license up for the authenticated product and runs `f` in one

@@ -52,10 +52,13 @@ impl Answer {
     /// The answer `body`, one of the wire's types (the OpenAPI document's
     /// schema of the operation is made from the same type).
     pub(crate) fn of(body: impl serde::Serialize) -> Result<Answer, ApiError> {
-        serde_json::to_value(body)
-            .map(Answer)
-            .map_err(|e| ApiError::internal(e.to_string()))
+        to_value(&body).map(Answer)
     }
+}
+
+/// An answer's body as JSON.
+pub(crate) fn to_value(answer: &impl serde::Serialize) -> Result<Value, ApiError> {
+    serde_json::to_value(answer).map_err(|e| ApiError::internal(e.to_string()))
 }
 
 impl IntoResponse for Answer {

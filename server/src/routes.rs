@@ -18,10 +18,9 @@ pub(crate) fn served_routes() -> Vec<(String, String)> {
     let (_, api) = api::routes();
     let (_, admin) = admin::routes();
     let mut all = vec![("GET".to_owned(), "/openapi.json".to_owned())];
-    #[allow(unused_mut)]
-    let mut tables = vec![("/api/v1", api), ("/admin/v1", admin)];
+    let tables = [("/api/v1", api), ("/admin/v1", admin)].into_iter();
     #[cfg(feature = "compat")]
-    tables.extend(crate::compat::seeds().map(|s| ("", s.served)));
+    let tables = tables.chain(crate::compat::seeds().map(|s| ("", s.served)));
     for (prefix, served) in tables {
         for (methods, path) in served {
             for method in *methods {

@@ -154,7 +154,7 @@ fn deactivate(
     _: DateTime<Utc>,
 ) -> Result<Unsigned, ApiError> {
     remove_activation(app, tx, row, &who.fingerprint.id)?;
-    Ok(Unsigned::Ready(crate::device_call::to_value(
+    Ok(Unsigned::Ready(crate::http::to_value(
         &tessera::protocol::bodies::DeactivateAnswer::new(None),
     )?))
 }

@@ -9,7 +9,7 @@ use chrono::Duration;
 use serde_json::{json, Value};
 use tessera::activation::offline::{self, Action};
 
-use tessera::protocol::bodies::OfflineRequest;
+use tessera::protocol::bodies::{DeactivateAnswer, OfflineRequest};
 
 use crate::activations::{license_spec, record_activation, remove_activation};
 use crate::database;
@@ -176,9 +176,8 @@ async fn offline_call(
                     ));
                 }
                 remove_activation(app, tx, &row, &device.id)?;
-                Ok(Unsigned::Ready(crate::device_call::to_value(&tessera::protocol::bodies::DeactivateAnswer::new(Some(
-                    row.id.clone(),
-                )))?))
+                let answer = DeactivateAnswer::new(Some(row.id.clone()));
+                Ok(Unsigned::Ready(crate::http::to_value(&answer)?))
             })
         },
         finish,

@@ -126,7 +126,7 @@ fn add_consumption(
         }
         totals.insert(counter, total);
     }
-    Ok(Unsigned::Ready(crate::device_call::to_value(
+    Ok(Unsigned::Ready(crate::http::to_value(
         &ConsumptionAnswer::new(accepted, conflicts, totals),
     )?))
 }

@@ -65,7 +65,7 @@ pub(crate) async fn heartbeat_call(
 pub(crate) async fn release_call(call: DeviceCall<DeviceRequest>) -> Result<Answer, ApiError> {
     let handler: Box<Handler> = Box::new(|_, tx, row, who, _| {
         let released = db::delete_lease(tx, &row.id, &who.fingerprint.id)?;
-        Ok(Unsigned::Ready(crate::device_call::to_value(
+        Ok(Unsigned::Ready(crate::http::to_value(
             &tessera::protocol::bodies::ReleasedAnswer::new(released),
         )?))
     });

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use tessera::protocol::bodies::{TrialKeyAnswer, TrialRequest};
 
-use crate::device_call::to_value;
+use crate::http::to_value;
 
 use crate::database;
 use crate::device_call::{check_fingerprint, later, license_key, random_id, same_product};
