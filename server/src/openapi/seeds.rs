@@ -126,3 +126,29 @@ pub(super) fn add(paths: &mut Map<String, Value>) -> Vec<Value> {
     }
     tags
 }
+
+#[cfg(test)]
+mod tests {
+    use super::SUMMARIES;
+
+    #[test]
+    fn every_seed_route_has_a_summary_and_every_summary_a_route() {
+        let served: Vec<(String, String)> = crate::compat::seeds()
+            .iter()
+            .flat_map(|s| s.served.iter())
+            .flat_map(|(methods, path)| methods.iter().map(|m| (m.to_string(), path.to_string())))
+            .collect();
+        for (m, p) in &served {
+            assert!(
+                SUMMARIES.iter().any(|(sm, sp, _)| sm == m && sp == p),
+                "no summary for {m} {p}"
+            );
+        }
+        for (m, p, _) in SUMMARIES {
+            assert!(
+                served.iter().any(|(sm, sp)| sm == m && sp == p),
+                "a summary for {m} {p}, which is not served"
+            );
+        }
+    }
+}
