@@ -13,18 +13,22 @@ use common::median;
 use criterion::{black_box, criterion_group, Criterion};
 use ed25519_dalek::{Signer as _, SigningKey as DalekKey};
 use tessera::issuer::SigningKey;
-use tessera::{format::license::ts, Keyring, LicenseFile, ValidationOptions};
+use tessera::{Keyring, LicenseFile, ValidationOptions};
 
 const SPEC: &str = include_str!("../examples/specs/time-limited.json");
 
 fn bench(c: &mut Criterion) {
     // Throwaway test key.
     let key = SigningKey::from_seed(&[42; 32]).expect("test key");
-    let issued = ts::parse("2026-02-01T00:00:00Z").expect("time");
+    let issued = "2026-02-01T00:00:00Z"
+        .parse::<tessera::Time>()
+        .expect("time");
     let (text, license) = tessera::issuer::issue(SPEC.as_bytes(), &key, issued).expect("issue");
     let keyring = Keyring::from_keys([key.public_key().clone()]);
     let options = ValidationOptions::new("acme-cad");
-    let now = ts::parse("2026-06-01T00:00:00Z").expect("time");
+    let now = "2026-06-01T00:00:00Z"
+        .parse::<tessera::Time>()
+        .expect("time");
 
     // The message the license signature covers (domain || key id ||
     // payload) and its signature: Ed25519 is deterministic, so signing the

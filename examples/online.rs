@@ -136,7 +136,7 @@ fn run(binary: &Path, work: &Path) -> Fallible<()> {
     let lease = conn.register(&handle)?;
     println!(
         "seat held for {} minutes: {}",
-        (lease.time_left.num_seconds() + 30) / 60,
+        (lease.time_left.as_secs() + 30) / 60,
         handle.check()?
     );
 
@@ -157,7 +157,7 @@ fn run(binary: &Path, work: &Path) -> Fallible<()> {
     let borrowed = conn.borrow(&handle, 8)?;
     println!(
         "borrowed for {} hours",
-        (borrowed.time_left.num_seconds() + 1800) / 3600
+        (borrowed.time_left.as_secs() + 1800) / 3600
     );
 
     step("7. Offline: the server stops; the license keeps working");

@@ -9,8 +9,8 @@
 use std::process::ExitCode;
 
 use tessera::{
-    feature_status, time as ts, validate, Clock, Keyring, LicenseFile, ManualClock, PublicKey,
-    SystemClock, ValidationOptions,
+    feature_status, validate, Clock, Keyring, LicenseFile, ManualClock, PublicKey, SystemClock,
+    ValidationOptions,
 };
 
 fn main() -> ExitCode {
@@ -40,9 +40,7 @@ fn run(args: &[String]) -> Result<bool, tessera::Error> {
     let file = LicenseFile::read(&args[0], &keyring)?;
 
     let clock: Box<dyn Clock> = match args.get(3) {
-        Some(t) => Box::new(ManualClock::new(ts::parse(t).ok_or(
-            tessera::Error::InvalidArgument("TIME is not an RFC 3339 time"),
-        )?)),
+        Some(t) => Box::new(ManualClock::new(t.parse()?)),
         None => Box::new(SystemClock),
     };
     let license = file.license();

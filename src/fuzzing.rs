@@ -2,8 +2,8 @@
 //! test that replays their seeds and every crash found (feature `fuzzing`).
 //! Each takes arbitrary bytes and must return without panicking.
 
+use crate::Time;
 use base64::Engine as _;
-use chrono::{DateTime, Utc};
 
 use crate::format::fingerprint::{Fingerprint, MatchPolicy};
 use crate::format::keys::{Keyring, PublicKey, SigningKey};
@@ -26,11 +26,7 @@ fn test_device() -> Fingerprint {
     Fingerprint::from_facts(b"acme\0", [("machine_id", "m"), ("cpu", "c")])
 }
 
-const TIMES: [DateTime<Utc>; 3] = [
-    DateTime::<Utc>::MIN_UTC,
-    DateTime::<Utc>::UNIX_EPOCH,
-    DateTime::<Utc>::MAX_UTC,
-];
+const TIMES: [Time; 3] = [Time::MIN, Time::UNIX_EPOCH, Time::MAX];
 
 /// Armored license files: verify, then validate what verifies.
 pub fn license_file(data: &[u8]) {
@@ -149,7 +145,7 @@ fn journal_in(dir: &std::path::Path, data: &[u8]) {
     let Ok(counters) = Consumption::new(store) else {
         return;
     };
-    let now = DateTime::<Utc>::UNIX_EPOCH;
+    let now = Time::UNIX_EPOCH;
     let limit = Limit {
         max: 10,
         unlimited: false,
@@ -167,7 +163,7 @@ fn journal_in(dir: &std::path::Path, data: &[u8]) {
 /// License specs given to the issuer: what it signs, the verifier reads.
 pub fn issue_spec(data: &[u8]) {
     let Some(key) = test_key() else { return };
-    if let Ok((text, _)) = crate::issuer::issue(data, &key, DateTime::<Utc>::UNIX_EPOCH) {
+    if let Ok((text, _)) = crate::issuer::issue(data, &key, Time::UNIX_EPOCH) {
         let keyring = Keyring::from_keys([key.public_key().clone()]);
         assert!(LicenseFile::verify(text.as_bytes(), &keyring).is_ok());
     }
@@ -199,9 +195,8 @@ fn device_config() -> Option<&'static crate::runtime::config::LocalConfig> {
             );
             c.custom_device_id = Some("fuzz-device".into());
             c.secret = AIRGAP_SECRET.to_vec();
-            c.clock = std::sync::Arc::new(crate::runtime::clock::ManualClock::new(
-                DateTime::<Utc>::UNIX_EPOCH,
-            ));
+            c.clock =
+                std::sync::Arc::new(crate::runtime::clock::ManualClock::new(Time::UNIX_EPOCH));
             let credential = crate::activation::Credential::license_key("FUZZ");
             crate::activation::offline::request_activation(&c, &credential).ok()?;
             crate::activation::airgap::initialization_code(&c).ok()?;
@@ -219,7 +214,7 @@ fn airgap_license() -> Option<&'static str> {
         .get_or_init(|| {
             let spec = br#"{"id":"FUZZ-AIR","license_type":"perpetual","is_air_gapped":true,
                 "product_details":{"short_code":"acme"}}"#;
-            crate::issuer::issue(spec, &test_key()?, DateTime::<Utc>::UNIX_EPOCH)
+            crate::issuer::issue(spec, &test_key()?, Time::UNIX_EPOCH)
                 .ok()
                 .map(|(text, _)| text)
         })
@@ -288,7 +283,9 @@ pub fn server_response(data: &[u8]) {
         ));
         assert!(signature
             .is_some_and(|s| s.ends_with(&base64::engine::general_purpose::STANDARD.encode(sig))));
-        assert!(crate::protocol::parse_http_date(date.unwrap_or_default()) == Some(time));
+        assert!(
+            crate::protocol::parse_http_date(date.unwrap_or_default()).map(Time::of) == Some(time)
+        );
     }
 }
 

@@ -78,11 +78,11 @@
 //! | where | what |
 //! |---|---|
 //! | the root | [`LicenseFile`], [`Keyring`] and [`PublicKey`] to verify; [`validate`] and [`Status`] to judge; [`activate`] and [`LicenseHandle`] (with its [`LocalConfig`] and [`Clock`]) to keep a license in use, with its counters ([`Counter`], [`Usage`]) and leases ([`LeaseStatus`]) |
-//! | [`license`] | what a license says, field by field |
+//! | [`license`] | what a license says, field by field, with its vendor [`Metadata`](license::Metadata) |
 //! | [`activation`] | activation from a file, offline request and response files, air-gapped codes |
 //! | [`device`] | where the device's facts come from, VM and container detection, hardware keys |
 //! | `online` | activation, check-in, floating seats, borrowing and consumption upload against a server (feature `online`) |
-//! | [`time`] | times as license files write them |
+//! | [`time`] | [`Time`], the one type of every date: RFC 3339 in and out, spans as `std::time::Duration` |
 //! | `keygen` | reading Keygen's license and machine files (feature `keygen`) |
 //! | `issuer` | the vendor's side: issuing license files (feature `issuer`) |
 //!
@@ -147,6 +147,7 @@ internal_mods!(format, protocol, runtime);
 
 mod status;
 mod table;
+pub mod time;
 mod util;
 
 pub use activation::direct::activate;
@@ -168,19 +169,15 @@ pub use runtime::validate::{
     ValidationOptions,
 };
 pub use status::Status;
-
-/// Times as license files write them: RFC 3339 in UTC with whole seconds
-/// out; RFC 3339 or a bare date in.
-pub mod time {
-    pub use crate::format::license::ts::{format, parse};
-}
+pub use time::Time;
 
 /// What a license says, field by field: the document a verified
 /// [`LicenseFile`] holds (docs/FORMAT.md, section 2).
 pub mod license {
     pub use crate::format::license::{
         AuthorizationMethod, ConsumptionPeriod, CustomField, CustomFieldType, Customer, Feature,
-        FeatureType, License, LicenseFile, LicenseKey, LicenseType, LicenseUser, ProductDetails,
+        FeatureType, License, LicenseFile, LicenseKey, LicenseType, LicenseUser, Metadata,
+        ProductDetails,
     };
 }
 

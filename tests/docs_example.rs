@@ -2,8 +2,7 @@
 // A test may fail by panicking, and its shared helpers are `pub` to its modules.
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
-use tessera::time as ts;
-use tessera::{validate_at, Keyring, LicenseFile, PublicKey, Status, ValidationOptions};
+use tessera::{validate_at, Keyring, LicenseFile, PublicKey, Status, Time, ValidationOptions};
 
 const LICENSE: &str = include_str!("../docs/example/license.lic");
 const PUBLIC_KEY: &str = include_str!("../docs/example/vendor.pub");
@@ -32,15 +31,15 @@ fn the_documented_example_is_the_committed_file_and_it_verifies() {
     let opts = ValidationOptions::new("acme-cad");
     let l = file.license();
     assert_eq!(
-        validate_at(l, &opts, ts::parse("2026-12-01").unwrap()).status,
+        validate_at(l, &opts, "2026-12-01".parse::<Time>().unwrap()).status,
         Status::Valid
     );
     assert_eq!(
-        validate_at(l, &opts, ts::parse("2027-01-02").unwrap()).status,
+        validate_at(l, &opts, "2027-01-02".parse::<Time>().unwrap()).status,
         Status::ValidInGrace
     );
     assert_eq!(
-        validate_at(l, &opts, ts::parse("2027-01-04").unwrap()).status,
+        validate_at(l, &opts, "2027-01-04".parse::<Time>().unwrap()).status,
         Status::Expired
     );
 }

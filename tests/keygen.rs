@@ -8,9 +8,9 @@ mod common;
 
 use std::path::PathBuf;
 
-use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use tessera::keygen::{Algorithm, FileKind, KeygenFile, Secret};
+use tessera::Time;
 use tessera::{validate, Code, Keyring, ManualClock, PublicKey, Status, ValidationOptions};
 
 /// The Keygen demo account's verify key (public; vectors.txt).
@@ -144,9 +144,9 @@ const SIGNATURE_ONLY: [(&str, FileKind); 3] = [
     ("keygen_go_TestMachineFile.lic", FileKind::Machine),
 ];
 
-fn seconds(t: &str) -> DateTime<Utc> {
-    let t: DateTime<Utc> = t.parse().unwrap();
-    DateTime::from_timestamp(t.timestamp(), 0).unwrap()
+fn seconds(t: &str) -> Time {
+    let t: chrono::DateTime<chrono::Utc> = t.parse().unwrap();
+    Time::from_unix(t.timestamp()).unwrap()
 }
 
 #[test]
@@ -534,7 +534,7 @@ fn base64_files_are_decoded_and_checked_like_encrypted_ones() {
         1,
         "duplicate codes are kept once"
     );
-    assert_eq!(lic.metadata["tier"], "gold");
+    assert_eq!(lic.metadata.str("tier"), Some("gold"));
     assert_eq!(lic.license_key, None);
     assert_eq!(doc.issued(), seconds("2026-01-01T00:00:00Z"));
     // Signed as a machine file's message: refused as a license file (N2).

@@ -6,10 +6,10 @@
 
 mod common;
 
-use chrono::Duration;
 use common::device::FakeDevice;
 use common::{at, Setup};
 use serde_json::json;
+use std::time::Duration;
 
 use tessera::{activate, Error, LicenseHandle, Status};
 
@@ -27,7 +27,7 @@ fn an_activated_license_opens_and_checks_on_the_same_device() {
     assert_eq!(record.activated_at, at("2026-03-01T09:00:00Z"));
     assert_eq!(record.fingerprint, config.fingerprint().unwrap());
 
-    s.clock.advance(Duration::days(30));
+    s.clock.advance(Duration::from_secs(86_400 * 30));
     let local = LicenseHandle::open(&config).unwrap();
     assert_eq!(local.check().unwrap(), Status::Valid);
     assert!(local.feature_enabled("export").unwrap());
@@ -114,13 +114,13 @@ fn turning_the_clock_back_is_caught_and_small_steps_are_not() {
     let config = s.config_on(&pc);
     activate(&config, s.license("time-limited", json!({})).as_bytes()).unwrap();
 
-    s.clock.advance(Duration::days(10));
+    s.clock.advance(Duration::from_secs(86_400 * 10));
     let local = LicenseHandle::open(&config).unwrap(); // persists the new high-water mark
                                                        // An NTP correction or a DST slip: tolerated.
-    s.clock.advance(Duration::minutes(-59));
+    s.clock.set_back(Duration::from_secs(59 * 60));
     assert_eq!(local.check().unwrap(), Status::Valid);
     // Two hours back: tampering, in this session...
-    s.clock.advance(Duration::minutes(59 - 120));
+    s.clock.set_back(Duration::from_secs(61 * 60));
     assert_eq!(
         local.check().unwrap_err(),
         Error::ClockTampered { behind_secs: 7200 }
@@ -152,11 +152,11 @@ fn the_mark_saved_at_exit_stops_a_rollback_after_restart() {
     activate(&config, s.license("time-limited", json!({})).as_bytes()).unwrap();
     let local = LicenseHandle::open(&config).unwrap();
     // The product runs for a week without reopening.
-    s.clock.advance(Duration::days(7));
+    s.clock.advance(Duration::from_secs(86_400 * 7));
     assert_eq!(local.check().unwrap(), Status::Valid);
     local.save_clock().unwrap();
     drop(local);
-    s.clock.advance(Duration::days(-3));
+    s.clock.set_back(Duration::from_secs(3 * 86_400));
     assert!(matches!(
         LicenseHandle::open(&config).unwrap_err(),
         Error::ClockTampered { .. }
@@ -228,9 +228,9 @@ fn a_custom_device_id_replaces_collected_facts() {
 /// issue 21 finding 7).
 #[test]
 fn a_fixed_test_time_never_raises_the_stored_clock_mark() {
-    struct Fixed(chrono::DateTime<chrono::Utc>);
+    struct Fixed(tessera::Time);
     impl tessera::Clock for Fixed {
-        fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        fn now(&self) -> tessera::Time {
             self.0
         }
         fn monotonic(&self) -> std::time::Duration {

@@ -10,9 +10,9 @@ use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 
-use chrono::Duration;
 use common::{at, ring, test_only_key, Setup};
 use serde_json::json;
+use std::time::Duration;
 use tessera::format::lease::{seal, Lease, LeaseKind};
 use tessera::{Counter, Error, Fingerprint, LicenseHandle, LocalConfig, ManualClock, Status};
 
@@ -293,7 +293,7 @@ fn a_floating_license_works_only_while_its_lease_holds() {
                 &s,
                 LeaseKind::Floating,
                 "2026-03-10T12:00:00Z",
-                Duration::minutes(30),
+                Duration::from_secs(60 * 30),
                 s.config().fingerprint().unwrap(),
             )
             .as_bytes(),
@@ -304,21 +304,24 @@ fn a_floating_license_works_only_while_its_lease_holds() {
     assert!(h.feature_enabled("export").unwrap());
     s.clock.set(at("2026-03-10T12:29:59Z"));
     assert_eq!(h.check().unwrap(), Status::Valid);
-    assert_eq!(h.lease().unwrap().unwrap().time_left, Duration::seconds(1));
+    assert_eq!(
+        h.lease().unwrap().unwrap().time_left,
+        Duration::from_secs(1)
+    );
     // Exactly at the expiry: over.
     s.clock.set(at("2026-03-10T12:30:00Z"));
     assert_eq!(h.check().unwrap(), Status::LeaseExpired);
     assert!(h.validate().unwrap().reasons[0]
         .to_string()
         .contains("a heartbeat must renew it"));
-    assert_eq!(h.lease().unwrap().unwrap().time_left, Duration::zero());
+    assert_eq!(h.lease().unwrap().unwrap().time_left, Duration::ZERO);
     // A heartbeat's new lease renews it.
     h.install_lease(
         lease(
             &s,
             LeaseKind::Floating,
             "2026-03-10T12:30:00Z",
-            Duration::minutes(30),
+            Duration::from_secs(60 * 30),
             s.config().fingerprint().unwrap(),
         )
         .as_bytes(),
@@ -340,21 +343,21 @@ fn leases_for_others_or_too_long_or_forged_are_refused() {
             &s,
             LeaseKind::Floating,
             "2026-03-10T12:00:00Z",
-            Duration::minutes(30),
+            Duration::from_secs(60 * 30),
             other,
         ),
         lease(
             &s,
             LeaseKind::Floating,
             "2026-03-10T12:00:00Z",
-            Duration::minutes(31),
+            Duration::from_secs(60 * 31),
             s.config().fingerprint().unwrap(),
         ),
         lease(
             &s,
             LeaseKind::Floating,
             "2026-03-10T11:00:00Z",
-            Duration::minutes(30),
+            Duration::from_secs(60 * 30),
             s.config().fingerprint().unwrap(),
         ),
     ];
@@ -370,7 +373,7 @@ fn leases_for_others_or_too_long_or_forged_are_refused() {
                 &s,
                 LeaseKind::Borrow,
                 "2026-03-10T12:00:00Z",
-                Duration::minutes(60),
+                Duration::from_secs(60 * 60),
                 s.config().fingerprint().unwrap()
             )
             .as_bytes()
@@ -383,7 +386,7 @@ fn leases_for_others_or_too_long_or_forged_are_refused() {
         &s,
         LeaseKind::Floating,
         "2026-03-10T12:00:00Z",
-        Duration::minutes(30),
+        Duration::from_secs(60 * 30),
         s.config().fingerprint().unwrap(),
     )
     .replace(&s.key.id().to_string(), &stranger.id().to_string());
@@ -400,12 +403,12 @@ fn a_borrow_works_offline_up_to_its_maximum_and_ends_when_returned() {
     let floating = json!({"is_floating": true, "floating_users": 5, "can_borrow": true, "max_borrow_time": 24});
     let h = s.open("time-limited", floating);
     // One second past the maximum: refused.
-    let max = Duration::hours(24);
+    let max = Duration::from_secs(3600 * 24);
     let over = lease(
         &s,
         LeaseKind::Borrow,
         "2026-03-10T12:00:00Z",
-        max + Duration::seconds(1),
+        max + Duration::from_secs(1),
         s.config().fingerprint().unwrap(),
     );
     assert_eq!(
@@ -436,7 +439,7 @@ fn a_borrow_works_offline_up_to_its_maximum_and_ends_when_returned() {
             &s,
             LeaseKind::Borrow,
             "2026-03-11T12:00:00Z",
-            Duration::minutes(60),
+            Duration::from_secs(60 * 60),
             s.config().fingerprint().unwrap(),
         )
         .as_bytes(),
@@ -670,18 +673,18 @@ fn a_sawtooth_clock_does_not_stretch_a_floating_lease() {
             &s,
             LeaseKind::Floating,
             "2026-03-10T12:00:00Z",
-            Duration::minutes(30),
+            Duration::from_secs(60 * 30),
             device,
         )
         .as_bytes(),
     )
     .unwrap();
     // Within one run: 25 minutes pass, the clock is set back 25 minutes.
-    s.clock.advance(Duration::minutes(25));
+    s.clock.advance(Duration::from_secs(60 * 25));
     assert_eq!(h.check().unwrap(), Status::Valid);
     s.clock.set(at("2026-03-10T12:00:00Z"));
     assert_eq!(h.check().unwrap(), Status::Valid, "5 minutes are left");
-    s.clock.advance(Duration::minutes(5)); // 30 minutes have passed
+    s.clock.advance(Duration::from_secs(60 * 5)); // 30 minutes have passed
     assert_eq!(h.check().unwrap(), Status::LeaseExpired);
     s.clock.set(at("2026-03-10T12:00:00Z"));
     assert_eq!(
@@ -695,7 +698,7 @@ fn a_sawtooth_clock_does_not_stretch_a_floating_lease() {
     // written while the license was open, so the lease stays expired.
     let h = LicenseHandle::open(&s.config()).unwrap();
     assert_eq!(h.check().unwrap(), Status::LeaseExpired);
-    assert_eq!(h.lease().unwrap().unwrap().time_left, Duration::zero());
+    assert_eq!(h.lease().unwrap().unwrap().time_left, Duration::ZERO);
 }
 
 /// A license without consumption counters has no journal: opening it, and
@@ -775,7 +778,7 @@ fn with_a_30_minute_lease(s: &Setup) -> LicenseHandle {
         s,
         LeaseKind::Floating,
         "2026-03-10T12:00:00Z",
-        Duration::minutes(30),
+        Duration::from_secs(60 * 30),
         device,
     );
     h.install_lease(text.as_bytes()).unwrap();
@@ -790,7 +793,7 @@ fn open_as_far_back_as_allowed(s: &Setup) -> LicenseHandle {
     loop {
         match LicenseHandle::open(&s.config()) {
             Ok(h) => return h,
-            Err(Error::ClockTampered { .. }) => s.clock.advance(Duration::minutes(1)),
+            Err(Error::ClockTampered { .. }) => s.clock.advance(Duration::from_secs(60)),
             Err(e) => panic!("{e:?}"),
         }
     }
@@ -810,7 +813,7 @@ fn restarts_with_the_clock_set_back_do_not_regain_the_time_used() {
     for _ in 0..48 {
         let h = open_as_far_back_as_allowed(&s);
         for _ in 0..10 {
-            s.clock.advance(Duration::minutes(1));
+            s.clock.advance(Duration::from_secs(60));
             if h.check().unwrap() == Status::Valid {
                 valid_runs += 1;
             }
@@ -837,10 +840,10 @@ fn reloads_with_the_clock_set_back_do_not_regain_the_time_used() {
         s.clock.set(at("2026-03-10T11:00:00Z"));
         while let Err(e) = h.reload() {
             assert!(matches!(e, Error::ClockTampered { .. }), "{e:?}");
-            s.clock.advance(Duration::minutes(1));
+            s.clock.advance(Duration::from_secs(60));
         }
         for _ in 0..10 {
-            s.clock.advance(Duration::minutes(1));
+            s.clock.advance(Duration::from_secs(60));
             if h.check().unwrap() == Status::Valid {
                 valid += 1;
             }
@@ -868,7 +871,7 @@ fn a_store_that_cannot_keep_its_mark_stops_granting_time() {
         s.clock.set(at("2026-03-10T12:00:00Z"));
         let h = LicenseHandle::open(&s.config()).unwrap();
         for _ in 0..30 {
-            s.clock.advance(Duration::minutes(1));
+            s.clock.advance(Duration::from_secs(60));
             match h.check() {
                 Ok(Status::Valid) => valid += 1,
                 Ok(other) => panic!("{other:?}"),
@@ -897,7 +900,7 @@ fn a_journal_cut_loses_at_most_the_last_minute() {
     let s = Setup::starting("2026-03-10T12:00:00Z");
     let h = s.open("consumption", json!({"max_consumptions": 100}));
     h.consume(&Counter::License, 3).unwrap();
-    s.clock.advance(Duration::minutes(2));
+    s.clock.advance(Duration::from_secs(60 * 2));
     h.consume(&Counter::License, 4).unwrap(); // the minute's write vouches for the 3
     drop(h);
     let path = s.store.path().join("consumption.journal");

@@ -46,7 +46,7 @@ fn record(n: u64, ballast: usize) -> ActivationRecord {
         format!("L-{n}"),
         "x".repeat(ballast),
         device("a"),
-        chrono::DateTime::UNIX_EPOCH,
+        tessera::Time::UNIX_EPOCH,
     )
 }
 

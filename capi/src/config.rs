@@ -4,7 +4,9 @@
 use std::ffi::c_char;
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, Utc};
+use std::time::Duration;
+
+use tessera::Time;
 
 use crate::{
     arg_bytes, arg_mut, arg_str, boundary, free_slot, infallible, into_raw, tessera_result,
@@ -322,7 +324,7 @@ pub unsafe extern "C" fn tessera_config_set_clock_tolerance(
                 "the clock tolerance must be between 0 seconds and one day",
             ));
         }
-        config.inner.clock_tolerance = Duration::seconds(seconds);
+        config.inner.clock_tolerance = Duration::from_secs(seconds.unsigned_abs());
         Ok(())
     })
 }
@@ -385,12 +387,12 @@ pub unsafe extern "C" fn tessera_config_set_system_root(
     })
 }
 
-pub(crate) fn time_from_unix(unix_seconds: i64) -> crate::FfiResult<DateTime<Utc>> {
+pub(crate) fn time_from_unix(unix_seconds: i64) -> crate::FfiResult<Time> {
     const YEAR_10000: i64 = 253_402_300_800;
     if !(0..YEAR_10000).contains(&unix_seconds) {
         return Err(Failure::invalid("the time is outside years 1970 to 9999"));
     }
-    DateTime::from_timestamp(unix_seconds, 0)
+    Time::from_unix(unix_seconds)
         .ok_or_else(|| Failure::invalid("the time is outside years 1970 to 9999"))
 }
 
@@ -477,10 +479,10 @@ fn testing_only() -> Result<(), Failure> {
 
 /// The clock of `tessera_config_set_fixed_time`: a fixed wall time, no
 /// time passing, and no effect on the clock mark kept in the state.
-struct FixedClock(DateTime<Utc>);
+struct FixedClock(Time);
 
 impl tessera::Clock for FixedClock {
-    fn now(&self) -> DateTime<Utc> {
+    fn now(&self) -> Time {
         self.0
     }
 

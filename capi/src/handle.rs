@@ -132,7 +132,7 @@ impl From<&LeaseStatus> for tessera_lease_info {
                 LeaseKind::Borrow => tessera_lease_kind::TESSERA_LEASE_BORROW,
             },
             expires_at: unix(l.expires_at),
-            seconds_left: l.time_left.num_seconds().max(0),
+            seconds_left: i64::try_from(l.time_left.as_secs()).unwrap_or(i64::MAX),
         }
     }
 }
@@ -163,7 +163,7 @@ pub struct tessera_dates {
     pub maintenance_until: i64,
 }
 
-fn date(d: Option<chrono::DateTime<chrono::Utc>>) -> (bool, i64) {
+fn date(d: Option<tessera::Time>) -> (bool, i64) {
     (d.is_some(), d.map_or(0, unix))
 }
 

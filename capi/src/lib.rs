@@ -335,8 +335,8 @@ pub(crate) unsafe fn free_slot<T>(slot: *mut *mut T) {
 }
 
 /// Seconds since the Unix epoch for a time.
-pub(crate) fn unix(t: chrono::DateTime<chrono::Utc>) -> i64 {
-    t.timestamp()
+pub(crate) fn unix(t: tessera::Time) -> i64 {
+    t.unix()
 }
 
 #[cfg(test)]

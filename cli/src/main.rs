@@ -7,12 +7,11 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
-use tessera::format::license::ts;
 use tessera::issuer::SigningKey;
 use tessera::keygen::KeygenFile;
 use tessera::runtime::validate::validate_at;
+use tessera::Time;
 use tessera::{Error, Keyring, License, LicenseFile, PublicKey, Status, ValidationOptions};
 
 mod output;
@@ -52,7 +51,7 @@ enum Command {
         out: Option<PathBuf>,
         /// Issue time (RFC 3339); now when left out.
         #[arg(long, value_parser = parse_time)]
-        at: Option<DateTime<Utc>>,
+        at: Option<Time>,
     },
     /// Show a license file (Tessera's or Keygen's) for a person.
     Inspect {
@@ -63,7 +62,7 @@ enum Command {
         key: Vec<PathBuf>,
         /// Validate at this time (RFC 3339) instead of now.
         #[arg(long, value_parser = parse_time)]
-        at: Option<DateTime<Utc>>,
+        at: Option<Time>,
         #[command(flatten)]
         keygen: KeygenArgs,
     },
@@ -124,7 +123,7 @@ enum Command {
         device: Option<String>,
         /// Validate at this time (RFC 3339) instead of now.
         #[arg(long, value_parser = parse_time)]
-        at: Option<DateTime<Utc>>,
+        at: Option<Time>,
         #[command(flatten)]
         keygen: KeygenArgs,
     },
@@ -197,7 +196,7 @@ enum OfflineCommand {
         out: Option<PathBuf>,
         /// Issue time (RFC 3339); now when left out.
         #[arg(long, value_parser = parse_time)]
-        at: Option<DateTime<Utc>>,
+        at: Option<Time>,
     },
 }
 
@@ -356,8 +355,9 @@ fn main() -> ExitCode {
     }
 }
 
-fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
-    ts::parse(s).ok_or_else(|| format!("`{s}` is not an RFC 3339 time or a YYYY-MM-DD date"))
+fn parse_time(s: &str) -> Result<Time, String> {
+    s.parse()
+        .map_err(|_| format!("`{s}` is not an RFC 3339 time or a YYYY-MM-DD date"))
 }
 
 /// The most the CLI reads from any one input (keys, specs, license files).
@@ -493,15 +493,10 @@ fn read_signing_key(path: &Path) -> Result<SigningKey, Failure> {
         .map_err(|e| Failure::new(exit::KEY_FILE, format!("{}: {e}", path.display())))
 }
 
-fn issue(
-    key: &Path,
-    spec: &Path,
-    out: Option<&Path>,
-    at: Option<DateTime<Utc>>,
-) -> Result<(), Failure> {
+fn issue(key: &Path, spec: &Path, out: Option<&Path>, at: Option<Time>) -> Result<(), Failure> {
     let key = read_signing_key(key)?;
     let spec = read(spec, "license spec")?;
-    let (text, license) = tessera::issuer::issue(&spec, &key, at.unwrap_or_else(Utc::now))?;
+    let (text, license) = tessera::issuer::issue(&spec, &key, at.unwrap_or_else(Time::now))?;
     match out {
         Some(path) => {
             write_atomic(path, text.as_bytes(), 0o644, false)?;
@@ -521,7 +516,7 @@ fn issue(
 fn inspect(
     path: &Path,
     keys: &[PathBuf],
-    at: Option<DateTime<Utc>>,
+    at: Option<Time>,
     keygen: &KeygenArgs,
 ) -> Result<(), Failure> {
     let bytes = read(path, "license file")?;
@@ -533,7 +528,7 @@ fn inspect(
     } else {
         (LicenseFile::verify(&bytes, &read_keyring(keys)?)?, true)
     };
-    let now = at.unwrap_or_else(Utc::now);
+    let now = at.unwrap_or_else(Time::now);
     let validation = verified.then(|| {
         let license = file.license();
         let mut opts = ValidationOptions::new(license.product());
@@ -653,7 +648,7 @@ fn verify(
     keys: &[PathBuf],
     product: Option<String>,
     device: Option<String>,
-    at: Option<DateTime<Utc>>,
+    at: Option<Time>,
     keygen: &KeygenArgs,
 ) -> Result<(), Failure> {
     let bytes = read(path, "license file")?;
@@ -670,7 +665,7 @@ fn verify(
     if license.prevent_vm {
         opts = opts.environment(tessera::device::Machine::host().environment());
     }
-    let v = validate_at(license, &opts, at.unwrap_or_else(Utc::now));
+    let v = validate_at(license, &opts, at.unwrap_or_else(Time::now));
     let reason = v
         .reasons
         .first()
@@ -780,7 +775,7 @@ fn offline_read(path: &Path) -> Result<(), Failure> {
     }
     println!("device       {}", request.device.id);
     println!("device key   {}", offline::device_key_id(&request)?);
-    println!("written at   {}", ts::format(&request.created_at));
+    println!("written at   {}", request.created_at);
     if request.action == Action::Deactivate {
         println!(
             "free the slot of license {} on device {}",
@@ -796,7 +791,7 @@ fn offline_respond(
     spec: &Path,
     request_path: &Path,
     out: Option<&Path>,
-    at: Option<DateTime<Utc>>,
+    at: Option<Time>,
 ) -> Result<(), Failure> {
     use tessera::activation::offline::{self, Action};
     let key = read_signing_key(key)?;
@@ -832,7 +827,7 @@ fn offline_respond(
     }
     spec["device"] = serde_json::to_value(&request.device)
         .map_err(|e| Failure::new(exit::FAILED, format!("the device cannot be encoded: {e}")))?;
-    let now = at.unwrap_or_else(Utc::now);
+    let now = at.unwrap_or_else(Time::now);
     // The file expires, as the server's do (30 days unless the spec says):
     // the device renews it with another request, and a deactivation
     // undone from a copy of the device's state lasts no longer.
@@ -840,8 +835,12 @@ fn offline_respond(
         .get("expires_at")
         .is_none_or(serde_json::Value::is_null)
     {
-        spec["expires_at"] =
-            serde_json::Value::from(ts::format(&(now + chrono::Duration::days(30))));
+        let end = now
+            .checked_add(std::time::Duration::from_secs(
+                offline::ANSWER_DAYS * 86_400,
+            ))
+            .ok_or_else(|| Failure::new(exit::USAGE, "--at is too far in the future"))?;
+        spec["expires_at"] = serde_json::Value::from(end.to_string());
     }
     let spec = serde_json::to_vec(&spec).map_err(|e| Failure::new(exit::FAILED, e.to_string()))?;
     let (license_file, license) = tessera::issuer::issue(&spec, &key, now)?;

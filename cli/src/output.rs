@@ -2,12 +2,11 @@
 
 use std::fmt::Write as _;
 
-use chrono::{DateTime, Utc};
-use tessera::format::license::ts;
+use tessera::Time;
 use tessera::{License, LicenseFile, Validation};
 
-fn when(t: Option<DateTime<Utc>>) -> String {
-    t.map_or_else(|| "-".to_owned(), |t| ts::format(&t))
+fn when(t: Option<Time>) -> String {
+    t.map_or_else(|| "-".to_owned(), |t| t.to_string())
 }
 
 fn yes_no(b: bool) -> &'static str {
@@ -81,12 +80,12 @@ pub(crate) fn describe(
             yes_no(l.license_active)
         ),
     );
-    row("Issued", ts::format(&l.issued_at));
+    row("Issued", l.issued_at.to_string());
     row("Starts", when(l.start_date));
     row(
         "Valid until",
         l.validity_period
-            .map_or_else(|| "no end".to_owned(), |t| ts::format(&t)),
+            .map_or_else(|| "no end".to_owned(), |t| t.to_string()),
     );
     row(
         "Grace",
@@ -190,7 +189,7 @@ pub(crate) fn describe(
                 format!("{:?}", f.feature_type).to_lowercase()
             );
             if let Some(e) = f.expiry_date {
-                let _ = write!(line, " expires {}", ts::format(&e));
+                let _ = write!(line, " expires {}", e);
             }
             if f.max_consumption > 0 || f.allow_unlimited_consumptions {
                 let _ = write!(
@@ -211,13 +210,7 @@ pub(crate) fn describe(
     }
     match validation {
         Some(v) => {
-            let _ = writeln!(
-                o,
-                "{:<15}{} at {}",
-                "Status",
-                v.status,
-                ts::format(&v.checked_at)
-            );
+            let _ = writeln!(o, "{:<15}{} at {}", "Status", v.status, v.checked_at);
             for r in &v.reasons {
                 let _ = writeln!(o, "{:<15}{r}", "");
             }

@@ -471,11 +471,10 @@ fn verify_reads_every_keygen_vector() {
         )
         .unwrap();
         std::fs::write(&license_key, e["license_key_in_payload"].as_str().unwrap()).unwrap();
-        let issued: chrono::DateTime<chrono::Utc> =
-            e["meta"]["issued"].as_str().unwrap().parse().unwrap();
-        let at = (issued + chrono::Duration::seconds(1))
-            .format("%Y-%m-%dT%H:%M:%SZ")
-            .to_string();
+        // Keygen writes milliseconds; Tessera's times are whole seconds.
+        let issued = e["meta"]["issued"].as_str().unwrap();
+        let issued: tessera::Time = format!("{}Z", &issued[..19]).parse().unwrap();
+        let at = (issued + std::time::Duration::from_secs(1)).to_string();
         let mut args = vec![
             "verify".to_owned(),
             keygen_vector(file).display().to_string(),

@@ -175,16 +175,17 @@ pub(crate) enum Unsigned {
 }
 
 pub(crate) fn finish(app: &App, reply: Unsigned) -> Result<Value, ApiError> {
-    let issue = |spec: Value, now| -> Result<String, ApiError> {
+    let issue = |spec: Value, now: DateTime<Utc>| -> Result<String, ApiError> {
         let bytes = serde_json::to_vec(&spec).map_err(|e| ApiError::internal(e.to_string()))?;
-        Ok(tessera::issuer::issue(&bytes, &app.key, now)?.0)
+        Ok(tessera::issuer::issue(&bytes, &app.key, now.into())?.0)
     };
     match reply {
         Unsigned::Ready(v) => Ok(v),
         Unsigned::License(spec, now) => to_value(&LicenseFileAnswer::new(issue(spec, now)?)),
         Unsigned::Offline(spec, now, text, request) => {
             let file = issue(spec, now)?;
-            let response = offline::respond(text.as_bytes(), &request, &file, &app.key, now)?;
+            let response =
+                offline::respond(text.as_bytes(), &request, &file, &app.key, now.into())?;
             to_value(&OfflineAnswer::new(response))
         }
         Unsigned::Lease(lease, seats_used, seats_total) => {

@@ -162,14 +162,14 @@ impl App {
     }
 
     pub(crate) fn now(&self) -> DateTime<Utc> {
-        self.clock.now()
+        self.clock.now().into()
     }
 
     /// Sets the test clock (only when started with `test_clock`).
     pub(crate) fn set_clock(&self, at: DateTime<Utc>) -> Result<(), ApiError> {
         match &self.manual {
             Some(m) => {
-                m.set(at);
+                m.set(at.into());
                 Ok(())
             }
             None => Err(ApiError::not_found("not_found", "no such endpoint")),

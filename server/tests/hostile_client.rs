@@ -1187,7 +1187,7 @@ fn heartbeats_in_one_statement_still_hear_every_change() {
             (l.license_id.as_str(), l.device.id.as_str()),
             ("L-HB", "device-0001")
         );
-        (l.expires_at - l.issued_at).num_minutes()
+        l.expires_at.duration_since(l.issued_at).unwrap().as_secs() / 60
     };
     let beat = |nonce: &str| {
         call_as_device_with_nonce(&s, &p, "/api/v1/floating/heartbeat", &body, &key, nonce)

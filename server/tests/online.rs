@@ -11,7 +11,6 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Duration as Span;
 use serde_json::{json, Value};
 use tessera::activation::Credential;
 use tessera::format::lease::LeaseKind;
@@ -19,6 +18,7 @@ use tessera::online::{
     AutoSync, AutoSyncOptions, ChangeReason, Connection, FloatingSession, ServerConfig,
     StatusChange,
 };
+use tessera::Time;
 use tessera::{Clock, Counter, Error, Keyring, LicenseHandle, LocalConfig, ManualClock, Status};
 
 use common::proxy::{Fault, Proxy};
@@ -33,7 +33,7 @@ struct Device {
 
 fn device_of(s: &Server, p: &Product, name: &str) -> Device {
     let store = tempfile::tempdir().unwrap();
-    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+    let clock = Arc::new(ManualClock::new(Time::now()));
     let mut config = LocalConfig::new(&p.code, Keyring::from_keys([s.key.clone()]));
     config.secret = b"test-only vendor secret".to_vec();
     config.store_dir = Some(store.path().to_owned());
@@ -133,22 +133,22 @@ fn the_whole_loop_activate_check_in_consume_borrow_deactivate() {
     let session =
         FloatingSession::open(conn.clone(), handle.clone(), Duration::from_secs(3600)).unwrap();
     conn.sync(&handle).unwrap();
-    let later = chrono::Utc::now() + Span::minutes(20);
+    let later = Time::now() + minutes(20);
     admin(
         &s,
         "POST",
         "/admin/v1/clock",
-        json!({"now": tessera::format::license::ts::format(&later)}),
+        json!({"now": later.to_string()}),
     );
     d.clock.set(later);
     let renewed = session.beat().unwrap();
-    assert!(renewed.time_left > Span::minutes(25), "{renewed:?}");
+    assert!(renewed.time_left > minutes(25), "{renewed:?}");
     assert_eq!(handle.check().unwrap(), Status::Valid);
     session.close().unwrap();
 
     // Borrow for a day: usable offline, then returned early.
     let lease = conn.borrow(&handle, 24).unwrap();
-    assert!(lease.time_left >= Span::hours(23), "{lease:?}");
+    assert!(lease.time_left >= hours(23), "{lease:?}");
     assert_eq!(handle.check().unwrap(), Status::Valid);
     conn.return_borrow(&handle).unwrap();
     assert_eq!(handle.check().unwrap(), Status::LeaseRequired);
@@ -393,16 +393,16 @@ fn server_killed_mid_request_down_past_the_grace_period_then_back() {
     // Offline: usable until the check-in expiry, then in grace, then not.
     let due = handle.license().expires_at.unwrap();
     assert_eq!(handle.check().unwrap(), Status::Valid);
-    d.clock.set(due + Span::hours(1));
+    d.clock.set(due + hours(1));
     assert_eq!(handle.check().unwrap(), Status::ValidInGrace);
-    d.clock.set(due + Span::hours(25));
+    d.clock.set(due + hours(25));
     assert_eq!(handle.check().unwrap(), Status::CheckInRequired);
     assert!(matches!(conn.check_in(), Err(Error::Network(_))));
 
     // Back (same database, new port): it syncs and the license works again.
     let s = start_in(dir, true);
     proxy.point_to(&upstream(&s));
-    let now = tessera::format::license::ts::format(&d.clock.now());
+    let now = d.clock.now().to_string();
     admin(&s, "POST", "/admin/v1/clock", json!({ "now": now }));
     conn.check_in().unwrap();
     let handle = LicenseHandle::open(&d.config).unwrap();
@@ -422,7 +422,7 @@ fn a_clock_turned_back_is_caught_by_the_servers_time() {
         .unwrap();
     // The device's clock goes three hours back: the server's signed
     // answer (a refusal of the stale date) shows it.
-    d.clock.set(chrono::Utc::now() - Span::hours(3));
+    d.clock.set(Time::now() - hours(3));
     match conn.check_in() {
         Err(Error::ClockTampered { behind_secs }) => {
             assert!(
@@ -453,13 +453,13 @@ fn a_device_whose_mark_ran_ahead_recovers_at_its_next_check_in() {
     conn.activate(&Credential::LicenseKey("KEY-F".into()))
         .unwrap();
     // Three days ahead, offline: the mark follows the clock.
-    d.clock.set(chrono::Utc::now() + Span::days(3));
+    d.clock.set(Time::now() + days(3));
     LicenseHandle::open(&d.config)
         .unwrap()
         .save_clock()
         .unwrap();
     // The clock set right: refused, as a clock turned back is.
-    d.clock.set(chrono::Utc::now());
+    d.clock.set(Time::now());
     assert!(matches!(
         LicenseHandle::open(&d.config),
         Err(Error::ClockTampered { .. })
@@ -537,12 +537,12 @@ fn fifty_devices_race_for_ten_seats_and_lapsed_seats_come_free() {
     for i in &silent {
         std::mem::forget(sessions[*i].take());
     }
-    let later = chrono::Utc::now() + Span::minutes(20);
+    let later = Time::now() + minutes(20);
     admin(
         &s,
         "POST",
         "/admin/v1/clock",
-        json!({"now": tessera::format::license::ts::format(&later)}),
+        json!({"now": later.to_string()}),
     );
     for i in &holders[6..] {
         devices[*i].clock.set(later);
@@ -550,12 +550,12 @@ fn fifty_devices_race_for_ten_seats_and_lapsed_seats_come_free() {
     }
     devices[waiting].clock.set(later);
     conns[waiting].heartbeat(&handles[waiting]).unwrap();
-    let end = chrono::Utc::now() + Span::minutes(31);
+    let end = Time::now() + minutes(31);
     admin(
         &s,
         "POST",
         "/admin/v1/clock",
-        json!({"now": tessera::format::license::ts::format(&end)}),
+        json!({"now": end.to_string()}),
     );
     // Locally, a silent device's lease is over too: the seat is not usable
     // past its lease, connection or not.
@@ -1159,4 +1159,16 @@ fn a_license_the_vendor_disables_is_disabled_on_the_device_at_its_next_sync() {
     // The waiting consumption went up with that sync.
     assert_eq!(totals(&s, "L-DIS"), json!({"feature:render": 2}));
     auto.stop();
+}
+
+fn minutes(n: u64) -> Duration {
+    Duration::from_secs(60 * n)
+}
+
+fn hours(n: u64) -> Duration {
+    Duration::from_secs(3600 * n)
+}
+
+fn days(n: u64) -> Duration {
+    Duration::from_secs(86_400 * n)
 }

@@ -26,8 +26,9 @@
 //! the payload, verifies, and only then acts (docs/FORMAT.md §9).
 
 use std::fmt;
+use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use crate::Time;
 use ed25519_dalek::Signer as _;
 use serde::{Deserialize, Serialize};
 
@@ -37,7 +38,6 @@ use crate::error::{Error, Result};
 use crate::format::armor;
 use crate::format::fingerprint::Fingerprint;
 use crate::format::keys::{KeyId, Keyring, PublicKey};
-use crate::format::license::ts;
 use crate::runtime::config::LocalConfig;
 use crate::runtime::store::{ActivationRecord, PendingRequest, State, Store};
 use crate::util::random_bytes;
@@ -50,14 +50,14 @@ const FORMAT: u32 = 1;
 /// before it expires: every answer expires, whoever writes it, so an
 /// activation restored from an old copy of the state (after a deactivation
 /// was sent) lasts at most this long, plus grace (SECURITY.md).
-pub const ANSWER_DAYS: i64 = 30;
+pub const ANSWER_DAYS: u64 = 30;
 
 /// Whether `license` may be handed to a device in an offline answer: it
 /// expires, at most [`ANSWER_DAYS`] after it was issued.
 fn expires_as_an_answer_must(license: &crate::format::license::License) -> Result<()> {
     let latest = license
         .issued_at
-        .checked_add_signed(chrono::Duration::days(ANSWER_DAYS));
+        .checked_add(Duration::from_secs(ANSWER_DAYS * 86_400));
     match (license.expires_at, latest) {
         (Some(end), Some(latest)) if end <= latest => Ok(()),
         _ => Err(Error::InvalidPayload(format!(
@@ -102,8 +102,7 @@ pub struct Request {
     /// 16 random bytes, hex: no two requests are alike.
     pub nonce: String,
     /// When the request was written (the device's clock).
-    #[serde(with = "ts")]
-    pub created_at: DateTime<Utc>,
+    pub created_at: Time,
 }
 
 impl fmt::Debug for Request {
@@ -139,8 +138,7 @@ pub struct Response {
     /// The signed license file, bound to that device.
     pub license_file: String,
     /// When the vendor answered.
-    #[serde(with = "ts")]
-    pub issued_at: DateTime<Utc>,
+    pub issued_at: Time,
 }
 
 /// The id of a request: the SHA-256 of its armored text with surrounding
@@ -164,7 +162,7 @@ fn seal_request(
     store: &Store,
     fingerprint: &Fingerprint,
     fill: impl FnOnce(&mut Request),
-    now: DateTime<Utc>,
+    now: Time,
 ) -> Result<String> {
     let key = device_key(store, fingerprint);
     let public = PublicKey::from_bytes(key.verifying_key().as_bytes())?;
@@ -393,7 +391,7 @@ pub fn respond(
     request: &Request,
     license_file: &str,
     key: &crate::format::keys::SigningKey,
-    now: DateTime<Utc>,
+    now: Time,
 ) -> Result<String> {
     if request.action != Action::Activate {
         return Err(Error::InvalidArgument(

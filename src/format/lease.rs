@@ -11,14 +11,15 @@
 //! the same keyring. Deadlines are exclusive: a lease that expires at T is
 //! no longer valid at T.
 
-use chrono::{DateTime, Duration, Utc};
+use crate::Time;
+use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::format::armor::{self, Kind};
 use crate::format::fingerprint::{Fingerprint, MatchPolicy};
 use crate::format::keys::Keyring;
-use crate::format::license::{ts, License};
+use crate::format::license::License;
 
 /// A signed lease.
 pub const LEASE: Kind = Kind {
@@ -53,11 +54,9 @@ pub struct Lease {
     /// floating or borrow.
     pub kind: LeaseKind,
     /// When the server granted it.
-    #[serde(with = "ts")]
-    pub issued_at: DateTime<Utc>,
+    pub issued_at: Time,
     /// When it ends (for a borrow: `borrowed_until`).
-    #[serde(with = "ts")]
-    pub expires_at: DateTime<Utc>,
+    pub expires_at: Time,
 }
 
 impl Lease {
@@ -92,19 +91,19 @@ impl Lease {
         if !license.floats() {
             return refuse("the license is not floating");
         }
-        let length = self.expires_at.signed_duration_since(self.issued_at);
-        if length <= Duration::zero() {
-            return refuse("the lease ends before it starts");
-        }
+        let length = match self.expires_at.duration_since(self.issued_at) {
+            Some(length) if !length.is_zero() => length,
+            _ => return refuse("the lease ends before it starts"),
+        };
         match self.kind {
             LeaseKind::Borrow if !license.can_borrow => Err(Error::BorrowNotAllowed),
-            LeaseKind::Borrow if length > Duration::hours(i64::from(license.max_borrow_time)) => {
+            LeaseKind::Borrow if length > Duration::from_secs(u64::from(license.max_borrow_time) * 3600) => {
                 Err(Error::BorrowTooLong {
                     max_hours: license.max_borrow_time,
                 })
             }
             LeaseKind::Floating
-                if length > Duration::minutes(i64::from(license.floating_timeout)) =>
+                if length > Duration::from_secs(u64::from(license.floating_timeout) * 60) =>
             {
                 refuse("the lease is longer than the license's floating timeout")
             }
@@ -113,15 +112,13 @@ impl Lease {
     }
 
     /// Whether the lease still holds at `now`.
-    pub fn is_active(&self, now: DateTime<Utc>) -> bool {
+    pub fn is_active(&self, now: Time) -> bool {
         now < self.expires_at
     }
 
     /// The time left at `now` (zero once expired).
-    pub fn time_left(&self, now: DateTime<Utc>) -> Duration {
-        self.expires_at
-            .signed_duration_since(now)
-            .max(Duration::zero())
+    pub fn time_left(&self, now: Time) -> Duration {
+        self.expires_at.saturating_duration_since(now)
     }
 }
 

@@ -13,7 +13,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, Utc};
+use crate::Time;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -24,6 +24,9 @@ use crate::format::keys::{KeyId, Keyring};
 /// curve's tables; the smallest build reads every payload with serde_json.
 #[cfg(feature = "fast")]
 pub(crate) mod reader;
+
+mod metadata;
+pub use metadata::Metadata;
 
 /// The payload format this SDK reads and writes.
 pub const FORMAT_VERSION: u32 = 1;
@@ -54,17 +57,17 @@ pub struct License {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trial_days: Option<u32>,
     /// Not usable before this moment.
-    #[serde(default, with = "opt_ts", skip_serializing_if = "Option::is_none")]
-    pub start_date: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_date: Option<Time>,
     /// Not usable from this moment on (apart from the grace period).
-    #[serde(default, with = "opt_ts", skip_serializing_if = "Option::is_none")]
-    pub validity_period: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validity_period: Option<Time>,
     /// Whether `maintenance_period` applies.
     #[serde(default, skip_serializing_if = "is_default")]
     pub enable_maintenance_period: bool,
     /// End of maintenance: releases after it are not covered; the license itself stays valid.
-    #[serde(default, with = "opt_ts", skip_serializing_if = "Option::is_none")]
-    pub maintenance_period: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maintenance_period: Option<Time>,
     /// Whether `grace_period` applies.
     #[serde(default, skip_serializing_if = "is_default")]
     pub allow_grace_period: bool,
@@ -153,13 +156,12 @@ pub struct License {
     pub user: Option<LicenseUser>,
     /// Free-form vendor data.
     #[serde(default, skip_serializing_if = "is_default")]
-    pub metadata: serde_json::Map<String, serde_json::Value>,
+    pub metadata: Metadata,
     /// When the file was signed.
-    #[serde(with = "ts")]
-    pub issued_at: DateTime<Utc>,
+    pub issued_at: Time,
     /// The file's own expiry: the product must check in (get a fresh file) before it.
-    #[serde(default, with = "opt_ts", skip_serializing_if = "Option::is_none")]
-    pub expires_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<Time>,
     /// The device the file is bound to, if any: its fingerprint id and,
     /// for tolerant matching, its hashed components.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -201,7 +203,7 @@ impl License {
         id: String,
         license_type: LicenseType,
         product_details: ProductDetails,
-        issued_at: DateTime<Utc>,
+        issued_at: Time,
     ) -> License {
         License {
             format: FORMAT_VERSION,
@@ -244,7 +246,7 @@ impl License {
             customer: None,
             product_details,
             user: None,
-            metadata: serde_json::Map::new(),
+            metadata: Metadata::default(),
             issued_at,
             expires_at: None,
             device: None,
@@ -263,13 +265,13 @@ impl License {
     }
 
     /// When the trial ends, for a trial with `trial_days`.
-    pub fn trial_end(&self) -> Option<DateTime<Utc>> {
+    pub fn trial_end(&self) -> Option<Time> {
         if !self.is_trial {
             return None;
         }
         let days = self.trial_days?;
         let from = self.start_date.unwrap_or(self.issued_at);
-        from.checked_add_signed(chrono::Duration::days(i64::from(days)))
+        from.checked_add(std::time::Duration::from_secs(u64::from(days) * 86_400))
     }
 
     /// Whether the license has a consumption counter (a consumption
@@ -377,11 +379,11 @@ impl License {
     }
 
     /// The grace period as a duration (zero when grace is not allowed).
-    pub fn grace(&self) -> chrono::Duration {
+    pub fn grace(&self) -> std::time::Duration {
         if self.allow_grace_period {
-            chrono::Duration::hours(i64::from(self.grace_period))
+            std::time::Duration::from_secs(u64::from(self.grace_period) * 3600)
         } else {
-            chrono::Duration::zero()
+            std::time::Duration::ZERO
         }
     }
 }
@@ -489,8 +491,8 @@ pub struct Feature {
     #[serde(default, skip_serializing_if = "is_default")]
     pub feature_type: FeatureType,
     /// The feature stops working at this moment; the license goes on.
-    #[serde(default, with = "opt_ts", skip_serializing_if = "Option::is_none")]
-    pub expiry_date: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiry_date: Option<Time>,
     /// Consumption limit.
     #[serde(default, skip_serializing_if = "is_default")]
     pub max_consumption: u64,
@@ -526,7 +528,7 @@ pub struct Feature {
     pub floating_timeout: Option<u32>,
     /// Free-form vendor data.
     #[serde(default, skip_serializing_if = "is_default")]
-    pub metadata: serde_json::Map<String, serde_json::Value>,
+    pub metadata: Metadata,
 }
 
 impl Feature {
@@ -549,7 +551,7 @@ impl Feature {
             is_floating_cloud: false,
             floating_users: None,
             floating_timeout: None,
-            metadata: serde_json::Map::new(),
+            metadata: Metadata::default(),
         }
     }
 }
@@ -613,7 +615,7 @@ pub struct Customer {
     #[serde(skip_serializing_if = "is_default")]
     pub customer_account: Option<String>,
     #[serde(skip_serializing_if = "is_default")]
-    pub metadata: serde_json::Map<String, serde_json::Value>,
+    pub metadata: Metadata,
 }
 
 /// How users authorize the product.
@@ -645,7 +647,7 @@ pub struct ProductDetails {
     pub authorization_method: AuthorizationMethod,
     /// Free-form vendor data.
     #[serde(default, skip_serializing_if = "is_default")]
-    pub metadata: serde_json::Map<String, serde_json::Value>,
+    pub metadata: Metadata,
 }
 
 /// The user of a user-based license.
@@ -890,29 +892,6 @@ pub mod ts {
     }
 }
 
-pub(crate) mod opt_ts {
-    use chrono::{DateTime, Utc};
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub(crate) fn serialize<S: Serializer>(
-        t: &Option<DateTime<Utc>>,
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
-        match t {
-            Some(t) => super::ts::serialize(t, s),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<DateTime<Utc>>, D::Error> {
-        #[derive(Deserialize)]
-        struct Wrap(#[serde(with = "super::ts")] DateTime<Utc>);
-        Ok(Option::<Wrap>::deserialize(d)?.map(|w| w.0))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -944,10 +923,10 @@ mod tests {
         v["start_date"] = "2026-06-01T02:00:00+02:00".into();
         let lic: License = serde_json::from_value(v).unwrap();
         assert_eq!(
-            ts::format(&lic.validity_period.unwrap()),
+            lic.validity_period.unwrap().to_string(),
             "2027-03-16T00:00:00Z"
         );
-        assert_eq!(ts::format(&lic.start_date.unwrap()), "2026-06-01T00:00:00Z");
+        assert_eq!(lic.start_date.unwrap().to_string(), "2026-06-01T00:00:00Z");
         let out = serde_json::to_value(&lic).unwrap();
         assert_eq!(out["validity_period"], "2027-03-16T00:00:00Z");
         let mut bad = minimal();
@@ -973,9 +952,9 @@ mod tests {
             "+026-01-31T00:00:00Z",
             "2026-0a-31T00:00:00Z",
         ] {
-            let chrono = DateTime::parse_from_rfc3339(s)
+            let chrono = chrono::DateTime::parse_from_rfc3339(s)
                 .ok()
-                .map(|t| t.with_timezone(&Utc));
+                .map(|t| t.with_timezone(&chrono::Utc));
             let fast = ts::parse_canonical(s);
             // Where the fast reader answers, chrono answers the same.
             if fast.is_some() {

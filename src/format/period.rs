@@ -7,13 +7,15 @@
 //! years come from the calendar (chrono), so a monthly period from
 //! 2028-02-01 ends at 2028-03-01 after 29 days.
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+use chrono::{Datelike, Duration, NaiveDate};
+
+use crate::Time;
 
 use crate::format::license::ConsumptionPeriod;
 
 /// The start of the period that contains `t`.
-pub fn period_start(period: ConsumptionPeriod, t: DateTime<Utc>) -> DateTime<Utc> {
-    let day = t.date_naive();
+pub fn period_start(period: ConsumptionPeriod, t: Time) -> Time {
+    let day = t.chrono().date_naive();
     let start = match period {
         ConsumptionPeriod::Daily => day,
         ConsumptionPeriod::Weekly => {
@@ -22,32 +24,31 @@ pub fn period_start(period: ConsumptionPeriod, t: DateTime<Utc>) -> DateTime<Utc
         ConsumptionPeriod::Monthly => day.with_day(1).unwrap_or(day),
         ConsumptionPeriod::Annually => NaiveDate::from_ymd_opt(day.year(), 1, 1).unwrap_or(day),
     };
-    start.and_time(chrono::NaiveTime::MIN).and_utc()
+    Time::of(start.and_time(chrono::NaiveTime::MIN).and_utc())
 }
 
 /// The start of the next period after the one containing `t`: when the
 /// counter resets.
-pub fn next_period_start(period: ConsumptionPeriod, t: DateTime<Utc>) -> DateTime<Utc> {
+pub fn next_period_start(period: ConsumptionPeriod, t: Time) -> Time {
     let start = period_start(period, t);
-    let day = start.date_naive();
+    let day = start.chrono().date_naive();
     let next = match period {
         ConsumptionPeriod::Daily => day.succ_opt(),
         ConsumptionPeriod::Weekly => day.checked_add_signed(Duration::days(7)),
         ConsumptionPeriod::Monthly => day.checked_add_months(chrono::Months::new(1)),
         ConsumptionPeriod::Annually => day.checked_add_months(chrono::Months::new(12)),
     };
-    next.map_or(DateTime::<Utc>::MAX_UTC, |d| {
-        d.and_time(chrono::NaiveTime::MIN).and_utc()
+    next.map_or(Time::MAX, |d| {
+        Time::of(d.and_time(chrono::NaiveTime::MIN).and_utc())
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::format::license::ts;
 
-    fn t(s: &str) -> DateTime<Utc> {
-        ts::parse(s).unwrap()
+    fn t(s: &str) -> Time {
+        s.parse().unwrap()
     }
 
     #[test]
@@ -97,16 +98,16 @@ mod tests {
             t("2028-02-01")
         );
         assert_eq!(
-            next_period_start(Monthly, t("2028-02-29")) - t("2028-02-01"),
-            Duration::days(29)
+            next_period_start(Monthly, t("2028-02-29")).duration_since(t("2028-02-01")),
+            Some(std::time::Duration::from_secs(29 * 86_400))
         );
         assert_eq!(
-            next_period_start(Monthly, t("2027-02-28")) - t("2027-02-01"),
-            Duration::days(28)
+            next_period_start(Monthly, t("2027-02-28")).duration_since(t("2027-02-01")),
+            Some(std::time::Duration::from_secs(28 * 86_400))
         );
         assert_eq!(
-            next_period_start(Annually, t("2028-06-01")) - t("2028-01-01"),
-            Duration::days(366)
+            next_period_start(Annually, t("2028-06-01")).duration_since(t("2028-01-01")),
+            Some(std::time::Duration::from_secs(366 * 86_400))
         );
         // 2100 is not a leap year.
         assert_eq!(

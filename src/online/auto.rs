@@ -297,9 +297,10 @@ impl Worker {
         let license = self.handle.license();
         let mut wait = self.options.interval;
         if let Some(due) = license.expires_at {
-            let margin = (due - license.issued_at) / 10;
-            let left = (due - margin - self.handle.config().clock.now()).num_seconds();
-            let left = StdDuration::from_secs(u64::try_from(left).unwrap_or(0));
+            let margin = due.saturating_duration_since(license.issued_at) / 10;
+            let left = due.checked_sub(margin).map_or(StdDuration::ZERO, |at| {
+                at.saturating_duration_since(self.handle.config().clock.now())
+            });
             wait = wait.min(left.max(self.options.retry));
         }
         after(now, wait)

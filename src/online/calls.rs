@@ -4,7 +4,7 @@
 
 use std::sync::OnceLock;
 
-use chrono::{DateTime, Utc};
+use crate::Time;
 use serde_json::Value;
 
 use super::transport::{Answer, Caller, ServerConfig, Transport};
@@ -36,8 +36,9 @@ pub struct UserLicense {
     pub is_trial: bool,
     /// Devices it is activated on.
     pub times_activated: u64,
-    /// The whole license object as the server sent it (seed 003's fields).
-    pub details: Value,
+    /// The whole license object as the server sent it (seed 003's
+    /// fields), as JSON text.
+    pub details: String,
 }
 
 /// What an upload did.
@@ -163,14 +164,16 @@ impl Connection {
     /// lowering it when the device once ran ahead (a PC imaged with a
     /// future date recovers at its next check-in); and refuses a device
     /// clock more than the tolerance behind it.
-    fn observe_server_time(&self, server_time: DateTime<Utc>) -> Result<()> {
+    fn observe_server_time(&self, server_time: Time) -> Result<()> {
         let store = self.local.store(self.fingerprint()?)?;
         store.update(|state| {
             state.high_water = Some(server_time);
             Ok(())
         })?;
-        let behind = (server_time - self.local.clock.now()).num_seconds();
-        if behind > self.local.clock_tolerance.num_seconds() {
+        let behind = server_time
+            .unix()
+            .saturating_sub(self.local.clock.now().unix());
+        if behind > i64::try_from(self.local.clock_tolerance.as_secs()).unwrap_or(i64::MAX) {
             return Err(Error::ClockTampered {
                 behind_secs: behind,
             });
@@ -242,7 +245,7 @@ impl Connection {
                         .and_then(Value::as_bool)
                         .unwrap_or(false),
                     times_activated: u64::from(item.times_activated),
-                    details: serde_json::to_value(&item)
+                    details: serde_json::to_string(&item)
                         .map_err(|_| Error::BadResponse("a license that is not an object"))?,
                 })
             })

@@ -10,7 +10,7 @@ use std::io::Read as _;
 use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant};
 
-use chrono::{DateTime, Utc};
+use crate::Time;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
@@ -257,7 +257,7 @@ impl Transport {
         caller: &Caller<'_>,
         path: &str,
         body: &(impl serde::Serialize + ?Sized),
-        observe: &dyn Fn(DateTime<Utc>) -> Result<()>,
+        observe: &dyn Fn(Time) -> Result<()>,
     ) -> Result<Answer> {
         self.call_within(
             caller,
@@ -276,7 +276,7 @@ impl Transport {
         caller: &Caller<'_>,
         path: &str,
         body: &(impl serde::Serialize + ?Sized),
-        observe: &dyn Fn(DateTime<Utc>) -> Result<()>,
+        observe: &dyn Fn(Time) -> Result<()>,
         attempts: u32,
         deadline: StdDuration,
     ) -> Result<Answer> {
@@ -338,7 +338,7 @@ impl Transport {
         _caller: &Caller<'_>,
         _path: &str,
         _body: &[u8],
-        _observe: &dyn Fn(DateTime<Utc>) -> Result<()>,
+        _observe: &dyn Fn(Time) -> Result<()>,
         _timeout: StdDuration,
     ) -> std::result::Result<Option<Answer>, Retry> {
         Err(Retry::Final(Error::Unsupported(
@@ -353,12 +353,12 @@ impl Transport {
         caller: &Caller<'_>,
         path: &str,
         body: &[u8],
-        observe: &dyn Fn(DateTime<Utc>) -> Result<()>,
+        observe: &dyn Fn(Time) -> Result<()>,
         timeout: StdDuration,
     ) -> std::result::Result<Option<Answer>, Retry> {
         let local = caller.local;
         let nonce = hex::encode(crate::util::random_bytes::<16>().map_err(Retry::Final)?);
-        let date = format_http_date(local.clock.now());
+        let date = format_http_date(local.clock.now().chrono());
         let message = request::request_string(&date, "POST", path, body, &nonce);
         let signature = request::sign(&self.server.product_key, &message).map_err(Retry::Final)?;
         let authorization = request::authorization(&local.product, &signature);

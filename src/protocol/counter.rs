@@ -3,7 +3,7 @@
 //! limit arithmetic (maximum, overages, reset periods) read from a license.
 //! The device's journal and the server's `add_consumption` both use these.
 
-use chrono::{DateTime, Utc};
+use crate::Time;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -62,7 +62,7 @@ pub struct Limit {
     /// Units the license file says were used when it was issued.
     pub base: u64,
     /// When the file was issued: `base` counts in that period only.
-    pub base_at: DateTime<Utc>,
+    pub base_at: Time,
 }
 
 impl Limit {
@@ -100,9 +100,9 @@ impl Limit {
 
     /// The key of the period `now` falls in: its start in Unix seconds, or
     /// [`NO_PERIOD`] for a counter that never resets.
-    pub fn period_key(&self, now: DateTime<Utc>) -> i64 {
+    pub fn period_key(&self, now: Time) -> i64 {
         self.period
-            .map_or(NO_PERIOD, |p| period_start(p, now).timestamp())
+            .map_or(NO_PERIOD, |p| period_start(p, now).unix())
     }
 
     /// Units the license file says were used in the period `period_key`.
@@ -110,7 +110,7 @@ impl Limit {
         if period_key == NO_PERIOD
             || self
                 .period
-                .is_some_and(|p| period_start(p, self.base_at).timestamp() == period_key)
+                .is_some_and(|p| period_start(p, self.base_at).unix() == period_key)
         {
             self.base
         } else {
@@ -175,7 +175,7 @@ mod tests {
             overage,
             period: None,
             base: 0,
-            base_at: DateTime::<Utc>::UNIX_EPOCH,
+            base_at: crate::Time::UNIX_EPOCH,
         };
         assert_eq!(limit(10, 5, false).ceiling(), Some(15));
         assert!(limit(10, 5, false).allows(15) && !limit(10, 5, false).allows(16));

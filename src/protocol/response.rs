@@ -9,7 +9,7 @@
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use chrono::{DateTime, Utc};
+use crate::Time;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
@@ -65,7 +65,7 @@ pub fn verify_answer(
     status: u16,
     headers: ResponseHeaders<'_>,
     body: &[u8],
-) -> Result<DateTime<Utc>> {
+) -> Result<Time> {
     let (Some(date), Some(signature)) = (headers.date, headers.signature) else {
         return Err(Error::BadResponse("the answer is not signed"));
     };
@@ -88,7 +88,9 @@ pub fn verify_answer(
             "the signature does not verify (forged, replayed or altered)",
         ));
     }
-    parse_http_date(date).ok_or(Error::BadResponse("the signed Date is malformed"))
+    parse_http_date(date)
+        .map(Time::of)
+        .ok_or(Error::BadResponse("the signed Date is malformed"))
 }
 
 /// Signs a response with the server's key (feature `issuer`).
@@ -122,7 +124,7 @@ mod tests {
             signature: Some(&header),
         };
         let ok = verify_answer(&ring, "nonce-0123456789ab", 200, headers, b"{}");
-        assert_eq!(ok.unwrap(), parse_http_date(date).unwrap());
+        assert_eq!(ok.unwrap(), Time::of(parse_http_date(date).unwrap()));
         let refused = |nonce: &str, status, headers, body: &[u8]| {
             matches!(
                 verify_answer(&ring, nonce, status, headers, body),

@@ -6,12 +6,14 @@
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use chrono::{DateTime, Duration, Utc};
+use std::time::Duration;
+
+use crate::Time;
 
 /// A source of the current time.
 pub trait Clock: Send + Sync {
-    /// The current time in UTC.
-    fn now(&self) -> DateTime<Utc>;
+    /// The current time.
+    fn now(&self) -> Time;
 
     /// Time elapsed on a clock that nobody can set: only differences of
     /// two readings mean anything. While a license is open, its trusted
@@ -37,17 +39,17 @@ pub trait Clock: Send + Sync {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
-    fn now(&self) -> DateTime<Utc> {
-        Utc::now()
+    fn now(&self) -> Time {
+        Time::now()
     }
 }
 
 /// A clock that stands still until it is set or advanced.
 ///
 /// Resolution is one second, like every timestamp in Tessera's formats.
-/// [`ManualClock::advance`] by a positive amount is time passing (the
-/// monotonic reading moves too); [`ManualClock::set`] and a negative
-/// advance are the wall clock being set (the monotonic reading stays).
+/// [`ManualClock::advance`] is time passing (the monotonic reading moves
+/// too); [`ManualClock::set`] and [`ManualClock::set_back`] are the wall
+/// clock being set (the monotonic reading stays).
 #[derive(Debug)]
 pub struct ManualClock {
     unix_seconds: AtomicI64,
@@ -56,33 +58,46 @@ pub struct ManualClock {
 
 impl ManualClock {
     /// A clock showing `at` (sub-second precision is dropped).
-    pub fn new(at: DateTime<Utc>) -> Self {
+    pub fn new(at: Time) -> Self {
         ManualClock {
-            unix_seconds: AtomicI64::new(at.timestamp()),
+            unix_seconds: AtomicI64::new(at.unix()),
             monotonic_seconds: AtomicI64::new(0),
         }
     }
 
     /// Sets the clock to `at`, forwards or backwards.
-    pub fn set(&self, at: DateTime<Utc>) {
-        self.unix_seconds.store(at.timestamp(), Ordering::SeqCst);
+    pub fn set(&self, at: Time) {
+        self.unix_seconds.store(at.unix(), Ordering::SeqCst);
     }
 
-    /// Moves the clock by `by` (negative moves it back).
+    /// Time passes: the clock moves forward by `by` (whole seconds).
     pub fn advance(&self, by: Duration) {
-        self.unix_seconds
-            .fetch_add(by.num_seconds(), Ordering::SeqCst);
-        if by > Duration::zero() {
-            self.monotonic_seconds
-                .fetch_add(by.num_seconds(), Ordering::SeqCst);
-        }
+        let secs = i64::try_from(by.as_secs()).unwrap_or(i64::MAX);
+        let add = |n: &AtomicI64| {
+            let _ = n.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |v| {
+                Some(v.saturating_add(secs))
+            });
+        };
+        add(&self.unix_seconds);
+        add(&self.monotonic_seconds);
+    }
+
+    /// The wall clock is set back by `by` (whole seconds); the monotonic
+    /// reading stays, as it does when a user sets a real clock back.
+    pub fn set_back(&self, by: Duration) {
+        let secs = i64::try_from(by.as_secs()).unwrap_or(i64::MAX);
+        let _ = self
+            .unix_seconds
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |v| {
+                Some(v.saturating_sub(secs))
+            });
     }
 }
 
 impl Clock for ManualClock {
-    fn now(&self) -> DateTime<Utc> {
+    fn now(&self) -> Time {
         let secs = self.unix_seconds.load(Ordering::SeqCst);
-        DateTime::from_timestamp(secs, 0).unwrap_or(DateTime::<Utc>::MAX_UTC)
+        Time::from_unix(secs).unwrap_or(if secs < 0 { Time::MIN } else { Time::MAX })
     }
 
     fn monotonic(&self) -> std::time::Duration {
@@ -92,7 +107,7 @@ impl Clock for ManualClock {
 }
 
 impl<C: Clock + ?Sized> Clock for &C {
-    fn now(&self) -> DateTime<Utc> {
+    fn now(&self) -> Time {
         (**self).now()
     }
 
@@ -105,7 +120,7 @@ impl<C: Clock + ?Sized> Clock for &C {
 }
 
 impl<C: Clock + ?Sized> Clock for std::sync::Arc<C> {
-    fn now(&self) -> DateTime<Utc> {
+    fn now(&self) -> Time {
         (**self).now()
     }
 
@@ -126,24 +141,25 @@ impl<C: Clock + ?Sized> Clock for std::sync::Arc<C> {
 #[derive(Debug)]
 pub struct TrustedTime {
     high_water: AtomicI64,
-    tolerance: Duration,
+    /// Seconds.
+    tolerance: i64,
 }
 
 impl TrustedTime {
     /// Starts from `high_water` (`None`: nothing seen yet).
-    pub fn new(high_water: Option<DateTime<Utc>>, tolerance: Duration) -> Self {
+    pub fn new(high_water: Option<Time>, tolerance: Duration) -> Self {
         TrustedTime {
-            high_water: AtomicI64::new(high_water.map_or(i64::MIN, |t| t.timestamp())),
-            tolerance,
+            high_water: AtomicI64::new(high_water.map_or(i64::MIN, Time::unix)),
+            tolerance: i64::try_from(tolerance.as_secs()).unwrap_or(i64::MAX),
         }
     }
 
     /// Checks `now` against the mark and raises the mark to it.
-    pub fn observe(&self, now: DateTime<Utc>) -> crate::Result<()> {
-        let now_s = now.timestamp();
+    pub fn observe(&self, now: Time) -> crate::Result<()> {
+        let now_s = now.unix();
         let mark = self.high_water.load(Ordering::Acquire);
         let behind = mark.saturating_sub(now_s);
-        if behind > self.tolerance.num_seconds() {
+        if behind > self.tolerance {
             return Err(crate::Error::ClockTampered {
                 behind_secs: behind,
             });
@@ -155,8 +171,8 @@ impl TrustedTime {
     }
 
     /// Raises the mark to a trusted time (a signed file's or a server's).
-    pub fn raise(&self, trusted: DateTime<Utc>) {
-        self.raise_secs(trusted.timestamp());
+    pub fn raise(&self, trusted: Time) {
+        self.raise_secs(trusted.unix());
     }
 
     /// [`TrustedTime::raise`] in Unix seconds, for the hot path: a load,
@@ -173,10 +189,10 @@ impl TrustedTime {
     }
 
     /// The mark, if anything was seen.
-    pub fn high_water(&self) -> Option<DateTime<Utc>> {
+    pub fn high_water(&self) -> Option<Time> {
         match self.high_water.load(Ordering::Acquire) {
             i64::MIN => None,
-            s => DateTime::from_timestamp(s, 0),
+            s => Time::from_unix(s),
         }
     }
 }
@@ -185,35 +201,41 @@ impl TrustedTime {
 mod tests {
     use super::*;
 
+    const HOUR: Duration = Duration::from_secs(3600);
+
     #[test]
     fn manual_clock_moves_only_when_told() {
-        let t0 = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let t0 = Time::from_unix(1_800_000_000).unwrap();
         let clock = ManualClock::new(t0);
         assert_eq!(clock.now(), t0);
-        clock.advance(Duration::hours(2));
-        assert_eq!(clock.now(), t0 + Duration::hours(2));
-        clock.advance(Duration::hours(-3));
-        assert_eq!(clock.now(), t0 - Duration::hours(1));
+        clock.advance(2 * HOUR);
+        assert_eq!(clock.now(), t0 + 2 * HOUR);
+        assert_eq!(clock.monotonic(), 2 * HOUR);
+        clock.set_back(3 * HOUR);
+        assert_eq!(clock.now(), t0 - HOUR);
+        assert_eq!(clock.monotonic(), 2 * HOUR, "setting a clock is not time passing");
         clock.set(t0);
         assert_eq!(clock.now(), t0);
+        clock.advance(Duration::MAX);
+        assert_eq!(clock.now(), Time::MAX, "no overflow, no panic");
     }
 
     #[test]
     fn small_steps_back_pass_and_large_ones_are_tampering() {
-        let t0 = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
-        let trusted = TrustedTime::new(Some(t0), Duration::hours(1));
-        assert!(trusted.observe(t0 + Duration::hours(5)).is_ok());
-        assert_eq!(trusted.high_water(), Some(t0 + Duration::hours(5)));
+        let t0 = Time::from_unix(1_800_000_000).unwrap();
+        let trusted = TrustedTime::new(Some(t0), HOUR);
+        assert!(trusted.observe(t0 + 5 * HOUR).is_ok());
+        assert_eq!(trusted.high_water(), Some(t0 + 5 * HOUR));
         // An hour back exactly is still an NTP or DST slip.
-        assert!(trusted.observe(t0 + Duration::hours(4)).is_ok());
+        assert!(trusted.observe(t0 + 4 * HOUR).is_ok());
         assert_eq!(
-            trusted.observe(t0 + Duration::hours(4) - Duration::seconds(1)),
+            trusted.observe(t0 + 4 * HOUR - Duration::from_secs(1)),
             Err(crate::Error::ClockTampered { behind_secs: 3601 })
         );
         // The mark never goes down, and signed times raise it.
-        assert_eq!(trusted.high_water(), Some(t0 + Duration::hours(5)));
-        trusted.raise(t0 + Duration::days(2));
-        assert!(trusted.observe(t0 + Duration::days(1)).is_err());
-        assert_eq!(TrustedTime::new(None, Duration::zero()).high_water(), None);
+        assert_eq!(trusted.high_water(), Some(t0 + 5 * HOUR));
+        trusted.raise(t0 + 48 * HOUR);
+        assert!(trusted.observe(t0 + 24 * HOUR).is_err());
+        assert_eq!(TrustedTime::new(None, Duration::ZERO).high_water(), None);
     }
 }

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use chrono::Duration;
+use std::time::Duration;
 
 use crate::device::environment::Environment;
 use crate::device::hardware::HardwareToken;
@@ -76,7 +76,7 @@ impl LocalConfig {
             match_policy: MatchPolicy::default(),
             custom_device_id: None,
             secret: Vec::new(),
-            clock_tolerance: Duration::hours(1),
+            clock_tolerance: Duration::from_secs(3600),
             hardware_token: None,
         }
     }

@@ -12,14 +12,15 @@
 //! started before the switch finishes on the old license, every call after
 //! it sees the new one, and a failed reload leaves the handle as it was.
 
+use crate::Time;
 use std::sync::{Arc, RwLock};
 
-use chrono::{DateTime, Duration, Utc};
+use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::format::keys::Keyring;
 use crate::format::lease::{Lease, LeaseKind};
-use crate::format::license::{ts, License};
+use crate::format::license::License;
 use crate::runtime::config::LocalConfig;
 use crate::runtime::consumption::{Consumption, Counter, Limit, Pending, Usage};
 use crate::runtime::opened::OpenedLicense;
@@ -35,15 +36,15 @@ pub struct LeaseStatus {
     /// floating or borrow.
     pub kind: LeaseKind,
     /// When it ends.
-    pub expires_at: DateTime<Utc>,
+    pub expires_at: Time,
     /// Time left now (zero once expired).
     pub time_left: Duration,
     /// For a floating lease: a heartbeat must renew it before this moment.
-    pub renew_before: Option<DateTime<Utc>>,
+    pub renew_before: Option<Time>,
 }
 
 impl LeaseStatus {
-    fn of(lease: &Lease, now: DateTime<Utc>) -> LeaseStatus {
+    fn of(lease: &Lease, now: Time) -> LeaseStatus {
         LeaseStatus {
             id: lease.id.clone(),
             kind: lease.kind,
@@ -189,7 +190,7 @@ impl LicenseHandle {
     }
 
     /// When the next check-in is due (the license file's own expiry).
-    pub fn next_check_in(&self) -> Option<DateTime<Utc>> {
+    pub fn next_check_in(&self) -> Option<Time> {
         self.opened().local.license().expires_at
     }
 
@@ -270,7 +271,7 @@ impl Opened {
     /// journal's checkpoint are written back, and a failed write fails the
     /// call: otherwise a restart, or a journal cut back to the last
     /// checkpoint, would regain everything since (SECURITY.md).
-    fn now(&self) -> Result<DateTime<Utc>> {
+    fn now(&self) -> Result<Time> {
         let now = self.local.now()?;
         if let Some(stored) = self.local.persist_due() {
             if let Err(e) = self.save_clock() {
@@ -286,7 +287,7 @@ impl Opened {
     }
 
     /// The lease verdict for a license that is otherwise usable at `now`.
-    fn with_lease(&self, status: Status, now: DateTime<Utc>) -> Status {
+    fn with_lease(&self, status: Status, now: Time) -> Status {
         if !status.is_usable() || !self.license().floats() {
             return status;
         }
@@ -317,7 +318,7 @@ impl Opened {
                     "the {} lease {} expired at {}; a heartbeat must renew it (or borrow the seat again)",
                     if lease.kind == LeaseKind::Borrow { "borrow" } else { "floating" },
                     lease.id,
-                    ts::format(&lease.expires_at)
+                    lease.expires_at
                 ),
                 None => "this floating license needs a seat: register with the license server or borrow one".to_owned(),
             };
@@ -333,7 +334,7 @@ impl Opened {
 
     /// The limit of `counter` when it may be consumed now. The fast path
     /// builds no report; only a refusal does, for its reason.
-    fn limit_now(&self, counter: &Counter) -> Result<(Limit, DateTime<Utc>)> {
+    fn limit_now(&self, counter: &Counter) -> Result<(Limit, Time)> {
         let now = self.now()?;
         let status = self.with_lease(
             validate::status_at(self.license(), self.local.options(), now),

@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 
+use crate::Time;
+
 use crate::device::hardware::{self, HardwareToken};
 use crate::error::{Error, Result};
 use crate::format::license::{License, LicenseFile};
@@ -83,15 +85,15 @@ impl OpenedLicense {
         }
         let now = config.clock.now();
         trusted.observe(now)?;
-        let mut stored = state.high_water.map_or(i64::MIN, |t| t.timestamp());
+        let mut stored = state.high_water.map_or(i64::MIN, Time::unix);
         if config.clock.raises_stored_mark()
-            && now.timestamp().saturating_sub(stored) > PERSIST_CLOCK_EVERY
+            && now.unix().saturating_sub(stored) > PERSIST_CLOCK_EVERY
         {
             persist_high_water(&store, &trusted)?;
-            stored = trusted.high_water().map_or(stored, |t| t.timestamp());
+            stored = trusted.high_water().map_or(stored, Time::unix);
         }
         let options = config.options(device, file.license());
-        let start = trusted.mark_secs().max(now.timestamp());
+        let start = trusted.mark_secs().max(now.unix());
         let local = OpenedLicense {
             file,
             record,
@@ -110,7 +112,7 @@ impl OpenedLicense {
     /// hardware-key license, after the token answered a fresh challenge.
     /// The caller writes the mark back when [`OpenedLicense::persist_due`]
     /// says so.
-    pub(crate) fn now(&self) -> Result<chrono::DateTime<chrono::Utc>> {
+    pub(crate) fn now(&self) -> Result<Time> {
         let now = self.clock.now();
         self.trusted.observe(now)?;
         // The monotonic clock cannot be set back: the trusted time is at
@@ -135,10 +137,7 @@ impl OpenedLicense {
     /// The trusted time now: the latest of the clock, the high-water mark
     /// and the monotonic floor. Deadlines that must not gain from a clock
     /// set back within the tolerance (a lease's) are judged against it.
-    pub(crate) fn trusted_now(
-        &self,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> chrono::DateTime<chrono::Utc> {
+    pub(crate) fn trusted_now(&self, now: Time) -> Time {
         self.trusted.high_water().map_or(now, |mark| mark.max(now))
     }
 

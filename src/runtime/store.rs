@@ -28,7 +28,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, Utc};
+use crate::Time;
 use hmac::Mac as _;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -55,10 +55,9 @@ pub struct State {
     /// `issued_at`, servers' signed dates).
     #[serde(
         default,
-        with = "crate::format::license::opt_ts",
         skip_serializing_if = "Option::is_none"
     )]
-    pub high_water: Option<DateTime<Utc>>,
+    pub high_water: Option<Time>,
     /// Licenses activated on this device.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub activations: Vec<ActivationRecord>,
@@ -138,8 +137,7 @@ pub(crate) struct PendingRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct PendingCode {
     pub(crate) code: String,
-    #[serde(with = "crate::format::license::ts")]
-    pub(crate) created_at: DateTime<Utc>,
+    pub(crate) created_at: Time,
 }
 
 /// A license activated on this device.
@@ -153,8 +151,7 @@ pub struct ActivationRecord {
     /// This device's fingerprint at activation.
     pub fingerprint: Fingerprint,
     /// When the activation happened.
-    #[serde(with = "crate::format::license::ts")]
-    pub activated_at: DateTime<Utc>,
+    pub activated_at: Time,
     /// For a Keygen file (feature `keygen`): the key that decrypts it,
     /// derived from the license key, which itself is not kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -168,7 +165,7 @@ impl ActivationRecord {
         license_id: impl Into<String>,
         license_file: impl Into<String>,
         fingerprint: Fingerprint,
-        activated_at: DateTime<Utc>,
+        activated_at: Time,
     ) -> ActivationRecord {
         ActivationRecord {
             license_id: license_id.into(),

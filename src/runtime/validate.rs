@@ -11,11 +11,12 @@
 //! expiry but inside the grace period is [`Status::ValidInGrace`]. The end of
 //! the maintenance period is reported but never makes a license unusable.
 
-use chrono::{DateTime, Duration, Utc};
+use crate::Time;
+use std::time::Duration;
 
 use crate::device::environment::Environment;
 use crate::format::fingerprint::{Fingerprint, MatchPolicy};
-use crate::format::license::{ts, License, LicenseType};
+use crate::format::license::{License, LicenseType};
 use crate::runtime::clock::Clock;
 use crate::status::Status;
 
@@ -44,7 +45,7 @@ impl ValidationOptions {
             device: None,
             match_policy: MatchPolicy::default(),
             environment: None,
-            clock_tolerance: Duration::hours(1),
+            clock_tolerance: Duration::from_secs(3600),
         }
     }
 
@@ -79,12 +80,12 @@ pub enum FeatureStatus {
     /// The license has the feature and it has not expired.
     Enabled {
         /// When the feature stops, if it does.
-        until: Option<DateTime<Utc>>,
+        until: Option<Time>,
     },
     /// The feature's expiry date has passed.
     Expired {
         /// When it expired.
-        at: DateTime<Utc>,
+        at: Time,
     },
     /// The license does not include the feature.
     Missing,
@@ -106,16 +107,16 @@ pub struct Validation {
     /// The verdict.
     pub status: Status,
     /// The time validation was done at.
-    pub checked_at: DateTime<Utc>,
+    pub checked_at: Time,
     /// When use ends without grace: the earlier of the validity period and
     /// the trial end. `None` for a license that does not end.
-    pub valid_until: Option<DateTime<Utc>>,
+    pub valid_until: Option<Time>,
     /// When the grace period in force ends, while in grace.
-    pub grace_until: Option<DateTime<Utc>>,
+    pub grace_until: Option<Time>,
     /// When the file expires: the next check-in is due before it.
-    pub check_in_due: Option<DateTime<Utc>>,
+    pub check_in_due: Option<Time>,
     /// When maintenance ends (or ended).
-    pub maintenance_until: Option<DateTime<Utc>>,
+    pub maintenance_until: Option<Time>,
     /// Whether maintenance has ended (the license may still be valid).
     pub maintenance_expired: bool,
     /// Why the status is what it is, one sentence each (their `Display`),
@@ -132,32 +133,32 @@ pub enum Reason {
     /// A sentence made when the reason was found (refusals, leases).
     Text(String),
     /// Valid until the given time.
-    ValidUntil(DateTime<Utc>),
+    ValidUntil(Time),
     /// A license of the given type that does not end.
     NoEnd(LicenseType),
     /// The next check-in is due before the given time.
-    CheckInDue(DateTime<Utc>),
+    CheckInDue(Time),
     /// A deadline passed and its grace period runs.
     InGrace {
         /// What passed: the validity period, or the check-in.
         what: &'static str,
         /// When it passed.
-        deadline: DateTime<Utc>,
+        deadline: Time,
         /// When the grace period ends.
-        until: DateTime<Utc>,
+        until: Time,
     },
     /// Maintenance ended at the given time.
-    MaintenanceEnded(DateTime<Utc>),
+    MaintenanceEnded(Time),
 }
 
 impl std::fmt::Display for Reason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Reason::Text(text) => f.write_str(text),
-            Reason::ValidUntil(end) => write!(f, "valid until {}", ts::format(end)),
+            Reason::ValidUntil(end) => write!(f, "valid until {}", end),
             Reason::NoEnd(kind) => write!(f, "{kind} license without an end date"),
             Reason::CheckInDue(due) => {
-                write!(f, "next check-in due before {}", ts::format(due))
+                write!(f, "next check-in due before {}", due)
             }
             Reason::InGrace {
                 what,
@@ -166,13 +167,13 @@ impl std::fmt::Display for Reason {
             } => write!(
                 f,
                 "{what} at {}; the grace period lasts until {}",
-                ts::format(deadline),
-                ts::format(until)
+                deadline,
+                until
             ),
             Reason::MaintenanceEnded(end) => write!(
                 f,
                 "maintenance ended at {}; releases after it are not covered",
-                ts::format(end)
+                end
             ),
         }
     }
@@ -185,7 +186,7 @@ impl Validation {
     }
 
     /// Whether maintenance covers a release made at `release_date`.
-    pub fn maintenance_covers(&self, release_date: DateTime<Utc>) -> bool {
+    pub fn maintenance_covers(&self, release_date: Time) -> bool {
         self.maintenance_until.is_none_or(|end| release_date < end)
     }
 }
@@ -197,11 +198,11 @@ pub fn validate(license: &License, options: &ValidationOptions, clock: &dyn Cloc
 
 /// Only the status of `license` at `now`: the same rules as
 /// [`validate_at`] without building the report, and without allocating.
-pub fn status_at(license: &License, options: &ValidationOptions, now: DateTime<Utc>) -> Status {
+pub fn status_at(license: &License, options: &ValidationOptions, now: Time) -> Status {
     if let Some((status, _)) = refusal(license, options, now) {
         return status;
     }
-    let past = |deadline: Option<DateTime<Utc>>| deadline.is_some_and(|d| now >= d);
+    let past = |deadline: Option<Time>| deadline.is_some_and(|d| now >= d);
     if past(license.validity_period) || past(license.expires_at) {
         Status::ValidInGrace
     } else {
@@ -213,7 +214,7 @@ pub fn status_at(license: &License, options: &ValidationOptions, now: DateTime<U
 pub fn validate_at(
     license: &License,
     options: &ValidationOptions,
-    now: DateTime<Utc>,
+    now: Time,
 ) -> Validation {
     let mut v = Validation {
         status: Status::Valid,
@@ -254,7 +255,7 @@ pub fn validate_at(
             if now >= deadline {
                 let until = later(deadline, grace);
                 v.status = Status::ValidInGrace;
-                v.grace_until = Some(v.grace_until.map_or(until, |u: DateTime<Utc>| u.min(until)));
+                v.grace_until = Some(v.grace_until.map_or(until, |u: Time| u.min(until)));
                 v.reasons.push(Reason::InGrace {
                     what,
                     deadline,
@@ -291,10 +292,10 @@ enum Why {
     VmNotChecked,
     VmDetected,
     ClockBehind,
-    NotStarted(DateTime<Utc>),
-    TrialOver(DateTime<Utc>),
-    Expired(DateTime<Utc>),
-    CheckInOverdue(DateTime<Utc>),
+    NotStarted(Time),
+    TrialOver(Time),
+    Expired(Time),
+    CheckInOverdue(Time),
 }
 
 impl Why {
@@ -302,7 +303,7 @@ impl Why {
         self,
         license: &License,
         options: &ValidationOptions,
-        now: DateTime<Utc>,
+        now: Time,
     ) -> String {
         let grace = license.grace();
         match self {
@@ -341,11 +342,11 @@ impl Why {
             }
             Why::ClockBehind => format!(
                 "the system clock ({}) is behind the time this file was issued ({}); correct the clock",
-                ts::format(&now),
-                ts::format(&license.issued_at)
+                now,
+                license.issued_at
             ),
-            Why::NotStarted(start) => format!("the license starts at {}", ts::format(&start)),
-            Why::TrialOver(end) => format!("the trial ended at {}", ts::format(&end)),
+            Why::NotStarted(start) => format!("the license starts at {}", start),
+            Why::TrialOver(end) => format!("the trial ended at {}", end),
             Why::Expired(end) => ended("the license expired", end, grace),
             Why::CheckInOverdue(due) => ended("the check-in was due", due, grace),
         }
@@ -356,7 +357,7 @@ impl Why {
 fn refusal(
     license: &License,
     options: &ValidationOptions,
-    now: DateTime<Utc>,
+    now: Time,
 ) -> Option<(Status, Why)> {
     let grace = license.grace();
     let refused = if !license.license_enabled {
@@ -387,18 +388,18 @@ fn refusal(
 
 /// `t + d`, saturating at the end of representable time: a vendor's huge
 /// grace period must not overflow into a panic.
-pub(crate) fn later(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
-    t.checked_add_signed(d).unwrap_or(DateTime::<Utc>::MAX_UTC)
+pub(crate) fn later(t: Time, d: Duration) -> Time {
+    t.checked_add(d).unwrap_or(Time::MAX)
 }
 
-fn ended(what: &str, at: DateTime<Utc>, grace: Duration) -> String {
+fn ended(what: &str, at: Time, grace: Duration) -> String {
     if grace.is_zero() {
-        format!("{what} at {}", ts::format(&at))
+        format!("{what} at {}", at)
     } else {
         format!(
             "{what} at {} and the grace period ended at {}",
-            ts::format(&at),
-            ts::format(&later(at, grace))
+            at,
+            later(at, grace)
         )
     }
 }

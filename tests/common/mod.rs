@@ -5,9 +5,9 @@ pub mod device;
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use tessera::issuer::SigningKey;
+use tessera::Time;
 use tessera::{activate, Keyring, LicenseHandle, LocalConfig, ManualClock};
 
 use self::device::FakeDevice;
@@ -26,8 +26,8 @@ pub fn ring(keys: &[&SigningKey]) -> Keyring {
 }
 
 /// Parses an RFC 3339 time or a date.
-pub fn at(s: &str) -> DateTime<Utc> {
-    tessera::format::license::ts::parse(s).expect("test time")
+pub fn at(s: &str) -> Time {
+    s.parse().expect("test time")
 }
 
 /// A spec for product `acme` of the given type, with the fields that type needs.
@@ -120,8 +120,7 @@ impl Setup {
         let mut s = spec(license_type);
         s["validity_period"] = json!("2099-01-01");
         apply(&mut s, patch);
-        let issued =
-            tessera::format::license::ts::format(&tessera::Clock::now(self.clock.as_ref()));
+        let issued = tessera::Clock::now(self.clock.as_ref()).to_string();
         activate(&self.config(), issue(&s, &self.key, &issued).as_bytes()).expect("activate");
         LicenseHandle::open(&self.config()).expect("open")
     }

@@ -293,16 +293,22 @@ fn license(app: &App, conn: &Db<'_>, row: &LicenseRow, user: &UserRow) -> Result
     put("license_enabled", json!(row.enabled));
     put(
         "is_expired",
-        json!(l.validity_period.is_some_and(|end| end <= now)),
+        json!(l.validity_period.is_some_and(|end| end <= now.into())),
     );
     put("max_license_users", json!(row.max_users));
-    put("validity_period", date_or_time(l.validity_period));
-    put("start_date", time(l.start_date));
+    put(
+        "validity_period",
+        date_or_time(l.validity_period.map(Into::into)),
+    );
+    put("start_date", time(l.start_date.map(Into::into)));
     put(
         "enable_maintenance_period",
         json!(l.enable_maintenance_period),
     );
-    put("maintenance_period", time(l.maintenance_period));
+    put(
+        "maintenance_period",
+        time(l.maintenance_period.map(Into::into)),
+    );
     put("allow_grace_period", json!(l.allow_grace_period));
     put("grace_period", json!(l.grace_period));
     put("max_activations", json!(l.max_activations));
@@ -382,7 +388,7 @@ fn license(app: &App, conn: &Db<'_>, row: &LicenseRow, user: &UserRow) -> Result
                 "id": numeric_id(&format!("{}\n{}", row.id, f.code)),
                 "code": f.code,
                 "name": f.name,
-                "expiry_date": f.expiry_date.map_or(json!(""), |t| time(Some(t))),
+                "expiry_date": f.expiry_date.map_or(json!(""), |t| time(Some(t.into()))),
                 "metadata": {},
                 "feature_type": if f.feature_type == FeatureType::Consumption { "consumption" } else { "activation" },
                 "is_floating": f.is_floating,
@@ -458,7 +464,7 @@ fn license(app: &App, conn: &Db<'_>, row: &LicenseRow, user: &UserRow) -> Result
             "total_activations": activations_db::user_devices(conn, &row.id, &user.id)?.len(),
         }),
     );
-    put("metadata", Value::Object(l.metadata.clone()));
+    put("metadata", Value::Object(l.metadata.clone().into()));
     if l.is_trial {
         put("trial_days", json!(l.trial_days.unwrap_or(0)));
     }

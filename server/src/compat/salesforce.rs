@@ -220,7 +220,9 @@ fn package_license(
 ) -> Result<Map<String, Value>, ApiError> {
     let parsed = app.license_of(row)?;
     let license = &parsed.1;
-    let expired = license.validity_period.is_some_and(|end| end <= app.now());
+    let expired = license
+        .validity_period
+        .is_some_and(|end| end <= app.now().into());
     // Salesforce's statuses are Active, Trial, Expired and Free; a license
     // switched off reads Expired (there is no suspended status).
     let status = if !row.enabled || expired {
@@ -242,7 +244,7 @@ fn package_license(
         "ExpirationDate".into(),
         license
             .validity_period
-            .map_or(Value::Null, |t| json!(sf_time(t))),
+            .map_or(Value::Null, |t| json!(sf_time(t.into()))),
     );
     m.insert("NamespacePrefix".into(), json!(row.product));
     m.insert("IsProvisioned".into(), json!(true));

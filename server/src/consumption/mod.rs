@@ -113,7 +113,7 @@ fn add_consumption(
         // A counter that resets is limited per period, as on the device:
         // the records received in the current period count (a record
         // uploaded late counts in the period it arrived in).
-        let total = db::consumed(tx, &row.id, &counter, limit.period_key(now))?;
+        let total = db::consumed(tx, &row.id, &counter, limit.period_key(now.into()))?;
         if !limit.allows(total) {
             // The transaction is dropped: nothing of this call is kept.
             return Err(ApiError::conflict(

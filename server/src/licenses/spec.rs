@@ -28,5 +28,5 @@ pub(crate) fn validate(app: &App, spec: &Value) -> Result<tessera::License, ApiE
         }
     }
     let bytes = encode(spec)?;
-    Ok(tessera::issuer::issue(&bytes, &app.key, app.now())?.1)
+    Ok(tessera::issuer::issue(&bytes, &app.key, app.now().into())?.1)
 }

@@ -62,7 +62,7 @@ pub(crate) fn covered_until(license: &License) -> Option<i64> {
         .enable_maintenance_period
         .then_some(license.maintenance_period)
         .flatten()
-        .map(|t| t.timestamp())
+        .map(tessera::Time::unix)
 }
 
 /// The newest of `releases` that a license covered until `covered_until`

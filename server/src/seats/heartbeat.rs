@@ -96,7 +96,7 @@ pub(crate) async fn in_one_statement(
         nonce_expires: nonce.expires,
         lease_id: &lease.id,
         now: now.timestamp(),
-        expires_at: lease.expires_at.timestamp(),
+        expires_at: lease.expires_at.unix(),
         license_id: &seen.license_id,
         license_key: key,
         revision: seen.revision,

@@ -145,7 +145,7 @@ fn lease(
         &row.id,
         device,
         kind_name,
-        lease.expires_at.timestamp(),
+        lease.expires_at.unix(),
     )?;
     // The others, and this device's lease, which is live until expires_at.
     let used = others.saturating_add(1);
@@ -171,8 +171,8 @@ fn new_lease(
         product: product.to_owned(),
         device: device.clone(),
         kind,
-        issued_at: now,
-        expires_at,
+        issued_at: now.into(),
+        expires_at: expires_at.into(),
     })
 }
 
@@ -205,7 +205,7 @@ fn heartbeat(
         &row.id,
         &who.fingerprint.id,
         now.timestamp(),
-        lease.expires_at.timestamp(),
+        lease.expires_at.unix(),
     )?;
     if !renewed {
         return Err(ApiError::not_found(

@@ -3,7 +3,7 @@
 //! what the payload parses and the mapping reads, kept apart so neither
 //! imports the other for them.
 
-use chrono::{DateTime, Utc};
+use crate::Time;
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
@@ -64,10 +64,10 @@ pub(super) fn related(rel: Option<&Relationship>) -> Option<&str> {
 /// Keygen's timestamps (`2022-08-08T17:31:34.431Z`), to the second:
 /// Tessera's times have one-second resolution, and the fraction is dropped
 /// (an expiry then comes up to a second early, never late).
-pub(super) fn time(s: &str, what: &str) -> Result<DateTime<Utc>> {
-    let t = DateTime::parse_from_rfc3339(s)
+pub(super) fn time(s: &str, what: &str) -> Result<Time> {
+    let t = chrono::DateTime::parse_from_rfc3339(s)
         .map_err(|_| Error::InvalidPayload(format!("{what} is not an RFC 3339 time")))?
-        .with_timezone(&Utc);
-    DateTime::from_timestamp(t.timestamp(), 0)
+        .with_timezone(&chrono::Utc);
+    Time::from_unix(t.timestamp())
         .ok_or_else(|| Error::InvalidPayload(format!("{what} is out of range")))
 }

@@ -1,13 +1,13 @@
 //! A Keygen license, as Tessera's [`License`]. The table is in
 //! docs/MIGRATING.md; what is not listed there is not carried over.
 
-use chrono::{DateTime, Utc};
+use crate::Time;
 
 use super::jsonapi::{related, time, Resource};
 use super::kind::FileKind;
 use crate::error::{Error, Result};
 use crate::format::keys::KeygenTrust;
-use crate::format::license::{Customer, Feature, License, LicenseType, ProductDetails};
+use crate::format::license::{Customer, Feature, License, LicenseType, Metadata, ProductDetails};
 
 /// Maps the license of a verified payload. `data` is the file's `data`
 /// (a license, or a machine whose license is in `included`).
@@ -15,8 +15,8 @@ pub(super) fn license(
     data: &Resource,
     included: &[Resource],
     kind: FileKind,
-    issued: DateTime<Utc>,
-    file_expiry: Option<DateTime<Utc>>,
+    issued: Time,
+    file_expiry: Option<Time>,
     trusted: &[KeygenTrust],
 ) -> Result<License> {
     let lic = match kind {
@@ -101,7 +101,7 @@ pub(super) fn license(
         max_consumptions: a.max_uses.unwrap_or(0),
         total_consumptions: a.uses.unwrap_or(0),
         customer,
-        metadata: a.metadata.clone().unwrap_or_default(),
+        metadata: Metadata::of(a.metadata.clone().unwrap_or_default()),
         expires_at: file_expiry,
         ..License::with_defaults(
             lic.id.clone(),
@@ -111,7 +111,7 @@ pub(super) fn license(
                 product_name,
                 short_code,
                 authorization_method: Default::default(),
-                metadata: serde_json::Map::new(),
+                metadata: Metadata::default(),
             },
             issued,
         )

@@ -4,7 +4,7 @@ use aes_gcm::aead::AeadInPlace as _;
 use aes_gcm::{Aes256Gcm, KeyInit as _};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use chrono::{DateTime, Utc};
+use crate::Time;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
@@ -108,8 +108,8 @@ pub struct Document {
     plaintext: Vec<u8>,
     kind: FileKind,
     key_id: KeyId,
-    issued: DateTime<Utc>,
-    expiry: Option<DateTime<Utc>>,
+    issued: Time,
+    expiry: Option<Time>,
     ttl: Option<u64>,
     machine_id: Option<String>,
     fingerprint: Option<String>,
@@ -153,11 +153,9 @@ impl Document {
         let file_expiry = match (expiry, ttl) {
             (Some(at), _) => Some(at),
             (None, Some(secs)) => {
-                let secs = i64::try_from(secs)
-                    .map_err(|_| Error::InvalidPayload("meta.ttl is too large".into()))?;
                 Some(
                     issued
-                        .checked_add_signed(chrono::Duration::seconds(secs))
+                        .checked_add(std::time::Duration::from_secs(secs))
                         .ok_or_else(|| Error::InvalidPayload("meta.ttl is too large".into()))?,
                 )
             }
@@ -215,12 +213,12 @@ impl Document {
     }
 
     /// When Keygen issued the file (`meta.issued`, to the second).
-    pub fn issued(&self) -> DateTime<Utc> {
+    pub fn issued(&self) -> Time {
         self.issued
     }
 
     /// The file's own expiry (`meta.expiry`); `None` never expires.
-    pub fn expiry(&self) -> Option<DateTime<Utc>> {
+    pub fn expiry(&self) -> Option<Time> {
         self.expiry
     }
 

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
+use crate::Time;
 
 use super::journal::{apply, chain, effective_period, used_in, Record};
 use super::{lock, Consumption, Usage};
@@ -19,7 +19,7 @@ struct Request {
     counter: String,
     amount: u64,
     limit: Limit,
-    now: DateTime<Utc>,
+    now: Time,
 }
 
 /// The group-commit queue.
@@ -61,7 +61,7 @@ impl Consumption {
         counter: &Counter,
         amount: u64,
         limit: &Limit,
-        now: DateTime<Utc>,
+        now: Time,
     ) -> Result<Usage> {
         if amount == 0 {
             return Err(Error::InvalidArgument("consume at least one unit"));
@@ -178,7 +178,7 @@ impl Consumption {
                     ));
                     continue;
                 };
-                let at = r.now.timestamp();
+                let at = r.now.unix();
                 let mac = chain(
                     self.store.key(),
                     &known.last_mac,
@@ -282,7 +282,7 @@ mod tests {
             overage,
             period: None,
             base: 0,
-            base_at: DateTime::UNIX_EPOCH,
+            base_at: Time::UNIX_EPOCH,
         }
     }
 
@@ -291,7 +291,7 @@ mod tests {
             counter: Counter::License.key(),
             amount,
             limit: limit.clone(),
-            now: DateTime::UNIX_EPOCH,
+            now: Time::UNIX_EPOCH,
         }
     }
 
@@ -339,7 +339,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let c = counters(dir.path());
         let l = limit(3, 1);
-        c.consume(&Counter::License, 4, &l, DateTime::UNIX_EPOCH)
+        c.consume(&Counter::License, 4, &l, Time::UNIX_EPOCH)
             .unwrap();
         let before = std::fs::read(dir.path().join(JOURNAL)).unwrap();
         let results = c.commit(vec![(7, request(1, &l)), (8, request(2, &l))]);
@@ -358,7 +358,7 @@ mod tests {
                 std::thread::spawn(move || {
                     (0..50)
                         .filter(|_| {
-                            c.consume(&Counter::License, 1, &l, DateTime::UNIX_EPOCH)
+                            c.consume(&Counter::License, 1, &l, Time::UNIX_EPOCH)
                                 .is_ok()
                         })
                         .count()
@@ -369,7 +369,7 @@ mod tests {
         assert_eq!(accepted, 300);
         let reopened = counters(dir.path());
         let usage = reopened
-            .usage(&Counter::License, &l, DateTime::UNIX_EPOCH)
+            .usage(&Counter::License, &l, Time::UNIX_EPOCH)
             .unwrap();
         assert_eq!(usage.used, 300);
         let seqs: Vec<u64> = reopened
@@ -392,7 +392,7 @@ mod tests {
         ) {
             let dir = tempfile::tempdir().unwrap();
             let l = limit(max, overage);
-            let now = DateTime::UNIX_EPOCH;
+            let now = Time::UNIX_EPOCH;
             let c = counters(dir.path());
             let mut expected = 0;
             for a in amounts {

@@ -484,7 +484,7 @@ fn file_id(path: &std::path::Path, _meta: &std::fs::Metadata) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use chrono::DateTime;
+    use crate::Time;
 
     use super::*;
     use crate::format::fingerprint::{Fingerprint, MatchPolicy};
@@ -510,13 +510,13 @@ mod tests {
             overage: 0,
             period: None,
             base: 0,
-            base_at: DateTime::UNIX_EPOCH,
+            base_at: Time::UNIX_EPOCH,
         }
     }
 
     fn consume(c: &Consumption, counter: &Counter, n: u64) {
         for _ in 0..n {
-            c.consume(counter, 1, &unlimited(), DateTime::UNIX_EPOCH)
+            c.consume(counter, 1, &unlimited(), Time::UNIX_EPOCH)
                 .unwrap();
         }
     }
@@ -539,7 +539,7 @@ mod tests {
             })
             .unwrap();
         c.rewrite_journal(u64::MAX - 1, &start_mac).unwrap();
-        let period = unlimited().period_key(DateTime::UNIX_EPOCH);
+        let period = unlimited().period_key(Time::UNIX_EPOCH);
         let mac = chain(&key, &start_mac, u64::MAX, "license", period, 1, 0);
         let record = Record {
             seq: u64::MAX,
@@ -566,7 +566,7 @@ mod tests {
         // The record at u64::MAX reads back; the next one has no number.
         assert_eq!(used(&c, &Counter::License), 1);
         let err = c
-            .consume(&Counter::License, 1, &unlimited(), DateTime::UNIX_EPOCH)
+            .consume(&Counter::License, 1, &unlimited(), Time::UNIX_EPOCH)
             .unwrap_err();
         assert!(matches!(err, Error::JournalCorrupt(_)), "{err}");
         assert_eq!(used(&c, &Counter::License), 1, "nothing was counted");
@@ -578,18 +578,14 @@ mod tests {
     #[test]
     fn a_clock_stepped_back_over_midnight_cannot_reopen_a_closed_period() {
         use crate::format::license::ConsumptionPeriod;
-        let t = |s: &str| {
-            DateTime::parse_from_rfc3339(s)
-                .unwrap()
-                .with_timezone(&chrono::Utc)
-        };
+        let t = |s: &str| s.parse::<Time>().unwrap();
         let daily = Limit {
             max: 10,
             unlimited: false,
             overage: 0,
             period: Some(ConsumptionPeriod::Daily),
             base: 0,
-            base_at: DateTime::UNIX_EPOCH,
+            base_at: Time::UNIX_EPOCH,
         };
         let dir = tempfile::tempdir().unwrap();
         let c = counters(dir.path(), COMPACT_AFTER);
@@ -639,13 +635,13 @@ mod tests {
         file.set_len(MAX_JOURNAL_BYTES + 1).unwrap();
         let fresh = counters(dir.path(), COMPACT_AFTER);
         let err = fresh
-            .usage(&Counter::License, &unlimited(), DateTime::UNIX_EPOCH)
+            .usage(&Counter::License, &unlimited(), Time::UNIX_EPOCH)
             .unwrap_err();
         assert!(matches!(err, Error::JournalCorrupt(_)), "{err}");
     }
 
     fn used(c: &Consumption, counter: &Counter) -> u64 {
-        c.usage(counter, &unlimited(), DateTime::UNIX_EPOCH)
+        c.usage(counter, &unlimited(), Time::UNIX_EPOCH)
             .unwrap()
             .used
     }
@@ -709,13 +705,13 @@ mod tests {
         std::fs::write(dir.path().join(JOURNAL), &early).unwrap();
         let rolled_back = counters(dir.path(), 4);
         assert!(matches!(
-            rolled_back.usage(&Counter::License, &unlimited(), DateTime::UNIX_EPOCH),
+            rolled_back.usage(&Counter::License, &unlimited(), Time::UNIX_EPOCH),
             Err(Error::JournalCorrupt(_) | Error::JournalTampered)
         ));
         std::fs::remove_file(dir.path().join(JOURNAL)).unwrap();
         let lost = counters(dir.path(), 4);
         assert_eq!(
-            lost.usage(&Counter::License, &unlimited(), DateTime::UNIX_EPOCH),
+            lost.usage(&Counter::License, &unlimited(), Time::UNIX_EPOCH),
             Err(Error::JournalCorrupt("the journal is missing"))
         );
     }
@@ -745,7 +741,7 @@ mod tests {
         std::fs::write(&path, edited).unwrap();
         let c = counters(dir.path(), 100);
         assert_eq!(
-            c.usage(&Counter::License, &unlimited(), DateTime::UNIX_EPOCH),
+            c.usage(&Counter::License, &unlimited(), Time::UNIX_EPOCH),
             Err(Error::JournalTampered)
         );
     }

@@ -28,7 +28,7 @@ use std::fs::File;
 use std::path::PathBuf;
 use std::sync::{Condvar, Mutex, MutexGuard};
 
-use chrono::{DateTime, Utc};
+use crate::Time;
 
 use self::commit::Queue;
 pub use self::journal::COMPACT_AFTER;
@@ -55,11 +55,11 @@ pub struct Usage {
     /// Units allowed past the limit.
     pub overage_allowed: u64,
     /// When the counter next resets, if it does.
-    pub resets_at: Option<DateTime<Utc>>,
+    pub resets_at: Option<Time>,
 }
 
 impl Usage {
-    fn new(counter: String, used: u64, limit: &Limit, now: DateTime<Utc>) -> Usage {
+    fn new(counter: String, used: u64, limit: &Limit, now: Time) -> Usage {
         Usage {
             counter,
             used,
@@ -148,7 +148,7 @@ impl Consumption {
         &self,
         counter: &Counter,
         limit: &Limit,
-        now: DateTime<Utc>,
+        now: Time,
     ) -> Result<Usage> {
         let (mut known, guard) = self.enter()?;
         self.catch_up(&guard, &mut known)?;
