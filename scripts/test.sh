@@ -120,6 +120,9 @@ suite smallest-build ./scripts/smallest-build.sh
 suite c-and-cpp ./scripts/c-tests.sh
 # Python: pip install of bindings/python into a fresh venv, pytest, the example.
 suite python ./scripts/python-tests.sh
+# LicenseSpring's official Python library, pinned and unchanged, against the
+# server (seed 003's own client), on SQLite and on PostgreSQL.
+suite licensespring-client ./scripts/licensespring-client.sh
 # The server against its own OpenAPI document: schemathesis over loopback.
 suite api-fuzz ./scripts/api-fuzz.sh
 # Every benchmark once, briefly, so none rots: criterion's --quick on the

@@ -63,7 +63,32 @@ pub(crate) fn routes() -> (Router<Arc<App>>, crate::route_table::RouteList) {
         "/users/{id}" => get(user_call),
         "/users/{id}/unlock" => post(unlock_user_call),
         "/clock" => post(clock_call),
+        "/compat/licensespring/chain" => get(licensespring_chain_call),
     }
+}
+
+/// The certificate chain that vouches for the key signing LicenseSpring's
+/// answers (seed 003): what a product built on LicenseSpring's SDK passes
+/// to its `FSSignatureVerifier` (docs/COMPAT.md).
+#[derive(Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub(crate) struct LicenseSpringChain {
+    /// PEM: the leaf certificate (the RSA key's), the intermediate, the root.
+    chain: String,
+}
+
+async fn licensespring_chain_call(State(app): AppState) -> Reply {
+    #[cfg(feature = "compat")]
+    if let Some(signer) = &app.licensespring_signer {
+        return Answer::of(LicenseSpringChain {
+            chain: signer.chain().to_owned(),
+        });
+    }
+    let _ = app;
+    Err(crate::error::ApiError::not_found(
+        "not_found",
+        "this server does not serve LicenseSpring's API, or signs none of its answers",
+    ))
 }
 
 async fn clock_call(State(app): AppState, JsonBody(c): JsonBody<Clock>) -> Reply {

@@ -176,9 +176,20 @@ pub(crate) async fn sign_every_response(
         }
         Err(_) => (500, rejection_body(500, b"the answer could not be read")),
     };
+    // LicenseSpring's own signature over the bytes sent (seed 003).
+    #[cfg(feature = "compat")]
+    let licensespring = crate::compat::licensespring::signature::signature_header(
+        app.licensespring_signer.as_deref(),
+        &parts.extensions,
+        &body,
+    );
     let mut signed = sign(&app, &nonce, status, body);
     if let Some(v) = retry_after {
         signed.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    #[cfg(feature = "compat")]
+    if let Some(v) = licensespring {
+        signed.headers_mut().insert("licensesignature", v);
     }
     signed
 }

@@ -85,6 +85,11 @@ struct FileConfig {
     trusted_proxies: Option<Vec<String>>,
     max_connections: Option<usize>,
     max_connections_per_address: Option<usize>,
+    /// Where the RSA key and certificate chain of LicenseSpring's answer
+    /// signature live (made on the first start); default: `licensespring`
+    /// beside the signing key.
+    #[cfg_attr(not(feature = "compat"), allow(dead_code))]
+    licensespring_keys: Option<PathBuf>,
 }
 
 fn fail(message: impl std::fmt::Display) -> ExitCode {
@@ -208,6 +213,23 @@ pub fn run() -> ExitCode {
         Ok(k) => k,
         Err(e) => return fail(format!("signing key {}: {e}", key_path.display())),
     };
+    // LicenseSpring's answer signature: read, or made on the first start.
+    #[cfg(feature = "compat")]
+    let licensespring_signer = {
+        let dir = env("TESSERA_SERVER_LICENSESPRING_KEYS")
+            .map(PathBuf::from)
+            .or(file.licensespring_keys.clone())
+            .unwrap_or_else(|| {
+                key_path
+                    .parent()
+                    .unwrap_or(std::path::Path::new("."))
+                    .join("licensespring")
+            });
+        match compat::licensespring::signature::AnswerSigner::load_or_create(&dir) {
+            Ok(signer) => signer,
+            Err(e) => return fail(format!("LicenseSpring's answer signature: {e}")),
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -252,6 +274,10 @@ pub fn run() -> ExitCode {
     };
     if let Some(n) = file.max_connections_per_address.filter(|n| *n > 0) {
         app.max_connections_per_address = n;
+    }
+    #[cfg(feature = "compat")]
+    {
+        app.licensespring_signer = Some(Arc::new(licensespring_signer));
     }
     match runtime.block_on(routes::serve(Arc::new(app), listen, tls)) {
         Ok(()) => ExitCode::SUCCESS,

@@ -44,6 +44,11 @@ pub(crate) struct App {
     /// less a reserve), and from one address (crate::admission).
     pub(crate) max_connections: Option<usize>,
     pub(crate) max_connections_per_address: usize,
+    /// The key and chain that sign LicenseSpring's answers (seed 003), when
+    /// the seeds are served.
+    #[cfg(feature = "compat")]
+    pub(crate) licensespring_signer:
+        Option<Arc<crate::compat::licensespring::signature::AnswerSigner>>,
 }
 
 /// The database a server runs on.
@@ -94,6 +99,8 @@ impl App {
             trusted_proxies: Default::default(),
             max_connections: None,
             max_connections_per_address: crate::admission::PER_ADDRESS,
+            #[cfg(feature = "compat")]
+            licensespring_signer: None,
         }
     }
 

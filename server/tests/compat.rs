@@ -1286,3 +1286,79 @@ fn compat_md_shows_a_seed_003_answer_that_meets_the_seeds_schema() {
 fn protocol_date(offset: i64) -> String {
     tessera::protocol::format_http_date(chrono::Utc::now() + chrono::Duration::seconds(offset))
 }
+
+#[test]
+fn the_admin_api_hands_out_the_chain_of_licensesprings_answer_key() {
+    let s = start();
+    let answer = admin(
+        &s,
+        "GET",
+        "/admin/v1/compat/licensespring/chain",
+        Value::Null,
+    );
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let kept = std::fs::read_to_string(format!(
+        "{}/licensespring-chain.pem",
+        common::LICENSESPRING_KEYS
+    ))
+    .unwrap();
+    assert_eq!(answer.body["chain"], kept.as_str());
+    assert_eq!(kept.matches("-----BEGIN CERTIFICATE-----").count(), 3);
+    // No private key leaves the server.
+    assert!(!answer.body.to_string().contains("PRIVATE KEY"));
+}
+
+#[test]
+fn a_server_makes_licensesprings_answer_key_once_and_refuses_half_of_it() {
+    let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
+    let keys = dir.path().join("ls-keys");
+    let config =
+        json!({"listen": "127.0.0.1:0", "insecure_http": true, "licensespring_keys": keys});
+    let s = common::start_with(dir.clone(), config.clone(), None).unwrap();
+    let chain = admin(
+        &s,
+        "GET",
+        "/admin/v1/compat/licensespring/chain",
+        Value::Null,
+    )
+    .body["chain"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        std::fs::read_to_string(keys.join("licensespring-chain.pem")).unwrap(),
+        chain
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(keys.join("licensespring-signing-key.pem"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "the key is its owner's only");
+    }
+    drop(s);
+    // Started again: the same chain, so products keep trusting it.
+    let s = common::start_with(dir.clone(), config.clone(), None).unwrap();
+    let again = admin(
+        &s,
+        "GET",
+        "/admin/v1/compat/licensespring/chain",
+        Value::Null,
+    )
+    .body["chain"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(again, chain);
+    drop(s);
+    // The chain lost, the key kept: the server does not start, and makes
+    // no new chain a product would not trust.
+    std::fs::remove_file(keys.join("licensespring-chain.pem")).unwrap();
+    let Err(refused) = common::start_with(dir, config, None) else {
+        panic!("the server started with half of its answer key");
+    };
+    assert!(refused.contains("remove both"), "{refused}");
+    assert!(!keys.join("licensespring-chain.pem").exists());
+}

@@ -300,6 +300,12 @@ fn a_walk_through_every_operation_holds_to_the_document() {
     ok(&s, "GET", "/admin/v1/audit?limit=50", Value::Null);
     ok(
         &s,
+        "GET",
+        "/admin/v1/compat/licensespring/chain",
+        Value::Null,
+    );
+    ok(
+        &s,
         "POST",
         "/admin/v1/clock",
         json!({"now": "2030-01-01T00:00:00Z"}),

@@ -353,6 +353,45 @@ fn an_authorization_code_is_exchanged_at_the_accounts_provider() {
             a.body
         );
     }
+    // LicenseSpring's own library sends the redirect URI with the code: the
+    // account's is taken, another is refused before the code is spent.
+    idp.codes
+        .lock()
+        .unwrap()
+        .insert("second-code".into(), token.clone());
+    let with_redirect = |uri: &str| {
+        user_licenses(
+            &s,
+            &p,
+            &[
+                ("product", "up"),
+                ("code", "second-code"),
+                ("customer_account_code", "acme"),
+                ("redirect_uri", uri),
+            ],
+        )
+    };
+    let a = with_redirect("https://app.example.com/elsewhere");
+    assert_eq!(
+        (a.status, a.body["code"].as_str()),
+        (400, Some("redirect_uri_mismatch")),
+        "{}",
+        a.body
+    );
+    let a = with_redirect(REDIRECT);
+    assert_eq!((a.status, order_ids(&a)), (200, vec!["L-ACME"]));
+    // A redirect URI without a code is refused.
+    let a = user_licenses(
+        &s,
+        &p,
+        &[
+            ("product", "up"),
+            ("id_token", &token),
+            ("customer_account_code", "acme"),
+            ("redirect_uri", REDIRECT),
+        ],
+    );
+    assert_eq!(a.status, 400, "{}", a.body);
     // Neither the client secret the exchange sent, nor the code, nor the
     // token it brought back is in the server's log.
     assert_log_keeps(&mut s, &[SECRET, "SplxlOBeZQQYbYS6WxSbIA", &token]);

@@ -47,7 +47,10 @@ class Server:
         env.update(
             TESSERA_SERVER_LISTEN=self.listen,
             TESSERA_SERVER_INSECURE_HTTP="1",
-            TESSERA_SERVER_DATABASE=os.path.join(self.work, "server.db"),
+            # A PostgreSQL URL in TESSERA_HARNESS_DATABASE runs it there.
+            TESSERA_SERVER_DATABASE=os.environ.get(
+                "TESSERA_HARNESS_DATABASE", os.path.join(self.work, "server.db")
+            ),
             TESSERA_SERVER_SIGNING_KEY=os.path.join(self.work, "server.key"),
             TESSERA_ADMIN_TOKEN=ADMIN_TOKEN,
         )

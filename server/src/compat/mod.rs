@@ -14,7 +14,7 @@ use crate::route_table::RouteList;
 use crate::state::App;
 
 mod genesys;
-mod licensespring;
+pub(crate) mod licensespring;
 mod oidc;
 mod salesforce;
 mod soql;
@@ -26,7 +26,14 @@ pub(crate) fn routes(app: &Arc<App>) -> Router<Arc<App>> {
     uipath::routes(app)
         .merge(salesforce::routes(app))
         .merge(genesys::routes(app))
-        .merge(licensespring::table().0)
+        .merge(
+            licensespring::table()
+                .0
+                // Its answers carry LicenseSpring's own signature.
+                .layer(axum::middleware::from_fn(
+                    licensespring::signature::mark_answers,
+                )),
+        )
 }
 
 /// A seed whose API the server speaks.

@@ -1,6 +1,6 @@
 //! A product's releases and which of them a license may install: the
 //! update check LicenseSpring and Cryptlex offer, and the release fields of
-//! seed 003's license objects (`compat/licensespring.rs`).
+//! seed 003's license objects (`compat/licensespring/`).
 //!
 //! Versions are dotted numbers (`2`, `2.1`, `10.0.3`), ordered part by part
 //! as numbers (`2.10` is newer than `2.9`; `2` equals `2.0`). A license may

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::{unsigned, Answer, Server};
+use super::{Answer, Server};
 
 /// The seed's own JSON schemas (`response` or `error`), as the seed writes
 /// them (tests/seeds/licensespring_user_licenses.json says how they were
@@ -65,5 +65,54 @@ pub fn get_authorized(
         .header("authorization", authorization)
         .send()
         .unwrap();
-    unsigned(r)
+    let status = r.status().as_u16();
+    let signature = r
+        .headers()
+        .get("licensesignature")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let bytes = r.bytes().unwrap();
+    let signature = signature.unwrap_or_else(|| {
+        panic!(
+            "an answer without LicenseSignature: {status} {}",
+            String::from_utf8_lossy(&bytes)
+        )
+    });
+    assert!(
+        answer_signature_holds(&bytes, &signature),
+        "LicenseSignature does not verify"
+    );
+    let mut altered = bytes.to_vec();
+    if let Some(b) = altered.first_mut() {
+        *b ^= 1;
+    }
+    assert!(!answer_signature_holds(&altered, &signature));
+    Answer {
+        status,
+        body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    }
+}
+
+/// Whether `signature` (LicenseSignature: base64 of RSA PKCS#1 v1.5 over
+/// SHA-256) holds for `body` under the throwaway key the tests' servers
+/// sign with (`super::LICENSESPRING_KEYS`).
+pub fn answer_signature_holds(body: &[u8], signature: &str) -> bool {
+    use base64::Engine as _;
+    use rsa::pkcs1::EncodeRsaPublicKey as _;
+    use rsa::pkcs8::DecodePrivateKey as _;
+    let pem = std::fs::read_to_string(format!(
+        "{}/licensespring-signing-key.pem",
+        super::LICENSESPRING_KEYS
+    ))
+    .unwrap();
+    let key = rsa::RsaPrivateKey::from_pkcs8_pem(&pem).unwrap();
+    let public = key.to_public_key().to_pkcs1_der().unwrap();
+    let Ok(signature) = base64::engine::general_purpose::STANDARD.decode(signature) else {
+        return false;
+    };
+    ring::signature::UnparsedPublicKey::new(
+        &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+        public.as_bytes(),
+    )
+    .verify(body, &signature)
+    .is_ok()
 }

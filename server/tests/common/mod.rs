@@ -52,6 +52,12 @@ impl Drop for Server {
     }
 }
 
+/// The throwaway RSA key and chain of LicenseSpring's answer signature.
+pub const LICENSESPRING_KEYS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/seeds/throwaway-test-only-licensespring"
+);
+
 pub fn start_in(dir: Arc<tempfile::TempDir>, test_clock: bool) -> Server {
     let config = json!({"listen": "127.0.0.1:0", "insecure_http": true, "test_clock": test_clock});
     start_with(dir, config, None).unwrap_or_else(|e| panic!("the server did not start: {e}"))
@@ -74,14 +80,19 @@ pub fn start_with(
     let public = SigningKey::from_pem(&pem).unwrap().public_key().clone();
     let config_path = dir.path().join("server.json");
     std::fs::write(&config_path, config.to_string()).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera-server"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tessera-server"));
+    command
         .args(["--config", config_path.to_str().unwrap()])
         .env("TESSERA_SERVER_DATABASE", database_for(dir.path()))
         .env("TESSERA_SERVER_SIGNING_KEY", &key_path)
         .env("TESSERA_ADMIN_TOKEN", ADMIN)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .stderr(Stdio::piped());
+    if config.get("licensespring_keys").is_none() {
+        // LicenseSpring's answer key: the committed throwaway one, not a new
+        // RSA key at each of the tests' many starts.
+        command.env("TESSERA_SERVER_LICENSESPRING_KEYS", LICENSESPRING_KEYS);
+    }
+    let mut child = command.spawn().unwrap();
     let mut line = String::new();
     let mut log = BufReader::new(child.stderr.take().unwrap());
     log.read_line(&mut line).unwrap();

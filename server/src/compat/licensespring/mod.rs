@@ -41,6 +41,8 @@ use crate::users::db::UserRow;
 use crate::users::sign_in as users_sign_in;
 use crate::users::sign_in::Password;
 
+pub(crate) mod signature;
+
 /// How far a request's Date may be from the server's clock, in seconds.
 const MAX_SKEW_SECS: i64 = 300;
 
@@ -54,6 +56,9 @@ struct Params {
     id_token: Option<String>,
     code: Option<String>,
     customer_account_code: Option<String>,
+    /// With `code`: where the provider sent the user back, as LicenseSpring's
+    /// own library sends it; it must be the account's `redirect_uri`.
+    redirect_uri: Option<String>,
     /// In the seed's query schema, but its licenses are all user-based:
     /// refused with a clear message.
     license_key: Option<String>,
@@ -159,22 +164,23 @@ async fn user_licenses_call(
         p.id_token,
         p.code,
         p.customer_account_code,
+        p.redirect_uri,
     ) {
-        (Some(name), Some(password), None, None, None) => {
+        (Some(name), Some(password), None, None, None, None) => {
             (users_sign_in::login(&app, &name, &password).await?, None)
         }
-        (None, None, Some(token), None, Some(account)) => (
+        (None, None, Some(token), None, Some(account), None) => (
             sso_user(&app, &account, Grant::IdToken(token)).await?,
             Some(account),
         ),
-        (None, None, None, Some(code), Some(account)) => (
-            sso_user(&app, &account, Grant::Code(code)).await?,
+        (None, None, None, Some(code), Some(account), redirect_uri) => (
+            sso_user(&app, &account, Grant::Code(code, redirect_uri)).await?,
             Some(account),
         ),
         _ => {
             return Err(ApiError::bad_request(
                 "invalid_parameters",
-                "give username and password, or id_token or code with customer_account_code",
+                "give username and password, or id_token or code (with its redirect_uri) with customer_account_code",
             ))
         }
     };
@@ -194,8 +200,9 @@ async fn user_licenses_call(
 enum Grant {
     /// The implicit grant: the provider's `id_token`.
     IdToken(String),
-    /// The authorization-code grant: a code to exchange for one.
-    Code(String),
+    /// The authorization-code grant: a code to exchange for one, and the
+    /// redirect URI the client says it was issued for, if it says.
+    Code(String, Option<String>),
 }
 
 /// The user a single sign-on request names: the account's provider
@@ -214,7 +221,15 @@ async fn sso_user(app: &Arc<App>, account: &str, grant: Grant) -> Result<UserRow
         })?;
     let token = match grant {
         Grant::IdToken(t) => t,
-        Grant::Code(c) => oidc::exchange(&row, &c).await?,
+        Grant::Code(_, Some(uri)) if uri != row.redirect_uri => {
+            return Err(ApiError::bad_request(
+                "redirect_uri_mismatch",
+                format!(
+                    "redirect_uri is not the one set for customer account `{account}`: the code was issued for another client"
+                ),
+            ))
+        }
+        Grant::Code(c, _) => oidc::exchange(&row, &c).await?,
     };
     let name = oidc::verify(&row, &token, app.now().timestamp()).await?;
     let unknown = || {

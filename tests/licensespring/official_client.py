@@ -1,0 +1,255 @@
+"""LicenseSpring's official Python library (`licensespring`, pinned in
+requirements.txt), unchanged, against Tessera's server: seed 003 as a
+product built on LicenseSpring's SDK calls it (issue 40, docs/COMPAT.md).
+
+Run by scripts/licensespring-client.sh through tests/online/harness.py,
+which starts the real server (and the fault proxy) and names them in
+TESSERA_TEST_* variables. The only line a product changes besides its
+configuration is the verifier: the vendor's certificate chain, handed out
+by the admin API, in place of LicenseSpring's built-in public key.
+"""
+
+import base64
+import functools
+import http.server
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+import urllib.request
+
+from licensespring.api import APIClient
+from licensespring.api.error import ClientError
+from licensespring.api.signature import FSSignatureVerifier, SignatureVerifier
+from licensespring.licensefile.config import Configuration
+from licensespring.licensefile.license_manager import LicenseID, LicenseManager
+
+URL = os.environ["TESSERA_TEST_URL"]
+PROXY = os.environ["TESSERA_TEST_PROXY"]
+ADMIN_TOKEN = os.environ["TESSERA_TEST_ADMIN_TOKEN"]
+PRODUCT = os.environ["TESSERA_TEST_PRODUCT"]
+SHARED_KEY = base64.b64encode(bytes.fromhex(os.environ["TESSERA_TEST_PRODUCT_KEY_HEX"])).decode()
+USERNAME = os.environ["TESSERA_TEST_USERNAME"]
+PASSWORD = os.environ["TESSERA_TEST_PASSWORD"]
+LICENSE_ID = os.environ["TESSERA_TEST_LICENSE_ID"]
+
+failures = []
+
+
+def check(name, condition, detail=""):
+    print(("ok   " if condition else "FAIL ") + name + (f": {detail}" if detail and not condition else ""))
+    if not condition:
+        failures.append(name)
+
+
+def admin(path, method="GET", body=None):
+    request = urllib.request.Request(
+        URL + path,
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request) as answer:
+        return json.load(answer)
+
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+class Provider:
+    """An OpenID provider on loopback for the account's single sign-on: its
+    key set, and a token endpoint that exchanges a code once."""
+
+    ISSUER, CLIENT, SECRET = "https://idp.test-only.example", "tessera-test-client", "test-only-client-secret"
+    REDIRECT = "http://127.0.0.1/callback"
+
+    def __init__(self):
+        from Crypto.PublicKey import RSA
+
+        self.key = RSA.generate(2048)
+        self.codes = {}
+        provider = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def answer(self, status, body):
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self):
+                if self.path != "/jwks":
+                    return self.answer(404, {"error": "not_found"})
+                n = provider.key.n.to_bytes((provider.key.n.bit_length() + 7) // 8, "big")
+                e = provider.key.e.to_bytes(3, "big")
+                self.answer(200, {"keys": [{"kty": "RSA", "kid": "rsa-1", "use": "sig", "alg": "RS256",
+                                            "n": b64url(n), "e": b64url(e)}]})
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length", "0"))
+                form = dict(urllib.parse.parse_qsl(self.rfile.read(length).decode()))
+                token = provider.codes.pop(form.get("code"), None)
+                good = (form.get("client_id"), form.get("client_secret"), form.get("redirect_uri"),
+                        form.get("grant_type")) == (provider.CLIENT, provider.SECRET, provider.REDIRECT,
+                                                    "authorization_code")
+                if self.path == "/token" and token and good:
+                    return self.answer(200, {"access_token": "opaque", "token_type": "Bearer",
+                                             "expires_in": 300, "id_token": token})
+                self.answer(400, {"error": "invalid_grant"})
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def id_token(self, email):
+        from Crypto.Hash import SHA256
+        from Crypto.Signature import pkcs1_15
+
+        now = int(time.time())
+        header = {"alg": "RS256", "kid": "rsa-1", "typ": "JWT"}
+        claims = {"iss": self.ISSUER, "aud": self.CLIENT, "sub": "248289761001", "email": email,
+                  "iat": now - 10, "exp": now + 300}
+        signing_input = f"{b64url(json.dumps(header).encode())}.{b64url(json.dumps(claims).encode())}"
+        signature = pkcs1_15.new(self.key).sign(SHA256.new(signing_input.encode()))
+        return f"{signing_input}.{b64url(signature)}"
+
+    def code_for(self, email):
+        code = b64url(os.urandom(12))
+        self.codes[code] = self.id_token(email)
+        return code
+
+
+def domain(url):
+    """LicenseSpring's api_domain: host and port, no scheme."""
+    return urllib.parse.urlsplit(url).netloc
+
+
+def chain_file(work):
+    """The vendor's chain, from the admin API, as the product ships it."""
+    path = os.path.join(work, "tessera-licensespring-chain.pem")
+    with open(path, "w") as f:
+        f.write(admin("/admin/v1/compat/licensespring/chain")["chain"])
+    return path
+
+
+def main():
+    work = tempfile.mkdtemp()
+    chain = chain_file(work)
+    # The one line a product changes: LicenseSpring's library makes its
+    # verifier by calling the class it is given with no argument, so the
+    # chain's path is bound to FSSignatureVerifier beforehand.
+    verifier = functools.partial(FSSignatureVerifier, chain)
+
+    def client(url=URL, **kw):
+        return APIClient(
+            api_key=PRODUCT,
+            shared_key=kw.pop("shared_key", SHARED_KEY),
+            api_protocol="http",
+            api_domain=domain(url),
+            signature_verifier=kw.pop("signature_verifier", verifier),
+            **kw,
+        )
+
+    # The seed's call through the library's own LicenseManager.
+    conf = Configuration(
+        product=PRODUCT,
+        api_key=PRODUCT,
+        shared_key=SHARED_KEY,
+        api_protocol="http",
+        api_domain=domain(URL),
+        signature_verifier=verifier,
+        file_path=os.path.join(work, "licensefile"),
+        is_guard_file_enabled=False,
+    )
+    manager = LicenseManager(conf)
+    licenses = manager.get_user_licenses(LicenseID.from_user(USERNAME, PASSWORD))
+    check("LicenseManager.get_user_licenses answers the user's license", isinstance(licenses, list) and len(licenses) == 1, licenses)
+    first = licenses[0] if licenses else {}
+    check("the license is the one the vendor assigned", first.get("order_store_id") == LICENSE_ID, first.get("order_store_id"))
+    check("with the user the library signed in as", first.get("user", {}).get("email") == USERNAME, first.get("user"))
+    check("and the product", first.get("product_details", {}).get("short_code") == PRODUCT, first.get("product_details"))
+
+    # APIClient directly, as LicenseSpring's docs show it.
+    direct = client().user_licenses(product=PRODUCT, username=USERNAME, password=PASSWORD)
+    check("APIClient.user_licenses answers the same", direct == licenses)
+
+    # Single sign-on: a license sold to the customer account `acme`, whose
+    # identity provider vouches for the user; an id token, then a code.
+    idp = Provider()
+    admin("/admin/v1/licenses", "POST", {"account": "acme", "spec": {
+        "id": "L-SSO", "license_type": "perpetual", "product_details": {"short_code": PRODUCT}}})
+    user = admin(f"/admin/v1/licenses/{LICENSE_ID}/users")[0]
+    admin(f"/admin/v1/licenses/L-SSO/users/{user['id']}", "POST")
+    admin("/admin/v1/accounts/acme/sso", "PUT", {
+        "issuer": idp.ISSUER, "client_id": idp.CLIENT, "client_secret": idp.SECRET,
+        "jwks_uri": f"{idp.url}/jwks", "token_endpoint": f"{idp.url}/token", "redirect_uri": idp.REDIRECT})
+    by_token = manager.get_user_licenses(customer_account_code="acme", id_token=idp.id_token(USERNAME))
+    check("SSO by id token answers the account's license only", [l["order_store_id"] for l in by_token] == ["L-SSO"], by_token)
+    by_code = manager.get_user_licenses(customer_account_code="acme", code=idp.code_for(USERNAME), redirect_uri=idp.REDIRECT)
+    check("SSO by authorization code answers the same", by_code == by_token, by_code)
+    try:
+        manager.get_user_licenses(customer_account_code="acme", code=idp.code_for(USERNAME), redirect_uri="http://127.0.0.1/elsewhere")
+        check("a code for another redirect URI is refused", False, "it was answered")
+    except ClientError as e:
+        check("a code for another redirect URI is refused", e.code == "redirect_uri_mismatch", repr(e))
+    try:
+        manager.get_user_licenses(customer_account_code="acme", id_token=idp.id_token("mallory@example.com"))
+        check("SSO for a user the server does not know is refused", False, "it was answered")
+    except ClientError as e:
+        check("SSO for a user the server does not know is refused", 400 <= e.status < 500, repr(e))
+
+    # Errors arrive as the library's ClientError, with the seed's fields.
+    try:
+        client().user_licenses(product=PRODUCT, username=USERNAME, password="not-the-password")
+        check("a wrong password is refused", False, "it was answered")
+    except ClientError as e:
+        check("a wrong password is refused (401)", e.status == 401, repr(e))
+        check("with a code and a message", bool(e.code) and bool(e.message), repr(e))
+    try:
+        client(shared_key=base64.b64encode(b"x" * 32).decode()).user_licenses(
+            product=PRODUCT, username=USERNAME, password=PASSWORD
+        )
+        check("a wrong shared key is refused", False, "it was answered")
+    except ClientError as e:
+        check("a wrong shared key is refused (401)", e.status == 401, repr(e))
+
+    # LicenseSpring's built-in key does not verify the vendor's answers:
+    # the verifier line above is needed, and it is what makes them trusted.
+    try:
+        client(signature_verifier=SignatureVerifier).user_licenses(
+            product=PRODUCT, username=USERNAME, password=PASSWORD
+        )
+        check("LicenseSpring's own key refuses Tessera's answers", False, "it verified")
+    except ValueError:
+        check("LicenseSpring's own key refuses Tessera's answers", True)
+
+    # Through the fault proxy: an answer passed as is verifies; one with a
+    # byte flipped on the way is refused by the library's own check.
+    proxied = client(url=PROXY)
+    now = client().user_licenses(product=PRODUCT, username=USERNAME, password=PASSWORD)
+    through = proxied.user_licenses(product=PRODUCT, username=USERNAME, password=PASSWORD)
+    check("an answer through the proxy verifies", through == now and len(now) == 2, through)
+    urllib.request.urlopen(PROXY + "/__fault/alter").read()
+    try:
+        proxied.user_licenses(product=PRODUCT, username=USERNAME, password=PASSWORD)
+        check("a tampered answer is refused by the library", False, "it was accepted")
+    except ValueError as e:
+        check("a tampered answer is refused by the library", "signature" in str(e).lower(), repr(e))
+    finally:
+        urllib.request.urlopen(PROXY + "/__fault/none").read()
+
+    print(f"{len(failures)} failed" if failures else "all passed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
