@@ -1272,3 +1272,101 @@ fn public(k: &ed25519_dalek::SigningKey) -> String {
         .unwrap()
         .to_base64()
 }
+
+/// Issue 40: LicenseSpring's routes prove nothing about a device (its SDK
+/// holds no device key), so a device that Tessera's SDK activated with a
+/// device key is not theirs: knowing the license key and the device's id,
+/// a stranger can neither check, free nor take over that activation
+/// through them.
+#[test]
+fn licensesprings_routes_cannot_touch_a_device_with_a_device_key() {
+    use common::licensespring::send;
+    let s = start();
+    let p = product(&s, "keyed");
+    license(
+        &s,
+        &p,
+        "KEY-K",
+        json!({"id": "L-K", "license_type": "perpetual", "max_activations": 5, "max_transfers": 3}),
+    );
+    let victim = ed25519_dalek::SigningKey::from_bytes(&[8; 32]);
+    let body = json!({"product": p.code, "license_key": "KEY-K", "fingerprint": device(1),
+                      "device_key": tessera::PublicKey::from_bytes(victim.verifying_key().as_bytes()).unwrap().to_base64()});
+    let a = call_as_device(&s, &p, "/api/v1/activate_license", &body, &victim);
+    assert_eq!(a.status, 200, "{}", a.body);
+    let hardware_id = device(1)["id"].as_str().unwrap().to_owned();
+    let named = json!({"product": p.code, "license_key": "KEY-K", "hardware_id": hardware_id});
+    let check = send(
+        &s,
+        &p,
+        "/api/v4/check_license",
+        &[
+            ("product", p.code.as_str()),
+            ("license_key", "KEY-K"),
+            ("hardware_id", &hardware_id),
+        ],
+        None,
+    );
+    assert_eq!(
+        (check.status, check.body["code"].as_str()),
+        (401, Some("device_proof")),
+        "{}",
+        check.body
+    );
+    let freed = send(&s, &p, "/api/v4/deactivate_license", &[], Some(&named));
+    assert_eq!(
+        (freed.status, freed.body["code"].as_str()),
+        (401, Some("device_proof")),
+        "{}",
+        freed.body
+    );
+    let taken = send(&s, &p, "/api/v4/activate_license", &[], Some(&named));
+    assert_eq!(
+        (taken.status, taken.body["code"].as_str()),
+        (409, Some("device_key_mismatch")),
+        "{}",
+        taken.body
+    );
+    assert_eq!(activations_of(&s, "L-K"), 1);
+    // A device of its own, activated through LicenseSpring's route, is
+    // checked and freed there.
+    let own = json!({"product": p.code, "license_key": "KEY-K", "hardware_id": "ls-device-1"});
+    let a = send(&s, &p, "/api/v4/activate_license", &[], Some(&own));
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.body["license_key"], "KEY-K");
+    assert_eq!(activations_of(&s, "L-K"), 2);
+    let d = send(&s, &p, "/api/v4/deactivate_license", &[], Some(&own));
+    assert_eq!((d.status, &d.body), (200, &json!("license_deactivated")));
+    assert_eq!(activations_of(&s, "L-K"), 1);
+    // What Tessera does not serve is refused, naming why; a hardware_id
+    // longer than a device id may be is refused; nothing was recorded.
+    for (extra, code) in [
+        (json!({"bundle_code": "b"}), "not_supported"),
+        (
+            json!({"variables": [{"key": "k", "value": "v"}]}),
+            "not_supported",
+        ),
+        (
+            json!({"tpm_enrollment": {"signing_public_key": "x"}}),
+            "not_supported",
+        ),
+        (
+            json!({"hardware_id": "x".repeat(129)}),
+            "invalid_parameters",
+        ),
+        (json!({"hardware_id": ""}), "invalid_parameters"),
+    ] {
+        let mut body = own.clone();
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let a = send(&s, &p, "/api/v4/activate_license", &[], Some(&body));
+        assert_eq!(
+            (a.status, a.body["code"].as_str()),
+            (400, Some(code)),
+            "{extra}: {}",
+            a.body
+        );
+    }
+    assert_eq!(activations_of(&s, "L-K"), 1);
+}

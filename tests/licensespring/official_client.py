@@ -141,6 +141,63 @@ def chain_file(work):
     return path
 
 
+def license_calls(conf, work):
+    """Activate, check and deactivate, by license key and by user, through
+    the library's own LicenseManager and License objects."""
+    details = {"short_code": PRODUCT, "product_name": "Acme Online"}
+    admin("/admin/v1/licenses", "POST", {"license_key": "TEST-ONLY-LS-KEY-0001", "spec": {
+        "id": "L-LS-KEY", "license_type": "time-limited", "validity_period": "2099-01-01T00:00:00Z",
+        "max_activations": 1, "product_details": details,
+        "product_features": [{"code": "pdf-export", "name": "PDF export"}]}})
+    manager = LicenseManager(conf)
+    license = manager.activate_license(LicenseID.from_key("TEST-ONLY-LS-KEY-0001"))
+    check("activate_license by key answers the license", license.key() == "TEST-ONLY-LS-KEY-0001" and license.license_type() == "time-limited", license.license_type())
+    check("the activated license is active and enabled", license.license_active() and license.license_enabled())
+    check("its features are there", license.features() == ["pdf-export"], license.features())
+    check("with their data", license.get_feature_data("pdf-export").get("name") == "PDF export", license.get_feature_data("pdf-export"))
+    devices = admin("/admin/v1/licenses/L-LS-KEY/devices")
+    check("the server holds the device's activation", len(devices) == 1, devices)
+    answer = license.check()
+    check("check_license answers the license", answer.get("order_store_id") == "L-LS-KEY", answer)
+    # Another device may not take the only slot.
+    try:
+        manager.api_client.activate_license(product=PRODUCT, license_key="TEST-ONLY-LS-KEY-0001", hardware_id="another-device-0001")
+        check("a second device past max_activations is refused", False, "it was activated")
+    except ClientError as e:
+        check("a second device past max_activations is refused (409)", (e.status, e.code) == (409, "activation_limit"), repr(e))
+    license.deactivate()
+    check("deactivate frees the slot", admin("/admin/v1/licenses/L-LS-KEY/devices") == [], admin("/admin/v1/licenses/L-LS-KEY/devices"))
+    check("and the library holds it inactive", not license.license_active())
+    try:
+        manager.api_client.check_license(product=PRODUCT, license_key="TEST-ONLY-LS-KEY-0001")
+        check("a check after the deactivation is refused", False, "it was answered")
+    except ClientError as e:
+        check("a check after the deactivation is refused (404)", e.status == 404, repr(e))
+    try:
+        manager.activate_license(LicenseID.from_key("TEST-ONLY-NO-SUCH-KEY"))
+        check("an unknown key is refused", False, "it was activated")
+    except ClientError as e:
+        check("an unknown key is refused (404)", e.status == 404, repr(e))
+
+    # By user: a user with one license of the product.
+    user = admin("/admin/v1/users", "POST", {"username": "grace@example.com", "password": "test-only-password-2"})
+    admin("/admin/v1/licenses", "POST", {"spec": {
+        "id": "L-LS-USER", "license_type": "perpetual", "max_activations": 2,
+        "product_details": dict(details, authorization_method="user")}})
+    admin(f"/admin/v1/licenses/L-LS-USER/users/{user['id']}", "POST")
+    license = manager.activate_license(LicenseID.from_user("grace@example.com", "test-only-password-2"))
+    check("activate_license by user answers the user's license", license.licensefile_handler._cache.order_store_id == "L-LS-USER")
+    answer = license.check()
+    check("check_license by user (no password, as the library sends it)", answer.get("user", {}).get("email") == "grace@example.com", answer.get("user"))
+    license.deactivate()
+    check("deactivate by user frees the slot", admin("/admin/v1/licenses/L-LS-USER/devices") == [])
+    try:
+        manager.activate_license(LicenseID.from_user("grace@example.com", "wrong-password"))
+        check("activation with a wrong password is refused", False, "it was activated")
+    except ClientError as e:
+        check("activation with a wrong password is refused (401)", e.status == 401, repr(e))
+
+
 def main():
     work = tempfile.mkdtemp()
     chain = chain_file(work)
@@ -206,6 +263,8 @@ def main():
         check("SSO for a user the server does not know is refused", False, "it was answered")
     except ClientError as e:
         check("SSO for a user the server does not know is refused", 400 <= e.status < 500, repr(e))
+
+    license_calls(conf, work)
 
     # Errors arrive as the library's ClientError, with the seed's fields.
     try:

@@ -59,7 +59,7 @@ fn license_spec(
 }
 
 /// Records `device`'s activation, refusing past `max_activations`.
-fn record_activation(
+pub(crate) fn record_activation(
     tx: &Db<'_>,
     parsed: &ParsedLicense,
     row: &LicenseRow,
@@ -134,7 +134,7 @@ fn check(
 }
 
 /// Frees `device`'s slot, counting a transfer.
-fn remove_activation(
+pub(crate) fn remove_activation(
     app: &App,
     tx: &Db<'_>,
     row: &LicenseRow,

@@ -83,6 +83,21 @@ const SUMMARIES: &[(&str, &str, &str)] = &[
         "/api/v4/user_licenses",
         "A user's licenses for a product (username and password, or single sign-on)",
     ),
+    (
+        "post",
+        "/api/v4/activate_license",
+        "Activate a license on a device (hardware_id), by license key or by username and password",
+    ),
+    (
+        "get",
+        "/api/v4/check_license",
+        "Check a license on the device it is activated on",
+    ),
+    (
+        "post",
+        "/api/v4/deactivate_license",
+        "Deactivate a license on a device, freeing its slot",
+    ),
 ];
 
 /// Adds every seed's routes to `paths`; answers the seeds' tags.

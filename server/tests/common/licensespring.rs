@@ -65,6 +65,46 @@ pub fn get_authorized(
         .header("authorization", authorization)
         .send()
         .unwrap();
+    signed_answer(r)
+}
+
+/// Any of LicenseSpring's calls, signed for `p` as its SDK signs them: a
+/// GET with `query`, or a POST with the JSON `body`.
+pub fn send(
+    s: &Server,
+    p: &super::Product,
+    path: &str,
+    query: &[(&str, &str)],
+    body: Option<&Value>,
+) -> Answer {
+    use base64::Engine as _;
+    let date = super::server_date(s);
+    let shared = base64::engine::general_purpose::STANDARD.encode(&p.key);
+    let authorization = format!(
+        "algorithm=\"hmac-sha256\",headers=\"date\",signature=\"{}\",apiKey=\"{}\"",
+        signature(&shared, &date),
+        p.code
+    );
+    let url = format!("{}{path}", s.url);
+    let request = match body {
+        Some(b) => s
+            .client
+            .post(url)
+            .header("content-type", "application/json")
+            .body(b.to_string()),
+        None => s.client.get(url).query(query),
+    };
+    let r = request
+        .header("date", date)
+        .header("authorization", authorization)
+        .send()
+        .unwrap();
+    signed_answer(r)
+}
+
+/// The answer, its LicenseSignature checked (present, holding, and not
+/// holding for the body with a bit flipped).
+fn signed_answer(r: reqwest::blocking::Response) -> Answer {
     let status = r.status().as_u16();
     let signature = r
         .headers()
