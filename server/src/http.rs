@@ -134,7 +134,7 @@ pub(crate) fn nul_refused() -> ApiError {
     )
 }
 
-async fn read_body(body: Body) -> Result<Bytes, ApiError> {
+pub(crate) async fn read_body(body: Body) -> Result<Bytes, ApiError> {
     to_bytes(body, MAX_BODY).await.map_err(|_| {
         ApiError::new(
             413,

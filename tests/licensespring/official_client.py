@@ -26,6 +26,7 @@ from licensespring.api.error import ClientError
 from licensespring.api.signature import FSSignatureVerifier, SignatureVerifier
 from licensespring.licensefile.config import Configuration
 from licensespring.licensefile.license_manager import LicenseID, LicenseManager
+from licensespring.licensefile.object_parser.customer import Customer
 
 URL = os.environ["TESSERA_TEST_URL"]
 PROXY = os.environ["TESSERA_TEST_PROXY"]
@@ -139,6 +140,109 @@ def chain_file(work):
     with open(path, "w") as f:
         f.write(admin("/admin/v1/compat/licensespring/chain")["chain"])
     return path
+
+
+def conf_in(work, name, verifier=None):
+    """A Configuration of its own licensefile directory (one license each)."""
+    chain = os.path.join(work, "tessera-licensespring-chain.pem")
+    return Configuration(
+        product=PRODUCT,
+        api_key=PRODUCT,
+        shared_key=SHARED_KEY,
+        api_protocol="http",
+        api_domain=domain(URL),
+        signature_verifier=verifier or functools.partial(FSSignatureVerifier, chain),
+        file_path=os.path.join(work, name),
+        is_guard_file_enabled=False,
+    )
+
+
+def seats_used(license_id):
+    return admin(f"/admin/v1/licenses/{license_id}/seats")["used"]
+
+
+def usage_calls(conf):
+    """Consumption, floating seats, the update check, the product's details
+    and a trial, through the library's own objects."""
+    details = {"short_code": PRODUCT, "product_name": "Acme Online"}
+    admin("/admin/v1/licenses", "POST", {"license_key": "TEST-ONLY-LS-CONS-0001", "spec": {
+        "id": "L-LS-CONS", "license_type": "consumption", "max_consumptions": 10,
+        "product_details": details,
+        "product_features": [{"code": "render", "name": "Render", "feature_type": "consumption",
+                              "max_consumption": 5}]}})
+    manager = LicenseManager(conf)
+    license = manager.activate_license(LicenseID.from_key("TEST-ONLY-LS-CONS-0001"))
+    license.add_local_consumption(3)
+    check("sync_consumption sends the local consumptions", license.sync_consumption() is True)
+    check("and the server's total comes back", license.total_consumptions() == 3 and license.local_consumptions() == 0,
+          (license.total_consumptions(), license.local_consumptions()))
+    try:
+        license.add_local_consumption(8)
+        check("the library itself stops at the limit", False, "it took 8 more")
+    except Exception as e:
+        check("the library itself stops at the limit", "consumptions" in str(e).lower(), repr(e))
+    # Past the library's own check, the server refuses it too.
+    try:
+        manager.api_client.add_consumption(product=PRODUCT, license_key="TEST-ONLY-LS-CONS-0001", consumptions=8)
+        check("consumption past the limit is refused", False, "it was accepted")
+    except ClientError as e:
+        check("consumption past the limit is refused (409)", (e.status, e.code) == (409, "consumption_limit"), repr(e))
+    check("and nothing of it was counted", license.check().get("order_store_id") == "L-LS-CONS")
+    license.add_local_feature_consumption("render", 2)
+    check("sync_feature_consumption sends the feature's", license.sync_feature_consumption("render") is True)
+    check("and the feature's total comes back", license.get_feature_data("render").get("total_consumptions") == 2,
+          license.get_feature_data("render"))
+    try:
+        manager.api_client.add_consumption(product=PRODUCT, license_key="TEST-ONLY-LS-CONS-0001", consumptions=-1)
+        check("a negative consumption is refused", False, "it was accepted")
+    except ClientError as e:
+        check("a negative consumption is refused, naming why", e.code == "not_supported", repr(e))
+    license.deactivate(delete_license=True)
+
+    # Floating: the harness's license has 5 seats and may be borrowed 72 h.
+    floating = LicenseManager(conf).activate_license(LicenseID.from_key(os.environ["TESSERA_TEST_LICENSE_KEY"]))
+    check("a floating license is LicenseSpring's cloud floating", floating.licensefile_handler._cache.is_floating_cloud is True
+          and floating.licensefile_handler._cache.is_floating is False)
+    check("its activation holds a seat", seats_used(LICENSE_ID) == 1, seats_used(LICENSE_ID))
+    floating.floating_release(throw_e=True)
+    check("floating_release frees the seat", seats_used(LICENSE_ID) == 0, seats_used(LICENSE_ID))
+    floating.check()
+    check("the check takes it again", seats_used(LICENSE_ID) == 1, seats_used(LICENSE_ID))
+    until = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 24 * 3600))
+    floating.floating_borrow(until)
+    check("floating_borrow borrows the seat", floating.is_borrowed() and seats_used(LICENSE_ID) == 1)
+    try:
+        manager.api_client.floating_borrow(product=PRODUCT, license_key=os.environ["TESSERA_TEST_LICENSE_KEY"],
+                                           borrowed_until=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 100 * 3600)))
+        check("a borrow past max_borrow_time is refused", False, "it was granted")
+    except ClientError as e:
+        check("a borrow past max_borrow_time is refused (400)", e.code == "borrow_too_long", repr(e))
+    # A borrowed seat stays counted until the borrow ends, returned early
+    # or not, as Tessera's own (a copy of the device's state could restore
+    # it; SECURITY.md).
+    floating.floating_release(throw_e=True)
+    check("a released borrow keeps its seat until it ends", seats_used(LICENSE_ID) == 1, seats_used(LICENSE_ID))
+
+    # The update check: the harness published 1.5 and 2.0.
+    key = LicenseID.from_key(os.environ["TESSERA_TEST_LICENSE_KEY"])
+    versions = manager.get_version_list(key)
+    check("get_version_list answers the published versions", sorted(v["version"] for v in versions) == ["1.5", "2.0"], versions)
+    newest = manager.get_installation_file(key)
+    check("get_installation_file answers the newest", newest.get("version") == "2.0"
+          and newest.get("installation_file", "").endswith("acme-online-2.0.msi"), newest)
+    older = manager.get_installation_file(key, version="1.5")
+    check("or the version named", older.get("version") == "1.5", older)
+    details = floating.product_details()
+    check("product_details answers the product", details.get("short_code") == PRODUCT and details.get("allow_trial") is True, details)
+    floating.deactivate(delete_license=True)
+
+    # A trial from the product's trial definition, then activated.
+    trial_id = manager.get_trial_license(Customer(email="trial@example.com"))
+    check("get_trial_license answers a key", bool(trial_id.key))
+    again = manager.get_trial_license(Customer(email="trial@example.com"))
+    check("the same key when this device asks again", again.key == trial_id.key, (again.key, trial_id.key))
+    trial = LicenseManager(conf_in(os.path.dirname(conf._file_path), "trial")).activate_license(trial_id)
+    check("the trial activates as a trial", trial.is_trial() and trial.license_type() == "time-limited", trial.license_type())
 
 
 def license_calls(conf, work):
@@ -265,6 +369,7 @@ def main():
         check("SSO for a user the server does not know is refused", 400 <= e.status < 500, repr(e))
 
     license_calls(conf, work)
+    usage_calls(conf_in(work, "usage"))
 
     # Errors arrive as the library's ClientError, with the seed's fields.
     try:

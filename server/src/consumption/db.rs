@@ -17,6 +17,25 @@ pub(crate) enum Inserted {
     Conflict,
 }
 
+/// The sequence number after every one the device's records hold on the
+/// license: where a record of a device that keeps no journal of its own
+/// (LicenseSpring's SDK) goes.
+#[cfg(feature = "compat")] // only the seeds' APIs ask this
+pub(crate) fn next_seq(tx: &Db<'_>, license_id: &str, device: &str) -> DbResult<u64> {
+    let last: i64 = one(
+        tx,
+        "SELECT CAST(COALESCE(MAX(seq), 0) AS BIGINT) FROM consumption
+         WHERE license_id = ?1 AND device = ?2",
+        args![license_id, device],
+        |row| row.get(0),
+    )?
+    .unwrap_or(0);
+    u64::try_from(last)
+        .ok()
+        .and_then(|n| n.checked_add(1))
+        .ok_or_else(|| DbError::Invalid("the device's sequence numbers are used up".to_owned()))
+}
+
 /// One uploaded record: the device's journal range `first_seq..=seq`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Uploaded<'a> {

@@ -36,7 +36,7 @@ pub(crate) async fn add_consumption_call(
     call.run(Purpose::Use, handler).await
 }
 
-fn add_consumption(
+pub(crate) fn add_consumption(
     app: &App,
     tx: &Db<'_>,
     row: &LicenseRow,

@@ -98,6 +98,42 @@ const SUMMARIES: &[(&str, &str, &str)] = &[
         "/api/v4/deactivate_license",
         "Deactivate a license on a device, freeing its slot",
     ),
+    (
+        "post",
+        "/api/v4/add_consumption",
+        "Add consumptions to a consumption license's counter",
+    ),
+    (
+        "post",
+        "/api/v4/add_feature_consumption",
+        "Add consumptions to a consumption feature's counter",
+    ),
+    (
+        "post",
+        "/api/v4/floating/borrow",
+        "Borrow a floating license's seat until a time",
+    ),
+    (
+        "post",
+        "/api/v4/floating/release",
+        "Release the device's floating seat",
+    ),
+    (
+        "get",
+        "/api/v4/versions",
+        "The versions the license may install",
+    ),
+    (
+        "get",
+        "/api/v4/installation_file",
+        "The installation file of the newest (or a named) version the license covers",
+    ),
+    ("get", "/api/v4/product_details", "The product's details"),
+    (
+        "get",
+        "/api/v4/trial_key",
+        "A trial license key for the device, from the product's trial definition",
+    ),
 ];
 
 /// Adds every seed's routes to `paths`; answers the seeds' tags.

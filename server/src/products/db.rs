@@ -27,6 +27,17 @@ pub(crate) fn product_key(conn: &Db<'_>, code: &str) -> DbResult<Option<Vec<u8>>
     )
 }
 
+/// The product's name, if the product exists.
+#[cfg(feature = "compat")] // only the seeds' APIs ask this
+pub(crate) fn product_name(conn: &Db<'_>, code: &str) -> DbResult<Option<String>> {
+    one(
+        conn,
+        "SELECT name FROM products WHERE code = ?1",
+        args![code],
+        |row| row.get(0),
+    )
+}
+
 pub(crate) fn require_product(conn: &Db<'_>, product: &str) -> DbResult<()> {
     if exists(
         conn,

@@ -84,7 +84,7 @@ fn floating(app: &App, row: &LicenseRow) -> Result<ParsedLicense, ApiError> {
     Ok(parsed)
 }
 
-fn lease(
+pub(crate) fn lease(
     app: &App,
     tx: &Db<'_>,
     row: &LicenseRow,

@@ -50,7 +50,7 @@ const MAX_NAMING_COMPONENTS: usize = 16;
 /// definition: one per device (by fingerprint id or by a component naming
 /// its machine), so asking again gives the same key. One address makes at
 /// most 10 new trials a day (429 `too_many_trials`).
-async fn trial_key(app: &Arc<App>, r: TrialRequest) -> Result<Value, ApiError> {
+pub(crate) async fn trial_key(app: &Arc<App>, r: TrialRequest) -> Result<Value, ApiError> {
     let key = license_key()?;
     let id = random_id()?;
     let peer = users_sign_in::PEER

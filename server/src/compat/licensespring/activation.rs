@@ -14,22 +14,23 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::extract::{Query, State};
-use axum::http::HeaderMap;
+use axum::extract::Query;
 use serde::Deserialize;
 use serde_json::Value;
+use tessera::format::lease::LeaseKind;
 use tessera::protocol::bodies::LicenseAndDevice;
 use tessera::Fingerprint;
 
 use super::object::{license, numeric_id};
-use super::{authenticate, MAX_ID};
+use super::{authenticate, hardware_id, same_product};
 use crate::activations;
 use crate::device_call::{with_license, Purpose, Unsigned};
 use crate::error::ApiError;
 use crate::http::{Answer, DeviceProof};
 use crate::licenses::db as licenses_db;
+use crate::seats;
 use crate::state::App;
+use crate::store::Db;
 use crate::users::db as users_db;
 use crate::users::db::UserRow;
 use crate::users::sign_in::{normalize_username, Password};
@@ -79,6 +80,22 @@ pub(super) struct LicenseRequest {
     _env: Option<Value>,
     #[serde(rename = "redirect_uri")]
     _redirect_uri: Option<Value>,
+    /// add_consumption and add_feature_consumption: how many (LicenseSpring
+    /// allows negative ones; Tessera's counters only go up).
+    pub(super) consumptions: Option<i64>,
+    /// add_feature_consumption: the feature's code.
+    pub(super) feature: Option<String>,
+    /// add_consumption: an overage request, which the license's own terms
+    /// decide in Tessera (read, not granted).
+    #[serde(rename = "max_overages")]
+    _max_overages: Option<Value>,
+    #[serde(rename = "allow_overages")]
+    _allow_overages: Option<Value>,
+    /// floating/borrow: until when (RFC 3339).
+    pub(super) borrowed_until: Option<String>,
+    /// versions and installation_file: the release channel and version.
+    pub(super) channel: Option<String>,
+    pub(super) version: Option<String>,
 }
 
 /// A number as a JSON body writes it, or as a query string does.
@@ -89,39 +106,73 @@ enum NumberOrText {
     Text(String),
 }
 
-pub(super) async fn activate_call(
-    State(app): State<Arc<App>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Answer, ApiError> {
-    let product = authenticate(&app, &headers).await?;
-    let request = json_body(&body)?;
-    run(app, product, request, Purpose::Activate).await
+/// A LicenseSpring call on a license: authenticated by its HMAC, its
+/// parameters from the query (GET) or the JSON body (POST). Each handler
+/// says what it does on the license ([`LicenseCall::run`]).
+pub(super) struct LicenseCall {
+    app: Arc<App>,
+    product: String,
+    pub(super) request: LicenseRequest,
 }
 
-pub(super) async fn check_call(
-    State(app): State<Arc<App>>,
-    headers: HeaderMap,
-    Query(request): Query<LicenseRequest>,
-) -> Result<Answer, ApiError> {
-    let product = authenticate(&app, &headers).await?;
-    run(app, product, request, Purpose::CheckIn).await
+impl axum::extract::FromRequest<Arc<App>> for LicenseCall {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, app: &Arc<App>) -> Result<Self, ApiError> {
+        let (parts, body) = req.into_parts();
+        let product = authenticate(app, &parts.headers).await?;
+        let request = if parts.method == axum::http::Method::GET {
+            Query::<LicenseRequest>::try_from_uri(&parts.uri)
+                .map_err(|e| ApiError::bad_request("invalid_parameters", e.body_text()))?
+                .0
+        } else {
+            crate::http::parse(&crate::http::read_body(body).await?)?
+        };
+        Ok(LicenseCall {
+            app: Arc::clone(app),
+            product,
+            request,
+        })
+    }
 }
 
-pub(super) async fn deactivate_call(
-    State(app): State<Arc<App>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Answer, ApiError> {
-    let product = authenticate(&app, &headers).await?;
-    let request = json_body(&body)?;
-    run(app, product, request, Purpose::Use).await
+impl LicenseCall {
+    /// Runs `f` on the license and device the call names ([`on_license`]).
+    pub(super) async fn run(self, purpose: Purpose, f: OnLicense) -> Result<Answer, ApiError> {
+        on_license(self.app, self.product, self.request, purpose, f).await
+    }
 }
 
-fn json_body(body: &[u8]) -> Result<LicenseRequest, ApiError> {
-    serde_json::from_slice(body).map_err(|e| {
-        ApiError::bad_request("invalid_parameters", format!("the body is not valid: {e}"))
-    })
+pub(super) async fn activate_call(call: LicenseCall) -> Result<Answer, ApiError> {
+    let f: OnLicense = Box::new(|app, tx, row, device, user, now| {
+        activations::record_activation(
+            tx,
+            &app.license_of(row)?,
+            row,
+            &Fingerprint::from_id(device),
+            now,
+        )?;
+        take_seat(app, tx, row, device, now)?;
+        answer_object(app, tx, row, device, user)
+    });
+    call.run(Purpose::Activate, f).await
+}
+
+pub(super) async fn check_call(call: LicenseCall) -> Result<Answer, ApiError> {
+    let f: OnLicense = Box::new(|app, tx, row, device, user, now| {
+        activations::require_activated(tx, row, device)?;
+        take_seat(app, tx, row, device, now)?;
+        answer_object(app, tx, row, device, user)
+    });
+    call.run(Purpose::CheckIn, f).await
+}
+
+pub(super) async fn deactivate_call(call: LicenseCall) -> Result<Answer, ApiError> {
+    let f: OnLicense = Box::new(|app, tx, row, device, _, _| {
+        activations::remove_activation(app, tx, row, device)?;
+        Ok(Value::from("license_deactivated"))
+    });
+    call.run(Purpose::Use, f).await
 }
 
 /// Refuses what LicenseSpring serves and Tessera does not, naming why.
@@ -153,30 +204,33 @@ fn refuse_unserved(r: &LicenseRequest) -> Result<(), ApiError> {
     Ok(())
 }
 
-async fn run(
+/// What a call does on the license, inside the transaction: the license
+/// row, the device's id, the user (a user's license) and the time.
+pub(super) type OnLicense = Box<
+    dyn FnOnce(
+            &App,
+            &Db<'_>,
+            &licenses_db::LicenseRow,
+            &str,
+            Option<&UserRow>,
+            chrono::DateTime<chrono::Utc>,
+        ) -> Result<Value, ApiError>
+        + Send,
+>;
+
+/// Finds the license and the device a LicenseSpring call names and runs
+/// `f` on them in the client API's transaction (`with_license`, with the
+/// same refusals: a disabled license, a device key's proof, ...).
+pub(super) async fn on_license(
     app: Arc<App>,
     product: String,
     request: LicenseRequest,
     purpose: Purpose,
+    f: OnLicense,
 ) -> Result<Answer, ApiError> {
     refuse_unserved(&request)?;
-    if request.product.as_ref().is_some_and(|p| *p != product) {
-        return Err(ApiError::new(
-            403,
-            "wrong_product",
-            "the apikey is for another product",
-        ));
-    }
-    let hardware_id = request
-        .hardware_id
-        .clone()
-        .filter(|h| !h.is_empty() && h.len() <= MAX_ID)
-        .ok_or_else(|| {
-            ApiError::bad_request(
-                "invalid_parameters",
-                format!("hardware_id is required, 1 to {MAX_ID} characters"),
-            )
-        })?;
+    same_product(&product, request.product.as_deref())?;
+    let hardware_id = hardware_id(request.hardware_id.clone())?;
     let numeric = match &request.license_id {
         Some(NumberOrText::Number(n)) => Some(*n),
         Some(NumberOrText::Text(t)) => Some(t.parse::<u64>().map_err(|_| {
@@ -186,7 +240,7 @@ async fn run(
     };
     let activating = purpose == Purpose::Activate;
     // The license by its key; or the user's, which the user's name finds
-    // (the check and the deactivation send no password, as LicenseSpring's
+    // (the calls after the activation send no password, as LicenseSpring's
     // SDK does: the device must be the one activated).
     let mut who = LicenseAndDevice::new(product.clone(), Fingerprint::from_id(&hardware_id));
     let user =
@@ -217,7 +271,7 @@ async fn run(
         };
     let key_given = request.license_key.is_some();
     let handler = move |app: &App,
-                        tx: &crate::store::Db<'_>,
+                        tx: &Db<'_>,
                         row: &licenses_db::LicenseRow,
                         who: &LicenseAndDevice,
                         now: chrono::DateTime<chrono::Utc>|
@@ -230,38 +284,14 @@ async fn run(
                 "license_id is not the id of the license with this key",
             ));
         }
-        let device = who.fingerprint.id.clone();
-        match purpose {
-            Purpose::Activate => {
-                activations::record_activation(
-                    tx,
-                    &app.license_of(row)?,
-                    row,
-                    &who.fingerprint,
-                    now,
-                )?;
-            }
-            Purpose::CheckIn => activations::require_activated(tx, row, &device)?,
-            Purpose::Use => {
-                activations::remove_activation(app, tx, row, &device)?;
-                return Ok(Unsigned::Ready(Value::from("license_deactivated")));
-            }
-        }
-        let mut object = license(app, tx, row, user.as_ref(), Some(&device))?;
-        if let Some(o) = object.as_object_mut() {
-            // The key of a key-based license; null for a user's.
-            o.insert("license_key".into(), Value::from(who.license_key.clone()));
-            // The library reads a feature's expiry as a time or null (seed
-            // 003's answer writes no expiry as an empty string).
-            if let Some(Value::Array(features)) = o.get_mut("product_features") {
-                for f in features.iter_mut() {
-                    if f.get("expiry_date").is_some_and(|d| d == "") {
-                        f["expiry_date"] = Value::Null;
-                    }
-                }
-            }
-        }
-        Ok(Unsigned::Ready(object))
+        Ok(Unsigned::Ready(f(
+            app,
+            tx,
+            row,
+            &who.fingerprint.id,
+            user.as_ref(),
+            now,
+        )?))
     };
     let proof = DeviceProof {
         message: String::new(),
@@ -269,6 +299,39 @@ async fn run(
     };
     let value = with_license(&app, product, proof, who, purpose, Box::new(handler)).await?;
     Ok(Answer(value))
+}
+
+/// The license object about `device`, as activate and check answer it:
+/// with `license_key` (null for a user's license) and a feature's missing
+/// expiry as null, which the library reads as a time or nothing.
+pub(super) fn answer_object(
+    app: &App,
+    tx: &Db<'_>,
+    row: &licenses_db::LicenseRow,
+    device: &str,
+    user: Option<&UserRow>,
+) -> Result<Value, ApiError> {
+    let mut object = license(app, tx, row, user, Some(device))?;
+    if let Some(o) = object.as_object_mut() {
+        let key = user.is_none().then(|| row.license_key.clone());
+        o.insert("license_key".into(), Value::from(key));
+        // This server is the cloud: a floating license is LicenseSpring's
+        // cloud floating (its SDK would send `is_floating` to an on-premises
+        // floating server instead).
+        let parsed = app.license_of(row)?;
+        let floats = parsed.1.floats();
+        o.insert("is_trial".into(), Value::from(parsed.1.is_trial));
+        o.insert("is_floating_cloud".into(), Value::from(floats));
+        o.insert("is_floating".into(), Value::from(false));
+        if let Some(Value::Array(features)) = o.get_mut("product_features") {
+            for f in features.iter_mut() {
+                if f.get("expiry_date").is_some_and(|d| d == "") {
+                    f["expiry_date"] = Value::Null;
+                }
+            }
+        }
+    }
+    Ok(object)
 }
 
 /// The user `name` and the id of their license of `product`: the one whose
@@ -302,4 +365,28 @@ async fn users_license(
         Ok((user, id))
     })
     .await
+}
+
+/// Registers (or renews) the floating seat of a floating license on the
+/// device, as LicenseSpring's cloud floating does at activation and check:
+/// `409 no_seat_available` when every seat is held.
+fn take_seat(
+    app: &App,
+    tx: &Db<'_>,
+    row: &licenses_db::LicenseRow,
+    device: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), ApiError> {
+    // A disabled license is answered at its check (so the device hears of
+    // it) but holds no seat.
+    if !row.enabled || !app.license_of(row)?.1.floats() {
+        return Ok(());
+    }
+    // A borrowed seat is the device's until it ends.
+    if seats::db::borrowed_until(tx, &row.id, device, now.timestamp())?.is_some() {
+        return Ok(());
+    }
+    let who = LicenseAndDevice::new(row.product.clone(), Fingerprint::from_id(device));
+    seats::lease(app, tx, row, &who, now, LeaseKind::Floating, 0)?;
+    Ok(())
 }

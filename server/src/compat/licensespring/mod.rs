@@ -36,7 +36,9 @@ use crate::users::sign_in::Password;
 
 mod activation;
 mod object;
+mod product;
 pub(crate) mod signature;
+mod usage;
 
 use object::license;
 
@@ -45,6 +47,30 @@ const MAX_SKEW_SECS: i64 = 300;
 
 /// The longest `hardware_id` (a device's id in Tessera's activations).
 const MAX_ID: usize = 128;
+
+/// The device a call names: `hardware_id`, 1 to [`MAX_ID`] characters.
+fn hardware_id(given: Option<String>) -> Result<String, ApiError> {
+    given
+        .filter(|h| !h.is_empty() && h.len() <= MAX_ID)
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_parameters",
+                format!("hardware_id is required, 1 to {MAX_ID} characters"),
+            )
+        })
+}
+
+/// Refuses a call that names another product than its apikey's.
+fn same_product(authorized: &str, named: Option<&str>) -> Result<(), ApiError> {
+    match named {
+        Some(p) if p != authorized => Err(ApiError::new(
+            403,
+            "wrong_product",
+            "the apikey is for another product",
+        )),
+        _ => Ok(()),
+    }
+}
 
 /// The query parameters the seed documents.
 #[derive(Deserialize)]
@@ -72,6 +98,14 @@ pub(super) fn table() -> (Router<Arc<App>>, RouteList) {
         "/api/v4/activate_license" => post(activation::activate_call),
         "/api/v4/check_license" => get(activation::check_call),
         "/api/v4/deactivate_license" => post(activation::deactivate_call),
+        "/api/v4/add_consumption" => post(usage::add_consumption_call),
+        "/api/v4/add_feature_consumption" => post(usage::add_feature_consumption_call),
+        "/api/v4/floating/borrow" => post(usage::borrow_call),
+        "/api/v4/floating/release" => post(usage::release_call),
+        "/api/v4/versions" => get(usage::versions_call),
+        "/api/v4/installation_file" => get(usage::installation_file_call),
+        "/api/v4/product_details" => get(product::product_details_call),
+        "/api/v4/trial_key" => get(product::trial_key_call),
     }
 }
 
@@ -146,13 +180,7 @@ async fn user_licenses_call(
     Query(p): Query<Params>,
 ) -> Result<Answer, ApiError> {
     let product = authenticate(&app, &headers).await?;
-    if p.product.as_ref().is_some_and(|asked| *asked != product) {
-        return Err(ApiError::new(
-            403,
-            "wrong_product",
-            "the apikey is for another product",
-        ));
-    }
+    same_product(&product, p.product.as_deref())?;
     if p.license_key.is_some() {
         return Err(ApiError::bad_request(
             "invalid_parameters",

@@ -33,14 +33,14 @@ fn date_or_time(t: Option<chrono::DateTime<chrono::Utc>>) -> Value {
     }
 }
 
-fn time(t: Option<chrono::DateTime<chrono::Utc>>) -> Value {
+pub(super) fn time(t: Option<chrono::DateTime<chrono::Utc>>) -> Value {
     t.map_or(Value::Null, |t| {
         json!(t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
     })
 }
 
 /// The seed's spelling of a consumption period (`annualy`).
-fn period(p: Option<tessera::format::license::ConsumptionPeriod>) -> Value {
+pub(super) fn period(p: Option<tessera::format::license::ConsumptionPeriod>) -> Value {
     use tessera::format::license::ConsumptionPeriod as P;
     match p {
         None => Value::Null,
