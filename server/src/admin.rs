@@ -64,6 +64,7 @@ pub(crate) fn routes() -> (Router<Arc<App>>, crate::route_table::RouteList) {
         "/users/{id}/unlock" => post(unlock_user_call),
         "/clock" => post(clock_call),
         "/compat/licensespring/chain" => get(licensespring_chain_call),
+        "/compat/licensespring/offline" => post(licensespring_offline_call),
     }
 }
 
@@ -75,6 +76,56 @@ pub(crate) fn routes() -> (Router<Arc<App>>, crate::route_table::RouteList) {
 pub(crate) struct LicenseSpringChain {
     /// PEM: the leaf certificate (the RSA key's), the intermediate, the root.
     chain: String,
+}
+
+/// A request file of LicenseSpring's SDK (`activate_offline.req` or
+/// `deactivate_offline.req`), brought by the vendor from a device offline.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LicenseSpringRequestFile {
+    /// The file's text.
+    request: String,
+}
+
+/// What the server did with a request file.
+#[derive(Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub(crate) struct LicenseSpringOfflineAnswer {
+    /// `activation` or `deactivation`.
+    request: String,
+    /// For an activation, the response file's text to give the device
+    /// (`LicenseManager.activate_license_offline`); null for a deactivation.
+    response: Option<String>,
+}
+
+/// LicenseSpring's offline portal: activates or deactivates the device as
+/// its request file asks (docs/COMPAT.md).
+async fn licensespring_offline_call(
+    State(app): State<Arc<App>>,
+    JsonBody(file): JsonBody<LicenseSpringRequestFile>,
+) -> Reply {
+    #[cfg(feature = "compat")]
+    {
+        let (activation, response) =
+            crate::compat::licensespring::offline::portal(app, &file.request).await?;
+        Answer::of(LicenseSpringOfflineAnswer {
+            request: if activation {
+                "activation"
+            } else {
+                "deactivation"
+            }
+            .to_owned(),
+            response,
+        })
+    }
+    #[cfg(not(feature = "compat"))]
+    {
+        let _ = (app, file.request);
+        Err(crate::error::ApiError::not_found(
+            "not_found",
+            "this server does not serve LicenseSpring's API",
+        ))
+    }
 }
 
 async fn licensespring_chain_call(State(app): AppState) -> Reply {

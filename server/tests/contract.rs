@@ -304,6 +304,13 @@ fn a_walk_through_every_operation_holds_to_the_document() {
         "/admin/v1/compat/licensespring/chain",
         Value::Null,
     );
+    let file = common::licensespring::request_file(&p, "activation", "KEY-FLOAT", "ls-offline-1");
+    ok(
+        &s,
+        "POST",
+        "/admin/v1/compat/licensespring/offline",
+        json!({ "request": file }),
+    );
     ok(
         &s,
         "POST",

@@ -1280,6 +1280,7 @@ fn public(k: &ed25519_dalek::SigningKey) -> String {
 /// through them.
 #[test]
 fn licensesprings_routes_cannot_touch_a_device_with_a_device_key() {
+    use base64::Engine as _;
     use common::licensespring::send;
     let s = start();
     let p = product(&s, "keyed");
@@ -1365,6 +1366,64 @@ fn licensesprings_routes_cannot_touch_a_device_with_a_device_key() {
             (a.status, a.body["code"].as_str()),
             (400, Some(code)),
             "{extra}: {}",
+            a.body
+        );
+    }
+    assert_eq!(activations_of(&s, "L-K"), 1);
+
+    // An offline request file signed with another key (a stranger's guess
+    // at the shared key), or naming another product than its signer's, is
+    // refused, and activates nothing.
+    let stranger = Product {
+        code: p.code.clone(),
+        key: vec![9; 32],
+    };
+    let forged =
+        common::licensespring::request_file(&stranger, "activation", "KEY-K", "ls-device-2");
+    let a = admin(
+        &s,
+        "POST",
+        "/admin/v1/compat/licensespring/offline",
+        json!({ "request": forged }),
+    );
+    assert_eq!(
+        (a.status, a.body["code"].as_str()),
+        (401, Some("bad_signature")),
+        "{}",
+        a.body
+    );
+    let other = product(&s, "other");
+    let theirs = common::licensespring::request_file(&other, "activation", "KEY-K", "ls-device-2");
+    let r = s
+        .client
+        .post(format!("{}/api/v4/activate_offline", s.url))
+        .header("date", server_date(&s))
+        .header(
+            "authorization",
+            format!(
+                "algorithm=\"hmac-sha256\",headers=\"date\",signature=\"{}\",apiKey=\"{}\"",
+                common::licensespring::signature(
+                    &base64::engine::general_purpose::STANDARD.encode(&p.key),
+                    &server_date(&s)
+                ),
+                p.code
+            ),
+        )
+        .body(theirs)
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    for junk in ["", "not base64!", "e30=", "eyJyZXF1ZXN0IjogMX0="] {
+        let a = admin(
+            &s,
+            "POST",
+            "/admin/v1/compat/licensespring/offline",
+            json!({ "request": junk }),
+        );
+        assert_eq!(
+            (a.status, a.body["code"].as_str()),
+            (400, Some("invalid_request_file")),
+            "{junk}: {}",
             a.body
         );
     }

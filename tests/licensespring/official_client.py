@@ -18,6 +18,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -245,6 +246,52 @@ def usage_calls(conf):
     check("the trial activates as a trial", trial.is_trial() and trial.license_type() == "time-limited", trial.license_type())
 
 
+def offline_calls(work):
+    """Offline activation and deactivation with the SDK's own request
+    files: answered by the vendor through the admin API (LicenseSpring's
+    offline portal), or posted by a device online after all."""
+    key = "TEST-ONLY-LS-OFF-0001"
+    admin("/admin/v1/licenses", "POST", {"license_key": key, "spec": {
+        "id": "L-LS-OFF", "license_type": "perpetual", "max_activations": 1,
+        "product_details": {"short_code": PRODUCT, "product_name": "Acme Online"}}})
+    conf = conf_in(work, "offline")
+    conf.is_guard_file_enabled = True
+    manager = LicenseManager(conf)
+    request_path = manager.create_offline_activation_file(LicenseID.from_key(key), os.path.join(work, "offline-req"))
+    with open(request_path) as f:
+        request_file = f.read()
+    # One changed character of the file: its signature no longer holds.
+    tampered = base64.b64encode(base64.b64decode(request_file).replace(b"TEST-ONLY-LS-OFF", b"TEST-ONLY-LS-0FF")).decode()
+    try:
+        admin("/admin/v1/compat/licensespring/offline", "POST", {"request": tampered})
+        check("a tampered request file is refused", False, "it was answered")
+    except urllib.error.HTTPError as e:
+        check("a tampered request file is refused (401)", e.code == 401, e.code)
+    check("and nothing was activated", admin("/admin/v1/licenses/L-LS-OFF/devices") == [])
+    answer = admin("/admin/v1/compat/licensespring/offline", "POST", {"request": request_file})
+    check("the offline portal answers the activation", answer["request"] == "activation" and bool(answer["response"]), answer)
+    response_path = os.path.join(work, "ls_activation.lic")
+    with open(response_path, "w") as f:
+        f.write(answer["response"])
+    license = manager.activate_license_offline(response_path)
+    check("activate_license_offline takes the response file (its guard checked)", license.key() == key and license.license_active())
+    check("the server holds the offline device's activation", len(admin("/admin/v1/licenses/L-LS-OFF/devices")) == 1)
+    deactivation_path = license.deactivate_offline(os.path.join(work, "offline-req"))
+    with open(deactivation_path) as f:
+        answer = admin("/admin/v1/compat/licensespring/offline", "POST", {"request": f.read()})
+    check("the offline portal answers the deactivation", answer == {"request": "deactivation", "response": None}, answer)
+    check("which freed the slot", admin("/admin/v1/licenses/L-LS-OFF/devices") == [])
+    # A device online after all posts its request file: the answer's
+    # license_signature_v2 is checked by the library with the chain.
+    client = manager.api_client
+    answered = client.activate_offline(client.activate_offline_dump(product=PRODUCT, license_key=key))
+    check("activate_offline answers a signed license object", answered.get("order_store_id") == "L-LS-OFF"
+          and bool(answered.get("license_signature_v2")), answered.get("order_store_id"))
+    dump = client.deactivate_offline_dump(product=PRODUCT, license_key=key)
+    check("deactivate_offline frees it", client.deactivate_offline(dump) is not None
+          and admin("/admin/v1/licenses/L-LS-OFF/devices") == [])
+
+
 def license_calls(conf, work):
     """Activate, check and deactivate, by license key and by user, through
     the library's own LicenseManager and License objects."""
@@ -370,6 +417,7 @@ def main():
 
     license_calls(conf, work)
     usage_calls(conf_in(work, "usage"))
+    offline_calls(work)
 
     # Errors arrive as the library's ClientError, with the seed's fields.
     try:

@@ -48,6 +48,9 @@ pub(super) fn all() -> Vec<Operation> {
             .refuses(&[UNKNOWN_LICENSE]),
         admin("get", "/admin/v1/compat/licensespring/chain", "The certificate chain of the key that signs LicenseSpring's answers (seed 003), for a product's FSSignatureVerifier", of::<crate::admin::LicenseSpringChain>)
             .refuses(&[(404, "not_found: the server serves no LicenseSpring API")]),
+        admin("post", "/admin/v1/compat/licensespring/offline", "Answer a request file of LicenseSpring's SDK from a device offline (its offline portal): the response file for an activation", of::<crate::admin::LicenseSpringOfflineAnswer>)
+            .body(of::<crate::admin::LicenseSpringRequestFile>)
+            .refuses(&[(400, "invalid_request_file or not_supported"), (401, "bad_signature: not signed with a product's shared key"), (404, "not_found: unknown license, user or device")]),
         device("/api/v1/user_licenses", "A user's licenses for the product (seed 003): the license objects with counts and the user", of::<b::UserLicensesRequest>, of::<Vec<b::UserLicenseAnswer>>)
             .refuses(&[(401, "wrong username or password (invalid_credentials), or authorization"), UNKNOWN_ID]),
         device("/api/v1/trial_key", "A trial license key for this device from the product's trial definition; the same key when asked again", of::<b::TrialRequest>, of::<b::TrialKeyAnswer>)

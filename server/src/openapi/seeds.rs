@@ -134,6 +134,16 @@ const SUMMARIES: &[(&str, &str, &str)] = &[
         "/api/v4/trial_key",
         "A trial license key for the device, from the product's trial definition",
     ),
+    (
+        "post",
+        "/api/v4/activate_offline",
+        "Activate from an offline request file (the body, as the SDK wrote it)",
+    ),
+    (
+        "post",
+        "/api/v4/deactivate_offline",
+        "Deactivate from an offline request file (the body, as the SDK wrote it)",
+    ),
 ];
 
 /// Adds every seed's routes to `paths`; answers the seeds' tags.

@@ -102,6 +102,35 @@ pub fn send(
     signed_answer(r)
 }
 
+/// An offline request file as LicenseSpring's SDK writes one for `p`
+/// (`activation` or `deactivation` of the license `key` on `hardware_id`):
+/// base64 of the request and its HMAC under the shared key, with the inner
+/// HMAC over the date, the key, the device and the apikey.
+pub fn request_file(p: &super::Product, kind: &str, key: &str, hardware_id: &str) -> String {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let shared = b64.encode(&p.key);
+    let date = "Sat, 05 Dec 2026 10:00:00 GMT";
+    let inner = tessera::protocol::request::sign(
+        shared.as_bytes(),
+        &format!(
+            "licenseSpring\ndate: {date}\n{key}\n{hardware_id}\n{}",
+            p.code
+        ),
+    )
+    .unwrap();
+    let request = serde_json::json!({
+        "request": kind, "product": p.code, "hardware_id": hardware_id, "license_key": key,
+        "date": date, "request_id": "test-request-0001", "schema_version": 2,
+        "signature": inner, "api_key": p.code,
+    })
+    .to_string();
+    let outer = tessera::protocol::request::sign(shared.as_bytes(), &request).unwrap();
+    b64.encode(format!(
+        "{{\"request\": {request}, \"signature\": \"{outer}\"}}"
+    ))
+}
+
 /// The answer, its LicenseSignature checked (present, holding, and not
 /// holding for the body with a bit flipped).
 fn signed_answer(r: reqwest::blocking::Response) -> Answer {

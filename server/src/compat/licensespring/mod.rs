@@ -36,6 +36,7 @@ use crate::users::sign_in::Password;
 
 mod activation;
 mod object;
+pub(crate) mod offline;
 mod product;
 pub(crate) mod signature;
 mod usage;
@@ -106,6 +107,8 @@ pub(super) fn table() -> (Router<Arc<App>>, RouteList) {
         "/api/v4/installation_file" => get(usage::installation_file_call),
         "/api/v4/product_details" => get(product::product_details_call),
         "/api/v4/trial_key" => get(product::trial_key_call),
+        "/api/v4/activate_offline" => post(offline::activate_offline_call),
+        "/api/v4/deactivate_offline" => post(offline::deactivate_offline_call),
     }
 }
 
