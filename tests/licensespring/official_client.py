@@ -419,6 +419,18 @@ def main():
     usage_calls(conf_in(work, "usage"))
     offline_calls(work)
 
+    # What Tessera has no counterpart for answers a clear refusal.
+    for name, call in [
+        ("a bundle", lambda: manager.api_client.check_bundle(product=PRODUCT, license_key="X")),
+        ("device variables", lambda: manager.api_client.track_device_variables(product=PRODUCT, license_key="X", variables={"k": "v"})),
+        ("a customer's license users", lambda: manager.get_customer_license_users(Customer(email="c@example.com"))),
+    ]:
+        try:
+            call()
+            check(f"{name} is refused", False, "it was answered")
+        except ClientError as e:
+            check(f"{name} is refused naming why (not_supported)", e.code == "not_supported" and "not served" in e.message, repr(e))
+
     # Errors arrive as the library's ClientError, with the seed's fields.
     try:
         client().user_licenses(product=PRODUCT, username=USERNAME, password="not-the-password")

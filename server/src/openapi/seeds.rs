@@ -144,6 +144,61 @@ const SUMMARIES: &[(&str, &str, &str)] = &[
         "/api/v4/deactivate_offline",
         "Deactivate from an offline request file (the body, as the SDK wrote it)",
     ),
+    (
+        "post",
+        "/api/v4/activate_bundle",
+        "Not served (no bundles): 400 not_supported",
+    ),
+    (
+        "get",
+        "/api/v4/check_bundle",
+        "Not served (no bundles): 400 not_supported",
+    ),
+    (
+        "post",
+        "/api/v4/deactivate_bundle",
+        "Not served (no bundles): 400 not_supported",
+    ),
+    (
+        "get",
+        "/api/v4/check_license_feature",
+        "Not served (no feature seats): 400 not_supported",
+    ),
+    (
+        "post",
+        "/api/v4/floating/feature_borrow",
+        "Not served (no feature seats): 400 not_supported",
+    ),
+    (
+        "post",
+        "/api/v4/floating/feature_release",
+        "Not served (no feature seats): 400 not_supported",
+    ),
+    (
+        "post",
+        "/api/v4/track_device_variables",
+        "Not served (no device variables): 400 not_supported",
+    ),
+    (
+        "get",
+        "/api/v4/get_device_variables",
+        "Not served (no device variables): 400 not_supported",
+    ),
+    (
+        "post",
+        "/api/v4/change_password",
+        "Not served (the admin API sets passwords): 400 not_supported",
+    ),
+    (
+        "get",
+        "/api/v4/customer_license_users",
+        "Not served (the admin API lists a license's users): 400 not_supported",
+    ),
+    (
+        "get",
+        "/api/v4/sso_url",
+        "Not served (the provider's URL is the product's configuration): 400 not_supported",
+    ),
 ];
 
 /// Adds every seed's routes to `paths`; answers the seeds' tags.

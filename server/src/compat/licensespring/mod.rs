@@ -109,7 +109,40 @@ pub(super) fn table() -> (Router<Arc<App>>, RouteList) {
         "/api/v4/trial_key" => get(product::trial_key_call),
         "/api/v4/activate_offline" => post(offline::activate_offline_call),
         "/api/v4/deactivate_offline" => post(offline::deactivate_offline_call),
+        // What LicenseSpring serves and Tessera has no counterpart for: a
+        // clear refusal naming why, not a bare 404 (docs/COMPAT.md).
+        "/api/v4/activate_bundle" => post(|| unserved(BUNDLES)),
+        "/api/v4/check_bundle" => get(|| unserved(BUNDLES)),
+        "/api/v4/deactivate_bundle" => post(|| unserved(BUNDLES)),
+        "/api/v4/check_license_feature" => get(|| unserved(FEATURE_SEATS)),
+        "/api/v4/floating/feature_borrow" => post(|| unserved(FEATURE_SEATS)),
+        "/api/v4/floating/feature_release" => post(|| unserved(FEATURE_SEATS)),
+        "/api/v4/track_device_variables" => post(|| unserved(DEVICE_VARIABLES)),
+        "/api/v4/get_device_variables" => get(|| unserved(DEVICE_VARIABLES)),
+        "/api/v4/change_password" => post(|| unserved(PASSWORDS)),
+        "/api/v4/customer_license_users" => get(|| unserved(CUSTOMER_USERS)),
+        "/api/v4/sso_url" => get(|| unserved(SSO_URL)),
     }
+}
+
+const BUNDLES: &str = "product bundles: Tessera has none (each product is licensed on its own)";
+const FEATURE_SEATS: &str =
+    "floating seats of a single feature: Tessera's floating seats are the license's";
+const DEVICE_VARIABLES: &str = "device variables: Tessera keeps no per-device data";
+const PASSWORDS: &str = "changing a password: the vendor sets users' passwords with the admin API";
+const CUSTOMER_USERS: &str =
+    "a customer's license users: the admin API lists a license's users (GET /admin/v1/licenses/{id}/users)";
+const SSO_URL: &str =
+    "the identity provider's sign-in URL: it is the product's own configuration; \
+     this server verifies the provider's tokens (user_licenses)";
+
+/// A call LicenseSpring serves and this server does not: `400
+/// not_supported`, naming why.
+async fn unserved(what: &'static str) -> ApiError {
+    ApiError::bad_request(
+        "not_supported",
+        format!("{what}; not served by this server (docs/COMPAT.md)"),
+    )
 }
 
 /// The `key="value"` pairs of LicenseSpring's Authorization header.
