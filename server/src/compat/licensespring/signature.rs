@@ -49,7 +49,11 @@ impl AnswerSigner {
                 std::fs::create_dir_all(dir)
                     .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
                 write_new(&key_path, key_pem.as_bytes(), true)?;
-                write_new(&chain_path, chain.as_bytes(), false)?;
+                if let Err(e) = write_new(&chain_path, chain.as_bytes(), false) {
+                    // No key without its chain is left behind.
+                    let _ = std::fs::remove_file(&key_path);
+                    return Err(e);
+                }
             }
             (true, false) => {
                 return Err(format!(
@@ -198,7 +202,7 @@ fn make() -> Result<(String, String), String> {
 /// file renamed into place); `secret`: readable by its owner only.
 fn write_new(path: &Path, bytes: &[u8], secret: bool) -> Result<(), String> {
     use std::io::Write as _;
-    let tmp = path.with_extension("tmp");
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
