@@ -550,9 +550,11 @@ pub unsafe extern "C" fn tessera_online_user_licenses(
             )
         };
         let list = c.user_licenses(user, password)?;
-        let json = serde_json::Value::from(list.into_iter().map(|l| l.details).collect::<Vec<_>>());
+        // Each license's details are its JSON text, as the server sent it.
+        let details: Vec<String> = list.into_iter().map(|l| l.details).collect();
+        let json = format!("[{}]", details.join(","));
         // SAFETY: the function's contract covers `buf` and `len_out`.
-        unsafe { write_string(&json.to_string(), buf, buf_len, len_out) }
+        unsafe { write_string(&json, buf, buf_len, len_out) }
     })
 }
 
