@@ -1308,6 +1308,18 @@ fn the_admin_api_hands_out_the_chain_of_licensesprings_answer_key() {
     assert!(!answer.body.to_string().contains("PRIVATE KEY"));
 }
 
+/// The chain the admin API hands out for LicenseSpring's answer key.
+fn chain_of(s: &Server) -> String {
+    let answer = admin(
+        s,
+        "GET",
+        "/admin/v1/compat/licensespring/chain",
+        Value::Null,
+    );
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    answer.body["chain"].as_str().unwrap().to_owned()
+}
+
 #[test]
 fn a_server_makes_licensesprings_answer_key_once_and_refuses_half_of_it() {
     let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
@@ -1315,16 +1327,7 @@ fn a_server_makes_licensesprings_answer_key_once_and_refuses_half_of_it() {
     let config =
         json!({"listen": "127.0.0.1:0", "insecure_http": true, "licensespring_keys": keys});
     let s = common::start_with(dir.clone(), config.clone(), None).unwrap();
-    let chain = admin(
-        &s,
-        "GET",
-        "/admin/v1/compat/licensespring/chain",
-        Value::Null,
-    )
-    .body["chain"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let chain = chain_of(&s);
     assert_eq!(
         std::fs::read_to_string(keys.join("licensespring-chain.pem")).unwrap(),
         chain
@@ -1341,16 +1344,7 @@ fn a_server_makes_licensesprings_answer_key_once_and_refuses_half_of_it() {
     drop(s);
     // Started again: the same chain, so products keep trusting it.
     let s = common::start_with(dir.clone(), config.clone(), None).unwrap();
-    let again = admin(
-        &s,
-        "GET",
-        "/admin/v1/compat/licensespring/chain",
-        Value::Null,
-    )
-    .body["chain"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let again = chain_of(&s);
     assert_eq!(again, chain);
     drop(s);
     // The chain lost, the key kept: the server does not start, and makes

@@ -386,7 +386,13 @@ fn take_seat(
     if seats::db::borrowed_until(tx, &row.id, device, now.timestamp())?.is_some() {
         return Ok(());
     }
-    let who = LicenseAndDevice::new(row.product.clone(), Fingerprint::from_id(device));
+    let who = device_on(row, device);
     seats::lease(app, tx, row, &who, now, LeaseKind::Floating, 0)?;
     Ok(())
+}
+
+/// The license's product and the device `device`, as the client API's
+/// operations name them.
+pub(super) fn device_on(row: &licenses_db::LicenseRow, device: &str) -> LicenseAndDevice {
+    LicenseAndDevice::new(row.product.clone(), Fingerprint::from_id(device))
 }

@@ -7,11 +7,10 @@
 
 use serde_json::{json, Value};
 use tessera::format::lease::LeaseKind;
-use tessera::protocol::bodies::{ConsumptionRecord, LicenseAndDevice};
+use tessera::protocol::bodies::ConsumptionRecord;
 use tessera::protocol::counter::{Counter, Limit};
-use tessera::Fingerprint;
 
-use super::activation::{LicenseCall, OnLicense};
+use super::activation::{device_on, LicenseCall, OnLicense};
 use super::object::{period, time};
 use crate::consumption;
 use crate::device_call::Purpose;
@@ -65,7 +64,7 @@ async fn consume(call: LicenseCall, feature: bool) -> Result<Answer, ApiError> {
     let f: OnLicense = Box::new(move |app, tx, row, device, _, now| {
         let seq = consumption::db::next_seq(tx, &row.id, device)?;
         let record = ConsumptionRecord::new(seq, seq, counter.key(), amount, None);
-        let who = LicenseAndDevice::new(row.product.clone(), Fingerprint::from_id(device));
+        let who = device_on(row, device);
         consumption::add_consumption(app, tx, row, &who, now, &[record])?;
         counter_fields(app, tx, row, &counter, now)
     });
@@ -129,7 +128,7 @@ pub(super) async fn borrow_call(call: LicenseCall) -> Result<Answer, ApiError> {
             ));
         }
         let hours = u32::try_from(seconds.saturating_add(3599) / 3600).unwrap_or(u32::MAX);
-        let who = LicenseAndDevice::new(row.product.clone(), Fingerprint::from_id(device));
+        let who = device_on(row, device);
         seats::lease(app, tx, row, &who, now, LeaseKind::Borrow, hours)?;
         let ends = seats::db::borrowed_until(tx, &row.id, device, now.timestamp())?;
         Ok(json!({
