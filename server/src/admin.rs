@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::activations::{devices_call, remove_device_call};
 use crate::audit::audit_call;
 use crate::body::{invalid, Reply};
+use crate::events;
 use crate::http::{Answer, JsonBody};
 use crate::products::{definition_call, definitions_call, new_definition_call, new_product_call};
 use crate::releases::{new_release_call, releases_call};
@@ -63,6 +64,12 @@ pub(crate) fn routes() -> (Router<Arc<App>>, crate::route_table::RouteList) {
         "/users/{id}" => get(user_call),
         "/users/{id}/unlock" => post(unlock_user_call),
         "/clock" => post(clock_call),
+        "/webhooks" => post(events::new_webhook_call).get(events::webhooks_call),
+        "/webhooks/{id}" => get(events::webhook_call).patch(events::update_webhook_call).delete(events::delete_webhook_call),
+        "/webhooks/{id}/resume" => post(events::resume_webhook_call),
+        "/webhooks/{id}/deliveries" => get(events::attempts_call),
+        "/events" => get(events::events_call),
+        "/settings/consumption-thresholds" => get(events::thresholds_call).put(events::set_thresholds_call),
         "/compat/licensespring/chain" => get(licensespring_chain_call),
         "/compat/licensespring/offline" => post(licensespring_offline_call),
     }

@@ -6,7 +6,8 @@ use std::path::Path;
 
 use rusqlite::Connection;
 
-use crate::store::{args, Arg, Db, Row};
+pub(crate) use crate::store::{all, exec, exists, one};
+use crate::store::{args, Db};
 pub(crate) use crate::store::{DbError, DbResult};
 
 /// The schema, one step per version (`PRAGMA user_version`). A database
@@ -214,6 +215,75 @@ DROP TABLE consumption;
 ALTER TABLE consumption_by_epoch RENAME TO consumption;
 CREATE INDEX consumption_by_seq ON consumption (license_id, device, seq);
 ",
+    // 13: events that leave the server (docs/EVENTS.md): the outbox, the
+    // webhooks, their deliveries and the log of attempts; the settings the
+    // vendor makes (consumption thresholds); when each license ends (its
+    // expiry is an event); and the spans of seats held, for usage reports.
+    "
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY,
+    at INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    license_id TEXT,
+    product TEXT,
+    account TEXT,
+    data TEXT NOT NULL
+);
+CREATE INDEX events_by_license ON events (license_id, id);
+CREATE INDEX events_by_kind ON events (kind, at);
+CREATE TABLE webhooks (
+    id TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    events TEXT NOT NULL,
+    description TEXT NOT NULL,
+    state TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    paused_at INTEGER
+);
+CREATE TABLE deliveries (
+    webhook_id TEXT NOT NULL REFERENCES webhooks(id),
+    event_id INTEGER NOT NULL REFERENCES events(id),
+    queue TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    next_at INTEGER NOT NULL,
+    claimed_until INTEGER NOT NULL DEFAULT 0,
+    first_failed_at INTEGER,
+    delivered_at INTEGER,
+    PRIMARY KEY (webhook_id, event_id)
+);
+CREATE INDEX deliveries_waiting ON deliveries (state, next_at);
+CREATE INDEX deliveries_queue ON deliveries (webhook_id, queue, state, event_id);
+CREATE TABLE delivery_attempts (
+    id INTEGER PRIMARY KEY,
+    webhook_id TEXT NOT NULL,
+    event_id INTEGER NOT NULL,
+    at INTEGER NOT NULL,
+    status INTEGER,
+    error TEXT NOT NULL,
+    millis INTEGER NOT NULL
+);
+CREATE INDEX delivery_attempts_by_webhook ON delivery_attempts (webhook_id, id);
+CREATE TABLE settings (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE license_ends (
+    license_id TEXT PRIMARY KEY REFERENCES licenses(id),
+    ends_at INTEGER NOT NULL,
+    reported INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX license_ends_due ON license_ends (reported, ends_at);
+ALTER TABLE leases ADD COLUMN started_at INTEGER;
+CREATE TABLE seat_spans (
+    license_id TEXT NOT NULL,
+    device TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    started_at INTEGER NOT NULL,
+    ended_at INTEGER NOT NULL
+);
+CREATE INDEX seat_spans_by_license ON seat_spans (license_id, started_at);
+",
 ];
 
 /// Opens (creating or bringing forward) the SQLite database at `path`,
@@ -295,21 +365,48 @@ pub(crate) fn migrate(db: &Db<'_>) -> DbResult<()> {
 /// row of the admin request it serves, if any), and rolls it back
 /// otherwise.
 pub(crate) fn finish<T, E: From<DbError>>(db: &Db<'_>, done: Result<T, E>) -> Result<T, E> {
-    // An admin request's change commits with its audit row, or not at all.
+    // An admin request's change commits with its audit row, or not at all;
+    // so do the events it reports (an outbox). The events of a refusal are
+    // written with the transaction when it goes on, after it otherwise.
+    let deferred = crate::events::context::take_deferred();
     let done = done.and_then(|value| {
+        for d in &deferred {
+            crate::events::outbox::emit(db, d.kind, d.license_id.as_deref(), d.data.clone())?;
+        }
         crate::audit::context::record_in(db)?;
         Ok(value)
     });
     match done {
         Ok(value) => {
             db.end(true)?;
+            crate::events::context::committed();
             Ok(value)
         }
         Err(e) => {
             // The rollback's own failure would hide the one that matters.
             let _ = db.end(false);
+            crate::events::context::take_emitted();
+            write_deferred(db, deferred);
             Err(e)
         }
+    }
+}
+
+/// Writes the events of a refused transaction, rolled back, in a
+/// transaction of their own. A failure to write them is logged: the
+/// request's own answer stands.
+fn write_deferred(db: &Db<'_>, deferred: Vec<crate::events::context::Deferred>) {
+    if deferred.is_empty() {
+        return;
+    }
+    let done = write_license(db, |tx| {
+        for d in &deferred {
+            crate::events::outbox::emit(tx, d.kind, d.license_id.as_deref(), d.data.clone())?;
+        }
+        Ok::<_, DbError>(())
+    });
+    if let Err(e) = done {
+        eprintln!("tessera-server: the event of a refusal was not written: {e}");
     }
 }
 
@@ -435,33 +532,4 @@ pub(crate) fn write_license<T, E: From<DbError>>(
     })?;
     let done = f(conn);
     finish(conn, done)
-}
-
-/// One row or none, through the statement cache.
-pub(crate) fn one<T>(
-    conn: &Db<'_>,
-    sql: &str,
-    args: &[Arg<'_>],
-    map: impl FnOnce(&Row) -> DbResult<T>,
-) -> DbResult<Option<T>> {
-    conn.row(sql, args)?.as_ref().map(map).transpose()
-}
-
-/// Every row, through the statement cache.
-pub(crate) fn all<T>(
-    conn: &Db<'_>,
-    sql: &str,
-    args: &[Arg<'_>],
-    map: impl FnMut(&Row) -> DbResult<T>,
-) -> DbResult<Vec<T>> {
-    conn.rows(sql, args)?.iter().map(map).collect()
-}
-
-/// Runs a statement through the cache; returns the rows changed.
-pub(crate) fn exec(conn: &Db<'_>, sql: &str, args: &[Arg<'_>]) -> DbResult<u64> {
-    conn.execute(sql, args)
-}
-
-pub(crate) fn exists(conn: &Db<'_>, sql: &str, args: &[Arg<'_>]) -> DbResult<bool> {
-    Ok(one(conn, sql, args, |_| Ok(()))?.is_some())
 }

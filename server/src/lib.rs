@@ -22,7 +22,10 @@
 //! balancers whose `Forwarded` / `X-Forwarded-For` name the client; none
 //! unless set), `max_connections` / `TESSERA_SERVER_MAX_CONNECTIONS` (the
 //! most held open at once; the open-file limit less 128 unless set) and
-//! `max_connections_per_address` (256; trusted proxies exempt), `test_clock`.
+//! `max_connections_per_address` (256; trusted proxies exempt), `test_clock`,
+//! `webhooks_allow_private` / `TESSERA_SERVER_WEBHOOKS_ALLOW_PRIVATE`
+//! (webhooks may reach private and loopback addresses; off unless set) and
+//! `webhook_timeout_secs` (10: how long a receiver has to answer).
 //! It serves TLS when given a certificate and key; plain HTTP only with
 //! `insecure_http`, and then only on a loopback address. docs/PROTOCOL.md
 //! describes the API.
@@ -41,6 +44,7 @@ mod consumption;
 mod database;
 mod device_call;
 mod error;
+mod events;
 mod http;
 mod licenses;
 mod openapi;
@@ -90,11 +94,33 @@ struct FileConfig {
     /// beside the signing key.
     #[cfg_attr(not(feature = "compat"), allow(dead_code))]
     licensespring_keys: Option<PathBuf>,
+    /// Whether webhooks may reach private, loopback and link-local
+    /// addresses (docs/EVENTS.md); off unless set.
+    webhooks_allow_private: Option<bool>,
+    /// How long a webhook's receiver has to answer, in seconds (10).
+    webhook_timeout_secs: Option<u64>,
 }
 
 fn fail(message: impl std::fmt::Display) -> ExitCode {
     eprintln!("tessera-server: {message}");
     ExitCode::from(1)
+}
+
+/// An on/off setting: the environment variable `name` (1, true, yes or on;
+/// 0, false, no or off), else the file's value, else off.
+fn switch(name: &str, file: Option<bool>) -> Result<bool, String> {
+    match std::env::var(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .as_deref()
+    {
+        Some("1" | "true" | "yes" | "on") => Ok(true),
+        Some("0" | "false" | "no" | "off") => Ok(false),
+        Some(other) => Err(format!(
+            "{name} is `{other}`: use 1, true, yes or on (0, false, no or off to turn it off)"
+        )),
+        None => Ok(file.unwrap_or(false)),
+    }
 }
 
 /// Opens the database `database` names: a PostgreSQL URL, or an SQLite
@@ -147,15 +173,16 @@ pub fn run() -> ExitCode {
     let Ok(listen) = listen.parse::<SocketAddr>() else {
         return fail(format!("listen address `{listen}` is not host:port"));
     };
-    let insecure = match env("TESSERA_SERVER_INSECURE_HTTP").as_deref() {
-        Some("1" | "true" | "yes" | "on") => true,
-        Some("0" | "false" | "no" | "off") => false,
-        Some(other) => {
-            return fail(format!(
-                "TESSERA_SERVER_INSECURE_HTTP is `{other}`: use 1, true, yes or on (0, false, no or off to turn it off)"
-            ))
-        }
-        None => file.insecure_http.unwrap_or(false),
+    let insecure = match switch("TESSERA_SERVER_INSECURE_HTTP", file.insecure_http) {
+        Ok(on) => on,
+        Err(e) => return fail(e),
+    };
+    let webhooks_allow_private = match switch(
+        "TESSERA_SERVER_WEBHOOKS_ALLOW_PRIVATE",
+        file.webhooks_allow_private,
+    ) {
+        Ok(on) => on,
+        Err(e) => return fail(e),
     };
     let tls_cert = env("TESSERA_SERVER_TLS_CERT")
         .map(PathBuf::from)
@@ -274,6 +301,10 @@ pub fn run() -> ExitCode {
     };
     if let Some(n) = file.max_connections_per_address.filter(|n| *n > 0) {
         app.max_connections_per_address = n;
+    }
+    app.webhooks_allow_private = webhooks_allow_private;
+    if let Some(secs) = file.webhook_timeout_secs.filter(|s| (1..=300).contains(s)) {
+        app.webhook_deadline = std::time::Duration::from_secs(secs);
     }
     #[cfg(feature = "compat")]
     {

@@ -126,6 +126,7 @@ pub(crate) async fn serve(
         admission.max_total()
     );
     let idle = app.idle_timeout;
+    crate::events::delivery::start(Arc::clone(&app));
     let router = router(app);
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;

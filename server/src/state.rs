@@ -46,6 +46,11 @@ pub(crate) struct App {
     pub(crate) max_connections_per_address: usize,
     /// The key and chain that sign LicenseSpring's answers (seed 003), when
     /// the seeds are served.
+    /// Whether webhooks may reach private, loopback and link-local
+    /// addresses (a receiver inside the vendor's own network, or a test's).
+    pub(crate) webhooks_allow_private: bool,
+    /// How long a webhook's receiver has to answer.
+    pub(crate) webhook_deadline: std::time::Duration,
     #[cfg(feature = "compat")]
     pub(crate) licensespring_signer:
         Option<Arc<crate::compat::licensespring::signature::AnswerSigner>>,
@@ -99,6 +104,8 @@ impl App {
             trusted_proxies: Default::default(),
             max_connections: None,
             max_connections_per_address: crate::admission::PER_ADDRESS,
+            webhooks_allow_private: false,
+            webhook_deadline: crate::events::context::WEBHOOK_DEADLINE,
             #[cfg(feature = "compat")]
             licensespring_signer: None,
         }
@@ -208,8 +215,10 @@ impl App {
             Store::Sqlite { conn, checkpoints } => {
                 let conn = conn.lock().unwrap_or_else(|p| p.into_inner());
                 let before = conn.total_changes();
-                let value =
-                    crate::audit::context::on_this_thread(audited, || f(self, &Db::Sqlite(&conn)));
+                let now = self.now().timestamp();
+                let value = crate::audit::context::on_this_thread(audited, || {
+                    crate::events::context::on_this_thread(now, || f(self, &Db::Sqlite(&conn)))
+                });
                 if conn.total_changes() != before {
                     checkpoints.wrote();
                 }
@@ -225,7 +234,10 @@ impl App {
                         .block_on(pool.get())
                         .map_err(|e| DbError::Pool(e.to_string()))?;
                     let client = PgClient::new(client, runtime);
-                    crate::audit::context::on_this_thread(audited, || f(&app, &Db::Pg(&client)))
+                    let now = app.now().timestamp();
+                    crate::audit::context::on_this_thread(audited, || {
+                        crate::events::context::on_this_thread(now, || f(&app, &Db::Pg(&client)))
+                    })
                 })
                 .await
                 .map_err(|e| {

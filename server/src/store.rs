@@ -522,6 +522,35 @@ impl Db<'_> {
     }
 }
 
+/// One row or none, through the statement cache.
+pub(crate) fn one<T>(
+    conn: &Db<'_>,
+    sql: &str,
+    args: &[Arg<'_>],
+    map: impl FnOnce(&Row) -> DbResult<T>,
+) -> DbResult<Option<T>> {
+    conn.row(sql, args)?.as_ref().map(map).transpose()
+}
+
+/// Every row, through the statement cache.
+pub(crate) fn all<T>(
+    conn: &Db<'_>,
+    sql: &str,
+    args: &[Arg<'_>],
+    map: impl FnMut(&Row) -> DbResult<T>,
+) -> DbResult<Vec<T>> {
+    conn.rows(sql, args)?.iter().map(map).collect()
+}
+
+/// Runs a statement through the cache; returns the rows changed.
+pub(crate) fn exec(conn: &Db<'_>, sql: &str, args: &[Arg<'_>]) -> DbResult<u64> {
+    conn.execute(sql, args)
+}
+
+pub(crate) fn exists(conn: &Db<'_>, sql: &str, args: &[Arg<'_>]) -> DbResult<bool> {
+    Ok(one(conn, sql, args, |_| Ok(()))?.is_some())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

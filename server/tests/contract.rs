@@ -298,6 +298,42 @@ fn a_walk_through_every_operation_holds_to_the_document() {
     );
 
     ok(&s, "GET", "/admin/v1/audit?limit=50", Value::Null);
+    let hook = ok(
+        &s,
+        "POST",
+        "/admin/v1/webhooks",
+        json!({"url": "https://example.com/hook", "events": ["license.created"]}),
+    );
+    let hook = format!("/admin/v1/webhooks/{}", hook["id"].as_str().unwrap());
+    ok(&s, "GET", "/admin/v1/webhooks", Value::Null);
+    ok(&s, "GET", &hook, Value::Null);
+    ok(
+        &s,
+        "PATCH",
+        &hook,
+        json!({"events": ["*"], "description": "CRM"}),
+    );
+    ok(&s, "POST", &format!("{hook}/resume"), Value::Null);
+    ok(
+        &s,
+        "GET",
+        &format!("{hook}/deliveries?limit=5"),
+        Value::Null,
+    );
+    ok(&s, "DELETE", &hook, Value::Null);
+    ok(&s, "GET", "/admin/v1/events?after=0&limit=10", Value::Null);
+    ok(
+        &s,
+        "PUT",
+        "/admin/v1/settings/consumption-thresholds",
+        json!({"percents": [50, 90, 100]}),
+    );
+    ok(
+        &s,
+        "GET",
+        "/admin/v1/settings/consumption-thresholds",
+        Value::Null,
+    );
     ok(
         &s,
         "GET",

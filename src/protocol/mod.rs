@@ -9,13 +9,16 @@
 //! - [`response`]: the server's Ed25519 signature over each answer, and its
 //!   check on the device;
 //! - [`http_date`]: the `Date` header's form;
-//! - [`counter`]: counter keys and the limit arithmetic of consumption.
+//! - [`counter`]: counter keys and the limit arithmetic of consumption;
+//! - [`webhook`]: the server's signature over a webhook delivery, and a
+//!   receiver's check of it.
 
 pub mod bodies;
 pub mod counter;
 pub mod http_date;
 pub mod request;
 pub mod response;
+pub mod webhook;
 
 #[allow(unused_imports)] // the server's, with `internals`
 pub use http_date::{format_http_date, parse_http_date};

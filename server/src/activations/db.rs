@@ -1,6 +1,9 @@
 //! The queries of activations: the slots, their device keys, their users.
 
+use serde_json::json;
+
 use crate::database::{all, exec, exists, one};
+use crate::events::outbox as events;
 use crate::seats::db::delete_lease;
 use crate::store::{args, Db, DbResult};
 
@@ -50,7 +53,12 @@ pub(crate) fn insert_activation(
         "UPDATE licenses SET activations = activations + 1 WHERE id = ?1",
         args![license_id],
     )?;
-    Ok(())
+    events::emit(
+        tx,
+        events::Kind::ActivationCreated,
+        Some(license_id),
+        json!({ "device": device, "by": events::actor() }),
+    )
 }
 
 pub(crate) fn delete_activation(tx: &Db<'_>, license_id: &str, device: &str) -> DbResult<bool> {
@@ -75,6 +83,7 @@ pub(crate) fn remove_device(
         delete_lease(tx, license_id, device)?;
     } else {
         // Support removing a machine takes its borrowed seat back too.
+        crate::seats::db::keep_spans(tx, license_id, device, true)?;
         exec(
             tx,
             "DELETE FROM leases WHERE license_id = ?1 AND device = ?2",
@@ -87,6 +96,16 @@ pub(crate) fn remove_device(
             "UPDATE licenses SET transfer_count = transfer_count + ?2,
              activations = activations - 1 WHERE id = ?1",
             args![license_id, i64::from(transfer)],
+        )?;
+        events::emit(
+            tx,
+            events::Kind::ActivationRemoved,
+            Some(license_id),
+            json!({
+                "device": device,
+                "by": events::actor(),
+                "counted_as_transfer": transfer,
+            }),
         )?;
     }
     Ok(n > 0)

@@ -72,3 +72,9 @@ pub(crate) fn record_in(tx: &Db<'_>) -> DbResult<()> {
     request.committed.fetch_add(1, Ordering::AcqRel);
     Ok(())
 }
+
+/// The name of the admin (token or staff member) whose request this
+/// thread's transaction serves, if any.
+pub(crate) fn actor() -> Option<String> {
+    ON_THIS_THREAD.with(|c| c.borrow().as_ref().map(|r| r.actor.clone()))
+}

@@ -15,6 +15,7 @@ use tessera::protocol::bodies::LicenseAndDevice;
 use crate::activations::require_activated;
 use crate::device_call::{DeviceBody, DeviceCall, Handler, Purpose, Unsigned};
 use crate::error::ApiError;
+use crate::events::outbox;
 use crate::http::Answer;
 use crate::licenses::db::LicenseRow;
 use crate::state::App;
@@ -56,6 +57,8 @@ pub(crate) fn add_consumption(
     let mut accepted = 0u64;
     let mut conflicts = 0u64;
     let mut counters = std::collections::BTreeSet::new();
+    // What this call adds to each counter (retries add nothing).
+    let mut added: std::collections::BTreeMap<&str, u64> = Default::default();
     for r in records {
         if r.amount == 0 {
             return Err(ApiError::bad_request(
@@ -78,13 +81,24 @@ pub(crate) fn add_consumption(
             amount: r.amount,
             mac: r.mac.as_deref(),
         };
-        match db::insert_consumption(tx, &row.id, &who.fingerprint.id, uploaded, now.timestamp())? {
-            db::Inserted::New => accepted += 1,
+        let counted = match db::insert_consumption(
+            tx,
+            &row.id,
+            &who.fingerprint.id,
+            uploaded,
+            now.timestamp(),
+        )? {
+            db::Inserted::New => true,
             db::Inserted::Conflict => {
-                accepted += 1;
                 conflicts += 1;
+                true
             }
-            db::Inserted::Retry => {}
+            db::Inserted::Retry => false,
+        };
+        if counted {
+            accepted += 1;
+            let sum = added.entry(r.counter.as_str()).or_default();
+            *sum = sum.saturating_add(r.amount);
         }
         counters.insert(r.counter.clone());
     }
@@ -124,9 +138,46 @@ pub(crate) fn add_consumption(
                 ),
             ));
         }
+        if let Some(ceiling) = limit.ceiling() {
+            let before = total.saturating_sub(added.get(counter.as_str()).copied().unwrap_or(0));
+            crossed(tx, &row.id, &counter, (before, total), ceiling)?;
+        }
         totals.insert(counter, total);
     }
     Ok(Unsigned::Ready(crate::http::to_value(
         &ConsumptionAnswer::new(accepted, conflicts, totals),
     )?))
+}
+
+/// Writes a `consumption.threshold` event for each threshold the vendor
+/// set (a percentage of `ceiling`) that the counter passed from `before`
+/// to `after`.
+fn crossed(
+    tx: &Db<'_>,
+    license_id: &str,
+    counter: &str,
+    (before, after): (u64, u64),
+    ceiling: u64,
+) -> Result<(), ApiError> {
+    if after == before || ceiling == 0 {
+        return Ok(());
+    }
+    for percent in crate::events::db::thresholds(tx)? {
+        // The threshold's amount, rounded up: 80 % of 5 is reached at 4.
+        let at = (u128::from(ceiling) * u128::from(percent)).div_ceil(100);
+        if u128::from(before) < at && at <= u128::from(after) {
+            outbox::emit(
+                tx,
+                outbox::Kind::ConsumptionThreshold,
+                Some(license_id),
+                serde_json::json!({
+                    "counter": counter,
+                    "percent": percent,
+                    "used": after,
+                    "limit": ceiling,
+                }),
+            )?;
+        }
+    }
+    Ok(())
 }

@@ -1,7 +1,10 @@
 //! The queries of licenses: the row, its lookups (locked for the
 //! transaction where a write follows), and the searches.
 
+use serde_json::json;
+
 use crate::database::{all, exec, one};
+use crate::events::outbox as events;
 use crate::products::db::require_product;
 use crate::store::{args, Db, DbError, DbResult, Row};
 
@@ -90,7 +93,13 @@ pub(crate) fn insert_license(tx: &Db<'_>, l: &NewLicense<'_>) -> DbResult<()> {
             "a license with this id, or this key for the product, exists",
         ));
     }
-    Ok(())
+    events::emit(
+        tx,
+        events::Kind::LicenseCreated,
+        Some(l.id),
+        json!({ "definition": l.definition, "by": events::actor() }),
+    )?;
+    events::license_written(tx, l.id, l.spec)
 }
 
 /// The product's license with this key, locked until the transaction
@@ -158,7 +167,13 @@ pub(crate) fn update_license(
          WHERE id = ?1",
         args![id, spec, max_users, account],
     )?;
-    Ok(())
+    events::emit(
+        tx,
+        events::Kind::LicenseChanged,
+        Some(id),
+        json!({ "by": events::actor() }),
+    )?;
+    events::license_written(tx, id, spec)
 }
 
 pub(crate) fn set_features_off(tx: &Db<'_>, id: &str, features_off: &str) -> DbResult<()> {
@@ -171,15 +186,29 @@ pub(crate) fn set_features_off(tx: &Db<'_>, id: &str, features_off: &str) -> DbR
 }
 
 pub(crate) fn set_enabled(tx: &Db<'_>, id: &str, enabled: bool) -> DbResult<()> {
-    let n = exec(
+    let was: Option<bool> = one(
+        tx,
+        "SELECT enabled FROM licenses WHERE id = ?1",
+        args![id],
+        |r| r.get(0),
+    )?;
+    let Some(was) = was else {
+        return Err(DbError::NotFound("license_not_found", "no such license"));
+    };
+    if was == enabled {
+        return Ok(());
+    }
+    exec(
         tx,
         "UPDATE licenses SET enabled = ?2 WHERE id = ?1",
         args![id, enabled],
     )?;
-    if n == 0 {
-        return Err(DbError::NotFound("license_not_found", "no such license"));
-    }
-    Ok(())
+    let kind = if enabled {
+        events::Kind::LicenseReinstated
+    } else {
+        events::Kind::LicenseSuspended
+    };
+    events::emit(tx, kind, Some(id), json!({ "by": events::actor() }))
 }
 
 /// An account's licenses made from a definition (a bundle code).

@@ -9,7 +9,7 @@ use super::refusal::{REQUEST, UNKNOWN_ID, UNKNOWN_LICENSE};
 use super::{admin, device, fields, of, Operation};
 use crate::users::assign;
 use crate::users::sign_in::User;
-use crate::{activations, audit, licenses, products, releases, seats, sso, users};
+use crate::{activations, audit, events, licenses, products, releases, seats, sso, users};
 
 /// The table: an operation a row (kept as rows, not as rustfmt would
 /// break them).
@@ -111,5 +111,28 @@ pub(super) fn all() -> Vec<Operation> {
             .body(of::<sso::SsoConfig>),
         admin("get", "/admin/v1/accounts/{account}/sso", "A customer account's identity provider, without its client secret", of::<sso::AccountSso>)
             .refuses(&[(400, "malformed request"), (404, "sso_not_configured: the account has no identity provider")]),
+        admin("post", "/admin/v1/webhooks", "Register a webhook: a receiver's https URL and the kinds of event it wants (docs/EVENTS.md)", of::<events::Webhook>)
+            .body(of::<events::NewWebhook>)
+            .refuses(&[REQUEST]),
+        admin("get", "/admin/v1/webhooks", "Every webhook, with its waiting and given-up deliveries", of::<Vec<events::Webhook>>),
+        admin("get", "/admin/v1/webhooks/{id}", "One webhook", of::<events::Webhook>)
+            .refuses(&[REQUEST, (404, "webhook_not_found")]),
+        admin("patch", "/admin/v1/webhooks/{id}", "Change a webhook's URL, kinds of event or description", of::<events::Webhook>)
+            .body(of::<events::WebhookUpdate>)
+            .refuses(&[REQUEST, (404, "webhook_not_found")]),
+        admin("delete", "/admin/v1/webhooks/{id}", "Remove a webhook with its waiting deliveries and their log", of::<events::Deleted>)
+            .refuses(&[REQUEST, (404, "webhook_not_found")]),
+        admin("post", "/admin/v1/webhooks/{id}/resume", "Resume a paused webhook: its waiting deliveries, and those given up, are sent again in order", of::<events::Webhook>)
+            .refuses(&[REQUEST, (404, "webhook_not_found")]),
+        admin("get", "/admin/v1/webhooks/{id}/deliveries", "A webhook's delivery log: the newest attempts first, with the receiver's status or what went wrong", of::<Vec<events::Attempt>>)
+            .query(fields::<events::AttemptsQuery>)
+            .refuses(&[REQUEST, (404, "webhook_not_found")]),
+        admin("get", "/admin/v1/events", "The events after an id, oldest first (as a webhook receives them)", of::<Vec<events::Event>>)
+            .query(fields::<events::EventsQuery>)
+            .refuses(&[REQUEST]),
+        admin("get", "/admin/v1/settings/consumption-thresholds", "The percentages of a consumption limit whose crossing is an event", of::<events::Thresholds>),
+        admin("put", "/admin/v1/settings/consumption-thresholds", "Set the percentages of a consumption limit whose crossing is an event", of::<events::Thresholds>)
+            .body(of::<events::Thresholds>)
+            .refuses(&[REQUEST]),
     ])
 }

@@ -71,7 +71,18 @@ pub(crate) fn insert_release(tx: &Db<'_>, r: &ReleaseRow) -> DbResult<()> {
             "the product has this version in this channel already",
         ));
     }
-    Ok(())
+    crate::events::outbox::emit(
+        tx,
+        crate::events::outbox::Kind::ReleasePublished,
+        None,
+        serde_json::json!({
+            "product": r.product,
+            "channel": r.channel,
+            "version": r.version,
+            "installation_file": r.installation_file,
+            "size": r.size,
+        }),
+    )
 }
 
 /// A product's releases, in one channel or all.

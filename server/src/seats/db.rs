@@ -32,21 +32,64 @@ pub(crate) fn seats_held(conn: &Db<'_>, license_id: &str, now: i64) -> DbResult<
 /// Records the device's lease. A borrow that has not ended is never cut
 /// short by a later lease of the same device: its seat stays counted until
 /// its end (see [`delete_lease`]).
-pub(crate) fn upsert_lease(
-    tx: &Db<'_>,
-    id: &str,
-    license_id: &str,
-    device: &str,
-    kind: &str,
-    expires_at: i64,
-) -> DbResult<()> {
+///
+/// A lapsed lease it replaces is kept as a span of seat time (for usage
+/// reports); a live one it renews keeps its start.
+pub(crate) fn upsert_lease(tx: &Db<'_>, lease: &NewLease<'_>) -> DbResult<()> {
     exec(
         tx,
-        "INSERT INTO leases (id, license_id, device, kind, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)
+        "INSERT INTO seat_spans (license_id, device, kind, started_at, ended_at)
+         SELECT license_id, device, kind, COALESCE(started_at, expires_at), expires_at
+         FROM leases WHERE license_id = ?1 AND device = ?2 AND expires_at <= ?3",
+        args![lease.license_id, lease.device, lease.now],
+    )?;
+    exec(
+        tx,
+        "INSERT INTO leases (id, license_id, device, kind, expires_at, started_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
          ON CONFLICT (license_id, device) DO UPDATE SET id = ?1,
            kind = CASE WHEN leases.kind = 'borrow' AND leases.expires_at > ?5 THEN 'borrow' ELSE ?4 END,
+           started_at = CASE WHEN leases.expires_at > ?6 THEN leases.started_at ELSE ?6 END,
            expires_at = CASE WHEN leases.expires_at > ?5 THEN leases.expires_at ELSE ?5 END",
-        args![id, license_id, device, kind, expires_at],
+        args![
+            lease.id,
+            lease.license_id,
+            lease.device,
+            lease.kind,
+            lease.expires_at,
+            lease.now
+        ],
+    )?;
+    Ok(())
+}
+
+/// A lease to record.
+pub(crate) struct NewLease<'a> {
+    pub(crate) id: &'a str,
+    pub(crate) license_id: &'a str,
+    pub(crate) device: &'a str,
+    /// `floating` or `borrow`.
+    pub(crate) kind: &'a str,
+    pub(crate) now: i64,
+    pub(crate) expires_at: i64,
+}
+
+/// Keeps the seat time of the device's leases about to be deleted (those
+/// of `kinds`) as spans ending now, or at their end if that came first.
+pub(crate) fn keep_spans(
+    tx: &Db<'_>,
+    license_id: &str,
+    device: &str,
+    borrows_too: bool,
+) -> DbResult<()> {
+    let now = crate::events::context::now();
+    exec(
+        tx,
+        "INSERT INTO seat_spans (license_id, device, kind, started_at, ended_at)
+         SELECT license_id, device, kind, COALESCE(started_at, expires_at),
+                CASE WHEN expires_at < ?3 THEN expires_at ELSE ?3 END
+         FROM leases WHERE license_id = ?1 AND device = ?2 AND (kind != 'borrow' OR ?4 = 1)",
+        args![license_id, device, now, borrows_too],
     )?;
     Ok(())
 }
@@ -73,6 +116,7 @@ pub(crate) fn renew_lease(
 /// device can restore the borrow it gave back from a copy of its state
 /// (SECURITY.md); it lapses at its `expires_at` like any lease.
 pub(crate) fn delete_lease(tx: &Db<'_>, license_id: &str, device: &str) -> DbResult<bool> {
+    keep_spans(tx, license_id, device, false)?;
     Ok(exec(
         tx,
         "DELETE FROM leases WHERE license_id = ?1 AND device = ?2 AND kind != 'borrow'",
@@ -80,7 +124,6 @@ pub(crate) fn delete_lease(tx: &Db<'_>, license_id: &str, device: &str) -> DbRes
     )? > 0)
 }
 
-#[cfg(feature = "compat")] // only the seeds' APIs ask this
 /// When `device`'s borrowed seat of license `license_id` ends, if it holds
 /// one that has not lapsed at `now`.
 pub(crate) fn borrowed_until(

@@ -21,6 +21,7 @@ use crate::activations::require_activated;
 use crate::body::Reply;
 use crate::device_call::{DeviceBody, DeviceCall, Purpose};
 use crate::error::ApiError;
+use crate::events::outbox;
 use crate::http::Answer;
 use crate::licenses::db as licenses_db;
 use crate::licenses::db::LicenseRow;
@@ -63,8 +64,19 @@ pub(crate) async fn heartbeat_call(
 }
 
 pub(crate) async fn release_call(call: DeviceCall<DeviceRequest>) -> Result<Answer, ApiError> {
-    let handler: Box<Handler> = Box::new(|_, tx, row, who, _| {
-        let released = db::delete_lease(tx, &row.id, &who.fingerprint.id)?;
+    let handler: Box<Handler> = Box::new(|_, tx, row, who, now| {
+        let device = &who.fingerprint.id;
+        // A borrowed seat given back stays counted until its end
+        // ([`db::delete_lease`]); the vendor hears it came back.
+        if db::borrowed_until(tx, &row.id, device, now.timestamp())?.is_some() {
+            outbox::emit(
+                tx,
+                outbox::Kind::BorrowReturned,
+                Some(&row.id),
+                serde_json::json!({ "device": device }),
+            )?;
+        }
+        let released = db::delete_lease(tx, &row.id, device)?;
         Ok(Unsigned::Ready(crate::http::to_value(
             &tessera::protocol::bodies::ReleasedAnswer::new(released),
         )?))
@@ -118,6 +130,16 @@ pub(crate) fn lease(
     let expires_at = later(now, length)?;
     let others = db::seats_held_by_others(tx, &row.id, device, now.timestamp())?;
     if others >= license.floating_users {
+        // A fact worth a webhook, kept though the request's work is not.
+        outbox::emit_after(
+            outbox::Kind::SeatDenied,
+            Some(&row.id),
+            serde_json::json!({
+                "device": device,
+                "seats": license.floating_users,
+                "borrow": kind == LeaseKind::Borrow,
+            }),
+        );
         return Err(ApiError::conflict(
             "no_seat_available",
             format!(
@@ -141,12 +163,23 @@ pub(crate) fn lease(
     };
     db::upsert_lease(
         tx,
-        &lease.id,
-        &row.id,
-        device,
-        kind_name,
-        lease.expires_at.unix(),
+        &db::NewLease {
+            id: &lease.id,
+            license_id: &row.id,
+            device,
+            kind: kind_name,
+            now: now.timestamp(),
+            expires_at: lease.expires_at.unix(),
+        },
     )?;
+    if kind == LeaseKind::Borrow {
+        outbox::emit(
+            tx,
+            outbox::Kind::BorrowStarted,
+            Some(&row.id),
+            serde_json::json!({ "device": device, "until": lease.expires_at.to_string() }),
+        )?;
+    }
     // The others, and this device's lease, which is live until expires_at.
     let used = others.saturating_add(1);
     Ok(Unsigned::Lease(

@@ -58,5 +58,10 @@ pub(crate) fn insert_trial<'a>(
             args![product, component, hash, license_id],
         )?;
     }
-    Ok(())
+    crate::events::outbox::emit(
+        tx,
+        crate::events::outbox::Kind::TrialStarted,
+        Some(license_id),
+        serde_json::json!({ "device": device }),
+    )
 }

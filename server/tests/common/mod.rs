@@ -8,6 +8,7 @@
 pub mod contract;
 pub mod licensespring;
 pub mod proxy;
+pub mod receiver;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
