@@ -69,6 +69,8 @@ pub(crate) fn routes() -> (Router<Arc<App>>, crate::route_table::RouteList) {
         "/webhooks/{id}/resume" => post(events::resume_webhook_call),
         "/webhooks/{id}/deliveries" => get(events::attempts_call),
         "/events" => get(events::events_call),
+        "/reports/usage" => get(crate::reports::usage_call),
+        "/reports/usage.csv" => get(crate::reports::usage_csv_call),
         "/settings/consumption-thresholds" => get(events::thresholds_call).put(events::set_thresholds_call),
         "/compat/licensespring/chain" => get(licensespring_chain_call),
         "/compat/licensespring/offline" => post(licensespring_offline_call),

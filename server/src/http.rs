@@ -164,12 +164,12 @@ pub(crate) async fn sign_every_response(
     let response = next.run(req).await;
     let (parts, body) = response.into_parts();
     let retry_after = parts.headers.get(header::RETRY_AFTER).cloned();
-    let is_json = parts
-        .headers
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    let content_type = parts.headers.get(header::CONTENT_TYPE);
+    let is_json = content_type.is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    // A report as CSV is signed as it is, like JSON.
+    let is_csv = content_type.is_some_and(|v| v.as_bytes() == CSV.as_bytes());
     let (status, body) = match to_bytes(body, MAX_ANSWER).await {
-        Ok(bytes) if is_json => (parts.status.as_u16(), bytes.to_vec()),
+        Ok(bytes) if is_json || is_csv => (parts.status.as_u16(), bytes.to_vec()),
         Ok(bytes) => {
             let status = parts.status.as_u16();
             (status, rejection_body(status, &bytes))
@@ -184,6 +184,11 @@ pub(crate) async fn sign_every_response(
         &body,
     );
     let mut signed = sign(&app, &nonce, status, body);
+    if is_csv {
+        signed
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(CSV));
+    }
     if let Some(v) = retry_after {
         signed.headers_mut().insert(header::RETRY_AFTER, v);
     }
@@ -193,6 +198,9 @@ pub(crate) async fn sign_every_response(
     }
     signed
 }
+
+/// The content type of the answers that are CSV (usage reports).
+pub(crate) const CSV: &str = "text/csv; charset=utf-8";
 
 /// The `{status, code, message}` body for an answer axum made itself.
 fn rejection_body(status: u16, text: &[u8]) -> Vec<u8> {

@@ -51,6 +51,7 @@ mod openapi;
 mod products;
 mod rate_limit;
 mod releases;
+mod reports;
 mod route_table;
 mod routes;
 mod seats;

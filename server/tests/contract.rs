@@ -324,6 +324,18 @@ fn a_walk_through_every_operation_holds_to_the_document() {
     ok(&s, "GET", "/admin/v1/events?after=0&limit=10", Value::Null);
     ok(
         &s,
+        "GET",
+        "/admin/v1/reports/usage?from=2025-01-01&to=2030-12-31&per=account",
+        Value::Null,
+    );
+    ok(
+        &s,
+        "GET",
+        "/admin/v1/reports/usage.csv?from=2025-01-01&to=2030-12-31",
+        Value::Null,
+    );
+    ok(
+        &s,
         "PUT",
         "/admin/v1/settings/consumption-thresholds",
         json!({"percents": [50, 90, 100]}),

@@ -66,6 +66,8 @@ pub(crate) struct Operation {
     /// Refusals worth naming beside the API's standard ones
     /// ([`refusal::standard`]); one of the same status replaces it.
     refusals: &'static [(u16, &'static str)],
+    /// The answer on success is CSV text, not JSON.
+    csv: bool,
 }
 
 /// A call of the client API (`POST`, authorized by the product's HMAC).
@@ -85,6 +87,7 @@ pub(crate) fn device(
         body: Some(body),
         answer,
         refusals: &[],
+        csv: false,
     }
 }
 
@@ -105,10 +108,17 @@ pub(crate) fn admin(
         body: None,
         answer,
         refusals: &[],
+        csv: false,
     }
 }
 
 impl Operation {
+    /// Answering CSV text on success (`text/csv`).
+    pub(crate) fn csv(mut self) -> Operation {
+        self.csv = true;
+        self
+    }
+
     /// With a JSON body of this type.
     pub(crate) fn body(mut self, body: SchemaFn) -> Operation {
         self.body = Some(body);
@@ -294,7 +304,12 @@ fn operation(g: &mut SchemaGenerator, op: &Operation, error: &Schema) -> Value {
     let mut responses = Map::new();
     responses.insert(
         "200".into(),
-        answer_of("OK (signed: Tessera-Signature)", &(op.answer)(g)),
+        if op.csv {
+            json!({"description": "OK, as CSV (signed: Tessera-Signature)",
+                   "content": {"text/csv": {"schema": {"type": "string"}}}})
+        } else {
+            answer_of("OK (signed: Tessera-Signature)", &(op.answer)(g))
+        },
     );
     for (status, description) in refusal::standard(op.auth).iter().chain(op.refusals) {
         responses.insert(status.to_string(), answer_of(description, error));

@@ -9,7 +9,7 @@ use super::refusal::{REQUEST, UNKNOWN_ID, UNKNOWN_LICENSE};
 use super::{admin, device, fields, of, Operation};
 use crate::users::assign;
 use crate::users::sign_in::User;
-use crate::{activations, audit, events, licenses, products, releases, seats, sso, users};
+use crate::{activations, audit, events, licenses, products, releases, reports, seats, sso, users};
 
 /// The table: an operation a row (kept as rows, not as rustfmt would
 /// break them).
@@ -129,6 +129,13 @@ pub(super) fn all() -> Vec<Operation> {
             .refuses(&[REQUEST, (404, "webhook_not_found")]),
         admin("get", "/admin/v1/events", "The events after an id, oldest first (as a webhook receives them)", of::<Vec<events::Event>>)
             .query(fields::<events::EventsQuery>)
+            .refuses(&[REQUEST]),
+        admin("get", "/admin/v1/reports/usage", "Usage per license (or per account) and day: activations, peak seats, seat time, borrows, denials, consumption per counter", of::<reports::UsageReport>)
+            .query(fields::<reports::UsageQuery>)
+            .refuses(&[REQUEST]),
+        admin("get", "/admin/v1/reports/usage.csv", "The usage report as CSV: a row per license (or account) and day, a column per counter", of::<String>)
+            .query(fields::<reports::UsageQuery>)
+            .csv()
             .refuses(&[REQUEST]),
         admin("get", "/admin/v1/settings/consumption-thresholds", "The percentages of a consumption limit whose crossing is an event", of::<events::Thresholds>),
         admin("put", "/admin/v1/settings/consumption-thresholds", "Set the percentages of a consumption limit whose crossing is an event", of::<events::Thresholds>)
