@@ -26,6 +26,10 @@ TESSERA_EXPECT_INSTALLED=1 TESSERA_CLI="$root/target/debug/tessera" TESSERA_REQU
     python3 "$root/tests/online/harness.py" "$root/target/debug" "$work/online" run \
     "$py" -m pytest -q -p no:cacheprovider "$root/bindings/python/tests"
 
+echo "-- examples/webhooks/receiver.py --selftest (docs/PROTOCOL.md's worked example)"
+"$py" -m pip install --quiet --disable-pip-version-check "cryptography>=42,<50"
+"$py" "$root/examples/webhooks/receiver.py" --selftest
+
 echo "-- examples/python/quickstart.py"
 cli=$root/target/debug/tessera
 "$cli" keygen --out-dir "$work" --name vendor >/dev/null 2>&1

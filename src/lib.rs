@@ -150,6 +150,36 @@ mod table;
 pub mod time;
 mod util;
 
+/// Checking the license server's webhook deliveries, for the vendor's own
+/// receivers (docs/EVENTS.md): a delivery's signature, under the server's
+/// key, over its event id, timestamp and body.
+///
+/// ```
+/// use std::time::Duration;
+/// use tessera::webhook::{verify_delivery, DeliveryHeaders};
+///
+/// # fn main() -> tessera::Result<()> {
+/// // The server's public key (`tessera-server` prints its id at start).
+/// let server = tessera::PublicKey::from_base64("6kpsY+KcUgq+9VB7Ey7F+ZVHdq6+vnuSQh7qaRRG0iw=")?;
+/// let keyring = tessera::Keyring::from_keys([server]);
+/// // What the receiver was sent: headers and body, as received.
+/// let body = br#"{"id":"42","type":"license.created","created_at":"2030-01-01T00:00:00Z","license_id":"L-1","product":"acme","account":"acme-corp","data":{"by":"device"}}"#;
+/// let headers = DeliveryHeaders {
+///     event_id: Some("42"),
+///     timestamp: Some("1893456000"),
+///     signature: Some("fe812c12f3ab4ce6 oyn/oBTiEQVCqSI5GXj6F6h3kBa5frvIuUdvLfHRsUlQHEL79QQjRSWXQLdl1DDWCEqKf5myyj0eljxAYZzCCg=="),
+/// };
+/// // A receiver passes tessera::Time::now(); this example's delivery is dated.
+/// let now = tessera::Time::from_unix(1_893_456_060).unwrap_or(tessera::Time::UNIX_EPOCH);
+/// let event_id = verify_delivery(&keyring, headers, body, now, Duration::from_secs(300))?;
+/// assert_eq!(event_id, "42"); // the idempotency key: skip it if seen before
+/// # Ok(())
+/// # }
+/// ```
+pub mod webhook {
+    pub use crate::protocol::webhook::{verify_delivery, webhook_message, DeliveryHeaders};
+}
+
 pub use activation::direct::activate;
 pub use error::{Code, Error, Result};
 pub use format::fingerprint::{Comparison, Fingerprint, MatchPolicy};

@@ -9,10 +9,11 @@
 //!
 //! ```text
 //! load URL[,URL...] ADMIN_TOKEN [--requests N] [--seconds S] [--paced-only]
-//!      [--rounds R] [--licenses K]
+//!      [--heartbeats-only] [--rounds R] [--licenses K]
 //! ```
 //!
-//! `--paced-only` skips the closed-loop phases; `--rounds` repeats the
+//! `--paced-only` skips the closed-loop phases; `--heartbeats-only` runs
+//! the 128 clients' closed-loop heartbeats alone; `--rounds` repeats the
 //! paced phase (default 1), each round on its own schedule. Several URLs
 //! are instances sharing one database: client `c` talks to the `c`-th
 //! (round robin), as behind a load balancer. `--licenses` spreads the
@@ -240,6 +241,8 @@ async fn run() {
     let limit = Duration::from_secs(flag("--seconds", 10));
     let rounds = flag("--rounds", 1);
     let paced_only = args.iter().any(|a| a == "--paced-only");
+    // The closed loop of 128 clients' heartbeats alone (scripts/bench-webhooks.sh).
+    let heartbeats_only = args.iter().any(|a| a == "--heartbeats-only");
     let licenses = usize::try_from(flag("--licenses", 1)).unwrap_or(1).max(1);
     let admin = reqwest::Client::new();
     let bearer = format!("Bearer {}", args[2]);
@@ -285,7 +288,11 @@ async fn run() {
         limit.as_secs(),
         paced_length.as_secs()
     );
-    let counts: &[usize] = if paced_only { &[128] } else { &[1, 16, 128] };
+    let counts: &[usize] = if paced_only || heartbeats_only {
+        &[128]
+    } else {
+        &[1, 16, 128]
+    };
     for &clients in counts {
         // One connection per client, as separate processes would have.
         let pool: std::rc::Rc<Vec<reqwest::Client>> =
@@ -298,7 +305,7 @@ async fn run() {
                 call(&p[c], &t, c, "/api/v1/activate_license", &body).await
             }
         };
-        if !paced_only {
+        if !paced_only && !heartbeats_only {
             phase("activations", clients, requests, limit, activate).await;
         }
         // Each client holds a seat and heart-beats it.
@@ -318,7 +325,7 @@ async fn run() {
         if !paced_only {
             phase("heartbeats", clients, requests, limit, heartbeat.clone()).await;
         }
-        if clients == 128 {
+        if clients == 128 && !heartbeats_only {
             for _ in 0..rounds {
                 paced(
                     "heartbeats",

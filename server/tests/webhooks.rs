@@ -217,7 +217,7 @@ fn each_change_writes_its_event_with_who_made_it() {
 
 #[test]
 fn a_receiver_that_fails_in_every_way_gets_every_event_in_order_signed() {
-    let s = start_server(Arc::new(tempfile::tempdir().unwrap()));
+    let mut s = start_server(Arc::new(tempfile::tempdir().unwrap()));
     set_clock(&s, 0);
     // The first deliveries meet a 500, a closed connection, a receiver that
     // hangs past the deadline, one that answers late; then 200s.
@@ -229,7 +229,12 @@ fn a_receiver_that_fails_in_every_way_gets_every_event_in_order_signed() {
         4 => Behaviour::Status(503),
         _ => Behaviour::Status(200),
     });
-    let id = hook(&s, &receiver.url, json!(["*"]));
+    // The receiver's own token rides in its URL: no log may show it.
+    let id = hook(
+        &s,
+        &format!("{}?token=receiver-only-secret", receiver.url),
+        json!(["*"]),
+    );
     let p = product(&s, "acme");
     for (key, license_id) in [("A", "L-A"), ("B", "L-B")] {
         floating(&s, &p, key, license_id, 2);
@@ -304,6 +309,12 @@ fn a_receiver_that_fails_in_every_way_gets_every_event_in_order_signed() {
     let w = admin(&s, "GET", &format!("/admin/v1/webhooks/{id}"), Value::Null);
     assert_eq!(w.body["pending"], 0, "{}", w.body);
     assert_eq!(w.body["state"], "active");
+    assert!(!errors.iter().any(|e| e.contains("receiver-only-secret")));
+    let log = s.stop_and_read_log();
+    assert!(
+        !log.contains("receiver-only-secret") && !log.contains("/hook"),
+        "{log}"
+    );
 }
 
 #[test]

@@ -72,7 +72,24 @@ pub fn verify_answer(
     if headers.nonce != Some(nonce) {
         return Err(Error::BadResponse("the answer is for another request"));
     }
-    let (key_id, signature) = signature
+    let (key, signature) = signed_by(keyring, signature)?;
+    if !verify_response(key, nonce, status, date, body, &signature) {
+        return Err(Error::BadResponse(
+            "the signature does not verify (forged, replayed or altered)",
+        ));
+    }
+    parse_http_date(date)
+        .map(Time::of)
+        .ok_or(Error::BadResponse("the signed Date is malformed"))
+}
+
+/// The trusted key and the signature a `<key id> <base64 signature>`
+/// header names (the server's answers and its webhook deliveries).
+pub(crate) fn signed_by<'k>(
+    keyring: &'k Keyring,
+    header: &str,
+) -> Result<(&'k PublicKey, [u8; 64])> {
+    let (key_id, signature) = header
         .split_once(' ')
         .ok_or(Error::BadResponse("the signature header is malformed"))?;
     let key = KeyId::from_hex(key_id)
@@ -83,14 +100,7 @@ pub fn verify_answer(
         .ok()
         .and_then(|s| s.try_into().ok())
         .ok_or(Error::BadResponse("the signature is malformed"))?;
-    if !verify_response(key, nonce, status, date, body, &signature) {
-        return Err(Error::BadResponse(
-            "the signature does not verify (forged, replayed or altered)",
-        ));
-    }
-    parse_http_date(date)
-        .map(Time::of)
-        .ok_or(Error::BadResponse("the signed Date is malformed"))
+    Ok((key, signature))
 }
 
 /// Signs a response with the server's key (feature `issuer`).

@@ -11,11 +11,8 @@
 //! A receiver checks a delivery with [`verify_delivery`] and keeps the
 //! event id as its idempotency key: a delivery may come more than once.
 
-use base64::engine::general_purpose::STANDARD as B64;
-use base64::Engine as _;
-
 use crate::error::{Error, Result};
-use crate::format::keys::{KeyId, Keyring};
+use crate::format::keys::Keyring;
 use crate::Time;
 
 const DOMAIN: &[u8] = b"tessera/v1/webhook\0";
@@ -60,17 +57,7 @@ pub fn verify_delivery(
     else {
         return Err(Error::BadResponse("the delivery is not signed"));
     };
-    let (key_id, signature) = signature
-        .split_once(' ')
-        .ok_or(Error::BadResponse("the signature header is malformed"))?;
-    let key = KeyId::from_hex(key_id)
-        .and_then(|id| keyring.get(id))
-        .ok_or(Error::BadResponse("signed by a key that is not trusted"))?;
-    let signature: [u8; 64] = B64
-        .decode(signature)
-        .ok()
-        .and_then(|s| s.try_into().ok())
-        .ok_or(Error::BadResponse("the signature is malformed"))?;
+    let (key, signature) = super::response::signed_by(keyring, signature)?;
     if !key.verify(&webhook_message(event_id, timestamp, body), &signature) {
         return Err(Error::BadResponse(
             "the signature does not verify (forged or altered)",
@@ -105,14 +92,18 @@ pub fn sign_delivery(
     timestamp: &str,
     body: &[u8],
 ) -> String {
+    use base64::Engine as _;
     let signature = key.sign(&webhook_message(event_id, timestamp, body));
-    format!("{} {}", key.id(), B64.encode(signature))
+    let signature = base64::engine::general_purpose::STANDARD.encode(signature);
+    format!("{} {signature}", key.id())
 }
 
 #[cfg(all(test, feature = "issuer"))]
 #[allow(clippy::unwrap_used, clippy::expect_used)] // tests (clippy sees cfg(test) only alone)
 mod tests {
     use super::*;
+    use base64::engine::general_purpose::STANDARD as B64;
+    use base64::Engine as _;
     use std::time::Duration;
 
     #[test]
@@ -169,5 +160,29 @@ mod tests {
             ..headers
         };
         assert!(refused(cross, b"{}", now));
+    }
+}
+
+#[cfg(all(test, feature = "issuer"))]
+#[allow(clippy::unwrap_used)] // tests (clippy sees cfg(test) only alone)
+mod worked_example {
+    use super::*;
+
+    /// docs/PROTOCOL.md's worked example, kept true: the key of seed
+    /// 0x07 × 32 signs this delivery to this header.
+    #[test]
+    fn the_worked_example_of_protocol_md() {
+        let key = crate::format::keys::SigningKey::from_seed(&[7; 32]).unwrap();
+        assert_eq!(
+            key.public_key().to_base64(),
+            "6kpsY+KcUgq+9VB7Ey7F+ZVHdq6+vnuSQh7qaRRG0iw="
+        );
+        let body = br#"{"id":"42","type":"license.created","created_at":"2030-01-01T00:00:00Z","license_id":"L-1","product":"acme","account":"acme-corp","data":{"by":"device"}}"#;
+        assert_eq!(
+            sign_delivery(&key, "42", "1893456000", body),
+            "fe812c12f3ab4ce6 oyn/oBTiEQVCqSI5GXj6F6h3kBa5frvIuUdvLfHRsUlQHEL79QQjRSWXQLdl1DDWCEqKf5myyj0eljxAYZzCCg=="
+        );
+        let message = webhook_message("42", "1893456000", body);
+        assert!(message.starts_with(b"tessera/v1/webhook\x0042\x001893456000\x00{\"id\""));
     }
 }

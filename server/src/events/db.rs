@@ -86,16 +86,6 @@ fn event_from(r: &crate::store::Row) -> DbResult<EventRow> {
     })
 }
 
-pub(crate) fn event(conn: &Db<'_>, id: i64) -> DbResult<EventRow> {
-    one(
-        conn,
-        &format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = ?1"),
-        args![id],
-        event_from,
-    )?
-    .ok_or(DbError::NotFound("event_not_found", "no such event"))
-}
-
 /// The events after id `after` (of one license, if named), oldest first.
 pub(crate) fn events_after(
     conn: &Db<'_>,
@@ -258,6 +248,8 @@ pub(crate) struct Claimed {
     pub(crate) event_id: i64,
     pub(crate) attempts: u32,
     pub(crate) first_failed_at: Option<i64>,
+    /// The event, read in the same statement.
+    pub(crate) event: EventRow,
 }
 
 /// Claims up to `limit` deliveries due at `now` until `until`: for each
@@ -273,8 +265,10 @@ pub(crate) fn claim(tx: &Db<'_>, now: i64, until: i64, limit: u32) -> DbResult<V
         ""
     };
     let sql = format!(
-        "SELECT d.webhook_id, w.url, d.event_id, d.attempts, d.first_failed_at
+        "SELECT d.webhook_id, w.url, d.event_id, d.attempts, d.first_failed_at,
+                v.id, v.at, v.kind, v.license_id, v.product, v.account, v.data
          FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
+         JOIN events v ON v.id = d.event_id
          WHERE d.state = 'pending' AND d.next_at <= ?1 AND d.claimed_until <= ?1
            AND w.state = 'active'
            AND NOT EXISTS (SELECT 1 FROM deliveries e
@@ -289,6 +283,15 @@ pub(crate) fn claim(tx: &Db<'_>, now: i64, until: i64, limit: u32) -> DbResult<V
             event_id: r.get(2)?,
             attempts: r.get(3)?,
             first_failed_at: r.get(4)?,
+            event: EventRow {
+                id: r.get(5)?,
+                at: r.get(6)?,
+                kind: r.get(7)?,
+                license_id: r.get(8)?,
+                product: r.get(9)?,
+                account: r.get(10)?,
+                data: r.get(11)?,
+            },
         })
     })?;
     for c in &claimed {
@@ -347,11 +350,12 @@ pub(crate) fn failed(
     Ok(())
 }
 
+/// Logs an attempt (not for a webhook removed while it was sent).
 fn log_attempt(tx: &Db<'_>, c: &Claimed, o: &Outcome<'_>) -> DbResult<()> {
     exec(
         tx,
         "INSERT INTO delivery_attempts (webhook_id, event_id, at, status, error, millis)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS (SELECT 1 FROM webhooks WHERE id = ?1)",
         args![
             c.webhook_id,
             c.event_id,
@@ -390,6 +394,22 @@ pub(crate) fn attempts(conn: &Db<'_>, webhook_id: &str, limit: u32) -> DbResult<
             })
         },
     )
+}
+
+/// Forgets the deliveries delivered, and the attempts logged, before
+/// `before` (the events themselves stay: the usage reports count them).
+pub(crate) fn forget_delivered(tx: &Db<'_>, before: i64) -> DbResult<()> {
+    exec(
+        tx,
+        "DELETE FROM deliveries WHERE state = 'delivered' AND delivered_at < ?1",
+        args![before],
+    )?;
+    exec(
+        tx,
+        "DELETE FROM delivery_attempts WHERE at < ?1",
+        args![before],
+    )?;
+    Ok(())
 }
 
 /// The percentages of a consumption limit whose crossing is an event.

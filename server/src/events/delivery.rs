@@ -129,26 +129,15 @@ async fn claim(app: &Arc<App>, room: usize) -> Result<Vec<Claimed>, ApiError> {
 
 /// Sends one delivery and records what came of it.
 async fn deliver(app: Arc<App>, client: reqwest::Client, c: Claimed) {
-    let event_id = c.event_id;
-    let event = match app
-        .with_db(move |_, conn| Ok(db::event(conn, event_id)?))
-        .await
-    {
-        Ok(e) => e,
-        Err(e) => {
-            eprintln!("tessera-server: event {event_id} not read: {}", e.message);
-            return;
-        }
-    };
-    let body = match serde_json::to_vec(&event_of(&event)) {
+    let body = match serde_json::to_vec(&event_of(&c.event)) {
         Ok(b) => b,
         Err(e) => {
-            eprintln!("tessera-server: event {event_id} not written out: {e}");
+            eprintln!("tessera-server: event {} not written out: {e}", c.event_id);
             return;
         }
     };
     let started = Instant::now();
-    let answer = send(&app, &client, &c.url, &event.id.to_string(), body).await;
+    let answer = send(&app, &client, &c.url, &c.event_id.to_string(), body).await;
     let millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let recorded = app
         .with_db(move |app, conn| {
@@ -270,11 +259,18 @@ pub(crate) fn retry_delay(attempts: u32) -> i64 {
     full - full * jitter / 512
 }
 
+/// How long delivered deliveries and the delivery log are kept.
+const KEEP_LOG: i64 = 30 * 86_400;
+
 /// Reports the licenses whose end has passed, each once (across
-/// instances: the mark is set in the event's transaction).
+/// instances: the mark is set in the event's transaction), and forgets
+/// the deliveries and attempts older than [`KEEP_LOG`].
 async fn report_expired(app: &Arc<App>) -> Result<(), ApiError> {
     app.with_db(|app, conn| {
         let now = app.now().timestamp();
+        database::write_license(conn, |tx| {
+            db::forget_delivered(tx, now.saturating_sub(KEEP_LOG))
+        })?;
         for (license_id, ends_at) in db::newly_expired(conn, now, 500)? {
             database::write_license(conn, |tx| {
                 if db::mark_expired(tx, &license_id, ends_at)? {
