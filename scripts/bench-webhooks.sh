@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Webhook delivery against a release tessera-server on SQLite, loopback,
 # in one sitting (server/examples/webhook_load.rs says how it counts):
-#   1. events made at 100 a second for S seconds, each delivered to a
+#   1. events made at 100 a second for 10 seconds, each delivered to a
 #      receiver on loopback: the time from the change to the receiver's
 #      200 (p50, p99, the slowest);
 #   2. heartbeats a second from 128 clients while 100 events a second are
@@ -16,12 +16,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-seconds=4 rounds=10 profile=release
+seconds=4 rounds=10 latency=10 profile=release
 while [ $# -gt 0 ]; do
     case "$1" in
     --seconds) seconds=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
-    --quick) profile=debug seconds=1 rounds=1; shift ;;
+    --quick) profile=debug seconds=1 rounds=1 latency=1; shift ;;
     *) echo "usage: scripts/bench-webhooks.sh [--seconds S] [--rounds R] [--quick]" >&2; exit 2 ;;
     esac
 done
@@ -58,9 +58,9 @@ stop() {
     pid=
 }
 
-echo "== 100 events/s for $seconds s, each delivered ($(nproc) cores)"
+echo "== 100 events/s for $latency s, each delivered ($(nproc) cores)"
 start latency
-target/$profile/examples/webhook_load "$url" "$token" --rate 100 --seconds "$seconds" | tee "$work/latency.out"
+target/$profile/examples/webhook_load "$url" "$token" --rate 100 --seconds "$latency" | tee "$work/latency.out"
 stop
 grep -q 'delivered' "$work/latency.out"
 

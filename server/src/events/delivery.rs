@@ -69,6 +69,10 @@ async fn run(app: Arc<App>) -> Result<(), String> {
     // receiver is still being waited for (a clock that jumped) is not
     // sent a second time alongside.
     let mut in_flight = std::collections::HashSet::new();
+    // Deliveries sent whose outcome is not recorded yet: recorded in the
+    // transaction of the next claim (one transaction for both, so the
+    // sender takes the database's lock half as often).
+    let mut done: Vec<Sent> = Vec::new();
     loop {
         let now = app.now().timestamp();
         if now >= next_expiry_sweep {
@@ -80,38 +84,54 @@ async fn run(app: Arc<App>) -> Result<(), String> {
                 );
             }
         }
+        let finished = std::mem::take(&mut done);
+        for s in &finished {
+            in_flight.remove(&(s.claimed.webhook_id.clone(), s.claimed.event_id));
+        }
         let room = IN_FLIGHT.saturating_sub(sending.len());
-        let claimed = match claim(&app, room).await {
+        let claimed = match record_and_claim(&app, finished, room).await {
             Ok(c) => c,
             Err(e) => {
+                // Not recorded: the deliveries go again once their claims
+                // lapse (at least once).
                 eprintln!("tessera-server: deliveries not claimed: {}", e.message);
                 Vec::new()
             }
         };
         for c in claimed {
             let key = (c.webhook_id.clone(), c.event_id);
-            if in_flight.insert(key.clone()) {
+            if in_flight.insert(key) {
                 let (app, client) = (Arc::clone(&app), client.clone());
-                sending.spawn(async move {
-                    deliver(app, client, c).await;
-                    key
-                });
+                sending.spawn(async move { deliver(&app, &client, c).await });
             }
         }
         tokio::select! {
             () = context::woken() => {}
             () = tokio::time::sleep(POLL) => {}
-            Some(done) = sending.join_next(), if !sending.is_empty() => {
-                if let Ok(key) = done {
-                    in_flight.remove(&key);
-                }
-            }
+            Some(Ok(sent)) = sending.join_next(), if !sending.is_empty() => done.push(sent),
+        }
+        while let Some(Ok(sent)) = sending.try_join_next() {
+            done.push(sent);
         }
     }
 }
 
-async fn claim(app: &Arc<App>, room: usize) -> Result<Vec<Claimed>, ApiError> {
-    if room == 0 {
+/// A delivery sent, and what came of it.
+struct Sent {
+    claimed: Claimed,
+    /// The receiver's status, or what went wrong.
+    answer: Result<u16, String>,
+    millis: u64,
+}
+
+/// Records what came of the deliveries sent, then claims up to `room`
+/// more, in one transaction.
+async fn record_and_claim(
+    app: &Arc<App>,
+    finished: Vec<Sent>,
+    room: usize,
+) -> Result<Vec<Claimed>, ApiError> {
+    if room == 0 && finished.is_empty() {
         return Ok(Vec::new());
     }
     let hold = i64::try_from(app.webhook_deadline.as_secs())
@@ -121,75 +141,81 @@ async fn claim(app: &Arc<App>, room: usize) -> Result<Vec<Claimed>, ApiError> {
     app.with_db(move |app, conn| {
         let now = app.now().timestamp();
         Ok(database::write_license(conn, |tx| {
+            for sent in &finished {
+                record(tx, sent, now)?;
+            }
+            if limit == 0 {
+                return Ok(Vec::new());
+            }
             db::claim(tx, now, now.saturating_add(hold), limit)
         })?)
     })
     .await
 }
 
-/// Sends one delivery and records what came of it.
-async fn deliver(app: Arc<App>, client: reqwest::Client, c: Claimed) {
-    let body = match serde_json::to_vec(&event_of(&c.event)) {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("tessera-server: event {} not written out: {e}", c.event_id);
-            return;
-        }
-    };
+/// Sends one delivery.
+async fn deliver(app: &App, client: &reqwest::Client, claimed: Claimed) -> Sent {
     let started = Instant::now();
-    let answer = send(&app, &client, &c.url, &c.event_id.to_string(), body).await;
-    let millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    let recorded = app
-        .with_db(move |app, conn| {
-            let now = app.now().timestamp();
-            let (status, error) = match &answer {
-                Ok(status) if (200..300).contains(status) => (Some(*status), String::new()),
-                Ok(status) => (Some(*status), format!("the receiver answered {status}")),
-                Err(e) => (None, e.clone()),
-            };
-            let outcome = Outcome {
-                at: now,
-                status,
-                error: &error,
-                millis,
-            };
-            database::write_license(conn, |tx| {
-                if error.is_empty() {
-                    return db::delivered(tx, &c, &outcome);
-                }
-                let since = c.first_failed_at.unwrap_or(now);
-                let give_up = now.saturating_sub(since) >= GIVE_UP_AFTER;
-                db::failed(
-                    tx,
-                    &c,
-                    &outcome,
-                    now.saturating_add(retry_delay(c.attempts)),
-                    give_up,
-                )?;
-                if give_up && db::pause_webhook(tx, &c.webhook_id, now)? {
-                    emit(
-                        tx,
-                        Kind::WebhookPaused,
-                        None,
-                        json!({
-                            "webhook_id": c.webhook_id,
-                            "failing_since": tessera::Time::from_unix(since)
-                                .map(|t| t.to_string()),
-                            "last_error": error,
-                        }),
-                    )?;
-                }
-                Ok(())
-            })?;
-            Ok(())
-        })
-        .await;
-    if let Err(e) = recorded {
-        eprintln!(
-            "tessera-server: a delivery's outcome not recorded: {}",
-            e.message
-        );
+    let answer = match serde_json::to_vec(&event_of(&claimed.event)) {
+        Ok(body) => {
+            send(
+                app,
+                client,
+                &claimed.url,
+                &claimed.event_id.to_string(),
+                body,
+            )
+            .await
+        }
+        Err(e) => Err(format!("the event could not be written out: {e}")),
+    };
+    Sent {
+        claimed,
+        answer,
+        millis: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     }
+}
+
+/// Records one delivery's outcome: delivered, to be retried, or given up
+/// after a day (and its webhook paused, which is an event of its own).
+fn record(tx: &crate::store::Db<'_>, sent: &Sent, now: i64) -> crate::store::DbResult<()> {
+    let c = &sent.claimed;
+    let (status, error) = match &sent.answer {
+        Ok(status) if (200..300).contains(status) => (Some(*status), String::new()),
+        Ok(status) => (Some(*status), format!("the receiver answered {status}")),
+        Err(e) => (None, e.clone()),
+    };
+    let outcome = Outcome {
+        at: now,
+        status,
+        error: &error,
+        millis: sent.millis,
+    };
+    if error.is_empty() {
+        return db::delivered(tx, c, &outcome);
+    }
+    let since = c.first_failed_at.unwrap_or(now);
+    let give_up = now.saturating_sub(since) >= GIVE_UP_AFTER;
+    db::failed(
+        tx,
+        c,
+        &outcome,
+        now.saturating_add(retry_delay(c.attempts)),
+        give_up,
+    )?;
+    if give_up && db::pause_webhook(tx, &c.webhook_id, now)? {
+        emit(
+            tx,
+            Kind::WebhookPaused,
+            None,
+            json!({
+                "webhook_id": c.webhook_id,
+                "failing_since": tessera::Time::from_unix(since).map(|t| t.to_string()),
+                "last_error": error,
+            }),
+        )?;
+    }
+    Ok(())
 }
 
 /// Posts `body` to `url`, signed: the receiver's status, or what went
