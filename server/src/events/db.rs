@@ -458,7 +458,8 @@ pub(crate) fn mark_expired(tx: &Db<'_>, license_id: &str, ends_at: i64) -> DbRes
 }
 
 /// Records when a license ends (None: it does not); the end it had
-/// before, if any.
+/// before, if any. An end moved later is news again (its expiry will be
+/// reported); one moved earlier keeps what was reported.
 pub(crate) fn set_license_end(
     tx: &Db<'_>,
     license_id: &str,
@@ -482,7 +483,9 @@ pub(crate) fn set_license_end(
             exec(
                 tx,
                 "INSERT INTO license_ends (license_id, ends_at, reported) VALUES (?1, ?2, 0)
-                 ON CONFLICT (license_id) DO UPDATE SET ends_at = ?2, reported = 0",
+                 ON CONFLICT (license_id) DO UPDATE SET ends_at = ?2,
+                   reported = CASE WHEN ?2 > license_ends.ends_at THEN 0
+                                   ELSE license_ends.reported END",
                 args![license_id, end],
             )?;
         }
