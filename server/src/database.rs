@@ -368,10 +368,10 @@ pub(crate) fn finish<T, E: From<DbError>>(db: &Db<'_>, done: Result<T, E>) -> Re
     // An admin request's change commits with its audit row, or not at all;
     // so do the events it reports (an outbox). The events of a refusal are
     // written with the transaction when it goes on, after it otherwise.
-    let deferred = crate::events::context::take_deferred();
+    let deferred = crate::outbox::context::take_deferred();
     let done = done.and_then(|value| {
         for d in &deferred {
-            crate::events::outbox::emit(db, d.kind, d.license_id.as_deref(), d.data.clone())?;
+            crate::outbox::emit(db, d.kind, d.license_id.as_deref(), d.data.clone())?;
         }
         crate::audit::context::record_in(db)?;
         Ok(value)
@@ -379,13 +379,13 @@ pub(crate) fn finish<T, E: From<DbError>>(db: &Db<'_>, done: Result<T, E>) -> Re
     match done {
         Ok(value) => {
             db.end(true)?;
-            crate::events::context::committed();
+            crate::outbox::context::committed();
             Ok(value)
         }
         Err(e) => {
             // The rollback's own failure would hide the one that matters.
             let _ = db.end(false);
-            crate::events::context::take_emitted();
+            crate::outbox::context::take_emitted();
             write_deferred(db, deferred);
             Err(e)
         }
@@ -395,13 +395,13 @@ pub(crate) fn finish<T, E: From<DbError>>(db: &Db<'_>, done: Result<T, E>) -> Re
 /// Writes the events of a refused transaction, rolled back, in a
 /// transaction of their own. A failure to write them is logged: the
 /// request's own answer stands.
-fn write_deferred(db: &Db<'_>, deferred: Vec<crate::events::context::Deferred>) {
+fn write_deferred(db: &Db<'_>, deferred: Vec<crate::outbox::context::Deferred>) {
     if deferred.is_empty() {
         return;
     }
     let done = write_license(db, |tx| {
         for d in &deferred {
-            crate::events::outbox::emit(tx, d.kind, d.license_id.as_deref(), d.data.clone())?;
+            crate::outbox::emit(tx, d.kind, d.license_id.as_deref(), d.data.clone())?;
         }
         Ok::<_, DbError>(())
     });

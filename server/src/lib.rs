@@ -48,6 +48,7 @@ mod events;
 mod http;
 mod licenses;
 mod openapi;
+mod outbox;
 mod products;
 mod rate_limit;
 mod releases;

@@ -56,6 +56,10 @@ pub(crate) struct App {
         Option<Arc<crate::compat::licensespring::signature::AnswerSigner>>,
 }
 
+/// How long a webhook's receiver has to answer (the whole exchange),
+/// unless the configuration says otherwise (`webhook_timeout_secs`).
+const WEBHOOK_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The database a server runs on.
 pub(crate) enum Store {
     /// One SQLite file. The requests' connection sits behind a plain lock,
@@ -105,7 +109,7 @@ impl App {
             max_connections: None,
             max_connections_per_address: crate::admission::PER_ADDRESS,
             webhooks_allow_private: false,
-            webhook_deadline: crate::events::context::WEBHOOK_DEADLINE,
+            webhook_deadline: WEBHOOK_DEADLINE,
             #[cfg(feature = "compat")]
             licensespring_signer: None,
         }
@@ -217,7 +221,7 @@ impl App {
                 let before = conn.total_changes();
                 let now = self.now().timestamp();
                 let value = crate::audit::context::on_this_thread(audited, || {
-                    crate::events::context::on_this_thread(now, || f(self, &Db::Sqlite(&conn)))
+                    crate::outbox::context::on_this_thread(now, || f(self, &Db::Sqlite(&conn)))
                 });
                 if conn.total_changes() != before {
                     checkpoints.wrote();
@@ -236,7 +240,7 @@ impl App {
                     let client = PgClient::new(client, runtime);
                     let now = app.now().timestamp();
                     crate::audit::context::on_this_thread(audited, || {
-                        crate::events::context::on_this_thread(now, || f(&app, &Db::Pg(&client)))
+                        crate::outbox::context::on_this_thread(now, || f(&app, &Db::Pg(&client)))
                     })
                 })
                 .await

@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use crate::database::{all, exec, exists, one};
-use crate::events::outbox as events;
+use crate::outbox as events;
 use crate::seats::db::delete_lease;
 use crate::store::{args, Db, DbResult};
 

@@ -15,9 +15,9 @@ use tessera::protocol::bodies::LicenseAndDevice;
 use crate::activations::require_activated;
 use crate::device_call::{DeviceBody, DeviceCall, Handler, Purpose, Unsigned};
 use crate::error::ApiError;
-use crate::events::outbox;
 use crate::http::Answer;
 use crate::licenses::db::LicenseRow;
+use crate::outbox;
 use crate::state::App;
 use crate::store::Db;
 
@@ -162,7 +162,7 @@ fn crossed(
     if after == before || ceiling == 0 {
         return Ok(());
     }
-    for percent in crate::events::db::thresholds(tx)? {
+    for percent in crate::outbox::db::thresholds(tx)? {
         // The threshold's amount, rounded up: 80 % of 5 is reached at 4.
         let at = (u128::from(ceiling) * u128::from(percent)).div_ceil(100);
         if u128::from(before) < at && at <= u128::from(after) {

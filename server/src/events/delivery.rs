@@ -16,10 +16,10 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use super::db::{self, Claimed, Outcome};
-use super::outbox::{emit, Kind};
-use super::{address, context, event_of};
+use super::{address, event_of};
 use crate::database;
 use crate::error::ApiError;
+use crate::outbox::{context, db as outbox_db, emit, Kind};
 use crate::state::App;
 
 /// The most of a receiver's answer that is read; the rest is dropped.
@@ -327,11 +327,11 @@ fn note_license_ends(conn: &crate::store::Db<'_>) -> crate::store::DbResult<()> 
     )?;
     let now = context::now();
     for (id, spec) in missing {
-        let Some(end) = super::outbox::license_end(&spec) else {
+        let Some(end) = crate::outbox::license_end(&spec) else {
             continue;
         };
         database::write_license(conn, |tx| {
-            db::set_license_end(tx, &id, Some(end))?;
+            outbox_db::set_license_end(tx, &id, Some(end))?;
             if end <= now {
                 db::mark_expired(tx, &id, end)?;
             }

@@ -3,21 +3,17 @@
 //! the webhooks that asked for its kind, signed by the server's key, at
 //! least once, in order per license.
 //!
-//! - [`context`]: the time of a database task and the events it wrote or
-//!   deferred;
-//! - [`db`]: the events, webhooks and deliveries tables;
+//! - [`crate::outbox`]: writing them, in the change's transaction;
+//! - [`db`]: reading events, and the webhooks and deliveries tables;
 //! - [`address`]: which receivers' addresses a delivery may reach;
 //! - [`delivery`]: the sender each instance runs;
-//! - this module: the kinds of event, [`emit`], and the admin API.
+//! - this module: the admin API.
 
 pub(crate) mod address;
-pub(crate) mod context;
 pub(crate) mod db;
 pub(crate) mod delivery;
-pub(crate) mod kind;
-pub(crate) mod outbox;
 
-pub(crate) use kind::Kind;
+use crate::outbox::{context, Kind};
 
 use axum::extract::{Path, Query, State};
 use schemars::JsonSchema;
@@ -296,7 +292,9 @@ pub(crate) async fn events_call(State(app): AppState, Query(q): Query<EventsQuer
 }
 
 pub(crate) async fn thresholds_call(State(app): AppState) -> Reply {
-    let percents = app.with_db(|_, conn| Ok(db::thresholds(conn)?)).await?;
+    let percents = app
+        .with_db(|_, conn| Ok(crate::outbox::db::thresholds(conn)?))
+        .await?;
     Answer::of(Thresholds { percents })
 }
 
@@ -310,8 +308,12 @@ pub(crate) async fn set_thresholds_call(
     t.percents.sort_unstable();
     t.percents.dedup();
     let percents = t.percents.clone();
-    app.with_db(move |_, conn| database::write(conn, |tx| Ok(db::set_thresholds(tx, &percents)?)))
-        .await?;
+    app.with_db(move |_, conn| {
+        database::write(conn, |tx| {
+            Ok(crate::outbox::db::set_thresholds(tx, &percents)?)
+        })
+    })
+    .await?;
     Answer::of(t)
 }
 

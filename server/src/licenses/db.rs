@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use crate::database::{all, exec, one};
-use crate::events::outbox as events;
+use crate::outbox as events;
 use crate::products::db::require_product;
 use crate::store::{args, Db, DbError, DbResult, Row};
 

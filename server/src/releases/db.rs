@@ -71,9 +71,9 @@ pub(crate) fn insert_release(tx: &Db<'_>, r: &ReleaseRow) -> DbResult<()> {
             "the product has this version in this channel already",
         ));
     }
-    crate::events::outbox::emit(
+    crate::outbox::emit(
         tx,
-        crate::events::outbox::Kind::ReleasePublished,
+        crate::outbox::Kind::ReleasePublished,
         None,
         serde_json::json!({
             "product": r.product,

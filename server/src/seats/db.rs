@@ -82,7 +82,7 @@ pub(crate) fn keep_spans(
     device: &str,
     borrows_too: bool,
 ) -> DbResult<()> {
-    let now = crate::events::context::now();
+    let now = crate::outbox::context::now();
     exec(
         tx,
         "INSERT INTO seat_spans (license_id, device, kind, started_at, ended_at)

@@ -58,9 +58,9 @@ pub(crate) fn insert_trial<'a>(
             args![product, component, hash, license_id],
         )?;
     }
-    crate::events::outbox::emit(
+    crate::outbox::emit(
         tx,
-        crate::events::outbox::Kind::TrialStarted,
+        crate::outbox::Kind::TrialStarted,
         Some(license_id),
         serde_json::json!({ "device": device }),
     )

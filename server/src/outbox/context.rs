@@ -11,10 +11,6 @@ use serde_json::Value;
 
 use super::kind::Kind;
 
-/// How long a webhook's receiver has to answer (the whole exchange),
-/// unless the server's configuration says otherwise.
-pub(crate) const WEBHOOK_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
-
 /// An event to write on its own once the transaction that produced it is
 /// rolled back (a seat denied is a refusal: the request's transaction
 /// keeps nothing, but the denial is a fact).

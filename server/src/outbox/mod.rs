@@ -1,14 +1,24 @@
-//! Writing events: each in the transaction of the change it reports (an
-//! outbox), with a pending delivery for each webhook that asked for its
-//! kind. The database layer calls it when a transaction commits (and after
-//! one rolls back, for the events of a refusal), so it names the database
-//! only through the store.
+//! Writing events (docs/EVENTS.md): each in the transaction of the change
+//! it reports (an outbox), with a pending delivery for each webhook that
+//! asked for its kind. Every aggregate's queries write here, and the
+//! database layer calls it when a transaction commits (and after one rolls
+//! back, for the events of a refusal), so it stands below them all and
+//! names the database only through the store; `events/` sends what it
+//! wrote and serves it to the admin API.
+//!
+//! - [`kind`]: the kinds of event;
+//! - [`context`]: the time of a database task and the events it wrote or
+//!   deferred;
+//! - [`db`]: the rows it writes.
 
 use serde_json::Value;
 
-use super::context;
-use super::db;
-pub(crate) use super::kind::Kind;
+pub(crate) mod context;
+pub(crate) mod db;
+mod kind;
+
+pub(crate) use kind::Kind;
+
 use crate::store::{Db, DbResult};
 
 /// Writes an event of `kind` about `license_id` (if any) in the caller's
