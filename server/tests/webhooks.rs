@@ -524,3 +524,35 @@ fn two_instances_on_postgres_send_each_event_once_at_a_time() {
     ids.dedup();
     assert_eq!(ids.len(), n, "an event was sent twice");
 }
+
+#[test]
+fn a_killed_instances_deliveries_are_taken_over_by_the_other() {
+    if postgres().is_none() {
+        eprintln!("skipped: the multi-instance tests need TESSERA_TEST_POSTGRES");
+        return;
+    }
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let mut a = start_server(Arc::clone(&dir));
+    set_clock(&a, 0);
+    // The first delivery hangs; whichever instance sent it is killed then.
+    let receiver = Receiver::start(|n, _| match n {
+        0 => Behaviour::Hang(Duration::from_secs(5)),
+        _ => Behaviour::Status(200),
+    });
+    hook(&a, &receiver.url, json!(["license.created"]));
+    let p = product(&a, "acme");
+    floating(&a, &p, "A", "L-A", 1);
+    receiver.wait_for("the first attempt", |got| !got.is_empty());
+    // B starts only now, so A alone could have claimed it.
+    let b = start_server(dir);
+    a.child.kill().unwrap();
+    a.child.wait().unwrap();
+    // B's clock passes A's claim (the deadline and a margin): B sends it.
+    set_clock(&b, 120);
+    let got = receiver.wait_for("the delivery taken over", |got| {
+        got.iter().any(|r| r.answered == Some(200))
+    });
+    assert!(got
+        .iter()
+        .all(|r| r.event_id == got[0].event_id && verified(&b, r)));
+}
