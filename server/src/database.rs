@@ -253,6 +253,7 @@ CREATE TABLE deliveries (
     PRIMARY KEY (webhook_id, event_id)
 );
 CREATE INDEX deliveries_waiting ON deliveries (state, next_at);
+CREATE INDEX deliveries_done ON deliveries (state, delivered_at);
 CREATE INDEX deliveries_queue ON deliveries (webhook_id, queue, state, event_id);
 CREATE TABLE delivery_attempts (
     id INTEGER PRIMARY KEY,
@@ -264,6 +265,7 @@ CREATE TABLE delivery_attempts (
     millis INTEGER NOT NULL
 );
 CREATE INDEX delivery_attempts_by_webhook ON delivery_attempts (webhook_id, id);
+CREATE INDEX delivery_attempts_by_time ON delivery_attempts (at);
 CREATE TABLE settings (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -283,6 +285,7 @@ CREATE TABLE seat_spans (
     ended_at INTEGER NOT NULL
 );
 CREATE INDEX seat_spans_by_license ON seat_spans (license_id, started_at);
+CREATE INDEX seat_spans_by_time ON seat_spans (started_at);
 ",
 ];
 
