@@ -65,23 +65,33 @@ pub(crate) async fn heartbeat_call(
 
 pub(crate) async fn release_call(call: DeviceCall<DeviceRequest>) -> Result<Answer, ApiError> {
     let handler: Box<Handler> = Box::new(|_, tx, row, who, now| {
-        let device = &who.fingerprint.id;
-        // A borrowed seat given back stays counted until its end
-        // ([`db::delete_lease`]); the vendor hears it came back.
-        if db::borrowed_until(tx, &row.id, device, now.timestamp())?.is_some() {
-            outbox::emit(
-                tx,
-                outbox::Kind::BorrowReturned,
-                Some(&row.id),
-                serde_json::json!({ "device": device }),
-            )?;
-        }
-        let released = db::delete_lease(tx, &row.id, device)?;
+        let released = release(tx, &row.id, &who.fingerprint.id, now.timestamp())?;
         Ok(Unsigned::Ready(crate::http::to_value(
             &tessera::protocol::bodies::ReleasedAnswer::new(released),
         )?))
     });
     call.run(Purpose::Use, handler).await
+}
+
+/// Gives the device's seat back: a floating seat is freed; a borrowed
+/// one stays counted until its end ([`db::delete_lease`]), and the
+/// vendor hears it came back (`borrow.returned`). Whether a floating seat
+/// was freed.
+pub(crate) fn release(
+    tx: &Db<'_>,
+    license_id: &str,
+    device: &str,
+    now: i64,
+) -> Result<bool, crate::store::DbError> {
+    if db::borrowed_until(tx, license_id, device, now)?.is_some() {
+        outbox::emit(
+            tx,
+            outbox::Kind::BorrowReturned,
+            Some(license_id),
+            serde_json::json!({ "device": device }),
+        )?;
+    }
+    db::delete_lease(tx, license_id, device)
 }
 
 /// The license as it is now, refused when it is not a floating license.

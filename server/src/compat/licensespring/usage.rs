@@ -141,8 +141,8 @@ pub(super) async fn borrow_call(call: LicenseCall) -> Result<Answer, ApiError> {
 
 pub(super) async fn release_call(call: LicenseCall) -> Result<Answer, ApiError> {
     let _request = &call.request;
-    let f: OnLicense = Box::new(|_, tx, row, device, _, _| {
-        seats::db::delete_lease(tx, &row.id, device)?;
+    let f: OnLicense = Box::new(|_, tx, row, device, _, now| {
+        seats::release(tx, &row.id, device, now.timestamp())?;
         Ok(Value::from("floating_released"))
     });
     call.run(Purpose::Use, f).await
