@@ -113,6 +113,10 @@ suite quickstart ./scripts/quickstart.sh
 suite header ./scripts/header.sh
 # server/openapi.json must be what the server makes of its types and table.
 suite openapi ./scripts/openapi.sh
+# The crates as crates.io would take them: packaged, built from the
+# package alone, and nothing in them a user does not need (no tests, no
+# fixtures, no private key but unit tests' named throwaways).
+suite package ./scripts/package-check.sh
 # The C library's smallest build: under 1 MB, every export, online refused.
 suite smallest-build ./scripts/smallest-build.sh
 # C and C++: the header alone, every export (plain, valgrind, ASan+UBSan),
