@@ -117,6 +117,9 @@ suite openapi ./scripts/openapi.sh
 # package alone, and nothing in them a user does not need (no tests, no
 # fixtures, no private key but unit tests' named throwaways).
 suite package ./scripts/package-check.sh
+# The C ABI against its baseline (capi/abi/): additions move
+# TESSERA_ABI_VERSION, a break moves the SONAME (docs/VERSIONING.md).
+suite abi ./scripts/abi-check.sh
 # The C library's smallest build: under 1 MB, every export, online refused.
 suite smallest-build ./scripts/smallest-build.sh
 # C and C++: the header alone, every export (plain, valgrind, ASan+UBSan),
