@@ -19,9 +19,10 @@ cargo build --quiet -p tessera-capi
 lib=target/debug/libtessera.so
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-# Without the paths of the machine that built it (a dependency's C sources).
+# The paths of the machine that built it (a dependency's C sources) made
+# relative: the registry's and this checkout's.
 abidw --no-corpus-path --no-show-locs --drop-undefined-syms "$lib" |
-    sed -E "s# (path|comp-dir-path)='[^']*'##g" >"$work/libtessera.abi"
+    sed -E "s#'[^']*/\.cargo/registry/src/[^/']*/#'registry/#g; s#'$PWD/#'./#g" >"$work/libtessera.abi"
 
 if [ "${1:-}" = --write ]; then
     mkdir -p "$base"
@@ -72,8 +73,9 @@ set +e
 abidiff --no-show-locs "$base/libtessera.abi" "$work/libtessera.abi" >"$work/abidiff.out"
 diff_status=$?
 set -e
-# abidiff's status: bit 1 an error, bit 4 a change, bit 8 an incompatible one.
-if [ $((diff_status & 1)) -ne 0 ]; then
+# abidiff's status: bit 1 an error, bit 2 a usage error, bit 4 a change,
+# bit 8 an incompatible one; above 15 it did not finish.
+if [ $((diff_status & 3)) -ne 0 ] || [ "$diff_status" -gt 15 ]; then
     cat "$work/abidiff.out" >&2
     echo "abi-check: abidiff failed" >&2
     exit 1
@@ -93,7 +95,7 @@ if [ -n "$removed" ] || [ $((diff_status & 8)) -ne 0 ]; then
         status=1
     fi
 fi
-if [ -n "$added" ] || [ $((diff_status & 4)) -ne 0 ]; then
+if [ -n "$added" ] || [ $((diff_status & 12)) -eq 4 ]; then
     echo "the C ABI adds to capi/abi/:"
     [ -z "$added" ] || echo "$added" | sed 's/^/  + /'
     if [ "$(abi_version include/tessera.h)" -le "$(abi_version "$base/tessera.h")" ]; then
