@@ -45,6 +45,10 @@ fn hook(s: &Server, url: &str, events: Value) -> String {
     a.body["id"].as_str().unwrap().to_owned()
 }
 
+fn of_kind<'a>(all: &'a [Value], kind: &str) -> &'a Value {
+    all.iter().find(|e| e["type"] == kind).unwrap()
+}
+
 fn events(s: &Server) -> Vec<Value> {
     let a = admin(s, "GET", "/admin/v1/events?limit=1000", Value::Null);
     assert_eq!(a.status, 200, "{}", a.body);
@@ -154,6 +158,23 @@ fn each_change_writes_its_event_with_who_made_it() {
         json!({"spec": {"validity_period": later.to_string()}}),
     );
     assert_eq!(renewed.status, 200, "{}", renewed.body);
+    // A trial: its license is created, and the trial started.
+    let d = admin(
+        &s,
+        "POST",
+        "/admin/v1/definitions",
+        json!({"product": "acme", "code": "TRIAL", "name": "Trial", "trial_days": 14,
+               "spec": {"license_type": "time-limited", "validity_period": "2099-01-01T00:00:00Z",
+                        "product_details": {"short_code": "acme"}}}),
+    );
+    assert_eq!(d.status, 200, "{}", d.body);
+    let trial = call(
+        &s,
+        &p,
+        "/api/v1/trial_key",
+        json!({"product": "acme", "fingerprint": device(9)}),
+    );
+    assert_eq!(trial.status, 200, "{}", trial.body);
     let release = admin(
         &s,
         "POST",
@@ -173,7 +194,12 @@ fn each_change_writes_its_event_with_who_made_it() {
     let all = events(&s);
     let kinds: Vec<&str> = all.iter().map(|e| e["type"].as_str().unwrap()).collect();
     let count = |k: &str| kinds.iter().filter(|x| **x == k).count();
-    assert_eq!(count("license.created"), 2, "{kinds:?}");
+    assert_eq!(count("license.created"), 3, "{kinds:?}");
+    assert_eq!(count("trial.started"), 1, "{kinds:?}");
+    assert_eq!(
+        of_kind(&all, "trial.started")["data"]["device"],
+        "device-0009"
+    );
     assert_eq!(count("activation.created"), 3, "{kinds:?}");
     assert_eq!(count("seat.denied"), 1, "{kinds:?}");
     assert_eq!(count("borrow.started"), 1, "{kinds:?}");
