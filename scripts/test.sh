@@ -161,6 +161,20 @@ format_by_hand() {
         return 1
     fi
     rm -f "$tampered"
+    # A release's signed sums, by the same recipe (its own domain).
+    local work
+    work=$(mktemp -d)
+    target/debug/tessera keygen --out-dir "$work" --name release >/dev/null 2>&1 || return 1
+    (cd "$work" && sha256sum release.pub >SHA256SUMS) || return 1
+    target/debug/tessera sign-manifest --key "$work/release.key" --sums "$work/SHA256SUMS" \
+        --out "$work/SHA256SUMS.tessera" 2>/dev/null || return 1
+    docs/example/verify-by-hand.sh "$work/SHA256SUMS.tessera" "$work/release.pub" >"$work/out" &&
+        grep -qxF -f "$work/SHA256SUMS" "$work/out" || {
+        echo "the recipe did not verify a signed manifest to its sums" >&2
+        rm -rf "$work"
+        return 1
+    }
+    rm -rf "$work"
 }
 suite format-by-hand format_by_hand
 

@@ -117,6 +117,18 @@ pub fn lease(data: &[u8]) {
     }
 }
 
+/// Signed manifests: the sums reader on the bytes as they are, and the
+/// envelope (the test key trusted, so a seed's mutations reach the reader
+/// behind the signature only where they keep it).
+pub fn manifest(data: &[u8]) {
+    let _ = crate::format::manifest::parse(data);
+    let Some(key) = test_key() else { return };
+    let keyring = Keyring::from_keys([key.public_key().clone()]);
+    if let Ok(m) = crate::format::manifest::Manifest::verify(data, &keyring) {
+        assert!(!m.entries().is_empty());
+    }
+}
+
 /// Local state files.
 pub fn state_file(data: &[u8]) {
     let dir = std::env::temp_dir().join(format!("tessera-fuzz-state-{}", std::process::id()));
@@ -290,10 +302,11 @@ pub fn server_response(data: &[u8]) {
 }
 
 /// The entry point of each target, by name (for the regression test).
-pub const TARGETS: [(&str, Entry); 11] = [
+pub const TARGETS: [(&str, Entry); 12] = [
     ("license_file", license_file),
     ("license_payload", license_payload),
     ("lease", lease),
+    ("manifest", manifest),
     ("state_file", state_file),
     ("journal", journal),
     ("issue_spec", issue_spec),

@@ -108,9 +108,23 @@ enum Command {
         #[arg(long)]
         pin_file: PathBuf,
     },
-    /// Verify and validate a license file; the exit code tells the outcome.
+    /// Sign a release's sums (as `sha256sum` writes them, `SHA256SUMS`)
+    /// into a manifest that `tessera verify` checks (docs/FORMAT.md).
+    SignManifest {
+        /// The release key (PKCS#8 PEM, from `tessera keygen`).
+        #[arg(long)]
+        key: PathBuf,
+        /// The sums file; `-` reads standard input.
+        #[arg(long)]
+        sums: PathBuf,
+        /// Where to write the manifest; standard output when left out.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Verify and validate a license file, or verify a signed manifest and
+    /// every file it lists (beside it); the exit code tells the outcome.
     Verify {
-        /// The license file.
+        /// The license file, or a manifest (`-----BEGIN TESSERA MANIFEST-----`).
         file: PathBuf,
         /// Trusted public keys (repeatable).
         #[arg(long, required = true)]
@@ -308,6 +322,7 @@ fn main() -> ExitCode {
             compare,
             policy,
         } => fingerprint(&product, root, save.as_deref(), compare.as_deref(), &policy),
+        Command::SignManifest { key, sums, out } => sign_manifest(&key, &sums, out.as_deref()),
         Command::Verify {
             file,
             key,
@@ -513,6 +528,72 @@ fn issue(key: &Path, spec: &Path, out: Option<&Path>, at: Option<Time>) -> Resul
     Ok(())
 }
 
+fn sign_manifest(key: &Path, sums: &Path, out: Option<&Path>) -> Result<(), Failure> {
+    let key = read_signing_key(key)?;
+    let sums = read(sums, "sums file")?;
+    let text = tessera::format::manifest::sign(&sums, &key)?;
+    match out {
+        Some(path) => {
+            write_atomic(path, text.as_bytes(), 0o644, false)?;
+            eprintln!(
+                "signed a manifest of {} files with key {} into {}",
+                tessera::format::manifest::parse(&sums)?.len(),
+                key.id(),
+                path.display()
+            );
+        }
+        None => print!("{text}"),
+    }
+    Ok(())
+}
+
+/// Checks a manifest's signature, then each file it lists (in the
+/// manifest's directory) by size-bounded streaming SHA-256.
+fn verify_manifest(path: &Path, bytes: &[u8], keys: &[PathBuf]) -> Result<(), Failure> {
+    use sha2::{Digest, Sha256};
+    let manifest = tessera::format::manifest::Manifest::verify(bytes, &read_keyring(keys)?)?;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut bad = 0usize;
+    for entry in manifest.entries() {
+        let file = dir.join(&entry.name);
+        let digest = std::fs::File::open(&file).and_then(|mut f| {
+            let mut hasher = Sha256::new();
+            std::io::copy(&mut f, &mut hasher)?;
+            Ok(hasher.finalize())
+        });
+        match digest {
+            Ok(d) if d.as_slice() == entry.sha256 => println!("{}: OK", entry.name),
+            Ok(_) => {
+                println!("{}: FAILED (its SHA-256 is not the signed one)", entry.name);
+                bad += 1;
+            }
+            Err(e) => {
+                println!("{}: FAILED (cannot read it: {e})", entry.name);
+                bad += 1;
+            }
+        }
+    }
+    if bad > 0 {
+        return Err(Failure::new(
+            exit::FAILED,
+            format!(
+                "{bad} of {} files do not match the manifest signed by key {}",
+                manifest.entries().len(),
+                manifest.key_id()
+            ),
+        ));
+    }
+    println!(
+        "signed by key {}: all {} files match",
+        manifest.key_id(),
+        manifest.entries().len()
+    );
+    Ok(())
+}
+
 fn inspect(
     path: &Path,
     keys: &[PathBuf],
@@ -652,6 +733,9 @@ fn verify(
     keygen: &KeygenArgs,
 ) -> Result<(), Failure> {
     let bytes = read(path, "license file")?;
+    if bytes.starts_with(b"-----BEGIN TESSERA MANIFEST-----") {
+        return verify_manifest(path, &bytes, keys);
+    }
     let file = if KeygenFile::sniff(&bytes).is_some() {
         open_keygen(&bytes, keys, product.as_deref(), keygen)?
     } else {

@@ -596,3 +596,78 @@ fn every_exit_code_is_documented() {
         assert!(seen.contains(&expected), "{expected} not reached: {seen:?}");
     }
 }
+
+/// A release's sums, signed and verified: `sha256sum`'s own file (the
+/// system's `sha256sum` writes it), each listed file checked beside the
+/// manifest; a changed file, a missing one, another key and an edited
+/// manifest each fail.
+#[test]
+fn a_signed_manifest_verifies_its_files_and_names_the_one_that_changed() {
+    let vendor = Vendor::new();
+    let release = tempfile::tempdir().unwrap();
+    std::fs::write(release.path().join("tessera-sdk.tar.gz"), b"archive bytes").unwrap();
+    std::fs::write(release.path().join("tessera.whl"), b"wheel bytes").unwrap();
+    let sums = Command::new("sha256sum")
+        .current_dir(release.path())
+        .args(["tessera-sdk.tar.gz", "tessera.whl"])
+        .output()
+        .expect("sha256sum runs");
+    assert!(sums.status.success());
+    std::fs::write(release.path().join("SHA256SUMS"), &sums.stdout).unwrap();
+    let manifest = release.path().join("SHA256SUMS.tessera");
+    let out = tessera(&[
+        "sign-manifest",
+        "--key",
+        path(&vendor.file("vendor.key")),
+        "--sums",
+        path(&release.path().join("SHA256SUMS")),
+        "--out",
+        path(&manifest),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let verify = |key: &Path| tessera(&["verify", path(&manifest), "--key", path(key)]);
+    let ok = verify(&vendor.file("vendor.pub"));
+    assert!(ok.status.success(), "{}", text(&ok));
+    assert!(text(&ok).contains("all 2 files match"), "{}", text(&ok));
+
+    std::fs::write(release.path().join("tessera.whl"), b"swapped wheel").unwrap();
+    let changed = verify(&vendor.file("vendor.pub"));
+    assert_eq!(changed.status.code(), Some(1), "{}", text(&changed));
+    assert!(
+        text(&changed).contains("tessera.whl: FAILED"),
+        "{}",
+        text(&changed)
+    );
+    assert!(
+        text(&changed).contains("tessera-sdk.tar.gz: OK"),
+        "{}",
+        text(&changed)
+    );
+    std::fs::remove_file(release.path().join("tessera.whl")).unwrap();
+    let missing = verify(&vendor.file("vendor.pub"));
+    assert_eq!(missing.status.code(), Some(1), "{}", text(&missing));
+
+    let other = Vendor::new();
+    let stranger = verify(&other.file("vendor.pub"));
+    assert!(!stranger.status.success());
+    assert!(text(&stranger).contains("key"), "{}", text(&stranger));
+    let mut edited = std::fs::read_to_string(&manifest).unwrap();
+    let at = edited.find("\n\n").unwrap() + 3;
+    let flipped = if &edited[at..=at] == "A" { "B" } else { "A" };
+    edited.replace_range(at..=at, flipped);
+    std::fs::write(&manifest, edited).unwrap();
+    let forged = verify(&vendor.file("vendor.pub"));
+    assert!(!forged.status.success(), "{}", text(&forged));
+
+    // Sums that are not sha256sum's form are refused before signing.
+    std::fs::write(release.path().join("BAD"), b"not a sum\n").unwrap();
+    let refused = tessera(&[
+        "sign-manifest",
+        "--key",
+        path(&vendor.file("vendor.key")),
+        "--sums",
+        path(&release.path().join("BAD")),
+    ]);
+    assert!(!refused.status.success());
+    assert!(text(&refused).contains("malformed"), "{}", text(&refused));
+}

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Verifies a Tessera license file with nothing but coreutils and OpenSSL 3,
-# following docs/FORMAT.md step by step. Prints the payload when it verifies.
+# Verifies a Tessera license file (or any armored document: a signed
+# manifest, a lease) with nothing but coreutils and OpenSSL 3, following
+# docs/FORMAT.md step by step. Prints the payload when it verifies.
 # An illustration of the steps, NOT a strict verifier: it skips the armor's
 # canonical-encoding rules and OpenSSL's Ed25519 check is not verify_strict
 # (a small-order key forgery can pass it). Products verify with the SDK.
@@ -22,9 +23,13 @@ sed -n '6,$p' "$work/armor" | sed '$d' | tr -d '\n' | base64 -d > "$work/body"
 head -c -64 "$work/body" > "$work/payload.json"
 tail -c 64 "$work/body" > "$work/sig"
 
-# 5. The signed message: domain (with its NUL byte), the 8 key-id bytes, the payload.
+# 5. The signed message: domain (with its NUL byte), the 8 key-id bytes, the
+#    payload. The domain names the kind on the BEGIN line: TESSERA LICENSE
+#    is tessera/v1/license/ed25519, TESSERA MANIFEST tessera/v1/manifest/ed25519.
+kind=$(sed -n '1s/^-----BEGIN TESSERA \(.*\)-----$/\1/p' "$work/armor" | tr 'A-Z ' 'a-z-')
+[ -n "$kind" ] || { echo "not a Tessera document" >&2; exit 1; }
 {
-  printf 'tessera/v1/license/ed25519\0'
+  printf 'tessera/v1/%s/ed25519\0' "$kind"
   printf "$(printf '%s' "$key_id" | sed 's/../\\x&/g')"
   cat "$work/payload.json"
 } > "$work/message"

@@ -15,4 +15,5 @@ pub mod keygen;
 pub mod keys;
 pub mod lease;
 pub mod license;
+pub mod manifest;
 pub mod period;
