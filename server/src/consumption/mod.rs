@@ -103,6 +103,8 @@ pub(crate) fn add_consumption(
         counters.insert(r.counter.clone());
     }
     let mut totals = std::collections::BTreeMap::new();
+    // The vendor's thresholds, read once a call, when a counter moved.
+    let mut thresholds = None;
     for counter in counters {
         let parsed = Counter::parse(&counter).ok_or_else(|| {
             ApiError::bad_request("unknown_counter", format!("no counter `{counter}`"))
@@ -140,7 +142,14 @@ pub(crate) fn add_consumption(
         }
         if let Some(ceiling) = limit.ceiling() {
             let before = total.saturating_sub(added.get(counter.as_str()).copied().unwrap_or(0));
-            crossed(tx, &row.id, &counter, (before, total), ceiling)?;
+            crossed(
+                tx,
+                &mut thresholds,
+                &row.id,
+                &counter,
+                (before, total),
+                ceiling,
+            )?;
         }
         totals.insert(counter, total);
     }
@@ -154,6 +163,7 @@ pub(crate) fn add_consumption(
 /// to `after`.
 fn crossed(
     tx: &Db<'_>,
+    thresholds: &mut Option<Vec<u8>>,
     license_id: &str,
     counter: &str,
     (before, after): (u64, u64),
@@ -162,7 +172,10 @@ fn crossed(
     if after == before || ceiling == 0 {
         return Ok(());
     }
-    for percent in crate::outbox::db::thresholds(tx)? {
+    if thresholds.is_none() {
+        *thresholds = Some(crate::outbox::db::thresholds(tx)?);
+    }
+    for &percent in thresholds.iter().flatten() {
         // The threshold's amount, rounded up: 80 % of 5 is reached at 4.
         let at = (u128::from(ceiling) * u128::from(percent)).div_ceil(100);
         if u128::from(before) < at && at <= u128::from(after) {

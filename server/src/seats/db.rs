@@ -74,8 +74,9 @@ pub(crate) struct NewLease<'a> {
     pub(crate) expires_at: i64,
 }
 
-/// Keeps the seat time of the device's leases about to be deleted (those
-/// of `kinds`) as spans ending now, or at their end if that came first.
+/// Keeps the seat time of the device's leases about to be deleted (its
+/// floating one, and its borrowed one too with `borrows_too`) as spans
+/// ending now, or at their end if that came first.
 pub(crate) fn keep_spans(
     tx: &Db<'_>,
     license_id: &str,
