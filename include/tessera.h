@@ -124,6 +124,9 @@ enum tessera_result_values
   TESSERA_ERR_SERVER_REFUSED = 111,
   // The license server's answer is forged, replayed or altered.
   TESSERA_ERR_BAD_RESPONSE = 112,
+  // A downloaded file is not the one its signed release names (its
+  // size or SHA-256 differs); it was deleted.
+  TESSERA_ERR_DOWNLOAD_REJECTED = 113,
   // An error this build of the C ABI does not know by number (a newer
   // core); the message says what it was.
   TESSERA_ERR_OTHER = 199,
@@ -189,9 +192,11 @@ typedef uint32_t tessera_status;
 // (`NULL, 0`) succeed; 3 added the online half (`tessera_server_*`,
 // `tessera_connection_*`, `tessera_online_*`, `tessera_session_*`,
 // `tessera_auto_sync_*`); 4 added the update check
-// (`tessera_online_latest_release`). Compare with `TESSERA_ABI_VERSION`
+// (`tessera_online_latest_release`); 5 added the download helper
+// (`tessera_online_download_release`) and its code
+// `TESSERA_ERR_DOWNLOAD_REJECTED`. Compare with `TESSERA_ABI_VERSION`
 // from the header the product was built with.
-#define TESSERA_ABI_VERSION 4
+#define TESSERA_ABI_VERSION 5
 
 // The length of an air-gapped initialization code, without the NUL.
 #define TESSERA_AIRGAP_INIT_CODE_LEN 27
@@ -1463,7 +1468,9 @@ tessera_result tessera_online_trial_key(const struct tessera_connection *connect
 // The update check: the newest release of the product that this device's
 // license may install (its maintenance period decides), as a JSON object
 // (`version`, `channel`, `environment`, `release_date`,
-// `requires_version`, `installation_file`, `hash_md5`, `size`,
+// `requires_version`, `installation_file`, `hash_md5`, `size`, `sha256`,
+// `manifest` (the vendor's signed release, which
+// `tessera_online_download_release` checks the file against),
 // `eula_link`, `release_notes_link`), or the text `null` when there is
 // none, into `(buf, buf_len)` with a size query as every string output.
 // `current_version` (the version installed now) and `channel` may be
@@ -1484,6 +1491,39 @@ tessera_result tessera_online_latest_release(const struct tessera_connection *co
                                              char *buf,
                                              size_t buf_len,
                                              size_t *len_out);
+
+// The download helper: fetches the file of `release_json` (the JSON
+// object `tessera_online_latest_release` answered) into the folder `dir`
+// and writes the file's path (`dir/NAME`, NAME as the vendor signed it)
+// into `(buf, buf_len)` with a size query as every string output. The
+// file is kept only when its size and SHA-256 are the ones of the
+// vendor's signed release (`manifest`), which must verify against the
+// product's keyring and name this release; the download goes through the
+// configured proxy to `dir/.NAME.part` and resumes from it after a
+// broken or stalled transfer. A size query does not download twice: a
+// `NAME` already there that is the signed file is answered as it is.
+// Never runs the file. Blocks.
+//
+// Returns `TESSERA_ERR_DOWNLOAD_REJECTED` for a file that is not the
+// signed one (deleted); `TESSERA_ERR_UNKNOWN_KEY_ID` or
+// `TESSERA_ERR_BAD_SIGNATURE` for a release the keyring does not vouch
+// for and `TESSERA_ERR_INVALID_PAYLOAD` for one without a signed release
+// or signed for another (nothing fetched); `TESSERA_ERR_NETWORK` for a
+// transfer that broke (the part is kept: call again to resume);
+// `TESSERA_ERR_SERVER_REFUSED` when the file's server answers an HTTP
+// error; `TESSERA_ERR_INVALID_ARGUMENT` for JSON that is not a release
+// or a folder that does not exist.
+//
+// # Safety
+// `connection` is NULL or live; `release_json` and `dir` are NULL or
+// NUL-terminated; `buf` is NULL or points to `buf_len` writable bytes;
+// `len_out` is NULL or writable.
+tessera_result tessera_online_download_release(const struct tessera_connection *connection,
+                                               const char *release_json,
+                                               const char *dir,
+                                               char *buf,
+                                               size_t buf_len,
+                                               size_t *len_out);
 
 // Checks in: the server's fresh license file (new check-in expiry, the
 // vendor's changes) replaces the stored one, even when it makes the

@@ -128,6 +128,9 @@ crate::table::numbered_table! {
         ServerRefused = 111, "server_refused", "TESSERA_ERR_SERVER_REFUSED";
         /// The license server's answer is forged, replayed or altered.
         BadResponse = 112, "bad_response", "TESSERA_ERR_BAD_RESPONSE";
+        /// A downloaded file is not the one its signed release names (its
+        /// size or SHA-256 differs); it was deleted.
+        DownloadRejected = 113, "download_rejected", "TESSERA_ERR_DOWNLOAD_REJECTED";
         /// An error this build of the C ABI does not know by number (a newer
         /// core); the message says what it was.
         Other = 199, "other", "TESSERA_ERR_OTHER";
@@ -380,6 +383,11 @@ pub enum Error {
     /// signed by a trusted key, not for this request, or altered.
     #[error("the license server's answer was refused: {0}")]
     BadResponse(&'static str),
+
+    /// A downloaded file is not the one its signed release names; the
+    /// download helper deleted it.
+    #[error("the download was refused and deleted: {0}")]
+    DownloadRejected(&'static str),
 }
 
 impl Error {
@@ -431,6 +439,7 @@ impl Error {
             Error::Network(_) => Code::Network,
             Error::ServerRefused { .. } => Code::ServerRefused,
             Error::BadResponse(_) => Code::BadResponse,
+            Error::DownloadRejected(_) => Code::DownloadRejected,
         }
     }
 
@@ -540,6 +549,7 @@ mod tests {
                 message: "x".into(),
             },
             Error::BadResponse("x"),
+            Error::DownloadRejected("x"),
         ];
         let mut seen = std::collections::HashSet::new();
         for e in &errors {

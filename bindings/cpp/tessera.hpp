@@ -680,6 +680,18 @@ public:
                 channel ? detail::c_str(*channel, "channel") : nullptr, b, n, len);
         });
     }
+    /// Downloads the file of `release_json` (what `latest_release` answered)
+    /// into the folder `dir` and answers its path, kept only when it is the
+    /// file the vendor signed; a broken transfer resumes at the next call.
+    /// Never runs it. Blocks; throws `tessera::error` (code
+    /// `TESSERA_ERR_DOWNLOAD_REJECTED` for a file that is not the signed one).
+    std::string download_release(const std::string &release_json, const std::string &dir) const {
+        return detail::read_string_once([&](char *b, size_t n, size_t *len) {
+            return tessera_online_download_release(ptr_.get(),
+                                                   detail::c_str(release_json, "release_json"),
+                                                   detail::c_str(dir, "dir"), b, n, len);
+        });
+    }
     /// A trial key for this device (the same one when asked again). Blocks.
     std::string trial_key(const std::optional<std::string> &email = std::nullopt) const {
         return detail::read_string_once([&](char *b, size_t n, size_t *len) {

@@ -11,9 +11,11 @@ use tessera::{Code, Status};
 /// (`NULL, 0`) succeed; 3 added the online half (`tessera_server_*`,
 /// `tessera_connection_*`, `tessera_online_*`, `tessera_session_*`,
 /// `tessera_auto_sync_*`); 4 added the update check
-/// (`tessera_online_latest_release`). Compare with `TESSERA_ABI_VERSION`
+/// (`tessera_online_latest_release`); 5 added the download helper
+/// (`tessera_online_download_release`) and its code
+/// `TESSERA_ERR_DOWNLOAD_REJECTED`. Compare with `TESSERA_ABI_VERSION`
 /// from the header the product was built with.
-pub const TESSERA_ABI_VERSION: u32 = 4;
+pub const TESSERA_ABI_VERSION: u32 = 5;
 
 static VERSION: &CStr = {
     match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {

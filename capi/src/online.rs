@@ -591,7 +591,9 @@ pub unsafe extern "C" fn tessera_online_trial_key(
 /// The update check: the newest release of the product that this device's
 /// license may install (its maintenance period decides), as a JSON object
 /// (`version`, `channel`, `environment`, `release_date`,
-/// `requires_version`, `installation_file`, `hash_md5`, `size`,
+/// `requires_version`, `installation_file`, `hash_md5`, `size`, `sha256`,
+/// `manifest` (the vendor's signed release, which
+/// `tessera_online_download_release` checks the file against),
 /// `eula_link`, `release_notes_link`), or the text `null` when there is
 /// none, into `(buf, buf_len)` with a size query as every string output.
 /// `current_version` (the version installed now) and `channel` may be
@@ -628,6 +630,60 @@ pub unsafe extern "C" fn tessera_online_latest_release(
             .map_err(|e| Failure::invalid(format!("the release cannot be written: {e}")))?;
         // SAFETY: the function's contract covers `buf` and `len_out`.
         unsafe { write_string(&json, buf, buf_len, len_out) }
+    })
+}
+
+/// The download helper: fetches the file of `release_json` (the JSON
+/// object `tessera_online_latest_release` answered) into the folder `dir`
+/// and writes the file's path (`dir/NAME`, NAME as the vendor signed it)
+/// into `(buf, buf_len)` with a size query as every string output. The
+/// file is kept only when its size and SHA-256 are the ones of the
+/// vendor's signed release (`manifest`), which must verify against the
+/// product's keyring and name this release; the download goes through the
+/// configured proxy to `dir/.NAME.part` and resumes from it after a
+/// broken or stalled transfer. A size query does not download twice: a
+/// `NAME` already there that is the signed file is answered as it is.
+/// Never runs the file. Blocks.
+///
+/// Returns `TESSERA_ERR_DOWNLOAD_REJECTED` for a file that is not the
+/// signed one (deleted); `TESSERA_ERR_UNKNOWN_KEY_ID` or
+/// `TESSERA_ERR_BAD_SIGNATURE` for a release the keyring does not vouch
+/// for and `TESSERA_ERR_INVALID_PAYLOAD` for one without a signed release
+/// or signed for another (nothing fetched); `TESSERA_ERR_NETWORK` for a
+/// transfer that broke (the part is kept: call again to resume);
+/// `TESSERA_ERR_SERVER_REFUSED` when the file's server answers an HTTP
+/// error; `TESSERA_ERR_INVALID_ARGUMENT` for JSON that is not a release
+/// or a folder that does not exist.
+///
+/// # Safety
+/// `connection` is NULL or live; `release_json` and `dir` are NULL or
+/// NUL-terminated; `buf` is NULL or points to `buf_len` writable bytes;
+/// `len_out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn tessera_online_download_release(
+    connection: *const tessera_connection,
+    release_json: *const c_char,
+    dir: *const c_char,
+    buf: *mut c_char,
+    buf_len: usize,
+    len_out: *mut usize,
+) -> tessera_result {
+    boundary(|| {
+        Out::new(len_out, "len_out")?;
+        // SAFETY: the function's contract.
+        let c = unsafe { conn(connection) }?.0;
+        // SAFETY: the function's contract.
+        let json = unsafe { arg_str(release_json, "release_json") }?;
+        // SAFETY: the function's contract.
+        let dir = unsafe { arg_str(dir, "dir") }?;
+        let release: tessera::online::Release = serde_json::from_str(json)
+            .map_err(|_| Failure::invalid("release_json is not a release's JSON object"))?;
+        let path = c.download_release(&release, std::path::Path::new(dir))?;
+        let path = path
+            .to_str()
+            .ok_or_else(|| Failure::invalid("the file's path is not UTF-8"))?;
+        // SAFETY: the function's contract covers `buf` and `len_out`.
+        unsafe { write_string(path, buf, buf_len, len_out) }
     })
 }
 

@@ -144,6 +144,40 @@ enum Command {
     /// Turn another vendor's license file into an activation on this device.
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Sign a product's release for its update check (docs/FORMAT.md
+    /// section 13).
+    #[command(subcommand)]
+    Release(ReleaseCommand),
+}
+
+#[derive(Subcommand)]
+enum ReleaseCommand {
+    /// Hash a release's file and sign what a product checks its download
+    /// against: product, version, channel, file name, size and SHA-256.
+    /// The server publishes what this writes without the private key.
+    Sign {
+        /// The vendor's key (PKCS#8 PEM): one the product's keyring trusts.
+        #[arg(long)]
+        key: PathBuf,
+        /// The release's file.
+        #[arg(long)]
+        file: PathBuf,
+        /// The product's code.
+        #[arg(long)]
+        product: String,
+        /// Its version, a dotted number such as 2.1.0.
+        #[arg(long)]
+        version: String,
+        /// The channel it is published in.
+        #[arg(long, default_value = "stable")]
+        channel: String,
+        /// The name the product saves it as (the file's own name when left out).
+        #[arg(long)]
+        name: Option<String>,
+        /// Where to write the signed release; standard output when left out.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 /// What reads a Keygen file (docs/MIGRATING.md): with it, `--key` names
@@ -323,6 +357,15 @@ fn main() -> ExitCode {
             policy,
         } => fingerprint(&product, root, save.as_deref(), compare.as_deref(), &policy),
         Command::SignManifest { key, sums, out } => sign_manifest(&key, &sums, out.as_deref()),
+        Command::Release(ReleaseCommand::Sign {
+            key,
+            file,
+            product,
+            version,
+            channel,
+            name,
+            out,
+        }) => sign_release(&key, &file, product, version, channel, name, out.as_deref()),
         Command::Verify {
             file,
             key,
@@ -547,6 +590,98 @@ fn sign_manifest(key: &Path, sums: &Path, out: Option<&Path>) -> Result<(), Fail
     Ok(())
 }
 
+/// The size and SHA-256 of the file at `path`, streamed.
+fn size_and_sha256(path: &Path) -> std::io::Result<(u64, [u8; 32])> {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    let size = std::io::copy(&mut std::fs::File::open(path)?, &mut hasher)?;
+    Ok((size, hasher.finalize().into()))
+}
+
+fn sign_release(
+    key: &Path,
+    file: &Path,
+    product: String,
+    version: String,
+    channel: String,
+    name: Option<String>,
+    out: Option<&Path>,
+) -> Result<(), Failure> {
+    use tessera::format::release::{sign, ReleaseManifest};
+    let key = read_signing_key(key)?;
+    let name = match name {
+        Some(n) => n,
+        None => file
+            .file_name()
+            .and_then(|n| n.to_str())
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                Failure::new(exit::USAGE, "the file has no name in UTF-8: give --name")
+            })?,
+    };
+    // The fields are checked before the file is read.
+    ReleaseManifest::new(&product, &version, &channel, &name, 0, &[0; 32]).check()?;
+    let (size, sha256) = size_and_sha256(file)
+        .map_err(|e| Failure::new(exit::FILE, format!("cannot read {}: {e}", file.display())))?;
+    let manifest = ReleaseManifest::new(product, version, channel, name, size, &sha256);
+    let text = sign(&manifest, &key)?;
+    match out {
+        Some(path) => {
+            write_atomic(path, text.as_bytes(), 0o644, false)?;
+            eprintln!(
+                "signed {} {} ({}, {} bytes, sha256 {}) with key {} into {}",
+                manifest.product,
+                manifest.version,
+                manifest.file,
+                manifest.size,
+                manifest.sha256,
+                key.id(),
+                path.display()
+            );
+        }
+        None => print!("{text}"),
+    }
+    Ok(())
+}
+
+/// Checks a signed release's signature, then the file it names if it is
+/// beside it.
+fn verify_release(path: &Path, bytes: &[u8], keys: &[PathBuf]) -> Result<(), Failure> {
+    let signed = tessera::format::release::SignedRelease::verify(bytes, &read_keyring(keys)?)?;
+    let m = signed.manifest();
+    println!(
+        "release {} {} ({}) signed by key {}: {}, {} bytes, sha256 {}",
+        m.product,
+        m.version,
+        m.channel,
+        signed.key_id(),
+        m.file,
+        m.size,
+        m.sha256
+    );
+    let beside = path.parent().unwrap_or(Path::new(".")).join(&m.file);
+    if !beside.exists() {
+        return Ok(());
+    }
+    match size_and_sha256(&beside) {
+        Ok((size, sha256)) if size == m.size && sha256 == signed.sha256() => {
+            println!("{}: OK", m.file);
+            Ok(())
+        }
+        Ok(_) => Err(Failure::new(
+            exit::FAILED,
+            format!(
+                "{}: FAILED (its size or SHA-256 is not the signed one)",
+                m.file
+            ),
+        )),
+        Err(e) => Err(Failure::new(
+            exit::FILE,
+            format!("cannot read {}: {e}", beside.display()),
+        )),
+    }
+}
+
 /// Checks a manifest's signature, then each file it lists (in the
 /// manifest's directory) by size-bounded streaming SHA-256.
 fn verify_manifest(path: &Path, bytes: &[u8], keys: &[PathBuf]) -> Result<(), Failure> {
@@ -735,6 +870,9 @@ fn verify(
     let bytes = read(path, "license file")?;
     if bytes.starts_with(b"-----BEGIN TESSERA MANIFEST-----") {
         return verify_manifest(path, &bytes, keys);
+    }
+    if bytes.starts_with(b"-----BEGIN TESSERA RELEASE-----") {
+        return verify_release(path, &bytes, keys);
     }
     let file = if KeygenFile::sniff(&bytes).is_some() {
         open_keygen(&bytes, keys, product.as_deref(), keygen)?

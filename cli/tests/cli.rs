@@ -671,3 +671,64 @@ fn a_signed_manifest_verifies_its_files_and_names_the_one_that_changed() {
     assert!(!refused.status.success());
     assert!(text(&refused).contains("malformed"), "{}", text(&refused));
 }
+
+#[test]
+fn a_signed_release_names_its_file_and_refuses_bad_fields_before_reading_it() {
+    let vendor = Vendor::new();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("cad-2.1.0.msi");
+    std::fs::write(&file, b"installer bytes").unwrap();
+    let signed = dir.path().join("cad-2.1.0.release");
+    let key = vendor.file("vendor.key");
+    let sign = |extra: &[&str]| {
+        let mut args = vec![
+            "release",
+            "sign",
+            "--key",
+            path(&key),
+            "--file",
+            path(&file),
+            "--product",
+            "cad",
+            "--out",
+            path(&signed),
+        ];
+        args.extend_from_slice(extra);
+        tessera(&args)
+    };
+    let out = sign(&["--version", "2.1.0"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("15 bytes"), "{}", text(&out));
+    let public = vendor.file("vendor.pub");
+    let verify = || tessera(&["verify", path(&signed), "--key", path(&public)]);
+    let ok = verify();
+    assert!(ok.status.success(), "{}", text(&ok));
+    assert!(
+        text(&ok).contains("release cad 2.1.0 (stable)"),
+        "{}",
+        text(&ok)
+    );
+    assert!(text(&ok).contains("cad-2.1.0.msi: OK"), "{}", text(&ok));
+    std::fs::write(&file, b"swapped bytes!!").unwrap();
+    let changed = verify();
+    assert_eq!(changed.status.code(), Some(1), "{}", text(&changed));
+    assert!(text(&changed).contains("FAILED"), "{}", text(&changed));
+    // Another key does not verify it.
+    let stranger = Vendor::new();
+    let theirs = stranger.file("vendor.pub");
+    let other = tessera(&["verify", path(&signed), "--key", path(&theirs)]);
+    assert!(!other.status.success(), "{}", text(&other));
+    // A version that is not one, and a name with a directory, are refused
+    // before the file is read (a missing file is not what they report).
+    std::fs::remove_file(&file).unwrap();
+    std::fs::remove_file(&signed).unwrap();
+    for extra in [
+        &["--version", "two"][..],
+        &["--version", "2.1.0", "--name", "../setup.exe"][..],
+    ] {
+        let out = sign(extra);
+        assert!(!out.status.success(), "{extra:?}");
+        assert!(text(&out).contains("release:"), "{extra:?}: {}", text(&out));
+        assert!(!signed.exists());
+    }
+}

@@ -287,6 +287,12 @@ CREATE TABLE seat_spans (
 CREATE INDEX seat_spans_by_license ON seat_spans (license_id, started_at);
 CREATE INDEX seat_spans_by_time ON seat_spans (started_at);
 ",
+    // 14: a release's SHA-256 and the vendor's signed release (docs/FORMAT.md
+    // section 13), which the SDK's download helper checks a file against.
+    "
+ALTER TABLE releases ADD COLUMN sha256 TEXT NOT NULL DEFAULT '';
+ALTER TABLE releases ADD COLUMN manifest TEXT NOT NULL DEFAULT '';
+",
 ];
 
 /// Opens (creating or bringing forward) the SQLite database at `path`,

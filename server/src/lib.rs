@@ -25,7 +25,12 @@
 //! `max_connections_per_address` (256; trusted proxies exempt), `test_clock`,
 //! `webhooks_allow_private` / `TESSERA_SERVER_WEBHOOKS_ALLOW_PRIVATE`
 //! (webhooks may reach private and loopback addresses; off unless set) and
-//! `webhook_timeout_secs` (10: how long a receiver has to answer).
+//! `webhook_timeout_secs` (10: how long a receiver has to answer),
+//! `release_keys` / `TESSERA_SERVER_RELEASE_KEYS` (public key files, comma
+//! separated in the environment: whose signed releases the admin API
+//! takes besides the server's own key's) and `downloads` /
+//! `TESSERA_SERVER_DOWNLOADS` (a folder served at `/downloads/NAME`, with
+//! ranges, for releases the server hosts; none unless set).
 //! It serves TLS when given a certificate and key; plain HTTP only with
 //! `insecure_http`, and then only on a loopback address. docs/PROTOCOL.md
 //! describes the API.
@@ -101,6 +106,11 @@ struct FileConfig {
     webhooks_allow_private: Option<bool>,
     /// How long a webhook's receiver has to answer, in seconds (10).
     webhook_timeout_secs: Option<u64>,
+    /// Public keys (PEM files) whose signed releases the admin API takes,
+    /// besides the server's own.
+    release_keys: Option<Vec<PathBuf>>,
+    /// A folder whose files are served at `/downloads/NAME`.
+    downloads: Option<PathBuf>,
 }
 
 fn fail(message: impl std::fmt::Display) -> ExitCode {
@@ -305,6 +315,29 @@ pub fn run() -> ExitCode {
         app.max_connections_per_address = n;
     }
     app.webhooks_allow_private = webhooks_allow_private;
+    let release_keys: Vec<PathBuf> = match env("TESSERA_SERVER_RELEASE_KEYS") {
+        Some(list) => list.split(',').map(PathBuf::from).collect(),
+        None => file.release_keys.clone().unwrap_or_default(),
+    };
+    for path in release_keys {
+        match std::fs::read_to_string(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|pem| tessera::PublicKey::from_pem(&pem).map_err(|e| e.to_string()))
+        {
+            Ok(k) => {
+                app.release_keys.add(k);
+            }
+            Err(e) => return fail(format!("release key {}: {e}", path.display())),
+        }
+    }
+    app.downloads = env("TESSERA_SERVER_DOWNLOADS")
+        .map(PathBuf::from)
+        .or(file.downloads.clone());
+    if let Some(dir) = &app.downloads {
+        if !dir.is_dir() {
+            return fail(format!("downloads {}: not a folder", dir.display()));
+        }
+    }
     if let Some(secs) = file.webhook_timeout_secs.filter(|s| (1..=300).contains(s)) {
         app.webhook_deadline = std::time::Duration::from_secs(secs);
     }

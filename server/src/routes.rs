@@ -17,7 +17,10 @@ use crate::{admin, api};
 pub(crate) fn served_routes() -> Vec<(String, String)> {
     let (_, api) = api::routes();
     let (_, admin) = admin::routes();
-    let mut all = vec![("GET".to_owned(), "/openapi.json".to_owned())];
+    let mut all = vec![
+        ("GET".to_owned(), "/openapi.json".to_owned()),
+        ("GET".to_owned(), "/downloads/{name}".to_owned()),
+    ];
     let tables = [("/api/v1", api), ("/admin/v1", admin)].into_iter();
     #[cfg(feature = "compat")]
     let tables = tables.chain(crate::compat::seeds().map(|s| ("", s.served)));
@@ -60,6 +63,13 @@ pub(crate) fn router(app: Arc<App>) -> Router {
             Arc::clone(&app),
             sign_every_response,
         ))
+        // The hosted releases' files, streamed and unsigned (the vendor's
+        // signed release vouches for them): outside the answer signature,
+        // which reads a whole answer.
+        .route(
+            "/downloads/{name}",
+            get(crate::releases::downloads::download_call),
+        )
         .with_state(app)
 }
 

@@ -51,6 +51,11 @@ pub(crate) struct App {
     pub(crate) webhooks_allow_private: bool,
     /// How long a webhook's receiver has to answer.
     pub(crate) webhook_deadline: std::time::Duration,
+    /// The keys whose signed releases the admin API accepts: the server's
+    /// own and the configuration's `release_keys`.
+    pub(crate) release_keys: tessera::Keyring,
+    /// The folder served at `/downloads/` (releases the server hosts).
+    pub(crate) downloads: Option<std::path::PathBuf>,
     #[cfg(feature = "compat")]
     pub(crate) licensespring_signer:
         Option<Arc<crate::compat::licensespring::signature::AnswerSigner>>,
@@ -93,7 +98,10 @@ impl App {
             Some(m) => m.clone(),
             None => Arc::new(SystemClock),
         };
+        let release_keys = tessera::Keyring::from_keys([key.public_key().clone()]);
         App {
+            release_keys,
+            downloads: None,
             store,
             key,
             admin_token,

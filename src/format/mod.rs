@@ -17,3 +17,4 @@ pub mod lease;
 pub mod license;
 pub mod manifest;
 pub mod period;
+pub mod release;

@@ -84,6 +84,16 @@ impl Connection {
         })
     }
 
+    /// The product's configuration.
+    pub(super) fn local(&self) -> &LocalConfig {
+        &self.local
+    }
+
+    /// The wire to the server.
+    pub(super) fn transport(&self) -> &Transport {
+        &self.transport
+    }
+
     fn fingerprint(&self) -> Result<Fingerprint> {
         if let Some(f) = self.device.get() {
             return Ok(f.clone());

@@ -21,6 +21,7 @@
 
 mod auto;
 mod calls;
+mod download;
 mod session;
 mod transport;
 

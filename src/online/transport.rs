@@ -163,7 +163,40 @@ pub(super) struct Answer {
 pub(super) struct Transport {
     #[cfg(feature = "online")]
     client: reqwest::blocking::Client,
+    /// The download helper's client (redirects allowed), made on first use.
+    #[cfg(feature = "online")]
+    files: std::sync::OnceLock<reqwest::blocking::Client>,
     pub(super) server: ServerConfig,
+}
+
+/// A file's answer ([`Transport::fetch`]).
+pub(super) struct Fetched {
+    /// The offset in the file of the body's first byte (0: the whole file).
+    pub(super) start: u64,
+    /// The bytes, each read bounded by the timeout.
+    pub(super) body: Box<dyn std::io::Read + Send>,
+}
+
+/// The client's settings every request shares: TLS, the timeouts, the
+/// proxy and the user agent.
+#[cfg(feature = "online")]
+fn client_builder(server: &ServerConfig) -> Result<reqwest::blocking::ClientBuilder> {
+    let builder = reqwest::blocking::Client::builder()
+        .tls_backend_preconfigured(tls_config(server.pinned_ca.as_deref())?)
+        .timeout(server.timeout)
+        .connect_timeout(server.timeout)
+        // Under the reference server's idle limit (20 s), so a pooled
+        // connection is dropped here before the server closes it.
+        .pool_idle_timeout(StdDuration::from_secs(15))
+        .user_agent(concat!("tessera/", env!("CARGO_PKG_VERSION")));
+    Ok(match &server.proxy {
+        Proxy::System => builder,
+        Proxy::Direct => builder.no_proxy(),
+        Proxy::Url(url) => builder.proxy(
+            reqwest::Proxy::all(url.as_str())
+                .map_err(|_| Error::InvalidArgument("the proxy is not a URL"))?,
+        ),
+    })
 }
 
 #[cfg(feature = "online")]
@@ -225,28 +258,105 @@ impl Transport {
 
     #[cfg(feature = "online")]
     fn with_client(server: ServerConfig) -> Result<Transport> {
-        let mut builder = reqwest::blocking::Client::builder()
-            .tls_backend_preconfigured(tls_config(server.pinned_ca.as_deref())?)
-            .timeout(server.timeout)
-            .connect_timeout(server.timeout)
-            // Under the reference server's idle limit (20 s), so a pooled
-            // connection is dropped here before the server closes it.
-            .pool_idle_timeout(StdDuration::from_secs(15))
+        let client = client_builder(&server)?
             // The server never redirects; a redirect is someone else's answer.
             .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("tessera/", env!("CARGO_PKG_VERSION")));
-        builder = match &server.proxy {
-            Proxy::System => builder,
-            Proxy::Direct => builder.no_proxy(),
-            Proxy::Url(url) => builder.proxy(
-                reqwest::Proxy::all(url.as_str())
-                    .map_err(|_| Error::InvalidArgument("the proxy is not a URL"))?,
-            ),
-        };
-        let client = builder
             .build()
             .map_err(|_| Error::InvalidArgument("the HTTP client cannot be set up"))?;
-        Ok(Transport { client, server })
+        Ok(Transport {
+            client,
+            files: std::sync::OnceLock::new(),
+            server,
+        })
+    }
+
+    /// The answer to `GET url` from byte `from` on (a `Range` request when
+    /// `from` is not 0), for the download helper: through the configured
+    /// proxy and TLS, each read bounded by the timeout, up to five
+    /// redirects to `https://` (a download host's CDN). Not signed: the
+    /// caller checks the bytes against the vendor's signed release.
+    #[cfg(feature = "online")]
+    pub(super) fn fetch(&self, url: &str, from: u64) -> Result<Fetched> {
+        check_url(url)?;
+        let client = match self.files.get() {
+            Some(c) => c,
+            None => {
+                let policy = reqwest::redirect::Policy::custom(|a| {
+                    if a.previous().len() >= 5 {
+                        a.error("more than five redirects")
+                    } else if a.url().scheme() == "https" || is_loopback(a.url().as_str()) {
+                        a.follow()
+                    } else {
+                        a.error("a redirect to plain http")
+                    }
+                });
+                let built = client_builder(&self.server)?
+                    .redirect(policy)
+                    .build()
+                    .map_err(|_| Error::InvalidArgument("the HTTP client cannot be set up"))?;
+                self.files.get_or_init(|| built)
+            }
+        };
+        let mut request = client.get(url);
+        if from > 0 {
+            request = request.header("range", format!("bytes={from}-"));
+        }
+        let response = request.send().map_err(|e| {
+            log::warn!("download: {}", describe(&e));
+            Error::Network(describe(&e))
+        })?;
+        let status = response.status().as_u16();
+        let start = match status {
+            200 => 0,
+            206 => response
+                .headers()
+                .get("content-range")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("bytes "))
+                .and_then(|v| v.split('-').next())
+                .and_then(|v| v.parse::<u64>().ok())
+                .ok_or(Error::BadResponse(
+                    "a partial answer without a Content-Range",
+                ))?,
+            416 => {
+                return Err(Error::DownloadRejected(
+                    "the server's file is shorter than the part already downloaded",
+                ))
+            }
+            _ => {
+                return Err(Error::ServerRefused {
+                    status,
+                    code: "download_failed".into(),
+                    message: format!("the file's server answered HTTP {status}"),
+                })
+            }
+        };
+        Ok(Fetched {
+            start,
+            body: Box::new(response),
+        })
+    }
+
+    /// Without the `online` feature there is no HTTP client.
+    #[cfg(not(feature = "online"))]
+    pub(super) fn fetch(&self, _url: &str, _from: u64) -> Result<Fetched> {
+        Err(Error::Unsupported(
+            "this library was built without its online half (feature `online`)",
+        ))
+    }
+
+    /// Where `file` is: a URL as it is, or a path on the server (`/...`)
+    /// after the server's URL.
+    pub(super) fn file_url(&self, file: &str) -> Result<String> {
+        if file.starts_with('/') {
+            return Ok(format!("{}{file}", self.server.url.trim_end_matches('/')));
+        }
+        check_url(file).map_err(|_| {
+            Error::InvalidArgument(
+                "the release's file is not an https:// URL (http:// only for loopback) or a path on the server",
+            )
+        })?;
+        Ok(file.to_owned())
     }
 
     /// One signed call for the product `local` configures, retried on

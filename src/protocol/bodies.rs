@@ -527,11 +527,24 @@ pub struct Release {
     pub requires_version: String,
     /// Where to download it.
     pub installation_file: String,
-    /// The file's MD5, 32 hexadecimal digits, to check the download.
-    #[cfg_attr(feature = "schema", schemars(regex(pattern = "^[0-9a-f]{32}$")))]
+    /// The file's MD5, 32 hexadecimal digits (empty when the vendor gave
+    /// none). Shown for seed 003's answer only; nothing verifies with it.
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = "^([0-9a-f]{32})?$")))]
     pub hash_md5: String,
     /// The file's size in bytes.
     pub size: u64,
+    /// The file's SHA-256, 64 lowercase hexadecimal digits (empty for a
+    /// release published without one).
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = "^([0-9a-f]{64})?$")))]
+    pub sha256: String,
+    /// The vendor's signed release (`TESSERA RELEASE`, docs/FORMAT.md):
+    /// product, version, channel, file name, size and SHA-256, which the
+    /// download helper checks the file against. Empty for a release
+    /// published without one: such a release cannot be downloaded by the
+    /// helper.
+    #[serde(default)]
+    pub manifest: String,
     /// The licence agreement (empty when none).
     pub eula_link: String,
     /// The release notes (empty when none).
@@ -561,6 +574,8 @@ impl Release {
             installation_file: installation_file.into(),
             hash_md5: hash_md5.into(),
             size,
+            sha256: String::new(),
+            manifest: String::new(),
             eula_link: String::new(),
             release_notes_link: String::new(),
         }

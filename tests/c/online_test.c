@@ -16,7 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "check.h"
 
@@ -237,6 +239,77 @@ static void argument_checks(const tessera_config *config) {
     CHECK(conn == NULL);
 }
 
+/* The size of the file at `path`, or -1. */
+static long long file_size(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 ? (long long)st.st_size : -1;
+}
+
+/* The download helper (issue 38) against the releases the harness
+   published, a channel each: the good file kept, a truncated and a
+   swapped one refused and deleted, a release signed by a key the product
+   does not trust refused before anything is fetched, and a server that
+   stalls mid-file (the fault proxy) resumed at the next call. */
+static void downloads(const tessera_config *config, const tessera_connection *conn) {
+    char release[8192], path[1024], part[1024], expected[1024];
+    char dir[] = "/tmp/tessera-download-XXXXXX";
+    size_t len = 0, need = 0;
+    tessera_connection *slow = NULL;
+    unsigned char key[64];
+    size_t key_len = hex_key(key, sizeof key);
+    tessera_server *server = NULL;
+    CHECK(mkdtemp(dir) != NULL);
+
+    OK(tessera_online_latest_release(conn, NULL, "dl-good", release, sizeof release, &len));
+    CHECK(strstr(release, "-----BEGIN TESSERA RELEASE-----") != NULL);
+    /* A size query downloads, and the second call finds the file there. */
+    OK(tessera_online_download_release(conn, release, dir, NULL, 0, &need));
+    OK(tessera_online_download_release(conn, release, dir, path, sizeof path, &len));
+    snprintf(expected, sizeof expected, "%s/acme-online-dl-good.bin", dir);
+    CHECK(len == need && strcmp(path, expected) == 0);
+    CHECK(file_size(path) == atoll(env("TESSERA_TEST_DOWNLOAD_SIZE")));
+
+    OK(tessera_online_latest_release(conn, NULL, "dl-truncated", release, sizeof release, &len));
+    EXPECT(tessera_online_download_release(conn, release, dir, path, sizeof path, &len),
+           TESSERA_ERR_DOWNLOAD_REJECTED);
+    OK(tessera_online_latest_release(conn, NULL, "dl-swapped", release, sizeof release, &len));
+    EXPECT(tessera_online_download_release(conn, release, dir, path, sizeof path, &len),
+           TESSERA_ERR_DOWNLOAD_REJECTED);
+    snprintf(part, sizeof part, "%s/.acme-online-dl-swapped.bin.part", dir);
+    CHECK(file_size(part) == -1);
+    OK(tessera_online_latest_release(conn, NULL, "dl-stranger", release, sizeof release, &len));
+    EXPECT(tessera_online_download_release(conn, release, dir, path, sizeof path, &len),
+           TESSERA_ERR_UNKNOWN_KEY_ID);
+    snprintf(expected, sizeof expected, "%s/acme-online-dl-stranger.bin", dir);
+    CHECK(file_size(expected) == -1);
+    EXPECT(tessera_online_download_release(conn, "{\"version\": 1}", dir, path, sizeof path, &len),
+           TESSERA_ERR_INVALID_ARGUMENT);
+    EXPECT(tessera_online_download_release(conn, NULL, dir, path, sizeof path, &len),
+           TESSERA_ERR_NULL_POINTER);
+
+    /* Through the fault proxy, with a one-second timeout: it stalls after
+       512 KiB, the part stays, and the next call resumes it. */
+    OK(tessera_server_new(env("TESSERA_TEST_PROXY"), key, key_len, &server));
+    OK(tessera_server_set_limits(server, 1000, 3000, 1, 10));
+    OK(tessera_connection_new(config, server, &slow));
+    tessera_server_free(&server);
+    OK(tessera_online_latest_release(conn, NULL, "dl-stall", release, sizeof release, &len));
+    fault("stall/524288");
+    EXPECT(tessera_online_download_release(slow, release, dir, path, sizeof path, &len),
+           TESSERA_ERR_NETWORK);
+    fault("none");
+    snprintf(part, sizeof part, "%s/.acme-online-dl-stall.bin.part", dir);
+    CHECK(file_size(part) == 524288);
+    OK(tessera_online_download_release(slow, release, dir, path, sizeof path, &len));
+    CHECK(file_size(path) == 2 * 1024 * 1024 && file_size(part) == -1);
+    tessera_connection_free(&slow);
+
+    CHECK(unlink(path) == 0);
+    snprintf(expected, sizeof expected, "%s/acme-online-dl-good.bin", dir);
+    CHECK(unlink(expected) == 0);
+    CHECK(rmdir(dir) == 0); /* nothing else was left behind */
+}
+
 int main(void) {
     tessera_config *config = new_config();
     tessera_connection *conn, *flaky;
@@ -410,6 +483,7 @@ int main(void) {
            TESSERA_ERR_SERVER_REFUSED);
     EXPECT(tessera_online_latest_release(conn, NULL, NULL, buf, sizeof buf, NULL),
            TESSERA_ERR_NULL_POINTER);
+    downloads(config, conn);
     OK(tessera_online_deactivate(conn));
     EXPECT(tessera_online_latest_release(conn, NULL, NULL, buf, sizeof buf, &len),
            TESSERA_ERR_NOT_ACTIVATED);

@@ -7,7 +7,9 @@
 #include "tessera.hpp"
 
 #include <condition_variable>
+#include <filesystem>
 #include <fstream>
+#include <unistd.h>
 #include <iostream>
 #include <mutex>
 #include <sstream>
@@ -115,6 +117,39 @@ int main() {
     CHECK(conn.latest_release().find("\"version\":\"2.0\"") != std::string::npos);
     CHECK(conn.latest_release("1.0").find("\"version\":\"1.5\"") != std::string::npos);
     CHECK(conn.latest_release("2.0", "stable") == "null");
+    {
+        // The download helper: the signed file kept, a truncated, a swapped
+        // and a stranger-signed one refused; a stall (the fault proxy, a
+        // one-second timeout) resumed at the next call.
+        namespace fs = std::filesystem;
+        fs::path dir = fs::temp_directory_path() / ("tessera-cpp-download-" + std::to_string(::getpid()));
+        fs::create_directories(dir);
+        std::string good = conn.download_release(conn.latest_release(std::nullopt, "dl-good"), dir.string());
+        CHECK(good == (dir / "acme-online-dl-good.bin").string());
+        CHECK(fs::file_size(good) == std::stoull(env("TESSERA_TEST_DOWNLOAD_SIZE")));
+        for (auto [channel, code] : {std::pair{"dl-truncated", TESSERA_ERR_DOWNLOAD_REJECTED},
+                                     std::pair{"dl-swapped", TESSERA_ERR_DOWNLOAD_REJECTED},
+                                     std::pair{"dl-stranger", TESSERA_ERR_UNKNOWN_KEY_ID}}) {
+            std::string release = conn.latest_release(std::nullopt, std::string(channel));
+            CHECK(code_of([&] { conn.download_release(release, dir.string()); }) == code);
+        }
+        tessera::server stalling(env("TESSERA_TEST_PROXY"), key);
+        stalling.limits(std::chrono::seconds(1), std::chrono::seconds(3), 1, std::chrono::milliseconds(10));
+        tessera::connection slow(cfg, stalling);
+        std::string release = conn.latest_release(std::nullopt, "dl-stall");
+        fault("stall/524288");
+        CHECK(code_of([&] { slow.download_release(release, dir.string()); }) == TESSERA_ERR_NETWORK);
+        fault("none");
+        CHECK(fs::file_size(dir / ".acme-online-dl-stall.bin.part") == 524288);
+        CHECK(fs::file_size(slow.download_release(release, dir.string())) == 2 * 1024 * 1024);
+        size_t left = 0;
+        for (const auto &entry : fs::directory_iterator(dir)) {
+            (void)entry;
+            left++;
+        }
+        CHECK(left == 2);
+        fs::remove_all(dir);
+    }
     tessera::handle lic(cfg);
     CHECK(lic.check() == TESSERA_STATUS_LEASE_REQUIRED);
     {

@@ -10,8 +10,11 @@ BIN_DIR holds `tessera` (the vendor CLI), `tessera-server` and
 throwaway signing key, starts the reference server (SQLite in WORK_DIR)
 and the fault proxy in front of it, creates a product, a floating
 license with a consumption feature, a user holding it and a trial
-definition through the admin API, and runs CMD with what it needs in
-TESSERA_TEST_* variables (the test programs read them).
+definition through the admin API, publishes the download helper's
+releases (a channel each: dl-good, dl-truncated, dl-swapped, dl-stranger,
+dl-stall; signed with `tessera release sign`, hosted by the server), and
+runs CMD with what it needs in TESSERA_TEST_* variables (the test
+programs read them).
 
 `example` fills {url}, {product}, {product_key}, {license_key}, {vendor_pub} and
 {state} into CMD and answers the example's two prompts as a person would: at
@@ -21,6 +24,7 @@ Enter. Whatever CMD prints goes through; the harness exits with its code.
 """
 
 import base64
+import hashlib
 import json
 import os
 import signal
@@ -53,6 +57,10 @@ class Server:
             ),
             TESSERA_SERVER_SIGNING_KEY=os.path.join(self.work, "server.key"),
             TESSERA_ADMIN_TOKEN=ADMIN_TOKEN,
+            # The releases it hosts, and a key the product does not trust
+            # whose signed releases it takes anyway (a server broken into).
+            TESSERA_SERVER_DOWNLOADS=os.path.join(self.work, "downloads"),
+            TESSERA_SERVER_RELEASE_KEYS=os.path.join(self.work, "stranger.pub"),
         )
         self.child = subprocess.Popen(
             [os.path.join(self.bin_dir, "tessera-server")],
@@ -114,6 +122,45 @@ def set_up(url):
     return base64.b64decode(product["api_key"])
 
 
+# The download helper's cases: each a channel of its own holding version
+# 0.9 (older than every other release, so the update check without a
+# channel still answers 2.0): its file, the key that signs it, and what
+# happens to the hosted file after signing.
+DOWNLOADS = {
+    "dl-good": (64 * 1024 + 7, "server", None),
+    "dl-truncated": (64 * 1024, "server", "truncate"),
+    "dl-swapped": (64 * 1024, "server", "swap"),
+    "dl-stranger": (4096, "stranger", None),
+    # Large enough to stall after 512 KiB (the tests ask the fault proxy).
+    "dl-stall": (2 * 1024 * 1024, "server", None),
+}
+
+
+def publish_downloads(bin_dir, work, url):
+    folder = os.path.join(work, "downloads")
+    for channel, (size, signer, spoil) in DOWNLOADS.items():
+        name = f"acme-online-{channel}.bin"
+        path = os.path.join(folder, name)
+        with open(path, "wb") as f:
+            f.write(hashlib.sha256(channel.encode()).digest() * (size // 32) + b"x" * (size % 32))
+        signed = subprocess.run(
+            [os.path.join(bin_dir, "tessera"), "release", "sign",
+             "--key", os.path.join(work, f"{signer}.key"), "--file", path,
+             "--product", PRODUCT, "--version", "0.9", "--channel", channel],
+            check=True, stdout=subprocess.PIPE, text=True,
+        ).stdout
+        admin(url, "POST", f"/admin/v1/products/{PRODUCT}/releases", {
+            "version": "0.9", "channel": channel, "installation_file": f"/downloads/{name}",
+            "size": size, "manifest": signed,
+        })
+        if spoil == "truncate":
+            os.truncate(path, size - 100)
+        elif spoil == "swap":
+            with open(path, "r+b") as f:
+                f.seek(size // 2)
+                f.write(b"swapped!")
+
+
 def start_proxy(bin_dir, upstream):
     child = subprocess.Popen(
         [os.path.join(bin_dir, "examples", "fault_proxy"), upstream],
@@ -129,17 +176,19 @@ def start_proxy(bin_dir, upstream):
 
 def main():
     bin_dir, work, mode, command = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
-    os.makedirs(work, exist_ok=True)
-    subprocess.run(
-        [os.path.join(bin_dir, "tessera"), "keygen", "--out-dir", work, "--name", "server"],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
+    os.makedirs(os.path.join(work, "downloads"), exist_ok=True)
+    for name in ("server", "stranger"):
+        subprocess.run(
+            [os.path.join(bin_dir, "tessera"), "keygen", "--out-dir", work, "--name", name],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
     server = Server(bin_dir, work)
     server.start()
     proxy = None
     try:
         product_key = set_up(server.url)
+        publish_downloads(bin_dir, work, server.url)
         proxy, proxy_url = start_proxy(bin_dir, server.listen)
         env = dict(os.environ)
         env.update(
@@ -154,6 +203,7 @@ def main():
             TESSERA_TEST_USERNAME=USERNAME,
             TESSERA_TEST_PASSWORD=PASSWORD,
             TESSERA_TEST_STATE=os.path.join(work, "device"),
+            TESSERA_TEST_DOWNLOAD_SIZE=str(DOWNLOADS["dl-good"][0]),
         )
         if mode == "run":
             return subprocess.run(command, env=env).returncode

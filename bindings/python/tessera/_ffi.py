@@ -34,7 +34,7 @@ from ctypes import (
 )
 from pathlib import Path
 
-ABI_VERSION = 4
+ABI_VERSION = 5
 """The C ABI version this binding was written for (``TESSERA_ABI_VERSION``)."""
 
 if sys.platform == "darwin":
@@ -230,6 +230,7 @@ _SIGNATURES = {
     "tessera_online_activate_user": ([connection_p, c_char_p, c_char_p, c_char_p], result_t),
     "tessera_online_user_licenses": ([connection_p, c_char_p, c_char_p, *_str_out], result_t),
     "tessera_online_latest_release": ([connection_p, c_char_p, c_char_p, *_str_out], result_t),
+    "tessera_online_download_release": ([connection_p, c_char_p, c_char_p, *_str_out], result_t),
     "tessera_online_trial_key": ([connection_p, c_char_p, *_str_out], result_t),
     "tessera_online_check_in": ([connection_p], result_t),
     "tessera_online_sync": ([connection_p, handle_p], result_t),

@@ -79,6 +79,7 @@ _TABLE = [
     (110, "network", "NetworkError", "The license server could not be reached; the license keeps working offline."),
     (111, "server_refused", "ServerRefusedError", "The license server refused the request."),
     (112, "bad_response", "BadResponseError", "The license server's answer is forged, replayed or altered."),
+    (113, "download_rejected", "DownloadRejectedError", "A downloaded file is not the one its signed release names; it was deleted."),
     (199, "other", "OtherError", "An error this binding has no class for."),
 ]
 

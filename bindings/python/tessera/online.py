@@ -25,6 +25,7 @@ import binascii
 import enum
 import json
 import logging
+import os
 from ctypes import byref, c_uint32, c_uint64
 from dataclasses import dataclass
 from datetime import timedelta
@@ -187,14 +188,30 @@ class Connection(_Managed):
         self, current_version: Optional[str] = None, channel: Optional[str] = None
     ) -> Optional[dict[str, Any]]:
         """The update check: the newest release this device's license may
-        install (``version``, ``installation_file``, ``hash_md5``, ``size``,
-        ...), or None. With ``current_version``, only a newer release whose
+        install (``version``, ``installation_file``, ``size``, ``sha256``,
+        ``manifest``, ...), or None; :meth:`download_release` fetches it. With ``current_version``, only a newer release whose
         minimum version it meets; with ``channel``, only that channel's.
         Blocks; changes nothing."""
         v = None if current_version is None else _encode(current_version)
         c = None if channel is None else _encode(channel)
         text = _strings.read_string_once(lib.tessera_online_latest_release, self._get(), v, c)
         return json.loads(text)
+
+    def download_release(self, release: dict[str, Any], folder: Union[str, "os.PathLike[str]"]) -> str:
+        """Downloads the file of ``release`` (what :meth:`latest_release`
+        answered) into ``folder`` and answers its path, kept only when its
+        size and SHA-256 are the ones the vendor signed (``release["manifest"]``,
+        verified against the keyring). A broken or stalled transfer raises
+        ``NetworkError`` and resumes at the next call; a file that is not
+        the signed one is deleted (``DownloadRejectedError``). Never runs
+        the file. Blocks."""
+        return _strings.read_string_once(
+            lib.tessera_online_download_release,
+            self._get(),
+            _encode(json.dumps(release)),
+            _encode(os.fspath(folder)),
+            first=4096,
+        )
 
     def trial_key(self, email: Optional[str] = None) -> str:
         """A trial license key for this device (the same one when asked

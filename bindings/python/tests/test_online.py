@@ -112,6 +112,52 @@ def test_the_update_check_answers_the_release_this_license_may_install(config, c
         conn.deactivate()
 
 
+def test_a_download_is_kept_only_when_it_is_the_file_the_vendor_signed(config, conn, tmp_path):
+    conn.activate(ENV["TESSERA_TEST_LICENSE_KEY"])
+    into = tmp_path / "downloads"
+    into.mkdir()
+    try:
+        good = conn.latest_release(channel="dl-good")
+        assert good["manifest"].startswith("-----BEGIN TESSERA RELEASE-----")
+        assert good["hash_md5"] == "" and len(good["sha256"]) == 64
+        path = conn.download_release(good, into)
+        assert path == str(into / "acme-online-dl-good.bin")
+        assert os.path.getsize(path) == int(ENV["TESSERA_TEST_DOWNLOAD_SIZE"])
+        # Asked again: the file is there and is the signed one.
+        assert conn.download_release(good, str(into)) == path
+        for channel, error in (
+            ("dl-truncated", errors.DownloadRejectedError),
+            ("dl-swapped", errors.DownloadRejectedError),
+            ("dl-stranger", errors.UnknownKeyIdError),
+        ):
+            with pytest.raises(error):
+                conn.download_release(conn.latest_release(channel=channel), into)
+        forged = dict(good, version="0.8")
+        with pytest.raises(errors.InvalidPayloadError):
+            conn.download_release(forged, into)
+        with pytest.raises(errors.InvalidArgumentError):
+            conn.download_release(good, into / "missing")
+        assert sorted(os.listdir(into)) == ["acme-online-dl-good.bin"]
+        # A server that stalls mid-file, through the fault proxy: the part
+        # stays, and the next call resumes it.
+        stall = conn.latest_release(channel="dl-stall")
+        with tessera.Connection(
+            config, server(ENV["TESSERA_TEST_PROXY"], attempt_timeout=timedelta(seconds=1))
+        ) as slow:
+            fault(f"stall/{512 * 1024}")
+            try:
+                with pytest.raises(errors.NetworkError):
+                    slow.download_release(stall, into)
+            finally:
+                fault("none")
+            assert os.path.getsize(into / ".acme-online-dl-stall.bin.part") == 512 * 1024
+            path = slow.download_release(stall, into)
+        assert os.path.getsize(path) == stall["size"]
+        assert sorted(os.listdir(into)) == ["acme-online-dl-good.bin", "acme-online-dl-stall.bin"]
+    finally:
+        conn.deactivate()
+
+
 def test_a_seat_and_consumption_uploaded_exactly_once_through_faults(config, conn):
     conn.activate(ENV["TESSERA_TEST_LICENSE_KEY"])
     base = totals().get("feature:render", 0)

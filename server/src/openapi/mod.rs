@@ -214,6 +214,29 @@ pub(crate) fn document() -> Value {
             },
         }}),
     );
+    paths.insert(
+        "/downloads/{name}".into(),
+        json!({"get": {
+            "summary": "A file of the server's downloads folder (a release it hosts), whole or \
+                        from a byte on (Range: bytes=N- or N-M); not signed: the vendor's \
+                        signed release is what the SDK checks the file against",
+            "tags": ["Tessera"],
+            "parameters": [
+                {"name": "name", "in": "path", "required": true,
+                 "schema": {"type": "string"}, "description": "a plain file name"},
+                {"name": "Range", "in": "header", "required": false,
+                 "schema": {"type": "string"}, "description": "bytes=N- or bytes=N-M"},
+            ],
+            "responses": {
+                "200": {"description": "the whole file",
+                        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
+                "206": {"description": "the range asked for (Content-Range names it)",
+                        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
+                "404": answer_of("no such file, or the server hosts no downloads", &error),
+                "416": {"description": "the range starts past the file's end"},
+            },
+        }}),
+    );
     #[cfg(feature = "compat")]
     let tags = seeds::add(&mut paths);
     #[cfg(not(feature = "compat"))]

@@ -19,10 +19,15 @@ pub(crate) struct ReleaseRow {
     pub size: u64,
     pub eula_link: String,
     pub release_notes_link: String,
+    /// 64 lowercase hex digits, or empty.
+    pub sha256: String,
+    /// The vendor's signed release, armored, or empty.
+    pub manifest: String,
 }
 
 const RELEASE_COLUMNS: &str = "product, channel, version, environment, release_date, \
-     requires_version, installation_file, hash_md5, size, eula_link, release_notes_link";
+     requires_version, installation_file, hash_md5, size, eula_link, release_notes_link, \
+     sha256, manifest";
 
 fn release_from(r: &Row) -> DbResult<ReleaseRow> {
     Ok(ReleaseRow {
@@ -37,6 +42,8 @@ fn release_from(r: &Row) -> DbResult<ReleaseRow> {
         size: r.get(8)?,
         eula_link: r.get(9)?,
         release_notes_link: r.get(10)?,
+        sha256: r.get(11)?,
+        manifest: r.get(12)?,
     })
 }
 
@@ -48,7 +55,7 @@ pub(crate) fn insert_release(tx: &Db<'_>, r: &ReleaseRow) -> DbResult<()> {
     let added = exec(
         tx,
         &format!(
-            "INSERT INTO releases ({RELEASE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
+            "INSERT INTO releases ({RELEASE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) \
              ON CONFLICT DO NOTHING"
         ),
         args![
@@ -62,7 +69,9 @@ pub(crate) fn insert_release(tx: &Db<'_>, r: &ReleaseRow) -> DbResult<()> {
             r.hash_md5.as_str(),
             size,
             r.eula_link.as_str(),
-            r.release_notes_link.as_str()
+            r.release_notes_link.as_str(),
+            r.sha256.as_str(),
+            r.manifest.as_str()
         ],
     )?;
     if added == 0 {
@@ -81,6 +90,8 @@ pub(crate) fn insert_release(tx: &Db<'_>, r: &ReleaseRow) -> DbResult<()> {
             "version": r.version,
             "installation_file": r.installation_file,
             "size": r.size,
+            "sha256": r.sha256,
+            "signed": !r.manifest.is_empty(),
         }),
     )
 }

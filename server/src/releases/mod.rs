@@ -2,6 +2,7 @@
 //! update check (client API).
 
 pub(crate) mod db;
+pub(crate) mod downloads;
 pub(crate) mod versions;
 
 use axum::extract::{Path, Query, State};
@@ -70,9 +71,25 @@ pub(crate) struct NewRelease {
     release_date: Option<String>,
     #[serde(default)]
     requires_version: String,
+    /// Where the product downloads it: an `https://` URL, or a path on
+    /// this server (`/downloads/NAME`, a file of its `downloads` folder).
     installation_file: String,
+    /// The file's MD5, for seed 003's answer only (nothing verifies with
+    /// it); empty when left out.
+    #[serde(default)]
     hash_md5: String,
     size: u64,
+    /// The file's SHA-256, 64 lowercase hex digits; taken from `manifest`
+    /// when left out.
+    #[serde(default)]
+    sha256: String,
+    /// The vendor's signed release (`tessera release sign`, docs/FORMAT.md
+    /// section 13), signed by the server's key or one of its
+    /// `release_keys`. Its product, version, channel, size and SHA-256
+    /// must be this release's. Without it the SDK's download helper
+    /// refuses the release.
+    #[serde(default)]
+    manifest: String,
     #[serde(default)]
     eula_link: String,
     #[serde(default)]
@@ -102,19 +119,29 @@ fn release_row(app: &App, product: String, r: NewRelease) -> Result<db::ReleaseR
     if !r.requires_version.is_empty() && parse_version(&r.requires_version).is_none() {
         return Err(invalid("requires_version must be empty or a dotted number"));
     }
-    let channel = r.channel.unwrap_or_else(|| "stable".to_owned());
+    let channel = r.channel.clone().unwrap_or_else(|| "stable".to_owned());
     check_code(&channel, "channel")?;
     if !r.environment.is_empty() {
         check_code(&r.environment, "environment")?;
     }
-    if r.hash_md5.len() != 32
-        || !r
-            .hash_md5
-            .bytes()
-            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-    {
-        return Err(invalid("hash_md5 must be 32 lowercase hexadecimal digits"));
+    let hex = |s: &str, n: usize| {
+        s.len() == n && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    };
+    if !r.hash_md5.is_empty() && !hex(&r.hash_md5, 32) {
+        return Err(invalid(
+            "hash_md5 must be empty or 32 lowercase hexadecimal digits",
+        ));
     }
+    if !r.sha256.is_empty() && !hex(&r.sha256, 64) {
+        return Err(invalid(
+            "sha256 must be empty or 64 lowercase hexadecimal digits",
+        ));
+    }
+    let sha256 = if r.manifest.is_empty() {
+        r.sha256
+    } else {
+        signed_release(app, &product, &channel, &r)?
+    };
     for (name, text, required) in [
         ("installation_file", &r.installation_file, true),
         ("eula_link", &r.eula_link, false),
@@ -152,7 +179,51 @@ fn release_row(app: &App, product: String, r: NewRelease) -> Result<db::ReleaseR
         size: r.size,
         eula_link: r.eula_link,
         release_notes_link: r.release_notes_link,
+        sha256,
+        manifest: r.manifest,
     })
+}
+
+/// Checks the vendor's signed release against the server's release keys
+/// and the release it is published with; answers the file's SHA-256.
+fn signed_release(
+    app: &App,
+    product: &str,
+    channel: &str,
+    r: &NewRelease,
+) -> Result<String, ApiError> {
+    use tessera::format::release::SignedRelease;
+    let refused = |m: String| ApiError::bad_request("invalid_manifest", m);
+    let signed = SignedRelease::verify(r.manifest.as_bytes(), &app.release_keys).map_err(|e| {
+        refused(match e {
+            tessera::Error::UnknownKeyId(_) => "the manifest is signed by a key this server does \
+                 not know: sign it with the server's key or add its public key to release_keys"
+                .to_owned(),
+            other => format!("the manifest does not verify: {other}"),
+        })
+    })?;
+    let m = signed.manifest();
+    let differs = |field: &str| {
+        Err(refused(format!(
+            "the manifest's {field} is not this release's"
+        )))
+    };
+    if m.product != product {
+        return differs("product");
+    }
+    if m.version != r.version {
+        return differs("version");
+    }
+    if m.channel != channel {
+        return differs("channel");
+    }
+    if m.size != r.size {
+        return differs("size");
+    }
+    if !r.sha256.is_empty() && m.sha256 != r.sha256 {
+        return differs("sha256");
+    }
+    Ok(m.sha256.clone())
 }
 
 /// `GET /products/{code}/releases?channel=`.

@@ -105,6 +105,8 @@ pub(crate) fn to_release(r: &ReleaseRow) -> Release {
     release.requires_version = r.requires_version.clone();
     release.eula_link = r.eula_link.clone();
     release.release_notes_link = r.release_notes_link.clone();
+    release.sha256 = r.sha256.clone();
+    release.manifest = r.manifest.clone();
     release
 }
 
@@ -150,6 +152,8 @@ mod tests {
             size: 0,
             eula_link: String::new(),
             release_notes_link: String::new(),
+            sha256: String::new(),
+            manifest: String::new(),
         }
     }
 

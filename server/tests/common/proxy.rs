@@ -25,6 +25,10 @@ pub enum Fault {
     Alter,
     /// Answers the last answer it passed, instead of forwarding.
     Replay,
+    /// Sends the answer's head and its body's first `n` bytes, then holds
+    /// the connection open without a byte more for a minute (once; then
+    /// passes everything): a server that stalls mid-file.
+    Stall(u32),
 }
 
 pub struct Proxy {
@@ -160,7 +164,7 @@ fn serve(
                 }
                 // A duplicate is a one-off of the network: the next
                 // request (the client's retry) goes through once.
-                Fault::Duplicate => *f = Fault::None,
+                Fault::Duplicate | Fault::Stall(_) => *f = Fault::None,
                 _ => {}
             }
             now
@@ -192,6 +196,18 @@ fn serve(
         if let Fault::DropAnswer(_) = now {
             return;
         }
+        if let Fault::Stall(n) = now {
+            let head = answer
+                .windows(4)
+                .position(|w| w == b"\r\n\r\n")
+                .map_or(0, |p| p + 4);
+            let upto = (head + n as usize).min(answer.len());
+            if writer.write_all(&answer[..upto]).is_ok() {
+                let _ = writer.flush();
+                std::thread::sleep(Duration::from_secs(60));
+            }
+            return;
+        }
         *last.lock().unwrap() = Some(answer.clone());
         if now == Fault::Alter {
             if let Some(i) = answer.iter().rposition(|b| *b == b'"') {
@@ -207,7 +223,7 @@ fn serve(
 /// A control request from a test in another process (the C and Python
 /// suites run the proxy as `fault_proxy`): `GET /__fault/MODE[/N]` sets
 /// the fault (`none`, `drop-answer/N`, `refuse/N`, `delay/MS`,
-/// `duplicate`, `alter`, `replay`) and every control request answers the
+/// `duplicate`, `alter`, `replay`, `stall/N`) and every control request answers the
 /// counts as `{"forwarded":F,"received":R}`.
 fn control(request: &[u8], fault: &Mutex<Fault>, counts: &Counts) -> Option<String> {
     let line = request.split(|b| *b == b'\r').next()?;
@@ -226,6 +242,7 @@ fn control(request: &[u8], fault: &Mutex<Fault>, counts: &Counts) -> Option<Stri
         ("duplicate", _) => Some(Fault::Duplicate),
         ("alter", _) => Some(Fault::Alter),
         ("replay", _) => Some(Fault::Replay),
+        ("stall", Some(n)) => Some(Fault::Stall(n)),
         _ => None,
     };
     if let Some(f) = set {
