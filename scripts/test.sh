@@ -138,7 +138,7 @@ suite api-fuzz ./scripts/api-fuzz.sh
 # measure). benches/keygen-compare is left to a run by hand: it builds
 # keygen-rs and its HTTP stack in a tree of its own, several minutes.
 benches() {
-    cargo bench --profile dev --all-features --bench verify --bench runtime --bench device \
+    cargo bench --profile dev --all-features --bench verify --bench runtime --bench device --bench download \
         -- --quick --noplot || return 1
     scripts/bench-python.sh --quick || return 1
     scripts/bench-server.sh --quick || return 1
