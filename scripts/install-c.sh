@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs the C library for C and C++ projects:
-#   scripts/install-c.sh PREFIX [debug|release] [TARGET]
+#   scripts/install-c.sh PREFIX [debug|release|dist] [TARGET]
 # PREFIX/include/{tessera.h,tessera.hpp}, PREFIX/lib/libtessera.{so,a}
 # (for TARGET x86_64-pc-windows-gnu: PREFIX/bin/tessera.dll and
 # PREFIX/lib/{libtessera.dll.a,tessera.lib,libtessera.a}),
 # PREFIX/lib/pkgconfig/tessera.pc and PREFIX/lib/cmake/Tessera/ for
 # find_package(Tessera). Builds the library with cargo first (release by
-# default; the test command installs its debug build).
+# default; the test command installs its debug build), unless
+# TESSERA_INSTALL_PREBUILT=1 says it is built already (scripts/dist.sh
+# builds the Linux library with cargo-zigbuild for glibc 2.17).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 prefix=${1:?usage: scripts/install-c.sh PREFIX [debug|release]}
@@ -15,10 +17,11 @@ target=${3:-}
 flags=()
 [ -n "$target" ] && flags=(--target "$target")
 case "$profile" in
-    release) cargo build --quiet --release -p tessera-capi "${flags[@]}" ;;
-    debug) cargo build --quiet -p tessera-capi "${flags[@]}" ;;
-    *) echo "profile must be debug or release" >&2; exit 2 ;;
+    release | dist) build=(cargo build --quiet --profile "$profile" -p tessera-capi "${flags[@]}") ;;
+    debug) build=(cargo build --quiet -p tessera-capi "${flags[@]}") ;;
+    *) echo "profile must be debug, release or dist" >&2; exit 2 ;;
 esac
+[ "${TESSERA_INSTALL_PREBUILT:-0}" = 1 ] || "${build[@]}"
 out=target/${target:+$target/}$profile
 mkdir -p "$prefix"
 prefix=$(cd "$prefix" && pwd)

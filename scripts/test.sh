@@ -149,6 +149,11 @@ suite benches benches
 # Windows under wine (the SDK's suites, `tessera fingerprint`, tessera.dll
 # and the C test built with MinGW) and macOS type-checked for both targets.
 suite windows-and-macos ./scripts/windows-tests.sh
+# A release's artefacts (scripts/dist.sh: C archives for Linux, glibc 2.17,
+# and Windows, manylinux and win_amd64 wheels, SBOMs, signed sums), each
+# used as a product would: unpacked elsewhere and built against, the DLL
+# under wine, the wheel installed with no compiler and no cargo.
+suite dist ./scripts/dist-check.sh
 # docs/FORMAT.md's recipe verifies its example with OpenSSL alone, and refuses a tampered copy.
 format_by_hand() {
     docs/example/verify-by-hand.sh docs/example/license.lic docs/example/vendor.pub >/dev/null || return 1

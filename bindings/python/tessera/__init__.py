@@ -31,7 +31,14 @@ def _package_version() -> str:
         return _api.version()
 
 
-#: The package's version (PEP 396 style), the same as the C library's.
-__version__ = _package_version()
+def __getattr__(name: str) -> str:
+    # `__version__` (PEP 396 style, the same as the C library's) is read
+    # from the installed metadata when asked for: importlib.metadata took
+    # a quarter of `import tessera`'s time.
+    if name == "__version__":
+        global __version__
+        __version__ = _package_version()
+        return __version__
+    raise AttributeError(f"module 'tessera' has no attribute {name!r}")
 
 __all__ = [*_api.__all__, *online.__all__, "TesseraError", "errors", "online", "set_log_level", "__version__"]
