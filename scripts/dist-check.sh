@@ -13,7 +13,8 @@
 # - the manylinux wheel, under 2 MB, installed into a fresh venv with no
 #   compiler and no cargo on the PATH: examples/python/quickstart.py and
 #   online.py run (the server through tests/online/harness.py); the
-#   win_amd64 wheel holds tessera.dll and a RECORD that matches.
+#   win_amd64 wheel holds tessera.dll and a RECORD that matches;
+# - the source distribution installs with pip, building with cargo.
 # It prints how long `import tessera` takes from the wheel (a measurement,
 # not a check).
 set -euo pipefail
@@ -146,6 +147,15 @@ bare, imported = median("pass"), median("import tessera")
 print(f"import tessera from the wheel: {1000 * (imported - bare):.1f} ms beyond the interpreter's own start "
       f"({1000 * bare:.1f} ms), median of 15 (a measurement, not a check; goal < 50 ms)")
 PY
+
+step "the source distribution builds with cargo (pip, in a venv of its own)"
+python3 -m venv "$work/venv-src"
+# A target folder of its own: the sdist is another workspace, and its
+# dist-profile library must not replace the one smallest-build measures.
+CARGO_TARGET_DIR=$root/target/sdist TESSERA_CARGO_PROFILE=dist \
+    "$work/venv-src/bin/pip" install --quiet --disable-pip-version-check "$out/tessera-$version.tar.gz"
+(cd "$work" && "$work/venv-src/bin/python" "$root/examples/python/quickstart.py" \
+    "$work/vendor.pub" "$work/now.lic" "$work/state-src") | grep -x "pdf-export: enabled"
 
 step "the win_amd64 wheel holds tessera.dll and a RECORD that matches"
 python3 - "$out/tessera-$version-py3-none-win_amd64.whl" <<'PY'

@@ -13,6 +13,9 @@
 #   tessera-V-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl
 #   tessera-V-py3-none-win_amd64.whl  Python wheels with the library inside:
 #                                     pip needs no compiler and no cargo
+#   tessera-V.tar.gz                  the Python source distribution: the
+#                                     repository inside, built with cargo
+#                                     on any other platform
 #   *.cdx.json                        a CycloneDX SBOM of each of the above
 #   SHA256SUMS, SHA256SUMS.tessera    the sums of all, signed by RELEASE_KEY
 #                                     (a Tessera key from `tessera keygen`)
@@ -31,7 +34,7 @@ key=
 while [ $# -gt 0 ]; do
     case "$1" in
     --key) key=${2:?--key needs a file}; shift 2 ;;
-    -h | --help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "dist.sh: unknown option $1" >&2; exit 2 ;;
     *) [ -z "$out" ] || { echo "dist.sh: one output folder" >&2; exit 2; }; out=$1; shift ;;
     esac
@@ -109,6 +112,9 @@ grep -q '"manylinux_2_17_x86_64"' "$work/auditwheel.txt" || {
     exit 1
 }
 
+step "the Python source distribution"
+python3 scripts/dist_tools.py sdist "$out" >/dev/null
+
 step "SBOMs (CycloneDX 1.5)"
 for f in "$out"/*.tar.gz "$out"/*.zip "$out"/*.whl; do
     name=$(basename "$f")
@@ -116,7 +122,7 @@ for f in "$out"/*.tar.gz "$out"/*.zip "$out"/*.whl; do
     *windows* | *win_amd64*) target=$windows ;;
     *) target=$linux ;;
     esac
-    case "$name" in *.whl) kind=wheel ;; *) kind=c ;; esac
+    case "$name" in *.whl | "tessera-$version.tar.gz") kind=wheel ;; *) kind=c ;; esac
     python3 scripts/dist_tools.py sbom "$target" "$name" "$version" "$kind" "$out/$name.cdx.json" 2>/dev/null
 done
 

@@ -7,6 +7,7 @@ artefact, and a Python wheel made around an already built library.
     dist_tools.py sbom TARGET NAME VERSION KIND OUT.json
     dist_tools.py wheel LIBRARY PLATFORM_TAG OUT_DIR
     dist_tools.py archive DIR OUT.tar.gz|OUT.zip
+    dist_tools.py sdist OUT_DIR
 
 The set of crates is cargo's own resolution (`cargo metadata
 --filter-platform TARGET`): every package `tessera-capi` reaches through
@@ -202,22 +203,12 @@ def record_hash(data):
     return f"sha256={digest}"
 
 
-def wheel(library, platform_tag, out_dir):
-    """A py3-none-PLATFORM wheel of bindings/python with `library` inside
-    (as the name _ffi.py loads on that platform)."""
+def package_metadata():
     pkg = ROOT / "bindings" / "python"
     project = (pkg / "pyproject.toml").read_text()
     version = next(l.split('"')[1] for l in project.splitlines() if l.startswith("version = "))
-    library = Path(library)
-    lib_name = "tessera.dll" if platform_tag.startswith("win") else "libtessera.so"
-    dist_info = f"tessera-{version}.dist-info"
-    files = {}
-    for f in sorted((pkg / "tessera").iterdir()):
-        if f.suffix == ".py" or f.name == "py.typed":
-            files[f"tessera/{f.name}"] = f.read_bytes()
-    files[f"tessera/{lib_name}"] = library.read_bytes()
     readme = (pkg / "README.md").read_text()
-    files[f"{dist_info}/METADATA"] = (
+    text = (
         "Metadata-Version: 2.1\n"
         f"Name: tessera\nVersion: {version}\n"
         "Summary: Offline-first software licensing: signed license files, device binding, "
@@ -227,7 +218,67 @@ def wheel(library, platform_tag, out_dir):
         "Classifier: Programming Language :: Python :: 3\n"
         "Classifier: Programming Language :: Rust\n"
         "Description-Content-Type: text/markdown\n\n" + readme
-    ).encode()
+    )
+    return version, text
+
+
+def sdist(out_dir):
+    """The source distribution: bindings/python at its top and the whole
+    repository at HEAD under rust/, which setup.py builds with cargo on
+    any platform cargo builds for."""
+    import tarfile
+
+    version, pkg_info = package_metadata()
+    top = f"tessera-{version}"
+    when = int(source_date().timestamp())
+    dirty = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, stdout=subprocess.PIPE, text=True).stdout
+    if dirty.strip():
+        print("sdist: the work tree has changes; the sdist holds HEAD", file=sys.stderr)
+    repo = subprocess.run(["git", "archive", "--format=tar", "HEAD"], cwd=ROOT, check=True,
+                          stdout=subprocess.PIPE).stdout
+    out = Path(out_dir) / f"{top}.tar.gz"
+
+    def entry(name, data, mode=0o644):
+        info = tarfile.TarInfo(f"{top}/{name}")
+        info.size, info.mode, info.mtime = len(data), mode, when
+        return info, io.BytesIO(data)
+
+    import gzip
+
+    with open(out, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=when, filename="") as gz:
+        with tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
+            tar.addfile(*entry("PKG-INFO", pkg_info.encode()))
+            pkg = ROOT / "bindings" / "python"
+            for name in ("pyproject.toml", "setup.py", "README.md"):
+                tar.addfile(*entry(name, (pkg / name).read_bytes()))
+            for f in sorted((pkg / "tessera").iterdir()):
+                if f.suffix == ".py" or f.name == "py.typed":
+                    tar.addfile(*entry(f"tessera/{f.name}", f.read_bytes()))
+            with tarfile.open(fileobj=io.BytesIO(repo)) as source:
+                for member in source.getmembers():
+                    data = source.extractfile(member) if member.isfile() else None
+                    member.name = f"{top}/rust/{member.name}"
+                    member.mtime = when
+                    member.uid = member.gid = 0
+                    member.uname = member.gname = ""
+                    tar.addfile(member, data)
+    print(out)
+
+
+def wheel(library, platform_tag, out_dir):
+    """A py3-none-PLATFORM wheel of bindings/python with `library` inside
+    (as the name _ffi.py loads on that platform)."""
+    pkg = ROOT / "bindings" / "python"
+    version, pkg_info = package_metadata()
+    library = Path(library)
+    lib_name = "tessera.dll" if platform_tag.startswith("win") else "libtessera.so"
+    dist_info = f"tessera-{version}.dist-info"
+    files = {}
+    for f in sorted((pkg / "tessera").iterdir()):
+        if f.suffix == ".py" or f.name == "py.typed":
+            files[f"tessera/{f.name}"] = f.read_bytes()
+    files[f"tessera/{lib_name}"] = library.read_bytes()
+    files[f"{dist_info}/METADATA"] = pkg_info.encode()
     files[f"{dist_info}/WHEEL"] = (
         "Wheel-Version: 1.0\nGenerator: tessera scripts/dist_tools.py\n"
         f"Root-Is-Purelib: false\nTag: py3-none-{platform_tag}\n"
@@ -299,6 +350,8 @@ def main():
         wheel(*args)
     elif command == "archive" and len(args) == 2:
         archive(*args)
+    elif command == "sdist" and len(args) == 1:
+        sdist(*args)
     else:
         raise SystemExit(__doc__)
 

@@ -4,8 +4,9 @@ package, next to tessera/_ffi.py that loads it.
 TESSERA_CARGO_PROFILE picks the cargo profile (default ``release``; the
 test command uses ``dev`` to reuse its debug build), TESSERA_CARGO_FEATURES
 adds cargo features (the test suite: ``testing``). CARGO_TARGET_DIR is
-honoured. The package must be built from the repository (pip builds a
-local directory in place).
+honoured. The package builds from the repository (pip builds a local
+directory in place) or from the source distribution scripts/dist.sh
+makes, which carries the repository under rust/.
 """
 
 import os
@@ -18,7 +19,9 @@ from setuptools import setup
 from setuptools.command.build_py import build_py
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent.parent
+# In the repository: two folders up. In the source distribution
+# (scripts/dist.sh): the repository is inside it, under rust/.
+ROOT = HERE / "rust" if (HERE / "rust" / "Cargo.toml").is_file() else HERE.parent.parent
 
 if sys.platform == "darwin":
     LIB = "libtessera.dylib"
