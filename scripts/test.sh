@@ -120,6 +120,9 @@ suite package ./scripts/package-check.sh
 # The C ABI against its baseline (capi/abi/): additions move
 # TESSERA_ABI_VERSION, a break moves the SONAME (docs/VERSIONING.md).
 suite abi ./scripts/abi-check.sh
+# The Rust API against the last release (scripts/semver-baseline), with
+# cargo-semver-checks, pinned (docs/VERSIONING.md).
+suite semver ./scripts/semver-check.sh
 # The C library's smallest build: under 1 MB, every export, online refused.
 suite smallest-build ./scripts/smallest-build.sh
 # C and C++: the header alone, every export (plain, valgrind, ASan+UBSan),
