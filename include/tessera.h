@@ -127,6 +127,12 @@ enum tessera_result_values
   // A downloaded file is not the one its signed release names (its
   // size or SHA-256 differs); it was deleted.
   TESSERA_ERR_DOWNLOAD_REJECTED = 113,
+  // A desktop sign-in failed at the identity provider or on its way
+  // back (the message says which); nothing was activated.
+  TESSERA_ERR_SIGN_IN_FAILED = 114,
+  // The product cancelled the call, or its time ran out; nothing
+  // changed.
+  TESSERA_ERR_CANCELLED = 115,
   // An error this build of the C ABI does not know by number (a newer
   // core); the message says what it was.
   TESSERA_ERR_OTHER = 199,

@@ -131,6 +131,12 @@ crate::table::numbered_table! {
         /// A downloaded file is not the one its signed release names (its
         /// size or SHA-256 differs); it was deleted.
         DownloadRejected = 113, "download_rejected", "TESSERA_ERR_DOWNLOAD_REJECTED";
+        /// A desktop sign-in failed at the identity provider or on its way
+        /// back (the message says which); nothing was activated.
+        SignInFailed = 114, "sign_in_failed", "TESSERA_ERR_SIGN_IN_FAILED";
+        /// The product cancelled the call, or its time ran out; nothing
+        /// changed.
+        Cancelled = 115, "cancelled", "TESSERA_ERR_CANCELLED";
         /// An error this build of the C ABI does not know by number (a newer
         /// core); the message says what it was.
         Other = 199, "other", "TESSERA_ERR_OTHER";
@@ -388,6 +394,17 @@ pub enum Error {
     /// download helper deleted it.
     #[error("the download was refused and deleted: {0}")]
     DownloadRejected(&'static str),
+
+    /// A desktop sign-in failed at the identity provider or on its way
+    /// back: the user declined, a code was replayed or its verifier did
+    /// not match, the device code expired, or the browser's answer was not
+    /// for this sign-in. Nothing was activated.
+    #[error("the sign-in failed: {0}")]
+    SignInFailed(String),
+
+    /// The product cancelled the call, or the time it allowed ran out.
+    #[error("cancelled: {0}")]
+    Cancelled(&'static str),
 }
 
 impl Error {
@@ -440,6 +457,8 @@ impl Error {
             Error::ServerRefused { .. } => Code::ServerRefused,
             Error::BadResponse(_) => Code::BadResponse,
             Error::DownloadRejected(_) => Code::DownloadRejected,
+            Error::SignInFailed(_) => Code::SignInFailed,
+            Error::Cancelled(_) => Code::Cancelled,
         }
     }
 
@@ -550,6 +569,8 @@ mod tests {
             },
             Error::BadResponse("x"),
             Error::DownloadRejected("x"),
+            Error::SignInFailed("x".into()),
+            Error::Cancelled("x"),
         ];
         let mut seen = std::collections::HashSet::new();
         for e in &errors {

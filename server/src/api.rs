@@ -29,5 +29,6 @@ pub(crate) fn routes() -> (Router<Arc<App>>, crate::route_table::RouteList) {
         "/floating/heartbeat" => post(heartbeat_call),
         "/floating/release" => post(release_call),
         "/latest_release" => post(latest_release_call),
+        "/sso/provider" => post(crate::sso::desktop::provider_call),
     }
 }

@@ -293,6 +293,18 @@ CREATE INDEX seat_spans_by_time ON seat_spans (started_at);
 ALTER TABLE releases ADD COLUMN sha256 TEXT NOT NULL DEFAULT '';
 ALTER TABLE releases ADD COLUMN manifest TEXT NOT NULL DEFAULT '';
 ",
+    // 15: the desktop sign-in (docs/SIGN-IN.md): an account's provider
+    // endpoints for a native app (authorization with PKCE, device
+    // authorization), its client id there, the scopes, the grants a
+    // desktop may use, and the e-mail domains that find the account.
+    "
+ALTER TABLE account_sso ADD COLUMN authorization_endpoint TEXT NOT NULL DEFAULT '';
+ALTER TABLE account_sso ADD COLUMN device_authorization_endpoint TEXT NOT NULL DEFAULT '';
+ALTER TABLE account_sso ADD COLUMN desktop_client_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE account_sso ADD COLUMN scopes TEXT NOT NULL DEFAULT 'openid email';
+ALTER TABLE account_sso ADD COLUMN desktop_grants TEXT NOT NULL DEFAULT '';
+ALTER TABLE account_sso ADD COLUMN domains TEXT NOT NULL DEFAULT '';
+",
 ];
 
 /// Opens (creating or bringing forward) the SQLite database at `path`,

@@ -209,13 +209,40 @@ pub(crate) async fn with_license(
     let activating = purpose == Purpose::Activate;
     same_product(&product, &who.product)?;
     check_fingerprint(&who.fingerprint)?;
-    let user = match (&who.username, &who.password) {
-        (Some(name), Some(password)) => Some(users_sign_in::login(app, name, password).await?),
-        (None, None) => None,
+    let mut who = who;
+    let user = match (&who.username, &who.password, &who.id_token) {
+        (Some(name), Some(password), None) => {
+            Some(users_sign_in::login(app, name, password).await?)
+        }
+        (None, None, None) => None,
+        // A desktop sign-in (docs/SIGN-IN.md): the provider's token names
+        // the user, and the license is the user's from that account.
+        (None, None, Some(token)) if activating && who.license_key.is_none() => {
+            let account = who.sso_account.clone().ok_or_else(|| {
+                ApiError::bad_request("invalid_body", "id_token comes with sso_account")
+            })?;
+            let user = crate::sso::desktop::user_of_token(app, &account, token.expose()).await?;
+            let license = crate::sso::desktop::license_for(
+                app,
+                &user,
+                &who.product,
+                &account,
+                who.license_id.as_deref(),
+            )
+            .await?;
+            who.license_id = Some(license);
+            Some(user)
+        }
+        (None, None, Some(_)) => {
+            return Err(ApiError::bad_request(
+                "invalid_body",
+                "an id_token activates a user's license, named by license_id or not at all",
+            ))
+        }
         _ => {
             return Err(ApiError::bad_request(
                 "invalid_body",
-                "username and password come together",
+                "username and password come together, and without an id_token",
             ))
         }
     };

@@ -203,13 +203,25 @@ fn a_walk_through_every_operation_holds_to_the_document() {
         "/admin/v1/accounts/acme-corp/sso",
         json!({"issuer": "https://idp.example.com", "client_id": "walk",
                "client_secret": "test-only-client-secret",
-               "jwks_uri": "https://idp.example.com/jwks"}),
+               "jwks_uri": "https://idp.example.com/jwks",
+               "token_endpoint": "https://idp.example.com/token",
+               "authorization_endpoint": "https://idp.example.com/authorize",
+               "domains": ["acme-corp.example"]}),
     );
     assert_eq!(sso["client_secret_set"], true);
     assert!(sso.get("client_secret").is_none());
     ok(&s, "GET", "/admin/v1/accounts/acme-corp/sso", Value::Null);
 
-    // The client API.
+    // The client API. A desktop sign-in's provider, found by the domain.
+    let provider = ok_call(
+        &s,
+        &p,
+        "/api/v1/sso/provider",
+        json!({"product": p.code, "who": "ada@acme-corp.example"}),
+    );
+    assert_eq!(provider["grants"], json!(["browser"]));
+    assert!(provider.get("client_secret").is_none());
+
     let who = json!({"product": p.code, "license_key": "KEY-FLOAT", "fingerprint": device(1)});
     ok_call(&s, &p, "/api/v1/activate_license", who.clone());
     ok_call(&s, &p, "/api/v1/check_license", who.clone());

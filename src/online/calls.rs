@@ -162,7 +162,7 @@ impl Connection {
     }
 
     /// One signed call; every verified answer's time reaches the clock.
-    fn call(&self, path: &str, body: &impl serde::Serialize) -> Result<Answer> {
+    pub(super) fn call(&self, path: &str, body: &impl serde::Serialize) -> Result<Answer> {
         self.with_caller(|caller| {
             self.transport
                 .call(caller, path, body, &|time| self.observe_server_time(time))
@@ -223,6 +223,29 @@ impl Connection {
                 ))
             }
         }
+        self.activate_as(who)
+    }
+
+    /// Activates for a desktop sign-in (docs/SIGN-IN.md): the provider's
+    /// `id_token` names the user in place of a password; the license is
+    /// `license_id`, or the user's only one of this product from `account`.
+    pub(super) fn activate_with_token(
+        &self,
+        account: &str,
+        id_token: &str,
+        license_id: Option<&str>,
+    ) -> Result<ActivationRecord> {
+        let mut who = self.device()?;
+        let device_key = self.device_key()?.verifying_key();
+        who.device_key =
+            Some(crate::format::keys::PublicKey::from_bytes(device_key.as_bytes())?.to_base64());
+        who.sso_account = Some(account.to_owned());
+        who.id_token = Some(Password::new(id_token));
+        who.license_id = license_id.map(str::to_owned);
+        self.activate_as(who)
+    }
+
+    fn activate_as(&self, who: LicenseAndDevice) -> Result<ActivationRecord> {
         let answer = self.call("/api/v1/activate_license", &DeviceRequest::new(who))?;
         let record = crate::activation::direct::activate(
             &self.local,
@@ -451,7 +474,7 @@ fn record(p: &Pending) -> ConsumptionRecord {
 }
 
 /// The answer's body as the type `T` the call answers with.
-fn read_answer<T: serde::de::DeserializeOwned>(
+pub(super) fn read_answer<T: serde::de::DeserializeOwned>(
     answer: &Answer,
     missing: &'static str,
 ) -> Result<T> {

@@ -23,12 +23,16 @@ mod auto;
 mod calls;
 mod download;
 mod session;
+mod sign_in;
 mod transport;
 
 /// A release of the product that this device's license may install, as
 /// [`Connection::latest_release`] answers it (the update check).
 pub use crate::protocol::bodies::Release;
+/// A customer account's identity provider, as [`Connection::sign_in_provider`] answers it.
+pub use crate::protocol::bodies::SignInProvider;
 pub use auto::{AutoSync, AutoSyncOptions, ChangeReason, StatusCallback, StatusChange};
 pub use calls::{Connection, Upload, UserLicense};
 pub use session::FloatingSession;
+pub use sign_in::{DeviceCode, Grant, SignIn};
 pub use transport::{Proxy, ServerConfig};

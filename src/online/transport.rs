@@ -337,6 +337,52 @@ impl Transport {
         })
     }
 
+    /// A form POSTed to an identity provider (its device authorization or
+    /// token endpoint, docs/SIGN-IN.md): the status and the JSON answer
+    /// (at most 64 KiB). Through the configured proxy and TLS, no redirect.
+    /// Never logged: the form carries codes and verifiers.
+    #[cfg(feature = "online")]
+    pub(super) fn post_form(&self, url: &str, form: &[(&str, &str)]) -> Result<(u16, Value)> {
+        check_url(url).map_err(|_| {
+            Error::BadResponse("the identity provider's endpoint is not https:// (or loopback)")
+        })?;
+        let body = form
+            .iter()
+            .map(|(k, v)| format!("{}={}", form_encode(k), form_encode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let response = self
+            .client
+            .post(url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("accept", "application/json")
+            .body(body)
+            .send()
+            .map_err(|e| Error::Network(describe(&e)))?;
+        let status = response.status().as_u16();
+        let mut bytes = Vec::new();
+        response
+            .take(64 * 1024)
+            .read_to_end(&mut bytes)
+            .map_err(|e| {
+                Error::Network(format!(
+                    "the identity provider's answer was cut off ({})",
+                    e.kind()
+                ))
+            })?;
+        let value = serde_json::from_slice(&bytes)
+            .map_err(|_| Error::BadResponse("the identity provider's answer is not JSON"))?;
+        Ok((status, value))
+    }
+
+    /// Without the `online` feature there is no HTTP client.
+    #[cfg(not(feature = "online"))]
+    pub(super) fn post_form(&self, _url: &str, _form: &[(&str, &str)]) -> Result<(u16, Value)> {
+        Err(Error::Unsupported(
+            "this library was built without its online half (feature `online`)",
+        ))
+    }
+
     /// Without the `online` feature there is no HTTP client.
     #[cfg(not(feature = "online"))]
     pub(super) fn fetch(&self, _url: &str, _from: u64) -> Result<Fetched> {
@@ -562,6 +608,26 @@ fn check_url(url: &str) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `application/x-www-form-urlencoded`: unreserved bytes as they are,
+/// every other byte `%XX`.
+#[cfg_attr(not(feature = "online"), allow(dead_code))]
+fn form_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// `text` percent-encoded for a URL's query.
+pub(super) fn query_encode(text: &str) -> String {
+    form_encode(text)
 }
 
 fn is_loopback(url: &str) -> bool {

@@ -63,6 +63,14 @@ pub struct LicenseAndDevice {
     /// on its later requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_key: Option<String>,
+    /// At a desktop sign-in's activation (docs/SIGN-IN.md): the customer
+    /// account whose identity provider issued [`LicenseAndDevice::id_token`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sso_account: Option<String>,
+    /// The provider's `id_token` naming the user, in place of a password;
+    /// sent once, never stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<Password>,
 }
 
 impl std::fmt::Debug for LicenseAndDevice {
@@ -78,6 +86,8 @@ impl std::fmt::Debug for LicenseAndDevice {
             .field("password", &self.password)
             .field("fingerprint", &self.fingerprint)
             .field("device_key", &self.device_key)
+            .field("sso_account", &self.sso_account)
+            .field("id_token", &self.id_token)
             .finish()
     }
 }
@@ -93,6 +103,8 @@ impl LicenseAndDevice {
             password: None,
             fingerprint,
             device_key: None,
+            sso_account: None,
+            id_token: None,
         }
     }
 }
@@ -284,6 +296,77 @@ impl UserLicensesRequest {
             product: product.into(),
             username: username.into(),
             password,
+        }
+    }
+}
+
+/// A desktop sign-in's first question: which identity provider signs in
+/// `who` (an e-mail address, or the customer account's code).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct SignInProviderRequest {
+    /// The product's code.
+    pub product: String,
+    /// The user's e-mail address, or the customer account's code.
+    pub who: String,
+}
+
+impl SignInProviderRequest {
+    /// The provider of `who` for `product`.
+    pub fn new(product: impl Into<String>, who: impl Into<String>) -> SignInProviderRequest {
+        SignInProviderRequest {
+            product: product.into(),
+            who: who.into(),
+        }
+    }
+}
+
+/// The customer account's identity provider, as a desktop product needs
+/// it: no secret, only what a native app (a public client) sends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
+#[non_exhaustive]
+pub struct SignInProvider {
+    /// The customer account.
+    pub account: String,
+    /// The provider's issuer.
+    pub issuer: String,
+    /// The native app's client id at the provider.
+    pub client_id: String,
+    /// Where the browser signs in (authorization code with PKCE); empty
+    /// when the account offers no browser sign-in.
+    pub authorization_endpoint: String,
+    /// Where a device without a browser asks for a code (RFC 8628); empty
+    /// when the account offers none.
+    pub device_authorization_endpoint: String,
+    /// Where a code is exchanged for tokens.
+    pub token_endpoint: String,
+    /// The scopes to ask for, space-separated.
+    pub scopes: String,
+    /// The grants this account allows a desktop: `browser`, `device`.
+    pub grants: Vec<String>,
+}
+
+impl SignInProvider {
+    /// An account's provider.
+    pub fn new(
+        account: impl Into<String>,
+        issuer: impl Into<String>,
+        client_id: impl Into<String>,
+        token_endpoint: impl Into<String>,
+    ) -> SignInProvider {
+        SignInProvider {
+            account: account.into(),
+            issuer: issuer.into(),
+            client_id: client_id.into(),
+            authorization_endpoint: String::new(),
+            device_authorization_endpoint: String::new(),
+            token_endpoint: token_endpoint.into(),
+            scopes: "openid email".into(),
+            grants: Vec::new(),
         }
     }
 }

@@ -80,6 +80,8 @@ _TABLE = [
     (111, "server_refused", "ServerRefusedError", "The license server refused the request."),
     (112, "bad_response", "BadResponseError", "The license server's answer is forged, replayed or altered."),
     (113, "download_rejected", "DownloadRejectedError", "A downloaded file is not the one its signed release names; it was deleted."),
+    (114, "sign_in_failed", "SignInFailedError", "A desktop sign-in failed at the identity provider or on its way back."),
+    (115, "cancelled", "CancelledError", "The call was cancelled, or its time ran out."),
     (199, "other", "OtherError", "An error this binding has no class for."),
 ]
 

@@ -15,7 +15,6 @@ use crate::state::App;
 
 mod genesys;
 pub(crate) mod licensespring;
-mod oidc;
 mod salesforce;
 mod soql;
 mod uipath;

@@ -99,6 +99,8 @@ pub(super) fn all() -> Vec<Operation> {
         admin("get", "/admin/v1/audit", "The newest admin changes, newest first: who, what, when, with what outcome", of::<Vec<audit::AuditEntry>>)
             .query(fields::<audit::AuditQuery>)
             .refuses(&[REQUEST, (404, "unknown license, device or endpoint")]),
+        device("/api/v1/sso/provider", "A desktop sign-in's first step (docs/SIGN-IN.md): the identity provider of the customer account whose e-mail domains hold `who`, or that `who` names; no secret", of::<b::SignInProviderRequest>, of::<b::SignInProvider>)
+            .refuses(&[(404, "sso_not_configured: no account signs this user in from a desktop")]),
         device("/api/v1/latest_release", "The update check: the newest release this activated device's license may install (its maintenance decides; with current_version, only newer releases that accept it)", of::<b::ReleaseRequest>, of::<b::LatestReleaseAnswer>)
             .refuses(&[(403, "license disabled")]),
         admin("post", "/admin/v1/products/{code}/releases", "Publish a release of the product", of::<b::Release>)

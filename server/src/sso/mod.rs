@@ -2,6 +2,8 @@
 //! admin API's handlers.
 
 pub(crate) mod db;
+pub(crate) mod desktop;
+pub(crate) mod oidc;
 
 use axum::extract::{Path, State};
 use schemars::JsonSchema;
@@ -31,6 +33,27 @@ pub(crate) struct SsoConfig {
     redirect_uri: String,
     #[serde(default)]
     username_claim: Option<String>,
+    /// The desktop sign-in (docs/SIGN-IN.md): the provider's authorization
+    /// endpoint (a browser with PKCE)...
+    #[serde(default)]
+    authorization_endpoint: String,
+    /// ...its device authorization endpoint (RFC 8628)...
+    #[serde(default)]
+    device_authorization_endpoint: String,
+    /// ...the native app's client id there (`client_id` when empty)...
+    #[serde(default)]
+    desktop_client_id: String,
+    /// ...the scopes it asks for (`openid email` when left out)...
+    #[serde(default)]
+    scopes: Option<String>,
+    /// ...the grants a desktop may use (`browser`, `device`; those whose
+    /// endpoint is set when left out)...
+    #[serde(default)]
+    desktop_grants: Option<Vec<String>>,
+    /// ...and the e-mail domains whose users a product finds this account
+    /// by (lower case, each at most once among all accounts).
+    #[serde(default)]
+    domains: Vec<String>,
 }
 
 /// An account's identity provider as the admin API shows it: whether a
@@ -46,6 +69,20 @@ pub(crate) struct AccountSso {
     token_endpoint: String,
     redirect_uri: String,
     username_claim: String,
+    authorization_endpoint: String,
+    device_authorization_endpoint: String,
+    desktop_client_id: String,
+    scopes: String,
+    desktop_grants: Vec<String>,
+    domains: Vec<String>,
+}
+
+/// A comma-separated list as a list.
+fn listed(text: &str) -> Vec<String> {
+    text.split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 fn sso_json(s: &db::SsoRow) -> AccountSso {
@@ -58,7 +95,100 @@ fn sso_json(s: &db::SsoRow) -> AccountSso {
         token_endpoint: s.token_endpoint.clone(),
         redirect_uri: s.redirect_uri.clone(),
         username_claim: s.username_claim.clone(),
+        authorization_endpoint: s.desktop.authorization_endpoint.clone(),
+        device_authorization_endpoint: s.desktop.device_authorization_endpoint.clone(),
+        desktop_client_id: s.desktop.client_id.clone(),
+        scopes: s.desktop.scopes.clone(),
+        desktop_grants: listed(&s.desktop.grants),
+        domains: listed(&s.desktop.domains),
     }
+}
+
+/// Checks the desktop sign-in's settings of `c`, as stored.
+fn desktop_settings(c: &SsoConfig) -> Result<db::Desktop, ApiError> {
+    for (name, url) in [
+        ("authorization_endpoint", &c.authorization_endpoint),
+        (
+            "device_authorization_endpoint",
+            &c.device_authorization_endpoint,
+        ),
+    ] {
+        if !url.is_empty() && !url_ok(url) {
+            return Err(invalid(format!(
+                "{name} must be an https:// URL (http:// only to a loopback address)"
+            )));
+        }
+    }
+    if !c.desktop_client_id.is_empty() && !plain_text(&c.desktop_client_id, 256) {
+        return Err(invalid(
+            "desktop_client_id must be at most 256 characters without control characters",
+        ));
+    }
+    let scopes = c
+        .scopes
+        .clone()
+        .unwrap_or_else(|| "openid email".to_owned());
+    let scope_ok = |w: &str| {
+        !w.is_empty()
+            && w.bytes()
+                .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+    };
+    if scopes.len() > 512
+        || !scopes.split(' ').all(scope_ok)
+        || !scopes.split(' ').any(|w| w == "openid")
+    {
+        return Err(invalid(
+            "scopes must be space-separated scope names, `openid` among them",
+        ));
+    }
+    let grants = match &c.desktop_grants {
+        Some(list) => list.clone(),
+        None => [
+            ("browser", &c.authorization_endpoint),
+            ("device", &c.device_authorization_endpoint),
+        ]
+        .into_iter()
+        .filter(|(_, url)| !url.is_empty())
+        .map(|(g, _)| g.to_owned())
+        .collect(),
+    };
+    for g in &grants {
+        let endpoint = match g.as_str() {
+            "browser" => &c.authorization_endpoint,
+            "device" => &c.device_authorization_endpoint,
+            _ => return Err(invalid("desktop_grants holds `browser` and `device` only")),
+        };
+        if endpoint.is_empty() || c.token_endpoint.is_empty() {
+            return Err(invalid(format!(
+                "the {g} grant needs token_endpoint and its own endpoint"
+            )));
+        }
+    }
+    let mut domains = Vec::new();
+    for d in &c.domains {
+        let d = d.to_ascii_lowercase();
+        let ok = !d.is_empty()
+            && d.len() <= 253
+            && d.contains('.')
+            && d.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+        if !ok {
+            return Err(invalid(
+                "domains must be e-mail domains such as example.com",
+            ));
+        }
+        if !domains.contains(&d) {
+            domains.push(d);
+        }
+    }
+    Ok(db::Desktop {
+        authorization_endpoint: c.authorization_endpoint.clone(),
+        device_authorization_endpoint: c.device_authorization_endpoint.clone(),
+        client_id: c.desktop_client_id.clone(),
+        scopes,
+        grants: grants.join(","),
+        domains: domains.join(","),
+    })
 }
 
 pub(crate) async fn set_sso_call(
@@ -91,7 +221,10 @@ pub(crate) async fn set_sso_call(
             "client_secret must be at most 1024 bytes without control characters",
         ));
     }
-    let claim = c.username_claim.unwrap_or_else(|| "email".to_owned());
+    let claim = c
+        .username_claim
+        .clone()
+        .unwrap_or_else(|| "email".to_owned());
     if claim.is_empty()
         || claim.len() > 64
         || !claim
@@ -102,7 +235,9 @@ pub(crate) async fn set_sso_call(
             "username_claim must be 1 to 64 ASCII letters, digits or `_`",
         ));
     }
+    let desktop = desktop_settings(&c)?;
     let row = db::SsoRow {
+        desktop,
         account,
         issuer: c.issuer,
         client_id: c.client_id,
@@ -117,7 +252,21 @@ pub(crate) async fn set_sso_call(
     };
     let answer = sso_json(&row);
     app.with_db(move |_, conn| {
-        database::write(conn, |tx| db::set_sso(tx, &row)).map_err(ApiError::from)
+        database::write(conn, |tx| {
+            // A domain finds one account.
+            for d in row.desktop.domains.split(',').filter(|d| !d.is_empty()) {
+                if let Some(other) = db::sso_by_domain(tx, d)? {
+                    if other.account != row.account {
+                        return Err(ApiError::new(
+                            409,
+                            "domain_taken",
+                            format!("the domain {d} finds account {} already", other.account),
+                        ));
+                    }
+                }
+            }
+            db::set_sso(tx, &row).map_err(ApiError::from)
+        })
     })
     .await?;
     Answer::of(answer)

@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod contract;
+pub mod idp;
 pub mod licensespring;
 pub mod proxy;
 pub mod receiver;

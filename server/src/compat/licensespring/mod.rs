@@ -23,11 +23,11 @@ use serde::Deserialize;
 use serde_json::Value;
 use tessera::protocol::{parse_http_date, request};
 
-use super::oidc;
 use crate::error::ApiError;
 use crate::http::Answer;
 use crate::route_table::RouteList;
 use crate::sso::db as sso_db;
+use crate::sso::oidc;
 use crate::state::App;
 use crate::users::db as users_db;
 use crate::users::db::UserRow;
