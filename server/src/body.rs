@@ -56,3 +56,17 @@ pub(crate) fn check_code(code: &str, what: &str) -> Result<(), ApiError> {
     }
     Ok(())
 }
+
+/// Refuses a body that names another product than the key that signed
+/// the request.
+pub(crate) fn same_product(authorized: &str, named: &str) -> Result<(), ApiError> {
+    if authorized == named {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            403,
+            "wrong_product",
+            "the body names another product than the key",
+        ))
+    }
+}

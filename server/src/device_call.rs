@@ -136,17 +136,7 @@ pub(crate) type Handler = dyn FnOnce(
     ) -> Result<Unsigned, ApiError>
     + Send;
 
-pub(crate) fn same_product(authorized: &str, named: &str) -> Result<(), ApiError> {
-    if authorized == named {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            403,
-            "wrong_product",
-            "the body names another product than the key",
-        ))
-    }
-}
+pub(crate) use crate::body::same_product;
 
 pub(crate) fn check_fingerprint(fingerprint: &Fingerprint) -> Result<(), ApiError> {
     if fingerprint.id.is_empty() || fingerprint.id.len() > 128 {

@@ -11,8 +11,7 @@ use axum::extract::{Extension, State};
 use tessera::protocol::bodies::{SignInProvider, SignInProviderRequest};
 
 use super::{db, oidc};
-use crate::body::check_code;
-use crate::device_call::same_product;
+use crate::body::{check_code, same_product};
 use crate::error::ApiError;
 use crate::http::{Answer, Authenticated, JsonBody, Product};
 use crate::state::{App, AppState};
