@@ -353,6 +353,23 @@ enum tessera_log_level_values
 typedef uint32_t tessera_log_level;
 #endif // __cplusplus
 
+// How a desktop sign-in's user signs in (`tessera_online_sign_in`).
+#ifdef __cplusplus
+enum tessera_grant : uint32_t
+#else
+enum tessera_grant_values
+#endif // __cplusplus
+ {
+  // In a browser on this machine (authorization code with PKCE; the
+  // answer comes back to a one-shot listener on 127.0.0.1).
+  TESSERA_GRANT_BROWSER = 0,
+  // On another device, with a code shown here (device authorization).
+  TESSERA_GRANT_DEVICE = 1,
+};
+#ifndef __cplusplus
+typedef uint32_t tessera_grant;
+#endif // __cplusplus
+
 // A license kept in sync from a background thread.
 //
 // Thread safety: `tessera_auto_sync_now` and `tessera_auto_sync_record`
@@ -484,6 +501,19 @@ typedef void (*tessera_log_callback)(void *user_data,
                                      uint32_t level,
                                      const char *target,
                                      const char *message);
+
+// A desktop sign-in's "show this to the user", called on the calling
+// thread: for `TESSERA_GRANT_BROWSER`, `url` is the provider's page and
+// `user_code` is NULL: return nonzero when the product opened it itself,
+// 0 to let the SDK open the system browser. For `TESSERA_GRANT_DEVICE`,
+// `url` is where the user goes (with the code in it when the provider
+// gives one) and `user_code` the code to type there; the return value is
+// not read. The strings live until the call returns.
+typedef int32_t (*tessera_sign_in_show)(void *user_data, const char *url, const char *user_code);
+
+// Asked about twenty times a second while a sign-in waits, on the
+// calling thread: nonzero cancels it (`TESSERA_ERR_CANCELLED`).
+typedef int32_t (*tessera_cancel_callback)(void *user_data);
 
 // What `tessera_online_upload_consumption` did.
 typedef struct tessera_upload {
@@ -1530,6 +1560,39 @@ tessera_result tessera_online_download_release(const struct tessera_connection *
                                                char *buf,
                                                size_t buf_len,
                                                size_t *len_out);
+
+// Signs the user in through the customer account's identity provider
+// and activates the user's license on this device (docs/SIGN-IN.md).
+// `who` is the user's e-mail address (its domain finds the account) or
+// the account's code; the provider's settings come from the server.
+// `license_id` (NULL: the user's only license of this product) names
+// one of several. `show` opens the browser's page or shows the device
+// code (see `tessera_sign_in_show`; NULL: the SDK opens the system
+// browser, and a device sign-in is refused); `cancelled` (may be NULL)
+// stops the sign-in. Nothing of the provider's tokens is kept. Blocks
+// until the user signed in, declined or cancelled, or the wait (5
+// minutes for a browser, the code's life for a device) ran out.
+//
+// Returns `TESSERA_OK`; `TESSERA_ERR_SIGN_IN_FAILED` (declined, a code
+// replayed or its verifier wrong, an expired device code, a browser
+// answer not for this sign-in: the last error says which);
+// `TESSERA_ERR_CANCELLED`; `TESSERA_ERR_IO` (the listening port is
+// taken); `TESSERA_ERR_SERVER_REFUSED` (no provider for `who`, or the
+// server refused the token); `TESSERA_ERR_INVALID_ARGUMENT` for a grant
+// that is not one or the account does not offer. Nothing is activated
+// on failure.
+//
+// # Safety
+// `connection` is NULL or live; `who` and `license_id` are NULL or
+// NUL-terminated; the callbacks are NULL or callable with `user_data`
+// on this thread during the call.
+tessera_result tessera_online_sign_in(const struct tessera_connection *connection,
+                                      const char *who,
+                                      uint32_t grant,
+                                      const char *license_id,
+                                      tessera_sign_in_show show,
+                                      tessera_cancel_callback cancelled,
+                                      void *user_data);
 
 // Checks in: the server's fresh license file (new check-in expiry, the
 // vendor's changes) replaces the stored one, even when it makes the

@@ -75,7 +75,7 @@ grep -q "built with AddressSanitizer" "$work/asan-run.txt"
 step "C online test against the real server on loopback, through the fault proxy"
 # tests/online/harness.py starts tessera-server and the fault proxy
 # (server/examples/fault_proxy.rs) and hands their addresses over.
-cargo build --quiet -p tessera-server --bin tessera-server --example fault_proxy
+cargo build --quiet -p tessera-server --bin tessera-server --example fault_proxy --example idp
 online=(python3 tests/online/harness.py "$lib")
 gcc -std=c11 "${warn[@]}" -D_POSIX_C_SOURCE=200809L tests/c/online_test.c -o "$work/online_test" "${link[@]}"
 "${online[@]}" "$work/online-plain" run "$work/online_test"

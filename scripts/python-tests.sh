@@ -11,7 +11,7 @@ root=$PWD
 cargo build --quiet -p tessera-cli
 # The online tests and example run against the real server and the fault
 # proxy, which tests/online/harness.py starts.
-cargo build --quiet -p tessera-server --bin tessera-server --example fault_proxy
+cargo build --quiet -p tessera-server --bin tessera-server --example fault_proxy --example idp
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 

@@ -23,6 +23,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -691,6 +692,52 @@ public:
                                                    detail::c_str(release_json, "release_json"),
                                                    detail::c_str(dir, "dir"), b, n, len);
         });
+    }
+    /// Signs the user in through the customer account's identity provider
+    /// and activates the user's license here (docs/SIGN-IN.md). `who`: the
+    /// user's e-mail address or the account's code. `show(url, user_code)`:
+    /// for `TESSERA_GRANT_BROWSER` (`user_code` empty) return true when the
+    /// product opened the page itself, false to let the SDK open the system
+    /// browser; for `TESSERA_GRANT_DEVICE` show both. `cancelled()` is asked
+    /// about twenty times a second; true stops the sign-in. An exception
+    /// from either cancels the sign-in and is thrown again here. Blocks;
+    /// throws `tessera::error` (`TESSERA_ERR_SIGN_IN_FAILED`,
+    /// `TESSERA_ERR_CANCELLED`, ...); nothing is activated on failure.
+    void sign_in(const std::string &who, tessera_grant grant,
+                 std::function<bool(const std::string &, const std::optional<std::string> &)> show,
+                 std::function<bool()> cancelled = {},
+                 const std::optional<std::string> &license_id = std::nullopt) const {
+        struct calls {
+            std::function<bool(const std::string &, const std::optional<std::string> &)> show;
+            std::function<bool()> cancelled;
+            std::exception_ptr thrown;
+        } c{std::move(show), std::move(cancelled), nullptr};
+        auto on_show = [](void *u, const char *url, const char *code) -> int {
+            auto *self = static_cast<calls *>(u);
+            try {
+                std::optional<std::string> user_code;
+                if (code) user_code = code;
+                return self->show && self->show(url, user_code) ? 1 : 0;
+            } catch (...) {
+                self->thrown = std::current_exception();
+                return 1;
+            }
+        };
+        auto on_cancel = [](void *u) -> int {
+            auto *self = static_cast<calls *>(u);
+            if (self->thrown) return 1;
+            try {
+                return self->cancelled && self->cancelled() ? 1 : 0;
+            } catch (...) {
+                self->thrown = std::current_exception();
+                return 1;
+            }
+        };
+        tessera_result r = tessera_online_sign_in(
+            ptr_.get(), detail::c_str(who, "who"), static_cast<uint32_t>(grant),
+            license_id ? detail::c_str(*license_id, "license_id") : nullptr, on_show, on_cancel, &c);
+        if (c.thrown) std::rethrow_exception(c.thrown);
+        detail::check(r);
     }
     /// A trial key for this device (the same one when asked again). Blocks.
     std::string trial_key(const std::optional<std::string> &email = std::nullopt) const {

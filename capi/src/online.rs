@@ -687,6 +687,152 @@ pub unsafe extern "C" fn tessera_online_download_release(
     })
 }
 
+/// How a desktop sign-in's user signs in (`tessera_online_sign_in`).
+#[allow(non_camel_case_types)]
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum tessera_grant {
+    /// In a browser on this machine (authorization code with PKCE; the
+    /// answer comes back to a one-shot listener on 127.0.0.1).
+    TESSERA_GRANT_BROWSER = 0,
+    /// On another device, with a code shown here (device authorization).
+    TESSERA_GRANT_DEVICE = 1,
+}
+
+/// A desktop sign-in's "show this to the user", called on the calling
+/// thread: for `TESSERA_GRANT_BROWSER`, `url` is the provider's page and
+/// `user_code` is NULL: return nonzero when the product opened it itself,
+/// 0 to let the SDK open the system browser. For `TESSERA_GRANT_DEVICE`,
+/// `url` is where the user goes (with the code in it when the provider
+/// gives one) and `user_code` the code to type there; the return value is
+/// not read. The strings live until the call returns.
+#[allow(non_camel_case_types)]
+pub type tessera_sign_in_show = Option<
+    unsafe extern "C" fn(
+        user_data: *mut c_void,
+        url: *const c_char,
+        user_code: *const c_char,
+    ) -> i32,
+>;
+
+/// Asked about twenty times a second while a sign-in waits, on the
+/// calling thread: nonzero cancels it (`TESSERA_ERR_CANCELLED`).
+#[allow(non_camel_case_types)]
+pub type tessera_cancel_callback = Option<unsafe extern "C" fn(user_data: *mut c_void) -> i32>;
+
+/// The sign-in's callbacks and their user data.
+#[derive(Clone, Copy)]
+struct SignInCallbacks {
+    show: tessera_sign_in_show,
+    cancel: tessera_cancel_callback,
+    user_data: *mut c_void,
+}
+
+// SAFETY: the SDK calls them only on the thread that called
+// `tessera_online_sign_in`, during the call (the Rust closures must be
+// Send + Sync, but are never moved to another thread).
+unsafe impl Send for SignInCallbacks {}
+// SAFETY: as above.
+unsafe impl Sync for SignInCallbacks {}
+
+impl SignInCallbacks {
+    fn show(&self, url: &str, user_code: Option<&str>) -> bool {
+        let Some(f) = self.show else {
+            return false;
+        };
+        let url = CString::new(url.replace('\0', "")).unwrap_or_default();
+        let code = user_code.map(|c| CString::new(c.replace('\0', "")).unwrap_or_default());
+        let code_ptr = code.as_ref().map_or(std::ptr::null(), |c| c.as_ptr());
+        // SAFETY: the caller's function, with its user data and strings
+        // that live until it returns.
+        unsafe { f(self.user_data, url.as_ptr(), code_ptr) != 0 }
+    }
+
+    fn cancelled(&self) -> bool {
+        // SAFETY: the caller's function, with its user data.
+        self.cancel
+            .is_some_and(|f| unsafe { f(self.user_data) } != 0)
+    }
+}
+
+/// Signs the user in through the customer account's identity provider
+/// and activates the user's license on this device (docs/SIGN-IN.md).
+/// `who` is the user's e-mail address (its domain finds the account) or
+/// the account's code; the provider's settings come from the server.
+/// `license_id` (NULL: the user's only license of this product) names
+/// one of several. `show` opens the browser's page or shows the device
+/// code (see `tessera_sign_in_show`; NULL: the SDK opens the system
+/// browser, and a device sign-in is refused); `cancelled` (may be NULL)
+/// stops the sign-in. Nothing of the provider's tokens is kept. Blocks
+/// until the user signed in, declined or cancelled, or the wait (5
+/// minutes for a browser, the code's life for a device) ran out.
+///
+/// Returns `TESSERA_OK`; `TESSERA_ERR_SIGN_IN_FAILED` (declined, a code
+/// replayed or its verifier wrong, an expired device code, a browser
+/// answer not for this sign-in: the last error says which);
+/// `TESSERA_ERR_CANCELLED`; `TESSERA_ERR_IO` (the listening port is
+/// taken); `TESSERA_ERR_SERVER_REFUSED` (no provider for `who`, or the
+/// server refused the token); `TESSERA_ERR_INVALID_ARGUMENT` for a grant
+/// that is not one or the account does not offer. Nothing is activated
+/// on failure.
+///
+/// # Safety
+/// `connection` is NULL or live; `who` and `license_id` are NULL or
+/// NUL-terminated; the callbacks are NULL or callable with `user_data`
+/// on this thread during the call.
+#[no_mangle]
+pub unsafe extern "C" fn tessera_online_sign_in(
+    connection: *const tessera_connection,
+    who: *const c_char,
+    grant: u32,
+    license_id: *const c_char,
+    show: tessera_sign_in_show,
+    cancelled: tessera_cancel_callback,
+    user_data: *mut c_void,
+) -> tessera_result {
+    boundary(|| {
+        // SAFETY: the function's contract.
+        let c = unsafe { conn(connection) }?.0;
+        // SAFETY: the function's contract.
+        let who = unsafe { arg_str(who, "who") }?;
+        // SAFETY: the function's contract.
+        let license_id = unsafe { arg_opt_str(license_id, "license_id") }?;
+        let calls = SignInCallbacks {
+            show,
+            cancel: cancelled,
+            user_data,
+        };
+        let mut how = match grant {
+            g if g == tessera_grant::TESSERA_GRANT_BROWSER as u32 => {
+                tessera::online::SignIn::browser().open_url(move |url| calls.show(url, None))
+            }
+            g if g == tessera_grant::TESSERA_GRANT_DEVICE as u32 => {
+                if show.is_none() {
+                    return Err(Failure::invalid(
+                        "a device sign-in needs `show`, to show the user the code",
+                    ));
+                }
+                tessera::online::SignIn::device().show_code(move |code| {
+                    let url = code
+                        .verification_uri_complete
+                        .as_deref()
+                        .unwrap_or(&code.verification_uri);
+                    calls.show(url, Some(&code.user_code));
+                })
+            }
+            _ => return Err(Failure::invalid("grant is not a tessera_grant")),
+        };
+        if cancelled.is_some() {
+            how = how.cancel_if(move || calls.cancelled());
+        }
+        if let Some(id) = license_id {
+            how = how.license_id(id);
+        }
+        c.sign_in(who, &how)?;
+        Ok(())
+    })
+}
+
 /// Checks in: the server's fresh license file (new check-in expiry, the
 /// vendor's changes) replaces the stored one, even when it makes the
 /// license unusable. Open handles see it after `tessera_online_sync` or

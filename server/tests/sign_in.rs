@@ -302,6 +302,16 @@ fn every_failure_has_its_own_error_and_activates_nothing() {
         conn.sign_in("ada@example.com", &how),
         Err(Error::Cancelled(_))
     ));
+    let asked = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = asked.clone();
+    let how = SignIn::browser()
+        .open_url(|_| true)
+        .cancel_if(move || count.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= 2);
+    assert!(matches!(
+        conn.sign_in("ada@example.com", &how),
+        Err(Error::Cancelled(_))
+    ));
+    assert!(asked.load(std::sync::atomic::Ordering::SeqCst) >= 3);
     let flag = Arc::new(AtomicBool::new(false));
     let set = flag.clone();
     let how = SignIn::device()

@@ -71,6 +71,7 @@ pub struct DeviceCode {
 
 type OpenUrl = Arc<dyn Fn(&str) -> bool + Send + Sync>;
 type ShowCode = Arc<dyn Fn(&DeviceCode) + Send + Sync>;
+type CancelIf = Arc<dyn Fn() -> bool + Send + Sync>;
 
 /// How a sign-in runs: its grant, and what the product does along the way.
 #[derive(Clone)]
@@ -79,6 +80,7 @@ pub struct SignIn {
     open_url: Option<OpenUrl>,
     show_code: Option<ShowCode>,
     cancel: Option<Arc<AtomicBool>>,
+    cancel_if: Option<CancelIf>,
     wait: Option<Duration>,
     port: u16,
     license_id: Option<String>,
@@ -114,6 +116,7 @@ impl SignIn {
             open_url: None,
             show_code: None,
             cancel: None,
+            cancel_if: None,
             wait: None,
             port: 0,
             license_id: None,
@@ -144,6 +147,14 @@ impl SignIn {
         self
     }
 
+    /// A question the SDK asks about twenty times a second while it waits
+    /// (on the calling thread): `true` stops the sign-in as
+    /// [`SignIn::cancel_flag`] does (a button in the product's window).
+    pub fn cancel_if(mut self, f: impl Fn() -> bool + Send + Sync + 'static) -> SignIn {
+        self.cancel_if = Some(Arc::new(f));
+        self
+    }
+
     /// How long to wait for the user (the browser's answer: 5 minutes
     /// unless told; the device grant: as long as its code lasts).
     pub fn wait(mut self, wait: Duration) -> SignIn {
@@ -169,6 +180,7 @@ impl SignIn {
         self.cancel
             .as_ref()
             .is_some_and(|f| f.load(Ordering::SeqCst))
+            || self.cancel_if.as_ref().is_some_and(|f| f())
     }
 
     /// Sleeps `span` in ticks, stopping early when cancelled.

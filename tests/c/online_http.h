@@ -65,6 +65,55 @@ static inline int http(const char *base, const char *method, const char *path, c
     return status;
 }
 
+/* GET `url` (http://127.0.0.1:PORT/...): 1 when it answered; its
+   `location` header, if any, into `location` (when not NULL). A
+   browser's first step in the sign-in tests. */
+static inline int http_location(const char *url, char *location, size_t cap) {
+    char path[2048], answer[8192];
+    const char *p = strstr(url, "://");
+    const char *slash;
+    char base[256];
+    int n;
+    p = p ? p + 3 : url;
+    slash = strchr(p, '/');
+    if (!slash) return 0;
+    snprintf(base, sizeof base, "http://%.*s", (int)(slash - p), p);
+    snprintf(path, sizeof path, "%s", slash);
+    {
+        const char *host = base + 7;
+        const char *colon = strrchr(host, ':');
+        int port = colon ? atoi(colon + 1) : 80, fd;
+        struct sockaddr_in addr;
+        char request[4096];
+        size_t got = 0;
+        ssize_t r;
+        const char *loc;
+        fd = socket(AF_INET, SOCK_STREAM, 0);
+        memset(&addr, 0, sizeof addr);
+        addr.sin_family = AF_INET;
+        addr.sin_port = htons((unsigned short)port);
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+            if (fd >= 0) close(fd);
+            return 0;
+        }
+        n = snprintf(request, sizeof request, "GET %s HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n", path);
+        if (write(fd, request, (size_t)n) < 0) {
+            close(fd);
+            return 0;
+        }
+        while (got < sizeof answer - 1 && (r = read(fd, answer + got, sizeof answer - 1 - got)) > 0)
+            got += (size_t)r;
+        answer[got] = 0;
+        close(fd);
+        loc = strstr(answer, "location: ");
+        if (!loc || !location) return loc != NULL;
+        loc += strlen("location: ");
+        snprintf(location, cap, "%.*s", (int)strcspn(loc, "\r\n"), loc);
+        return 1;
+    }
+}
+
 static inline void fault(const char *mode) {
     char path[128];
     snprintf(path, sizeof path, "/__fault/%s", mode);

@@ -310,6 +310,131 @@ static void downloads(const tessera_config *config, const tessera_connection *co
     CHECK(rmdir(dir) == 0); /* nothing else was left behind */
 }
 
+/* A browser, for the desktop sign-in: GET the provider's page, take its
+   redirect (with `&state=` changed to `&state=forged` when asked), and GET
+   that from the SDK's listener. Runs in its own thread, as the SDK waits. */
+struct browser_trip {
+    char url[2048];
+    int forge_state;
+};
+
+static void *browse(void *arg) {
+    struct browser_trip *trip = arg;
+    char location[2048], altered[2100];
+    if (http_location(trip->url, location, sizeof location)) {
+        char *state = strstr(location, "&state=");
+        if (trip->forge_state && state) {
+            snprintf(altered, sizeof altered, "%.*s&state=forged%s", (int)(state - location), location,
+                     state + strlen("&state="));
+        } else {
+            snprintf(altered, sizeof altered, "%s", location);
+        }
+        http_location(altered, NULL, 0);
+    }
+    free(trip);
+    return NULL;
+}
+
+static int last_message_has(const char *words) {
+    char message[1024];
+    size_t n = 0;
+    return tessera_last_error_message(message, sizeof message, &n) == TESSERA_OK &&
+           strstr(message, words) != NULL;
+}
+
+struct sign_in_user {
+    int forge_state;
+    int cancel;
+    const char *device_order; /* "approve" or "expire" */
+    int shown;
+    pthread_t browser;
+    int browsing;
+};
+
+/* Waits for the browser thread, if one ran. */
+static void browsed(struct sign_in_user *u) {
+    if (u->browsing) CHECK(pthread_join(u->browser, NULL) == 0);
+    u->browsing = 0;
+}
+
+static int32_t on_show(void *user_data, const char *url, const char *user_code) {
+    struct sign_in_user *u = user_data;
+    u->shown++;
+    if (user_code) {
+        char path[256];
+        if (strcmp(u->device_order, "approve") == 0)
+            snprintf(path, sizeof path, "/__control/approve/%s/%s", user_code, env("TESSERA_TEST_SSO_USER"));
+        else
+            snprintf(path, sizeof path, "/__control/%s/%s", u->device_order, user_code);
+        CHECK(strstr(url, user_code) != NULL);
+        CHECK(http(env("TESSERA_TEST_IDP"), "GET", path, NULL, NULL, 0) == 200);
+        return 1;
+    }
+    if (!u->cancel) {
+        struct browser_trip *trip = calloc(1, sizeof *trip);
+        snprintf(trip->url, sizeof trip->url, "%s", url);
+        trip->forge_state = u->forge_state;
+        CHECK(pthread_create(&u->browser, NULL, browse, trip) == 0);
+        u->browsing = 1;
+    }
+    return 1; /* opened: the SDK opens no browser of its own */
+}
+
+static int32_t on_cancel(void *user_data) {
+    return ((struct sign_in_user *)user_data)->cancel;
+}
+
+/* The desktop sign-in (issue 39) from C against the loopback identity
+   provider the harness started: each failure its own code and no
+   activation, then both grants activate L-SSO. */
+static void sign_in(const tessera_config *config, const tessera_connection *conn) {
+    const char *user = env("TESSERA_TEST_SSO_USER");
+    struct sign_in_user u;
+    tessera_handle *h = NULL;
+    char id[64];
+    size_t len = 0;
+
+    memset(&u, 0, sizeof u);
+    u.forge_state = 1;
+    EXPECT(tessera_online_sign_in(conn, user, TESSERA_GRANT_BROWSER, NULL, on_show, on_cancel, &u),
+           TESSERA_ERR_SIGN_IN_FAILED);
+    browsed(&u);
+    CHECK(last_message_has("state"));
+    memset(&u, 0, sizeof u);
+    u.cancel = 1;
+    EXPECT(tessera_online_sign_in(conn, user, TESSERA_GRANT_BROWSER, NULL, on_show, on_cancel, &u),
+           TESSERA_ERR_CANCELLED);
+    memset(&u, 0, sizeof u);
+    u.device_order = "expire";
+    EXPECT(tessera_online_sign_in(conn, user, TESSERA_GRANT_DEVICE, NULL, on_show, on_cancel, &u),
+           TESSERA_ERR_SIGN_IN_FAILED);
+    CHECK(last_message_has("expired"));
+    EXPECT(tessera_online_sign_in(conn, user, TESSERA_GRANT_DEVICE, NULL, NULL, NULL, NULL),
+           TESSERA_ERR_INVALID_ARGUMENT);
+    EXPECT(tessera_online_sign_in(conn, user, 7, NULL, on_show, NULL, &u), TESSERA_ERR_INVALID_ARGUMENT);
+    EXPECT(tessera_online_sign_in(conn, NULL, TESSERA_GRANT_BROWSER, NULL, on_show, NULL, &u),
+           TESSERA_ERR_NULL_POINTER);
+    EXPECT(tessera_online_sign_in(conn, "nobody@elsewhere.org", TESSERA_GRANT_BROWSER, NULL, on_show, NULL, &u),
+           TESSERA_ERR_SERVER_REFUSED);
+    EXPECT(tessera_handle_open(config, &h), TESSERA_ERR_NOT_ACTIVATED);
+
+    memset(&u, 0, sizeof u);
+    OK(tessera_online_sign_in(conn, user, TESSERA_GRANT_BROWSER, NULL, on_show, on_cancel, &u));
+    browsed(&u);
+    CHECK(u.shown == 1);
+    OK(tessera_handle_open(config, &h));
+    OK(tessera_handle_license_text(h, TESSERA_TEXT_LICENSE_ID, id, sizeof id, &len));
+    CHECK(strcmp(id, "L-SSO") == 0);
+    tessera_handle_free(&h);
+    OK(tessera_online_deactivate(conn));
+    memset(&u, 0, sizeof u);
+    u.device_order = "approve";
+    OK(tessera_online_sign_in(conn, user, TESSERA_GRANT_DEVICE, "L-SSO", on_show, NULL, &u));
+    OK(tessera_handle_open(config, &h));
+    tessera_handle_free(&h);
+    OK(tessera_online_deactivate(conn));
+}
+
 int main(void) {
     tessera_config *config = new_config();
     tessera_connection *conn, *flaky;
@@ -484,6 +609,9 @@ int main(void) {
     EXPECT(tessera_online_latest_release(conn, NULL, NULL, buf, sizeof buf, NULL),
            TESSERA_ERR_NULL_POINTER);
     downloads(config, conn);
+    OK(tessera_online_deactivate(conn));
+    sign_in(config, conn);
+    OK(tessera_online_activate_key(conn, env("TESSERA_TEST_LICENSE_KEY")));
     OK(tessera_online_deactivate(conn));
     EXPECT(tessera_online_latest_release(conn, NULL, NULL, buf, sizeof buf, &len),
            TESSERA_ERR_NOT_ACTIVATED);

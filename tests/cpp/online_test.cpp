@@ -13,6 +13,7 @@
 #include <iostream>
 #include <mutex>
 #include <sstream>
+#include <thread>
 
 namespace {
 
@@ -149,6 +150,47 @@ int main() {
         }
         CHECK(left == 2);
         fs::remove_all(dir);
+    }
+    {
+        // The desktop sign-in: the browser grant (a thread follows the
+        // provider's redirect to the SDK's listener), the device grant (the
+        // code approved at the provider), and an exception from the
+        // callback cancelling the sign-in and coming back here.
+        conn.deactivate();
+        std::string user = env("TESSERA_TEST_SSO_USER");
+        std::thread browser;
+        conn.sign_in(user, TESSERA_GRANT_BROWSER,
+                     [&](const std::string &url, const std::optional<std::string> &code) {
+                         CHECK(!code);
+                         browser = std::thread([url] {
+                             char location[2048];
+                             if (http_location(url.c_str(), location, sizeof location))
+                                 http_location(location, nullptr, 0);
+                         });
+                         return true;
+                     });
+        browser.join();
+        CHECK(tessera::handle(cfg).license_text(TESSERA_TEXT_LICENSE_ID) == "L-SSO");
+        conn.deactivate();
+        bool threw = false;
+        try {
+            conn.sign_in(user, TESSERA_GRANT_DEVICE,
+                         [](const std::string &, const std::optional<std::string> &) -> bool {
+                             throw std::runtime_error("the window was closed");
+                         });
+        } catch (const std::runtime_error &e) {
+            threw = std::string(e.what()) == "the window was closed";
+        }
+        CHECK(threw);
+        conn.sign_in(user, TESSERA_GRANT_DEVICE,
+                     [&](const std::string &url, const std::optional<std::string> &code) {
+                         CHECK(code && url.find(*code) != std::string::npos);
+                         std::string path = "/__control/approve/" + *code + "/" + user;
+                         CHECK(http(env("TESSERA_TEST_IDP"), "GET", path.c_str(), nullptr, nullptr, 0) == 200);
+                         return true;
+                     });
+        conn.deactivate();
+        conn.activate(env("TESSERA_TEST_LICENSE_KEY"));
     }
     tessera::handle lic(cfg);
     CHECK(lic.check() == TESSERA_STATUS_LEASE_REQUIRED);

@@ -13,8 +13,10 @@ license with a consumption feature, a user holding it and a trial
 definition through the admin API, publishes the download helper's
 releases (a channel each: dl-good, dl-truncated, dl-swapped, dl-stranger,
 dl-stall; signed with `tessera release sign`, hosted by the server), and
-runs CMD with what it needs in TESSERA_TEST_* variables (the test
-programs read them).
+starts the loopback identity provider (`examples/idp`) and gives account
+acme a desktop sign-in through it for the user sso@example.com and the
+license L-SSO, and runs CMD with what it needs in TESSERA_TEST_* variables
+(the test programs read them).
 
 `example` fills {url}, {product}, {product_key}, {license_key}, {vendor_pub} and
 {state} into CMD and answers the example's two prompts as a person would: at
@@ -37,6 +39,11 @@ PRODUCT = "acme-online"
 LICENSE_KEY = "TEST-ONLY-ONLINE-KEY-0001"
 USERNAME = "ada@example.com"
 PASSWORD = "test-only-password"
+# The desktop sign-in's user: signed in by the loopback identity provider
+# (server/examples/idp.rs) for the license sold to account acme.
+SSO_USER = "sso@example.com"
+IDP_ISSUER = "https://idp.test.example"
+IDP_DESKTOP_CLIENT = "tessera-desktop"
 
 
 class Server:
@@ -161,6 +168,32 @@ def publish_downloads(bin_dir, work, url):
                 f.write(b"swapped!")
 
 
+def set_up_sign_in(url, idp):
+    spec = {"id": "L-SSO", "license_type": "perpetual", "max_activations": 5,
+            "product_details": {"product_name": "Acme Online", "short_code": PRODUCT}}
+    admin(url, "POST", "/admin/v1/licenses", {"spec": spec, "account": "acme"})
+    user = admin(url, "POST", "/admin/v1/users", {"username": SSO_USER, "password": PASSWORD})
+    admin(url, "POST", f"/admin/v1/licenses/L-SSO/users/{user['id']}")
+    admin(url, "PUT", "/admin/v1/accounts/acme/sso", {
+        "issuer": IDP_ISSUER, "client_id": "tessera-client",
+        "jwks_uri": f"{idp}/jwks", "token_endpoint": f"{idp}/token",
+        "authorization_endpoint": f"{idp}/authorize",
+        "device_authorization_endpoint": f"{idp}/device",
+        "desktop_client_id": IDP_DESKTOP_CLIENT, "domains": ["example.com"],
+    })
+
+
+def start_idp(bin_dir):
+    child = subprocess.Popen(
+        [os.path.join(bin_dir, "examples", "idp")], stdout=subprocess.PIPE, text=True
+    )
+    line = child.stdout.readline()
+    words = [w for w in line.split() if w.startswith("http://")]
+    if not words:
+        raise SystemExit(f"harness: the identity provider did not start: {line}")
+    return child, words[0]
+
+
 def start_proxy(bin_dir, upstream):
     child = subprocess.Popen(
         [os.path.join(bin_dir, "examples", "fault_proxy"), upstream],
@@ -185,10 +218,12 @@ def main():
         )
     server = Server(bin_dir, work)
     server.start()
-    proxy = None
+    proxy = idp = None
     try:
         product_key = set_up(server.url)
         publish_downloads(bin_dir, work, server.url)
+        idp, idp_url = start_idp(bin_dir)
+        set_up_sign_in(server.url, idp_url)
         proxy, proxy_url = start_proxy(bin_dir, server.listen)
         env = dict(os.environ)
         env.update(
@@ -204,6 +239,8 @@ def main():
             TESSERA_TEST_PASSWORD=PASSWORD,
             TESSERA_TEST_STATE=os.path.join(work, "device"),
             TESSERA_TEST_DOWNLOAD_SIZE=str(DOWNLOADS["dl-good"][0]),
+            TESSERA_TEST_IDP=idp_url,
+            TESSERA_TEST_SSO_USER=SSO_USER,
         )
         if mode == "run":
             return subprocess.run(command, env=env).returncode
@@ -236,9 +273,10 @@ def main():
                 child.stdin.flush()
         return child.wait()
     finally:
-        if proxy:
-            proxy.send_signal(signal.SIGKILL)
-            proxy.wait()
+        for child in (proxy, idp):
+            if child:
+                child.send_signal(signal.SIGKILL)
+                child.wait()
         server.stop()
 
 

@@ -149,6 +149,11 @@ class AutoSyncOptions(Structure):
     ]
 
 
+#: ``tessera_sign_in_show``: user data, URL, user code (NULL for a browser).
+SignInShow = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, c_char_p, c_char_p)
+#: ``tessera_cancel_callback``: user data; nonzero cancels.
+CancelCallback = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p)
+
 #: ``tessera_log_callback``: user data, level, target, message.
 LogCallback = ctypes.CFUNCTYPE(None, ctypes.c_void_p, c_uint32, c_char_p, c_char_p)
 
@@ -231,6 +236,10 @@ _SIGNATURES = {
     "tessera_online_user_licenses": ([connection_p, c_char_p, c_char_p, *_str_out], result_t),
     "tessera_online_latest_release": ([connection_p, c_char_p, c_char_p, *_str_out], result_t),
     "tessera_online_download_release": ([connection_p, c_char_p, c_char_p, *_str_out], result_t),
+    "tessera_online_sign_in": (
+        [connection_p, c_char_p, c_uint32, c_char_p, SignInShow, CancelCallback, ctypes.c_void_p],
+        result_t,
+    ),
     "tessera_online_trial_key": ([connection_p, c_char_p, *_str_out], result_t),
     "tessera_online_check_in": ([connection_p], result_t),
     "tessera_online_sync": ([connection_p, handle_p], result_t),

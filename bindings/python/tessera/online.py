@@ -176,6 +176,68 @@ class Connection(_Managed):
             )
         )
 
+    def sign_in(
+        self,
+        who: str,
+        *,
+        grant: str = "browser",
+        show: Optional[Callable[[str, Optional[str]], bool]] = None,
+        cancelled: Optional[Callable[[], bool]] = None,
+        license_id: Optional[str] = None,
+    ) -> None:
+        """Signs the user in through the customer account's identity
+        provider and activates the user's license here (docs/SIGN-IN.md).
+
+        ``who`` is the user's e-mail address or the account's code.
+        ``grant`` is ``"browser"`` (the provider's page in a browser on
+        this machine; ``show(url, None)`` may open it and return True, else
+        the SDK opens the system browser) or ``"device"`` (a code for
+        another device: ``show(url, user_code)`` must show both).
+        ``cancelled()`` is asked about twenty times a second; True stops
+        the sign-in (``CancelledError``). Raises ``SignInFailedError``
+        (declined, a code replayed, an expired device code, an answer not
+        for this sign-in), ``ServerRefusedError`` (no provider for ``who``,
+        or the token refused). Nothing is activated on failure. Blocks.
+        """
+        grants = {"browser": 0, "device": 1}
+        if grant not in grants:
+            raise ValueError('grant is "browser" or "device"')
+        if grant == "device" and show is None:
+            raise ValueError("a device sign-in needs show(url, user_code) to show the code")
+        raised: list[BaseException] = []
+
+        def on_show(_user, url, user_code):
+            try:
+                code = None if user_code is None else user_code.decode("utf-8")
+                return 1 if show is not None and show(url.decode("utf-8"), code) else 0
+            except BaseException as e:  # noqa: BLE001 (handed back after the call)
+                raised.append(e)
+                return 1
+
+        def on_cancel(_user):
+            if raised:
+                return 1
+            try:
+                return 1 if cancelled is not None and cancelled() else 0
+            except BaseException as e:  # noqa: BLE001
+                raised.append(e)
+                return 1
+
+        show_cb = _ffi.SignInShow(on_show)
+        cancel_cb = _ffi.CancelCallback(on_cancel)
+        r = lib.tessera_online_sign_in(
+            self._get(),
+            _encode(who),
+            grants[grant],
+            None if license_id is None else _encode(license_id),
+            show_cb,
+            cancel_cb,
+            None,
+        )
+        if raised:
+            raise raised[0]
+        check(r)
+
     def user_licenses(self, username: str, password: str) -> list[dict[str, Any]]:
         """A user's licenses for this product (``id``, ``license_type``,
         ``is_trial``, ...). Blocks."""

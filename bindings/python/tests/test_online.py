@@ -6,6 +6,7 @@ import base64
 import json
 import os
 import threading
+import urllib.error
 import urllib.request
 from datetime import timedelta
 
@@ -156,6 +157,74 @@ def test_a_download_is_kept_only_when_it_is_the_file_the_vendor_signed(config, c
         assert sorted(os.listdir(into)) == ["acme-online-dl-good.bin", "acme-online-dl-stall.bin"]
     finally:
         conn.deactivate()
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def _browser(alter=lambda location: location):
+    """A browser: it follows the provider's page to the SDK's listener (in
+    a thread, as the SDK waits for it), after `alter` had its say."""
+
+    def show(url, user_code):
+        assert user_code is None
+
+        def visit():
+            opener = urllib.request.build_opener(_NoRedirect)
+            try:
+                opener.open(url, timeout=10)
+            except urllib.error.HTTPError as e:
+                location = e.headers["location"]
+            urllib.request.urlopen(alter(location), timeout=10).read()
+
+        threading.Thread(target=visit, daemon=True).start()
+        return True
+
+    return show
+
+
+def _idp(order):
+    with urllib.request.urlopen(f"{ENV['TESSERA_TEST_IDP']}/__control/{order}", timeout=10) as r:
+        return json.loads(r.read())
+
+
+def test_a_user_signs_in_through_the_accounts_provider_from_python(config, conn):
+    user = ENV["TESSERA_TEST_SSO_USER"]
+    # Each way fails cleanly first, then works.
+    with pytest.raises(errors.SignInFailedError, match="state differs"):
+        conn.sign_in(user, show=_browser(lambda l: l.replace("&state=", "&state=forged")))
+    _idp("audience/another-app")
+    try:
+        with pytest.raises(errors.ServerRefusedError, match="another client"):
+            conn.sign_in(user, show=_browser())
+    finally:
+        _idp("audience")
+    asked = []
+    with pytest.raises(errors.CancelledError):
+        conn.sign_in(user, show=lambda url, code: True, cancelled=lambda: asked.append(1) or True)
+    assert asked  # the product's answer stopped it, not the wait running out
+    with pytest.raises(errors.SignInFailedError, match="expired"):
+        conn.sign_in(user, grant="device", show=lambda url, code: _idp(f"expire/{code}") and None)
+    with pytest.raises(errors.NotActivatedError):
+        tessera.LicenseHandle(config)
+    with pytest.raises(ValueError):
+        conn.sign_in(user, grant="device")
+
+    conn.sign_in(user, show=_browser())
+    with tessera.LicenseHandle(config) as lic:
+        assert lic.license_id == "L-SSO"
+    conn.deactivate()
+    shown = []
+    conn.sign_in(
+        user,
+        grant="device",
+        show=lambda url, code: shown.append((url, code)) or _idp(f"approve/{code}/{user}"),
+    )
+    assert shown and shown[0][1].startswith("WDJB-") and shown[0][1] in shown[0][0]
+    with tessera.LicenseHandle(config) as lic:
+        assert lic.license_id == "L-SSO"
 
 
 def test_a_seat_and_consumption_uploaded_exactly_once_through_faults(config, conn):
