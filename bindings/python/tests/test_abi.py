@@ -27,7 +27,12 @@ STRUCTS = {
     "tessera_upload": _ffi.Upload,
     "tessera_auto_sync_options": _ffi.AutoSyncOptions,
 }
-CALLBACKS = {"tessera_log_callback": _ffi.LogCallback, "tessera_status_callback": _ffi.StatusCallback}
+CALLBACKS = {
+    "tessera_log_callback": _ffi.LogCallback,
+    "tessera_status_callback": _ffi.StatusCallback,
+    "tessera_sign_in_show": _ffi.SignInShow,
+    "tessera_cancel_callback": _ffi.CancelCallback,
+}
 SCALARS = {
     "bool": c_bool,
     "uint8_t": c_uint8,
