@@ -104,13 +104,19 @@ pub(crate) async fn user_of_token(
         row.client_id = row.desktop.client_id.clone();
     }
     let name = oidc::verify(&row, token, app.now().timestamp()).await?;
+    user_named(app, &name).await
+}
+
+/// The server's user a provider's username claim names (seed 003's single
+/// sign-on and the desktop's): 401 `sso_user_unknown` when none.
+pub(crate) async fn user_named(app: &Arc<App>, name: &str) -> Result<UserRow, ApiError> {
     let unknown = || {
         ApiError::unauthorized(
             "sso_user_unknown",
             "the signed-in user has no account on this server",
         )
     };
-    let name = users_sign_in::normalize_username(&name).ok_or_else(unknown)?;
+    let name = users_sign_in::normalize_username(name).ok_or_else(unknown)?;
     app.with_db(move |_, conn| Ok(users_db::user_by_username(conn, &name)?))
         .await?
         .ok_or_else(unknown)

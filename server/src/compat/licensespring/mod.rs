@@ -299,16 +299,7 @@ async fn sso_user(app: &Arc<App>, account: &str, grant: Grant) -> Result<UserRow
         Grant::Code(c, _) => oidc::exchange(&row, &c).await?,
     };
     let name = oidc::verify(&row, &token, app.now().timestamp()).await?;
-    let unknown = || {
-        ApiError::unauthorized(
-            "sso_user_unknown",
-            "the signed-in user has no account on this server",
-        )
-    };
-    let name = users_sign_in::normalize_username(&name).ok_or_else(unknown)?;
-    app.with_db(move |_, conn| Ok(users_db::user_by_username(conn, &name)?))
-        .await?
-        .ok_or_else(unknown)
+    crate::sso::desktop::user_named(app, &name).await
 }
 
 #[cfg(test)]
