@@ -260,6 +260,25 @@ fn a_download_the_server_stalls_resumes_where_it_stopped_through_the_proxy() {
     assert_eq!(std::fs::read(&path).unwrap(), file);
     assert_eq!(leftovers(into.path()), ["cad-2.0.bin"]);
     assert!(*proxy.received.lock().unwrap() >= 2);
+
+    // Stalled again, and the file on the server then swapped for one
+    // shorter than the part already here: the server answers 416 to the
+    // resume, and the part is deleted, not kept.
+    let file = contents(3 << 20, 8);
+    t.publish("2.1", "cad-2.1.bin", &file, &t.vendor);
+    let release = conn.latest_release(None, None).unwrap().unwrap();
+    *proxy.fault.lock().unwrap() = Fault::Stall(1 << 20);
+    assert!(matches!(
+        conn.download_release(&release, into.path()),
+        Err(Error::Network(_))
+    ));
+    std::fs::write(t.downloads.join("cad-2.1.bin"), &file[..1000]).unwrap();
+    let refused = conn.download_release(&release, into.path());
+    assert!(
+        matches!(refused, Err(Error::DownloadRejected(why)) if why.contains("shorter")),
+        "{refused:?}"
+    );
+    assert_eq!(leftovers(into.path()), ["cad-2.0.bin"]);
 }
 
 #[test]

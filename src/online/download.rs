@@ -75,7 +75,12 @@ impl Connection {
         let part = dir.join(format!(".{}.part", m.file));
         let mut download = Partial::open(&part, m.size)?;
         if download.have < m.size {
-            let fetched = self.transport().fetch(&url, download.have)?;
+            let fetched = match self.transport().fetch(&url, download.have) {
+                Ok(f) => f,
+                // The server's file is shorter than the part: not the signed one.
+                Err(Error::DownloadRejected(why)) => return download.reject(why),
+                Err(e) => return Err(e),
+            };
             if fetched.start != download.have {
                 if fetched.start != 0 {
                     return download.reject("the server sent another part of the file");
