@@ -172,6 +172,28 @@ fn the_provider_is_found_by_the_users_domain_or_the_account_and_shows_no_secret(
         (taken.status, taken.body["code"].as_str()),
         (409, Some("domain_taken"))
     );
+    // The desktop settings are checked field by field, and nothing changes.
+    for bad in [
+        json!({"scopes": "email profile"}),
+        json!({"desktop_grants": ["device"]}),
+        json!({"desktop_grants": ["telepathy"]}),
+        json!({"domains": ["not a domain"]}),
+        json!({"authorization_endpoint": "http://evil.example/authorize"}),
+    ] {
+        let mut body = json!({"issuer": ISSUER, "client_id": "x",
+                              "jwks_uri": format!("{}/jwks", t.idp.url),
+                              "token_endpoint": format!("{}/token", t.idp.url),
+                              "authorization_endpoint": format!("{}/authorize", t.idp.url)});
+        for (k, v) in bad.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let a = admin(&t.s, "PUT", "/admin/v1/accounts/acme/sso", body);
+        assert_eq!(a.status, 400, "{bad}: {}", a.body);
+    }
+    assert_eq!(
+        conn.sign_in_provider("acme").unwrap().client_id,
+        DESKTOP_CLIENT
+    );
 }
 
 #[test]
