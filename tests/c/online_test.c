@@ -424,12 +424,12 @@ static void sign_in(const tessera_config *config, const tessera_connection *conn
     CHECK(u.shown == 1);
     OK(tessera_handle_open(config, &h));
     OK(tessera_handle_license_text(h, TESSERA_TEXT_LICENSE_ID, id, sizeof id, &len));
-    CHECK(strcmp(id, "L-SSO") == 0);
+    CHECK(strcmp(id, "L-DESKTOP") == 0);
     tessera_handle_free(&h);
     OK(tessera_online_deactivate(conn));
     memset(&u, 0, sizeof u);
     u.device_order = "approve";
-    OK(tessera_online_sign_in(conn, user, TESSERA_GRANT_DEVICE, "L-SSO", on_show, NULL, &u));
+    OK(tessera_online_sign_in(conn, user, TESSERA_GRANT_DEVICE, "L-DESKTOP", on_show, NULL, &u));
     OK(tessera_handle_open(config, &h));
     tessera_handle_free(&h);
     OK(tessera_online_deactivate(conn));

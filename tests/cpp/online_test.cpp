@@ -170,7 +170,7 @@ int main() {
                          return true;
                      });
         browser.join();
-        CHECK(tessera::handle(cfg).license_text(TESSERA_TEXT_LICENSE_ID) == "L-SSO");
+        CHECK(tessera::handle(cfg).license_text(TESSERA_TEXT_LICENSE_ID) == "L-DESKTOP");
         conn.deactivate();
         bool threw = false;
         try {

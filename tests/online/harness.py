@@ -14,8 +14,8 @@ definition through the admin API, publishes the download helper's
 releases (a channel each: dl-good, dl-truncated, dl-swapped, dl-stranger,
 dl-stall; signed with `tessera release sign`, hosted by the server), and
 starts the loopback identity provider (`examples/idp`) and gives account
-acme a desktop sign-in through it for the user sso@example.com and the
-license L-SSO, and runs CMD with what it needs in TESSERA_TEST_* variables
+initech a desktop sign-in through it for the user sso@example.com and the
+license L-DESKTOP, and runs CMD with what it needs in TESSERA_TEST_* variables
 (the test programs read them).
 
 `example` fills {url}, {product}, {product_key}, {license_key}, {vendor_pub} and
@@ -40,7 +40,7 @@ LICENSE_KEY = "TEST-ONLY-ONLINE-KEY-0001"
 USERNAME = "ada@example.com"
 PASSWORD = "test-only-password"
 # The desktop sign-in's user: signed in by the loopback identity provider
-# (server/examples/idp.rs) for the license sold to account acme.
+# (server/examples/idp.rs) for the license sold to account initech.
 SSO_USER = "sso@example.com"
 IDP_ISSUER = "https://idp.test.example"
 IDP_DESKTOP_CLIENT = "tessera-desktop"
@@ -64,11 +64,16 @@ class Server:
             ),
             TESSERA_SERVER_SIGNING_KEY=os.path.join(self.work, "server.key"),
             TESSERA_ADMIN_TOKEN=ADMIN_TOKEN,
-            # The releases it hosts, and a key the product does not trust
-            # whose signed releases it takes anyway (a server broken into).
-            TESSERA_SERVER_DOWNLOADS=os.path.join(self.work, "downloads"),
-            TESSERA_SERVER_RELEASE_KEYS=os.path.join(self.work, "stranger.pub"),
         )
+        # The releases it hosts, and a key the product does not trust whose
+        # signed releases it takes anyway (a server broken into), when the
+        # harness made them (main does; api_fuzz.py's server has neither).
+        downloads = os.path.join(self.work, "downloads")
+        stranger = os.path.join(self.work, "stranger.pub")
+        if os.path.isdir(downloads):
+            env["TESSERA_SERVER_DOWNLOADS"] = downloads
+        if os.path.isfile(stranger):
+            env["TESSERA_SERVER_RELEASE_KEYS"] = stranger
         self.child = subprocess.Popen(
             [os.path.join(self.bin_dir, "tessera-server")],
             env=env,
@@ -169,12 +174,12 @@ def publish_downloads(bin_dir, work, url):
 
 
 def set_up_sign_in(url, idp):
-    spec = {"id": "L-SSO", "license_type": "perpetual", "max_activations": 5,
+    spec = {"id": "L-DESKTOP", "license_type": "perpetual", "max_activations": 5,
             "product_details": {"product_name": "Acme Online", "short_code": PRODUCT}}
-    admin(url, "POST", "/admin/v1/licenses", {"spec": spec, "account": "acme"})
+    admin(url, "POST", "/admin/v1/licenses", {"spec": spec, "account": "initech"})
     user = admin(url, "POST", "/admin/v1/users", {"username": SSO_USER, "password": PASSWORD})
-    admin(url, "POST", f"/admin/v1/licenses/L-SSO/users/{user['id']}")
-    admin(url, "PUT", "/admin/v1/accounts/acme/sso", {
+    admin(url, "POST", f"/admin/v1/licenses/L-DESKTOP/users/{user['id']}")
+    admin(url, "PUT", "/admin/v1/accounts/initech/sso", {
         "issuer": IDP_ISSUER, "client_id": "tessera-client",
         "jwks_uri": f"{idp}/jwks", "token_endpoint": f"{idp}/token",
         "authorization_endpoint": f"{idp}/authorize",

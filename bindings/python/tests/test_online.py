@@ -214,7 +214,7 @@ def test_a_user_signs_in_through_the_accounts_provider_from_python(config, conn)
 
     conn.sign_in(user, show=_browser())
     with tessera.LicenseHandle(config) as lic:
-        assert lic.license_id == "L-SSO"
+        assert lic.license_id == "L-DESKTOP"
     conn.deactivate()
     shown = []
     conn.sign_in(
@@ -224,7 +224,7 @@ def test_a_user_signs_in_through_the_accounts_provider_from_python(config, conn)
     )
     assert shown and shown[0][1].startswith("WDJB-") and shown[0][1] in shown[0][0]
     with tessera.LicenseHandle(config) as lic:
-        assert lic.license_id == "L-SSO"
+        assert lic.license_id == "L-DESKTOP"
 
 
 def test_a_seat_and_consumption_uploaded_exactly_once_through_faults(config, conn):
