@@ -112,7 +112,7 @@ impl Setup {
 fn browser(
     alter: impl Fn(&str) -> String + Send + Sync + 'static,
     seen: Arc<Mutex<Vec<String>>>,
-) -> impl Fn(&str) -> bool + Send + Sync + 'static {
+) -> impl Fn(&str) -> bool + Send + Sync + Clone + 'static {
     let alter = Arc::new(alter);
     move |url: &str| {
         let (url, alter, seen) = (url.to_owned(), alter.clone(), seen.clone());
@@ -201,7 +201,27 @@ fn a_user_signs_in_with_the_browser_and_the_license_is_activated_here() {
     let t = setup();
     let conn = t.connection();
     let seen = Arc::new(Mutex::new(Vec::new()));
-    let how = SignIn::browser().open_url(browser(|l| l.to_owned(), seen.clone()));
+    let visit = browser(|l| l.to_owned(), seen.clone());
+    // A browser that preconnects (a connection that sends nothing) and
+    // asks for a favicon before it comes back with the answer: neither
+    // ends the wait.
+    let how = SignIn::browser().open_url(move |url| {
+        let port: u16 = url
+            .split("redirect_uri=http%3A%2F%2F127.0.0.1%3A")
+            .nth(1)
+            .and_then(|rest| rest.split('%').next())
+            .and_then(|p| p.parse().ok())
+            .unwrap();
+        let (url, visit) = (url.to_owned(), visit.clone());
+        std::thread::spawn(move || {
+            let idle = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+            let favicon = reqwest::blocking::get(format!("http://127.0.0.1:{port}/favicon.ico"));
+            assert_eq!(favicon.unwrap().status(), 404);
+            drop(idle);
+            visit(&url);
+        });
+        true
+    });
     let record = conn.sign_in("ada@example.com", &how).unwrap();
     assert_eq!(record.license_id, "L-ACME");
     assert_eq!(t.activations(), 1);

@@ -285,7 +285,10 @@ impl Connection {
             }
             match listener.accept() {
                 Ok((stream, _)) => {
-                    if let Some(q) = callback_query(stream)? {
+                    // A connection that sends nothing or something else (a
+                    // browser's preconnect, a favicon) is not the answer:
+                    // the wait goes on.
+                    if let Ok(Some(q)) = callback_query(stream) {
                         break q;
                     }
                 }
@@ -446,7 +449,7 @@ fn callback_query(stream: TcpStream) -> Result<Option<Vec<(String, String)>>> {
     let io = |e: std::io::Error| Error::io(&e, "reading the browser's answer");
     stream.set_nonblocking(false).map_err(io)?;
     stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
+        .set_read_timeout(Some(Duration::from_secs(2)))
         .map_err(io)?;
     let mut reader = BufReader::new(stream.try_clone().map_err(io)?);
     let mut line = String::new();
