@@ -300,6 +300,14 @@ impl Connection {
                     }
                     std::thread::sleep(TICK);
                 }
+                // A connection that went before it was taken: wait on.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::ConnectionAborted
+                            | std::io::ErrorKind::ConnectionReset
+                            | std::io::ErrorKind::Interrupted
+                    ) => {}
                 Err(e) => return Err(Error::io(&e, "taking the browser's answer")),
             }
         };
