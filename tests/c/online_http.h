@@ -22,6 +22,22 @@ static inline const char *env(const char *name) {
     return v;
 }
 
+/* A TCP connection to 127.0.0.1:`port`, or -1. */
+static inline int loopback_connect(int port) {
+    struct sockaddr_in addr;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return -1;
+    memset(&addr, 0, sizeof addr);
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons((unsigned short)port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 /* One HTTP/1.1 exchange with a loopback server ("http://127.0.0.1:PORT"):
  * the answer's body, NUL-terminated, into `out`. Returns the status. */
 static inline int http(const char *base, const char *method, const char *path, const char *body,
@@ -29,7 +45,6 @@ static inline int http(const char *base, const char *method, const char *path, c
     const char *host = strstr(base, "://");
     const char *colon;
     int port, fd, status = 0;
-    struct sockaddr_in addr;
     char request[4096], answer[65536];
     size_t got = 0;
     ssize_t n;
@@ -37,15 +52,8 @@ static inline int http(const char *base, const char *method, const char *path, c
     host = host ? host + 3 : base;
     colon = strrchr(host, ':');
     port = colon ? atoi(colon + 1) : 80;
-    fd = socket(AF_INET, SOCK_STREAM, 0);
-    memset(&addr, 0, sizeof addr);
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons((unsigned short)port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
-        if (fd >= 0) close(fd);
-        return 0;
-    }
+    fd = loopback_connect(port);
+    if (fd < 0) return 0;
     snprintf(request, sizeof request,
              "%s %s HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer %s\r\n"
              "content-type: application/json\r\ncontent-length: %zu\r\nconnection: close\r\n\r\n%s",
@@ -83,20 +91,12 @@ static inline int http_location(const char *url, char *location, size_t cap) {
         const char *host = base + 7;
         const char *colon = strrchr(host, ':');
         int port = colon ? atoi(colon + 1) : 80, fd;
-        struct sockaddr_in addr;
         char request[4096];
         size_t got = 0;
         ssize_t r;
         const char *loc;
-        fd = socket(AF_INET, SOCK_STREAM, 0);
-        memset(&addr, 0, sizeof addr);
-        addr.sin_family = AF_INET;
-        addr.sin_port = htons((unsigned short)port);
-        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
-            if (fd >= 0) close(fd);
-            return 0;
-        }
+        fd = loopback_connect(port);
+        if (fd < 0) return 0;
         n = snprintf(request, sizeof request, "GET %s HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n", path);
         if (write(fd, request, (size_t)n) < 0) {
             close(fd);
