@@ -88,6 +88,18 @@ enum tessera_result_values
   TESSERA_ERR_BORROW_NOT_ALLOWED = 61,
   // The borrow is longer than the license allows.
   TESSERA_ERR_BORROW_TOO_LONG = 62,
+  // A relay's lease is signed by a key no delegation from a
+  // trusted key names (a self-made relay key, or a delegation this
+  // product's keyring did not sign).
+  TESSERA_ERR_DELEGATION_UNTRUSTED = 63,
+  // A relay's delegation is for another product or license than
+  // the lease or the license in use.
+  TESSERA_ERR_DELEGATION_MISMATCH = 64,
+  // A relay's delegation has expired (or is not valid yet).
+  TESSERA_ERR_DELEGATION_EXPIRED = 65,
+  // A relay's lease is outside its delegation's scope: more
+  // features, longer, a borrow it does not allow, or past its end.
+  TESSERA_ERR_LEASE_OUTSIDE_DELEGATION = 66,
   // No offline request is pending on this device.
   TESSERA_ERR_OFFLINE_NO_REQUEST = 70,
   // The offline response answers another (older) request.

@@ -92,6 +92,18 @@ crate::table::numbered_table! {
         BorrowNotAllowed = 61, "borrow_not_allowed", "TESSERA_ERR_BORROW_NOT_ALLOWED";
         /// The borrow is longer than the license allows.
         BorrowTooLong = 62, "borrow_too_long", "TESSERA_ERR_BORROW_TOO_LONG";
+        /// A relay's lease is signed by a key no delegation from a
+        /// trusted key names (a self-made relay key, or a delegation this
+        /// product's keyring did not sign).
+        DelegationUntrusted = 63, "delegation_untrusted", "TESSERA_ERR_DELEGATION_UNTRUSTED";
+        /// A relay's delegation is for another product or license than
+        /// the lease or the license in use.
+        DelegationMismatch = 64, "delegation_mismatch", "TESSERA_ERR_DELEGATION_MISMATCH";
+        /// A relay's delegation has expired (or is not valid yet).
+        DelegationExpired = 65, "delegation_expired", "TESSERA_ERR_DELEGATION_EXPIRED";
+        /// A relay's lease is outside its delegation's scope: more
+        /// features, longer, a borrow it does not allow, or past its end.
+        LeaseOutsideDelegation = 66, "lease_outside_delegation", "TESSERA_ERR_LEASE_OUTSIDE_DELEGATION";
         /// No offline request is pending on this device.
         OfflineNoRequest = 70, "offline_no_request", "TESSERA_ERR_OFFLINE_NO_REQUEST";
         /// The offline response answers another (older) request.
@@ -390,6 +402,22 @@ pub enum Error {
     #[error("the license server's answer was refused: {0}")]
     BadResponse(&'static str),
 
+    /// A relay's lease is signed by a key no trusted delegation names.
+    #[error("the relay is not trusted: {0}")]
+    DelegationUntrusted(&'static str),
+
+    /// A relay's delegation is for another product or license.
+    #[error("the relay's delegation does not match: {0}")]
+    DelegationMismatch(&'static str),
+
+    /// A relay's delegation has expired or is not valid yet.
+    #[error("{0}")]
+    DelegationExpired(&'static str),
+
+    /// A relay's lease is outside its delegation's scope.
+    #[error("the relay's lease is outside its delegation: {0}")]
+    LeaseOutsideDelegation(&'static str),
+
     /// A downloaded file is not the one its signed release names; the
     /// download helper deleted it.
     #[error("the download was refused and deleted: {0}")]
@@ -456,6 +484,10 @@ impl Error {
             Error::Network(_) => Code::Network,
             Error::ServerRefused { .. } => Code::ServerRefused,
             Error::BadResponse(_) => Code::BadResponse,
+            Error::DelegationUntrusted(_) => Code::DelegationUntrusted,
+            Error::DelegationMismatch(_) => Code::DelegationMismatch,
+            Error::DelegationExpired(_) => Code::DelegationExpired,
+            Error::LeaseOutsideDelegation(_) => Code::LeaseOutsideDelegation,
             Error::DownloadRejected(_) => Code::DownloadRejected,
             Error::SignInFailed(_) => Code::SignInFailed,
             Error::Cancelled(_) => Code::Cancelled,
@@ -568,6 +600,10 @@ mod tests {
                 message: "x".into(),
             },
             Error::BadResponse("x"),
+            Error::DelegationUntrusted("x"),
+            Error::DelegationMismatch("x"),
+            Error::DelegationExpired("x"),
+            Error::LeaseOutsideDelegation("x"),
             Error::DownloadRejected("x"),
             Error::SignInFailed("x".into()),
             Error::Cancelled("x"),

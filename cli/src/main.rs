@@ -92,6 +92,10 @@ enum Command {
     /// confirmation code.
     #[command(subcommand)]
     Airgap(AirgapCommand),
+    /// Relays: delegate a pool license's floating seats to the relay a
+    /// customer runs on a network with no internet.
+    #[command(subcommand)]
+    Relay(RelayCommand),
     /// Print the Ed25519 public key of a key on a PKCS#11 token, for a
     /// hardware-key license's `hardware_key`.
     TokenKey {
@@ -249,6 +253,54 @@ enum OfflineCommand {
 }
 
 #[derive(Subcommand)]
+enum RelayCommand {
+    /// Show a relay's request for a delegation (its key and machine).
+    Read {
+        /// The request the relay wrote (`relay.request`).
+        request: PathBuf,
+    },
+    /// Answer a relay's request: delegate the pool license's seats to its
+    /// key (docs/RELAY.md). The answer holds the delegation and the pool
+    /// license file; the relay imports it.
+    Delegate {
+        /// The vendor's signing key (PKCS#8 PEM).
+        #[arg(long)]
+        key: PathBuf,
+        /// The relay's request (`relay.request`).
+        #[arg(long)]
+        request: PathBuf,
+        /// The pool license file: floating, bound to no device, signed by
+        /// the key (or by a key given with --trust).
+        #[arg(long)]
+        license: PathBuf,
+        /// Other public keys the license file may be signed by.
+        #[arg(long)]
+        trust: Vec<PathBuf>,
+        /// Seats (default: the license's floating_users).
+        #[arg(long)]
+        seats: Option<u32>,
+        /// Features, comma-separated (default: all of the license's).
+        #[arg(long, value_delimiter = ',')]
+        features: Option<Vec<String>>,
+        /// The longest floating lease in minutes (default: floating_timeout).
+        #[arg(long)]
+        lease_minutes: Option<u32>,
+        /// The longest borrow in hours (default: max_borrow_time; 0 forbids).
+        #[arg(long)]
+        borrow_hours: Option<u32>,
+        /// Days until it must be renewed (default 90).
+        #[arg(long)]
+        days: Option<u32>,
+        /// Where to write the answer; standard output when left out.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Issue time (RFC 3339); now when left out.
+        #[arg(long, value_parser = parse_time)]
+        at: Option<Time>,
+    },
+}
+
+#[derive(Subcommand)]
 enum AirgapCommand {
     /// Make the confirmation code for an initialization code and an
     /// air-gapped license file.
@@ -383,6 +435,28 @@ fn main() -> ExitCode {
             keygen,
         }) => import_keygen(&file, &key, &product, store_dir, &secret_file, &keygen),
         Command::Offline(OfflineCommand::Read { request }) => offline_read(&request),
+        Command::Relay(RelayCommand::Read { request }) => relay_read(&request),
+        Command::Relay(RelayCommand::Delegate {
+            key,
+            request,
+            license,
+            trust,
+            seats,
+            features,
+            lease_minutes,
+            borrow_hours,
+            days,
+            out,
+            at,
+        }) => {
+            let mut terms = tessera::format::delegation::Terms::default();
+            terms.seats = seats;
+            terms.features = features;
+            terms.lease_minutes = lease_minutes;
+            terms.max_borrow_hours = borrow_hours;
+            terms.days = days;
+            relay_delegate(&key, &request, &license, &trust, &terms, out.as_deref(), at)
+        }
         Command::TokenKey {
             module,
             token,
@@ -1079,6 +1153,56 @@ fn offline_respond(
             );
         }
         None => print!("{response}"),
+    }
+    Ok(())
+}
+
+fn relay_read(path: &Path) -> Result<(), Failure> {
+    let request = tessera::format::delegation::RelayRequest::verify(&read(path, "relay request")?)?;
+    let key = PublicKey::from_base64(&request.relay_key)?;
+    println!("Relay request (signed by the relay's own key)");
+    println!("{:<14}{}", "product", request.product);
+    println!("{:<14}{}", "relay key id", key.id());
+    println!("{:<14}{}", "machine", request.device.id);
+    println!("{:<14}{}", "made at", request.made_at);
+    Ok(())
+}
+
+fn relay_delegate(
+    key: &Path,
+    request_path: &Path,
+    license: &Path,
+    trust: &[PathBuf],
+    terms: &tessera::format::delegation::Terms,
+    out: Option<&Path>,
+    at: Option<Time>,
+) -> Result<(), Failure> {
+    use tessera::format::delegation;
+    let key = read_signing_key(key)?;
+    let request = delegation::RelayRequest::verify(&read(request_path, "relay request")?)?;
+    let mut keyring = read_keyring(trust)?;
+    keyring.add(key.public_key().clone());
+    let license_file = read(license, "license file")?;
+    let now = at.unwrap_or_else(Time::now);
+    // One id per relay key and moment: a renewal gets a new one.
+    let id = {
+        use sha2::Digest as _;
+        let digest = sha2::Sha256::digest(format!("{}\0{}", request.relay_key, now.unix()));
+        let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+        format!("D-{hex}")
+    };
+    let answer = delegation::delegate(&request, &license_file, &keyring, terms, &key, &id, now)?;
+    match out {
+        Some(path) => {
+            write_atomic(path, answer.as_bytes(), 0o644, false)?;
+            eprintln!(
+                "delegated to relay key {} on machine {}: delegation {id} into {}",
+                PublicKey::from_base64(&request.relay_key)?.id(),
+                request.device.id,
+                path.display()
+            );
+        }
+        None => print!("{answer}"),
     }
     Ok(())
 }

@@ -732,3 +732,90 @@ fn a_signed_release_names_its_file_and_refuses_bad_fields_before_reading_it() {
         assert!(!signed.exists());
     }
 }
+
+#[test]
+fn relay_delegate_answers_a_relay_request_within_the_pool_license() {
+    use tessera::format::delegation::{self, RelayGrant, RelayRequest};
+    let v = Vendor::new();
+    let pool = v.issue(
+        r#"{"id": "L-POOL", "license_key": "TEST-ONLY-POOL", "license_type": "perpetual",
+            "is_floating": true, "floating_users": 10, "floating_timeout": 30,
+            "can_borrow": true, "max_borrow_time": 24,
+            "product_details": {"short_code": "acme-cad"},
+            "product_features": [{"code": "cad", "name": "CAD"}, {"code": "render", "name": "Render"}]}"#,
+        "pool.lic",
+    );
+    // The relay's request, as `tessera-relay init` writes it (a throwaway
+    // test key).
+    let relay = tessera::issuer::SigningKey::from_seed(&[9; 32]).unwrap();
+    let request = RelayRequest {
+        format: 1,
+        product: "acme-cad".into(),
+        relay_key: relay.public_key().to_base64(),
+        device: tessera::Fingerprint {
+            id: "relay-machine".into(),
+            components: Default::default(),
+        },
+        made_at: tessera::Time::from_unix(1_800_000_000).unwrap(),
+    };
+    let req = v.file("relay.request");
+    std::fs::write(&req, delegation::sign_request(&request, &relay).unwrap()).unwrap();
+    let out = tessera(&["relay", "read", path(&req)]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains(&relay.id().to_string()),
+        "{}",
+        text(&out)
+    );
+
+    let grant = v.file("plant.grant");
+    let vendor_key = v.file("vendor.key");
+    let delegate = |extra: &[&str]| {
+        let mut args = vec![
+            "relay",
+            "delegate",
+            "--key",
+            path(&vendor_key),
+            "--request",
+            path(&req),
+            "--license",
+            path(&pool),
+            "--out",
+            path(&grant),
+            "--at",
+            "2027-01-01T00:00:00Z",
+        ];
+        args.extend_from_slice(extra);
+        tessera(&args)
+    };
+    let out = delegate(&["--seats", "4", "--features", "cad", "--days", "30"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let public = std::fs::read_to_string(v.file("vendor.pub")).unwrap();
+    let ring = tessera::Keyring::from_keys([tessera::PublicKey::parse(&public).unwrap()]);
+    let g = RelayGrant::verify(&std::fs::read(&grant).unwrap(), &ring).unwrap();
+    assert_eq!(g.delegation.seats, 4);
+    assert_eq!(g.delegation.features, ["cad"]);
+    assert_eq!(g.delegation.lease_minutes, 30);
+    assert_eq!(g.delegation.max_borrow_hours, 24);
+    assert_eq!(g.delegation.relay_key, relay.public_key().to_base64());
+    assert_eq!(g.license.id, "L-POOL");
+    // Beyond the license, each refused, and nothing written.
+    std::fs::remove_file(&grant).unwrap();
+    for extra in [
+        &["--seats", "11"][..],
+        &["--features", "export"],
+        &["--lease-minutes", "31"],
+        &["--borrow-hours", "25"],
+        &["--days", "0"],
+    ] {
+        let out = delegate(extra);
+        assert!(!out.status.success(), "{extra:?}");
+        assert!(!grant.exists(), "{extra:?}");
+    }
+    // A request whose signature does not hold.
+    let forged = std::fs::read_to_string(&req)
+        .unwrap()
+        .replace("Key-Id: ", "Key-Id: 0");
+    std::fs::write(&req, forged).unwrap();
+    assert!(!delegate(&[]).status.success());
+}

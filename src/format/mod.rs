@@ -8,6 +8,7 @@
 //! [`crate::activation`] and [`crate::online`] bring new files in.
 
 pub mod armor;
+pub mod delegation;
 pub mod fingerprint;
 #[cfg(feature = "keygen")]
 #[cfg_attr(docsrs, doc(cfg(feature = "keygen")))]

@@ -15,7 +15,9 @@ use serde_json::Value;
 
 use crate::error::{Error, Result};
 #[cfg(feature = "online")]
-use crate::protocol::{format_http_date, request, verify_answer, ResponseHeaders};
+use crate::protocol::{
+    format_http_date, relay_keyring, request, verify_answer, ResponseHeaders, RELAY_PATHS,
+};
 use crate::runtime::config::LocalConfig;
 
 /// The largest answer read from the server.
@@ -539,10 +541,11 @@ impl Transport {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned)
         };
-        let (server_date, echoed, signature) = (
+        let (server_date, echoed, signature, delegation) = (
             header("date"),
             header("tessera-nonce"),
             header("tessera-signature"),
+            header("tessera-delegation"),
         );
         if status >= 500 && signature.is_none() {
             // A proxy's or a gateway's 5xx: nobody signed it; try again.
@@ -561,9 +564,30 @@ impl Transport {
             nonce: echoed.as_deref(),
             signature: signature.as_deref(),
         };
-        let verified = verify_answer(&local.keyring, &nonce, status, headers, &answer);
-        let server_time = verified.map_err(Retry::Final)?;
-        observe(server_time).map_err(Retry::Final)?;
+        match delegation {
+            // A relay's answer: its time is the customer's clock and
+            // moves nothing here (docs/RELAY.md).
+            Some(delegation) => {
+                if !RELAY_PATHS.contains(&path) {
+                    return Err(Retry::Final(Error::BadResponse(
+                        "a relay answered a call only the vendor's server may answer",
+                    )));
+                }
+                let relay = relay_keyring(
+                    &local.keyring,
+                    &delegation,
+                    local.clock.now(),
+                    local.clock_tolerance,
+                )
+                .map_err(Retry::Final)?;
+                verify_answer(&relay, &nonce, status, headers, &answer).map_err(Retry::Final)?;
+            }
+            None => {
+                let verified = verify_answer(&local.keyring, &nonce, status, headers, &answer);
+                let server_time = verified.map_err(Retry::Final)?;
+                observe(server_time).map_err(Retry::Final)?;
+            }
+        }
         if status >= 500 {
             return Ok(None);
         }

@@ -27,4 +27,4 @@ pub use http_date::{format_http_date, parse_http_date};
 #[allow(unused_imports)] // the server's, with `internals`
 pub use response::sign_response;
 #[allow(unused_imports)] // the server's, with `internals`
-pub use response::{verify_answer, ResponseHeaders};
+pub use response::{relay_keyring, verify_answer, ResponseHeaders, RELAY_PATHS};

@@ -83,6 +83,38 @@ pub fn verify_answer(
         .ok_or(Error::BadResponse("the signed Date is malformed"))
 }
 
+/// The paths a relay answers (docs/RELAY.md): a relay's signature on any
+/// other path is refused, so a delegated key cannot speak for the vendor's
+/// server.
+pub const RELAY_PATHS: &[&str] = &[
+    "/api/v1/activate_license",
+    "/api/v1/deactivate_license",
+    "/api/v1/floating/register",
+    "/api/v1/floating/heartbeat",
+    "/api/v1/floating/release",
+    "/api/v1/floating/borrow",
+];
+
+/// The keyring a relay's answer verifies against (docs/RELAY.md): the one
+/// key named by the delegation its `Tessera-Delegation` header carries (the
+/// armored delegation, base64), once the delegation verified against the
+/// product's `keyring` and holds at `now`. The answer is then checked with
+/// [`verify_answer`] as any other. A relay's signed time is the customer's
+/// clock, not the vendor's: it must not move the device's mark.
+pub fn relay_keyring(
+    keyring: &Keyring,
+    delegation: &str,
+    now: Time,
+    tolerance: std::time::Duration,
+) -> Result<Keyring> {
+    let armored = B64
+        .decode(delegation.trim())
+        .map_err(|_| Error::BadResponse("the relay's delegation header is not base64"))?;
+    let delegation = crate::format::delegation::Delegation::verify(&armored, keyring)?;
+    delegation.check_time(now, tolerance)?;
+    Ok(Keyring::from_keys([delegation.relay_key()?]))
+}
+
 /// The trusted key and the signature a `<key id> <base64 signature>`
 /// header names (the server's answers and its webhook deliveries).
 pub(crate) fn signed_by<'k>(

@@ -18,6 +18,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
+use crate::format::delegation::LeaseChain;
 use crate::format::keys::Keyring;
 use crate::format::lease::{Lease, LeaseKind};
 use crate::format::license::License;
@@ -69,6 +70,30 @@ struct Opened {
     keyring: Keyring,
     consumption: Consumption,
     lease: RwLock<Option<Lease>>,
+    /// With a relay's lease: the features it grants (a relay hands out
+    /// the pool's seats within its delegation, docs/RELAY.md).
+    relay_features: RwLock<Option<Vec<String>>>,
+}
+
+/// A stored or received lease, read: a vendor's, or a relay's chain.
+fn read_lease(text: &[u8], keyring: &Keyring) -> Result<(Lease, Option<LeaseChain>)> {
+    if LeaseChain::is_chain(text) {
+        let chain = LeaseChain::verify(text, keyring)?;
+        Ok((chain.lease(), Some(chain)))
+    } else {
+        Ok((Lease::verify(text, keyring)?, None))
+    }
+}
+
+/// Checks a relay's delegation against the license in use.
+fn check_delegation(chain: &LeaseChain, license: &License) -> Result<()> {
+    let d = chain.delegation();
+    if d.product != license.product() || d.license_id != license.id {
+        return Err(Error::DelegationMismatch(
+            "the relay's delegation is for another product or license",
+        ));
+    }
+    Ok(())
 }
 
 /// The license document of an open handle: the one in use when it was
@@ -238,13 +263,23 @@ impl Opened {
             .kept
             .lease
             .as_deref()
-            .and_then(|text| Lease::verify(text.as_bytes(), &config.keyring).ok())
-            .filter(|l| {
+            .and_then(|text| read_lease(text.as_bytes(), &config.keyring).ok())
+            .filter(|(l, chain)| {
                 let o = local.options();
-                o.device
+                chain
                     .as_ref()
-                    .is_some_and(|d| l.check_for(local.license(), d, &o.match_policy).is_ok())
+                    .is_none_or(|c| check_delegation(c, local.license()).is_ok())
+                    && o.device
+                        .as_ref()
+                        .is_some_and(|d| l.check_for(local.license(), d, &o.match_policy).is_ok())
             });
+        let (lease, relay_features) = match lease {
+            Some((lease, chain)) => (
+                Some(lease),
+                chain.map(|c| c.relay_lease().features.clone()),
+            ),
+            None => (None, None),
+        };
         let consumption = Consumption::new(local.store().clone())?;
         // The state vouches for the journal as it is now, so a journal lost
         // or cut short later is refused (SECURITY.md). A journal that is
@@ -259,6 +294,7 @@ impl Opened {
             local,
             keyring: config.keyring.clone(),
             lease: RwLock::new(lease),
+            relay_features: RwLock::new(relay_features),
         })
     }
 
@@ -329,7 +365,22 @@ impl Opened {
 
     fn feature(&self, code: &str) -> Result<FeatureStatus> {
         let v = self.validate()?;
-        Ok(validate::feature_status(self.license(), &v, code))
+        let status = validate::feature_status(self.license(), &v, code);
+        if status.is_enabled() && !self.relay_grants(code) {
+            return Ok(FeatureStatus::Missing);
+        }
+        Ok(status)
+    }
+
+    /// Whether the lease held grants `code`: a relay's lease grants only
+    /// the features it names; any other lease, every feature the license
+    /// has.
+    fn relay_grants(&self, code: &str) -> bool {
+        self.relay_features
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .is_none_or(|features| features.iter().any(|f| f == code))
     }
 
     /// The limit of `counter` when it may be consumed now. The fast path
@@ -353,7 +404,7 @@ impl Opened {
                 .license()
                 .feature(code)
                 .is_some_and(|f| f.expiry_date.is_none_or(|end| now < end));
-            if !live {
+            if !live || !self.relay_grants(code) {
                 return Err(Error::FeatureUnavailable(code.clone()));
             }
         }
@@ -378,8 +429,14 @@ impl Opened {
 
     fn install_lease(&self, text: &[u8]) -> Result<LeaseStatus> {
         let now = self.now()?;
-        let lease = Lease::verify(text, &self.keyring)?;
+        let (lease, chain) = read_lease(text, &self.keyring)?;
         let options = self.local.options();
+        if let Some(chain) = &chain {
+            check_delegation(chain, self.license())?;
+            chain
+                .delegation()
+                .check_time(self.local.trusted_now(now), options.clock_tolerance)?;
+        }
         let device = options
             .device
             .as_ref()
@@ -404,7 +461,10 @@ impl Opened {
         })?;
         self.local.trusted().raise(lease.issued_at);
         let status = LeaseStatus::of(&lease, now);
-        *self.lease.write().unwrap_or_else(|p| p.into_inner()) = Some(lease);
+        let mut guard = self.lease.write().unwrap_or_else(|p| p.into_inner());
+        *self.relay_features.write().unwrap_or_else(|p| p.into_inner()) =
+            chain.map(|c| c.relay_lease().features.clone());
+        *guard = Some(lease);
         Ok(status)
     }
 
@@ -418,6 +478,7 @@ impl Opened {
             Ok(())
         })?;
         *guard = None;
+        *self.relay_features.write().unwrap_or_else(|p| p.into_inner()) = None;
         Ok(())
     }
 
@@ -432,6 +493,7 @@ impl Opened {
             Ok(())
         })?;
         *guard = None;
+        *self.relay_features.write().unwrap_or_else(|p| p.into_inner()) = None;
         Ok(())
     }
 
