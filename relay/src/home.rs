@@ -238,12 +238,7 @@ pub fn read(path: &Path, what: &str, max: u64) -> Result<Vec<u8>, Failure> {
 
 /// Writes through a temporary file and a rename: a reader never sees a
 /// partial file. With `no_clobber` an existing file is left alone.
-pub(crate) fn write_atomic(
-    path: &Path,
-    bytes: &[u8],
-    mode: u32,
-    no_clobber: bool,
-) -> Result<(), Failure> {
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32, no_clobber: bool) -> Result<(), Failure> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),

@@ -15,10 +15,14 @@
 //!   the vendor's grant, its machine.
 //! - [`seats`]: the seats it granted, the usage record and its clock mark.
 //! - [`serve`]: the HTTP side.
+//! - [`online`] and [`usage`]: the delegation asked for online, and the
+//!   usage record uploaded or exported.
 
 pub mod home;
+pub mod online;
 pub mod seats;
 pub mod serve;
+pub mod usage;
 
 use std::path::PathBuf;
 

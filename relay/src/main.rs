@@ -53,6 +53,34 @@ enum Command {
         /// The vendor's answer.
         file: PathBuf,
     },
+    /// Ask the vendor's server for a delegation (or renew it), online,
+    /// and keep its answer.
+    Activate {
+        /// The vendor's server (`https://…`).
+        #[arg(long)]
+        server: String,
+        /// A file holding the product's API key, as the vendor gave it.
+        #[arg(long)]
+        product_key_file: PathBuf,
+        /// A file holding the pool license's key.
+        #[arg(long)]
+        license_key_file: PathBuf,
+    },
+    /// Write the usage record, signed, for the vendor to import.
+    Usage {
+        /// Where to write it.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Upload the usage record to the vendor's server.
+    Upload {
+        /// The vendor's server (`https://…`).
+        #[arg(long)]
+        server: String,
+        /// A file holding the product's API key, as the vendor gave it.
+        #[arg(long)]
+        product_key_file: PathBuf,
+    },
     /// Serve the seats.
     Serve {
         /// Where to listen.
@@ -131,6 +159,37 @@ fn run(dirs: &Dirs, command: Command, clock: Arc<dyn Clock>) -> Result<(), Failu
                 "imported delegation {}: {} seats of license {} ({}) until {}",
                 d.id, d.seats, d.license_id, d.product, d.expires_at
             );
+            Ok(())
+        }
+        Command::Activate {
+            server,
+            product_key_file,
+            license_key_file,
+        } => {
+            let vendor = tessera_relay::online::Vendor::read(&server, &product_key_file)?;
+            let key = home::read(&license_key_file, "the license key", 4096)?;
+            let key = String::from_utf8_lossy(&key).trim().to_owned();
+            let grant = tessera_relay::online::activate(dirs, &vendor, &key, now)?;
+            let d = &grant.delegation;
+            println!(
+                "delegation {}: {} seats of license {} ({}) until {}",
+                d.id, d.seats, d.license_id, d.product, d.expires_at
+            );
+            Ok(())
+        }
+        Command::Usage { out } => {
+            let text = tessera_relay::usage::export(dirs, now)?;
+            home::write_atomic(&out, text.as_bytes(), 0o644, false)?;
+            println!("wrote the usage record to {}", out.display());
+            Ok(())
+        }
+        Command::Upload {
+            server,
+            product_key_file,
+        } => {
+            let vendor = tessera_relay::online::Vendor::read(&server, &product_key_file)?;
+            let days = tessera_relay::online::upload(dirs, &vendor, now)?;
+            println!("uploaded the usage of {days} days");
             Ok(())
         }
         Command::Serve { listen } => {

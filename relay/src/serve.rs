@@ -334,6 +334,11 @@ fn answer(relay: &Relay, path: &str, headers: &HeaderMap, body: &[u8]) -> Result
             relay.seats().release(fp, now)?;
             return Ok(json!({}));
         }
+        // A check-in: the pool's file as the relay holds it now (a renewed
+        // delegation brings a fresh one).
+        "/api/v1/check_license" => {
+            return Ok(json!({ "license_file": relay.grant.license_text }));
+        }
         "/api/v1/deactivate_license" => {
             relay.seats().deactivate(fp, now)?;
             return Ok(json!({}));

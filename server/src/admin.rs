@@ -51,6 +51,8 @@ pub(crate) fn routes() -> (Router<Arc<App>>, crate::route_table::RouteList) {
         "/licenses/{id}/enable" => post(enable_call),
         "/licenses/{id}/seats" => get(seats_call),
         "/licenses/{id}/devices" => get(devices_call),
+        "/licenses/{id}/relays" => get(crate::relays::relays_call),
+        "/relay_usage" => post(crate::relays::import_call),
         "/licenses/{id}/devices/{device}" => delete(remove_device_call),
         "/audit" => get(audit_call),
         "/licenses/{id}/toggles/{feature}" => get(toggle_get_call).post(toggle_set_call),

@@ -30,5 +30,7 @@ pub(crate) fn routes() -> (Router<Arc<App>>, crate::route_table::RouteList) {
         "/floating/release" => post(release_call),
         "/latest_release" => post(latest_release_call),
         "/sso/provider" => post(crate::sso::desktop::provider_call),
+        "/relay/delegate" => post(crate::relays::delegate_call),
+        "/relay/usage" => post(crate::relays::usage_call),
     }
 }

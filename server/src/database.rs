@@ -305,6 +305,30 @@ ALTER TABLE account_sso ADD COLUMN scopes TEXT NOT NULL DEFAULT 'openid email';
 ALTER TABLE account_sso ADD COLUMN desktop_grants TEXT NOT NULL DEFAULT '';
 ALTER TABLE account_sso ADD COLUMN domains TEXT NOT NULL DEFAULT '';
 ",
+    // 16: relays (docs/RELAY.md): each delegation the server signed, and
+    // the usage records relays uploaded or the vendor imported, per day.
+    "
+CREATE TABLE relays (
+    delegation TEXT PRIMARY KEY,
+    license_id TEXT NOT NULL,
+    relay_key TEXT NOT NULL,
+    device TEXT NOT NULL,
+    seats INTEGER NOT NULL,
+    issued_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE INDEX relays_by_license ON relays (license_id, expires_at);
+CREATE TABLE relay_usage (
+    license_id TEXT NOT NULL,
+    relay_key TEXT NOT NULL,
+    day INTEGER NOT NULL,
+    seat_seconds INTEGER NOT NULL,
+    peak INTEGER NOT NULL,
+    grants INTEGER NOT NULL,
+    denials INTEGER NOT NULL,
+    PRIMARY KEY (license_id, relay_key, day)
+);
+",
 ];
 
 /// Opens (creating or bringing forward) the SQLite database at `path`,

@@ -56,6 +56,7 @@ mod openapi;
 mod outbox;
 mod products;
 mod rate_limit;
+mod relays;
 mod releases;
 mod reports;
 mod route_table;

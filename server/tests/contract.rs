@@ -250,6 +250,58 @@ fn a_walk_through_every_operation_holds_to_the_document() {
         ok_call(&s, &p, "/api/v1/latest_release", update)["release"],
         Value::Null
     );
+    // A relay (docs/RELAY.md): its delegation, its usage uploaded and
+    // imported, the license's relays.
+    {
+        use tessera::format::delegation as d;
+        let relay = tessera::issuer::SigningKey::from_seed(&[0x42; 32]).unwrap();
+        let request = d::RelayRequest {
+            format: 1,
+            product: p.code.clone(),
+            relay_key: relay.public_key().to_base64(),
+            device: serde_json::from_value(device(90)).unwrap(),
+            made_at: tessera::Time::now(),
+        };
+        let answer = ok_call(
+            &s,
+            &p,
+            "/api/v1/relay/delegate",
+            json!({"product": p.code, "license_key": "KEY-FLOAT",
+                   "request": d::sign_request(&request, &relay).unwrap()}),
+        );
+        let ring = tessera::Keyring::from_keys([s.key.clone()]);
+        let grant =
+            d::RelayGrant::verify(answer["grant"].as_str().unwrap().as_bytes(), &ring).unwrap();
+        let report = d::UsageReport {
+            format: 1,
+            delegation: grant.delegation.id.clone(),
+            license_id: grant.delegation.license_id.clone(),
+            product: p.code.clone(),
+            made_at: tessera::Time::now(),
+            days: vec![d::UsageDay {
+                day: 20_000,
+                seat_seconds: 7200,
+                peak: 2,
+                grants: 2,
+                denials: 0,
+            }],
+        };
+        let usage = d::sign_usage(&report, &relay).unwrap();
+        ok_call(
+            &s,
+            &p,
+            "/api/v1/relay/usage",
+            json!({"product": p.code, "usage": usage}),
+        );
+        ok(&s, "POST", "/admin/v1/relay_usage", json!({"usage": usage}));
+        let relays = ok(
+            &s,
+            "GET",
+            &format!("/admin/v1/licenses/{}/relays", grant.delegation.license_id),
+            Value::Null,
+        );
+        assert_eq!(relays["usage"][0]["seat_hours"], 2.0);
+    }
     ok_call(&s, &p, "/api/v1/floating/register", who.clone());
     ok_call(&s, &p, "/api/v1/floating/heartbeat", who.clone());
     ok_call(&s, &p, "/api/v1/floating/release", who.clone());

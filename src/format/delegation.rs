@@ -502,6 +502,86 @@ pub fn delegate(
     Ok(format!("{signed}\n{}\n", license_text.trim()))
 }
 
+/// A relay's usage record, signed by its key: what it uploads to the
+/// vendor's server, or exports for the vendor to import.
+pub const RELAY_USAGE: Kind = Kind {
+    label: "TESSERA RELAY USAGE",
+    domain: b"tessera/v1/relay-usage/ed25519\0",
+    max_len: 256 * 1024,
+};
+
+/// One UTC day of a relay's usage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UsageDay {
+    /// Days since 1970-01-01 (UTC).
+    pub day: i64,
+    /// Seat-seconds held that day.
+    pub seat_seconds: i64,
+    /// The most seats held at once.
+    pub peak: u32,
+    /// Seats granted (renewals not counted).
+    pub grants: u32,
+    /// Requests refused for lack of a seat.
+    pub denials: u32,
+}
+
+/// A relay's usage record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UsageReport {
+    /// Payload format; 1.
+    pub format: u32,
+    /// The delegation the relay serves under.
+    pub delegation: String,
+    /// The pool license.
+    pub license_id: String,
+    /// The product.
+    pub product: String,
+    /// When the relay wrote it.
+    pub made_at: Time,
+    /// Its days, oldest first (at most 3,660).
+    pub days: Vec<UsageDay>,
+}
+
+impl UsageReport {
+    /// The delegation a report claims, read before its signature is
+    /// checked: only to find the key to check it with.
+    pub fn claimed_delegation(input: &[u8]) -> Result<String> {
+        #[derive(Deserialize)]
+        struct Claim {
+            delegation: String,
+        }
+        let unverified = armor::decode(&RELAY_USAGE, input)?;
+        let c: Claim = serde_json::from_slice(unverified.payload())
+            .map_err(|_| Error::InvalidPayload("the usage record names no delegation".into()))?;
+        Ok(c.delegation)
+    }
+
+    /// Verifies a report against the relay's key and reads it.
+    pub fn verify(input: &[u8], relay_key: &PublicKey) -> Result<UsageReport> {
+        let opened = armor::open(&RELAY_USAGE, input, &Keyring::from_keys([relay_key.clone()]))?;
+        let r: UsageReport = serde_json::from_slice(opened.payload())
+            .map_err(|e| Error::InvalidPayload(format!("relay usage: {e}")))?;
+        if r.format != 1 {
+            return Err(Error::UnsupportedVersion);
+        }
+        if r.days.len() > 3660 || r.days.iter().any(|d| d.seat_seconds < 0 || d.day < 0) {
+            return Err(Error::InvalidPayload("relay usage: bad days".into()));
+        }
+        Ok(r)
+    }
+}
+
+/// Signs a usage record with the relay's key (feature `issuer`; the relay).
+#[cfg(feature = "issuer")]
+#[cfg_attr(docsrs, doc(cfg(feature = "issuer")))]
+pub fn sign_usage(report: &UsageReport, key: &crate::format::keys::SigningKey) -> Result<String> {
+    let payload = serde_json::to_vec(report)
+        .map_err(|e| Error::InvalidPayload(format!("relay usage: {e}")))?;
+    armor::seal(&RELAY_USAGE, key, &payload)
+}
+
 /// Signs a relay's request with its own key (feature `issuer`; the relay).
 #[cfg(feature = "issuer")]
 #[cfg_attr(docsrs, doc(cfg(feature = "issuer")))]

@@ -300,6 +300,100 @@ impl UserLicensesRequest {
     }
 }
 
+/// A relay's request for a delegation, online (docs/RELAY.md): the pool
+/// license's key and the relay's signed request (FORMAT.md section 14).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct RelayDelegateRequest {
+    /// The product's code.
+    pub product: String,
+    /// The pool license's key.
+    pub license_key: Password,
+    /// The relay's armored request (`relay.request`).
+    pub request: String,
+}
+
+impl RelayDelegateRequest {
+    /// The request of the relay that wrote `request` for `license_key`.
+    pub fn new(
+        product: impl Into<String>,
+        license_key: &str,
+        request: impl Into<String>,
+    ) -> RelayDelegateRequest {
+        RelayDelegateRequest {
+            product: product.into(),
+            license_key: Password::new(license_key),
+            request: request.into(),
+        }
+    }
+}
+
+/// The vendor's answer to a relay: the delegation and the pool license
+/// file, one armored document after the other (`tessera-relay import`
+/// reads it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
+pub struct RelayGrantAnswer {
+    /// The grant's text.
+    pub grant: String,
+}
+
+impl RelayGrantAnswer {
+    /// The answer holding `grant`.
+    pub fn new(grant: impl Into<String>) -> RelayGrantAnswer {
+        RelayGrantAnswer {
+            grant: grant.into(),
+        }
+    }
+}
+
+/// A relay's usage record, uploaded (or imported by the vendor).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct RelayUsageRequest {
+    /// The product's code (the admin import may leave it out).
+    #[serde(default)]
+    pub product: String,
+    /// The armored usage record, signed by the relay's key.
+    pub usage: String,
+}
+
+impl RelayUsageRequest {
+    /// The upload of `usage` for `product`.
+    pub fn new(product: impl Into<String>, usage: impl Into<String>) -> RelayUsageRequest {
+        RelayUsageRequest {
+            product: product.into(),
+            usage: usage.into(),
+        }
+    }
+}
+
+/// What the server kept of a usage record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
+pub struct RelayUsageAnswer {
+    /// The license the relay serves.
+    pub license_id: String,
+    /// The days recorded (each replaces what an earlier upload said of it).
+    pub days: u32,
+}
+
+impl RelayUsageAnswer {
+    /// `days` days of `license_id`'s relay kept.
+    pub fn new(license_id: impl Into<String>, days: u32) -> RelayUsageAnswer {
+        RelayUsageAnswer {
+            license_id: license_id.into(),
+            days,
+        }
+    }
+}
+
 /// A desktop sign-in's first question: which identity provider signs in
 /// `who` (an e-mail address, or the customer account's code).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

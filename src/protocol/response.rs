@@ -88,6 +88,7 @@ pub fn verify_answer(
 /// server.
 pub const RELAY_PATHS: &[&str] = &[
     "/api/v1/activate_license",
+    "/api/v1/check_license",
     "/api/v1/deactivate_license",
     "/api/v1/floating/register",
     "/api/v1/floating/heartbeat",

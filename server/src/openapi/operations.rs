@@ -101,6 +101,15 @@ pub(super) fn all() -> Vec<Operation> {
             .refuses(&[REQUEST, (404, "unknown license, device or endpoint")]),
         device("/api/v1/sso/provider", "A desktop sign-in's first step (docs/SIGN-IN.md): the identity provider of the customer account whose e-mail domains hold `who`, or that `who` names; no secret", of::<b::SignInProviderRequest>, of::<b::SignInProvider>)
             .refuses(&[(404, "sso_not_configured: no account signs this user in from a desktop")]),
+        device("/api/v1/relay/delegate", "A relay's request for a delegation (docs/RELAY.md): the license's floating seats delegated to the relay's key for 90 days, with the pool license file; one relay per license at a time", of::<b::RelayDelegateRequest>, of::<b::RelayGrantAnswer>)
+            .refuses(&[(400, "invalid_request"), (403, "license_disabled or wrong_product"), (409, "relay_exists, not_floating")]),
+        device("/api/v1/relay/usage", "A relay's usage record (seat-seconds, peak, grants, denials per day), signed by its key", of::<b::RelayUsageRequest>, of::<b::RelayUsageAnswer>)
+            .refuses(&[(400, "invalid_usage"), (404, "unknown_relay")]),
+        admin("get", "/admin/v1/licenses/{id}/relays", "The relays a license's seats were delegated to, and their usage", of::<crate::relays::Relays>)
+            .refuses(&[UNKNOWN_LICENSE]),
+        admin("post", "/admin/v1/relay_usage", "Import a relay's exported usage record (docs/RELAY.md)", of::<b::RelayUsageAnswer>)
+            .body(of::<b::RelayUsageRequest>)
+            .refuses(&[(400, "invalid_usage"), (404, "unknown_relay")]),
         device("/api/v1/latest_release", "The update check: the newest release this activated device's license may install (its maintenance decides; with current_version, only newer releases that accept it)", of::<b::ReleaseRequest>, of::<b::LatestReleaseAnswer>)
             .refuses(&[(403, "license disabled")]),
         admin("post", "/admin/v1/products/{code}/releases", "Publish a release of the product", of::<b::Release>)
