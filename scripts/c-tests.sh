@@ -75,7 +75,7 @@ grep -q "built with AddressSanitizer" "$work/asan-run.txt"
 step "C online test against the real server on loopback, through the fault proxy"
 # tests/online/harness.py starts tessera-server and the fault proxy
 # (server/examples/fault_proxy.rs) and hands their addresses over.
-cargo build --quiet -p tessera-server --bin tessera-server --example fault_proxy --example idp
+cargo build --quiet -p tessera-server --bin tessera-server --example fault_proxy --example idp -p tessera-relay --bin tessera-relay
 online=(python3 tests/online/harness.py "$lib")
 gcc -std=c11 "${warn[@]}" -D_POSIX_C_SOURCE=200809L tests/c/online_test.c -o "$work/online_test" "${link[@]}"
 "${online[@]}" "$work/online-plain" run "$work/online_test"
@@ -84,6 +84,13 @@ gcc -std=c11 "${warn[@]}" -D_POSIX_C_SOURCE=200809L tests/c/online_test.c -o "$w
     "$work/online_test"
 gcc -std=c11 "${warn[@]}" "${san[@]}" -D_POSIX_C_SOURCE=200809L tests/c/online_test.c -o "$work/online_asan" "${link[@]}"
 "${online[@]}" "$work/online-asan" run "$work/online_asan"
+
+step "C against a relay (tests/c/relay_seat.c: activate, a seat, give it back), under valgrind"
+gcc -std=c11 "${warn[@]}" tests/c/relay_seat.c -o "$work/relay_seat" "${link[@]}"
+"${online[@]}" "$work/relay" run sh -c 'echo | valgrind -q --error-exitcode=99 --suppressions=tests/c/valgrind.supp \
+    --leak-check=full --errors-for-leak-kinds=definite,indirect,possible \
+    "$0" "$TESSERA_TEST_RELAY" "$1" c-valgrind > "$1.out" && grep -qx released "$1.out" && grep -qx seat "$1.out"' \
+    "$work/relay_seat" "$work/relay-state"
 
 step "C++ wrapper test"
 g++ -std=c++17 "${warn[@]}" -Ibindings/cpp tests/cpp/wrapper_test.cpp -o "$work/cpp_test" "${link[@]}"

@@ -117,7 +117,7 @@ size=$(stat -c %s "$wheel")
 echo "wheel: $size bytes"
 [ "$size" -lt $((2 * 1024 * 1024)) ]
 # The server and the fault proxy for online.py, built before the PATH narrows.
-cargo build --quiet -p tessera-server --bin tessera-server --example fault_proxy --example idp
+cargo build --quiet -p tessera-server --bin tessera-server --example fault_proxy --example idp -p tessera-relay --bin tessera-relay
 python3 -m venv "$work/venv"
 bare=$work/venv/bin
 for tool in cargo rustc cc gcc c++ clang; do

@@ -10,7 +10,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 # The binaries the harness starts (reused from the Rust suites' build).
-cargo build --quiet -p tessera-server -p tessera-cli --example fault_proxy --example idp
+cargo build --quiet -p tessera-server -p tessera-cli --example fault_proxy --example idp -p tessera-relay --bin tessera-relay
 
 work=$(mktemp -d)
 # The cluster's directory of its own: pg.sh hands it to the postgres user.

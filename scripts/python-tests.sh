@@ -11,9 +11,19 @@ root=$PWD
 cargo build --quiet -p tessera-cli
 # The online tests and example run against the real server and the fault
 # proxy, which tests/online/harness.py starts.
-cargo build --quiet -p tessera-server --bin tessera-server --example fault_proxy --example idp
+cargo build --quiet -p tessera-server --bin tessera-server --example fault_proxy --example idp -p tessera-relay --bin tessera-relay
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+
+# Sixty clients through the relay (bindings/python/tests/test_relay.py):
+# twenty of them C, twenty Rust.
+cargo build --quiet -p tessera-relay --example seat
+cargo build --quiet -p tessera-capi --features testing
+# The SONAME the program records, as scripts/c-tests.sh provides it.
+ln -sf libtessera.so target/debug/libtessera.so.0
+gcc -std=c11 -Wall -Wextra -Werror -Iinclude tests/c/relay_seat.c -o "$work/relay_seat" \
+    -Ltarget/debug -Wl,-rpath,"$root/target/debug" -ltessera
+export TESSERA_RELAY_SEAT_C=$work/relay_seat TESSERA_RELAY_SEAT_RUST=$root/target/debug/examples/seat
 
 python3 -m venv "$work/venv"
 py=$work/venv/bin/python

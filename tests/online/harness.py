@@ -15,7 +15,8 @@ releases (a channel each: dl-good, dl-truncated, dl-swapped, dl-stranger,
 dl-stall; signed with `tessera release sign`, hosted by the server), and
 starts the loopback identity provider (`examples/idp`) and gives account
 initech a desktop sign-in through it for the user sso@example.com and the
-license L-DESKTOP, and runs CMD with what it needs in TESSERA_TEST_* variables
+license L-DESKTOP, and starts a relay (`tessera-relay`, docs/RELAY.md)
+delegated online the ten seats of license L-POOL, and runs CMD with what it needs in TESSERA_TEST_* variables
 (the test programs read them).
 
 `example` fills {url}, {product}, {product_key}, {license_key}, {vendor_pub} and
@@ -43,6 +44,10 @@ PASSWORD = "test-only-password"
 # (server/examples/idp.rs) for the license sold to account initech.
 SSO_USER = "sso@example.com"
 IDP_ISSUER = "https://idp.test.example"
+# The relay's pool (docs/RELAY.md): ten floating seats delegated online to
+# a tessera-relay the harness starts.
+POOL_KEY = "TEST-ONLY-POOL-KEY-0001"
+POOL_SEATS = 10
 IDP_DESKTOP_CLIENT = "tessera-desktop"
 
 
@@ -117,6 +122,14 @@ def set_up(url):
         "product_details": details,
     }
     admin(url, "POST", "/admin/v1/licenses", {"license_key": LICENSE_KEY, "spec": spec})
+    pool = {
+        "id": "L-POOL", "license_type": "perpetual", "allow_unlimited_activations": True,
+        "is_floating": True, "floating_users": POOL_SEATS, "floating_timeout": 30,
+        "can_borrow": True, "max_borrow_time": 24,
+        "product_features": [{"code": "render", "name": "Render"}],
+        "product_details": details,
+    }
+    admin(url, "POST", "/admin/v1/licenses", {"license_key": POOL_KEY, "spec": pool})
     user = admin(url, "POST", "/admin/v1/users", {"username": USERNAME, "password": PASSWORD})
     admin(url, "POST", f"/admin/v1/licenses/L-ONLINE/users/{user['id']}")
     admin(url, "POST", "/admin/v1/definitions", {
@@ -199,6 +212,31 @@ def start_idp(bin_dir):
     return child, words[0]
 
 
+def start_relay(bin_dir, work, url, product_key):
+    """A relay delegated online by the server (`tessera-relay init`, then
+    `activate`), serving on a port of its own."""
+    relay = os.path.join(bin_dir, "tessera-relay")
+    home = os.path.join(work, "relay")
+    with open(os.path.join(work, "product.key"), "w") as f:
+        f.write(base64.b64encode(product_key).decode())
+    with open(os.path.join(work, "pool.key"), "w") as f:
+        f.write(POOL_KEY)
+    base = [relay, "--dir", home]
+    subprocess.run(base + ["init", "--product", PRODUCT, "--vendor-key",
+                           os.path.join(work, "server.pub")], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(base + ["activate", "--server", url,
+                           "--product-key-file", os.path.join(work, "product.key"),
+                           "--license-key-file", os.path.join(work, "pool.key")],
+                   check=True, stdout=subprocess.DEVNULL)
+    child = subprocess.Popen(base + ["serve", "--listen", "127.0.0.1:0"],
+                             stdout=subprocess.PIPE, text=True)
+    line = child.stdout.readline()
+    if "http://" not in line:
+        child.kill()
+        raise SystemExit(f"harness: the relay did not start: {line!r}")
+    return child, "http://" + line.split("http://", 1)[1].split("/", 1)[0], home
+
+
 def start_proxy(bin_dir, upstream):
     child = subprocess.Popen(
         [os.path.join(bin_dir, "examples", "fault_proxy"), upstream],
@@ -223,13 +261,14 @@ def main():
         )
     server = Server(bin_dir, work)
     server.start()
-    proxy = idp = None
+    proxy = idp = relay = None
     try:
         product_key = set_up(server.url)
         publish_downloads(bin_dir, work, server.url)
         idp, idp_url = start_idp(bin_dir)
         set_up_sign_in(server.url, idp_url)
         proxy, proxy_url = start_proxy(bin_dir, server.listen)
+        relay, relay_url, relay_home = start_relay(bin_dir, work, server.url, product_key)
         env = dict(os.environ)
         env.update(
             TESSERA_TEST_URL=server.url,
@@ -246,6 +285,11 @@ def main():
             TESSERA_TEST_DOWNLOAD_SIZE=str(DOWNLOADS["dl-good"][0]),
             TESSERA_TEST_IDP=idp_url,
             TESSERA_TEST_SSO_USER=SSO_USER,
+            TESSERA_TEST_RELAY=relay_url,
+            TESSERA_TEST_RELAY_HOME=relay_home,
+            TESSERA_TEST_RELAY_BIN=os.path.join(bin_dir, "tessera-relay"),
+            TESSERA_TEST_POOL_KEY=POOL_KEY,
+            TESSERA_TEST_POOL_SEATS=str(POOL_SEATS),
         )
         if mode == "run":
             return subprocess.run(command, env=env).returncode
@@ -278,7 +322,7 @@ def main():
                 child.stdin.flush()
         return child.wait()
     finally:
-        for child in (proxy, idp):
+        for child in (proxy, idp, relay):
             if child:
                 child.send_signal(signal.SIGKILL)
                 child.wait()
