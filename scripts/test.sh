@@ -145,6 +145,7 @@ benches() {
         -- --quick --noplot || return 1
     scripts/bench-python.sh --quick || return 1
     scripts/bench-server.sh --quick || return 1
+    scripts/bench-relay.sh --quick || return 1
     scripts/bench-webhooks.sh --quick || return 1
     echo "benches/keygen-compare: not run here (cd benches/keygen-compare && cargo bench)"
 }

@@ -197,7 +197,15 @@ fn run(dirs: &Dirs, command: Command, clock: Arc<dyn Clock>) -> Result<(), Failu
             let key = dirs.key()?;
             let seats = Seats::open(&dirs.file(home::STATE))?;
             let relay = Arc::new(Relay::new(key, grant, seats, clock)?);
-            let runtime = tokio::runtime::Runtime::new()
+            // The state is one SQLite connection behind a lock: two worker
+            // threads keep the network and the signing busy, and no pool of
+            // blocking threads grows under a burst (resident memory).
+            let workers = std::thread::available_parallelism().map_or(2, |n| n.get().min(2));
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(workers)
+                .max_blocking_threads(1)
+                .enable_all()
+                .build()
                 .map_err(|e| Failure::new(exit::FAILED, format!("no runtime: {e}")))?;
             runtime.block_on(serve::run(relay, listen))
         }

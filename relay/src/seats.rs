@@ -41,6 +41,7 @@ CREATE TABLE IF NOT EXISTS leases (
     counted_to INTEGER NOT NULL,
     returned INTEGER NOT NULL DEFAULT 0
 );
+CREATE INDEX IF NOT EXISTS leases_by_end ON leases (expires_at);
 CREATE TABLE IF NOT EXISTS usage (
     day INTEGER PRIMARY KEY,
     seat_seconds INTEGER NOT NULL DEFAULT 0,
@@ -54,9 +55,19 @@ CREATE TABLE IF NOT EXISTS meta (
 );
 ";
 
+/// How often the clock's high-water mark is written back: a restart with
+/// the clock set back regains at most this much (within the tolerance).
+const PERSIST_MARK_SECS: i64 = 60;
+
 /// The relay's state.
 pub struct Seats {
     conn: Connection,
+    /// The clock's high-water mark (Unix seconds; 0: none yet) and the
+    /// value last written to `meta`.
+    mark: i64,
+    persisted: i64,
+    /// The devices' proof keys, read once.
+    keys: std::collections::HashMap<String, String>,
 }
 
 /// What a grant asks for.
@@ -106,8 +117,9 @@ pub struct Granted {
     pub issued_at: i64,
     /// When it ends.
     pub expires_at: i64,
-    /// Seats held now, this one included.
-    pub in_use: u32,
+    /// Seats held now, this one included (not counted for a renewal, as
+    /// the server's heartbeat does not count them).
+    pub in_use: Option<u32>,
 }
 
 /// A lease as the relay's administrator sees it.
@@ -167,7 +179,14 @@ impl Seats {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.execute_batch(SCHEMA)?;
-        Ok(Seats { conn })
+        conn.set_prepared_statement_cache_capacity(32);
+        let mark = meta(&conn, "clock")?.unwrap_or(0);
+        Ok(Seats {
+            conn,
+            mark,
+            persisted: mark,
+            keys: std::collections::HashMap::new(),
+        })
     }
 
     /// Records a device activated through the relay (again: its key is
@@ -180,6 +199,7 @@ impl Seats {
         user: &str,
         now: i64,
     ) -> Result<(), Refusal> {
+        self.keys.remove(fingerprint);
         self.conn.execute(
             "INSERT INTO devices (fingerprint, device_key, components, user, activated_at)
              VALUES (?1, ?2, ?3, ?4, ?5)
@@ -190,21 +210,28 @@ impl Seats {
     }
 
     /// The key of a device's request proofs.
-    pub fn device_key(&self, fingerprint: &str) -> Result<Option<String>, Refusal> {
-        Ok(self
+    pub fn device_key(&mut self, fingerprint: &str) -> Result<Option<String>, Refusal> {
+        if let Some(k) = self.keys.get(fingerprint) {
+            return Ok(Some(k.clone()));
+        }
+        let key: Option<String> = self
             .conn
-            .query_row(
-                "SELECT device_key FROM devices WHERE fingerprint = ?1",
-                params![fingerprint],
-                |r| r.get(0),
-            )
-            .optional()?)
+            .prepare_cached("SELECT device_key FROM devices WHERE fingerprint = ?1")?
+            .query_row(params![fingerprint], |r| r.get(0))
+            .optional()?;
+        if let Some(k) = &key {
+            if self.keys.len() < 100_000 {
+                self.keys.insert(fingerprint.to_owned(), k.clone());
+            }
+        }
+        Ok(key)
     }
 
     /// Forgets a device and gives back its floating seat (a borrowed one
     /// stays counted until it ends).
     pub fn deactivate(&mut self, fingerprint: &str, now: i64) -> Result<(), Refusal> {
         self.release(fingerprint, now)?;
+        self.keys.remove(fingerprint);
         self.conn.execute(
             "DELETE FROM devices WHERE fingerprint = ?1",
             params![fingerprint],
@@ -224,14 +251,46 @@ impl Seats {
         end: i64,
         now: i64,
     ) -> Result<Granted, Refusal> {
+        if self.mark > 0 && now < self.mark - CLOCK_TOLERANCE_SECS {
+            return Err(Refusal::Clock {
+                behind: self.mark - now,
+            });
+        }
+        let expires_at = now.saturating_add(length_secs).min(end);
+        // The common case, a floating seat renewed within the day it was
+        // last counted in: one statement, nothing counted (the seat is
+        // held already), the clock's mark written back once a minute.
+        if ask != Ask::Borrow && now < self.persisted + PERSIST_MARK_SECS {
+            let day_start = now.div_euclid(86_400) * 86_400;
+            let renewed: Option<String> = self
+                .conn
+                .prepare_cached(
+                    "UPDATE leases SET issued_at = ?2, expires_at = ?3
+                     WHERE fingerprint = ?1 AND kind = 'floating' AND expires_at > ?2 AND counted_to >= ?4
+                     RETURNING id",
+                )?
+                .query_row(params![fingerprint, now, expires_at, day_start], |r| r.get(0))
+                .optional()?;
+            if let Some(id) = renewed {
+                self.mark = self.mark.max(now);
+                return Ok(Granted {
+                    id,
+                    kind: LeaseKind::Floating,
+                    issued_at: now,
+                    expires_at,
+                    in_use: None,
+                });
+            }
+        }
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mark: i64 = meta(&tx, "clock")?.unwrap_or(now);
+        let mark = meta(&tx, "clock")?.unwrap_or(now).max(self.mark);
         if now < mark - CLOCK_TOLERANCE_SECS {
             return Err(Refusal::Clock { behind: mark - now });
         }
-        set_meta(&tx, "clock", mark.max(now))?;
+        let new_mark = mark.max(now);
+        set_meta(&tx, "clock", new_mark)?;
         sweep(&tx, now)?;
         let held: Option<(String, String, i64)> = tx
             .query_row(
@@ -240,7 +299,6 @@ impl Seats {
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()?;
-        let expires_at = now.saturating_add(length_secs).min(end);
         let granted = match (ask, held) {
             // A borrow held answers a register as it is: the seat is the
             // device's until the borrow ends.
@@ -255,7 +313,7 @@ impl Seats {
                     kind: LeaseKind::Borrow,
                     issued_at,
                     expires_at,
-                    in_use: 0,
+                    in_use: None,
                 }
             }
             (_, Some((id, _, counted_to))) => {
@@ -275,7 +333,7 @@ impl Seats {
                     kind,
                     issued_at: now,
                     expires_at,
-                    in_use: 0,
+                    in_use: None,
                 }
             }
             (Ask::Heartbeat, None) => return Err(Refusal::NoLease),
@@ -284,6 +342,7 @@ impl Seats {
                 if in_use >= seats {
                     add_usage(&tx, now, 0, 0, 1)?;
                     tx.commit()?;
+                    (self.mark, self.persisted) = (new_mark, new_mark);
                     return Err(Refusal::NoSeat { seats });
                 }
                 let seq = meta(&tx, "seq")?.unwrap_or(0).saturating_add(1);
@@ -306,7 +365,7 @@ impl Seats {
                     kind,
                     issued_at: now,
                     expires_at,
-                    in_use: 0,
+                    in_use: None,
                 }
             }
         };
@@ -318,7 +377,11 @@ impl Seats {
             params![day, in_use],
         )?;
         tx.commit()?;
-        Ok(Granted { in_use, ..granted })
+        (self.mark, self.persisted) = (new_mark, new_mark);
+        Ok(Granted {
+            in_use: Some(in_use),
+            ..granted
+        })
     }
 
     /// Gives back the seat of `fingerprint`: a floating seat at once; a
@@ -415,50 +478,45 @@ impl Seats {
     }
 
     /// The clock's high-water mark (Unix seconds), if any grant was made.
-    pub fn clock_mark(&self) -> Result<Option<i64>, Refusal> {
-        Ok(meta(&self.conn, "clock")?)
+    pub fn clock_mark(&self) -> Option<i64> {
+        (self.mark > 0).then_some(self.mark)
     }
 }
 
 fn meta(conn: &Connection, name: &str) -> rusqlite::Result<Option<i64>> {
-    conn.query_row(
-        "SELECT value FROM meta WHERE name = ?1",
-        params![name],
-        |r| r.get(0),
-    )
-    .optional()
+    conn.prepare_cached("SELECT value FROM meta WHERE name = ?1")?
+        .query_row(params![name], |r| r.get(0))
+        .optional()
 }
 
 fn set_meta(conn: &Connection, name: &str, value: i64) -> rusqlite::Result<()> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO meta (name, value) VALUES (?1, ?2)
          ON CONFLICT (name) DO UPDATE SET value = ?2",
-        params![name, value],
-    )
+    )?
+    .execute(params![name, value])
     .map(drop)
 }
 
 /// Seats held at `now`.
 fn live(conn: &Connection, now: i64) -> rusqlite::Result<u32> {
-    conn.query_row(
-        "SELECT COUNT(*) FROM leases WHERE expires_at > ?1",
-        params![now],
-        |r| r.get(0),
-    )
+    conn.prepare_cached("SELECT COUNT(*) FROM leases WHERE expires_at > ?1")?
+        .query_row(params![now], |r| r.get(0))
 }
 
 /// Ends the leases that ran out, counting their last seat-seconds.
 fn sweep(conn: &Connection, now: i64) -> rusqlite::Result<()> {
-    let ended: i64 = conn.query_row(
-        "SELECT COALESCE(SUM(MAX(expires_at - counted_to, 0)), 0) FROM leases WHERE expires_at <= ?1",
-        params![now],
-        |r| r.get(0),
-    )?;
-    if ended > 0 {
-        add_usage(conn, now, ended, 0, 0)?;
+    let ended: Option<i64> = conn
+        .prepare_cached(
+            "SELECT SUM(MAX(expires_at - counted_to, 0)) FROM leases WHERE expires_at <= ?1",
+        )?
+        .query_row(params![now], |r| r.get(0))?;
+    if let Some(seconds) = ended {
+        add_usage(conn, now, seconds, 0, 0)?;
+        conn.prepare_cached("DELETE FROM leases WHERE expires_at <= ?1")?
+            .execute(params![now])?;
     }
-    conn.execute("DELETE FROM leases WHERE expires_at <= ?1", params![now])
-        .map(drop)
+    Ok(())
 }
 
 fn add_usage(
@@ -468,11 +526,16 @@ fn add_usage(
     grants: u32,
     denials: u32,
 ) -> rusqlite::Result<()> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO usage (day, seat_seconds, grants, denials) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (day) DO UPDATE SET seat_seconds = seat_seconds + ?2,
              grants = grants + ?3, denials = denials + ?4",
-        params![now.div_euclid(86_400), seat_seconds, grants, denials],
-    )
+    )?
+    .execute(params![
+        now.div_euclid(86_400),
+        seat_seconds,
+        grants,
+        denials
+    ])
     .map(drop)
 }

@@ -12,6 +12,9 @@
 //!      [--heartbeats-only] [--rounds R] [--licenses K]
 //! ```
 //!
+//! `--device-proofs` activates each device with a key and signs every
+//! later call with it, as the SDK does (the server then verifies a proof
+//! per call; `scripts/bench-relay.sh` compares the relay with this).
 //! `--paced-only` skips the closed-loop phases; `--heartbeats-only` runs
 //! the 128 clients' closed-loop heartbeats alone; `--rounds` repeats the
 //! paced phase (default 1), each round on its own schedule. Several URLs
@@ -34,6 +37,13 @@ struct Target {
     code: String,
     key: Vec<u8>,
     licenses: usize,
+    proofs: bool,
+}
+
+/// A device's proof key, from its name (the same name, the same key).
+fn device_seed(device: &str) -> [u8; 32] {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(device.as_bytes()).into()
 }
 
 impl Target {
@@ -59,8 +69,17 @@ async fn call(client: &reqwest::Client, t: &Target, c: usize, path: &str, body: 
     let n = SENT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let nonce = format!("load-{n:016x}-{:08x}", std::process::id());
     let auth = sign(t, path, &body, &date, &nonce);
-    let sent = client
-        .post(format!("{}{path}", t.url(c)))
+    let mut request = client.post(format!("{}{path}", t.url(c)));
+    if t.proofs {
+        let device: Value = serde_json::from_str(&body).unwrap_or_default();
+        let seed = device_seed(device["fingerprint"]["id"].as_str().unwrap_or_default());
+        let message = request::request_string(&date, "POST", path, body.as_bytes(), &nonce);
+        request = request.header(
+            request::DEVICE_SIGNATURE_HEADER,
+            request::sign_device_proof(&seed, &message),
+        );
+    }
+    let sent = request
         .header("date", date)
         .header("tessera-nonce", nonce)
         .header("authorization", auth)
@@ -278,6 +297,7 @@ async fn run() {
         code: "load".into(),
         key,
         licenses,
+        proofs: args.iter().any(|a| a == "--device-proofs"),
     });
     // The target's rate, offered rather than as fast as it goes: the
     // latency a vendor's 128 clients see at 5,000 a second.
@@ -340,8 +360,15 @@ async fn run() {
     }
 }
 
-/// Client `c`'s call about `device`, on the client's license.
+/// Client `c`'s call about `device`, on the client's license (with
+/// `--device-proofs`, the device's public key: the server records it at
+/// activation and ignores it later).
 fn who(t: &Target, c: usize, device: String) -> Value {
     let key = format!("LOAD-{}", c % t.licenses);
-    json!({"product": "load", "license_key": key, "fingerprint": {"id": device, "components": {}}})
+    let mut v = json!({"product": "load", "license_key": key, "fingerprint": {"id": device, "components": {}}});
+    if t.proofs {
+        let public = ed25519_dalek::SigningKey::from_bytes(&device_seed(&device)).verifying_key();
+        v["device_key"] = json!(B64.encode(public.as_bytes()));
+    }
+    v
 }
