@@ -92,6 +92,12 @@ gcc -std=c11 "${warn[@]}" tests/c/relay_seat.c -o "$work/relay_seat" "${link[@]}
     "$0" "$TESSERA_TEST_RELAY" "$1" c-valgrind > "$1.out" && grep -qx released "$1.out" && grep -qx seat "$1.out"' \
     "$work/relay_seat" "$work/relay-state"
 
+step "C++ against a relay (tests/cpp/relay_seat.cpp), plain and ASan+UBSan"
+g++ -std=c++17 "${warn[@]}" -Ibindings/cpp tests/cpp/relay_seat.cpp -o "$work/relay_seat_cpp" "${link[@]}"
+"${online[@]}" "$work/relay-cpp" run "$work/relay_seat_cpp" "$work/relay-cpp-state"
+g++ -std=c++17 "${warn[@]}" "${san[@]}" -Ibindings/cpp tests/cpp/relay_seat.cpp -o "$work/relay_seat_cpp_asan" "${link[@]}"
+"${online[@]}" "$work/relay-cpp-asan" run "$work/relay_seat_cpp_asan" "$work/relay-cpp-asan-state"
+
 step "C++ wrapper test"
 g++ -std=c++17 "${warn[@]}" -Ibindings/cpp tests/cpp/wrapper_test.cpp -o "$work/cpp_test" "${link[@]}"
 "$work/cpp_test" "$(fresh cpp)"

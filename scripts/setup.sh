@@ -12,7 +12,7 @@
 # needs them.
 set -euo pipefail
 
-packages=(gcc g++ make valgrind pkg-config cmake softhsm2 python3-venv openssl gcc-mingw-w64-x86-64 wine wine64 postgresql abigail-tools)
+packages=(gcc g++ make valgrind pkg-config cmake softhsm2 python3-venv openssl gcc-mingw-w64-x86-64 wine wine64 postgresql abigail-tools systemd)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -5,6 +5,8 @@
 #   VM check among them;
 # - `tessera fingerprint`, built for Windows, on the wine machine: at least
 #   four components and the environment line;
+# - tessera-relay built for Windows and run as a Windows service under wine
+#   (install, start, a seat taken and given back, stop, remove);
 # - tessera.dll with its import libraries (MinGW's libtessera.dll.a and an
 #   MSVC-style tessera.lib), and the C test program built with MinGW
 #   against the DLL, run under wine.
@@ -28,7 +30,7 @@ done
 export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER="$root/scripts/wine-run.sh"
 step() { printf -- '-- %s\n' "$*"; }
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+trap 'WINEPREFIX="$root/target/wine" /usr/lib/wine/wineserver -k 2>/dev/null || true; rm -rf "$work"' EXIT
 
 step "the SDK's Rust suites under wine"
 cargo test -p tessera --all-features --target "$win" --no-fail-fast -- --nocapture --test-threads=2 2>&1 \
@@ -81,6 +83,63 @@ for ex in quickstart quickstart_static; do
     cat "$work/$ex.txt"
     grep -q '^pdf-export: enabled$' "$work/$ex.txt"
 done
+
+step "tessera-relay as a Windows service under wine: install, start, a seat, stop, remove"
+# Its Windows-only code (the service) is linted here, the rest everywhere.
+cargo clippy --quiet -p tessera-relay --all-targets --target "$win" -- -D warnings
+cargo build --quiet -p tessera-relay --target "$win"
+cargo build --quiet -p tessera-relay --example seat
+rexe=$root/target/$win/debug/tessera-relay.exe
+rw=$work/relay-win
+mkdir -p "$rw"
+target/debug/tessera keygen --out-dir "$rw" --name vendor >/dev/null 2>&1
+printf '{"id":"L-POOL","license_key":"TEST-ONLY-WINE-POOL","license_type":"perpetual","is_floating":true,"floating_users":3,"floating_timeout":30,"product_details":{"short_code":"acme-cad"}}' |
+    target/debug/tessera issue --key "$rw/vendor.key" --spec - --out "$rw/pool.lic" 2>/dev/null
+# Wine's output goes through a file, never a pipe: the services wine
+# starts inherit it and would hold a pipe open.
+wine_out() { scripts/wine-run.sh "$@" >"$rw/wine.txt" 2>&1; local rc=$?; tr -d '\r' <"$rw/wine.txt" | grep -v ':err:\|:fixme:' || true; return $rc; }
+relay_win() { wine_out "$rexe" --dir "Z:$rw/relay" "$@"; }
+relay_win init --product acme-cad --vendor-key "Z:$rw/vendor.pub" >/dev/null
+target/debug/tessera relay delegate --key "$rw/vendor.key" --request "$rw/relay/relay.request" \
+    --license "$rw/pool.lic" --out "$rw/grant" 2>/dev/null
+relay_win import "Z:$rw/grant"
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# A wine session ends, its services with it, when its last program does:
+# a persistent wineserver (started while none runs) keeps the service's
+# session for the test.
+wineserver() { WINEPREFIX=$root/target/wine /usr/lib/wine/wineserver "$@"; }
+wineserver -k 2>/dev/null || true
+wineserver -p 300 </dev/null >/dev/null 2>&1 &
+sleep 1
+# A service left by an interrupted run of this suite goes first.
+relay_win service uninstall >/dev/null 2>&1 || true
+relay_win service install --listen "127.0.0.1:$port"
+wine_out net start tessera-relay || true
+python3 - "$port" <<'PY'
+import json, sys, time, urllib.request
+for _ in range(150):
+    try:
+        status = json.load(urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/status.json", timeout=2))
+        break
+    except OSError:
+        time.sleep(0.2)
+else:
+    raise SystemExit("the relay service did not answer")
+assert status["seats"] == 3 and status["in_use"] == 0, status
+print(f"the service answers: {status['seats']} seats of {status['license_id']}")
+PY
+echo | TESSERA_TEST_VENDOR_PUB="$rw/vendor.pub" TESSERA_TEST_PRODUCT=acme-cad TESSERA_TEST_PRODUCT_KEY_HEX=00 \
+    TESSERA_TEST_POOL_KEY=TEST-ONLY-WINE-POOL target/debug/examples/seat "http://127.0.0.1:$port" "$rw/ws" ws-1 | tee "$rw/seat.txt"
+grep -qx seat "$rw/seat.txt" && grep -qx released "$rw/seat.txt"
+wine_out net stop tessera-relay || true
+relay_win service uninstall
+relay_win status >"$rw/status.txt"
+head -2 "$rw/status.txt"
+if wine_out sc query tessera-relay | grep -q RUNNING; then
+    echo "the service is still there" >&2
+    exit 1
+fi
+wineserver -k || true
 
 step "macOS: type-checked for both Apple targets"
 for t in "${apple[@]}"; do

@@ -819,3 +819,98 @@ fn relay_delegate_answers_a_relay_request_within_the_pool_license() {
     std::fs::write(&req, forged).unwrap();
     assert!(!delegate(&[]).status.success());
 }
+
+#[test]
+fn a_relay_is_delegated_and_renewed_offline_through_the_cli() {
+    let v = Vendor::new();
+    let pool = v.issue(
+        r#"{"id": "L-POOL", "license_key": "TEST-ONLY-POOL", "license_type": "perpetual",
+            "is_floating": true, "floating_users": 5, "floating_timeout": 30,
+            "product_details": {"short_code": "acme-cad"}}"#,
+        "pool.lic",
+    );
+    // The relay's side, as `tessera-relay init` and `import` do it, on a
+    // fake machine.
+    let machine = v.file("relay-machine");
+    for (file, fact) in [
+        ("etc/machine-id", "0123456789abcdef0123456789abcdef"),
+        ("sys/class/dmi/id/product_uuid", "uuid-relay"),
+        ("sys/class/dmi/id/board_serial", "board-relay"),
+    ] {
+        std::fs::create_dir_all(machine.join(file).parent().unwrap()).unwrap();
+        std::fs::write(machine.join(file), fact).unwrap();
+    }
+    let relay = tessera_relay::Dirs {
+        dir: v.file("relay"),
+        device_root: Some(machine),
+    };
+    let at = |s: &str| {
+        tessera::Time::from_unix(tessera::format::license::ts::parse(s).unwrap().timestamp())
+            .unwrap()
+    };
+    relay
+        .init(
+            "acme-cad",
+            &v.file("vendor.pub"),
+            at("2027-01-01T00:00:00Z"),
+        )
+        .unwrap();
+    let vendor_key = v.file("vendor.key");
+    let request = relay.file(tessera_relay::home::REQUEST);
+    let delegate = |when: &str, out: &Path| {
+        tessera(&[
+            "relay",
+            "delegate",
+            "--key",
+            path(&vendor_key),
+            "--request",
+            path(&request),
+            "--license",
+            path(&pool),
+            "--days",
+            "30",
+            "--at",
+            when,
+            "--out",
+            path(out),
+        ])
+    };
+    let first = v.file("first.grant");
+    let out = delegate("2027-01-01T00:00:00Z", &first);
+    assert!(out.status.success(), "{}", text(&out));
+    let g1 = relay
+        .import(&std::fs::read(&first).unwrap(), at("2027-01-02T00:00:00Z"))
+        .unwrap();
+    assert_eq!(g1.delegation.seats, 5);
+    // Near its end, the relay writes its request again and imports the
+    // vendor's new answer; the new delegation replaces the old one.
+    relay.write_request(at("2027-01-29T00:00:00Z")).unwrap();
+    let second = v.file("second.grant");
+    let out = delegate("2027-01-29T00:00:00Z", &second);
+    assert!(out.status.success(), "{}", text(&out));
+    let g2 = relay
+        .import(&std::fs::read(&second).unwrap(), at("2027-01-29T00:00:00Z"))
+        .unwrap();
+    assert_ne!(g2.delegation.id, g1.delegation.id);
+    assert_eq!(
+        relay
+            .grant(at("2027-02-15T00:00:00Z"))
+            .unwrap()
+            .delegation
+            .id,
+        g2.delegation.id
+    );
+    // The first one, expired, is refused if brought back.
+    let e = relay
+        .import(&std::fs::read(&first).unwrap(), at("2027-02-15T00:00:00Z"))
+        .unwrap_err();
+    assert_eq!(e.code, tessera_relay::exit::EXPIRED);
+    assert_eq!(
+        relay
+            .grant(at("2027-02-15T00:00:00Z"))
+            .unwrap()
+            .delegation
+            .id,
+        g2.delegation.id
+    );
+}

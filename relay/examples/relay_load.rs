@@ -90,6 +90,22 @@ fn who(product: &str, d: &Device, key: Option<&str>) -> Value {
     v
 }
 
+/// Runs the tasks to their end, in order.
+async fn gather<T: 'static>(
+    local: tokio::task::LocalSet,
+    handles: Vec<tokio::task::JoinHandle<T>>,
+) -> Vec<T> {
+    local
+        .run_until(async {
+            let mut all = Vec::new();
+            for h in handles {
+                all.push(h.await.unwrap());
+            }
+            all
+        })
+        .await
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -167,15 +183,7 @@ async fn grants(run: &Run, from: usize, to: usize, one_by_one: bool) -> (Vec<Dur
             })
         })
         .collect();
-    let results = local
-        .run_until(async {
-            let mut all = Vec::new();
-            for h in handles {
-                all.push(h.await.unwrap());
-            }
-            all
-        })
-        .await;
+    let results = gather(local, handles).await;
     let failed = results.iter().filter(|r| r.1 != 200).count();
     let mut lat: Vec<Duration> = results.into_iter().map(|r| r.0).collect();
     lat.sort();
@@ -211,15 +219,7 @@ async fn heartbeats(run: &Run, clients: usize, limit: Duration) {
             })
         })
         .collect();
-    let results = local
-        .run_until(async {
-            let mut all = Vec::new();
-            for h in handles {
-                all.push(h.await.unwrap());
-            }
-            all
-        })
-        .await;
+    let results = gather(local, handles).await;
     let elapsed = start.elapsed();
     let mut lat: Vec<Duration> = results.iter().flat_map(|r| r.0.clone()).collect();
     let errors: u64 = results.iter().map(|r| r.1).sum();

@@ -22,6 +22,8 @@ pub mod home;
 pub mod online;
 pub mod seats;
 pub mod serve;
+#[cfg(windows)]
+pub mod service;
 pub mod usage;
 
 use std::path::PathBuf;

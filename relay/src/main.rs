@@ -87,6 +87,11 @@ enum Command {
         #[arg(long, default_value = "0.0.0.0:7070")]
         listen: SocketAddr,
     },
+    /// Windows: register the relay as a service, remove it, or (the
+    /// service control manager's call) run as one.
+    #[cfg(windows)]
+    #[command(subcommand)]
+    Service(ServiceCommand),
     /// Show the seats in use, by whom, since when, and the usage record.
     Status {
         /// As JSON.
@@ -97,6 +102,26 @@ enum Command {
     Free {
         /// The lease or the device.
         lease_or_device: String,
+    },
+}
+
+#[cfg(windows)]
+#[derive(Subcommand)]
+enum ServiceCommand {
+    /// Register the service (automatic start, LocalSystem) serving --dir.
+    Install {
+        /// Where to listen.
+        #[arg(long, default_value = "0.0.0.0:7070")]
+        listen: SocketAddr,
+    },
+    /// Remove the service.
+    Uninstall,
+    /// Run as the service (the service control manager starts this).
+    #[command(hide = true)]
+    Run {
+        /// Where to listen.
+        #[arg(long, default_value = "0.0.0.0:7070")]
+        listen: SocketAddr,
     },
 }
 
@@ -208,6 +233,31 @@ fn run(dirs: &Dirs, command: Command, clock: Arc<dyn Clock>) -> Result<(), Failu
                 .build()
                 .map_err(|e| Failure::new(exit::FAILED, format!("no runtime: {e}")))?;
             runtime.block_on(serve::run(relay, listen))
+        }
+        #[cfg(windows)]
+        Command::Service(ServiceCommand::Install { listen }) => {
+            tessera_relay::service::install(dirs, listen)?;
+            println!(
+                "installed the service {}; start it with `sc start {0}`",
+                tessera_relay::service::NAME
+            );
+            Ok(())
+        }
+        #[cfg(windows)]
+        Command::Service(ServiceCommand::Uninstall) => {
+            tessera_relay::service::uninstall()?;
+            println!("removed the service {}", tessera_relay::service::NAME);
+            Ok(())
+        }
+        #[cfg(windows)]
+        Command::Service(ServiceCommand::Run { listen }) => {
+            let relay = Arc::new(Relay::new(
+                dirs.key()?,
+                dirs.grant(now)?,
+                Seats::open(&dirs.file(home::STATE))?,
+                clock,
+            )?);
+            tessera_relay::service::run(relay, listen)
         }
         Command::Status { json } => {
             let grant = dirs.grant(now)?;

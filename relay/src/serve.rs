@@ -106,8 +106,22 @@ pub fn router(relay: Arc<Relay>) -> Router {
     router.with_state(relay)
 }
 
-/// Serves on `listen` until the process is stopped; prints the address.
+/// Serves on `listen` until the process is stopped (Ctrl-C, SIGINT);
+/// prints the address.
 pub async fn run(relay: Arc<Relay>, listen: SocketAddr) -> Result<(), Failure> {
+    run_until(relay, listen, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
+}
+
+/// Serves on `listen` until `stop` completes (a service's stop request);
+/// prints the address.
+pub async fn run_until(
+    relay: Arc<Relay>,
+    listen: SocketAddr,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), Failure> {
     let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
         Failure::new(
             crate::exit::FAILED,
@@ -123,9 +137,7 @@ pub async fn run(relay: Arc<Relay>, listen: SocketAddr) -> Result<(), Failure> {
         d.seats, d.license_id, d.product, d.expires_at
     );
     axum::serve(listener, router(relay))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        .with_graceful_shutdown(stop)
         .await
         .map_err(|e| Failure::new(crate::exit::FAILED, e.to_string()))
 }

@@ -181,6 +181,16 @@ impl Rig {
         Connection::new(config, server).unwrap()
     }
 
+    /// A client activated at the relay with the pool's key, and its handle.
+    fn activated(&self, relay: &Running, name: &str, now: Time) -> (Client, LicenseHandle) {
+        let c = self.client(relay, name, now);
+        c.conn
+            .activate(&Credential::LicenseKey(POOL_KEY.into()))
+            .unwrap();
+        let handle = LicenseHandle::open(&c.config).unwrap();
+        (c, handle)
+    }
+
     fn client(&self, relay: &Running, name: &str, now: Time) -> Client {
         let store = tempfile::tempdir().unwrap();
         let clock = Arc::new(ManualClock::new(now));
@@ -224,18 +234,9 @@ fn sixty_clients_share_ten_seats_and_a_lost_seat_comes_back_after_its_lease() {
     let rig = Rig::new();
     rig.set_up(10, &Terms::default());
     let relay = rig.serve();
-    let clients: Vec<Client> = (0..60)
-        .map(|i| rig.client(&relay, &format!("ws-{i:02}"), rig.start))
-        .collect();
-    for c in &clients {
-        c.conn
-            .activate(&Credential::LicenseKey(POOL_KEY.into()))
-            .unwrap();
-    }
-    let handles: Vec<LicenseHandle> = clients
-        .iter()
-        .map(|c| LicenseHandle::open(&c.config).unwrap())
-        .collect();
+    let (clients, handles): (Vec<Client>, Vec<LicenseHandle>) = (0..60)
+        .map(|i| rig.activated(&relay, &format!("ws-{i:02}"), rig.start))
+        .unzip();
     assert_eq!(handles[0].check().unwrap(), Status::LeaseRequired);
     // All sixty ask at once.
     let results: Vec<Result<tessera::LeaseStatus, Error>> = std::thread::scope(|s| {
@@ -297,18 +298,9 @@ fn a_relay_killed_mid_load_keeps_every_seat_it_granted_and_grants_none_twice() {
     let rig = Rig::new();
     rig.set_up(10, &Terms::default());
     let mut relay = rig.serve();
-    let clients: Vec<Client> = (0..30)
-        .map(|i| rig.client(&relay, &format!("ws-{i:02}"), rig.start))
-        .collect();
-    for c in &clients {
-        c.conn
-            .activate(&Credential::LicenseKey(POOL_KEY.into()))
-            .unwrap();
-    }
-    let handles: Vec<LicenseHandle> = clients
-        .iter()
-        .map(|c| LicenseHandle::open(&c.config).unwrap())
-        .collect();
+    let (clients, handles): (Vec<Client>, Vec<LicenseHandle>) = (0..30)
+        .map(|i| rig.activated(&relay, &format!("ws-{i:02}"), rig.start))
+        .unzip();
     // Thirty ask while the relay is killed -9 among them.
     let pid = relay.child.id();
     let granted: Vec<bool> = std::thread::scope(|s| {
@@ -368,11 +360,7 @@ fn leases_outside_the_delegation_are_refused_each_with_its_code() {
     let rig = Rig::new();
     rig.set_up(10, &Terms::default());
     let relay = rig.serve();
-    let c = rig.client(&relay, "ws-1", rig.start);
-    c.conn
-        .activate(&Credential::LicenseKey(POOL_KEY.into()))
-        .unwrap();
-    let handle = LicenseHandle::open(&c.config).unwrap();
+    let (c, handle) = rig.activated(&relay, "ws-1", rig.start);
     let good = c.conn.register(&handle).unwrap();
     assert_eq!(good.kind, LeaseKind::Floating);
 
@@ -468,11 +456,7 @@ fn features_the_delegation_leaves_out_are_not_enabled() {
     terms.seats = Some(3);
     rig.set_up(10, &terms);
     let relay = rig.serve();
-    let c = rig.client(&relay, "ws-1", rig.start);
-    c.conn
-        .activate(&Credential::LicenseKey(POOL_KEY.into()))
-        .unwrap();
-    let handle = LicenseHandle::open(&c.config).unwrap();
+    let (c, handle) = rig.activated(&relay, "ws-1", rig.start);
     c.conn.register(&handle).unwrap();
     assert!(handle.feature_enabled("cad").unwrap());
     assert!(!handle.feature_enabled("render").unwrap());
@@ -511,11 +495,7 @@ fn a_clock_set_back_stops_grants_and_a_copied_back_state_is_bounded_by_one_lease
     rig.set_up(2, &Terms::default());
     // The state as it was with no seat held.
     let relay = rig.serve();
-    let a = rig.client(&relay, "ws-a", rig.start);
-    a.conn
-        .activate(&Credential::LicenseKey(POOL_KEY.into()))
-        .unwrap();
-    let ha = LicenseHandle::open(&a.config).unwrap();
+    let (a, ha) = rig.activated(&relay, "ws-a", rig.start);
     drop(relay);
     let copy = rig.path("state-copy");
     std::fs::create_dir_all(&copy).unwrap();
@@ -528,11 +508,7 @@ fn a_clock_set_back_stops_grants_and_a_copied_back_state_is_bounded_by_one_lease
 
     let relay = rig.serve();
     rig.connect(&relay, &a.config).register(&ha).unwrap();
-    let b = rig.client(&relay, "ws-b", rig.start);
-    b.conn
-        .activate(&Credential::LicenseKey(POOL_KEY.into()))
-        .unwrap();
-    let hb = LicenseHandle::open(&b.config).unwrap();
+    let (b, hb) = rig.activated(&relay, "ws-b", rig.start);
     b.conn.register(&hb).unwrap();
     assert_eq!(status(&rig)["in_use"], 2);
 
@@ -557,11 +533,7 @@ fn a_clock_set_back_stops_grants_and_a_copied_back_state_is_bounded_by_one_lease
     let relay = rig.serve();
     let mut late = Vec::new();
     for name in ["ws-c", "ws-d"] {
-        let c = rig.client(&relay, name, rig.at(60));
-        c.conn
-            .activate(&Credential::LicenseKey(POOL_KEY.into()))
-            .unwrap();
-        let h = LicenseHandle::open(&c.config).unwrap();
+        let (c, h) = rig.activated(&relay, name, rig.at(60));
         c.conn.register(&h).unwrap();
         late.push((c, h));
     }
@@ -582,11 +554,7 @@ fn the_administrator_sees_and_frees_seats() {
     let rig = Rig::new();
     rig.set_up(10, &Terms::default());
     let relay = rig.serve();
-    let c = rig.client(&relay, "ws-1", rig.start);
-    c.conn
-        .activate(&Credential::LicenseKey(POOL_KEY.into()))
-        .unwrap();
-    let handle = LicenseHandle::open(&c.config).unwrap();
+    let (c, handle) = rig.activated(&relay, "ws-1", rig.start);
     let lease = c.conn.register(&handle).unwrap();
     let s = status(&rig);
     assert_eq!(s["in_use"], 1);
@@ -613,4 +581,66 @@ fn the_administrator_sees_and_frees_seats() {
         .activate(&Credential::LicenseKey("POOL-WRONG".into()))
         .unwrap_err();
     assert_eq!(refused_code(&e), "license_not_found");
+}
+
+#[test]
+fn the_systemd_unit_is_one_systemd_accepts() {
+    // systemd-analyze comes with Debian's systemd (scripts/setup.sh).
+    let unit = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/packaging/tessera-relay.service"
+    ))
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let here = unit.replace(
+        "/usr/local/bin/tessera-relay",
+        env!("CARGO_BIN_EXE_tessera-relay"),
+    );
+    assert_ne!(here, unit, "the unit runs /usr/local/bin/tessera-relay");
+    let path = dir.path().join("tessera-relay.service");
+    std::fs::write(&path, here).unwrap();
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&path)
+        .output()
+        .expect("systemd-analyze (Debian: systemd; scripts/setup.sh installs it)");
+    let said = String::from_utf8_lossy(&out.stderr);
+    // Only the unit's own lines count: the host's other units are not ours.
+    let ours: Vec<&str> = said
+        .lines()
+        .filter(|l| l.contains("tessera-relay.service"))
+        .collect();
+    assert!(out.status.success() && ours.is_empty(), "{said}");
+    // Its restart rules name the exit codes a restart does not mend.
+    assert!(unit.contains("RestartPreventExitStatus=3 4 6"));
+}
+
+#[test]
+fn a_seat_is_borrowed_through_the_relay_within_the_delegation_and_stays_counted_when_returned() {
+    let rig = Rig::new();
+    let mut terms = Terms::default();
+    terms.max_borrow_hours = Some(8);
+    rig.set_up(2, &terms);
+    let relay = rig.serve();
+    let (c, handle) = rig.activated(&relay, "laptop", rig.start);
+    // Longer than the delegation allows (the license would allow 48).
+    let e = c.conn.borrow(&handle, 9).unwrap_err();
+    assert_eq!(refused_code(&e), "borrow_too_long", "{e}");
+    let lease = c.conn.borrow(&handle, 8).unwrap();
+    assert_eq!(lease.kind, LeaseKind::Borrow);
+    assert_eq!(lease.time_left, Duration::from_secs(8 * 3600));
+    // Offline for seven hours: still usable.
+    c.clock.set(rig.at(7 * 3600));
+    assert_eq!(handle.check().unwrap(), Status::Valid);
+    // Returned early: the seat stays counted on the relay until the
+    // borrow would have ended (a copy of the laptop's state could still
+    // use it), then comes back.
+    rig.set_time(rig.at(7 * 3600));
+    c.conn.return_borrow(&handle).unwrap();
+    assert_eq!(handle.check().unwrap(), Status::LeaseRequired);
+    let s = status(&rig);
+    assert_eq!(s["in_use"], 1);
+    assert_eq!(s["leases"][0]["returned"], true);
+    rig.set_time(rig.at(8 * 3600 + 1));
+    assert_eq!(status(&rig)["in_use"], 0);
 }
