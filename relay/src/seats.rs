@@ -66,8 +66,6 @@ pub struct Seats {
     /// value last written to `meta`.
     mark: i64,
     persisted: i64,
-    /// The devices' proof keys, read once.
-    keys: std::collections::HashMap<String, String>,
 }
 
 /// What a grant asks for.
@@ -185,7 +183,6 @@ impl Seats {
             conn,
             mark,
             persisted: mark,
-            keys: std::collections::HashMap::new(),
         })
     }
 
@@ -199,7 +196,6 @@ impl Seats {
         user: &str,
         now: i64,
     ) -> Result<(), Refusal> {
-        self.keys.remove(fingerprint);
         self.conn.execute(
             "INSERT INTO devices (fingerprint, device_key, components, user, activated_at)
              VALUES (?1, ?2, ?3, ?4, ?5)
@@ -210,28 +206,20 @@ impl Seats {
     }
 
     /// The key of a device's request proofs.
-    pub fn device_key(&mut self, fingerprint: &str) -> Result<Option<String>, Refusal> {
-        if let Some(k) = self.keys.get(fingerprint) {
-            return Ok(Some(k.clone()));
-        }
-        let key: Option<String> = self
+    /// (Read each time, not cached: `free` in another process forgets a
+    /// device while the relay runs.)
+    pub fn device_key(&self, fingerprint: &str) -> Result<Option<String>, Refusal> {
+        Ok(self
             .conn
             .prepare_cached("SELECT device_key FROM devices WHERE fingerprint = ?1")?
             .query_row(params![fingerprint], |r| r.get(0))
-            .optional()?;
-        if let Some(k) = &key {
-            if self.keys.len() < 100_000 {
-                self.keys.insert(fingerprint.to_owned(), k.clone());
-            }
-        }
-        Ok(key)
+            .optional()?)
     }
 
     /// Forgets a device and gives back its floating seat (a borrowed one
     /// stays counted until it ends).
     pub fn deactivate(&mut self, fingerprint: &str, now: i64) -> Result<(), Refusal> {
         self.release(fingerprint, now)?;
-        self.keys.remove(fingerprint);
         self.conn.execute(
             "DELETE FROM devices WHERE fingerprint = ?1",
             params![fingerprint],
@@ -415,7 +403,9 @@ impl Seats {
 
     /// The administrator frees a seat by lease id or device, whatever its
     /// kind (a borrowed device keeps its lease offline until it ends: the
-    /// administrator answers for that). Whether one was freed.
+    /// administrator answers for that). Named by its device, the device is
+    /// forgotten too: it activates again, under a new key if it lost its
+    /// own (a reinstall). Whether anything was freed.
     pub fn free(&mut self, lease_or_device: &str, now: i64) -> Result<bool, Refusal> {
         let tx = self
             .conn
@@ -427,16 +417,18 @@ impl Seats {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?;
-        let freed = match held {
-            Some((id, counted_to)) => {
-                add_usage(&tx, now, now.saturating_sub(counted_to).max(0), 0, 0)?;
-                tx.execute("DELETE FROM leases WHERE id = ?1", params![id])?;
-                true
-            }
-            None => false,
-        };
+        let mut freed = false;
+        if let Some((id, counted_to)) = held {
+            add_usage(&tx, now, now.saturating_sub(counted_to).max(0), 0, 0)?;
+            tx.execute("DELETE FROM leases WHERE id = ?1", params![id])?;
+            freed = true;
+        }
+        let forgotten = tx.execute(
+            "DELETE FROM devices WHERE fingerprint = ?1",
+            params![lease_or_device],
+        )?;
         tx.commit()?;
-        Ok(freed)
+        Ok(freed || forgotten > 0)
     }
 
     /// The seats held at `now`, oldest first.

@@ -296,8 +296,10 @@ fn answer(relay: &Relay, path: &str, headers: &HeaderMap, body: &[u8]) -> Result
             "the fingerprint's id must be 1 to 128 characters",
         ));
     }
+    let message = request::request_string(date, "POST", path, body, nonce);
+    let proof = text(request::DEVICE_SIGNATURE_HEADER);
     if path == "/api/v1/activate_license" {
-        return activate(relay, &who, now);
+        return activate(relay, &who, &message, proof, now);
     }
     // Every other call: the device proves it is the one that activated.
     let key = relay
@@ -310,8 +312,6 @@ fn answer(relay: &Relay, path: &str, headers: &HeaderMap, body: &[u8]) -> Result
                 "this device is not activated on the relay",
             )
         })?;
-    let message = request::request_string(date, "POST", path, body, nonce);
-    let proof = text(request::DEVICE_SIGNATURE_HEADER);
     if !request::device_proof_matches(&key, &message, proof) {
         return Err(refused(
             401,
@@ -369,7 +369,17 @@ fn answer(relay: &Relay, path: &str, headers: &HeaderMap, body: &[u8]) -> Result
     lease_answer(relay, &who, &granted)
 }
 
-fn activate(relay: &Relay, who: &LicenseAndDevice, now: i64) -> Result<Value, Refused> {
+/// An activation: the pool's key (or id), and the device's key with its
+/// proof; a device recorded under another key is refused, as the
+/// server refuses it (PROTOCOL.md): the administrator's `free DEVICE`
+/// forgets a device that lost its key (a reinstall).
+fn activate(
+    relay: &Relay,
+    who: &LicenseAndDevice,
+    message: &str,
+    proof: &str,
+    now: i64,
+) -> Result<Value, Refused> {
     let license = &relay.grant.license;
     let by_key = match (&who.license_key, &license.license_key) {
         (Some(given), Some(pool)) => bool::from(given.as_bytes().ct_eq(pool.expose().as_bytes())),
@@ -388,11 +398,27 @@ fn activate(relay: &Relay, who: &LicenseAndDevice, now: i64) -> Result<Value, Re
         .as_deref()
         .filter(|k| tessera::PublicKey::from_base64(k).is_ok())
         .ok_or_else(|| refused(400, "invalid_body", "an activation names the device's key"))?;
+    if !request::device_proof_matches(key, message, proof) {
+        return Err(refused(
+            401,
+            "device_proof",
+            "the activation is not signed by the key it names",
+        ));
+    }
+    let mut seats = relay.seats();
+    match seats.device_key(&who.fingerprint.id)? {
+        Some(known) if known != key => {
+            return Err(refused(
+                409,
+                "device_key_mismatch",
+                "this device is activated on the relay under another key: its administrator frees it (`tessera-relay free DEVICE`)",
+            ))
+        }
+        _ => {}
+    }
     let components = serde_json::to_string(&who.fingerprint.components).unwrap_or_default();
     let user = who.username.clone().unwrap_or_default();
-    relay
-        .seats()
-        .activate(&who.fingerprint.id, key, &components, &user, now)?;
+    seats.activate(&who.fingerprint.id, key, &components, &user, now)?;
     Ok(json!({ "license_file": relay.grant.license_text }))
 }
 

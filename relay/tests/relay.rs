@@ -574,6 +574,22 @@ fn the_administrator_sees_and_frees_seats() {
     assert_eq!(status(&rig)["in_use"], 0);
     let out = rig.relay(&["free", &lease.id]);
     assert_eq!(out.status.code(), Some(1));
+    // The same device id under another key (another machine, or the
+    // product reinstalled) is refused until the administrator frees it.
+    let twin = rig.client(&relay, "ws-1", rig.start);
+    let e = twin
+        .conn
+        .activate(&Credential::LicenseKey(POOL_KEY.into()))
+        .unwrap_err();
+    assert_eq!(refused_code(&e), "device_key_mismatch", "{e}");
+    let device = c.config.fingerprint().unwrap().id;
+    assert!(rig.relay(&["free", &device]).status.success());
+    twin.conn
+        .activate(&Credential::LicenseKey(POOL_KEY.into()))
+        .unwrap();
+    // The first one's key no longer speaks for the device.
+    let e = c.conn.register(&handle).unwrap_err();
+    assert_eq!(refused_code(&e), "device_proof", "{e}");
     // A wrong key activates nothing.
     let other = rig.client(&relay, "ws-2", rig.start);
     let e = other
