@@ -385,7 +385,10 @@ fn activate(
         (Some(given), Some(pool)) => bool::from(given.as_bytes().ct_eq(pool.expose().as_bytes())),
         _ => false,
     };
-    let by_id = who.license_key.is_none() && who.license_id.as_deref() == Some(license.id.as_str());
+    // By id only a pool issued without a key: an id is no secret.
+    let by_id = license.license_key.is_none()
+        && who.license_key.is_none()
+        && who.license_id.as_deref() == Some(license.id.as_str());
     if !(by_key || by_id) {
         return Err(refused(
             404,
