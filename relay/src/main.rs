@@ -86,6 +86,10 @@ enum Command {
         /// Where to listen.
         #[arg(long, default_value = "0.0.0.0:7070")]
         listen: SocketAddr,
+        /// Let other machines see the status page (it shows who holds
+        /// the seats); by default only this machine does.
+        #[arg(long)]
+        status_from_network: bool,
     },
     /// Windows: register the relay as a service, remove it, or (the
     /// service control manager's call) run as one.
@@ -217,11 +221,16 @@ fn run(dirs: &Dirs, command: Command, clock: Arc<dyn Clock>) -> Result<(), Failu
             println!("uploaded the usage of {days} days");
             Ok(())
         }
-        Command::Serve { listen } => {
+        Command::Serve {
+            listen,
+            status_from_network,
+        } => {
             let grant = dirs.grant(now)?;
             let key = dirs.key()?;
             let seats = Seats::open(&dirs.file(home::STATE))?;
-            let relay = Arc::new(Relay::new(key, grant, seats, clock)?);
+            let mut relay = Relay::new(key, grant, seats, clock)?;
+            relay.status_from_network = status_from_network;
+            let relay = Arc::new(relay);
             // The state is one SQLite connection behind a lock: two worker
             // threads keep the network and the signing busy, and no pool of
             // blocking threads grows under a burst (resident memory).

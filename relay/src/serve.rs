@@ -15,7 +15,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -46,6 +46,9 @@ pub struct Relay {
     delegation_header: HeaderValue,
     seats: Mutex<Seats>,
     clock: Arc<dyn Clock>,
+    /// Whether the status page answers other machines than this one (it
+    /// shows who holds the seats): off unless the administrator says.
+    pub status_from_network: bool,
 }
 
 impl Relay {
@@ -64,6 +67,7 @@ impl Relay {
             delegation_header,
             seats: Mutex::new(seats),
             clock,
+            status_from_network: false,
         })
     }
 
@@ -136,10 +140,13 @@ pub async fn run_until(
         "tessera-relay: serving {} seats of license {} ({}) on http://{local}/ until {}",
         d.seats, d.license_id, d.product, d.expires_at
     );
-    axum::serve(listener, router(relay))
-        .with_graceful_shutdown(stop)
-        .await
-        .map_err(|e| Failure::new(crate::exit::FAILED, e.to_string()))
+    axum::serve(
+        listener,
+        router(relay).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(stop)
+    .await
+    .map_err(|e| Failure::new(crate::exit::FAILED, e.to_string()))
 }
 
 /// A refusal, as the SDK reads it.
@@ -480,7 +487,31 @@ pub fn status(seats: &Seats, grant: &RelayGrant, now: i64) -> Result<Value, Fail
     }))
 }
 
-async fn status_json(State(relay): State<Arc<Relay>>) -> Response {
+/// Whether `peer` may see the status: this machine always, others only
+/// when the administrator opened it (`serve --status-from-network`).
+pub fn status_allowed(from_network: bool, peer: std::net::IpAddr) -> bool {
+    from_network || peer.is_loopback()
+}
+
+/// The status page answers this machine only, unless the administrator
+/// opened it to the network.
+fn status_refused(relay: &Relay, peer: SocketAddr) -> Option<Response> {
+    (!status_allowed(relay.status_from_network, peer.ip())).then(|| {
+        (
+            StatusCode::FORBIDDEN,
+            "the relay's status shows only on its own machine (serve --status-from-network opens it)\n",
+        )
+            .into_response()
+    })
+}
+
+async fn status_json(
+    State(relay): State<Arc<Relay>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+) -> Response {
+    if let Some(refused) = status_refused(&relay, peer) {
+        return refused;
+    }
     let now = relay.now();
     match status(&relay.seats(), &relay.grant, now) {
         Ok(v) => axum::Json(v).into_response(),
@@ -488,7 +519,13 @@ async fn status_json(State(relay): State<Arc<Relay>>) -> Response {
     }
 }
 
-async fn status_page(State(relay): State<Arc<Relay>>) -> Response {
+async fn status_page(
+    State(relay): State<Arc<Relay>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+) -> Response {
+    if let Some(refused) = status_refused(&relay, peer) {
+        return refused;
+    }
     let now = relay.now();
     let value = match status(&relay.seats(), &relay.grant, now) {
         Ok(v) => v,
@@ -574,4 +611,38 @@ fn escape(text: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_status_shows_to_this_machine_and_to_others_only_when_opened() {
+        let here: std::net::IpAddr = "127.0.0.1"
+            .parse()
+            .unwrap_or(std::net::Ipv4Addr::LOCALHOST.into());
+        let lan: std::net::IpAddr = std::net::Ipv4Addr::new(192, 168, 1, 20).into();
+        let six: std::net::IpAddr = std::net::Ipv6Addr::LOCALHOST.into();
+        assert!(status_allowed(false, here) && status_allowed(false, six));
+        assert!(!status_allowed(false, lan));
+        assert!(status_allowed(true, lan));
+    }
+
+    #[test]
+    fn the_status_page_escapes_what_it_shows() {
+        let v = json!({"product": "<script>alert(1)</script>", "in_use": 1, "seats": 2,
+            "license_id": "L\"1", "delegation": "D&1", "expires_at": "x", "lease_minutes": 30,
+            "max_borrow_hours": 0,
+            "leases": [{"device": "<img src=x onerror=alert(1)>", "user": "a'b", "kind": "floating",
+                        "since": 0, "expires_at": 60, "returned": false, "id": "R-1"}]});
+        let page = render(&v, 0);
+        assert!(
+            !page.contains("<script>") && !page.contains("<img"),
+            "{page}"
+        );
+        assert!(
+            page.contains("&lt;script&gt;") && page.contains("a&#39;b") && page.contains("D&amp;1")
+        );
+    }
 }
