@@ -505,17 +505,25 @@ fn status_refused(relay: &Relay, peer: SocketAddr) -> Option<Response> {
     })
 }
 
+/// The status for `peer`, and the time it was taken; or the answer that
+/// refuses it (another machine) or says it failed.
+fn shown_status(relay: &Relay, peer: SocketAddr) -> Result<(Value, i64), Box<Response>> {
+    if let Some(refused) = status_refused(relay, peer) {
+        return Err(Box::new(refused));
+    }
+    let now = relay.now();
+    status(&relay.seats(), &relay.grant, now)
+        .map(|v| (v, now))
+        .map_err(|e| Box::new((StatusCode::INTERNAL_SERVER_ERROR, e.message).into_response()))
+}
+
 async fn status_json(
     State(relay): State<Arc<Relay>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
 ) -> Response {
-    if let Some(refused) = status_refused(&relay, peer) {
-        return refused;
-    }
-    let now = relay.now();
-    match status(&relay.seats(), &relay.grant, now) {
-        Ok(v) => axum::Json(v).into_response(),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.message).into_response(),
+    match shown_status(&relay, peer) {
+        Ok((v, _)) => axum::Json(v).into_response(),
+        Err(r) => *r,
     }
 }
 
@@ -523,13 +531,9 @@ async fn status_page(
     State(relay): State<Arc<Relay>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
 ) -> Response {
-    if let Some(refused) = status_refused(&relay, peer) {
-        return refused;
-    }
-    let now = relay.now();
-    let value = match status(&relay.seats(), &relay.grant, now) {
-        Ok(v) => v,
-        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e.message).into_response(),
+    let (value, now) = match shown_status(&relay, peer) {
+        Ok(shown) => shown,
+        Err(r) => return *r,
     };
     (
         [
