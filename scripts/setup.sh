@@ -5,14 +5,15 @@
 # read the keys the CLI writes, MinGW-w64 and wine for the Windows suite
 # (scripts/windows-tests.sh), PostgreSQL for the server's second backend
 # (a throwaway cluster, scripts/pg.sh), abigail-tools for the C ABI's
-# check against its baseline (scripts/abi-check.sh). Uses
+# check against its baseline (scripts/abi-check.sh), Chromium and its
+# WebDriver for the browser suite (scripts/browser-tests.sh). Uses
 # apt-get when it runs as root (or with password-less sudo) on a Debian-like
 # machine; otherwise it names the missing packages and fails. Tools from
 # crates.io (cbindgen, cargo-fuzz) are installed, pinned, by the suite that
 # needs them.
 set -euo pipefail
 
-packages=(gcc g++ make valgrind pkg-config cmake softhsm2 python3-venv openssl gcc-mingw-w64-x86-64 wine wine64 postgresql abigail-tools systemd)
+packages=(gcc g++ make valgrind pkg-config cmake softhsm2 python3-venv openssl gcc-mingw-w64-x86-64 wine wine64 postgresql abigail-tools systemd chromium chromium-driver)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

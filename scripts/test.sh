@@ -33,6 +33,37 @@ export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 # them with apt-get, or names what is missing and stops).
 [ "$listing" -eq 1 ] || ./scripts/setup.sh || exit 1
 
+# Will `name` run (every suite when none is named)?
+chosen_or_all() {
+    [ "${#chosen[@]}" -eq 0 ] || [[ " ${chosen[*]} " == *" $1 "* ]]
+}
+
+# The tools built from crates.io (cargo-semver-checks about six minutes,
+# cargo-fuzz about one and a half) are built at the lowest priority while
+# the first suites run, on the CPU those leave idle; the suites that use
+# them wait for their build.
+prefetch_log=$(mktemp -d)
+semver_tools=
+fuzz_tools=
+if [ "$listing" -eq 0 ]; then
+    if chosen_or_all semver; then
+        nice -n 19 scripts/semver-check.sh --install-only >"$prefetch_log/semver.log" 2>&1 &
+        semver_tools=$!
+    fi
+    if chosen_or_all fuzz-smoke; then
+        nice -n 19 scripts/fuzz-tools.sh >"$prefetch_log/fuzz.log" 2>&1 &
+        fuzz_tools=$!
+    fi
+fi
+# Waits for a prefetch; its log when it failed.
+prefetched() {
+    [ -n "$1" ] || return 0
+    wait "$1" && return 0
+    echo "building $2 failed:" >&2
+    cat "$prefetch_log/$2.log" >&2
+    return 1
+}
+
 passed=0
 failed=0
 failures=()
@@ -122,7 +153,11 @@ suite package ./scripts/package-check.sh
 suite abi ./scripts/abi-check.sh
 # The Rust API against the last release (scripts/semver-baseline), with
 # cargo-semver-checks, pinned (docs/VERSIONING.md).
-suite semver ./scripts/semver-check.sh
+semver_check() {
+    prefetched "$semver_tools" semver || return 1
+    ./scripts/semver-check.sh
+}
+suite semver semver_check
 # The C library's smallest build: under 1 MB, every export, online refused.
 suite smallest-build ./scripts/smallest-build.sh
 # C and C++: the header alone, every export (plain, valgrind, ASan+UBSan),
@@ -133,6 +168,9 @@ suite python ./scripts/python-tests.sh
 # LicenseSpring's official Python library, pinned and unchanged, against the
 # server (seed 003's own client), on SQLite and on PostgreSQL.
 suite licensespring-client ./scripts/licensespring-client.sh
+# The console and the portal in headless Chromium through WebDriver (every
+# role's flows end to end; screenshots in target/screenshots, docs/CONSOLE.md).
+suite browser ./scripts/browser-tests.sh
 # The server against its own OpenAPI document: schemathesis over loopback.
 suite api-fuzz ./scripts/api-fuzz.sh
 # Every benchmark once, briefly, so none rots: criterion's --quick on the
@@ -147,6 +185,7 @@ benches() {
     scripts/bench-server.sh --quick || return 1
     scripts/bench-relay.sh --quick || return 1
     scripts/bench-webhooks.sh --quick || return 1
+    scripts/bench-pages.sh --quick || return 1
     echo "benches/keygen-compare: not run here (cd benches/keygen-compare && cargo bench)"
 }
 suite benches benches
@@ -190,10 +229,9 @@ suite format-by-hand format_by_hand
 # Fuzz smoke: every target for a few seconds from the committed seeds, in a
 # scratch corpus (the long runs and their findings: docs/FUZZING.md).
 fuzz_smoke() {
-    # Set-up: cargo-fuzz, pinned (about 90 s to build, once per machine).
-    if ! cargo fuzz --version 2>/dev/null | grep -q "0.13.2"; then
-        cargo install cargo-fuzz --version 0.13.2 --locked --quiet || return 1
-    fi
+    # Set-up: cargo-fuzz, pinned (built at the start, scripts/fuzz-tools.sh).
+    prefetched "$fuzz_tools" fuzz || return 1
+    scripts/fuzz-tools.sh || return 1
     # --dev: about half the release build's time; the smoke proves the
     # targets build and their seeds pass (docs/FUZZING.md).
     (cd fuzz && cargo fuzz build -s none --dev) || return 1
@@ -202,7 +240,7 @@ fuzz_smoke() {
     for t in $(cd fuzz && cargo fuzz list); do
         mkdir -p "$scratch/$t"
         (cd fuzz && cargo fuzz run -s none --dev "$t" "$scratch/$t" "seeds/$t" -- \
-            -dict=armor.dict -max_total_time="${FUZZ_SECONDS:-6}" -max_len=8192) >"$scratch/$t.log" 2>&1 || {
+            -dict=armor.dict -max_total_time="${FUZZ_SECONDS:-3}" -max_len=8192) >"$scratch/$t.log" 2>&1 || {
             echo "fuzz target $t failed:" >&2
             tail -30 "$scratch/$t.log" >&2
             rm -rf "$scratch"

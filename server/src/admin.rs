@@ -49,6 +49,7 @@ pub(crate) fn routes() -> (Router<Arc<App>>, crate::route_table::RouteList) {
         "/licenses/{id}" => get(license_call).patch(update_license_call),
         "/licenses/{id}/disable" => post(disable_call),
         "/licenses/{id}/enable" => post(enable_call),
+        "/licenses/{id}/transfers/reset" => post(crate::licenses::reset_transfers_call),
         "/licenses/{id}/seats" => get(seats_call),
         "/licenses/{id}/devices" => get(devices_call),
         "/licenses/{id}/relays" => get(crate::relays::relays_call),

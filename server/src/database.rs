@@ -329,6 +329,53 @@ CREATE TABLE relay_usage (
     PRIMARY KEY (license_id, relay_key, day)
 );
 ",
+    // 17: the web faces (docs/CONSOLE.md): the vendor's staff, and the
+    // sessions of the console and the portal (in the database, so every
+    // instance serves them; the cookie's SHA-256 only); when each device
+    // last called and with which SDK; the indexes the console's pages
+    // read by; and the daily totals its plots read (consumption per
+    // counter, seats taken), kept with each record written.
+    "
+CREATE TABLE staff (
+    id TEXT PRIMARY KEY,
+    email TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    totp_secret TEXT,
+    totp_last_step INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE web_sessions (
+    token_hash TEXT PRIMARY KEY,
+    face TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    csrf TEXT NOT NULL,
+    second_factor_due INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL,
+    seen_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE INDEX web_sessions_by_subject ON web_sessions (face, subject);
+ALTER TABLE activations ADD COLUMN last_seen_at INTEGER;
+ALTER TABLE activations ADD COLUMN client TEXT;
+CREATE INDEX activations_by_time ON activations (activated_at);
+CREATE INDEX audit_by_time ON audit (at);
+CREATE INDEX licenses_by_key ON licenses (license_key);
+CREATE INDEX consumption_by_time ON consumption (at);
+CREATE INDEX trials_by_license ON trials (license_id);
+CREATE INDEX activations_by_device ON activations (device);
+CREATE TABLE daily_totals (
+    metric TEXT NOT NULL,
+    day INTEGER NOT NULL,
+    amount INTEGER NOT NULL,
+    PRIMARY KEY (metric, day)
+);
+INSERT INTO daily_totals (metric, day, amount)
+    SELECT 'consumption:' || counter, at / 86400, SUM(amount) FROM consumption GROUP BY counter, at / 86400;
+INSERT INTO daily_totals (metric, day, amount)
+    SELECT 'seats', started_at / 86400, COUNT(*) FROM seat_spans GROUP BY started_at / 86400;
+",
 ];
 
 /// Opens (creating or bringing forward) the SQLite database at `path`,

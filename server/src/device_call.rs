@@ -197,6 +197,7 @@ pub(crate) async fn with_license(
     f: Box<Handler>,
 ) -> Result<Value, ApiError> {
     let activating = purpose == Purpose::Activate;
+    let client = crate::http::CLIENT.try_with(Clone::clone).ok().flatten();
     same_product(&product, &who.product)?;
     check_fingerprint(&who.fingerprint)?;
     let mut who = who;
@@ -288,6 +289,15 @@ pub(crate) async fn with_license(
                     check_user_devices(tx, &row, &user.id, &who.fingerprint.id)?;
                 }
                 let reply = f(app, tx, &row, &who, now)?;
+                if purpose != Purpose::Use {
+                    activations_db::seen(
+                        tx,
+                        &row.id,
+                        &who.fingerprint.id,
+                        now.timestamp(),
+                        client.clone(),
+                    )?;
+                }
                 if let (true, Some(key)) = (activating, &who.device_key) {
                     activations_db::set_activation_key(
                         tx,

@@ -17,7 +17,6 @@ use serde_json::Value;
 use subtle::ConstantTimeEq as _;
 use tessera::protocol::{self, request};
 
-use crate::audit::context as audit_context;
 use crate::audit::db as audit_db;
 use crate::database;
 use crate::error::ApiError;
@@ -269,35 +268,10 @@ pub(crate) async fn authenticate_admin(
     if req.method() == axum::http::Method::GET {
         return Ok(next.run(req).await);
     }
-    let request = audit_context::AuditedRequest::new(
-        app.now().timestamp(),
-        format!("admin token from {peer}"),
-        action,
-    );
-    let response = audit_context::REQUEST
-        .scope(Arc::clone(&request), next.run(req))
-        .await;
-    if !request.changed_something() {
-        let status = response.status().as_u16();
-        if let Err(e) = app
-            .with_db(move |_, conn| {
-                Ok(audit_db::audit(
-                    conn,
-                    request.at,
-                    &request.actor,
-                    &request.action,
-                    status,
-                )?)
-            })
-            .await
-        {
-            // Nothing changed, so nothing goes unaudited.
-            eprintln!(
-                "tessera-server: the audit log was not written: {}",
-                e.message
-            );
-        }
-    }
+    let actor = format!("admin token from {peer}");
+    let response =
+        crate::audit::request::audited(&app, actor, action, next.run(req), |r| r.status().as_u16())
+            .await;
     Ok(response)
 }
 
@@ -371,13 +345,29 @@ pub(crate) async fn authenticate_client(
     parts.extensions.insert(DeviceProof { message, signature });
     // The client's address, for the per-address limits (sign-ins, trials).
     let peer = client_address(&app, &parts.headers, &parts.extensions);
+    // The SDK that calls (its User-Agent), shown on the console's device
+    // list: printable ASCII, at most 100 characters.
+    let client = header_str(&parts.headers, "user-agent").map(|agent| {
+        agent
+            .chars()
+            .filter(|c| c.is_ascii_graphic() || *c == ' ')
+            .take(100)
+            .collect::<String>()
+    });
     let run = next.run(Request::from_parts(parts, Body::from(body)));
+    let run = CLIENT.scope(client, run);
     Ok(users_sign_in::PEER.scope(peer, run).await)
+}
+
+tokio::task_local! {
+    /// The User-Agent of the client API's request this task serves (set by
+    /// its authentication layer): the SDK and its version.
+    pub(crate) static CLIENT: Option<String>;
 }
 
 /// The address a request comes from: the connection's, or the client a
 /// trusted proxy's forwarding header names (crate::client_address).
-fn client_address(
+pub(crate) fn client_address(
     app: &App,
     headers: &HeaderMap,
     extensions: &axum::http::Extensions,

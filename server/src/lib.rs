@@ -45,6 +45,7 @@ mod client_address;
 #[cfg(feature = "compat")]
 mod compat;
 mod connections;
+mod console;
 mod consumption;
 mod database;
 mod device_call;
@@ -54,6 +55,7 @@ mod http;
 mod licenses;
 mod openapi;
 mod outbox;
+mod portal;
 mod products;
 mod rate_limit;
 mod relays;
@@ -69,6 +71,7 @@ mod tls;
 mod trials;
 mod users;
 mod wal;
+mod web;
 
 pub mod fuzzing;
 
@@ -158,7 +161,17 @@ fn open_store(
 
 /// The binary's `main`: reads the configuration and serves until Ctrl-C.
 pub fn run() -> ExitCode {
-    let args: Vec<String> = std::env::args().collect();
+    let mut args: Vec<String> = std::env::args().collect();
+    // `--config FILE create-owner EMAIL NAME`: a console owner, the
+    // password from standard input (docs/CONSOLE.md).
+    let owner = match args.as_slice() {
+        [_, flag, _, command, email, name] if flag == "--config" && command == "create-owner" => {
+            let owner = (email.clone(), name.clone());
+            args.truncate(3);
+            Some(owner)
+        }
+        _ => None,
+    };
     let file = match args.as_slice() {
         [_] => FileConfig::default(),
         [_, flag, path] if flag == "--config" => {
@@ -177,7 +190,11 @@ pub fn run() -> ExitCode {
             print!("{}", openapi::text());
             return ExitCode::SUCCESS;
         }
-        _ => return fail("usage: tessera-server [--config FILE | --openapi]"),
+        _ => {
+            return fail(
+                "usage: tessera-server [--config FILE [create-owner EMAIL NAME] | --openapi]",
+            )
+        }
     };
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     let listen = env("TESSERA_SERVER_LISTEN")
@@ -307,6 +324,7 @@ pub fn run() -> ExitCode {
         file.test_clock.unwrap_or(false),
     );
     app.trusted_proxies = trusted_proxies;
+    app.tls = tls.is_some();
     app.max_connections = match env("TESSERA_SERVER_MAX_CONNECTIONS").map(|v| v.parse::<usize>()) {
         Some(Ok(n)) if n > 0 => Some(n),
         Some(_) => return fail("TESSERA_SERVER_MAX_CONNECTIONS is not a positive number"),
@@ -346,7 +364,22 @@ pub fn run() -> ExitCode {
     {
         app.licensespring_signer = Some(Arc::new(licensespring_signer));
     }
-    match runtime.block_on(routes::serve(Arc::new(app), listen, tls)) {
+    let app = Arc::new(app);
+    if let Some((email, name)) = owner {
+        let mut password = String::new();
+        if let Err(e) = std::io::stdin().read_line(&mut password) {
+            return fail(format!("cannot read the password from standard input: {e}"));
+        }
+        let password = password.trim_end_matches(['\r', '\n']);
+        return match runtime.block_on(console::create_owner(&app, &email, &name, password)) {
+            Ok(()) => {
+                eprintln!("tessera-server: {email} is an owner of the console");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(e),
+        };
+    }
+    match runtime.block_on(routes::serve(app, listen, tls)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(e),
     }

@@ -70,6 +70,11 @@ pub(crate) fn router(app: Arc<App>) -> Router {
             "/downloads/{name}",
             get(crate::releases::downloads::download_call),
         )
+        // The web faces (docs/CONSOLE.md): HTML, outside the answer
+        // signature too, with their own headers and CSRF guard.
+        .merge(crate::web::assets())
+        .merge(crate::console::routes(&app))
+        .merge(crate::portal::routes(&app))
         .with_state(app)
 }
 

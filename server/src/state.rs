@@ -56,6 +56,9 @@ pub(crate) struct App {
     pub(crate) release_keys: tessera::Keyring,
     /// The folder served at `/downloads/` (releases the server hosts).
     pub(crate) downloads: Option<std::path::PathBuf>,
+    /// Whether the server speaks TLS: the web faces' cookies are then
+    /// `Secure`.
+    pub(crate) tls: bool,
     #[cfg(feature = "compat")]
     pub(crate) licensespring_signer:
         Option<Arc<crate::compat::licensespring::signature::AnswerSigner>>,
@@ -102,6 +105,7 @@ impl App {
         App {
             release_keys,
             downloads: None,
+            tls: false,
             store,
             key,
             admin_token,

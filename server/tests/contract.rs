@@ -119,6 +119,12 @@ fn a_walk_through_every_operation_holds_to_the_document() {
         "/admin/v1/licenses/L-F",
         json!({"spec": {"floating_users": 6}}),
     );
+    ok(
+        &s,
+        "POST",
+        "/admin/v1/licenses/L-F/transfers/reset",
+        Value::Null,
+    );
     ok(&s, "POST", "/admin/v1/licenses/L-F/disable", Value::Null);
     ok(&s, "POST", "/admin/v1/licenses/L-F/enable", Value::Null);
     ok(

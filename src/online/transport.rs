@@ -190,7 +190,12 @@ fn client_builder(server: &ServerConfig) -> Result<reqwest::blocking::ClientBuil
         // Under the reference server's idle limit (20 s), so a pooled
         // connection is dropped here before the server closes it.
         .pool_idle_timeout(StdDuration::from_secs(15))
-        .user_agent(concat!("tessera/", env!("CARGO_PKG_VERSION")));
+        .user_agent(format!(
+            "tessera/{} ({}; {})",
+            env!("CARGO_PKG_VERSION"),
+            std::env::consts::OS,
+            std::env::consts::ARCH
+        ));
     Ok(match &server.proxy {
         Proxy::System => builder,
         Proxy::Direct => builder.no_proxy(),

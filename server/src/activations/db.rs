@@ -61,6 +61,24 @@ pub(crate) fn insert_activation(
     )
 }
 
+/// Records that the device called at `at` (an activation or a check-in),
+/// with which client, for the console's device list.
+pub(crate) fn seen(
+    tx: &Db<'_>,
+    license_id: &str,
+    device: &str,
+    at: i64,
+    client: Option<String>,
+) -> DbResult<()> {
+    exec(
+        tx,
+        "UPDATE activations SET last_seen_at = ?3, client = COALESCE(?4, client)
+         WHERE license_id = ?1 AND device = ?2",
+        args![license_id, device, at, client],
+    )?;
+    Ok(())
+}
+
 pub(crate) fn delete_activation(tx: &Db<'_>, license_id: &str, device: &str) -> DbResult<bool> {
     remove_device(tx, license_id, device, true)
 }

@@ -5,6 +5,8 @@ pub(crate) mod db;
 pub(crate) mod offline;
 pub(crate) mod way_back;
 
+use std::sync::Arc;
+
 use axum::extract::{Path, State};
 use chrono::{DateTime, Duration, Utc};
 use schemars::JsonSchema;
@@ -209,9 +211,27 @@ pub(crate) async fn remove_device_call(
     State(app): AppState,
     Path((id, device)): Path<(String, String)>,
 ) -> Reply {
-    app.with_db(move |_, conn| {
+    remove_device(&app, id, device, false).await?;
+    Answer::of(Removed { removed: true })
+}
+
+/// Frees `device`'s slot of license `id` (and any seat it holds): support's
+/// removal (`transfer` false), or a customer's own in the portal, counted
+/// as a transfer and refused past `max_transfers`.
+pub(crate) async fn remove_device(
+    app: &Arc<App>,
+    id: String,
+    device: String,
+    transfer: bool,
+) -> Result<(), ApiError> {
+    app.with_db(move |app, conn| {
         database::write(conn, |tx| {
-            licenses_db::license_by_id(tx, &id)?;
+            let row = licenses_db::license_by_id(tx, &id)?;
+            let row = licenses_db::license_for_update(tx, row)?;
+            if transfer {
+                // The customer's deactivation, as the device's own would be.
+                return remove_activation(app, tx, &row, &device);
+            }
             if !db::remove_device(tx, &id, &device, false)? {
                 return Err(ApiError::not_found(
                     "device_not_found",
@@ -221,6 +241,5 @@ pub(crate) async fn remove_device_call(
             Ok(())
         })
     })
-    .await?;
-    Answer::of(Removed { removed: true })
+    .await
 }

@@ -19,6 +19,7 @@ use crate::licenses::db as licenses_db;
 use crate::licenses::db::LicenseRow;
 use crate::state::{App, AppState};
 use crate::users::db as users_db;
+use crate::users::db::UserRow;
 use crate::users::sign_in as users_sign_in;
 
 use crate::device_call::{
@@ -31,7 +32,7 @@ pub(crate) async fn activate_offline_call(
     JsonBody(r): JsonBody<OfflineRequest>,
 ) -> Result<Answer, ApiError> {
     same_product(&product, &r.product)?;
-    Ok(Answer(offline_call(&app, r, true).await?))
+    Ok(Answer(offline_call(&app, r, true, None).await?))
 }
 
 pub(crate) async fn deactivate_offline_call(
@@ -40,7 +41,38 @@ pub(crate) async fn deactivate_offline_call(
     JsonBody(r): JsonBody<OfflineRequest>,
 ) -> Result<Answer, ApiError> {
     same_product(&product, &r.product)?;
-    Ok(Answer(offline_call(&app, r, false).await?))
+    Ok(Answer(offline_call(&app, r, false, None).await?))
+}
+
+/// A request file brought by hand to the console (by staff) or the portal
+/// (by the customer's signed-in user): it must be for `license_id`, which
+/// `user` (the portal's) must hold; no password is asked, the session
+/// showed who it is. The answer file's text for an activation, None for a
+/// deactivation (the slot is free).
+pub(crate) async fn by_hand(
+    app: &Arc<App>,
+    text: String,
+    license_id: String,
+    user: Option<UserRow>,
+) -> Result<Option<String>, ApiError> {
+    let request = offline::verify_request(text.as_bytes())?;
+    let activating = request.action == Action::Activate;
+    let r: OfflineRequest = serde_json::from_value(json!({
+        "product": request.product,
+        "request": text,
+    }))
+    .map_err(|e| ApiError::bad_request("invalid_body", e.to_string()))?;
+    let answer = offline_call(app, r, activating, Some(ByHand { license_id, user })).await?;
+    Ok(answer
+        .get("response")
+        .and_then(Value::as_str)
+        .map(str::to_owned))
+}
+
+/// Who brought a request file by hand, and for which license.
+struct ByHand {
+    license_id: String,
+    user: Option<UserRow>,
 }
 
 /// Days a license file answered to an offline request lasts before the
@@ -54,6 +86,7 @@ async fn offline_call(
     app: &Arc<App>,
     r: OfflineRequest,
     activating: bool,
+    by_hand: Option<ByHand>,
 ) -> Result<Value, ApiError> {
     let text = r.request;
     let request = offline::verify_request(text.as_bytes())?;
@@ -70,15 +103,31 @@ async fn offline_call(
             "this request asks for the other action",
         ));
     }
-    let user = match (&request.username, &r.password) {
-        (Some(name), Some(password)) => Some(users_sign_in::login(app, name, password).await?),
-        (Some(_), None) => {
+    let user = match (&request.username, &r.password, &by_hand) {
+        // The session showed who brings the file: a portal user's request
+        // names that user, or none.
+        (name, _, Some(hand)) => match (&hand.user, name) {
+            (Some(u), Some(n))
+                if users_sign_in::normalize_username(n).as_deref() != Some(u.username.as_str()) =>
+            {
+                return Err(ApiError::new(
+                    403,
+                    "not_assigned",
+                    "the request names another user",
+                ))
+            }
+            (u, _) => u.clone(),
+        },
+        (Some(name), Some(password), None) => {
+            Some(users_sign_in::login(app, name, password).await?)
+        }
+        (Some(_), None, None) => {
             return Err(ApiError::bad_request(
                 "invalid_body",
                 "a user's request comes with the user's password",
             ))
         }
-        (None, _) => None,
+        (None, _, None) => None,
     };
     let request_id = offline::request_id(text.as_bytes());
     let chosen = r.license_id;
@@ -89,6 +138,30 @@ async fn offline_call(
                 let first_time =
                     super::db::record_offline_request(tx, &request_id, now.timestamp())?;
                 let row = match (&request.license_key, &request.license_id, &user) {
+                    _ if by_hand.is_some() => {
+                        let hand = by_hand.as_ref().ok_or_else(|| ApiError::internal("no hand"))?;
+                        let row = licenses_db::license_by_id(tx, &hand.license_id)?;
+                        let named_another = request.license_key.as_ref().is_some_and(|k| *k != row.license_key)
+                            || request.license_id.as_ref().is_some_and(|i| *i != row.id)
+                            || request.product != row.product;
+                        if named_another {
+                            return Err(ApiError::new(
+                                403,
+                                "wrong_license",
+                                "the request file is for another license",
+                            ));
+                        }
+                        if let Some(u) = &hand.user {
+                            if !users_db::is_assigned(tx, &u.id, &row.id)? {
+                                return Err(ApiError::new(
+                                    403,
+                                    "not_assigned",
+                                    "the license is not assigned to this user",
+                                ));
+                            }
+                        }
+                        row
+                    }
                     (Some(key), _, _) => {
                         licenses_db::locked_license_by_key(tx, &request.product, key)?
                     }

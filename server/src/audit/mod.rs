@@ -2,6 +2,7 @@
 
 pub(crate) mod context;
 pub(crate) mod db;
+pub(crate) mod request;
 
 use axum::extract::{Query, State};
 use schemars::JsonSchema;

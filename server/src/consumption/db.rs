@@ -151,6 +151,12 @@ pub(crate) fn insert_consumption(
             r.mac
         ],
     )?;
+    crate::reports::db::add_to_day(
+        tx,
+        &format!("consumption:{}", r.counter),
+        at.div_euclid(86_400),
+        amount - covered,
+    )?;
     Ok(outcome)
 }
 

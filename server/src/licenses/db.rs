@@ -176,6 +176,16 @@ pub(crate) fn update_license(
     events::license_written(tx, id, spec)
 }
 
+/// Sets the license's transfer count back to zero.
+pub(crate) fn reset_transfers(tx: &Db<'_>, id: &str) -> DbResult<()> {
+    exec(
+        tx,
+        "UPDATE licenses SET transfer_count = 0 WHERE id = ?1",
+        args![id],
+    )?;
+    Ok(())
+}
+
 pub(crate) fn set_features_off(tx: &Db<'_>, id: &str, features_off: &str) -> DbResult<()> {
     exec(
         tx,

@@ -96,6 +96,13 @@ pub(crate) struct LicenseCreated {
     license_key: String,
 }
 
+impl LicenseCreated {
+    /// The new license's id.
+    pub(crate) fn id(&self) -> &str {
+        &self.id
+    }
+}
+
 /// Whether a license is enabled, after a change.
 #[derive(Serialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
@@ -161,12 +168,39 @@ pub(crate) async fn update_license_call(
     Answer::of(update_license(&app, &id, u).await?)
 }
 
-async fn set_enabled(app: &Arc<App>, id: String, enabled: bool) -> Reply {
+/// Enables or disables a license (the admin API's and the console's).
+pub(crate) async fn set_enabled(app: &Arc<App>, id: String, enabled: bool) -> Reply {
     app.with_db(move |_, conn| {
         database::write(conn, |tx| db::set_enabled(tx, &id, enabled)).map_err(ApiError::from)
     })
     .await?;
     Answer::of(Enabled { enabled })
+}
+
+/// The transfer count after a reset.
+#[derive(Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub(crate) struct Transfers {
+    transfer_count: u32,
+}
+
+/// `POST /licenses/{id}/transfers/reset`: support gives a customer who
+/// used up `max_transfers` (a run of replaced machines) their transfers
+/// back.
+pub(crate) async fn reset_transfers_call(State(app): AppState, Path(id): Path<String>) -> Reply {
+    reset_transfers(&app, id).await?;
+    Answer::of(Transfers { transfer_count: 0 })
+}
+
+/// Sets the license's transfer count back to zero.
+pub(crate) async fn reset_transfers(app: &Arc<App>, id: String) -> Result<(), ApiError> {
+    app.with_db(move |_, conn| {
+        database::write(conn, |tx| {
+            db::license_by_id(tx, &id)?;
+            Ok(db::reset_transfers(tx, &id)?)
+        })
+    })
+    .await
 }
 
 pub(crate) async fn disable_call(State(app): AppState, Path(id): Path<String>) -> Reply {
@@ -192,7 +226,7 @@ pub(crate) async fn toggle_set_call(
     Answer::of(toggle(&app, &id, &feature, Some(t.enabled)).await?)
 }
 
-async fn new_license(app: &Arc<App>, l: NewLicense) -> Result<LicenseCreated, ApiError> {
+pub(crate) async fn new_license(app: &Arc<App>, l: NewLicense) -> Result<LicenseCreated, ApiError> {
     let overrides = l.spec.unwrap_or_else(|| json!({}));
     if !overrides.is_object() {
         return Err(invalid("spec must be an object"));
@@ -283,7 +317,7 @@ fn license_admin(app: &App, conn: &Db<'_>, row: &LicenseRow) -> Result<LicenseAd
     })
 }
 
-async fn update_license(
+pub(crate) async fn update_license(
     app: &Arc<App>,
     id: &str,
     u: LicenseUpdate,

@@ -41,6 +41,8 @@ pub(super) fn all() -> Vec<Operation> {
             .refuses(&[UNKNOWN_LICENSE]),
         admin("post", "/admin/v1/licenses/{id}/enable", "Enable a license", of::<licenses::Enabled>)
             .refuses(&[UNKNOWN_LICENSE]),
+        admin("post", "/admin/v1/licenses/{id}/transfers/reset", "Set the license's transfer count back to zero (support's answer to a customer out of transfers)", of::<licenses::Transfers>)
+            .refuses(&[UNKNOWN_LICENSE]),
         admin("get", "/admin/v1/licenses/{id}/seats", "Seat counts: allowed, used, available", of::<seats::Seats>)
             .refuses(&[UNKNOWN_LICENSE]),
         admin("post", "/admin/v1/clock", "Set the server's clock (only when started with test_clock)", of::<crate::admin::Clock>)

@@ -40,6 +40,13 @@ pub(crate) struct ProductCreated {
     api_key: String,
 }
 
+impl ProductCreated {
+    /// The product's shared key (base64), shown once.
+    pub(crate) fn api_key(&self) -> &str {
+        &self.api_key
+    }
+}
+
 /// A license definition: a named spec that licenses are made from
 /// (`POST /definitions` takes one, and the admin API answers with it).
 #[derive(Deserialize, Serialize, JsonSchema)]
@@ -106,7 +113,7 @@ pub(crate) async fn definition_call(
     Answer::of(d)
 }
 
-async fn new_product(app: &Arc<App>, p: NewProduct) -> Result<ProductCreated, ApiError> {
+pub(crate) async fn new_product(app: &Arc<App>, p: NewProduct) -> Result<ProductCreated, ApiError> {
     check_code(&p.code, "code")?;
     let mut key = [0u8; 32];
     getrandom::getrandom(&mut key).map_err(|_| ApiError::internal("no random source"))?;
@@ -124,7 +131,7 @@ async fn new_product(app: &Arc<App>, p: NewProduct) -> Result<ProductCreated, Ap
     })
 }
 
-async fn new_definition(app: &Arc<App>, d: Definition) -> Result<Definition, ApiError> {
+pub(crate) async fn new_definition(app: &Arc<App>, d: Definition) -> Result<Definition, ApiError> {
     check_code(&d.code, "code")?;
     if !d.spec.is_object() {
         return Err(invalid("spec must be an object"));

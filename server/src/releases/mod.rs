@@ -5,6 +5,8 @@ pub(crate) mod db;
 pub(crate) mod downloads;
 pub(crate) mod versions;
 
+use std::sync::Arc;
+
 use axum::extract::{Path, Query, State};
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -101,13 +103,22 @@ pub(crate) async fn new_release_call(
     Path(product): Path<String>,
     JsonBody(r): JsonBody<NewRelease>,
 ) -> Reply {
-    let row = release_row(&app, product, r)?;
+    Answer::of(publish(&app, product, r).await?)
+}
+
+/// Publishes a release of `product` (the admin API's and the console's).
+pub(crate) async fn publish(
+    app: &Arc<App>,
+    product: String,
+    r: NewRelease,
+) -> Result<tessera::protocol::bodies::Release, ApiError> {
+    let row = release_row(app, product, r)?;
     let answer = versions::to_release(&row);
     app.with_db(move |_, conn| {
         database::write(conn, |tx| db::insert_release(tx, &row)).map_err(ApiError::from)
     })
     .await?;
-    Answer::of(answer)
+    Ok(answer)
 }
 
 /// Checks a release to publish, field by field.

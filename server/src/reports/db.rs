@@ -2,7 +2,7 @@
 //! and events of a date range, of one license, one account or all.
 
 use super::usage::{Happened, Happening, Record, Span};
-use crate::store::{all, args, Db, DbResult};
+use crate::store::{all, args, exec, Db, DbResult};
 
 /// Which licenses a report covers.
 pub(crate) enum Scope<'a> {
@@ -137,6 +137,41 @@ pub(crate) fn licenses(
         conn,
         &format!("SELECT id, product, account FROM licenses WHERE {cond}"),
         args![scope.arg()],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )
+}
+
+/// Adds `amount` to the day's total of `metric` (the console's plots read
+/// these instead of every record): saturating at 2^63-1, never wrapping.
+pub(crate) fn add_to_day(tx: &Db<'_>, metric: &str, day: i64, amount: i64) -> DbResult<()> {
+    if amount <= 0 {
+        return Ok(());
+    }
+    exec(
+        tx,
+        "INSERT INTO daily_totals (metric, day, amount) VALUES (?1, ?2, ?3)
+         ON CONFLICT (metric, day) DO UPDATE SET amount = CASE
+             WHEN daily_totals.amount > 9223372036854775807 - excluded.amount
+             THEN 9223372036854775807 ELSE daily_totals.amount + excluded.amount END",
+        args![metric, day, amount],
+    )?;
+    Ok(())
+}
+
+/// The daily totals of `metric` (an exact name, or every metric starting
+/// with it when it ends in `:`) from `since_day`: (metric, day, amount).
+pub(crate) fn daily_totals(
+    conn: &Db<'_>,
+    metric: &str,
+    since_day: i64,
+) -> DbResult<Vec<(String, i64, i64)>> {
+    let prefix = metric.ends_with(':');
+    all(
+        conn,
+        "SELECT metric, day, amount FROM daily_totals
+         WHERE day >= ?2 AND (metric = ?1 OR (?3 = 1 AND substr(metric, 1, length(?1)) = ?1))
+         ORDER BY metric, day",
+        args![metric, since_day, prefix],
         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
     )
 }

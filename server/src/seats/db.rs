@@ -92,6 +92,16 @@ pub(crate) fn keep_spans(
          FROM leases WHERE license_id = ?1 AND device = ?2 AND (kind != 'borrow' OR ?4 = 1)",
         args![license_id, device, now, borrows_too],
     )?;
+    // The console's plot of seats taken per day (crate::reports::db).
+    exec(
+        tx,
+        "INSERT INTO daily_totals (metric, day, amount)
+         SELECT 'seats', COALESCE(started_at, expires_at) / 86400, COUNT(*)
+         FROM leases WHERE license_id = ?1 AND device = ?2 AND (kind != 'borrow' OR ?3 = 1)
+         GROUP BY COALESCE(started_at, expires_at) / 86400
+         ON CONFLICT (metric, day) DO UPDATE SET amount = daily_totals.amount + excluded.amount",
+        args![license_id, device, borrows_too],
+    )?;
     Ok(())
 }
 

@@ -131,6 +131,39 @@ pub(crate) async fn exchange(p: &Provider, code: &str) -> Result<String, ApiErro
         ("client_id", p.client_id.as_str()),
         ("client_secret", p.client_secret.as_str()),
     ];
+    token(p, &form).await
+}
+
+/// Exchanges the code of an authorization with PKCE (the portal's sign-in
+/// through the account's provider: docs/CONSOLE.md) for its `id_token`.
+pub(crate) async fn exchange_pkce(
+    p: &Provider,
+    client_id: &str,
+    code: &str,
+    verifier: &str,
+    redirect_uri: &str,
+) -> Result<String, ApiError> {
+    if p.token_endpoint.is_empty() {
+        return Err(ApiError::bad_request(
+            "sso_not_configured",
+            "the customer account's provider has no token endpoint",
+        ));
+    }
+    let mut form = vec![
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", redirect_uri),
+        ("client_id", client_id),
+        ("code_verifier", verifier),
+    ];
+    if !p.client_secret.is_empty() && client_id == p.client_id {
+        form.push(("client_secret", p.client_secret.as_str()));
+    }
+    token(p, &form).await
+}
+
+/// Posts `form` to the provider's token endpoint: the answer's `id_token`.
+async fn token(p: &Provider, form: &[(&str, &str)]) -> Result<String, ApiError> {
     let body = form
         .iter()
         .map(|(k, v)| format!("{k}={}", form_encode(v)))
@@ -161,7 +194,6 @@ pub(crate) async fn exchange(p: &Provider, code: &str) -> Result<String, ApiErro
 }
 
 /// `application/x-www-form-urlencoded` for one value.
-#[cfg_attr(not(feature = "compat"), allow(dead_code))]
 fn form_encode(v: &str) -> String {
     let mut out = String::new();
     for b in v.bytes() {

@@ -102,6 +102,19 @@ pub(crate) fn license_ids_of_user(conn: &Db<'_>, user_id: &str) -> DbResult<Vec<
 }
 
 /// The user's licenses for a product.
+/// Every license assigned to the user, by product then id.
+pub(crate) fn licenses_of_user_all(conn: &Db<'_>, user_id: &str) -> DbResult<Vec<LicenseRow>> {
+    all(
+        conn,
+        &format!(
+            "SELECT {LICENSE_COLUMNS} FROM licenses WHERE id IN
+             (SELECT license_id FROM user_licenses WHERE user_id = ?1) ORDER BY product, id LIMIT 500"
+        ),
+        args![user_id],
+        license_from,
+    )
+}
+
 pub(crate) fn licenses_of_user(
     conn: &Db<'_>,
     user_id: &str,

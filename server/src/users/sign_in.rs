@@ -184,17 +184,35 @@ pub(crate) async fn login(
     username: &str,
     password: &Password,
 ) -> Result<UserRow, ApiError> {
-    let peer = PEER.try_with(|p| *p).ok().flatten();
-    let now = app.now().timestamp();
     // A name that cannot be a user's is checked against the decoy, as an
     // unknown one is (the same time, the same answer).
     let name = normalize_username(username).unwrap_or_default();
-    let username = name.as_str();
+    let looked_up = name.clone();
+    guarded(app, &name, password, move |conn| {
+        Ok(super::db::user_by_username(conn, &looked_up)?.map(|u| {
+            let hash = u.password_hash.clone();
+            (u, hash)
+        }))
+    })
+    .await
+}
+
+/// The password check behind every sign-in (a user's, a staff member's
+/// on the console, whose `throttle_key` starts with a newline no username
+/// holds): the throttle first, then `lookup` finds whom the name names and
+/// the hash of their password, then Argon2 on a blocking thread, a few at
+/// a time; a decoy hash for a name that names nobody.
+pub(crate) async fn guarded<T: Send + 'static>(
+    app: &Arc<App>,
+    throttle_key: &str,
+    password: &Password,
+    lookup: impl FnOnce(&crate::store::Db<'_>) -> Result<Option<(T, String)>, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let peer = PEER.try_with(|p| *p).ok().flatten();
+    let now = app.now().timestamp();
+    let username = throttle_key;
     throttle(app, username, peer, now).await?;
-    let name = username.to_owned();
-    let user = app
-        .with_db(move |_, conn| Ok(super::db::user_by_username(conn, &name)?))
-        .await?;
+    let found = app.with_db(move |_, conn| lookup(conn)).await?;
     let password = password.clone();
     // Each check takes Argon2's 19 MiB for about 20 ms: a few at a time,
     // so a flood of sign-ins queues instead of exhausting memory.
@@ -203,8 +221,8 @@ pub(crate) async fn login(
         .acquire()
         .await
         .map_err(|_| ApiError::internal("the password checks are closed"))?;
-    let ok = tokio::task::spawn_blocking(move || match user {
-        Some(u) if verify(password.expose(), &u.password_hash) => Some(u),
+    let ok = tokio::task::spawn_blocking(move || match found {
+        Some((who, hash)) if verify(password.expose(), &hash) => Some(who),
         Some(_) => None,
         None => {
             verify(password.expose(), decoy());

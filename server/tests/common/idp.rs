@@ -201,6 +201,9 @@ impl Provider {
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(mut stream) = stream else { continue };
+                // One connection at a time: a browser's idle connection
+                // opened ahead of a request must not hold up the others.
+                let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(2)));
                 let Some((method, path, body)) = read_request(&stream) else {
                     continue;
                 };
