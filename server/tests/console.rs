@@ -472,6 +472,11 @@ fn every_route_checks_every_role() {
         ),
         (
             "admin",
+            Box::new(|| "/console/licenses/L-TRIAL/edit".to_owned()),
+            "account=initech&max_activations=4",
+        ),
+        (
+            "admin",
             Box::new(|| "/console/licenses".to_owned()),
             "definition=acme-cad/PRO",
         ),
@@ -709,6 +714,19 @@ fn the_second_factor_is_asked_for_taken_once_and_throttled() {
     );
     assert_eq!(half.location(), "/console/sign-in/code");
     assert_eq!(w.get("/console/licenses").status, 303);
+    // Back to the sign-in form with the half session: it still takes the
+    // password (its own form's token), and a new half session replaces the
+    // old one.
+    let page = w.get("/console/sign-in");
+    let again = w.post(
+        "/console/sign-in",
+        &[
+            ("csrf", &page.csrf()),
+            ("email", "owner@vendor.example"),
+            ("password", OWNER_PASSWORD),
+        ],
+    );
+    assert_eq!(again.location(), "/console/sign-in/code", "{}", again.body);
     // The code used to turn it on is not taken again (replay).
     let code_page = w.get("/console/sign-in/code");
     let replay = w.post(

@@ -400,3 +400,88 @@ fn failed_sign_ins_and_new_trials_are_counted_across_instances() {
         );
     }
 }
+
+/// The console's sessions live in the database: signed in through one
+/// instance, the cookie works on the other; signed out on the other, it
+/// works on neither.
+#[test]
+fn a_console_session_is_good_on_every_instance_and_ends_on_all() {
+    let Some((a, b)) = two_instances() else {
+        return;
+    };
+    let client = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let csrf_of = |body: &str| {
+        let at = body.find("name=\"csrf\" value=\"").unwrap() + 19;
+        body[at..].split('"').next().unwrap().to_owned()
+    };
+    let cookie_of = |r: &reqwest::blocking::Response, name: &str| {
+        r.headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|c| c.to_str().ok())
+            .find(|c| c.starts_with(&format!("{name}=")))
+            .map(|c| c.split(';').next().unwrap().to_owned())
+            .unwrap()
+    };
+    // The first owner, through A.
+    let setup = client
+        .get(format!("{}/console/setup", a.url))
+        .send()
+        .unwrap();
+    let form = cookie_of(&setup, "tessera_console_form");
+    let csrf = csrf_of(&setup.text().unwrap());
+    let post = |s: &Server, path: &str, cookie: &str, fields: &[(&str, &str)]| {
+        client
+            .post(format!("{}{path}", s.url))
+            .header("cookie", cookie)
+            .form(fields)
+            .send()
+            .unwrap()
+    };
+    let made = post(
+        &a,
+        "/console/setup",
+        &form,
+        &[
+            ("csrf", &csrf),
+            ("admin_token", ADMIN),
+            ("name", "Olivia"),
+            ("email", "owner@vendor.example"),
+            ("password", "owner-password-0123"),
+        ],
+    );
+    assert_eq!(made.status(), 303);
+    let signed = post(
+        &a,
+        "/console/sign-in",
+        &form,
+        &[
+            ("csrf", &csrf),
+            ("email", "owner@vendor.example"),
+            ("password", "owner-password-0123"),
+        ],
+    );
+    assert_eq!(signed.status(), 303);
+    let session = cookie_of(&signed, "tessera_console");
+    let get = |s: &Server, path: &str| {
+        client
+            .get(format!("{}{path}", s.url))
+            .header("cookie", &session)
+            .send()
+            .unwrap()
+    };
+    assert_eq!(get(&b, "/console/licenses").status(), 200);
+    let page = get(&b, "/console/account").text().unwrap();
+    let out = post(
+        &b,
+        "/console/sign-out",
+        &session,
+        &[("csrf", &csrf_of(&page))],
+    );
+    assert_eq!(out.status(), 303);
+    assert_eq!(get(&a, "/console/licenses").status(), 303);
+    assert_eq!(get(&b, "/console/licenses").status(), 303);
+}

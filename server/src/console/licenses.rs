@@ -380,6 +380,35 @@ pub(crate) async fn renew(
     act(&app, &staff, &id, "renew", "renewed", work).await
 }
 
+/// An admin edits a license's customer and how many devices it allows,
+/// through `PATCH /licenses/{id}`.
+pub(crate) async fn edit(
+    State(app): AppState,
+    staff: Staff,
+    Path(id): Path<String>,
+    form: Fields,
+) -> PageResult {
+    staff.require(Role::Admin)?;
+    let mut body = json!({});
+    let account = form.get("account");
+    if !account.is_empty() {
+        body["account"] = json!(account);
+    }
+    match form.get("max_activations") {
+        "" => {}
+        n => {
+            let n: u32 = n
+                .parse()
+                .map_err(|_| WebError::Refused(400, "devices must be a whole number".into()))?;
+            body["spec"] = json!({ "max_activations": n });
+        }
+    }
+    let update: licenses::LicenseUpdate =
+        serde_json::from_value(body).map_err(|e| WebError::Refused(400, e.to_string()))?;
+    let work = licenses::update_license(&app, &id, update);
+    act(&app, &staff, &id, "edit", "edited", work).await
+}
+
 /// Support extends a trial by some days (1 to 90) from its end or from
 /// now, whichever is later.
 pub(crate) async fn extend_trial(

@@ -65,6 +65,7 @@ pub(crate) fn routes(app: &Arc<App>) -> Router<Arc<App>> {
         .route("/console/licenses/{id}/suspend", post(licenses::suspend))
         .route("/console/licenses/{id}/resume", post(licenses::resume))
         .route("/console/licenses/{id}/renew", post(licenses::renew))
+        .route("/console/licenses/{id}/edit", post(licenses::edit))
         .route(
             "/console/licenses/{id}/extend-trial",
             post(licenses::extend_trial),

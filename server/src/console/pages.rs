@@ -553,7 +553,7 @@ pub(crate) struct ReleaseLine {
     version: String,
     date: Time,
     file: String,
-    size: i64,
+    size: String,
     sha256: String,
     signed: bool,
 }
@@ -588,7 +588,7 @@ pub(crate) async fn releases(
                         version: r.get(2)?,
                         date: Time(r.get(3)?),
                         file: r.get(4)?,
-                        size: r.get(5)?,
+                        size: crate::web::human_size(r.get(5)?),
                         sha256: r.get(6)?,
                         signed: r.get(7)?,
                     })

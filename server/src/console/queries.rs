@@ -27,8 +27,8 @@ pub(crate) const LICENSE_SORTS: [(&str, &str); 5] = [
     ("status", "l.enabled"),
 ];
 
-/// `text` for a LIKE pattern that matches it literally, then anything.
-fn prefix_pattern(text: &str) -> String {
+/// `text` for a LIKE pattern (`ESCAPE '\'`) that matches it literally.
+fn literal(text: &str) -> String {
     let mut p = String::new();
     for c in text.chars() {
         if matches!(c, '%' | '_' | '\\') {
@@ -36,8 +36,12 @@ fn prefix_pattern(text: &str) -> String {
         }
         p.push(c);
     }
-    p.push('%');
     p
+}
+
+/// `text` for a LIKE pattern that matches it literally, then anything.
+fn prefix_pattern(text: &str) -> String {
+    format!("{}%", literal(text))
 }
 
 /// A page of licenses matching `q` (the start of a key, a customer, a
@@ -267,10 +271,7 @@ pub(crate) fn audit(
     let license = if license.is_empty() {
         String::new()
     } else {
-        format!(
-            "%/licenses/{}%",
-            prefix_pattern(license).trim_end_matches('%')
-        )
+        format!("%/licenses/{}%", literal(license))
     };
     let filter = "actor LIKE ?1 ESCAPE '\\' AND action LIKE ?2 ESCAPE '\\'
         AND (?3 = '' OR action LIKE ?3 ESCAPE '\\') AND at >= ?4 AND at < ?5";

@@ -116,6 +116,7 @@ pub(crate) fn notice(done: Option<&str>) -> Option<&'static str> {
         "suspended" => "The license is suspended: its devices hear of it at their next check-in.",
         "resumed" => "The license is in force again.",
         "renewed" => "The license was renewed.",
+        "edited" => "The license was changed.",
         "extended" => "The trial was extended.",
         "transfers" => "The transfer count is back to zero.",
         "freed" => "The device was freed: its slot is open again.",

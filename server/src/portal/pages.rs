@@ -221,7 +221,7 @@ struct Download {
     channel: String,
     date: Time,
     href: String,
-    size: i64,
+    size: String,
     sha256: String,
 }
 
@@ -256,7 +256,7 @@ pub(crate) async fn releases(State(app): AppState, customer: Customer) -> PageRe
                     conn,
                     "SELECT version, channel, release_date, installation_file, size, sha256
                      FROM releases WHERE product = ?1 AND release_date <= ?2
-                     ORDER BY release_date DESC LIMIT 50",
+                     ORDER BY release_date DESC, channel, version DESC LIMIT 50",
                     crate::store::args![product, until.unwrap_or(i64::MAX)],
                     |r| {
                         Ok(Download {
@@ -271,7 +271,7 @@ pub(crate) async fn releases(State(app): AppState, customer: Customer) -> PageRe
                                     h.starts_with("https://") || h.starts_with("/downloads/")
                                 })
                                 .unwrap_or_default(),
-                            size: r.get(4)?,
+                            size: crate::web::human_size(r.get(4)?),
                             sha256: r.get(5)?,
                         })
                     },

@@ -48,17 +48,27 @@ async fn guard(app: Arc<App>, face: Face, req: Request, next: Next) -> Response 
     let found = app
         .with_db(move |_, conn| Ok(session::find(conn, face, &headers, now)?))
         .await;
-    let expected = match found {
-        Ok(Some(s)) => s.csrf,
-        Ok(None) if signed_out_form(parts.uri.path()) => {
-            match cookie(&parts.headers, face.form_cookie()) {
-                Some(token) => token,
-                None => return refuse(),
-            }
-        }
-        Ok(None) => return WebError::SignIn(face).into_response(),
+    // The tokens a form may carry: its session's; on the pages that sign
+    // in, also the signed-out form's own (a person with a session, or a
+    // half one waiting for its code, may sign in again).
+    let signing_in = signed_out_form(parts.uri.path());
+    let form_token = cookie(&parts.headers, face.form_cookie()).filter(|_| signing_in);
+    let expected: Vec<String> = match found {
+        Ok(session) => session
+            .map(|s| s.csrf)
+            .into_iter()
+            .chain(form_token)
+            .collect(),
         Err(e) => return WebError::from(e).into_response(),
     };
+    if expected.is_empty() {
+        return if signing_in {
+            refuse()
+        } else {
+            WebError::SignIn(face).into_response()
+        };
+    }
+    let matches = |given: &str| expected.iter().any(|e| same(given, e));
     let multipart = parts
         .headers
         .get(axum::http::header::CONTENT_TYPE)
@@ -70,7 +80,7 @@ async fn guard(app: Arc<App>, face: Face, req: Request, next: Next) -> Response 
             .query()
             .and_then(|q| field(q.as_bytes(), "csrf"))
             .unwrap_or_default();
-        if !same(&given, &expected) {
+        if !matches(&given) {
             // Read what was sent (bounded) so the client hears the refusal.
             let _ = to_bytes(body, MAX_FORM).await;
             return refuse();
@@ -82,7 +92,7 @@ async fn guard(app: Arc<App>, face: Face, req: Request, next: Next) -> Response 
         return WebError::Refused(413, "the form is too large".into()).into_response();
     };
     let given = field(&bytes, "csrf").unwrap_or_default();
-    if !same(&given, &expected) {
+    if !matches(&given) {
         return refuse();
     }
     let run = next.run(Request::from_parts(parts, Body::from(bytes)));

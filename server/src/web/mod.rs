@@ -319,6 +319,21 @@ pub(crate) fn query_of(pairs: &[(&str, &str)]) -> String {
         .join("&")
 }
 
+/// A file's size for people: `64.0 KiB`, `2.0 MiB`.
+pub(crate) fn human_size(bytes: i64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} bytes");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
 /// The license key as a page may show it: its first 8 characters.
 pub(crate) fn key_prefix(key: &str) -> String {
     let prefix: String = key.chars().take(8).collect();
@@ -426,4 +441,34 @@ pub(crate) struct NavItem {
     pub(crate) href: &'static str,
     pub(crate) label: &'static str,
     pub(crate) active: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_as_people_write_them() {
+        assert_eq!(human_size(0), "0 bytes");
+        assert_eq!(human_size(1023), "1023 bytes");
+        assert_eq!(human_size(65_543), "64.0 KiB");
+        assert_eq!(human_size(2_097_152), "2.0 MiB");
+        assert_eq!(human_size(i64::MAX), "8388608.0 TiB");
+    }
+
+    #[test]
+    fn a_pager_keeps_its_query_and_stays_in_range() {
+        let p = Pager::new(9, 120, "q=ab&sort=id".into());
+        assert_eq!((p.page, p.pages), (3, 3));
+        assert_eq!(p.offset(), 100);
+        assert_eq!(p.prev().as_deref(), Some("?q=ab&sort=id&page=2"));
+        assert_eq!(p.next(), None);
+        assert_eq!(Pager::new(0, 0, String::new()).offset(), 0);
+    }
+
+    #[test]
+    fn a_license_key_shows_its_prefix_only() {
+        assert_eq!(key_prefix("ABCDE-FGHIJ-KLMNO"), "ABCDE-FG…");
+        assert_eq!(key_prefix("SHORT"), "SHORT");
+    }
 }
