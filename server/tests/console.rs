@@ -648,6 +648,32 @@ fn a_planted_or_stolen_session_cookie_is_worth_nothing() {
     );
     assert_eq!(set.status, 200, "{}", set.body);
     assert_eq!(idle.get("/console/").status, 303);
+    // A session used every 50 minutes still ends 12 hours after sign-in.
+    let set_clock = |at: i64| {
+        let now = chrono::DateTime::from_timestamp(at, 0).unwrap();
+        let r = admin(
+            &s,
+            "POST",
+            "/admin/v1/clock",
+            json!({"now": now.format("%Y-%m-%dT%H:%M:%SZ").to_string()}),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+    };
+    let mut busy = sign_in(&s, "owner@vendor.example", OWNER_PASSWORD);
+    let signed_in_at = server_now(&s);
+    let mut at = signed_in_at;
+    while at + 50 * 60 < signed_in_at + 12 * 3600 {
+        at += 50 * 60;
+        set_clock(at);
+        assert_eq!(
+            busy.get("/console/").status,
+            200,
+            "{} s after sign-in",
+            at - signed_in_at
+        );
+    }
+    set_clock(signed_in_at + 12 * 3600 + 1);
+    assert_eq!(busy.get("/console/").status, 303);
 }
 
 /// RFC 6238's code for `secret` (base32) at Unix time `at`.

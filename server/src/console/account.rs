@@ -16,7 +16,7 @@ use crate::error::ApiError;
 use crate::rate_limit::Limit;
 use crate::state::{App, AppState};
 use crate::users::sign_in::{self, Password};
-use crate::web::session::{self, clear_cookie, cookie, set_cookie};
+use crate::web::session::{self, clear_cookie, set_cookie};
 use crate::web::Chrome;
 use crate::web::{page, see_other, with_cookies, Face, Fields, PageResult, WebError};
 
@@ -82,21 +82,6 @@ struct StaffPage {
     min_password: usize,
 }
 
-/// The signed-out form's CSRF token: the one its cookie holds, or a new
-/// one (and the cookie to set).
-fn form_token(
-    app: &App,
-    headers: &HeaderMap,
-    face: Face,
-) -> Result<(String, Vec<String>), WebError> {
-    if let Some(t) = cookie(headers, face.form_cookie()) {
-        return Ok((t, Vec::new()));
-    }
-    let t = session::random_token()?;
-    let c = set_cookie(face.form_cookie(), face, &t, app.tls);
-    Ok((t, vec![c]))
-}
-
 async fn no_staff_yet(app: &Arc<App>) -> Result<bool, WebError> {
     Ok(app.with_db(|_, conn| Ok(staff::count(conn)? == 0)).await?)
 }
@@ -110,7 +95,7 @@ pub(crate) async fn sign_in_page(State(app): AppState, headers: HeaderMap) -> Pa
     if no_staff_yet(&app).await? {
         return Ok(see_other("/console/setup"));
     }
-    let (csrf, cookies) = form_token(&app, &headers, Face::Console)?;
+    let (csrf, cookies) = session::form_token(&app, &headers, Face::Console)?;
     let body = page(&SignInPage {
         csrf,
         error: None,
@@ -136,7 +121,7 @@ pub(crate) async fn sign_in(State(app): AppState, headers: HeaderMap, form: Fiel
     let who = match checked {
         Ok(who) => who,
         Err(e) => {
-            let (csrf, cookies) = form_token(&app, &headers, Face::Console)?;
+            let (csrf, cookies) = session::form_token(&app, &headers, Face::Console)?;
             let status = e.status;
             let mut body = page(&SignInPage {
                 csrf,
@@ -162,33 +147,13 @@ async fn start_session(
     who: &StaffRow,
     second_factor_due: bool,
 ) -> PageResult {
-    let now = app.now().timestamp();
-    let (headers, id) = (headers.clone(), who.id.clone());
-    let token = app
-        .with_db(move |_, conn| {
-            database::write(conn, |tx| {
-                if let Some(old) = session::find(tx, Face::Console, &headers, now)? {
-                    session::close(tx, &old.token_hash)?;
-                }
-                session::open(tx, Face::Console, &id, second_factor_due, now)
-            })
-        })
-        .await?
-        .0;
+    let cookie = session::start(app, Face::Console, headers, &who.id, second_factor_due).await?;
     let to = if second_factor_due {
         "/console/sign-in/code"
     } else {
         "/console/"
     };
-    Ok(with_cookies(
-        see_other(to),
-        &[set_cookie(
-            Face::Console.cookie(),
-            Face::Console,
-            &token,
-            app.tls,
-        )],
-    ))
+    Ok(with_cookies(see_other(to), &[cookie]))
 }
 
 /// The half session of a staff member whose code is due.
@@ -255,7 +220,7 @@ pub(crate) async fn setup_page(State(app): AppState, headers: HeaderMap) -> Page
     if !no_staff_yet(&app).await? {
         return Ok(see_other("/console/sign-in"));
     }
-    let (csrf, cookies) = form_token(&app, &headers, Face::Console)?;
+    let (csrf, cookies) = session::form_token(&app, &headers, Face::Console)?;
     let body = page(&SetupPage { csrf, error: None })?;
     Ok(with_cookies(body, &cookies))
 }
@@ -267,7 +232,7 @@ pub(crate) async fn setup(State(app): AppState, headers: HeaderMap, form: Fields
     let address = peer.map(|p| p.to_string()).unwrap_or_default();
     let now = app.now().timestamp();
     let fail = |message: String| -> PageResult {
-        let (csrf, cookies) = form_token(&app, &headers, Face::Console)?;
+        let (csrf, cookies) = session::form_token(&app, &headers, Face::Console)?;
         let mut body = page(&SetupPage {
             csrf,
             error: Some(message),

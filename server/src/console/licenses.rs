@@ -273,9 +273,6 @@ pub(crate) async fn show(
     let (row, parsed, devices, device_total, seats, consumption, users, history, trail, trial) =
         page_data;
     let license = &parsed.1;
-    let date = |t: Option<chrono::DateTime<chrono::Utc>>| {
-        t.map_or_else(|| "never".to_owned(), |t| t.format("%Y-%m-%d").to_string())
-    };
     page(&LicensePage {
         chrome: staff.chrome("/console/licenses", notice(q.done.as_deref())),
         key_prefix: crate::web::key_prefix(&row.license_key),
@@ -283,9 +280,9 @@ pub(crate) async fn show(
         enabled: row.enabled,
         account: row.account.clone().unwrap_or_default(),
         kind: format!("{:?}", license.license_type).to_lowercase(),
-        ends: date(license.validity_period.map(Into::into)),
+        ends: crate::web::day(license.validity_period),
         maintenance: if license.enable_maintenance_period {
-            date(license.maintenance_period.map(Into::into))
+            crate::web::day(license.maintenance_period)
         } else {
             "not sold".into()
         },

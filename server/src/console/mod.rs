@@ -8,8 +8,10 @@
 mod account;
 pub(crate) use account::create_owner;
 mod licenses;
+mod overview;
 mod pages;
 pub(crate) mod queries;
+mod releases;
 pub(crate) mod signed_in;
 pub(crate) mod staff;
 
@@ -27,7 +29,7 @@ pub(crate) fn routes(app: &Arc<App>) -> Router<Arc<App>> {
             "/console",
             get(|| async { crate::web::see_other("/console/") }),
         )
-        .route("/console/", get(pages::overview))
+        .route("/console/", get(overview::overview))
         .route(
             "/console/sign-in",
             get(account::sign_in_page).post(account::sign_in),
@@ -88,7 +90,7 @@ pub(crate) fn routes(app: &Arc<App>) -> Router<Arc<App>> {
         .route("/console/users", get(pages::users))
         .route(
             "/console/releases",
-            get(pages::releases).post(pages::publish),
+            get(releases::releases).post(releases::publish),
         )
         .route("/console/sso", get(pages::sso))
         .route("/console/audit", get(pages::audit))

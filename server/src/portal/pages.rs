@@ -8,7 +8,7 @@ use serde::Deserialize;
 use super::session::Customer;
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::web::{encode, page, see_other, Chrome, PageResult, Time};
+use crate::web::{day, encode, page, see_other, Chrome, PageResult, Time};
 
 /// One of the user's licenses, as the portal lists it.
 struct LicenseCard {
@@ -34,18 +34,10 @@ struct HomePage {
 /// What a license's maintenance covers, for its holder.
 fn maintenance(l: &tessera::License) -> String {
     if l.enable_maintenance_period {
-        format!("updates until {}", date(l.maintenance_period))
+        format!("updates until {}", day(l.maintenance_period))
     } else {
         "every update".into()
     }
-}
-
-fn date(t: Option<tessera::Time>) -> String {
-    t.map(|t| {
-        let t: chrono::DateTime<chrono::Utc> = t.into();
-        t.format("%Y-%m-%d").to_string()
-    })
-    .unwrap_or_else(|| "never".into())
 }
 
 pub(crate) async fn home(State(app): AppState, customer: Customer) -> PageResult {
@@ -76,7 +68,7 @@ pub(crate) async fn home(State(app): AppState, customer: Customer) -> PageResult
                     key_prefix: crate::web::key_prefix(&row.license_key),
                     product: row.product.clone(),
                     enabled: row.enabled,
-                    ends: date(l.validity_period),
+                    ends: day(l.validity_period),
                     maintenance: maintenance(l),
                     devices,
                     max_devices: if l.allow_unlimited_activations {
@@ -155,7 +147,7 @@ pub(crate) async fn license(
         key_prefix: crate::web::key_prefix(&row.license_key),
         product: row.product.clone(),
         enabled: row.enabled,
-        ends: date(l.validity_period),
+        ends: day(l.validity_period),
         maintenance: maintenance(l),
         transfers: row.transfer_count,
         max_transfers: l.max_transfers,

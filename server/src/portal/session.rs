@@ -14,7 +14,7 @@ use crate::error::ApiError;
 use crate::state::{App, AppState};
 use crate::users::db::UserRow;
 use crate::users::sign_in::{self, Password};
-use crate::web::session::{self, clear_cookie, cookie, set_cookie, Session};
+use crate::web::session::{self, clear_cookie, Session};
 use crate::web::{
     page, see_other, with_cookies, Chrome, Face, Fields, NavItem, PageResult, WebError,
 };
@@ -93,7 +93,7 @@ pub(crate) struct SignInPage {
 }
 
 pub(crate) async fn sign_in_page(State(app): AppState, headers: HeaderMap) -> PageResult {
-    let (csrf, cookies) = form_token(&app, &headers)?;
+    let (csrf, cookies) = session::form_token(&app, &headers, Face::Portal)?;
     let body = page(&SignInPage {
         csrf,
         error: None,
@@ -102,31 +102,12 @@ pub(crate) async fn sign_in_page(State(app): AppState, headers: HeaderMap) -> Pa
     Ok(with_cookies(body, &cookies))
 }
 
-pub(crate) fn form_token(
-    app: &App,
-    headers: &HeaderMap,
-) -> Result<(String, Vec<String>), WebError> {
-    if let Some(t) = cookie(headers, Face::Portal.form_cookie()) {
-        return Ok((t, Vec::new()));
-    }
-    let t = session::random_token()?;
-    Ok((
-        t.clone(),
-        vec![set_cookie(
-            Face::Portal.form_cookie(),
-            Face::Portal,
-            &t,
-            app.tls,
-        )],
-    ))
-}
-
 pub(crate) async fn sign_in(State(app): AppState, headers: HeaderMap, form: Fields) -> PageResult {
     let password = Password::new(form.raw("password"));
     let user = match sign_in::login(&app, form.get("username"), &password).await {
         Ok(u) => u,
         Err(e) => {
-            let (csrf, cookies) = form_token(&app, &headers)?;
+            let (csrf, cookies) = session::form_token(&app, &headers, Face::Portal)?;
             let status = e.status;
             let mut body = page(&SignInPage {
                 csrf,
@@ -152,25 +133,7 @@ pub(crate) async fn open_session(
     headers: &HeaderMap,
     user: &UserRow,
 ) -> Result<String, WebError> {
-    let now = app.now().timestamp();
-    let (headers, id) = (headers.clone(), user.id.clone());
-    let token = app
-        .with_db(move |_, conn| {
-            database::write(conn, |tx| {
-                if let Some(old) = session::find(tx, Face::Portal, &headers, now)? {
-                    session::close(tx, &old.token_hash)?;
-                }
-                session::open(tx, Face::Portal, &id, false, now)
-            })
-        })
-        .await?
-        .0;
-    Ok(set_cookie(
-        Face::Portal.cookie(),
-        Face::Portal,
-        &token,
-        app.tls,
-    ))
+    session::start(app, Face::Portal, headers, &user.id, false).await
 }
 
 pub(crate) async fn sign_out(State(app): AppState, customer: Customer) -> PageResult {

@@ -14,7 +14,7 @@ use base64::Engine as _;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use super::session::{form_token, open_session, SignInPage};
+use super::session::{open_session, SignInPage};
 use crate::sso::db as sso_db;
 use crate::sso::oidc;
 use crate::state::{App, AppState};
@@ -51,7 +51,7 @@ fn sso_cookie(value: &str, max_age: u32, secure: bool) -> String {
 
 /// The sign-in page again, with `message`.
 fn again(app: &App, headers: &HeaderMap, status: u16, message: &str) -> PageResult {
-    let (csrf, cookies) = form_token(app, headers)?;
+    let (csrf, cookies) = crate::web::session::form_token(app, headers, crate::web::Face::Portal)?;
     let mut body = page(&SignInPage {
         csrf,
         error: Some(message.to_owned()),

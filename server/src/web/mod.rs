@@ -319,6 +319,15 @@ pub(crate) fn query_of(pairs: &[(&str, &str)]) -> String {
         .join("&")
 }
 
+/// A license's date as its pages show it (`2027-01-31`), or `never`.
+pub(crate) fn day(t: Option<tessera::Time>) -> String {
+    t.map(|t| {
+        let t: chrono::DateTime<chrono::Utc> = t.into();
+        t.format("%Y-%m-%d").to_string()
+    })
+    .unwrap_or_else(|| "never".into())
+}
+
 /// A file's size for people: `64.0 KiB`, `2.0 MiB`.
 pub(crate) fn human_size(bytes: i64) -> String {
     const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];

@@ -142,6 +142,47 @@ pub(crate) async fn signed_in<T: Send + 'static>(
     .ok_or(crate::web::WebError::SignIn(face))
 }
 
+/// Signs `subject` in to `face` with a new session (whatever session the
+/// request's cookie names is closed and replaced: no fixation), or a half
+/// one when a second factor is still due; the `Set-Cookie` of its token.
+pub(crate) async fn start(
+    app: &std::sync::Arc<crate::state::App>,
+    face: Face,
+    headers: &HeaderMap,
+    subject: &str,
+    second_factor_due: bool,
+) -> Result<String, crate::web::WebError> {
+    let now = app.now().timestamp();
+    let (headers, subject) = (headers.clone(), subject.to_owned());
+    let token = app
+        .with_db(move |_, conn| {
+            crate::database::write(conn, |tx| {
+                if let Some(old) = find(tx, face, &headers, now)? {
+                    close(tx, &old.token_hash)?;
+                }
+                open(tx, face, &subject, second_factor_due, now)
+            })
+        })
+        .await?
+        .0;
+    Ok(set_cookie(face.cookie(), face, &token, app.tls))
+}
+
+/// The signed-out form's CSRF token of `face`: the one its cookie holds,
+/// or a new one and the `Set-Cookie` that gives it.
+pub(crate) fn form_token(
+    app: &crate::state::App,
+    headers: &HeaderMap,
+    face: Face,
+) -> Result<(String, Vec<String>), ApiError> {
+    if let Some(t) = cookie(headers, face.form_cookie()) {
+        return Ok((t, Vec::new()));
+    }
+    let t = random_token()?;
+    let c = set_cookie(face.form_cookie(), face, &t, app.tls);
+    Ok((t, vec![c]))
+}
+
 /// Ends one session.
 pub(crate) fn close(tx: &Db<'_>, token_hash: &str) -> DbResult<()> {
     tx.execute(
